@@ -1,0 +1,61 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is a step.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CHROMIUM ?= /usr/bin/chromium
+PYTEST_WORKERS ?= auto
+
+.PHONY: run test setup services db demo chromium lint check pytest bench dataset screenshots clean help
+
+help:
+	@echo "make run    - set everything up and serve the CRM on http://127.0.0.1:8000 (web, worker, beat)"
+	@echo "make test   - set everything up and run lint, checks and the whole test suite"
+	@echo "make bench  - generate the large dataset and check the performance budgets"
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { echo "Cannot create a virtualenv: install python3-venv (apt-get install python3-venv)"; exit 1; }
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+setup: $(STAMP) services db
+
+services:
+	@scripts/services.sh
+
+db: $(STAMP) services
+	@$(BIN)/python manage.py ensure_database
+	@$(BIN)/python manage.py migrate --no-input -v 0
+
+demo: db
+	@$(BIN)/python manage.py seed_demo
+
+run: setup demo
+	@echo "Serving the CRM on http://127.0.0.1:8000 with a Celery worker and beat. Ctrl-C stops all."
+	@mkdir -p var
+	$(BIN)/honcho start -f Procfile
+
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Chromium for the browser tests (apt-get)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Browser tests need Chromium at $(CHROMIUM): sudo apt-get install chromium (or set CHROMIUM=/path)"; exit 1; fi; }
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+check: $(STAMP)
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+pytest: $(STAMP)
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
+
+test: setup demo chromium lint check pytest
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache

@@ -1,0 +1,19 @@
+"""Events in a customer's life that belong on the customer's timeline.
+
+Apps low in the import graph (``contacts``, ``deals``) cannot import ``activities``, which
+owns the timeline, so they announce events with this signal from their services and
+``activities`` records them. Send it inside the same transaction as the change it describes.
+
+Keyword arguments of ``customer_event.send(sender, **kwargs)``:
+    kind:        short machine name, e.g. "merge", "import", "stage_change", "deal_won"
+    title:       one line a person reads on the timeline
+    occurred_at: aware datetime (defaults to now in the receiver)
+    actor:       the User who caused it, or None for the system
+    company, contact, deal: the records it belongs to (any may be None)
+    body:        optional longer text
+    data:        optional JSON-serialisable dict with details
+"""
+
+from django.dispatch import Signal
+
+customer_event = Signal()

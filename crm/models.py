@@ -1,0 +1,151 @@
+"""Users, teams and the access rules every owned record shares.
+
+Access (ARCHITECTURE.md, "Access"): reps see and edit their own records and read their
+team's; managers see and edit everything of the teams they manage; admins see everything.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Self
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+
+class Role(models.TextChoices):
+    REP = "rep", _("Sales rep")
+    MANAGER = "manager", _("Manager")
+    ADMIN = "admin", _("Admin")
+
+
+class User(AbstractUser):
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.REP)
+    email_reminders = models.BooleanField(
+        _("email me reminders"), default=True, help_text=_("Reminders also arrive by email, not only in the app.")
+    )
+    daily_digest = models.BooleanField(_("daily digest email"), default=False)
+
+    class Meta:
+        ordering = ["first_name", "last_name", "username"]
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def is_admin(self) -> bool:
+        return self.is_superuser or self.role == Role.ADMIN
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == Role.MANAGER
+
+    @cached_property
+    def visible_owner_ids(self) -> frozenset[int]:
+        """Ids of the users whose records this user may read (admins: see ``is_admin``)."""
+        team_ids = set(self.teams.values_list("id", flat=True)) | set(self.managed_teams.values_list("id", flat=True))
+        member_ids = Team.members.through.objects.filter(team_id__in=team_ids).values_list("user_id", flat=True)
+        return frozenset({self.pk, *member_ids})
+
+    @cached_property
+    def editable_owner_ids(self) -> frozenset[int]:
+        """Ids of the users whose records this user may change (admins: see ``is_admin``)."""
+        if not self.is_manager:
+            return frozenset({self.pk})
+        member_ids = Team.members.through.objects.filter(team__managers=self).values_list("user_id", flat=True)
+        return frozenset({self.pk, *member_ids})
+
+    def can_read_owner(self, owner_id: int | None) -> bool:
+        return self.is_admin or owner_id in self.visible_owner_ids
+
+    def can_edit_owner(self, owner_id: int | None) -> bool:
+        return self.is_admin or owner_id in self.editable_owner_ids
+
+
+class Team(models.Model):
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    members = models.ManyToManyField(User, related_name="teams", blank=True, verbose_name=_("members"))
+    managers = models.ManyToManyField(User, related_name="managed_teams", blank=True, verbose_name=_("managers"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def users_visible_to(user: User) -> models.QuerySet[User]:
+    """Users whose names may appear in ``user``'s choice fields and filters."""
+    qs = User.objects.filter(is_active=True)
+    if user.is_admin:
+        return qs
+    return qs.filter(pk__in=user.visible_owner_ids)
+
+
+def teams_visible_to(user: User) -> models.QuerySet[Team]:
+    if user.is_admin:
+        return Team.objects.all()
+    return Team.objects.filter(models.Q(members=user) | models.Q(managers=user)).distinct()
+
+
+class OwnedQuerySet(models.QuerySet):
+    """Filters shared by every model with an ``owner``: the one place access is decided."""
+
+    def visible_to(self, user: User) -> Self:
+        if user.is_admin:
+            return self
+        return self.filter(owner_id__in=user.visible_owner_ids)
+
+    def editable_by(self, user: User) -> Self:
+        if user.is_admin:
+            return self
+        return self.filter(owner_id__in=user.editable_owner_ids)
+
+    def owned_by_team(self, team: Team) -> Self:
+        return self.filter(owner__teams=team)
+
+    def owned_by(self, users: Iterable[User]) -> Self:
+        return self.filter(owner__in=users)
+
+
+class Notification(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    text = models.CharField(_("text"), max_length=300)
+    link = models.CharField(_("link"), max_length=500, blank=True)
+    # Set by producers that must never notify twice (e.g. "reminder:<id>").
+    dedupe_key = models.CharField(max_length=120, null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["dedupe_key"], name="notification_unique_dedupe_key"),
+        ]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="notification_user_recent"),
+            models.Index(fields=["user"], condition=models.Q(read_at__isnull=True), name="notification_user_unread"),
+        ]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+
+    def __str__(self) -> str:
+        return self.text
+
+    def get_absolute_url(self) -> str:
+        return reverse("notification-open", args=[self.pk])
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None

@@ -1,0 +1,60 @@
+"""Every page needs a signed-in user, except an explicit allowlist."""
+
+import re
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+# Route name (or admin/static prefix) → why it is open.
+PUBLIC = {
+    "login",
+    "password_reset",
+    "password_reset_done",
+    "password_reset_confirm",
+    "password_reset_complete",
+    "healthz",
+}
+# Token-protected or third-party flows that answer 404 (not a redirect) to strangers.
+TOKEN_ROUTES: set[str] = set()
+
+
+def _walk(resolvers, prefix=""):
+    for entry in resolvers:
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern), entry
+
+
+def _concrete(route: str) -> str:
+    route = re.sub(r"<int:[^>]+>", "1", route)
+    route = re.sub(r"<(?:slug|str|uuid|path):[^>]+>", "x", route)
+    route = re.sub(r"\(\?P<[^>]+>[^)]+\)", "x", route)
+    return "/" + route.lstrip("^").rstrip("$").replace("\\", "")
+
+
+ROUTES = [
+    (route, pattern)
+    for route, pattern in _walk(get_resolver().url_patterns)
+    if not route.startswith(("admin/", "static/", "media/")) and pattern.name not in PUBLIC | TOKEN_ROUTES
+]
+
+
+@pytest.mark.parametrize(("route", "pattern"), ROUTES, ids=[r for r, _ in ROUTES])
+def test_it_sends_anonymous_users_to_login(client, db, route, pattern):
+    url = _concrete(route)
+    response = client.get(url)
+    assert response.status_code == 302, url
+    assert response["Location"].startswith("/accounts/login/"), url
+
+
+def test_the_admin_asks_anonymous_users_to_sign_in(client, db):
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC - {"password_reset_confirm"}))
+def test_public_pages_open_without_signing_in(client, db, name):
+    response = client.get(reverse(name))
+    assert response.status_code in (200, 503)

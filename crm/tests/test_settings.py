@@ -1,0 +1,44 @@
+"""A bad environment value stops start-up with a message naming the variable."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_settings(**env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", "import crm.settings"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DEBUG": "maybe"}, "DEBUG must be one of"),
+        ({"EMAIL_PORT": "twenty-five"}, "EMAIL_PORT must be a whole number"),
+        ({"DATABASE_URL": "sqlite:///x.db"}, "DATABASE_URL must be a postgres:// URL"),
+        ({"BASE_CURRENCY": "dollars"}, "BASE_CURRENCY must be a three-letter"),
+        ({"TIME_ZONE": "Mars/Olympus"}, "TIME_ZONE has an unknown value"),
+        ({"DEBUG": "0", "SECRET_KEY": ""}, "SECRET_KEY must be set when DEBUG is off"),
+        ({"DEBUG": "0", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS must be set"),
+    ],
+)
+def test_a_bad_value_names_the_variable(env, message):
+    result = _load_settings(**env)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_good_values_load(tmp_path):
+    result = _load_settings(DEBUG="0", SECRET_KEY="x" * 50, ALLOWED_HOSTS="crm.example.com")
+    assert result.returncode == 0, result.stderr

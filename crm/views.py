@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from crm import services
+from crm.forms import PreferencesForm
+from crm.home import home_panels
+from crm.models import Notification
+from crm.search import search_all
+from crm.selectors import health_status, notification_for_user
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "crm/home.html", {"panels": home_panels(request)})
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    status = health_status()
+    healthy = all(value == "ok" for value in status.values())
+    return JsonResponse({"status": "ok" if healthy else "error", **status}, status=200 if healthy else 503)
+
+
+@require_GET
+def search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:100]
+    sections = search_all(user=request.user, query=query) if len(query) >= 2 else []
+    return render(
+        request,
+        "crm/search.html",
+        {"query": query, "sections": sections, "too_short": 0 < len(query) < 2},
+    )
+
+
+@require_GET
+def notification_list(request: HttpRequest) -> HttpResponse:
+    qs = Notification.objects.filter(user=request.user)
+    if request.GET.get("unread"):
+        qs = qs.filter(read_at__isnull=True)
+    page = Paginator(qs, 30).get_page(request.GET.get("page"))
+    return render(request, "crm/notification_list.html", {"page": page, "only_unread": bool(request.GET.get("unread"))})
+
+
+@require_GET
+def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark a notification read and follow its link (only to this site)."""
+    notification = notification_for_user(request.user, pk)
+    services.notification_mark_read(notification=notification)
+    if notification.link and url_has_allowed_host_and_scheme(notification.link, allowed_hosts={request.get_host()}):
+        return redirect(notification.link)
+    return redirect("notification-list")
+
+
+@require_POST
+def notification_mark_read(request: HttpRequest, pk: int) -> HttpResponse:
+    notification = notification_for_user(request.user, pk)
+    services.notification_mark_read(notification=notification)
+    if request.htmx:
+        return render(request, "crm/partials/notification_row.html", {"notification": notification})
+    return redirect("notification-list")
+
+
+@require_POST
+def notification_mark_all_read(request: HttpRequest) -> HttpResponse:
+    count = services.notifications_mark_all_read(user=request.user)
+    messages.success(request, _("%(count)d notifications marked read.") % {"count": count})
+    return redirect("notification-list")
+
+
+@require_GET
+def notification_bell(request: HttpRequest) -> HttpResponse:
+    """The bell fragment, polled by htmx so new notifications appear without a reload."""
+    latest = Notification.objects.filter(user=request.user, read_at__isnull=True)[:5]
+    return render(request, "partials/notification_bell.html", {"latest_notifications": latest})
+
+
+def preferences(request: HttpRequest) -> HttpResponse:
+    form = PreferencesForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Preferences saved."))
+        return redirect("preferences")
+    return render(request, "crm/preferences.html", {"form": form})

@@ -1,0 +1,257 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Self
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from contacts.models import Company, Contact, Source
+from crm.models import OwnedQuerySet
+
+
+class ExchangeRate(models.Model):
+    """How many units of BASE_CURRENCY one unit of ``currency`` was worth on ``date``."""
+
+    currency = models.CharField(_("currency"), max_length=3)
+    date = models.DateField(_("date"))
+    rate = models.DecimalField(_("rate to base currency"), max_digits=18, decimal_places=8)
+
+    class Meta:
+        ordering = ["currency", "-date"]
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "date"], name="exchangerate_unique_currency_date"),
+            models.CheckConstraint(condition=models.Q(rate__gt=0), name="exchangerate_rate_positive"),
+        ]
+        verbose_name = _("exchange rate")
+        verbose_name_plural = _("exchange rates")
+
+    def __str__(self) -> str:
+        return f"1 {self.currency} = {self.rate} {settings.BASE_CURRENCY} ({self.date})"
+
+
+class Pipeline(models.Model):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    is_default = models.BooleanField(_("default"), default=False)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=models.Q(is_default=True), name="pipeline_single_default"
+            ),
+        ]
+        verbose_name = _("pipeline")
+        verbose_name_plural = _("pipelines")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("deals:board", args=[self.pk])
+
+
+class Stage(models.Model):
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages")
+    name = models.CharField(_("name"), max_length=100)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    probability = models.PositiveSmallIntegerField(
+        _("probability %"), default=10, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    is_won = models.BooleanField(_("won stage"), default=False)
+    is_lost = models.BooleanField(_("lost stage"), default=False)
+
+    class Meta:
+        ordering = ["pipeline", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["pipeline", "name"], name="stage_unique_name_per_pipeline"),
+            models.CheckConstraint(condition=models.Q(probability__lte=100), name="stage_probability_max_100"),
+            models.CheckConstraint(
+                condition=~(models.Q(is_won=True) & models.Q(is_lost=True)), name="stage_not_won_and_lost"
+            ),
+        ]
+        verbose_name = _("stage")
+        verbose_name_plural = _("stages")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_closed(self) -> bool:
+        return self.is_won or self.is_lost
+
+
+class LostReason(models.Model):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("lost reason")
+        verbose_name_plural = _("lost reasons")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DealStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+
+
+class DealQuerySet(OwnedQuerySet):
+    def open(self) -> Self:
+        return self.filter(status=DealStatus.OPEN)
+
+    def won(self) -> Self:
+        return self.filter(status=DealStatus.WON)
+
+    def lost(self) -> Self:
+        return self.filter(status=DealStatus.LOST)
+
+
+class Deal(models.Model):
+    title = models.CharField(_("title"), max_length=200)
+    company = models.ForeignKey(
+        Company, on_delete=models.SET_NULL, null=True, blank=True, related_name="deals", verbose_name=_("company")
+    )
+    contacts = models.ManyToManyField(Contact, blank=True, related_name="deals", verbose_name=_("contacts"))
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="deals", verbose_name=_("owner")
+    )
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.PROTECT, related_name="deals", verbose_name=_("pipeline"))
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="deals", verbose_name=_("stage"))
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    currency = models.CharField(_("currency"), max_length=3, default="USD")
+    amount_from_line_items = models.BooleanField(_("amount is the sum of line items"), default=False)
+    probability = models.PositiveSmallIntegerField(
+        _("probability %"), default=0, validators=[MinValueValidator(0), MaxValueValidator(100)]
+    )
+    probability_is_manual = models.BooleanField(_("probability set by hand"), default=False)
+    expected_close_date = models.DateField(_("expected close date"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=8, choices=DealStatus.choices, default=DealStatus.OPEN)
+    lost_reason = models.ForeignKey(
+        LostReason, on_delete=models.PROTECT, null=True, blank=True, related_name="deals", verbose_name=_("lost reason")
+    )
+    lost_note = models.TextField(_("lost note"), blank=True)
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    stage_entered_at = models.DateTimeField(_("in stage since"), default=timezone.now)
+    last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # Optimistic locking: every edit bumps it; a form posted with an older value conflicts.
+    version = models.PositiveIntegerField(default=1, editable=False)
+
+    history = HistoricalRecords(excluded_fields=["updated_at", "last_activity_at"])
+    objects = DealQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("deal")
+        verbose_name_plural = _("deals")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(probability__lte=100), name="deal_probability_max_100"),
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="deal_amount_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(status="open", closed_at__isnull=True)
+                | (~models.Q(status="open") & models.Q(closed_at__isnull=False)),
+                name="deal_closed_at_matches_status",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["pipeline", "stage", "status", "-created_at"], name="deal_board"),
+            models.Index(fields=["owner", "status", "-created_at"], name="deal_owner_status"),
+            models.Index(fields=["status", "expected_close_date"], name="deal_status_close_date"),
+            models.Index(fields=["company", "status"], name="deal_company_status"),
+            models.Index(fields=["-created_at", "-id"], name="deal_created"),
+            models.Index(fields=["closed_at"], name="deal_closed_at"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("deals:detail", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == DealStatus.OPEN
+
+
+class StageChange(models.Model):
+    """One row per stage move: the source of every funnel, velocity and time-in-stage figure."""
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="stage_changes")
+    from_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [
+            models.Index(fields=["deal", "at"], name="stagechange_deal_at"),
+            models.Index(fields=["to_stage", "at"], name="stagechange_to_stage_at"),
+            models.Index(fields=["at"], name="stagechange_at"),
+        ]
+        verbose_name = _("stage change")
+        verbose_name_plural = _("stage changes")
+
+    def __str__(self) -> str:
+        return f"{self.deal_id}: {self.from_stage_id} → {self.to_stage_id}"
+
+
+class Product(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    sku = models.CharField(_("SKU"), max_length=60, unique=True)
+    price = models.DecimalField(_("price"), max_digits=14, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, default="USD")
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.CheckConstraint(condition=models.Q(price__gte=0), name="product_price_not_negative")]
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sku})"
+
+
+class LineItem(models.Model):
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="line_items")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="line_items")
+    quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=2, default=Decimal("1"))
+    unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=2)
+    discount_percent = models.DecimalField(_("discount %"), max_digits=5, decimal_places=2, default=Decimal("0"))
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["deal", "position", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="lineitem_quantity_positive"),
+            models.CheckConstraint(
+                condition=models.Q(discount_percent__gte=0, discount_percent__lte=100), name="lineitem_discount_range"
+            ),
+        ]
+        indexes = [models.Index(fields=["product", "deal"], name="lineitem_product_deal")]
+        verbose_name = _("line item")
+        verbose_name_plural = _("line items")
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.product}"
+
+    @property
+    def total(self) -> Decimal:
+        gross = self.quantity * self.unit_price
+        return (gross * (Decimal("100") - self.discount_percent) / Decimal("100")).quantize(Decimal("0.01"))
