@@ -12,7 +12,7 @@ PYTEST_WORKERS ?= auto
 help:
 	@echo "make run    - set everything up and serve the CRM on http://127.0.0.1:8000 (web, worker, beat)"
 	@echo "make test   - set everything up and run lint, checks and the whole test suite"
-	@echo "make bench  - generate the large dataset and check the performance budgets"
+	@echo "make screenshots - write a screenshot of every main page to docs/screenshots/"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { echo "Cannot create a virtualenv: install python3-venv (apt-get install python3-venv)"; exit 1; }
@@ -56,6 +56,9 @@ pytest: $(STAMP)
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 test: setup demo chromium lint check pytest
+
+screenshots: setup chromium
+	$(BIN)/python tests/browser/gallery.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache
