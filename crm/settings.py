@@ -271,6 +271,7 @@ DEFAULT_PHONE_REGION = env_str("DEFAULT_PHONE_REGION", "US").upper()
 if len(DEFAULT_PHONE_REGION) != 2 or not DEFAULT_PHONE_REGION.isalpha():
     raise ImproperlyConfigured(f"DEFAULT_PHONE_REGION must be a two-letter region code; got {DEFAULT_PHONE_REGION!r}")
 DEMO_PASSWORD = env_str("DEMO_PASSWORD", "demo-pass-2026")
+DEAL_STALE_DAYS = env_int("DEAL_STALE_DAYS", 14, minimum=1)
 
 LOGGING = {
     "version": 1,
