@@ -11,6 +11,7 @@ from django.db.models import Max, OuterRef, Subquery
 from django.utils import timezone
 
 from activities.models import Activity, ActivityType, Reminder, TimelineEvent
+from activities.services import activity_types_ensure_builtin
 from contacts.models import Company, Contact
 from crm.demo import DemoPeople
 from deals.models import Deal
@@ -58,6 +59,7 @@ def seed(*, people: DemoPeople) -> None:
         return
     rng = random.Random(42)
     now = timezone.now()
+    activity_types_ensure_builtin()
     types = {t.key: t for t in ActivityType.objects.filter(key__in=TYPE_WEIGHTS)}
     customers = _customers(people)
     by_owner: dict[int, list] = {}
