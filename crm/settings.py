@@ -12,6 +12,7 @@ from pathlib import Path
 from zoneinfo import available_timezones
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -204,7 +205,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "crm-heartbeat": {"task": "crm.tasks.heartbeat", "schedule": 60.0},
+    # Reminder due times live in the database; this sweep finds and delivers them.
+    "activities-reminder-sweep": {"task": "activities.tasks.reminder_sweep", "schedule": 60.0},
+    "activities-daily-digest": {"task": "activities.tasks.daily_digest", "schedule": crontab(hour=7, minute=0)},
 }
+# A reminder claimed by a worker that then died is claimed again after this many seconds.
+REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 300, minimum=1)
 
 # --- Auth, i18n, static -------------------------------------------------------------------
 
