@@ -12,6 +12,7 @@ from pathlib import Path
 from zoneinfo import available_timezones
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -204,6 +205,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "crm-heartbeat": {"task": "crm.tasks.heartbeat", "schedule": 60.0},
+    "reports-nightly-rebuild": {"task": "reports.tasks.rebuild_rollups", "schedule": crontab(hour=2, minute=15)},
+    # The open pipeline as the month begins: what forecast accuracy is measured against.
+    "reports-forecast-snapshot": {
+        "task": "reports.tasks.take_forecast_snapshot",
+        "schedule": crontab(day_of_month=1, hour=0, minute=30),
+    },
+    # Daily, but each subscription gets one email per ISO week; a failed send retries next day.
+    "reports-weekly-email": {"task": "reports.tasks.send_weekly_reports", "schedule": crontab(hour=7, minute=0)},
 }
 
 # --- Auth, i18n, static -------------------------------------------------------------------
