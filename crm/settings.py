@@ -208,6 +208,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Reminder due times live in the database; this sweep finds and delivers them.
     "activities-reminder-sweep": {"task": "activities.tasks.reminder_sweep", "schedule": 60.0},
     "activities-daily-digest": {"task": "activities.tasks.daily_digest", "schedule": crontab(hour=7, minute=0)},
+    "reports-nightly-rebuild": {"task": "reports.tasks.rebuild_rollups", "schedule": crontab(hour=2, minute=15)},
+    # The open pipeline as the month begins: what forecast accuracy is measured against.
+    "reports-forecast-snapshot": {
+        "task": "reports.tasks.take_forecast_snapshot",
+        "schedule": crontab(day_of_month=1, hour=0, minute=30),
+    },
+    # Daily, but each subscription gets one email per ISO week; a failed send retries next day.
+    "reports-weekly-email": {"task": "reports.tasks.send_weekly_reports", "schedule": crontab(hour=7, minute=0)},
 }
 # A reminder claimed by a worker that then died is claimed again after this many seconds.
 REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 300, minimum=1)

@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class ReportsConfig(AppConfig):
     name = "reports"
     verbose_name = _("Reports")
+
+    def ready(self) -> None:
+        from crm.home import register_home_panel
+        from reports.home import home_panel_context
+
+        register_home_panel(
+            key="reports-sales", order=50, template_name="reports/partials/home_panel.html", context=home_panel_context
+        )

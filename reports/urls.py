@@ -1,5 +1,21 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from reports import views
 
 app_name = "reports"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("funnel/", views.funnel, name="funnel"),
+    path("funnel.csv", views.funnel_csv, name="funnel-csv"),
+    path("forecast/", views.forecast, name="forecast"),
+    path("forecast.csv", views.forecast_csv, name="forecast-csv"),
+    path("forecast/accuracy/", views.accuracy, name="accuracy"),
+    path("forecast/accuracy.csv", views.accuracy_csv, name="accuracy-csv"),
+    path("win-loss/", views.winloss, name="winloss"),
+    path("win-loss.csv", views.winloss_csv, name="winloss-csv"),
+    path("velocity/", views.velocity, name="velocity"),
+    path("velocity.csv", views.velocity_csv, name="velocity-csv"),
+    path("rebuild/", views.rebuild, name="rebuild"),
+    path("subscriptions/<int:team_id>/toggle/", views.subscription_toggle, name="subscription-toggle"),
+]

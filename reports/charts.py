@@ -1,0 +1,168 @@
+"""SVG charts drawn on the server: geometry here, markup in ``templates/reports/charts/``.
+
+Every chart carries a title and a description for screen readers (``role="img"`` with
+``<title>``/``<desc>``), and every page prints the same numbers in a table under it, so no
+JavaScript chart library is needed and nothing is lost without sight or without SVG.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+WIDTH = 720
+PLOT_LEFT = 64
+PLOT_RIGHT = 16
+PLOT_TOP = 16
+PLOT_BOTTOM = 40
+
+Number = int | float | Decimal
+
+
+def _short(value: Number) -> str:
+    """Axis and bar labels: 1.2M, 35k, 12."""
+    number = float(value)
+    for limit, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
+        if abs(number) >= limit:
+            return f"{number / limit:.1f}".rstrip("0").rstrip(".") + suffix
+    return f"{number:.1f}".rstrip("0").rstrip(".") if number % 1 else f"{number:.0f}"
+
+
+def _nice_max(value: float) -> float:
+    if value <= 0:
+        return 1.0
+    magnitude = 10 ** (len(str(int(value))) - 1)
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * magnitude:
+            return step * magnitude
+    return 10 * magnitude
+
+
+@dataclass
+class Chart:
+    kind: str
+    title: str
+    description: str
+    height: int
+    width: int = WIDTH
+    shapes: list[dict] = field(default_factory=list)
+    ticks: list[dict] = field(default_factory=list)
+    labels: list[dict] = field(default_factory=list)
+    legend: list[dict] = field(default_factory=list)
+    points: str = ""
+
+    @property
+    def template_name(self) -> str:
+        return f"reports/charts/{self.kind}.svg"
+
+    @property
+    def view_box(self) -> str:
+        return f"0 0 {self.width} {self.height}"
+
+
+def _y_ticks(top: float, plot_height: float, maximum: float, *, suffix: str = "") -> list[dict]:
+    return [
+        {
+            "y": round(top + plot_height - plot_height * i / 4, 1),
+            "label": _short(maximum * i / 4) + suffix,
+        }
+        for i in range(5)
+    ]
+
+
+def bar_chart(
+    *,
+    title: str,
+    description: str,
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[Number | None]]],
+    height: int = 260,
+) -> Chart:
+    """Grouped vertical bars: one group per label, one bar per series."""
+    chart = Chart(kind="bars", title=title, description=description, height=height)
+    values = [float(v or 0) for _name, data in series for v in data]
+    maximum = _nice_max(max(values, default=0))
+    plot_width = WIDTH - PLOT_LEFT - PLOT_RIGHT
+    plot_height = height - PLOT_TOP - PLOT_BOTTOM
+    group = plot_width / max(len(labels), 1)
+    bar = group * 0.8 / max(len(series), 1)
+    chart.ticks = _y_ticks(PLOT_TOP, plot_height, maximum)
+    for s_index, (name, data) in enumerate(series):
+        chart.legend.append({"name": name, "series": s_index, "x": PLOT_LEFT + s_index * 160})
+        for l_index, value in enumerate(data):
+            bar_height = plot_height * float(value or 0) / maximum
+            chart.shapes.append(
+                {
+                    "x": round(PLOT_LEFT + l_index * group + group * 0.1 + s_index * bar, 1),
+                    "y": round(PLOT_TOP + plot_height - bar_height, 1),
+                    "width": round(max(bar - 2, 1), 1),
+                    "height": round(bar_height, 1),
+                    "series": s_index,
+                    "tooltip": f"{labels[l_index]} · {name}: {_short(value or 0)}",
+                }
+            )
+    step = max(1, len(labels) // 12)  # keep axis labels legible when there are many groups
+    chart.labels = [
+        {"x": round(PLOT_LEFT + i * group + group / 2, 1), "y": height - PLOT_BOTTOM + 16, "text": label}
+        for i, label in enumerate(labels)
+        if i % step == 0
+    ]
+    return chart
+
+
+def funnel_chart(*, title: str, description: str, steps: Sequence[tuple[str, int, str]]) -> Chart:
+    """Centred horizontal bars whose width follows each step's count; ``steps``: (label, count, note)."""
+    row = 44
+    height = max(len(steps), 1) * row + 8
+    chart = Chart(kind="funnel", title=title, description=description, height=height)
+    left, usable = 200, WIDTH - 200 - 16
+    top = max((count for _label, count, _note in steps), default=0) or 1
+    for index, (label, count, note) in enumerate(steps):
+        width = max(usable * count / top, 2)
+        y = 4 + index * row
+        chart.shapes.append(
+            {
+                "x": round(left + (usable - width) / 2, 1),
+                "y": y,
+                "width": round(width, 1),
+                "height": row - 8,
+                "series": 0,
+                "tooltip": f"{label}: {count}",
+            }
+        )
+        chart.labels.append({"x": left - 8, "y": y + row / 2, "text": label, "anchor": "end"})
+        chart.labels.append({"x": left + usable / 2, "y": y + row / 2, "text": f"{count} {note}".strip()})
+    return chart
+
+
+def line_chart(
+    *, title: str, description: str, labels: Sequence[str], values: Sequence[float | None], suffix: str = "%"
+) -> Chart:
+    """One line over the labels; gaps (None) are skipped, e.g. months without closed deals."""
+    height = 240
+    chart = Chart(kind="line", title=title, description=description, height=height)
+    plot_width = WIDTH - PLOT_LEFT - PLOT_RIGHT
+    plot_height = height - PLOT_TOP - PLOT_BOTTOM
+    maximum = 100.0 if suffix == "%" else _nice_max(max((v or 0 for v in values), default=0))
+    chart.ticks = _y_ticks(PLOT_TOP, plot_height, maximum, suffix=suffix)
+    step_x = plot_width / max(len(labels) - 1, 1)
+    points = []
+    for index, value in enumerate(values):
+        x = round(PLOT_LEFT + index * step_x, 1) if len(labels) > 1 else PLOT_LEFT + plot_width / 2
+        if value is not None:
+            y = round(PLOT_TOP + plot_height - plot_height * value / maximum, 1)
+            points.append(f"{x},{y}")
+            chart.shapes.append({"x": x, "y": y, "series": 0, "tooltip": f"{labels[index]}: {_short(value)}{suffix}"})
+    chart.points = " ".join(points)
+    step = max(1, len(labels) // 12)
+    chart.labels = [
+        {
+            "x": round(PLOT_LEFT + i * step_x, 1) if len(labels) > 1 else PLOT_LEFT + plot_width / 2,
+            "y": height - PLOT_BOTTOM + 16,
+            "text": label,
+        }
+        for i, label in enumerate(labels)
+        if i % step == 0
+    ]
+    return chart

@@ -1,0 +1,448 @@
+"""Report figures, read from the current rollup generation only (a few GROUP BYs per page)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Avg, Count, F, Q, Sum
+from django.utils import timezone
+
+from crm.models import Team
+from deals.models import DealStatus, Pipeline, Stage
+from reports.models import (
+    DealFact,
+    ForecastSnapshot,
+    ReportSubscription,
+    RollupGeneration,
+    RollupPointer,
+    StageFact,
+    StageVisit,
+)
+from reports.scope import ReportScope, TeamChoice, add_months
+
+ZERO = Decimal("0.00")
+
+
+def percent(part: int | Decimal, whole: int | Decimal) -> float | None:
+    return round(float(part) * 100 / float(whole), 1) if whole else None
+
+
+@dataclass(frozen=True)
+class RollupStatus:
+    generation_id: int | None
+    refreshed_at: dt.datetime | None
+    rebuilt: RollupGeneration | None
+
+
+def rollup_status() -> RollupStatus:
+    pointer = RollupPointer.objects.select_related("generation").filter(pk=1).first()
+    if pointer is None:
+        return RollupStatus(generation_id=None, refreshed_at=None, rebuilt=None)
+    return RollupStatus(pointer.generation_id, pointer.refreshed_at, pointer.generation)
+
+
+def _facts(model, scope: ReportScope, generation_id: int | None):
+    qs = model.objects.filter(generation_id=generation_id).filter(scope.owner_filter())
+    if scope.pipeline is not None:
+        qs = qs.filter(pipeline_id=scope.pipeline.pk)
+    return qs
+
+
+# Funnel ---------------------------------------------------------------------------------
+
+
+@dataclass
+class FunnelRow:
+    stage: Stage
+    entered: int
+    reached_later: int
+    amount: Decimal
+    conversion: float | None  # share of this stage's entrants that reached a later stage
+    of_top: float | None  # entrants as a share of the first stage's entrants
+
+    @property
+    def dropped(self) -> int:
+        return self.entered - self.reached_later
+
+
+@dataclass
+class FunnelReport:
+    rows: list[FunnelRow]
+
+    @property
+    def overall_conversion(self) -> float | None:
+        return self.rows[-1].of_top if self.rows else None
+
+
+def funnel_report(scope: ReportScope, generation_id: int | None) -> FunnelReport:
+    if scope.pipeline is None:
+        return FunnelReport(rows=[])
+    stages = list(Stage.objects.filter(pipeline=scope.pipeline, is_lost=False).order_by("position", "id"))
+    cells = {
+        cell["stage_id"]: cell
+        for cell in _facts(StageFact, scope, generation_id)
+        .filter(entered_month__range=(scope.start, scope.end))
+        .values("stage_id")
+        .annotate(entered=Count("id"), later=Count("id", filter=Q(reached_later=True)), amount=Sum("amount_base"))
+        .order_by()
+    }
+    top = cells.get(stages[0].pk, {}).get("entered", 0) if stages else 0
+    rows = []
+    for stage in stages:
+        cell = cells.get(stage.pk, {})
+        entered, later = cell.get("entered", 0), cell.get("later", 0)
+        is_last = stage is stages[-1]
+        rows.append(
+            FunnelRow(
+                stage=stage,
+                entered=entered,
+                reached_later=later,
+                amount=cell.get("amount") or ZERO,
+                conversion=None if is_last else percent(later, entered),
+                of_top=percent(entered, top),
+            )
+        )
+    return FunnelReport(rows=rows)
+
+
+# Forecast -------------------------------------------------------------------------------
+
+
+@dataclass
+class ForecastLine:
+    key: object
+    label: str
+    weighted: Decimal = ZERO
+    unweighted: Decimal = ZERO
+    deals: int = 0
+    overdue: bool = False
+
+
+@dataclass
+class ForecastReport:
+    by_month: list[ForecastLine]
+    by_owner: list[ForecastLine]
+    missing_rates: int
+
+    @property
+    def total(self) -> ForecastLine:
+        line = ForecastLine(key=None, label="")
+        for row in self.by_month:
+            line.weighted += row.weighted
+            line.unweighted += row.unweighted
+            line.deals += row.deals
+        return line
+
+
+def forecast_report(scope: ReportScope, generation_id: int | None) -> ForecastReport:
+    cells = (
+        _facts(DealFact, scope, generation_id)
+        .filter(status=DealStatus.OPEN)
+        .values("expected_close_month", "owner_id")
+        .annotate(
+            weighted=Sum("weighted_base"),
+            unweighted=Sum("amount_base"),
+            deals=Count("id"),
+            missing=Count("id", filter=Q(rate_missing=True)),
+        )
+        .order_by()
+    )
+    this_month = timezone.localdate().replace(day=1)
+    names = scope.owner_names
+    months: dict[dt.date | None, ForecastLine] = {}
+    owners: dict[int, ForecastLine] = {}
+    missing = 0
+    for cell in cells:
+        month = cell["expected_close_month"]
+        line = months.setdefault(
+            month,
+            ForecastLine(
+                key=month,
+                label=f"{month:%Y-%m}" if month else "",
+                overdue=bool(month and month < this_month),
+            ),
+        )
+        by_owner = owners.setdefault(
+            cell["owner_id"], ForecastLine(key=cell["owner_id"], label=names.get(cell["owner_id"], ""))
+        )
+        for target in (line, by_owner):
+            target.weighted += cell["weighted"]
+            target.unweighted += cell["unweighted"]
+            target.deals += cell["deals"]
+        missing += cell["missing"]
+    # Dated months first in calendar order, then deals without an expected close date.
+    by_month = sorted(months.values(), key=lambda line: (line.key is None, line.key or this_month))
+    by_owner = sorted(owners.values(), key=lambda line: -line.weighted)
+    return ForecastReport(by_month=by_month, by_owner=by_owner, missing_rates=missing)
+
+
+@dataclass
+class AccuracyRow:
+    month: dt.date
+    forecast: Decimal | None
+    forecast_unweighted: Decimal | None
+    actual: Decimal
+
+    @property
+    def accuracy(self) -> float | None:
+        return percent(self.actual, self.forecast) if self.forecast else None
+
+
+def forecast_accuracy(scope: ReportScope, generation_id: int | None) -> list[AccuracyRow]:
+    """Per month: the weighted forecast snapshotted as it began vs the amount actually won in it."""
+    snapshots = ForecastSnapshot.objects.filter(
+        scope.owner_filter(), month__range=(scope.start, scope.end), close_month=F("month")
+    )
+    if scope.pipeline is not None:
+        snapshots = snapshots.filter(pipeline_id=scope.pipeline.pk)
+    forecast = {
+        row["month"]: row
+        for row in snapshots.values("month")
+        .annotate(weighted=Sum("weighted_base"), unweighted=Sum("unweighted_base"))
+        .order_by()
+    }
+    actual = dict(
+        _facts(DealFact, scope, generation_id)
+        .filter(status=DealStatus.WON, closed_month__range=(scope.start, scope.end))
+        .values("closed_month")
+        .annotate(won=Sum("amount_base"))
+        .order_by()
+        .values_list("closed_month", "won")
+    )
+    return [
+        AccuracyRow(
+            month=month,
+            forecast=forecast[month]["weighted"] if month in forecast else None,
+            forecast_unweighted=forecast[month]["unweighted"] if month in forecast else None,
+            actual=actual.get(month, ZERO),
+        )
+        for month in scope.months()
+    ]
+
+
+# Win/loss -------------------------------------------------------------------------------
+
+
+@dataclass
+class WinLossLine:
+    key: object
+    label: str
+    won: int = 0
+    lost: int = 0
+    won_amount: Decimal = ZERO
+    lost_amount: Decimal = ZERO
+
+    @property
+    def win_rate(self) -> float | None:
+        return percent(self.won, self.won + self.lost)
+
+
+@dataclass
+class WinLossReport:
+    by_month: list[WinLossLine]
+    by_owner: list[WinLossLine]
+    by_source: list[WinLossLine]
+    reasons: list[WinLossLine]
+
+    @property
+    def total(self) -> WinLossLine:
+        line = WinLossLine(key=None, label="")
+        for row in self.by_month:
+            line.won += row.won
+            line.lost += row.lost
+            line.won_amount += row.won_amount
+            line.lost_amount += row.lost_amount
+        return line
+
+
+def winloss_report(scope: ReportScope, generation_id: int | None, *, source_labels: dict[str, str]) -> WinLossReport:
+    closed = _facts(DealFact, scope, generation_id).filter(
+        status__in=[DealStatus.WON, DealStatus.LOST], closed_month__range=(scope.start, scope.end)
+    )
+    cells = (
+        closed.values("closed_month", "owner_id", "source", "status")
+        .annotate(deals=Count("id"), amount=Sum("amount_base"))
+        .order_by()
+    )
+    months = {month: WinLossLine(key=month, label=f"{month:%Y-%m}") for month in scope.months()}
+    owners: dict[int, WinLossLine] = {}
+    sources: dict[str, WinLossLine] = {}
+    names = scope.owner_names
+    for cell in cells:
+        targets = [
+            months.setdefault(cell["closed_month"], WinLossLine(key=cell["closed_month"], label="")),
+            owners.setdefault(
+                cell["owner_id"], WinLossLine(key=cell["owner_id"], label=names.get(cell["owner_id"], ""))
+            ),
+            sources.setdefault(
+                cell["source"], WinLossLine(key=cell["source"], label=source_labels.get(cell["source"], cell["source"]))
+            ),
+        ]
+        for line in targets:
+            if cell["status"] == DealStatus.WON:
+                line.won += cell["deals"]
+                line.won_amount += cell["amount"]
+            else:
+                line.lost += cell["deals"]
+                line.lost_amount += cell["amount"]
+    reasons = [
+        WinLossLine(
+            key=row["lost_reason_id"],
+            label=row["lost_reason__name"] or "",
+            lost=row["deals"],
+            lost_amount=row["amount"],
+        )
+        for row in closed.filter(status=DealStatus.LOST)
+        .values("lost_reason_id", "lost_reason__name")
+        .annotate(deals=Count("id"), amount=Sum("amount_base"))
+        .order_by("-deals", "lost_reason__name")
+    ]
+    return WinLossReport(
+        by_month=[months[key] for key in sorted(months)],
+        by_owner=sorted(owners.values(), key=lambda line: (-(line.won + line.lost), line.label)),
+        by_source=sorted(sources.values(), key=lambda line: (-(line.won + line.lost), line.label)),
+        reasons=reasons,
+    )
+
+
+# Velocity -------------------------------------------------------------------------------
+
+
+@dataclass
+class StageTime:
+    stage: Stage
+    visits: int
+    average_days: float | None
+
+
+@dataclass
+class VelocityReport:
+    stage_times: list[StageTime]
+    open_deals: int
+    won: int
+    lost: int
+    average_won: Decimal | None
+    cycle_days: Decimal | None
+    win_rate: float | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.win_rate = percent(self.won, self.won + self.lost)
+
+    @property
+    def velocity_per_day(self) -> Decimal | None:
+        """Sales velocity = open deals × win rate × average won size ÷ average cycle length (days)."""
+        if not (self.won + self.lost) or self.average_won is None or not self.cycle_days:
+            return None
+        rate = Decimal(self.won) / Decimal(self.won + self.lost)
+        return (self.open_deals * rate * self.average_won / self.cycle_days).quantize(Decimal("0.01"))
+
+    @property
+    def velocity_per_month(self) -> Decimal | None:
+        per_day = self.velocity_per_day
+        return None if per_day is None else (per_day * 30).quantize(Decimal("0.01"))
+
+
+def velocity_report(scope: ReportScope, generation_id: int | None) -> VelocityReport:
+    period = Q(closed_month__range=(scope.start, scope.end))
+    totals = _facts(DealFact, scope, generation_id).aggregate(
+        open_deals=Count("id", filter=Q(status=DealStatus.OPEN)),
+        won=Count("id", filter=Q(status=DealStatus.WON) & period),
+        lost=Count("id", filter=Q(status=DealStatus.LOST) & period),
+        average_won=Avg("amount_base", filter=Q(status=DealStatus.WON) & period),
+        cycle_days=Avg("cycle_days", filter=Q(status=DealStatus.WON) & period),
+    )
+    stage_times = []
+    if scope.pipeline is not None:
+        stages = list(Stage.objects.filter(pipeline=scope.pipeline).order_by("position", "id"))
+        cells = {
+            cell["stage_id"]: cell
+            for cell in _facts(StageVisit, scope, generation_id)
+            .filter(left_month__range=(scope.start, scope.end))
+            .values("stage_id")
+            .annotate(visits=Count("id"), seconds=Avg("seconds"))
+            .order_by()
+        }
+        for stage in stages:
+            if stage.is_won or stage.is_lost:
+                continue  # closed deals stay there; time in them is not part of the cycle
+            cell = cells.get(stage.pk, {})
+            seconds = cell.get("seconds")
+            stage_times.append(
+                StageTime(
+                    stage=stage,
+                    visits=cell.get("visits", 0),
+                    average_days=None if seconds is None else round(float(seconds) / 86400, 1),
+                )
+            )
+    quantize = Decimal("0.01")
+    return VelocityReport(
+        stage_times=stage_times,
+        open_deals=totals["open_deals"],
+        won=totals["won"],
+        lost=totals["lost"],
+        average_won=None if totals["average_won"] is None else totals["average_won"].quantize(quantize),
+        cycle_days=None if totals["cycle_days"] is None else totals["cycle_days"].quantize(quantize),
+    )
+
+
+# Subscriptions and summaries ----------------------------------------------------------
+
+
+def subscribed_team_ids(user) -> set[int]:
+    return set(ReportSubscription.objects.filter(user=user).values_list("team_id", flat=True))
+
+
+@dataclass
+class TeamSummary:
+    team: Team
+    pipeline: Pipeline | None
+    funnel: FunnelReport
+    forecast: ForecastReport
+    winloss_month: WinLossLine
+    start: dt.date
+    end: dt.date
+
+
+def team_summary(*, team: Team, user, today: dt.date) -> TeamSummary:
+    """The weekly email's figures: the team's funnel and win/loss this month, its open forecast."""
+    member_ids = frozenset(team.members.values_list("id", flat=True))
+    choice = TeamChoice(id=team.pk, name=team.name, member_ids=member_ids)
+    pipelines = list(Pipeline.objects.all())
+    month = today.replace(day=1)
+    scope = ReportScope(
+        user=user,
+        allowed_owner_ids=member_ids,
+        owners=list(team.members.all()),
+        teams=[choice],
+        pipelines=pipelines,
+        pipeline=next((p for p in pipelines if p.is_default), pipelines[0] if pipelines else None),
+        team=choice,
+        start=add_months(month, -1),
+        end=month,
+    )
+    generation_id = rollup_status().generation_id
+    winloss = winloss_report(scope, generation_id, source_labels={})
+    forecast_scope = ReportScope(**{**scope.__dict__, "pipeline": None})
+    return TeamSummary(
+        team=team,
+        pipeline=scope.pipeline,
+        funnel=funnel_report(scope, generation_id),
+        forecast=forecast_report(forecast_scope, generation_id),
+        winloss_month=winloss.total,
+        start=scope.start,
+        end=scope.end,
+    )
+
+
+def home_figures(scope: ReportScope, generation_id: int | None) -> dict:
+    """This month's weighted forecast and the win rate over the last 90 days, for the home panel."""
+    month = timezone.localdate().replace(day=1)
+    since = timezone.now() - dt.timedelta(days=90)
+    return _facts(DealFact, scope, generation_id).aggregate(
+        weighted=Sum("weighted_base", filter=Q(status=DealStatus.OPEN, expected_close_month=month)),
+        open_deals=Count("id", filter=Q(status=DealStatus.OPEN, expected_close_month=month)),
+        won=Count("id", filter=Q(status=DealStatus.WON, closed_at__gte=since)),
+        lost=Count("id", filter=Q(status=DealStatus.LOST, closed_at__gte=since)),
+    )

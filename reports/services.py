@@ -1,0 +1,348 @@
+"""Writes of the reports app: building the rollups, forecast snapshots, subscriptions.
+
+Rollup facts are derived per deal from its StageChange history (``deal_facts``), so the
+nightly full rebuild and the incremental refresh after one stage change run the same code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Count, Sum
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from crm.models import Team, User
+from deals.models import Deal, DealStatus, Stage, StageChange
+from deals.money import CENT, MissingRate, RateBook
+from reports.models import (
+    DealFact,
+    ForecastSnapshot,
+    ReportSubscription,
+    RollupGeneration,
+    RollupPointer,
+    StageFact,
+    StageVisit,
+)
+from reports.selectors import team_summary
+
+logger = logging.getLogger(__name__)
+
+DEAL_FIELDS = (
+    "id",
+    "owner_id",
+    "pipeline_id",
+    "company_id",
+    "status",
+    "source",
+    "lost_reason_id",
+    "amount",
+    "currency",
+    "probability",
+    "expected_close_date",
+    "created_at",
+    "closed_at",
+)
+
+
+def month_of(value: dt.datetime | dt.date) -> dt.date:
+    if isinstance(value, dt.datetime):
+        value = timezone.localtime(value).date()
+    return value.replace(day=1)
+
+
+@dataclass
+class FactContext:
+    """What every deal's facts need besides its own rows: stages and exchange rates."""
+
+    rates: RateBook
+    today: dt.date
+    # pipeline id → {stage id: rank} over the funnel stages (all but lost), ordered by position.
+    ranks: dict[int, dict[int, int]] = field(default_factory=dict)
+    # rank → stage id, per pipeline.
+    stage_at_rank: dict[int, list[int]] = field(default_factory=dict)
+    stage_pipeline: dict[int, int] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls) -> FactContext:
+        context = cls(rates=RateBook(), today=timezone.localdate())
+        stages = Stage.objects.order_by("pipeline_id", "position", "id").values_list("id", "pipeline_id", "is_lost")
+        for stage_id, pipeline_id, is_lost in stages:
+            context.stage_pipeline[stage_id] = pipeline_id
+            if is_lost:
+                continue
+            order = context.stage_at_rank.setdefault(pipeline_id, [])
+            context.ranks.setdefault(pipeline_id, {})[stage_id] = len(order)
+            order.append(stage_id)
+        return context
+
+
+@dataclass
+class DealFacts:
+    deal: DealFact
+    stages: list[StageFact]
+    visits: list[StageVisit]
+
+
+def deal_facts(deal: dict, changes: list[tuple[int, dt.datetime]], context: FactContext) -> DealFacts:
+    """Facts of one deal (a ``DEAL_FIELDS`` dict) from its stage changes ``(to_stage_id, at)`` in order.
+
+    Funnel entry: a move into a stage enters it; a forward move also enters every stage it
+    skips. Each stage is entered once (the first time), so going back and forward again does
+    not count twice. ``reached_later``: at or after that entry the deal stood in a later stage.
+    Lost stages are not funnel steps: moving to one enters nothing.
+    """
+    closed_at: dt.datetime | None = deal["closed_at"]
+    rate_on = timezone.localtime(closed_at).date() if closed_at else context.today
+    rate_missing = False
+    try:
+        amount_base = context.rates.to_base(deal["amount"], deal["currency"], rate_on)
+    except MissingRate:
+        amount_base, rate_missing = Decimal("0.00"), True
+    weighted = (amount_base * deal["probability"] / Decimal(100)).quantize(CENT, rounding=ROUND_HALF_UP)
+    cycle_days = None
+    if deal["status"] == DealStatus.WON and closed_at:
+        seconds = (closed_at - deal["created_at"]).total_seconds()
+        cycle_days = (Decimal(seconds) / Decimal(86400)).quantize(CENT, rounding=ROUND_HALF_UP)
+    fact = DealFact(
+        deal_id=deal["id"],
+        owner_id=deal["owner_id"],
+        pipeline_id=deal["pipeline_id"],
+        company_id=deal["company_id"],
+        status=deal["status"],
+        source=deal["source"],
+        lost_reason_id=deal["lost_reason_id"],
+        created_at=deal["created_at"],
+        created_month=month_of(deal["created_at"]),
+        closed_at=closed_at,
+        closed_month=month_of(closed_at) if closed_at else None,
+        expected_close_month=month_of(deal["expected_close_date"]) if deal["expected_close_date"] else None,
+        probability=deal["probability"],
+        amount_base=amount_base,
+        weighted_base=weighted,
+        rate_missing=rate_missing,
+        cycle_days=cycle_days,
+    )
+
+    pipeline_id = deal["pipeline_id"]
+    ranks = context.ranks.get(pipeline_id, {})
+    order = context.stage_at_rank.get(pipeline_id, [])
+    # rank → index of the change that entered it; ranks_seen[i] is the rank after change i.
+    entered: dict[int, int] = {}
+    ranks_seen: list[int | None] = []
+    current: int | None = None
+    for index, (stage_id, _at) in enumerate(changes):
+        rank = ranks.get(stage_id)
+        ranks_seen.append(rank)
+        if rank is None:
+            continue
+        newly = range(current + 1, rank + 1) if current is not None and rank > current else [rank]
+        for step in newly:
+            entered.setdefault(step, index)
+        current = rank
+    stage_facts = []
+    for rank, index in sorted(entered.items()):
+        later = any(seen is not None and seen > rank for seen in ranks_seen[index:])
+        at = changes[index][1]
+        stage_facts.append(
+            StageFact(
+                deal_id=deal["id"],
+                owner_id=deal["owner_id"],
+                pipeline_id=pipeline_id,
+                stage_id=order[rank],
+                entered_at=at,
+                entered_month=month_of(at),
+                reached_later=later,
+                amount_base=amount_base,
+            )
+        )
+    visits = [
+        StageVisit(
+            deal_id=deal["id"],
+            owner_id=deal["owner_id"],
+            pipeline_id=context.stage_pipeline.get(stage_id, pipeline_id),
+            stage_id=stage_id,
+            left_at=left_at,
+            left_month=month_of(left_at),
+            seconds=int((left_at - at).total_seconds()),
+        )
+        for (stage_id, at), (_next, left_at) in zip(changes, changes[1:], strict=False)
+    ]
+    return DealFacts(deal=fact, stages=stage_facts, visits=visits)
+
+
+def _changes_by_deal(deal_ids: Iterable[int]) -> dict[int, list[tuple[int, dt.datetime]]]:
+    changes: dict[int, list[tuple[int, dt.datetime]]] = {}
+    rows = (
+        StageChange.objects.filter(deal_id__in=list(deal_ids))
+        .order_by("deal_id", "at", "id")
+        .values_list("deal_id", "to_stage_id", "at")
+    )
+    for deal_id, stage_id, at in rows:
+        changes.setdefault(deal_id, []).append((stage_id, at))
+    return changes
+
+
+def _write_facts(generation_id: int, deals: list[dict], context: FactContext) -> int:
+    changes = _changes_by_deal(deal["id"] for deal in deals)
+    deal_rows, stage_rows, visit_rows = [], [], []
+    for deal in deals:
+        facts = deal_facts(deal, changes.get(deal["id"], []), context)
+        for row in [facts.deal, *facts.stages, *facts.visits]:
+            row.generation_id = generation_id
+        deal_rows.append(facts.deal)
+        stage_rows.extend(facts.stages)
+        visit_rows.extend(facts.visits)
+    DealFact.objects.bulk_create(deal_rows, batch_size=2000)
+    StageFact.objects.bulk_create(stage_rows, batch_size=2000)
+    StageVisit.objects.bulk_create(visit_rows, batch_size=2000)
+    return len(deal_rows)
+
+
+def _deal_chunks(chunk_size: int) -> Iterator[list[dict]]:
+    last_id = 0
+    while True:
+        chunk = list(Deal.objects.filter(pk__gt=last_id).order_by("pk").values(*DEAL_FIELDS)[:chunk_size])
+        if not chunk:
+            return
+        yield chunk
+        last_id = chunk[-1]["id"]
+
+
+def _locked_pointer() -> RollupPointer:
+    RollupPointer.objects.get_or_create(pk=1)
+    return RollupPointer.objects.select_for_update().get(pk=1)
+
+
+def rollups_rebuild(*, chunk_size: int = 5000) -> RollupGeneration:
+    """Rebuild every fact under a new generation and switch readers to it in one transaction.
+
+    The pointer row stays locked until commit, so incremental refreshes wait for the rebuild
+    instead of writing into a generation that is about to be replaced. If anything fails half
+    way the transaction rolls back and readers keep the previous generation.
+    """
+    started = time.monotonic()
+    with transaction.atomic():
+        pointer = _locked_pointer()
+        generation = RollupGeneration.objects.create()
+        context = FactContext.load()
+        count = 0
+        for chunk in _deal_chunks(chunk_size):
+            count += _write_facts(generation.pk, chunk, context)
+        now = timezone.now()
+        generation.finished_at = now
+        generation.deal_count = count
+        generation.seconds = round(time.monotonic() - started, 3)
+        generation.save(update_fields=["finished_at", "deal_count", "seconds"])
+        pointer.generation = generation
+        pointer.refreshed_at = now
+        pointer.save(update_fields=["generation", "refreshed_at"])
+        for model in (DealFact, StageFact, StageVisit):
+            model.objects.exclude(generation=generation).delete()
+    logger.info("Rollups rebuilt: %s deals in %.1fs", count, generation.seconds)
+    return generation
+
+
+def rollups_refresh_for_deal(*, deal_id: int) -> bool:
+    """Replace one deal's facts in the current generation (after a stage change or close).
+
+    Returns False when there is no generation yet: the first full rebuild will include the deal.
+    """
+    with transaction.atomic():
+        pointer = _locked_pointer()
+        if pointer.generation_id is None:
+            return False
+        for model in (DealFact, StageFact, StageVisit):
+            model.objects.filter(generation_id=pointer.generation_id, deal_id=deal_id).delete()
+        deals = list(Deal.objects.filter(pk=deal_id).values(*DEAL_FIELDS))
+        if deals:
+            _write_facts(pointer.generation_id, deals, FactContext.load())
+        pointer.refreshed_at = timezone.now()
+        pointer.save(update_fields=["refreshed_at"])
+    return True
+
+
+def forecast_snapshot_take(*, month: dt.date | None = None) -> int:
+    """Store the open pipeline by owner, pipeline and expected close month for ``month``.
+
+    Taken once per month (the beat runs it as the month begins); a second run in the same
+    month keeps the first snapshot, which is the one forecast accuracy is measured against.
+    """
+    month = month_of(month or timezone.localdate())
+    with transaction.atomic():
+        pointer = _locked_pointer()
+        if pointer.generation_id is None or ForecastSnapshot.objects.filter(month=month).exists():
+            return 0
+        cells = (
+            DealFact.objects.filter(
+                generation_id=pointer.generation_id, status=DealStatus.OPEN, expected_close_month__isnull=False
+            )
+            .values("owner_id", "pipeline_id", "expected_close_month")
+            .annotate(weighted=Sum("weighted_base"), unweighted=Sum("amount_base"), deals=Count("id"))
+            .order_by()
+        )
+        now = timezone.now()
+        rows = [
+            ForecastSnapshot(
+                month=month,
+                owner_id=cell["owner_id"],
+                pipeline_id=cell["pipeline_id"],
+                close_month=cell["expected_close_month"],
+                weighted_base=cell["weighted"],
+                unweighted_base=cell["unweighted"],
+                deal_count=cell["deals"],
+                taken_at=now,
+            )
+            for cell in cells
+        ]
+        ForecastSnapshot.objects.bulk_create(rows)
+    return len(rows)
+
+
+def report_subscription_toggle(*, user: User, team: Team) -> bool:
+    """Subscribe ``user`` to the team's weekly email, or unsubscribe; returns the new state."""
+    deleted, _ = ReportSubscription.objects.filter(user=user, team=team).delete()
+    if deleted:
+        return False
+    ReportSubscription.objects.get_or_create(user=user, team=team)
+    return True
+
+
+def iso_week(day: dt.date) -> str:
+    year, week, _weekday = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def report_subscription_send(*, subscription_id: int, today: dt.date | None = None) -> bool:
+    """Email one weekly summary unless this week's was already sent; True when sent."""
+    week = iso_week(today or timezone.localdate())
+    with transaction.atomic():
+        subscription = (
+            ReportSubscription.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("user", "team")
+            .filter(pk=subscription_id)
+            .exclude(last_sent_week=week)
+            .first()
+        )
+        if subscription is None or not subscription.user.email:
+            return False
+        summary = team_summary(team=subscription.team, user=subscription.user, today=today or timezone.localdate())
+        context = {"subscription": subscription, "summary": summary, "week": week, "site_url": settings.SITE_URL}
+        context["base_currency"] = settings.BASE_CURRENCY
+        send_mail(
+            subject=render_to_string("reports/email/weekly_subject.txt", context).strip(),
+            message=render_to_string("reports/email/weekly_body.txt", context),
+            from_email=None,
+            recipient_list=[subscription.user.email],
+        )
+        subscription.last_sent_week = week
+        subscription.save(update_fields=["last_sent_week"])
+    return True

@@ -1,0 +1,33 @@
+"""Thin Celery tasks: ids in, one service call. Enqueued with ``transaction.on_commit``."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from reports import services
+from reports.models import ReportSubscription
+
+
+@shared_task(time_limit=60, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def refresh_deal_rollups(deal_id: int) -> bool:
+    return services.rollups_refresh_for_deal(deal_id=deal_id)
+
+
+# Long on a large database (see README "Reports" for the measured time); one at a time is
+# enforced by the lock on the pointer row, so an overlapping run simply waits.
+@shared_task(time_limit=60 * 60, soft_time_limit=55 * 60)
+def rebuild_rollups() -> int:
+    return services.rollups_rebuild().pk
+
+
+@shared_task(time_limit=10 * 60)
+def take_forecast_snapshot() -> int:
+    return services.forecast_snapshot_take()
+
+
+@shared_task(time_limit=30 * 60)
+def send_weekly_reports() -> int:
+    sent = 0
+    for subscription_id in ReportSubscription.objects.values_list("id", flat=True):
+        sent += services.report_subscription_send(subscription_id=subscription_id)
+    return sent

@@ -1,0 +1,242 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from contacts.models import Source
+from reports import charts, selectors, services, tasks
+from reports.exports import csv_response
+from reports.scope import ReportScope, report_scope_for_user
+
+
+def _context(request: HttpRequest, scope: ReportScope, report: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "scope": scope,
+        "report": report,
+        "status": extra.pop("status"),
+        "base_currency": settings.BASE_CURRENCY,
+        "csv_url": f"{reverse(f'reports:{report}-csv')}?{scope.query()}",
+        **extra,
+    }
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "reports/index.html",
+        {"status": selectors.rollup_status(), "can_rebuild": request.user.is_admin or request.user.is_manager},
+    )
+
+
+def _funnel(request: HttpRequest) -> tuple[ReportScope, selectors.RollupStatus, selectors.FunnelReport]:
+    scope = report_scope_for_user(request.user, request.GET, require_pipeline=True)
+    status = selectors.rollup_status()
+    return scope, status, selectors.funnel_report(scope, status.generation_id)
+
+
+@require_GET
+def funnel(request: HttpRequest) -> HttpResponse:
+    scope, status, report = _funnel(request)
+    chart = charts.funnel_chart(
+        title=_("Sales funnel: deals entering each stage"),
+        description=_("Deals of %(pipeline)s that entered each stage from %(start)s to %(end)s.")
+        % {"pipeline": scope.pipeline or "", "start": f"{scope.start:%Y-%m}", "end": f"{scope.end:%Y-%m}"},
+        steps=[
+            (row.stage.name, row.entered, f"({row.of_top:g}%)" if row.of_top is not None else "") for row in report.rows
+        ],
+    )
+    subscribed = selectors.subscribed_team_ids(request.user) if request.user.is_manager else set()
+    context = _context(request, scope, "funnel", status=status, funnel=report, chart=chart, subscribed=subscribed)
+    return render(request, "reports/funnel.html", context)
+
+
+@require_GET
+def funnel_csv(request: HttpRequest) -> HttpResponse:
+    _scope, _status, report = _funnel(request)
+    header = [_("Stage"), _("Entered"), _("Reached a later stage"), _("Dropped"), _("Conversion %"), _("% of top")]
+    header.append(_("Amount (%(currency)s)") % {"currency": settings.BASE_CURRENCY})
+    rows = [
+        [row.stage.name, row.entered, row.reached_later, row.dropped, row.conversion, row.of_top, row.amount]
+        for row in report.rows
+    ]
+    return csv_response("funnel.csv", header, rows)
+
+
+def _forecast(request: HttpRequest) -> tuple[ReportScope, selectors.RollupStatus, selectors.ForecastReport]:
+    scope = report_scope_for_user(request.user, request.GET)
+    status = selectors.rollup_status()
+    return scope, status, selectors.forecast_report(scope, status.generation_id)
+
+
+@require_GET
+def forecast(request: HttpRequest) -> HttpResponse:
+    scope, status, report = _forecast(request)
+    dated = [line for line in report.by_month if line.key is not None]
+    chart = charts.bar_chart(
+        title=_("Forecast by expected close month"),
+        description=_("Weighted and unweighted amount of open deals per expected close month, in %(currency)s.")
+        % {"currency": settings.BASE_CURRENCY},
+        labels=[line.label for line in dated],
+        series=[
+            (_("Weighted"), [line.weighted for line in dated]),
+            (_("Unweighted"), [line.unweighted for line in dated]),
+        ],
+    )
+    context = _context(request, scope, "forecast", status=status, forecast=report, chart=chart)
+    return render(request, "reports/forecast.html", context)
+
+
+@require_GET
+def forecast_csv(request: HttpRequest) -> HttpResponse:
+    _scope, _status, report = _forecast(request)
+    header = [_("Expected close month"), _("Owner"), _("Open deals"), _("Weighted"), _("Unweighted")]
+    rows = [[line.label or _("No date"), "", line.deals, line.weighted, line.unweighted] for line in report.by_month]
+    rows += [["", line.label, line.deals, line.weighted, line.unweighted] for line in report.by_owner]
+    return csv_response("forecast.csv", header, rows)
+
+
+def _accuracy(request: HttpRequest) -> tuple[ReportScope, selectors.RollupStatus, list[selectors.AccuracyRow]]:
+    scope = report_scope_for_user(request.user, request.GET)
+    status = selectors.rollup_status()
+    return scope, status, selectors.forecast_accuracy(scope, status.generation_id)
+
+
+@require_GET
+def accuracy(request: HttpRequest) -> HttpResponse:
+    scope, status, rows = _accuracy(request)
+    chart = charts.bar_chart(
+        title=_("Forecast against actual"),
+        description=_("Per month, the weighted forecast taken as the month began and the amount won in it."),
+        labels=[f"{row.month:%Y-%m}" for row in rows],
+        series=[(_("Forecast (weighted)"), [row.forecast for row in rows]), (_("Won"), [row.actual for row in rows])],
+    )
+    context = _context(request, scope, "accuracy", status=status, rows=rows, chart=chart)
+    return render(request, "reports/accuracy.html", context)
+
+
+@require_GET
+def accuracy_csv(request: HttpRequest) -> HttpResponse:
+    _scope, _status, rows = _accuracy(request)
+    header = [_("Month"), _("Forecast (weighted)"), _("Forecast (unweighted)"), _("Won"), _("Accuracy %")]
+    data = [[f"{r.month:%Y-%m}", r.forecast, r.forecast_unweighted, r.actual, r.accuracy] for r in rows]
+    return csv_response("forecast-accuracy.csv", header, data)
+
+
+def _winloss(request: HttpRequest) -> tuple[ReportScope, selectors.RollupStatus, selectors.WinLossReport]:
+    scope = report_scope_for_user(request.user, request.GET)
+    status = selectors.rollup_status()
+    labels = {str(value): str(label) for value, label in Source.choices} | {"": _("Unknown")}
+    return scope, status, selectors.winloss_report(scope, status.generation_id, source_labels=labels)
+
+
+@require_GET
+def winloss(request: HttpRequest) -> HttpResponse:
+    scope, status, report = _winloss(request)
+    rate_chart = charts.line_chart(
+        title=_("Win rate by month"),
+        description=_("Won deals as a share of won and lost deals closed in each month."),
+        labels=[line.label for line in report.by_month],
+        values=[line.win_rate for line in report.by_month],
+    )
+    reasons_chart = charts.bar_chart(
+        title=_("Lost reasons"),
+        description=_("Number of lost deals per lost reason in the period."),
+        labels=[line.label or _("No reason") for line in report.reasons],
+        series=[(_("Lost deals"), [line.lost for line in report.reasons])],
+        height=220,
+    )
+    context = _context(
+        request, scope, "winloss", status=status, winloss=report, rate_chart=rate_chart, reasons_chart=reasons_chart
+    )
+    return render(request, "reports/winloss.html", context)
+
+
+@require_GET
+def winloss_csv(request: HttpRequest) -> HttpResponse:
+    _scope, _status, report = _winloss(request)
+    header = [_("Group"), _("Value"), _("Won"), _("Lost"), _("Win rate %"), _("Won amount"), _("Lost amount")]
+    rows = []
+    for group, lines in (
+        (_("Month"), report.by_month),
+        (_("Owner"), report.by_owner),
+        (_("Source"), report.by_source),
+        (_("Lost reason"), report.reasons),
+    ):
+        rows += [
+            [group, line.label, line.won, line.lost, line.win_rate, line.won_amount, line.lost_amount] for line in lines
+        ]
+    return csv_response("win-loss.csv", header, rows)
+
+
+def _velocity(request: HttpRequest) -> tuple[ReportScope, selectors.RollupStatus, selectors.VelocityReport]:
+    scope = report_scope_for_user(request.user, request.GET, require_pipeline=True)
+    status = selectors.rollup_status()
+    return scope, status, selectors.velocity_report(scope, status.generation_id)
+
+
+@require_GET
+def velocity(request: HttpRequest) -> HttpResponse:
+    scope, status, report = _velocity(request)
+    chart = charts.bar_chart(
+        title=_("Average days in each stage"),
+        description=_("Average length of a finished stay in each stage of %(pipeline)s, in days.")
+        % {"pipeline": scope.pipeline or ""},
+        labels=[row.stage.name for row in report.stage_times],
+        series=[(_("Days"), [row.average_days for row in report.stage_times])],
+        height=220,
+    )
+    context = _context(request, scope, "velocity", status=status, velocity=report, chart=chart)
+    return render(request, "reports/velocity.html", context)
+
+
+@require_GET
+def velocity_csv(request: HttpRequest) -> HttpResponse:
+    _scope, _status, report = _velocity(request)
+    rows: list[list[object]] = [
+        [_("Average days in stage"), row.stage.name, row.average_days, row.visits] for row in report.stage_times
+    ]
+    rows += [
+        [_("Open deals"), "", report.open_deals, ""],
+        [_("Win rate %"), "", report.win_rate, ""],
+        [_("Average won deal size"), "", report.average_won, ""],
+        [_("Sales cycle (days)"), "", report.cycle_days, ""],
+        [_("Sales velocity per day"), "", report.velocity_per_day, ""],
+    ]
+    return csv_response("velocity.csv", [_("Measure"), _("Stage"), _("Value"), _("Stays")], rows)
+
+
+@require_POST
+def rebuild(request: HttpRequest) -> HttpResponse:
+    if not (request.user.is_admin or request.user.is_manager):
+        raise PermissionDenied
+    transaction.on_commit(tasks.rebuild_rollups.delay)
+    messages.success(request, _("Rebuild queued. The figures switch over when it finishes."))
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("reports:index")
+    return redirect(target)
+
+
+@require_POST
+def subscription_toggle(request: HttpRequest, team_id: int) -> HttpResponse:
+    if not request.user.is_manager:
+        raise PermissionDenied
+    team = request.user.managed_teams.filter(pk=team_id).first()
+    if team is None:
+        raise Http404("No such team.")
+    if services.report_subscription_toggle(user=request.user, team=team):
+        messages.success(request, _("You will get the weekly report for %(team)s by email.") % {"team": team})
+    else:
+        messages.success(request, _("Weekly report for %(team)s cancelled.") % {"team": team})
+    return redirect(f"{reverse('reports:funnel')}?team={team.pk}")
