@@ -141,6 +141,8 @@ MIDDLEWARE = [
 if not DEBUG:
     # Serves collected static files when DEBUG is off (runserver serves them in development).
     MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+if env_bool("CRM_BENCH_HEADERS", False):
+    MIDDLEWARE.insert(0, "bench.middleware.TimingMiddleware")
 
 ROOT_URLCONF = "crm.urls"
 WSGI_APPLICATION = "crm.wsgi.application"
