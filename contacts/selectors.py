@@ -85,9 +85,12 @@ def _phone_q(query: str, *fields: str) -> Q:
             condition |= Q(**{name: result.e164})
     digits = phone_digits(query).lstrip("0")
     if len(digits) >= 5:
-        # Catches national formats ("8 916 …" vs "+7 916 …") and numbers kept as typed.
+        # Catches national formats ("8 916 …" vs "+7 916 …") and a partial number's tail.
         for name in fields:
             condition |= Q(**{f"{name}__endswith": digits[-10:]})
+    # Numbers kept as typed (invalid) are only findable by the text as they were typed.
+    for name in fields:
+        condition |= Q(**{f"{name}__icontains": query.strip()})
     return condition
 
 
