@@ -347,3 +347,17 @@ def test_tag_suggestions_complete_the_last_tag(owner_client):
     assert '<option value="vip, Paris">' in body
     assert '<option value="vip, Partner">' in body
     assert "vip, vip" not in body
+
+
+def test_an_outsider_cannot_reassign_records_they_cannot_see(outsider_client, owner, outsider):
+    company = CompanyFactory(owner=owner)
+    outsider_client.post(reverse("contacts:company-reassign"), {"ids": [company.pk], "owner": outsider.pk})
+    company.refresh_from_db()
+    assert company.owner == owner
+
+
+def test_admin_reassigns_anyones_records(admin_client, owner, outsider):
+    company = CompanyFactory(owner=owner)
+    admin_client.post(reverse("contacts:company-reassign"), {"ids": [company.pk], "owner": outsider.pk})
+    company.refresh_from_db()
+    assert company.owner == outsider

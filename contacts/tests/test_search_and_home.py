@@ -65,3 +65,32 @@ def test_admin_lists_companies_and_contacts(admin_client, contact):
     assert "Petrova" in response.content.decode()
     response = admin_client.get(reverse("admin:contacts_company_history", args=[contact.company_id]))
     assert response.status_code == 200
+
+
+def test_admin_edits_are_normalised_like_the_forms(admin_client, company):
+    from contacts.models import Company
+
+    response = admin_client.post(
+        reverse("admin:contacts_company_change", args=[company.pk]),
+        {
+            "name": "Acme Corp",
+            "domain": "https://www.Acme.example/x",
+            "phone": "8 916 123 45 67",
+            "email": "HI@ACME.EXAMPLE",
+            "country": "RU",
+            "owner": company.owner_id,
+            "lifecycle_stage": "lead",
+            "industry": "",
+            "size": "",
+            "street": "",
+            "city": "",
+            "postal_code": "",
+            "region": "",
+            "source": "",
+            "external_id": "",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    company = Company.objects.get(pk=company.pk)
+    assert (company.domain, company.phone, company.email) == ("acme.example", "+79161234567", "hi@acme.example")
+    assert company.completeness == 80
