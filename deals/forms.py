@@ -163,6 +163,7 @@ class LineItemForm(forms.ModelForm):
         decimal_places=2,
         min_value=Decimal("0"),
         required=False,
+        widget=forms.NumberInput(attrs={"placeholder": _("Catalogue price"), "class": "form-control"}),
         help_text=_("Empty: the product's price in the deal's currency."),
     )
 
@@ -228,6 +229,10 @@ class DealFilterForm(forms.Form):
         )
         self.fields["owner"].queryset = users_visible_to(user)
         self.fields["team"].queryset = teams_visible_to(user)
+        self.fields["pipeline"].empty_label = _("Any pipeline")
+        self.fields["stage"].empty_label = _("Any stage")
+        self.fields["owner"].empty_label = _("Anyone")
+        self.fields["team"].empty_label = _("Any team")
         _compact(self)
 
     def filters(self) -> dict[str, Any]:
@@ -266,6 +271,8 @@ class BoardFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = users_visible_to(user)
         self.fields["team"].queryset = teams_visible_to(user)
+        self.fields["owner"].empty_label = _("All owners")
+        self.fields["team"].empty_label = _("All teams")
         _compact(self)
 
     def apply(self, qs: QuerySet[Deal]) -> QuerySet[Deal]:

@@ -30,9 +30,13 @@
       group: "deals",
       animation: 150,
       draggable: ".deal-card[data-draggable]",
-      filter: "a, button, input, select, .dropdown-menu",
+      filter: "button, input, select, .dropdown-menu",
       preventOnFilter: false,
       ghostClass: "deal-card-ghost",
+      // Pointer events instead of native HTML5 drag: the same behaviour on every browser and
+      // touch screen, and scrollable columns keep working while dragging.
+      forceFallback: true,
+      fallbackTolerance: 3,
       onEnd(event) {
         if (event.from === event.to) return;
         pending = { item: event.item, from: event.from, index: event.oldIndex };
