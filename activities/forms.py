@@ -99,6 +99,9 @@ class ActivityForm(forms.ModelForm):
         else:
             self.fields.pop("attendee_users")
             self.fields.pop("attendee_contacts")
+        if self.instance.pk and "owner" in self.fields:
+            self.fields["owner"].required = True
+            self.fields["owner"].empty_label = None
         if self.instance.pk:
             self.fields.pop("remind", None)
             self.fields.pop("done", None)
