@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from activities.models import Activity, ActivityType, TimelineEvent
 from contacts.models import Company, Contact
-from crm.models import Team, User
+from crm.models import Team, User, teams_visible_to, users_visible_to
 from deals.models import Deal
 
 if TYPE_CHECKING:
@@ -31,9 +31,17 @@ CUSTOMER_KINDS: dict[str, type[Company] | type[Contact] | type[Deal]] = {
 
 
 def activity_for_user(user: User, pk: int, *, write: bool = False) -> Activity:
-    """The activity if ``user`` may see it (404 otherwise); with ``write``, 403 if read-only."""
-    activity = Activity.objects.visible_to(user).with_related().filter(pk=pk).first()
+    """The activity if ``user`` may see it (404 otherwise); with ``write``, 403 if read-only.
+
+    Readable when its assignee's records are, or when a customer record it is logged on is
+    (it appears on that record's timeline, so its link must open). Changing it follows the
+    assignee only.
+    """
+    activity = Activity.objects.with_related().filter(pk=pk).first()
     if activity is None:
+        raise Http404
+    linked_owner_ids = [r.owner_id for r in (activity.company, activity.contact, activity.deal) if r is not None]
+    if not (user.can_read_owner(activity.owner_id) or any(user.can_read_owner(o) for o in linked_owner_ids)):
         raise Http404
     if write and not user.can_edit_owner(activity.owner_id):
         raise PermissionDenied
@@ -209,8 +217,6 @@ def my_day(owner: User, *, now: datetime | None = None) -> dict[str, object]:
 
 def today_counts(user: User, *, now: datetime | None = None) -> dict[str, int]:
     """Overdue and due-today counts for the home panel (one query)."""
-    from django.db.models import Count
-
     now = now or timezone.now()
     _start, tomorrow = day_bounds(now)
     return (
@@ -229,8 +235,6 @@ def calendar_owners(user: User, *, user_id: str = "", team_id: str = "") -> tupl
     """Whose activities the calendar shows: a team (members the viewer may read), a visible
     person, or the viewer. Unknown or invisible ids fall back to the viewer."""
     if team_id.isdigit():
-        from crm.models import teams_visible_to
-
         team = teams_visible_to(user).filter(pk=int(team_id)).first()
         if team is not None:
             member_ids = set(team.members.values_list("id", flat=True)) | set(
@@ -240,8 +244,6 @@ def calendar_owners(user: User, *, user_id: str = "", team_id: str = "") -> tupl
                 member_ids &= set(user.visible_owner_ids)
             return sorted(member_ids), None, team
     if user_id.isdigit():
-        from crm.models import users_visible_to
-
         person = users_visible_to(user).filter(pk=int(user_id)).first()
         if person is not None:
             return [person.pk], person, None

@@ -90,6 +90,12 @@ class TestDetailAndEdit:
         assert outsider_client.post(reverse("activities:delete", args=[task.pk])).status_code == 404
         assert Activity.objects.filter(pk=task.pk).exists()
 
+    def test_an_activity_on_a_visible_company_opens_from_its_timeline(self, teammate_client, admin_user, company):
+        # An admin's call on the team's company shows on that company's timeline, so it opens.
+        call = ActivityFactory(owner=admin_user, company=company, type=activity_type("call"))
+        assert teammate_client.get(call.get_absolute_url()).status_code == 200
+        assert teammate_client.post(reverse("activities:toggle-done", args=[call.pk])).status_code == 403
+
     def test_a_manager_can_change_it(self, manager_client, task):
         manager_client.post(reverse("activities:toggle-done", args=[task.pk]))
         task.refresh_from_db()
