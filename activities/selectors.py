@@ -79,6 +79,7 @@ EVENT_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "deals": (gettext_noop("Deal changes"), ("stage_change", "deal_won", "deal_lost", "deal_created", "deal_reopened")),
     "merge": (gettext_noop("Merges"), ("merge",)),
     "import": (gettext_noop("Imports"), ("import",)),
+    "record": (gettext_noop("Record changes"), ("created", "archived", "restored", "owner_changed")),
 }
 
 

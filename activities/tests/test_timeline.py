@@ -48,6 +48,8 @@ class TestReceiver:
         )
         event = TimelineEvent.objects.get(kind="invoice_paid")
         assert event.source == "billing" and event.occurred_at == at
+        html = render("{% customer_timeline company %}", owner, company=company)
+        assert "Invoice 42 paid" in html and "Invoice paid · billing" in html
 
 
 class TestCustomerTimelineTag:
