@@ -71,6 +71,29 @@ def active_types() -> list[ActivityType]:
     return list(ActivityType.objects.filter(active=True))
 
 
+LIST_PAGE_SIZE = 50
+
+
+def activity_list_page(qs: QuerySet[Activity], *, by_due: bool, cursor: str = "") -> tuple[list[Activity], str]:
+    """One keyset page of the activity list (no COUNT, no OFFSET): newest logged first, or
+    by due time (scheduled activities only). Returns the rows and the next page's cursor."""
+    position = parse_cursor(cursor) if cursor else None
+    if by_due:
+        qs = qs.filter(due_at__isnull=False).order_by("due_at", "id")
+        if position:
+            qs = qs.filter(Q(due_at__gt=position[0]) | Q(due_at=position[0], id__gt=position[1]))
+    else:
+        qs = qs.order_by("-created_at", "-id")
+        if position:
+            qs = qs.filter(Q(created_at__lt=position[0]) | Q(created_at=position[0], id__lt=position[1]))
+    rows = list(qs[: LIST_PAGE_SIZE + 1])
+    if len(rows) <= LIST_PAGE_SIZE:
+        return rows, ""
+    rows = rows[:LIST_PAGE_SIZE]
+    last = rows[-1]
+    return rows, encode_cursor(last.due_at if by_due else last.created_at, last.pk)
+
+
 # --- Timeline -----------------------------------------------------------------------------
 
 TIMELINE_PAGE_SIZE = 20
@@ -121,17 +144,20 @@ class TimelinePage:
 
 
 def parse_cursor(value: str) -> tuple[datetime, int] | None:
-    """``"<unix microseconds>-<id>"`` → (occurred_at, id); None when malformed."""
+    """``"<unix microseconds>-<id>"`` → (time, id); None when malformed."""
     try:
         micros, pk = value.split("-", 1)
-        at = datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC)
-        return at, int(pk)
-    except (ValueError, OverflowError, OSError):
+        return EPOCH + timedelta(microseconds=int(micros)), int(pk)
+    except (ValueError, OverflowError):
         return None
 
 
-def _cursor(event: TimelineEvent) -> str:
-    return f"{int(event.occurred_at.timestamp() * 1_000_000)}-{event.pk}"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def encode_cursor(at: datetime, pk: int) -> str:
+    # Integer arithmetic: a float timestamp could be a microsecond off and skip a row.
+    return f"{(at - EPOCH) // timedelta(microseconds=1)}-{pk}"
 
 
 def timeline_page(
@@ -151,7 +177,11 @@ def timeline_page(
     events = list(qs.order_by("-occurred_at", "-id")[: TIMELINE_PAGE_SIZE + 1])
     has_more = len(events) > TIMELINE_PAGE_SIZE
     events = events[:TIMELINE_PAGE_SIZE]
-    return TimelinePage(events=events, has_more=has_more, next_cursor=_cursor(events[-1]) if has_more else "")
+    return TimelinePage(
+        events=events,
+        has_more=has_more,
+        next_cursor=encode_cursor(events[-1].occurred_at, events[-1].pk) if has_more else "",
+    )
 
 
 # --- The deals board ----------------------------------------------------------------------

@@ -5,7 +5,6 @@ from datetime import date, datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,8 +22,6 @@ from activities.templatetags.activity_tags import timeline_context
 from contacts.models import Company, Contact
 from crm.models import teams_visible_to, users_visible_to
 from deals.models import Deal
-
-LIST_PAGE_SIZE = 50
 
 
 def _safe_next(request: HttpRequest, fallback: str) -> str:
@@ -66,16 +63,17 @@ def activity_list(request: HttpRequest) -> HttpResponse:
     if "date_to" in filters:
         day_after = filters["date_to"] + timedelta(days=1)
         qs = qs.filter(**{f"{date_field}__lt": datetime.combine(day_after, datetime.min.time(), tzinfo=tz)})
-    qs = qs.order_by("due_at", "id") if by_due else qs.order_by("-created_at", "-id")
-    page = Paginator(qs, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows, next_cursor = selectors.activity_list_page(qs, by_due=by_due, cursor=request.GET.get("after", ""))
     querystring = request.GET.copy()
-    querystring.pop("page", None)
+    querystring.pop("after", None)
     return render(
         request,
         "activities/activity_list.html",
         {
             "form": form,
-            "page": page,
+            "rows": rows,
+            "next_cursor": next_cursor,
+            "is_first_page": not request.GET.get("after"),
             "company": company,
             "querystring": querystring.urlencode(),
             "now": timezone.now(),

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from activities import services
 from activities.models import TimelineEvent
-from activities.selectors import TIMELINE_PAGE_SIZE
+from activities.selectors import TIMELINE_PAGE_SIZE, encode_cursor
 from activities.tests.factories import ActivityFactory, CompanyFactory, ContactFactory, DealFactory, activity_type
 from contacts.signals import customer_event
 
@@ -122,7 +122,7 @@ class TestCustomerTimelineTag:
         assert "Event 00" in first and f"Event {TIMELINE_PAGE_SIZE - 1:02d}" in first
         assert f"Event {TIMELINE_PAGE_SIZE:02d}" not in first and "Show older" in first
         page = TimelineEvent.objects.order_by("-occurred_at")[TIMELINE_PAGE_SIZE - 1]
-        cursor = f"{int(page.occurred_at.timestamp() * 1_000_000)}-{page.pk}"
+        cursor = encode_cursor(page.occurred_at, page.pk)
         rest = owner_client.get(reverse("activities:timeline", args=["company", company.pk]), {"cursor": cursor})
         html = rest.content.decode()
         assert f"Event {TIMELINE_PAGE_SIZE:02d}" in html and "Event 24" in html

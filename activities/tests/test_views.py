@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from activities.models import Activity, CalendarFeed, Reminder, ReminderState, TimelineEvent
+from activities.selectors import LIST_PAGE_SIZE
 from activities.tests.factories import ActivityFactory, CompanyFactory, ContactFactory, DealFactory, activity_type
 
 pytestmark = pytest.mark.django_db
@@ -46,6 +47,18 @@ class TestList:
         assert "Old call" in calls and "Late task" not in calls
         on_company = owner_client.get(url, {"company": company.pk}).content.decode()
         assert "On Northwind" in on_company and "Late task" not in on_company
+
+    def test_it_pages_with_a_keyset_cursor(self, owner_client, owner):
+        for i in range(LIST_PAGE_SIZE + 3):
+            ActivityFactory(owner=owner, subject=f"Item {i:03d}")
+        first = owner_client.get(reverse("activities:list"))
+        assert len(first.context["rows"]) == LIST_PAGE_SIZE
+        second = owner_client.get(reverse("activities:list"), {"after": first.context["next_cursor"]})
+        seen = {a.pk for a in first.context["rows"]} | {a.pk for a in second.context["rows"]}
+        assert len(seen) == LIST_PAGE_SIZE + 3
+        assert second.context["next_cursor"] == ""
+        by_due = owner_client.get(reverse("activities:list"), {"sort": "due", "after": "garbage"})
+        assert by_due.status_code == 200 and by_due.context["rows"] == []  # none has a due time
 
     def test_it_ignores_unknown_filter_values(self, owner_client, task):
         response = owner_client.get(
