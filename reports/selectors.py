@@ -61,10 +61,11 @@ class FunnelRow:
     amount: Decimal
     conversion: float | None  # share of this stage's entrants that reached a later stage
     of_top: float | None  # entrants as a share of the first stage's entrants
+    is_last: bool = False
 
     @property
-    def dropped(self) -> int:
-        return self.entered - self.reached_later
+    def dropped(self) -> int | None:
+        return None if self.is_last else self.entered - self.reached_later
 
 
 @dataclass
@@ -102,6 +103,7 @@ def funnel_report(scope: ReportScope, generation_id: int | None) -> FunnelReport
                 amount=cell.get("amount") or ZERO,
                 conversion=None if is_last else percent(later, entered),
                 of_top=percent(entered, top),
+                is_last=is_last,
             )
         )
     return FunnelReport(rows=rows)
