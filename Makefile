@@ -7,12 +7,14 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test setup services db demo chromium lint check pytest bench dataset screenshots clean help
+.PHONY: run test setup services db demo chromium lint check pytest bench bench-db dataset wrk screenshots clean help
 
 help:
 	@echo "make run    - set everything up and serve the CRM on http://127.0.0.1:8000 (web, worker, beat)"
 	@echo "make test   - set everything up and run lint, checks and the whole test suite"
+	@echo "make screenshots - write a screenshot of every main page to docs/screenshots/"
 	@echo "make bench  - generate the large dataset and check the performance budgets"
+	@echo "make dataset SCALE=small|large - (re)generate the benchmark dataset in crm_bench"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { echo "Cannot create a virtualenv: install python3-venv (apt-get install python3-venv)"; exit 1; }
@@ -56,6 +58,32 @@ pytest: $(STAMP)
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 test: setup demo chromium lint check pytest
+
+screenshots: setup chromium
+	$(BIN)/python tests/browser/gallery.py
+
+# The benchmark's own database: generate_dataset --reset empties the users table.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/crm_bench
+BENCH_ENV := DATABASE_URL=$(BENCH_DATABASE_URL)
+dataset: SCALE ?= small
+bench: SCALE ?= large
+
+bench-db: $(STAMP) services
+	@$(BENCH_ENV) $(BIN)/python manage.py ensure_database
+	@$(BENCH_ENV) $(BIN)/python manage.py migrate --no-input -v 0
+
+dataset: bench-db
+	$(BENCH_ENV) nice -n 10 $(BIN)/python manage.py generate_dataset --scale $(SCALE) --reset
+
+wrk:
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing wrk for the throughput benchmark (apt-get)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else echo "The throughput benchmark needs wrk: sudo apt-get install wrk (it is skipped until then)"; fi; }
+
+bench: bench-db wrk
+	$(BENCH_ENV) $(BIN)/python bench/run.py --scale $(SCALE)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

@@ -1,7 +1,44 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+
+def _today_panel(request: HttpRequest) -> dict[str, Any] | None:
+    from activities.selectors import today_counts
+
+    return today_counts(request.user)
+
+
+def _search(user, query: str, limit: int):
+    from django.urls import reverse
+
+    from activities.models import Activity
+    from crm.search import SearchHit, SearchSection
+
+    qs = Activity.objects.visible_to(user).filter(subject__icontains=query).select_related("type")
+    rows = list(qs.order_by("-created_at", "-id")[: limit + 1])
+    hits = [SearchHit(title=a.subject, url=a.get_absolute_url(), subtitle=str(a.type)) for a in rows[:limit]]
+    return SearchSection(
+        title=str(_("Activities")), hits=hits, more_url=reverse("activities:list"), has_more=len(rows) > limit
+    )
 
 
 class ActivitiesConfig(AppConfig):
     name = "activities"
     verbose_name = _("Activities and reminders")
+
+    def ready(self) -> None:
+        from activities import receivers  # noqa: F401 - connects the timeline receiver
+        from crm.home import register_home_panel
+        from crm.search import register_search_provider
+
+        register_home_panel(
+            key="activities-today", order=10, template_name="activities/partials/home_today.html", context=_today_panel
+        )
+        register_search_provider(key="activities", order=40, search=_search)

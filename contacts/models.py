@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
+from contacts.normalize import format_phone
 from crm.models import OwnedQuerySet
 
 
@@ -53,6 +54,20 @@ class Tag(models.Model):
         return self.name
 
 
+class CustomerHistory(HistoricalRecords):
+    """History that services can write in one record after a save *and* a tag change.
+
+    Saving a record and then setting its tags would otherwise leave two or three history
+    rows for one edit (the save, the tag removal, the tag addition); services save with
+    history skipped and then call ``record`` once, so each edit reads as one change.
+    """
+
+    def finalize(self, sender, **kwargs):
+        super().finalize(sender, **kwargs)
+        if self.cls is sender:
+            sender._customer_history = self
+
+
 class CustomerQuerySet(OwnedQuerySet):
     def active(self) -> Self:
         return self.filter(archived_at__isnull=True)
@@ -90,7 +105,7 @@ class Company(models.Model):
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     archived_at = models.DateTimeField(_("archived"), null=True, blank=True, editable=False)
 
-    history = HistoricalRecords(m2m_fields=[tags])
+    history = CustomerHistory(m2m_fields=[tags])
     objects = CustomerQuerySet.as_manager()
 
     class Meta:
@@ -105,12 +120,19 @@ class Company(models.Model):
             models.Index(Lower("name"), "id", name="company_lower_name"),
             models.Index(fields=["-created_at", "-id"], name="company_created"),
             models.Index(fields=["lifecycle_stage", "name"], name="company_lifecycle_name"),
-            models.Index(fields=["country"], name="company_country"),
+            models.Index(fields=["lifecycle_stage", "id"], name="company_lifecycle_id"),
+            models.Index(fields=["country", "id"], name="company_country_id"),
             models.Index(fields=["source"], name="company_source"),
-            models.Index(fields=["domain"], name="company_domain"),
+            models.Index(fields=["domain", "id"], name="company_domain_id"),
+            models.Index(
+                fields=["archived_at"], condition=models.Q(archived_at__isnull=False), name="company_archived"
+            ),
             models.Index(fields=["phone"], name="company_phone"),
             models.Index(fields=["external_id"], name="company_external_id"),
             GinIndex(fields=["name"], opclasses=["gin_trgm_ops"], name="company_name_trgm"),
+            GinIndex(fields=["domain"], opclasses=["gin_trgm_ops"], name="company_domain_trgm"),
+            GinIndex(fields=["email"], opclasses=["gin_trgm_ops"], name="company_email_trgm"),
+            GinIndex(fields=["phone"], opclasses=["gin_trgm_ops"], name="company_phone_trgm"),
         ]
 
     def __str__(self) -> str:
@@ -122,6 +144,28 @@ class Company(models.Model):
     @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
+
+    @property
+    def phone_display(self) -> str:
+        return format_phone(self.phone)
+
+    def compute_completeness(self) -> int:
+        """How complete the record is, 0–100, for the data-quality views.
+
+        domain 25 + phone 20 + email 15 + owner 10 + country 10 + industry 10 + city 10;
+        a phone kept as typed (invalid) earns no phone points and costs 10 more.
+        """
+        score = 10 if self.owner_id else 0
+        score += 25 if self.domain else 0
+        score += 15 if self.email else 0
+        score += 10 if self.country else 0
+        score += 10 if self.industry else 0
+        score += 10 if self.city else 0
+        if self.phone_is_invalid:
+            score -= 10
+        elif self.phone:
+            score += 20
+        return max(0, min(100, score))
 
 
 class Contact(models.Model):
@@ -160,7 +204,7 @@ class Contact(models.Model):
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     archived_at = models.DateTimeField(_("archived"), null=True, blank=True, editable=False)
 
-    history = HistoricalRecords(m2m_fields=[tags])
+    history = CustomerHistory(m2m_fields=[tags])
     objects = CustomerQuerySet.as_manager()
 
     class Meta:
@@ -175,15 +219,21 @@ class Contact(models.Model):
             models.Index(Lower("last_name"), Lower("first_name"), "id", name="contact_lower_name"),
             models.Index(fields=["-created_at", "-id"], name="contact_created"),
             models.Index(fields=["company"], name="contact_company"),
-            models.Index(fields=["lifecycle_stage"], name="contact_lifecycle"),
-            models.Index(fields=["country"], name="contact_country"),
+            models.Index(fields=["lifecycle_stage", "id"], name="contact_lifecycle_id"),
+            models.Index(fields=["country", "id"], name="contact_country_id"),
             models.Index(fields=["source"], name="contact_source"),
-            models.Index(Lower("email"), name="contact_lower_email"),
+            models.Index(Lower("email"), "id", name="contact_lower_email_id"),
+            models.Index(
+                fields=["archived_at"], condition=models.Q(archived_at__isnull=False), name="contact_archived"
+            ),
             models.Index(fields=["phone"], name="contact_phone"),
             models.Index(fields=["mobile"], name="contact_mobile"),
             models.Index(fields=["external_id"], name="contact_external_id"),
             GinIndex(fields=["last_name"], opclasses=["gin_trgm_ops"], name="contact_last_name_trgm"),
             GinIndex(fields=["email"], opclasses=["gin_trgm_ops"], name="contact_email_trgm"),
+            GinIndex(fields=["first_name"], opclasses=["gin_trgm_ops"], name="contact_first_name_trgm"),
+            GinIndex(fields=["phone"], opclasses=["gin_trgm_ops"], name="contact_phone_trgm"),
+            GinIndex(fields=["mobile"], opclasses=["gin_trgm_ops"], name="contact_mobile_trgm"),
         ]
 
     def __str__(self) -> str:
@@ -199,3 +249,28 @@ class Contact(models.Model):
     @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
+
+    @property
+    def phone_display(self) -> str:
+        return format_phone(self.phone)
+
+    @property
+    def mobile_display(self) -> str:
+        return format_phone(self.mobile)
+
+    def compute_completeness(self) -> int:
+        """How complete the record is, 0–100, for the data-quality views.
+
+        first and last name 10 + email 25 + a phone or mobile 25 + company 20 + owner 10 +
+        job title 10; a phone kept as typed (invalid) earns no phone points and costs 10 more.
+        """
+        score = 10 if self.owner_id else 0
+        score += 10 if self.first_name and self.last_name else 0
+        score += 25 if self.email else 0
+        score += 20 if self.company_id else 0
+        score += 10 if self.title else 0
+        if self.phone_is_invalid:
+            score -= 10
+        elif self.phone or self.mobile:
+            score += 25
+        return max(0, min(100, score))

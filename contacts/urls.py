@@ -1,5 +1,24 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from contacts import views
 
 app_name = "contacts"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("companies/", views.company_list_view, name="company-list"),
+    path("companies/new/", views.company_create, name="company-create"),
+    path("companies/reassign/", views.company_reassign, name="company-reassign"),
+    path("companies/options/", views.company_picker_options, name="company-options"),
+    path("companies/<int:pk>/", views.company_detail, name="company-detail"),
+    path("companies/<int:pk>/edit/", views.company_edit, name="company-edit"),
+    path("companies/<int:pk>/archive/", views.company_archive, name="company-archive"),
+    path("companies/<int:pk>/restore/", views.company_restore, name="company-restore"),
+    path("contacts/", views.contact_list_view, name="contact-list"),
+    path("contacts/new/", views.contact_create, name="contact-create"),
+    path("contacts/reassign/", views.contact_reassign, name="contact-reassign"),
+    path("contacts/<int:pk>/", views.contact_detail, name="contact-detail"),
+    path("contacts/<int:pk>/edit/", views.contact_edit, name="contact-edit"),
+    path("contacts/<int:pk>/archive/", views.contact_archive, name="contact-archive"),
+    path("contacts/<int:pk>/restore/", views.contact_restore, name="contact-restore"),
+    path("tags/suggest/", views.tag_suggest, name="tag-suggest"),
+]

@@ -141,6 +141,8 @@ MIDDLEWARE = [
 if not DEBUG:
     # Serves collected static files when DEBUG is off (runserver serves them in development).
     MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+if env_bool("CRM_BENCH_HEADERS", False):
+    MIDDLEWARE.insert(0, "bench.middleware.TimingMiddleware")
 
 ROOT_URLCONF = "crm.urls"
 WSGI_APPLICATION = "crm.wsgi.application"
@@ -205,6 +207,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "crm-heartbeat": {"task": "crm.tasks.heartbeat", "schedule": 60.0},
+    # Reminder due times live in the database; this sweep finds and delivers them.
+    "activities-reminder-sweep": {"task": "activities.tasks.reminder_sweep", "schedule": 60.0},
+    "activities-daily-digest": {"task": "activities.tasks.daily_digest", "schedule": crontab(hour=7, minute=0)},
     "reports-nightly-rebuild": {"task": "reports.tasks.rebuild_rollups", "schedule": crontab(hour=2, minute=15)},
     # The open pipeline as the month begins: what forecast accuracy is measured against.
     "reports-forecast-snapshot": {
@@ -214,6 +219,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Daily, but each subscription gets one email per ISO week; a failed send retries next day.
     "reports-weekly-email": {"task": "reports.tasks.send_weekly_reports", "schedule": crontab(hour=7, minute=0)},
 }
+# A reminder claimed by a worker that then died is claimed again after this many seconds.
+REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 300, minimum=1)
 
 # --- Auth, i18n, static -------------------------------------------------------------------
 
@@ -280,6 +287,7 @@ DEFAULT_PHONE_REGION = env_str("DEFAULT_PHONE_REGION", "US").upper()
 if len(DEFAULT_PHONE_REGION) != 2 or not DEFAULT_PHONE_REGION.isalpha():
     raise ImproperlyConfigured(f"DEFAULT_PHONE_REGION must be a two-letter region code; got {DEFAULT_PHONE_REGION!r}")
 DEMO_PASSWORD = env_str("DEMO_PASSWORD", "demo-pass-2026")
+DEAL_STALE_DAYS = env_int("DEAL_STALE_DAYS", 14, minimum=1)
 
 LOGGING = {
     "version": 1,

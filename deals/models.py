@@ -4,6 +4,7 @@ from decimal import Decimal
 from typing import Self
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
@@ -173,6 +174,10 @@ class Deal(models.Model):
             models.Index(fields=["company", "status"], name="deal_company_status"),
             models.Index(fields=["-created_at", "-id"], name="deal_created"),
             models.Index(fields=["closed_at"], name="deal_closed_at"),
+            models.Index(fields=["amount", "id"], name="deal_amount"),
+            models.Index(fields=["expected_close_date", "id"], name="deal_close_date"),
+            models.Index(fields=["title", "id"], name="deal_title"),
+            GinIndex(fields=["title"], opclasses=["gin_trgm_ops"], name="deal_title_trgm"),
         ]
 
     def __str__(self) -> str:
@@ -185,6 +190,14 @@ class Deal(models.Model):
     def is_open(self) -> bool:
         return self.status == DealStatus.OPEN
 
+    @property
+    def weighted_amount(self) -> Decimal:
+        return (self.amount * self.probability / Decimal("100")).quantize(Decimal("0.01"))
+
+    @property
+    def days_in_stage(self) -> int:
+        return max((timezone.now() - self.stage_entered_at).days, 0)
+
 
 class StageChange(models.Model):
     """One row per stage move: the source of every funnel, velocity and time-in-stage figure."""
@@ -192,6 +205,9 @@ class StageChange(models.Model):
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="stage_changes")
     from_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
+    # Kept on the move itself so win/loss reports survive a later reopen of the deal.
+    lost_reason = models.ForeignKey(LostReason, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    note = models.TextField(_("note"), blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -15,7 +15,7 @@ PUBLIC = {
     "healthz",
 }
 # Token-protected or third-party flows that answer 404 (not a redirect) to strangers.
-TOKEN_ROUTES: set[str] = set()
+TOKEN_ROUTES: set[str] = {"ics"}  # activities:ics, the secret-token calendar feed
 
 
 def _walk(resolvers, prefix=""):

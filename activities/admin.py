@@ -1,0 +1,73 @@
+from django.contrib import admin
+
+from activities.models import Activity, ActivityType, CalendarFeed, Reminder, TimelineEvent
+
+
+@admin.register(ActivityType)
+class ActivityTypeAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "key",
+        "icon",
+        "color",
+        "has_due",
+        "has_duration",
+        "has_outcome",
+        "has_attendees",
+        "position",
+        "active",
+    ]
+    list_editable = ["position", "active"]
+    prepopulated_fields = {"key": ["name"]}
+    search_fields = ["name", "key"]
+
+
+class ReminderInline(admin.TabularInline):
+    model = Reminder
+    extra = 0
+    fields = ["remind_at", "minutes_before", "state", "sent_at", "email_sent_at", "attempts", "last_error"]
+    readonly_fields = ["state", "sent_at", "email_sent_at", "attempts", "last_error"]
+
+
+@admin.register(Activity)
+class ActivityAdmin(admin.ModelAdmin):
+    list_display = ["subject", "type", "owner", "due_at", "done_at", "created_at"]
+    list_filter = ["type", "done_at"]
+    search_fields = ["subject"]
+    raw_id_fields = ["company", "contact", "deal", "owner", "created_by"]
+    filter_horizontal = ["attendee_users"]
+    autocomplete_fields: list[str] = []
+    raw_id_fields += ["attendee_contacts"]
+    inlines = [ReminderInline]
+    list_select_related = ["type", "owner"]
+
+
+@admin.register(Reminder)
+class ReminderAdmin(admin.ModelAdmin):
+    list_display = ["activity", "remind_at", "state", "sent_at", "email_sent_at", "attempts"]
+    list_filter = ["state"]
+    raw_id_fields = ["activity"]
+    readonly_fields = [
+        "claimed_at",
+        "notified_at",
+        "email_sent_at",
+        "sent_at",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+    ]
+    list_select_related = ["activity"]
+
+
+@admin.register(TimelineEvent)
+class TimelineEventAdmin(admin.ModelAdmin):
+    list_display = ["title", "kind", "source", "occurred_at"]
+    list_filter = ["kind", "source"]
+    raw_id_fields = ["actor", "company", "contact", "deal", "activity"]
+
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(admin.ModelAdmin):
+    list_display = ["user", "created_at"]
+    raw_id_fields = ["user"]
+    readonly_fields = ["token"]

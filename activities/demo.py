@@ -1,0 +1,168 @@
+"""Demo activities: ~3,000 over the last 18 months on the demo customers, plus upcoming tasks,
+meetings and reminders for alice, bob and carol (one reminder a few minutes after seeding,
+so the bell can be watched ringing)."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from django.db.models import Max, OuterRef, Subquery
+from django.utils import timezone
+
+from activities.models import Activity, ActivityType, Reminder, TimelineEvent
+from activities.services import activity_types_ensure_builtin
+from contacts.models import Company, Contact
+from crm.demo import DemoPeople
+from deals.models import Deal
+
+HISTORY_PER_REP = 1000
+FALLBACK_PREFIX = "Demo (activities) · "
+FALLBACK_COMPANIES = ["Northwind Traders", "Globex", "Initech", "Umbrella Logistics", "Stark Components", "Acme Rail"]
+FALLBACK_PEOPLE = [("Anna", "Berg"), ("Pavel", "Orlov"), ("Maria", "Lopez"), ("Jon", "Park")]
+
+SUBJECTS = {
+    "call": ["Intro call", "Follow-up call", "Pricing question", "Check-in call", "Renewal call", "Left a voicemail"],
+    "email": ["Sent proposal", "Sent case study", "Answered questions", "Sent contract draft", "Shared pricing"],
+    "meeting": ["Discovery meeting", "Product demo", "Quarterly review", "Negotiation", "On-site workshop"],
+    "task": ["Prepare quote", "Send follow-up", "Update forecast", "Book demo", "Review contract", "Call back"],
+    "note": ["Budget approved for Q3", "Decision maker is the CFO", "Competitor is cheaper", "Wants a pilot first"],
+}
+OUTCOMES = ["Interested", "Call back later", "No answer", "Meeting booked", "Not now"]
+TYPE_WEIGHTS = {"call": 30, "email": 28, "meeting": 10, "task": 17, "note": 15}
+
+
+def _customers(people: DemoPeople) -> list[tuple[Company, list[Contact], list[Deal]]]:
+    companies = list(Company.objects.filter(owner__in=people.reps).order_by("id")[:300])
+    if not companies:
+        companies = []
+        for i, name in enumerate(FALLBACK_COMPANIES):
+            company, _created = Company.objects.get_or_create(
+                name=FALLBACK_PREFIX + name, defaults={"owner": people.reps[i % 3]}
+            )
+            companies.append(company)
+            for first, last in FALLBACK_PEOPLE[: 2 + i % 3]:
+                Contact.objects.get_or_create(
+                    first_name=first, last_name=last, company=company, defaults={"owner": company.owner}
+                )
+    contacts: dict[int, list[Contact]] = {}
+    for contact in Contact.objects.filter(company__in=companies).order_by("id"):
+        contacts.setdefault(contact.company_id, []).append(contact)
+    deals: dict[int, list[Deal]] = {}
+    for deal in Deal.objects.filter(company__in=companies).order_by("id"):
+        deals.setdefault(deal.company_id, []).append(deal)
+    return [(c, contacts.get(c.pk, []), deals.get(c.pk, [])) for c in companies]
+
+
+def seed(*, people: DemoPeople) -> None:
+    if Activity.objects.filter(owner__in=people.reps).exists():
+        return
+    rng = random.Random(42)
+    now = timezone.now()
+    activity_types_ensure_builtin()
+    types = {t.key: t for t in ActivityType.objects.filter(key__in=TYPE_WEIGHTS)}
+    customers = _customers(people)
+    by_owner: dict[int, list] = {}
+    for row in customers:
+        by_owner.setdefault(row[0].owner_id, []).append(row)
+
+    activities: list[Activity] = []
+    for rep in people.reps:
+        mine = by_owner.get(rep.pk) or customers
+        for _i in range(HISTORY_PER_REP):
+            key = rng.choices(list(TYPE_WEIGHTS), weights=list(TYPE_WEIGHTS.values()))[0]
+            company, contacts, deals = rng.choice(mine)
+            at = now - timedelta(days=rng.uniform(1, 548), minutes=rng.randint(0, 600))
+            # A few old tasks were never done: they show up as overdue.
+            done = not (key == "task" and rng.random() < 0.01)
+            activities.append(
+                Activity(
+                    type=types[key],
+                    subject=rng.choice(SUBJECTS[key]),
+                    body="" if rng.random() < 0.6 else "Notes: https://example.com/wiki/account-plan",
+                    owner=rep,
+                    created_by=rep,
+                    company=company,
+                    contact=rng.choice(contacts) if contacts and rng.random() < 0.7 else None,
+                    deal=rng.choice(deals) if deals and rng.random() < 0.5 else None,
+                    due_at=at if key in ("task", "meeting") else None,
+                    ends_at=at + timedelta(minutes=45) if key == "meeting" else None,
+                    duration_minutes=rng.choice([5, 10, 15, 30])
+                    if key == "call"
+                    else (45 if key == "meeting" else None),
+                    outcome=rng.choice(OUTCOMES) if key in ("call", "meeting") else "",
+                    done_at=at if done else None,
+                    created_at=at,
+                )
+            )
+        # Upcoming work: a few overdue, some today, the rest over the next two weeks.
+        for j in range(18):
+            key = "meeting" if j % 5 == 0 else "task"
+            company, contacts, deals = rng.choice(mine)
+            offset = [-2 * 24 * 60, -26 * 60, -90, 45, 120, 240][j] if j < 6 else rng.randint(24 * 60, 14 * 24 * 60)
+            due = (now + timedelta(minutes=offset)).replace(second=0, microsecond=0)
+            if j >= 6:  # later work lands in office hours
+                due = due.replace(hour=rng.randint(8, 17), minute=rng.choice([0, 15, 30, 45]))
+            activities.append(
+                Activity(
+                    type=types[key],
+                    subject=rng.choice(SUBJECTS[key]),
+                    owner=rep,
+                    created_by=rep,
+                    company=company,
+                    contact=rng.choice(contacts) if contacts else None,
+                    deal=rng.choice(deals) if deals else None,
+                    due_at=due,
+                    ends_at=due + timedelta(minutes=30) if key == "meeting" else None,
+                    duration_minutes=30 if key == "meeting" else None,
+                    created_at=now - timedelta(days=rng.randint(1, 10)),
+                )
+            )
+    created = Activity.objects.bulk_create(activities, batch_size=1000)
+
+    TimelineEvent.objects.bulk_create(
+        [
+            TimelineEvent(
+                kind="activity",
+                title=a.subject,
+                occurred_at=a.occurred_at,
+                actor_id=a.owner_id,
+                company_id=a.company_id,
+                contact_id=a.contact_id,
+                deal_id=a.deal_id,
+                activity=a,
+            )
+            for a in created
+        ],
+        batch_size=1000,
+    )
+
+    reminders = [
+        Reminder(activity=a, minutes_before=15, remind_at=a.due_at - timedelta(minutes=15))
+        for a in created
+        if a.done_at is None and a.due_at and a.due_at > now + timedelta(minutes=15)
+    ]
+    alice_next = Activity.objects.create(
+        type=types["task"],
+        subject="Call back Northwind about the pilot",
+        owner=people.alice,
+        created_by=people.alice,
+        company=customers[0][0],
+        due_at=now + timedelta(minutes=10),
+    )
+    TimelineEvent.objects.create(
+        kind="activity",
+        title=alice_next.subject,
+        occurred_at=alice_next.due_at,
+        actor=people.alice,
+        company=alice_next.company,
+        activity=alice_next,
+    )
+    # Rings a few minutes after seeding: the demo of reminders arriving while the page is open.
+    reminders.append(Reminder(activity=alice_next, remind_at=now + timedelta(minutes=3)))
+    Reminder.objects.bulk_create(reminders)
+
+    latest = Activity.objects.filter(deal=OuterRef("pk"), done_at__isnull=False).values("deal")
+    Deal.objects.filter(pk__in=Activity.objects.filter(deal__isnull=False).values("deal_id")).update(
+        last_activity_at=Subquery(latest.annotate(m=Max("done_at")).values("m")[:1])
+    )

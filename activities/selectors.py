@@ -1,0 +1,269 @@
+"""Reads for activity pages, My day, the calendar and customer timelines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext_noop
+
+from activities.models import Activity, ActivityType, TimelineEvent
+from contacts.models import Company, Contact
+from crm.models import Team, User
+from deals.models import Deal
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+Customer = Company | Contact | Deal
+
+CUSTOMER_KINDS: dict[str, type[Company] | type[Contact] | type[Deal]] = {
+    "company": Company,
+    "contact": Contact,
+    "deal": Deal,
+}
+
+
+def activity_for_user(user: User, pk: int, *, write: bool = False) -> Activity:
+    """The activity if ``user`` may see it (404 otherwise); with ``write``, 403 if read-only."""
+    activity = Activity.objects.visible_to(user).with_related().filter(pk=pk).first()
+    if activity is None:
+        raise Http404
+    if write and not user.can_edit_owner(activity.owner_id):
+        raise PermissionDenied
+    return activity
+
+
+def customer_for_user(user: User, kind: str, pk: int | str) -> Customer:
+    """A company, contact or deal ``user`` may see, by kind name; 404 for anything else."""
+    model = CUSTOMER_KINDS.get(kind)
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise Http404 from None
+    if model is None:
+        raise Http404
+    obj = model.objects.visible_to(user).filter(pk=pk).first()
+    if obj is None:
+        raise Http404
+    return obj
+
+
+def customer_kind(obj: Customer) -> str:
+    return obj._meta.model_name
+
+
+def active_types() -> list[ActivityType]:
+    return list(ActivityType.objects.filter(active=True))
+
+
+# --- Timeline -----------------------------------------------------------------------------
+
+TIMELINE_PAGE_SIZE = 20
+# Filter chips besides one per activity type: key → (label, kinds).
+EVENT_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "deals": (gettext_noop("Deal changes"), ("stage_change", "deal_won", "deal_lost", "deal_created", "deal_reopened")),
+    "merge": (gettext_noop("Merges"), ("merge",)),
+    "import": (gettext_noop("Imports"), ("import",)),
+}
+
+
+def timeline_scope(obj: Customer) -> Q:
+    """Events of the record; a company's also include its contacts' and deals' events."""
+    if isinstance(obj, Company):
+        return (
+            Q(company_id=obj.pk)
+            | Q(contact_id__in=Contact.objects.filter(company_id=obj.pk).values("id"))
+            | Q(deal_id__in=Deal.objects.filter(company_id=obj.pk).values("id"))
+        )
+    if isinstance(obj, Contact):
+        return Q(contact_id=obj.pk)
+    return Q(deal_id=obj.pk)
+
+
+def timeline_filter_q(key: str, types: Iterable[ActivityType]) -> Q | None:
+    """The condition for a filter chip; None (no filter) for an unknown key."""
+    if key == "activities":
+        return Q(kind="activity")
+    if key.startswith("type-"):
+        type_keys = {t.key for t in types}
+        if key[5:] in type_keys:
+            return Q(kind="activity", activity__type__key=key[5:])
+        return None
+    if key in EVENT_FILTERS:
+        return Q(kind__in=EVENT_FILTERS[key][1])
+    if key == "other":
+        known = ["activity", *(k for _label, kinds in EVENT_FILTERS.values() for k in kinds)]
+        return ~Q(kind__in=known)
+    return None
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    events: list[TimelineEvent]
+    has_more: bool
+    next_cursor: str
+
+
+def parse_cursor(value: str) -> tuple[datetime, int] | None:
+    """``"<unix microseconds>-<id>"`` → (occurred_at, id); None when malformed."""
+    try:
+        micros, pk = value.split("-", 1)
+        at = datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC)
+        return at, int(pk)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _cursor(event: TimelineEvent) -> str:
+    return f"{int(event.occurred_at.timestamp() * 1_000_000)}-{event.pk}"
+
+
+def timeline_page(
+    obj: Customer, *, filter_key: str = "", cursor: str = "", types: Iterable[ActivityType] = ()
+) -> TimelinePage:
+    """One page of a customer's timeline, newest first, keyset-paginated (constant queries)."""
+    qs = TimelineEvent.objects.filter(timeline_scope(obj)).select_related(
+        "actor", "activity__type", "activity__owner", "contact", "deal", "company"
+    )
+    condition = timeline_filter_q(filter_key, types)
+    if condition is not None:
+        qs = qs.filter(condition)
+    position = parse_cursor(cursor) if cursor else None
+    if position:
+        at, pk = position
+        qs = qs.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=pk))
+    events = list(qs.order_by("-occurred_at", "-id")[: TIMELINE_PAGE_SIZE + 1])
+    has_more = len(events) > TIMELINE_PAGE_SIZE
+    events = events[:TIMELINE_PAGE_SIZE]
+    return TimelinePage(events=events, has_more=has_more, next_cursor=_cursor(events[-1]) if has_more else "")
+
+
+# --- The deals board ----------------------------------------------------------------------
+
+
+def next_activity_map(deal_ids: Iterable[int]) -> dict[int, Activity]:
+    """Each deal's next open activity (earliest due first, undated last) in ONE query."""
+    ids = list(deal_ids)
+    if not ids:
+        return {}
+    qs = (
+        Activity.objects.filter(deal_id__in=ids, done_at__isnull=True)
+        .select_related("type")
+        .order_by("deal_id", "due_at", "id")
+        .distinct("deal_id")
+    )
+    return {activity.deal_id: activity for activity in qs}
+
+
+# --- My day -------------------------------------------------------------------------------
+
+MY_DAY_LIMIT = 50
+
+
+def day_bounds(now: datetime) -> tuple[datetime, datetime]:
+    local = timezone.localtime(now)
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start, start + timedelta(days=1)
+
+
+def people_whose_day_user_may_see(user: User) -> QuerySet[User]:
+    """Managers switch between members of teams they manage; admins between everyone."""
+    qs = User.objects.filter(is_active=True)
+    if user.is_admin:
+        return qs
+    return qs.filter(pk__in=user.editable_owner_ids)
+
+
+def stale_deals(owner: User, *, now: datetime | None = None, limit: int = 20) -> list[Deal]:
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=getattr(settings, "DEAL_STALE_DAYS", 14))
+    return list(
+        Deal.objects.open()
+        .filter(owner=owner)
+        .filter(Q(last_activity_at__lt=cutoff) | Q(last_activity_at__isnull=True, created_at__lt=cutoff))
+        .select_related("company", "stage")
+        .order_by("last_activity_at", "id")[:limit]
+    )
+
+
+def my_day(owner: User, *, now: datetime | None = None) -> dict[str, object]:
+    now = now or timezone.now()
+    today_start, tomorrow = day_bounds(now)
+    week_end = today_start + timedelta(days=7)
+    open_qs = Activity.objects.open().filter(owner=owner).with_related().order_by("due_at", "id")
+    return {
+        "overdue": list(open_qs.filter(due_at__lt=now)[:MY_DAY_LIMIT]),
+        "today": list(open_qs.filter(due_at__gte=now, due_at__lt=tomorrow)[:MY_DAY_LIMIT]),
+        "upcoming": list(open_qs.filter(due_at__gte=tomorrow, due_at__lt=week_end)[:MY_DAY_LIMIT]),
+        "stale_deals": stale_deals(owner, now=now),
+        "stale_days": getattr(settings, "DEAL_STALE_DAYS", 14),
+    }
+
+
+def today_counts(user: User, *, now: datetime | None = None) -> dict[str, int]:
+    """Overdue and due-today counts for the home panel (one query)."""
+    from django.db.models import Count
+
+    now = now or timezone.now()
+    _start, tomorrow = day_bounds(now)
+    return (
+        Activity.objects.open()
+        .filter(owner=user, due_at__lt=tomorrow)
+        .aggregate(overdue=Count("id", filter=Q(due_at__lt=now)), today=Count("id", filter=Q(due_at__gte=now)))
+    )
+
+
+# --- Calendar -----------------------------------------------------------------------------
+
+CALENDAR_LIMIT = 3000
+
+
+def calendar_owners(user: User, *, user_id: str = "", team_id: str = "") -> tuple[list[int], User | None, Team | None]:
+    """Whose activities the calendar shows: a team (members the viewer may read), a visible
+    person, or the viewer. Unknown or invisible ids fall back to the viewer."""
+    if team_id.isdigit():
+        from crm.models import teams_visible_to
+
+        team = teams_visible_to(user).filter(pk=int(team_id)).first()
+        if team is not None:
+            member_ids = set(team.members.values_list("id", flat=True)) | set(
+                team.managers.values_list("id", flat=True)
+            )
+            if not user.is_admin:
+                member_ids &= set(user.visible_owner_ids)
+            return sorted(member_ids), None, team
+    if user_id.isdigit():
+        from crm.models import users_visible_to
+
+        person = users_visible_to(user).filter(pk=int(user_id)).first()
+        if person is not None:
+            return [person.pk], person, None
+    return [user.pk], user, None
+
+
+def calendar_activities(owner_ids: list[int], start: datetime, end: datetime) -> dict[date, list[Activity]]:
+    qs = (
+        Activity.objects.filter(owner_id__in=owner_ids, due_at__gte=start, due_at__lt=end)
+        .select_related("type", "owner")
+        .order_by("due_at", "id")[:CALENDAR_LIMIT]
+    )
+    days: dict[date, list[Activity]] = {}
+    for activity in qs:
+        days.setdefault(timezone.localtime(activity.due_at).date(), []).append(activity)
+    return days
+
+
+def feed_activities(user: User, *, now: datetime | None = None) -> list[Activity]:
+    now = now or timezone.now()
+    return list(
+        Activity.objects.filter(owner=user, due_at__gte=now - timedelta(days=90), due_at__lt=now + timedelta(days=365))
+        .select_related("type", "company", "contact", "deal")
+        .order_by("due_at", "id")[:CALENDAR_LIMIT]
+    )

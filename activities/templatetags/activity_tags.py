@@ -1,0 +1,106 @@
+"""Tags other apps' pages use to show activities (the lead places them after merging):
+
+{% load activity_tags %}
+{% customer_timeline company %}          company, contact or deal; htmx filters and paging
+{% log_activity_form company %}          inline "log a call/meeting/…" form
+{% next_activity_map deals as next %}    ONE query for a whole board of deals
+{% next_activity_badge next deal %}      a card's next activity from that map
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django import template
+from django.db.models import Model
+from django.urls import NoReverseMatch
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from activities import selectors
+from activities.forms import ActivityForm
+from activities.models import Activity
+
+register = template.Library()
+
+KIND_ICONS = {
+    "stage_change": "bi-arrow-right-circle",
+    "deal_won": "bi-trophy",
+    "deal_lost": "bi-x-octagon",
+    "deal_created": "bi-plus-circle",
+    "merge": "bi-intersect",
+    "import": "bi-upload",
+}
+
+
+def timeline_context(obj: Model, *, filter_key: str = "", cursor: str = "", user: Any = None) -> dict[str, Any]:
+    types = selectors.active_types()
+    page = selectors.timeline_page(obj, filter_key=filter_key, cursor=cursor, types=types)
+    if selectors.timeline_filter_q(filter_key, types) is None:
+        filter_key = ""
+    filters = [("", _("All")), ("activities", _("Activities"))]
+    filters += [(f"type-{t.key}", t.name) for t in types]
+    filters += [(key, _(label)) for key, (label, _kinds) in selectors.EVENT_FILTERS.items()]
+    filters += [("other", _("Other"))]
+    return {
+        "obj": obj,
+        "kind": selectors.customer_kind(obj),
+        "page": page,
+        "filters": filters,
+        "filter_key": filter_key,
+        "kind_icons": KIND_ICONS,
+        "now": timezone.now(),
+    }
+
+
+@register.inclusion_tag("activities/partials/timeline.html", takes_context=True)
+def customer_timeline(context: template.Context, obj: Model) -> dict[str, Any]:
+    """The record's history, newest first. The page has already checked access to ``obj``."""
+    request = context.get("request")
+    return {**timeline_context(obj, user=getattr(request, "user", None)), "request": request}
+
+
+@register.inclusion_tag("activities/partials/log_form_container.html", takes_context=True)
+def log_activity_form(context: template.Context, obj: Model, type_key: str = "note") -> dict[str, Any]:
+    request = context["request"]
+    types = selectors.active_types()
+    activity_type = next((t for t in types if t.key == type_key), types[0] if types else None)
+    form = ActivityForm(user=request.user, activity_type=activity_type) if activity_type else None
+    return {
+        "request": request,
+        "csrf_token": context.get("csrf_token"),
+        "form": form,
+        "types": types,
+        "activity_type": activity_type,
+        "on": f"{selectors.customer_kind(obj)}:{obj.pk}",
+    }
+
+
+@register.simple_tag
+def next_activity_map(deals: Iterable[Any]) -> dict[int, Activity]:
+    """Deal id → next open activity, for a list of deals or deal ids, in one query."""
+    ids = [deal if isinstance(deal, int) else deal.pk for deal in deals]
+    return selectors.next_activity_map(ids)
+
+
+@register.inclusion_tag("activities/partials/next_activity_badge.html")
+def next_activity_badge(activity_map: dict[int, Activity], deal: Any) -> dict[str, Any]:
+    deal_id = deal if isinstance(deal, int) else deal.pk
+    return {"activity": activity_map.get(deal_id), "now": timezone.now()}
+
+
+@register.filter
+def record_url(obj: Any) -> str:
+    """A record's URL, or "" while the page that shows it does not exist yet."""
+    if obj is None:
+        return ""
+    try:
+        return obj.get_absolute_url()
+    except (NoReverseMatch, AttributeError):
+        return ""
+
+
+@register.filter
+def kind_icon(kind: str) -> str:
+    return KIND_ICONS.get(kind, "bi-dot")

@@ -1,0 +1,389 @@
+from __future__ import annotations
+
+import calendar as pycalendar
+from datetime import date, datetime, timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from activities import selectors, services
+from activities.forms import ActivityFilterForm, ActivityForm, ReminderForm, RescheduleForm
+from activities.ics import render_ics
+from activities.models import Activity, ActivityType, CalendarFeed, Reminder
+from contacts.models import Company, Contact
+from crm.models import teams_visible_to
+from deals.models import Deal
+
+LIST_PAGE_SIZE = 50
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return fallback
+
+
+# --- List, detail, edit -------------------------------------------------------------------
+
+
+@require_GET
+def activity_list(request: HttpRequest) -> HttpResponse:
+    form = ActivityFilterForm(request.GET or None, user=request.user)
+    filters = form.filters() if request.GET else {}
+    qs = Activity.objects.visible_to(request.user).with_related()
+    if "type" in filters:
+        qs = qs.filter(type=filters["type"])
+    if "owner" in filters:
+        qs = qs.filter(owner=filters["owner"])
+    status = filters.get("status")
+    if status == "open":
+        qs = qs.open()
+    elif status == "done":
+        qs = qs.done()
+    elif status == "overdue":
+        qs = qs.overdue()
+    company = None
+    if "company" in filters:
+        company = Company.objects.visible_to(request.user).filter(pk=filters["company"]).first()
+        if company is not None:
+            qs = qs.filter(company=company)
+    by_due = filters.get("sort") == "due"
+    date_field = "due_at" if by_due else "created_at"
+    if "date_from" in filters:
+        qs = qs.filter(**{f"{date_field}__date__gte": filters["date_from"]})
+    if "date_to" in filters:
+        qs = qs.filter(**{f"{date_field}__date__lte": filters["date_to"]})
+    qs = qs.order_by("due_at", "id") if by_due else qs.order_by("-created_at", "-id")
+    page = Paginator(qs, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    querystring = request.GET.copy()
+    querystring.pop("page", None)
+    return render(
+        request,
+        "activities/activity_list.html",
+        {
+            "form": form,
+            "page": page,
+            "company": company,
+            "querystring": querystring.urlencode(),
+            "now": timezone.now(),
+        },
+    )
+
+
+@require_GET
+def activity_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    activity = selectors.activity_for_user(request.user, pk)
+    return render(
+        request,
+        "activities/activity_detail.html",
+        {
+            "activity": activity,
+            "reminders": list(activity.reminders.order_by("remind_at", "id")),
+            "reminder_form": ReminderForm(activity=activity),
+            "reschedule_form": RescheduleForm(),
+            "can_edit": request.user.can_edit_owner(activity.owner_id),
+            "attendee_users": list(activity.attendee_users.all()),
+            "attendee_contacts": list(activity.attendee_contacts.all()),
+        },
+    )
+
+
+def activity_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    activity = selectors.activity_for_user(request.user, pk, write=True)
+    form = ActivityForm(
+        request.POST or None,
+        instance=activity,
+        user=request.user,
+        activity_type=activity.type,
+        contacts=_attendee_contacts(request, activity.company, activity.contact, activity.deal),
+    )
+    if request.method == "POST" and form.is_valid():
+        services.activity_update(activity=activity, actor=request.user, **form.service_kwargs())
+        messages.success(request, _("Activity saved."))
+        return redirect(activity)
+    return render(request, "activities/activity_form.html", {"form": form, "activity": activity})
+
+
+@require_POST
+def activity_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    activity = selectors.activity_for_user(request.user, pk, write=True)
+    services.activity_delete(activity=activity, actor=request.user)
+    messages.success(request, _("Activity deleted."))
+    return redirect("activities:list")
+
+
+def _attendee_contacts(request: HttpRequest, company: Company | None, contact: Contact | None, deal: Deal | None):
+    qs = Contact.objects.visible_to(request.user)
+    if company is not None:
+        return qs.filter(company=company)
+    if deal is not None:
+        return qs.filter(Q(deals=deal) | Q(company_id=deal.company_id) if deal.company_id else Q(deals=deal)).distinct()
+    if contact is not None:
+        return qs.filter(
+            Q(pk=contact.pk) | Q(company_id=contact.company_id) if contact.company_id else Q(pk=contact.pk)
+        )
+    return qs.none()
+
+
+# --- Logging an activity (inline on customer pages, or standalone) ------------------------
+
+
+def _type_from(request: HttpRequest) -> ActivityType:
+    key = request.POST.get("type") or request.GET.get("type") or ""
+    types = selectors.active_types()
+    for activity_type in types:
+        if activity_type.key == key:
+            return activity_type
+    if not types:
+        raise Http404
+    return next((t for t in types if t.key == "note"), types[0])
+
+
+def _target(request: HttpRequest) -> tuple[Company | None, Contact | None, Deal | None, str]:
+    """The customer record the activity is logged on, from ``?on=company:12`` (404 if hidden)."""
+    raw = request.POST.get("on") or request.GET.get("on") or ""
+    if not raw:
+        return None, None, None, ""
+    kind, _sep, pk = raw.partition(":")
+    obj = selectors.customer_for_user(request.user, kind, pk)
+    if isinstance(obj, Company):
+        return obj, None, None, raw
+    if isinstance(obj, Contact):
+        return obj.company, obj, None, raw
+    return obj.company, None, obj, raw
+
+
+def activity_log(request: HttpRequest) -> HttpResponse:
+    """The log form: an htmx fragment on customer pages, a full page elsewhere."""
+    company, contact, deal, on = _target(request)
+    activity_type = _type_from(request)
+    form = ActivityForm(
+        request.POST or None,
+        user=request.user,
+        activity_type=activity_type,
+        contacts=_attendee_contacts(request, company, contact, deal),
+    )
+    logged = None
+    if request.method == "POST" and form.is_valid():
+        logged = services.activity_create(
+            actor=request.user,
+            type=activity_type,
+            company=company,
+            contact=contact,
+            deal=deal,
+            done=form.is_done,
+            **form.service_kwargs(),
+        )
+        if not request.htmx:
+            messages.success(request, _("Activity logged."))
+            return redirect(_safe_next(request, logged.get_absolute_url()))
+        form = ActivityForm(
+            user=request.user,
+            activity_type=activity_type,
+            contacts=_attendee_contacts(request, company, contact, deal),
+        )
+    context = {
+        "form": form,
+        "types": selectors.active_types(),
+        "activity_type": activity_type,
+        "on": on,
+        "logged": logged,
+    }
+    if request.htmx:
+        response = render(request, "activities/partials/log_form.html", context)
+        if logged is not None:
+            response["HX-Trigger"] = "activity-logged"
+        return response
+    return render(request, "activities/activity_log.html", context)
+
+
+# --- Inline actions (My day, lists, detail) -----------------------------------------------
+
+
+def _row_or_redirect(request: HttpRequest, activity: Activity) -> HttpResponse:
+    if request.htmx:
+        return render(request, "activities/partials/activity_row.html", {"activity": activity, "now": timezone.now()})
+    return redirect(_safe_next(request, activity.get_absolute_url()))
+
+
+@require_POST
+def activity_toggle_done(request: HttpRequest, pk: int) -> HttpResponse:
+    activity = selectors.activity_for_user(request.user, pk, write=True)
+    activity = services.activity_set_done(activity=activity, actor=request.user, done=activity.done_at is None)
+    return _row_or_redirect(request, activity)
+
+
+@require_POST
+def activity_reschedule(request: HttpRequest, pk: int) -> HttpResponse:
+    activity = selectors.activity_for_user(request.user, pk, write=True)
+    form = RescheduleForm(request.POST)
+    if form.is_valid():
+        activity = services.activity_reschedule(
+            activity=activity, actor=request.user, due_at=form.new_due_at(activity.due_at)
+        )
+    elif not request.htmx:
+        messages.error(request, " ".join(str(e) for e in form.errors.get("__all__", [])) or _("Pick a new time."))
+    return _row_or_redirect(request, activity)
+
+
+@require_POST
+def reminder_add(request: HttpRequest, pk: int) -> HttpResponse:
+    activity = selectors.activity_for_user(request.user, pk, write=True)
+    form = ReminderForm(request.POST, activity=activity)
+    if form.is_valid():
+        services.reminder_add(
+            activity=activity,
+            remind_at=form.cleaned_data["remind_at"],
+            minutes_before=form.cleaned_data["minutes_before"],
+        )
+        messages.success(request, _("Reminder set."))
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+    return redirect(activity)
+
+
+@require_POST
+def reminder_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    reminder = get_object_or_404(Reminder.objects.select_related("activity"), pk=pk)
+    activity = selectors.activity_for_user(request.user, reminder.activity_id, write=True)
+    services.reminder_cancel(reminder=reminder)
+    messages.success(request, _("Reminder cancelled."))
+    return redirect(activity)
+
+
+# --- Timeline -----------------------------------------------------------------------------
+
+
+@require_GET
+def timeline(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    """A page of a customer's timeline (htmx: filter chips and "Show older")."""
+    obj = selectors.customer_for_user(request.user, kind, pk)
+    from activities.templatetags.activity_tags import timeline_context
+
+    context = timeline_context(
+        obj, filter_key=request.GET.get("type", ""), cursor=request.GET.get("cursor", ""), user=request.user
+    )
+    template = (
+        "activities/partials/timeline_page.html" if request.GET.get("cursor") else "activities/partials/timeline.html"
+    )
+    return render(request, template, context)
+
+
+# --- My day -------------------------------------------------------------------------------
+
+
+@require_GET
+def my_day(request: HttpRequest) -> HttpResponse:
+    people = selectors.people_whose_day_user_may_see(request.user)
+    person = request.user
+    raw = request.GET.get("user", "")
+    if raw.isdigit() and int(raw) != request.user.pk:
+        person = people.filter(pk=int(raw)).first() or request.user
+    can_switch = request.user.is_admin or request.user.is_manager
+    return render(
+        request,
+        "activities/my_day.html",
+        {
+            "person": person,
+            "people": list(people.order_by("first_name", "last_name", "username")) if can_switch else [],
+            "day": selectors.my_day(person),
+            "now": timezone.now(),
+            "reschedule_form": RescheduleForm(),
+        },
+    )
+
+
+# --- Calendar -----------------------------------------------------------------------------
+
+
+def _parse_day(value: str, fallback: date) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return fallback
+
+
+@require_GET
+def calendar_view(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    anchor = _parse_day(request.GET.get("date", ""), today)
+    mode = "week" if request.GET.get("view") == "week" else "month"
+    if mode == "week":
+        first = anchor - timedelta(days=anchor.weekday())
+        last = first + timedelta(days=6)
+        prev_anchor, next_anchor = first - timedelta(days=7), first + timedelta(days=7)
+    else:
+        month_first = anchor.replace(day=1)
+        first = month_first - timedelta(days=month_first.weekday())
+        month_last = month_first.replace(day=pycalendar.monthrange(anchor.year, anchor.month)[1])
+        last = month_last + timedelta(days=6 - month_last.weekday())
+        prev_anchor = (month_first - timedelta(days=1)).replace(day=1)
+        next_anchor = month_last + timedelta(days=1)
+    owner_ids, person, team = selectors.calendar_owners(
+        request.user, user_id=request.GET.get("user", ""), team_id=request.GET.get("team", "")
+    )
+    tz = timezone.get_current_timezone()
+    start = datetime.combine(first, datetime.min.time(), tzinfo=tz)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    by_day = selectors.calendar_activities(owner_ids, start, end)
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    weeks = [[(d, by_day.get(d, [])) for d in days[i : i + 7]] for i in range(0, len(days), 7)]
+    scope = request.GET.copy()
+    for key in ("date", "view"):
+        scope.pop(key, None)
+    feed = CalendarFeed.objects.filter(user=request.user).first()
+    from crm.models import users_visible_to
+
+    return render(
+        request,
+        "activities/calendar.html",
+        {
+            "mode": mode,
+            "anchor": anchor,
+            "today": today,
+            "weeks": weeks,
+            "prev_anchor": prev_anchor,
+            "next_anchor": next_anchor,
+            "person": person,
+            "team": team,
+            "people": list(users_visible_to(request.user).order_by("first_name", "last_name")),
+            "teams": list(teams_visible_to(request.user)),
+            "scope": scope.urlencode(),
+            "feed_url": request.build_absolute_uri(feed.get_absolute_url()) if feed else "",
+            "weekday_names": [pycalendar.day_abbr[i] for i in range(7)],
+        },
+    )
+
+
+@require_POST
+def calendar_feed_regenerate(request: HttpRequest) -> HttpResponse:
+    services.calendar_feed_regenerate(user=request.user)
+    messages.success(request, _("New calendar link created; the old one no longer works."))
+    return redirect(reverse("activities:calendar"))
+
+
+@login_not_required
+@never_cache
+@require_GET
+def calendar_ics(request: HttpRequest, token: str) -> HttpResponse:
+    """A user's activities as iCalendar, for Google/Outlook/Apple calendars (secret URL)."""
+    feed = CalendarFeed.objects.select_related("user").filter(token=token, user__is_active=True).first()
+    if feed is None:
+        raise Http404
+    body = render_ics(selectors.feed_activities(feed.user), site_url=request.build_absolute_uri("/").rstrip("/"))
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="crm.ics"'
+    return response

@@ -1,0 +1,817 @@
+"""A large, realistic and reproducible CRM dataset, written with PostgreSQL COPY.
+
+``manage.py generate_dataset`` drives this module. The generator fills the real schema (every
+index and constraint stays in place, because the schema is what the benchmark measures) in
+dependency order, one *step* per group of tables. Each step draws from its own
+``random.Random(f"{seed}:{step}")``, so adding a step never changes the rows of the others,
+and every id is assigned here (1..n) so the same seed and ``as_of`` date give identical rows.
+
+Adding a table later (activities, reminders, timeline events) is one function: write
+``def _activities(self) -> int`` that streams rows through ``self._copy(...)`` using what the
+earlier steps left on ``self`` (owners, company/contact ranges, deal facts), and append a
+``Step`` to ``STEPS``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import math
+import random
+import time
+from array import array
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.core.management.color import no_style
+from django.db import IntegrityError, connection, models, transaction
+
+from bench import pools
+from contacts.models import Company, CompanySize, Contact, LifecycleStage, Source, Tag
+from crm.models import Role, Team, User
+from deals.models import Deal, DealStatus, ExchangeRate, LineItem, LostReason, Pipeline, Product, Stage, StageChange
+
+DAY = 86_400.0
+CENT = Decimal("0.01")
+HUNDRED = Decimal("100")
+NULL = "\\N"
+
+# Known sign-ins of the benchmark: one of each role (README, "Performance").
+ADMIN_USERNAME = "bench-admin"
+MANAGER_USERNAME = "bench-manager-1"
+REP_USERNAME = "bench-rep-01"
+DEFAULT_PASSWORD = "bench-pass-2026"
+USERS = 50
+
+
+@dataclass(frozen=True)
+class Sizes:
+    companies: int
+    contacts: int
+    deals: int
+
+
+PRESETS: dict[str, Sizes] = {
+    "small": Sizes(companies=1_000, contacts=10_000, deals=3_000),
+    "large": Sizes(companies=100_000, contacts=1_000_000, deals=300_000),
+}
+
+
+@dataclass(frozen=True)
+class StepResult:
+    name: str
+    rows: dict[str, int]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    models: tuple[type[models.Model], ...]  # tables it fills (for --reset, sequences, ANALYZE)
+    run: Callable[[Generator], dict[str, int]]
+
+
+def _through(model: type[models.Model], field: str) -> type[models.Model]:
+    return model._meta.get_field(field).remote_field.through
+
+
+class _LineStream:
+    """A read()-able view of an iterator of COPY text lines, so rows are generated while
+    PostgreSQL is still inserting the previous chunk (two cores busy instead of one)."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self._lines: Iterator[str] = iter(lines)
+        self.rows = 0
+
+    def read(self, size: int = 65536) -> bytes:
+        parts: list[str] = []
+        length = 0
+        for line in self._lines:
+            parts.append(line)
+            length += len(line)
+            if length >= size:
+                break
+        self.rows += len(parts)
+        return "".join(parts).encode()
+
+
+def _ts(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).isoformat()
+
+
+def _date(epoch: float) -> dt.date:
+    return dt.datetime.fromtimestamp(epoch, tz=dt.UTC).date()
+
+
+def _b(value: bool) -> str:
+    return "t" if value else "f"
+
+
+def _weighted(rng: random.Random, cum_weights: list[float] | tuple[float, ...]) -> int:
+    return bisect.bisect_right(cum_weights, rng.random() * cum_weights[-1])
+
+
+def _cumulative(weights: Iterable[float]) -> list[float]:
+    total = 0.0
+    out = []
+    for weight in weights:
+        total += weight
+        out.append(total)
+    return out
+
+
+class Generator:
+    def __init__(
+        self,
+        *,
+        sizes: Sizes,
+        seed: int = 42,
+        as_of: dt.date | None = None,
+        password: str = DEFAULT_PASSWORD,
+        log: Callable[[str], None] = lambda _msg: None,
+    ) -> None:
+        if settings.BASE_CURRENCY not in pools.USD_VALUE:
+            raise ValueError(
+                f"No reference exchange rate for BASE_CURRENCY={settings.BASE_CURRENCY}; "
+                f"the generator knows {', '.join(pools.USD_VALUE)}."
+            )
+        self.sizes = sizes
+        self.seed = seed
+        self.as_of = as_of or dt.datetime.now(dt.UTC).date()
+        self.now = dt.datetime.combine(self.as_of, dt.time(), tzinfo=dt.UTC).timestamp()
+        self.password = password
+        self.log = log
+        self._slugs: dict[str, str] = {}
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def rng(self, step: str) -> random.Random:
+        return random.Random(f"{self.seed}:{step}")
+
+    def slug(self, value: str) -> str:
+        slug = self._slugs.get(value)
+        if slug is None:
+            slug = self._slugs[value] = pools.ascii_slug(value) or "x"
+        return slug
+
+    def _copy(self, model: type[models.Model], columns: list[str], lines: Iterable[str]) -> int:
+        table = connection.ops.quote_name(model._meta.db_table)
+        stream = _LineStream(lines)
+        with connection.cursor() as cursor:
+            cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", stream, 1 << 18)
+        return stream.rows
+
+    def run(self) -> list[StepResult]:
+        results = []
+        all_models = generated_models()
+
+        def timed(name: str, rows: dict[str, int], started: float) -> None:
+            results.append(StepResult(name, rows, time.perf_counter() - started))
+            summary = ", ".join(f"{table} {count:,}" for table, count in rows.items())
+            self.log(f"  {name:<10} {results[-1].seconds:7.1f} s  {summary}".rstrip())
+
+        with transaction.atomic():
+            skip_row_checks = self._skip_foreign_key_triggers()
+            for step in STEPS:
+                started = time.perf_counter()
+                timed(step.name, step.run(self), started)
+            started = time.perf_counter()
+            if skip_row_checks:
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL session_replication_role = origin")
+                check_foreign_keys(all_models)
+            with connection.cursor() as cursor:
+                for statement in connection.ops.sequence_reset_sql(no_style(), all_models):
+                    cursor.execute(statement)
+        timed("checks", {}, started)
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            for model in all_models:
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+        timed("analyze", {}, started)
+        return results
+
+    def _skip_foreign_key_triggers(self) -> bool:
+        """Skip the per-row foreign-key triggers during the load, as ``pg_restore
+        --disable-triggers`` does: millions of deferred single-row lookups at commit cost more
+        than the load itself. ``check_foreign_keys`` then verifies every reference in one
+        set-based query per key, so a generator bug still fails the run. Needs a superuser;
+        otherwise the ordinary (slower) row checks run."""
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            (superuser,) = cursor.fetchone()
+            if superuser:
+                cursor.execute("SET LOCAL session_replication_role = replica")
+        return bool(superuser)
+
+    # --- users and teams -------------------------------------------------------------------
+
+    def _users(self) -> dict[str, int]:
+        rng = self.rng("users")
+        names = pools.name_pool("en_US")
+        password = make_password(self.password, salt=f"bench{self.seed}")
+        joined = dt.datetime.fromtimestamp(self.now - 3 * 365 * DAY, tz=dt.UTC)
+        n_teams = len(pools.TEAMS)
+        people = [(ADMIN_USERNAME, Role.ADMIN)]
+        people += [(f"bench-manager-{i + 1}", Role.MANAGER) for i in range(n_teams)]
+        people += [(f"bench-rep-{i + 1:02d}", Role.REP) for i in range(USERS - 1 - n_teams)]
+        users = []
+        for pk, (username, role) in enumerate(people, start=1):
+            users.append(
+                User(
+                    id=pk,
+                    username=username,
+                    first_name=rng.choices(names.first_names, cum_weights=names.first_cum_weights)[0],
+                    last_name=rng.choices(names.last_names, cum_weights=names.last_cum_weights)[0],
+                    email=f"{username}@bench.example",
+                    role=role,
+                    password=password,
+                    is_staff=role == Role.ADMIN,
+                    is_superuser=role == Role.ADMIN,
+                    date_joined=joined,
+                )
+            )
+        User.objects.bulk_create(users)
+        Team.objects.bulk_create(Team(id=i + 1, name=name, created_at=joined) for i, name in enumerate(pools.TEAMS))
+        managers = [u for u in users if u.role == Role.MANAGER]
+        reps = [u for u in users if u.role == Role.REP]
+        self.team_members: dict[int, list[int]] = {i + 1: [] for i in range(n_teams)}
+        for index, rep in enumerate(reps):
+            self.team_members[index % n_teams + 1].append(rep.id)
+        Members, Managers = _through(Team, "members"), _through(Team, "managers")
+        member_rows = [(team, user) for team, ids in self.team_members.items() for user in ids]
+        Members.objects.bulk_create(
+            Members(id=i, team_id=team, user_id=user) for i, (team, user) in enumerate(member_rows, start=1)
+        )
+        Managers.objects.bulk_create(
+            Managers(id=i, team_id=i, user_id=manager.id) for i, manager in enumerate(managers, start=1)
+        )
+        # Owners: reps carry most of the book, unevenly; managers keep a few accounts themselves.
+        self.owner_ids = [u.id for u in reps] + [u.id for u in managers]
+        self.owner_cum = _cumulative([rng.lognormvariate(0, 0.5) for _ in reps] + [0.15] * len(managers))
+        self.team_of: dict[int, int] = {}
+        for team, ids in self.team_members.items():
+            for user in ids:
+                self.team_of[user] = team
+        for team, manager in enumerate(managers, start=1):
+            self.team_of[manager.id] = team
+        self.teammates = {
+            user: self.team_members[team] + [managers[team - 1].id] for user, team in self.team_of.items()
+        }
+        return {"users": len(users), "teams": n_teams, "memberships": len(member_rows) + len(managers)}
+
+    # --- small reference tables ------------------------------------------------------------
+
+    def _reference(self) -> dict[str, int]:
+        Tag.objects.bulk_create(Tag(id=i, name=name) for i, name in enumerate(pools.TAGS, start=1))
+        self.tag_ids = list(range(1, len(pools.TAGS) + 1))
+        self.pipelines: list[dict] = []
+        stage_pk = 0
+        for position, (name, is_default, stages) in enumerate(pools.PIPELINES, start=1):
+            Pipeline.objects.create(id=position, name=name, is_default=is_default, position=position)
+            info: dict = {"id": position, "open": [], "probability": {}}
+            for stage_position, (stage_name, probability, is_won, is_lost) in enumerate(stages):
+                stage_pk += 1
+                Stage.objects.create(
+                    id=stage_pk,
+                    pipeline_id=position,
+                    name=stage_name,
+                    position=stage_position,
+                    probability=probability,
+                    is_won=is_won,
+                    is_lost=is_lost,
+                )
+                info["probability"][stage_pk] = probability
+                if is_won:
+                    info["won"] = stage_pk
+                elif is_lost:
+                    info["lost"] = stage_pk
+                else:
+                    info["open"].append(stage_pk)
+            self.pipelines.append(info)
+        LostReason.objects.bulk_create(
+            LostReason(id=i, name=name) for i, name in enumerate(pools.LOST_REASONS, start=1)
+        )
+        Product.objects.bulk_create(
+            Product(id=i, name=name, sku=sku, price=Decimal(price), currency="USD")
+            for i, (name, sku, price) in enumerate(pools.PRODUCTS, start=1)
+        )
+        rates = self._exchange_rates()
+        return {
+            "tags": len(pools.TAGS),
+            "pipelines": len(self.pipelines),
+            "stages": stage_pk,
+            "lost reasons": len(pools.LOST_REASONS),
+            "products": len(pools.PRODUCTS),
+            "exchange rates": rates,
+        }
+
+    def _exchange_rates(self) -> int:
+        """Monthly rates over three years: a gentle random walk around today's value."""
+        rng = self.rng("rates")
+        base = settings.BASE_CURRENCY
+        rows = []
+        first = self.as_of.replace(day=1)
+        months = [(first.year * 12 + first.month - 1 - back) for back in range(36, -1, -1)]
+        for currency in ("USD", "EUR"):
+            if currency == base:
+                continue
+            usd_value = pools.USD_VALUE[currency]
+            for month in months:
+                usd_value *= math.exp(rng.gauss(0, 0.012))
+                rate = usd_value / pools.USD_VALUE[base]
+                date = dt.date(month // 12, month % 12 + 1, 1)
+                rows.append(ExchangeRate(id=len(rows) + 1, currency=currency, date=date, rate=f"{rate:.8f}"))
+        ExchangeRate.objects.bulk_create(rows)
+        self.eur_rate = {"USD": 1.0, "EUR": pools.USD_VALUE["EUR"]}
+        return len(rows)
+
+    # --- companies -------------------------------------------------------------------------
+
+    def _companies(self) -> dict[str, int]:
+        n = self.sizes.companies
+        self.company_owner = array("l", bytes(8 * n))
+        self.company_country = array("b", bytes(n))
+        self.company_lifecycle = array("b", bytes(n))
+        self.company_created = array("d", bytes(8 * n))
+        self.company_name: list[str] = [""] * n
+        self.company_domain: list[str] = [""] * n
+        tag_rows: list[str] = []
+        rows = self._copy(Company, COMPANY_COLUMNS, self._company_lines(self.rng("companies"), tag_rows))
+        through = _through(Company, "tags")
+        tags = self._copy(through, ["id", "company_id", "tag_id"], tag_rows)
+        return {"companies": rows, "company tags": tags}
+
+    def _company_lines(self, rng: random.Random, tag_rows: list[str]) -> Iterator[str]:
+        countries = pools.COUNTRIES
+        country_cum = _cumulative(c.weight for c in countries)
+        lifecycles = [s.value for s in LifecycleStage]
+        lifecycle_cum = _cumulative([40, 25, 28, 7])
+        sources = [s.value for s in Source]
+        source_cum = _cumulative([30, 15, 12, 25, 8, 7, 3])
+        sizes = [s.value for s in CompanySize]
+        size_cum = _cumulative([35, 30, 20, 10, 5])
+        owners, owner_cum = self.owner_ids, self.owner_cum
+        seen_domains: dict[str, int] = {}
+        span = 3 * 365 * DAY
+        for i in range(self.sizes.companies):
+            pk = i + 1
+            country_index = _weighted(rng, country_cum)
+            country = countries[country_index]
+            names = pools.name_pool(country.locale)
+            kind = rng.random()
+            if kind < 0.45:
+                last = rng.choice(names.last_names)
+                name = f"{last} {rng.choice(pools.COMPANY_SUFFIXES)}"
+            elif kind < 0.6:
+                name = f"{rng.choice(names.last_names)} & {rng.choice(names.last_names)}"
+            else:
+                name = f"{rng.choice(pools.COMPANY_WORDS)} {rng.choice(pools.COMPANY_NOUNS)}"
+                if rng.random() < 0.5:
+                    name += f" {rng.choice(pools.COMPANY_SUFFIXES)}"
+            stem = self.slug(name.removesuffix(" Inc").removesuffix(" LLC"))[:40]
+            count = seen_domains.get(stem, 0)
+            seen_domains[stem] = count + 1
+            domain = f"{stem}{count if count else ''}.{country.tld}"
+            owner = owners[_weighted(rng, owner_cum)]
+            lifecycle = _weighted(rng, lifecycle_cum)
+            created = self.now - span * rng.random() ** 1.4
+            updated = created + (self.now - created) * rng.random()
+            city, region, postal = rng.choice(country.cities)
+            filled = [
+                rng.random() < 0.9,  # domain
+                rng.random() < 0.85,  # industry
+                rng.random() < 0.7,  # size
+                rng.random() < 0.8,  # phone
+                rng.random() < 0.6,  # email
+                rng.random() < 0.65,  # address
+            ]
+            phone = self._phone(rng, country, mobile=False) if filled[3] else ""
+            postal_code = "".join(str(rng.randrange(10)) if ch == "#" else ch for ch in postal)
+            street = f"{rng.randrange(1, 400)} {rng.choice(pools.STREET_NAMES)} {rng.choice(pools.STREET_KINDS)}"
+            completeness = 25 + 75 * sum(filled) // len(filled)
+            archived = _ts(created + (self.now - created) * rng.random()) if rng.random() < 0.02 else NULL
+            self.company_owner[i] = owner
+            self.company_country[i] = country_index
+            self.company_lifecycle[i] = lifecycle
+            self.company_created[i] = created
+            self.company_name[i] = name
+            self.company_domain[i] = domain
+            if rng.random() < 0.3:
+                for tag in rng.sample(self.tag_ids, rng.randint(1, 3)):
+                    tag_rows.append(f"{len(tag_rows) + 1}\t{pk}\t{tag}\n")
+            yield (
+                "\t".join(
+                    (
+                        str(pk),
+                        name,
+                        domain if filled[0] else "",
+                        rng.choice(pools.INDUSTRIES) if filled[1] else "",
+                        sizes[_weighted(rng, size_cum)] if filled[2] else "",
+                        phone,
+                        "f",
+                        f"info@{domain}" if filled[4] else "",
+                        street if filled[5] else "",
+                        city if filled[5] else "",
+                        postal_code if filled[5] else "",
+                        region if filled[5] else "",
+                        country.code,
+                        str(owner),
+                        lifecycles[lifecycle],
+                        sources[_weighted(rng, source_cum)],
+                        f"ERP-{pk:07d}" if rng.random() < 0.2 else "",
+                        str(completeness),
+                        _ts(created),
+                        _ts(updated),
+                        archived,
+                    )
+                )
+                + "\n"
+            )
+
+    def _phone(self, rng: random.Random, country: pools.Country, *, mobile: bool) -> str:
+        prefix = rng.choice(country.mobile_prefixes if mobile else country.landline_prefixes)
+        digits = country.national_digits - len(prefix)
+        # The subscriber part never starts with 0 or 1, as real numbering plans require.
+        return f"+{country.calling_code}{prefix}{rng.randrange(2 * 10 ** (digits - 1), 10**digits)}"
+
+    # --- contacts --------------------------------------------------------------------------
+
+    def _contacts(self) -> dict[str, int]:
+        rng = self.rng("contacts")
+        n_companies, n_contacts = self.sizes.companies, self.sizes.contacts
+        with_company = round(n_contacts * 0.92) if n_companies else 0
+        # Heavy-tailed contacts per company (capped: a few big accounts, many small ones).
+        weights = [min(rng.paretovariate(1.3), 300.0) for _ in range(n_companies)]
+        total = sum(weights) or 1.0
+        counts = [int(w / total * with_company) for w in weights]
+        for _ in range(with_company - sum(counts)):
+            counts[rng.randrange(n_companies)] += 1
+        self.company_first_contact = array("l", bytes(8 * n_companies))
+        self.company_contact_count = array("l", counts)
+        self.contact_owner = array("l", bytes(8 * n_contacts))
+        tag_rows: list[str] = []
+        rows = self._copy(Contact, CONTACT_COLUMNS, self._contact_lines(rng, counts, tag_rows))
+        tags = self._copy(_through(Contact, "tags"), ["id", "contact_id", "tag_id"], tag_rows)
+        return {"contacts": rows, "contact tags": tags}
+
+    def _contact_lines(self, rng: random.Random, counts: list[int], tag_rows: list[str]) -> Iterator[str]:
+        countries = pools.COUNTRIES
+        country_cum = _cumulative(c.weight for c in countries)
+        lifecycles = [s.value for s in LifecycleStage]
+        lifecycle_cum = _cumulative([40, 25, 28, 7])
+        sources = [s.value for s in Source]
+        source_cum = _cumulative([30, 15, 12, 25, 8, 7, 3])
+        titles = pools.JOB_TITLES
+        owners, owner_cum = self.owner_ids, self.owner_cum
+        n_contacts = self.sizes.contacts
+        # A handful of contacts carry a surname no pool has: the benchmark's rare search term.
+        rare_every = max(n_contacts // 7, 1)
+        pk = 0
+
+        def contact(company: int | None, country_index: int, owner: int, lifecycle: int, since: float) -> str:
+            nonlocal pk
+            pk += 1
+            country = countries[country_index]
+            names = pools.name_pool(country.locale)
+            if names.first_cum_weights:
+                first = names.first_names[_weighted(rng, names.first_cum_weights)]
+            else:
+                first = rng.choice(names.first_names)
+            if pk % rare_every == 0:
+                last = pools.RARE_LAST_NAME
+            elif names.last_cum_weights:
+                last = names.last_names[_weighted(rng, names.last_cum_weights)]
+            else:
+                last = rng.choice(names.last_names)
+            first_slug, last_slug = self.slug(first), self.slug(last)
+            kind = rng.random()
+            if company is not None and kind < 0.72:
+                email = f"{first_slug}.{last_slug}@{self.company_domain[company]}"
+            elif company is not None and kind < 0.82:
+                email = f"{first_slug[0]}{last_slug}@{self.company_domain[company]}"
+            elif kind < 0.93:
+                email = f"{first_slug}.{last_slug}{rng.randrange(100)}@{rng.choice(pools.PERSONAL_EMAIL_DOMAINS)}"
+            else:
+                email = ""
+            second = f"{first_slug}{last_slug}@{rng.choice(pools.PERSONAL_EMAIL_DOMAINS)}" if rng.random() < 0.1 else ""
+            phone = self._phone(rng, country, mobile=False) if rng.random() < 0.6 else ""
+            mobile = self._phone(rng, country, mobile=True) if rng.random() < 0.5 else ""
+            invalid = rng.random() < 0.003
+            if invalid:
+                phone = f"ask reception, ext {rng.randrange(10, 999)}"
+            title = rng.choice(titles) if rng.random() < 0.8 else ""
+            created = since + (self.now - since) * rng.random()
+            updated = created + (self.now - created) * rng.random()
+            filled = sum(map(bool, (first, title, email, phone or mobile, company is not None)))
+            self.contact_owner[pk - 1] = owner
+            if rng.random() < 0.2:
+                for tag in rng.sample(self.tag_ids, rng.randint(1, 3)):
+                    tag_rows.append(f"{len(tag_rows) + 1}\t{pk}\t{tag}\n")
+            return (
+                "\t".join(
+                    (
+                        str(pk),
+                        first,
+                        last,
+                        title,
+                        email,
+                        second,
+                        phone,
+                        mobile,
+                        _b(invalid),
+                        NULL if company is None else str(company + 1),
+                        str(owner),
+                        lifecycles[lifecycle],
+                        sources[_weighted(rng, source_cum)],
+                        country.code,
+                        _b(rng.random() < 0.03),
+                        _b(rng.random() < 0.04),
+                        f"IMP-{pk:08d}" if rng.random() < 0.15 else "",
+                        str(25 + 75 * filled // 5),
+                        _ts(created),
+                        _ts(updated),
+                        _ts(created + (self.now - created) * rng.random()) if rng.random() < 0.02 else NULL,
+                    )
+                )
+                + "\n"
+            )
+
+        for company, count in enumerate(counts):
+            self.company_first_contact[company] = pk + 1
+            company_owner = self.company_owner[company]
+            teammates = self.teammates[company_owner]
+            for _ in range(count):
+                # Accounts are worked by one rep; some contacts belong to a teammate.
+                owner = company_owner if rng.random() < 0.85 else rng.choice(teammates)
+                yield contact(
+                    company,
+                    self.company_country[company],
+                    owner,
+                    self.company_lifecycle[company],
+                    self.company_created[company],
+                )
+        span = 3 * 365 * DAY
+        while pk < n_contacts:
+            yield contact(
+                None,
+                _weighted(rng, country_cum),
+                owners[_weighted(rng, owner_cum)],
+                _weighted(rng, lifecycle_cum),
+                self.now - span * rng.random(),
+            )
+
+    # --- deals -----------------------------------------------------------------------------
+
+    def _deals(self) -> dict[str, int]:
+        rng = self.rng("deals")
+        self.stage_lines: list[str] = []
+        self.item_lines: list[str] = []
+        self.deal_contact_lines: list[str] = []
+        n = self.sizes.deals
+        self.deal_company = array("l", bytes(8 * n))  # 0 = no company, else company id
+        self.deal_owner = array("l", bytes(8 * n))
+        self.deal_created = array("d", bytes(8 * n))
+        self.deal_status = array("b", bytes(n))  # 0 open, 1 won, 2 lost
+        deals = self._copy(Deal, DEAL_COLUMNS, self._deal_lines(rng))
+        changes = self._copy(
+            StageChange, ["id", "deal_id", "from_stage_id", "to_stage_id", "actor_id", "at"], self.stage_lines
+        )
+        items = self._copy(
+            LineItem,
+            ["id", "deal_id", "product_id", "quantity", "unit_price", "discount_percent", "position"],
+            self.item_lines,
+        )
+        contacts = self._copy(_through(Deal, "contacts"), ["id", "deal_id", "contact_id"], self.deal_contact_lines)
+        del self.stage_lines, self.item_lines, self.deal_contact_lines
+        return {"deals": deals, "stage changes": changes, "line items": items, "deal contacts": contacts}
+
+    def _deal_lines(self, rng: random.Random) -> Iterator[str]:
+        n_companies = self.sizes.companies
+        # Customers buy again and big accounts buy more: weight companies by both.
+        lifecycle_weight = (1.0, 1.5, 4.0, 2.0)
+        company_cum = _cumulative(
+            lifecycle_weight[self.company_lifecycle[c]] * (1 + math.sqrt(self.company_contact_count[c]))
+            for c in range(n_companies)
+        )
+        sources = [s.value for s in Source]
+        source_cum = _cumulative([30, 15, 12, 25, 8, 7, 3])
+        lost_cum = _cumulative([30, 22, 15, 12, 10, 6, 5])
+        products = [(i, name, Decimal(price)) for i, (name, _sku, price) in enumerate(pools.PRODUCTS, start=1)]
+        two_years = 730 * DAY
+        stage_pk = item_pk = 0
+        for i in range(self.sizes.deals):
+            pk = i + 1
+            company = _weighted(rng, company_cum) if n_companies and rng.random() < 0.96 else None
+            if company is not None:
+                company_owner = self.company_owner[company]
+                owner = company_owner if rng.random() < 0.85 else rng.choice(self.teammates[company_owner])
+                country = pools.COUNTRIES[self.company_country[company]]
+            else:
+                owner = self.owner_ids[_weighted(rng, self.owner_cum)]
+                country = pools.COUNTRIES[0]
+            renewal = company is not None and self.company_lifecycle[company] >= 2 and rng.random() < 0.35
+            pipeline = self.pipelines[1 if renewal else 0]
+            created = self.now - two_years * rng.random() ** 1.2
+            age_days = (self.now - created) / DAY
+            if rng.random() < min(0.92, max(0.03, age_days / 200)):
+                outcome = 1 if rng.random() < (0.8 if renewal else 0.36) else 2
+            else:
+                outcome = 0
+            path = self._stage_path(rng, pipeline, outcome)
+            times = self._stage_times(rng, created, len(path))
+            for index, stage in enumerate(path):
+                stage_pk += 1
+                previous = str(path[index - 1]) if index else NULL
+                actor = owner if rng.random() < 0.9 else rng.choice(self.teammates[owner])
+                self.stage_lines.append(f"{stage_pk}\t{pk}\t{previous}\t{stage}\t{actor}\t{_ts(times[index])}\n")
+            entered = times[-1]
+            stage = path[-1]
+            currency = country.currency
+            amount_from_items = not renewal and rng.random() < 0.45
+            if amount_from_items:
+                amount = Decimal("0")
+                for position, (product, name, usd_price) in enumerate(rng.sample(products, rng.randint(1, 4))):
+                    item_pk += 1
+                    quantity = rng.randint(5, 200) if name.startswith("CRM Seat") else rng.randint(1, 3)
+                    unit = (usd_price / Decimal(str(pools.USD_VALUE[currency]))).quantize(Decimal("0.01"))
+                    discount = rng.choice((0, 0, 0, 5, 10, 15, 20))
+                    # The same arithmetic as LineItem.total, so the deal amount equals its items' sum.
+                    amount += (quantity * unit * (100 - discount) / HUNDRED).quantize(CENT)
+                    self.item_lines.append(f"{item_pk}\t{pk}\t{product}\t{quantity}\t{unit}\t{discount}\t{position}\n")
+            else:
+                amount = Decimal(round(rng.lognormvariate(math.log(9000), 0.9), -1)).quantize(Decimal("0.01"))
+            if company is not None:
+                first, count = self.company_first_contact[company], self.company_contact_count[company]
+                if count:
+                    for offset in rng.sample(range(count), min(count, rng.choice((1, 1, 1, 2, 2, 3)))):
+                        self.deal_contact_lines.append(f"{len(self.deal_contact_lines) + 1}\t{pk}\t{first + offset}\n")
+            probability = pipeline["probability"][stage]
+            manual = outcome == 0 and rng.random() < 0.06
+            if manual:
+                probability = rng.randrange(5, 100, 5)
+            if outcome:
+                expected = _date(entered)
+            else:
+                expected = _date(created + rng.uniform(20, 120) * DAY)
+                if expected < self.as_of and rng.random() < 0.6:
+                    expected = self.as_of + dt.timedelta(days=rng.randrange(1, 120))
+            company_name = self.company_name[company] if company is not None else "Inbound inquiry"
+            if renewal:
+                title = f"{company_name} — renewal {_date(created).year + 1}"
+            else:
+                title = f"{company_name} — {rng.choice(DEAL_KINDS)}"
+            self.deal_company[i] = 0 if company is None else company + 1
+            self.deal_owner[i] = owner
+            self.deal_created[i] = created
+            self.deal_status[i] = outcome
+            yield (
+                "\t".join(
+                    (
+                        str(pk),
+                        title,
+                        NULL if company is None else str(company + 1),
+                        str(owner),
+                        str(pipeline["id"]),
+                        str(stage),
+                        str(amount),
+                        currency,
+                        _b(amount_from_items),
+                        str(probability),
+                        _b(manual),
+                        expected.isoformat(),
+                        STATUSES[outcome],
+                        str(1 + _weighted(rng, lost_cum)) if outcome == 2 else NULL,
+                        rng.choice(LOST_NOTES) if outcome == 2 and rng.random() < 0.25 else "",
+                        sources[_weighted(rng, source_cum)],
+                        _ts(entered) if outcome else NULL,
+                        _ts(entered),
+                        NULL,
+                        _ts(created),
+                        _ts(entered),
+                        "1",
+                    )
+                )
+                + "\n"
+            )
+
+    @staticmethod
+    def _stage_path(rng: random.Random, pipeline: dict, outcome: int) -> list[int]:
+        """The stages a deal went through: forward, sometimes skipping one, rarely slipping back."""
+        open_stages = pipeline["open"]
+        last = len(open_stages) - 1
+        if outcome == 1:
+            target = last
+        elif outcome == 2:
+            target = min(last, int(rng.expovariate(0.7)))
+        else:
+            target = min(last, int(rng.expovariate(0.9)))
+        path = [open_stages[0]]
+        index = 0
+        while index < target:
+            index += 2 if index + 2 <= target and rng.random() < 0.12 else 1
+            path.append(open_stages[index])
+            if 0 < index < target and rng.random() < 0.04:
+                path += [open_stages[index - 1], open_stages[index]]
+        if outcome == 1:
+            path.append(pipeline["won"])
+        elif outcome == 2:
+            path.append(pipeline["lost"])
+        return path
+
+    def _stage_times(self, rng: random.Random, created: float, moves: int) -> list[float]:
+        gaps = [rng.expovariate(1 / (11 * DAY)) for _ in range(moves - 1)]
+        total = sum(gaps)
+        room = (self.now - created) * 0.98
+        if total > room:
+            scale = room * rng.uniform(0.5, 1.0) / total
+            gaps = [gap * scale for gap in gaps]
+        times = [created]
+        for gap in gaps:
+            times.append(times[-1] + gap)
+        return times
+
+
+STATUSES = (DealStatus.OPEN.value, DealStatus.WON.value, DealStatus.LOST.value)
+DEAL_KINDS = ("new business", "expansion", "pilot", "team licences", "services", "upgrade")
+LOST_NOTES = (
+    "Chose a cheaper tool.",
+    "Budget moved to next year.",
+    "Champion left the company.",
+    "Went with the incumbent.",
+    "No response after the proposal.",
+)
+
+COMPANY_COLUMNS = [
+    "id", "name", "domain", "industry", "size", "phone", "phone_is_invalid", "email", "street", "city",
+    "postal_code", "region", "country", "owner_id", "lifecycle_stage", "source", "external_id", "completeness",
+    "created_at", "updated_at", "archived_at",
+]  # fmt: skip
+CONTACT_COLUMNS = [
+    "id", "first_name", "last_name", "title", "email", "secondary_email", "phone", "mobile", "phone_is_invalid",
+    "company_id", "owner_id", "lifecycle_stage", "source", "country", "do_not_call", "do_not_email", "external_id",
+    "completeness", "created_at", "updated_at", "archived_at",
+]  # fmt: skip
+DEAL_COLUMNS = [
+    "id", "title", "company_id", "owner_id", "pipeline_id", "stage_id", "amount", "currency",
+    "amount_from_line_items", "probability", "probability_is_manual", "expected_close_date", "status",
+    "lost_reason_id", "lost_note", "source", "closed_at", "stage_entered_at", "last_activity_at", "created_at",
+    "updated_at", "version",
+]  # fmt: skip
+
+STEPS: tuple[Step, ...] = (
+    Step(
+        "users",
+        (User, Team, _through(Team, "members"), _through(Team, "managers")),
+        Generator._users,
+    ),
+    Step("reference", (Tag, Pipeline, Stage, LostReason, Product, ExchangeRate), Generator._reference),
+    Step("companies", (Company, _through(Company, "tags")), Generator._companies),
+    Step("contacts", (Contact, _through(Contact, "tags")), Generator._contacts),
+    Step("deals", (Deal, StageChange, LineItem, _through(Deal, "contacts")), Generator._deals),
+)
+
+
+def generated_models() -> list[type[models.Model]]:
+    return [model for step in STEPS for model in step.models]
+
+
+def check_foreign_keys(tables: Iterable[type[models.Model]]) -> None:
+    """Raise ``IntegrityError`` naming the first foreign key that points at a missing row."""
+    with connection.cursor() as cursor:
+        for model in tables:
+            for field in model._meta.concrete_fields:
+                if not (field.is_relation and field.db_constraint):
+                    continue
+                child, column = model._meta.db_table, field.column
+                parent = field.related_model._meta
+                target = parent.get_field(field.target_field.name).column
+                q = connection.ops.quote_name
+                cursor.execute(
+                    f"SELECT c.{q(column)} FROM {q(child)} c WHERE c.{q(column)} IS NOT NULL AND NOT EXISTS "
+                    f"(SELECT 1 FROM {q(parent.db_table)} p WHERE p.{q(target)} = c.{q(column)}) LIMIT 1"
+                )
+                missing = cursor.fetchone()
+                if missing:
+                    raise IntegrityError(f"{child}.{column} = {missing[0]} points at no row of {parent.db_table}")
+
+
+def database_is_empty() -> bool:
+    return not any(model.objects.exists() for model in generated_models())
+
+
+def truncate() -> None:
+    """Empty every generated table (and, through CASCADE, whatever references them)."""
+    tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in generated_models())
+    with connection.cursor() as cursor:
+        if connection.in_atomic_block:
+            # Deferred foreign-key checks of rows written earlier in this transaction block TRUNCATE.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+
+def sizes_for(scale: str, **overrides: int | None) -> Sizes:
+    return replace(PRESETS[scale], **{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,44 @@
+"""Server-side timing headers for the benchmark, enabled only by ``CRM_BENCH_HEADERS=1``.
+
+Outermost in the middleware stack, so the time and the query count cover every middleware
+(sessions, auth, messages) as well as the view and template rendering.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+
+
+class _QueryCounter:
+    def __init__(self) -> None:
+        self.count = 0
+        self.seconds = 0.0
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.count += 1
+            self.seconds += time.perf_counter() - started
+
+
+class TimingMiddleware:
+    """Adds ``Server-Timing: app;dur=<ms>, db;dur=<ms>`` and ``X-Query-Count: <n>``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        counter = _QueryCounter()
+        started = time.perf_counter()
+        with connection.execute_wrapper(counter):
+            response = self.get_response(request)
+        elapsed = time.perf_counter() - started
+        response["Server-Timing"] = f"app;dur={elapsed * 1000:.2f}, db;dur={counter.seconds * 1000:.2f}"
+        response["X-Query-Count"] = str(counter.count)
+        return response

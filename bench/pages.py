@@ -1,0 +1,98 @@
+"""What ``make bench`` measures, and the budget of each measurement (issue #10, "Budgets").
+
+Add a page here when it lands: a name, how to build its URL from the ``Subjects`` picked for
+each signed-in persona, and its budget. A URL name that does not reverse yet is reported as
+"not built yet" (a failure only with ``bench/run.py --require-all``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django.urls import reverse
+
+
+@dataclass(frozen=True)
+class Subjects:
+    """The records one persona's pages are about, chosen from the dataset by ``run.py``:
+    the biggest company it may see, a contact of it, the deal with the longest history."""
+
+    company_id: int
+    contact_id: int
+    deal_id: int
+    pipeline_id: int
+    common_term: str
+    rare_term: str
+
+
+@dataclass(frozen=True)
+class Budget:
+    p50_ms: float
+    p95_ms: float | None = None
+    max_queries: int = 10
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    route: str  # URL name; while it does not reverse, the page is "not built yet"
+    budget: Budget
+    args: Callable[[Subjects], tuple] = lambda s: ()
+    query: Callable[[Subjects], dict[str, str]] = lambda s: {}
+
+    def url(self, subjects: Subjects) -> str:
+        url = reverse(self.route, args=self.args(subjects))
+        query = self.query(subjects)
+        return f"{url}?{urlencode(query)}" if query else url
+
+
+LIST = Budget(p50_ms=30, p95_ms=60)
+DETAIL = Budget(p50_ms=50)
+REPORT = Budget(p50_ms=50)
+
+PAGES: list[Page] = [
+    Page("home", "home", DETAIL),
+    Page("global search, common term", "search", Budget(p50_ms=60), query=lambda s: {"q": s.common_term}),
+    Page("contact list", "contacts:contact-list", LIST),
+    Page(
+        "contact search, common term", "contacts:contact-list", Budget(p50_ms=60), query=lambda s: {"q": s.common_term}
+    ),
+    Page("contact search, rare term", "contacts:contact-list", Budget(p50_ms=30), query=lambda s: {"q": s.rare_term}),
+    Page("company list", "contacts:company-list", LIST),
+    Page("company 360", "contacts:company-detail", DETAIL, args=lambda s: (s.company_id,)),
+    Page("contact 360", "contacts:contact-detail", DETAIL, args=lambda s: (s.contact_id,)),
+    Page("deal list", "deals:list", LIST),
+    Page("kanban", "deals:board", Budget(p50_ms=50), args=lambda s: (s.pipeline_id,)),
+    Page("deal page", "deals:detail", Budget(p50_ms=40), args=lambda s: (s.deal_id,)),
+    Page("my day", "activities:my-day", DETAIL),
+    Page("report: funnel", "reports:funnel", REPORT),
+    Page("report: forecast", "reports:forecast", REPORT),
+    Page("report: win/loss", "reports:win-loss", REPORT),
+    Page("report: velocity", "reports:velocity", REPORT),
+    Page("report: activity", "reports:activity", REPORT),
+    Page("report: customer value", "reports:customer-value", REPORT),
+]
+
+# Throughput of one page under concurrent load (wrk, loopback only, bounded in time).
+THROUGHPUT_PAGE = "contact list"
+THROUGHPUT_MIN_RPS = 100.0
+
+# Management commands timed once per run when they exist: (label, argv after manage.py).
+COMMANDS: list[tuple[str, list[str]]] = [
+    ("rollup rebuild", ["rebuild_rollups"]),
+]
+
+
+@dataclass(frozen=True)
+class ImportBench:
+    """Import throughput: ``rows`` generated contacts in a CSV, imported by ``command``."""
+
+    command: str
+    rows: int
+    argv: Callable[[str, str], list[str]]  # (CSV path, owner username) → argv after manage.py
+
+
+# Adjust ``argv`` to the import command's real interface when it lands.
+IMPORT = ImportBench("import_contacts", 5_000, lambda path, owner: ["import_contacts", path, "--owner", owner])

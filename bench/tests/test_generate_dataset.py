@@ -1,0 +1,215 @@
+import datetime as dt
+import io
+import re
+from decimal import Decimal
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import IntegrityError, connection
+from django.db.models import Count, Max, Min
+
+from bench import dataset, pools
+from contacts.models import Company, Contact
+from crm.models import Role, Team, User
+from deals.models import Deal, DealStatus, ExchangeRate, LineItem, StageChange
+from deals.money import RateBook
+
+AS_OF = dt.date(2026, 6, 15)
+TINY = {"companies": 30, "contacts": 240, "deals": 90}
+
+
+@pytest.fixture
+def generate(db, settings):
+    settings.DEBUG = True  # the command refuses to run in production
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+    def run(**options):
+        call_command("generate_dataset", as_of=AS_OF, stdout=io.StringIO(), **{**TINY, **options})
+
+    return run
+
+
+def snapshot() -> dict[str, list[tuple]]:
+    tables = {}
+    for model in dataset.generated_models():
+        fields = [f.attname for f in model._meta.concrete_fields]
+        tables[model._meta.db_table] = list(model.objects.order_by("pk").values_list(*fields))
+    return tables
+
+
+def test_it_fills_every_table_with_the_requested_sizes(generate):
+    generate()
+
+    assert Company.objects.count() == 30
+    assert Contact.objects.count() == 240
+    assert Deal.objects.count() == 90
+    assert User.objects.count() == dataset.USERS
+    assert Team.objects.count() == len(pools.TEAMS)
+    assert StageChange.objects.count() >= 90
+    assert LineItem.objects.exists()
+    assert Deal.contacts.through.objects.exists()
+    assert Contact.tags.through.objects.exists()
+
+
+def test_every_deals_history_runs_from_no_stage_to_its_current_stage(generate):
+    generate()
+
+    changes: dict[int, list[StageChange]] = {}
+    for change in StageChange.objects.order_by("deal_id", "at", "id"):
+        changes.setdefault(change.deal_id, []).append(change)
+    as_of = dt.datetime.combine(AS_OF, dt.time(), tzinfo=dt.UTC)
+    for deal in Deal.objects.all():
+        history = changes[deal.pk]
+        assert history[0].from_stage_id is None
+        assert history[0].at == deal.created_at
+        for previous, change in zip(history, history[1:], strict=False):
+            assert change.from_stage_id == previous.to_stage_id
+        assert history[-1].to_stage_id == deal.stage_id
+        assert history[-1].at == deal.stage_entered_at
+        assert history[-1].at <= as_of
+        assert {c.to_stage.pipeline_id for c in history} == {deal.pipeline_id}
+
+
+def test_deal_status_matches_won_and_lost_stages(generate):
+    generate()
+
+    deals = list(Deal.objects.select_related("stage"))
+    statuses = {deal.status for deal in deals}
+    assert statuses == {DealStatus.OPEN, DealStatus.WON, DealStatus.LOST}
+    for deal in deals:
+        assert deal.stage.is_won == (deal.status == DealStatus.WON)
+        assert deal.stage.is_lost == (deal.status == DealStatus.LOST)
+        if deal.status == DealStatus.OPEN:
+            assert deal.closed_at is None
+            assert deal.lost_reason_id is None
+        else:
+            assert deal.closed_at == deal.stage_entered_at
+        if deal.status == DealStatus.LOST:
+            assert deal.lost_reason_id is not None
+        if not deal.probability_is_manual:
+            assert deal.probability == deal.stage.probability
+
+
+def test_deals_built_from_line_items_cost_exactly_their_items(generate):
+    generate()
+
+    deals = Deal.objects.filter(amount_from_line_items=True).prefetch_related("line_items")
+    assert deals
+    for deal in deals:
+        assert deal.amount == sum((item.total for item in deal.line_items.all()), Decimal("0"))
+    assert not LineItem.objects.filter(deal__amount_from_line_items=False).exists()
+
+
+def test_two_currencies_convert_through_monthly_rates(generate):
+    generate()
+
+    assert set(Deal.objects.values_list("currency", flat=True)) == {"USD", "EUR"}
+    dates = ExchangeRate.objects.filter(currency="EUR").aggregate(first=Min("date"), last=Max("date"))
+    assert dates["first"] <= AS_OF - dt.timedelta(days=2 * 365)
+    assert dates["last"] == AS_OF.replace(day=1)
+    book = RateBook()
+    for amount, currency, created in Deal.objects.values_list("amount", "currency", "created_at"):
+        assert book.to_base(amount, currency, created.date()) >= 0
+
+
+def test_phones_are_e164_and_emails_lowercase(generate):
+    generate()
+
+    e164 = re.compile(r"^\+[1-9]\d{7,14}$")
+    for contact in Contact.objects.all():
+        for phone in (contact.phone, contact.mobile):
+            assert not phone or e164.match(phone) or contact.phone_is_invalid
+        for email in (contact.email, contact.secondary_email):
+            assert email == email.lower()
+            assert not email or "@" in email
+    assert all(not c.phone or e164.match(c.phone) for c in Company.objects.all())
+
+
+def test_records_are_owned_by_reps_and_managers_in_teams(generate):
+    generate()
+
+    in_teams = set(Team.members.through.objects.values_list("user_id", flat=True)) | set(
+        Team.managers.through.objects.values_list("user_id", flat=True)
+    )
+    owners = set(Contact.objects.values_list("owner_id", flat=True).distinct())
+    owners |= set(Company.objects.values_list("owner_id", flat=True).distinct())
+    owners |= set(Deal.objects.values_list("owner_id", flat=True).distinct())
+    assert owners <= in_teams
+    assert len(owners) > 10
+    assert set(User.objects.values_list("role", flat=True)) == {Role.ADMIN, Role.MANAGER, Role.REP}
+    assert Team.objects.annotate(n=Count("managers")).filter(n=1).count() == len(pools.TEAMS)
+
+
+def test_search_terms_of_the_benchmark_exist(generate):
+    generate()
+
+    assert Contact.objects.filter(last_name=pools.RARE_LAST_NAME).count() == 7
+    assert Contact.objects.filter(last_name=pools.COMMON_LAST_NAME).exists()
+
+
+def test_the_same_seed_gives_the_same_rows_and_another_seed_does_not(generate):
+    generate()
+    first = snapshot()
+
+    generate(reset=True)
+    assert snapshot() == first
+
+    generate(reset=True, seed=7)
+    other = snapshot()
+    assert other["contacts_contact"] != first["contacts_contact"]
+    assert other["deals_stagechange"] != first["deals_stagechange"]
+
+
+def test_it_refuses_a_database_with_data_unless_reset(generate):
+    generate()
+
+    with pytest.raises(CommandError, match="--reset"):
+        generate()
+    generate(reset=True, companies=5, contacts=20, deals=10)
+    assert Company.objects.count() == 5
+
+
+def test_reset_refuses_a_database_not_made_for_benchmarks(generate, monkeypatch):
+    generate()
+    monkeypatch.setitem(connection.settings_dict, "NAME", "crm")
+
+    with pytest.raises(CommandError, match="only runs on a database whose name contains 'bench'"):
+        generate(reset=True)
+    assert Company.objects.count() == 30
+
+
+def test_it_refuses_to_run_with_debug_off(db, settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("generate_dataset", **TINY)
+    assert not Company.objects.exists()
+
+
+def test_new_rows_get_fresh_ids_after_generation(generate):
+    generate()
+
+    rep = User.objects.get(username=dataset.REP_USERNAME)
+    company = Company.objects.create(name="Fresh", owner=rep)
+    assert company.pk > 30
+
+
+def test_the_benchmark_personas_can_sign_in(generate, client):
+    generate()
+
+    for username in (dataset.REP_USERNAME, dataset.MANAGER_USERNAME, dataset.ADMIN_USERNAME):
+        assert client.login(username=username, password=dataset.DEFAULT_PASSWORD)
+    assert User.objects.get(username=dataset.ADMIN_USERNAME).is_admin
+    assert User.objects.get(username=dataset.MANAGER_USERNAME).managed_teams.exists()
+    assert User.objects.get(username=dataset.REP_USERNAME).teams.exists()
+
+
+def test_the_foreign_key_check_names_a_dangling_reference(generate):
+    generate()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute("UPDATE contacts_contact SET company_id = 999999 WHERE id = 1")
+        cursor.execute("SET LOCAL session_replication_role = origin")
+
+    with pytest.raises(IntegrityError, match="contacts_contact.company_id = 999999"):
+        dataset.check_foreign_keys([Contact])

@@ -1,0 +1,113 @@
+from types import SimpleNamespace
+
+import pytest
+
+from bench import run
+from bench.pages import PAGES, Budget, Page, Subjects
+
+SUBJECTS = Subjects(company_id=1, contact_id=2, deal_id=3, pipeline_id=1, common_term="smith", rare_term="quixleigh")
+ARGS = SimpleNamespace(warmup=2, requests=10)
+
+
+class FakeSession:
+    """Answers every request with the given server times and query count."""
+
+    def __init__(self, durations: list[float], queries: int = 4, status: int = 200) -> None:
+        self.durations = iter(durations)
+        self.queries = queries
+        self.status = status
+        self.paths: list[str] = []
+
+    def request(self, method: str, path: str) -> SimpleNamespace:
+        self.paths.append(path)
+        headers = {"Server-Timing": f"app;dur={next(self.durations)}, db;dur=1.5", "X-Query-Count": str(self.queries)}
+        return SimpleNamespace(status=self.status, headers=headers)
+
+
+def test_percentile_is_the_nearest_rank():
+    values = [float(v) for v in range(1, 21)]
+
+    assert run.percentile(values, 0.95) == 19.0
+    assert run.percentile(values, 0.5) == 10.0
+    assert run.percentile([7.0], 0.95) == 7.0
+
+
+def test_every_page_has_a_unique_name_and_at_most_ten_queries():
+    names = [page.name for page in PAGES]
+
+    assert len(names) == len(set(names))
+    assert all(page.budget.max_queries <= 10 for page in PAGES)
+
+
+def test_a_page_within_budget_passes_and_warm_up_requests_are_not_counted(db):
+    page = Page("search", "search", Budget(p50_ms=30, p95_ms=60), query=lambda s: {"q": s.rare_term})
+    session = FakeSession([500.0, 500.0] + [10.0] * 9 + [50.0])
+
+    result = run.measure_page(session, page, SUBJECTS, "rep", ARGS)
+
+    assert result.status == "ok"
+    assert (result.p50_ms, result.p95_ms, result.queries) == (10.0, 50.0, 4)
+    assert session.paths == ["/search/?q=quixleigh"] * 12
+
+
+@pytest.mark.parametrize(
+    ("durations", "queries", "problem"),
+    [
+        ([31.0] * 12, 4, "p50 31.0 ms > 30 ms"),
+        ([10.0] * 10 + [61.0] * 2, 4, "p95 61.0 ms > 60 ms"),
+        ([10.0] * 12, 11, "11 queries > 10"),
+    ],
+)
+def test_a_page_over_any_budget_fails(db, durations, queries, problem):
+    page = Page("home", "home", Budget(p50_ms=30, p95_ms=60))
+
+    result = run.measure_page(FakeSession(durations, queries), page, SUBJECTS, "rep", ARGS)
+
+    assert result.status == "over budget"
+    assert result.problems == [problem]
+
+
+def test_a_page_that_answers_an_error_fails(db):
+    result = run.measure_page(FakeSession([5.0] * 12, status=404), PAGES[0], SUBJECTS, "admin", ARGS)
+
+    assert result.status == "error"
+    assert result.problems == ["HTTP 404"]
+
+
+def test_a_page_whose_url_name_does_not_exist_is_not_built_yet(db):
+    page = Page("future", "reports:does-not-exist", Budget(p50_ms=50))
+    session = FakeSession([])
+
+    result = run.measure_page(session, page, SUBJECTS, "rep", ARGS)
+
+    assert result.status == "not built yet"
+    assert result.problems == ["no URL named reports:does-not-exist"]
+    assert session.paths == []
+
+
+def test_the_markdown_table_lists_each_measurement_and_the_verdict():
+    ok = run.PageResult("home", "rep", url="/", p50_ms=12.0, p95_ms=20.0, db_p50_ms=2.0, queries=4,
+                        budget_p50_ms=50, budget_queries=10)  # fmt: skip
+    missing = run.PageResult("kanban", "—", status="not built yet", problems=["no URL named deals:board"])
+    report = {
+        "measured_at": "2026-11-23 15:00 UTC",
+        "commit": "abc1234",
+        "cpus": 2,
+        "workers": 2,
+        "requests": 30,
+        "warmup": 5,
+        "dataset": {"contacts": 1000},
+        "pages": [vars(ok), vars(missing)],
+        "throughput": {"status": "not built yet", "problem": "no contact list page"},
+        "commands": [{"name": "rollup rebuild", "status": "ok", "seconds": 1.25}],
+        "import": {"name": "contact import", "status": "ok", "rows": 5000, "seconds": 2.0, "rows_per_second": 2500.0},
+        "passed": True,
+    }
+
+    table = run.markdown(report)
+
+    assert "| home | rep | 12 | 20 | 2 | 4 | 50 / — / 10 | ok |" in table
+    assert "| kanban | — |" in table and "not built yet: no URL named deals:board" in table
+    assert "| rollup rebuild | 1.25 s |" in table
+    assert "5,000 rows in 2.0 s = 2,500.0 rows/s" in table
+    assert "All measured budgets met. Not built yet: 1 of 2 pages." in table

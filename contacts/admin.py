@@ -1,0 +1,80 @@
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from contacts.models import Company, Contact, Tag
+
+
+class ArchivedFilter(admin.SimpleListFilter):
+    title = _("status")
+    parameter_name = "archived"
+
+    def lookups(self, request, model_admin):
+        return [("no", _("Active")), ("yes", _("Archived"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(archived_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(archived_at__isnull=False)
+        return queryset
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name"]
+    search_fields = ["name"]
+
+
+@admin.register(Company)
+class CompanyAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "name",
+        "domain",
+        "phone",
+        "country",
+        "lifecycle_stage",
+        "owner",
+        "completeness",
+        "created_at",
+        "archived_at",
+    ]
+    list_filter = [ArchivedFilter, "lifecycle_stage", "source", "country", "phone_is_invalid", "owner"]
+    search_fields = ["name", "domain", "email", "phone"]
+    list_select_related = ["owner"]
+    autocomplete_fields = ["owner", "tags"]
+    readonly_fields = ["completeness", "created_at", "updated_at", "archived_at"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False  # no COUNT(*) over a million rows on every page
+
+
+@admin.register(Contact)
+class ContactAdmin(SimpleHistoryAdmin):
+    list_display = [
+        "__str__",
+        "email",
+        "phone",
+        "company",
+        "country",
+        "lifecycle_stage",
+        "owner",
+        "do_not_call",
+        "do_not_email",
+        "archived_at",
+    ]
+    list_filter = [
+        ArchivedFilter,
+        "lifecycle_stage",
+        "source",
+        "country",
+        "do_not_call",
+        "do_not_email",
+        "phone_is_invalid",
+        "owner",
+    ]
+    search_fields = ["first_name", "last_name", "email", "phone", "mobile"]
+    list_select_related = ["owner", "company"]
+    autocomplete_fields = ["owner", "company", "tags"]
+    readonly_fields = ["completeness", "created_at", "updated_at", "archived_at"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False

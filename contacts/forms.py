@@ -1,0 +1,329 @@
+"""Forms for companies and contacts: they validate and normalise; services write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.urls import reverse_lazy
+from django.utils.translation import gettext_lazy as _
+from django_countries import countries
+
+from contacts.keyset import SortOption
+from contacts.models import Company, Contact, LifecycleStage, Source
+from contacts.normalize import domain_from_website, normalize_email, normalize_phone
+from contacts.selectors import COMPANY_SORTS, CONTACT_SORTS, ListFilters
+from contacts.services import INVALID_PHONE_MESSAGE
+from crm.models import User, teams_visible_to, users_visible_to
+
+TAGS_HELP = _("Separate tags with commas; new tags are created when you save.")
+KEEP_PHONE_HELP = _("Save a phone number that does not validate exactly as typed; the record is marked for review.")
+
+
+def parse_tags(value: str) -> list[str]:
+    return [" ".join(part.split()) for part in value.split(",") if part.strip()]
+
+
+class _CustomerForm(forms.ModelForm):
+    """Shared by both forms: owner choices, tags, email/phone normalisation."""
+
+    phone_fields: tuple[str, ...] = ()
+
+    tags = forms.CharField(label=_("Tags"), required=False, max_length=600, help_text=TAGS_HELP)
+    keep_phone_as_typed = forms.BooleanField(
+        label=_("Keep the phone as typed"), required=False, help_text=KEEP_PHONE_HELP
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["owner"].queryset = users_visible_to(user)
+        self.fields["owner"].empty_label = None
+        if self.instance.pk is None:
+            self.fields["owner"].initial = user.pk
+        else:
+            self.fields["tags"].initial = ", ".join(tag.name for tag in self.instance.tags.all())
+            self.fields["keep_phone_as_typed"].initial = self.instance.phone_is_invalid
+        self.fields["tags"].widget.attrs.update(
+            {
+                "list": "tag-options",
+                "autocomplete": "off",
+                "hx-get": reverse_lazy("contacts:tag-suggest"),
+                "hx-trigger": "input changed delay:250ms",
+                "hx-target": "#tag-options",
+            }
+        )
+        for name in self.phone_fields:
+            if name in self.fields:
+                self.fields[name].help_text = _("Any format; numbers without a country code use the record's country.")
+
+    def clean_email(self) -> str:
+        return normalize_email(self.cleaned_data.get("email", ""))
+
+    def clean_tags(self) -> list[str]:
+        return parse_tags(self.cleaned_data.get("tags", ""))
+
+    def phone_region(self, cleaned: dict[str, Any]) -> str | None:
+        country = cleaned.get("country")
+        return str(country) if country else None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        region = self.phone_region(cleaned)
+        self.phone_invalid = False
+        for name in self.phone_fields:
+            if name not in cleaned:
+                continue
+            result = normalize_phone(cleaned[name], region)
+            if result.valid:
+                cleaned[name] = result.e164
+            elif cleaned.get("keep_phone_as_typed"):
+                cleaned[name] = result.e164
+                self.phone_invalid = True
+            else:
+                self.add_error(
+                    name, INVALID_PHONE_MESSAGE % {"value": result.e164, "region": region or _("the default region")}
+                )
+        return cleaned
+
+    @property
+    def sections(self) -> list[tuple[str, list[forms.BoundField]]]:
+        """The form's fields grouped for display; fields this form lacks are left out."""
+        result = []
+        for title, names in self.fieldsets:
+            fields = [self[name] for name in names if name in self.fields]
+            phones = [f for f in fields if f.name in self.phone_fields]
+            if phones and self.show_keep_phone:
+                fields.insert(fields.index(phones[-1]) + 1, self["keep_phone_as_typed"])
+            if fields:
+                result.append((title, fields))
+        return result
+
+    @property
+    def show_keep_phone(self) -> bool:
+        """Offer "keep as typed" only once a phone was refused, or for a record already marked."""
+        if self.instance.phone_is_invalid:
+            return True
+        return (
+            self.is_bound
+            and any(name in self.errors for name in self.phone_fields)
+            or bool(self.data.get("keep_phone_as_typed"))
+        )
+
+    def service_kwargs(self) -> dict[str, Any]:
+        """The cleaned data as keyword arguments of the create/update services."""
+        data = {name: self.cleaned_data[name] for name in self._meta.fields}
+        data["tag_names"] = self.cleaned_data["tags"]
+        data["keep_invalid_phone"] = self.cleaned_data.get("keep_phone_as_typed", False)
+        return data
+
+
+class CompanyForm(_CustomerForm):
+    phone_fields = ("phone",)
+    fieldsets = [
+        (_("Company"), ["name", "domain", "industry", "size"]),
+        (_("Reach"), ["phone", "email"]),
+        (_("Address"), ["street", "city", "postal_code", "region", "country"]),
+        (_("Sales"), ["lifecycle_stage", "source", "owner", "tags"]),
+    ]
+
+    class Meta:
+        model = Company
+        fields = [
+            "name",
+            "domain",
+            "industry",
+            "size",
+            "lifecycle_stage",
+            "source",
+            "owner",
+            "phone",
+            "email",
+            "street",
+            "city",
+            "postal_code",
+            "region",
+            "country",
+        ]
+        labels = {"domain": _("Website or domain")}
+        help_texts = {"domain": _("Paste the website address; only the domain (example.com) is kept.")}
+
+    def clean_domain(self) -> str:
+        try:
+            return domain_from_website(self.cleaned_data.get("domain", ""))
+        except ValueError:
+            raise forms.ValidationError(_("Enter a website or domain such as example.com.")) from None
+
+
+class ContactForm(_CustomerForm):
+    phone_fields = ("phone", "mobile")
+    fieldsets = [
+        (_("Person"), ["first_name", "last_name", "title", "company", "country"]),
+        (_("Reach"), ["email", "secondary_email", "do_not_email", "phone", "mobile", "do_not_call"]),
+        (_("Sales"), ["lifecycle_stage", "source", "owner", "tags"]),
+    ]
+
+    class Meta:
+        model = Contact
+        fields = [
+            "first_name",
+            "last_name",
+            "title",
+            "company",
+            "email",
+            "secondary_email",
+            "do_not_email",
+            "phone",
+            "mobile",
+            "do_not_call",
+            "lifecycle_stage",
+            "source",
+            "country",
+            "owner",
+        ]
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, user=user, **kwargs)
+        field = self.fields["company"]
+        field.queryset = Company.objects.visible_to(user).active()
+        # Rendering every visible company would not scale; the select holds only the chosen
+        # one and the picker above it (htmx) fills in matches as the user types.
+        selected = self.data.get("company") if self.is_bound else self.initial.get("company")
+        choices: list[tuple[Any, str]] = [("", "—")]
+        if selected:
+            company = field.queryset.filter(pk=selected).only("pk", "name").first() if str(selected).isdigit() else None
+            if company is not None:
+                choices.append((company.pk, company.name))
+        field.widget.choices = choices
+        field.widget.attrs["class"] = "form-select"
+
+    def clean_secondary_email(self) -> str:
+        return normalize_email(self.cleaned_data.get("secondary_email", ""))
+
+    def phone_region(self, cleaned: dict[str, Any]) -> str | None:
+        # A local number typed for a contact at a German company is a German number.
+        company = cleaned.get("company")
+        country = cleaned.get("country") or (company.country if company is not None else None)
+        return str(country) if country else None
+
+
+class CompanyQuickForm(CompanyForm):
+    """The few fields of the quick-add row on the companies list."""
+
+    is_quick = True
+
+    class Meta(CompanyForm.Meta):
+        fields = ["name", "domain", "phone", "country", "owner"]
+
+
+class ContactQuickForm(ContactForm):
+    is_quick = True
+
+    class Meta(ContactForm.Meta):
+        fields = ["first_name", "last_name", "email", "phone", "company", "owner"]
+
+
+# --- List filters -------------------------------------------------------------------------
+
+_ARCHIVED_CHOICES = [("", _("Active")), ("1", _("Archived"))]
+
+
+class _ListFilterForm(forms.Form):
+    """Filters of a list page. Invalid values are dropped, never passed to the ORM."""
+
+    sorts: dict[str, SortOption] = {}
+
+    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    owner = forms.ModelChoiceField(label=_("Owner"), queryset=User.objects.none(), required=False)
+    team = forms.ModelChoiceField(label=_("Team"), queryset=User.objects.none(), required=False)
+    tag = forms.CharField(label=_("Tag"), required=False, max_length=60)
+    stage = forms.ChoiceField(label=_("Stage"), choices=[("", _("Any stage")), *LifecycleStage.choices], required=False)
+    country = forms.ChoiceField(label=_("Country"), required=False)
+    source = forms.ChoiceField(label=_("Source"), choices=[("", _("Any source")), *Source.choices], required=False)
+    created_from = forms.DateField(
+        label=_("Created from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    created_to = forms.DateField(label=_("Created to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    archived = forms.ChoiceField(label=_("Status"), choices=_ARCHIVED_CHOICES, required=False)
+    sort = forms.CharField(required=False)
+
+    def __init__(self, data: Any, *, user: User, default_sort: str) -> None:
+        super().__init__(data)
+        self.default_sort = default_sort
+        self.fields["owner"].queryset = users_visible_to(user)
+        self.fields["owner"].empty_label = _("Any owner")
+        self.fields["team"].queryset = teams_visible_to(user)
+        self.fields["team"].empty_label = _("Any team")
+        self.fields["country"].choices = [("", _("Any country")), *countries]
+
+    def clean_q(self) -> str:
+        return self.cleaned_data.get("q", "").strip()
+
+    def clean_sort(self) -> str:
+        value = self.cleaned_data.get("sort", "")
+        return value if value in self.sorts else self.default_sort
+
+    def filters(self) -> ListFilters:
+        self.is_valid()  # fills cleaned_data with the valid fields only
+        data = self.cleaned_data
+        team = data.get("team")
+        return ListFilters(
+            q=data.get("q", ""),
+            owner=data.get("owner"),
+            team_id=team.pk if team else None,
+            tag=data.get("tag", "").strip(),
+            stage=data.get("stage", ""),
+            country=data.get("country", ""),
+            source=data.get("source", ""),
+            created_from=data.get("created_from"),
+            created_to=data.get("created_to"),
+            archived=data.get("archived") == "1",
+        )
+
+    @property
+    def sort_key(self) -> str:
+        self.is_valid()
+        return self.cleaned_data.get("sort") or self.default_sort
+
+    @property
+    def active_count(self) -> int:
+        """How many filters (besides search and sort) are set, for the "Filters (n)" button."""
+        self.is_valid()
+        return sum(1 for name, value in self.cleaned_data.items() if name not in ("q", "sort") and value)
+
+
+class CompanyFilterForm(_ListFilterForm):
+    sorts = COMPANY_SORTS
+
+
+class ContactFilterForm(_ListFilterForm):
+    sorts = CONTACT_SORTS
+    company = forms.ModelChoiceField(queryset=Company.objects.none(), required=False, widget=forms.HiddenInput)
+
+    def __init__(self, data: Any, *, user: User, default_sort: str) -> None:
+        super().__init__(data, user=user, default_sort=default_sort)
+        self.fields["company"].queryset = Company.objects.visible_to(user)
+
+    def filters(self) -> ListFilters:
+        filters = super().filters()
+        filters.company = self.cleaned_data.get("company")
+        return filters
+
+
+class ReassignForm(forms.Form):
+    """Bulk "Assign to…": records the user may edit, to a user the requester may see."""
+
+    ids = forms.ModelMultipleChoiceField(queryset=Company.objects.none(), widget=forms.MultipleHiddenInput)
+    owner = forms.ModelChoiceField(label=_("Assign to"), queryset=User.objects.none(), empty_label=_("Assign to…"))
+
+    def __init__(self, data: Any = None, *, user: User, model: type[Company] | type[Contact]) -> None:
+        super().__init__(data)
+        self.fields["ids"].queryset = model.objects.editable_by(user)
+        self.fields["ids"].error_messages["required"] = _("Tick at least one row first.")
+        self.fields["owner"].queryset = users_visible_to(user)
+
+    def clean_ids(self) -> Any:
+        ids = self.cleaned_data["ids"]
+        if len(ids) > 200:
+            raise forms.ValidationError(_("Reassign at most 200 records at a time."))
+        return ids

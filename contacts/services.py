@@ -1,0 +1,263 @@
+"""Writes on companies, contacts and tags.
+
+Every write normalises its input with ``contacts.normalize``, keeps ``completeness`` current,
+and leaves exactly one history record per change with the actor set; events a customer's
+timeline shows (created, archived, restored, owner changed) go out as ``customer_event``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from contacts.models import Company, Contact, Tag
+from contacts.normalize import domain_from_website, normalize_email, normalize_phone
+from contacts.signals import customer_event
+from crm.models import User
+
+COMPANY_PHONE_FIELDS = ("phone",)
+CONTACT_PHONE_FIELDS = ("phone", "mobile")
+INVALID_PHONE_MESSAGE = gettext_lazy(
+    "“%(value)s” is not a valid phone number for %(region)s. Add the country code (e.g. +7…) or tick “keep as typed”."
+)
+
+
+def _normalise(instance: Company | Contact, phone_fields: tuple[str, ...], *, keep_invalid_phone: bool) -> None:
+    """Bring emails, domain and phones into their stored form; raise for an invalid phone
+    unless the caller explicitly keeps it as typed (the record is then marked)."""
+    for name in ("email", "secondary_email"):
+        if hasattr(instance, name):
+            setattr(instance, name, normalize_email(getattr(instance, name)))
+    if isinstance(instance, Company) and instance.domain:
+        try:
+            instance.domain = domain_from_website(instance.domain)
+        except ValueError:
+            raise ValidationError({"domain": _("Enter a website or domain such as example.com.")}) from None
+    country = instance.country
+    if not country and isinstance(instance, Contact) and instance.company_id:
+        country = instance.company.country  # a local number at a German company is German
+    region = str(country) if country else None
+    invalid = False
+    errors = {}
+    for name in phone_fields:
+        result = normalize_phone(getattr(instance, name), region)
+        setattr(instance, name, result.e164)
+        if not result.valid:
+            invalid = True
+            if not keep_invalid_phone:
+                errors[name] = INVALID_PHONE_MESSAGE % {
+                    "value": result.e164,
+                    "region": region or _("the default region"),
+                }
+    if errors:
+        raise ValidationError(errors)
+    instance.phone_is_invalid = invalid
+
+
+def _save(instance: Company | Contact, *, actor: User | None, tags: list[Tag] | None, created: bool) -> None:
+    """Save the row and its tags, then write one history record that includes both."""
+    instance.completeness = instance.compute_completeness()
+    instance.full_clean(exclude=["owner", "company", "tags"])
+    instance.skip_history_when_saving = True
+    try:
+        instance.save()
+        if tags is not None:
+            instance.tags.set(tags)
+    finally:
+        del instance.skip_history_when_saving
+    if actor is not None:
+        instance._history_user = actor
+    type(instance)._customer_history.create_historical_record(instance, "+" if created else "~")
+
+
+def _event(kind: str, title: str, *, actor: User | None, obj: Company | Contact) -> None:
+    customer_event.send(
+        sender=type(obj),
+        kind=kind,
+        title=title,
+        occurred_at=timezone.now(),
+        actor=actor,
+        company=obj if isinstance(obj, Company) else obj.company,
+        contact=obj if isinstance(obj, Contact) else None,
+        deal=None,
+    )
+
+
+# --- Tags ---------------------------------------------------------------------------------
+
+
+def tags_get_or_create(*, names: Iterable[str]) -> list[Tag]:
+    """Tags for ``names``, matched case-insensitively; new names become new tags."""
+    wanted: dict[str, str] = {}
+    for name in names:
+        clean = " ".join(name.split())[:60]
+        if clean:
+            wanted.setdefault(clean.lower(), clean)
+    if not wanted:
+        return []
+    existing = {tag.name.lower(): tag for tag in Tag.objects.annotate(lname=Lower("name")).filter(lname__in=wanted)}
+    missing = [Tag(name=name) for key, name in wanted.items() if key not in existing]
+    if missing:
+        Tag.objects.bulk_create(missing, ignore_conflicts=True)
+        existing.update(
+            {tag.name.lower(): tag for tag in Tag.objects.annotate(lname=Lower("name")).filter(lname__in=wanted)}
+        )
+    return [existing[key] for key in wanted if key in existing]
+
+
+# --- Companies ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def company_create(
+    *,
+    actor: User | None,
+    owner: User,
+    name: str,
+    tag_names: Iterable[str] = (),
+    keep_invalid_phone: bool = False,
+    **fields: Any,
+) -> Company:
+    company = Company(owner=owner, name=name.strip(), **fields)
+    _normalise(company, COMPANY_PHONE_FIELDS, keep_invalid_phone=keep_invalid_phone)
+    _save(company, actor=actor, tags=tags_get_or_create(names=tag_names), created=True)
+    _event("created", _("Company %(name)s created") % {"name": company.name}, actor=actor, obj=company)
+    return company
+
+
+@transaction.atomic
+def company_update(
+    *,
+    actor: User | None,
+    company: Company,
+    tag_names: Iterable[str] | None = None,
+    keep_invalid_phone: bool = False,
+    **fields: Any,
+) -> Company:
+    """Change ``fields`` (and the tags when ``tag_names`` is given); owner changes are events."""
+    old_owner_id = company.owner_id
+    for key, value in fields.items():
+        setattr(company, key, value)
+    _normalise(company, COMPANY_PHONE_FIELDS, keep_invalid_phone=keep_invalid_phone)
+    tags = None if tag_names is None else tags_get_or_create(names=tag_names)
+    _save(company, actor=actor, tags=tags, created=False)
+    if company.owner_id != old_owner_id:
+        _owner_event(actor=actor, obj=company)
+    return company
+
+
+@transaction.atomic
+def company_archive(*, actor: User | None, company: Company) -> Company:
+    if company.archived_at is None:
+        company.archived_at = timezone.now()
+        _save(company, actor=actor, tags=None, created=False)
+        _event("archived", _("Company %(name)s archived") % {"name": company.name}, actor=actor, obj=company)
+    return company
+
+
+@transaction.atomic
+def company_restore(*, actor: User | None, company: Company) -> Company:
+    if company.archived_at is not None:
+        company.archived_at = None
+        _save(company, actor=actor, tags=None, created=False)
+        _event("restored", _("Company %(name)s restored") % {"name": company.name}, actor=actor, obj=company)
+    return company
+
+
+@transaction.atomic
+def companies_reassign(*, actor: User | None, companies: QuerySet[Company], owner: User) -> int:
+    """Give every company in ``companies`` to ``owner``; each change is in its history."""
+    changed = 0
+    for company in companies.select_for_update().exclude(owner=owner):
+        company.owner = owner
+        _save(company, actor=actor, tags=None, created=False)
+        _owner_event(actor=actor, obj=company)
+        changed += 1
+    return changed
+
+
+# --- Contacts -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def contact_create(
+    *,
+    actor: User | None,
+    owner: User,
+    last_name: str,
+    tag_names: Iterable[str] = (),
+    keep_invalid_phone: bool = False,
+    **fields: Any,
+) -> Contact:
+    contact = Contact(owner=owner, last_name=last_name.strip(), **fields)
+    _normalise(contact, CONTACT_PHONE_FIELDS, keep_invalid_phone=keep_invalid_phone)
+    _save(contact, actor=actor, tags=tags_get_or_create(names=tag_names), created=True)
+    _event("created", _("Contact %(name)s created") % {"name": contact.full_name}, actor=actor, obj=contact)
+    return contact
+
+
+@transaction.atomic
+def contact_update(
+    *,
+    actor: User | None,
+    contact: Contact,
+    tag_names: Iterable[str] | None = None,
+    keep_invalid_phone: bool = False,
+    **fields: Any,
+) -> Contact:
+    old_owner_id = contact.owner_id
+    for key, value in fields.items():
+        setattr(contact, key, value)
+    _normalise(contact, CONTACT_PHONE_FIELDS, keep_invalid_phone=keep_invalid_phone)
+    tags = None if tag_names is None else tags_get_or_create(names=tag_names)
+    _save(contact, actor=actor, tags=tags, created=False)
+    if contact.owner_id != old_owner_id:
+        _owner_event(actor=actor, obj=contact)
+    return contact
+
+
+@transaction.atomic
+def contact_archive(*, actor: User | None, contact: Contact) -> Contact:
+    if contact.archived_at is None:
+        contact.archived_at = timezone.now()
+        _save(contact, actor=actor, tags=None, created=False)
+        _event("archived", _("Contact %(name)s archived") % {"name": contact.full_name}, actor=actor, obj=contact)
+    return contact
+
+
+@transaction.atomic
+def contact_restore(*, actor: User | None, contact: Contact) -> Contact:
+    if contact.archived_at is not None:
+        contact.archived_at = None
+        _save(contact, actor=actor, tags=None, created=False)
+        _event("restored", _("Contact %(name)s restored") % {"name": contact.full_name}, actor=actor, obj=contact)
+    return contact
+
+
+@transaction.atomic
+def contacts_reassign(*, actor: User | None, contacts: QuerySet[Contact], owner: User) -> int:
+    """Give every contact in ``contacts`` to ``owner``; each change is in its history."""
+    changed = 0
+    for contact in contacts.select_for_update(of=("self",)).select_related("company").exclude(owner=owner):
+        contact.owner = owner
+        _save(contact, actor=actor, tags=None, created=False)
+        _owner_event(actor=actor, obj=contact)
+        changed += 1
+    return changed
+
+
+def _owner_event(*, actor: User | None, obj: Company | Contact) -> None:
+    _event(
+        "owner_changed",
+        _("%(record)s reassigned to %(owner)s") % {"record": obj, "owner": obj.owner},
+        actor=actor,
+        obj=obj,
+    )

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from deals import services
+from deals.models import Deal, ExchangeRate, LineItem, LostReason, Pipeline, Product, Stage, StageChange
+
+
+class StageInline(admin.TabularInline):
+    model = Stage
+    extra = 0
+    fields = ["position", "name", "probability", "is_won", "is_lost"]
+    ordering = ["position", "id"]
+
+
+@admin.register(Pipeline)
+class PipelineAdmin(admin.ModelAdmin):
+    list_display = ["name", "is_default", "position"]
+    list_editable = ["position"]
+    inlines = [StageInline]
+
+
+@admin.register(LostReason)
+class LostReasonAdmin(admin.ModelAdmin):
+    list_display = ["name", "active"]
+    list_filter = ["active"]
+    search_fields = ["name"]
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):
+    list_display = ["currency", "date", "rate"]
+    list_filter = ["currency"]
+    date_hierarchy = "date"
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["name", "sku", "price", "currency", "active"]
+    list_filter = ["active", "currency"]
+    search_fields = ["name", "sku"]
+
+
+class LineItemInline(admin.TabularInline):
+    model = LineItem
+    extra = 0
+    autocomplete_fields = ["product"]
+    fields = ["product", "quantity", "unit_price", "discount_percent", "position"]
+
+
+class StageChangeInline(admin.TabularInline):
+    model = StageChange
+    extra = 0
+    can_delete = False
+    fields = ["at", "from_stage", "to_stage", "actor", "lost_reason", "note"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("from_stage", "to_stage", "actor", "lost_reason")
+
+
+class DealAdminForm(forms.ModelForm):
+    # The version the admin loaded: a save on top of someone else's newer save is refused.
+    loaded_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Deal
+        fields = [
+            "title",
+            "company",
+            "contacts",
+            "owner",
+            "pipeline",
+            "stage",
+            "amount",
+            "currency",
+            "amount_from_line_items",
+            "probability",
+            "probability_is_manual",
+            "expected_close_date",
+            "source",
+            "lost_reason",
+            "lost_note",
+            "created_at",
+        ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["loaded_version"].initial = self.instance.version
+
+    def clean(self):
+        cleaned = super().clean()
+        stage, pipeline = cleaned.get("stage"), cleaned.get("pipeline")
+        if stage and pipeline and stage.pipeline_id != pipeline.pk:
+            self.add_error("stage", _("That stage belongs to another pipeline."))
+        if stage and stage.is_lost and not cleaned.get("lost_reason"):
+            self.add_error("lost_reason", _("Say why the deal was lost."))
+        loaded = cleaned.get("loaded_version")
+        if self.instance.pk and loaded is not None and loaded != Deal.objects.get(pk=self.instance.pk).version:
+            raise ValidationError(_("Someone else saved this deal after you opened it. Reload the page to see it."))
+        return cleaned
+
+
+@admin.register(Deal)
+class DealAdmin(SimpleHistoryAdmin):
+    form = DealAdminForm
+    list_display = ["title", "company", "owner", "pipeline", "stage", "status", "amount", "currency", "created_at"]
+    list_filter = ["pipeline", "status", "stage", "currency", "owner"]
+    search_fields = ["title", "company__name"]
+    list_select_related = ["company", "owner", "pipeline", "stage"]
+    raw_id_fields = ["owner", "company", "contacts"]
+    readonly_fields = ["status", "closed_at", "stage_entered_at", "version"]
+    date_hierarchy = "created_at"
+    inlines = [LineItemInline, StageChangeInline]
+
+    def save_model(self, request, obj: Deal, form, change: bool) -> None:
+        """Stage changes from the admin go through the same service as the board."""
+        if not change:
+            services.deal_create(deal=obj, actor=request.user)
+            return
+        data = {name: form.cleaned_data[name] for name in services.EDITABLE_FIELDS if name in form.cleaned_data}
+        services.deal_update(deal=obj, actor=request.user, version=None, data=data)
+        obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        deal = form.instance
+        if deal.amount_from_line_items:
+            # Line items edited inline bypass the line-item services; bring the amount in line.
+            services.deal_update(deal=deal, actor=request.user, version=None, data={})
+
+
+@admin.register(StageChange)
+class StageChangeAdmin(admin.ModelAdmin):
+    list_display = ["deal", "from_stage", "to_stage", "actor", "at", "lost_reason"]
+    list_filter = ["to_stage__pipeline", "to_stage"]
+    list_select_related = ["deal", "from_stage", "to_stage", "actor", "lost_reason"]
+    date_hierarchy = "at"
+    search_fields = ["deal__title"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

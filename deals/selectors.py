@@ -1,0 +1,284 @@
+"""Reads for deal pages: access, list filters, board columns, money totals in the base currency."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import TruncMonth
+from django.http import Http404
+from django.utils import timezone
+
+from deals.models import Deal, DealStatus, Pipeline, Stage, StageChange
+from deals.money import RateBook
+
+if TYPE_CHECKING:
+    from crm.models import User
+
+BOARD_PAGE_SIZE = 20
+STAGE_MEDIAN_CACHE_SECONDS = 60 * 60
+
+
+def deals_for_user(user: User) -> QuerySet[Deal]:
+    return Deal.objects.visible_to(user).select_related("owner", "company", "pipeline", "stage", "lost_reason")
+
+
+def deal_for_user(user: User, pk: int, *, write: bool = False) -> Deal:
+    """The deal if ``user`` may see it (``Http404`` otherwise); with ``write``, only if they may change it."""
+    try:
+        deal = deals_for_user(user).get(pk=pk)
+    except Deal.DoesNotExist:
+        raise Http404 from None
+    if write and not user.can_edit_owner(deal.owner_id):
+        raise PermissionDenied
+    return deal
+
+
+def default_pipeline() -> Pipeline | None:
+    return Pipeline.objects.order_by("-is_default", "position", "name").first()
+
+
+# --- Money ---------------------------------------------------------------------------------
+
+
+@dataclass
+class MoneyTotal:
+    """A sum in the base currency, built from per-currency subtotals converted one by one."""
+
+    amount: Decimal = Decimal("0")
+    weighted: Decimal = Decimal("0")
+    count: int = 0
+    by_currency: dict[str, Decimal] = field(default_factory=dict)
+    missing_rates: set[str] = field(default_factory=set)
+
+
+def _rate_date(month: dt.date | dt.datetime | None) -> dt.date:
+    if month is None:
+        return timezone.localdate()
+    return month.date() if isinstance(month, dt.datetime) else month
+
+
+def money_totals(
+    qs: QuerySet[Deal], *, group_by: str | None = None, book: RateBook | None = None
+) -> dict[object, MoneyTotal]:
+    """Totals of ``qs`` in the base currency, one query.
+
+    SQL sums per currency (and per month of the rate date: the close date of closed deals,
+    today's rate for open ones); each subtotal is converted in Python, so two currencies are
+    never added before conversion. With ``group_by`` (e.g. "stage_id") the result is keyed by it.
+    """
+    book = book or RateBook()
+    today = timezone.localdate()
+    keys = ["currency", "rate_month"] + ([group_by] if group_by else [])
+    rows = (
+        qs.order_by()
+        .annotate(rate_month=TruncMonth("closed_at"))
+        .values(*keys)
+        .annotate(
+            amount_sum=Sum("amount"),
+            weighted_sum=Sum(F("amount") * F("probability")),
+            n=Count("id"),
+        )
+    )
+    totals: dict[object, MoneyTotal] = {}
+    for row in rows:
+        key = row[group_by] if group_by else None
+        total = totals.setdefault(key, MoneyTotal())
+        total.count += row["n"]
+        currency = row["currency"]
+        on = _rate_date(row["rate_month"]) if row["rate_month"] else today
+        amount = row["amount_sum"] or Decimal("0")
+        weighted = (row["weighted_sum"] or Decimal("0")) / Decimal("100")
+        total.by_currency[currency] = total.by_currency.get(currency, Decimal("0")) + amount
+        try:
+            total.amount += book.to_base(amount, currency, on)
+            total.weighted += book.to_base(weighted, currency, on)
+        except LookupError:
+            total.missing_rates.add(currency)
+    return totals
+
+
+def money_total(qs: QuerySet[Deal], *, book: RateBook | None = None) -> MoneyTotal:
+    return money_totals(qs, book=book).get(None, MoneyTotal())
+
+
+# --- Board ---------------------------------------------------------------------------------
+
+
+@dataclass
+class BoardColumn:
+    stage: Stage
+    total: MoneyTotal
+    cards: list[Deal]
+    next_cursor: str
+
+
+def encode_cursor(deal: Deal) -> str:
+    return f"{deal.created_at.isoformat()}_{deal.pk}"
+
+
+def decode_cursor(raw: str) -> tuple[dt.datetime, int] | None:
+    """``(created_at, id)`` of the last card shown, or ``None`` for a malformed cursor."""
+    created, _sep, pk = raw.rpartition("_")
+    try:
+        when = dt.datetime.fromisoformat(created)
+        number = int(pk)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        return None
+    return when, number
+
+
+def board_deals(user: User, pipeline: Pipeline) -> QuerySet[Deal]:
+    return Deal.objects.visible_to(user).open().filter(pipeline=pipeline)
+
+
+def board_cards(qs: QuerySet[Deal], *, stage: Stage, after: str = "") -> tuple[list[Deal], str]:
+    """One page of a column's cards (newest first, keyset-paginated) and the next cursor."""
+    page = qs.filter(stage=stage).select_related("owner", "company").order_by("-created_at", "-id")
+    cursor = decode_cursor(after) if after else None
+    if cursor is not None:
+        created, pk = cursor
+        page = page.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=pk))
+    cards = list(page[: BOARD_PAGE_SIZE + 1])
+    next_cursor = encode_cursor(cards[BOARD_PAGE_SIZE - 1]) if len(cards) > BOARD_PAGE_SIZE else ""
+    return cards[:BOARD_PAGE_SIZE], next_cursor
+
+
+def board_columns(qs: QuerySet[Deal], *, stages: list[Stage]) -> list[BoardColumn]:
+    """Columns of the open stages: one totals query for all, one page query per column."""
+    book = RateBook()
+    totals = money_totals(qs, group_by="stage_id", book=book)
+    columns = []
+    for stage in stages:
+        if stage.is_closed:
+            continue
+        cards, next_cursor = board_cards(qs, stage=stage)
+        columns.append(
+            BoardColumn(stage=stage, total=totals.get(stage.pk, MoneyTotal()), cards=cards, next_cursor=next_cursor)
+        )
+    return columns
+
+
+# --- Staleness -----------------------------------------------------------------------------
+
+_MEDIAN_SQL = """
+SELECT t.to_stage_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM t.next_at - t.at))
+FROM (
+    SELECT sc.to_stage_id, sc.at,
+           LEAD(sc.at) OVER (PARTITION BY sc.deal_id ORDER BY sc.at, sc.id) AS next_at
+    FROM deals_stagechange sc
+    JOIN deals_stage s ON s.id = sc.to_stage_id
+    WHERE s.pipeline_id = %s
+) t
+WHERE t.next_at IS NOT NULL
+GROUP BY t.to_stage_id
+"""
+
+
+def stage_median_seconds(pipeline_id: int) -> dict[int, float]:
+    """Median seconds a deal of the pipeline spends in each stage, from StageChange history.
+
+    Cached for an hour per pipeline: it moves slowly and scans the pipeline's whole history.
+    """
+    key = f"deals:stage-median:{pipeline_id}"
+    medians = cache.get(key)
+    if medians is None:
+        with connection.cursor() as cursor:
+            cursor.execute(_MEDIAN_SQL, [pipeline_id])
+            medians = {stage_id: float(seconds) for stage_id, seconds in cursor.fetchall()}
+        cache.set(key, medians, STAGE_MEDIAN_CACHE_SECONDS)
+    return medians
+
+
+@dataclass(frozen=True)
+class Staleness:
+    no_activity_days: int | None
+    stuck_days: int | None
+    usual_days: int | None
+
+    def __bool__(self) -> bool:
+        return self.no_activity_days is not None or self.stuck_days is not None
+
+
+def deal_staleness(deal: Deal) -> Staleness:
+    """Why an open deal looks stale: no activity for DEAL_STALE_DAYS, or over 2× the usual time in stage."""
+    if not deal.is_open:
+        return Staleness(None, None, None)
+    now = timezone.now()
+    quiet_since = deal.last_activity_at or deal.created_at
+    quiet_days = (now - quiet_since).days
+    no_activity = quiet_days if quiet_days >= settings.DEAL_STALE_DAYS else None
+    median = stage_median_seconds(deal.pipeline_id).get(deal.stage_id)
+    in_stage = (now - deal.stage_entered_at).total_seconds()
+    stuck = None
+    usual = None
+    if median and in_stage > 2 * median and in_stage >= 86400:
+        stuck = int(in_stage // 86400)
+        usual = max(int(median // 86400), 1)
+    return Staleness(no_activity, stuck, usual)
+
+
+# --- History -------------------------------------------------------------------------------
+
+
+def deal_stage_history(deal: Deal) -> list[StageChange]:
+    return list(
+        StageChange.objects.filter(deal=deal)
+        .select_related("from_stage", "to_stage", "actor", "lost_reason")
+        .order_by("-at", "-id")
+    )
+
+
+def _history_change(name: str, old: object, new: object) -> dict:
+    model_field = Deal._meta.get_field(name)
+    if model_field.is_relation:
+        # Related rows are not fetched per entry (that would cost a query each); the stage
+        # history shows stage names, the facts show the current company and owner.
+        return {"field": str(model_field.verbose_name), "old": None, "new": None}
+    if model_field.choices:
+        labels = dict(model_field.flatchoices)
+        old, new = labels.get(old, old), labels.get(new, new)
+    return {"field": str(model_field.verbose_name), "old": old, "new": new}
+
+
+def deal_edit_history(deal: Deal, *, limit: int = 20) -> list[dict]:
+    """Field-level changes from simple-history, newest first: ``{at, user, reason, changes}``."""
+    records = list(deal.history.select_related("history_user").order_by("-history_date", "-history_id")[: limit + 1])
+    entries = []
+    for newer, older in zip(records, records[1:], strict=False):
+        delta = newer.diff_against(older, excluded_fields=["version", "stage_entered_at", "created_at"])
+        entries.append(
+            {
+                "at": newer.history_date,
+                "user": newer.history_user,
+                "reason": newer.history_change_reason or "",
+                "changes": [_history_change(c.field, c.old, c.new) for c in delta.changes],
+            }
+        )
+    if len(records) <= limit and records:
+        first = records[-1]
+        reason = first.history_change_reason or ""
+        entries.append({"at": first.history_date, "user": first.history_user, "reason": reason, "changes": []})
+    return entries
+
+
+def open_deals_summary(user: User) -> dict:
+    """The home panel: the user's own open deals, weighted total, and those closing this month."""
+    today = timezone.localdate()
+    qs = Deal.objects.filter(owner=user, status=DealStatus.OPEN)
+    month_start = today.replace(day=1)
+    next_month = (month_start + dt.timedelta(days=32)).replace(day=1)
+    book = RateBook()
+    all_open = money_total(qs, book=book)
+    closing_qs = qs.filter(expected_close_date__gte=month_start, expected_close_date__lt=next_month)
+    closing = money_total(closing_qs, book=book)
+    return {"open": all_open, "closing": closing}

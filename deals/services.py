@@ -1,0 +1,440 @@
+"""Writes on deals. Every stage move — board, form, admin, API — goes through ``deal_move_stage``
+(or ``deal_update`` when an edit also changes the stage), which writes the StageChange, the
+deal's history and the customer's timeline event in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from contacts.models import Contact
+from contacts.signals import customer_event
+from crm.models import User
+from deals.models import Deal, DealStatus, LineItem, LostReason, Pipeline, Product, Stage, StageChange
+from deals.money import RateBook
+from deals.signals import deal_stage_changed
+
+# Fields a person edits on the deal form; ``deal_update`` accepts only these (plus contacts).
+EDITABLE_FIELDS = (
+    "title",
+    "company",
+    "owner",
+    "pipeline",
+    "stage",
+    "amount",
+    "currency",
+    "amount_from_line_items",
+    "probability",
+    "probability_is_manual",
+    "expected_close_date",
+    "source",
+    "lost_reason",
+    "lost_note",
+)
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    label: str
+    yours: str
+    theirs: str
+
+
+class DealConflict(Exception):
+    """The deal changed since the editor loaded it; nothing was saved."""
+
+    def __init__(self, *, deal: Deal, changes: list[FieldChange], changed_by: User | None) -> None:
+        super().__init__(f"Deal {deal.pk} changed since version you edited")
+        self.deal = deal
+        self.changes = changes
+        self.changed_by = changed_by
+
+
+class StageMoveConflict(Exception):
+    """The deal is no longer in the stage the mover saw (someone else moved it first)."""
+
+    def __init__(self, *, deal: Deal) -> None:
+        super().__init__(f"Deal {deal.pk} is now in stage {deal.stage_id}")
+        self.deal = deal
+
+
+def _locked_deal(deal: Deal) -> Deal:
+    # No joins in the locking query: when PostgreSQL re-checks a row that a concurrent
+    # transaction just updated, an outer join (company is nullable) can make the row vanish.
+    return Deal.objects.select_for_update().get(pk=deal.pk)
+
+
+def _event_kind(old_status: str, new_status: str) -> str:
+    if new_status == DealStatus.WON:
+        return "deal_won"
+    if new_status == DealStatus.LOST:
+        return "deal_lost"
+    if old_status != DealStatus.OPEN:
+        return "deal_reopened"
+    return "stage_change"
+
+
+def _apply_stage(
+    *,
+    deal: Deal,
+    stage: Stage,
+    actor: User | None,
+    at: dt.datetime,
+    lost_reason: LostReason | None,
+    lost_note: str,
+    from_stage: Stage | None,
+) -> StageChange:
+    """Set everything that follows from the deal being in ``stage``; the caller saves the deal."""
+    if stage.is_lost and lost_reason is None:
+        raise ValidationError({"lost_reason": _("Say why the deal was lost.")})
+    old_status = deal.status
+    deal.stage = stage
+    deal.pipeline_id = stage.pipeline_id
+    deal.stage_entered_at = at
+    if not deal.probability_is_manual:
+        deal.probability = stage.probability
+    if stage.is_won:
+        deal.status = DealStatus.WON
+    elif stage.is_lost:
+        deal.status = DealStatus.LOST
+    else:
+        deal.status = DealStatus.OPEN
+    if deal.status == DealStatus.OPEN:
+        deal.closed_at = None
+        deal.lost_reason = None
+        deal.lost_note = ""
+    elif old_status != deal.status or deal.closed_at is None:
+        deal.closed_at = at
+    if deal.status == DealStatus.LOST:
+        deal.lost_reason = lost_reason
+        deal.lost_note = lost_note
+    elif deal.status == DealStatus.WON:
+        deal.lost_reason = None
+        deal.lost_note = ""
+    deal._change_reason = _("Moved from %(from)s to %(to)s") % {"from": from_stage or "—", "to": stage}
+    change = StageChange(
+        deal=deal,
+        from_stage=from_stage,
+        to_stage=stage,
+        actor=actor,
+        at=at,
+        lost_reason=lost_reason if stage.is_lost else None,
+        note=lost_note if stage.is_lost else "",
+    )
+    change._event_kind = _event_kind(old_status, deal.status)
+    return change
+
+
+def _announce(*, deal: Deal, change: StageChange, actor: User | None) -> None:
+    """Timeline event inside the transaction; the plain signal only once the move is committed."""
+    kind = change._event_kind
+    titles = {
+        "deal_won": _("Deal won: %(deal)s"),
+        "deal_lost": _("Deal lost: %(deal)s"),
+        "deal_reopened": _("Deal reopened: %(deal)s"),
+        "stage_change": _("%(deal)s moved to %(stage)s"),
+    }
+    data: dict[str, Any] = {
+        "from_stage": change.from_stage.name if change.from_stage else None,
+        "to_stage": change.to_stage.name,
+        "stage_change_id": change.pk,
+    }
+    if change.lost_reason:
+        data["lost_reason"] = change.lost_reason.name
+    customer_event.send(
+        sender=Deal,
+        kind=kind,
+        title=titles[kind] % {"deal": deal.title, "stage": change.to_stage.name},
+        occurred_at=change.at,
+        actor=actor,
+        company=deal.company,
+        contact=None,
+        deal=deal,
+        body=change.note,
+        data=data,
+    )
+    transaction.on_commit(lambda: deal_stage_changed.send(sender=Deal, deal=deal, stage_change=change))
+
+
+def _line_items_total(deal: Deal) -> Decimal:
+    # Line items are priced in the deal's own currency, so this sum never mixes currencies.
+    totals = [item.total for item in LineItem.objects.filter(deal=deal)]
+    return sum(totals, Decimal("0"))
+
+
+def deal_create(*, deal: Deal, actor: User | None, contacts: Iterable[Contact] = ()) -> Deal:
+    """Save a new (unsaved) deal in its stage and write its first StageChange (from nowhere)."""
+    if deal.stage.pipeline_id != deal.pipeline_id:
+        raise ValidationError({"stage": _("That stage belongs to another pipeline.")})
+    now = timezone.now()
+    with transaction.atomic():
+        deal.created_at = now
+        change = _apply_stage(
+            deal=deal,
+            stage=deal.stage,
+            actor=actor,
+            at=now,
+            lost_reason=deal.lost_reason,
+            lost_note=deal.lost_note,
+            from_stage=None,
+        )
+        deal.version = 1
+        deal._change_reason = _("Created")
+        deal.save()
+        change.deal = deal
+        change.save()
+        if contacts:
+            deal.contacts.set(contacts)
+        _announce(deal=deal, change=change, actor=actor)
+    return deal
+
+
+def deal_move_stage(
+    *,
+    deal: Deal,
+    stage: Stage,
+    actor: User | None,
+    lost_reason: LostReason | None = None,
+    lost_note: str = "",
+    expected_stage: Stage | None = None,
+) -> Deal:
+    """Move ``deal`` to ``stage``: the one way a stage changes.
+
+    Locks the deal row so two simultaneous moves are applied one after the other, each
+    recording the stage it really left. With ``expected_stage`` (what the mover saw), a deal
+    that someone else moved meanwhile raises ``StageMoveConflict`` instead of being moved.
+    """
+    with transaction.atomic():
+        locked = _locked_deal(deal)
+        if stage.pipeline_id != locked.pipeline_id:
+            raise ValidationError({"stage": _("That stage belongs to another pipeline.")})
+        if expected_stage is not None and locked.stage_id != expected_stage.pk:
+            raise StageMoveConflict(deal=locked)
+        if locked.stage_id == stage.pk:
+            return locked
+        change = _apply_stage(
+            deal=locked,
+            stage=stage,
+            actor=actor,
+            at=timezone.now(),
+            lost_reason=lost_reason,
+            lost_note=lost_note,
+            from_stage=locked.stage if locked.stage_id else None,
+        )
+        locked.version += 1
+        locked.save()
+        change.save()
+        _announce(deal=locked, change=change, actor=actor)
+    return locked
+
+
+def deal_mark_won(*, deal: Deal, actor: User | None) -> Deal:
+    stage = Stage.objects.filter(pipeline_id=deal.pipeline_id, is_won=True).order_by("position", "id").first()
+    if stage is None:
+        raise ValidationError(_("The pipeline has no won stage; an admin can add one."))
+    return deal_move_stage(deal=deal, stage=stage, actor=actor)
+
+
+def deal_mark_lost(*, deal: Deal, actor: User | None, lost_reason: LostReason | None, lost_note: str = "") -> Deal:
+    stage = Stage.objects.filter(pipeline_id=deal.pipeline_id, is_lost=True).order_by("position", "id").first()
+    if stage is None:
+        raise ValidationError(_("The pipeline has no lost stage; an admin can add one."))
+    return deal_move_stage(deal=deal, stage=stage, actor=actor, lost_reason=lost_reason, lost_note=lost_note)
+
+
+def deal_reopen(*, deal: Deal, actor: User | None, stage: Stage | None = None) -> Deal:
+    """Reopen a closed deal in ``stage``, by default the open stage it was closed from."""
+    if stage is None:
+        last_open = (
+            StageChange.objects.filter(deal=deal, from_stage__is_won=False, from_stage__is_lost=False)
+            .exclude(from_stage=None)
+            .order_by("-at", "-id")
+            .select_related("from_stage")
+            .first()
+        )
+        stage = (
+            last_open.from_stage
+            if last_open and last_open.from_stage.pipeline_id == deal.pipeline_id
+            else Stage.objects.filter(pipeline_id=deal.pipeline_id, is_won=False, is_lost=False)
+            .order_by("position", "id")
+            .first()
+        )
+    if stage is None or stage.is_closed:
+        raise ValidationError({"stage": _("Choose an open stage to reopen the deal in.")})
+    return deal_move_stage(deal=deal, stage=stage, actor=actor)
+
+
+def _display(deal: Deal, field: str, value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    model_field = Deal._meta.get_field(field)
+    if model_field.choices:
+        return str(dict(model_field.flatchoices).get(value, value))
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    return str(value)
+
+
+def _changes_since(*, current: Deal, version: int, data: dict[str, Any]) -> tuple[list[FieldChange], User | None]:
+    """What changed between the version the editor loaded and now, with the current values."""
+    seen = current.history.filter(version=version).order_by("-history_date").first()
+    latest = current.history.order_by("-history_date").select_related("history_user").first()
+    changed_by = latest.history_user if latest else None
+    changes = []
+    for field in EDITABLE_FIELDS:
+        model_field = Deal._meta.get_field(field)
+        attname = model_field.attname
+        now_value = getattr(current, attname)
+        if seen is not None:
+            differs = getattr(seen, attname) != now_value
+        else:
+            submitted = data.get(field)
+            submitted = getattr(submitted, "pk", submitted)
+            differs = field in data and submitted != now_value
+        if differs:
+            shown = getattr(current, field) if model_field.is_relation else now_value
+            yours = data.get(field)
+            changes.append(
+                FieldChange(
+                    field=field,
+                    label=str(model_field.verbose_name),
+                    yours=_display(current, field, yours),
+                    theirs=_display(current, field, shown),
+                )
+            )
+    return changes, changed_by
+
+
+def deal_update(*, deal: Deal, actor: User | None, version: int | None, data: dict[str, Any]) -> Deal:
+    """Apply an edit made on ``version`` of the deal.
+
+    When someone saved the deal after that version, ``DealConflict`` lists what they changed
+    and nothing is written. A changed stage goes through the same rules as ``deal_move_stage``.
+    ``version=None`` skips the check (only for callers that hold no stale copy).
+    """
+    unknown = set(data) - {*EDITABLE_FIELDS, "contacts"}
+    if unknown:
+        raise ValueError(f"deal_update does not change {sorted(unknown)}")
+    with transaction.atomic():
+        locked = _locked_deal(deal)
+        if version is not None and locked.version != version:
+            changes, changed_by = _changes_since(current=locked, version=version, data=data)
+            raise DealConflict(deal=locked, changes=changes, changed_by=changed_by)
+        old_stage = locked.stage
+        new_stage: Stage = data.get("stage", old_stage)
+        new_pipeline: Pipeline | None = data.get("pipeline")
+        if new_pipeline is not None and new_stage.pipeline_id != new_pipeline.pk:
+            raise ValidationError({"stage": _("That stage belongs to another pipeline.")})
+        for field, value in data.items():
+            if field not in {"stage", "pipeline", "contacts", "lost_reason", "lost_note"}:
+                setattr(locked, field, value)
+        change = None
+        if new_stage.pk != old_stage.pk:
+            change = _apply_stage(
+                deal=locked,
+                stage=new_stage,
+                actor=actor,
+                at=timezone.now(),
+                lost_reason=data.get("lost_reason", locked.lost_reason),
+                lost_note=data.get("lost_note", locked.lost_note),
+                from_stage=old_stage,
+            )
+        else:
+            if locked.status == DealStatus.LOST:
+                if "lost_reason" in data and data["lost_reason"] is None:
+                    raise ValidationError({"lost_reason": _("Say why the deal was lost.")})
+                locked.lost_reason = data.get("lost_reason", locked.lost_reason)
+                locked.lost_note = data.get("lost_note", locked.lost_note)
+            locked._change_reason = _("Edited")
+        if not locked.probability_is_manual:
+            locked.probability = locked.stage.probability
+        if locked.amount_from_line_items:
+            locked.amount = _line_items_total(locked)
+        locked.version += 1
+        locked.full_clean(exclude=["contacts", "company", "owner", "stage", "pipeline", "lost_reason"])
+        locked.save()
+        if "contacts" in data:
+            locked.contacts.set(data["contacts"])
+        if change is not None:
+            change.save()
+            _announce(deal=locked, change=change, actor=actor)
+    return locked
+
+
+def _after_line_items_changed(deal: Deal, reason: str) -> None:
+    if deal.amount_from_line_items:
+        deal.amount = _line_items_total(deal)
+    deal.version += 1
+    deal._change_reason = reason
+    deal.save()
+
+
+def line_item_default_price(*, product: Product, currency: str, on: dt.date | None = None) -> Decimal:
+    """The product's price in ``currency`` (converted through the base currency when they differ)."""
+    if product.currency == currency:
+        return product.price
+    on = on or timezone.localdate()
+    book = RateBook()
+    in_base = book.to_base(product.price, product.currency, on)
+    return (in_base / book.rate(currency, on)).quantize(Decimal("0.01"))
+
+
+def line_item_add(
+    *,
+    deal: Deal,
+    actor: User | None,
+    product: Product,
+    quantity: Decimal,
+    unit_price: Decimal | None = None,
+    discount_percent: Decimal = Decimal("0"),
+) -> LineItem:
+    with transaction.atomic():
+        locked = _locked_deal(deal)
+        if unit_price is None:
+            unit_price = line_item_default_price(product=product, currency=locked.currency)
+        position = (LineItem.objects.filter(deal=locked).count()) + 1
+        item = LineItem(
+            deal=locked,
+            product=product,
+            quantity=quantity,
+            unit_price=unit_price,
+            discount_percent=discount_percent,
+            position=position,
+        )
+        item.full_clean()
+        item.save()
+        _after_line_items_changed(locked, _("Line item added: %(product)s") % {"product": product.name})
+    deal.refresh_from_db()
+    return item
+
+
+def line_item_update(
+    *, line_item: LineItem, actor: User | None, quantity: Decimal, unit_price: Decimal, discount_percent: Decimal
+) -> LineItem:
+    with transaction.atomic():
+        locked = _locked_deal(line_item.deal)
+        line_item.quantity = quantity
+        line_item.unit_price = unit_price
+        line_item.discount_percent = discount_percent
+        line_item.full_clean()
+        line_item.save()
+        _after_line_items_changed(locked, _("Line item changed: %(product)s") % {"product": line_item.product.name})
+    return line_item
+
+
+def line_item_remove(*, line_item: LineItem, actor: User | None) -> None:
+    with transaction.atomic():
+        locked = _locked_deal(line_item.deal)
+        name = line_item.product.name
+        line_item.delete()
+        _after_line_items_changed(locked, _("Line item removed: %(product)s") % {"product": name})

@@ -1,0 +1,58 @@
+from django.urls import reverse
+
+from deals.models import StageChange
+from deals.tests.factories import DealFactory, make_pipeline, stage
+
+
+def _form_data(deal, **overrides):
+    data = {
+        "title": deal.title,
+        "owner": deal.owner_id,
+        "pipeline": deal.pipeline_id,
+        "stage": deal.stage_id,
+        "amount": str(deal.amount),
+        "currency": deal.currency,
+        "probability": deal.probability,
+        "created_at_0": deal.created_at.strftime("%Y-%m-%d"),
+        "created_at_1": deal.created_at.strftime("%H:%M:%S"),
+        "loaded_version": deal.version,
+        "line_items-TOTAL_FORMS": "0",
+        "line_items-INITIAL_FORMS": "0",
+        "stage_changes-TOTAL_FORMS": "1",
+        "stage_changes-INITIAL_FORMS": "1",
+        "stage_changes-0-id": StageChange.objects.filter(deal=deal).first().pk,
+        "stage_changes-0-deal": deal.pk,
+    }
+    data.update(overrides)
+    return data
+
+
+def test_a_stage_change_in_admin_goes_through_the_move_service(admin_client, admin_user, owner):
+    pipeline = make_pipeline()
+    deal = DealFactory(owner=owner, pipeline=pipeline)
+    url = reverse("admin:deals_deal_change", args=[deal.pk])
+    response = admin_client.post(url, _form_data(deal, stage=stage(pipeline, "Proposal").pk))
+    assert response.status_code == 302, [str(e) for e in response.context["errors"]]
+    deal.refresh_from_db()
+    assert deal.stage.name == "Proposal"
+    assert deal.probability == 50
+    last = StageChange.objects.filter(deal=deal).latest("at", "id")
+    assert (last.from_stage.name, last.to_stage.name, last.actor) == ("Lead", "Proposal", admin_user)
+
+
+def test_an_admin_save_on_a_stale_version_is_refused(admin_client, owner):
+    deal = DealFactory(owner=owner, pipeline=make_pipeline())
+    stale = _form_data(deal, title="Stale edit")
+    deal.version += 1
+    deal.save()
+    response = admin_client.post(reverse("admin:deals_deal_change", args=[deal.pk]), stale)
+    assert response.status_code == 200
+    assert "Someone else saved this deal" in response.content.decode()
+    deal.refresh_from_db()
+    assert deal.title != "Stale edit"
+
+
+def test_admin_pages_open(admin_client):
+    make_pipeline()
+    for name in ["deals_pipeline", "deals_deal", "deals_product", "deals_exchangerate", "deals_stagechange"]:
+        assert admin_client.get(reverse(f"admin:{name}_changelist")).status_code == 200

@@ -1,0 +1,132 @@
+"""Fixtures for the browser journeys: one running CRM stack per test session, real Chromium.
+
+Every page a test opens is watched: a console error, a failed request, a response of 400 or
+more, or any request leaving 127.0.0.1 fails the test (the last one proves nothing is
+loaded from outside). On failure a screenshot is saved under ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.browser.stack import CHROMIUM, CHROMIUM_ARGS, DEMO_PASSWORD, ROOT, Stack, running_stack
+
+ARTIFACTS = ROOT / "test-artifacts"
+
+pytestmark = [pytest.mark.browser]
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/browser" in str(item.fspath):
+            # All journeys share one stack, so they run on one xdist worker.
+            item.add_marker(pytest.mark.xdist_group("browser"))
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture(scope="session")
+def stack(worker_id: str) -> Iterator[Stack]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}; `make test` installs it (apt-get install chromium)")
+    with running_stack(name=re.sub(r"\W", "", worker_id), redis_db=14, log_dir=ARTIFACTS / "stack") as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class PageProblems:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.allowed_statuses: set[int] = set()
+
+    def add(self, text: str) -> None:
+        self.items.append(text)
+
+
+@pytest.fixture
+def problems() -> PageProblems:
+    return PageProblems()
+
+
+def _open_page(browser: Browser, stack: Stack, problems: PageProblems, width: int) -> Page:
+    context = browser.new_context(viewport={"width": width, "height": 900}, base_url=stack.base_url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+
+    def guard(route):
+        url = route.request.url
+        if url.startswith(stack.base_url):
+            route.continue_()
+        else:
+            problems.add(f"request left the machine: {url}")
+            route.abort()
+
+    page.route("**/*", guard)
+    page.on("console", lambda msg: msg.type == "error" and problems.add(f"console error: {msg.text}"))
+    page.on("pageerror", lambda exc: problems.add(f"page error: {exc}"))
+    page.on("requestfailed", lambda req: problems.add(f"request failed: {req.url} {req.failure}"))
+
+    def check_response(response):
+        if response.status >= 400 and response.status not in problems.allowed_statuses:
+            problems.add(f"HTTP {response.status}: {response.url}")
+
+    page.on("response", check_response)
+    return page
+
+
+@pytest.fixture
+def page(request, browser: Browser, stack: Stack, problems: PageProblems) -> Iterator[Page]:
+    width = getattr(request, "param", 1366)
+    page = _open_page(browser, stack, problems, width)
+    yield page
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        name = re.sub(r"\W+", "_", request.node.nodeid)[-120:]
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.context.close()
+    assert problems.items == [], "\n".join(problems.items)
+
+
+def login(page: Page, username: str, password: str = DEMO_PASSWORD) -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r".*/(?!accounts/login).*"))
+
+
+def assert_every_field_has_a_label(page: Page) -> None:
+    """Each visible input, select and textarea is named by a label or aria-label."""
+    unlabeled = page.evaluate(
+        """() => [...document.querySelectorAll('input, select, textarea')]
+            .filter(el => el.type !== 'hidden' && el.type !== 'submit' && el.offsetParent !== null)
+            .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                          && !el.getAttribute('aria-labelledby'))
+            .map(el => el.outerHTML.slice(0, 120))"""
+    )
+    assert unlabeled == [], unlabeled
+
+
+def assert_fits_the_screen(page: Page) -> None:
+    """Nothing forces a horizontal scroll at the current viewport width."""
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, f"page is {overflow}px wider than the screen"

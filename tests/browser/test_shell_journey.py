@@ -1,0 +1,39 @@
+"""Signing in and finding one's way around, in real Chromium."""
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import assert_every_field_has_a_label, assert_fits_the_screen, login
+
+
+def test_a_rep_signs_in_and_sees_the_home_page(page: Page):
+    login(page, "alice")
+    expect(page.get_by_role("heading", name=re.compile("Good to see you, Alice"))).to_be_visible()
+    expect(page.get_by_role("navigation", name="Main navigation")).to_be_visible()
+    assert_every_field_has_a_label(page)
+
+
+def test_a_wrong_password_is_explained(page: Page, problems):
+    page.goto("/accounts/login/")
+    assert_every_field_has_a_label(page)
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("wrong")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Please enter a correct username and password")).to_be_visible()
+
+
+def test_the_admin_reaches_django_admin(page: Page):
+    login(page, "admin")
+    page.get_by_role("link", name="Admin").click()
+    expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+
+
+@pytest.mark.parametrize("page", [390], indirect=True)
+def test_the_shell_is_usable_at_phone_width(page: Page):
+    login(page, "bob")
+    assert_fits_the_screen(page)
+    page.get_by_role("button", name="Toggle navigation").click()
+    expect(page.get_by_role("searchbox", name=re.compile("Search"))).to_be_visible()
+    assert_fits_the_screen(page)
