@@ -9,13 +9,21 @@ from reports.models import ReportSubscription
 from reports.services import rollups_rebuild
 from reports.tests.factories import LostReasonFactory, deal_with_history, sales_pipeline
 
-REPORTS = ["reports:funnel", "reports:forecast", "reports:accuracy", "reports:winloss", "reports:velocity"]
+REPORTS = [
+    "reports:funnel",
+    "reports:forecast",
+    "reports:accuracy",
+    "reports:winloss",
+    "reports:velocity",
+    "reports:activity",
+]
 CSVS = [
     "reports:funnel-csv",
     "reports:forecast-csv",
     "reports:accuracy-csv",
     "reports:winloss-csv",
     "reports:velocity-csv",
+    "reports:activity-csv",
 ]
 JAN = "from=2026-01&to=2026-01"
 
