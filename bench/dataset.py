@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import json
 import math
 import random
 import time
@@ -106,6 +107,17 @@ def _date(epoch: float) -> dt.date:
     return dt.datetime.fromtimestamp(epoch, tz=dt.UTC).date()
 
 
+def _copy_literal(value: object) -> str:
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        return _b(value)
+    value = getattr(value, "adapted", value)  # psycopg2's Json wrapper of JSONField values
+    if isinstance(value, dict | list):
+        value = json.dumps(value)
+    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
 def _b(value: bool) -> str:
     return "t" if value else "f"
 
@@ -158,7 +170,17 @@ class Generator:
         return slug
 
     def _copy(self, model: type[models.Model], columns: list[str], lines: Iterable[str]) -> int:
+        """COPY ``lines`` (tab-separated values of ``columns``) into ``model``'s table.
+
+        Columns the generator does not know (added by a later migration) get the model field's
+        default, so a new NOT NULL field never breaks the load.
+        """
         table = connection.ops.quote_name(model._meta.db_table)
+        others = [f for f in model._meta.concrete_fields if f.column not in columns]
+        if others:
+            suffix = "".join("\t" + _copy_literal(f.get_db_prep_save(f.get_default(), connection)) for f in others)
+            lines = (line[:-1] + suffix + "\n" for line in lines)
+            columns = [*columns, *(f.column for f in others)]
         stream = _LineStream(lines)
         with connection.cursor() as cursor:
             cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", stream, 1 << 18)
@@ -174,6 +196,8 @@ class Generator:
             self.log(f"  {name:<10} {results[-1].seconds:7.1f} s  {summary}".rstrip())
 
         with transaction.atomic():
+            # Migrations may seed reference rows (a default pipeline, lost reasons): replaced.
+            truncate(REFERENCE_MODELS)
             skip_row_checks = self._skip_foreign_key_triggers()
             for step in STEPS:
                 started = time.perf_counter()
@@ -762,13 +786,14 @@ DEAL_COLUMNS = [
     "updated_at", "version",
 ]  # fmt: skip
 
+REFERENCE_MODELS = (Tag, Pipeline, Stage, LostReason, Product, ExchangeRate)
 STEPS: tuple[Step, ...] = (
     Step(
         "users",
         (User, Team, _through(Team, "members"), _through(Team, "managers")),
         Generator._users,
     ),
-    Step("reference", (Tag, Pipeline, Stage, LostReason, Product, ExchangeRate), Generator._reference),
+    Step("reference", REFERENCE_MODELS, Generator._reference),
     Step("companies", (Company, _through(Company, "tags")), Generator._companies),
     Step("contacts", (Contact, _through(Contact, "tags")), Generator._contacts),
     Step("deals", (Deal, StageChange, LineItem, _through(Deal, "contacts")), Generator._deals),
@@ -800,12 +825,13 @@ def check_foreign_keys(tables: Iterable[type[models.Model]]) -> None:
 
 
 def database_is_empty() -> bool:
-    return not any(model.objects.exists() for model in generated_models())
+    """No people, customers or deals yet (reference rows seeded by migrations do not count)."""
+    return not any(model.objects.exists() for model in (User, Company, Contact, Deal))
 
 
-def truncate() -> None:
-    """Empty every generated table (and, through CASCADE, whatever references them)."""
-    tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in generated_models())
+def truncate(tables: Iterable[type[models.Model]] | None = None) -> None:
+    """Empty the generated tables (and, through CASCADE, whatever references them)."""
+    tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in tables or generated_models())
     with connection.cursor() as cursor:
         if connection.in_atomic_block:
             # Deferred foreign-key checks of rows written earlier in this transaction block TRUNCATE.

@@ -474,6 +474,8 @@ def main(argv: list[str] | None = None) -> int:
     print("Dataset: " + ", ".join(f"{n:,} {name}" for name, n in counts.items()))
     subjects = {persona: pick_subjects(username) for persona, username in personas.items()}
 
+    commands = measure_commands(env)
+    print(f"  commands: {commands}")
     forget_cached_pages()
     server = start_gunicorn(env, args)
     try:
@@ -502,9 +504,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    commands = measure_commands(env)
     imported = measure_import(env, REP_USERNAME)
-    print(f"  commands: {commands}\n  import: {imported}")
+    print(f"  import: {imported}")
 
     failed = [r for r in pages if r.status in ("over budget", "error")]
     missing = [r for r in pages if r.status == "not built yet"]

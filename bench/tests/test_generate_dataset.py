@@ -9,9 +9,9 @@ from django.db import IntegrityError, connection
 from django.db.models import Count, Max, Min
 
 from bench import dataset, pools
-from contacts.models import Company, Contact
+from contacts.models import Company, Contact, Tag
 from crm.models import Role, Team, User
-from deals.models import Deal, DealStatus, ExchangeRate, LineItem, StageChange
+from deals.models import Deal, DealStatus, ExchangeRate, LineItem, LostReason, Pipeline, StageChange
 from deals.money import RateBook
 
 AS_OF = dt.date(2026, 6, 15)
@@ -213,3 +213,21 @@ def test_the_foreign_key_check_names_a_dangling_reference(generate):
 
     with pytest.raises(IntegrityError, match="contacts_contact.company_id = 999999"):
         dataset.check_foreign_keys([Contact])
+
+
+def test_reference_rows_seeded_by_migrations_are_replaced(generate):
+    Pipeline.objects.create(name="Sales", is_default=True)
+    LostReason.objects.create(name="Price too high")
+
+    generate()
+
+    assert set(Pipeline.objects.values_list("name", flat=True)) == {name for name, _d, _s in pools.PIPELINES}
+    assert set(LostReason.objects.values_list("name", flat=True)) == set(pools.LOST_REASONS)
+
+
+def test_columns_the_generator_does_not_know_get_the_fields_default(db):
+    generator = dataset.Generator(sizes=dataset.Sizes(0, 0, 0))
+
+    generator._copy(Tag, ["id"], ["41\n"])
+
+    assert Tag.objects.get(pk=41).name == ""
