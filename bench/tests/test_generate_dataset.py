@@ -231,3 +231,22 @@ def test_columns_the_generator_does_not_know_get_the_fields_default(db):
     generator._copy(Tag, ["id"], ["41\n"])
 
     assert Tag.objects.get(pk=41).name == ""
+
+
+def index_definitions() -> list[str]:
+    tables = [m._meta.db_table for m in dataset.generated_models()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = ANY(%s) AND schemaname = current_schema() ORDER BY 1",
+            [tables],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_the_schema_keeps_every_index_the_migrations_made(generate):
+    before = index_definitions()
+
+    generate()
+
+    assert index_definitions() == before
+    assert any("gin_trgm_ops" in definition for definition in before)
