@@ -451,6 +451,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument("--wrk-connections", type=int, default=4)
     parser.add_argument("--no-throughput", action="store_true", help="skip the wrk load test")
+    parser.add_argument(
+        "--only", action="append", metavar="PAGE", help="measure only this page (repeatable), e.g. --only kanban"
+    )
     parser.add_argument("--require-all", action="store_true", help="pages not built yet count as failures")
     parser.add_argument("--out", type=Path, default=ROOT / "bench", help="directory of results.json/.md")
     args = parser.parse_args(argv)
@@ -484,7 +487,10 @@ def main(argv: list[str] | None = None) -> int:
             sessions[persona] = Session(args.port)
             sessions[persona].login(username, password)
         pages: list[PageResult] = []
-        for page in PAGES:
+        chosen = [page for page in PAGES if not args.only or page.name in args.only]
+        if args.only and len(chosen) != len(set(args.only)):
+            raise SystemExit(f"Unknown page in --only; the pages are: {', '.join(p.name for p in PAGES)}")
+        for page in chosen:
             for persona, session in sessions.items():
                 result = measure_page(session, page, subjects[persona], persona, args)
                 if result.status == "not built yet":
