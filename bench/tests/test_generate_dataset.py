@@ -1,5 +1,4 @@
 import datetime as dt
-import io
 import re
 from decimal import Decimal
 
@@ -9,24 +8,11 @@ from django.db import IntegrityError, connection
 from django.db.models import Count, Max, Min
 
 from bench import dataset, pools
+from bench.tests.conftest import AS_OF, TINY
 from contacts.models import Company, Contact, Tag
 from crm.models import Role, Team, User
 from deals.models import Deal, DealStatus, ExchangeRate, LineItem, LostReason, Pipeline, StageChange
 from deals.money import RateBook
-
-AS_OF = dt.date(2026, 6, 15)
-TINY = {"companies": 30, "contacts": 240, "deals": 90}
-
-
-@pytest.fixture
-def generate(db, settings):
-    settings.DEBUG = True  # the command refuses to run in production
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-    def run(**options):
-        call_command("generate_dataset", as_of=AS_OF, stdout=io.StringIO(), **{**TINY, **options})
-
-    return run
 
 
 def snapshot() -> dict[str, list[tuple]]:

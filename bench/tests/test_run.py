@@ -2,8 +2,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench import run
+from bench import dataset, explain, run
 from bench.pages import PAGES, Budget, Page, Subjects
+from contacts.models import Company
+from crm.models import User
+from deals.models import Deal, Pipeline
 
 SUBJECTS = Subjects(company_id=1, contact_id=2, deal_id=3, pipeline_id=1, common_term="smith", rare_term="quixleigh")
 ARGS = SimpleNamespace(warmup=2, requests=10, page_seconds=60)
@@ -123,3 +126,27 @@ def test_the_markdown_table_lists_each_measurement_and_the_verdict():
     assert "| rollup rebuild | 1.25 s |" in table
     assert "5,000 rows in 2.0 s = 2,500.0 rows/s" in table
     assert "All measured budgets met. Not built yet: 1 of 2 pages." in table
+
+
+def test_subjects_are_the_heaviest_records_the_persona_may_see(generate):
+    generate()
+    rep = User.objects.get(username=dataset.REP_USERNAME)
+
+    subjects = run.pick_subjects(dataset.REP_USERNAME)
+
+    company = Company.objects.visible_to(rep).get(pk=subjects.company_id)
+    biggest = max(Company.objects.visible_to(rep), key=lambda c: c.contacts.count())
+    assert company.contacts.count() == biggest.contacts.count()
+    assert Deal.objects.visible_to(rep).filter(pk=subjects.deal_id).exists()
+    assert Pipeline.objects.get(pk=subjects.pipeline_id).is_default
+    assert subjects.rare_term == "quixleigh"
+
+
+def test_explain_prints_the_queries_of_a_page_and_their_plans(generate, capsys):
+    generate()
+
+    assert explain.main(["global search, common term", "--persona", "manager", "--top", "1"]) == 0
+
+    out = capsys.readouterr().out
+    assert "# global search, common term as manager: GET /search/?q=smith → HTTP 200" in out
+    assert "Execution Time" in out
