@@ -461,6 +461,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds of wrk load")
     parser.add_argument("--wrk-threads", type=int, default=1)
     parser.add_argument("--wrk-connections", type=int, default=4)
+    parser.add_argument(
+        "--skip-commands", action="store_true", help="do not run the timed commands (e.g. the rollup rebuild)"
+    )
     parser.add_argument("--no-throughput", action="store_true", help="skip the wrk load test")
     parser.add_argument(
         "--only", action="append", metavar="PAGE", help="measure only this page (repeatable), e.g. --only kanban"
@@ -473,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.conf import settings
 
     from bench.dataset import ADMIN_USERNAME, DEFAULT_PASSWORD, MANAGER_USERNAME, REP_USERNAME
-    from bench.pages import PAGES, THROUGHPUT_PAGE
+    from bench.pages import COMMANDS, PAGES, THROUGHPUT_PAGE
     from crm.models import User
 
     env = server_env(args.port)
@@ -488,7 +491,10 @@ def main(argv: list[str] | None = None) -> int:
     print("Dataset: " + ", ".join(f"{n:,} {name}" for name, n in counts.items()))
     subjects = {persona: pick_subjects(username) for persona, username in personas.items()}
 
-    commands = measure_commands(env)
+    if args.skip_commands:
+        commands = [{"name": label, "status": "not measured", "problem": "--skip-commands"} for label, _ in COMMANDS]
+    else:
+        commands = measure_commands(env)
     print(f"  commands: {commands}")
     forget_cached_pages()
     server = start_gunicorn(env, args)
