@@ -312,13 +312,14 @@ def pick_subjects(username: str) -> Any:
 
     from bench.pages import Subjects
     from bench.pools import COMMON_LAST_NAME, RARE_LAST_NAME
-    from contacts.models import Company
+    from contacts.models import Company, Contact
     from crm.models import User
     from deals.models import Deal, Pipeline, StageChange
 
     user = User.objects.get(username=username)
     company = Company.objects.visible_to(user).annotate(n=Count("contacts")).order_by("-n", "pk").first()
-    contact = company.contacts.visible_to(user).annotate(n=Count("deals")).order_by("-n", "pk").first()
+    contacts = company.contacts.visible_to(user) if company else Contact.objects.visible_to(user)
+    contact = contacts.annotate(n=Count("deals")).order_by("-n", "pk").first()
     deal = (
         StageChange.objects.filter(deal__in=Deal.objects.visible_to(user))
         .values("deal")
@@ -327,11 +328,12 @@ def pick_subjects(username: str) -> Any:
         .first()
     )
     pipeline = Pipeline.objects.filter(is_default=True).first() or Pipeline.objects.first()
+    # 0 where the dataset has nothing to show: the page answers 404 and is reported as an error.
     return Subjects(
-        company_id=company.pk,
+        company_id=company.pk if company else 0,
         contact_id=contact.pk if contact else 0,
-        deal_id=deal["deal"],
-        pipeline_id=pipeline.pk,
+        deal_id=deal["deal"] if deal else 0,
+        pipeline_id=pipeline.pk if pipeline else 0,
         common_term=COMMON_LAST_NAME.lower(),
         rare_term=RARE_LAST_NAME.lower(),
     )
