@@ -99,8 +99,18 @@ class _LineStream:
         return "".join(parts).encode()
 
 
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+_DAY_TEXT: dict[int, str] = {}
+
+
 def _ts(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC).isoformat()
+    """UTC timestamp text for COPY; a few times faster than datetime.isoformat (millions of calls)."""
+    day, second = divmod(int(epoch), 86_400)
+    date = _DAY_TEXT.get(day)
+    if date is None:
+        date = _DAY_TEXT[day] = dt.date.fromordinal(_EPOCH_ORDINAL + day).isoformat()
+    hour, rest = divmod(second, 3600)
+    return f"{date} {hour:02d}:{rest // 60:02d}:{rest % 60:02d}+00"
 
 
 def _date(epoch: float) -> dt.date:

@@ -236,3 +236,10 @@ def test_the_schema_keeps_every_index_the_migrations_made(generate):
 
     assert index_definitions() == before
     assert any("gin_trgm_ops" in definition for definition in before)
+
+
+@pytest.mark.parametrize("epoch", [0, 86_399.9, 86_400, 951_782_400, 1_790_000_000.7])
+def test_copy_timestamps_are_the_utc_instant(epoch):
+    text = dataset._ts(epoch)
+
+    assert dt.datetime.fromisoformat(text + ":00") == dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC)
