@@ -20,6 +20,7 @@ from activities.ics import render_ics
 from activities.models import Activity, ActivityType, CalendarFeed, Reminder
 from activities.templatetags.activity_tags import timeline_context
 from contacts.models import Company, Contact
+from crm.home import home_panels
 from crm.models import teams_visible_to, users_visible_to
 from deals.models import Deal
 
@@ -299,6 +300,9 @@ def my_day(request: HttpRequest) -> HttpResponse:
             "day": selectors.my_day(person),
             "now": timezone.now(),
             "reschedule_form": RescheduleForm(),
+            # My day is the home page: the other apps' panels sit under the day's work.
+            # "Today" repeats what this page already lists in full.
+            "panels": home_panels(request, exclude=frozenset({"activities-today"})) if person == request.user else [],
         },
     )
 
