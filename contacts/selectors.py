@@ -18,7 +18,7 @@ from django_countries import countries
 from contacts import lookups  # noqa: F401  (registers __trgm_icontains)
 from contacts.keyset import SortOption
 from contacts.models import Company, Contact, LifecycleStage, Tag
-from contacts.normalize import looks_like_phone, normalize_phone, phone_digits
+from contacts.normalize import format_phone, looks_like_phone, normalize_phone, phone_digits
 from crm.models import User
 
 if TYPE_CHECKING:
@@ -328,6 +328,8 @@ def _display(f: Any, value: Any, names: dict[type, dict[int, str]]) -> str:
         return str(value)
     if f.is_relation:
         return names.get(f.related_model, {}).get(value, _("(not visible)"))
+    if f.name in ("phone", "mobile"):
+        return format_phone(str(value))
     if f.name == "country":
         return str(countries.name(value)) or str(value)
     if f.choices:
