@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import BooleanField, Case, Count, F, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import TruncMonth
 from django.http import Http404, HttpRequest
 from django.urls import reverse
@@ -284,14 +284,21 @@ def deal_edit_history(deal: Deal, *, limit: int = 20) -> list[dict]:
 def open_deals_summary(user: User) -> dict:
     """The home panel: the user's own open deals, weighted total, and those closing this month."""
     today = timezone.localdate()
-    qs = Deal.objects.filter(owner=user, status=DealStatus.OPEN)
     month_start = today.replace(day=1)
     next_month = (month_start + dt.timedelta(days=32)).replace(day=1)
-    book = RateBook()
-    all_open = money_total(qs, book=book)
-    closing_qs = qs.filter(expected_close_date__gte=month_start, expected_close_date__lt=next_month)
-    closing = money_total(closing_qs, book=book)
-    return {"open": all_open, "closing": closing}
+    closing = Q(expected_close_date__gte=month_start, expected_close_date__lt=next_month)
+    qs = Deal.objects.filter(owner=user, status=DealStatus.OPEN).annotate(
+        closing_this_month=Case(When(closing, then=Value(True)), default=Value(False), output_field=BooleanField())
+    )
+    # One query for both figures: the totals grouped by "closes this month or not".
+    groups = money_totals(qs, group_by="closing_this_month")
+    everything = MoneyTotal()
+    for part in groups.values():
+        everything.count += part.count
+        everything.amount += part.amount
+        everything.weighted += part.weighted
+        everything.missing_rates |= part.missing_rates
+    return {"open": everything, "closing": groups.get(True, MoneyTotal())}
 
 
 def home_panel_context(request: HttpRequest) -> dict | None:

@@ -184,6 +184,18 @@ def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
+def contact_options(request: HttpRequest) -> HttpResponse:
+    """The contacts a deal form offers for the chosen company (htmx, on company change)."""
+    company_id = request.GET.get("company", "")
+    contacts = (
+        Contact.objects.visible_to(request.user).filter(company_id=company_id).order_by("last_name", "first_name", "id")
+        if company_id.isdigit()
+        else Contact.objects.none()
+    )
+    return render(request, "deals/partials/contact_options.html", {"contacts": contacts[:500]})
+
+
+@require_GET
 def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     deal = selectors.deal_for_user(request.user, pk)
     book = RateBook()

@@ -375,3 +375,12 @@ def test_board_columns_load_more_cards_with_a_keyset_cursor(owner_client, owner,
         ).status_code
         == 200
     )
+
+
+def test_choosing_a_company_offers_its_visible_contacts(owner_client, owner, outsider, company):
+    ContactFactory(owner=owner, company=company, first_name="Ada", last_name="Lovelace")
+    ContactFactory(owner=outsider, company=company, first_name="Hidden", last_name="Person")
+    body = owner_client.get(reverse("deals:contact-options"), {"company": company.pk}, **HTMX).content.decode()
+    assert "Ada Lovelace" in body
+    assert "Hidden" not in body
+    assert owner_client.get(reverse("deals:contact-options"), {"company": "x"}).content.decode().strip() == ""
