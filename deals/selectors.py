@@ -231,6 +231,25 @@ def deal_staleness(deal: Deal) -> Staleness:
     return Staleness(no_activity, stuck, usual)
 
 
+def deal_reopen_stage(deal: Deal) -> Stage | None:
+    """Where a closed deal reopens by default: the open stage it was closed from, else the first."""
+    last_open = (
+        StageChange.objects.filter(
+            deal=deal, from_stage__pipeline_id=deal.pipeline_id, from_stage__is_won=False, from_stage__is_lost=False
+        )
+        .select_related("from_stage")
+        .order_by("-at", "-id")
+        .first()
+    )
+    if last_open is not None:
+        return last_open.from_stage
+    return (
+        Stage.objects.filter(pipeline_id=deal.pipeline_id, is_won=False, is_lost=False)
+        .order_by("position", "id")
+        .first()
+    )
+
+
 # --- History -------------------------------------------------------------------------------
 
 
