@@ -34,10 +34,9 @@ class ActivityAdmin(admin.ModelAdmin):
     list_display = ["subject", "type", "owner", "due_at", "done_at", "created_at"]
     list_filter = ["type", "done_at"]
     search_fields = ["subject"]
-    raw_id_fields = ["company", "contact", "deal", "owner", "created_by"]
+    # Raw ids: a select of every company or contact would not scale.
+    raw_id_fields = ["company", "contact", "deal", "owner", "created_by", "attendee_contacts"]
     filter_horizontal = ["attendee_users"]
-    autocomplete_fields: list[str] = []
-    raw_id_fields += ["attendee_contacts"]
     inlines = [ReminderInline]
     list_select_related = ["type", "owner"]
 

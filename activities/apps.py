@@ -29,6 +29,14 @@ def _search(user, query: str, limit: int):
     )
 
 
+def _decorate_board_cards(deals) -> None:
+    from activities.selectors import next_activity_map
+
+    upcoming = next_activity_map([deal.pk for deal in deals])
+    for deal in deals:
+        deal.next_activity = upcoming.get(deal.pk)
+
+
 class ActivitiesConfig(AppConfig):
     name = "activities"
     verbose_name = _("Activities and reminders")
@@ -37,8 +45,10 @@ class ActivitiesConfig(AppConfig):
         from activities import receivers  # noqa: F401 - connects the timeline receiver
         from crm.home import register_home_panel
         from crm.search import register_search_provider
+        from deals.hooks import register_card_decorator
 
         register_home_panel(
             key="activities-today", order=10, template_name="activities/partials/home_today.html", context=_today_panel
         )
         register_search_provider(key="activities", order=40, search=_search)
+        register_card_decorator(key="activities-next", decorate=_decorate_board_cards)

@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Layout, Row
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -89,6 +91,9 @@ class ActivityForm(forms.ModelForm):
         if not activity_type.has_duration:
             self.fields.pop("ends_at", None)
             self.fields.pop("duration_minutes", None)
+        elif activity_type.has_due:
+            # With a start and an end, the duration follows from them (see clean()).
+            self.fields.pop("duration_minutes", None)
         if not activity_type.has_outcome:
             self.fields.pop("outcome")
         if activity_type.has_attendees:
@@ -99,9 +104,35 @@ class ActivityForm(forms.ModelForm):
         else:
             self.fields.pop("attendee_users")
             self.fields.pop("attendee_contacts")
+        if self.instance.pk and "owner" in self.fields:
+            self.fields["owner"].required = True
+            self.fields["owner"].empty_label = None
         if self.instance.pk:
             self.fields.pop("remind", None)
             self.fields.pop("done", None)
+        self.helper = self._compact_layout()
+
+    def _compact_layout(self) -> FormHelper:
+        """Related fields side by side, so even a meeting fits in a short form."""
+        helper = FormHelper()
+        helper.form_tag = False
+        groups = [
+            ["subject"],
+            ["body"],
+            ["due_at", "ends_at", "duration_minutes"],
+            ["outcome", "owner"],
+            ["attendee_users", "attendee_contacts"],
+            ["remind", "done"],
+        ]
+        rows = []
+        for group in groups:
+            present = [name for name in group if name in self.fields]
+            if len(present) == 1:
+                rows.append(present[0])
+            elif present:
+                rows.append(Row(*(Column(name, css_class="col-12 col-sm") for name in present)))
+        helper.layout = Layout(*rows)
+        return helper
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -127,7 +158,7 @@ class ActivityForm(forms.ModelForm):
         data = dict(self.cleaned_data)
         data.pop("done", None)
         remind = data.pop("remind", None)
-        kwargs = {name: value for name, value in data.items() if name in self.fields}
+        kwargs = {name: value for name, value in data.items() if name in self.fields or name == "duration_minutes"}
         if not kwargs.get("owner"):
             kwargs.pop("owner", None)
         if remind is not None and not self.instance.pk:
@@ -205,6 +236,9 @@ class ActivityFilterForm(forms.Form):
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = users_visible_to(user)
+        for field in self.fields.values():
+            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
+            field.widget.attrs.setdefault("class", f"{css} {css}-sm")
 
     def filters(self) -> dict[str, Any]:
         self.is_valid()

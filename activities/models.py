@@ -78,6 +78,7 @@ class ActivityQuerySet(OwnedQuerySet):
 
 class Activity(models.Model):
     type = models.ForeignKey(ActivityType, on_delete=models.PROTECT, related_name="activities", verbose_name=_("type"))
+    # Deleting a customer record keeps the work logged on it (the assignee's history).
     subject = models.CharField(_("subject"), max_length=200)
     body = models.TextField(_("notes"), blank=True)
     # The owner is also the assignee: the person who has to do it and who gets its reminders.
@@ -88,13 +89,13 @@ class Activity(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     company = models.ForeignKey(
-        Company, on_delete=models.CASCADE, null=True, blank=True, related_name="activities", verbose_name=_("company")
+        Company, on_delete=models.SET_NULL, null=True, blank=True, related_name="activities", verbose_name=_("company")
     )
     contact = models.ForeignKey(
-        Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="activities", verbose_name=_("contact")
+        Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="activities", verbose_name=_("contact")
     )
     deal = models.ForeignKey(
-        Deal, on_delete=models.CASCADE, null=True, blank=True, related_name="activities", verbose_name=_("deal")
+        Deal, on_delete=models.SET_NULL, null=True, blank=True, related_name="activities", verbose_name=_("deal")
     )
     due_at = models.DateTimeField(_("due / starts"), null=True, blank=True)
     ends_at = models.DateTimeField(_("ends"), null=True, blank=True)
@@ -225,8 +226,9 @@ class TimelineEvent(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     company = models.ForeignKey(Company, on_delete=models.CASCADE, null=True, blank=True, related_name="timeline")
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="timeline")
-    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, null=True, blank=True, related_name="timeline")
+    # A deleted contact or deal leaves its history on the company's timeline.
+    contact = models.ForeignKey(Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="timeline")
+    deal = models.ForeignKey(Deal, on_delete=models.SET_NULL, null=True, blank=True, related_name="timeline")
     activity = models.OneToOneField(
         Activity, on_delete=models.CASCADE, null=True, blank=True, related_name="timeline_event"
     )

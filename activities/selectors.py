@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from activities.models import Activity, ActivityType, TimelineEvent
 from contacts.models import Company, Contact
-from crm.models import Team, User
+from crm.models import Team, User, teams_visible_to, users_visible_to
 from deals.models import Deal
 
 if TYPE_CHECKING:
@@ -31,9 +31,17 @@ CUSTOMER_KINDS: dict[str, type[Company] | type[Contact] | type[Deal]] = {
 
 
 def activity_for_user(user: User, pk: int, *, write: bool = False) -> Activity:
-    """The activity if ``user`` may see it (404 otherwise); with ``write``, 403 if read-only."""
-    activity = Activity.objects.visible_to(user).with_related().filter(pk=pk).first()
+    """The activity if ``user`` may see it (404 otherwise); with ``write``, 403 if read-only.
+
+    Readable when its assignee's records are, or when a customer record it is logged on is
+    (it appears on that record's timeline, so its link must open). Changing it follows the
+    assignee only.
+    """
+    activity = Activity.objects.with_related().filter(pk=pk).first()
     if activity is None:
+        raise Http404
+    linked_owner_ids = [r.owner_id for r in (activity.company, activity.contact, activity.deal) if r is not None]
+    if not (user.can_read_owner(activity.owner_id) or any(user.can_read_owner(o) for o in linked_owner_ids)):
         raise Http404
     if write and not user.can_edit_owner(activity.owner_id):
         raise PermissionDenied
@@ -63,6 +71,29 @@ def active_types() -> list[ActivityType]:
     return list(ActivityType.objects.filter(active=True))
 
 
+LIST_PAGE_SIZE = 50
+
+
+def activity_list_page(qs: QuerySet[Activity], *, by_due: bool, cursor: str = "") -> tuple[list[Activity], str]:
+    """One keyset page of the activity list (no COUNT, no OFFSET): newest logged first, or
+    by due time (scheduled activities only). Returns the rows and the next page's cursor."""
+    position = parse_cursor(cursor) if cursor else None
+    if by_due:
+        qs = qs.filter(due_at__isnull=False).order_by("due_at", "id")
+        if position:
+            qs = qs.filter(Q(due_at__gt=position[0]) | Q(due_at=position[0], id__gt=position[1]))
+    else:
+        qs = qs.order_by("-created_at", "-id")
+        if position:
+            qs = qs.filter(Q(created_at__lt=position[0]) | Q(created_at=position[0], id__lt=position[1]))
+    rows = list(qs[: LIST_PAGE_SIZE + 1])
+    if len(rows) <= LIST_PAGE_SIZE:
+        return rows, ""
+    rows = rows[:LIST_PAGE_SIZE]
+    last = rows[-1]
+    return rows, encode_cursor(last.due_at if by_due else last.created_at, last.pk)
+
+
 # --- Timeline -----------------------------------------------------------------------------
 
 TIMELINE_PAGE_SIZE = 20
@@ -71,6 +102,7 @@ EVENT_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "deals": (gettext_noop("Deal changes"), ("stage_change", "deal_won", "deal_lost", "deal_created", "deal_reopened")),
     "merge": (gettext_noop("Merges"), ("merge",)),
     "import": (gettext_noop("Imports"), ("import",)),
+    "record": (gettext_noop("Record changes"), ("created", "archived", "restored", "owner_changed")),
 }
 
 
@@ -112,17 +144,20 @@ class TimelinePage:
 
 
 def parse_cursor(value: str) -> tuple[datetime, int] | None:
-    """``"<unix microseconds>-<id>"`` → (occurred_at, id); None when malformed."""
+    """``"<unix microseconds>-<id>"`` → (time, id); None when malformed."""
     try:
         micros, pk = value.split("-", 1)
-        at = datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC)
-        return at, int(pk)
-    except (ValueError, OverflowError, OSError):
+        return EPOCH + timedelta(microseconds=int(micros)), int(pk)
+    except (ValueError, OverflowError):
         return None
 
 
-def _cursor(event: TimelineEvent) -> str:
-    return f"{int(event.occurred_at.timestamp() * 1_000_000)}-{event.pk}"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def encode_cursor(at: datetime, pk: int) -> str:
+    # Integer arithmetic: a float timestamp could be a microsecond off and skip a row.
+    return f"{(at - EPOCH) // timedelta(microseconds=1)}-{pk}"
 
 
 def timeline_page(
@@ -142,7 +177,11 @@ def timeline_page(
     events = list(qs.order_by("-occurred_at", "-id")[: TIMELINE_PAGE_SIZE + 1])
     has_more = len(events) > TIMELINE_PAGE_SIZE
     events = events[:TIMELINE_PAGE_SIZE]
-    return TimelinePage(events=events, has_more=has_more, next_cursor=_cursor(events[-1]) if has_more else "")
+    return TimelinePage(
+        events=events,
+        has_more=has_more,
+        next_cursor=encode_cursor(events[-1].occurred_at, events[-1].pk) if has_more else "",
+    )
 
 
 # --- The deals board ----------------------------------------------------------------------
@@ -209,8 +248,6 @@ def my_day(owner: User, *, now: datetime | None = None) -> dict[str, object]:
 
 def today_counts(user: User, *, now: datetime | None = None) -> dict[str, int]:
     """Overdue and due-today counts for the home panel (one query)."""
-    from django.db.models import Count
-
     now = now or timezone.now()
     _start, tomorrow = day_bounds(now)
     return (
@@ -229,8 +266,6 @@ def calendar_owners(user: User, *, user_id: str = "", team_id: str = "") -> tupl
     """Whose activities the calendar shows: a team (members the viewer may read), a visible
     person, or the viewer. Unknown or invisible ids fall back to the viewer."""
     if team_id.isdigit():
-        from crm.models import teams_visible_to
-
         team = teams_visible_to(user).filter(pk=int(team_id)).first()
         if team is not None:
             member_ids = set(team.members.values_list("id", flat=True)) | set(
@@ -240,8 +275,6 @@ def calendar_owners(user: User, *, user_id: str = "", team_id: str = "") -> tupl
                 member_ids &= set(user.visible_owner_ids)
             return sorted(member_ids), None, team
     if user_id.isdigit():
-        from crm.models import users_visible_to
-
         person = users_visible_to(user).filter(pk=int(user_id)).first()
         if person is not None:
             return [person.pk], person, None

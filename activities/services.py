@@ -18,9 +18,11 @@ Reminder delivery guarantees (README, "Activities, reminders and the timeline"):
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
@@ -330,6 +332,8 @@ def reminder_deliver(*, reminder_id: int, now: datetime | None = None) -> str:
         if wants_email and reminder.email_sent_at is None:
             try:
                 _send_reminder_email(reminder)
+            except SoftTimeLimitExceeded:
+                raise  # the task is out of time: roll back, the lease hands the reminder on
             except Exception as exc:  # noqa: BLE001 - any SMTP/backend failure is retried and recorded
                 return _record_email_failure(reminder, exc, now)
             reminder.email_sent_at = timezone.now()
@@ -368,18 +372,27 @@ def _send_reminder_email(reminder: Reminder) -> None:
     )
 
 
-def reminder_sweep(*, now: datetime | None = None, batch_size: int = REMINDER_BATCH_SIZE, max_batches: int = 20) -> int:
+def reminder_sweep(
+    *,
+    now: datetime | None = None,
+    batch_size: int = REMINDER_BATCH_SIZE,
+    max_batches: int = 20,
+    time_budget: float = 50.0,
+) -> int:
     """Claim due reminders batch by batch and deliver them; returns how many were claimed.
 
-    Small batches keep each claim short and spread a backlog over concurrent sweeps.
+    Small batches keep each claim short and spread a backlog over concurrent sweeps; the
+    time budget stops claiming well before the next minute's sweep and the task's time limit,
+    so a slow mail server delays reminders instead of stranding claimed ones.
     """
+    started = time.monotonic()
     total = 0
     for _batch in range(max_batches):
         ids = reminder_claim(now=now, batch_size=batch_size)
         for reminder_id in ids:
             reminder_deliver(reminder_id=reminder_id, now=now)
         total += len(ids)
-        if len(ids) < batch_size:
+        if len(ids) < batch_size or time.monotonic() - started > time_budget:
             break
     return total
 

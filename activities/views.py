@@ -5,8 +5,6 @@ from datetime import date, datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,11 +18,11 @@ from activities import selectors, services
 from activities.forms import ActivityFilterForm, ActivityForm, ReminderForm, RescheduleForm
 from activities.ics import render_ics
 from activities.models import Activity, ActivityType, CalendarFeed, Reminder
+from activities.templatetags.activity_tags import timeline_context
 from contacts.models import Company, Contact
-from crm.models import teams_visible_to
+from crm.home import home_panels
+from crm.models import teams_visible_to, users_visible_to
 from deals.models import Deal
-
-LIST_PAGE_SIZE = 50
 
 
 def _safe_next(request: HttpRequest, fallback: str) -> str:
@@ -60,20 +58,23 @@ def activity_list(request: HttpRequest) -> HttpResponse:
             qs = qs.filter(company=company)
     by_due = filters.get("sort") == "due"
     date_field = "due_at" if by_due else "created_at"
+    tz = timezone.get_current_timezone()
     if "date_from" in filters:
-        qs = qs.filter(**{f"{date_field}__date__gte": filters["date_from"]})
+        qs = qs.filter(**{f"{date_field}__gte": datetime.combine(filters["date_from"], datetime.min.time(), tzinfo=tz)})
     if "date_to" in filters:
-        qs = qs.filter(**{f"{date_field}__date__lte": filters["date_to"]})
-    qs = qs.order_by("due_at", "id") if by_due else qs.order_by("-created_at", "-id")
-    page = Paginator(qs, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+        day_after = filters["date_to"] + timedelta(days=1)
+        qs = qs.filter(**{f"{date_field}__lt": datetime.combine(day_after, datetime.min.time(), tzinfo=tz)})
+    rows, next_cursor = selectors.activity_list_page(qs, by_due=by_due, cursor=request.GET.get("after", ""))
     querystring = request.GET.copy()
-    querystring.pop("page", None)
+    querystring.pop("after", None)
     return render(
         request,
         "activities/activity_list.html",
         {
             "form": form,
-            "page": page,
+            "rows": rows,
+            "next_cursor": next_cursor,
+            "is_first_page": not request.GET.get("after"),
             "company": company,
             "querystring": querystring.urlencode(),
             "now": timezone.now(),
@@ -124,15 +125,14 @@ def activity_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _attendee_contacts(request: HttpRequest, company: Company | None, contact: Contact | None, deal: Deal | None):
+    """Contacts offered as meeting attendees: the people of the record the meeting is on."""
     qs = Contact.objects.visible_to(request.user)
     if company is not None:
         return qs.filter(company=company)
     if deal is not None:
-        return qs.filter(Q(deals=deal) | Q(company_id=deal.company_id) if deal.company_id else Q(deals=deal)).distinct()
+        return qs.filter(deals=deal)
     if contact is not None:
-        return qs.filter(
-            Q(pk=contact.pk) | Q(company_id=contact.company_id) if contact.company_id else Q(pk=contact.pk)
-        )
+        return qs.filter(pk=contact.pk)
     return qs.none()
 
 
@@ -271,8 +271,6 @@ def reminder_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 def timeline(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     """A page of a customer's timeline (htmx: filter chips and "Show older")."""
     obj = selectors.customer_for_user(request.user, kind, pk)
-    from activities.templatetags.activity_tags import timeline_context
-
     context = timeline_context(
         obj, filter_key=request.GET.get("type", ""), cursor=request.GET.get("cursor", ""), user=request.user
     )
@@ -302,6 +300,9 @@ def my_day(request: HttpRequest) -> HttpResponse:
             "day": selectors.my_day(person),
             "now": timezone.now(),
             "reschedule_form": RescheduleForm(),
+            # My day is the home page: the other apps' panels sit under the day's work.
+            # "Today" repeats what this page already lists in full.
+            "panels": home_panels(request, exclude=frozenset({"activities-today"})) if person == request.user else [],
         },
     )
 
@@ -345,8 +346,6 @@ def calendar_view(request: HttpRequest) -> HttpResponse:
     for key in ("date", "view"):
         scope.pop(key, None)
     feed = CalendarFeed.objects.filter(user=request.user).first()
-    from crm.models import users_visible_to
-
     return render(
         request,
         "activities/calendar.html",

@@ -66,10 +66,14 @@ PAGES: list[Page] = [
     Page("deal list", "deals:list", LIST),
     Page("kanban", "deals:board", Budget(p50_ms=50), args=lambda s: (s.pipeline_id,)),
     Page("deal page", "deals:detail", Budget(p50_ms=40), args=lambda s: (s.deal_id,)),
+    Page("deal timeline", "activities:timeline", Budget(p50_ms=40), args=lambda s: ("deal", s.deal_id)),
+    Page("company timeline", "activities:timeline", DETAIL, args=lambda s: ("company", s.company_id)),
     Page("my day", "activities:my-day", DETAIL),
+    Page("activity list", "activities:list", LIST),
     Page("report: funnel", "reports:funnel", REPORT),
     Page("report: forecast", "reports:forecast", REPORT),
-    Page("report: win/loss", "reports:win-loss", REPORT),
+    Page("report: forecast accuracy", "reports:accuracy", REPORT),
+    Page("report: win/loss", "reports:winloss", REPORT),
     Page("report: velocity", "reports:velocity", REPORT),
     Page("report: activity", "reports:activity", REPORT),
     Page("report: customer value", "reports:customer-value", REPORT),
@@ -79,7 +83,8 @@ PAGES: list[Page] = [
 THROUGHPUT_PAGE = "contact list"
 THROUGHPUT_MIN_RPS = 100.0
 
-# Management commands timed once per run when they exist: (label, argv after manage.py).
+# Management commands timed once per run, before the pages are measured (report pages read
+# the rollups these build), when they exist: (label, argv after manage.py).
 COMMANDS: list[tuple[str, list[str]]] = [
     ("rollup rebuild", ["rebuild_rollups"]),
 ]

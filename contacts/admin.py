@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from contacts import services
 from contacts.models import Company, Contact, Tag
 
 
@@ -47,6 +48,10 @@ class CompanyAdmin(SimpleHistoryAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False  # no COUNT(*) over a million rows on every page
 
+    def save_model(self, request, obj, form, change):
+        services.customer_prepare_admin_save(instance=obj)
+        super().save_model(request, obj, form, change)
+
 
 @admin.register(Contact)
 class ContactAdmin(SimpleHistoryAdmin):
@@ -78,3 +83,7 @@ class ContactAdmin(SimpleHistoryAdmin):
     readonly_fields = ["completeness", "created_at", "updated_at", "archived_at"]
     date_hierarchy = "created_at"
     show_full_result_count = False
+
+    def save_model(self, request, obj, form, change):
+        services.customer_prepare_admin_save(instance=obj)
+        super().save_model(request, obj, form, change)

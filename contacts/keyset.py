@@ -109,5 +109,5 @@ def keyset_page(qs: QuerySet, option: SortOption, *, after: str = "", before: st
 
 def capped_count(qs: QuerySet, cap: int = 1000) -> tuple[int, bool]:
     """(count, more): counts at most ``cap`` + 1 rows, so a big table is never fully counted."""
-    count = qs.order_by()[: cap + 1].count()
+    count = qs.order_by().values("pk")[: cap + 1].count()
     return min(count, cap), count > cap

@@ -127,6 +127,12 @@ class Company(models.Model):
             models.Index(
                 fields=["archived_at"], condition=models.Q(archived_at__isnull=False), name="company_archived"
             ),
+            # The home panel counts a user's records per stage from this index alone.
+            models.Index(
+                fields=["owner", "lifecycle_stage"],
+                condition=models.Q(archived_at__isnull=True),
+                name="company_owner_stage",
+            ),
             models.Index(fields=["phone"], name="company_phone"),
             models.Index(fields=["external_id"], name="company_external_id"),
             GinIndex(fields=["name"], opclasses=["gin_trgm_ops"], name="company_name_trgm"),
@@ -225,6 +231,12 @@ class Contact(models.Model):
             models.Index(Lower("email"), "id", name="contact_lower_email_id"),
             models.Index(
                 fields=["archived_at"], condition=models.Q(archived_at__isnull=False), name="contact_archived"
+            ),
+            # The home panel counts a user's records per stage from this index alone.
+            models.Index(
+                fields=["owner", "lifecycle_stage"],
+                condition=models.Q(archived_at__isnull=True),
+                name="contact_owner_stage",
             ),
             models.Index(fields=["phone"], name="contact_phone"),
             models.Index(fields=["mobile"], name="contact_mobile"),

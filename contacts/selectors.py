@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_countries import countries
 
+from contacts import lookups  # noqa: F401  (registers __trgm_icontains)
 from contacts.keyset import SortOption
 from contacts.models import Company, Contact, LifecycleStage, Tag
 from contacts.normalize import looks_like_phone, normalize_phone, phone_digits
@@ -85,9 +86,13 @@ def _phone_q(query: str, *fields: str) -> Q:
             condition |= Q(**{name: result.e164})
     digits = phone_digits(query).lstrip("0")
     if len(digits) >= 5:
-        # Catches national formats ("8 916 …" vs "+7 916 …") and numbers kept as typed.
+        # Catches national formats ("8 916 …" vs "+7 916 …", same last ten digits) and a
+        # part of a number ("916 123"); the trigram index on the column answers both.
         for name in fields:
-            condition |= Q(**{f"{name}__endswith": digits[-10:]})
+            condition |= Q(**{f"{name}__contains": digits[-10:]})
+    # Numbers kept as typed (invalid) are only findable by the text as they were typed.
+    for name in fields:
+        condition |= Q(**{f"{name}__trgm_icontains": query.strip()})
     return condition
 
 
@@ -97,7 +102,9 @@ def company_search_q(query: str) -> Q:
         return Q()
     if looks_like_phone(query):
         return _phone_q(query, "phone")
-    condition = Q(name__icontains=query) | Q(domain__icontains=query.lower()) | Q(email__icontains=query.lower())
+    condition = (
+        Q(name__trgm_icontains=query) | Q(domain__trgm_icontains=query.lower()) | Q(email__trgm_icontains=query.lower())
+    )
     return condition
 
 
@@ -110,7 +117,11 @@ def contact_search_q(query: str) -> Q:
         return _phone_q(query, "phone", "mobile")
     condition = Q()
     for word in query.split()[:5]:
-        condition &= Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word.lower())
+        condition &= (
+            Q(first_name__trgm_icontains=word)
+            | Q(last_name__trgm_icontains=word)
+            | Q(email__trgm_icontains=word.lower())
+        )
     return condition
 
 
@@ -217,7 +228,7 @@ def lifecycle_counts(user: User) -> dict[str, dict[str, int]]:
             model.objects.filter(owner=user, archived_at__isnull=True)
             .order_by()
             .values("lifecycle_stage")
-            .annotate(n=Count("id"))
+            .annotate(n=Count("*"))  # count(*) lets the (owner, stage) index answer alone
         )
         counts = {row["lifecycle_stage"]: row["n"] for row in rows}
         result[key] = {stage: counts.get(stage, 0) for stage in LifecycleStage.values}

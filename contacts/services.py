@@ -62,6 +62,17 @@ def _normalise(instance: Company | Contact, phone_fields: tuple[str, ...], *, ke
     instance.phone_is_invalid = invalid
 
 
+def customer_prepare_admin_save(*, instance: Company | Contact) -> None:
+    """Normalise a record edited in Django admin the way the app's forms would.
+
+    An admin saving a phone that does not validate keeps it as typed (and the record is
+    marked) rather than being stopped; admin writes history through ``SimpleHistoryAdmin``.
+    """
+    fields = COMPANY_PHONE_FIELDS if isinstance(instance, Company) else CONTACT_PHONE_FIELDS
+    _normalise(instance, fields, keep_invalid_phone=True)
+    instance.completeness = instance.compute_completeness()
+
+
 def _save(instance: Company | Contact, *, actor: User | None, tags: list[Tag] | None, created: bool) -> None:
     """Save the row and its tags, then write one history record that includes both."""
     instance.completeness = instance.compute_completeness()

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from contacts import services
+from contacts.duplicates import Duplicate, company_duplicates, contact_duplicates
 from contacts.forms import (
     CompanyFilterForm,
     CompanyForm,
@@ -38,6 +39,9 @@ from contacts.selectors import (
 from crm.models import users_visible_to
 
 PAGE_SIZE = 50
+# Changing one of these on an existing record is when a possible duplicate is worth a look.
+COMPANY_IDENTITY = {"name", "domain", "phone", "email"}
+CONTACT_IDENTITY = {"first_name", "last_name", "email", "secondary_email", "phone", "mobile", "company"}
 
 
 def _list_context(request: HttpRequest, form: Any, qs: Any, sorts: dict[str, SortOption]) -> dict[str, Any]:
@@ -99,14 +103,49 @@ def company_list_view(request: HttpRequest) -> HttpResponse:
     return render(request, "contacts/company_list.html", context)
 
 
+def _company_duplicates(request: HttpRequest, form: CompanyForm, *, exclude_pk: int | None = None) -> list[Duplicate]:
+    """Possible duplicates to confirm before saving, unless the user chose "Save anyway" or
+    an edit leaves the identifying fields alone."""
+    if request.POST.get("save_anyway") or not set(form.changed_data) & COMPANY_IDENTITY:
+        return []
+    data = form.cleaned_data
+    return company_duplicates(
+        request.user,
+        name=data["name"],
+        domain=data.get("domain", ""),
+        phone=data.get("phone", ""),
+        email=data.get("email", ""),
+        exclude_pk=exclude_pk,
+    )
+
+
+def _contact_duplicates(request: HttpRequest, form: ContactForm, *, exclude_pk: int | None = None) -> list[Duplicate]:
+    if request.POST.get("save_anyway") or not set(form.changed_data) & CONTACT_IDENTITY:
+        return []
+    data = form.cleaned_data
+    return contact_duplicates(
+        request.user,
+        first_name=data.get("first_name", ""),
+        last_name=data["last_name"],
+        emails=[data.get("email", ""), data.get("secondary_email", "")],
+        phones=[data.get("phone", ""), data.get("mobile", "")],
+        company=data.get("company"),
+        exclude_pk=exclude_pk,
+    )
+
+
 def company_create(request: HttpRequest) -> HttpResponse:
     form_class = CompanyQuickForm if "quick" in request.POST else CompanyForm
     form = form_class(request.POST or None, user=request.user)
+    duplicates: list[Duplicate] = []
     if request.method == "POST" and form.is_valid():
-        company = services.company_create(actor=request.user, **form.service_kwargs())
-        messages.success(request, _("Company “%(name)s” created.") % {"name": company.name})
-        return redirect(company)
-    return render(request, "contacts/company_form.html", {"form": form, "nav": "companies"})
+        duplicates = _company_duplicates(request, form)
+        if not duplicates:
+            company = services.company_create(actor=request.user, **form.service_kwargs())
+            messages.success(request, _("Company “%(name)s” created.") % {"name": company.name})
+            return redirect(company)
+    context = {"form": form, "duplicates": duplicates, "nav": "companies"}
+    return render(request, "contacts/company_form.html", context)
 
 
 @require_GET
@@ -126,11 +165,15 @@ def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def company_edit(request: HttpRequest, pk: int) -> HttpResponse:
     company = company_for_user(request.user, pk, write=True)
     form = CompanyForm(request.POST or None, instance=company, user=request.user)
+    duplicates: list[Duplicate] = []
     if request.method == "POST" and form.is_valid():
-        services.company_update(actor=request.user, company=company, **form.service_kwargs())
-        messages.success(request, _("Changes saved."))
-        return redirect(company)
-    return render(request, "contacts/company_form.html", {"form": form, "company": company, "nav": "companies"})
+        duplicates = _company_duplicates(request, form, exclude_pk=company.pk)
+        if not duplicates:
+            services.company_update(actor=request.user, company=company, **form.service_kwargs())
+            messages.success(request, _("Changes saved."))
+            return redirect(company)
+    context = {"form": form, "company": company, "duplicates": duplicates, "nav": "companies"}
+    return render(request, "contacts/company_form.html", context)
 
 
 @require_POST
@@ -203,11 +246,15 @@ def contact_create(request: HttpRequest) -> HttpResponse:
     form_class = ContactQuickForm if "quick" in request.POST else ContactForm
     initial = {"company": request.GET.get("company")} if request.GET.get("company", "").isdigit() else {}
     form = form_class(request.POST or None, user=request.user, initial=initial)
+    duplicates: list[Duplicate] = []
     if request.method == "POST" and form.is_valid():
-        contact = services.contact_create(actor=request.user, **form.service_kwargs())
-        messages.success(request, _("Contact “%(name)s” created.") % {"name": contact.full_name})
-        return redirect(contact)
-    return render(request, "contacts/contact_form.html", {"form": form, "nav": "contacts"})
+        duplicates = _contact_duplicates(request, form)
+        if not duplicates:
+            contact = services.contact_create(actor=request.user, **form.service_kwargs())
+            messages.success(request, _("Contact “%(name)s” created.") % {"name": contact.full_name})
+            return redirect(contact)
+    context = {"form": form, "duplicates": duplicates, "nav": "contacts"}
+    return render(request, "contacts/contact_form.html", context)
 
 
 @require_GET
@@ -226,11 +273,15 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
     contact = contact_for_user(request.user, pk, write=True)
     form = ContactForm(request.POST or None, instance=contact, user=request.user)
+    duplicates: list[Duplicate] = []
     if request.method == "POST" and form.is_valid():
-        services.contact_update(actor=request.user, contact=contact, **form.service_kwargs())
-        messages.success(request, _("Changes saved."))
-        return redirect(contact)
-    return render(request, "contacts/contact_form.html", {"form": form, "contact": contact, "nav": "contacts"})
+        duplicates = _contact_duplicates(request, form, exclude_pk=contact.pk)
+        if not duplicates:
+            services.contact_update(actor=request.user, contact=contact, **form.service_kwargs())
+            messages.success(request, _("Changes saved."))
+            return redirect(contact)
+    context = {"form": form, "contact": contact, "duplicates": duplicates, "nav": "contacts"}
+    return render(request, "contacts/contact_form.html", context)
 
 
 @require_POST

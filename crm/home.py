@@ -31,10 +31,12 @@ def register_home_panel(
     _panels[key] = HomePanel(key=key, order=order, template_name=template_name, context=context)
 
 
-def home_panels(request: HttpRequest) -> list[tuple[str, dict[str, Any]]]:
+def home_panels(request: HttpRequest, *, exclude: frozenset[str] = frozenset()) -> list[tuple[str, dict[str, Any]]]:
     """(template, context) for each panel that has something to show, in order."""
     rendered = []
     for panel in sorted(_panels.values(), key=lambda p: p.order):
+        if panel.key in exclude:
+            continue
         context = panel.context(request)
         if context is not None:
             rendered.append((panel.template_name, context))

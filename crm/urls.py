@@ -3,10 +3,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from activities import views as activities_views
 from crm import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    # My day is everyone's home page (the activities app owns it; the root URLconf may import any app).
+    path("", activities_views.my_day, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("search/", views.search, name="search"),
     path("notifications/", views.notification_list, name="notification-list"),

@@ -12,14 +12,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crm import services
 from crm.forms import PreferencesForm
-from crm.home import home_panels
 from crm.models import Notification
 from crm.search import search_all
 from crm.selectors import health_status, notification_for_user
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "crm/home.html", {"panels": home_panels(request)})
 
 
 @login_not_required

@@ -191,6 +191,11 @@ class Deal(models.Model):
         return self.status == DealStatus.OPEN
 
     @property
+    def is_overdue(self) -> bool:
+        """Open past its expected close date: the forecast for it is wrong until someone updates it."""
+        return self.is_open and self.expected_close_date is not None and self.expected_close_date < timezone.localdate()
+
+    @property
     def weighted_amount(self) -> Decimal:
         return (self.amount * self.probability / Decimal("100")).quantize(Decimal("0.01"))
 

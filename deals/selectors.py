@@ -13,9 +13,13 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
-from django.http import Http404
+from django.http import Http404, HttpRequest
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
 
+from crm.search import SearchHit, SearchSection
 from deals.models import Deal, DealStatus, Pipeline, Stage, StageChange
 from deals.money import RateBook
 
@@ -231,11 +235,17 @@ def deal_staleness(deal: Deal) -> Staleness:
 
 
 def deal_stage_history(deal: Deal) -> list[StageChange]:
-    return list(
+    """Stage moves, newest first, each with ``left_at`` (when the deal left that stage, or None)."""
+    changes = list(
         StageChange.objects.filter(deal=deal)
         .select_related("from_stage", "to_stage", "actor", "lost_reason")
         .order_by("-at", "-id")
     )
+    left_at = None
+    for change in changes:
+        change.left_at = left_at
+        left_at = change.at
+    return changes
 
 
 def _history_change(name: str, old: object, new: object) -> dict:
@@ -282,3 +292,32 @@ def open_deals_summary(user: User) -> dict:
     closing_qs = qs.filter(expected_close_date__gte=month_start, expected_close_date__lt=next_month)
     closing = money_total(closing_qs, book=book)
     return {"open": all_open, "closing": closing}
+
+
+def home_panel_context(request: HttpRequest) -> dict | None:
+    if not request.user.is_authenticated:
+        return None
+    return open_deals_summary(request.user)
+
+
+def search_deals(user: User, query: str, limit: int) -> SearchSection:
+    """Deals whose title contains ``query`` (trigram-indexed), visible to ``user`` only."""
+    hits = list(
+        Deal.objects.visible_to(user)
+        .filter(title__icontains=query)
+        .select_related("company", "stage")
+        .order_by("title", "id")[: limit + 1]
+    )
+    return SearchSection(
+        title=str(_("Deals")),
+        hits=[
+            SearchHit(
+                title=deal.title,
+                url=deal.get_absolute_url(),
+                subtitle=" · ".join(filter(None, [deal.company.name if deal.company else "", deal.stage.name])),
+            )
+            for deal in hits[:limit]
+        ],
+        more_url=f"{reverse('deals:list')}?{urlencode({'q': query})}",
+        has_more=len(hits) > limit,
+    )

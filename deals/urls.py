@@ -1,5 +1,20 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from deals import views
 
 app_name = "deals"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.deal_list, name="list"),
+    path("export.csv", views.deal_export, name="export"),
+    path("new/", views.deal_create, name="create"),
+    path("board/", views.board_default, name="board-default"),
+    path("board/<int:pipeline_pk>/", views.board, name="board"),
+    path("board/<int:pipeline_pk>/stages/<int:stage_pk>/", views.board_column, name="board-column"),
+    path("<int:pk>/", views.deal_detail, name="detail"),
+    path("<int:pk>/edit/", views.deal_edit, name="edit"),
+    path("<int:pk>/move/", views.deal_move, name="move"),
+    path("<int:pk>/line-items/", views.line_item_add, name="line-item-add"),
+    path("<int:pk>/line-items/<int:item_pk>/", views.line_item_edit, name="line-item-edit"),
+    path("<int:pk>/line-items/<int:item_pk>/remove/", views.line_item_remove, name="line-item-remove"),
+]

@@ -8,6 +8,7 @@ class ReportsConfig(AppConfig):
 
     def ready(self) -> None:
         from crm.home import register_home_panel
+        from reports import receivers  # noqa: F401  (connects the signal receivers)
         from reports.home import home_panel_context
 
         register_home_panel(

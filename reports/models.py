@@ -135,6 +135,26 @@ class StageVisit(models.Model):
         return f"deal {self.deal_id} in stage {self.stage_id} for {self.seconds}s"
 
 
+class ActivityWeek(models.Model):
+    """Done calls, meetings and tasks of one owner in one week (weeks start on Monday)."""
+
+    generation = models.ForeignKey(RollupGeneration, on_delete=models.CASCADE, related_name="+")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    week = models.DateField()
+    calls = models.PositiveIntegerField(default=0)
+    meetings = models.PositiveIntegerField(default=0)
+    tasks_done = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["generation", "owner", "week"], name="activityweek_unique_owner_week"),
+        ]
+        indexes = [models.Index(fields=["generation", "week"], name="activityweek_period")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.week}: {self.calls}/{self.meetings}/{self.tasks_done}"
+
+
 class ForecastSnapshot(models.Model):
     """The open pipeline as it stood when ``month`` began, kept to measure forecast accuracy."""
 

@@ -9,9 +9,11 @@ from decimal import Decimal
 from django.db.models import Avg, Count, F, Q, Sum
 from django.utils import timezone
 
+from activities.models import Activity
 from crm.models import Team
 from deals.models import DealStatus, Pipeline, Stage
 from reports.models import (
+    ActivityWeek,
     DealFact,
     ForecastSnapshot,
     ReportSubscription,
@@ -61,10 +63,11 @@ class FunnelRow:
     amount: Decimal
     conversion: float | None  # share of this stage's entrants that reached a later stage
     of_top: float | None  # entrants as a share of the first stage's entrants
+    is_last: bool = False
 
     @property
-    def dropped(self) -> int:
-        return self.entered - self.reached_later
+    def dropped(self) -> int | None:
+        return None if self.is_last else self.entered - self.reached_later
 
 
 @dataclass
@@ -102,6 +105,7 @@ def funnel_report(scope: ReportScope, generation_id: int | None) -> FunnelReport
                 amount=cell.get("amount") or ZERO,
                 conversion=None if is_last else percent(later, entered),
                 of_top=percent(entered, top),
+                is_last=is_last,
             )
         )
     return FunnelReport(rows=rows)
@@ -446,3 +450,70 @@ def home_figures(scope: ReportScope, generation_id: int | None) -> dict:
         won=Count("id", filter=Q(status=DealStatus.WON, closed_at__gte=since)),
         lost=Count("id", filter=Q(status=DealStatus.LOST, closed_at__gte=since)),
     )
+
+
+# Activity -------------------------------------------------------------------------------
+
+
+@dataclass
+class ActivityLine:
+    key: object
+    label: str
+    calls: int = 0
+    meetings: int = 0
+    tasks_done: int = 0
+    overdue: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.calls + self.meetings + self.tasks_done
+
+
+@dataclass
+class ActivityReport:
+    by_week: list[ActivityLine]
+    leaderboard: list[ActivityLine]
+    cells: list[ActivityLine]  # one per owner and week, for the CSV
+
+
+def activity_report(scope: ReportScope, generation_id: int | None) -> ActivityReport:
+    """Done calls, meetings and tasks per rep and week from the rollup; overdue tasks as of now."""
+    cells = (
+        ActivityWeek.objects.filter(scope.owner_filter(), generation_id=generation_id)
+        .filter(week__gte=scope.start, week__lt=add_months(scope.end, 1))
+        .values("week", "owner_id", "calls", "meetings", "tasks_done")
+        .order_by("week", "owner_id")
+    )
+    overdue = dict(
+        Activity.objects.filter(scope.owner_filter(), type__key="task", done_at__isnull=True, due_at__lt=timezone.now())
+        .values("owner_id")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("owner_id", "n")
+    )
+    names = scope.owner_names
+    in_scope = scope.owner_ids
+    owners = {pk: ActivityLine(key=pk, label=name) for pk, name in names.items() if in_scope is None or pk in in_scope}
+    weeks: dict[dt.date, ActivityLine] = {}
+    rows = []
+    for cell in cells:
+        week = weeks.setdefault(cell["week"], ActivityLine(key=cell["week"], label=f"{cell['week']:%Y-%m-%d}"))
+        owner = owners.setdefault(
+            cell["owner_id"], ActivityLine(key=cell["owner_id"], label=names.get(cell["owner_id"], ""))
+        )
+        row = ActivityLine(
+            key=(cell["week"], cell["owner_id"]),
+            label=owner.label,
+            calls=cell["calls"],
+            meetings=cell["meetings"],
+            tasks_done=cell["tasks_done"],
+        )
+        rows.append(row)
+        for line in (week, owner):
+            line.calls += row.calls
+            line.meetings += row.meetings
+            line.tasks_done += row.tasks_done
+    for owner_id, count in overdue.items():
+        owners.setdefault(owner_id, ActivityLine(key=owner_id, label=names.get(owner_id, ""))).overdue = count
+    leaderboard = sorted(owners.values(), key=lambda line: (-line.total, line.overdue, line.label))
+    return ActivityReport(by_week=[weeks[key] for key in sorted(weeks)], leaderboard=leaderboard, cells=rows)

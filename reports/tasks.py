@@ -8,7 +8,7 @@ from reports import services
 from reports.models import ReportSubscription
 
 
-@shared_task(time_limit=60, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+@shared_task(time_limit=60, soft_time_limit=50, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
 def refresh_deal_rollups(deal_id: int) -> bool:
     return services.rollups_refresh_for_deal(deal_id=deal_id)
 
@@ -20,12 +20,12 @@ def rebuild_rollups() -> int:
     return services.rollups_rebuild().pk
 
 
-@shared_task(time_limit=10 * 60)
+@shared_task(time_limit=10 * 60, soft_time_limit=9 * 60)
 def take_forecast_snapshot() -> int:
     return services.forecast_snapshot_take()
 
 
-@shared_task(time_limit=30 * 60)
+@shared_task(time_limit=30 * 60, soft_time_limit=29 * 60)
 def send_weekly_reports() -> int:
     sent = 0
     for subscription_id in ReportSubscription.objects.values_list("id", flat=True):

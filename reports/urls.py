@@ -16,6 +16,8 @@ urlpatterns = [
     path("win-loss.csv", views.winloss_csv, name="winloss-csv"),
     path("velocity/", views.velocity, name="velocity"),
     path("velocity.csv", views.velocity_csv, name="velocity-csv"),
+    path("activity/", views.activity, name="activity"),
+    path("activity.csv", views.activity_csv, name="activity-csv"),
     path("rebuild/", views.rebuild, name="rebuild"),
     path("subscriptions/<int:team_id>/toggle/", views.subscription_toggle, name="subscription-toggle"),
 ]

@@ -216,6 +216,40 @@ def velocity_csv(request: HttpRequest) -> HttpResponse:
     return csv_response("velocity.csv", [_("Measure"), _("Stage"), _("Value"), _("Stays")], rows)
 
 
+def _activity(request: HttpRequest) -> tuple[ReportScope, selectors.RollupStatus, selectors.ActivityReport]:
+    scope = report_scope_for_user(request.user, request.GET)
+    status = selectors.rollup_status()
+    return scope, status, selectors.activity_report(scope, status.generation_id)
+
+
+@require_GET
+def activity(request: HttpRequest) -> HttpResponse:
+    scope, status, report = _activity(request)
+    chart = charts.bar_chart(
+        title=_("Activities done per week"),
+        description=_("Calls, meetings and tasks done in each week of the period."),
+        labels=[line.label for line in report.by_week],
+        series=[
+            (_("Calls"), [line.calls for line in report.by_week]),
+            (_("Meetings"), [line.meetings for line in report.by_week]),
+            (_("Tasks done"), [line.tasks_done for line in report.by_week]),
+        ],
+    )
+    context = _context(request, scope, "activity", status=status, activity=report, chart=chart)
+    return render(request, "reports/activity.html", context)
+
+
+@require_GET
+def activity_csv(request: HttpRequest) -> HttpResponse:
+    _scope, _status, report = _activity(request)
+    header = [_("Week"), _("Owner"), _("Calls"), _("Meetings"), _("Tasks done")]
+    rows = [
+        [f"{cell.key[0]:%Y-%m-%d}", cell.label, cell.calls, cell.meetings, cell.tasks_done] for cell in report.cells
+    ]
+    rows += [[_("Overdue tasks now"), line.label, "", "", line.overdue] for line in report.leaderboard if line.overdue]
+    return csv_response("activity.csv", header, rows)
+
+
 @require_POST
 def rebuild(request: HttpRequest) -> HttpResponse:
     if not (request.user.is_admin or request.user.is_manager):

@@ -17,6 +17,7 @@ from django.db.models import Model
 from django.urls import NoReverseMatch
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from activities import selectors
 from activities.forms import ActivityForm
@@ -29,8 +30,13 @@ KIND_ICONS = {
     "deal_won": "bi-trophy",
     "deal_lost": "bi-x-octagon",
     "deal_created": "bi-plus-circle",
+    "deal_reopened": "bi-arrow-counterclockwise",
     "merge": "bi-intersect",
     "import": "bi-upload",
+    "created": "bi-plus-circle",
+    "archived": "bi-archive",
+    "restored": "bi-box-arrow-up",
+    "owner_changed": "bi-person-check",
 }
 
 
@@ -99,6 +105,27 @@ def record_url(obj: Any) -> str:
         return obj.get_absolute_url()
     except (NoReverseMatch, AttributeError):
         return ""
+
+
+KIND_LABELS = {
+    "stage_change": gettext_lazy("Stage change"),
+    "deal_won": gettext_lazy("Deal won"),
+    "deal_lost": gettext_lazy("Deal lost"),
+    "deal_created": gettext_lazy("Deal created"),
+    "deal_reopened": gettext_lazy("Deal reopened"),
+    "merge": gettext_lazy("Merge"),
+    "import": gettext_lazy("Import"),
+    "created": gettext_lazy("Created"),
+    "archived": gettext_lazy("Archived"),
+    "restored": gettext_lazy("Restored"),
+    "owner_changed": gettext_lazy("Owner changed"),
+}
+
+
+@register.filter
+def kind_label(kind: str) -> str:
+    """A readable name for an event kind; unknown kinds (other systems') as sent, de-snaked."""
+    return str(KIND_LABELS.get(kind, kind.replace("_", " ").capitalize()))
 
 
 @register.filter

@@ -1,5 +1,4 @@
 import datetime as dt
-import io
 import re
 from decimal import Decimal
 
@@ -9,24 +8,11 @@ from django.db import IntegrityError, connection
 from django.db.models import Count, Max, Min
 
 from bench import dataset, pools
-from contacts.models import Company, Contact
+from bench.tests.conftest import AS_OF, TINY
+from contacts.models import Company, Contact, Tag
 from crm.models import Role, Team, User
-from deals.models import Deal, DealStatus, ExchangeRate, LineItem, StageChange
+from deals.models import Deal, DealStatus, ExchangeRate, LineItem, LostReason, Pipeline, StageChange
 from deals.money import RateBook
-
-AS_OF = dt.date(2026, 6, 15)
-TINY = {"companies": 30, "contacts": 240, "deals": 90}
-
-
-@pytest.fixture
-def generate(db, settings):
-    settings.DEBUG = True  # the command refuses to run in production
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-    def run(**options):
-        call_command("generate_dataset", as_of=AS_OF, stdout=io.StringIO(), **{**TINY, **options})
-
-    return run
 
 
 def snapshot() -> dict[str, list[tuple]]:
@@ -213,3 +199,48 @@ def test_the_foreign_key_check_names_a_dangling_reference(generate):
 
     with pytest.raises(IntegrityError, match="contacts_contact.company_id = 999999"):
         dataset.check_foreign_keys([Contact])
+
+
+def test_reference_rows_seeded_by_migrations_are_replaced(generate):
+    # What deals' default-pipeline migration seeds (already there once it is merged).
+    Pipeline.objects.get_or_create(name="Sales", defaults={"is_default": True})
+    LostReason.objects.get_or_create(name="Price too high")
+
+    generate()
+
+    assert set(Pipeline.objects.values_list("name", flat=True)) == {name for name, _d, _s in pools.PIPELINES}
+    assert set(LostReason.objects.values_list("name", flat=True)) == set(pools.LOST_REASONS)
+
+
+def test_columns_the_generator_does_not_know_get_the_fields_default(db):
+    generator = dataset.Generator(sizes=dataset.Sizes(0, 0, 0))
+
+    generator._copy(Tag, ["id"], ["41\n"])
+
+    assert Tag.objects.get(pk=41).name == ""
+
+
+def index_definitions() -> list[str]:
+    tables = [m._meta.db_table for m in dataset.generated_models()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = ANY(%s) AND schemaname = current_schema() ORDER BY 1",
+            [tables],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_the_schema_keeps_every_index_the_migrations_made(generate):
+    before = index_definitions()
+
+    generate()
+
+    assert index_definitions() == before
+    assert any("gin_trgm_ops" in definition for definition in before)
+
+
+@pytest.mark.parametrize("epoch", [0, 86_399.9, 86_400, 951_782_400, 1_790_000_000.7])
+def test_copy_timestamps_are_the_utc_instant(epoch):
+    text = dataset._ts(epoch)
+
+    assert dt.datetime.fromisoformat(text + ":00") == dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC)

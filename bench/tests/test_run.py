@@ -2,11 +2,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench import run
+from bench import dataset, explain, run
 from bench.pages import PAGES, Budget, Page, Subjects
+from contacts.models import Company
+from crm.models import User
+from deals.models import Deal, Pipeline
 
 SUBJECTS = Subjects(company_id=1, contact_id=2, deal_id=3, pipeline_id=1, common_term="smith", rare_term="quixleigh")
-ARGS = SimpleNamespace(warmup=2, requests=10)
+ARGS = SimpleNamespace(warmup=2, requests=10, page_seconds=60)
 
 
 class FakeSession:
@@ -74,6 +77,18 @@ def test_a_page_that_answers_an_error_fails(db):
     assert result.problems == ["HTTP 404"]
 
 
+def test_a_slow_page_stops_after_the_time_limit_with_enough_samples(db):
+    page = Page("home", "home", Budget(p50_ms=30))
+    session = FakeSession([900.0] * 12)
+    args = SimpleNamespace(warmup=2, requests=10, page_seconds=0)
+
+    result = run.measure_page(session, page, SUBJECTS, "rep", args)
+
+    assert result.samples == run.MIN_SAMPLES
+    assert len(session.paths) == 2 + run.MIN_SAMPLES
+    assert result.status == "over budget"
+
+
 def test_a_page_whose_url_name_does_not_exist_is_not_built_yet(db):
     page = Page("future", "reports:does-not-exist", Budget(p50_ms=50))
     session = FakeSession([])
@@ -86,7 +101,7 @@ def test_a_page_whose_url_name_does_not_exist_is_not_built_yet(db):
 
 
 def test_the_markdown_table_lists_each_measurement_and_the_verdict():
-    ok = run.PageResult("home", "rep", url="/", p50_ms=12.0, p95_ms=20.0, db_p50_ms=2.0, queries=4,
+    ok = run.PageResult("home", "rep", url="/", p50_ms=12.0, p95_ms=20.0, db_p50_ms=2.0, queries=4, samples=30,
                         budget_p50_ms=50, budget_queries=10)  # fmt: skip
     missing = run.PageResult("kanban", "—", status="not built yet", problems=["no URL named deals:board"])
     report = {
@@ -106,8 +121,32 @@ def test_the_markdown_table_lists_each_measurement_and_the_verdict():
 
     table = run.markdown(report)
 
-    assert "| home | rep | 12 | 20 | 2 | 4 | 50 / — / 10 | ok |" in table
+    assert "| home | rep | 12 | 20 | 2 | 4 | 30 | 50 / — / 10 | ok |" in table
     assert "| kanban | — |" in table and "not built yet: no URL named deals:board" in table
     assert "| rollup rebuild | 1.25 s |" in table
     assert "5,000 rows in 2.0 s = 2,500.0 rows/s" in table
     assert "All measured budgets met. Not built yet: 1 of 2 pages." in table
+
+
+def test_subjects_are_the_heaviest_records_the_persona_may_see(generate):
+    generate()
+    rep = User.objects.get(username=dataset.REP_USERNAME)
+
+    subjects = run.pick_subjects(dataset.REP_USERNAME)
+
+    company = Company.objects.visible_to(rep).get(pk=subjects.company_id)
+    biggest = max(Company.objects.visible_to(rep), key=lambda c: c.contacts.count())
+    assert company.contacts.count() == biggest.contacts.count()
+    assert Deal.objects.visible_to(rep).filter(pk=subjects.deal_id).exists()
+    assert Pipeline.objects.get(pk=subjects.pipeline_id).is_default
+    assert subjects.rare_term == "quixleigh"
+
+
+def test_explain_prints_the_queries_of_a_page_and_their_plans(generate, capsys):
+    generate()
+
+    assert explain.main(["global search, common term", "--persona", "manager", "--top", "1"]) == 0
+
+    out = capsys.readouterr().out
+    assert "# global search, common term as manager: GET /search/?q=smith → HTTP 200" in out
+    assert "Execution Time" in out

@@ -199,3 +199,35 @@ def test_a_product_in_another_currency_is_priced_in_the_deals_currency(deal, own
     product = ProductFactory(price=Decimal("100"), currency="EUR")
     item = services.line_item_add(deal=deal, actor=owner, product=product, quantity=Decimal("1"))
     assert item.unit_price == Decimal("125.00")
+
+
+def test_a_quiet_deal_and_a_deal_stuck_in_its_stage_are_flagged_stale(owner, pipeline, settings):
+    import datetime as dt
+
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from deals.selectors import deal_staleness
+
+    settings.DEAL_STALE_DAYS = 14
+    now = timezone.now()
+    lead = stage(pipeline, "Lead")
+    # History: deals usually leave Lead after 2 days.
+    for _i in range(3):
+        quick = DealFactory(owner=owner, pipeline=pipeline, created_at=now - dt.timedelta(days=30))
+        StageChange.objects.filter(deal=quick).update(at=now - dt.timedelta(days=30))
+        StageChange.objects.create(
+            deal=quick, from_stage=lead, to_stage=stage(pipeline, "Proposal"), at=now - dt.timedelta(days=28)
+        )
+    cache.delete(f"deals:stage-median:{pipeline.pk}")
+    fresh = DealFactory(owner=owner, pipeline=pipeline)
+    assert not deal_staleness(fresh)
+    stuck = DealFactory(
+        owner=owner,
+        pipeline=pipeline,
+        created_at=now - dt.timedelta(days=20),
+        stage_entered_at=now - dt.timedelta(days=20),
+    )
+    staleness = deal_staleness(stuck)
+    assert staleness.no_activity_days == 20
+    assert (staleness.stuck_days, staleness.usual_days) == (20, 2)

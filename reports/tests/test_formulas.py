@@ -99,4 +99,9 @@ def test_a_rep_sees_only_their_own_numbers(teammate, hand_data, generation_id):
 
 def test_an_admin_sees_everyone(admin_user, hand_data, generation_id):
     scope = scope_for(admin_user, "from=2026-01&to=2026-01", require_pipeline=True)
-    assert [row.entered for row in selectors.funnel_report(scope, generation_id).rows] == [4, 5, 3, 2]  # E skips Qualified and Proposal on its way to Won
+    assert [row.entered for row in selectors.funnel_report(scope, generation_id).rows] == [
+        4,
+        5,
+        3,
+        2,
+    ]  # E skips Qualified and Proposal on its way to Won

@@ -1,0 +1,373 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from activities.models import Activity, CalendarFeed, Reminder, ReminderState, TimelineEvent
+from activities.selectors import LIST_PAGE_SIZE
+from activities.tests.factories import ActivityFactory, CompanyFactory, ContactFactory, DealFactory, activity_type
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def task(owner):
+    return ActivityFactory(owner=owner, subject="Send the quote", due_at=timezone.now() + timedelta(hours=3))
+
+
+@pytest.fixture
+def company(owner):
+    return CompanyFactory(owner=owner, name="Northwind")
+
+
+class TestList:
+    def test_it_shows_the_owners_and_teammates_activities(self, owner_client, teammate_client, task):
+        assert "Send the quote" in owner_client.get(reverse("activities:list")).content.decode()
+        assert "Send the quote" in teammate_client.get(reverse("activities:list")).content.decode()
+
+    def test_it_hides_other_teams_activities(self, outsider_client, task):
+        assert "Send the quote" not in outsider_client.get(reverse("activities:list")).content.decode()
+
+    def test_a_manager_sees_the_teams_activities(self, manager_client, task):
+        assert "Send the quote" in manager_client.get(reverse("activities:list")).content.decode()
+
+    def test_it_filters_by_status_type_and_company(self, owner_client, owner, task, company):
+        ActivityFactory(owner=owner, subject="Old call", type=activity_type("call"), done_at=timezone.now())
+        ActivityFactory(owner=owner, subject="Late task", due_at=timezone.now() - timedelta(days=1))
+        ActivityFactory(owner=owner, subject="On Northwind", company=company, type=activity_type("note"))
+        url = reverse("activities:list")
+        overdue = owner_client.get(url, {"status": "overdue"}).content.decode()
+        assert "Late task" in overdue and "Send the quote" not in overdue and "Old call" not in overdue
+        calls = owner_client.get(url, {"type": activity_type("call").pk}).content.decode()
+        assert "Old call" in calls and "Late task" not in calls
+        on_company = owner_client.get(url, {"company": company.pk}).content.decode()
+        assert "On Northwind" in on_company and "Late task" not in on_company
+
+    def test_it_pages_with_a_keyset_cursor(self, owner_client, owner):
+        for i in range(LIST_PAGE_SIZE + 3):
+            ActivityFactory(owner=owner, subject=f"Item {i:03d}")
+        first = owner_client.get(reverse("activities:list"))
+        assert len(first.context["rows"]) == LIST_PAGE_SIZE
+        second = owner_client.get(reverse("activities:list"), {"after": first.context["next_cursor"]})
+        seen = {a.pk for a in first.context["rows"]} | {a.pk for a in second.context["rows"]}
+        assert len(seen) == LIST_PAGE_SIZE + 3
+        assert second.context["next_cursor"] == ""
+        by_due = owner_client.get(reverse("activities:list"), {"sort": "due", "after": "garbage"})
+        assert by_due.status_code == 200 and by_due.context["rows"] == []  # none has a due time
+
+    def test_it_ignores_unknown_filter_values(self, owner_client, task):
+        response = owner_client.get(
+            reverse("activities:list"), {"status": "drop table", "sort": "-secret", "type": "x"}
+        )
+        assert response.status_code == 200
+        assert "Send the quote" in response.content.decode()
+
+    def test_its_query_count_does_not_grow_with_rows(self, owner_client, owner, company, django_assert_max_num_queries):
+        contact = ContactFactory(owner=owner, company=company)
+        deal = DealFactory(owner=owner, company=company)
+        for i in range(50):
+            ActivityFactory(owner=owner, subject=f"Row {i}", company=company, contact=contact, deal=deal)
+        with django_assert_max_num_queries(12):
+            response = owner_client.get(reverse("activities:list"))
+        assert response.content.decode().count("Row ") == 50
+
+
+class TestDetailAndEdit:
+    def test_the_owner_sees_and_edits_it(self, owner_client, owner, task):
+        assert owner_client.get(task.get_absolute_url()).status_code == 200
+        response = owner_client.post(
+            reverse("activities:edit", args=[task.pk]),
+            {"subject": "Send the new quote", "due_at": "2031-01-02T10:00", "owner": owner.pk},
+        )
+        assert response.status_code == 302
+        task.refresh_from_db()
+        assert task.subject == "Send the new quote"
+        assert timezone.localtime(task.due_at).strftime("%Y-%m-%d %H:%M") == "2031-01-02 10:00"
+        assert TimelineEvent.objects.get(activity=task).title == "Send the new quote"
+
+    def test_a_teammate_reads_but_cannot_change_it(self, teammate_client, task):
+        assert teammate_client.get(task.get_absolute_url()).status_code == 200
+        assert teammate_client.post(reverse("activities:edit", args=[task.pk]), {"subject": "x"}).status_code == 403
+        assert teammate_client.post(reverse("activities:toggle-done", args=[task.pk])).status_code == 403
+        task.refresh_from_db()
+        assert task.subject == "Send the quote" and task.done_at is None
+
+    def test_an_outsider_gets_404(self, outsider_client, task):
+        assert outsider_client.get(task.get_absolute_url()).status_code == 404
+        assert outsider_client.post(reverse("activities:toggle-done", args=[task.pk])).status_code == 404
+        assert outsider_client.post(reverse("activities:delete", args=[task.pk])).status_code == 404
+        assert Activity.objects.filter(pk=task.pk).exists()
+
+    def test_an_activity_on_a_visible_company_opens_from_its_timeline(self, teammate_client, admin_user, company):
+        # An admin's call on the team's company shows on that company's timeline, so it opens.
+        call = ActivityFactory(owner=admin_user, company=company, type=activity_type("call"))
+        assert teammate_client.get(call.get_absolute_url()).status_code == 200
+        assert teammate_client.post(reverse("activities:toggle-done", args=[call.pk])).status_code == 403
+
+    def test_a_manager_can_change_it(self, manager_client, task):
+        manager_client.post(reverse("activities:toggle-done", args=[task.pk]))
+        task.refresh_from_db()
+        assert task.done_at is not None
+
+    def test_bad_input_shows_errors_and_saves_nothing(self, owner_client, task):
+        response = owner_client.post(reverse("activities:edit", args=[task.pk]), {"subject": ""})
+        assert response.status_code == 200
+        assert "This field is required" in response.content.decode()
+        task.refresh_from_db()
+        assert task.subject == "Send the quote"
+
+    def test_notes_are_escaped_and_links_made_clickable(self, owner_client, owner):
+        note = ActivityFactory(
+            owner=owner, type=activity_type("note"), body="<script>alert(1)</script> see https://example.com/x"
+        )
+        html = owner_client.get(note.get_absolute_url()).content.decode()
+        assert "<script>alert(1)</script>" not in html
+        assert "&lt;script&gt;" in html
+        assert 'href="https://example.com/x"' in html
+
+    def test_the_owner_deletes_it(self, owner_client, task):
+        owner_client.post(reverse("activities:delete", args=[task.pk]))
+        assert not Activity.objects.filter(pk=task.pk).exists()
+
+
+class TestLogging:
+    def test_it_logs_a_call_on_a_company_inline(self, owner_client, owner, company):
+        response = owner_client.post(
+            reverse("activities:log"),
+            {
+                "on": f"company:{company.pk}",
+                "type": "call",
+                "subject": "Spoke to CFO",
+                "outcome": "Interested",
+                "duration_minutes": "15",
+            },
+            **HTMX,
+        )
+        assert response.status_code == 200
+        assert response["HX-Trigger"] == "activity-logged"
+        activity = Activity.objects.get(subject="Spoke to CFO")
+        assert activity.company == company and activity.owner == owner and activity.done_at is not None
+        assert activity.outcome == "Interested" and activity.duration_minutes == 15
+        assert TimelineEvent.objects.get(activity=activity).company == company
+
+    def test_a_task_on_a_deal_gets_an_assignee_due_time_and_reminder(self, owner_client, owner):
+        deal = DealFactory(owner=owner)
+        response = owner_client.post(
+            reverse("activities:log"),
+            {
+                "on": f"deal:{deal.pk}",
+                "type": "task",
+                "subject": "Send contract",
+                "due_at": "2031-05-01T09:00",
+                "remind": "30",
+            },
+            **HTMX,
+        )
+        assert response.status_code == 200
+        activity = Activity.objects.get(subject="Send contract")
+        assert activity.deal == deal and activity.company == deal.company and activity.done_at is None
+        reminder = activity.reminders.get()
+        assert reminder.minutes_before == 30 and reminder.remind_at == activity.due_at - timedelta(minutes=30)
+
+    def test_logging_a_done_activity_on_a_deal_updates_its_last_activity(self, owner_client, owner):
+        deal = DealFactory(owner=owner)
+        owner_client.post(reverse("activities:log"), {"on": f"deal:{deal.pk}", "type": "email", "subject": "Sent it"})
+        deal.refresh_from_db()
+        assert deal.last_activity_at is not None
+
+    def test_a_meeting_has_start_end_and_attendees(self, owner_client, owner, teammate, company):
+        contact = ContactFactory(owner=owner, company=company)
+        owner_client.post(
+            reverse("activities:log"),
+            {
+                "on": f"company:{company.pk}",
+                "type": "meeting",
+                "subject": "Kick-off",
+                "due_at": "2031-05-01T09:00",
+                "ends_at": "2031-05-01T10:30",
+                "attendee_users": [teammate.pk],
+                "attendee_contacts": [contact.pk],
+            },
+        )
+        meeting = Activity.objects.get(subject="Kick-off")
+        assert meeting.duration_minutes == 90
+        assert list(meeting.attendee_users.all()) == [teammate]
+        assert list(meeting.attendee_contacts.all()) == [contact]
+
+    def test_a_meeting_ending_before_it_starts_is_refused(self, owner_client, company):
+        response = owner_client.post(
+            reverse("activities:log"),
+            {
+                "on": f"company:{company.pk}",
+                "type": "meeting",
+                "subject": "Bad",
+                "due_at": "2031-05-01T09:00",
+                "ends_at": "2031-05-01T08:00",
+            },
+            **HTMX,
+        )
+        assert "The end is before the start" in response.content.decode()
+        assert not Activity.objects.filter(subject="Bad").exists()
+
+    def test_an_outsider_cannot_log_on_a_hidden_company(self, outsider_client, company):
+        response = outsider_client.post(
+            reverse("activities:log"), {"on": f"company:{company.pk}", "type": "note", "subject": "Sneaky"}
+        )
+        assert response.status_code == 404
+        assert not Activity.objects.exists()
+
+    def test_a_rep_cannot_assign_work_to_a_teammate(self, owner_client, teammate):
+        response = owner_client.post(
+            reverse("activities:log"), {"type": "task", "subject": "Yours", "owner": teammate.pk}
+        )
+        assert response.status_code == 200
+        assert not Activity.objects.filter(subject="Yours").exists()
+
+    def test_a_manager_assigns_work_to_a_team_member(self, manager_client, owner):
+        manager_client.post(reverse("activities:log"), {"type": "task", "subject": "Yours", "owner": owner.pk})
+        assert Activity.objects.get(subject="Yours").owner == owner
+
+    def test_switching_the_type_swaps_the_form(self, owner_client, company):
+        html = owner_client.get(
+            reverse("activities:log"), {"on": f"company:{company.pk}", "type": "meeting"}, **HTMX
+        ).content.decode()
+        assert 'name="ends_at"' in html and 'name="attendee_users"' in html
+        html = owner_client.get(reverse("activities:log"), {"on": f"company:{company.pk}", "type": "note"}, **HTMX)
+        assert 'name="due_at"' not in html.content.decode()
+
+
+class TestInlineActions:
+    def test_complete_and_reopen_inline(self, owner_client, task):
+        response = owner_client.post(reverse("activities:toggle-done", args=[task.pk]), **HTMX)
+        assert f'id="activity-row-{task.pk}"' in response.content.decode()
+        task.refresh_from_db()
+        assert task.done_at is not None
+        owner_client.post(reverse("activities:toggle-done", args=[task.pk]), **HTMX)
+        task.refresh_from_db()
+        assert task.done_at is None
+
+    def test_reschedule_to_tomorrow_inline(self, owner_client, task):
+        before = task.due_at
+        owner_client.post(reverse("activities:reschedule", args=[task.pk]), {"shift": "tomorrow"}, **HTMX)
+        task.refresh_from_db()
+        assert task.due_at - before == timedelta(days=1)
+
+    def test_reschedule_to_a_given_time(self, owner_client, task):
+        owner_client.post(reverse("activities:reschedule", args=[task.pk]), {"due_at": "2031-03-04T11:30"}, **HTMX)
+        task.refresh_from_db()
+        assert timezone.localtime(task.due_at).strftime("%Y-%m-%d %H:%M") == "2031-03-04 11:30"
+
+    def test_reschedule_without_a_time_changes_nothing(self, owner_client, task):
+        before = task.due_at
+        owner_client.post(reverse("activities:reschedule", args=[task.pk]), {"shift": "bogus"})
+        task.refresh_from_db()
+        assert task.due_at == before
+
+    def test_add_and_cancel_a_reminder(self, owner_client, task):
+        owner_client.post(reverse("activities:reminder-add", args=[task.pk]), {"minutes_before": "10"})
+        reminder = Reminder.objects.get(activity=task)
+        assert reminder.remind_at == task.due_at - timedelta(minutes=10)
+        owner_client.post(reverse("activities:reminder-cancel", args=[reminder.pk]))
+        reminder.refresh_from_db()
+        assert reminder.state == ReminderState.CANCELLED
+
+    def test_a_reminder_needs_a_time_or_minutes(self, owner_client, task):
+        owner_client.post(reverse("activities:reminder-add", args=[task.pk]), {})
+        assert not Reminder.objects.exists()
+
+    def test_a_teammate_cannot_cancel_someone_elses_reminder(self, teammate_client, task):
+        reminder = Reminder.objects.create(activity=task, remind_at=task.due_at)
+        assert teammate_client.post(reverse("activities:reminder-cancel", args=[reminder.pk])).status_code == 403
+        reminder.refresh_from_db()
+        assert reminder.state == ReminderState.PENDING
+
+
+class TestMyDay:
+    def test_it_groups_overdue_today_upcoming_and_stale_deals(self, owner_client, owner):
+        now = timezone.now()
+        ActivityFactory(owner=owner, subject="Was due yesterday", due_at=now - timedelta(days=1))
+        ActivityFactory(owner=owner, subject="Due in three days", due_at=now + timedelta(days=3))
+        ActivityFactory(owner=owner, subject="Next month", due_at=now + timedelta(days=30))
+        ActivityFactory(owner=owner, subject="Done already", due_at=now - timedelta(days=1), done_at=now)
+        DealFactory(owner=owner, title="Sleepy deal", last_activity_at=now - timedelta(days=40))
+        DealFactory(owner=owner, title="Busy deal", last_activity_at=now - timedelta(days=1))
+        response = owner_client.get(reverse("activities:my-day"))
+        day = response.context["day"]
+        assert [a.subject for a in day["overdue"]] == ["Was due yesterday"]
+        assert [a.subject for a in day["upcoming"]] == ["Due in three days"]
+        assert [d.title for d in day["stale_deals"]] == ["Sleepy deal"]
+
+    def test_a_manager_views_a_team_members_day(self, manager_client, task, owner):
+        response = manager_client.get(reverse("activities:my-day"), {"user": owner.pk})
+        assert response.context["person"] == owner
+        assert "Send the quote" in response.content.decode()
+
+    def test_a_rep_cannot_view_a_teammates_day(self, teammate_client, teammate, owner, task):
+        response = teammate_client.get(reverse("activities:my-day"), {"user": owner.pk})
+        assert response.context["person"] == teammate
+        assert "Send the quote" not in response.content.decode()
+
+    def test_a_manager_cannot_view_another_teams_member(self, manager_client, manager, outsider):
+        response = manager_client.get(reverse("activities:my-day"), {"user": outsider.pk})
+        assert response.context["person"] == manager
+
+    def test_its_query_count_is_constant(self, owner_client, owner, django_assert_max_num_queries):
+        company = CompanyFactory(owner=owner)
+        deal = DealFactory(owner=owner, company=company)
+        for i in range(50):
+            ActivityFactory(owner=owner, company=company, deal=deal, due_at=timezone.now() + timedelta(minutes=i))
+        with django_assert_max_num_queries(14):
+            owner_client.get(reverse("activities:my-day"))
+
+
+class TestCalendar:
+    def test_month_and_week_show_the_users_activities(self, owner_client, owner):
+        ActivityFactory(owner=owner, subject="Demo day", due_at=timezone.now())
+        for view in ("month", "week"):
+            html = owner_client.get(reverse("activities:calendar"), {"view": view}).content.decode()
+            assert "Demo day" in html
+
+    def test_a_manager_sees_the_teams_calendar(self, manager_client, owner, north):
+        ActivityFactory(owner=owner, subject="Team thing", due_at=timezone.now())
+        html = manager_client.get(reverse("activities:calendar"), {"team": north.pk}).content.decode()
+        assert "Team thing" in html
+
+    def test_an_outsider_cannot_peek_at_another_teams_calendar(self, outsider_client, owner, north):
+        ActivityFactory(owner=owner, subject="Team thing", due_at=timezone.now())
+        for params in ({"team": north.pk}, {"user": owner.pk}):
+            html = outsider_client.get(reverse("activities:calendar"), params).content.decode()
+            assert "Team thing" not in html
+
+    def test_bad_dates_fall_back_to_today(self, owner_client):
+        assert owner_client.get(reverse("activities:calendar"), {"date": "2025-13-45"}).status_code == 200
+
+    def test_its_query_count_is_constant(self, owner_client, owner, django_assert_max_num_queries):
+        for i in range(50):
+            ActivityFactory(owner=owner, due_at=timezone.now() + timedelta(hours=i))
+        with django_assert_max_num_queries(12):
+            owner_client.get(reverse("activities:calendar"))
+
+
+class TestIcsFeed:
+    def test_the_secret_url_serves_the_users_activities(self, client, owner_client, owner):
+        ActivityFactory(owner=owner, subject="Board, meeting; prep", due_at=timezone.now() + timedelta(days=1))
+        owner_client.post(reverse("activities:calendar-feed-regenerate"))
+        feed = CalendarFeed.objects.get(user=owner)
+        response = client.get(reverse("activities:ics", args=[feed.token]))
+        assert response.status_code == 200
+        assert response["Content-Type"].startswith("text/calendar")
+        body = response.content.decode()
+        assert body.startswith("BEGIN:VCALENDAR\r\n")
+        assert "SUMMARY:Task: Board\\, meeting\\; prep" in body
+
+    def test_a_wrong_or_revoked_token_is_404(self, client, owner_client, owner):
+        owner_client.post(reverse("activities:calendar-feed-regenerate"))
+        old = CalendarFeed.objects.get(user=owner).token
+        owner_client.post(reverse("activities:calendar-feed-regenerate"))
+        assert client.get(reverse("activities:ics", args=[old])).status_code == 404
+        assert client.get(reverse("activities:ics", args=["not-a-token"])).status_code == 404

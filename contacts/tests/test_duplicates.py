@@ -1,0 +1,127 @@
+import pytest
+from django.urls import reverse
+
+from contacts.duplicates import company_duplicates, contact_duplicates
+from contacts.models import Company, Contact
+from contacts.tests.factories import CompanyFactory, ContactFactory
+
+
+def test_a_company_with_the_same_domain_phone_or_email_is_a_possible_duplicate(owner):
+    existing = CompanyFactory(
+        owner=owner, name="Acme", domain="acme.example", phone="+14155552671", email="hi@acme.example"
+    )
+    found = company_duplicates(
+        owner, name="Totally Different", domain="acme.example", phone="+14155552671", email="hi@acme.example"
+    )
+    assert [d.record for d in found] == [existing]
+    assert found[0].reasons == ["same domain acme.example", "same phone", "same email hi@acme.example"]
+
+
+def test_a_company_with_a_similar_name_is_a_possible_duplicate(owner):
+    existing = CompanyFactory(owner=owner, name="Northwind Traders", domain="")
+    CompanyFactory(owner=owner, name="Contoso", domain="")
+    found = company_duplicates(owner, name="NORTHWIND  Trader")
+    assert [(d.record, d.reasons) for d in found] == [(existing, ["similar name"])]
+
+
+def test_an_unrelated_company_is_not_a_duplicate(owner):
+    CompanyFactory(owner=owner, name="Northwind Traders", domain="northwind.example")
+    assert company_duplicates(owner, name="Contoso", domain="contoso.example") == []
+
+
+def test_duplicates_the_user_may_not_see_are_never_hinted_at(owner, outsider):
+    CompanyFactory(owner=outsider, name="Acme", domain="acme.example")
+    assert company_duplicates(owner, name="Acme", domain="acme.example") == []
+
+
+def test_the_record_being_edited_is_not_its_own_duplicate(owner, company):
+    assert company_duplicates(owner, name=company.name, domain=company.domain, exclude_pk=company.pk) == []
+
+
+def test_a_contact_with_the_same_email_or_phone_is_a_possible_duplicate(owner):
+    by_email = ContactFactory(owner=owner, first_name="Anna", last_name="Petrova", email="anna@example.com", phone="")
+    by_phone = ContactFactory(owner=owner, first_name="Boris", last_name="Ivanov", email="", mobile="+79161234567")
+    found = contact_duplicates(
+        owner, first_name="A.", last_name="Someone", emails=["anna@example.com"], phones=["+79161234567"]
+    )
+    reasons = {d.record: d.reasons for d in found}
+    assert reasons == {by_email: ["same email anna@example.com"], by_phone: ["same phone"]}
+
+
+def test_a_similar_name_at_the_same_company_is_a_possible_duplicate(owner, company):
+    twin = ContactFactory(owner=owner, company=company, first_name="Anna", last_name="Petrova", email="")
+    ContactFactory(owner=owner, first_name="Anna", last_name="Petrova", email="")  # another company
+    ContactFactory(owner=owner, company=company, first_name="Boris", last_name="Ivanov", email="")
+    found = contact_duplicates(owner, first_name="Anna", last_name="Petrovaa", emails=[], phones=[], company=company)
+    assert [(d.record, d.reasons) for d in found] == [(twin, ["similar name at Acme Corp"])]
+
+
+def test_creating_a_possible_duplicate_asks_first_and_saves_nothing(owner_client, owner, company):
+    data = {"name": "ACME Corporation", "domain": "https://acme.example", "lifecycle_stage": "lead", "owner": owner.pk}
+    response = owner_client.post(reverse("contacts:company-create"), data)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "This may already be in the CRM" in body
+    assert company.get_absolute_url() in body
+    assert "same domain acme.example" in body
+    assert Company.objects.count() == 1
+    response = owner_client.post(reverse("contacts:company-create"), {**data, "save_anyway": "1"})
+    assert response.status_code == 302
+    assert Company.objects.count() == 2
+
+
+def test_creating_a_contact_with_a_known_email_asks_first(owner_client, owner, contact):
+    contact.email = "anna@example.com"
+    contact.save()
+    data = {"last_name": "Other", "email": "ANNA@example.com", "lifecycle_stage": "lead", "owner": owner.pk}
+    response = owner_client.post(reverse("contacts:contact-create"), data)
+    assert "same email anna@example.com" in response.content.decode()
+    assert Contact.objects.count() == 1
+    owner_client.post(reverse("contacts:contact-create"), {**data, "save_anyway": "1"})
+    assert Contact.objects.count() == 2
+
+
+def test_quick_add_of_a_duplicate_asks_on_the_full_form(owner_client, owner, contact):
+    response = owner_client.post(
+        reverse("contacts:contact-create"),
+        {"quick": "1", "last_name": "Petrov", "phone": "+7 916 123 45 67", "owner": owner.pk},
+    )
+    body = response.content.decode()
+    assert "same phone" in body
+    assert 'name="quick" value="1"' in body
+    assert Contact.objects.count() == 1
+
+
+def test_an_edit_that_leaves_identity_alone_does_not_ask(owner_client, owner, contact):
+    ContactFactory(owner=owner, first_name="Anna", last_name="Petrova", phone="+79161234567")
+    response = owner_client.post(
+        reverse("contacts:contact-edit", args=[contact.pk]),
+        {
+            "first_name": "Anna",
+            "last_name": "Petrova",
+            "phone": "+79161234567",
+            "email": contact.email,
+            "company": contact.company_id,
+            "country": "RU",
+            "title": "CEO",
+            "lifecycle_stage": "lead",
+            "owner": owner.pk,
+        },
+    )
+    assert response.status_code == 302
+    contact.refresh_from_db()
+    assert contact.title == "CEO"
+
+
+@pytest.mark.parametrize("who", ["teammate", "manager"])
+def test_teammates_and_managers_are_warned_about_the_teams_records(client_for, request, company, who):
+    user = request.getfixturevalue("teammate" if who == "teammate" else "manager")
+    data = {"name": "Acme", "domain": "acme.example", "lifecycle_stage": "lead", "owner": user.pk}
+    body = client_for(who).post(reverse("contacts:company-create"), data).content.decode()
+    assert "same domain acme.example" in body
+
+
+def test_outsiders_are_not_warned_about_records_they_may_not_see(outsider_client, outsider, company):
+    data = {"name": "Acme Corp", "domain": "acme.example", "lifecycle_stage": "lead", "owner": outsider.pk}
+    response = outsider_client.post(reverse("contacts:company-create"), data)
+    assert response.status_code == 302

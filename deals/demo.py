@@ -1,0 +1,277 @@
+"""Demo deals for ``manage.py seed_demo``: two pipelines, about 600 deals over the past 18 months
+with realistic stage histories (skipped stages, a few steps back, won, lost with reasons, and
+open deals in every stage), products with line items, and USD/EUR with a rate per month.
+
+Idempotent: once the demo reps own deals, a second run adds nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
+
+from contacts.models import Company, Contact, LifecycleStage, Source
+from crm.demo import DemoPeople
+from deals.models import Deal, DealStatus, ExchangeRate, LineItem, LostReason, Pipeline, Product, Stage, StageChange
+
+DEAL_COUNT = 600
+MONTHS = 18
+
+ENTERPRISE_STAGES = [
+    ("Discovery", 10, False, False),
+    ("Solution design", 30, False, False),
+    ("Proposal", 50, False, False),
+    ("Contract", 80, False, False),
+    ("Won", 100, True, False),
+    ("Lost", 0, False, True),
+]
+SALES_STAGES = [
+    ("Lead", 10, False, False),
+    ("Qualified", 25, False, False),
+    ("Proposal", 50, False, False),
+    ("Negotiation", 75, False, False),
+    ("Won", 100, True, False),
+    ("Lost", 0, False, True),
+]
+LOST_REASONS = ["Price too high", "Chose a competitor", "No budget", "No decision", "Bad timing", "Other"]
+PRODUCTS = [
+    # sku, name, price, currency
+    ("DEMO-SEAT", "CRM seat (annual)", "480.00", "USD"),
+    ("DEMO-SEAT-EU", "CRM seat (annual, EU)", "450.00", "EUR"),
+    ("DEMO-ONBOARD", "Onboarding package", "2500.00", "USD"),
+    ("DEMO-ONBOARD-EU", "Onboarding package (EU)", "2300.00", "EUR"),
+    ("DEMO-SUPPORT", "Premium support", "1200.00", "USD"),
+    ("DEMO-API", "API access add-on", "900.00", "USD"),
+    ("DEMO-TRAIN-EU", "On-site training day (EU)", "1400.00", "EUR"),
+    ("DEMO-MIGRATE", "Data migration", "3800.00", "USD"),
+]
+DEMO_COMPANIES = [
+    "Northwind Traders",
+    "Globex",
+    "Initech",
+    "Umbrella Logistics",
+    "Stark Components",
+    "Wayne Freight",
+    "Hooli Cloud",
+    "Vandelay Imports",
+    "Soylent Foods",
+    "Tyrell Robotics",
+    "Cyberdyne Systems",
+    "Massive Dynamic",
+    "Wonka Confections",
+    "Acme Tools",
+    "Oceanic Air",
+    "Pied Piper",
+    "Gringotts Finance",
+    "Monarch Solutions",
+    "Nakatomi Trading",
+    "Blue Sun",
+]
+TITLE_WORDS = ["rollout", "renewal", "expansion", "pilot", "upgrade", "migration", "seats", "support plan"]
+# Mean days a deal spends in each open stage before it moves on.
+STAGE_DAYS = [16, 24, 30, 24]
+
+
+def _stages(name: str, spec: list[tuple[str, int, bool, bool]], *, default: bool, position: int) -> list[Stage]:
+    pipeline, created = Pipeline.objects.get_or_create(
+        name=name, defaults={"is_default": default and not Pipeline.objects.filter(is_default=True).exists()}
+    )
+    if created or not pipeline.stages.exists():
+        pipeline.position = position
+        pipeline.save(update_fields=["position"])
+        Stage.objects.bulk_create(
+            Stage(pipeline=pipeline, name=n, position=i, probability=p, is_won=w, is_lost=lost)
+            for i, (n, p, w, lost) in enumerate(spec)
+        )
+    return list(pipeline.stages.order_by("position", "id"))
+
+
+def _rates(rng: random.Random, today: dt.date) -> None:
+    """A EUR rate (to the base currency) on the first of each month; USD when EUR is the base."""
+    other = "EUR" if settings.BASE_CURRENCY != "EUR" else "USD"
+    base_rate = 1.08 if other == "EUR" else 0.92
+    rows = []
+    month = today.replace(day=1)
+    for _i in range(MONTHS + 2):
+        drift = Decimal(str(round(base_rate + rng.uniform(-0.04, 0.04), 4)))
+        rows.append(ExchangeRate(currency=other, date=month, rate=drift))
+        month = (month - dt.timedelta(days=1)).replace(day=1)
+    ExchangeRate.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def _companies(people: DemoPeople) -> list[Company]:
+    companies = list(Company.objects.filter(archived_at__isnull=True).order_by("id")[:300])
+    if companies:
+        return companies
+    # contacts.demo has not run (or has nothing yet): a few companies of the deals demo's own.
+    owners = [*people.reps, people.alice]
+    for i, name in enumerate(DEMO_COMPANIES):
+        Company.objects.get_or_create(
+            name=f"[Demo] {name}",
+            defaults={
+                "owner": owners[i % len(owners)],
+                "lifecycle_stage": LifecycleStage.PROSPECT,
+                "source": Source.OTHER,
+            },
+        )
+    return list(Company.objects.filter(name__startswith="[Demo] ").order_by("id"))
+
+
+def _path(
+    rng: random.Random, stages: list[Stage], start: dt.datetime, now: dt.datetime
+) -> list[tuple[Stage, dt.datetime]]:
+    """Where a deal went and when: forward mostly, sometimes skipping or stepping back; then won or lost."""
+    open_stages = [s for s in stages if not s.is_closed]
+    won = next(s for s in stages if s.is_won)
+    lost = next(s for s in stages if s.is_lost)
+    index = 0 if rng.random() < 0.85 else 1
+    at = start
+    path = [(open_stages[index], at)]
+    while True:
+        at = at + dt.timedelta(days=rng.expovariate(1 / STAGE_DAYS[min(index, 3)]), hours=rng.uniform(0, 8))
+        if at >= now:
+            return path  # still open in its current stage
+        roll = rng.random()
+        if roll < 0.10 + 0.03 * index:
+            path.append((lost, at))
+            return path
+        if index == len(open_stages) - 1 and roll < 0.75:
+            path.append((won, at))
+            return path
+        if roll > 0.95 and index > 0:
+            index -= 1  # back a step: the customer reopened the requirements
+        elif roll > 0.85 and index < len(open_stages) - 2:
+            index += 2  # skipped a stage
+        else:
+            index = min(index + 1, len(open_stages) - 1)
+        path.append((open_stages[index], at))
+
+
+def _expected_close(rng: random.Random, status: str, created: dt.datetime, entered: dt.datetime) -> dt.date:
+    if status != DealStatus.OPEN:
+        return entered.date()
+    return (created + dt.timedelta(days=rng.randint(30, 150))).date()
+
+
+def _line_items(rng: random.Random, catalogue: list[Product]) -> list[LineItem]:
+    """Products for 40% of deals, priced in the deal's currency (the catalogue is per currency)."""
+    if not catalogue or rng.random() >= 0.4:
+        return []
+    chosen = rng.sample(catalogue, k=min(len(catalogue), rng.randint(1, 3)))
+    return [
+        LineItem(
+            product=product,
+            quantity=Decimal(rng.choice([1, 1, 2, 5, 10, 25])),
+            unit_price=product.price,
+            discount_percent=Decimal(rng.choice([0, 0, 5, 10, 15])),
+            position=position,
+        )
+        for position, product in enumerate(chosen, start=1)
+    ]
+
+
+def seed(*, people: DemoPeople) -> None:
+    rng = random.Random(42)
+    now = timezone.now()
+    today = timezone.localdate()
+    sales = _stages("Sales", SALES_STAGES, default=True, position=0)
+    enterprise = _stages("Enterprise", ENTERPRISE_STAGES, default=False, position=1)
+    for name in LOST_REASONS:
+        LostReason.objects.get_or_create(name=name)
+    _rates(rng, today)
+    Product.objects.bulk_create(
+        [Product(sku=sku, name=name, price=Decimal(price), currency=cur) for sku, name, price, cur in PRODUCTS],
+        ignore_conflicts=True,
+    )
+    owners = [people.alice, people.bob, people.carol, people.manager, people.erin]
+    if Deal.objects.filter(owner__in=owners).exists():
+        return
+
+    companies = _companies(people)
+    reasons = list(LostReason.objects.filter(active=True))
+    products = {cur: list(Product.objects.filter(sku__startswith="DEMO-", currency=cur)) for cur in ("USD", "EUR")}
+    other_currency = "EUR" if settings.BASE_CURRENCY != "EUR" else "USD"
+    contacts_by_company: dict[int, list[int]] = {}
+    for contact_id, company_id in Contact.objects.filter(company__in=companies).values_list("id", "company_id"):
+        contacts_by_company.setdefault(company_id, []).append(contact_id)
+
+    deals: list[Deal] = []
+    paths: list[list[tuple[Stage, dt.datetime]]] = []
+    planned_items: list[list[LineItem]] = []
+    for _i in range(DEAL_COUNT):
+        stages = enterprise if rng.random() < 0.3 else sales
+        # More deals recently (a growing team), so the board has a realistic open pipeline.
+        created = now - dt.timedelta(days=MONTHS * 30.4 * rng.random() ** 1.6, hours=rng.uniform(0, 23))
+        path = _path(rng, stages, created, now)
+        stage, entered = path[-1]
+        company = rng.choice(companies)
+        owner = rng.choices(owners, weights=[5, 5, 5, 1, 1])[0]
+        currency = other_currency if rng.random() < 0.25 else settings.BASE_CURRENCY
+        amount = Decimal(round(rng.lognormvariate(9.3, 0.8), -2)).quantize(Decimal("0.01"))
+        status = DealStatus.WON if stage.is_won else DealStatus.LOST if stage.is_lost else DealStatus.OPEN
+        manual = status == DealStatus.OPEN and rng.random() < 0.1
+        deals.append(
+            Deal(
+                title=f"{company.name.removeprefix('[Demo] ')} {rng.choice(TITLE_WORDS)}",
+                company=company,
+                owner=owner,
+                pipeline_id=stage.pipeline_id,
+                stage=stage,
+                amount=max(amount, Decimal("500.00")),
+                currency=currency,
+                probability=rng.choice([20, 40, 60, 90]) if manual else stage.probability,
+                probability_is_manual=manual,
+                expected_close_date=_expected_close(rng, status, created, entered),
+                status=status,
+                lost_reason=rng.choice(reasons) if stage.is_lost else None,
+                lost_note=rng.choice(["", "", "Went with the incumbent.", "Budget moved to next year."])
+                if stage.is_lost
+                else "",
+                source=rng.choice(Source.values),
+                closed_at=entered if status != DealStatus.OPEN else None,
+                stage_entered_at=entered,
+                created_at=created,
+                version=len(path),
+            )
+        )
+        planned = _line_items(rng, products.get(currency) or [])
+        if planned:
+            deals[-1].amount = sum((item.total for item in planned), Decimal("0"))
+            deals[-1].amount_from_line_items = True
+        paths.append(path)
+        planned_items.append(planned)
+    deals = bulk_create_with_history(deals, Deal, batch_size=500, default_change_reason="Demo data")
+
+    changes = []
+    items = []
+    links = []
+    for deal, path, planned in zip(deals, paths, planned_items, strict=True):
+        previous = None
+        for stage, at in path:
+            changes.append(
+                StageChange(
+                    deal=deal,
+                    from_stage=previous,
+                    to_stage=stage,
+                    actor=deal.owner,
+                    at=at,
+                    lost_reason=deal.lost_reason if stage.is_lost else None,
+                    note=deal.lost_note if stage.is_lost else "",
+                )
+            )
+            previous = stage
+        for item in planned:
+            item.deal = deal
+            items.append(item)
+        known = contacts_by_company.get(deal.company_id, [])
+        if known:
+            for contact_id in rng.sample(known, k=min(len(known), rng.randint(1, 2))):
+                links.append(Deal.contacts.through(deal_id=deal.pk, contact_id=contact_id))
+    StageChange.objects.bulk_create(changes, batch_size=2000)
+    LineItem.objects.bulk_create(items, batch_size=2000)
+    Deal.contacts.through.objects.bulk_create(links, batch_size=2000, ignore_conflicts=True)

@@ -1,0 +1,291 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from contacts.models import Company, Contact
+from crm.models import Team, User, teams_visible_to, users_visible_to
+from deals.models import Deal, DealStatus, ExchangeRate, LineItem, LostReason, Pipeline, Product, Stage
+
+
+def currency_choices() -> list[tuple[str, str]]:
+    """The base currency and every currency that has an exchange rate (others cannot be summed)."""
+    known = set(ExchangeRate.objects.values_list("currency", flat=True).distinct())
+    return [(code, code) for code in sorted(known | {settings.BASE_CURRENCY})]
+
+
+def _compact(form: forms.Form) -> None:
+    """Small Bootstrap controls for filter bars (rendered by hand, not by crispy)."""
+    for field in form.fields.values():
+        is_select = isinstance(field.widget, forms.Select)
+        field.widget.attrs["class"] = "form-select form-select-sm" if is_select else "form-control form-control-sm"
+
+
+def owners_for(user: User) -> QuerySet[User]:
+    """Whom ``user`` may make the owner of a deal: people whose records they may change."""
+    qs = users_visible_to(user)
+    return qs if user.is_admin else qs.filter(pk__in=user.editable_owner_ids)
+
+
+class StageChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Stage) -> str:
+        return f"{obj.pipeline.name} › {obj.name} ({obj.probability}%)"
+
+
+class DealForm(forms.ModelForm):
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    probability = forms.IntegerField(
+        label=_("Probability %"),
+        min_value=0,
+        max_value=100,
+        required=False,
+        help_text=_("Leave empty to use the stage's probability. A value you type is kept as manual."),
+    )
+    stage = StageChoiceField(queryset=Stage.objects.none(), label=_("Stage"))
+
+    class Meta:
+        model = Deal
+        fields = [
+            "title",
+            "company",
+            "contacts",
+            "owner",
+            "pipeline",
+            "stage",
+            "amount",
+            "currency",
+            "amount_from_line_items",
+            "probability",
+            "expected_close_date",
+            "source",
+            "lost_reason",
+            "lost_note",
+        ]
+        widgets = {
+            "expected_close_date": forms.DateInput(attrs={"type": "date"}),
+            "lost_note": forms.Textarea(attrs={"rows": 2}),
+            "contacts": forms.SelectMultiple(attrs={"size": 5}),
+        }
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        instance: Deal = self.instance
+        self.fields["company"].queryset = Company.objects.visible_to(user).filter(
+            Q(archived_at__isnull=True) | Q(pk=instance.company_id or 0)
+        )
+        self.fields["owner"].queryset = owners_for(user)
+        self.fields["pipeline"].queryset = Pipeline.objects.all()
+        self.fields["stage"].queryset = Stage.objects.select_related("pipeline").order_by(
+            "pipeline__position", "pipeline__name", "position", "id"
+        )
+        self.fields["lost_reason"].queryset = LostReason.objects.filter(
+            Q(active=True) | Q(pk=instance.lost_reason_id or 0)
+        )
+        self.fields["currency"] = forms.ChoiceField(label=_("Currency"), choices=currency_choices())
+        self.fields["contacts"].queryset = self._contact_choices()
+        self.fields["contacts"].help_text = _("Contacts of the chosen company, and those already on the deal.")
+        if instance.pk:
+            self.fields["version"].initial = instance.version
+            self.initial["probability"] = instance.probability if instance.probability_is_manual else None
+        if instance.pk and instance.amount_from_line_items:
+            self.fields["amount"].disabled = True
+            self.fields["amount"].help_text = _("The sum of the line items.")
+
+    def _contact_choices(self) -> QuerySet[Contact]:
+        # Offering every visible contact does not scale; the company's contacts are the ones
+        # a rep picks, plus any already linked or preselected.
+        company_id = self.data.get("company") if self.is_bound else self.initial.get("company")
+        company_id = getattr(company_id, "pk", company_id)
+        linked = list(self.instance.contacts.values_list("pk", flat=True)) if self.instance.pk else []
+        preselected = [getattr(c, "pk", c) for c in self.initial.get("contacts", [])]
+        wanted = Q(pk__in=[*linked, *preselected])
+        if company_id and str(company_id).isdigit():
+            wanted |= Q(company_id=int(company_id))
+        if self.is_bound:
+            submitted = [v for v in self.data.getlist("contacts") if v.isdigit()]
+            wanted |= Q(pk__in=submitted)
+        return Contact.objects.visible_to(self.user).filter(wanted).order_by("last_name", "first_name", "id")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        pipeline, stage = cleaned.get("pipeline"), cleaned.get("stage")
+        if pipeline and stage and stage.pipeline_id != pipeline.pk:
+            self.add_error("stage", _("That stage belongs to another pipeline."))
+        if stage and stage.is_lost and not cleaned.get("lost_reason"):
+            self.add_error("lost_reason", _("Say why the deal was lost."))
+        cleaned["probability_is_manual"] = cleaned.get("probability") is not None
+        if cleaned.get("probability") is None and stage:
+            cleaned["probability"] = stage.probability
+        return cleaned
+
+    def service_data(self) -> dict[str, Any]:
+        """The cleaned fields in the shape ``deal_update`` takes."""
+        data = {name: self.cleaned_data[name] for name in self.Meta.fields if name in self.cleaned_data}
+        data["probability_is_manual"] = self.cleaned_data["probability_is_manual"]
+        if self.fields["amount"].disabled:
+            data.pop("amount", None)
+        return data
+
+
+class MoveForm(forms.Form):
+    stage = forms.ModelChoiceField(queryset=Stage.objects.none(), label=_("Move to"))
+    expected_stage = forms.ModelChoiceField(queryset=Stage.objects.none(), required=False, widget=forms.HiddenInput)
+    lost_reason = forms.ModelChoiceField(
+        queryset=LostReason.objects.filter(active=True), required=False, label=_("Why was it lost?")
+    )
+    lost_note = forms.CharField(
+        label=_("Details"), required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=2000
+    )
+    next = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, deal: Deal, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        stages = Stage.objects.filter(pipeline_id=deal.pipeline_id).order_by("position", "id")
+        self.fields["stage"].queryset = stages
+        self.fields["expected_stage"].queryset = stages
+
+    def needs_reason(self) -> bool:
+        """A lost stage was chosen but no reason given yet: ask for it instead of failing."""
+        stage = self.cleaned_data.get("stage") if hasattr(self, "cleaned_data") else None
+        return bool(stage and stage.is_lost and not self.cleaned_data.get("lost_reason"))
+
+
+class LineItemForm(forms.ModelForm):
+    unit_price = forms.DecimalField(
+        label=_("Unit price"),
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        required=False,
+        widget=forms.NumberInput(attrs={"placeholder": _("Catalogue price"), "class": "form-control"}),
+        help_text=_("Empty: the product's price in the deal's currency."),
+    )
+
+    class Meta:
+        model = LineItem
+        fields = ["product", "quantity", "unit_price", "discount_percent"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        current = self.instance.product_id if self.instance.pk else 0
+        self.fields["product"].queryset = Product.objects.filter(Q(active=True) | Q(pk=current or 0))
+        if self.instance.pk:
+            self.fields["product"].disabled = True
+            self.fields["unit_price"].required = True
+
+
+SORTS = {
+    "newest": ("-created_at", "-id"),
+    "oldest": ("created_at", "id"),
+    "amount": ("amount", "id"),
+    "-amount": ("-amount", "-id"),
+    "close": ("expected_close_date", "id"),
+    "-close": ("-expected_close_date", "-id"),
+    "title": ("title", "id"),
+}
+
+
+class DealFilterForm(forms.Form):
+    """List filters; a malformed or unknown value is dropped, never passed to the ORM."""
+
+    q = forms.CharField(label=_("Title"), required=False, max_length=100)
+    pipeline = forms.ModelChoiceField(queryset=Pipeline.objects.all(), required=False, label=_("Pipeline"))
+    stage = StageChoiceField(queryset=Stage.objects.none(), required=False, label=_("Stage"))
+    owner = forms.ModelChoiceField(queryset=User.objects.none(), required=False, label=_("Owner"))
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, label=_("Team"))
+    status = forms.ChoiceField(choices=[("", _("Any status")), *DealStatus.choices], required=False, label=_("Status"))
+    close_from = forms.DateField(
+        required=False, label=_("Closing from"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    close_to = forms.DateField(required=False, label=_("Closing to"), widget=forms.DateInput(attrs={"type": "date"}))
+    amount_min = forms.DecimalField(required=False, label=_("Amount from"), min_value=0, max_digits=14)
+    amount_max = forms.DecimalField(required=False, label=_("Amount to"), min_value=0, max_digits=14)
+    company = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    contact = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    sort = forms.ChoiceField(
+        choices=[
+            ("newest", _("Newest")),
+            ("oldest", _("Oldest")),
+            ("-amount", _("Largest amount")),
+            ("amount", _("Smallest amount")),
+            ("close", _("Closing soonest")),
+            ("-close", _("Closing latest")),
+            ("title", _("Title")),
+        ],
+        required=False,
+        label=_("Sort"),
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["stage"].queryset = Stage.objects.select_related("pipeline").order_by(
+            "pipeline__position", "pipeline__name", "position", "id"
+        )
+        self.fields["owner"].queryset = users_visible_to(user)
+        self.fields["team"].queryset = teams_visible_to(user)
+        self.fields["pipeline"].empty_label = _("Any pipeline")
+        self.fields["stage"].empty_label = _("Any stage")
+        self.fields["owner"].empty_label = _("Anyone")
+        self.fields["team"].empty_label = _("Any team")
+        _compact(self)
+
+    def filters(self) -> dict[str, Any]:
+        self.is_valid()
+        return {key: value for key, value in getattr(self, "cleaned_data", {}).items() if value not in (None, "")}
+
+    def apply(self, qs: QuerySet[Deal]) -> QuerySet[Deal]:
+        f = self.filters()
+        if "q" in f:
+            qs = qs.filter(title__icontains=f["q"])
+        for key in ("pipeline", "stage", "owner", "status"):
+            if key in f:
+                qs = qs.filter(**{key: f[key]})
+        if "team" in f:
+            qs = qs.filter(owner__in=f["team"].members.all())
+        if "close_from" in f:
+            qs = qs.filter(expected_close_date__gte=f["close_from"])
+        if "close_to" in f:
+            qs = qs.filter(expected_close_date__lte=f["close_to"])
+        if "amount_min" in f:
+            qs = qs.filter(amount__gte=f["amount_min"])
+        if "amount_max" in f:
+            qs = qs.filter(amount__lte=f["amount_max"])
+        if "company" in f:
+            qs = qs.filter(company_id=f["company"])
+        if "contact" in f:
+            qs = qs.filter(contacts__id=f["contact"])
+        return qs.order_by(*SORTS[f.get("sort", "newest")])
+
+
+class BoardFilterForm(forms.Form):
+    owner = forms.ModelChoiceField(queryset=User.objects.none(), required=False, label=_("Owner"))
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, label=_("Team"))
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = users_visible_to(user)
+        self.fields["team"].queryset = teams_visible_to(user)
+        self.fields["owner"].empty_label = _("All owners")
+        self.fields["team"].empty_label = _("All teams")
+        _compact(self)
+
+    def apply(self, qs: QuerySet[Deal]) -> QuerySet[Deal]:
+        self.is_valid()
+        cleaned = getattr(self, "cleaned_data", {})
+        if cleaned.get("owner"):
+            qs = qs.filter(owner=cleaned["owner"])
+        if cleaned.get("team"):
+            qs = qs.filter(owner__in=cleaned["team"].members.all())
+        return qs
+
+    def querystring(self) -> str:
+        self.is_valid()
+        cleaned = getattr(self, "cleaned_data", {})
+        parts = [f"{key}={cleaned[key].pk}" for key in ("owner", "team") if cleaned.get(key)]
+        return "&".join(parts)

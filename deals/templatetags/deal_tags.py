@@ -1,0 +1,70 @@
+"""Deal fragments for other apps' pages, and small display helpers for deal templates.
+
+``{% company_deals company %}`` and ``{% contact_deals contact %}`` render the customer's
+deals the viewer may see, as a card with a "New deal" button: two queries whatever the
+number of deals (the page of deals, and their totals per currency).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.db.models import Q
+from django.http import QueryDict
+from django.urls import reverse
+
+from contacts.models import Company, Contact
+from deals import selectors
+from deals.models import Deal
+
+register = template.Library()
+
+CUSTOMER_DEALS_LIMIT = 10
+
+
+@register.filter
+def editable_by(deal: Deal, user) -> bool:
+    return bool(user and user.is_authenticated and user.can_edit_owner(deal.owner_id))
+
+
+def _customer_deals(context: template.Context, qs, *, new_url: str, all_url: str) -> dict[str, Any]:
+    user = context["request"].user
+    visible = selectors.deals_for_user(user).filter(qs).order_by("status", "-created_at", "-id")
+    deals = list(visible[: CUSTOMER_DEALS_LIMIT + 1])
+    open_total = selectors.money_total(visible.open()) if deals else selectors.MoneyTotal()
+    return {
+        "deals": deals[:CUSTOMER_DEALS_LIMIT],
+        "has_more": len(deals) > CUSTOMER_DEALS_LIMIT,
+        "open_total": open_total,
+        "new_url": new_url,
+        "all_url": all_url,
+        "request": context["request"],
+        "base_currency": context.get("base_currency"),
+    }
+
+
+@register.inclusion_tag("deals/partials/customer_deals.html", takes_context=True)
+def company_deals(context: template.Context, company: Company) -> dict[str, Any]:
+    return _customer_deals(
+        context,
+        Q(company=company),
+        new_url=f"{reverse('deals:create')}?company={company.pk}",
+        all_url=f"{reverse('deals:list')}?company={company.pk}",
+    )
+
+
+@register.inclusion_tag("deals/partials/customer_deals.html", takes_context=True)
+def contact_deals(context: template.Context, contact: Contact) -> dict[str, Any]:
+    return _customer_deals(
+        context,
+        Q(contacts=contact),
+        new_url=f"{reverse('deals:create')}?contact={contact.pk}",
+        all_url=f"{reverse('deals:list')}?contact={contact.pk}",
+    )
+
+
+@register.filter
+def board_filter_pairs(querystring: str) -> list[tuple[str, str]]:
+    """``owner=1&team=2`` as (name, value) pairs, for hidden inputs that keep the board's filters."""
+    return [(key, value) for key, value in QueryDict(querystring or "").items() if key in {"owner", "team"}]

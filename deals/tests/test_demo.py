@@ -1,0 +1,27 @@
+from django.core.management import call_command
+
+from deals.models import Deal, DealStatus, ExchangeRate, LineItem, Pipeline, StageChange
+
+
+def test_seed_demo_adds_pipelines_deals_with_histories_once(db, settings):
+    settings.DEBUG = True
+    call_command("seed_demo")
+    counts = Deal.objects.count(), StageChange.objects.count(), LineItem.objects.count()
+    call_command("seed_demo")
+    assert (Deal.objects.count(), StageChange.objects.count(), LineItem.objects.count()) == counts
+    assert Pipeline.objects.count() == 2
+    assert 550 <= counts[0] <= 650
+    assert set(Deal.objects.values_list("status", flat=True)) == set(DealStatus.values)
+    assert not Deal.objects.lost().filter(lost_reason=None).exists()
+    assert set(Deal.objects.values_list("currency", flat=True)) == {"USD", "EUR"}
+    assert ExchangeRate.objects.filter(currency="EUR").count() >= 18
+    # Every deal's history starts from nowhere and ends in its current stage.
+    for deal in Deal.objects.order_by("?")[:25]:
+        moves = list(StageChange.objects.filter(deal=deal).order_by("at", "id"))
+        assert moves[0].from_stage is None
+        assert moves[-1].to_stage_id == deal.stage_id
+    # Open deals in every open stage of both pipelines.
+    open_stage_ids = set(Deal.objects.open().values_list("stage_id", flat=True))
+    for pipeline in Pipeline.objects.all():
+        for stage in pipeline.stages.filter(is_won=False, is_lost=False):
+            assert stage.pk in open_stage_ids, stage

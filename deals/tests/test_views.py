@@ -1,0 +1,377 @@
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from deals.models import Deal, DealStatus, ExchangeRate, StageChange
+from deals.tests.factories import ContactFactory, DealFactory, LostReasonFactory, ProductFactory, make_pipeline, stage
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+# --- access ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["owner", "teammate", "manager", "admin"])
+def test_people_who_may_see_the_deal_see_it_in_the_list_and_page(request, deal, who):
+    client = request.getfixturevalue(f"{who}_client")
+    assert "Acme rollout" in client.get(reverse("deals:list")).content.decode()
+    assert client.get(reverse("deals:detail", args=[deal.pk])).status_code == 200
+
+
+def test_it_hides_other_teams_deals(outsider_client, deal):
+    assert "Acme rollout" not in outsider_client.get(reverse("deals:list")).content.decode()
+    assert outsider_client.get(reverse("deals:detail", args=[deal.pk])).status_code == 404
+    assert outsider_client.get(reverse("deals:edit", args=[deal.pk])).status_code == 404
+    assert outsider_client.post(reverse("deals:move", args=[deal.pk]), {"stage": deal.stage_id}).status_code == 404
+
+
+def test_a_teammate_reads_but_cannot_change_or_move(teammate_client, deal, pipeline):
+    assert teammate_client.get(reverse("deals:edit", args=[deal.pk])).status_code == 403
+    response = teammate_client.post(reverse("deals:move", args=[deal.pk]), {"stage": stage(pipeline, "Proposal").pk})
+    assert response.status_code == 403
+    deal.refresh_from_db()
+    assert deal.stage.name == "Lead"
+
+
+def test_a_manager_moves_a_team_members_deal(manager_client, manager, deal, pipeline):
+    response = manager_client.post(reverse("deals:move", args=[deal.pk]), {"stage": stage(pipeline, "Proposal").pk})
+    assert response.status_code == 302
+    deal.refresh_from_db()
+    assert deal.stage.name == "Proposal"
+    assert StageChange.objects.filter(deal=deal).latest("at", "id").actor == manager
+
+
+def test_the_board_shows_only_visible_deals(owner_client, outsider_client, deal, pipeline):
+    url = reverse("deals:board", args=[pipeline.pk])
+    assert "Acme rollout" in owner_client.get(url).content.decode()
+    assert "Acme rollout" not in outsider_client.get(url).content.decode()
+
+
+def test_the_board_offers_moves_only_on_cards_the_user_may_change(teammate_client, owner_client, deal, pipeline):
+    url = reverse("deals:board", args=[pipeline.pk])
+    assert "move-form" not in teammate_client.get(url).content.decode()
+    assert "move-form" in owner_client.get(url).content.decode()
+
+
+# --- create and edit -------------------------------------------------------------------------
+
+
+def test_a_deal_created_from_a_contact_page_preselects_the_contact_and_company(owner_client, owner, company, pipeline):
+    contact = ContactFactory(owner=owner, company=company, last_name="Lovelace")
+    response = owner_client.get(reverse("deals:create"), {"contact": contact.pk})
+    form = response.context["form"]
+    assert form.initial["company"] == company
+    assert form.initial["contacts"] == [contact]
+    response = owner_client.post(
+        reverse("deals:create"),
+        {
+            "title": "Robots for Acme",
+            "company": company.pk,
+            "contacts": [contact.pk],
+            "owner": owner.pk,
+            "pipeline": pipeline.pk,
+            "stage": stage(pipeline, "Qualified").pk,
+            "amount": "1200",
+            "currency": "USD",
+            "source": "referral",
+        },
+    )
+    deal = Deal.objects.get(title="Robots for Acme")
+    assert response.status_code == 302
+    assert list(deal.contacts.all()) == [contact]
+    assert (deal.probability, deal.probability_is_manual) == (25, False)
+    assert StageChange.objects.filter(deal=deal, from_stage=None).count() == 1
+
+
+def test_a_rep_cannot_create_a_deal_for_another_team_or_on_a_hidden_company(owner_client, outsider, pipeline):
+    from deals.tests.factories import CompanyFactory
+
+    hidden = CompanyFactory(owner=outsider)
+    response = owner_client.post(
+        reverse("deals:create"),
+        {
+            "title": "Sneaky",
+            "company": hidden.pk,
+            "owner": outsider.pk,
+            "pipeline": pipeline.pk,
+            "stage": stage(pipeline, "Lead").pk,
+            "amount": "1",
+            "currency": "USD",
+        },
+    )
+    assert response.status_code == 200
+    assert set(response.context["form"].errors) == {"company", "owner"}
+    assert not Deal.objects.filter(title="Sneaky").exists()
+
+
+def _edit_data(deal, **overrides):
+    data = {
+        "title": deal.title,
+        "company": deal.company_id or "",
+        "owner": deal.owner_id,
+        "pipeline": deal.pipeline_id,
+        "stage": deal.stage_id,
+        "amount": str(deal.amount),
+        "currency": deal.currency,
+        "probability": "",
+        "version": deal.version,
+    }
+    data.update(overrides)
+    return data
+
+
+def test_a_typed_probability_is_kept_as_manual_and_shown_as_manual(owner_client, deal, pipeline):
+    response = owner_client.post(reverse("deals:edit", args=[deal.pk]), _edit_data(deal, probability="40"))
+    assert response.status_code == 302
+    owner_client.post(reverse("deals:move", args=[deal.pk]), {"stage": stage(pipeline, "Negotiation").pk})
+    deal.refresh_from_db()
+    assert (deal.probability, deal.probability_is_manual) == (40, True)
+    body = owner_client.get(reverse("deals:detail", args=[deal.pk])).content.decode()
+    assert "manual" in body
+
+
+def test_the_second_of_two_edits_gets_a_conflict_showing_what_changed(owner_client, manager_client, deal):
+    loaded = _edit_data(deal)
+    first = manager_client.post(reverse("deals:edit", args=[deal.pk]), {**loaded, "amount": "5000"})
+    assert first.status_code == 302
+    second = owner_client.post(reverse("deals:edit", args=[deal.pk]), {**loaded, "title": "Owner's title"})
+    assert second.status_code == 409
+    body = second.content.decode()
+    assert "Mia Manager changed this deal while you were editing it" in body
+    assert "5,000.00" in body or "5000.00" in body
+    deal.refresh_from_db()
+    assert (deal.title, deal.amount) == ("Acme rollout", Decimal("5000.00"))
+    # Saving again after reading the conflict is a deliberate choice and goes through.
+    again = owner_client.post(reverse("deals:edit", args=[deal.pk]), second.context["form"].data)
+    assert again.status_code == 302
+    deal.refresh_from_db()
+    assert deal.title == "Owner's title"
+
+
+def test_a_lost_stage_without_a_reason_shows_a_field_error(owner_client, deal, pipeline):
+    response = owner_client.post(
+        reverse("deals:edit", args=[deal.pk]), _edit_data(deal, stage=stage(pipeline, "Lost").pk)
+    )
+    assert response.status_code == 200
+    assert "lost_reason" in response.context["form"].errors
+    deal.refresh_from_db()
+    assert deal.status == DealStatus.OPEN
+
+
+# --- moves -----------------------------------------------------------------------------------
+
+
+def test_an_htmx_move_returns_the_card_in_its_new_column_and_fresh_totals(owner_client, deal, pipeline):
+    proposal = stage(pipeline, "Proposal")
+    response = owner_client.post(
+        reverse("deals:move", args=[deal.pk]), {"stage": proposal.pk, "expected_stage": deal.stage_id}, **HTMX
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert f'hx-swap-oob="afterbegin:#cards-{proposal.pk}"' in body
+    assert f'id="col-head-{proposal.pk}" hx-swap-oob="true"' in body
+    assert f'id="col-head-{deal.stage_id}" hx-swap-oob="true"' in body
+    deal.refresh_from_db()
+    assert deal.stage == proposal
+
+
+def test_a_move_of_a_deal_someone_already_moved_is_a_conflict(owner_client, deal, pipeline):
+    lead = deal.stage
+    owner_client.post(reverse("deals:move", args=[deal.pk]), {"stage": stage(pipeline, "Proposal").pk})
+    response = owner_client.post(
+        reverse("deals:move", args=[deal.pk]),
+        {"stage": stage(pipeline, "Qualified").pk, "expected_stage": lead.pk},
+        **HTMX,
+    )
+    assert response.status_code == 409
+    assert "already moved this deal to Proposal" in response.content.decode()
+    deal.refresh_from_db()
+    assert deal.stage.name == "Proposal"
+
+
+def test_a_drop_on_lost_asks_for_the_reason_then_moves(owner_client, deal, pipeline):
+    lost = stage(pipeline, "Lost")
+    response = owner_client.post(
+        reverse("deals:move", args=[deal.pk]), {"stage": lost.pk, "expected_stage": deal.stage_id}, **HTMX
+    )
+    assert response.status_code == 200
+    assert response["HX-Retarget"] == "#move-dialog-body"
+    assert response["HX-Trigger-After-Swap"] == "deals:ask-lost-reason"
+    deal.refresh_from_db()
+    assert deal.status == DealStatus.OPEN
+    reason = LostReasonFactory(name="Chose a competitor")
+    board_url = pipeline.get_absolute_url()
+    response = owner_client.post(
+        reverse("deals:move", args=[deal.pk]),
+        {"stage": lost.pk, "expected_stage": deal.stage_id, "lost_reason": reason.pk, "next": board_url},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == board_url
+    deal.refresh_from_db()
+    assert (deal.status, deal.lost_reason) == (DealStatus.LOST, reason)
+
+
+def test_a_move_never_redirects_off_site(owner_client, deal, pipeline):
+    response = owner_client.post(
+        reverse("deals:move", args=[deal.pk]),
+        {"stage": stage(pipeline, "Proposal").pk, "next": "https://evil.example/"},
+    )
+    assert response["Location"] == deal.get_absolute_url()
+
+
+def test_a_stage_of_another_pipeline_is_refused_by_the_move_form(owner_client, deal):
+    other = make_pipeline("Renewals", default=False)
+    response = owner_client.post(reverse("deals:move", args=[deal.pk]), {"stage": stage(other, "Proposal").pk})
+    assert response.status_code == 400
+    deal.refresh_from_db()
+    assert deal.stage.name == "Lead"
+
+
+# --- line items ------------------------------------------------------------------------------
+
+
+def test_line_items_are_added_edited_and_removed_from_the_deal_page(owner_client, deal):
+    product = ProductFactory(name="Robot arm", price=Decimal("250"))
+    owner_client.post(
+        reverse("deals:line-item-add", args=[deal.pk]),
+        {"product": product.pk, "quantity": "2", "discount_percent": "0"},
+    )
+    item = deal.line_items.get()
+    assert item.unit_price == Decimal("250.00")
+    owner_client.post(
+        reverse("deals:line-item-edit", args=[deal.pk, item.pk]),
+        {"quantity": "3", "unit_price": "200", "discount_percent": "5"},
+    )
+    item.refresh_from_db()
+    assert (item.quantity, item.total) == (Decimal("3.00"), Decimal("570.00"))
+    assert "Robot arm" in owner_client.get(reverse("deals:detail", args=[deal.pk])).content.decode()
+    owner_client.post(reverse("deals:line-item-remove", args=[deal.pk, item.pk]))
+    assert not deal.line_items.exists()
+
+
+def test_a_teammate_cannot_touch_line_items(teammate_client, deal):
+    product = ProductFactory()
+    response = teammate_client.post(
+        reverse("deals:line-item-add", args=[deal.pk]),
+        {"product": product.pk, "quantity": "1", "discount_percent": "0"},
+    )
+    assert response.status_code == 403
+    assert not deal.line_items.exists()
+
+
+# --- money -----------------------------------------------------------------------------------
+
+
+def test_list_totals_convert_each_currency_before_adding(owner_client, owner, pipeline):
+    ExchangeRate.objects.create(currency="EUR", date=dt.date(2020, 1, 1), rate=Decimal("1.10"))
+    DealFactory(owner=owner, pipeline=pipeline, amount=Decimal("100"), currency="USD")
+    DealFactory(owner=owner, pipeline=pipeline, amount=Decimal("100"), currency="EUR")
+    total = owner_client.get(reverse("deals:list")).context["total"]
+    assert total.amount == Decimal("210.00")
+    assert total.by_currency == {"USD": Decimal("100.00"), "EUR": Decimal("100.00")}
+    assert total.weighted == Decimal("21.00")
+
+
+def test_a_currency_without_a_rate_is_left_out_and_named_not_added_raw(owner_client, owner, pipeline):
+    DealFactory(owner=owner, pipeline=pipeline, amount=Decimal("100"), currency="USD")
+    DealFactory(owner=owner, pipeline=pipeline, amount=Decimal("900"), currency="GBP")
+    response = owner_client.get(reverse("deals:list"))
+    assert response.context["total"].amount == Decimal("100.00")
+    assert "Totals leave out GBP" in response.content.decode()
+
+
+def test_board_column_totals_are_in_the_base_currency(owner_client, owner, pipeline):
+    ExchangeRate.objects.create(currency="EUR", date=dt.date(2020, 1, 1), rate=Decimal("2"))
+    DealFactory(owner=owner, pipeline=pipeline, amount=Decimal("100"), currency="EUR")
+    DealFactory(owner=owner, pipeline=pipeline, amount=Decimal("50"), currency="USD")
+    columns = owner_client.get(reverse("deals:board", args=[pipeline.pk])).context["columns"]
+    lead = columns[0]
+    assert (lead.total.count, lead.total.amount, lead.total.weighted) == (2, Decimal("250.00"), Decimal("25.00"))
+
+
+# --- list filters, export --------------------------------------------------------------------
+
+
+def test_list_filters_and_ignores_bad_parameters(owner_client, owner, pipeline):
+    DealFactory(owner=owner, pipeline=pipeline, title="Small", amount=Decimal("10"))
+    DealFactory(owner=owner, pipeline=pipeline, title="Big", amount=Decimal("10000"))
+    response = owner_client.get(
+        reverse("deals:list"), {"amount_min": "500", "sort": "drop table", "stage": "nope", "bogus": "1"}
+    )
+    titles = [d.title for d in response.context["page"]]
+    assert titles == ["Big"]
+
+
+def test_export_escapes_formulas_and_respects_access(owner_client, owner, outsider, pipeline):
+    DealFactory(owner=owner, pipeline=pipeline, title='=HYPERLINK("http://evil")')
+    DealFactory(owner=owner, pipeline=pipeline, title="@SUM(A1)")
+    DealFactory(owner=outsider, pipeline=pipeline, title="Hidden deal")
+    response = owner_client.get(reverse("deals:export"))
+    body = b"".join(response.streaming_content).decode()
+    assert "'=HYPERLINK" in body
+    assert "'@SUM(A1)" in body
+    assert "Hidden deal" not in body
+
+
+# --- query counts ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fifty_deals(owner, teammate, pipeline):
+    from deals.tests.factories import CompanyFactory
+
+    company = CompanyFactory(owner=owner)
+    open_stages = [stage(pipeline, name) for name in ("Lead", "Qualified", "Proposal", "Negotiation")]
+    for i in range(50):
+        DealFactory(
+            owner=owner if i % 2 else teammate,
+            pipeline=pipeline,
+            stage=open_stages[i % 4],
+            company=company if i % 3 else None,
+            currency="EUR" if i % 5 == 0 else "USD",
+        )
+    ExchangeRate.objects.create(currency="EUR", date=dt.date(2020, 1, 1), rate=Decimal("1.1"))
+
+
+def test_the_list_makes_a_constant_number_of_queries(owner_client, fifty_deals, django_assert_max_num_queries):
+    with django_assert_max_num_queries(16):
+        response = owner_client.get(reverse("deals:list"))
+    assert len(response.context["page"]) == 50
+
+
+def test_the_board_makes_a_constant_number_of_queries(
+    owner_client, pipeline, fifty_deals, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(16):
+        response = owner_client.get(reverse("deals:board", args=[pipeline.pk]))
+    assert sum(len(c.cards) for c in response.context["columns"]) == 50
+
+
+def test_the_deal_page_makes_a_constant_number_of_queries(owner_client, deal, pipeline, django_assert_max_num_queries):
+    for name in ("Qualified", "Proposal", "Negotiation", "Proposal"):
+        owner_client.post(reverse("deals:move", args=[deal.pk]), {"stage": stage(pipeline, name).pk})
+    with django_assert_max_num_queries(20):
+        owner_client.get(reverse("deals:detail", args=[deal.pk]))
+
+
+def test_board_columns_load_more_cards_with_a_keyset_cursor(owner_client, owner, pipeline):
+    for _i in range(25):
+        DealFactory(owner=owner, pipeline=pipeline)
+    response = owner_client.get(reverse("deals:board", args=[pipeline.pk]))
+    lead = response.context["columns"][0]
+    assert len(lead.cards) == 20
+    assert lead.next_cursor
+    more = owner_client.get(
+        reverse("deals:board-column", args=[pipeline.pk, lead.stage.pk]), {"after": lead.next_cursor}, **HTMX
+    )
+    assert len(more.context["cards"]) == 5
+    assert not {d.pk for d in more.context["cards"]} & {d.pk for d in lead.cards}
+    assert more.context["next_cursor"] == ""
+    assert (
+        owner_client.get(
+            reverse("deals:board-column", args=[pipeline.pk, lead.stage.pk]), {"after": "garbage"}
+        ).status_code
+        == 200
+    )

@@ -1,0 +1,408 @@
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from contacts.models import Company, Contact
+from deals import selectors, services
+from deals.forms import BoardFilterForm, DealFilterForm, DealForm, LineItemForm, MoveForm
+from deals.hooks import decorate_cards
+from deals.models import Deal, LineItem, LostReason, Pipeline, Stage
+from deals.money import RateBook
+
+LIST_PAGE_SIZE = 50
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return fallback
+
+
+# --- List and export -----------------------------------------------------------------------
+
+
+@require_GET
+def deal_list(request: HttpRequest) -> HttpResponse:
+    form = DealFilterForm(request.GET or None, user=request.user)
+    qs = form.apply(selectors.deals_for_user(request.user))
+    page = Paginator(qs, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    book = RateBook()
+    total = selectors.money_total(qs, book=book)
+    querystring = request.GET.copy()
+    querystring.pop("page", None)
+    return render(
+        request,
+        "deals/deal_list.html",
+        {
+            "form": form,
+            "page": page,
+            "total": total,
+            "querystring": querystring.urlencode(),
+            "pipelines": Pipeline.objects.all(),
+        },
+    )
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> str:
+    """A cell a spreadsheet shows as text, never runs as a formula (CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _export_rows(qs) -> Iterator[list[str]]:
+    yield [
+        _("Title"),
+        _("Company"),
+        _("Owner"),
+        _("Pipeline"),
+        _("Stage"),
+        _("Status"),
+        _("Amount"),
+        _("Currency"),
+        _("Probability %"),
+        _("Expected close"),
+        _("Source"),
+        _("Lost reason"),
+        _("Created"),
+        _("Closed"),
+    ]
+    for deal in qs.iterator(chunk_size=2000):
+        yield [
+            deal.title,
+            deal.company.name if deal.company else "",
+            str(deal.owner),
+            deal.pipeline.name,
+            deal.stage.name,
+            deal.get_status_display(),
+            str(deal.amount),
+            deal.currency,
+            str(deal.probability),
+            deal.expected_close_date.isoformat() if deal.expected_close_date else "",
+            deal.get_source_display(),
+            deal.lost_reason.name if deal.lost_reason else "",
+            deal.created_at.isoformat(),
+            deal.closed_at.isoformat() if deal.closed_at else "",
+        ]
+
+
+@require_GET
+def deal_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The filtered list as CSV (only deals the user may see), streamed row by row."""
+    form = DealFilterForm(request.GET or None, user=request.user)
+    qs = form.apply(selectors.deals_for_user(request.user))
+    writer = csv.writer(_Echo())
+    rows = (writer.writerow([csv_safe(cell) for cell in row]) for row in _export_rows(qs))
+    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="deals-{stamp}.csv"'
+    return response
+
+
+# --- Create, edit, detail ------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def deal_create(request: HttpRequest) -> HttpResponse:
+    initial: dict = {"owner": request.user, "currency": request.GET.get("currency") or None}
+    pipeline = selectors.default_pipeline()
+    if request.GET.get("pipeline", "").isdigit():
+        pipeline = Pipeline.objects.filter(pk=request.GET["pipeline"]).first() or pipeline
+    if pipeline:
+        initial["pipeline"] = pipeline
+        initial["stage"] = pipeline.stages.filter(is_won=False, is_lost=False).order_by("position", "id").first()
+    company = None
+    if request.GET.get("company", "").isdigit():
+        company = Company.objects.visible_to(request.user).filter(pk=request.GET["company"]).first()
+    if request.GET.get("contact", "").isdigit():
+        contact = (
+            Contact.objects.visible_to(request.user).select_related("company").filter(pk=request.GET["contact"]).first()
+        )
+        if contact:
+            initial["contacts"] = [contact]
+            company = company or contact.company
+    if company:
+        initial["company"] = company
+        initial["title"] = _("%(company)s deal") % {"company": company.name}
+    form = DealForm(request.POST or None, initial=initial, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        deal = form.save(commit=False)
+        deal.probability_is_manual = form.cleaned_data["probability_is_manual"]
+        try:
+            services.deal_create(deal=deal, actor=request.user, contacts=form.cleaned_data["contacts"])
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Deal created."))
+            return redirect(deal)
+    return render(request, "deals/deal_form.html", {"form": form, "deal": None})
+
+
+@require_http_methods(["GET", "POST"])
+def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    deal = selectors.deal_for_user(request.user, pk, write=True)
+    form = DealForm(request.POST or None, instance=deal, user=request.user)
+    conflict = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.deal_update(
+                deal=deal, actor=request.user, version=form.cleaned_data["version"], data=form.service_data()
+            )
+        except services.DealConflict as exc:
+            conflict = exc
+            # The next save is a deliberate "keep mine" after reading what changed.
+            data = request.POST.copy()
+            data["version"] = str(exc.deal.version)
+            form = DealForm(data, instance=exc.deal, user=request.user)
+            form.is_valid()
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Deal saved."))
+            return redirect(deal)
+    status = 409 if conflict else 200
+    return render(request, "deals/deal_form.html", {"form": form, "deal": deal, "conflict": conflict}, status=status)
+
+
+@require_GET
+def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    deal = selectors.deal_for_user(request.user, pk)
+    book = RateBook()
+    try:
+        amount_in_base = book.to_base(deal.amount, deal.currency, timezone.localdate())
+    except LookupError:
+        amount_in_base = None
+    line_items = list(LineItem.objects.filter(deal=deal).select_related("product"))
+    return render(
+        request,
+        "deals/deal_detail.html",
+        {
+            "deal": deal,
+            "can_edit": request.user.can_edit_owner(deal.owner_id),
+            "amount_in_base": amount_in_base,
+            "contacts": list(deal.contacts.select_related("company")),
+            "line_items": line_items,
+            "line_items_total": sum((item.total for item in line_items), deal.amount * 0),
+            "line_item_form": LineItemForm(),
+            "stage_history": selectors.deal_stage_history(deal),
+            "edit_history": selectors.deal_edit_history(deal),
+            "staleness": selectors.deal_staleness(deal),
+            "stages": list(Stage.objects.filter(pipeline_id=deal.pipeline_id).order_by("position", "id")),
+            "lost_reasons": list(LostReason.objects.filter(active=True)),
+        },
+    )
+
+
+# --- Stage moves ---------------------------------------------------------------------------
+
+
+def _board_column_heads(request: HttpRequest, deal: Deal, stage_ids: set[int]) -> list[selectors.BoardColumn]:
+    """Fresh header figures for the columns a move touched (same board filters as the page)."""
+    filters = BoardFilterForm(request.POST, user=request.user)
+    qs = filters.apply(selectors.board_deals(request.user, deal.pipeline))
+    totals = selectors.money_totals(qs.filter(stage_id__in=stage_ids), group_by="stage_id")
+    stages = Stage.objects.filter(pk__in=stage_ids, is_won=False, is_lost=False)
+    return [
+        selectors.BoardColumn(stage=s, total=totals.get(s.pk, selectors.MoneyTotal()), cards=[], next_cursor="")
+        for s in stages
+    ]
+
+
+def _ask_lost_reason(request: HttpRequest, form: MoveForm, deal: Deal) -> HttpResponse:
+    """On the board, a drop on "Lost" opens the reason dialog instead of failing."""
+    response = render(request, "deals/partials/move_form.html", {"form": form, "deal": deal})
+    response["HX-Retarget"] = "#move-dialog-body"
+    response["HX-Reswap"] = "innerHTML"
+    response["HX-Trigger-After-Swap"] = "deals:ask-lost-reason"
+    return response
+
+
+def _moved_card(request: HttpRequest, deal: Deal, old_stage_id: int) -> HttpResponse:
+    """The card in its new column and both columns' new figures (htmx out-of-band swaps)."""
+    deal = selectors.deals_for_user(request.user).get(pk=deal.pk)
+    decorate_cards([deal])
+    board_filters = BoardFilterForm(request.POST, user=request.user)
+    heads = _board_column_heads(request, deal, {old_stage_id, deal.stage_id})
+    stages = list(Stage.objects.filter(pipeline_id=deal.pipeline_id).order_by("position", "id"))
+    context = {
+        "deal": deal,
+        "heads": heads,
+        "stages": stages,
+        "board_querystring": board_filters.querystring(),
+    }
+    return render(request, "deals/partials/move_result.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
+    """Move a deal to another stage: the board (drag or "Move to…"), the deal page, or this form."""
+    deal = selectors.deal_for_user(request.user, pk, write=True)
+    initial = {
+        "stage": request.GET.get("stage") or deal.stage_id,
+        "expected_stage": deal.stage_id,
+        "next": _safe_next(request, deal.get_absolute_url()),
+    }
+    form = MoveForm(request.POST or None, initial=initial, deal=deal)
+    if request.method == "POST" and form.is_valid():
+        if form.needs_reason() and request.htmx:
+            return _ask_lost_reason(request, form, deal)
+        old_stage_id = deal.stage_id
+        try:
+            moved = services.deal_move_stage(
+                deal=deal,
+                stage=form.cleaned_data["stage"],
+                actor=request.user,
+                lost_reason=form.cleaned_data["lost_reason"],
+                lost_note=form.cleaned_data["lost_note"],
+                expected_stage=form.cleaned_data["expected_stage"],
+            )
+        except services.StageMoveConflict as exc:
+            message = _("Someone else already moved this deal to %(stage)s. Reload to see it.") % {
+                "stage": exc.deal.stage.name
+            }
+            if request.htmx:
+                return HttpResponse(message, status=409, content_type="text/plain; charset=utf-8")
+            messages.error(request, message)
+            return redirect(deal)
+        except ValidationError as exc:
+            if request.htmx:
+                return HttpResponse(" ".join(exc.messages), status=400, content_type="text/plain; charset=utf-8")
+            form.add_error(None, exc)
+        else:
+            if request.htmx:
+                return _moved_card(request, moved, old_stage_id)
+            messages.success(request, _("Moved to %(stage)s.") % {"stage": moved.stage.name})
+            return redirect(_safe_next(request, moved.get_absolute_url()))
+    template = "deals/partials/move_form.html" if request.htmx else "deals/deal_move.html"
+    return render(request, template, {"form": form, "deal": deal}, status=400 if form.errors else 200)
+
+
+# --- Line items ----------------------------------------------------------------------------
+
+
+@require_POST
+def line_item_add(request: HttpRequest, pk: int) -> HttpResponse:
+    deal = selectors.deal_for_user(request.user, pk, write=True)
+    form = LineItemForm(request.POST)
+    if form.is_valid():
+        services.line_item_add(
+            deal=deal,
+            actor=request.user,
+            product=form.cleaned_data["product"],
+            quantity=form.cleaned_data["quantity"],
+            unit_price=form.cleaned_data["unit_price"],
+            discount_percent=form.cleaned_data["discount_percent"],
+        )
+        messages.success(request, _("Line item added."))
+        return redirect(deal)
+    return render(request, "deals/line_item_form.html", {"form": form, "deal": deal}, status=400)
+
+
+def _line_item_for(request: HttpRequest, pk: int, item_pk: int) -> tuple[Deal, LineItem]:
+    deal = selectors.deal_for_user(request.user, pk, write=True)
+    return deal, get_object_or_404(LineItem.objects.select_related("product"), pk=item_pk, deal=deal)
+
+
+@require_http_methods(["GET", "POST"])
+def line_item_edit(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    deal, item = _line_item_for(request, pk, item_pk)
+    form = LineItemForm(request.POST or None, instance=item)
+    if request.method == "POST" and form.is_valid():
+        services.line_item_update(
+            line_item=item,
+            actor=request.user,
+            quantity=form.cleaned_data["quantity"],
+            unit_price=form.cleaned_data["unit_price"],
+            discount_percent=form.cleaned_data["discount_percent"],
+        )
+        messages.success(request, _("Line item saved."))
+        return redirect(deal)
+    return render(request, "deals/line_item_form.html", {"form": form, "deal": deal, "item": item})
+
+
+@require_POST
+def line_item_remove(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
+    deal, item = _line_item_for(request, pk, item_pk)
+    services.line_item_remove(line_item=item, actor=request.user)
+    messages.success(request, _("Line item removed."))
+    return redirect(deal)
+
+
+# --- Board ---------------------------------------------------------------------------------
+
+
+@require_GET
+def board_default(request: HttpRequest) -> HttpResponse:
+    pipeline = selectors.default_pipeline()
+    if pipeline is None:
+        raise Http404(_("No pipeline yet: an admin can add one in Admin › Pipelines."))
+    return redirect(pipeline)
+
+
+@require_GET
+def board(request: HttpRequest, pipeline_pk: int) -> HttpResponse:
+    pipeline = get_object_or_404(Pipeline, pk=pipeline_pk)
+    filters = BoardFilterForm(request.GET or None, user=request.user)
+    qs = filters.apply(selectors.board_deals(request.user, pipeline))
+    stages = list(pipeline.stages.order_by("position", "id"))
+    columns = selectors.board_columns(qs, stages=stages)
+    decorate_cards([card for column in columns for card in column.cards])
+    return render(
+        request,
+        "deals/board.html",
+        {
+            "pipeline": pipeline,
+            "pipelines": Pipeline.objects.all(),
+            "filters": filters,
+            "board_querystring": filters.querystring(),
+            "columns": columns,
+            "stages": stages,
+            "open_stages": [s for s in stages if not s.is_closed],
+            "closed_stages": [s for s in stages if s.is_closed],
+        },
+    )
+
+
+@require_GET
+def board_column(request: HttpRequest, pipeline_pk: int, stage_pk: int) -> HttpResponse:
+    """The next page of one column's cards ("Load more"), keyset-paginated."""
+    pipeline = get_object_or_404(Pipeline, pk=pipeline_pk)
+    stage = get_object_or_404(Stage, pk=stage_pk, pipeline=pipeline)
+    filters = BoardFilterForm(request.GET, user=request.user)
+    qs = filters.apply(selectors.board_deals(request.user, pipeline))
+    cards, next_cursor = selectors.board_cards(qs, stage=stage, after=request.GET.get("after", ""))
+    decorate_cards(cards)
+    stages = list(pipeline.stages.order_by("position", "id"))
+    return render(
+        request,
+        "deals/partials/board_cards.html",
+        {
+            "pipeline": pipeline,
+            "stage": stage,
+            "cards": cards,
+            "next_cursor": next_cursor,
+            "stages": stages,
+            "open_stages": [s for s in stages if not s.is_closed],
+            "board_querystring": filters.querystring(),
+            "oob": True,
+        },
+    )
