@@ -7,12 +7,16 @@ loaded from outside). On failure a screenshot is saved under ``test-artifacts/``
 
 from __future__ import annotations
 
+import os
 import re
+import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.browser.stack import CHROMIUM, CHROMIUM_ARGS, DEMO_PASSWORD, ROOT, Stack, running_stack
 
@@ -40,6 +44,11 @@ def pytest_runtest_makereport(item, call):
 def stack(worker_id: str) -> Iterator[Stack]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium is not installed at {CHROMIUM}; `make test` installs it (apt-get install chromium)")
+    if reuse := os.environ.get("E2E_BASE_URL"):
+        # While writing a journey: point at an already running, seeded server and skip the
+        # start-up (the reminder journey also needs its worker and beat).
+        yield Stack(base_url=reuse.rstrip("/"), env=dict(os.environ), log_dir=ARTIFACTS / "stack")
+        return
     with running_stack(name=re.sub(r"\W", "", worker_id), redis_db=14, log_dir=ARTIFACTS / "stack") as running:
         yield running
 
@@ -130,3 +139,34 @@ def assert_fits_the_screen(page: Page) -> None:
     """Nothing forces a horizontal scroll at the current viewport width."""
     overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 1, f"page is {overflow}px wider than the screen"
+
+
+def unique(prefix: str) -> str:
+    """A record name no other test (or earlier run against the same stack) uses."""
+    return f"{prefix} {uuid.uuid4().hex[:8]}"
+
+
+def record_id(page: Page) -> int:
+    """The primary key in the current URL (``/companies/12/``)."""
+    match = re.search(r"/(\d+)/(?:[?#].*)?$", page.url)
+    assert match, f"no record id in {page.url}"
+    return int(match.group(1))
+
+
+def server_now() -> datetime:
+    """Now in the server's time zone: what a ``datetime-local`` field is read in."""
+    return datetime.now(ZoneInfo(os.environ.get("TIME_ZONE", "UTC")))
+
+
+def create_company(page: Page, name: str, *, domain: str = "") -> int:
+    """Create a company through the full form as the signed-in user; return its id."""
+    page.goto("/companies/")
+    page.get_by_role("link", name="New company").click()
+    expect(page.get_by_role("heading", name="New company")).to_be_visible()
+    assert_every_field_has_a_label(page)
+    page.get_by_label("Name").fill(name)
+    if domain:
+        page.get_by_label("Website or domain").fill(domain)
+    page.get_by_role("button", name="Create company").click()
+    expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
+    return record_id(page)
