@@ -140,6 +140,7 @@ def test_the_second_of_two_edits_gets_a_conflict_showing_what_changed(owner_clie
     assert second.status_code == 409
     body = second.content.decode()
     assert "Mia Manager changed this deal while you were editing it" in body
+    assert "Owner&#x27;s title</a>" not in body  # the breadcrumb shows the saved title
     assert "5,000.00" in body or "5000.00" in body
     deal.refresh_from_db()
     assert (deal.title, deal.amount) == ("Acme rollout", Decimal("5000.00"))
