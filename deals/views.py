@@ -181,6 +181,9 @@ def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Deal saved."))
             return redirect(deal)
+    if request.method == "POST":
+        # Validating the form wrote the typed values onto ``deal``; show the saved one.
+        deal = Deal.objects.get(pk=deal.pk)
     status = 409 if conflict else 200
     return render(request, "deals/deal_form.html", {"form": form, "deal": deal, "conflict": conflict}, status=status)
 

@@ -140,6 +140,7 @@ def test_the_second_of_two_edits_gets_a_conflict_showing_what_changed(owner_clie
     assert second.status_code == 409
     body = second.content.decode()
     assert "Mia Manager changed this deal while you were editing it" in body
+    assert "Owner&#x27;s title</a>" not in body  # the breadcrumb shows the saved title
     assert "5,000.00" in body or "5000.00" in body
     deal.refresh_from_db()
     assert (deal.title, deal.amount) == ("Acme rollout", Decimal("5000.00"))
@@ -409,3 +410,16 @@ def test_board_export_and_columns_follow_the_access_rules(request, deal, pipelin
     export = b"".join(client.get(reverse("deals:export")).streaming_content).decode()
     column = client.get(reverse("deals:board-column", args=[pipeline.pk, deal.stage_id])).content.decode()
     assert ("Acme rollout" in board, "Acme rollout" in export, "Acme rollout" in column) == (sees, sees, sees)
+
+
+def test_the_board_filters_by_owner_and_team(manager_client, owner, teammate, outsider, pipeline, north):
+    DealFactory(owner=owner, pipeline=pipeline, title="Olga's deal")
+    DealFactory(owner=teammate, pipeline=pipeline, title="Tom's deal")
+    url = reverse("deals:board", args=[pipeline.pk])
+    by_owner = manager_client.get(url, {"owner": owner.pk}).context["columns"][0]
+    assert [d.title for d in by_owner.cards] == ["Olga's deal"]
+    assert by_owner.total.count == 1
+    by_team = manager_client.get(url, {"team": north.pk}).context["columns"][0]
+    assert {d.title for d in by_team.cards} == {"Olga's deal", "Tom's deal"}
+    # An unknown owner is ignored rather than passed on.
+    assert manager_client.get(url, {"owner": "nobody"}).status_code == 200
