@@ -142,8 +142,8 @@ def assert_fits_the_screen(page: Page) -> None:
 
 
 def unique(prefix: str) -> str:
-    """A record name no other test (or earlier run against the same stack) uses."""
-    return f"{prefix} {uuid.uuid4().hex[:8]}"
+    """A record name no other test uses, nor similar enough to look like a duplicate of one."""
+    return f"{prefix} {uuid.uuid4().hex[:12]}"
 
 
 def record_id(page: Page) -> int:

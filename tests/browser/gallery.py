@@ -7,10 +7,12 @@ features land.
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -18,49 +20,93 @@ sys.path.insert(0, str(ROOT))
 from tests.browser.stack import CHROMIUM, CHROMIUM_ARGS, DEMO_PASSWORD, running_stack  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
+DESKTOP, PHONE = 1366, 390
 
-# (file name, user, path, viewport width)
-PAGES = [
-    ("01-login", None, "/accounts/login/", 1366),
-    ("02-home", "alice", "/", 1366),
-    ("03-companies", "alice", "/companies/", 1366),
-    ("04-contacts", "alice", "/contacts/", 1366),
-    ("05-deals", "alice", "/deals/", 1366),
-    ("06-kanban", "manager", "/deals/board/", 1366),
-    ("07-activities", "alice", "/activities/", 1366),
-    ("08-my-day", "alice", "/activities/my-day/", 1366),
-    ("09-calendar", "alice", "/activities/calendar/", 1366),
-    ("10-reports", "manager", "/reports/", 1366),
-    ("11-notifications", "alice", "/notifications/", 1366),
-    ("12-home-mobile", "alice", "/", 390),
+# Ids of real records of the demo data, looked up once in the gallery's own database.
+RECORD_IDS = """
+import json
+from django.db.models import Count
+from contacts.models import Company
+from crm.models import User
+alice = User.objects.get(username="alice")
+company = (
+    Company.objects.visible_to(alice).filter(owner=alice, contacts__isnull=False, deals__status="open")
+    .annotate(deal_count=Count("deals", distinct=True)).order_by("-deal_count", "id").first()
+)
+contact = company.contacts.order_by("id").first()
+deal = company.deals.filter(status="open").order_by("-amount", "id").first()
+print(json.dumps({"company": company.pk, "contact": contact.pk, "deal": deal.pk}))
+"""
+
+
+def submit_a_broken_company(page: Page) -> None:
+    """The company form saved without a name and with a bad website: the errors a user sees."""
+    page.get_by_label("Website or domain").fill("not a website")
+    page.get_by_role("button", name="Create company").click()
+    page.wait_for_load_state("networkidle")
+
+
+# (file name, user, path, viewport width, optional step before the screenshot)
+PAGES: list[tuple[str, str | None, str, int, Callable[[Page], None] | None]] = [
+    ("01-login", None, "/accounts/login/", DESKTOP, None),
+    ("02-my-day", "alice", "/", DESKTOP, None),
+    ("03-companies", "alice", "/companies/", DESKTOP, None),
+    ("04-company-360", "alice", "/companies/{company}/", DESKTOP, None),
+    ("05-contacts", "alice", "/contacts/", DESKTOP, None),
+    ("06-contact-360", "alice", "/contacts/{contact}/", DESKTOP, None),
+    ("07-company-form-errors", "alice", "/companies/new/", DESKTOP, submit_a_broken_company),
+    ("08-deals", "alice", "/deals/", DESKTOP, None),
+    ("09-kanban", "manager", "/deals/board/", DESKTOP, None),
+    ("10-deal", "alice", "/deals/{deal}/", DESKTOP, None),
+    ("11-activities", "alice", "/activities/", DESKTOP, None),
+    ("12-log-activity", "alice", "/activities/log/?type=meeting", DESKTOP, None),
+    ("13-calendar-month", "alice", "/activities/calendar/", DESKTOP, None),
+    ("14-calendar-week", "alice", "/activities/calendar/?view=week", DESKTOP, None),
+    ("15-reports", "manager", "/reports/", DESKTOP, None),
+    ("16-funnel", "manager", "/reports/funnel/", DESKTOP, None),
+    ("17-forecast", "manager", "/reports/forecast/", DESKTOP, None),
+    ("18-forecast-accuracy", "manager", "/reports/forecast/accuracy/", DESKTOP, None),
+    ("19-win-loss", "manager", "/reports/win-loss/", DESKTOP, None),
+    ("20-velocity", "manager", "/reports/velocity/", DESKTOP, None),
+    ("21-activity-report", "manager", "/reports/activity/", DESKTOP, None),
+    ("22-notifications", "alice", "/notifications/", DESKTOP, None),
+    ("23-admin", "admin", "/admin/", DESKTOP, None),
+    ("24-my-day-phone", "alice", "/", PHONE, None),
+    ("25-kanban-phone", "alice", "/deals/board/", PHONE, None),
+    ("26-company-360-phone", "alice", "/companies/{company}/", PHONE, None),
 ]
 
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with running_stack(name="gallery", redis_db=15, log_dir=ROOT / "var" / "gallery") as stack, sync_playwright() as pw:
+        ids = json.loads(stack.manage("shell", "-c", RECORD_IDS).strip().splitlines()[-1])
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        contexts = {}
-        for name, user, path, width in PAGES:
+        pages: dict[tuple[str | None, int], Page] = {}
+        for name, user, path, width, step in PAGES:
             key = (user, width)
-            if key not in contexts:
-                context = browser.new_context(viewport={"width": width, "height": 900}, base_url=stack.base_url)
+            if key not in pages:
+                height = 900 if width == DESKTOP else 844
+                context = browser.new_context(viewport={"width": width, "height": height}, base_url=stack.base_url)
                 page = context.new_page()
                 if user:
                     page.goto("/accounts/login/")
-                    page.fill("#id_username", user)
-                    page.fill("#id_password", DEMO_PASSWORD)
-                    page.click("button[type=submit]")
+                    page.get_by_label("Username").fill(user)
+                    page.get_by_label("Password").fill(DEMO_PASSWORD)
+                    page.get_by_role("button", name="Sign in").click()
                     page.wait_for_load_state("networkidle")
-                contexts[key] = page
-            page = contexts[key]
-            response = page.goto(path)
+                pages[key] = page
+            page = pages[key]
+            response = page.goto(path.format(**ids))
             if response is None or response.status == 404:
                 print(f"skipped {name}: {path} is not served yet")
                 continue
             page.wait_for_load_state("networkidle")
+            if step is not None:
+                step(page)
             target = OUT / f"{name}.png"
-            page.screenshot(path=str(target), full_page=width > 400)
+            # The viewport, not the whole page: what a user sees first, and small files.
+            page.screenshot(path=str(target))
             print(target.relative_to(ROOT))
         browser.close()
 

@@ -17,6 +17,9 @@ REP_PAGES = {
     "/companies/": "Companies",
     "/companies/new/": "New company",
     "/contacts/": "Contacts",
+    "/deals/": "Deals",
+    "/deals/new/": "New deal",
+    "/deals/board/": "Sales",
     "/activities/": "Activities",
     "/activities/log/?type=task": "Log an activity",
     "/activities/log/?type=call": "Log an activity",
@@ -35,9 +38,10 @@ MANAGER_PAGES = {
     "/reports/forecast/accuracy/": None,
     "/reports/win-loss/": None,
     "/reports/velocity/": None,
+    "/reports/activity/": None,
 }
-# The first record of each list: the 360 pages.
-RECORD_LISTS = ["/companies/", "/contacts/"]
+# The first record of each list: the 360 pages and the deal page.
+RECORD_LISTS = ["/companies/", "/contacts/", "/deals/"]
 
 
 def _open(page: Page, path: str, heading: str | None) -> None:
@@ -60,7 +64,7 @@ def _walk(page: Page, user: str, pages: dict[str, str | None], check: Callable[[
     if user == "alice":
         for list_path in RECORD_LISTS:
             page.goto(list_path)
-            page.locator("table.crm-list tbody").get_by_role("link").first.click()
+            page.locator("table tbody").get_by_role("link").first.click()
             expect(page.get_by_role("heading", level=1)).to_be_visible()
             try:
                 check(page)

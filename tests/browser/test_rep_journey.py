@@ -45,7 +45,8 @@ def test_a_rep_creates_a_company_and_a_contact_at_it(page: Page):
 
     page.get_by_role("navigation", name="breadcrumb").get_by_role("link", name=name).click()
     expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
-    expect(page.get_by_role("link", name=f"Ingrid Berg {slug}")).to_be_visible()
+    expect(page.locator("#company-contacts").get_by_role("link", name=f"Ingrid Berg {slug}")).to_be_visible()
+    expect(page.get_by_role("region", name="Timeline").get_by_role("link", name=f"Ingrid Berg {slug}")).to_be_visible()
 
 
 def test_a_rep_sees_what_to_fix_when_a_form_is_wrong(page: Page):
@@ -75,11 +76,12 @@ def test_a_rep_finds_the_new_company_in_the_list(page: Page):
 def test_a_rep_logs_a_call_on_a_company(page: Page):
     login(page, "alice")
     name = unique("Nordlys Energy")
-    company = create_company(page, name)
+    create_company(page, name)
     subject = unique("Intro call")
 
-    page.goto(f"/activities/log/?on=company:{company}&type=call")
+    # The company page carries the log form; picking a type swaps the form in place.
     log = page.locator(".log-activity")
+    log.get_by_role("button", name="Call", exact=True).click()
     expect(log.get_by_role("button", name="Call", exact=True)).to_have_attribute("aria-pressed", "true")
     assert_every_field_has_a_label(page)
     log.get_by_label("Subject").fill(subject)
@@ -88,6 +90,7 @@ def test_a_rep_logs_a_call_on_a_company(page: Page):
     log.get_by_role("button", name="Save Call").click()
 
     expect(log.get_by_role("status")).to_contain_text(f"Logged “{subject}”.")
+    expect(page.get_by_role("region", name="Timeline").get_by_text(subject)).to_be_visible()
     log.get_by_role("link", name="Open").click()
     expect(page.get_by_role("heading", name=subject)).to_be_visible()
     expect(page.get_by_text("25 minutes")).to_be_visible()
@@ -129,3 +132,94 @@ def test_a_rep_sets_a_reminder_and_the_bell_rings(page: Page):
     page.get_by_role("link", name=re.compile(re.escape(subject))).first.click()
     expect(page).to_have_url(re.compile(rf"/activities/{task}/$"))
     expect(page.get_by_text("Sent")).to_be_visible()
+
+
+def _create_deal(page: Page, title: str) -> None:
+    """From a new company's page: a new deal in the first stage of the default pipeline."""
+    create_company(page, unique("Kanban Works"))
+    page.locator(".customer-deals").get_by_role("link", name="New deal").click()
+    expect(page.get_by_role("heading", name="New deal")).to_be_visible()
+    assert_every_field_has_a_label(page)
+    page.get_by_label("Title").fill(title)
+    page.get_by_role("spinbutton", name=re.compile(r"^Amount")).fill("12000")
+    page.get_by_label("Stage").select_option(label="Sales › Lead (10%)")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_role("heading", name=title, level=1)).to_be_visible()
+    page.get_by_role("link", name="Deals").first.click()
+    page.get_by_role("link", name="Sales board").click()
+    expect(page.get_by_role("heading", name="Sales", level=1)).to_be_visible()
+
+
+def _column(page: Page, stage: str):
+    return page.get_by_role("region", name=re.compile(rf"^{stage} \d+%"))
+
+
+def test_a_rep_creates_a_deal_and_drags_it_across_the_board(page: Page):
+    login(page, "alice")
+    title = unique("Fleet renewal")
+    _create_deal(page, title)
+    card = _column(page, "Lead").get_by_role("article", name=title)
+    expect(card).to_be_visible()
+
+    target = _column(page, "Qualified").locator(".kanban-cards")
+    card.scroll_into_view_if_needed()
+    # Grab the card by its plain text: a press on its title link would follow the link.
+    start = card.get_by_text(re.compile(r"days? in stage")).bounding_box()
+    end = target.bounding_box()
+    page.mouse.move(start["x"] + 5, start["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(start["x"] + 15, start["y"] + 10, steps=3)
+    page.mouse.move(end["x"] + 50, end["y"] + 30, steps=25)
+    page.mouse.up()
+
+    expect(_column(page, "Qualified").get_by_role("article", name=title)).to_be_visible()
+    expect(_column(page, "Lead").get_by_role("article", name=title)).to_have_count(0)
+    page.reload()
+    expect(_column(page, "Qualified").get_by_role("article", name=title)).to_be_visible()
+
+
+def test_a_rep_moves_a_deal_with_the_keyboard_only(page: Page):
+    login(page, "alice")
+    title = unique("Warehouse sensors")
+    _create_deal(page, title)
+    card = _column(page, "Lead").get_by_role("article", name=title)
+
+    card.get_by_role("button", name="Move to…").focus()
+    page.keyboard.press("Enter")
+    menu = card.get_by_role("list")
+    expect(menu).to_be_visible()
+    for _ in range(10):
+        page.keyboard.press("ArrowDown")
+        if page.evaluate("() => document.activeElement.textContent.trim()") == "Proposal":
+            break
+    page.keyboard.press("Enter")
+
+    expect(_column(page, "Proposal").get_by_role("article", name=title)).to_be_visible()
+    page.reload()
+    moved = _column(page, "Proposal").get_by_role("article", name=title)
+    expect(moved).to_be_visible()
+    moved.get_by_role("link", name=title).click()
+    expect(page.get_by_role("heading", name=title, level=1)).to_be_visible()
+    expect(page.get_by_text("Proposal").first).to_be_visible()
+
+
+def test_a_rep_is_warned_about_a_near_duplicate_and_can_save_anyway(page: Page):
+    login(page, "bob")
+    name = unique("Polar Logistics")
+    slug = name.split()[-1]
+    create_company(page, name, domain=f"polar-{slug}.example")
+
+    page.goto("/companies/new/")
+    page.get_by_label("Name").fill(f"{name} AS")
+    page.get_by_label("Website or domain").fill(f"www.polar-{slug}.example")
+    page.get_by_role("button", name="Create company").click()
+
+    warning = page.get_by_role("alert").filter(has_text="This may already be in the CRM")
+    expect(warning).to_be_visible()
+    expect(warning.get_by_role("link", name=name, exact=True)).to_be_visible()
+    expect(warning.get_by_text(f"same domain polar-{slug}.example")).to_be_visible()
+    expect(warning.get_by_text("similar name")).to_be_visible()
+    assert_every_field_has_a_label(page)
+
+    warning.get_by_role("button", name="Save anyway").click()
+    expect(page.get_by_role("heading", name=f"{name} AS", level=1)).to_be_visible()

@@ -10,7 +10,9 @@ from tests.browser.conftest import assert_every_field_has_a_label, assert_fits_t
 
 def test_a_rep_signs_in_and_sees_the_home_page(page: Page):
     login(page, "alice")
-    expect(page.get_by_role("heading", name=re.compile("Good to see you, Alice"))).to_be_visible()
+    # Home is the rep's day: what is due, with the other apps' panels.
+    expect(page.get_by_role("heading", name="My day", level=1)).to_be_visible()
+    expect(page.get_by_role("button", name="Alice Novak")).to_be_visible()
     expect(page.get_by_role("navigation", name="Main navigation")).to_be_visible()
     assert_every_field_has_a_label(page)
 
