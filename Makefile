@@ -54,8 +54,12 @@ check: $(STAMP)
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
+# Tests enqueue to and cache in Redis databases of their own, so a `make run` worker on the
+# same machine never picks up a test's task (and runs it against the development database).
+TEST_ENV := REDIS_URL=redis://127.0.0.1:6379/12 CACHE_URL=redis://127.0.0.1:6379/11 CACHE_KEY_PREFIX=crm-test
+
 pytest: $(STAMP)
-	$(BIN)/pytest -n $(PYTEST_WORKERS)
+	$(TEST_ENV) $(BIN)/pytest -n $(PYTEST_WORKERS)
 
 test: setup demo chromium lint check pytest
 

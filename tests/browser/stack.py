@@ -62,6 +62,15 @@ class Stack:
 
 
 def _recreate_database(name: str) -> None:
+    _drop_database(name)
+    conn = psycopg2.connect(dbname="postgres", host="127.0.0.1", port=5432, user="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    conn.close()
+
+
+def _drop_database(name: str) -> None:
     conn = psycopg2.connect(dbname="postgres", host="127.0.0.1", port=5432, user="postgres")
     conn.autocommit = True
     with conn.cursor() as cursor:
@@ -70,7 +79,6 @@ def _recreate_database(name: str) -> None:
             [name],
         )
         cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     conn.close()
 
 
@@ -86,7 +94,8 @@ def _wait_http(url: str, deadline: float) -> None:
 def running_stack(*, name: str, redis_db: int, log_dir: Path) -> Iterator[Stack]:
     """Create the database, migrate, seed demo data and run web + worker + beat."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    db_name = f"crm_e2e_{name}"
+    # The pid keeps two runs on one machine (two checkouts, a developer and CI) apart.
+    db_name = f"crm_e2e_{name}_{os.getpid()}"
     _recreate_database(db_name)
     port = free_port()
     env = {
@@ -148,3 +157,4 @@ def running_stack(*, name: str, redis_db: int, log_dir: Path) -> Iterator[Stack]
                 process.kill()
                 process.wait(timeout=10)
             log.close()
+        _drop_database(db_name)

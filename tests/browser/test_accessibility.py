@@ -78,14 +78,6 @@ def test_every_field_on_every_main_page_has_a_label(page: Page, user: str, pages
     _walk(page, user, pages, assert_every_field_has_a_label)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "app bug: the contact form's company <select id=id_company> has no label; the visible "
-        "'Company' label points at the search box above it "
-        "(templates/contacts/partials/form_fields.html, the `company` branch)"
-    ),
-)
 def test_every_field_on_the_contact_form_has_a_label(page: Page):
     login(page, "alice")
     _open(page, "/contacts/new/", "New contact")
