@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.db.models import Avg, Count, F, Q, Sum
@@ -428,7 +428,7 @@ def team_summary(*, team: Team, user, today: dt.date) -> TeamSummary:
     )
     generation_id = rollup_status().generation_id
     winloss = winloss_report(scope, generation_id, source_labels={})
-    forecast_scope = ReportScope(**{**scope.__dict__, "pipeline": None})
+    forecast_scope = replace(scope, pipeline=None)
     return TeamSummary(
         team=team,
         pipeline=scope.pipeline,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
 from reports import services
 from reports.models import ReportSubscription
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(time_limit=60, soft_time_limit=50, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
@@ -29,5 +33,9 @@ def take_forecast_snapshot() -> int:
 def send_weekly_reports() -> int:
     sent = 0
     for subscription_id in ReportSubscription.objects.values_list("id", flat=True):
-        sent += services.report_subscription_send(subscription_id=subscription_id)
+        try:
+            sent += services.report_subscription_send(subscription_id=subscription_id)
+        except Exception:
+            # One bad mailbox must not hold up the others; tomorrow's run retries this one.
+            logger.exception("Weekly report %s not sent", subscription_id)
     return sent

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 import redis
+from celery.signals import after_task_publish
 from django.conf import settings
 
 from deals.models import ExchangeRate
@@ -68,26 +69,35 @@ def hand_data(owner, teammate, outsider):
     return {"pipeline": pipeline, "stages": s, "deals": deals}
 
 
-class BrokerQueue:
-    """Messages in the real Redis broker's default queue; shared by parallel test workers, so
-    tests look for their own new messages instead of counting the queue."""
+class PublishedTasks:
+    """Tasks really published to the Redis broker, seen through Celery's ``after_task_publish``.
+
+    Other test workers (the activities drills run a real Celery worker) may consume the
+    messages at once, so the queue itself is not counted; whatever of ours is still queued
+    is removed afterwards so no worker runs it against another database.
+    """
 
     def __init__(self) -> None:
-        self.redis = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-        self.before = set(self.redis.lrange("celery", 0, -1))
+        self.sent: list[dict] = []
 
-    def new_messages(self, task: str) -> list[dict]:
-        found = []
-        for raw in self.redis.lrange("celery", 0, -1):
-            if raw in self.before:
-                continue
-            headers = json.loads(raw)["headers"]
-            if headers["task"] == task:
-                found.append(headers)
-                self.redis.lrem("celery", 1, raw)  # leave the queue as it was
-        return found
+    def __call__(self, sender=None, headers=None, body=None, **kwargs) -> None:
+        self.sent.append(headers)
+
+    def named(self, task: str) -> list[dict]:
+        return [headers for headers in self.sent if headers["task"] == task]
+
+    def discard_queued(self) -> None:
+        broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+        ids = {headers["id"] for headers in self.sent}
+        for raw in broker.lrange("celery", 0, -1):
+            if json.loads(raw)["headers"]["id"] in ids:
+                broker.lrem("celery", 1, raw)
 
 
 @pytest.fixture
-def broker_queue(db) -> BrokerQueue:
-    return BrokerQueue()
+def published_tasks(db):
+    recorder = PublishedTasks()
+    after_task_publish.connect(recorder, weak=False)
+    yield recorder
+    after_task_publish.disconnect(recorder)
+    recorder.discard_queued()

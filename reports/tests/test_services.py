@@ -1,11 +1,14 @@
 import datetime as dt
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.core import mail
 from django.core.management import call_command
 from django.http import QueryDict
 
+from crm.models import Role
+from crm.tests.factories import UserFactory
 from deals.models import Deal, StageChange
 from deals.signals import deal_stage_changed
 from reports import selectors, services, tasks
@@ -43,12 +46,12 @@ def test_an_incremental_refresh_replaces_only_that_deals_facts(hand_data):
     assert RollupPointer.objects.get(pk=1).refreshed_at > RollupPointer.objects.get(pk=1).generation.finished_at
 
 
-def test_a_committed_stage_change_enqueues_a_refresh(hand_data, broker_queue, django_capture_on_commit_callbacks):
+def test_a_committed_stage_change_enqueues_a_refresh(hand_data, published_tasks, django_capture_on_commit_callbacks):
     deal = hand_data["deals"]["C"]
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         deal_stage_changed.send(sender=Deal, deal=deal, stage_change=deal.stage_changes.last())
     assert len(callbacks) == 1
-    messages = broker_queue.new_messages("reports.tasks.refresh_deal_rollups")
+    messages = published_tasks.named("reports.tasks.refresh_deal_rollups")
     assert [message["argsrepr"] for message in messages] == [f"({deal.pk},)"]
 
 
@@ -144,3 +147,24 @@ def test_csv_cells_that_look_like_formulas_are_defused(value, expected):
 def test_csv_numbers_stay_numbers():
     assert csv_cell(Decimal("-5.00")) == Decimal("-5.00")
     assert csv_cell(None) == ""
+
+
+def test_one_failing_mailbox_does_not_hold_up_the_other_weekly_emails(manager, north, south, hand_data):
+    services.rollups_rebuild()
+    other = UserFactory(username="erin", role=Role.MANAGER)
+    south.managers.add(other)
+    broken = ReportSubscription.objects.create(user=manager, team=north)
+    working = ReportSubscription.objects.create(user=other, team=south)
+    real_send = services.send_mail
+
+    def smtp(*args, recipient_list, **kwargs):
+        if recipient_list == [manager.email]:
+            raise OSError("mailbox unavailable")
+        return real_send(*args, recipient_list=recipient_list, **kwargs)
+
+    with mock.patch.object(services, "send_mail", smtp):
+        assert tasks.send_weekly_reports.run() == 1
+    broken.refresh_from_db()
+    working.refresh_from_db()
+    assert broken.last_sent_week == "" and working.last_sent_week != ""
+    assert [message.to for message in mail.outbox] == [[other.email]]

@@ -162,12 +162,12 @@ def test_the_funnel_csv_has_a_row_per_stage(built, manager_client):
     ]
 
 
-def test_a_manager_queues_a_rebuild(manager_client, broker_queue, django_capture_on_commit_callbacks):
+def test_a_manager_queues_a_rebuild(manager_client, published_tasks, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = manager_client.post(reverse("reports:rebuild"), {"next": reverse("reports:funnel")})
     assert response.status_code == 302 and response["Location"] == reverse("reports:funnel")
     assert len(callbacks) == 1
-    assert len(broker_queue.new_messages("reports.tasks.rebuild_rollups")) == 1
+    assert len(published_tasks.named("reports.tasks.rebuild_rollups")) == 1
 
 
 def test_a_rep_cannot_queue_a_rebuild(owner_client, django_capture_on_commit_callbacks):
