@@ -59,6 +59,12 @@ def admin_user(db):
     )
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The real hasher costs ~2 s of CPU per test user; hashing strength is not under test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def _client_for(user) -> Client:
     client = Client()
     client.force_login(user)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import html
 from typing import Any
 
 from django import forms
 from django.forms.utils import flatatt
 from django.urls import reverse_lazy
-from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
@@ -22,24 +24,40 @@ from crm.models import User, teams_visible_to, users_visible_to
 
 class FastSelect(forms.Select):
     """A <select> rendered in Python: Django's per-option templates take ~0.2 s for the
-    250 countries, which would dominate every list and form page."""
+    250 countries, which would dominate every list and form page. With ``cache_key`` the
+    options are built once per language (the country list never changes at run time)."""
+
+    def __init__(self, attrs: dict | None = None, choices: Any = (), cache_key: str = "") -> None:
+        super().__init__(attrs, choices)
+        self.cache_key = cache_key
+
+    def _options(self) -> str:
+        return "".join(
+            f'<option value="{html.escape(str(k if k is not None else ""))}">{html.escape(str(label))}</option>'
+            for k, label in self.choices
+        )
 
     def render(self, name, value, attrs=None, renderer=None):
         attrs = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
-        selected = {str(v) for v in (value if isinstance(value, list | tuple) else [value]) if v is not None}
-        options = format_html_join(
-            "",
-            '<option value="{}"{}>{}</option>',
-            (
-                (key, mark_safe(" selected") if str(key) in selected else "", label)
-                for key, label in ((str(k if k is not None else ""), lbl) for k, lbl in self.choices)
-            ),
-        )
-        return format_html("<select{}>{}</select>", flatatt(attrs), options)
+        if self.cache_key:
+            key = (self.cache_key, get_language())
+            if key not in _OPTIONS_CACHE:
+                _OPTIONS_CACHE[key] = self._options()
+            options = _OPTIONS_CACHE[key]
+        else:
+            options = self._options()
+        values = value if isinstance(value, list | tuple) else [value]
+        for selected in {str(v) for v in values if v not in (None, "")}:
+            marker = f'<option value="{html.escape(selected)}">'
+            options = options.replace(marker, marker[:-1] + " selected>", 1)
+        return mark_safe(f"<select{flatatt(attrs)}>{options}</select>")
 
 
-def use_fast_select(field: forms.ChoiceField) -> None:
-    field.widget = FastSelect(attrs=field.widget.attrs)
+_OPTIONS_CACHE: dict[tuple[str, str | None], str] = {}
+
+
+def use_fast_select(field: forms.ChoiceField, *, cache_key: str = "") -> None:
+    field.widget = FastSelect(attrs=field.widget.attrs, cache_key=cache_key)
     field.widget.choices = field.choices
 
 
@@ -79,9 +97,10 @@ class _CustomerForm(forms.ModelForm):
         self.user = user
         self.fields["owner"].queryset = users_visible_to(user)
         self.fields["owner"].empty_label = None
-        for name in ("owner", "country"):
-            if name in self.fields:
-                use_fast_select(self.fields[name])
+        if "owner" in self.fields:
+            use_fast_select(self.fields["owner"])
+        if "country" in self.fields:
+            use_fast_select(self.fields["country"], cache_key="model-countries")
         if self.instance.pk is None:
             self.fields["owner"].initial = user.pk
         else:
@@ -276,6 +295,13 @@ class ContactQuickForm(ContactForm):
 
 # --- List filters -------------------------------------------------------------------------
 
+
+@functools.cache
+def _country_choices(language: str | None) -> list[tuple[str, str]]:
+    """The filter's country choices, translated once per language rather than per request."""
+    return [("", str(_("Any country"))), *((code, str(name)) for code, name in countries)]
+
+
 _ARCHIVED_CHOICES = [("", _("Active")), ("1", _("Archived"))]
 
 
@@ -305,9 +331,10 @@ class _ListFilterForm(forms.Form):
         self.fields["owner"].empty_label = _("Any owner")
         self.fields["team"].queryset = teams_visible_to(user)
         self.fields["team"].empty_label = _("Any team")
-        self.fields["country"].choices = [("", _("Any country")), *countries]
-        for name in ("owner", "team", "country"):
-            use_fast_select(self.fields[name])
+        self.fields["country"].choices = _country_choices(get_language())
+        use_fast_select(self.fields["owner"])
+        use_fast_select(self.fields["team"])
+        use_fast_select(self.fields["country"], cache_key="filter-countries")
         style_plain(self)
 
     def clean_q(self) -> str:

@@ -18,7 +18,7 @@ from django_countries import countries
 from contacts import lookups  # noqa: F401  (registers __trgm_icontains)
 from contacts.keyset import SortOption
 from contacts.models import Company, Contact, LifecycleStage, Tag
-from contacts.normalize import looks_like_phone, normalize_phone, phone_digits
+from contacts.normalize import format_phone, looks_like_phone, normalize_phone, phone_digits
 from crm.models import User
 
 if TYPE_CHECKING:
@@ -256,7 +256,7 @@ class HistoryEntry:
 _HIDDEN_FIELDS = {"updated_at", "completeness", "created_at", "external_id"}
 
 
-def history_entries(obj: Company | Contact, *, limit: int = 25) -> list[HistoryEntry]:
+def history_entries(obj: Company | Contact, *, user: User | None = None, limit: int = 25) -> list[HistoryEntry]:
     """Readable history of ``obj``, newest first: who changed which field from what to what.
 
     A constant number of queries: the records (plus one to compare the oldest with), their
@@ -297,10 +297,12 @@ def history_entries(obj: Company | Contact, *, limit: int = 25) -> list[HistoryE
         elif record.history_type != "+":
             continue  # the oldest shown record is not the creation: nothing to compare it with
         diffs.append((record, previous, changes))
-    names = {
-        related: {o.pk: str(o) for o in related._default_manager.filter(pk__in=ids)}
-        for related, ids in related_ids.items()
-    }
+    names = {}
+    for related, ids in related_ids.items():
+        qs = related._default_manager.filter(pk__in=ids)
+        if user is not None and related is Company:
+            qs = qs.visible_to(user)  # a former company now in another team stays unnamed
+        names[related] = {o.pk: str(o) for o in qs}
     entries = []
     for record, previous, changes in diffs:
         if previous is not None and not changes:
@@ -325,7 +327,9 @@ def _display(f: Any, value: Any, names: dict[type, dict[int, str]]) -> str:
     if f.many_to_many:
         return str(value)
     if f.is_relation:
-        return names.get(f.related_model, {}).get(value, _("deleted"))
+        return names.get(f.related_model, {}).get(value, _("(not visible)"))
+    if f.name in ("phone", "mobile"):
+        return format_phone(str(value))
     if f.name == "country":
         return str(countries.name(value)) or str(value)
     if f.choices:

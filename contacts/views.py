@@ -155,7 +155,7 @@ def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "company": company,
         "tags": list(company.tags.all()),
         "contacts": company_contacts(company),
-        "history": history_entries(company),
+        "history": history_entries(company, user=request.user),
         "can_edit": request.user.can_edit_owner(company.owner_id),
         "nav": "companies",
     }
@@ -263,7 +263,7 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "contact": contact,
         "tags": list(contact.tags.all()),
-        "history": history_entries(contact),
+        "history": history_entries(contact, user=request.user),
         "can_edit": request.user.can_edit_owner(contact.owner_id),
         "nav": "contacts",
     }

@@ -51,8 +51,10 @@ class User(AbstractUser):
     @cached_property
     def visible_owner_ids(self) -> frozenset[int]:
         """Ids of the users whose records this user may read (admins: see ``is_admin``)."""
-        team_ids = set(self.teams.values_list("id", flat=True)) | set(self.managed_teams.values_list("id", flat=True))
-        member_ids = Team.members.through.objects.filter(team_id__in=team_ids).values_list("user_id", flat=True)
+        # One query: members of every team this user belongs to or manages.
+        member_ids = Team.members.through.objects.filter(
+            models.Q(team__members=self) | models.Q(team__managers=self)
+        ).values_list("user_id", flat=True)
         return frozenset({self.pk, *member_ids})
 
     @cached_property

@@ -6,6 +6,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Company, Contact
@@ -90,6 +91,19 @@ class DealForm(forms.ModelForm):
         self.fields["currency"] = forms.ChoiceField(label=_("Currency"), choices=currency_choices())
         self.fields["contacts"].queryset = self._contact_choices()
         self.fields["contacts"].help_text = _("Contacts of the chosen company, and those already on the deal.")
+        self.fields["company"].widget.attrs.update(
+            {
+                # A different company brings its own contacts into the contacts list.
+                "hx-get": reverse("deals:contact-options"),
+                "hx-target": "#id_contacts",
+                "hx-trigger": "change",
+                "hx-swap": "innerHTML",
+            }
+        )
+        if instance.pk and instance.stage_id:
+            self.fields["probability"].widget.attrs["placeholder"] = _("%(p)s%% from the stage") % {
+                "p": instance.stage.probability
+            }
         if instance.pk:
             self.fields["version"].initial = instance.version
             self.initial["probability"] = instance.probability if instance.probability_is_manual else None

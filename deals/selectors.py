@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import BooleanField, Case, Count, F, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import TruncMonth
 from django.http import Http404, HttpRequest
 from django.urls import reverse
@@ -231,6 +231,25 @@ def deal_staleness(deal: Deal) -> Staleness:
     return Staleness(no_activity, stuck, usual)
 
 
+def deal_reopen_stage(deal: Deal) -> Stage | None:
+    """Where a closed deal reopens by default: the open stage it was closed from, else the first."""
+    last_open = (
+        StageChange.objects.filter(
+            deal=deal, from_stage__pipeline_id=deal.pipeline_id, from_stage__is_won=False, from_stage__is_lost=False
+        )
+        .select_related("from_stage")
+        .order_by("-at", "-id")
+        .first()
+    )
+    if last_open is not None:
+        return last_open.from_stage
+    return (
+        Stage.objects.filter(pipeline_id=deal.pipeline_id, is_won=False, is_lost=False)
+        .order_by("position", "id")
+        .first()
+    )
+
+
 # --- History -------------------------------------------------------------------------------
 
 
@@ -284,14 +303,21 @@ def deal_edit_history(deal: Deal, *, limit: int = 20) -> list[dict]:
 def open_deals_summary(user: User) -> dict:
     """The home panel: the user's own open deals, weighted total, and those closing this month."""
     today = timezone.localdate()
-    qs = Deal.objects.filter(owner=user, status=DealStatus.OPEN)
     month_start = today.replace(day=1)
     next_month = (month_start + dt.timedelta(days=32)).replace(day=1)
-    book = RateBook()
-    all_open = money_total(qs, book=book)
-    closing_qs = qs.filter(expected_close_date__gte=month_start, expected_close_date__lt=next_month)
-    closing = money_total(closing_qs, book=book)
-    return {"open": all_open, "closing": closing}
+    closing = Q(expected_close_date__gte=month_start, expected_close_date__lt=next_month)
+    qs = Deal.objects.filter(owner=user, status=DealStatus.OPEN).annotate(
+        closing_this_month=Case(When(closing, then=Value(True)), default=Value(False), output_field=BooleanField())
+    )
+    # One query for both figures: the totals grouped by "closes this month or not".
+    groups = money_totals(qs, group_by="closing_this_month")
+    everything = MoneyTotal()
+    for part in groups.values():
+        everything.count += part.count
+        everything.amount += part.amount
+        everything.weighted += part.weighted
+        everything.missing_rates |= part.missing_rates
+    return {"open": everything, "closing": groups.get(True, MoneyTotal())}
 
 
 def home_panel_context(request: HttpRequest) -> dict | None:

@@ -21,6 +21,7 @@ from contacts.signals import customer_event
 from crm.models import User
 from deals.models import Deal, DealStatus, LineItem, LostReason, Pipeline, Product, Stage, StageChange
 from deals.money import RateBook
+from deals.selectors import deal_reopen_stage
 from deals.signals import deal_stage_changed
 
 # Fields a person edits on the deal form; ``deal_update`` accepts only these (plus contacts).
@@ -255,20 +256,7 @@ def deal_mark_lost(*, deal: Deal, actor: User | None, lost_reason: LostReason | 
 def deal_reopen(*, deal: Deal, actor: User | None, stage: Stage | None = None) -> Deal:
     """Reopen a closed deal in ``stage``, by default the open stage it was closed from."""
     if stage is None:
-        last_open = (
-            StageChange.objects.filter(deal=deal, from_stage__is_won=False, from_stage__is_lost=False)
-            .exclude(from_stage=None)
-            .order_by("-at", "-id")
-            .select_related("from_stage")
-            .first()
-        )
-        stage = (
-            last_open.from_stage
-            if last_open and last_open.from_stage.pipeline_id == deal.pipeline_id
-            else Stage.objects.filter(pipeline_id=deal.pipeline_id, is_won=False, is_lost=False)
-            .order_by("position", "id")
-            .first()
-        )
+        stage = deal_reopen_stage(deal)
     if stage is None or stage.is_closed:
         raise ValidationError({"stage": _("Choose an open stage to reopen the deal in.")})
     return deal_move_stage(deal=deal, stage=stage, actor=actor)

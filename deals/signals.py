@@ -2,7 +2,8 @@
 
 ``deal_stage_changed(sender=Deal, deal=..., stage_change=...)`` is sent after the transaction
 that moved the deal has committed (never for a move that was rolled back), so receivers such
-as the reports rollups may enqueue work that reads the new state.
+as the reports rollups may enqueue work that reads the new state. A new deal's first placement
+counts as a move (its StageChange has ``from_stage=None``).
 """
 
 from django.dispatch import Signal

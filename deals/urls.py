@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.deal_list, name="list"),
     path("export.csv", views.deal_export, name="export"),
     path("new/", views.deal_create, name="create"),
+    path("contact-options/", views.contact_options, name="contact-options"),
     path("board/", views.board_default, name="board-default"),
     path("board/<int:pipeline_pk>/", views.board, name="board"),
     path("board/<int:pipeline_pk>/stages/<int:stage_pk>/", views.board_column, name="board-column"),

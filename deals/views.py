@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from decimal import Decimal
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -123,7 +125,7 @@ def deal_export(request: HttpRequest) -> StreamingHttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def deal_create(request: HttpRequest) -> HttpResponse:
-    initial: dict = {"owner": request.user, "currency": request.GET.get("currency") or None}
+    initial: dict = {"owner": request.user, "currency": settings.BASE_CURRENCY}
     pipeline = selectors.default_pipeline()
     if request.GET.get("pipeline", "").isdigit():
         pipeline = Pipeline.objects.filter(pk=request.GET["pipeline"]).first() or pipeline
@@ -179,8 +181,23 @@ def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Deal saved."))
             return redirect(deal)
+    if request.method == "POST":
+        # Validating the form wrote the typed values onto ``deal``; show the saved one.
+        deal = Deal.objects.get(pk=deal.pk)
     status = 409 if conflict else 200
     return render(request, "deals/deal_form.html", {"form": form, "deal": deal, "conflict": conflict}, status=status)
+
+
+@require_GET
+def contact_options(request: HttpRequest) -> HttpResponse:
+    """The contacts a deal form offers for the chosen company (htmx, on company change)."""
+    company_id = request.GET.get("company", "")
+    contacts = (
+        Contact.objects.visible_to(request.user).filter(company_id=company_id).order_by("last_name", "first_name", "id")
+        if company_id.isdigit()
+        else Contact.objects.none()
+    )
+    return render(request, "deals/partials/contact_options.html", {"contacts": contacts[:500]})
 
 
 @require_GET
@@ -201,7 +218,7 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "amount_in_base": amount_in_base,
             "contacts": list(deal.contacts.select_related("company")),
             "line_items": line_items,
-            "line_items_total": sum((item.total for item in line_items), deal.amount * 0),
+            "line_items_total": sum((item.total for item in line_items), Decimal("0")),
             "line_item_form": LineItemForm(),
             "stage_history": selectors.deal_stage_history(deal),
             "edit_history": selectors.deal_edit_history(deal),
@@ -256,8 +273,9 @@ def _moved_card(request: HttpRequest, deal: Deal, old_stage_id: int) -> HttpResp
 def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
     """Move a deal to another stage: the board (drag or "Move to…"), the deal page, or this form."""
     deal = selectors.deal_for_user(request.user, pk, write=True)
+    default_stage = deal.stage_id if deal.is_open else getattr(selectors.deal_reopen_stage(deal), "pk", None)
     initial = {
-        "stage": request.GET.get("stage") or deal.stage_id,
+        "stage": request.GET.get("stage") or default_stage,
         "expected_stage": deal.stage_id,
         "next": _safe_next(request, deal.get_absolute_url()),
     }

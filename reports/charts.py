@@ -39,6 +39,11 @@ def _nice_max(value: float) -> float:
     return 10 * magnitude
 
 
+def _label_step(count: int, most: int = 8) -> int:
+    """Label every n-th group so at most ``most`` axis labels share the width without overlapping."""
+    return max(1, -(-count // most))
+
+
 @dataclass
 class Chart:
     kind: str
@@ -102,7 +107,7 @@ def bar_chart(
                     "tooltip": f"{labels[l_index]} · {name}: {_short(value or 0)}",
                 }
             )
-    step = max(1, len(labels) // 12)  # keep axis labels legible when there are many groups
+    step = _label_step(len(labels))
     chart.labels = [
         {"x": round(PLOT_LEFT + i * group + group / 2, 1), "y": height - PLOT_BOTTOM + 16, "text": label}
         for i, label in enumerate(labels)
@@ -142,23 +147,24 @@ def line_chart(
     """One line over the labels; gaps (None) are skipped, e.g. months without closed deals."""
     height = 240
     chart = Chart(kind="line", title=title, description=description, height=height)
-    plot_width = WIDTH - PLOT_LEFT - PLOT_RIGHT
+    inset = 28  # keeps the first and last point's labels inside the picture
+    plot_width = WIDTH - PLOT_LEFT - PLOT_RIGHT - 2 * inset
     plot_height = height - PLOT_TOP - PLOT_BOTTOM
     maximum = 100.0 if suffix == "%" else _nice_max(max((v or 0 for v in values), default=0))
     chart.ticks = _y_ticks(PLOT_TOP, plot_height, maximum, suffix=suffix)
     step_x = plot_width / max(len(labels) - 1, 1)
     points = []
     for index, value in enumerate(values):
-        x = round(PLOT_LEFT + index * step_x, 1) if len(labels) > 1 else PLOT_LEFT + plot_width / 2
+        x = round(PLOT_LEFT + inset + index * step_x, 1) if len(labels) > 1 else PLOT_LEFT + inset + plot_width / 2
         if value is not None:
             y = round(PLOT_TOP + plot_height - plot_height * value / maximum, 1)
             points.append(f"{x},{y}")
             chart.shapes.append({"x": x, "y": y, "series": 0, "tooltip": f"{labels[index]}: {_short(value)}{suffix}"})
     chart.points = " ".join(points)
-    step = max(1, len(labels) // 12)
+    step = _label_step(len(labels))
     chart.labels = [
         {
-            "x": round(PLOT_LEFT + i * step_x, 1) if len(labels) > 1 else PLOT_LEFT + plot_width / 2,
+            "x": round(PLOT_LEFT + inset + i * step_x, 1) if len(labels) > 1 else PLOT_LEFT + inset + plot_width / 2,
             "y": height - PLOT_BOTTOM + 16,
             "text": label,
         }

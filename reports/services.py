@@ -220,6 +220,7 @@ def _deal_chunks(chunk_size: int) -> Iterator[list[dict]]:
         last_id = chunk[-1]["id"]
 
 
+KEEP_GENERATIONS = 10
 ACTIVITY_KEYS = {"calls": "call", "meetings": "meeting", "tasks_done": "task"}
 
 
@@ -278,6 +279,9 @@ def rollups_rebuild(*, chunk_size: int = 5000) -> RollupGeneration:
         pointer.save(update_fields=["generation", "refreshed_at"])
         for model in (DealFact, StageFact, StageVisit, ActivityWeek):
             model.objects.exclude(generation=generation).delete()
+        # Keep a short history of rebuild times (Admin › Rollup generations), not every night's row.
+        keep = RollupGeneration.objects.order_by("-started_at", "-id").values_list("id", flat=True)[:KEEP_GENERATIONS]
+        RollupGeneration.objects.exclude(pk__in=list(keep)).delete()
     logger.info("Rollups rebuilt: %s deals in %.1fs", count, generation.seconds)
     return generation
 

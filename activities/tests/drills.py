@@ -158,3 +158,21 @@ def mail_count(var_dir: Path) -> int:
     if not mail_dir.exists():
         return 0
     return sum(path.read_text(errors="replace").count("\nSubject: ") for path in mail_dir.iterdir())
+
+
+def sweep_until(
+    broker_url: str, condition: Callable[[], bool], *, timeout: float, every: float = 10, sweeps: int = 1
+) -> None:
+    """Send ``sweeps`` sweeps now and again every ``every`` seconds (as beat does each minute)
+    until ``condition`` holds: one sweep stops claiming after its time budget, so a large
+    backlog on a loaded machine takes several."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for _sweep in range(sweeps):
+            send_sweep(broker_url)
+        next_tick = min(time.monotonic() + every, deadline)
+        while time.monotonic() < next_tick:
+            if condition():
+                return
+            time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {condition}")

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from activities.models import Reminder, ReminderState
 from activities.services import activity_reschedule, reminder_cancel
-from activities.tests.drills import RedisServer, Worker, mail_count, send_sweep, wait_until
+from activities.tests.drills import RedisServer, Worker, mail_count, send_sweep, sweep_until, wait_until
 from activities.tests.factories import ActivityFactory, activity_type
 from crm.models import Notification
 from crm.tests.factories import UserFactory
@@ -46,7 +46,7 @@ def _assert_each_notified_once(ids: list[int]) -> None:
 
 
 def test_a_worker_killed_mid_batch_loses_no_reminder_and_doubles_none(tmp_path):
-    ids = _due_reminders(1000)
+    ids = _due_reminders(500)
     redis = RedisServer().start()
     first = Worker(redis.url, tmp_path, lease_seconds=2, name="first")
     second = Worker(redis.url, tmp_path, lease_seconds=2, name="second")
@@ -62,8 +62,7 @@ def test_a_worker_killed_mid_batch_loses_no_reminder_and_doubles_none(tmp_path):
         # After the lease runs out, the next sweep (beat's next tick) claims the orphans again.
         second.start()
         wait_until(lambda: _lease_expired(ids, 2), timeout=15, what="the lease to run out")
-        send_sweep(redis.url)
-        wait_until(lambda: _sent(ids) == len(ids), timeout=120, interval=0.2, what="every reminder sent")
+        sweep_until(redis.url, lambda: _sent(ids) == len(ids), timeout=240)
     finally:
         first.stop()
         second.stop()
@@ -92,8 +91,7 @@ def test_a_redis_restart_with_work_queued_loses_no_reminder(tmp_path):
         assert redis.queue_length() == 0
 
         worker.start()
-        send_sweep(redis.url)  # beat's next tick
-        wait_until(lambda: _sent(ids) == len(ids), timeout=60, interval=0.2, what="reminders after the restart")
+        sweep_until(redis.url, lambda: _sent(ids) == len(ids), timeout=120)  # beat's next ticks
 
         # And again with the worker running through the restart: it reconnects and carries on.
         more = _due_reminders(20)
@@ -122,9 +120,7 @@ def test_two_sweeps_running_at_once_send_each_reminder_once(tmp_path):
     try:
         for worker in workers:
             worker.start()
-        send_sweep(redis.url)
-        send_sweep(redis.url)
-        wait_until(lambda: _sent(ids) == len(ids), timeout=120, interval=0.2, what="every reminder sent")
+        sweep_until(redis.url, lambda: _sent(ids) == len(ids), timeout=240, sweeps=2)
     finally:
         for worker in workers:
             worker.stop()

@@ -134,3 +134,12 @@ def test_a_bad_email_saves_nothing(owner):
     with pytest.raises(ValidationError):
         services.contact_create(actor=owner, owner=owner, last_name="X", email="not-an-email")
     assert not Contact.objects.exists()
+
+
+def test_history_does_not_name_a_company_the_reader_may_not_see(owner, outsider, company):
+    hidden = CompanyFactory(owner=outsider, name="Southern Secret")
+    contact = services.contact_create(actor=owner, owner=owner, last_name="Mover", company=hidden)
+    services.contact_update(actor=owner, contact=contact, company=company)
+    change = history_entries(contact, user=owner)[0].changes[0]
+    assert (change.label, change.old, change.new) == ("company", "(not visible)", "Acme Corp")
+    assert history_entries(contact, user=outsider)[0].changes[0].old == "Southern Secret"

@@ -56,3 +56,28 @@ def test_admin_pages_open(admin_client):
     make_pipeline()
     for name in ["deals_pipeline", "deals_deal", "deals_product", "deals_exchangerate", "deals_stagechange"]:
         assert admin_client.get(reverse(f"admin:{name}_changelist")).status_code == 200
+
+
+def test_a_deal_added_in_admin_gets_its_first_stage_change(admin_client, admin_user, owner):
+    pipeline = make_pipeline()
+    response = admin_client.post(
+        reverse("admin:deals_deal_add"),
+        {
+            "title": "Added in admin",
+            "owner": owner.pk,
+            "pipeline": pipeline.pk,
+            "stage": stage(pipeline, "Qualified").pk,
+            "amount": "10",
+            "currency": "USD",
+            "probability": "0",
+            "created_at_0": "2026-01-01",
+            "created_at_1": "10:00:00",
+            "line_items-TOTAL_FORMS": "0",
+            "line_items-INITIAL_FORMS": "0",
+            "stage_changes-TOTAL_FORMS": "0",
+            "stage_changes-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, [str(e) for e in response.context["errors"]]
+    change = StageChange.objects.get(deal__title="Added in admin")
+    assert (change.from_stage, change.to_stage.name, change.actor) == (None, "Qualified", admin_user)

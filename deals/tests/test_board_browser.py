@@ -1,6 +1,7 @@
 """The board in real Chromium: drag a card to another column, then read the deal's history."""
 
 import pytest
+from django.db import connections
 from playwright.sync_api import expect, sync_playwright
 
 from deals.models import StageChange
@@ -36,6 +37,9 @@ def browser_page(live_server, owner, monkeypatch):
         page.wait_for_url(f"{live_server.url}/")
         yield page
         browser.close()
+        # The ORM calls made while Playwright drove the page used a connection of their own
+        # (Playwright runs the test in a greenlet); close it so the test database can be dropped.
+        connections.close_all()
 
 
 @pytest.mark.browser

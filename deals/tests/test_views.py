@@ -140,6 +140,7 @@ def test_the_second_of_two_edits_gets_a_conflict_showing_what_changed(owner_clie
     assert second.status_code == 409
     body = second.content.decode()
     assert "Mia Manager changed this deal while you were editing it" in body
+    assert "Owner&#x27;s title</a>" not in body  # the breadcrumb shows the saved title
     assert "5,000.00" in body or "5000.00" in body
     deal.refresh_from_db()
     assert (deal.title, deal.amount) == ("Acme rollout", Decimal("5000.00"))
@@ -375,3 +376,50 @@ def test_board_columns_load_more_cards_with_a_keyset_cursor(owner_client, owner,
         ).status_code
         == 200
     )
+
+
+def test_choosing_a_company_offers_its_visible_contacts(owner_client, owner, outsider, company):
+    ContactFactory(owner=owner, company=company, first_name="Ada", last_name="Lovelace")
+    ContactFactory(owner=outsider, company=company, first_name="Hidden", last_name="Person")
+    body = owner_client.get(reverse("deals:contact-options"), {"company": company.pk}, **HTMX).content.decode()
+    assert "Ada Lovelace" in body
+    assert "Hidden" not in body
+    assert owner_client.get(reverse("deals:contact-options"), {"company": "x"}).content.decode().strip() == ""
+
+
+def test_a_new_deal_starts_in_the_base_currency(owner_client, pipeline):
+    ExchangeRate.objects.create(currency="EUR", date=dt.date(2020, 1, 1), rate=Decimal("1.1"))
+    form = owner_client.get(reverse("deals:create")).context["form"]
+    assert form["currency"].value() == "USD"
+    assert form["stage"].value() == stage(pipeline, "Lead").pk
+
+
+def test_reopening_from_the_deal_page_offers_the_stage_it_was_closed_from(owner_client, deal, pipeline):
+    owner_client.post(reverse("deals:move", args=[deal.pk]), {"stage": stage(pipeline, "Negotiation").pk})
+    owner_client.post(reverse("deals:move", args=[deal.pk]), {"stage": stage(pipeline, "Won").pk})
+    form = owner_client.get(reverse("deals:move", args=[deal.pk])).context["form"]
+    assert form.initial["stage"] == stage(pipeline, "Negotiation").pk
+
+
+@pytest.mark.parametrize(
+    ("who", "sees"), [("owner", True), ("teammate", True), ("manager", True), ("admin", True), ("outsider", False)]
+)
+def test_board_export_and_columns_follow_the_access_rules(request, deal, pipeline, who, sees):
+    client = request.getfixturevalue(f"{who}_client")
+    board = client.get(reverse("deals:board", args=[pipeline.pk])).content.decode()
+    export = b"".join(client.get(reverse("deals:export")).streaming_content).decode()
+    column = client.get(reverse("deals:board-column", args=[pipeline.pk, deal.stage_id])).content.decode()
+    assert ("Acme rollout" in board, "Acme rollout" in export, "Acme rollout" in column) == (sees, sees, sees)
+
+
+def test_the_board_filters_by_owner_and_team(manager_client, owner, teammate, outsider, pipeline, north):
+    DealFactory(owner=owner, pipeline=pipeline, title="Olga's deal")
+    DealFactory(owner=teammate, pipeline=pipeline, title="Tom's deal")
+    url = reverse("deals:board", args=[pipeline.pk])
+    by_owner = manager_client.get(url, {"owner": owner.pk}).context["columns"][0]
+    assert [d.title for d in by_owner.cards] == ["Olga's deal"]
+    assert by_owner.total.count == 1
+    by_team = manager_client.get(url, {"team": north.pk}).context["columns"][0]
+    assert {d.title for d in by_team.cards} == {"Olga's deal", "Tom's deal"}
+    # An unknown owner is ignored rather than passed on.
+    assert manager_client.get(url, {"owner": "nobody"}).status_code == 200

@@ -1,7 +1,10 @@
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
+import redis
+from django.conf import settings
 
 from deals.models import ExchangeRate
 from reports.tests.factories import LostReasonFactory, deal_with_history, sales_pipeline
@@ -63,3 +66,28 @@ def hand_data(owner, teammate, outsider):
         "E": deal_with_history(owner=outsider, amount=9999, moves=[(s["Lead"], at(1, 4)), (s["Won"], at(1, 6))]),
     }
     return {"pipeline": pipeline, "stages": s, "deals": deals}
+
+
+class BrokerQueue:
+    """Messages in the real Redis broker's default queue; shared by parallel test workers, so
+    tests look for their own new messages instead of counting the queue."""
+
+    def __init__(self) -> None:
+        self.redis = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+        self.before = set(self.redis.lrange("celery", 0, -1))
+
+    def new_messages(self, task: str) -> list[dict]:
+        found = []
+        for raw in self.redis.lrange("celery", 0, -1):
+            if raw in self.before:
+                continue
+            headers = json.loads(raw)["headers"]
+            if headers["task"] == task:
+                found.append(headers)
+                self.redis.lrem("celery", 1, raw)  # leave the queue as it was
+        return found
+
+
+@pytest.fixture
+def broker_queue(db) -> BrokerQueue:
+    return BrokerQueue()

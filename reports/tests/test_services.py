@@ -2,8 +2,6 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-import redis
-from django.conf import settings
 from django.core import mail
 from django.core.management import call_command
 from django.http import QueryDict
@@ -45,15 +43,13 @@ def test_an_incremental_refresh_replaces_only_that_deals_facts(hand_data):
     assert RollupPointer.objects.get(pk=1).refreshed_at > RollupPointer.objects.get(pk=1).generation.finished_at
 
 
-def test_a_committed_stage_change_enqueues_a_refresh(hand_data, django_capture_on_commit_callbacks):
-    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    before = broker.llen("celery")
+def test_a_committed_stage_change_enqueues_a_refresh(hand_data, broker_queue, django_capture_on_commit_callbacks):
     deal = hand_data["deals"]["C"]
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         deal_stage_changed.send(sender=Deal, deal=deal, stage_change=deal.stage_changes.last())
     assert len(callbacks) == 1
-    assert broker.llen("celery") == before + 1
-    broker.rpop("celery")
+    messages = broker_queue.new_messages("reports.tasks.refresh_deal_rollups")
+    assert [message["argsrepr"] for message in messages] == [f"({deal.pk},)"]
 
 
 def test_a_deal_in_a_currency_without_rate_counts_as_zero_and_is_flagged(owner, hand_data):
