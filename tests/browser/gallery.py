@@ -30,11 +30,13 @@ from contacts.models import Company
 from crm.models import User
 alice = User.objects.get(username="alice")
 company = (
-    Company.objects.visible_to(alice).filter(owner=alice, contacts__isnull=False, deals__status="open")
+    Company.objects.visible_to(alice)
+    .filter(owner=alice, contacts__isnull=False, deals__status="open", deals__owner=alice)
+    .filter(name__regex=r"^[ -~]+$")  # Latin names: the machine may lack CJK fonts
     .annotate(deal_count=Count("deals", distinct=True)).order_by("-deal_count", "id").first()
 )
 contact = company.contacts.order_by("id").first()
-deal = company.deals.filter(status="open").order_by("-amount", "id").first()
+deal = company.deals.filter(status="open", owner=alice).order_by("-amount", "id").first()
 print(json.dumps({"company": company.pk, "contact": contact.pk, "deal": deal.pk}))
 """
 
