@@ -69,7 +69,9 @@ def env_choice(name: str, default: str, choices: set[str] | frozenset[str]) -> s
 def env_database(name: str, default: str) -> dict:
     raw = os.environ.get(name, default)
     try:
-        config = dj_database_url.parse(raw, conn_max_age=60, conn_health_checks=True)
+        config = dj_database_url.parse(
+            raw, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0), conn_health_checks=True
+        )
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} is not a valid database URL: {exc}") from None
     if config.get("ENGINE") != "django.db.backends.postgresql":

@@ -91,7 +91,12 @@ def _open_page(browser: Browser, stack: Stack, problems: PageProblems, width: in
     page.route("**/*", guard)
     page.on("console", lambda msg: msg.type == "error" and problems.add(f"console error: {msg.text}"))
     page.on("pageerror", lambda exc: problems.add(f"page error: {exc}"))
-    page.on("requestfailed", lambda req: problems.add(f"request failed: {req.url} {req.failure}"))
+    # ERR_ABORTED is the browser dropping a request because the page navigated away (a favicon
+    # still loading, say), not a failure; requests to other hosts are caught by the guard above.
+    page.on(
+        "requestfailed",
+        lambda req: req.failure != "net::ERR_ABORTED" and problems.add(f"request failed: {req.url} {req.failure}"),
+    )
 
     def check_response(response):
         if response.status >= 400 and response.status not in problems.allowed_statuses:
@@ -143,7 +148,8 @@ def assert_fits_the_screen(page: Page) -> None:
 
 def unique(prefix: str) -> str:
     """A record name no other test uses, nor similar enough to look like a duplicate of one."""
-    return f"{prefix} {uuid.uuid4().hex[:12]}"
+    # Starts with a letter: an all-digit suffix would be searched as a phone number.
+    return f"{prefix} q{uuid.uuid4().hex[:11]}"
 
 
 def record_id(page: Page) -> int:

@@ -107,6 +107,8 @@ def running_stack(*, name: str, redis_db: int, log_dir: Path) -> Iterator[Stack]
         "CACHE_KEY_PREFIX": f"e2e-{name}",
         "CRM_VAR_DIR": str(log_dir / "var"),
         "DEMO_PASSWORD": DEMO_PASSWORD,
+        # runserver starts a thread per request; kept-open connections would pile up.
+        "DATABASE_CONN_MAX_AGE": "0",
         "PYTHONUNBUFFERED": "1",
     }
     stack = Stack(base_url=f"http://127.0.0.1:{port}", env=env, log_dir=log_dir)
