@@ -29,9 +29,8 @@ def test_a_rep_creates_a_company_and_a_contact_at_it(page: Page):
 
     page.get_by_role("link", name="Add contact").click()
     expect(page.get_by_role("heading", name="New contact")).to_be_visible()
-    # The contact form's labels are checked in test_accessibility (its company picker fails).
-    # The select has no accessible name yet (see test_accessibility), hence the id.
-    expect(page.locator("#id_company")).to_have_value(str(company))
+    assert_every_field_has_a_label(page)
+    expect(page.get_by_label("Company", exact=True)).to_have_value(str(company))
     page.get_by_label("First name").fill("Ingrid")
     page.get_by_label("Last name").fill(f"Berg {slug}")
     page.get_by_label("Title").fill("Head of Data")
