@@ -200,7 +200,7 @@ def company_reassign(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         count = services.companies_reassign(
             actor=request.user,
-            companies=Company.objects.filter(pk__in=form.cleaned_data["ids"]),
+            companies=form.cleaned_data["ids"],  # already limited to what the user may edit
             owner=form.cleaned_data["owner"],
         )
         messages.success(
@@ -308,7 +308,7 @@ def contact_reassign(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         count = services.contacts_reassign(
             actor=request.user,
-            contacts=Contact.objects.filter(pk__in=form.cleaned_data["ids"]),
+            contacts=form.cleaned_data["ids"],  # already limited to what the user may edit
             owner=form.cleaned_data["owner"],
         )
         messages.success(
