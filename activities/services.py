@@ -432,6 +432,35 @@ def timeline_record(
     )
 
 
+def timeline_record_many(*, events: list[dict], batch_size: int = 2000) -> int:
+    """Add many events in bulk (``events``: dicts with ``timeline_record``'s keywords)."""
+    now = timezone.now()
+    rows = []
+    for event in events:
+        company = event.get("company")
+        contact = event.get("contact")
+        deal = event.get("deal")
+        company_id = company.pk if company is not None else None
+        if company_id is None and contact is not None:
+            company_id = contact.company_id  # the id alone: no query per event
+        rows.append(
+            TimelineEvent(
+                kind=event["kind"][:40],
+                source=(event.get("source") or "crm")[:40],
+                title=event["title"][:300],
+                body=event.get("body") or "",
+                data=event.get("data") or {},
+                occurred_at=event.get("occurred_at") or now,
+                actor=event.get("actor"),
+                company_id=company_id,
+                contact=contact,
+                deal=deal,
+            )
+        )
+    TimelineEvent.objects.bulk_create(rows, batch_size=batch_size)
+    return len(rows)
+
+
 # --- Calendar feed ------------------------------------------------------------------------
 
 

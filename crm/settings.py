@@ -294,6 +294,9 @@ if len(DEFAULT_PHONE_REGION) != 2 or not DEFAULT_PHONE_REGION.isalpha():
     raise ImproperlyConfigured(f"DEFAULT_PHONE_REGION must be a two-letter region code; got {DEFAULT_PHONE_REGION!r}")
 DEMO_PASSWORD = env_str("DEMO_PASSWORD", "demo-pass-2026")
 DEAL_STALE_DAYS = env_int("DEAL_STALE_DAYS", 14, minimum=1)
+# The largest file and the most rows one import accepts (the file is kept in the database).
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 30 * 1024 * 1024, minimum=1024)
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 200_000, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -14,8 +14,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from contacts.models import Source
+from crm.exports import csv_response
 from reports import charts, selectors, services, tasks
-from reports.exports import csv_response
 from reports.scope import ReportScope, report_scope_for_user
 
 
