@@ -42,6 +42,7 @@ from activities.models import (
     TimelineEvent,
 )
 from contacts.models import Company, Contact
+from crm.bulk import copy_instances
 from crm.models import User
 from crm.services import notification_create
 from deals.models import Deal
@@ -432,8 +433,9 @@ def timeline_record(
     )
 
 
-def timeline_record_many(*, events: list[dict], batch_size: int = 2000) -> int:
-    """Add many events in bulk (``events``: dicts with ``timeline_record``'s keywords)."""
+def timeline_record_many(*, events: list[dict]) -> int:
+    """Add many events in bulk (``events``: dicts with ``timeline_record``'s keywords), written
+    with ``COPY`` (an import adds one per record, 100,000 at a time)."""
     now = timezone.now()
     rows = []
     for event in events:
@@ -457,7 +459,7 @@ def timeline_record_many(*, events: list[dict], batch_size: int = 2000) -> int:
                 deal=deal,
             )
         )
-    TimelineEvent.objects.bulk_create(rows, batch_size=batch_size)
+    copy_instances(TimelineEvent, rows)
     return len(rows)
 
 

@@ -70,6 +70,30 @@ def write_csv(path: Path, rows: int, seed: int) -> None:
             handle.write(";".join(cells) + "\r\n")
 
 
+def remove_imported(job_id: int) -> None:
+    """Delete what the run imported with a few set-based statements (the ORM's cascade would
+    load every row first and take minutes)."""
+    from django.db import connection, transaction
+
+    reason = f"Import #{job_id}"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM activities_timelineevent WHERE data->>'import_job' = %s", [str(job_id)])
+        cursor.execute(
+            "DELETE FROM contacts_contact_tags WHERE contact_id IN "
+            "(SELECT id FROM contacts_contact WHERE email LIKE %s)",
+            [f"%{MARK}"],
+        )
+        cursor.execute("DELETE FROM contacts_historicalcontact WHERE history_change_reason = %s", [reason])
+        cursor.execute("DELETE FROM contacts_contact WHERE email LIKE %s", [f"%{MARK}"])
+        cursor.execute("DELETE FROM contacts_historicalcompany WHERE history_change_reason = %s", [reason])
+        cursor.execute(
+            "DELETE FROM contacts_company c WHERE c.name LIKE 'Bench Company %%' AND c.source = 'import' "
+            "AND NOT EXISTS (SELECT 1 FROM contacts_contact WHERE company_id = c.id)"
+        )
+        cursor.execute("DELETE FROM contacts_importrowerror WHERE job_id = %s", [job_id])
+        cursor.execute("DELETE FROM contacts_importjob WHERE id = %s", [job_id])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000)
@@ -82,7 +106,7 @@ def main() -> int:
 
     django.setup()
     from contacts import import_services
-    from contacts.models import Company, Contact, ImportJob, ImportState
+    from contacts.models import ImportJob, ImportState
     from crm.models import User
 
     owner = User.objects.get(username=args.owner)
@@ -109,9 +133,7 @@ def main() -> int:
     if job.error:
         print(job.error)
     if not args.keep:
-        Contact.objects.filter(email__endswith=MARK.lower()).delete()
-        Company.objects.filter(name__startswith="Bench Company ").delete()
-        job.delete()
+        remove_imported(job.pk)
     path.unlink()
     return 0 if job.state == ImportState.DONE else 1
 
