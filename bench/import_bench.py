@@ -70,9 +70,9 @@ def write_csv(path: Path, rows: int, seed: int) -> None:
             handle.write(";".join(cells) + "\r\n")
 
 
-def remove_imported(job_id: int) -> None:
-    """Delete what the run imported with a few set-based statements (the ORM's cascade would
-    load every row first and take minutes)."""
+def remove_imported(job_id: int, domain: str = MARK) -> None:
+    """Delete what the run imported (contacts with emails at ``domain``) with a few set-based
+    statements (the ORM's cascade would load every row first and take minutes)."""
     from django.db import connection, transaction
 
     reason = f"Import #{job_id}"
@@ -81,15 +81,17 @@ def remove_imported(job_id: int) -> None:
         cursor.execute(
             "DELETE FROM contacts_contact_tags WHERE contact_id IN "
             "(SELECT id FROM contacts_contact WHERE email LIKE %s)",
-            [f"%{MARK}"],
+            [f"%{domain}"],
         )
         cursor.execute("DELETE FROM contacts_historicalcontact WHERE history_change_reason = %s", [reason])
-        cursor.execute("DELETE FROM contacts_contact WHERE email LIKE %s", [f"%{MARK}"])
-        cursor.execute("DELETE FROM contacts_historicalcompany WHERE history_change_reason = %s", [reason])
+        cursor.execute("DELETE FROM contacts_contact WHERE email LIKE %s", [f"%{domain}"])
         cursor.execute(
-            "DELETE FROM contacts_company c WHERE c.name LIKE 'Bench Company %%' AND c.source = 'import' "
-            "AND NOT EXISTS (SELECT 1 FROM contacts_contact WHERE company_id = c.id)"
+            "DELETE FROM contacts_company c WHERE c.id IN (SELECT history.id FROM contacts_historicalcompany "
+            "history WHERE history.history_change_reason = %s) AND NOT EXISTS "
+            "(SELECT 1 FROM contacts_contact WHERE company_id = c.id)",
+            [reason],
         )
+        cursor.execute("DELETE FROM contacts_historicalcompany WHERE history_change_reason = %s", [reason])
         cursor.execute("DELETE FROM contacts_importrowerror WHERE job_id = %s", [job_id])
         cursor.execute("DELETE FROM contacts_importjob WHERE id = %s", [job_id])
 
