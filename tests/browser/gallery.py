@@ -41,6 +41,23 @@ print(json.dumps({"company": company.pk, "contact": contact.pk, "deal": deal.pk}
 """
 
 
+MESSY_CSV = (
+    "Имя;Фамилия;Почта;Телефон;Компания;Страна;Должность\n"
+    "Анна;Петрова;anna.gallery@example.ru;8 916 123-45-67;ООО Ромашка;Россия;Директор\n"
+    "Иван;;ivan.gallery@example.ru;;ООО Ромашка;Россия;\n"
+    "John;Smith;john.gallery@example;+1 415 555 2671;Acme;USA;CTO\n"
+).encode("cp1251")
+
+
+def upload_a_messy_file(page: Page) -> None:
+    """A small cp1251, semicolon-separated contacts file with Russian headers: the mapping page."""
+    page.get_by_label("CSV or XLSX file").set_input_files(
+        files=[{"name": "contacts.csv", "mimeType": "text/csv", "buffer": MESSY_CSV}]
+    )
+    page.get_by_role("button", name="Upload and map columns").click()
+    page.wait_for_load_state("networkidle")
+
+
 def submit_a_broken_company(page: Page) -> None:
     """The company form saved without a name and with a bad website: the errors a user sees."""
     page.get_by_label("Website or domain").fill("not a website")
@@ -76,6 +93,8 @@ PAGES: list[tuple[str, str | None, str, int, Callable[[Page], None] | None]] = [
     ("24-my-day-phone", "alice", "/", PHONE, None),
     ("25-kanban-phone", "alice", "/deals/board/", PHONE, None),
     ("26-company-360-phone", "alice", "/companies/{company}/", PHONE, None),
+    ("27-import-upload", "alice", "/imports/new/", DESKTOP, None),
+    ("28-import-mapping", "alice", "/imports/new/", DESKTOP, upload_a_messy_file),
 ]
 
 
