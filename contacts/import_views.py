@@ -16,7 +16,7 @@ from contacts.imports import ImportFileError
 from contacts.models import ImportJob, ImportRowError, ImportState
 from crm import exports
 
-ERRORS_SHOWN = 200
+ERRORS_SHOWN = 50
 JOBS_SHOWN = 100
 
 
