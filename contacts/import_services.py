@@ -505,7 +505,7 @@ def _apply_changes(
         current = getattr(record, name)
         if current == value or (mode == "fill" and not _is_empty(current)):
             continue
-        before[name.removesuffix("_id")] = current
+        before[name.removesuffix("_id")] = str(record.company) if name == "company_id" and current else current
         setattr(record, name, value)
         changed.append(name)
     if {"phone", "mobile"} & set(changed):
@@ -523,13 +523,20 @@ def _apply_changes(
                 "line": row.line,
                 "record": str(record),
                 "changes": [
-                    {"field": name, "before": str(before.get(name, "")), "after": str(getattr(record, name, ""))}
+                    {"field": name, "before": str(before.get(name) or ""), "after": _shown(record, name)}
                     for name in (n.removesuffix("_id") for n in changed)
                     if name not in ("phone_is_invalid", "tags")
                 ],
             }
         )
     return changed
+
+
+def _shown(record: Model, name: str) -> str:
+    """A changed field's new value as the preview shows it."""
+    if name == "company" and getattr(record, "_import_company", None) is not None:
+        return str(record._import_company)
+    return str(getattr(record, name, ""))
 
 
 # --- Writing ------------------------------------------------------------------------------

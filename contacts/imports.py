@@ -242,10 +242,12 @@ def header_key(text: str) -> str:
 
 
 _EMAIL = ("email", "e-mail", "email address", "e-mail address", "mail", "почта", "эл. почта", "электронная почта",
-          "адрес электронной почты", "e-mail адрес", "емейл", "имейл", "электронный адрес")  # fmt: skip
+          "адрес электронной почты", "e-mail адрес", "емейл", "имейл", "электронный адрес",
+          "邮箱", "电子邮件")  # fmt: skip
 _PHONE = ("phone", "phone number", "telephone", "tel", "tel.", "work phone", "office phone", "business phone",
-          "телефон", "тел", "тел.", "рабочий телефон", "номер телефона", "контактный телефон")  # fmt: skip
-_COUNTRY = ("country", "country code", "country name", "страна", "код страны")
+          "телефон", "тел", "тел.", "рабочий телефон", "номер телефона", "контактный телефон",
+          "电话", "手机")  # fmt: skip
+_COUNTRY = ("country", "country code", "country name", "страна", "код страны", "国家")
 _OWNER = ("owner", "account owner", "contact owner", "assigned to", "responsible", "sales rep", "ответственный",
           "владелец", "менеджер", "ответственный менеджер")  # fmt: skip
 _STAGE = ("lifecycle stage", "stage", "lifecycle", "стадия", "этап", "стадия жизненного цикла")
@@ -257,8 +259,10 @@ _WEBSITE = ("website", "web site", "site", "web", "url", "domain", "homepage", "
             "сайт", "веб-сайт", "домен", "адрес сайта", "сайт компании")  # fmt: skip
 
 CONTACT_TARGETS: tuple[Target, ...] = (
-    Target("first_name", gettext_lazy("First name"), ("first name", "firstname", "given name", "first", "имя")),
-    Target("last_name", gettext_lazy("Last name"), ("last name", "lastname", "surname", "family name", "фамилия")),
+    Target("first_name", gettext_lazy("First name"), ("first name", "firstname", "given name", "first", "имя", "名")),
+    Target(
+        "last_name", gettext_lazy("Last name"), ("last name", "lastname", "surname", "family name", "фамилия", "姓")
+    ),
     Target(
         "full_name",
         gettext_lazy("Full name (split into first and last)"),
@@ -274,9 +278,11 @@ CONTACT_TARGETS: tuple[Target, ...] = (
             "контакт",
             "контактное лицо",
             "имя и фамилия",
+            "姓名",
+            "联系人",
         ),
     ),  # fmt: skip
-    Target("title", gettext_lazy("Job title"), ("title", "job title", "position", "job", "role", "должность")),
+    Target("title", gettext_lazy("Job title"), ("title", "job title", "position", "job", "role", "должность", "职位")),
     Target("email", gettext_lazy("Email"), _EMAIL),
     Target(
         "secondary_email",
@@ -313,6 +319,8 @@ CONTACT_TARGETS: tuple[Target, ...] = (
             "организация",
             "фирма",
             "место работы",
+            "公司",
+            "公司名称",
         ),
     ),  # fmt: skip
     Target("company_domain", gettext_lazy("Company website"), _WEBSITE),

@@ -245,3 +245,51 @@ def test_a_file_over_the_row_limit_is_refused(owner, settings):
 
     with pytest.raises(ImportFileError, match="more than 2 rows"):
         import_services.import_upload(actor=owner, kind="contacts", file_name="f.csv", data=b"Last name\nA\nB\nC\n")
+
+
+def test_an_xlsx_file_imports_like_a_csv(owner, django_capture_on_commit_callbacks):
+    import io
+
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active.append(["Фамилия", "Имя", "Телефон", "Страна"])
+    workbook.active.append(["Петров", "Иван", 79161234567, "RU"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    job = import_services.import_upload(actor=owner, kind="contacts", file_name="people.xlsx", data=buffer.getvalue())
+    job.state = ImportState.ANALYSING
+    job.save()
+    job = run(job, django_capture_on_commit_callbacks)
+    assert job.created_count == 1
+    assert Contact.objects.get().phone == "+79161234567"
+
+
+def test_a_gbk_file_with_chinese_names_imports(owner, importer):
+    text = "姓,名,Email,Phone,Country\n王,伟,wang@example.cn,138 0013 8000,中国\n"
+    job = importer(owner, text, encoding="gbk")
+    assert job.created_count == 1
+    contact = Contact.objects.get()
+    assert (contact.last_name, contact.phone, contact.country.code) == ("王", "+8613800138000", "CN")
+
+
+def test_the_preview_shows_what_an_update_changes(owner, importer, company):
+    contact = ContactFactory(owner=owner, **EXISTING)
+    job = analyse(make_job(owner, "Email,Last name,Company,Title\nanna@example.com,Petrova,Acme Corp,CEO\n"))
+    assert job.preview["updates"] == [
+        {
+            "line": 2,
+            "record": "Anna Petrova",
+            "changes": [
+                {"field": "title", "before": "", "after": "CEO"},
+                {"field": "company", "before": "", "after": "Acme Corp"},
+            ],
+        }
+    ]
+    contact.refresh_from_db()
+    assert contact.company is None and contact.title == ""
+
+
+def test_admins_can_look_at_imports_in_django_admin(admin_client, owner):
+    make_job(owner, "Last name\nPetrov\n")
+    assert admin_client.get("/admin/contacts/importjob/").status_code == 200
