@@ -293,3 +293,41 @@ def test_the_preview_shows_what_an_update_changes(owner, importer, company):
 def test_admins_can_look_at_imports_in_django_admin(admin_client, owner):
     make_job(owner, "Last name\nPetrov\n")
     assert admin_client.get("/admin/contacts/importjob/").status_code == 200
+
+
+def test_a_lost_database_connection_is_retried_and_recorded(owner, monkeypatch, django_capture_on_commit_callbacks):
+    from django.db import OperationalError
+
+    calls = []
+
+    def broken_write(*args, **kwargs):
+        calls.append(1)
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(import_services, "_write_plan", broken_write)
+    job = analyse(make_job(owner, "Last name\nPetrov\n"))
+    with django_capture_on_commit_callbacks(execute=False):
+        import_services.import_confirm(job=job)
+    tasks.import_run.apply(args=[job.pk])  # eagerly, retries included
+    job.refresh_from_db()
+    assert len(calls) == 3  # the first try and two retries
+    assert job.state == ImportState.FAILED
+    assert "server closed the connection" in job.error
+    assert not Contact.objects.exists()
+
+
+def test_other_errors_are_not_retried(owner, monkeypatch, django_capture_on_commit_callbacks):
+    calls = []
+
+    def broken_write(*args, **kwargs):
+        calls.append(1)
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(import_services, "_write_plan", broken_write)
+    job = analyse(make_job(owner, "Last name\nPetrov\n"))
+    with django_capture_on_commit_callbacks(execute=False):
+        import_services.import_confirm(job=job)
+    tasks.import_run.apply(args=[job.pk])
+    job.refresh_from_db()
+    assert len(calls) == 1
+    assert (job.state, job.error) == (ImportState.FAILED, "The import stopped and nothing was imported: a bug")
