@@ -773,6 +773,7 @@ def import_execute(*, job_id: int) -> ImportJob | None:
             locked.state = ImportState.DONE
             locked.finished_at = timezone.now()
             locked.error = ""
+            locked.file_data = b""  # imported: the rejected rows keep their own cells
             locked.save()
     except ImportFileError as exc:
         return _fail(job_id, str(exc))

@@ -86,6 +86,7 @@ def test_the_import_writes_normalised_records_with_history_and_one_timeline_even
     assert [(e.kind, e.company_id, e.data["action"]) for e in events] == [("import", anna.company_id, "created")]
     assert TimelineEvent.objects.filter(kind="import", contact=None, company__name="Acme").count() == 1
     assert ImportRowError.objects.filter(job=job).count() == 5
+    assert bytes(ImportJob.objects.get(pk=job.pk).file_data) == b""  # the file is not kept once imported
 
 
 def test_re_importing_the_same_file_creates_no_duplicates(owner, importer):
