@@ -79,6 +79,11 @@ def remove_imported(job_id: int, domain: str = MARK) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM activities_timelineevent WHERE data->>'import_job' = %s", [str(job_id)])
         cursor.execute(
+            "DELETE FROM activities_timelineevent WHERE contact_id IN "
+            "(SELECT id FROM contacts_contact WHERE email LIKE %s)",
+            [f"%{domain}"],
+        )
+        cursor.execute(
             "DELETE FROM contacts_contact_tags WHERE contact_id IN "
             "(SELECT id FROM contacts_contact WHERE email LIKE %s)",
             [f"%{domain}"],
