@@ -29,7 +29,6 @@ from django.db.models import Model, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from simple_history.utils import bulk_update_with_history
 
 from contacts.imports import (
     ImportFileError,
@@ -45,7 +44,7 @@ from contacts.imports import (
 from contacts.models import Company, Contact, ImportJob, ImportKind, ImportRowError, ImportState, Source
 from contacts.services import tags_get_or_create
 from contacts.signals import customer_events
-from crm.bulk import copy_history, copy_instances
+from crm.bulk import copy_history, copy_instances, copy_update
 from crm.models import User, users_visible_to
 
 log = logging.getLogger(__name__)
@@ -399,7 +398,7 @@ def _plan_rows(job: ImportJob, actor: User, *, progress: Callable[[int], None]) 
     progress(45)
 
     existing: dict[int, Model] = {}
-    qs = model.objects.select_related("company") if model is Contact else model.objects.all()
+    qs = model.objects.select_related("company", "owner") if model is Contact else model.objects.select_related("owner")
     for chunk in _chunks(existing_ids):
         existing.update(qs.in_bulk(chunk))
     for row, _cells, owner, pk in pending_updates:
@@ -597,11 +596,10 @@ def _write_plan(job: ImportJob, actor: User, plan: Plan, *, progress: Callable[[
     )
     fields = ["company" if name == "company_id" else "owner" if name == "owner_id" else name for name in fields]
     fields = sorted(set(fields))
-    for start in range(0, len(updates), BATCH_SIZE):
-        batch = [record for record, _changed in updates[start : start + BATCH_SIZE]]
-        bulk_update_with_history(
-            batch, model, fields, batch_size=BATCH_SIZE, default_user=actor, default_change_reason=reason
-        )
+    for start in range(0, len(updates), COPY_BATCH):
+        batch = [record for record, _changed in updates[start : start + COPY_BATCH]]
+        copy_update(model, batch, fields)
+        copy_history(model, batch, user_id=actor.pk, reason=reason, when=now, history_type="~")
         done += len(batch)
         progress(50 + int(45 * done / total))
     for record, changed in updates:

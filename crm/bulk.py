@@ -60,9 +60,12 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def copy_rows(model: type[models.Model], fields: Sequence[models.Field], rows: Iterable[Sequence[Any]]) -> int:
-    """``COPY`` ``rows`` (database values in the order of ``fields``) into ``model``'s table."""
-    table = connection.ops.quote_name(model._meta.db_table)
+def copy_rows(
+    model: type[models.Model], fields: Sequence[models.Field], rows: Iterable[Sequence[Any]], *, table: str = ""
+) -> int:
+    """``COPY`` ``rows`` (database values in the order of ``fields``) into ``model``'s table
+    (or into ``table``, which has those columns)."""
+    table = connection.ops.quote_name(table or model._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     # An empty unquoted CSV value is NULL; for NOT NULL columns it is the empty string.
     not_null = [connection.ops.quote_name(f.column) for f in fields if not f.null]
@@ -104,15 +107,55 @@ def copy_instances(model: type[models.Model], objs: Sequence[models.Model]) -> N
     copy_rows(model, fields, ([obj.__dict__.get(name) for name in attnames] for obj in objs))
 
 
+def copy_update(model: type[models.Model], objs: Sequence[models.Model], field_names: Sequence[str]) -> None:
+    """Write ``field_names`` of the saved ``objs`` in one ``UPDATE … FROM`` a temporary table
+    filled by ``COPY`` (``bulk_update`` builds a ``CASE`` over every row of the batch for each
+    column, which PostgreSQL evaluates row by row: quadratic in the batch size)."""
+    if not objs:
+        return
+    opts = model._meta
+    fields = [opts.pk] + [opts.get_field(name) for name in field_names]
+    quote = connection.ops.quote_name
+    temp = f"_bulk_update_{opts.db_table}"
+    columns = ", ".join(quote(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {quote(temp)}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {quote(temp)} ON COMMIT DROP AS "
+            f"SELECT {columns} FROM {quote(opts.db_table)} WITH NO DATA"
+        )
+    attnames = [f.attname for f in fields]
+    copy_rows(model, fields, ([obj.__dict__.get(name) for name in attnames] for obj in objs), table=temp)
+    assignments = ", ".join(f"{quote(f.column)} = s.{quote(f.column)}" for f in fields[1:])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(opts.db_table)} AS t SET {assignments} FROM {quote(temp)} AS s "
+            f"WHERE t.{quote(opts.pk.column)} = s.{quote(opts.pk.column)}"
+        )
+        cursor.execute(f"DROP TABLE {quote(temp)}")
+
+
 def copy_history(
-    model: type[models.Model], objs: Sequence[models.Model], *, user_id: int | None, reason: str, when: datetime
+    model: type[models.Model],
+    objs: Sequence[models.Model],
+    *,
+    user_id: int | None,
+    reason: str,
+    when: datetime,
+    history_type: str = "+",
 ) -> None:
-    """One "created" history row per object in its simple-history table, written with ``COPY``
-    (what ``bulk_create_with_history`` writes, without building a model instance per row)."""
+    """One history row per object (``+`` created, ``~`` changed) in its simple-history table,
+    written with ``COPY`` (what ``bulk_create_with_history`` / ``bulk_update_with_history``
+    write, without building a model instance per row)."""
     history = model.history.model
     tracked = {f.attname for f in model._meta.concrete_fields}
     fields = [f for f in history._meta.concrete_fields if f.attname != "history_id"]
-    extra = {"history_date": when, "history_change_reason": reason, "history_type": "+", "history_user_id": user_id}
+    extra = {
+        "history_date": when,
+        "history_change_reason": reason,
+        "history_type": history_type,
+        "history_user_id": user_id,
+    }
     getters = []
     for f in fields:
         if f.attname in extra:

@@ -332,3 +332,19 @@ def test_other_errors_are_not_retried(owner, monkeypatch, django_capture_on_comm
     job.refresh_from_db()
     assert len(calls) == 1
     assert (job.state, job.error) == (ImportState.FAILED, "The import stopped and nothing was imported: a bug")
+
+
+def test_the_number_of_queries_does_not_grow_with_the_rows(manager, teammate, django_assert_max_num_queries):
+    def rows(n, title):
+        body = "".join(f"Person{i},p{i}@example.com,Firm {i % 4},{title},teammate,vip\n" for i in range(n))
+        return "Last name,Email,Company,Title,Owner,Tags\n" + body
+
+    for n in (5, 60):
+        for title, mode in (("CEO", "fill"), ("CFO", "overwrite")):
+            job = analyse(make_job(manager, rows(n, title), mode=mode))
+            import_services.import_confirm(job=job)
+            with django_assert_max_num_queries(30):
+                import_services.import_execute(job_id=job.pk)
+            job.refresh_from_db()
+            assert job.state == ImportState.DONE, job.error
+    assert Contact.objects.filter(title="CFO", owner=teammate).count() == 60
