@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -14,24 +13,11 @@ from contacts import import_services
 from contacts.forms import ImportMappingForm, ImportUploadForm
 from contacts.imports import ImportFileError
 from contacts.models import ImportJob, ImportRowError, ImportState
+from contacts.selectors import import_job_for_user
 from crm import exports
 
 ERRORS_SHOWN = 50
 JOBS_SHOWN = 100
-
-
-def import_job_for_user(user, pk: int, *, write: bool = False) -> ImportJob:
-    """The job if ``user`` started it (admins may look at anyone's); 404 otherwise.
-
-    Only the person who started an import changes it (mapping, confirming): an admin
-    looking at someone else's gets 403.
-    """
-    job = ImportJob.objects.without_file().visible_to(user).select_related("owner").filter(pk=pk).first()
-    if job is None:
-        raise Http404
-    if write and job.owner_id != user.pk:
-        raise PermissionDenied
-    return job
 
 
 def _can_remap(job: ImportJob) -> bool:
