@@ -46,19 +46,21 @@ class Table:
     delimiter: str = ""
 
 
-_CYRILLIC_WORD = re.compile(r"[А-Яа-яЁё]+")
+_WORD = re.compile(r"[^\W\d_]+")
+_CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 _PROPER_RUSSIAN_WORD = re.compile(r"^(?:[А-ЯЁ]?[а-яё]+|[А-ЯЁ]+)$")
 
 
 def _cp1251_score(text: str) -> float:
     """How much ``text`` looks like Russian: the share of non-ASCII characters that are
-    Cyrillic letters, times the share of Cyrillic words written in a plausible case
-    ("Иван", "ООО", not "ЦЈЅЁ", which is what Chinese bytes read as cp1251 look like)."""
+    Cyrillic letters, times the share of words with Cyrillic in them that are all Cyrillic
+    and written in a plausible case ("Иван", "ООО"; not "ЦЈЅЁ", which is what Chinese bytes
+    read as cp1251 look like, nor "Mьller", a Western "Müller" read as cp1251)."""
     non_ascii = [ch for ch in text if ord(ch) > 127]
     if not non_ascii:
         return 0.0
     cyrillic = sum(1 for ch in non_ascii if "А" <= ch <= "я" or ch in "Ёё")
-    words = _CYRILLIC_WORD.findall(text)
+    words = [word for word in _WORD.findall(text) if _CYRILLIC.search(word)]
     if not words:
         return 0.0
     proper = sum(1 for word in words if _PROPER_RUSSIAN_WORD.match(word))

@@ -61,6 +61,12 @@ def test_short_gbk_files_are_read_as_chinese(text):
     assert table.headers == text.split("\n")[0].split(",")
 
 
+def test_a_western_european_file_is_not_mistaken_for_russian():
+    table = read_table("Name;Stadt\nJürgen Müller;Köln\nRenée Dupré;Besançon\n".encode("cp1252"), "de.csv")
+    assert table.encoding not in ("cp1251", "gb18030")
+    assert rows_of(table) == [["Jürgen Müller", "Köln"], ["Renée Dupré", "Besançon"]]
+
+
 def test_a_utf8_bom_is_not_part_of_the_first_header():
     table = read_table("\ufeffEmail,Name\na@x.com,Anna\n".encode(), "f.csv")
     assert table.headers == ["Email", "Name"]
