@@ -399,6 +399,8 @@ def _plan_rows(job: ImportJob, actor: User, *, progress: Callable[[int], None]) 
 
     existing: dict[int, Model] = {}
     qs = model.objects.select_related("company", "owner") if model is Contact else model.objects.select_related("owner")
+    if "tags" in mapped:
+        qs = qs.prefetch_related("tags")
     for chunk in _chunks(existing_ids):
         existing.update(qs.in_bulk(chunk))
     for row, _cells, owner, pk in pending_updates:
@@ -510,12 +512,17 @@ def _apply_changes(
     if {"phone", "mobile"} & set(changed):
         record.phone_is_invalid = row.phone_invalid
         changed.append("phone_is_invalid")
-    if row.tags:
-        plan.tags[id(record)] = row.tags
-    if not changed and not row.tags:
+    new_tags = row.tags
+    if new_tags:
+        # Tags prefetched with the record (the mapping has a tags column): only new ones count.
+        have = {tag.name.lower() for tag in record.tags.all()}
+        new_tags = [name for name in new_tags if name.lower() not in have]
+    if new_tags:
+        plan.tags[id(record)] = new_tags
+    if not changed and not new_tags:
         return []
     if not changed:
-        changed.append("tags")  # only tags to add (they may all be there already: still an update)
+        changed.append("tags")  # only tags to add
     if len(plan.update_samples) < SAMPLE_SIZE:
         plan.update_samples.append(
             {

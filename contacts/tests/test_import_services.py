@@ -208,9 +208,15 @@ def test_invalid_phones_are_kept_as_typed_and_marked_when_asked(owner, importer)
     assert (contact.phone, contact.phone_is_invalid) == ("12-34", True)
 
 
-def test_tags_are_added(owner, importer):
-    importer(owner, 'Last name,Tags\nPetrov,"vip, Hot"\n')
+def test_tags_are_added_and_a_re_import_with_the_same_tags_changes_nothing(owner, importer):
+    text = 'Email,Last name,Tags\np@example.com,Petrov,"vip, Hot"\n'
+    importer(owner, text)
     assert sorted(Contact.objects.get().tags.values_list("name", flat=True)) == ["Hot", "vip"]
+    again = importer(owner, text)
+    assert (again.updated_count, again.skipped_count) == (0, 1)
+    more = importer(owner, text.replace("Hot", "hot, new"))
+    assert more.updated_count == 1
+    assert sorted(Contact.objects.get().tags.values_list("name", flat=True)) == ["Hot", "new", "vip"]
 
 
 def test_a_database_error_mid_import_leaves_nothing_and_the_job_says_why(owner, importer):
