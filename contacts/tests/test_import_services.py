@@ -354,3 +354,20 @@ def test_the_number_of_queries_does_not_grow_with_the_rows(manager, teammate, dj
             job.refresh_from_db()
             assert job.state == ImportState.DONE, job.error
     assert Contact.objects.filter(title="CFO", owner=teammate).count() == 60
+
+
+def test_a_companies_file_with_russian_headers_creates_normalised_companies(owner, importer):
+    text = (
+        "Название;Сайт;Отрасль;Сотрудников;Телефон;Город;Страна;Теги\n"
+        "ООО Ромашка;https://www.romashka.ru/;Розница;120;8 (495) 123-45-67;Москва;Россия;vip\n"
+        "Acme GmbH;acme.de;Maschinenbau;5;030 1234567;Berlin;Германия;\n"
+    )
+    job = importer(owner, text, kind="companies", encoding="cp1251", match_key="domain")
+    assert (job.created_count, job.rejected_count) == (2, 0)
+    romashka = Company.objects.get(domain="romashka.ru")
+    assert (romashka.name, romashka.size, romashka.phone, romashka.city, romashka.country.code) == (
+        "ООО Ромашка", "51-200", "+74951234567", "Москва", "RU",
+    )  # fmt: skip
+    assert list(romashka.tags.values_list("name", flat=True)) == ["vip"]
+    assert Company.objects.get(domain="acme.de").phone == "+49301234567"
+    assert TimelineEvent.objects.filter(kind="import", company=romashka, contact=None).count() == 1
