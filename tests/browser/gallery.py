@@ -58,6 +58,22 @@ def upload_a_messy_file(page: Page) -> None:
     page.wait_for_load_state("networkidle")
 
 
+def preview_a_messy_file(page: Page) -> None:
+    """The dry run of that file, checked by the worker: counts, sample and rejected rows."""
+    upload_a_messy_file(page)
+    page.get_by_role("button", name="Check the file (nothing is saved yet)").click()
+    page.get_by_role("heading", name="Preview — nothing has been saved yet").wait_for(timeout=90_000)
+    page.wait_for_load_state("networkidle")
+
+
+def import_a_messy_file(page: Page) -> None:
+    """The same file imported: the result page with the rejected rows to download."""
+    preview_a_messy_file(page)
+    page.get_by_role("button", name="Import 1 record").click()
+    page.get_by_role("heading", name="Result").wait_for(timeout=90_000)
+    page.wait_for_load_state("networkidle")
+
+
 def submit_a_broken_company(page: Page) -> None:
     """The company form saved without a name and with a bad website: the errors a user sees."""
     page.get_by_label("Website or domain").fill("not a website")
@@ -95,6 +111,8 @@ PAGES: list[tuple[str, str | None, str, int, Callable[[Page], None] | None]] = [
     ("26-company-360-phone", "alice", "/companies/{company}/", PHONE, None),
     ("27-import-upload", "alice", "/imports/new/", DESKTOP, None),
     ("28-import-mapping", "alice", "/imports/new/", DESKTOP, upload_a_messy_file),
+    ("29-import-preview", "alice", "/imports/new/", DESKTOP, preview_a_messy_file),
+    ("30-import-result", "bob", "/imports/new/", DESKTOP, import_a_messy_file),
 ]
 
 
