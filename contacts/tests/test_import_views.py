@@ -205,3 +205,10 @@ def test_the_import_pages_issue_few_queries(owner_client, previewed, django_asse
     for url in urls:
         with django_assert_max_num_queries(10):
             assert owner_client.get(url).status_code == 200
+
+
+def test_a_file_over_the_row_limit_gets_a_clear_error(owner_client, settings):
+    settings.IMPORT_MAX_ROWS = 2
+    response = upload(owner_client, "Last name\nA\nB\nC\n", encoding="utf-8")
+    assert "The file has more than 2 rows; split it into smaller files." in response.content.decode()
+    assert not ImportJob.objects.exists()
