@@ -169,7 +169,11 @@ def test_a_rep_creates_a_deal_and_drags_it_across_the_board(page: Page):
     page.mouse.down()
     page.mouse.move(start["x"] + 15, start["y"] + 10, steps=3)
     page.mouse.move(end["x"] + 50, end["y"] + 30, steps=25)
-    page.mouse.up()
+    # The card jumps columns on drop, before the server has stored the move: wait for the
+    # answer, or the reload below can overtake the request.
+    with page.expect_response(lambda r: r.url.endswith("/move/") and r.request.method == "POST") as moved:
+        page.mouse.up()
+    assert moved.value.ok
 
     expect(_column(page, "Qualified").get_by_role("article", name=title)).to_be_visible()
     expect(_column(page, "Lead").get_by_role("article", name=title)).to_have_count(0)
@@ -191,7 +195,9 @@ def test_a_rep_moves_a_deal_with_the_keyboard_only(page: Page):
         page.keyboard.press("ArrowDown")
         if page.evaluate("() => document.activeElement.textContent.trim()") == "Proposal":
             break
-    page.keyboard.press("Enter")
+    with page.expect_response(lambda r: r.url.endswith("/move/") and r.request.method == "POST") as moved:
+        page.keyboard.press("Enter")
+    assert moved.value.ok
 
     expect(_column(page, "Proposal").get_by_role("article", name=title)).to_be_visible()
     page.reload()
