@@ -149,6 +149,24 @@ def _create_deal(page: Page, title: str) -> None:
     expect(page.get_by_role("heading", name="Sales", level=1)).to_be_visible()
 
 
+def test_a_rep_finds_the_company_of_a_new_deal_by_typing_and_gets_its_contacts(page: Page):
+    login(page, "alice")
+    name = unique("Picker Freight")
+    create_company(page, name)
+    page.get_by_role("link", name="Add contact").click()
+    page.get_by_label("Last name").fill(f"Dock {name.split()[-1]}")
+    page.get_by_role("button", name="Create contact").click()
+    expect(page.get_by_role("heading", name=f"Dock {name.split()[-1]}", level=1)).to_be_visible()
+
+    page.goto("/deals/new/")
+    company = page.get_by_label("Company", exact=True)
+    expect(company.locator("option")).to_have_count(1)  # only "—": no list of every company
+    page.get_by_label("Find a company").fill(name)
+    expect(company.locator("option:checked")).to_have_text(name)
+    # Picking the company brings its contacts into the contacts list.
+    expect(page.get_by_label("Contacts").locator("option")).to_have_text([f"Dock {name.split()[-1]}"])
+
+
 def _column(page: Page, stage: str):
     return page.get_by_role("region", name=re.compile(rf"^{stage} \d+%"))
 
