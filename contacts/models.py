@@ -153,7 +153,11 @@ class Company(models.Model):
             ),
             models.Index(fields=["phone"], name="company_phone"),
             models.Index(
-                "value_segment", Lower("name"), "id", condition=~models.Q(value_segment=""), name="company_value_segment"
+                "value_segment",
+                Lower("name"),
+                "id",
+                condition=~models.Q(value_segment=""),
+                name="company_value_segment",
             ),
             models.Index(fields=["external_id"], name="company_external_id"),
             GinIndex(fields=["name"], opclasses=["gin_trgm_ops"], name="company_name_trgm"),

@@ -225,7 +225,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Daily, but each subscription gets one email per ISO week; a failed send retries next day.
     "reports-weekly-email": {"task": "reports.tasks.send_weekly_reports", "schedule": crontab(hour=7, minute=0)},
     # After the nightly rollup rebuild, whose per-deal amounts in base currency it sums.
-    "reports-customer-value": {"task": "reports.tasks.recompute_customer_value", "schedule": crontab(hour=3, minute=30)},
+    "reports-customer-value": {
+        "task": "reports.tasks.recompute_customer_value",
+        "schedule": crontab(hour=3, minute=30),
+    },
     "reports-dormancy-follow-ups": {
         "task": "reports.tasks.follow_up_dormant_customers",
         "schedule": crontab(hour=4, minute=30),

@@ -498,7 +498,9 @@ def dormancy_followups_create(*, now: dt.datetime | None = None) -> int:
         .exclude(company__archived_at__isnull=False)
         .annotate(
             done=Exists(
-                DormancyFollowUp.objects.filter(company_id=OuterRef("company_id"), dormant_since=OuterRef("last_touch_at"))
+                DormancyFollowUp.objects.filter(
+                    company_id=OuterRef("company_id"), dormant_since=OuterRef("last_touch_at")
+                )
             )
         )
         .filter(done=False)
