@@ -340,12 +340,15 @@ class ProductPair(models.Model):
 
 
 class CrossSellSuggestion(models.Model):
-    """A product this company has not bought, from the rule "bought ``because``, so also ``product``"."""
+    """A product this company has not bought: from the rule "bought ``because``, so also
+    ``product``", or, for a customer no rule applies to, what its industry peers buy most."""
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
     rank = models.PositiveSmallIntegerField()
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
-    because = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    because = models.ForeignKey(Product, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    # Set when the suggestion comes from peers: the industry ("*": all customers).
+    peer_group = models.CharField(max_length=100, blank=True)
     confidence = models.DecimalField(max_digits=6, decimal_places=4)
     lift = models.DecimalField(max_digits=9, decimal_places=3)
     customers = models.PositiveIntegerField()
@@ -362,6 +365,18 @@ class CrossSellSuggestion(models.Model):
     @property
     def confidence_percent(self) -> float:
         return round(float(self.confidence) * 100, 1)
+
+    @property
+    def reason(self) -> str:
+        values = {"pct": self.confidence_percent, "lift": f"{self.lift:.1f}", "customers": self.customers}
+        if self.because_id is not None:
+            values["because"] = self.because.name
+            text = _("%(pct)s%% of customers who bought %(because)s also bought it")
+            return f"{text % values} {_('(%(customers)s customers, lift %(lift)s×).') % values}"
+        if self.peer_group == "*":
+            return _("Bought by %(pct)s%% of customers with products (%(customers)s customers).") % values
+        values["industry"] = self.peer_group
+        return _("Bought by %(pct)s%% of %(industry)s customers (%(customers)s customers, lift %(lift)s×).") % values
 
 
 class DormancyFollowUp(models.Model):

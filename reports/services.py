@@ -456,6 +456,7 @@ def customer_value_recompute(*, now: dt.datetime | None = None) -> ValueRun:
                 value.INSERT_PRODUCT_CUSTOMERS,
                 value.INSERT_PRODUCT_PAIRS,
                 value.INSERT_SUGGESTIONS,
+                value.INSERT_PEER_SUGGESTIONS,
                 value.UPDATE_COMPANY_SEGMENTS,
             ):
                 cursor.execute(statement, params)

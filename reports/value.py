@@ -65,8 +65,9 @@ def _segment_case() -> str:
 # 1. The deals the run reads, frozen in one statement (a consistent snapshot even if the
 #    rollups switch generation meanwhile): won and open deals of active companies.
 SNAPSHOT_DEALS = """
+DROP TABLE IF EXISTS value_deals, value_baskets;
 CREATE TEMP TABLE value_deals ON COMMIT DROP AS
-SELECT f.deal_id, f.company_id, c.owner_id, f.status, f.amount_base,
+SELECT f.deal_id, f.company_id, c.owner_id, f.status, f.amount_base, f.closed_at,
        (f.closed_at AT TIME ZONE %(tz)s)::date AS closed_on, f.closed_month
   FROM reports_dealfact f
   JOIN contacts_company c ON c.id = f.company_id AND c.archived_at IS NULL
@@ -115,6 +116,7 @@ WITH agg AS (
            COUNT(*) FILTER (WHERE status = 'won') AS won_deals,
            MIN(closed_on) FILTER (WHERE status = 'won') AS first_won_on,
            MAX(closed_on) FILTER (WHERE status = 'won') AS last_won_on,
+           MAX(closed_at) FILTER (WHERE status = 'won') AS last_won_at,
            MIN(closed_month) FILTER (WHERE status = 'won') AS cohort_month,
            COALESCE(SUM(amount_base) FILTER (WHERE status = 'open'), 0) AS open_pipeline,
            COUNT(*) FILTER (WHERE status = 'open') AS open_deals,
@@ -135,7 +137,7 @@ WITH agg AS (
      GROUP BY company_id
 ), touched AS (
     SELECT agg.*, la.last_activity_at,
-           GREATEST(la.last_activity_at, (agg.last_won_on::timestamp AT TIME ZONE %(tz)s)) AS last_touch_at,
+           GREATEST(la.last_activity_at, agg.last_won_at) AS last_touch_at,
            ROUND(agg.won_deals / GREATEST((%(today)s - agg.first_won_on) / 365.25, 1), 3) AS purchases_per_year
       FROM agg LEFT JOIN ({LAST_ACTIVITY}) AS la USING (company_id)
 )
@@ -197,7 +199,8 @@ SELECT a.owner_id, a.product_id, b.product_id, COUNT(*)
 # lift above 1; each company gets up to 3 active products it has not bought, the best rule
 # (highest confidence, then lift) for each, ranked the same way.
 INSERT_SUGGESTIONS = """
-INSERT INTO reports_crosssellsuggestion (company_id, rank, product_id, because_id, confidence, lift, customers)
+INSERT INTO reports_crosssellsuggestion
+    (company_id, rank, product_id, because_id, peer_group, confidence, lift, customers)
 WITH total AS (SELECT COUNT(DISTINCT company_id) AS n FROM value_baskets),
 bought AS (SELECT product_id, COUNT(*) AS customers FROM value_baskets GROUP BY 1),
 pairs AS (SELECT product_a_id AS a, product_b_id AS b, SUM(customers) AS both_
@@ -226,8 +229,52 @@ ranked AS (
     SELECT *, ROW_NUMBER() OVER (PARTITION BY company_id ORDER BY confidence DESC, lift DESC, consequent) AS rank
       FROM candidates WHERE best = 1
 )
-SELECT company_id, rank, consequent, antecedent, ROUND(confidence, 4), ROUND(lift, 3), both_
+SELECT company_id, rank, consequent, antecedent, '', ROUND(confidence, 4), ROUND(lift, 3), both_
   FROM ranked WHERE rank <= 3
+"""
+
+# Customers no rule gives a suggestion (e.g. they bought without catalogue products): the
+# products most of their industry peers bought (all customers when the industry is blank),
+# at least %(min_customers)s peers and 15 %% of them; confidence = peers who bought it ÷ peers with products,
+# lift = that ÷ the share of all customers with products who bought it.
+INSERT_PEER_SUGGESTIONS = """
+INSERT INTO reports_crosssellsuggestion
+    (company_id, rank, product_id, because_id, peer_group, confidence, lift, customers)
+WITH basket_peers AS (
+    SELECT b.company_id, b.product_id, COALESCE(NULLIF(c.industry, ''), '*') AS peer_group
+      FROM value_baskets b JOIN contacts_company c ON c.id = b.company_id
+), groups AS (
+    SELECT peer_group, product_id, COUNT(*) AS buyers FROM basket_peers WHERE peer_group <> '*' GROUP BY 1, 2
+    UNION ALL
+    SELECT '*', product_id, COUNT(*) FROM basket_peers GROUP BY 2
+), group_size AS (
+    SELECT peer_group, COUNT(DISTINCT company_id) AS n FROM basket_peers WHERE peer_group <> '*' GROUP BY 1
+    UNION ALL
+    SELECT '*', COUNT(DISTINCT company_id) FROM basket_peers
+), overall AS (
+    SELECT g.product_id, g.buyers::numeric / s.n AS share
+      FROM groups g JOIN group_size s ON s.peer_group = g.peer_group WHERE g.peer_group = '*'
+), customers AS (
+    SELECT cv.company_id, COALESCE(NULLIF(c.industry, ''), '*') AS peer_group
+      FROM reports_customervalue cv JOIN contacts_company c ON c.id = cv.company_id
+     WHERE cv.won_deals > 0
+       AND NOT EXISTS (SELECT 1 FROM reports_crosssellsuggestion s WHERE s.company_id = cv.company_id)
+), candidates AS (
+    SELECT cu.company_id, g.product_id, cu.peer_group, g.buyers, g.buyers::numeric / s.n AS confidence,
+           g.buyers::numeric / s.n / o.share AS lift,
+           ROW_NUMBER() OVER (PARTITION BY cu.company_id
+                              ORDER BY g.buyers::numeric / s.n DESC, g.buyers DESC, g.product_id) AS rank
+      FROM customers cu
+      JOIN groups g ON g.peer_group = cu.peer_group
+      JOIN group_size s ON s.peer_group = cu.peer_group
+      JOIN overall o ON o.product_id = g.product_id
+      JOIN deals_product p ON p.id = g.product_id AND p.active
+     WHERE g.buyers >= %(min_customers)s AND g.buyers::numeric / s.n >= 0.15
+       AND NOT EXISTS (SELECT 1 FROM value_baskets o2
+                        WHERE o2.company_id = cu.company_id AND o2.product_id = g.product_id)
+)
+SELECT company_id, rank, product_id, NULL, peer_group, ROUND(confidence, 4), ROUND(lift, 3), buyers
+  FROM candidates WHERE rank <= 3
 """
 
 # 5. The segment onto the company, for the company list filter (contacts never imports reports).

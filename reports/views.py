@@ -370,7 +370,7 @@ def top_customers(request: HttpRequest) -> HttpResponse:
         title=_("Lifetime value of the customers on this page"),
         description=_("Estimated lifetime value of each customer listed below, in %(currency)s.")
         % {"currency": settings.BASE_CURRENCY},
-        labels=[row.company.name[:14] for row in rows[:10]],
+        labels=[f"#{rank}" for rank in range(page.start_index(), page.start_index() + len(rows[:10]))],
         series=[(_("Lifetime value"), [row.lifetime_value for row in rows[:10]])],
         height=220,
     )
@@ -399,7 +399,7 @@ def top_customers_csv(request: HttpRequest) -> HttpResponse:
     suggestions = selectors.first_suggestions([row.company_id for row in rows])
     header = [_("Rank"), _("Company"), _("Owner"), _("Segment"), _("R"), _("F"), _("M"), _("Lifetime value")]
     header += [_("Revenue, all time"), _("Revenue, last 12 months"), _("Won deals"), _("Last purchase")]
-    header += [_("Open pipeline"), _("Suggested offer")]
+    header += [_("Open pipeline"), _("Suggested offer"), _("Why")]
     data = []
     for rank, row in enumerate(rows, start=page.start_index()):
         suggestion = suggestions.get(row.company_id)
@@ -419,6 +419,7 @@ def top_customers_csv(request: HttpRequest) -> HttpResponse:
                 row.last_won_on,
                 row.open_pipeline,
                 suggestion.product.name if suggestion else "",
+                suggestion.reason if suggestion else "",
             ]
         )
     return csv_response("top-customers.csv", header, data)
@@ -431,7 +432,7 @@ def _cohort_scope(request: HttpRequest) -> ReportScope:
     return scope
 
 
-COHORT_MONTHS = 12
+COHORT_MONTHS = 24
 
 
 @require_GET
@@ -509,7 +510,7 @@ def cross_sell(request: HttpRequest) -> HttpResponse:
             "Confidence of the ten rules with the highest lift: of the customers who bought the first "
             "product, the share who also bought the second, in %."
         ),
-        labels=[f"{rule.antecedent[:10]}→{rule.consequent[:10]}" for rule in top],
+        labels=[f"#{rank}" for rank in range(1, len(top) + 1)],
         series=[(_("Confidence %"), [rule.confidence for rule in top])],
         height=220,
     )
