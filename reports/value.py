@@ -120,8 +120,8 @@ WITH agg AS (
            MIN(closed_month) FILTER (WHERE status = 'won') AS cohort_month,
            COALESCE(SUM(amount_base) FILTER (WHERE status = 'open'), 0) AS open_pipeline,
            COUNT(*) FILTER (WHERE status = 'open') AS open_deals,
-           COUNT(*) FILTER (WHERE status = 'won' AND closed_on > %(window_start)s) AS frequency,
-           COALESCE(SUM(amount_base) FILTER (WHERE status = 'won' AND closed_on > %(window_start)s), 0) AS monetary
+           COUNT(*) FILTER (WHERE status = 'won' AND closed_on >= %(window_start)s) AS frequency,
+           COALESCE(SUM(amount_base) FILTER (WHERE status = 'won' AND closed_on >= %(window_start)s), 0) AS monetary
       FROM value_deals GROUP BY company_id
 ), scored AS (
     SELECT company_id,
@@ -235,7 +235,7 @@ SELECT company_id, rank, consequent, antecedent, '', ROUND(confidence, 4), ROUND
 
 # Customers no rule gives a suggestion (e.g. they bought without catalogue products): the
 # products most of their industry peers bought (all customers when the industry is blank),
-# at least %(min_customers)s peers and 15 %% of them; confidence = peers who bought it ÷ peers with products,
+# at least %(min_customers)s peers and 15 % of them; confidence = peers who bought it ÷ peers with products,
 # lift = that ÷ the share of all customers with products who bought it.
 INSERT_PEER_SUGGESTIONS = """
 INSERT INTO reports_crosssellsuggestion
