@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db.models import Avg, Count, F, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from activities.models import Activity
 from contacts.models import ValueSegment
@@ -609,6 +610,26 @@ def dormant_customers(scope: ReportScope):
         .select_related("company", "owner")
         .order_by("-lifetime_value", "company_id")
     )
+
+
+QUIET_BUCKETS = [(90, _("90–180 days")), (180, _("6–12 months")), (365, _("1–2 years")), (730, _("2 years +"))]
+
+
+def dormant_buckets(scope: ReportScope, *, now: dt.datetime | None = None) -> list[tuple[str, int, Decimal]]:
+    """Dormant customers in scope by how long they have been quiet: (label, customers, lifetime value)."""
+    now = now or timezone.now()
+    edges = [now - dt.timedelta(days=days) for days, _label in QUIET_BUCKETS] + [None]
+    aggregates = {}
+    for index in range(len(QUIET_BUCKETS)):
+        window = Q(last_touch_at__lte=edges[index])
+        if edges[index + 1] is not None:
+            window &= Q(last_touch_at__gt=edges[index + 1])
+        aggregates[f"n{index}"] = Count("pk", filter=window)
+        aggregates[f"v{index}"] = Sum("lifetime_value", filter=window)
+    totals = _values(scope).filter(is_dormant=True).aggregate(**aggregates)
+    return [
+        (label, totals[f"n{index}"], totals[f"v{index}"] or ZERO) for index, (_days, label) in enumerate(QUIET_BUCKETS)
+    ]
 
 
 def first_suggestions(company_ids: list[int]) -> dict[int, CrossSellSuggestion]:

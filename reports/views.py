@@ -475,7 +475,17 @@ def dormant(request: HttpRequest) -> HttpResponse:
     for row in rows:
         row.follow_up = followups.get(row.company_id)
         row.quiet_days = (now - row.last_touch_at).days if row.last_touch_at else None
-    context = _value_context(request, scope, "dormant", page=page, rows=rows, size=size, sizes=PAGE_SIZES)
+    buckets = selectors.dormant_buckets(scope, now=now)
+    chart = charts.bar_chart(
+        title=_("Dormant customers by time since the last touch"),
+        description=_("Number of dormant customers in your scope by how long they have been quiet."),
+        labels=[label for label, _count, _value in buckets],
+        series=[(_("Customers"), [count for _label, count, _value in buckets])],
+        height=200,
+    )
+    context = _value_context(
+        request, scope, "dormant", page=page, rows=rows, size=size, sizes=PAGE_SIZES, chart=chart, buckets=buckets
+    )
     context["csv_url"] += f"&n={size}&page={page.number}"
     return render(request, "reports/dormant.html", context)
 

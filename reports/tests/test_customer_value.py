@@ -190,3 +190,19 @@ def test_a_failed_recompute_leaves_the_previous_figures(value_built, monkeypatch
         customer_value_recompute(now=VALUE_NOW)
     assert _row(value_built, "A").revenue_total == a.revenue_total == Decimal("6000.00")
     assert CustomerValue.objects.count() == 7
+
+
+def test_seed_demo_makes_the_value_pages_meaningful(db, settings):
+    from django.core.management import call_command
+
+    from reports.models import DormancyFollowUp, ProductPair
+
+    settings.DEBUG = True
+    call_command("seed_demo")
+    segments = set(CustomerValue.objects.exclude(segment="").values_list("segment", flat=True))
+    assert {S.CHAMPIONS, S.LOYAL, S.AT_RISK, S.LOST, S.HIBERNATING} <= segments
+    assert CustomerValue.objects.filter(won_deals__gte=4).count() >= 10  # repeat customers
+    assert CustomerValue.objects.filter(is_dormant=True).count() >= 5
+    assert DormancyFollowUp.objects.filter(activity__isnull=False).count() == DormancyFollowUp.objects.count() > 0
+    assert ProductPair.objects.filter(customers__gte=3).exists()
+    assert CrossSellSuggestion.objects.exists()
