@@ -283,6 +283,37 @@ class CustomerValue(models.Model):
         return f"{self.company_id}: {self.lifetime_value}"
 
 
+class SegmentCell(models.Model):
+    """Customers of one owner in one segment ("" = not scored), so pages sum a few rows."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    segment = models.CharField(max_length=12, choices=ValueSegment.choices, blank=True)
+    customers = models.PositiveIntegerField()
+    revenue = models.DecimalField(max_digits=18, decimal_places=2)  # won in the RFM window
+    lifetime_value = models.DecimalField(max_digits=18, decimal_places=2)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "segment"], name="segmentcell_unique_cell")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.segment}: {self.customers}"
+
+
+class DormantCell(models.Model):
+    """Dormant customers of one owner by how long they had been quiet when the run computed it."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    bucket = models.PositiveSmallIntegerField()  # index into selectors.QUIET_BUCKETS
+    customers = models.PositiveIntegerField()
+    lifetime_value = models.DecimalField(max_digits=18, decimal_places=2)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "bucket"], name="dormantcell_unique_cell")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} bucket {self.bucket}: {self.customers}"
+
+
 class CohortCell(models.Model):
     """Customers of one owner whose first purchase was in ``cohort_month`` and who bought in
     quarter ``quarter`` after it (quarter 0 = the first-purchase month itself)."""

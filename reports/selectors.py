@@ -21,12 +21,14 @@ from reports.models import (
     CustomerValue,
     DealFact,
     DormancyFollowUp,
+    DormantCell,
     ForecastSnapshot,
     ProductCustomers,
     ProductPair,
     ReportSubscription,
     RollupGeneration,
     RollupPointer,
+    SegmentCell,
     StageFact,
     StageVisit,
     ValueRun,
@@ -568,9 +570,9 @@ def segment_report(scope: ReportScope) -> SegmentReport:
     """Customers, window revenue and lifetime value per RFM segment: one GROUP BY."""
     cells = {
         row["segment"]: row
-        for row in _values(scope)
+        for row in SegmentCell.objects.filter(scope.owner_filter())
         .values("segment")
-        .annotate(customers=Count("pk"), revenue=Sum("monetary"), ltv=Sum("lifetime_value"))
+        .annotate(customers=Sum("customers"), revenue=Sum("revenue"), ltv=Sum("lifetime_value"))
         .order_by()
     }
     labels = dict(ValueSegment.choices)
@@ -615,21 +617,27 @@ def dormant_customers(scope: ReportScope):
 QUIET_BUCKETS = [(90, _("90–180 days")), (180, _("6–12 months")), (365, _("1–2 years")), (730, _("2 years +"))]
 
 
-def dormant_buckets(scope: ReportScope, *, now: dt.datetime | None = None) -> list[tuple[str, int, Decimal]]:
-    """Dormant customers in scope by how long they have been quiet: (label, customers, lifetime value)."""
-    now = now or timezone.now()
-    edges = [now - dt.timedelta(days=days) for days, _label in QUIET_BUCKETS] + [None]
-    aggregates = {}
-    for index in range(len(QUIET_BUCKETS)):
-        window = Q(last_touch_at__lte=edges[index])
-        if edges[index + 1] is not None:
-            window &= Q(last_touch_at__gt=edges[index + 1])
-        aggregates[f"n{index}"] = Count("pk", filter=window)
-        aggregates[f"v{index}"] = Sum("lifetime_value", filter=window)
-    totals = _values(scope).filter(is_dormant=True).aggregate(**aggregates)
+def dormant_buckets(scope: ReportScope) -> list[tuple[str, int, Decimal]]:
+    """Dormant customers in scope by how long they had been quiet when computed: (label, customers, value)."""
+    cells = {
+        row["bucket"]: row
+        for row in DormantCell.objects.filter(scope.owner_filter())
+        .values("bucket")
+        .annotate(customers=Sum("customers"), ltv=Sum("lifetime_value"))
+        .order_by()
+    }
     return [
-        (label, totals[f"n{index}"], totals[f"v{index}"] or ZERO) for index, (_days, label) in enumerate(QUIET_BUCKETS)
+        (str(label), cells.get(index, {}).get("customers", 0), cells.get(index, {}).get("ltv") or ZERO)
+        for index, (_days, label) in enumerate(QUIET_BUCKETS)
     ]
+
+
+def customers_in_scope(scope: ReportScope, *, segment: str | None = None) -> int:
+    """How many customers the scope covers (of one segment), from the per-owner summary."""
+    qs = SegmentCell.objects.filter(scope.owner_filter())
+    if segment is not None:
+        qs = qs.filter(segment=segment)
+    return qs.aggregate(n=Sum("customers"))["n"] or 0
 
 
 def first_suggestions(company_ids: list[int]) -> dict[int, CrossSellSuggestion]:

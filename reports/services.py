@@ -35,12 +35,14 @@ from reports.models import (
     CustomerValue,
     DealFact,
     DormancyFollowUp,
+    DormantCell,
     ForecastSnapshot,
     ProductCustomers,
     ProductPair,
     ReportSubscription,
     RollupGeneration,
     RollupPointer,
+    SegmentCell,
     StageFact,
     StageVisit,
     ValueRun,
@@ -397,7 +399,15 @@ def report_subscription_send(*, subscription_id: int, today: dt.date | None = No
 # Customer value ------------------------------------------------------------------------
 
 CROSS_SELL_MIN_CUSTOMERS = 2
-VALUE_TABLES = (CrossSellSuggestion, ProductPair, ProductCustomers, CohortCell, CustomerValue)
+VALUE_TABLES = (
+    CrossSellSuggestion,
+    ProductPair,
+    ProductCustomers,
+    CohortCell,
+    SegmentCell,
+    DormantCell,
+    CustomerValue,
+)
 
 
 def _locked_value_run() -> ValueRun:
@@ -433,6 +443,7 @@ def customer_value_recompute(*, now: dt.datetime | None = None) -> ValueRun:
         run = _locked_value_run()
         params = {
             "tz": timezone.get_current_timezone_name(),
+            "now": now,
             "today": today,
             "year_start": today.replace(month=1, day=1),
             "year_ago": today - dt.timedelta(days=365),
@@ -451,6 +462,8 @@ def customer_value_recompute(*, now: dt.datetime | None = None) -> ValueRun:
                 model.objects.all().delete()
             for statement in (
                 value.INSERT_CUSTOMER_VALUE,
+                value.INSERT_SEGMENT_CELLS,
+                value.INSERT_DORMANT_CELLS,
                 value.INSERT_COHORTS,
                 value.SNAPSHOT_BASKETS,
                 value.INSERT_PRODUCT_CUSTOMERS,

@@ -158,6 +158,22 @@ SELECT t.company_id, t.owner_id, t.revenue_total, t.revenue_this_year, t.revenue
   LEFT JOIN quarters q USING (company_id)
 """
 
+# Per owner summaries the segments and dormant pages sum instead of scanning every customer.
+INSERT_SEGMENT_CELLS = """
+INSERT INTO reports_segmentcell (owner_id, segment, customers, revenue, lifetime_value)
+SELECT owner_id, segment, COUNT(*), SUM(monetary), SUM(lifetime_value) FROM reports_customervalue GROUP BY 1, 2
+"""
+# Quiet for 90–180 days → 0, 6–12 months → 1, 1–2 years → 2, more → 3 (at the time of the run).
+INSERT_DORMANT_CELLS = """
+INSERT INTO reports_dormantcell (owner_id, bucket, customers, lifetime_value)
+SELECT owner_id,
+       CASE WHEN last_touch_at > %(now)s - interval '180 days' THEN 0
+            WHEN last_touch_at > %(now)s - interval '365 days' THEN 1
+            WHEN last_touch_at > %(now)s - interval '730 days' THEN 2 ELSE 3 END,
+       COUNT(*), SUM(lifetime_value)
+  FROM reports_customervalue WHERE is_dormant GROUP BY 1, 2
+"""
+
 # 3. Cohorts: per owner, first-purchase month and quarter after it (quarter k ≥ 1 covers
 #    months 3k−2 … 3k after the first-purchase month; 0 is that month itself).
 INSERT_COHORTS = """

@@ -313,10 +313,22 @@ def _company_list_query(scope: ReportScope) -> str:
     return ""
 
 
-def _page(request: HttpRequest, qs) -> tuple[Page, int]:
+class _CountedPaginator(Paginator):
+    """A paginator told the total (from the per-owner summary) instead of running COUNT(*)."""
+
+    def __init__(self, object_list, per_page: int, *, total: int) -> None:
+        super().__init__(object_list, per_page)
+        self.total = total
+
+    @property
+    def count(self) -> int:  # type: ignore[override]
+        return self.total
+
+
+def _page(request: HttpRequest, qs, *, total: int) -> tuple[Page, int]:
     size = _int_or(request.GET.get("n"), PAGE_SIZES[0])
     size = size if size in PAGE_SIZES else PAGE_SIZES[0]
-    return Paginator(qs, size).get_page(request.GET.get("page")), size
+    return _CountedPaginator(qs, size, total=total).get_page(request.GET.get("page")), size
 
 
 def _int_or(value: str | None, default: int) -> int:
@@ -361,7 +373,8 @@ def _segment_param(request: HttpRequest) -> str:
 def top_customers(request: HttpRequest) -> HttpResponse:
     scope = _value_scope(request)
     segment = _segment_param(request)
-    page, size = _page(request, selectors.top_customers(scope, segment=segment))
+    total = selectors.customers_in_scope(scope, segment=segment or None)
+    page, size = _page(request, selectors.top_customers(scope, segment=segment), total=total)
     rows = list(page.object_list)
     suggestions = selectors.first_suggestions([row.company_id for row in rows])
     for row in rows:
@@ -394,7 +407,9 @@ def top_customers(request: HttpRequest) -> HttpResponse:
 @require_GET
 def top_customers_csv(request: HttpRequest) -> HttpResponse:
     scope = _value_scope(request)
-    page, _size = _page(request, selectors.top_customers(scope, segment=_segment_param(request)))
+    segment = _segment_param(request)
+    total = selectors.customers_in_scope(scope, segment=segment or None)
+    page, _size = _page(request, selectors.top_customers(scope, segment=segment), total=total)
     rows = list(page.object_list)
     suggestions = selectors.first_suggestions([row.company_id for row in rows])
     header = [_("Rank"), _("Company"), _("Owner"), _("Segment"), _("R"), _("F"), _("M"), _("Lifetime value")]
@@ -468,14 +483,14 @@ def cohorts_csv(request: HttpRequest) -> HttpResponse:
 @require_GET
 def dormant(request: HttpRequest) -> HttpResponse:
     scope = _value_scope(request)
-    page, size = _page(request, selectors.dormant_customers(scope))
+    buckets = selectors.dormant_buckets(scope)
+    page, size = _page(request, selectors.dormant_customers(scope), total=sum(count for _l, count, _v in buckets))
     rows = list(page.object_list)
     followups = selectors.latest_followups([row.company_id for row in rows])
     now = timezone.now()
     for row in rows:
         row.follow_up = followups.get(row.company_id)
         row.quiet_days = (now - row.last_touch_at).days if row.last_touch_at else None
-    buckets = selectors.dormant_buckets(scope, now=now)
     chart = charts.bar_chart(
         title=_("Dormant customers by time since the last touch"),
         description=_("Number of dormant customers in your scope by how long they have been quiet."),
