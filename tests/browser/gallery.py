@@ -82,6 +82,7 @@ PAGES: list[tuple[str, str | None, str, int, Callable[[Page], None] | None]] = [
     ("30-dormant-customers", "manager", "/reports/customers/dormant/", DESKTOP, None),
     ("31-cross-sell", "manager", "/reports/customers/cross-sell/", DESKTOP, None),
     ("32-top-customers-phone", "manager", "/reports/customers/top/", PHONE, None),
+    ("33-company-value", "manager", "/companies/{company}/", DESKTOP, None),
 ]
 
 
