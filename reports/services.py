@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from activities.models import Activity, ActivityType
 from activities.services import activity_create
+from contacts.models import Contact
 from crm.models import Team, User
 from deals.models import Deal, DealStatus, Stage, StageChange
 from deals.money import CENT, MissingRate, RateBook
@@ -487,13 +488,21 @@ def customer_value_recompute(*, now: dt.datetime | None = None) -> ValueRun:
 
 
 def _still_dormant(company_id: int, since: dt.datetime) -> bool:
-    """Re-checked live before creating a follow-up, in case the nightly figures are stale."""
+    """Re-checked live before creating a follow-up, in case the nightly figures are stale.
+
+    Three indexed look-ups (activities on the company, on its contacts, on its deals) rather
+    than one OR across joins, which PostgreSQL can only answer by scanning every activity.
+    """
     if Deal.objects.filter(company_id=company_id, status=DealStatus.OPEN).exists():
         return False
     if Deal.objects.filter(company_id=company_id, status=DealStatus.WON, closed_at__gt=since).exists():
         return False
-    touched = Q(company_id=company_id) | Q(contact__company_id=company_id) | Q(deal__company_id=company_id)
-    return not Activity.objects.filter(touched, done_at__gt=since).exists()
+    done_since = Activity.objects.filter(done_at__gt=since)
+    return not (
+        done_since.filter(company_id=company_id).exists()
+        or done_since.filter(contact__in=Contact.objects.filter(company_id=company_id).values("pk")).exists()
+        or done_since.filter(deal__in=Deal.objects.filter(company_id=company_id).values("pk")).exists()
+    )
 
 
 def dormancy_followups_create(*, now: dt.datetime | None = None) -> int:
