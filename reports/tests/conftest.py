@@ -130,9 +130,11 @@ def value_data(owner, outsider, settings):
         Z: the outsider's, 2026-06-10 9999
     """
     from activities.models import Activity, ActivityType
+    from activities.services import activity_types_ensure_builtin
     from contacts.tests.factories import CompanyFactory, ContactFactory
     from deals.models import LineItem, Product
 
+    activity_types_ensure_builtin()  # a transactional test before this one flushed the migration's types
     settings.RFM_WINDOW_MONTHS = 12
     settings.DORMANT_DAYS = 90
     settings.CUSTOMER_LIFESPAN_YEARS = 3
