@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils.translation import gettext_lazy as _
+
 from contacts.models import ValueSegment as S
 
 # The RFM segment grid: rows are the recency score R (5 = bought most recently), columns the
@@ -27,14 +29,14 @@ SEGMENT_GRID: dict[int, tuple[str, str, str, str, str]] = {
 SEGMENT_ORDER = [S.CHAMPIONS, S.LOYAL, S.POTENTIAL, S.NEW, S.AT_RISK, S.CANT_LOSE, S.HIBERNATING, S.LOST]
 AT_RISK_SEGMENTS = frozenset({S.AT_RISK, S.CANT_LOSE})
 SEGMENT_ADVICE = {
-    S.CHAMPIONS: "Reward them; ask for referrals and reviews; offer new products first.",
-    S.LOYAL: "Upsell higher-value products; invite them to a loyalty or reference programme.",
-    S.POTENTIAL: "Offer a bundle or the products similar customers buy next.",
-    S.NEW: "Onboard them well; schedule a check-in and show what else they can buy.",
-    S.AT_RISK: "Call now: renewal offer, a discount on what they buy most, ask what changed.",
-    S.CANT_LOSE: "Top priority: senior contact and a personal offer before a competitor wins them.",
-    S.HIBERNATING: "Low-cost reactivation: newsletter, a relevant new product.",
-    S.LOST: "Win-back campaign only if cheap; otherwise let them go.",
+    S.CHAMPIONS: _("Reward them; ask for referrals and reviews; offer new products first."),
+    S.LOYAL: _("Upsell higher-value products; invite them to a loyalty or reference programme."),
+    S.POTENTIAL: _("Offer a bundle or the products similar customers buy next."),
+    S.NEW: _("Onboard them well; schedule a check-in and show what else they can buy."),
+    S.AT_RISK: _("Call now: renewal offer, a discount on what they buy most, ask what changed."),
+    S.CANT_LOSE: _("Top priority: senior contact and a personal offer before a competitor wins them."),
+    S.HIBERNATING: _("Low-cost reactivation: newsletter, a relevant new product."),
+    S.LOST: _("Win-back campaign only if cheap; otherwise let them go."),
 }
 
 
