@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from contacts.keyset import SortOption
-from contacts.models import Company, Contact, LifecycleStage, Source
+from contacts.models import Company, Contact, LifecycleStage, Source, ValueSegment
 from contacts.normalize import domain_from_website, normalize_email, normalize_phone
 from contacts.selectors import COMPANY_SORTS, CONTACT_SORTS, ListFilters
 from contacts.services import INVALID_PHONE_MESSAGE
@@ -384,6 +384,14 @@ class _ListFilterForm(forms.Form):
 
 class CompanyFilterForm(_ListFilterForm):
     sorts = COMPANY_SORTS
+    segment = forms.ChoiceField(
+        label=_("Customer segment"), choices=[("", _("Any segment")), *ValueSegment.choices], required=False
+    )
+
+    def filters(self) -> ListFilters:
+        filters = super().filters()
+        filters.segment = self.cleaned_data.get("segment", "")
+        return filters
 
 
 class ContactFilterForm(_ListFilterForm):
