@@ -50,10 +50,11 @@ class _Echo:
         return value
 
 
-def _csv_lines(header: Sequence[object], rows: Iterable[Sequence[object]]) -> Iterable[str]:
+def _csv_lines(header: Sequence[object], rows: Iterable[Sequence[object]], *, bom: bool) -> Iterable[str]:
     writer = csv.writer(_Echo())
-    # A BOM, so Excel opens UTF-8 (Cyrillic, Chinese) correctly; every CSV reader skips it.
-    yield "\ufeff"
+    if bom:
+        # So Excel opens UTF-8 (Cyrillic, Chinese names) correctly; CSV readers skip it.
+        yield "\ufeff"
     yield writer.writerow([safe_cell(str(cell)) for cell in header])
     for row in rows:
         yield writer.writerow([_csv_value(cell) for cell in row])
@@ -66,20 +67,24 @@ def _csv_value(value: object) -> object:
     return cell
 
 
-def csv_response(filename: str, header: Sequence[object], rows: Iterable[Sequence[object]]) -> HttpResponse:
+def csv_response(
+    filename: str, header: Sequence[object], rows: Iterable[Sequence[object]], *, bom: bool = False
+) -> HttpResponse:
     """A small CSV built in memory (report tables)."""
     response = HttpResponse(content_type=CSV_CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    for line in _csv_lines(header, rows):
+    for line in _csv_lines(header, rows, bom=bom):
         response.write(line)
     return response
 
 
 def csv_streaming_response(
-    filename: str, header: Sequence[object], rows: Iterable[Sequence[object]]
+    filename: str, header: Sequence[object], rows: Iterable[Sequence[object]], *, bom: bool = True
 ) -> StreamingHttpResponse:
-    """A CSV sent row by row while ``rows`` is read, so a large list never sits in memory."""
-    response = StreamingHttpResponse(_csv_lines(header, rows), content_type=CSV_CONTENT_TYPE)
+    """A CSV sent row by row while ``rows`` is read, so a large list never sits in memory.
+
+    Lists of people and companies start with a UTF-8 BOM (``bom``) for Excel's sake."""
+    response = StreamingHttpResponse(_csv_lines(header, rows, bom=bom), content_type=CSV_CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

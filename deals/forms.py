@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from contacts.forms import offer_only_the_chosen_company
 from contacts.models import Company, Contact
 from crm.models import Team, User, teams_visible_to, users_visible_to
 from deals.models import Deal, DealStatus, ExchangeRate, LineItem, LostReason, Pipeline, Product, Stage
@@ -91,6 +92,7 @@ class DealForm(forms.ModelForm):
         self.fields["currency"] = forms.ChoiceField(label=_("Currency"), choices=currency_choices())
         self.fields["contacts"].queryset = self._contact_choices()
         self.fields["contacts"].help_text = _("Contacts of the chosen company, and those already on the deal.")
+        offer_only_the_chosen_company(self)
         self.fields["company"].widget.attrs.update(
             {
                 # A different company brings its own contacts into the contacts list.

@@ -109,10 +109,17 @@ PAGES: list[tuple[str, str | None, str, int, Callable[[Page], None] | None]] = [
     ("24-my-day-phone", "alice", "/", PHONE, None),
     ("25-kanban-phone", "alice", "/deals/board/", PHONE, None),
     ("26-company-360-phone", "alice", "/companies/{company}/", PHONE, None),
-    ("27-import-upload", "alice", "/imports/new/", DESKTOP, None),
-    ("28-import-mapping", "alice", "/imports/new/", DESKTOP, upload_a_messy_file),
-    ("29-import-preview", "alice", "/imports/new/", DESKTOP, preview_a_messy_file),
-    ("30-import-result", "bob", "/imports/new/", DESKTOP, import_a_messy_file),
+    ("27-customer-segments", "manager", "/reports/customers/", DESKTOP, None),
+    ("28-top-customers", "manager", "/reports/customers/top/", DESKTOP, None),
+    ("29-retention-cohorts", "manager", "/reports/customers/cohorts/", DESKTOP, None),
+    ("30-dormant-customers", "manager", "/reports/customers/dormant/", DESKTOP, None),
+    ("31-cross-sell", "manager", "/reports/customers/cross-sell/", DESKTOP, None),
+    ("32-top-customers-phone", "manager", "/reports/customers/top/", PHONE, None),
+    ("33-company-value", "manager", "/companies/{company}/", DESKTOP, None),
+    ("34-import-upload", "alice", "/imports/new/", DESKTOP, None),
+    ("35-import-mapping", "alice", "/imports/new/", DESKTOP, upload_a_messy_file),
+    ("36-import-preview", "alice", "/imports/new/", DESKTOP, preview_a_messy_file),
+    ("37-import-result", "bob", "/imports/new/", DESKTOP, import_a_messy_file),
 ]
 
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('contacts', '0003_add_owner_stage_indexes'),
+        ('contacts', '0004_add_company_value_segment'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
