@@ -7,8 +7,8 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from activities.services import timeline_record
-from contacts.signals import customer_event
+from activities.services import timeline_record, timeline_record_many
+from contacts.signals import customer_event, customer_events
 
 
 @receiver(customer_event, dispatch_uid="activities.record_customer_event")
@@ -25,3 +25,8 @@ def record_customer_event(sender: Any, *, kind: str, title: str, **kwargs: Any) 
         data=kwargs.get("data") or {},
         source=kwargs.get("source") or "crm",
     )
+
+
+@receiver(customer_events, dispatch_uid="activities.record_customer_events")
+def record_customer_events(sender: Any, *, events: list[dict[str, Any]], **kwargs: Any) -> None:
+    timeline_record_many(events=events)

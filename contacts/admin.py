@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from contacts import services
-from contacts.models import Company, Contact, Tag
+from contacts.models import Company, Contact, ImportJob, Tag
 
 
 class ArchivedFilter(admin.SimpleListFilter):
@@ -87,3 +87,22 @@ class ContactAdmin(SimpleHistoryAdmin):
     def save_model(self, request, obj, form, change):
         services.customer_prepare_admin_save(instance=obj)
         super().save_model(request, obj, form, change)
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    """Imports to look into when one goes wrong; they are run from the app, not from here."""
+
+    list_display = ["file_name", "kind", "owner", "state", "total_rows", "created_count", "updated_count",
+                    "rejected_count", "created_at"]  # fmt: skip
+    list_filter = ["state", "kind"]
+    search_fields = ["file_name", "owner__username"]
+    list_select_related = ["owner"]
+    exclude = ["file_data"]
+    readonly_fields = [f.name for f in ImportJob._meta.fields if f.name != "file_data"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("file_data")

@@ -7,7 +7,9 @@ import html
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.forms.utils import flatatt
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse_lazy
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
@@ -15,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from contacts.keyset import SortOption
-from contacts.models import Company, Contact, LifecycleStage, Source, ValueSegment
+from contacts.models import Company, Contact, ImportJob, ImportKind, LifecycleStage, Source, ValueSegment
 from contacts.normalize import domain_from_website, normalize_email, normalize_phone
 from contacts.selectors import COMPANY_SORTS, CONTACT_SORTS, ListFilters
 from contacts.services import INVALID_PHONE_MESSAGE
@@ -425,3 +427,112 @@ class ReassignForm(forms.Form):
         if len(ids) > 200:
             raise forms.ValidationError(_("Reassign at most 200 records at a time."))
         return ids
+
+
+# --- Import -------------------------------------------------------------------------------
+
+IMPORT_EXTENSIONS = (".csv", ".txt", ".tsv", ".xlsx")
+
+
+class ImportUploadForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("What the file holds"),
+        choices=ImportKind.choices,
+        initial=ImportKind.CONTACTS,
+        widget=forms.RadioSelect,
+    )
+    file = forms.FileField(
+        label=_("CSV or XLSX file"),
+        help_text=_(
+            "The first row names the columns. CSV in UTF-8, Windows-1251 or GBK, separated by commas, "
+            "semicolons or tabs; or the first sheet of an Excel workbook."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ",".join(IMPORT_EXTENSIONS)}),
+    )
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        limit = settings.IMPORT_MAX_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(
+                _("The file is %(size)s; the largest file you can import is %(limit)s. Split it into smaller files.")
+                % {"size": filesizeformat(upload.size), "limit": filesizeformat(limit)}
+            )
+        if not upload.name.lower().endswith(IMPORT_EXTENSIONS):
+            raise forms.ValidationError(_("Upload a .csv or .xlsx file."))
+        if upload.size == 0:
+            raise forms.ValidationError(_("The file is empty."))
+        return upload
+
+
+class ImportMappingForm(forms.Form):
+    """A select per column of the file (what it is imported into) and the matching options."""
+
+    match_key = forms.ChoiceField(label=_("Find existing records by"))
+    mode = forms.ChoiceField(label=_("When a row matches a record"), widget=forms.RadioSelect)
+    keep_invalid_phones = forms.BooleanField(
+        label=_("Keep phone numbers that do not validate, as typed"),
+        required=False,
+        help_text=_("Otherwise a row with such a number is rejected with the reason, for you to fix."),
+    )
+
+    def __init__(self, *args: Any, job: ImportJob, **kwargs: Any) -> None:
+        from contacts.imports import IGNORE, MatchMode, match_keys_for, targets_for
+
+        super().__init__(*args, **kwargs)
+        self.job = job
+        self.targets = targets_for(job.kind)
+        choices = [(IGNORE, _("— do not import —"))] + [(t.name, t.label) for t in self.targets]
+        self.column_names: list[str] = []
+        for index, header in enumerate(job.headers):
+            name = f"col_{index}"
+            self.fields[name] = forms.ChoiceField(
+                label=header, choices=choices, required=False, initial=job.mapping.get(str(index), IGNORE)
+            )
+            self.column_names.append(name)
+        self.fields["match_key"].choices = match_keys_for(job.kind)
+        self.fields["mode"].choices = MatchMode.CHOICES
+        options = job.options or {}
+        self.fields["match_key"].initial = options.get("match_key")
+        self.fields["mode"].initial = options.get("mode", MatchMode.FILL)
+        self.fields["keep_invalid_phones"].initial = options.get("keep_invalid_phones", False)
+        self.fields["match_key"].widget.attrs["class"] = "form-select"
+        self.fields["mode"].widget.attrs["class"] = "form-check-input"
+        self.fields["keep_invalid_phones"].widget.attrs["class"] = "form-check-input"
+
+    def columns(self) -> list[dict[str, Any]]:
+        """Each column's select with the file's header and a few sample values, for the page."""
+        return [
+            {"field": self[name], "samples": self.job.samples[i] if i < len(self.job.samples) else []}
+            for i, name in enumerate(self.column_names)
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        mapping = {name.removeprefix("col_"): cleaned.get(name) or "" for name in self.column_names}
+        used: dict[str, str] = {}
+        labels = {t.name: str(t.label) for t in self.targets}
+        for index, target in mapping.items():
+            if not target:
+                continue
+            if target in used:
+                self.add_error(
+                    f"col_{index}",
+                    _("“%(target)s” is already taken by column “%(other)s”.")
+                    % {"target": labels[target], "other": self.job.headers[int(used[target])]},
+                )
+            used.setdefault(target, index)
+        if self.job.kind == ImportKind.CONTACTS and not {"last_name", "full_name"} & used.keys():
+            raise forms.ValidationError(_("Choose the column with the last name or the full name."))
+        if self.job.kind == ImportKind.COMPANIES and "name" not in used:
+            raise forms.ValidationError(_("Choose the column with the company name."))
+        cleaned["mapping"] = mapping
+        return cleaned
+
+    def options(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "match_key": data["match_key"],
+            "mode": data["mode"],
+            "keep_invalid_phones": bool(data.get("keep_invalid_phones")),
+        }

@@ -311,3 +311,107 @@ class Contact(models.Model):
         elif self.phone or self.mobile:
             score += 25
         return max(0, min(100, score))
+
+
+# --- Import -------------------------------------------------------------------------------
+
+
+class ImportKind(models.TextChoices):
+    CONTACTS = "contacts", _("Contacts")
+    COMPANIES = "companies", _("Companies")
+
+
+class ImportState(models.TextChoices):
+    DRAFT = "draft", _("Mapping columns")
+    ANALYSING = "analysing", _("Checking the file")
+    PREVIEW = "preview", _("Ready to import")
+    PENDING = "pending", _("Waiting to start")
+    RUNNING = "running", _("Importing")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class ImportJobQuerySet(models.QuerySet):
+    def visible_to(self, user) -> Self:
+        """A user's own imports; admins see everyone's (to help when one goes wrong)."""
+        if user.is_admin:
+            return self
+        return self.filter(owner=user)
+
+    def without_file(self) -> Self:
+        return self.defer("file_data")
+
+
+class ImportJob(models.Model):
+    """One uploaded file on its way into the CRM: mapping, dry-run preview, then the import.
+
+    The file itself is kept in the database (``file_data``), so any web process or worker
+    can read it without shared disk.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="import_jobs", verbose_name=_("owner")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=ImportKind.choices)
+    state = models.CharField(_("state"), max_length=20, choices=ImportState.choices, default=ImportState.DRAFT)
+    file_name = models.CharField(_("file name"), max_length=255)
+    file_data = models.BinaryField(_("file"))
+    file_size = models.PositiveIntegerField(_("file size"), default=0)
+    encoding = models.CharField(_("encoding"), max_length=40, blank=True)
+    delimiter = models.CharField(_("delimiter"), max_length=4, blank=True)
+    headers = models.JSONField(_("columns"), default=list, blank=True)
+    samples = models.JSONField(_("sample values"), default=list, blank=True)
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
+    options = models.JSONField(_("options"), default=dict, blank=True)
+    preview = models.JSONField(_("preview"), default=dict, blank=True)
+    created_count = models.PositiveIntegerField(_("created"), default=0)
+    updated_count = models.PositiveIntegerField(_("updated"), default=0)
+    skipped_count = models.PositiveIntegerField(_("skipped"), default=0)
+    rejected_count = models.PositiveIntegerField(_("rejected"), default=0)
+    companies_created = models.PositiveIntegerField(_("companies created"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    objects = ImportJobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "-created_at", "-id"], name="importjob_owner_created")]
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.file_name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("contacts:import-detail", args=[self.pk])
+
+    @property
+    def is_busy(self) -> bool:
+        return self.state in (ImportState.ANALYSING, ImportState.PENDING, ImportState.RUNNING)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (ImportState.DONE, ImportState.FAILED)
+
+
+class ImportRowError(models.Model):
+    """A row the import rejected: its line in the file, why, and its cells as read (for the
+    error CSV the user fixes and uploads again)."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
+    line = models.PositiveIntegerField(_("line"))
+    reason = models.CharField(_("reason"), max_length=500)
+    values = models.JSONField(_("cells"), default=list)
+
+    class Meta:
+        ordering = ["job", "line", "id"]
+        indexes = [models.Index(fields=["job", "line"], name="importrowerror_job_line")]
+        verbose_name = _("rejected row")
+        verbose_name_plural = _("rejected rows")
+
+    def __str__(self) -> str:
+        return f"{self.line}: {self.reason}"

@@ -17,7 +17,7 @@ from django_countries import countries
 
 from contacts import lookups  # noqa: F401  (registers __trgm_icontains)
 from contacts.keyset import SortOption
-from contacts.models import Company, Contact, LifecycleStage, Tag
+from contacts.models import Company, Contact, ImportJob, LifecycleStage, Tag
 from contacts.normalize import format_phone, looks_like_phone, normalize_phone, phone_digits
 from crm.models import User
 
@@ -72,6 +72,20 @@ def contact_for_user(user: User, pk: int, *, write: bool = False) -> Contact:
     if write and not user.can_edit_owner(contact.owner_id):
         raise PermissionDenied
     return contact
+
+
+def import_job_for_user(user: User, pk: int, *, write: bool = False) -> ImportJob:
+    """The job if ``user`` started it (admins may look at anyone's); 404 otherwise.
+
+    Only the person who started an import changes it (mapping, confirming): an admin
+    looking at someone else's gets 403.
+    """
+    job = ImportJob.objects.without_file().visible_to(user).select_related("owner").filter(pk=pk).first()
+    if job is None:
+        raise Http404
+    if write and job.owner_id != user.pk:
+        raise PermissionDenied
+    return job
 
 
 # --- Search -------------------------------------------------------------------------------

@@ -17,3 +17,11 @@ Keyword arguments of ``customer_event.send(sender, **kwargs)``:
 from django.dispatch import Signal
 
 customer_event = Signal()
+
+customer_events = Signal()
+"""Many ``customer_event``s at once, for bulk writers such as the import.
+
+Keyword argument: ``events``, a list of dicts with the keys ``customer_event`` takes (kind,
+title, occurred_at, actor, company, contact, deal, body, data, source); each becomes one
+timeline entry, written in bulk by the receiver. Send it inside the writing transaction.
+"""

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from contacts import views
+from contacts import import_views, views
 
 app_name = "contacts"
 
@@ -21,4 +21,13 @@ urlpatterns = [
     path("contacts/<int:pk>/archive/", views.contact_archive, name="contact-archive"),
     path("contacts/<int:pk>/restore/", views.contact_restore, name="contact-restore"),
     path("tags/suggest/", views.tag_suggest, name="tag-suggest"),
+    path("companies/export.<str:fmt>", views.company_export, name="company-export"),
+    path("contacts/export.<str:fmt>", views.contact_export, name="contact-export"),
+    path("imports/", import_views.import_list, name="import-list"),
+    path("imports/new/", import_views.import_new, name="import-new"),
+    path("imports/<int:pk>/", import_views.import_detail, name="import-detail"),
+    path("imports/<int:pk>/mapping/", import_views.import_mapping, name="import-mapping"),
+    path("imports/<int:pk>/progress/", import_views.import_progress, name="import-progress"),
+    path("imports/<int:pk>/confirm/", import_views.import_confirm, name="import-confirm"),
+    path("imports/<int:pk>/errors.csv", import_views.import_errors_csv, name="import-errors"),
 ]

@@ -4,8 +4,10 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.db.models import F
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -36,6 +38,7 @@ from contacts.selectors import (
     history_entries,
     tag_suggestions,
 )
+from crm import exports
 from crm.models import users_visible_to
 
 PAGE_SIZE = 50
@@ -333,3 +336,99 @@ def tag_suggest(request: HttpRequest) -> HttpResponse:
     taken = {name.lower() for name in done}
     options = [f"{prefix}, {name}" if prefix else name for name in tag_suggestions(last) if name.lower() not in taken]
     return render(request, "contacts/partials/tag_options.html", {"options": options})
+
+
+# --- Export -------------------------------------------------------------------------------
+
+
+def _export_order(qs: Any, option: SortOption) -> Any:
+    keys = [*option.keys, F("id")]
+    return qs.order_by(*[key.desc() if option.descending else key.asc() for key in keys])
+
+
+def _company_export_rows(qs: Any):
+    for company in qs.iterator(chunk_size=2000):
+        yield [
+            company.name,
+            company.domain,
+            company.industry,
+            company.size,
+            company.phone,
+            company.email,
+            company.street,
+            company.city,
+            company.postal_code,
+            company.region,
+            company.country.code or "",
+            company.owner.username,
+            company.get_lifecycle_stage_display(),
+            company.get_source_display(),
+            ", ".join(tag.name for tag in company.tags.all()),
+            company.external_id,
+            company.contact_count,
+            company.created_at,
+        ]
+
+
+def _contact_export_rows(qs: Any):
+    for contact in qs.iterator(chunk_size=2000):
+        yield [
+            contact.first_name,
+            contact.last_name,
+            contact.title,
+            contact.email,
+            contact.secondary_email,
+            contact.phone,
+            contact.mobile,
+            contact.company.name if contact.company else "",
+            contact.company.domain if contact.company else "",
+            contact.country.code or "",
+            contact.owner.username,
+            contact.get_lifecycle_stage_display(),
+            contact.get_source_display(),
+            ", ".join(tag.name for tag in contact.tags.all()),
+            contact.external_id,
+            "yes" if contact.do_not_call else "no",
+            "yes" if contact.do_not_email else "no",
+            contact.created_at,
+        ]
+
+
+def _export(request: HttpRequest, kind: str, fmt: str) -> HttpResponse:
+    """The list as filtered and sorted on its page (only rows the user may see), as a CSV
+    streamed row by row or an XLSX workbook. Headers match what the import recognises, so an
+    exported file can be imported back."""
+    if fmt not in ("csv", "xlsx"):
+        raise Http404
+    stamp = timezone.localdate().isoformat()
+    if kind == "companies":
+        form = CompanyFilterForm(request.GET, user=request.user, default_sort="name")
+        qs = _export_order(company_list(request.user, form.filters()), COMPANY_SORTS[form.sort_key])
+        header = [_("Name"), _("Website"), _("Industry"), _("Size"), _("Phone"), _("Email"), _("Street"), _("City"),
+                  _("Postal code"), _("Region"), _("Country"), _("Owner"), _("Lifecycle stage"), _("Source"),
+                  _("Tags"), _("External ID"), _("Contacts"), _("Created")]  # fmt: skip
+        rows = _company_export_rows(qs)
+        title = _("Companies")
+    else:
+        form = ContactFilterForm(request.GET, user=request.user, default_sort="name")
+        qs = _export_order(contact_list(request.user, form.filters()), CONTACT_SORTS[form.sort_key])
+        header = [_("First name"), _("Last name"), _("Job title"), _("Email"), _("Second email"), _("Phone"),
+                  _("Mobile"), _("Company"), _("Company website"), _("Country"), _("Owner"), _("Lifecycle stage"),
+                  _("Source"), _("Tags"), _("External ID"), _("Do not call"), _("Do not email"),
+                  _("Created")]  # fmt: skip
+        rows = _contact_export_rows(qs)
+        title = _("Contacts")
+    filename = f"{kind}-{stamp}.{fmt}"
+    if fmt == "xlsx":
+        return exports.xlsx_response(filename, header, rows, title=title)
+    return exports.csv_streaming_response(filename, header, rows)
+
+
+@require_GET
+def company_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    return _export(request, "companies", fmt)
+
+
+@require_GET
+def contact_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    return _export(request, "contacts", fmt)

@@ -7,6 +7,7 @@ app_name = "deals"
 urlpatterns = [
     path("", views.deal_list, name="list"),
     path("export.csv", views.deal_export, name="export"),
+    path("export.xlsx", views.deal_export_xlsx, name="export-xlsx"),
     path("new/", views.deal_create, name="create"),
     path("contact-options/", views.contact_options, name="contact-options"),
     path("board/", views.board_default, name="board-default"),

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -8,7 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -16,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts.models import Company, Contact
+from crm import exports
 from deals import selectors, services
 from deals.forms import BoardFilterForm, DealFilterForm, DealForm, LineItemForm, MoveForm
 from deals.hooks import decorate_cards
@@ -57,22 +57,8 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value: object) -> str:
-    """A cell a spreadsheet shows as text, never runs as a formula (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _export_rows(qs) -> Iterator[list[str]]:
-    yield [
+def _export_header() -> list[str]:
+    return [
         _("Title"),
         _("Company"),
         _("Owner"),
@@ -88,6 +74,9 @@ def _export_rows(qs) -> Iterator[list[str]]:
         _("Created"),
         _("Closed"),
     ]
+
+
+def _export_rows(qs) -> Iterator[list[object]]:
     for deal in qs.iterator(chunk_size=2000):
         yield [
             deal.title,
@@ -96,28 +85,35 @@ def _export_rows(qs) -> Iterator[list[str]]:
             deal.pipeline.name,
             deal.stage.name,
             deal.get_status_display(),
-            str(deal.amount),
+            deal.amount,
             deal.currency,
-            str(deal.probability),
-            deal.expected_close_date.isoformat() if deal.expected_close_date else "",
+            deal.probability,
+            deal.expected_close_date,
             deal.get_source_display(),
             deal.lost_reason.name if deal.lost_reason else "",
-            deal.created_at.isoformat(),
-            deal.closed_at.isoformat() if deal.closed_at else "",
+            deal.created_at,
+            deal.closed_at,
         ]
 
 
-@require_GET
-def deal_export(request: HttpRequest) -> StreamingHttpResponse:
-    """The filtered list as CSV (only deals the user may see), streamed row by row."""
+def _export(request: HttpRequest, fmt: str) -> HttpResponse:
+    """The filtered list (only deals the user may see) as CSV, streamed row by row, or XLSX."""
     form = DealFilterForm(request.GET or None, user=request.user)
     qs = form.apply(selectors.deals_for_user(request.user))
-    writer = csv.writer(_Echo())
-    rows = (writer.writerow([csv_safe(cell) for cell in row]) for row in _export_rows(qs))
-    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
-    stamp = timezone.localdate().isoformat()
-    response["Content-Disposition"] = f'attachment; filename="deals-{stamp}.csv"'
-    return response
+    filename = f"deals-{timezone.localdate().isoformat()}.{fmt}"
+    if fmt == "xlsx":
+        return exports.xlsx_response(filename, _export_header(), _export_rows(qs), title=_("Deals"))
+    return exports.csv_streaming_response(filename, _export_header(), _export_rows(qs))
+
+
+@require_GET
+def deal_export(request: HttpRequest) -> HttpResponse:
+    return _export(request, "csv")
+
+
+@require_GET
+def deal_export_xlsx(request: HttpRequest) -> HttpResponse:
+    return _export(request, "xlsx")
 
 
 # --- Create, edit, detail ------------------------------------------------------------------

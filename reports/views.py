@@ -16,8 +16,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from contacts.models import Source, ValueSegment
+from crm.exports import csv_response
 from reports import charts, selectors, services, tasks
-from reports.exports import csv_response
 from reports.scope import ReportScope, add_months, report_scope_for_user
 from reports.value import AT_RISK_SEGMENTS
 

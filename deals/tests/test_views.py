@@ -449,3 +449,16 @@ def test_the_board_filters_by_owner_and_team(manager_client, owner, teammate, ou
     assert {d.title for d in by_team.cards} == {"Olga's deal", "Tom's deal"}
     # An unknown owner is ignored rather than passed on.
     assert manager_client.get(url, {"owner": "nobody"}).status_code == 200
+
+
+def test_xlsx_export_escapes_formulas_and_respects_access(owner_client, owner, outsider, pipeline):
+    import io
+
+    from openpyxl import load_workbook
+
+    DealFactory(owner=owner, pipeline=pipeline, title="-2+3", amount=Decimal("1500.50"))
+    DealFactory(owner=outsider, pipeline=pipeline, title="Hidden deal")
+    response = owner_client.get(reverse("deals:export-xlsx"))
+    rows = list(load_workbook(io.BytesIO(b"".join(response.streaming_content))).active.iter_rows(values_only=True))
+    assert rows[0][0] == "Title"
+    assert [(r[0], r[6]) for r in rows[1:]] == [("'-2+3", 1500.5)]

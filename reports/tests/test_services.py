@@ -7,13 +7,13 @@ from django.core import mail
 from django.core.management import call_command
 from django.http import QueryDict
 
+from crm.exports import safe_cell as csv_cell
 from crm.models import Role
 from crm.tests.factories import UserFactory
 from deals.models import Deal, StageChange
 from deals.signals import deal_stage_changed
 from reports import selectors, services, tasks
 from reports.demo import seed
-from reports.exports import csv_cell
 from reports.models import DealFact, ForecastSnapshot, ReportSubscription, RollupPointer, StageFact
 from reports.scope import report_scope_for_user
 from reports.tests.factories import deal_with_history

@@ -41,6 +41,39 @@ print(json.dumps({"company": company.pk, "contact": contact.pk, "deal": deal.pk}
 """
 
 
+MESSY_CSV = (
+    "Имя;Фамилия;Почта;Телефон;Компания;Страна;Должность\n"
+    "Анна;Петрова;anna.gallery@example.ru;8 916 123-45-67;ООО Ромашка;Россия;Директор\n"
+    "Иван;;ivan.gallery@example.ru;;ООО Ромашка;Россия;\n"
+    "John;Smith;john.gallery@example;+1 415 555 2671;Acme;USA;CTO\n"
+).encode("cp1251")
+
+
+def upload_a_messy_file(page: Page) -> None:
+    """A small cp1251, semicolon-separated contacts file with Russian headers: the mapping page."""
+    page.get_by_label("CSV or XLSX file").set_input_files(
+        files=[{"name": "contacts.csv", "mimeType": "text/csv", "buffer": MESSY_CSV}]
+    )
+    page.get_by_role("button", name="Upload and map columns").click()
+    page.wait_for_load_state("networkidle")
+
+
+def preview_a_messy_file(page: Page) -> None:
+    """The dry run of that file, checked by the worker: counts, sample and rejected rows."""
+    upload_a_messy_file(page)
+    page.get_by_role("button", name="Check the file (nothing is saved yet)").click()
+    page.get_by_role("heading", name="Preview — nothing has been saved yet").wait_for(timeout=90_000)
+    page.wait_for_load_state("networkidle")
+
+
+def import_a_messy_file(page: Page) -> None:
+    """The same file imported: the result page with the rejected rows to download."""
+    preview_a_messy_file(page)
+    page.get_by_role("button", name="Import 1 record").click()
+    page.get_by_role("heading", name="Result").wait_for(timeout=90_000)
+    page.wait_for_load_state("networkidle")
+
+
 def submit_a_broken_company(page: Page) -> None:
     """The company form saved without a name and with a bad website: the errors a user sees."""
     page.get_by_label("Website or domain").fill("not a website")
@@ -83,6 +116,10 @@ PAGES: list[tuple[str, str | None, str, int, Callable[[Page], None] | None]] = [
     ("31-cross-sell", "manager", "/reports/customers/cross-sell/", DESKTOP, None),
     ("32-top-customers-phone", "manager", "/reports/customers/top/", PHONE, None),
     ("33-company-value", "manager", "/companies/{company}/", DESKTOP, None),
+    ("34-import-upload", "alice", "/imports/new/", DESKTOP, None),
+    ("35-import-mapping", "alice", "/imports/new/", DESKTOP, upload_a_messy_file),
+    ("36-import-preview", "alice", "/imports/new/", DESKTOP, preview_a_messy_file),
+    ("37-import-result", "bob", "/imports/new/", DESKTOP, import_a_messy_file),
 ]
 
 

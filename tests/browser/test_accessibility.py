@@ -17,6 +17,8 @@ REP_PAGES = {
     "/companies/": "Companies",
     "/companies/new/": "New company",
     "/contacts/": "Contacts",
+    "/imports/": "Imports",
+    "/imports/new/": "Import companies or contacts",
     "/deals/": "Deals",
     "/deals/new/": "New deal",
     "/deals/board/": "Sales",

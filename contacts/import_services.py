@@ -1,0 +1,807 @@
+"""Imports of companies and contacts: upload, mapping, dry run, and the all-or-nothing write.
+
+The life of an ``ImportJob``: ``import_upload`` reads the file once (encoding, delimiter,
+header, row count, sample values) and guesses the mapping → ``import_configure`` stores the
+user's mapping and options and queues the dry run → ``import_analyse`` (Celery) plans every
+row without writing and stores the preview → ``import_confirm`` queues the run →
+``import_execute`` (Celery) plans again (the data may have changed since the preview) and
+writes everything in ONE transaction: all rows or, on any error, none.
+
+Matching happens only among active records the importing user can see. A row that matches
+a record the user may change updates it according to the mode; a row that matches a record
+the user may only read is rejected (with the record named — they can see it anyway); records
+the user cannot see do not exist for the import, as everywhere else in the CRM.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import OperationalError, transaction
+from django.db.models import Model, Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from contacts.imports import (
+    ImportFileError,
+    RowError,
+    RowValues,
+    apply_mapping,
+    clean_row,
+    guess_mapping,
+    match_keys_for,
+    read_table,
+    targets_for,
+)
+from contacts.models import Company, Contact, ImportJob, ImportKind, ImportRowError, ImportState, Source
+from contacts.services import tags_get_or_create
+from contacts.signals import customer_events
+from crm.bulk import copy_history, copy_instances, copy_update
+from crm.models import User, users_visible_to
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 2000
+COPY_BATCH = 20_000
+SAMPLE_SIZE = 10
+LOOKUP_CHUNK = 5000
+
+
+# --- Upload and configuration -------------------------------------------------------------
+
+
+def import_upload(*, actor: User, kind: str, file_name: str, data: bytes) -> ImportJob:
+    """Read the uploaded file once and keep it with its header, samples and a guessed mapping.
+
+    Raises ``ImportFileError`` (shown on the form) for an unreadable, empty or too long file.
+    """
+    table = read_table(data, file_name)
+    if not any(table.headers):
+        raise ImportFileError(_("The first row of the file must name the columns."))
+    samples: list[list[str]] = [[] for _header in table.headers]
+    total = 0
+    for _line, cells in table.rows:
+        total += 1
+        if total > settings.IMPORT_MAX_ROWS:
+            raise ImportFileError(
+                _("The file has more than %(max)s rows; split it into smaller files.")
+                % {"max": f"{settings.IMPORT_MAX_ROWS:,}"}
+            )
+        for index, cell in enumerate(cells[: len(samples)]):
+            if cell and len(samples[index]) < 3 and cell not in samples[index]:
+                samples[index].append(cell[:80])
+    if total == 0:
+        raise ImportFileError(_("The file has a header but no rows."))
+    headers = [header or _("Column %(n)d") % {"n": i + 1} for i, header in enumerate(table.headers)]
+    return ImportJob.objects.create(
+        owner=actor,
+        kind=kind,
+        file_name=file_name[:255],
+        file_data=data,
+        file_size=len(data),
+        encoding=table.encoding,
+        delimiter=table.delimiter,
+        headers=headers,
+        samples=samples,
+        total_rows=total,
+        mapping=guess_mapping(table.headers, kind),
+        options={"match_key": match_keys_for(kind)[0][0], "mode": "fill", "keep_invalid_phones": False},
+    )
+
+
+@transaction.atomic
+def import_configure(*, job: ImportJob, mapping: dict[str, str], options: dict[str, Any]) -> ImportJob:
+    """Store the mapping and options and queue the dry run (after commit)."""
+    from contacts import tasks
+
+    job.mapping = mapping
+    job.options = options
+    job.state = ImportState.ANALYSING
+    job.preview = {}
+    job.error = ""
+    job.save(update_fields=["mapping", "options", "state", "preview", "error"])
+    _set_progress(job.pk, 0)
+    transaction.on_commit(lambda: tasks.import_analyse.delay(job.pk))
+    return job
+
+
+@transaction.atomic
+def import_confirm(*, job: ImportJob) -> ImportJob:
+    """The user accepted the preview: queue the real import (after commit)."""
+    from contacts import tasks
+
+    job = ImportJob.objects.without_file().select_for_update().get(pk=job.pk)
+    if job.state != ImportState.PREVIEW:
+        return job
+    job.state = ImportState.PENDING
+    job.save(update_fields=["state"])
+    _set_progress(job.pk, 0)
+    transaction.on_commit(lambda: tasks.import_run.delay(job.pk))
+    return job
+
+
+# --- Progress (in the cache: the import's own transaction hides its writes until commit) ---
+
+
+def _progress_key(job_id: int) -> str:
+    return f"import-progress:{job_id}"
+
+
+def _set_progress(job_id: int, percent: int) -> None:
+    cache.set(_progress_key(job_id), max(0, min(100, percent)), timeout=24 * 3600)
+
+
+def import_progress(job: ImportJob) -> int:
+    if job.is_finished or job.state == ImportState.PREVIEW:
+        return 100
+    return int(cache.get(_progress_key(job.pk)) or 0)
+
+
+# --- Planning (reads only) ----------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    creates: list[Model] = field(default_factory=list)
+    updates: list[tuple[Model, list[str]]] = field(default_factory=list)
+    skipped: int = 0
+    errors: list[tuple[int, str, list[str]]] = field(default_factory=list)
+    new_companies: dict[str, Company] = field(default_factory=dict)
+    tags: dict[int, list[str]] = field(default_factory=dict)  # id(instance) → tag names
+    update_samples: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {
+            "created": len(self.creates),
+            "updated": len(self.updates),
+            "skipped": self.skipped,
+            "rejected": len(self.errors),
+            "companies_created": len(self.new_companies),
+        }
+
+
+def _chunks(values: list[Any], size: int = LOOKUP_CHUNK) -> Iterable[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class _Matcher:
+    """Existing records by match key, loaded in bulk for the values the file has."""
+
+    def __init__(self, model: type[Company] | type[Contact], actor: User) -> None:
+        self.model = model
+        self.actor = actor
+        self.index: dict[tuple[str, str], tuple[int, int]] = {}
+
+    def _keep(self, key: str, value: str, pk: int, owner_id: int) -> None:
+        if not value:
+            return
+        current = self.index.get((key, value))
+        # Prefer a record the user may change; among equals, the oldest.
+        if (
+            current is None
+            or (self.actor.can_edit_owner(owner_id) and not self.actor.can_edit_owner(current[1]))
+            or (self.actor.can_edit_owner(owner_id) == self.actor.can_edit_owner(current[1]) and pk < current[0])
+        ):
+            self.index[(key, value)] = (pk, owner_id)
+
+    def load(self, key: str, values: set[str]) -> None:
+        qs = self.model.objects.visible_to(self.actor).active().order_by()
+        for chunk in _chunks(sorted(values)):
+            if key == "phone" and self.model is Contact:
+                for pk, owner_id, phone, mobile in qs.filter(Q(phone__in=chunk) | Q(mobile__in=chunk)).values_list(
+                    "id", "owner_id", "phone", "mobile"
+                ):
+                    self._keep(key, phone, pk, owner_id)
+                    self._keep(key, mobile, pk, owner_id)
+            elif key == "email" and self.model is Contact:
+                # Stored in lower case; Lower() lets the (lower(email), id) index answer.
+                rows = (
+                    qs.annotate(lemail=Lower("email")).filter(lemail__in=chunk).values_list("id", "owner_id", "lemail")
+                )
+                for pk, owner_id, value in rows:
+                    self._keep(key, value, pk, owner_id)
+            elif key == "name":
+                rows = qs.annotate(lname=Lower("name")).filter(lname__in=chunk).values_list("id", "owner_id", "lname")
+                for pk, owner_id, value in rows:
+                    self._keep(key, value, pk, owner_id)
+            else:
+                for pk, owner_id, value in qs.filter(**{f"{key}__in": chunk}).values_list("id", "owner_id", key):
+                    self._keep(key, value, pk, owner_id)
+
+    def find(self, key: str, values: list[str]) -> tuple[int, int] | None:
+        for value in values:
+            found = self.index.get((key, value))
+            if found:
+                return found
+        return None
+
+
+def _key_values(kind: str, key: str, row: RowValues) -> list[str]:
+    fields = row.fields
+    if key == "phone":
+        return [v for v in (fields.get("phone"), fields.get("mobile")) if v and v.startswith("+")]
+    if key == "name":
+        return [fields["name"].lower()] if fields.get("name") else []
+    value = fields.get(key)
+    return [value] if value else []
+
+
+_MATCH_LABELS = {
+    "email": "email",
+    "phone": "phone",
+    "external_id": "external ID",
+    "domain": "domain",
+    "name": "name",
+}
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause Python's cycle collector while an import holds 100,000s of live objects: each
+    full collection walks all of them, which made the run time grow with the square of the
+    rows. Reference counting still frees everything as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _plan(job: ImportJob, actor: User, *, progress: Callable[[int], None]) -> Plan:
+    """Every row's fate — create, update (with which fields), skip or reject — without writing."""
+    with _no_cyclic_gc():
+        return _plan_rows(job, actor, progress=progress)
+
+
+def _plan_rows(job: ImportJob, actor: User, *, progress: Callable[[int], None]) -> Plan:
+    kind = job.kind
+    model: type[Company] | type[Contact] = Company if kind == ImportKind.COMPANIES else Contact
+    options = job.options or {}
+    mode = options.get("mode", "fill")
+    keep_invalid = bool(options.get("keep_invalid_phones"))
+    chosen = options.get("match_key") or match_keys_for(kind)[0][0]
+    mapped = set(filter(None, job.mapping.values()))
+    # The chosen key first; a row without a value there is matched on the next key it has.
+    chain = [chosen] + [k for k, _label in match_keys_for(kind) if k != chosen]
+    chain = [k for k in chain if (k in mapped) or (k == "phone" and "mobile" in mapped)]
+    plan = Plan()
+
+    table = read_table(bytes(job.file_data), job.file_name)
+    rows: list[tuple[int, list[str], dict[str, str]]] = []
+    for line, cells in table.rows:
+        rows.append((line, cells, apply_mapping(job.mapping, cells)))
+        if len(rows) > settings.IMPORT_MAX_ROWS:
+            raise ImportFileError(_("The file has more than %(max)d rows.") % {"max": settings.IMPORT_MAX_ROWS})
+    total = max(1, len(rows))
+
+    # Companies named in a contacts file, found among the visible ones by name or domain.
+    companies_by_name: dict[str, tuple[int, str]] = {}
+    companies_by_domain: dict[str, tuple[int, str]] = {}
+    if kind == ImportKind.CONTACTS and ("company" in mapped or "company_domain" in mapped):
+        names = {raw.get("company", "").strip().lower() for _l, _c, raw in rows} - {""}
+        domains = {raw.get("company_domain", "").strip().lower() for _l, _c, raw in rows} - {""}
+        visible = Company.objects.visible_to(actor).active().order_by("-id")
+        for chunk in _chunks(sorted(names)):
+            for pk, lname, country in (
+                visible.annotate(lname=Lower("name")).filter(lname__in=chunk).values_list("id", "lname", "country")
+            ):
+                companies_by_name[lname] = (pk, country)
+        for chunk in _chunks(sorted(domains)):
+            # Raw website values; the cleaned domains are looked up again below if they differ.
+            for pk, domain, country in visible.filter(domain__in=chunk).values_list("id", "domain", "country"):
+                companies_by_domain[domain] = (pk, country)
+    company_countries = {name: country for name, (_pk, country) in companies_by_name.items() if country}
+
+    users = {}
+    for user in users_visible_to(actor):
+        users[user.username.lower()] = user
+        if user.email:
+            users.setdefault(user.email.lower(), user)
+    owner_mapped = "owner" in mapped
+
+    cleaned: list[tuple[RowValues, list[str], User]] = []
+    for i, (line, cells, raw) in enumerate(rows):
+        try:
+            row = clean_row(kind, line, raw, keep_invalid_phones=keep_invalid, company_countries=company_countries)
+            owner = actor
+            if row.owner_ref:
+                owner = users.get(row.owner_ref.lower())
+                if owner is None:
+                    raise RowError(
+                        _("Owner “%(value)s” is not a user you may assign records to.") % {"value": row.owner_ref}
+                    )
+        except RowError as exc:
+            plan.errors.append((line, str(exc), cells))
+            continue
+        cleaned.append((row, cells, owner))
+        if i % 5000 == 0:
+            progress(int(30 * i / total))
+
+    # Domains that only became clean after normalisation (https://www.x.com → x.com).
+    missing_domains = sorted(
+        {r.company_domain for r, _c, _o in cleaned if r.company_domain and r.company_domain not in companies_by_domain}
+    )
+    if missing_domains:
+        visible = Company.objects.visible_to(actor).active().order_by("-id")
+        for chunk in _chunks(missing_domains):
+            for pk, domain, country in visible.filter(domain__in=chunk).values_list("id", "domain", "country"):
+                companies_by_domain[domain] = (pk, country)
+
+    matcher = _Matcher(model, actor)
+    for key in chain:
+        values = {v for r, _c, _o in cleaned for v in _key_values(kind, key, r)}
+        if values:
+            matcher.load(key, values)
+    progress(40)
+
+    seen: dict[tuple[str, str], int] = {}
+    claimed: dict[int, int] = {}  # existing record id → line that updates it
+    existing_ids: list[int] = []
+    pending_updates: list[tuple[RowValues, list[str], User, int]] = []
+    for row, cells, owner in cleaned:
+        key, values = next(((k, v) for k in chain if (v := _key_values(kind, k, row))), ("", []))
+        duplicate_of = next((seen[(key, v)] for v in values if (key, v) in seen), None)
+        if duplicate_of is not None:
+            plan.errors.append(
+                (
+                    row.line,
+                    _("Same %(key)s as line %(line)d of this file.")
+                    % {"key": _(_MATCH_LABELS[key]), "line": duplicate_of},
+                    cells,
+                )
+            )
+            continue
+        for v in values:
+            seen[(key, v)] = row.line
+        found = matcher.find(key, values) if key else None
+        if found is None:
+            plan.creates.append(_new_record(kind, row, owner, plan, companies_by_name, companies_by_domain))
+            continue
+        pk, owner_id = found
+        if not actor.can_edit_owner(owner_id):
+            plan.errors.append(
+                (
+                    row.line,
+                    _("Matches an existing %(model)s (#%(pk)d) by %(key)s that you may only read, not change.")
+                    % {"model": model._meta.verbose_name, "pk": pk, "key": _(_MATCH_LABELS[key])},
+                    cells,
+                )
+            )
+            continue
+        if pk in claimed:
+            plan.errors.append(
+                (
+                    row.line,
+                    _("Matches the same existing record as line %(line)d.") % {"line": claimed[pk]},
+                    cells,
+                )
+            )
+            continue
+        claimed[pk] = row.line
+        if mode == "skip":
+            plan.skipped += 1
+            continue
+        existing_ids.append(pk)
+        pending_updates.append((row, cells, owner, pk))
+    progress(45)
+
+    existing: dict[int, Model] = {}
+    qs = model.objects.select_related("company", "owner") if model is Contact else model.objects.select_related("owner")
+    if "tags" in mapped:
+        qs = qs.prefetch_related("tags")
+    for chunk in _chunks(existing_ids):
+        existing.update(qs.in_bulk(chunk))
+    for row, _cells, owner, pk in pending_updates:
+        record = existing[pk]
+        changed = _apply_changes(
+            kind, record, row, owner if owner_mapped else None, mode, plan, companies_by_name, companies_by_domain
+        )
+        if changed:
+            plan.updates.append((record, changed))
+        else:
+            plan.skipped += 1  # nothing new in the file for this record
+    progress(50)
+    return plan
+
+
+def _company_for_row(
+    row: RowValues,
+    owner: User,
+    plan: Plan,
+    by_name: dict[str, tuple[int, str]],
+    by_domain: dict[str, tuple[int, str]],
+) -> tuple[int | None, Company | None]:
+    """The company a contact row names: an existing visible one (by website, then name), one
+    this import creates (shared by every row naming it), or none."""
+    if row.company_domain and row.company_domain in by_domain:
+        return by_domain[row.company_domain][0], None
+    lname = row.company_name.lower()
+    if lname and lname in by_name:
+        return by_name[lname][0], None
+    if not lname and not row.company_domain:
+        return None, None
+    new_key = lname or row.company_domain
+    company = plan.new_companies.get(new_key)
+    if company is None:
+        company = Company(
+            name=row.company_name or row.company_domain,
+            domain=row.company_domain,
+            country=row.fields.get("country", ""),
+            owner=owner,
+            source=Source.IMPORT,
+        )
+        company.completeness = company.compute_completeness()
+        plan.new_companies[new_key] = company
+    return None, company
+
+
+def _new_record(
+    kind: str,
+    row: RowValues,
+    owner: User,
+    plan: Plan,
+    by_name: dict[str, tuple[int, str]],
+    by_domain: dict[str, tuple[int, str]],
+) -> Model:
+    fields = dict(row.fields)
+    fields.setdefault("source", Source.IMPORT)
+    if kind == ImportKind.COMPANIES:
+        record: Model = Company(owner=owner, phone_is_invalid=row.phone_invalid, **fields)
+    else:
+        record = Contact(owner=owner, phone_is_invalid=row.phone_invalid, **fields)
+        company_id, new_company = _company_for_row(row, owner, plan, by_name, by_domain)
+        record.company_id = company_id
+        record._import_company = new_company  # linked once the company has an id
+    record._import_line = row.line
+    if row.tags:
+        plan.tags[id(record)] = row.tags
+    return record
+
+
+def _is_empty(value: Any) -> bool:
+    return value in ("", None, False)
+
+
+def _apply_changes(
+    kind: str,
+    record: Model,
+    row: RowValues,
+    owner: User | None,
+    mode: str,
+    plan: Plan,
+    by_name: dict[str, tuple[int, str]],
+    by_domain: dict[str, tuple[int, str]],
+) -> list[str]:
+    """Set the row's values on ``record`` as ``mode`` says; the names of the fields changed.
+
+    Empty cells never erase anything, in either mode; tags are only ever added.
+    """
+    changed: list[str] = []
+    before: dict[str, Any] = {}
+    values: dict[str, Any] = dict(row.fields)
+    if kind == ImportKind.CONTACTS and (row.company_name or row.company_domain):
+        company_id, new_company = _company_for_row(row, owner or record.owner, plan, by_name, by_domain)
+        if new_company is not None:
+            if mode == "overwrite" or record.company_id is None:
+                record._import_company = new_company
+                changed.append("company")
+                before["company"] = str(record.company) if record.company_id else ""
+        elif company_id is not None:
+            values["company_id"] = company_id
+    if owner is not None and mode == "overwrite":
+        values["owner_id"] = owner.pk
+    for name, value in values.items():
+        current = getattr(record, name)
+        if current == value or (mode == "fill" and not _is_empty(current)):
+            continue
+        before[name.removesuffix("_id")] = str(record.company) if name == "company_id" and current else current
+        setattr(record, name, value)
+        changed.append(name)
+    if {"phone", "mobile"} & set(changed):
+        record.phone_is_invalid = row.phone_invalid
+        changed.append("phone_is_invalid")
+    new_tags = row.tags
+    if new_tags:
+        # Tags prefetched with the record (the mapping has a tags column): only new ones count.
+        have = {tag.name.lower() for tag in record.tags.all()}
+        new_tags = [name for name in new_tags if name.lower() not in have]
+    if new_tags:
+        plan.tags[id(record)] = new_tags
+    if not changed and not new_tags:
+        return []
+    if not changed:
+        changed.append("tags")  # only tags to add
+    if len(plan.update_samples) < SAMPLE_SIZE:
+        plan.update_samples.append(
+            {
+                "line": row.line,
+                "record": str(record),
+                "changes": [
+                    {"field": name, "before": str(before.get(name) or ""), "after": _shown(record, name)}
+                    for name in (n.removesuffix("_id") for n in changed)
+                    if name not in ("phone_is_invalid", "tags")
+                ],
+            }
+        )
+    return changed
+
+
+def _shown(record: Model, name: str) -> str:
+    """A changed field's new value as the preview shows it."""
+    if name == "company" and getattr(record, "_import_company", None) is not None:
+        return str(record._import_company)
+    return str(getattr(record, name, ""))
+
+
+# --- Writing ------------------------------------------------------------------------------
+
+
+def _write(job: ImportJob, actor: User, plan: Plan, *, progress: Callable[[int], None]) -> None:
+    """Create and update everything in ``plan`` with their history and timeline events, in
+    batches of bulk statements. The caller holds the transaction."""
+    with _no_cyclic_gc():
+        _write_plan(job, actor, plan, progress=progress)
+
+
+def _write_plan(job: ImportJob, actor: User, plan: Plan, *, progress: Callable[[int], None]) -> None:
+    now = timezone.now()
+    reason = f"Import #{job.pk}"
+    model: type[Company] | type[Contact] = Company if job.kind == ImportKind.COMPANIES else Contact
+    events: list[dict[str, Any]] = []
+    source_data = {"import_job": job.pk, "file": job.file_name}
+
+    companies = list(plan.new_companies.values())
+    if companies:
+        for company in companies:
+            company.created_at = company.updated_at = now
+        copy_instances(Company, companies)
+        copy_history(Company, companies, user_id=actor.pk, reason=reason, when=now)
+        for company in companies:
+            events.append(
+                _event("created", _("Imported from %(file)s") % {"file": job.file_name}, actor, company, None)
+            )
+
+    to_create = plan.creates
+    for record in to_create:
+        new_company = getattr(record, "_import_company", None)
+        if new_company is not None:
+            record.company = new_company
+        record.created_at = record.updated_at = now
+        record.completeness = record.compute_completeness()
+    total = max(1, len(to_create) + len(plan.updates))
+    done = 0
+    for start in range(0, len(to_create), COPY_BATCH):
+        batch = to_create[start : start + COPY_BATCH]
+        copy_instances(model, batch)
+        copy_history(model, batch, user_id=actor.pk, reason=reason, when=now)
+        done += len(batch)
+        progress(50 + int(45 * done / total))
+    for record in to_create:
+        events.append(_event("created", _("Imported from %(file)s") % {"file": job.file_name}, actor, *_owners(record)))
+
+    updates = plan.updates
+    for record, _changed in updates:
+        new_company = getattr(record, "_import_company", None)
+        if new_company is not None:
+            record.company = new_company
+        record.completeness = record.compute_completeness()
+        record.updated_at = now
+    fields = sorted(
+        {name for _r, changed in updates for name in changed if name != "tags"} | {"completeness", "updated_at"}
+    )
+    fields = ["company" if name == "company_id" else "owner" if name == "owner_id" else name for name in fields]
+    fields = sorted(set(fields))
+    for start in range(0, len(updates), COPY_BATCH):
+        batch = [record for record, _changed in updates[start : start + COPY_BATCH]]
+        copy_update(model, batch, fields)
+        copy_history(model, batch, user_id=actor.pk, reason=reason, when=now, history_type="~")
+        done += len(batch)
+        progress(50 + int(45 * done / total))
+    for record, changed in updates:
+        events.append(
+            _event(
+                "updated",
+                _("Updated by the import of %(file)s") % {"file": job.file_name},
+                actor,
+                *_owners(record),
+                changed=[name.removesuffix("_id") for name in changed if name != "phone_is_invalid"],
+            )
+        )
+
+    if plan.tags:
+        _write_tags(model, plan, to_create + [record for record, _c in updates])
+    for event in events:
+        event["data"] = {**source_data, **event["data"]}
+    for start in range(0, len(events), 5000):
+        customer_events.send(sender=model, events=events[start : start + 5000])
+    progress(99)
+
+
+def _owners(record: Model) -> tuple[Company | None, Contact | None]:
+    if isinstance(record, Company):
+        return record, None
+    return None, record  # the receiver takes the company from ``company_id``, without a query
+
+
+def _event(
+    action: str,
+    title: str,
+    actor: User,
+    company: Company | None,
+    contact: Contact | None,
+    *,
+    changed: list[str] | None = None,
+) -> dict[str, Any]:
+    data: dict[str, Any] = {"action": action}
+    if changed:
+        data["fields"] = changed
+    return {
+        "kind": "import",
+        "title": title,
+        "actor": actor,
+        "company": company,
+        "contact": contact,
+        "deal": None,
+        "data": data,
+        "source": "import",
+    }
+
+
+def _write_tags(model: type[Company] | type[Contact], plan: Plan, records: list[Model]) -> None:
+    tags = {tag.name.lower(): tag for tag in tags_get_or_create(names={n for ns in plan.tags.values() for n in ns})}
+    through = model.tags.through
+    fk = "company_id" if model is Company else "contact_id"
+    links = []
+    for record in records:
+        for name in plan.tags.get(id(record), ()):
+            tag = tags.get(name.lower())
+            if tag is not None:
+                links.append(through(**{fk: record.pk, "tag_id": tag.pk}))
+    through.objects.bulk_create(links, batch_size=BATCH_SIZE, ignore_conflicts=True)
+
+
+def _store_errors(job: ImportJob, errors: list[tuple[int, str, list[str]]]) -> None:
+    ImportRowError.objects.filter(job=job).delete()
+    ImportRowError.objects.bulk_create(
+        [ImportRowError(job=job, line=line, reason=reason[:500], values=cells) for line, reason, cells in errors],
+        batch_size=BATCH_SIZE,
+    )
+
+
+def _create_samples(plan: Plan) -> list[dict[str, Any]]:
+    samples = []
+    for record in plan.creates[:SAMPLE_SIZE]:
+        company = getattr(record, "_import_company", None)
+        samples.append(
+            {
+                "line": record._import_line,
+                "record": str(record),
+                "email": getattr(record, "email", ""),
+                "phone": record.phone,
+                "company": str(company) if company is not None else "",
+                "company_new": company is not None,
+                "country": str(record.country.code or ""),
+                "owner": str(record.owner),
+            }
+        )
+    return samples
+
+
+# --- The two Celery-run steps -------------------------------------------------------------
+
+
+def import_analyse(*, job_id: int) -> ImportJob | None:
+    """The dry run: plan every row, store the counts, samples and rejected rows, write nothing."""
+    job = ImportJob.objects.select_related("owner").filter(pk=job_id, state=ImportState.ANALYSING).first()
+    if job is None:
+        return None  # already analysed, or the user changed the mapping again meanwhile
+    try:
+        plan = _plan(job, job.owner, progress=lambda p: _set_progress(job_id, p * 2))
+    except ImportFileError as exc:
+        return _fail(job_id, str(exc))
+    except Exception as exc:
+        log.exception("import %s: dry run failed", job_id)
+        return _fail(job_id, _("The file could not be checked: %(error)s") % {"error": exc})
+    with transaction.atomic():
+        locked = ImportJob.objects.without_file().select_for_update().get(pk=job_id)
+        if locked.state != ImportState.ANALYSING:
+            return locked
+        _store_errors(locked, plan.errors)
+        counts = plan.counts
+        locked.preview = {**counts, "creates": _create_samples(plan), "updates": plan.update_samples}
+        locked.rejected_count = counts["rejected"]
+        locked.state = ImportState.PREVIEW
+        locked.save(update_fields=["preview", "rejected_count", "state"])
+    _set_progress(job_id, 100)
+    return locked
+
+
+def import_claim(*, job_id: int) -> bool:
+    """Mark a confirmed job running; ``False`` when it is finished or was never confirmed."""
+    with transaction.atomic():
+        # SKIP LOCKED: a worker still running this job holds its row; leave the job to it.
+        job = ImportJob.objects.without_file().select_for_update(skip_locked=True).filter(pk=job_id).first()
+        if job is None or job.state not in (ImportState.PENDING, ImportState.RUNNING):
+            return False
+        # RUNNING again: a worker died mid-import; its transaction rolled back, so start over.
+        job.state = ImportState.RUNNING
+        job.started_at = timezone.now()
+        job.save(update_fields=["state", "started_at"])
+    return True
+
+
+def import_execute(*, job_id: int) -> ImportJob | None:
+    """The import itself: every row or none, in one transaction that also marks the job done.
+
+    A second delivery of the same task while the first still runs finds the job row locked
+    (``NOWAIT``) and leaves it alone; a job already done or failed is not run again.
+    Raises what went wrong after recording it on the job (the task decides about retrying).
+    """
+    if not import_claim(job_id=job_id):
+        return None
+    job = ImportJob.objects.select_related("owner").get(pk=job_id)
+    actor = job.owner
+
+    def progress(percent: int) -> None:
+        _set_progress(job_id, percent)
+
+    try:
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    locked = ImportJob.objects.without_file().select_for_update(nowait=True).get(pk=job_id)
+            except OperationalError:
+                return None  # another worker is running this job right now
+            if locked.state != ImportState.RUNNING:
+                return locked
+            plan = _plan(job, actor, progress=progress)
+            _write(job, actor, plan, progress=progress)
+            _store_errors(locked, plan.errors)
+            counts = plan.counts
+            locked.created_count = counts["created"]
+            locked.updated_count = counts["updated"]
+            locked.skipped_count = counts["skipped"]
+            locked.rejected_count = counts["rejected"]
+            locked.companies_created = counts["companies_created"]
+            locked.state = ImportState.DONE
+            locked.finished_at = timezone.now()
+            locked.error = ""
+            locked.file_data = b""  # imported: the rejected rows keep their own cells
+            locked.save()
+    except ImportFileError as exc:
+        return _fail(job_id, str(exc))
+    except Exception as exc:
+        log.exception("import %s failed", job_id)
+        _fail(job_id, _("The import stopped and nothing was imported: %(error)s") % {"error": exc})
+        raise
+    _set_progress(job_id, 100)
+    return locked
+
+
+def import_requeue(*, job_id: int, error: str) -> None:
+    """Put a job whose run hit a passing problem (database connection) back to pending."""
+    ImportJob.objects.filter(pk=job_id, state=ImportState.FAILED).update(state=ImportState.PENDING, error=error)
+
+
+def _fail(job_id: int, message: str) -> ImportJob | None:
+    ImportJob.objects.filter(pk=job_id).update(
+        state=ImportState.FAILED, error=message[:2000], finished_at=timezone.now()
+    )
+    _set_progress(job_id, 100)
+    return ImportJob.objects.without_file().filter(pk=job_id).first()
+
+
+def import_target_labels(kind: str) -> list[tuple[str, str]]:
+    return [(target.name, str(target.label)) for target in targets_for(kind)]

@@ -1,0 +1,719 @@
+"""Reading import files and turning their rows into clean field values.
+
+Everything here is pure (no writes): reading CSV/XLSX bytes with their encoding and
+delimiter detected, guessing which column is which from English and Russian headers, and
+validating one row into the values a company or contact would be saved with — or the reason
+the row is rejected. ``contacts.import_services`` matches the rows against the database and
+writes them.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django_countries import countries
+
+from contacts.models import Company, CompanySize, Contact, ImportKind, LifecycleStage, Source
+from contacts.normalize import domain_from_website, normalize_email, normalize_phone
+from crm.exports import unescape_cell
+
+IGNORE = ""  # the mapping value of a column that is not imported
+
+
+class ImportFileError(ValueError):
+    """The file cannot be read as a table; the message is shown on the upload form."""
+
+
+# --- Reading files ------------------------------------------------------------------------
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: Iterator[tuple[int, list[str]]]  # (line number in the file, cells)
+    encoding: str = ""
+    delimiter: str = ""
+
+
+_WORD = re.compile(r"[^\W\d_]+")
+_CYRILLIC = re.compile(r"[А-Яа-яЁё]")
+_PROPER_RUSSIAN_WORD = re.compile(r"^(?:[А-ЯЁ]?[а-яё]+|[А-ЯЁ]+)$")
+
+
+def _cp1251_score(text: str) -> float:
+    """How much ``text`` looks like Russian: the share of non-ASCII characters that are
+    Cyrillic letters, times the share of words with Cyrillic in them that are all Cyrillic
+    and written in a plausible case ("Иван", "ООО"; not "ЦЈЅЁ", which is what Chinese bytes
+    read as cp1251 look like, nor "Mьller", a Western "Müller" read as cp1251)."""
+    non_ascii = [ch for ch in text if ord(ch) > 127]
+    if not non_ascii:
+        return 0.0
+    cyrillic = sum(1 for ch in non_ascii if "А" <= ch <= "я" or ch in "Ёё")
+    words = [word for word in _WORD.findall(text) if _CYRILLIC.search(word)]
+    if not words:
+        return 0.0
+    proper = sum(1 for word in words if _PROPER_RUSSIAN_WORD.match(word))
+    return (cyrillic / len(non_ascii)) * (proper / len(words))
+
+
+def _gbk_score(text: str) -> float:
+    """How much ``text`` looks like Chinese: the share of non-ASCII characters that are among
+    GB2312's 3,755 common (level 1) characters. Russian cp1251 bytes read as GBK come out as
+    rare characters (lower-case Cyrillic bytes are level-2 or extension lead bytes)."""
+    non_ascii = [ch for ch in text if ord(ch) > 127]
+    if not non_ascii:
+        return 0.0
+    common = 0
+    for ch in non_ascii:
+        try:
+            encoded = ch.encode("gb2312")
+        except UnicodeEncodeError:
+            continue
+        if len(encoded) == 2 and 0xB0 <= encoded[0] <= 0xD7:
+            common += 1
+        elif len(encoded) == 2 and 0xA1 <= encoded[0] <= 0xA9:
+            common += 0.5  # full-width punctuation and symbols: plausible, not proof
+    return common / len(non_ascii)
+
+
+def detect_encoding(data: bytes) -> str:
+    """The encoding of a CSV file: UTF-8 (with or without BOM), else the better of cp1251 and
+    GBK by how their decodings read, else what charset-normalizer finds, else cp1252.
+
+    charset-normalizer alone mislabels short files (a 3-line cp1251 file may come back as
+    another Cyrillic or a CJK code page), so the two encodings this CRM's users send most are
+    scored first.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    sample = data[:200_000]
+    scores: dict[str, float] = {}
+    for encoding, scorer in (("cp1251", _cp1251_score), ("gb18030", _gbk_score)):
+        try:
+            text = sample.decode(encoding)
+        except UnicodeDecodeError:
+            # The sample may end in the middle of a two-byte character.
+            try:
+                text = sample[:-1].decode(encoding)
+            except UnicodeDecodeError:
+                continue
+        scores[encoding] = scorer(text)
+    if scores:
+        best = max(scores, key=lambda name: scores[name])
+        if scores[best] >= 0.5:
+            return best
+    from charset_normalizer import from_bytes
+
+    match = from_bytes(sample).best()
+    if match is not None:
+        return match.encoding
+    return "cp1252"
+
+
+def detect_delimiter(text: str) -> str:
+    """Comma, semicolon or tab: what ``csv.Sniffer`` finds in the first lines, else the one
+    the header line has most of (Sniffer gives up on one-column or very ragged files)."""
+    sample = "\n".join(text[:50_000].splitlines()[:30])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
+    except csv.Error:
+        pass
+    first = sample.split("\n", 1)[0]
+    counts = {delimiter: first.count(delimiter) for delimiter in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _clean_cells(cells: list[Any]) -> list[str]:
+    return [_cell_text(cell) for cell in cells]
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # phone numbers and ids typed into Excel come back as floats
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return unescape_cell(str(value).strip())
+
+
+def read_table(data: bytes, file_name: str) -> Table:
+    """The header and rows of an uploaded CSV or XLSX file (rows are read lazily)."""
+    if file_name.lower().endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04":
+        return _read_xlsx(data)
+    return _read_csv(data)
+
+
+def _read_csv(data: bytes) -> Table:
+    encoding = detect_encoding(data)
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        text = data.decode(encoding, errors="replace")
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        raise ImportFileError(_("The file is empty."))
+    delimiter = detect_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        headers = _clean_cells(next(reader))
+    except csv.Error as exc:
+        raise ImportFileError(_("The file is not a readable CSV file: %(error)s") % {"error": exc}) from None
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        try:
+            for cells in reader:
+                if any(cell.strip() for cell in cells):
+                    yield reader.line_num, _clean_cells(cells)
+        except csv.Error as exc:
+            raise ImportFileError(
+                _("Line %(line)d is not valid CSV: %(error)s") % {"line": reader.line_num, "error": exc}
+            ) from None
+
+    return Table(headers=headers, rows=rows(), encoding=encoding, delimiter=delimiter)
+
+
+def _read_xlsx(data: bytes) -> Table:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 (openpyxl raises many types for a damaged or foreign file)
+        raise ImportFileError(_("The file is not a readable XLSX workbook (%(error)s).") % {"error": exc}) from None
+    sheet = workbook.worksheets[0]
+    iterator = sheet.iter_rows(values_only=True)
+    headers: list[str] = []
+    header_line = 0
+    for header_line, cells in enumerate(iterator, start=1):  # noqa: B007 (used after the loop)
+        if any(cell not in (None, "") for cell in cells):
+            headers = _clean_cells(list(cells))
+            break
+    if not headers:
+        workbook.close()
+        raise ImportFileError(_("The file is empty."))
+    while headers and not headers[-1]:
+        headers.pop()
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        try:
+            for line, cells in enumerate(iterator, start=header_line + 1):
+                values = _clean_cells(list(cells)[: len(headers)])
+                if any(values):
+                    yield line, values
+        finally:
+            workbook.close()
+
+    return Table(headers=headers, rows=rows(), encoding="", delimiter="")
+
+
+# --- Target fields and header guessing ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """A field a column can be imported into, with the header names it is recognised by."""
+
+    name: str
+    label: Any
+    synonyms: tuple[str, ...]
+
+
+def header_key(text: str) -> str:
+    """``" E-mail "`` → ``"email"``; ``"Ф.И.О."`` → ``"фио"``: case, spaces and punctuation
+    do not matter when a header is recognised."""
+    return re.sub(r"[\W_]+", "", text.lower().replace("ё", "е"))
+
+
+_EMAIL = ("email", "e-mail", "email address", "e-mail address", "mail", "почта", "эл. почта", "электронная почта",
+          "адрес электронной почты", "e-mail адрес", "емейл", "имейл", "электронный адрес",
+          "邮箱", "电子邮件")  # fmt: skip
+_PHONE = ("phone", "phone number", "telephone", "tel", "tel.", "work phone", "office phone", "business phone",
+          "телефон", "тел", "тел.", "рабочий телефон", "номер телефона", "контактный телефон",
+          "电话", "手机")  # fmt: skip
+_COUNTRY = ("country", "country code", "country name", "страна", "код страны", "国家")
+_OWNER = ("owner", "account owner", "contact owner", "assigned to", "responsible", "sales rep", "ответственный",
+          "владелец", "менеджер", "ответственный менеджер")  # fmt: skip
+_STAGE = ("lifecycle stage", "stage", "lifecycle", "стадия", "этап", "стадия жизненного цикла")
+_SOURCE = ("source", "lead source", "источник", "источник лида")
+_TAGS = ("tags", "tag", "labels", "теги", "тег", "метки")
+_EXTERNAL = ("external id", "external_id", "ext id", "id", "record id", "crm id", "внешний id", "внешний идентификатор",
+             "идентификатор", "код", "id записи")  # fmt: skip
+_WEBSITE = ("website", "web site", "site", "web", "url", "domain", "homepage", "company website", "company domain",
+            "сайт", "веб-сайт", "домен", "адрес сайта", "сайт компании")  # fmt: skip
+
+CONTACT_TARGETS: tuple[Target, ...] = (
+    Target("first_name", gettext_lazy("First name"), ("first name", "firstname", "given name", "first", "имя", "名")),
+    Target(
+        "last_name", gettext_lazy("Last name"), ("last name", "lastname", "surname", "family name", "фамилия", "姓")
+    ),
+    Target(
+        "full_name",
+        gettext_lazy("Full name (split into first and last)"),
+        (
+            "name",
+            "full name",
+            "contact",
+            "contact name",
+            "person",
+            "фио",
+            "ф.и.о.",
+            "полное имя",
+            "контакт",
+            "контактное лицо",
+            "имя и фамилия",
+            "姓名",
+            "联系人",
+        ),
+    ),  # fmt: skip
+    Target("title", gettext_lazy("Job title"), ("title", "job title", "position", "job", "role", "должность", "职位")),
+    Target("email", gettext_lazy("Email"), _EMAIL),
+    Target(
+        "secondary_email",
+        gettext_lazy("Second email"),
+        (
+            "second email",
+            "secondary email",
+            "other email",
+            "email 2",
+            "e-mail 2",
+            "вторая почта",
+            "дополнительная почта",
+        ),
+    ),  # fmt: skip
+    Target("phone", gettext_lazy("Phone"), _PHONE),
+    Target(
+        "mobile",
+        gettext_lazy("Mobile"),
+        ("mobile", "mobile phone", "cell", "cell phone", "мобильный", "мобильный телефон", "сотовый", "моб. телефон"),
+    ),  # fmt: skip
+    Target(
+        "company",
+        gettext_lazy("Company (name)"),
+        (
+            "company",
+            "company name",
+            "organization",
+            "organisation",
+            "account",
+            "account name",
+            "employer",
+            "компания",
+            "название компании",
+            "организация",
+            "фирма",
+            "место работы",
+            "公司",
+            "公司名称",
+        ),
+    ),  # fmt: skip
+    Target("company_domain", gettext_lazy("Company website"), _WEBSITE),
+    Target("country", gettext_lazy("Country"), _COUNTRY),
+    Target("owner", gettext_lazy("Owner (username or email)"), _OWNER),
+    Target("lifecycle_stage", gettext_lazy("Lifecycle stage"), _STAGE),
+    Target("source", gettext_lazy("Source"), _SOURCE),
+    Target("tags", gettext_lazy("Tags (comma-separated)"), _TAGS),
+    Target("external_id", gettext_lazy("External ID"), _EXTERNAL),
+    Target("do_not_call", gettext_lazy("Do not call (yes/no)"), ("do not call", "dnc", "не звонить")),
+    Target("do_not_email", gettext_lazy("Do not email (yes/no)"), ("do not email", "unsubscribed", "не писать")),
+)
+COMPANY_TARGETS: tuple[Target, ...] = (
+    Target(
+        "name",
+        gettext_lazy("Name"),
+        (
+            "name",
+            "company",
+            "company name",
+            "organization",
+            "organisation",
+            "account",
+            "account name",
+            "название",
+            "компания",
+            "наименование",
+            "название компании",
+            "организация",
+        ),
+    ),  # fmt: skip
+    Target("domain", gettext_lazy("Website / domain"), _WEBSITE),
+    Target("industry", gettext_lazy("Industry"), ("industry", "sector", "отрасль", "индустрия", "сфера")),
+    Target(
+        "size",
+        gettext_lazy("Size (employees)"),
+        (
+            "size",
+            "company size",
+            "employees",
+            "number of employees",
+            "headcount",
+            "размер",
+            "сотрудников",
+            "число сотрудников",
+            "количество сотрудников",
+        ),
+    ),  # fmt: skip
+    Target("phone", gettext_lazy("Phone"), _PHONE),
+    Target("email", gettext_lazy("Email"), _EMAIL),
+    Target(
+        "street", gettext_lazy("Street"), ("street", "address", "street address", "address line 1", "адрес", "улица")
+    ),  # fmt: skip
+    Target("city", gettext_lazy("City"), ("city", "town", "город", "населенный пункт")),
+    Target(
+        "postal_code",
+        gettext_lazy("Postal code"),
+        ("postal code", "postcode", "zip", "zip code", "индекс", "почтовый индекс"),
+    ),  # fmt: skip
+    Target("region", gettext_lazy("Region"), ("region", "state", "province", "регион", "область", "край")),
+    Target("country", gettext_lazy("Country"), _COUNTRY),
+    Target("owner", gettext_lazy("Owner (username or email)"), _OWNER),
+    Target("lifecycle_stage", gettext_lazy("Lifecycle stage"), _STAGE),
+    Target("source", gettext_lazy("Source"), _SOURCE),
+    Target("tags", gettext_lazy("Tags (comma-separated)"), _TAGS),
+    Target("external_id", gettext_lazy("External ID"), _EXTERNAL),
+)
+
+
+def targets_for(kind: str) -> tuple[Target, ...]:
+    return COMPANY_TARGETS if kind == ImportKind.COMPANIES else CONTACT_TARGETS
+
+
+def guess_mapping(headers: list[str], kind: str) -> dict[str, str]:
+    """Column index (as a string, JSON keys) → target field name, from the header names.
+
+    Each target takes at most one column (the first that names it); unknown headers are
+    ignored until the user maps them.
+    """
+    lookup: dict[str, str] = {}
+    for target in targets_for(kind):
+        for synonym in (target.name, *target.synonyms):
+            lookup.setdefault(header_key(synonym), target.name)
+    mapping: dict[str, str] = {}
+    taken: set[str] = set()
+    for index, header in enumerate(headers):
+        target = lookup.get(header_key(header), IGNORE)
+        if target and target not in taken:
+            taken.add(target)
+            mapping[str(index)] = target
+        else:
+            mapping[str(index)] = IGNORE
+    return mapping
+
+
+# --- Match keys and modes -----------------------------------------------------------------
+
+
+class MatchMode:
+    FILL = "fill"
+    OVERWRITE = "overwrite"
+    SKIP = "skip"
+    CHOICES = (
+        (FILL, gettext_lazy("Fill empty fields only")),
+        (OVERWRITE, gettext_lazy("Overwrite with the file's values")),
+        (SKIP, gettext_lazy("Skip (leave the record as it is)")),
+    )
+
+
+CONTACT_MATCH_KEYS = (
+    ("email", gettext_lazy("Email")),
+    ("phone", gettext_lazy("Phone (phone or mobile)")),
+    ("external_id", gettext_lazy("External ID")),
+)
+COMPANY_MATCH_KEYS = (
+    ("domain", gettext_lazy("Domain")),
+    ("name", gettext_lazy("Name")),
+    ("phone", gettext_lazy("Phone")),
+    ("email", gettext_lazy("Email")),
+    ("external_id", gettext_lazy("External ID")),
+)
+
+
+def match_keys_for(kind: str) -> tuple[tuple[str, Any], ...]:
+    return COMPANY_MATCH_KEYS if kind == ImportKind.COMPANIES else CONTACT_MATCH_KEYS
+
+
+# --- Value lookups ------------------------------------------------------------------------
+
+
+@functools.cache
+def _country_lookup() -> dict[str, str]:
+    """Country names in English and Russian, ISO alpha-2 and alpha-3 codes → alpha-2."""
+    lookup: dict[str, str] = {}
+    for language in ("en", "ru"):
+        with translation.override(language):
+            for country in countries:
+                lookup[header_key(str(country.name))] = country.code
+    for code in countries:
+        lookup[code.code.lower()] = code.code
+        alpha3 = countries.alpha3(code.code)
+        if alpha3:
+            lookup[alpha3.lower()] = code.code
+    aliases = {
+        "usa": "US", "america": "US", "unitedstatesofamerica": "US", "сша": "US", "америка": "US",
+        "uk": "GB", "greatbritain": "GB", "britain": "GB", "england": "GB", "англия": "GB",
+        "великобритания": "GB", "британия": "GB", "russia": "RU", "россия": "RU", "рф": "RU",
+        "российскаяфедерация": "RU", "china": "CN", "prc": "CN", "китай": "CN", "кнр": "CN",
+        "germany": "DE", "deutschland": "DE", "германия": "DE", "中国": "CN", "美国": "US", "俄罗斯": "RU",
+        "德国": "DE", "英国": "GB", "southkorea": "KR", "korea": "KR", "корея": "KR",
+    }  # fmt: skip
+    lookup.update(aliases)
+    return lookup
+
+
+def country_code(raw: str) -> str | None:
+    """ "Germany", "Германия", "de", "DEU" → "DE"; ``None`` when not recognised."""
+    return _country_lookup().get(header_key(raw))
+
+
+@functools.cache
+def _choice_lookup(choices_name: str) -> dict[str, str]:
+    choices = {"stage": LifecycleStage.choices, "source": Source.choices}[choices_name]
+    lookup: dict[str, str] = {}
+    for language in ("en", "ru"):
+        with translation.override(language):
+            for value, label in choices:
+                lookup[header_key(str(label))] = value
+    for value, _label in choices:
+        lookup[header_key(value)] = value
+    if choices_name == "stage":
+        lookup.update({"лид": "lead", "клиент": "customer", "бывшийклиент": "former_customer",
+                       "потенциальныйклиент": "prospect", "проспект": "prospect", "formerclient": "former_customer",
+                       "client": "customer"})  # fmt: skip
+    else:
+        lookup.update({"сайт": "website", "рекомендация": "referral", "мероприятие": "event",
+                       "партнер": "partner", "web": "website", "импорт": "import", "другое": "other",
+                       "холодныйзвонок": "outbound"})  # fmt: skip
+    return lookup
+
+
+def _size_choice(raw: str) -> str | None:
+    text = raw.strip()
+    if text in CompanySize.values:
+        return text
+    digits = re.sub(r"[\s,.]", "", text)
+    if digits.isdigit():
+        n = int(digits)
+        for limit, value in ((10, "1-10"), (50, "11-50"), (200, "51-200"), (1000, "201-1000")):
+            if n <= limit:
+                return value
+        return "1000+"
+    compact = text.replace("–", "-").replace(" ", "")
+    return compact if compact in CompanySize.values else None
+
+
+_TRUE = {"1", "yes", "y", "true", "x", "да", "д", "+", "истина", "是"}
+_FALSE = {"", "0", "no", "n", "false", "нет", "н", "-", "ложь", "否"}
+
+
+def _flag(raw: str) -> bool | None:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    return None
+
+
+def split_full_name(raw: str) -> tuple[str, str]:
+    """ "Anna Petrova" → ("Anna", "Petrova"); "Petrova, Anna" → ("Anna", "Petrova");
+    one word is a last name. A Russian "Фамилия Имя Отчество" keeps the order typed."""
+    text = " ".join(raw.split())
+    if "," in text:
+        last, _sep, first = text.partition(",")
+        return first.strip(), last.strip()
+    parts = text.split(" ")
+    if len(parts) == 1:
+        return "", parts[0]
+    return " ".join(parts[:-1]), parts[-1]
+
+
+# --- One row ------------------------------------------------------------------------------
+
+
+@dataclass
+class RowValues:
+    """A valid row: the model field values (normalised) plus what the service resolves."""
+
+    line: int
+    fields: dict[str, Any]
+    tags: list[str] = field(default_factory=list)
+    owner_ref: str = ""
+    company_name: str = ""
+    company_domain: str = ""
+    phone_invalid: bool = False
+
+
+class RowError(ValueError):
+    pass
+
+
+_MAX_LENGTHS = {
+    ImportKind.CONTACTS: {f.name: f.max_length for f in Contact._meta.concrete_fields if f.max_length},
+    ImportKind.COMPANIES: {f.name: f.max_length for f in Company._meta.concrete_fields if f.max_length},
+}
+_TEXT_FIELDS = {
+    ImportKind.CONTACTS: ("first_name", "last_name", "title", "external_id"),
+    ImportKind.COMPANIES: ("name", "industry", "street", "city", "postal_code", "region", "external_id"),
+}
+
+
+def _email(raw: str, label: str) -> str:
+    value = normalize_email(raw)
+    if value:
+        try:
+            validate_email(value)
+        except ValidationError:
+            raise RowError(
+                _("%(field)s “%(value)s” is not a valid email address.") % {"field": label, "value": raw}
+            ) from None
+        if len(value) > 254:
+            raise RowError(_("%(field)s is longer than 254 characters.") % {"field": label})
+    return value
+
+
+def clean_row(
+    kind: str, line: int, raw: dict[str, str], *, keep_invalid_phones: bool, company_countries: dict[str, str]
+) -> RowValues:
+    """Validate and normalise one row (``raw``: target name → cell text).
+
+    Raises ``RowError`` with the reason a person reads next to the line number.
+    ``company_countries`` (lower-case company name → country code) lets a contact's local
+    phone number be read in its company's country, as the contact form does.
+    """
+    fields: dict[str, Any] = {}
+    limits = _MAX_LENGTHS[kind]
+    for name in _TEXT_FIELDS[kind]:
+        value = " ".join(raw.get(name, "").split())
+        if value and len(value) > limits[name]:
+            raise RowError(
+                _("%(field)s is longer than %(max)d characters.")
+                % {"field": _field_label(kind, name), "max": limits[name]}
+            )
+        if value:
+            fields[name] = value
+    row = RowValues(line=line, fields=fields)
+
+    if kind == ImportKind.CONTACTS:
+        if raw.get("full_name") and not (fields.get("first_name") or fields.get("last_name")):
+            first, last = split_full_name(raw["full_name"])
+            if len(first) > limits["first_name"] or len(last) > limits["last_name"]:
+                raise RowError(_("The name is too long."))
+            if first:
+                fields["first_name"] = first
+            fields["last_name"] = last
+        if not fields.get("last_name"):
+            raise RowError(_("The contact has no last name."))
+        for name in ("email", "secondary_email"):
+            if raw.get(name):
+                fields[name] = _email(raw[name], _field_label(kind, name))
+        row.company_name = " ".join(raw.get("company", "").split())[:200]
+        if raw.get("company_domain"):
+            try:
+                row.company_domain = domain_from_website(raw["company_domain"])
+            except ValueError:
+                raise RowError(
+                    _("Website “%(value)s” is not a website or domain.") % {"value": raw["company_domain"]}
+                ) from None
+        for name in ("do_not_call", "do_not_email"):
+            if name in raw:
+                flag = _flag(raw[name])
+                if flag is None:
+                    raise RowError(
+                        _("%(field)s must be yes or no, not “%(value)s”.")
+                        % {"field": _field_label(kind, name), "value": raw[name]}
+                    )
+                if flag:
+                    fields[name] = True
+        phone_fields: tuple[str, ...] = ("phone", "mobile")
+    else:
+        if not fields.get("name"):
+            raise RowError(_("The company has no name."))
+        if raw.get("domain"):
+            try:
+                fields["domain"] = domain_from_website(raw["domain"])
+            except ValueError:
+                raise RowError(
+                    _("Website “%(value)s” is not a website or domain.") % {"value": raw["domain"]}
+                ) from None
+        if raw.get("email"):
+            fields["email"] = _email(raw["email"], _field_label(kind, "email"))
+        if raw.get("size"):
+            size = _size_choice(raw["size"])
+            if size is None:
+                raise RowError(_("Size “%(value)s” is not a number of employees.") % {"value": raw["size"]})
+            fields["size"] = size
+        phone_fields = ("phone",)
+
+    if raw.get("country"):
+        code = country_code(raw["country"])
+        if code is None:
+            raise RowError(_("Country “%(value)s” is not a country name or code.") % {"value": raw["country"]})
+        fields["country"] = code
+    for name, lookup_name in (("lifecycle_stage", "stage"), ("source", "source")):
+        if raw.get(name):
+            value = _choice_lookup(lookup_name).get(header_key(raw[name]))
+            if value is None:
+                raise RowError(
+                    _("%(field)s “%(value)s” is not one of the CRM's values.")
+                    % {"field": _field_label(kind, name), "value": raw[name]}
+                )
+            fields[name] = value
+
+    region = fields.get("country") or company_countries.get(row.company_name.lower()) or None
+    for name in phone_fields:
+        text = raw.get(name, "")
+        if not text:
+            continue
+        result = normalize_phone(text, region)
+        if not result.valid:
+            if not keep_invalid_phones:
+                raise RowError(
+                    _("%(field)s “%(value)s” is not a valid phone number for %(region)s.")
+                    % {"field": _field_label(kind, name), "value": text, "region": region or _("the default region")}
+                )
+            row.phone_invalid = True
+        if len(result.e164) > 40:
+            raise RowError(_("%(field)s is longer than 40 characters.") % {"field": _field_label(kind, name)})
+        fields[name] = result.e164
+
+    if raw.get("tags"):
+        row.tags = [" ".join(t.split())[:60] for t in re.split(r"[,;]", raw["tags"]) if t.strip()]
+    row.owner_ref = raw.get("owner", "").strip()
+    return row
+
+
+@functools.cache
+def _labels(kind: str) -> dict[str, Any]:
+    return {target.name: target.label for target in targets_for(kind)}
+
+
+def _field_label(kind: str, name: str) -> str:
+    return str(_labels(kind).get(name, name))
+
+
+def apply_mapping(mapping: dict[str, str], cells: list[str]) -> dict[str, str]:
+    """Target name → cell text, for the mapped columns of one row."""
+    raw: dict[str, str] = {}
+    for index, target in mapping.items():
+        if target:
+            i = int(index)
+            raw[target] = cells[i] if i < len(cells) else ""
+    return raw

@@ -1,0 +1,33 @@
+"""Thin Celery tasks for imports: a job id in, a service call, explicit time limits.
+
+Both are idempotent: the dry run only acts on a job still being analysed, and the import
+only on a confirmed job (a second delivery while it runs finds the job locked and leaves).
+"""
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from contacts import import_services
+
+# A lost database connection is worth another try: the import is one transaction, so a
+# failed attempt left nothing behind. Anything else (bad data, a constraint) would fail the
+# same way again, so the job is marked failed with the reason instead.
+RETRY_ON = (OperationalError, InterfaceError)
+
+
+@shared_task(bind=True, time_limit=3600, soft_time_limit=3500, max_retries=2)
+def import_analyse(self, job_id: int) -> None:
+    import_services.import_analyse(job_id=job_id)
+
+
+@shared_task(bind=True, time_limit=3600, soft_time_limit=3500, max_retries=2)
+def import_run(self, job_id: int) -> None:
+    try:
+        import_services.import_execute(job_id=job_id)
+    except RETRY_ON as exc:
+        if self.request.retries >= self.max_retries:
+            return  # recorded on the job as failed, with the reason
+        import_services.import_requeue(job_id=job_id, error=str(exc))
+        raise self.retry(exc=exc, countdown=30 * (self.request.retries + 1)) from exc
+    except Exception:  # noqa: BLE001 (logged and recorded on the job by the service)
+        return  # recorded on the job as failed, with the reason; retrying would fail again

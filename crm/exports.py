@@ -1,0 +1,114 @@
+"""CSV and XLSX downloads that are safe to open in a spreadsheet.
+
+Every export in the CRM (lists, deals, report tables, import error files) goes through
+``safe_cell``: a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+return is run as a formula by Excel, LibreOffice and Google Sheets ("CSV injection"), so
+it is prefixed with an apostrophe, which spreadsheets read as "this is text". Numbers and
+dates are real values, never formulas, and stay as they are (a negative amount stays a
+number).
+"""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+
+# A text cell starting with one of these is run as a formula by spreadsheet programs.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def safe_cell(value: object) -> object:
+    """``value`` as a spreadsheet shows it without ever running it as a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float | Decimal | date | datetime):
+        return value
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def unescape_cell(text: str) -> str:
+    """Undo ``safe_cell`` on a value read back from a file this CRM exported."""
+    if text.startswith("'") and text[1:2] and text[1:2] in FORMULA_PREFIXES:
+        return text[1:]
+    return text
+
+
+class _Echo:
+    """A file-like object whose ``write`` returns the line, so ``csv.writer`` can stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_lines(header: Sequence[object], rows: Iterable[Sequence[object]], *, bom: bool) -> Iterable[str]:
+    writer = csv.writer(_Echo())
+    if bom:
+        # So Excel opens UTF-8 (Cyrillic, Chinese names) correctly; CSV readers skip it.
+        yield "\ufeff"
+    yield writer.writerow([safe_cell(str(cell)) for cell in header])
+    for row in rows:
+        yield writer.writerow([_csv_value(cell) for cell in row])
+
+
+def _csv_value(value: object) -> object:
+    cell = safe_cell(value)
+    if isinstance(cell, datetime | date):
+        return cell.isoformat()
+    return cell
+
+
+def csv_response(
+    filename: str, header: Sequence[object], rows: Iterable[Sequence[object]], *, bom: bool = False
+) -> HttpResponse:
+    """A small CSV built in memory (report tables)."""
+    response = HttpResponse(content_type=CSV_CONTENT_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    for line in _csv_lines(header, rows, bom=bom):
+        response.write(line)
+    return response
+
+
+def csv_streaming_response(
+    filename: str, header: Sequence[object], rows: Iterable[Sequence[object]], *, bom: bool = True
+) -> StreamingHttpResponse:
+    """A CSV sent row by row while ``rows`` is read, so a large list never sits in memory.
+
+    Lists of people and companies start with a UTF-8 BOM (``bom``) for Excel's sake."""
+    response = StreamingHttpResponse(_csv_lines(header, rows, bom=bom), content_type=CSV_CONTENT_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def xlsx_response(
+    filename: str, header: Sequence[object], rows: Iterable[Sequence[object]], *, title: str = "Export"
+) -> FileResponse:
+    """An XLSX workbook written with openpyxl's write-only mode (rows stream to a temporary
+    file, not a tree in memory), then sent from that file."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=title[:31])
+    sheet.append([safe_cell(str(cell)) for cell in header])
+    for row in rows:
+        sheet.append([_xlsx_value(cell) for cell in row])
+    handle = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it once sent)
+    workbook.save(handle)
+    handle.seek(0)
+    return FileResponse(handle, as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE)
+
+
+def _xlsx_value(value: object) -> object:
+    cell = safe_cell(value)
+    if isinstance(cell, datetime) and cell.tzinfo is not None:
+        return cell.replace(tzinfo=None)  # Excel has no time zones; exported times are UTC
+    return cell
