@@ -224,6 +224,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
     # Daily, but each subscription gets one email per ISO week; a failed send retries next day.
     "reports-weekly-email": {"task": "reports.tasks.send_weekly_reports", "schedule": crontab(hour=7, minute=0)},
+    # Duplicate candidates recomputed from scratch; merges past the undo window finalised.
+    "contacts-refresh-duplicates": {
+        "task": "contacts.tasks.refresh_duplicates",
+        "schedule": crontab(hour=1, minute=30),
+    },
+    "contacts-finalise-merges": {"task": "contacts.tasks.finalise_merges", "schedule": crontab(hour=1, minute=10)},
 }
 # A reminder claimed by a worker that then died is claimed again after this many seconds.
 REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 300, minimum=1)
@@ -294,6 +300,8 @@ if len(DEFAULT_PHONE_REGION) != 2 or not DEFAULT_PHONE_REGION.isalpha():
     raise ImproperlyConfigured(f"DEFAULT_PHONE_REGION must be a two-letter region code; got {DEFAULT_PHONE_REGION!r}")
 DEMO_PASSWORD = env_str("DEMO_PASSWORD", "demo-pass-2026")
 DEAL_STALE_DAYS = env_int("DEAL_STALE_DAYS", 14, minimum=1)
+# A merge can be undone for this many days; the nightly finaliser then removes the undo.
+MERGE_UNDO_DAYS = env_int("MERGE_UNDO_DAYS", 30, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,389 @@
+"""How alike two companies or two contacts are: normalisation, scoring and reasons.
+
+Used by the form's live "possible duplicate" warning and by the nightly candidate refresh,
+so both judge a pair the same way. Candidate *finding* (blocking) happens in SQL with the
+functions of migration ``add_duplicate_detection`` (``dedupe_contact_keys`` …); this module
+only scores the pairs blocking produced.
+
+The score is a sum of evidence, clamped to 0–100 — a simplified Fellegi–Sunter model with
+hand-set weights (tuned on ``bench/dedupe_quality.py``): agreeing names, e-mails, phones,
+companies and addresses add points, identifiers that are present on both sides but differ
+take points away. ``DUPLICATE_SCORE`` is the decision threshold of the Duplicates page.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jellyfish
+from django.utils.translation import gettext as _
+
+# A pair scoring at least this is listed on the Duplicates page (precision/recall in README).
+DUPLICATE_SCORE = 60
+# The create/edit form warns from these scores (or on any shared e-mail, phone or domain):
+# a warning costs a glance, a listed pair costs a review. A similar company name alone is
+# worth a warning; a similar person's name alone is not (there are many Anna Petrovas).
+WARN_SCORE = {"company": 35, "contact": 55}
+
+_CYRILLIC = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh", "з": "z", "и": "i",
+    "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t",
+    "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "",
+    "э": "e", "ю": "yu", "я": "ya",
+}  # fmt: skip
+_TRANSLIT = str.maketrans(_CYRILLIC)
+_NON_ALPHA = re.compile(r"[^\w]+|[\d_]+")
+# Words that say what kind of company it is, not which one ("Acme Inc" = "ACME, LLC").
+_LEGAL_FORMS_TEXT = (
+    "llc inc incorporated ltd limited gmbh ag kg se ooo oao zao pao ao ip co corp corporation company plc sa "
+    "sas srl spa bv nv oy ab as group the and"
+)
+LEGAL_FORMS = frozenset(_LEGAL_FORMS_TEXT.split())
+# Mailboxes shared by a team: equal local parts say nothing about the person.
+_ROLE_LOCALS_TEXT = "info sales office admin contact hello support mail team hr billing post"
+ROLE_LOCALS = frozenset(_ROLE_LOCALS_TEXT.split())
+
+# Nicknames and diminutives → one canonical name (English, German, Russian transliterated).
+_NICKNAME_GROUPS = [
+    "william bill billy will willy liam",
+    "robert bob bobby rob robbie bert",
+    "richard rick ricky dick rich",
+    "margaret maggie meg peggy marge greta",
+    "elizabeth liz lizzy beth betty eliza lisa elisabeth",
+    "katherine catherine kate katie kathy cathy kat kathryn",
+    "james jim jimmy jamie",
+    "john johnny jack jon",
+    "michael mike mikey mick",
+    "thomas tom tommy",
+    "joseph joe joey",
+    "charles charlie chuck",
+    "edward ed eddie ted teddy",
+    "daniel dan danny",
+    "matthew matt",
+    "christopher chris kit",
+    "anthony tony",
+    "andrew andy drew",
+    "alexander alex sasha aleksandr alexandr sanya shura",
+    "alexandra alex sasha aleksandra",
+    "benjamin ben benny",
+    "samuel sam sammy",
+    "jennifer jen jenny",
+    "patricia pat patty tricia",
+    "susan sue susie suzanne",
+    "deborah debbie deb debra",
+    "rebecca becky becca",
+    "victoria vicky tori",
+    "stephen steven steve",
+    "nicholas nick nicky",
+    "jonathan jon jonny",
+    "timothy tim timmy",
+    "gregory greg",
+    "kenneth ken kenny",
+    "ronald ron ronnie",
+    "donald don donnie",
+    "lawrence larry",
+    "frederick fred freddie",
+    "henry harry hank",
+    "johann hans johannes",
+    "wolfgang wolf",
+    "dmitry dmitrii dmitriy dima",
+    "mikhail misha",
+    "ivan vanya",
+    "nikolai nikolay kolya",
+    "sergei sergey serezha",
+    "vladimir volodya vova",
+    "yekaterina ekaterina katya",
+    "mariya maria masha",
+    "anastasiya anastasia nastya",
+    "yelena elena lena",
+    "olga olya",
+    "tatyana tatiana tanya",
+    "natalya natalia natasha",
+    "yevgeny evgeny evgenii zhenya",
+    "anna anya",
+    "pavel pasha",
+    "konstantin kostya",
+]
+NICKNAMES: dict[str, str] = {}
+for _group in _NICKNAME_GROUPS:
+    _names = _group.split()
+    for _name in _names:
+        NICKNAMES.setdefault(_name, _names[0])
+
+
+def name_norm(text: str) -> str:
+    """``"Jürgen O'Neil-Петров"`` → ``"jurgen o neil petrov"``: lower case, Cyrillic
+    transliterated, accents stripped, anything but letters a single space."""
+    text = (text or "").lower().translate(_TRANSLIT)
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return " ".join(_NON_ALPHA.sub(" ", text).split())
+
+
+def company_name_norm(text: str) -> str:
+    return " ".join(word for word in name_norm(text).split() if word not in LEGAL_FORMS)
+
+
+def email_norm(email: str) -> str:
+    """Lower case, without a ``+tag``; Gmail ignores dots in the local part, so do we."""
+    email = (email or "").strip().lower()
+    if "@" not in email:
+        return email
+    local, domain = email.rsplit("@", 1)
+    local = local.split("+", 1)[0]
+    if domain in ("gmail.com", "googlemail.com"):
+        local, domain = local.replace(".", ""), "gmail.com"
+    return f"{local}@{domain}"
+
+
+def email_local(email: str) -> str:
+    """The personal part of an address (``anna.petrova``), empty for role mailboxes."""
+    local = email_norm(email).split("@", 1)[0]
+    return "" if len(local) < 5 or local in ROLE_LOCALS else local
+
+
+def phone_key(phone: str) -> str:
+    """The last nine digits: equal for ``+7 916 …`` and ``8 916 …``, and for numbers kept as typed."""
+    digits = re.sub(r"\D", "", phone or "")
+    return digits[-9:] if len(digits) >= 7 else ""
+
+
+def first_canonical(first: str) -> str:
+    token = name_norm(first).split(" ", 1)[0]
+    return NICKNAMES.get(token, token)
+
+
+def similarity(a: str, b: str) -> float:
+    return jellyfish.jaro_winkler_similarity(a, b) if a and b else 0.0
+
+
+@dataclass
+class Match:
+    """A scored pair: ``reasons`` are ``{"code": …, "value": …}`` dicts (stored as JSON)."""
+
+    score: int
+    reasons: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def labels(self) -> list[str]:
+        return [reason_label(r) for r in self.reasons]
+
+    @property
+    def strong(self) -> bool:
+        """Shares an identifier (e-mail, phone, domain): always worth a warning on the form."""
+        return any(r["code"] in ("same_email", "same_phone", "same_domain") for r in self.reasons)
+
+
+def reason_label(reason: Mapping[str, str]) -> str:
+    value = reason.get("value", "")
+    labels = {
+        "same_email": _("same email %(value)s"),
+        "same_email_name": _("same email name %(value)s"),
+        "same_phone": _("same phone"),
+        "same_domain": _("same domain %(value)s"),
+        "same_name": _("same name"),
+        "similar_name": _("similar name"),
+        "nickname": _("nickname (%(value)s)"),
+        "swapped_names": _("first and last name swapped"),
+        "initial": _("same last name, matching initial"),
+        "similar_name_at_company": _("similar name at %(value)s"),
+        "same_company": _("same company"),
+        "same_address": _("same address"),
+        "same_city": _("same city"),
+    }
+    label = labels.get(reason.get("code", ""), reason.get("code", ""))
+    return label % {"value": value} if "%(value)s" in label else label
+
+
+def _reason(code: str, value: str = "") -> dict[str, str]:
+    return {"code": code, "value": value}
+
+
+# --- Contacts -----------------------------------------------------------------------------
+
+
+def _first_relation(a: str, b: str) -> str:
+    """How two first names relate: exact, nickname, similar, initial, missing or different."""
+    if not a or not b:
+        return "missing"
+    if a == b:
+        return "exact"
+    ta, tb = a.split(" ", 1)[0], b.split(" ", 1)[0]
+    if ta == tb:
+        return "exact"
+    if NICKNAMES.get(ta, ta) == NICKNAMES.get(tb, tb):
+        return "nickname"
+    if (len(ta) == 1 or len(tb) == 1) and ta[0] == tb[0]:
+        return "initial"
+    if similarity(ta, tb) >= 0.88:
+        return "similar"
+    return "different"
+
+
+# Points for (how alike the last names are, how the first names relate).
+_NAME_POINTS = {
+    "equal": {"exact": 50, "nickname": 45, "similar": 42, "initial": 35, "missing": 25, "different": 0},
+    "close": {"exact": 44, "nickname": 40, "similar": 36, "initial": 28, "missing": 18, "different": -5},
+    "near": {"exact": 34, "nickname": 30, "similar": 26, "initial": 18, "missing": 10, "different": -10},
+    "far": {"exact": 0, "nickname": -5, "similar": -5, "initial": -15, "missing": -15, "different": -15},
+}
+
+
+def _last_band(a: str, b: str) -> str:
+    if not a or not b:
+        return "far"
+    if a == b or a.replace(" ", "") == b.replace(" ", ""):
+        return "equal"
+    sim = similarity(a, b)
+    return "close" if sim >= 0.92 else "near" if sim >= 0.85 else "far"
+
+
+def _name_evidence(fa: str, la: str, fb: str, lb: str) -> tuple[int, str, str]:
+    """Points for the names and the reason code; also tries first/last swapped."""
+    band, relation = _last_band(la, lb), _first_relation(fa, fb)
+    points = _NAME_POINTS[band][relation]
+    code = ""
+    if band in ("equal", "close", "near"):
+        if band == "equal" and relation == "exact":
+            code = "same_name"
+        elif relation == "nickname":
+            code = "nickname"
+        elif relation == "initial":
+            code = "initial"
+        elif relation in ("exact", "similar", "missing") or band != "near":
+            code = "similar_name"
+    if fa and fb:
+        swapped_band, swapped_relation = _last_band(la, fb), _first_relation(fa, lb)
+        swapped = _NAME_POINTS[swapped_band][swapped_relation] - 5
+        if swapped > points and swapped_relation in ("exact", "similar", "nickname"):
+            return swapped, "swapped_names", ""
+    value = f"{fa.split(' ', 1)[0]} / {fb.split(' ', 1)[0]}" if code == "nickname" else ""
+    return points, code, value
+
+
+def contact_values(obj: Any) -> dict[str, Any]:
+    """What scoring reads from a contact (a model instance or a ``values()`` dict)."""
+    get = obj.get if isinstance(obj, Mapping) else lambda name, default=None: getattr(obj, name, default)
+    company = get("company")
+    company_id, company_name = get("company_id", None), get("company_name", "") or ""
+    if company is not None:
+        company_id, company_name = company.pk, company.name
+    return {
+        "first_name": get("first_name", "") or "",
+        "last_name": get("last_name", "") or "",
+        "emails": [e for e in (get("email", ""), get("secondary_email", "")) if e],
+        "phones": [p for p in (get("phone", ""), get("mobile", "")) if p],
+        "company_id": company_id,
+        "company_name": company_name,
+        "country": str(get("country", "") or ""),
+    }
+
+
+def score_contacts(a: Mapping[str, Any], b: Mapping[str, Any]) -> Match:
+    """Score two ``contact_values`` dicts; see the module docstring for the weights."""
+    reasons = []
+    score = 0
+    emails_a = {email_norm(e) for e in a["emails"]}
+    emails_b = {email_norm(e) for e in b["emails"]}
+    shared = emails_a & emails_b
+    if shared:
+        score += 40
+        reasons.append(_reason("same_email", sorted(shared)[0]))
+    elif emails_a and emails_b:
+        locals_shared = ({email_local(e) for e in emails_a} & {email_local(e) for e in emails_b}) - {""}
+        if locals_shared:
+            score += 20
+            reasons.append(_reason("same_email_name", sorted(locals_shared)[0]))
+        else:
+            score -= 5
+    phones_a = {phone_key(p) for p in a["phones"]} - {""}
+    phones_b = {phone_key(p) for p in b["phones"]} - {""}
+    if phones_a & phones_b:
+        score += 35
+        reasons.append(_reason("same_phone"))
+    elif phones_a and phones_b:
+        score -= 5
+    fa, la = name_norm(a["first_name"]), name_norm(a["last_name"])
+    fb, lb = name_norm(b["first_name"]), name_norm(b["last_name"])
+    points, code, value = _name_evidence(fa, la, fb, lb)
+    score += points
+    same_company = bool(a["company_id"]) and a["company_id"] == b["company_id"]
+    if same_company:
+        score += 12
+    elif a["company_id"] and b["company_id"]:
+        score -= 8
+    if code in ("same_name", "similar_name") and same_company:
+        reasons.append(_reason("similar_name_at_company", a["company_name"] or b["company_name"]))
+    else:
+        if code:
+            reasons.append(_reason(code, value))
+        if same_company and code:
+            reasons.append(_reason("same_company", a["company_name"] or b["company_name"]))
+    if a["country"] and b["country"] and a["country"] != b["country"]:
+        score -= 5
+    return Match(max(0, min(100, score)), reasons)
+
+
+# --- Companies ----------------------------------------------------------------------------
+
+
+def company_values(obj: Any) -> dict[str, Any]:
+    get = obj.get if isinstance(obj, Mapping) else lambda name, default=None: getattr(obj, name, default)
+    return {
+        name: str(get(name, "") or "")
+        for name in ("name", "domain", "email", "phone", "street", "city", "postal_code", "country")
+    }
+
+
+def score_companies(a: Mapping[str, Any], b: Mapping[str, Any]) -> Match:
+    reasons = []
+    score = 0
+    if a["domain"] and a["domain"] == b["domain"]:
+        score += 40
+        reasons.append(_reason("same_domain", a["domain"]))
+    elif a["domain"] and b["domain"]:
+        score -= 15
+    phone_a, phone_b = phone_key(a["phone"]), phone_key(b["phone"])
+    if phone_a and phone_a == phone_b:
+        score += 30
+        reasons.append(_reason("same_phone"))
+    elif phone_a and phone_b:
+        score -= 5
+    email_a, email_b = email_norm(a["email"]), email_norm(b["email"])
+    if email_a and email_a == email_b:
+        score += 30
+        reasons.append(_reason("same_email", email_a))
+    name_a, name_b = company_name_norm(a["name"]), company_name_norm(b["name"])
+    compact_a, compact_b = name_a.replace(" ", ""), name_b.replace(" ", "")
+    words_a, words_b = set(name_a.split()), set(name_b.split())
+    if compact_a and compact_a == compact_b:
+        score += 45
+        reasons.append(_reason("same_name"))
+    elif similarity(compact_a, compact_b) >= 0.92:
+        score += 38
+        reasons.append(_reason("similar_name"))
+    elif words_a and words_b and (words_a <= words_b or words_b <= words_a):
+        score += 30
+        reasons.append(_reason("similar_name"))
+    elif similarity(compact_a, compact_b) >= 0.85:
+        score += 22
+        reasons.append(_reason("similar_name"))
+    else:
+        score -= 15
+    street_a, street_b = name_norm(a["street"]), name_norm(b["street"])
+    city_a, city_b = name_norm(a["city"]), name_norm(b["city"])
+    if street_a and street_a == street_b and city_a == city_b:
+        score += 10
+        reasons.append(_reason("same_address"))
+    elif city_a and city_a == city_b:
+        score += 5
+        reasons.append(_reason("same_city"))
+    elif city_a and city_b and similarity(city_a, city_b) < 0.85:
+        score -= 5
+    if a["country"] and b["country"] and a["country"] != b["country"]:
+        score -= 10
+    return Match(max(0, min(100, score)), reasons)
