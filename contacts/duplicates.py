@@ -293,3 +293,12 @@ def _refresh_kind(kind: RecordKind) -> RefreshReport:
     # Open pairs this run did not find again (a record changed, merged or archived) go.
     DuplicateCandidate.objects.filter(kind=kind, status=CandidateStatus.OPEN, computed_at__lt=now).delete()
     return RefreshReport(kind.value, records, pairs, candidates, time.monotonic() - started)
+
+
+def duplicate_dismiss(*, actor: User, candidate: DuplicateCandidate) -> DuplicateCandidate:
+    """ "Not a duplicate": the pair stays dismissed through every later refresh."""
+    candidate.status = CandidateStatus.DISMISSED
+    candidate.dismissed_by = actor
+    candidate.dismissed_at = timezone.now()
+    candidate.save(update_fields=["status", "dismissed_by", "dismissed_at"])
+    return candidate

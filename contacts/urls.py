@@ -21,4 +21,11 @@ urlpatterns = [
     path("contacts/<int:pk>/archive/", views.contact_archive, name="contact-archive"),
     path("contacts/<int:pk>/restore/", views.contact_restore, name="contact-restore"),
     path("tags/suggest/", views.tag_suggest, name="tag-suggest"),
+    path("duplicates/", views.duplicate_list, name="duplicates"),
+    path("duplicates/refresh/", views.duplicates_refresh_now, name="duplicates-refresh"),
+    path("duplicates/<int:pk>/dismiss/", views.duplicate_dismiss, name="duplicate-dismiss"),
+    path("companies/<int:pk>/merge/<int:other>/", views.company_merge, name="company-merge"),
+    path("contacts/<int:pk>/merge/<int:other>/", views.contact_merge, name="contact-merge"),
+    path("merges/<int:pk>/undo/", views.merge_undo_view, name="merge-undo"),
+    path("data-quality/", views.data_quality_view, name="data-quality"),
 ]
