@@ -9,8 +9,8 @@ from contacts.models import Company, Contact
 
 
 def company_move(*, loser: Company, survivor: Company) -> dict[str, list[int]]:
-    activity_ids = list(Activity.objects.filter(company=loser).values_list("pk", flat=True))
-    event_ids = list(TimelineEvent.objects.filter(company=loser).values_list("pk", flat=True))
+    activity_ids = list(Activity.objects.filter(company=loser).order_by("pk").values_list("pk", flat=True))
+    event_ids = list(TimelineEvent.objects.filter(company=loser).order_by("pk").values_list("pk", flat=True))
     Activity.objects.filter(pk__in=activity_ids).update(company=survivor)
     TimelineEvent.objects.filter(pk__in=event_ids).update(company=survivor)
     return {"activities": activity_ids, "timeline_events": event_ids}
@@ -22,8 +22,8 @@ def company_restore(*, loser: Company, survivor: Company, moved: dict[str, list[
 
 
 def contact_move(*, loser: Contact, survivor: Contact) -> dict[str, list[int]]:
-    activity_ids = list(Activity.objects.filter(contact=loser).values_list("pk", flat=True))
-    event_ids = list(TimelineEvent.objects.filter(contact=loser).values_list("pk", flat=True))
+    activity_ids = list(Activity.objects.filter(contact=loser).order_by("pk").values_list("pk", flat=True))
+    event_ids = list(TimelineEvent.objects.filter(contact=loser).order_by("pk").values_list("pk", flat=True))
     Activity.objects.filter(pk__in=activity_ids).update(contact=survivor)
     TimelineEvent.objects.filter(pk__in=event_ids).update(contact=survivor)
     # Meeting attendance: a meeting both attended keeps one row (the survivor's).

@@ -461,11 +461,14 @@ class MergeForm(forms.Form):
                 label=str(model_field.verbose_name).capitalize(),
                 choices=[("survivor", _display_value(survivor, name)), ("loser", _display_value(loser, name))],
                 initial=defaults.get(name, "survivor"),
+                required=False,
                 widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
             )
+        self.defaults = defaults
 
     def choices(self) -> dict[str, str]:
-        return dict(self.cleaned_data)
+        """The picked side per field; a field left unpicked takes the preselected side."""
+        return {name: self.cleaned_data.get(name) or self.defaults.get(name, "survivor") for name in self.fields}
 
 
 def _display_value(record: Company | Contact, name: str) -> str:

@@ -189,12 +189,12 @@ def records_merge(
             _set_raw(survivor, name, _raw(loser, name))
     if kind == RecordKind.CONTACT and survivor.company_id != before["company"]:
         survivor.company = Company.objects.filter(pk=survivor.company_id).first()
-    survivor_tag_ids = set(survivor.tags.values_list("pk", flat=True))
+    survivor_tag_ids = set(survivor.tags.order_by("pk").values_list("pk", flat=True))
     added_tag_ids = sorted(set(loser.tags.values_list("pk", flat=True)) - survivor_tag_ids)
 
     moved: dict[str, Moved] = {}
     if kind == RecordKind.COMPANY:
-        contact_ids = list(Contact.objects.filter(company=loser).values_list("pk", flat=True))
+        contact_ids = list(Contact.objects.filter(company=loser).order_by("pk").values_list("pk", flat=True))
         Contact.objects.filter(pk__in=contact_ids).update(company=survivor)
         moved["contacts"] = {"contacts": contact_ids}
     for handler in merge_handlers(kind):

@@ -11,7 +11,7 @@ from deals.models import Deal
 
 
 def company_move(*, loser: Company, survivor: Company) -> dict[str, list[int]]:
-    ids = list(Deal.objects.filter(company=loser).values_list("pk", flat=True))
+    ids = list(Deal.objects.filter(company=loser).order_by("pk").values_list("pk", flat=True))
     Deal.objects.filter(pk__in=ids).update(company=survivor)
     return {"deals": ids}
 
@@ -35,5 +35,7 @@ def contact_move(*, loser: Contact, survivor: Contact) -> dict[str, list[int]]:
 def contact_restore(*, loser: Contact, survivor: Contact, moved: dict[str, list[int]]) -> None:
     through = Deal.contacts.through
     through.objects.filter(contact=survivor, deal_id__in=moved.get("deals", [])).update(contact=loser)
-    existing = set(Deal.objects.filter(pk__in=moved.get("deals_linked_to_both", [])).values_list("pk", flat=True))
+    existing = set(
+        Deal.objects.filter(pk__in=moved.get("deals_linked_to_both", [])).order_by("pk").values_list("pk", flat=True)
+    )
     through.objects.bulk_create([through(deal_id=pk, contact=loser) for pk in sorted(existing)], ignore_conflicts=True)
