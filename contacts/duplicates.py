@@ -239,16 +239,16 @@ def duplicates_refresh(*, kinds: tuple[str, ...] = (RecordKind.COMPANY, RecordKi
     return reports
 
 
-@transaction.atomic
-def _refresh_kind(kind: RecordKind) -> RefreshReport:
+def _create_pair_table(kind: RecordKind) -> int:
+    """Fill the temporary table ``dedupe_pairs (a, b)`` with every pair of active records
+    sharing a blocking key, in two set-based statements; returns the active record count.
+    Call inside a transaction (the tables are dropped at commit)."""
     spec = _REFRESH[kind]
-    model = spec["model"]
-    table = model._meta.db_table
-    fk = spec["fk"]
-    started = time.monotonic()
-    now = timezone.now()
+    table = spec["model"]._meta.db_table
     columns = ", ".join(f'"{c}"' for c in spec["columns"])
     with connection.cursor() as cursor:
+        # Dropped at commit; dropped here too for a caller already inside a transaction.
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.dedupe_pairs, pg_temp.dedupe_keys")
         cursor.execute(
             f"CREATE TEMP TABLE dedupe_keys ON COMMIT DROP AS "
             f"SELECT id, unnest({spec['function']}({columns})) AS key FROM {table} WHERE archived_at IS NULL"
@@ -262,7 +262,26 @@ def _refresh_kind(kind: RecordKind) -> RefreshReport:
             [BLOCK_CAP],
         )
         cursor.execute(f"SELECT count(*) FROM {table} WHERE archived_at IS NULL")
-        records = cursor.fetchone()[0]
+        return cursor.fetchone()[0]
+
+
+def blocking_pairs(kind: str) -> set[tuple[int, int]]:
+    """Every pair blocking proposes, unscored (for measuring blocking recall in ``bench/``)."""
+    with transaction.atomic():
+        _create_pair_table(RecordKind(kind))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT a, b FROM dedupe_pairs")
+            return set(cursor.fetchall())
+
+
+@transaction.atomic
+def _refresh_kind(kind: RecordKind) -> RefreshReport:
+    spec = _REFRESH[kind]
+    model = spec["model"]
+    fk = spec["fk"]
+    started = time.monotonic()
+    now = timezone.now()
+    records = _create_pair_table(kind)
     pairs = candidates = 0
     with connection.chunked_cursor() as pair_cursor:
         pair_cursor.execute("SELECT a, b FROM dedupe_pairs ORDER BY a, b")

