@@ -167,49 +167,61 @@ def _phone_variant(rng: random.Random, phone: str) -> str:
 
 
 def corrupt(rng: random.Random, person: Person, *, max_modifications: int = 3) -> Person:
-    """One duplicate of ``person`` with 1…``max_modifications`` modifications."""
+    """One duplicate of ``person`` with 1…``max_modifications`` modifications (each one
+    changes something: a modification that cannot apply is drawn again)."""
     dup = person
     for _n in range(rng.randint(1, max_modifications)):
-        op = rng.choices(
-            [
-                "typo_last", "typo_first", "ocr", "phonetic", "swap", "nickname", "initial", "translit",
-                "no_email", "no_phone", "no_first", "no_company", "email_variant", "phone_variant",
-                "other_company",
-            ],
-            [16, 12, 6, 8, 4, 6, 4, 3, 10, 10, 2, 6, 10, 10, 2],
-        )[0]  # fmt: skip
-        if op == "typo_last":
-            dup = replace(dup, last_name=_typo(rng, dup.last_name))
-        elif op == "typo_first":
-            dup = replace(dup, first_name=_typo(rng, dup.first_name))
-        elif op == "ocr":
-            field = rng.choice(["first_name", "last_name"])
-            dup = replace(dup, **{field: _swap_pattern(rng, getattr(dup, field), OCR)})
-        elif op == "phonetic":
-            field = rng.choice(["first_name", "last_name"])
-            dup = replace(dup, **{field: _swap_pattern(rng, getattr(dup, field), PHONETIC)})
-        elif op == "swap":
-            dup = replace(dup, first_name=dup.last_name, last_name=dup.first_name)
-        elif op == "nickname" and dup.first_name in NICKNAMES:
-            dup = replace(dup, first_name=rng.choice(NICKNAMES[dup.first_name]))
-        elif op == "initial" and dup.first_name:
-            dup = replace(dup, first_name=dup.first_name[0] + ".")
-        elif op == "translit" and any("а" <= ch.lower() <= "я" for ch in dup.last_name):
-            dup = replace(dup, first_name=_translit(dup.first_name), last_name=_translit(dup.last_name))
-        elif op == "no_email":
-            dup = replace(dup, email="", secondary_email="")
-        elif op == "no_phone":
-            dup = replace(dup, phone="", mobile="")
-        elif op == "no_first":
-            dup = replace(dup, first_name="")
-        elif op == "no_company":
-            dup = replace(dup, company=None)
-        elif op == "email_variant":
-            dup = replace(dup, email=_email_variant(rng, dup.email, dup))
-        elif op == "phone_variant":
-            dup = replace(dup, phone=_phone_variant(rng, dup.phone))
-        elif op == "other_company" and dup.company is not None:
-            dup = replace(dup, company=dup.company + 1)
+        before = dup
+        for _attempt in range(20):
+            dup = _modify(rng, before)
+            if dup != before:
+                break
+    while dup == person:  # two modifications that undid each other (a swap, swapped back)
+        dup = _modify(rng, dup)
+    return dup
+
+
+def _modify(rng: random.Random, dup: Person) -> Person:
+    op = rng.choices(
+        [
+            "typo_last", "typo_first", "ocr", "phonetic", "swap", "nickname", "initial", "translit",
+            "no_email", "no_phone", "no_first", "no_company", "email_variant", "phone_variant",
+            "other_company",
+        ],
+        [16, 12, 6, 8, 4, 6, 4, 3, 10, 10, 2, 6, 10, 10, 2],
+    )[0]  # fmt: skip
+    if op == "typo_last":
+        dup = replace(dup, last_name=_typo(rng, dup.last_name))
+    elif op == "typo_first":
+        dup = replace(dup, first_name=_typo(rng, dup.first_name))
+    elif op == "ocr":
+        field = rng.choice(["first_name", "last_name"])
+        dup = replace(dup, **{field: _swap_pattern(rng, getattr(dup, field), OCR)})
+    elif op == "phonetic":
+        field = rng.choice(["first_name", "last_name"])
+        dup = replace(dup, **{field: _swap_pattern(rng, getattr(dup, field), PHONETIC)})
+    elif op == "swap":
+        dup = replace(dup, first_name=dup.last_name, last_name=dup.first_name)
+    elif op == "nickname" and dup.first_name in NICKNAMES:
+        dup = replace(dup, first_name=rng.choice(NICKNAMES[dup.first_name]))
+    elif op == "initial" and dup.first_name:
+        dup = replace(dup, first_name=dup.first_name[0] + ".")
+    elif op == "translit" and any("а" <= ch.lower() <= "я" for ch in dup.last_name):
+        dup = replace(dup, first_name=_translit(dup.first_name), last_name=_translit(dup.last_name))
+    elif op == "no_email":
+        dup = replace(dup, email="", secondary_email="")
+    elif op == "no_phone":
+        dup = replace(dup, phone="", mobile="")
+    elif op == "no_first":
+        dup = replace(dup, first_name="")
+    elif op == "no_company":
+        dup = replace(dup, company=None)
+    elif op == "email_variant":
+        dup = replace(dup, email=_email_variant(rng, dup.email, dup))
+    elif op == "phone_variant":
+        dup = replace(dup, phone=_phone_variant(rng, dup.phone))
+    elif op == "other_company" and dup.company is not None:
+        dup = replace(dup, company=dup.company + 1)
     return dup
 
 

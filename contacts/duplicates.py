@@ -254,11 +254,15 @@ def _create_pair_table(kind: RecordKind) -> int:
             f"SELECT id, unnest({spec['function']}({columns})) AS key FROM {table} WHERE archived_at IS NULL"
         )
         cursor.execute(
+            # name_block: how many records share the pair's rarest name key (n:, q:, r:) —
+            # how common the name is, which scoring turns into evidence.
             "CREATE TEMP TABLE dedupe_pairs ON COMMIT DROP AS "
-            "SELECT DISTINCT k1.id AS a, k2.id AS b "
-            "FROM (SELECT key FROM dedupe_keys GROUP BY key HAVING count(*) BETWEEN 2 AND %s) AS blocks "
+            "SELECT k1.id AS a, k2.id AS b, min(blocks.n) FILTER (WHERE blocks.key ~ '^[nqr]:') AS name_block "
+            "FROM (SELECT key, count(*) AS n FROM dedupe_keys GROUP BY key HAVING count(*) BETWEEN 2 AND %s) "
+            "AS blocks "
             "JOIN dedupe_keys k1 ON k1.key = blocks.key "
-            "JOIN dedupe_keys k2 ON k2.key = blocks.key AND k1.id < k2.id",
+            "JOIN dedupe_keys k2 ON k2.key = blocks.key AND k1.id < k2.id "
+            "GROUP BY k1.id, k2.id",
             [BLOCK_CAP],
         )
         cursor.execute(f"SELECT count(*) FROM {table} WHERE archived_at IS NULL")
@@ -284,17 +288,17 @@ def _refresh_kind(kind: RecordKind) -> RefreshReport:
     records = _create_pair_table(kind)
     pairs = candidates = 0
     with connection.chunked_cursor() as pair_cursor:
-        pair_cursor.execute("SELECT a, b FROM dedupe_pairs ORDER BY a, b")
+        pair_cursor.execute("SELECT a, b, name_block FROM dedupe_pairs ORDER BY a, b")
         while batch := pair_cursor.fetchmany(BATCH):
             pairs += len(batch)
-            ids = {i for pair in batch for i in pair}
+            ids = {i for a, b, _n in batch for i in (a, b)}
             rows = {
                 row["id"]: spec["to_values"](row)
                 for row in model.objects.filter(pk__in=ids).order_by().values(*spec["values"])
             }
             found = []
-            for a, b in batch:
-                match = spec["score"](rows[a], rows[b])
+            for a, b, name_block in batch:
+                match = spec["score"](rows[a], rows[b], name_frequency=name_block)
                 if match.score >= DUPLICATE_SCORE:
                     found.append((kind.value, a, b, match.score, Json(match.reasons), CandidateStatus.OPEN.value, now))
             if found:

@@ -191,6 +191,7 @@ def reason_label(reason: Mapping[str, str]) -> str:
         "same_email": _("same email %(value)s"),
         "same_email_name": _("same email name %(value)s"),
         "similar_email": _("similar email"),
+        "rare_name": _("rare name"),
         "same_phone": _("same phone"),
         "same_domain": _("same domain %(value)s"),
         "same_name": _("same name"),
@@ -230,7 +231,7 @@ def _first_similarity(a: str, b: str) -> tuple[float | None, str]:
 
 
 # Name similarity (0–1) → points; below the last band the names disagree.
-_NAME_BANDS = ((0.97, 50), (0.93, 46), (0.90, 40), (0.85, 30), (0.80, 18), (0.75, 5))
+_NAME_BANDS = ((0.97, 50), (0.93, 46), (0.90, 40), (0.85, 30), (0.80, 22), (0.75, 10))
 # A first name this unlike the other one (and no nickname or initial) is another person.
 _DIFFERENT_FIRST = 0.7
 # A missing first name counts as this similar: it neither confirms nor contradicts.
@@ -287,10 +288,21 @@ def contact_values(obj: Any) -> dict[str, Any]:
     }
 
 
-def score_contacts(a: Mapping[str, Any], b: Mapping[str, Any]) -> Match:
-    """Score two ``contact_values`` dicts; see the module docstring for the weights."""
+# A name (phonetic key, or its first/last letters) at most this many active records share —
+# the person's own duplicates included — is rare: agreeing on it is real evidence, as
+# Fellegi-Sunter's frequency-based weights say. Only the refresh knows the frequency.
+RARE_NAME_RECORDS = 4
+
+
+def score_contacts(a: Mapping[str, Any], b: Mapping[str, Any], *, name_frequency: int | None = None) -> Match:
+    """Score two ``contact_values`` dicts; see the module docstring for the weights.
+
+    ``name_frequency`` (known to the nightly refresh, not to the form) is how many records
+    share the pair's rarest name key; a close match on a rare name earns a bonus.
+    """
     reasons = []
-    score = 0
+    score = contradictions = 0
+    rare = False
     emails_a = {email_norm(e) for e in a["emails"]}
     emails_b = {email_norm(e) for e in b["emails"]}
     shared = emails_a & emails_b
@@ -307,6 +319,7 @@ def score_contacts(a: Mapping[str, Any], b: Mapping[str, Any]) -> Match:
             reasons.append(_reason("similar_email"))
         else:
             score -= 5
+            contradictions += 1
     phones_a = {phone_key(p) for p in a["phones"]} - {""}
     phones_b = {phone_key(p) for p in b["phones"]} - {""}
     if phones_a & phones_b:
@@ -314,10 +327,16 @@ def score_contacts(a: Mapping[str, Any], b: Mapping[str, Any]) -> Match:
         reasons.append(_reason("same_phone"))
     elif phones_a and phones_b:
         score -= 5
+        contradictions += 1
     fa, la = name_norm(a["first_name"]), name_norm(a["last_name"])
     fb, lb = name_norm(b["first_name"]), name_norm(b["last_name"])
     points, code, value = _name_evidence(fa, la, fb, lb)
     score += points
+    if a["company_id"] and b["company_id"] and a["company_id"] != b["company_id"]:
+        contradictions += 1
+    if points >= 40 and not contradictions and name_frequency is not None and name_frequency <= RARE_NAME_RECORDS:
+        score += 20
+        rare = True
     same_company = bool(a["company_id"]) and a["company_id"] == b["company_id"]
     if same_company:
         score += 15
@@ -330,6 +349,8 @@ def score_contacts(a: Mapping[str, Any], b: Mapping[str, Any]) -> Match:
             reasons.append(_reason(code, value))
         if same_company and code:
             reasons.append(_reason("same_company", a["company_name"] or b["company_name"]))
+    if rare:
+        reasons.append(_reason("rare_name"))
     if a["country"] and b["country"] and a["country"] != b["country"]:
         score -= 5
     return Match(max(0, min(100, score)), reasons)
@@ -346,7 +367,7 @@ def company_values(obj: Any) -> dict[str, Any]:
     }
 
 
-def score_companies(a: Mapping[str, Any], b: Mapping[str, Any]) -> Match:
+def score_companies(a: Mapping[str, Any], b: Mapping[str, Any], *, name_frequency: int | None = None) -> Match:
     reasons = []
     score = 0
     if a["domain"] and a["domain"] == b["domain"]:

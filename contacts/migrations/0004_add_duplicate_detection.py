@@ -61,7 +61,8 @@ BEGIN
 END $$;
 
 -- n: phonetic last name + first initial, and the same with first/last swapped;
--- q: three letters of each name (typos that change the phonetic code);
+-- q: the first three letters of each name, r: the last three (typos that change the
+--    phonetic code rarely hit both ends of both names);
 -- c: same company and phonetic last name (nicknames, missing first names);
 -- e: normalised e-mail; l: personal local part on any domain; p: last nine phone digits.
 CREATE OR REPLACE FUNCTION dedupe_contact_keys(
@@ -76,6 +77,7 @@ BEGIN
     CASE WHEN l <> '' AND f <> '' THEN 'n:' || dmetaphone(l) || left(f, 1) END,
     CASE WHEN l <> '' AND f <> '' THEN 'n:' || dmetaphone(f) || left(l, 1) END,
     CASE WHEN length(l) >= 3 AND length(f) >= 3 THEN 'q:' || left(l, 3) || left(f, 3) END,
+    CASE WHEN length(l) >= 4 AND length(f) >= 4 THEN 'r:' || right(l, 3) || right(f, 3) END,
     CASE WHEN l <> '' AND company_id IS NOT NULL THEN 'c:' || company_id || ':' || dmetaphone(l) END,
     'e:' || dedupe_email(email),
     'e:' || dedupe_email(email2),
