@@ -23,7 +23,8 @@ import jellyfish
 from django.utils.translation import gettext as _
 
 # A pair scoring at least this is listed on the Duplicates page (precision/recall in README).
-DUPLICATE_SCORE = 60
+# A name alone earns at most 50, so some identifier or a rare name must agree as well.
+DUPLICATE_SCORE = 55
 # The create/edit form warns from these scores (or on any shared e-mail, phone or domain):
 # a warning costs a glance, a listed pair costs a review. A similar company name alone is
 # worth a warning; a similar person's name alone is not (there are many Anna Petrovas).
@@ -238,24 +239,26 @@ _DIFFERENT_FIRST = 0.7
 _MISSING_FIRST = 0.7
 
 
-def _name_score(fa: str, la: str, fb: str, lb: str) -> tuple[float, str]:
+def _name_score(fa: str, la: str, fb: str, lb: str, *, lenient: bool = False) -> tuple[float, str]:
+    """``lenient``: the pair shares an e-mail address, so a badly garbled first name is more
+    likely a typo than another person (relatives share phones far more than mailboxes)."""
     last_a, last_b = la.replace(" ", ""), lb.replace(" ", "")
     if not last_a or not last_b:
         return 0.0, "missing"
     first, how = _first_similarity(fa, fb)
-    if first is not None and how == "similar" and first < _DIFFERENT_FIRST:
+    if first is not None and how == "similar" and first < _DIFFERENT_FIRST and not lenient:
         return 0.0, "different"
     value = 0.6 * similarity(last_a, last_b) + 0.4 * (_MISSING_FIRST if first is None else first)
     return value, how
 
 
-def _name_evidence(fa: str, la: str, fb: str, lb: str) -> tuple[int, str, str]:
+def _name_evidence(fa: str, la: str, fb: str, lb: str, *, lenient: bool = False) -> tuple[int, str, str]:
     """Points for the names and the reason code; also tries first/last swapped."""
-    value, how = _name_score(fa, la, fb, lb)
+    value, how = _name_score(fa, la, fb, lb, lenient=lenient)
     code = ""
     if fa and fb:
-        swapped, swapped_how = _name_score(fa, la, lb, fb)  # b's first and last name swapped
-        if swapped - 0.03 > value and swapped >= 0.9:
+        swapped, swapped_how = _name_score(fa, la, lb, fb, lenient=lenient)  # b's first and last swapped
+        if swapped - 0.03 > value and swapped >= 0.88:
             value, how, code = swapped - 0.03, swapped_how, "swapped_names"
     if how in ("missing", "different"):
         return (-15 if how == "different" else 0), "", ""
@@ -330,7 +333,7 @@ def score_contacts(a: Mapping[str, Any], b: Mapping[str, Any], *, name_frequency
         contradictions += 1
     fa, la = name_norm(a["first_name"]), name_norm(a["last_name"])
     fb, lb = name_norm(b["first_name"]), name_norm(b["last_name"])
-    points, code, value = _name_evidence(fa, la, fb, lb)
+    points, code, value = _name_evidence(fa, la, fb, lb, lenient=bool(shared))
     score += points
     if a["company_id"] and b["company_id"] and a["company_id"] != b["company_id"]:
         contradictions += 1
