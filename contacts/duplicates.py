@@ -34,6 +34,7 @@ from contacts.matching import (
     WARN_SCORE,
     company_values,
     contact_values,
+    is_rare_name,
     score_companies,
     score_contacts,
 )
@@ -298,7 +299,7 @@ def _refresh_kind(kind: RecordKind) -> RefreshReport:
             }
             found = []
             for a, b, name_block in batch:
-                match = spec["score"](rows[a], rows[b], name_frequency=name_block)
+                match = spec["score"](rows[a], rows[b], rare_name=is_rare_name(name_block, records))
                 if match.score >= DUPLICATE_SCORE:
                     found.append((kind.value, a, b, match.score, Json(match.reasons), CandidateStatus.OPEN.value, now))
             if found:

@@ -38,6 +38,7 @@ _CYRILLIC = {
 }  # fmt: skip
 _TRANSLIT = str.maketrans(_CYRILLIC)
 _NON_ALPHA = re.compile(r"[^\w]+|[\d_]+")
+_DIGITS = re.compile(r"\d+")
 # Words that say what kind of company it is, not which one ("Acme Inc" = "ACME, LLC").
 _LEGAL_FORMS_TEXT = (
     "llc inc incorporated ltd limited gmbh ag kg se ooo oao zao pao ao ip co corp corporation company plc sa "
@@ -159,10 +160,15 @@ def first_canonical(first: str) -> str:
 
 
 def _email_typo(a: str, b: str) -> bool:
-    """Two normalised addresses on one domain whose personal parts differ by a typo."""
+    """Two normalised addresses on one domain whose personal parts differ by a typo (not by
+    a number: anna.smith1@ and anna.smith2@ are two mailboxes)."""
     local_a, _sep, domain_a = a.partition("@")
     local_b, _sep, domain_b = b.partition("@")
-    return domain_a == domain_b and min(len(local_a), len(local_b)) >= 5 and similarity(local_a, local_b) >= 0.9
+    if domain_a != domain_b or min(len(local_a), len(local_b)) < 5:
+        return False
+    if _DIGITS.sub("", local_a) == _DIGITS.sub("", local_b):
+        return False
+    return similarity(local_a, local_b) >= 0.9
 
 
 def similarity(a: str, b: str) -> float:
@@ -292,16 +298,22 @@ def contact_values(obj: Any) -> dict[str, Any]:
 
 
 # A name (phonetic key, or its first/last letters) at most this many active records share —
-# the person's own duplicates included — is rare: agreeing on it is real evidence, as
-# Fellegi-Sunter's frequency-based weights say. Only the refresh knows the frequency.
+# the person's own duplicates included — and at most this share of them is rare: agreeing on
+# it is real evidence, as Fellegi-Sunter's frequency-based weights say. In a small table
+# (a demo, a new install) nothing counts as rare. Only the refresh knows the frequency.
 RARE_NAME_RECORDS = 4
+RARE_NAME_SHARE = 0.001
 
 
-def score_contacts(a: Mapping[str, Any], b: Mapping[str, Any], *, name_frequency: int | None = None) -> Match:
+def is_rare_name(records_sharing: int | None, records: int) -> bool:
+    return records_sharing is not None and records_sharing <= min(RARE_NAME_RECORDS, records * RARE_NAME_SHARE)
+
+
+def score_contacts(a: Mapping[str, Any], b: Mapping[str, Any], *, rare_name: bool = False) -> Match:
     """Score two ``contact_values`` dicts; see the module docstring for the weights.
 
-    ``name_frequency`` (known to the nightly refresh, not to the form) is how many records
-    share the pair's rarest name key; a close match on a rare name earns a bonus.
+    ``rare_name`` (known to the nightly refresh, not to the form, see ``is_rare_name``): a
+    close, uncontradicted match on a rare name earns a bonus.
     """
     reasons = []
     score = contradictions = 0
@@ -337,7 +349,7 @@ def score_contacts(a: Mapping[str, Any], b: Mapping[str, Any], *, name_frequency
     score += points
     if a["company_id"] and b["company_id"] and a["company_id"] != b["company_id"]:
         contradictions += 1
-    if points >= 40 and not contradictions and name_frequency is not None and name_frequency <= RARE_NAME_RECORDS:
+    if rare_name and points >= 40 and not contradictions:
         score += 20
         rare = True
     same_company = bool(a["company_id"]) and a["company_id"] == b["company_id"]
@@ -370,7 +382,7 @@ def company_values(obj: Any) -> dict[str, Any]:
     }
 
 
-def score_companies(a: Mapping[str, Any], b: Mapping[str, Any], *, name_frequency: int | None = None) -> Match:
+def score_companies(a: Mapping[str, Any], b: Mapping[str, Any], *, rare_name: bool = False) -> Match:
     reasons = []
     score = 0
     if a["domain"] and a["domain"] == b["domain"]:
