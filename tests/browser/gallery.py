@@ -76,6 +76,8 @@ PAGES: list[tuple[str, str | None, str, int, Callable[[Page], None] | None]] = [
     ("24-my-day-phone", "alice", "/", PHONE, None),
     ("25-kanban-phone", "alice", "/deals/board/", PHONE, None),
     ("26-company-360-phone", "alice", "/companies/{company}/", PHONE, None),
+    ("27-duplicates", "manager", "/duplicates/", DESKTOP, None),
+    ("30-data-quality", "manager", "/data-quality/", DESKTOP, None),
 ]
 
 
