@@ -24,7 +24,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import TrigramSimilarity
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, Func, Q, TextField, Value
+from django.db.models import BigIntegerField, F, Func, IntegerField, Q, TextField, Value
 from django.db.models.functions import Cast, Lower
 from django.utils import timezone
 from psycopg2.extras import Json, execute_values
@@ -76,6 +76,12 @@ def _input_keys(function: str, *values: str, company_id: int | None = None) -> F
     return Func(*args, function=function, output_field=ArrayField(TextField()))
 
 
+def _shared(keys: Func) -> Func:
+    """How many blocking keys a row shares with ``keys`` (identifiers count twice), so the
+    few rows the live check scores are the likeliest ones even when a common name matches many."""
+    return Func(F("match_keys"), keys, function="dedupe_shared", output_field=IntegerField())
+
+
 def company_duplicates(
     user: User,
     *,
@@ -101,10 +107,10 @@ def company_duplicates(
         Company.objects.visible_to(user)
         .active()
         .alias(match_keys=company_match_keys())
-        .annotate(similarity=TrigramSimilarity(Lower("name"), name.lower()))
+        .annotate(similarity=TrigramSimilarity(Lower("name"), name.lower()), shared=_shared(keys))
         .filter(condition)
         .select_related("owner")
-        .order_by("-similarity", "id")
+        .order_by("-shared", "-similarity", "id")
     )
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
@@ -154,8 +160,9 @@ def contact_duplicates(
         .active()
         .alias(match_keys=contact_match_keys())
         .filter(match_keys__overlap=keys)
+        .annotate(shared=_shared(keys))
         .select_related("owner", "company")
-        .order_by("-updated_at", "id")
+        .order_by("-shared", "-updated_at", "id")
     )
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)

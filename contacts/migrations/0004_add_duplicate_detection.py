@@ -105,9 +105,18 @@ BEGIN
     'p:' || dedupe_phone(phone)
   ], NULL);
 END $$;
+
+-- How many keys two records share (e-mail, personal e-mail and phone keys count twice):
+-- the form's live check reads its best candidates first.
+CREATE OR REPLACE FUNCTION dedupe_shared(a text[], b text[]) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT (count(*) + count(*) FILTER (WHERE k ~ '^[epld]:'))::integer
+  FROM (SELECT unnest(a) INTERSECT SELECT unnest(b)) AS s(k)
+$$;
 """
 
 DROP_SQL = """
+DROP FUNCTION IF EXISTS dedupe_shared(text[], text[]);
 DROP FUNCTION IF EXISTS dedupe_company_keys(text, text, text, text);
 DROP FUNCTION IF EXISTS dedupe_contact_keys(text, text, text, text, text, text, bigint);
 DROP FUNCTION IF EXISTS dedupe_email_local(text);
