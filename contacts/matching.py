@@ -159,6 +159,21 @@ def first_canonical(first: str) -> str:
     return NICKNAMES.get(token, token)
 
 
+_NAME_PATTERNS = ("{f}{l}", "{l}{f}", "{i}{l}", "{l}{i}", "{f}", "{l}")
+
+
+def _from_names(local: str, person: Mapping[str, Any]) -> bool:
+    """True when an e-mail's personal part is just the person's names (anna.petrova, apetrova)."""
+    if _DIGITS.search(local):
+        return False
+    letters = re.sub(r"[^a-z]", "", name_norm(local))
+    first = person["first_norm"].replace(" ", "")
+    last = person["last_norm"].replace(" ", "")
+    if not last:
+        return False
+    return any(letters == p.format(f=first, l=last, i=first[:1]) for p in _NAME_PATTERNS)
+
+
 def _email_typo(a: str, b: str) -> bool:
     """Two normalised addresses on one domain whose personal parts differ by a typo (not by
     a number: anna.smith1@ and anna.smith2@ are two mailboxes)."""
@@ -286,14 +301,22 @@ def contact_values(obj: Any) -> dict[str, Any]:
     company_id, company_name = get("company_id", None), get("company_name", "") or ""
     if company is not None:
         company_id, company_name = company.pk, company.name
+    emails = [e for e in (get("email", ""), get("secondary_email", "")) if e]
+    phones = [p for p in (get("phone", ""), get("mobile", "")) if p]
+    first, last = get("first_name", "") or "", get("last_name", "") or ""
     return {
-        "first_name": get("first_name", "") or "",
-        "last_name": get("last_name", "") or "",
-        "emails": [e for e in (get("email", ""), get("secondary_email", "")) if e],
-        "phones": [p for p in (get("phone", ""), get("mobile", "")) if p],
+        "first_name": first,
+        "last_name": last,
+        "emails": emails,
+        "phones": phones,
         "company_id": company_id,
         "company_name": company_name,
         "country": str(get("country", "") or ""),
+        # Normalised once per record: the refresh scores each record against many others.
+        "first_norm": name_norm(first),
+        "last_norm": name_norm(last),
+        "emails_norm": {email_norm(e) for e in emails},
+        "phone_keys": {phone_key(p) for p in phones} - {""},
     }
 
 
@@ -318,14 +341,16 @@ def score_contacts(a: Mapping[str, Any], b: Mapping[str, Any], *, rare_name: boo
     reasons = []
     score = contradictions = 0
     rare = False
-    emails_a = {email_norm(e) for e in a["emails"]}
-    emails_b = {email_norm(e) for e in b["emails"]}
+    emails_a, emails_b = a["emails_norm"], b["emails_norm"]
     shared = emails_a & emails_b
     if shared:
         score += 45
         reasons.append(_reason("same_email", sorted(shared)[0]))
     elif emails_a and emails_b:
         locals_shared = ({email_local(e) for e in emails_a} & {email_local(e) for e in emails_b}) - {""}
+        # anna.petrova@ on two domains says no more than the names do; a0783@ or
+        # anna.p.1985@ on two domains does.
+        locals_shared = {x for x in locals_shared if not _from_names(x, a) or not _from_names(x, b)}
         if locals_shared:
             score += 20
             reasons.append(_reason("same_email_name", sorted(locals_shared)[0]))
@@ -335,16 +360,14 @@ def score_contacts(a: Mapping[str, Any], b: Mapping[str, Any], *, rare_name: boo
         else:
             score -= 5
             contradictions += 1
-    phones_a = {phone_key(p) for p in a["phones"]} - {""}
-    phones_b = {phone_key(p) for p in b["phones"]} - {""}
+    phones_a, phones_b = a["phone_keys"], b["phone_keys"]
     if phones_a & phones_b:
         score += 40
         reasons.append(_reason("same_phone"))
     elif phones_a and phones_b:
         score -= 5
         contradictions += 1
-    fa, la = name_norm(a["first_name"]), name_norm(a["last_name"])
-    fb, lb = name_norm(b["first_name"]), name_norm(b["last_name"])
+    fa, la, fb, lb = a["first_norm"], a["last_norm"], b["first_norm"], b["last_norm"]
     points, code, value = _name_evidence(fa, la, fb, lb, lenient=bool(shared))
     score += points
     if a["company_id"] and b["company_id"] and a["company_id"] != b["company_id"]:
