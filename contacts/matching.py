@@ -401,10 +401,17 @@ def score_contacts(a: Mapping[str, Any], b: Mapping[str, Any], *, rare_name: boo
 
 def company_values(obj: Any) -> dict[str, Any]:
     get = obj.get if isinstance(obj, Mapping) else lambda name, default=None: getattr(obj, name, default)
-    return {
+    values = {
         name: str(get(name, "") or "")
         for name in ("name", "domain", "email", "phone", "street", "city", "postal_code", "country")
     }
+    # Normalised once per record: the refresh scores each record against many others.
+    values["name_norm"] = company_name_norm(values["name"])
+    values["street_norm"] = name_norm(values["street"])
+    values["city_norm"] = name_norm(values["city"])
+    values["phone_key"] = phone_key(values["phone"])
+    values["email_norm"] = email_norm(values["email"])
+    return values
 
 
 def score_companies(a: Mapping[str, Any], b: Mapping[str, Any], *, rare_name: bool = False) -> Match:
@@ -415,17 +422,17 @@ def score_companies(a: Mapping[str, Any], b: Mapping[str, Any], *, rare_name: bo
         reasons.append(_reason("same_domain", a["domain"]))
     elif a["domain"] and b["domain"]:
         score -= 15
-    phone_a, phone_b = phone_key(a["phone"]), phone_key(b["phone"])
+    phone_a, phone_b = a["phone_key"], b["phone_key"]
     if phone_a and phone_a == phone_b:
         score += 30
         reasons.append(_reason("same_phone"))
     elif phone_a and phone_b:
         score -= 5
-    email_a, email_b = email_norm(a["email"]), email_norm(b["email"])
+    email_a, email_b = a["email_norm"], b["email_norm"]
     if email_a and email_a == email_b:
         score += 30
         reasons.append(_reason("same_email", email_a))
-    name_a, name_b = company_name_norm(a["name"]), company_name_norm(b["name"])
+    name_a, name_b = a["name_norm"], b["name_norm"]
     compact_a, compact_b = name_a.replace(" ", ""), name_b.replace(" ", "")
     words_a, words_b = set(name_a.split()), set(name_b.split())
     if compact_a and compact_a == compact_b:
@@ -442,8 +449,8 @@ def score_companies(a: Mapping[str, Any], b: Mapping[str, Any], *, rare_name: bo
         reasons.append(_reason("similar_name"))
     else:
         score -= 15
-    street_a, street_b = name_norm(a["street"]), name_norm(b["street"])
-    city_a, city_b = name_norm(a["city"]), name_norm(b["city"])
+    street_a, street_b = a["street_norm"], b["street_norm"]
+    city_a, city_b = a["city_norm"], b["city_norm"]
     if street_a and street_a == street_b and city_a == city_b:
         score += 10
         reasons.append(_reason("same_address"))
