@@ -59,6 +59,8 @@ NAME_SIMILARITY = 0.5
 # common name) is skipped: it would add thousands of pairs and almost no true duplicate.
 BLOCK_CAP = 100
 BATCH = 5000
+# Normalised records kept between batches (about 1.5 kB each).
+CACHE_RECORDS = 200_000
 LAST_REFRESH_CACHE_KEY = "duplicates-last-refresh"
 
 
@@ -295,15 +297,21 @@ def _refresh_kind(kind: RecordKind) -> RefreshReport:
     now = timezone.now()
     records = _create_pair_table(kind)
     pairs = candidates = 0
+    rows: dict[int, dict] = {}
     with connection.chunked_cursor() as pair_cursor:
         pair_cursor.execute("SELECT a, b, name_block FROM dedupe_pairs ORDER BY a, b")
         while batch := pair_cursor.fetchmany(BATCH):
             pairs += len(batch)
             ids = {i for a, b, _n in batch for i in (a, b)}
-            rows = {
-                row["id"]: spec["to_values"](row)
-                for row in model.objects.filter(pk__in=ids).order_by().values(*spec["values"])
-            }
+            # A record is in many pairs: keep its normalised values for the next batches.
+            if len(rows) > CACHE_RECORDS:
+                rows.clear()
+            missing = ids.difference(rows)
+            if missing:
+                rows.update(
+                    (row["id"], spec["to_values"](row))
+                    for row in model.objects.filter(pk__in=missing).order_by().values(*spec["values"])
+                )
             found = []
             for a, b, name_block in batch:
                 match = spec["score"](rows[a], rows[b], rare_name=is_rare_name(name_block, records))
