@@ -42,7 +42,11 @@ class ActivitiesConfig(AppConfig):
     verbose_name = _("Activities and reminders")
 
     def ready(self) -> None:
-        from activities import receivers  # noqa: F401 - connects the timeline receiver
+        from activities import (
+            merge,
+            receivers,  # noqa: F401 - connects the timeline receiver
+        )
+        from contacts.merge import register_merge_handler
         from crm.home import register_home_panel
         from crm.search import register_search_provider
         from deals.hooks import register_card_decorator
@@ -52,3 +56,5 @@ class ActivitiesConfig(AppConfig):
         )
         register_search_provider(key="activities", order=40, search=_search)
         register_card_decorator(key="activities-next", decorate=_decorate_board_cards)
+        register_merge_handler(kind="company", key="activities", move=merge.company_move, restore=merge.company_restore)
+        register_merge_handler(kind="contact", key="activities", move=merge.contact_move, restore=merge.contact_restore)

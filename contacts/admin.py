@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from contacts import services
-from contacts.models import Company, Contact, ImportJob, Tag
+from contacts.models import Company, Contact, ImportJob, MergeRecord, Tag
 
 
 class ArchivedFilter(admin.SimpleListFilter):
@@ -106,3 +106,22 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("file_data")
+
+
+@admin.register(MergeRecord)
+class MergeRecordAdmin(admin.ModelAdmin):
+    """Read-only audit of merges: undo happens on the kept record's page, never here."""
+
+    list_display = ["__str__", "kind", "actor", "merged_at", "undone_at", "finalized_at"]
+    list_filter = ["kind", "merged_at"]
+    list_select_related = ["actor", "survivor_company", "survivor_contact"]
+    date_hierarchy = "merged_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

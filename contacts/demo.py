@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from contacts.duplicates import duplicates_refresh
 from contacts.models import Company, CompanySize, Contact, LifecycleStage, Source, Tag
 from contacts.normalize import domain_from_website, normalize_email, normalize_phone
 from crm.demo import DemoPeople
@@ -243,6 +244,21 @@ def seed(*, people: DemoPeople) -> None:
         twin.email = normalize_email(original.email.upper())
         twin.completeness = twin.compute_completeness()
         contacts.append(twin)
+    # Harder near-duplicates the Duplicates page finds: the same phone typed by another rep
+    # with the names swapped, and a second record without the e-mail but at the same company.
+    for offset, original in enumerate(o for o in contacts[10:60] if o.phone and o.first_name and o.company):
+        if offset >= 3:
+            break
+        twin = _contact(
+            rng, COUNTRIES[str(original.country)], str(original.country), None, original.owner, now, len(contacts)
+        )
+        if offset == 0:
+            twin.first_name, twin.last_name, twin.phone = original.last_name, original.first_name, original.phone
+        else:
+            twin.first_name, twin.last_name, twin.company = original.first_name, original.last_name, original.company
+            twin.email, twin.phone = "", original.phone
+        twin.completeness = twin.compute_completeness()
+        contacts.append(twin)
     for contact in contacts:
         contact._history_date = contact.created_at
         contact._history_user = contact.owner
@@ -250,6 +266,8 @@ def seed(*, people: DemoPeople) -> None:
 
     _tag(rng, Company, companies, tags, rate=0.4)
     _tag(rng, Contact, contacts, tags, rate=0.25)
+    # The Duplicates page starts with what the nightly job would have found.
+    duplicates_refresh()
 
 
 def _contact(rng: random.Random, info: dict, country: str, company: Company | None, owner, now, index: int) -> Contact:

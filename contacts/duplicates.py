@@ -1,30 +1,87 @@
-"""Possible duplicates of a company or contact that is about to be saved.
+"""Finding duplicate companies and contacts: the form's live warning and the nightly refresh.
 
-Each finder issues one query over the records the user may see (a duplicate the user may
-not see is never hinted at) and says why each candidate matched. Values are compared in
-their stored form, so callers pass data already normalised by ``contacts.normalize``.
+Both find candidates through the same SQL blocking keys (``dedupe_company_keys`` /
+``dedupe_contact_keys``, migration ``add_duplicate_detection``) and score them with
+``contacts.matching``, so a pair the form warns about and a pair on the Duplicates page are
+judged the same way.
+
+The live check is one indexed query over the records the user may see (a duplicate the user
+may not see is never hinted at). The refresh is set-based: one statement computes every
+active record's keys into a temporary table, one joins records sharing a key into candidate
+pairs (skipping keys shared by more than ``BLOCK_CAP`` records, which say nothing), and the
+pairs are then streamed from a server-side cursor and scored in batches — no per-record
+query, no O(n²) pass. It runs in one transaction, so readers see the old or the new
+candidates, never half.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import TrigramSimilarity
-from django.db.models import Q, Value
-from django.db.models.functions import Concat, Lower
-from django.utils.translation import gettext as _
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import BigIntegerField, F, Func, IntegerField, Q, TextField, Value
+from django.db.models.functions import Cast, Lower
+from django.utils import timezone
+from psycopg2.extras import Json, execute_values
 
-from contacts.models import Company, Contact
+from contacts.matching import (
+    DUPLICATE_SCORE,
+    WARN_SCORE,
+    company_values,
+    contact_values,
+    is_rare_name,
+    score_companies,
+    score_contacts,
+)
+from contacts.models import (
+    COMPANY_KEYS,
+    CONTACT_KEYS,
+    CandidateStatus,
+    Company,
+    Contact,
+    DuplicateCandidate,
+    RecordKind,
+    company_match_keys,
+    contact_match_keys,
+)
 from crm.models import User
 
-# pg_trgm similarity from which two names count as "similar" (0 = nothing shared, 1 = equal).
+logger = logging.getLogger(__name__)
+
+# pg_trgm similarity from which two company names count as "similar" (0 = nothing shared, 1 = equal).
 NAME_SIMILARITY = 0.5
+# A blocking key shared by more records than this (a switchboard number, "info@…", a very
+# common name) is skipped: it would add thousands of pairs and almost no true duplicate.
+BLOCK_CAP = 100
+BATCH = 5000
+# Normalised records kept between batches (about 1.5 kB each).
+CACHE_RECORDS = 200_000
+LAST_REFRESH_CACHE_KEY = "duplicates-last-refresh"
 
 
 @dataclass(frozen=True)
 class Duplicate:
     record: Company | Contact
     reasons: list[str]
+    score: int = 0
+
+
+def _input_keys(function: str, *values: str, company_id: int | None = None) -> Func:
+    args = [Value(v or "", output_field=TextField()) for v in values]
+    if function == "dedupe_contact_keys":
+        args.append(Cast(Value(company_id), BigIntegerField()))
+    return Func(*args, function=function, output_field=ArrayField(TextField()))
+
+
+def _shared(keys: Func) -> Func:
+    """How many blocking keys a row shares with ``keys`` (identifiers count twice), so the
+    few rows the live check scores are the likeliest ones even when a common name matches many."""
+    return Func(F("match_keys"), keys, function="dedupe_shared", output_field=IntegerField())
 
 
 def company_duplicates(
@@ -34,46 +91,50 @@ def company_duplicates(
     domain: str = "",
     phone: str = "",
     email: str = "",
+    street: str = "",
+    city: str = "",
+    postal_code: str = "",
+    country: str = "",
     exclude_pk: int | None = None,
     limit: int = 5,
 ) -> list[Duplicate]:
-    """Visible active companies with the same domain, phone or email, or a similar name."""
-    condition = Q()
-    if domain:
-        condition |= Q(domain=domain)
-    if phone.startswith("+"):
-        condition |= Q(phone=phone)
-    if email:
-        condition |= Q(email=email)
+    """Visible active companies that share a blocking key with the one being saved (or have
+    a trigram-similar name), scored; those worth a warning, best first."""
+    keys = _input_keys("dedupe_company_keys", name, domain, email, phone)
+    condition = Q(match_keys__overlap=keys)
     if name.strip():
-        # ``%`` (trigram_similar) can use the GIN index; the similarity then narrows it.
-        condition |= Q(name__trigram_similar=name, similarity__gte=NAME_SIMILARITY)
-    if not condition:
-        return []
+        # ``%`` (trigram_similar) can use the GIN index; similar names need no shared key.
+        condition |= Q(name__trigram_similar=name)
     qs = (
         Company.objects.visible_to(user)
         .active()
-        .annotate(similarity=TrigramSimilarity(Lower("name"), name.lower()))
+        .alias(match_keys=company_match_keys())
+        .annotate(similarity=TrigramSimilarity(Lower("name"), name.lower()), shared=_shared(keys))
         .filter(condition)
         .select_related("owner")
-        .order_by("-similarity", "id")
+        .order_by("-shared", "-similarity", "id")
     )
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
-    result = []
-    for company in qs[:limit]:
-        reasons = []
-        if domain and company.domain == domain:
-            reasons.append(_("same domain %(domain)s") % {"domain": domain})
-        if phone.startswith("+") and company.phone == phone:
-            reasons.append(_("same phone"))
-        if email and company.email == email:
-            reasons.append(_("same email %(email)s") % {"email": email})
-        if company.similarity >= NAME_SIMILARITY:
-            reasons.append(_("similar name"))
-        if reasons:
-            result.append(Duplicate(company, reasons))
-    return result
+    typed = company_values(
+        {
+            "name": name,
+            "domain": domain,
+            "email": email,
+            "phone": phone,
+            "street": street,
+            "city": city,
+            "postal_code": postal_code,
+            "country": country,
+        }
+    )
+    found = []
+    for company in qs[:50]:
+        match = score_companies(typed, company_values(company))
+        if match.strong or match.score >= WARN_SCORE["company"]:
+            found.append(Duplicate(company, match.labels, match.score))
+    found.sort(key=lambda d: -d.score)
+    return found[:limit]
 
 
 def contact_duplicates(
@@ -84,43 +145,199 @@ def contact_duplicates(
     emails: list[str],
     phones: list[str],
     company: Company | None = None,
+    country: str = "",
     exclude_pk: int | None = None,
     limit: int = 5,
 ) -> list[Duplicate]:
-    """Visible active contacts sharing an email or a phone, or with a similar name at the
-    same company."""
-    emails = [e for e in emails if e]
-    phones = [p for p in phones if p.startswith("+")]
-    full_name = f"{first_name} {last_name}".strip().lower()
-    condition = Q()
-    if emails:
-        condition |= Q(email__in=emails) | Q(secondary_email__in=emails)
-    if phones:
-        condition |= Q(phone__in=phones) | Q(mobile__in=phones)
-    if company is not None and full_name:
-        condition |= Q(company=company, similarity__gte=NAME_SIMILARITY)
-    if not condition:
-        return []
+    """Visible active contacts sharing a blocking key (phonetic name, e-mail, phone…) with the
+    one being saved, scored; those worth a warning, best first."""
+    emails = [e for e in emails if e][:2] + ["", ""]
+    phones = [p for p in phones if p][:2] + ["", ""]
+    company_id = company.pk if company is not None else None
+    keys = _input_keys(
+        "dedupe_contact_keys", first_name, last_name, emails[0], emails[1], phones[0], phones[1], company_id=company_id
+    )
     qs = (
         Contact.objects.visible_to(user)
         .active()
-        .annotate(similarity=TrigramSimilarity(Lower(Concat("first_name", Value(" "), "last_name")), full_name))
-        .filter(condition)
+        .alias(match_keys=contact_match_keys())
+        .filter(match_keys__overlap=keys)
+        .annotate(shared=_shared(keys))
         .select_related("owner", "company")
-        .order_by("-similarity", "id")
+        .order_by("-shared", "-updated_at", "id")
     )
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
-    result = []
-    for contact in qs[:limit]:
-        reasons = []
-        shared_emails = {contact.email, contact.secondary_email} & set(emails) - {""}
-        if shared_emails:
-            reasons.append(_("same email %(email)s") % {"email": ", ".join(sorted(shared_emails))})
-        if {contact.phone, contact.mobile} & set(phones) - {""}:
-            reasons.append(_("same phone"))
-        if company is not None and contact.company_id == company.pk and contact.similarity >= NAME_SIMILARITY:
-            reasons.append(_("similar name at %(company)s") % {"company": company.name})
-        if reasons:
-            result.append(Duplicate(contact, reasons))
-    return result
+    typed = contact_values(
+        {
+            "first_name": first_name,
+            "last_name": last_name,
+            "email": emails[0],
+            "secondary_email": emails[1],
+            "phone": phones[0],
+            "mobile": phones[1],
+            "company": company,
+            "country": country,
+        }
+    )
+    found = []
+    for contact in qs[:50]:
+        match = score_contacts(typed, contact_values(contact))
+        if match.strong or match.score >= WARN_SCORE["contact"]:
+            found.append(Duplicate(contact, match.labels, match.score))
+    found.sort(key=lambda d: -d.score)
+    return found[:limit]
+
+
+# --- The nightly refresh ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefreshReport:
+    kind: str
+    records: int
+    pairs: int
+    candidates: int
+    seconds: float
+
+    def __str__(self) -> str:
+        return (
+            f"duplicates refresh: {self.kind}: {self.records} records, {self.pairs} pairs scored, "
+            f"{self.candidates} candidates in {self.seconds:.2f} s"
+        )
+
+
+_REFRESH = {
+    RecordKind.COMPANY: {
+        "model": Company,
+        "function": "dedupe_company_keys",
+        "columns": COMPANY_KEYS,
+        "values": ("id", "name", "domain", "email", "phone", "street", "city", "postal_code", "country"),
+        "to_values": company_values,
+        "score": score_companies,
+        "fk": "company",
+    },
+    RecordKind.CONTACT: {
+        "model": Contact,
+        "function": "dedupe_contact_keys",
+        "columns": CONTACT_KEYS,
+        "values": (
+            "id",
+            "first_name",
+            "last_name",
+            "email",
+            "secondary_email",
+            "phone",
+            "mobile",
+            "company_id",
+            "company__name",
+            "country",
+        ),
+        "to_values": lambda row: contact_values({**row, "company_name": row.get("company__name") or ""}),
+        "score": score_contacts,
+        "fk": "contact",
+    },
+}
+
+
+def duplicates_refresh(*, kinds: tuple[str, ...] = (RecordKind.COMPANY, RecordKind.CONTACT)) -> list[RefreshReport]:
+    """Recompute the duplicate candidates of ``kinds``; dismissed pairs stay dismissed."""
+    reports = [_refresh_kind(RecordKind(kind)) for kind in kinds]
+    for report in reports:
+        logger.info("%s", report)
+    cache.set(LAST_REFRESH_CACHE_KEY, timezone.now().isoformat(), None)
+    return reports
+
+
+def _create_pair_table(kind: RecordKind) -> int:
+    """Fill the temporary table ``dedupe_pairs (a, b)`` with every pair of active records
+    sharing a blocking key, in two set-based statements; returns the active record count.
+    Call inside a transaction (the tables are dropped at commit)."""
+    spec = _REFRESH[kind]
+    table = spec["model"]._meta.db_table
+    columns = ", ".join(f'"{c}"' for c in spec["columns"])
+    with connection.cursor() as cursor:
+        # Dropped at commit; dropped here too for a caller already inside a transaction.
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.dedupe_pairs, pg_temp.dedupe_keys")
+        cursor.execute(
+            f"CREATE TEMP TABLE dedupe_keys ON COMMIT DROP AS "
+            f"SELECT id, unnest({spec['function']}({columns})) AS key FROM {table} WHERE archived_at IS NULL"
+        )
+        cursor.execute(
+            # name_block: how many records share the pair's most common shared name key
+            # (n:, q:, r:) — how common the name is, which scoring turns into evidence.
+            "CREATE TEMP TABLE dedupe_pairs ON COMMIT DROP AS "
+            "SELECT k1.id AS a, k2.id AS b, min(blocks.n) FILTER (WHERE blocks.key ~ '^[nqr]:') AS name_block "
+            "FROM (SELECT key, count(*) AS n FROM dedupe_keys GROUP BY key HAVING count(*) BETWEEN 2 AND %s) "
+            "AS blocks "
+            "JOIN dedupe_keys k1 ON k1.key = blocks.key "
+            "JOIN dedupe_keys k2 ON k2.key = blocks.key AND k1.id < k2.id "
+            "GROUP BY k1.id, k2.id",
+            [BLOCK_CAP],
+        )
+        cursor.execute(f"SELECT count(*) FROM {table} WHERE archived_at IS NULL")
+        return cursor.fetchone()[0]
+
+
+def blocking_pairs(kind: str) -> set[tuple[int, int]]:
+    """Every pair blocking proposes, unscored (for measuring blocking recall in ``bench/``)."""
+    with transaction.atomic():
+        _create_pair_table(RecordKind(kind))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT a, b FROM dedupe_pairs")
+            return set(cursor.fetchall())
+
+
+@transaction.atomic
+def _refresh_kind(kind: RecordKind) -> RefreshReport:
+    spec = _REFRESH[kind]
+    model = spec["model"]
+    fk = spec["fk"]
+    started = time.monotonic()
+    now = timezone.now()
+    records = _create_pair_table(kind)
+    pairs = candidates = 0
+    rows: dict[int, dict] = {}
+    with connection.chunked_cursor() as pair_cursor:
+        pair_cursor.execute("SELECT a, b, name_block FROM dedupe_pairs ORDER BY a, b")
+        while batch := pair_cursor.fetchmany(BATCH):
+            pairs += len(batch)
+            ids = {i for a, b, _n in batch for i in (a, b)}
+            # A record is in many pairs: keep its normalised values for the next batches.
+            if len(rows) > CACHE_RECORDS:
+                rows.clear()
+            missing = ids.difference(rows)
+            if missing:
+                rows.update(
+                    (row["id"], spec["to_values"](row))
+                    for row in model.objects.filter(pk__in=missing).order_by().values(*spec["values"])
+                )
+            found = []
+            for a, b, name_block in batch:
+                match = spec["score"](rows[a], rows[b], rare_name=is_rare_name(name_block, records))
+                if match.score >= DUPLICATE_SCORE:
+                    found.append((kind.value, a, b, match.score, Json(match.reasons), CandidateStatus.OPEN.value, now))
+            if found:
+                candidates += len(found)
+                with connection.cursor() as cursor:
+                    execute_values(
+                        cursor.cursor,
+                        f"INSERT INTO {DuplicateCandidate._meta.db_table} "
+                        f"(kind, {fk}_a_id, {fk}_b_id, score, reasons, status, computed_at) VALUES %s "
+                        f"ON CONFLICT ({fk}_a_id, {fk}_b_id) DO UPDATE SET score = EXCLUDED.score, "
+                        f"reasons = EXCLUDED.reasons, computed_at = EXCLUDED.computed_at",
+                        found,
+                        page_size=1000,
+                    )
+    # Open pairs this run did not find again (a record changed, merged or archived) go.
+    DuplicateCandidate.objects.filter(kind=kind, status=CandidateStatus.OPEN, computed_at__lt=now).delete()
+    return RefreshReport(kind.value, records, pairs, candidates, time.monotonic() - started)
+
+
+def duplicate_dismiss(*, actor: User, candidate: DuplicateCandidate) -> DuplicateCandidate:
+    """ "Not a duplicate": the pair stays dismissed through every later refresh."""
+    candidate.status = CandidateStatus.DISMISSED
+    candidate.dismissed_by = actor
+    candidate.dismissed_at = timezone.now()
+    candidate.save(update_fields=["status", "dismissed_by", "dismissed_at"])
+    return candidate

@@ -17,8 +17,18 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from contacts.keyset import SortOption
-from contacts.models import Company, Contact, ImportJob, ImportKind, LifecycleStage, Source, ValueSegment
-from contacts.normalize import domain_from_website, normalize_email, normalize_phone
+from contacts.merge import default_choices, differing_fields
+from contacts.models import (
+    Company,
+    Contact,
+    ImportJob,
+    ImportKind,
+    LifecycleStage,
+    RecordKind,
+    Source,
+    ValueSegment,
+)
+from contacts.normalize import domain_from_website, format_phone, normalize_email, normalize_phone
 from contacts.selectors import COMPANY_SORTS, CONTACT_SORTS, ListFilters
 from contacts.services import INVALID_PHONE_MESSAGE
 from crm.models import User, teams_visible_to, users_visible_to
@@ -333,7 +343,12 @@ class _ListFilterForm(forms.Form):
     )
     created_to = forms.DateField(label=_("Created to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     archived = forms.ChoiceField(label=_("Status"), choices=_ARCHIVED_CHOICES, required=False)
+    missing = forms.ChoiceField(label=_("Missing"), required=False)
+    invalid_phone = forms.ChoiceField(
+        label=_("Phone"), choices=[("", _("Any phone")), ("1", _("Kept as typed (invalid)"))], required=False
+    )
     sort = forms.CharField(required=False)
+    missing_choices: list[tuple[str, Any]] = []
 
     def __init__(self, data: Any, *, user: User, default_sort: str) -> None:
         super().__init__(data)
@@ -343,6 +358,7 @@ class _ListFilterForm(forms.Form):
         self.fields["team"].queryset = teams_visible_to(user)
         self.fields["team"].empty_label = _("Any team")
         self.fields["country"].choices = _country_choices(get_language())
+        self.fields["missing"].choices = [("", _("Nothing in particular")), *self.missing_choices]
         use_fast_select(self.fields["owner"])
         use_fast_select(self.fields["team"])
         use_fast_select(self.fields["country"], cache_key="filter-countries")
@@ -370,6 +386,8 @@ class _ListFilterForm(forms.Form):
             created_from=data.get("created_from"),
             created_to=data.get("created_to"),
             archived=data.get("archived") == "1",
+            missing=data.get("missing", ""),
+            invalid_phone=data.get("invalid_phone") == "1",
         )
 
     @property
@@ -384,6 +402,11 @@ class _ListFilterForm(forms.Form):
         return sum(1 for name, value in self.cleaned_data.items() if name not in ("q", "sort") and value)
 
 
+_MISSING_EMAIL = ("email", _("Email"))
+_MISSING_PHONE = ("phone", _("Phone"))
+_MISSING_OWNER = ("owner", _("Owner (no longer active)"))
+
+
 class CompanyFilterForm(_ListFilterForm):
     sorts = COMPANY_SORTS
     segment = forms.ChoiceField(
@@ -395,9 +418,12 @@ class CompanyFilterForm(_ListFilterForm):
         filters.segment = self.cleaned_data.get("segment", "")
         return filters
 
+    missing_choices = [_MISSING_EMAIL, _MISSING_PHONE, _MISSING_OWNER]
+
 
 class ContactFilterForm(_ListFilterForm):
     sorts = CONTACT_SORTS
+    missing_choices = [_MISSING_EMAIL, _MISSING_PHONE, ("company", _("Company")), _MISSING_OWNER]
     company = forms.ModelChoiceField(queryset=Company.objects.none(), required=False, widget=forms.HiddenInput)
 
     def __init__(self, data: Any, *, user: User, default_sort: str) -> None:
@@ -536,3 +562,63 @@ class ImportMappingForm(forms.Form):
             "mode": data["mode"],
             "keep_invalid_phones": bool(data.get("keep_invalid_phones")),
         }
+
+
+# --- Duplicates and merge -----------------------------------------------------------------
+
+
+class DuplicateFilterForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Records"), choices=RecordKind.choices, required=False)
+    owner = forms.ModelChoiceField(label=_("Owner"), queryset=User.objects.none(), required=False)
+
+    def __init__(self, data: Any, *, user: User) -> None:
+        data = data.copy()
+        if data.get("kind") not in RecordKind.values:
+            data["kind"] = RecordKind.CONTACT
+        super().__init__(data)
+        self.fields["owner"].queryset = users_visible_to(user)
+        self.fields["owner"].empty_label = _("Any owner")
+        use_fast_select(self.fields["owner"])
+        style_plain(self)
+
+    def values(self) -> tuple[str, User | None]:
+        self.is_valid()
+        return self.cleaned_data["kind"], self.cleaned_data.get("owner")
+
+
+class MergeForm(forms.Form):
+    """One radio per field on which the two records differ: keep this record's value or the other's."""
+
+    def __init__(self, data: Any = None, *, survivor: Company | Contact, loser: Company | Contact) -> None:
+        super().__init__(data)
+        self.survivor, self.loser = survivor, loser
+        defaults = default_choices(survivor, loser)
+        for name in differing_fields(survivor, loser):
+            model_field = survivor._meta.get_field(name)
+            self.fields[name] = forms.ChoiceField(
+                label=str(model_field.verbose_name).capitalize(),
+                choices=[("survivor", _display_value(survivor, name)), ("loser", _display_value(loser, name))],
+                initial=defaults.get(name, "survivor"),
+                required=False,
+                widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
+            )
+        self.defaults = defaults
+
+    def choices(self) -> dict[str, str]:
+        """The picked side per field; a field left unpicked takes the preselected side."""
+        return {name: self.cleaned_data.get(name) or self.defaults.get(name, "survivor") for name in self.fields}
+
+
+def _display_value(record: Company | Contact, name: str) -> str:
+    """A field's value as the merge screen shows it ("—" for empty)."""
+    field = record._meta.get_field(name)
+    value = getattr(record, name)
+    if field.choices and value:
+        value = getattr(record, f"get_{name}_display")()
+    elif name == "country" and value:
+        value = value.name
+    elif isinstance(value, bool):
+        value = _("yes") if value else _("no")
+    elif name in ("phone", "mobile") and value:
+        value = format_phone(value)
+    return str(value) if value not in (None, "") else "—"

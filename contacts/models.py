@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Self
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+from django.db.models import F, Func
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
@@ -86,7 +89,26 @@ class CustomerQuerySet(OwnedQuerySet):
         return self.filter(archived_at__isnull=True)
 
     def archived(self) -> Self:
-        return self.filter(archived_at__isnull=False)
+        # A record merged into another is archived too, but it comes back only by undoing
+        # the merge, so the archive (and its "Restore") leaves it out.
+        return self.filter(archived_at__isnull=False, merged_into__isnull=True)
+
+
+def _keys(function: str, *fields: str) -> Func:
+    """The blocking keys of a record (SQL functions from migration ``add_duplicate_detection``)."""
+    return Func(*(F(name) for name in fields), function=function, output_field=ArrayField(models.TextField()))
+
+
+COMPANY_KEYS = ("name", "domain", "email", "phone")
+CONTACT_KEYS = ("first_name", "last_name", "email", "secondary_email", "phone", "mobile", "company_id")
+
+
+def company_match_keys() -> Func:
+    return _keys("dedupe_company_keys", *COMPANY_KEYS)
+
+
+def contact_match_keys() -> Func:
+    return _keys("dedupe_contact_keys", *CONTACT_KEYS)
 
 
 class Company(models.Model):
@@ -123,7 +145,13 @@ class Company(models.Model):
         _("customer segment"), max_length=12, choices=ValueSegment.choices, blank=True, editable=False
     )
 
-    history = CustomerHistory(m2m_fields=[tags], excluded_fields=["value_segment"])
+    # Set on the record that lost a merge (it is kept, archived, for the undo window and
+    # afterwards as a tombstone whose old links lead to the survivor).
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, editable=False, db_index=False, related_name="+"
+    )
+
+    history = CustomerHistory(m2m_fields=[tags], excluded_fields=["value_segment", "merged_into"])
     objects = CustomerQuerySet.as_manager()
 
     class Meta:
@@ -164,6 +192,21 @@ class Company(models.Model):
             GinIndex(fields=["domain"], opclasses=["gin_trgm_ops"], name="company_domain_trgm"),
             GinIndex(fields=["email"], opclasses=["gin_trgm_ops"], name="company_email_trgm"),
             GinIndex(fields=["phone"], opclasses=["gin_trgm_ops"], name="company_phone_trgm"),
+            # Duplicate detection: "which active companies share a blocking key with these".
+            GinIndex(company_match_keys(), condition=models.Q(archived_at__isnull=True), name="company_match_keys"),
+            # The data-quality filters (missing=…, invalid_phone=1) in the list's default order.
+            models.Index(
+                Lower("name"), "id", condition=models.Q(email="", archived_at__isnull=True), name="company_no_email"
+            ),
+            models.Index(
+                Lower("name"), "id", condition=models.Q(phone="", archived_at__isnull=True), name="company_no_phone"
+            ),
+            models.Index(
+                Lower("name"),
+                "id",
+                condition=models.Q(phone_is_invalid=True, archived_at__isnull=True),
+                name="company_invalid_phone",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -234,8 +277,11 @@ class Contact(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     archived_at = models.DateTimeField(_("archived"), null=True, blank=True, editable=False)
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, editable=False, db_index=False, related_name="+"
+    )
 
-    history = CustomerHistory(m2m_fields=[tags])
+    history = CustomerHistory(m2m_fields=[tags], excluded_fields=["merged_into"])
     objects = CustomerQuerySet.as_manager()
 
     class Meta:
@@ -271,6 +317,35 @@ class Contact(models.Model):
             GinIndex(fields=["first_name"], opclasses=["gin_trgm_ops"], name="contact_first_name_trgm"),
             GinIndex(fields=["phone"], opclasses=["gin_trgm_ops"], name="contact_phone_trgm"),
             GinIndex(fields=["mobile"], opclasses=["gin_trgm_ops"], name="contact_mobile_trgm"),
+            GinIndex(contact_match_keys(), condition=models.Q(archived_at__isnull=True), name="contact_match_keys"),
+            models.Index(
+                Lower("last_name"),
+                Lower("first_name"),
+                "id",
+                condition=models.Q(email="", archived_at__isnull=True),
+                name="contact_no_email",
+            ),
+            models.Index(
+                Lower("last_name"),
+                Lower("first_name"),
+                "id",
+                condition=models.Q(phone="", mobile="", archived_at__isnull=True),
+                name="contact_no_phone",
+            ),
+            models.Index(
+                Lower("last_name"),
+                Lower("first_name"),
+                "id",
+                condition=models.Q(company__isnull=True, archived_at__isnull=True),
+                name="contact_no_company",
+            ),
+            models.Index(
+                Lower("last_name"),
+                Lower("first_name"),
+                "id",
+                condition=models.Q(phone_is_invalid=True, archived_at__isnull=True),
+                name="contact_invalid_phone",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -415,3 +490,170 @@ class ImportRowError(models.Model):
 
     def __str__(self) -> str:
         return f"{self.line}: {self.reason}"
+
+
+# --- Duplicates and merges ------------------------------------------------------------------
+
+
+class RecordKind(models.TextChoices):
+    COMPANY = "company", _("Companies")
+    CONTACT = "contact", _("Contacts")
+
+
+class CandidateStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    DISMISSED = "dismissed", _("Not a duplicate")
+
+
+class DuplicateCandidate(models.Model):
+    """A pair of records that may be the same customer, found by the nightly refresh.
+
+    The pair is stored in canonical order (``a`` has the lower id) so each pair exists once;
+    a dismissed pair keeps its row, which is how "not a duplicate" is remembered.
+    """
+
+    kind = models.CharField(_("kind"), max_length=10, choices=RecordKind.choices)
+    company_a = models.ForeignKey(Company, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    company_b = models.ForeignKey(Company, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    contact_a = models.ForeignKey(Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    contact_b = models.ForeignKey(Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    score = models.PositiveSmallIntegerField(_("score"))
+    reasons = models.JSONField(_("reasons"), default=list)
+    status = models.CharField(_("status"), max_length=10, choices=CandidateStatus.choices, default=CandidateStatus.OPEN)
+    computed_at = models.DateTimeField(_("computed"), default=timezone.now)
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    dismissed_at = models.DateTimeField(_("dismissed"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-score", "-id"]
+        verbose_name = _("duplicate candidate")
+        verbose_name_plural = _("duplicate candidates")
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(
+                        kind="company",
+                        company_a__isnull=False,
+                        company_b__isnull=False,
+                        contact_a__isnull=True,
+                        contact_b__isnull=True,
+                        company_a__lt=F("company_b"),
+                    )
+                    | models.Q(
+                        kind="contact",
+                        contact_a__isnull=False,
+                        contact_b__isnull=False,
+                        company_a__isnull=True,
+                        company_b__isnull=True,
+                        contact_a__lt=F("contact_b"),
+                    )
+                ),
+                name="duplicatecandidate_one_ordered_pair",
+            ),
+            # NULLs never collide, so each constraint only ever sees pairs of its own kind.
+            models.UniqueConstraint(fields=["company_a", "company_b"], name="duplicatecandidate_unique_company_pair"),
+            models.UniqueConstraint(fields=["contact_a", "contact_b"], name="duplicatecandidate_unique_contact_pair"),
+            models.CheckConstraint(condition=models.Q(score__lte=100), name="duplicatecandidate_score_max_100"),
+        ]
+        indexes = [
+            # The Duplicates page: open pairs of one kind, best first (keyset on score, id).
+            models.Index(fields=["status", "kind", "-score", "-id"], name="dupcand_status_kind_score"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first} ~ {self.second} ({self.score})"
+
+    @property
+    def first(self) -> Company | Contact:
+        return self.company_a if self.kind == RecordKind.COMPANY else self.contact_a
+
+    @property
+    def second(self) -> Company | Contact:
+        return self.company_b if self.kind == RecordKind.COMPANY else self.contact_b
+
+
+class MergeRecord(models.Model):
+    """What a merge changed, kept so it can be undone within ``MERGE_UNDO_DAYS``.
+
+    The loser is not deleted: it stays as an archived row with ``merged_into`` set, so its own
+    history and every foreign key that was *not* moved stay intact, and undo only has to
+    un-archive it. ``survivor_before``/``survivor_after`` hold the survivor's fields the merge
+    changed; ``moved`` holds, per handler, the ids of every related row moved to the survivor.
+    """
+
+    kind = models.CharField(_("kind"), max_length=10, choices=RecordKind.choices)
+    survivor_company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, null=True, blank=True, related_name="merges_survived"
+    )
+    loser_company = models.ForeignKey(Company, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    survivor_contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="merges_survived"
+    )
+    loser_contact = models.ForeignKey(Contact, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    merged_at = models.DateTimeField(_("merged"), default=timezone.now)
+    loser_name = models.CharField(_("merged record"), max_length=300)
+    survivor_before = models.JSONField(default=dict)
+    survivor_after = models.JSONField(default=dict)
+    added_tag_ids = models.JSONField(default=list)
+    moved = models.JSONField(default=dict)
+    undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    finalized_at = models.DateTimeField(_("finalised"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-merged_at", "-id"]
+        verbose_name = _("merge")
+        verbose_name_plural = _("merges")
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(
+                        kind="company",
+                        survivor_company__isnull=False,
+                        loser_company__isnull=False,
+                        survivor_contact__isnull=True,
+                        loser_contact__isnull=True,
+                    )
+                    | models.Q(
+                        kind="contact",
+                        survivor_contact__isnull=False,
+                        loser_contact__isnull=False,
+                        survivor_company__isnull=True,
+                        loser_company__isnull=True,
+                    )
+                ),
+                name="mergerecord_one_pair",
+            ),
+        ]
+        indexes = [
+            # The nightly finaliser: open merges by age.
+            models.Index(
+                fields=["merged_at"],
+                condition=models.Q(undone_at__isnull=True, finalized_at__isnull=True),
+                name="mergerecord_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.loser_name} → {self.survivor}"
+
+    @property
+    def survivor(self) -> Company | Contact:
+        return self.survivor_company if self.kind == RecordKind.COMPANY else self.survivor_contact
+
+    @property
+    def loser(self) -> Company | Contact:
+        return self.loser_company if self.kind == RecordKind.COMPANY else self.loser_contact
+
+    @property
+    def undo_until(self):
+        return self.merged_at + timedelta(days=settings.MERGE_UNDO_DAYS)
+
+    @property
+    def can_undo(self) -> bool:
+        return self.undone_at is None and self.finalized_at is None and timezone.now() < self.undo_until

@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, Lower
 from django.http import Http404
 from django.utils import timezone
@@ -17,9 +17,20 @@ from django_countries import countries
 
 from contacts import lookups  # noqa: F401  (registers __trgm_icontains)
 from contacts.keyset import SortOption
-from contacts.models import Company, Contact, ImportJob, LifecycleStage, Tag
+from contacts.matching import reason_label
+from contacts.models import (
+    CandidateStatus,
+    Company,
+    Contact,
+    DuplicateCandidate,
+    ImportJob,
+    LifecycleStage,
+    MergeRecord,
+    RecordKind,
+    Tag,
+)
 from contacts.normalize import format_phone, looks_like_phone, normalize_phone, phone_digits
-from crm.models import User
+from crm.models import User, teams_visible_to
 
 if TYPE_CHECKING:
     from django.db.models import Model
@@ -158,6 +169,9 @@ class ListFilters:
     archived: bool = False
     company: Company | None = None
     segment: str = ""  # companies only: the RFM segment the reports app writes onto Company
+    # Data quality: "email", "phone", "company" (contacts) or "owner" (owner no longer active).
+    missing: str = ""
+    invalid_phone: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -180,7 +194,28 @@ def _apply_common_filters(qs: QuerySet, filters: ListFilters) -> QuerySet:
         qs = qs.filter(created_at__gte=datetime.combine(filters.created_from, time.min, tzinfo=tz))
     if filters.created_to:
         qs = qs.filter(created_at__lte=datetime.combine(filters.created_to, time.max, tzinfo=tz))
+    if filters.missing:
+        qs = qs.filter(MISSING[qs.model][filters.missing])
+    if filters.invalid_phone:
+        qs = qs.filter(phone_is_invalid=True)
     return qs
+
+
+# What "missing" means per model, shared by the list filters and the data-quality counts
+# (each has a partial index in the model's Meta, see "company_no_email" etc.).
+MISSING: dict[type, dict[str, Q]] = {
+    Company: {
+        "email": Q(email=""),
+        "phone": Q(phone=""),
+        "owner": Q(owner__is_active=False),
+    },
+    Contact: {
+        "email": Q(email=""),
+        "phone": Q(phone="", mobile=""),
+        "company": Q(company__isnull=True),
+        "owner": Q(owner__is_active=False),
+    },
+}
 
 
 def company_list(user: User, filters: ListFilters) -> QuerySet[Company]:
@@ -268,9 +303,10 @@ class HistoryEntry:
     who: str
     created: bool
     changes: list[FieldChange]
+    reason: str = ""
 
 
-_HIDDEN_FIELDS = {"updated_at", "completeness", "created_at", "external_id"}
+_HIDDEN_FIELDS = {"updated_at", "completeness", "created_at", "external_id", "merged_into"}
 
 
 def history_entries(obj: Company | Contact, *, user: User | None = None, limit: int = 25) -> list[HistoryEntry]:
@@ -322,13 +358,14 @@ def history_entries(obj: Company | Contact, *, user: User | None = None, limit: 
         names[related] = {o.pk: str(o) for o in qs}
     entries = []
     for record, previous, changes in diffs:
-        if previous is not None and not changes:
+        if previous is not None and not changes and not record.history_change_reason:
             continue
         entries.append(
             HistoryEntry(
                 when=record.history_date,
                 who=str(record.history_user) if record.history_user else _("system"),
                 created=previous is None,
+                reason=record.history_change_reason or "",
                 changes=[
                     FieldChange(str(f.verbose_name), _display(f, old, names), _display(f, new, names))
                     for f, old, new in changes
@@ -356,3 +393,227 @@ def _display(f: Any, value: Any, names: dict[type, dict[int, str]]) -> str:
     if isinstance(value, datetime):
         return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
     return str(value)
+
+
+# --- Duplicates ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CandidatePage:
+    rows: list[DuplicateCandidate]
+    has_next: bool
+    next_cursor: str
+
+
+def _pair_visible(qs: QuerySet, user: User, kind: str) -> QuerySet:
+    """Only pairs whose two records are active and visible to ``user``."""
+    qs = qs.filter(**{f"{kind}_a__archived_at__isnull": True, f"{kind}_b__archived_at__isnull": True})
+    if not user.is_admin:
+        ids = user.visible_owner_ids
+        qs = qs.filter(**{f"{kind}_a__owner_id__in": ids, f"{kind}_b__owner_id__in": ids})
+    return qs
+
+
+def duplicate_candidates(
+    user: User, *, kind: str, owner: User | None = None, after: str = "", size: int = 25
+) -> CandidatePage:
+    """Open candidate pairs of ``kind`` the user may see in full, best first, keyset-paged on
+    (score, id) by the ``dupcand_status_kind_score`` index; ``after`` is "score.id"."""
+    qs = _pair_visible(DuplicateCandidate.objects.filter(status=CandidateStatus.OPEN, kind=kind), user, kind)
+    if owner is not None:
+        qs = qs.filter(Q(**{f"{kind}_a__owner": owner}) | Q(**{f"{kind}_b__owner": owner}))
+    score, _sep, pk = after.partition(".")
+    if score.isdigit() and pk.isdigit():
+        qs = qs.filter(Q(score__lt=int(score)) | Q(score=int(score), pk__lt=int(pk)))
+    related = [f"{kind}_a__owner", f"{kind}_b__owner"]
+    if kind == RecordKind.CONTACT:
+        related += ["contact_a__company", "contact_b__company"]
+    rows = list(qs.select_related(*related).order_by("-score", "-pk")[: size + 1])
+    has_next = len(rows) > size
+    rows = rows[:size]
+    for row in rows:
+        row.reason_labels = [reason_label(r) for r in row.reasons]
+        row.can_merge = user.can_edit_owner(row.first.owner_id) and user.can_edit_owner(row.second.owner_id)
+        # The more complete record (the older one on a tie) is offered as the one to keep.
+        first, second = row.first, row.second
+        keep_second = (second.completeness, -second.pk) > (first.completeness, -first.pk)
+        row.keep, row.drop = (second, first) if keep_second else (first, second)
+    cursor = f"{rows[-1].score}.{rows[-1].pk}" if has_next and rows else ""
+    return CandidatePage(rows, has_next, cursor)
+
+
+def candidate_for_user(user: User, pk: int) -> DuplicateCandidate:
+    """An open pair the user may see in full and edit on both sides (else 404 / 403)."""
+    candidate = DuplicateCandidate.objects.filter(pk=pk, status=CandidateStatus.OPEN).first()
+    if candidate is None:
+        raise Http404
+    candidate = _pair_visible(DuplicateCandidate.objects.filter(pk=pk), user, candidate.kind).first()
+    if candidate is None:
+        raise Http404
+    if not (user.can_edit_owner(candidate.first.owner_id) and user.can_edit_owner(candidate.second.owner_id)):
+        raise PermissionDenied
+    return candidate
+
+
+def open_duplicate_count(user: User, record: Company | Contact) -> int:
+    """Open candidate pairs of ``record`` whose other record the user may see (its page's link)."""
+    kind = RecordKind.COMPANY if isinstance(record, Company) else RecordKind.CONTACT
+    qs = DuplicateCandidate.objects.filter(status=CandidateStatus.OPEN, kind=kind).filter(
+        Q(**{f"{kind}_a": record}) | Q(**{f"{kind}_b": record})
+    )
+    return _pair_visible(qs, user, kind).count()
+
+
+# --- Data quality -------------------------------------------------------------------------
+
+
+@dataclass
+class QualityRow:
+    """Counts for one owner or team; ``companies`` / ``contacts`` map a measure to a count."""
+
+    label: str
+    owner: User | None = None
+    team_id: int | None = None
+    companies: dict[str, Any] = field(default_factory=dict)
+    contacts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def query(self) -> str:
+        """The list filter that shows exactly this row's records ("owner=3&", "team=1&")."""
+        if self.owner is not None:
+            # The owner filter offers active users only; a former owner's records are "missing=owner".
+            return f"owner={self.owner.pk}&" if self.owner.is_active else ""
+        return f"team={self.team_id}&" if self.team_id else ""
+
+
+_MEASURES: dict[type, list[str]] = {
+    Company: ["email", "phone", "owner"],
+    Contact: ["email", "phone", "company", "owner"],
+}
+
+
+def _quality_counts(user: User, model: type[Company] | type[Contact]) -> dict[int, dict[str, Any]]:
+    """One aggregate query: per owner, the active records and how many miss each thing."""
+    aggregates: dict[str, Any] = {
+        "total": Count("id"),
+        "completeness_sum": Sum("completeness"),
+        "invalid_phone": Count("id", filter=Q(phone_is_invalid=True)),
+    }
+    for measure in _MEASURES[model]:
+        if measure != "owner":  # an inactive owner is a property of the whole owner row
+            aggregates[measure] = Count("id", filter=MISSING[model][measure])
+    rows = model.objects.visible_to(user).active().order_by().values("owner_id").annotate(**aggregates)
+    return {row.pop("owner_id"): row for row in rows}
+
+
+def _with_average(counts: dict[str, Any]) -> dict[str, Any]:
+    total = counts.get("total", 0)
+    counts["average"] = round(counts.get("completeness_sum", 0) / total) if total else None
+    return counts
+
+
+def data_quality(user: User) -> dict[str, Any]:
+    """The data-quality dashboard: per owner and per team, in the user's list scope."""
+    companies = _quality_counts(user, Company)
+    contacts = _quality_counts(user, Contact)
+    owner_ids = set(companies) | set(contacts)
+    owners = {u.pk: u for u in User.objects.filter(pk__in=owner_ids)}
+    teams = list(teams_visible_to(user).prefetch_related("members").order_by("name"))
+    empty = {"total": 0, "completeness_sum": 0, "invalid_phone": 0}
+
+    def add(into: dict[str, Any], counts: dict[str, Any]) -> None:
+        for key, value in counts.items():
+            into[key] = into.get(key, 0) + (value or 0)
+
+    owner_rows = []
+    totals = QualityRow(label=str(_("All")), companies=dict(empty), contacts=dict(empty))
+    for pk in sorted(owner_ids, key=lambda i: str(owners[i]).lower()):
+        row = QualityRow(
+            label=str(owners[pk]),
+            owner=owners[pk],
+            companies={**empty, **companies.get(pk, {})},
+            contacts={**empty, **contacts.get(pk, {})},
+        )
+        if not owners[pk].is_active:
+            row.companies["owner"] = row.companies["total"]
+            row.contacts["owner"] = row.contacts["total"]
+        add(totals.companies, row.companies)
+        add(totals.contacts, row.contacts)
+        owner_rows.append(row)
+    team_rows = []
+    by_owner = {row.owner.pk: row for row in owner_rows if row.owner is not None}
+    for team in teams:
+        row = QualityRow(label=team.name, team_id=team.pk, companies=dict(empty), contacts=dict(empty))
+        for member in team.members.all():
+            if member.pk in by_owner:
+                add(row.companies, by_owner[member.pk].companies)
+                add(row.contacts, by_owner[member.pk].contacts)
+        team_rows.append(row)
+    for row in [*owner_rows, *team_rows, totals]:
+        _with_average(row.companies)
+        _with_average(row.contacts)
+    return {"owners": owner_rows, "teams": team_rows, "totals": totals}
+
+
+# --- Merge --------------------------------------------------------------------------------
+
+# Rows a merge moves, by the reverse accessor other apps declared on Company / Contact.
+_MERGE_PREVIEW = {
+    Company: [("contacts", gettext_lazy("contacts")), ("deals", gettext_lazy("deals")),
+              ("activities", gettext_lazy("activities")), ("timeline", gettext_lazy("timeline entries"))],
+    Contact: [("deals", gettext_lazy("deals")), ("activities", gettext_lazy("activities")),
+              ("timeline", gettext_lazy("timeline entries"))],
+}  # fmt: skip
+
+
+def merge_preview(loser: Company | Contact) -> list[tuple[str, int]]:
+    """How many related rows the merge will move, in one query (apps that are not installed
+    have no reverse accessor and are skipped, so contacts imports none of them)."""
+    model = type(loser)
+    relations = {
+        rel.get_accessor_name(): rel for rel in model._meta.related_objects if rel.one_to_many or rel.many_to_many
+    }
+    counts = {}
+    for accessor, _label in _MERGE_PREVIEW[model]:
+        rel = relations.get(accessor)
+        if rel is None:
+            continue
+        lookup = rel.field.name
+        sub = (
+            rel.related_model._default_manager.filter(**{lookup: OuterRef("pk")})
+            .order_by()
+            .values(lookup)
+            .annotate(n=Count("*"))
+            .values("n")
+        )
+        counts[f"n_{accessor}"] = Coalesce(Subquery(sub, output_field=IntegerField()), 0)
+    if not counts:
+        return []
+    row = model._default_manager.filter(pk=loser.pk).values(**counts).first() or {}
+    return [(str(label), row[f"n_{a}"]) for a, label in _MERGE_PREVIEW[model] if row.get(f"n_{a}")]
+
+
+def merge_same_fields(survivor: Company | Contact, loser: Company | Contact) -> list[str]:
+    from contacts.merge import MERGE_FIELDS, differing_fields, record_kind
+
+    differing = set(differing_fields(survivor, loser))
+    return [
+        str(survivor._meta.get_field(name).verbose_name)
+        for name in MERGE_FIELDS[record_kind(survivor)]
+        if name not in differing
+    ]
+
+
+def merge_for_user(user: User, pk: int) -> MergeRecord:
+    """A merge whose survivor the user may see (else 404) and may change with its loser (else 403)."""
+    record = (
+        MergeRecord.objects.select_related("survivor_company", "survivor_contact", "loser_company", "loser_contact")
+        .filter(pk=pk)
+        .first()
+    )
+    if record is None or not user.can_read_owner(record.survivor.owner_id):
+        raise Http404
+    loser_owner = (record.loser_company or record.loser_contact).owner_id
+    if not (user.can_edit_owner(record.survivor.owner_id) and user.can_edit_owner(loser_owner)):
+        raise PermissionDenied
+    return record

@@ -1,13 +1,17 @@
-"""Thin Celery tasks for imports: a job id in, a service call, explicit time limits.
+"""Thin Celery tasks: a job id (or nothing) in, a service call, explicit time limits.
 
-Both are idempotent: the dry run only acts on a job still being analysed, and the import
-only on a confirmed job (a second delivery while it runs finds the job locked and leaves).
+Imports: the dry run only acts on a job still being analysed, and the import only on a
+confirmed job (a second delivery while it runs finds the job locked and leaves).
+Data quality: beat (or a manager's "Refresh now") triggers them; ``contacts.duplicates`` /
+``contacts.merge`` do the work.
 """
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from contacts import import_services
+from contacts.duplicates import duplicates_refresh
+from contacts.merge import merges_finalise
 
 # A lost database connection is worth another try: the import is one transaction, so a
 # failed attempt left nothing behind. Anything else (bad data, a constraint) would fail the
@@ -31,3 +35,16 @@ def import_run(self, job_id: int) -> None:
         raise self.retry(exc=exc, countdown=30 * (self.request.retries + 1)) from exc
     except Exception:  # noqa: BLE001 (logged and recorded on the job by the service)
         return  # recorded on the job as failed, with the reason; retrying would fail again
+
+
+# At a million contacts the refresh scores a few million pairs; it runs nightly.
+@shared_task(time_limit=2 * 60 * 60, soft_time_limit=2 * 60 * 60 - 60)
+def refresh_duplicates() -> list[str]:
+    """Nightly (beat) and on demand: recompute the duplicate candidates (idempotent)."""
+    return [str(report) for report in duplicates_refresh()]
+
+
+@shared_task(time_limit=300, soft_time_limit=280)
+def finalise_merges() -> int:
+    """Nightly (beat): merges past the undo window can no longer be undone (idempotent)."""
+    return merges_finalise()

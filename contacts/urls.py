@@ -30,4 +30,11 @@ urlpatterns = [
     path("imports/<int:pk>/progress/", import_views.import_progress, name="import-progress"),
     path("imports/<int:pk>/confirm/", import_views.import_confirm, name="import-confirm"),
     path("imports/<int:pk>/errors.csv", import_views.import_errors_csv, name="import-errors"),
+    path("duplicates/", views.duplicate_list, name="duplicates"),
+    path("duplicates/refresh/", views.duplicates_refresh_now, name="duplicates-refresh"),
+    path("duplicates/<int:pk>/dismiss/", views.duplicate_dismiss, name="duplicate-dismiss"),
+    path("companies/<int:pk>/merge/<int:other>/", views.company_merge, name="company-merge"),
+    path("contacts/<int:pk>/merge/<int:other>/", views.contact_merge, name="contact-merge"),
+    path("merges/<int:pk>/undo/", views.merge_undo_view, name="merge-undo"),
+    path("data-quality/", views.data_quality_view, name="data-quality"),
 ]

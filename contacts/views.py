@@ -2,18 +2,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from contacts import services
-from contacts.duplicates import Duplicate, company_duplicates, contact_duplicates
+from contacts.duplicates import (
+    LAST_REFRESH_CACHE_KEY,
+    Duplicate,
+    company_duplicates,
+    contact_duplicates,
+)
+from contacts.duplicates import duplicate_dismiss as duplicate_dismiss_service
 from contacts.forms import (
     CompanyFilterForm,
     CompanyForm,
@@ -21,23 +32,34 @@ from contacts.forms import (
     ContactFilterForm,
     ContactForm,
     ContactQuickForm,
+    DuplicateFilterForm,
+    MergeForm,
     ReassignForm,
     parse_tags,
 )
 from contacts.keyset import SortOption, capped_count, keyset_page
+from contacts.merge import merge_undo, open_merges, records_merge
 from contacts.models import Company, Contact
 from contacts.selectors import (
     COMPANY_SORTS,
     CONTACT_SORTS,
+    candidate_for_user,
     company_contacts,
     company_for_user,
     company_list,
     company_options,
     contact_for_user,
     contact_list,
+    data_quality,
+    duplicate_candidates,
     history_entries,
+    merge_for_user,
+    merge_preview,
+    merge_same_fields,
+    open_duplicate_count,
     tag_suggestions,
 )
+from contacts.tasks import refresh_duplicates
 from crm import exports
 from crm.models import users_visible_to
 
@@ -154,8 +176,13 @@ def company_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
     company = company_for_user(request.user, pk)
+    if company.merged_into_id and company.merged_into_id != company.pk:
+        messages.info(request, _("“%(name)s” was merged into this company.") % {"name": company.name})
+        return redirect("contacts:company-detail", company.merged_into_id)
     context = {
         "company": company,
+        "duplicate_count": open_duplicate_count(request.user, company),
+        "merges": open_merges(company),
         "tags": list(company.tags.all()),
         "contacts": company_contacts(company),
         "history": history_entries(company, user=request.user),
@@ -263,8 +290,13 @@ def contact_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     contact = contact_for_user(request.user, pk)
+    if contact.merged_into_id and contact.merged_into_id != contact.pk:
+        messages.info(request, _("“%(name)s” was merged into this contact.") % {"name": contact.full_name})
+        return redirect("contacts:contact-detail", contact.merged_into_id)
     context = {
         "contact": contact,
+        "duplicate_count": open_duplicate_count(request.user, contact),
+        "merges": open_merges(contact),
         "tags": list(contact.tags.all()),
         "history": history_entries(contact, user=request.user),
         "can_edit": request.user.can_edit_owner(contact.owner_id),
@@ -432,3 +464,127 @@ def company_export(request: HttpRequest, fmt: str) -> HttpResponse:
 @require_GET
 def contact_export(request: HttpRequest, fmt: str) -> HttpResponse:
     return _export(request, "contacts", fmt)
+
+
+# --- Duplicates and merge -----------------------------------------------------------------
+
+
+@require_GET
+def duplicate_list(request: HttpRequest) -> HttpResponse:
+    """Candidate pairs the nightly refresh found, best first, both records visible to the user."""
+    form = DuplicateFilterForm(request.GET, user=request.user)
+    kind, owner = form.values()
+    page = duplicate_candidates(request.user, kind=kind, owner=owner, after=request.GET.get("after", "")[:40])
+    params = request.GET.copy()
+    params.pop("after", None)
+    context = {
+        "form": form,
+        "kind": kind,
+        "page": page,
+        "base_query": params.urlencode(),
+        "last_refresh": parse_datetime(cache.get(LAST_REFRESH_CACHE_KEY) or ""),
+        "can_refresh": request.user.is_admin or request.user.is_manager,
+        "nav": "duplicates",
+    }
+    return render(request, "contacts/duplicate_list.html", context)
+
+
+@require_POST
+def duplicate_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
+    candidate = candidate_for_user(request.user, pk)
+    duplicate_dismiss_service(actor=request.user, candidate=candidate)
+    messages.success(
+        request,
+        _("“%(a)s” and “%(b)s” marked as not duplicates; they will not be suggested again.")
+        % {"a": candidate.first, "b": candidate.second},
+    )
+    return _back(request, "contacts:duplicates")
+
+
+@require_POST
+def duplicates_refresh_now(request: HttpRequest) -> HttpResponse:
+    if not (request.user.is_admin or request.user.is_manager):
+        raise PermissionDenied
+    transaction.on_commit(refresh_duplicates.delay)
+    messages.success(request, _("Refreshing the duplicate candidates. Reload this page in a minute."))
+    return redirect("contacts:duplicates")
+
+
+def _merge(request: HttpRequest, survivor: Company | Contact, loser: Company | Contact) -> HttpResponse:
+    form = MergeForm(request.POST or None, survivor=survivor, loser=loser)
+    if request.method == "POST" and form.is_valid():
+        try:
+            record = records_merge(actor=request.user, survivor=survivor, loser=loser, choices=form.choices())
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(
+                request,
+                _("“%(loser)s” merged into “%(survivor)s”. You can undo this for %(days)d days.")
+                % {"loser": record.loser_name, "survivor": survivor, "days": settings.MERGE_UNDO_DAYS},
+            )
+            return redirect(survivor)
+    is_company = isinstance(survivor, Company)
+    context = {
+        "form": form,
+        "survivor": survivor,
+        "loser": loser,
+        "kind": "company" if is_company else "contact",
+        "same_fields": merge_same_fields(survivor, loser),
+        "moves": merge_preview(loser),
+        "undo_days": settings.MERGE_UNDO_DAYS,
+        "swap_url": reverse(
+            "contacts:company-merge" if is_company else "contacts:contact-merge", args=[loser.pk, survivor.pk]
+        ),
+        "nav": "duplicates",
+    }
+    return render(request, "contacts/merge_form.html", context)
+
+
+def company_merge(request: HttpRequest, pk: int, other: int) -> HttpResponse:
+    """Merge company ``other`` into company ``pk``; both must be editable by the user."""
+    if pk == other:
+        raise Http404
+    survivor = company_for_user(request.user, pk, write=True)
+    loser = company_for_user(request.user, other, write=True)
+    if survivor.archived_at or loser.archived_at:
+        raise Http404
+    return _merge(request, survivor, loser)
+
+
+def contact_merge(request: HttpRequest, pk: int, other: int) -> HttpResponse:
+    if pk == other:
+        raise Http404
+    survivor = contact_for_user(request.user, pk, write=True)
+    loser = contact_for_user(request.user, other, write=True)
+    if survivor.archived_at or loser.archived_at:
+        raise Http404
+    return _merge(request, survivor, loser)
+
+
+@require_POST
+def merge_undo_view(request: HttpRequest, pk: int) -> HttpResponse:
+    record = merge_for_user(request.user, pk)
+    try:
+        merge_undo(actor=request.user, record=record)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("Merge undone: “%(name)s” is back.") % {"name": record.loser_name})
+    return redirect(record.survivor)
+
+
+# --- Data quality -------------------------------------------------------------------------
+
+
+@require_GET
+def data_quality_view(request: HttpRequest) -> HttpResponse:
+    """Per owner and team: records missing email, phone, company or an active owner."""
+    quality = data_quality(request.user)
+    context = {
+        "sections": [(_("Per owner"), quality["owners"]), (_("Per team"), quality["teams"])],
+        "totals": quality["totals"],
+        "total_rows": [quality["totals"]],
+        "nav": "data-quality",
+    }
+    return render(request, "contacts/data_quality.html", context)

@@ -233,6 +233,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "reports.tasks.follow_up_dormant_customers",
         "schedule": crontab(hour=4, minute=30),
     },
+    # Duplicate candidates recomputed from scratch; merges past the undo window finalised.
+    "contacts-refresh-duplicates": {
+        "task": "contacts.tasks.refresh_duplicates",
+        "schedule": crontab(hour=1, minute=30),
+    },
+    "contacts-finalise-merges": {"task": "contacts.tasks.finalise_merges", "schedule": crontab(hour=1, minute=10)},
 }
 # A reminder claimed by a worker that then died is claimed again after this many seconds.
 REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 300, minimum=1)
@@ -315,6 +321,8 @@ CHURN_MIN_CUSTOMERS = env_int("CHURN_MIN_CUSTOMERS", 20, minimum=1)
 # The largest file and the most rows one import accepts (the file is kept in the database).
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 30 * 1024 * 1024, minimum=1024)
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 200_000, minimum=1)
+# A merge can be undone for this many days; the nightly finaliser then removes the undo.
+MERGE_UNDO_DAYS = env_int("MERGE_UNDO_DAYS", 30, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -7,10 +7,14 @@ class DealsConfig(AppConfig):
     verbose_name = _("Deals and pipelines")
 
     def ready(self) -> None:
+        from contacts.merge import register_merge_handler
         from crm.home import register_home_panel
         from crm.search import register_search_provider
+        from deals import merge
         from deals.selectors import home_panel_context, search_deals
 
+        register_merge_handler(kind="company", key="deals", move=merge.company_move, restore=merge.company_restore)
+        register_merge_handler(kind="contact", key="deals", move=merge.contact_move, restore=merge.contact_restore)
         register_search_provider(key="deals", order=30, search=search_deals)
         register_home_panel(
             key="deals", order=20, template_name="deals/partials/home_panel.html", context=home_panel_context

@@ -125,3 +125,12 @@ def test_outsiders_are_not_warned_about_records_they_may_not_see(outsider_client
     data = {"name": "Acme Corp", "domain": "acme.example", "lifecycle_stage": "lead", "owner": outsider.pk}
     response = outsider_client.post(reverse("contacts:company-create"), data)
     assert response.status_code == 302
+
+
+def test_a_shared_email_is_found_even_when_a_common_name_matches_many(owner):
+    for n in range(60):
+        ContactFactory(owner=owner, first_name="Anna", last_name="Petrova", email=f"anna{n}@example.com", phone="")
+    twin = ContactFactory(owner=owner, first_name="A.", last_name="Petrova", email="anna.p@corp.example", phone="")
+    found = contact_duplicates(owner, first_name="Anna", last_name="Petrova", emails=["anna.p@corp.example"], phones=[])
+    assert found[0].record == twin
+    assert found[0].reasons[0] == "same email anna.p@corp.example"

@@ -120,6 +120,8 @@ PAGES: list[tuple[str, str | None, str, int, Callable[[Page], None] | None]] = [
     ("35-import-mapping", "alice", "/imports/new/", DESKTOP, upload_a_messy_file),
     ("36-import-preview", "alice", "/imports/new/", DESKTOP, preview_a_messy_file),
     ("37-import-result", "bob", "/imports/new/", DESKTOP, import_a_messy_file),
+    ("38-duplicates", "manager", "/duplicates/", DESKTOP, None),
+    ("41-data-quality", "manager", "/data-quality/", DESKTOP, None),
 ]
 
 

@@ -1,0 +1,177 @@
+"""The nightly candidate refresh and the Duplicates page."""
+
+import logging
+
+import pytest
+from django.urls import reverse
+
+from contacts import duplicates
+from contacts.duplicates import duplicates_refresh
+from contacts.models import DuplicateCandidate
+from contacts.tasks import refresh_duplicates
+from contacts.tests.factories import CompanyFactory, ContactFactory
+
+
+@pytest.fixture
+def pair(owner, company):
+    """Two contacts of one person: a typo in the name, the same e-mail in another case."""
+    a = ContactFactory(owner=owner, company=company, first_name="Anna", last_name="Petrova", email="anna@acme.example")
+    b = ContactFactory(owner=owner, company=company, first_name="Anna", last_name="Petorva", email="anna@acme.example")
+    return a, b
+
+
+def test_the_refresh_stores_each_pair_once_in_canonical_order_with_reasons(pair, caplog):
+    a, b = pair
+    with caplog.at_level(logging.INFO, logger="contacts.duplicates"):
+        reports = duplicates_refresh()
+    candidate = DuplicateCandidate.objects.get(kind="contact")
+    assert (candidate.contact_a, candidate.contact_b) == (a, b)
+    assert candidate.score >= 60
+    assert [r["code"] for r in candidate.reasons] == ["same_email", "similar_name_at_company"]
+    assert candidate.status == "open"
+    contact_report = next(r for r in reports if r.kind == "contact")
+    assert contact_report.records == 2 and contact_report.candidates == 1
+    assert "duplicates refresh: contact: 2 records" in caplog.text  # the time is logged, not asserted
+
+
+def test_a_dismissed_pair_stays_dismissed_and_a_pair_no_longer_found_goes(pair, owner):
+    a, b = pair
+    duplicates_refresh()
+    candidate = DuplicateCandidate.objects.get()
+    duplicates.duplicate_dismiss(actor=owner, candidate=candidate)
+    c = ContactFactory(owner=owner, first_name="Boris", last_name="Ivanov", phone="+79161234567")
+    d = ContactFactory(owner=owner, first_name="Boris", last_name="Ivanov", mobile="+79161234567")
+    duplicates_refresh()
+    assert DuplicateCandidate.objects.get(contact_a=a).status == "dismissed"
+    assert DuplicateCandidate.objects.filter(contact_a=c, contact_b=d, status="open").exists()
+    d.phone, d.mobile, d.first_name, d.last_name = "", "", "Vera", "Ivanova"
+    d.save()
+    refresh_duplicates.apply()
+    assert not DuplicateCandidate.objects.filter(contact_a=c).exists()
+    assert DuplicateCandidate.objects.get(contact_a=a).status == "dismissed"
+
+
+def test_archived_records_are_not_paired(pair, owner):
+    a, b = pair
+    b.archived_at = b.created_at
+    b.save()
+    duplicates_refresh()
+    assert not DuplicateCandidate.objects.exists()
+
+
+def test_a_key_shared_by_too_many_records_is_skipped(owner, monkeypatch):
+    monkeypatch.setattr(duplicates, "BLOCK_CAP", 3)
+    for n in range(4):  # a switchboard number and nothing else in common
+        ContactFactory(owner=owner, first_name=f"P{n}", last_name=f"Person{n}", email="", phone="+14155550100")
+    assert duplicates.blocking_pairs("contact") == set()
+
+
+def test_companies_are_refreshed_too(owner):
+    a = CompanyFactory(owner=owner, name="Northwind Traders", domain="northwind.example")
+    b = CompanyFactory(owner=owner, name="NORTHWIND TRADERS INC", domain="northwind.example")
+    duplicates_refresh()
+    candidate = DuplicateCandidate.objects.get(kind="company")
+    assert (candidate.company_a, candidate.company_b) == (a, b)
+
+
+# --- The page -----------------------------------------------------------------------------
+
+
+def test_the_page_lists_pairs_with_score_and_reasons(owner_client, pair):
+    duplicates_refresh()
+    body = owner_client.get(reverse("contacts:duplicates")).content.decode()
+    a, b = pair
+    assert a.get_absolute_url() in body and b.get_absolute_url() in body
+    assert "same email anna@acme.example" in body
+    assert (
+        reverse("contacts:contact-merge", args=[a.pk, b.pk]) in body
+        or reverse("contacts:contact-merge", args=[b.pk, a.pk]) in body
+    )
+
+
+@pytest.mark.parametrize(("who", "sees", "can_merge"), [
+    ("owner", True, True), ("teammate", True, False), ("manager", True, True), ("admin", True, True),
+    ("outsider", False, False),
+])  # fmt: skip
+def test_the_page_shows_pairs_to_whoever_may_see_both(client_for, pair, who, sees, can_merge):
+    duplicates_refresh()
+    response = client_for(who).get(reverse("contacts:duplicates"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert ("same email anna@acme.example" in body) is sees
+    assert ("Not a duplicate</button>" in body) is can_merge
+
+
+def test_a_pair_with_one_record_the_user_may_not_see_is_left_out(owner, outsider, owner_client):
+    ContactFactory(owner=owner, first_name="Anna", last_name="Petrova", email="anna@acme.example")
+    ContactFactory(owner=outsider, first_name="Anna", last_name="Petrova", email="anna@acme.example")
+    duplicates_refresh()
+    assert DuplicateCandidate.objects.count() == 1
+    assert "anna@acme.example" not in owner_client.get(reverse("contacts:duplicates")).content.decode()
+
+
+def test_the_page_filters_by_owner_and_kind(owner, teammate, teammate_client, pair):
+    CompanyFactory(owner=teammate, name="Northwind Traders", domain="northwind.example")
+    CompanyFactory(owner=teammate, name="Northwind Traders Inc", domain="northwind.example")
+    duplicates_refresh()
+    url = reverse("contacts:duplicates")
+    assert "anna@acme.example" in teammate_client.get(url, {"owner": owner.pk}).content.decode()
+    assert "anna@acme.example" not in teammate_client.get(url, {"owner": teammate.pk}).content.decode()
+    body = teammate_client.get(url, {"kind": "company", "owner": teammate.pk}).content.decode()
+    assert "northwind.example" in body and "anna@acme.example" not in body
+
+
+def test_the_page_pages_by_score_with_a_constant_number_of_queries(owner, owner_client, django_assert_max_num_queries):
+    for n in range(30):
+        ContactFactory(owner=owner, first_name="Ivan", last_name=f"Name{n:02d}", email=f"p{n}@example.com")
+        ContactFactory(owner=owner, first_name="Ivan", last_name=f"Name{n:02d}", email=f"p{n}@example.com")
+    duplicates_refresh()
+    assert DuplicateCandidate.objects.count() == 30
+    url = reverse("contacts:duplicates")
+    with django_assert_max_num_queries(10):
+        first = owner_client.get(url)
+    page = first.context["page"]
+    assert len(page.rows) == 25 and page.has_next
+    with django_assert_max_num_queries(10):
+        second = owner_client.get(url, {"after": page.next_cursor})
+    seen = {row.pk for row in page.rows} | {row.pk for row in second.context["page"].rows}
+    assert len(seen) == 30 and not second.context["page"].has_next
+
+
+@pytest.mark.parametrize(("who", "status"), [("owner", 302), ("manager", 302), ("teammate", 403), ("outsider", 404)])
+def test_not_a_duplicate_needs_edit_rights_on_both(client_for, pair, who, status):
+    duplicates_refresh()
+    candidate = DuplicateCandidate.objects.get()
+    response = client_for(who).post(reverse("contacts:duplicate-dismiss", args=[candidate.pk]))
+    assert response.status_code == status
+    candidate.refresh_from_db()
+    assert (candidate.status == "dismissed") is (status == 302)
+
+
+def test_refresh_now_is_for_managers_and_admins(client_for, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert client_for("owner").post(reverse("contacts:duplicates-refresh")).status_code == 403
+    assert callbacks == []
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client_for("manager").post(reverse("contacts:duplicates-refresh"))
+    assert response.status_code == 302
+    assert len(callbacks) == 1  # the task is enqueued once the request's transaction commits
+
+
+def test_a_record_page_links_to_its_open_duplicates(owner_client, teammate_client, outsider_client, pair):
+    a, b = pair
+    duplicates_refresh()
+    assert "This record may have 1 duplicate." in owner_client.get(a.get_absolute_url()).content.decode()
+    assert "This record may have" in teammate_client.get(b.get_absolute_url()).content.decode()
+    duplicates.duplicate_dismiss(actor=a.owner, candidate=DuplicateCandidate.objects.get())
+    assert "This record may have" not in owner_client.get(a.get_absolute_url()).content.decode()
+
+
+def test_the_lists_and_navigation_link_to_the_pages(owner_client):
+    body = owner_client.get(reverse("contacts:contact-list")).content.decode()
+    assert reverse("contacts:duplicates") + "?kind=contact" in body
+    assert reverse("contacts:data-quality") in body
+    assert (
+        reverse("contacts:duplicates") + "?kind=company"
+        in owner_client.get(reverse("contacts:company-list")).content.decode()
+    )
