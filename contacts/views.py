@@ -192,6 +192,17 @@ def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "contacts/company_detail.html", context)
 
 
+def _merge_links(request: HttpRequest, duplicates: list[Duplicate], record: Company | Contact) -> dict[int, str]:
+    """For an edit form's possible duplicates: where to merge the record being edited into
+    each one the user may change (the merge screen then asks field by field)."""
+    name = "contacts:company-merge" if isinstance(record, Company) else "contacts:contact-merge"
+    return {
+        d.record.pk: reverse(name, args=[d.record.pk, record.pk])
+        for d in duplicates
+        if request.user.can_edit_owner(d.record.owner_id)
+    }
+
+
 def company_edit(request: HttpRequest, pk: int) -> HttpResponse:
     company = company_for_user(request.user, pk, write=True)
     form = CompanyForm(request.POST or None, instance=company, user=request.user)
@@ -202,7 +213,13 @@ def company_edit(request: HttpRequest, pk: int) -> HttpResponse:
             services.company_update(actor=request.user, company=company, **form.service_kwargs())
             messages.success(request, _("Changes saved."))
             return redirect(company)
-    context = {"form": form, "company": company, "duplicates": duplicates, "nav": "companies"}
+    context = {
+        "form": form,
+        "company": company,
+        "duplicates": duplicates,
+        "merge_links": _merge_links(request, duplicates, company),
+        "nav": "companies",
+    }
     return render(request, "contacts/company_form.html", context)
 
 
@@ -315,7 +332,13 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
             services.contact_update(actor=request.user, contact=contact, **form.service_kwargs())
             messages.success(request, _("Changes saved."))
             return redirect(contact)
-    context = {"form": form, "contact": contact, "duplicates": duplicates, "nav": "contacts"}
+    context = {
+        "form": form,
+        "contact": contact,
+        "duplicates": duplicates,
+        "merge_links": _merge_links(request, duplicates, contact),
+        "nav": "contacts",
+    }
     return render(request, "contacts/contact_form.html", context)
 
 

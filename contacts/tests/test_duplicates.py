@@ -134,3 +134,21 @@ def test_a_shared_email_is_found_even_when_a_common_name_matches_many(owner):
     found = contact_duplicates(owner, first_name="Anna", last_name="Petrova", emails=["anna.p@corp.example"], phones=[])
     assert found[0].record == twin
     assert found[0].reasons[0] == "same email anna.p@corp.example"
+
+
+def test_an_edit_that_makes_a_duplicate_offers_to_merge_into_the_ones_the_user_may_change(
+    owner_client, owner, teammate
+):
+    mine = CompanyFactory(owner=owner, name="Borealis Freight", domain="borealis.example")
+    theirs = CompanyFactory(owner=teammate, name="Borealis Freight Nordic", domain="borealis-nordic.example")
+    edited = CompanyFactory(owner=owner, name="Something else", domain="other.example")
+    data = {"name": "Borealis Freight", "domain": "borealis.example", "lifecycle_stage": "lead", "owner": owner.pk}
+    response = owner_client.post(reverse("contacts:company-edit", args=[edited.pk]), data)
+
+    assert response.status_code == 200
+    links = response.context["merge_links"]
+    assert links == {mine.pk: reverse("contacts:company-merge", args=[mine.pk, edited.pk])}
+    assert theirs.pk not in links  # a teammate's record: readable, not changeable
+    assert reverse("contacts:company-merge", args=[mine.pk, edited.pk]) in response.content.decode()
+    edited.refresh_from_db()
+    assert edited.name == "Something else"
