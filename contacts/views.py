@@ -36,7 +36,6 @@ from contacts.selectors import (
     history_entries,
     tag_suggestions,
 )
-from crm.models import users_visible_to
 
 PAGE_SIZE = 50
 # Changing one of these on an existing record is when a possible duplicate is worth a look.
@@ -79,7 +78,7 @@ def _list_context(request: HttpRequest, form: Any, qs: Any, sorts: dict[str, Sor
         "sort_links": sort_links,
         "page_query": params.urlencode(),
         "filter_count": form.active_count,
-        "assignable_users": list(users_visible_to(request.user)),
+        "assignable_users": request.user.visible_users,
         "any_editable": any(row.can_edit for row in page.rows),
     }
 
