@@ -212,12 +212,11 @@ def day_bounds(now: datetime) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def people_whose_day_user_may_see(user: User) -> QuerySet[User]:
-    """Managers switch between members of teams they manage; admins between everyone."""
-    qs = User.objects.filter(is_active=True)
-    if user.is_admin:
-        return qs
-    return qs.filter(pk__in=user.editable_owner_ids)
+def people_whose_day_user_may_see(user: User) -> list[User]:
+    """Managers switch between members of teams they manage; admins between everyone. By
+    name, from the users already loaded for this request (``user.visible_users``: active
+    users by name, a superset of the ones the user may edit)."""
+    return [person for person in user.visible_users if user.is_admin or person.pk in user.editable_owner_ids]
 
 
 def stale_deals(owner: User, *, now: datetime | None = None, limit: int = 20) -> list[Deal]:
@@ -237,10 +236,20 @@ def my_day(owner: User, *, now: datetime | None = None) -> dict[str, object]:
     today_start, tomorrow = day_bounds(now)
     week_end = today_start + timedelta(days=7)
     open_qs = Activity.objects.open().filter(owner=owner).with_related().order_by("due_at", "id")
+    # The three lists in ONE query (UNION ALL of three LIMIT walks of the open-by-due index).
+    overdue, today, upcoming = (
+        open_qs.filter(due_at__lt=now)[:MY_DAY_LIMIT],
+        open_qs.filter(due_at__gte=now, due_at__lt=tomorrow)[:MY_DAY_LIMIT],
+        open_qs.filter(due_at__gte=tomorrow, due_at__lt=week_end)[:MY_DAY_LIMIT],
+    )
+    buckets: dict[str, list[Activity]] = {"overdue": [], "today": [], "upcoming": []}
+    for activity in overdue.union(today, upcoming, all=True):
+        key = "overdue" if activity.due_at < now else "today" if activity.due_at < tomorrow else "upcoming"
+        buckets[key].append(activity)
+    for rows in buckets.values():
+        rows.sort(key=lambda activity: (activity.due_at, activity.pk))
     return {
-        "overdue": list(open_qs.filter(due_at__lt=now)[:MY_DAY_LIMIT]),
-        "today": list(open_qs.filter(due_at__gte=now, due_at__lt=tomorrow)[:MY_DAY_LIMIT]),
-        "upcoming": list(open_qs.filter(due_at__gte=tomorrow, due_at__lt=week_end)[:MY_DAY_LIMIT]),
+        **buckets,
         "stale_deals": stale_deals(owner, now=now),
         "stale_days": getattr(settings, "DEAL_STALE_DAYS", 14),
     }

@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Lower
 from django.http import Http404
 from django.utils import timezone
@@ -222,17 +222,18 @@ def company_options(user: User, query: str, *, limit: int = 20) -> list[Company]
 
 def lifecycle_counts(user: User) -> dict[str, dict[str, int]]:
     """The user's own active companies and contacts per lifecycle stage, for the home panel."""
-    result: dict[str, dict[str, int]] = {}
-    for key, model in (("companies", Company), ("contacts", Contact)):
-        rows = (
-            model.objects.filter(owner=user, archived_at__isnull=True)
-            .order_by()
-            .values("lifecycle_stage")
-            .annotate(n=Count("*"))  # count(*) lets the (owner, stage) index answer alone
-        )
-        counts = {row["lifecycle_stage"]: row["n"] for row in rows}
-        result[key] = {stage: counts.get(stage, 0) for stage in LifecycleStage.values}
-    return result
+    counts: dict[str, dict[str, int]] = {"companies": {}, "contacts": {}}
+    companies, contacts = (
+        model.objects.filter(owner=user, archived_at__isnull=True)
+        .order_by()
+        .values("lifecycle_stage")
+        .annotate(n=Count("*"), kind=Value(key))  # count(*) lets the (owner, stage) index answer alone
+        .values_list("kind", "lifecycle_stage", "n")
+        for key, model in (("companies", Company), ("contacts", Contact))
+    )
+    for kind, stage, n in companies.union(contacts, all=True):  # one query for both
+        counts[kind][stage] = n
+    return {key: {stage: found.get(stage, 0) for stage in LifecycleStage.values} for key, found in counts.items()}
 
 
 # --- History ------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from contacts.forms import (
     ReassignForm,
     parse_tags,
 )
-from contacts.keyset import SortOption, capped_count, keyset_page
+from contacts.keyset import SortOption, capped_count, for_search, keyset_page
 from contacts.models import Company, Contact
 from contacts.selectors import (
     COMPANY_SORTS,
@@ -48,7 +48,7 @@ def _list_context(request: HttpRequest, form: Any, qs: Any, sorts: dict[str, Sor
     sort = form.sort_key
     page = keyset_page(
         qs,
-        sorts[sort],
+        for_search(sorts[sort]) if form.cleaned_data.get("q") else sorts[sort],
         after=request.GET.get("after", "")[:200],
         before=request.GET.get("before", "")[:200],
         size=PAGE_SIZE,

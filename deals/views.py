@@ -19,7 +19,7 @@ from contacts.models import Company, Contact
 from deals import selectors, services
 from deals.forms import BoardFilterForm, DealFilterForm, DealForm, LineItemForm, MoveForm
 from deals.hooks import decorate_cards
-from deals.models import Deal, LineItem, LostReason, Pipeline, Stage
+from deals.models import Deal, LineItem, Pipeline, Stage
 from deals.money import RateBook
 
 LIST_PAGE_SIZE = 50
@@ -52,7 +52,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "total": total,
             "querystring": querystring.urlencode(),
-            "pipelines": Pipeline.objects.all(),
+            "pipelines": form.pipelines,
         },
     )
 
@@ -202,19 +202,17 @@ def contact_options(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    deal = selectors.deal_for_user(request.user, pk)
-    book = RateBook()
-    try:
-        amount_in_base = book.to_base(deal.amount, deal.currency, timezone.localdate())
-    except LookupError:
-        amount_in_base = None
+    today = timezone.localdate()
+    deal = selectors.deal_for_user(request.user, pk, rate_on=today)  # with today's rate: no query of its own
+    amount_in_base = selectors.deal_amount_in_base(deal, today)
     line_items = list(LineItem.objects.filter(deal=deal).select_related("product"))
+    can_edit = request.user.can_edit_owner(deal.owner_id)
     return render(
         request,
         "deals/deal_detail.html",
         {
             "deal": deal,
-            "can_edit": request.user.can_edit_owner(deal.owner_id),
+            "can_edit": can_edit,
             "amount_in_base": amount_in_base,
             "contacts": list(deal.contacts.select_related("company")),
             "line_items": line_items,
@@ -223,8 +221,12 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "stage_history": selectors.deal_stage_history(deal),
             "edit_history": selectors.deal_edit_history(deal),
             "staleness": selectors.deal_staleness(deal),
-            "stages": list(Stage.objects.filter(pipeline_id=deal.pipeline_id).order_by("position", "id")),
-            "lost_reasons": list(LostReason.objects.filter(active=True)),
+            # The won/lost buttons, shown only to who may move an open deal.
+            "stages": (
+                list(Stage.objects.filter(pipeline_id=deal.pipeline_id).order_by("position", "id"))
+                if can_edit and deal.is_open
+                else []
+            ),
         },
     )
 
@@ -378,7 +380,10 @@ def board_default(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def board(request: HttpRequest, pipeline_pk: int) -> HttpResponse:
-    pipeline = get_object_or_404(Pipeline, pk=pipeline_pk)
+    pipelines = list(Pipeline.objects.all())  # the board's tabs; one query for both
+    pipeline = next((p for p in pipelines if p.pk == pipeline_pk), None)
+    if pipeline is None:
+        raise Http404(_("No such pipeline."))
     filters = BoardFilterForm(request.GET or None, user=request.user)
     qs = filters.apply(selectors.board_deals(request.user, pipeline))
     stages = list(pipeline.stages.order_by("position", "id"))
@@ -389,7 +394,7 @@ def board(request: HttpRequest, pipeline_pk: int) -> HttpResponse:
         "deals/board.html",
         {
             "pipeline": pipeline,
-            "pipelines": Pipeline.objects.all(),
+            "pipelines": pipelines,
             "filters": filters,
             "board_querystring": filters.querystring(),
             "columns": columns,

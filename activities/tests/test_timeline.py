@@ -144,7 +144,7 @@ class TestCustomerTimelineTag:
             services.activity_create(
                 actor=owner, type=activity_type("call"), subject=f"Call {i}", contact=contact, deal=deal, done=True
             )
-        with django_assert_max_num_queries(4):
+        with django_assert_max_num_queries(2):
             html = render("{% customer_timeline company %}", owner, company=company)
         assert html.count('class="list-group-item timeline-event"') == TIMELINE_PAGE_SIZE
 
