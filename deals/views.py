@@ -39,9 +39,11 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 def deal_list(request: HttpRequest) -> HttpResponse:
     form = DealFilterForm(request.GET or None, user=request.user)
     qs = form.apply(selectors.deals_for_user(request.user))
-    page = Paginator(qs, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     book = RateBook()
     total = selectors.money_total(qs, book=book)
+    paginator = Paginator(qs, LIST_PAGE_SIZE)
+    paginator.count = total.count  # the totals already counted the deals: no COUNT(*) pass of its own
+    page = paginator.get_page(request.GET.get("page"))
     querystring = request.GET.copy()
     querystring.pop("page", None)
     return render(

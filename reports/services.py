@@ -223,9 +223,22 @@ def rollups_rebuild(*, chunk_size: int = 50_000) -> RollupGeneration:
         pointer.save(update_fields=["generation", "refreshed_at"])
         for model in (DealFact, StageFact, StageVisit, ActivityWeek):
             model.objects.exclude(generation=generation).delete()
+        # Fresh planner statistics for the new generation (ANALYZE samples the rows this
+        # transaction wrote and skips the ones it deleted): with the old ones the planner
+        # expects one row per generation and sorts report groups on disk.
+        with connection.cursor() as cursor:
+            for model in (DealFact, StageFact, StageVisit, ActivityWeek):
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
         # Keep a short history of rebuild times (Admin › Rollup generations), not every night's row.
         keep = RollupGeneration.objects.order_by("-started_at", "-id").values_list("id", flat=True)[:KEEP_GENERATIONS]
         RollupGeneration.objects.exclude(pk__in=list(keep)).delete()
+    if not connection.in_atomic_block:
+        # The previous generation's rows are dead now: reclaim them before the next report
+        # reads the tables (VACUUM cannot run inside a transaction; a caller's own
+        # transaction leaves it to autovacuum).
+        with connection.cursor() as cursor:
+            for model in (DealFact, StageFact, StageVisit, ActivityWeek):
+                cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}")
     logger.info("Rollups rebuilt: %s deals in %.1fs", count, generation.seconds)
     return generation
 
