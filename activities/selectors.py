@@ -106,17 +106,22 @@ EVENT_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def timeline_scope(obj: Customer) -> Q:
-    """Events of the record; a company's also include its contacts' and deals' events."""
+def timeline_scopes(obj: Customer) -> list[Q]:
+    """Events of the record; a company's also include its contacts' and deals' events.
+
+    A list of conditions whose union is the timeline: one per indexed column, so each can
+    walk its own (column, occurred_at, id) index. ORed into one WHERE they could not, and a
+    company's timeline read all four million events (bench/FINDINGS.md).
+    """
     if isinstance(obj, Company):
-        return (
-            Q(company_id=obj.pk)
-            | Q(contact_id__in=Contact.objects.filter(company_id=obj.pk).values("id"))
-            | Q(deal_id__in=Deal.objects.filter(company_id=obj.pk).values("id"))
-        )
+        return [
+            Q(company_id=obj.pk),
+            Q(contact_id__in=Contact.objects.filter(company_id=obj.pk).values("id")),
+            Q(deal_id__in=Deal.objects.filter(company_id=obj.pk).values("id")),
+        ]
     if isinstance(obj, Contact):
-        return Q(contact_id=obj.pk)
-    return Q(deal_id=obj.pk)
+        return [Q(contact_id=obj.pk)]
+    return [Q(deal_id=obj.pk)]
 
 
 def timeline_filter_q(key: str, types: Iterable[ActivityType]) -> Q | None:
@@ -164,9 +169,8 @@ def timeline_page(
     obj: Customer, *, filter_key: str = "", cursor: str = "", types: Iterable[ActivityType] = ()
 ) -> TimelinePage:
     """One page of a customer's timeline, newest first, keyset-paginated (constant queries)."""
-    qs = TimelineEvent.objects.filter(timeline_scope(obj)).select_related(
-        "actor", "activity__type", "activity__owner", "contact", "deal", "company"
-    )
+    related = ("actor", "activity__type", "activity__owner", "contact", "deal", "company")
+    qs = TimelineEvent.objects.all()
     condition = timeline_filter_q(filter_key, types)
     if condition is not None:
         qs = qs.filter(condition)
@@ -174,7 +178,19 @@ def timeline_page(
     if position:
         at, pk = position
         qs = qs.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=pk))
-    events = list(qs.order_by("-occurred_at", "-id")[: TIMELINE_PAGE_SIZE + 1])
+    scopes = timeline_scopes(obj)
+    size = TIMELINE_PAGE_SIZE + 1
+    if len(scopes) == 1:
+        events = list(qs.filter(scopes[0]).select_related(*related).order_by("-occurred_at", "-id")[:size])
+    else:
+        # A company: the newest N+1 ids of each scope, each walking its own index (one UNION
+        # ALL query), then those events (the newest N+1 overall are among them). Joining the
+        # related rows inside the UNION made the planner join before limiting (tens of seconds).
+        order = ("-occurred_at", "-id")
+        parts = [qs.filter(scope).order_by(*order).values_list("occurred_at", "id")[:size] for scope in scopes]
+        newest = sorted(set(parts[0].union(*parts[1:], all=True)), reverse=True)[:size]
+        by_id = TimelineEvent.objects.select_related(*related).in_bulk([pk for _at, pk in newest])
+        events = [by_id[pk] for _at, pk in newest if pk in by_id]
     has_more = len(events) > TIMELINE_PAGE_SIZE
     events = events[:TIMELINE_PAGE_SIZE]
     return TimelinePage(
