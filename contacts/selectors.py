@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Lower
@@ -54,9 +55,25 @@ CONTACT_SORTS: dict[str, SortOption] = {
 # --- Access -------------------------------------------------------------------------------
 
 
-def company_for_user(user: User, pk: int, *, write: bool = False) -> Company:
-    """The company if ``user`` may see it (else 404); with ``write``, 403 if read-only to them."""
-    company = Company.objects.visible_to(user).select_related("owner").filter(pk=pk).first()
+def _with_tag_names(qs: QuerySet) -> QuerySet:
+    """Adds ``tag_names`` (sorted) to each row, read in the same query (``record_tags``)."""
+    tags = Tag.objects.filter(**{qs.model._meta.get_field("tags").related_query_name(): OuterRef("pk")})
+    return qs.annotate(tag_names=ArraySubquery(tags.order_by("name").values("name")))
+
+
+def record_tags(record: Company | Contact) -> list[Tag]:
+    """The record's tags for display: from ``tag_names`` when the record was loaded with them."""
+    names = getattr(record, "tag_names", None)
+    if names is None:
+        return list(record.tags.all())
+    return [Tag(name=name) for name in names]
+
+
+def company_for_user(user: User, pk: int, *, write: bool = False, with_tags: bool = False) -> Company:
+    """The company if ``user`` may see it (else 404); with ``write``, 403 if read-only to them.
+    ``with_tags`` loads the tag names in the same query (see ``record_tags``)."""
+    qs = Company.objects.visible_to(user).select_related("owner")
+    company = (_with_tag_names(qs) if with_tags else qs).filter(pk=pk).first()
     if company is None:
         raise Http404
     if write and not user.can_edit_owner(company.owner_id):
@@ -64,9 +81,11 @@ def company_for_user(user: User, pk: int, *, write: bool = False) -> Company:
     return company
 
 
-def contact_for_user(user: User, pk: int, *, write: bool = False) -> Contact:
-    """The contact if ``user`` may see it (else 404); with ``write``, 403 if read-only to them."""
-    contact = Contact.objects.visible_to(user).select_related("owner", "company").filter(pk=pk).first()
+def contact_for_user(user: User, pk: int, *, write: bool = False, with_tags: bool = False) -> Contact:
+    """The contact if ``user`` may see it (else 404); with ``write``, 403 if read-only to them.
+    ``with_tags`` loads the tag names in the same query (see ``record_tags``)."""
+    qs = Contact.objects.visible_to(user).select_related("owner", "company")
+    contact = (_with_tag_names(qs) if with_tags else qs).filter(pk=pk).first()
     if contact is None:
         raise Http404
     if write and not user.can_edit_owner(contact.owner_id):

@@ -34,6 +34,7 @@ from contacts.selectors import (
     contact_for_user,
     contact_list,
     history_entries,
+    record_tags,
     tag_suggestions,
 )
 
@@ -149,10 +150,10 @@ def company_create(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    company = company_for_user(request.user, pk)
+    company = company_for_user(request.user, pk, with_tags=True)
     context = {
         "company": company,
-        "tags": list(company.tags.all()),
+        "tags": record_tags(company),
         "contacts": company_contacts(company),
         "history": history_entries(company, user=request.user),
         "can_edit": request.user.can_edit_owner(company.owner_id),
@@ -258,10 +259,10 @@ def contact_create(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    contact = contact_for_user(request.user, pk)
+    contact = contact_for_user(request.user, pk, with_tags=True)
     context = {
         "contact": contact,
-        "tags": list(contact.tags.all()),
+        "tags": record_tags(contact),
         "history": history_entries(contact, user=request.user),
         "can_edit": request.user.can_edit_owner(contact.owner_id),
         "nav": "contacts",
