@@ -136,6 +136,12 @@ class Activity(models.Model):
             # The kanban's "next activity": open activities of a deal by due time.
             models.Index(fields=["deal", "due_at"], condition=Q(done_at__isnull=True), name="activity_deal_open_due"),
             models.Index(fields=["deal", "-created_at"], name="activity_deal"),
+            # The activity report's overdue tasks per owner: an index-only count of open work.
+            models.Index(
+                fields=["type", "owner", "due_at", "id"],
+                condition=Q(done_at__isnull=True),
+                name="activity_open_type_owner",
+            ),
             # Global search (``subject ILIKE '%…%'``); without it a search reads all activities.
             GinIndex(fields=["subject"], opclasses=["gin_trgm_ops"], name="activity_subject_trgm"),
         ]
