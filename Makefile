@@ -63,7 +63,13 @@ pytest: $(STAMP)
 
 test: setup demo chromium lint check pytest
 
+# The demo has Chinese company names; without a CJK font Chromium draws them as boxes.
 screenshots: setup chromium
+	@fc-list 2>/dev/null | grep -qi 'wenquanyi\|noto sans cjk' || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing a CJK font for the screenshots (apt-get)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null; \
+	  else echo "Chinese names show as boxes without a CJK font: sudo apt-get install fonts-wqy-microhei"; fi; }
 	$(BIN)/python tests/browser/gallery.py
 
 # The benchmark's own database: generate_dataset --reset empties the users table.

@@ -54,6 +54,19 @@ def _customers(people: DemoPeople) -> list[tuple[Company, list[Contact], list[De
     return [(c, contacts.get(c.pk, []), deals.get(c.pk, [])) for c in companies]
 
 
+def _quiet_after(rng: random.Random, customers: list, now) -> dict[int, object]:
+    """Customers nobody has talked to since a few weeks after their last deal closed (no open
+    deal, last close over four months ago): most of them, so the dormant list has entries."""
+    quiet = {}
+    for company, _contacts, deals in customers:
+        if not deals or any(deal.closed_at is None for deal in deals):
+            continue
+        last = max(deal.closed_at for deal in deals)
+        if last < now - timedelta(days=120) and rng.random() < 0.6:
+            quiet[company.pk] = last + timedelta(days=rng.uniform(7, 30))
+    return quiet
+
+
 def seed(*, people: DemoPeople) -> None:
     if Activity.objects.filter(owner__in=people.reps).exists():
         return
@@ -66,6 +79,7 @@ def seed(*, people: DemoPeople) -> None:
     for row in customers:
         by_owner.setdefault(row[0].owner_id, []).append(row)
 
+    quiet_after = _quiet_after(rng, customers, now)
     activities: list[Activity] = []
     for rep in people.reps:
         mine = by_owner.get(rep.pk) or customers
@@ -73,6 +87,8 @@ def seed(*, people: DemoPeople) -> None:
             key = rng.choices(list(TYPE_WEIGHTS), weights=list(TYPE_WEIGHTS.values()))[0]
             company, contacts, deals = rng.choice(mine)
             at = now - timedelta(days=rng.uniform(1, 548), minutes=rng.randint(0, 600))
+            if company.pk in quiet_after and at > quiet_after[company.pk]:
+                at = quiet_after[company.pk] - timedelta(days=rng.uniform(0, 90))
             # A few old tasks were never done: they show up as overdue.
             done = not (key == "task" and rng.random() < 0.01)
             activities.append(
@@ -96,9 +112,10 @@ def seed(*, people: DemoPeople) -> None:
                 )
             )
         # Upcoming work: a few overdue, some today, the rest over the next two weeks.
+        talking_to = [row for row in mine if row[0].pk not in quiet_after] or mine
         for j in range(18):
             key = "meeting" if j % 5 == 0 else "task"
-            company, contacts, deals = rng.choice(mine)
+            company, contacts, deals = rng.choice(talking_to)
             offset = [-2 * 24 * 60, -26 * 60, -90, 45, 120, 240][j] if j < 6 else rng.randint(24 * 60, 14 * 24 * 60)
             due = (now + timedelta(minutes=offset)).replace(second=0, microsecond=0)
             if j >= 6:  # later work lands in office hours

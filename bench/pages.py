@@ -77,6 +77,10 @@ PAGES: list[Page] = [
     Page("report: velocity", "reports:velocity", REPORT),
     Page("report: activity", "reports:activity", REPORT),
     Page("report: customer value", "reports:customer-value", REPORT),
+    Page("report: top customers", "reports:top-customers", REPORT),
+    Page("report: retention cohorts", "reports:cohorts", REPORT),
+    Page("report: dormant customers", "reports:dormant", REPORT),
+    Page("report: cross-sell", "reports:cross-sell", REPORT),
 ]
 
 # Throughput of one page under concurrent load (wrk, loopback only, bounded in time).
@@ -87,6 +91,7 @@ THROUGHPUT_MIN_RPS = 100.0
 # the rollups these build), when they exist: (label, argv after manage.py).
 COMMANDS: list[tuple[str, list[str]]] = [
     ("rollup rebuild", ["rebuild_rollups"]),
+    ("customer value recompute", ["recompute_customer_value"]),
 ]
 
 

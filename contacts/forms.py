@@ -15,12 +15,31 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from contacts.keyset import SortOption
-from contacts.models import Company, Contact, LifecycleStage, Source
+from contacts.models import Company, Contact, LifecycleStage, Source, ValueSegment
 from contacts.normalize import domain_from_website, normalize_email, normalize_phone
 from contacts.selectors import COMPANY_SORTS, CONTACT_SORTS, ListFilters
 from contacts.services import INVALID_PHONE_MESSAGE
 from crm.forms import preload_choices
 from crm.models import User, teams_visible_to, users_visible_to
+
+
+def offer_only_the_chosen_company(form: forms.BaseForm, name: str = "company") -> None:
+    """Let a company select render only the chosen company, not every visible one.
+
+    Rendering tens of thousands of <option>s would not scale; the picker above the select
+    (``contacts/partials/company_picker.html``, htmx) fills in matches as the user types.
+    Validation still runs against the field's full, access-limited queryset.
+    """
+    field = form.fields[name]
+    selected = form.data.get(name) if form.is_bound else form.initial.get(name)
+    selected = getattr(selected, "pk", selected)
+    choices: list[tuple[Any, str]] = [("", "—")]
+    if selected and str(selected).isdigit():
+        company = field.queryset.filter(pk=selected).only("pk", "name").first()
+        if company is not None:
+            choices.append((company.pk, company.name))
+    field.widget.choices = choices
+    field.widget.attrs["class"] = "form-select"
 
 
 class FastSelect(forms.Select):
@@ -248,18 +267,8 @@ class ContactForm(_CustomerForm):
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, user=user, **kwargs)
-        field = self.fields["company"]
-        field.queryset = Company.objects.visible_to(user).active()
-        # Rendering every visible company would not scale; the select holds only the chosen
-        # one and the picker above it (htmx) fills in matches as the user types.
-        selected = self.data.get("company") if self.is_bound else self.initial.get("company")
-        choices: list[tuple[Any, str]] = [("", "—")]
-        if selected:
-            company = field.queryset.filter(pk=selected).only("pk", "name").first() if str(selected).isdigit() else None
-            if company is not None:
-                choices.append((company.pk, company.name))
-        field.widget.choices = choices
-        field.widget.attrs["class"] = "form-select"
+        self.fields["company"].queryset = Company.objects.visible_to(user).active()
+        offer_only_the_chosen_company(self)
 
     def clean_secondary_email(self) -> str:
         return normalize_email(self.cleaned_data.get("secondary_email", ""))
@@ -379,6 +388,14 @@ class _ListFilterForm(forms.Form):
 
 class CompanyFilterForm(_ListFilterForm):
     sorts = COMPANY_SORTS
+    segment = forms.ChoiceField(
+        label=_("Customer segment"), choices=[("", _("Any segment")), *ValueSegment.choices], required=False
+    )
+
+    def filters(self) -> ListFilters:
+        filters = super().filters()
+        filters.segment = self.cleaned_data.get("segment", "")
+        return filters
 
 
 class ContactFilterForm(_ListFilterForm):

@@ -33,6 +33,19 @@ class Source(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+class ValueSegment(models.TextChoices):
+    """RFM segments of a customer; computed and written by the reports app (see docs/customer-value.md)."""
+
+    CHAMPIONS = "champions", _("Champions")
+    LOYAL = "loyal", _("Loyal")
+    POTENTIAL = "potential", _("Potential loyalists")
+    NEW = "new", _("New")
+    AT_RISK = "at_risk", _("At risk")
+    CANT_LOSE = "cant_lose", _("Can't lose")
+    HIBERNATING = "hibernating", _("Hibernating")
+    LOST = "lost", _("Lost")
+
+
 class CompanySize(models.TextChoices):
     XS = "1-10", _("1–10")
     S = "11-50", _("11–50")
@@ -104,8 +117,13 @@ class Company(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     archived_at = models.DateTimeField(_("archived"), null=True, blank=True, editable=False)
+    # Denormalised from reports.CustomerValue by the nightly value task (contacts never imports
+    # reports), so the company list can filter on it with an index; blank = not scored.
+    value_segment = models.CharField(
+        _("customer segment"), max_length=12, choices=ValueSegment.choices, blank=True, editable=False
+    )
 
-    history = CustomerHistory(m2m_fields=[tags])
+    history = CustomerHistory(m2m_fields=[tags], excluded_fields=["value_segment"])
     objects = CustomerQuerySet.as_manager()
 
     class Meta:
@@ -134,6 +152,13 @@ class Company(models.Model):
                 name="company_owner_stage",
             ),
             models.Index(fields=["phone"], name="company_phone"),
+            models.Index(
+                "value_segment",
+                Lower("name"),
+                "id",
+                condition=~models.Q(value_segment=""),
+                name="company_value_segment",
+            ),
             models.Index(fields=["external_id"], name="company_external_id"),
             GinIndex(fields=["name"], opclasses=["gin_trgm_ops"], name="company_name_trgm"),
             GinIndex(fields=["domain"], opclasses=["gin_trgm_ops"], name="company_domain_trgm"),

@@ -162,6 +162,7 @@ class ListFilters:
     created_to: date | None = None
     archived: bool = False
     company: Company | None = None
+    segment: str = ""  # companies only: the RFM segment the reports app writes onto Company
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -198,6 +199,8 @@ def company_list(user: User, filters: ListFilters) -> QuerySet[Company]:
     )
     qs = Company.objects.visible_to(user)
     qs = _apply_common_filters(qs, filters)
+    if filters.segment:
+        qs = qs.filter(value_segment=filters.segment)
     if filters.q:
         qs = qs.filter(company_search_q(filters.q))
     return (

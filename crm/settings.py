@@ -226,6 +226,15 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
     # Daily, but each subscription gets one email per ISO week; a failed send retries next day.
     "reports-weekly-email": {"task": "reports.tasks.send_weekly_reports", "schedule": crontab(hour=7, minute=0)},
+    # After the nightly rollup rebuild, whose per-deal amounts in base currency it sums.
+    "reports-customer-value": {
+        "task": "reports.tasks.recompute_customer_value",
+        "schedule": crontab(hour=3, minute=30),
+    },
+    "reports-dormancy-follow-ups": {
+        "task": "reports.tasks.follow_up_dormant_customers",
+        "schedule": crontab(hour=4, minute=30),
+    },
 }
 # A reminder claimed by a worker that then died is claimed again after this many seconds.
 REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 300, minimum=1)
@@ -296,6 +305,15 @@ if len(DEFAULT_PHONE_REGION) != 2 or not DEFAULT_PHONE_REGION.isalpha():
     raise ImproperlyConfigured(f"DEFAULT_PHONE_REGION must be a two-letter region code; got {DEFAULT_PHONE_REGION!r}")
 DEMO_PASSWORD = env_str("DEMO_PASSWORD", "demo-pass-2026")
 DEAL_STALE_DAYS = env_int("DEAL_STALE_DAYS", 14, minimum=1)
+# Customer value (docs/customer-value.md): RFM scores customers who bought in this many months.
+RFM_WINDOW_MONTHS = env_int("RFM_WINDOW_MONTHS", 24, minimum=1)
+# A customer with no done activity and no purchase for this many days, and no open deal, is dormant.
+DORMANT_DAYS = env_int("DORMANT_DAYS", 90, minimum=1)
+# Expected customer lifespan in lifetime value, used while too few customers exist to measure churn.
+CUSTOMER_LIFESPAN_YEARS = env_int("CUSTOMER_LIFESPAN_YEARS", 3, minimum=1)
+CUSTOMER_LIFESPAN_MAX_YEARS = env_int("CUSTOMER_LIFESPAN_MAX_YEARS", 10, minimum=1)
+# Churn is measured only once this many customers bought in the year before the last one.
+CHURN_MIN_CUSTOMERS = env_int("CHURN_MIN_CUSTOMERS", 20, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -2,6 +2,10 @@
 with realistic stage histories (skipped stages, a few steps back, won, lost with reasons, and
 open deals in every stage), products with line items, and USD/EUR with a rate per month.
 
+Every deal's company is one its owner may see. A few customers follow a story so the customer
+value pages have something to show: repeat buyers, customers who lapsed long ago, big spenders
+who went quiet, and product bundles bought together (seats + onboarding, API + migration).
+
 Idempotent: once the demo reps own deals, a second run adds nothing.
 """
 
@@ -73,6 +77,30 @@ DEMO_COMPANIES = [
     "Blue Sun",
 ]
 TITLE_WORDS = ["rollout", "renewal", "expansion", "pilot", "upgrade", "migration", "seats", "support plan"]
+# Product bundles (SKUs) and how often a deal with products carries each: clear co-purchase
+# patterns for the cross-sell report.
+BUNDLES = {
+    "USD": [
+        (("DEMO-SEAT", "DEMO-ONBOARD"), 30),
+        (("DEMO-SEAT", "DEMO-ONBOARD", "DEMO-SUPPORT"), 15),
+        (("DEMO-API", "DEMO-MIGRATE"), 15),
+        (("DEMO-SEAT", "DEMO-SUPPORT"), 10),
+        (("DEMO-SEAT",), 15),
+        (("DEMO-API",), 5),
+        (("DEMO-MIGRATE",), 5),
+    ],
+    "EUR": [
+        (("DEMO-SEAT-EU", "DEMO-ONBOARD-EU"), 40),
+        (("DEMO-SEAT-EU", "DEMO-TRAIN-EU"), 30),
+        (("DEMO-SEAT-EU",), 30),
+    ],
+}
+# Customer stories: (count, won deals, days ago of the newest .. oldest purchase, amount factor).
+STORIES = {
+    "repeat": (12, (4, 7), (5, 540), 1.0),
+    "lapsed": (8, (1, 2), (420, 660), 0.8),
+    "big_quiet": (6, (4, 6), (200, 480), 3.0),
+}
 # Mean days a deal spends in each open stage before it moves on.
 STAGE_DAYS = [16, 24, 30, 24]
 
@@ -158,11 +186,17 @@ def _expected_close(rng: random.Random, status: str, created: dt.datetime, enter
     return (created + dt.timedelta(days=rng.randint(30, 150))).date()
 
 
-def _line_items(rng: random.Random, catalogue: list[Product]) -> list[LineItem]:
-    """Products for 40% of deals, priced in the deal's currency (the catalogue is per currency)."""
-    if not catalogue or rng.random() >= 0.4:
+def _line_items(rng: random.Random, catalogue: list[Product], *, share: float = 0.5) -> list[LineItem]:
+    """Products for ``share`` of deals, as one of the currency's bundles, priced in the deal's currency."""
+    if not catalogue or rng.random() >= share:
         return []
-    chosen = rng.sample(catalogue, k=min(len(catalogue), rng.randint(1, 3)))
+    by_sku = {product.sku: product for product in catalogue}
+    bundles = BUNDLES.get(catalogue[0].currency, [])
+    if bundles:
+        skus = rng.choices([skus for skus, _w in bundles], weights=[w for _s, w in bundles])[0]
+        chosen = [by_sku[sku] for sku in skus if sku in by_sku]
+    else:
+        chosen = rng.sample(catalogue, k=min(len(catalogue), rng.randint(1, 3)))
     return [
         LineItem(
             product=product,
@@ -173,6 +207,55 @@ def _line_items(rng: random.Random, catalogue: list[Product]) -> list[LineItem]:
         )
         for position, product in enumerate(chosen, start=1)
     ]
+
+
+def _story_deals(
+    rng: random.Random, companies: list[Company], stages: list[Stage], products: dict[str, list[Product]], now
+) -> list[tuple[Deal, list[tuple[Stage, dt.datetime]], list[LineItem]]]:
+    """Won deals of the story customers (owned by the company's owner, in the base currency)."""
+    open_stages = [stage for stage in stages if not stage.is_closed]
+    won = next(stage for stage in stages if stage.is_won)
+    catalogue = products.get(settings.BASE_CURRENCY) or []
+    rows = []
+    remaining = list(companies)
+    for story, (count, (fewest, most), (newest, oldest), factor) in STORIES.items():
+        for company in remaining[:count]:
+            purchases = rng.randint(fewest, most)
+            days = sorted((rng.uniform(newest, oldest) for _i in range(purchases - 1)), reverse=True)
+            days.append(newest + rng.uniform(0, 30))  # the newest purchase
+            for ago in days:
+                closed = now - dt.timedelta(days=ago, hours=rng.uniform(0, 8))
+                created = closed - dt.timedelta(days=rng.uniform(20, 60))
+                step = (closed - created) / len(open_stages)
+                path = [(stage, created + step * i) for i, stage in enumerate(open_stages)] + [(won, closed)]
+                amount = Decimal(round(rng.lognormvariate(9.5, 0.5) * factor, -2)).quantize(Decimal("0.01"))
+                deal = Deal(
+                    title=f"{company.name.removeprefix('[Demo] ')} {rng.choice(TITLE_WORDS)}",
+                    company=company,
+                    owner_id=company.owner_id,
+                    pipeline_id=won.pipeline_id,
+                    stage=won,
+                    amount=max(amount, Decimal("500.00")),
+                    currency=settings.BASE_CURRENCY,
+                    probability=won.probability,
+                    expected_close_date=closed.date(),
+                    status=DealStatus.WON,
+                    source=rng.choice(Source.values),
+                    closed_at=closed,
+                    stage_entered_at=closed,
+                    created_at=created,
+                    version=len(path),
+                )
+                # Big spenders mostly buy custom work; a few catalogue items on some of their deals.
+                planned = _line_items(rng, catalogue, share=0.3 if story == "big_quiet" else 0.8)
+                if planned and story != "big_quiet":
+                    deal.amount = sum((item.total for item in planned), Decimal("0"))
+                    deal.amount_from_line_items = True
+                rows.append((deal, path, planned))
+        stage = LifecycleStage.FORMER_CUSTOMER if story == "lapsed" else LifecycleStage.CUSTOMER
+        Company.objects.filter(pk__in=[company.pk for company in remaining[:count]]).update(lifecycle_stage=stage)
+        remaining = remaining[count:]
+    return rows
 
 
 def seed(*, people: DemoPeople) -> None:
@@ -200,6 +283,14 @@ def seed(*, people: DemoPeople) -> None:
     for contact_id, company_id in Contact.objects.filter(company__in=companies).values_list("id", "company_id"):
         contacts_by_company.setdefault(company_id, []).append(contact_id)
 
+    # Some customers are kept for the stories below; the others get the random deals.
+    story_companies = rng.sample(companies, k=min(len(companies) // 4, sum(n for n, *_r in STORIES.values())))
+    story_ids = {company.pk for company in story_companies}
+    pool = [company for company in companies if company.pk not in story_ids] or companies
+    # A deal's company is one its owner may see (their own or a teammate's; managers: their teams').
+    visible = {owner.pk: [c for c in pool if owner.can_read_owner(c.owner_id)] or pool for owner in owners}
+    own = {owner.pk: [c for c in pool if c.owner_id == owner.pk] for owner in owners}
+
     deals: list[Deal] = []
     paths: list[list[tuple[Stage, dt.datetime]]] = []
     planned_items: list[list[LineItem]] = []
@@ -209,8 +300,8 @@ def seed(*, people: DemoPeople) -> None:
         created = now - dt.timedelta(days=MONTHS * 30.4 * rng.random() ** 1.6, hours=rng.uniform(0, 23))
         path = _path(rng, stages, created, now)
         stage, entered = path[-1]
-        company = rng.choice(companies)
         owner = rng.choices(owners, weights=[5, 5, 5, 1, 1])[0]
+        company = rng.choice(own[owner.pk] if own[owner.pk] and rng.random() < 0.75 else visible[owner.pk])
         currency = other_currency if rng.random() < 0.25 else settings.BASE_CURRENCY
         amount = Decimal(round(rng.lognormvariate(9.3, 0.8), -2)).quantize(Decimal("0.01"))
         status = DealStatus.WON if stage.is_won else DealStatus.LOST if stage.is_lost else DealStatus.OPEN
@@ -243,6 +334,10 @@ def seed(*, people: DemoPeople) -> None:
         if planned:
             deals[-1].amount = sum((item.total for item in planned), Decimal("0"))
             deals[-1].amount_from_line_items = True
+        paths.append(path)
+        planned_items.append(planned)
+    for deal, path, planned in _story_deals(rng, story_companies, sales, products, now):
+        deals.append(deal)
         paths.append(path)
         planned_items.append(planned)
     deals = bulk_create_with_history(deals, Deal, batch_size=500, default_change_reason="Demo data")

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 import contacts.lookups  # noqa: F401 - registers trgm_icontains
+from contacts.forms import offer_only_the_chosen_company
 from contacts.models import Company, Contact
 from crm.forms import preload_choices
 from crm.models import Team, User, teams_visible_to, users_visible_to
@@ -93,6 +94,7 @@ class DealForm(forms.ModelForm):
         self.fields["currency"] = forms.ChoiceField(label=_("Currency"), choices=currency_choices())
         self.fields["contacts"].queryset = self._contact_choices()
         self.fields["contacts"].help_text = _("Contacts of the chosen company, and those already on the deal.")
+        offer_only_the_chosen_company(self)
         self.fields["company"].widget.attrs.update(
             {
                 # A different company brings its own contacts into the contacts list.

@@ -21,8 +21,10 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from activities.models import Activity
+from contacts.models import Company, ValueSegment
 from crm.models import Team
-from deals.models import Deal, DealStatus, LostReason, Pipeline, Stage
+from deals.models import Deal, DealStatus, LostReason, Pipeline, Product, Stage
 
 
 class RollupGeneration(models.Model):
@@ -237,3 +239,233 @@ class ReportSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ← {self.team}"
+
+
+# Customer value and retention ----------------------------------------------------------
+# Rebuilt as a whole by ``services.customer_value_recompute`` in one transaction (DELETE +
+# INSERT … SELECT under PostgreSQL MVCC): readers see the previous figures or the new ones,
+# never half. The single ``ValueRun`` row records the run and its row lock serialises runs.
+
+
+class ValueRun(models.Model):
+    """The single row describing the customer-value tables readers currently see."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    computed_at = models.DateTimeField(_("computed"), null=True, blank=True)
+    seconds = models.FloatField(_("seconds taken"), default=0)
+    customers = models.PositiveIntegerField(_("customers"), default=0)
+    scored = models.PositiveIntegerField(_("customers with RFM scores"), default=0)
+    window_months = models.PositiveSmallIntegerField(_("RFM window (months)"), default=0)
+    # Annual churn observed when the run computed it (None: too few customers to say).
+    churn_rate = models.DecimalField(_("annual churn"), max_digits=6, decimal_places=4, null=True, blank=True)
+    lifespan_years = models.DecimalField(_("expected lifespan (years)"), max_digits=6, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="valuerun_single_row")]
+
+    def __str__(self) -> str:
+        return f"customer value as of {self.computed_at}"
+
+
+class CustomerValue(models.Model):
+    """One row per active company with a won or an open deal; money in BASE_CURRENCY."""
+
+    company = models.OneToOneField(
+        Company, on_delete=models.CASCADE, primary_key=True, related_name="+", verbose_name=_("company")
+    )
+    # The company's owner when the run computed it: what report scopes filter on.
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    revenue_total = models.DecimalField(_("revenue, all time"), max_digits=16, decimal_places=2)
+    revenue_this_year = models.DecimalField(_("revenue, this year"), max_digits=16, decimal_places=2)
+    revenue_12m = models.DecimalField(_("revenue, last 12 months"), max_digits=16, decimal_places=2)
+    won_deals = models.PositiveIntegerField(_("won deals"))
+    first_won_on = models.DateField(_("first purchase"), null=True, blank=True)
+    last_won_on = models.DateField(_("last purchase"), null=True, blank=True)
+    cohort_month = models.DateField(_("cohort"), null=True, blank=True)
+    average_deal = models.DecimalField(_("average deal"), max_digits=16, decimal_places=2, null=True, blank=True)
+    open_pipeline = models.DecimalField(_("open pipeline"), max_digits=16, decimal_places=2)
+    open_deals = models.PositiveIntegerField(_("open deals"))
+    purchases_per_year = models.DecimalField(max_digits=9, decimal_places=3, default=0)
+    lifetime_value = models.DecimalField(_("lifetime value"), max_digits=16, decimal_places=2, default=0)
+    last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
+    # Latest of the last done activity and the last purchase: what dormancy counts from.
+    last_touch_at = models.DateTimeField(_("last touch"), null=True, blank=True)
+    is_dormant = models.BooleanField(_("dormant"), default=False)
+    # RFM over the won deals of the last RFM_WINDOW_MONTHS (null: no purchase in the window).
+    frequency = models.PositiveIntegerField(default=0)
+    monetary = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    recency_days = models.PositiveIntegerField(null=True, blank=True)
+    r_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    f_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    m_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    segment = models.CharField(_("segment"), max_length=12, choices=ValueSegment.choices, blank=True)
+    # {"YYYY-MM-DD" (quarter start): "revenue"} of won deals, for the company page chart.
+    quarters = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["-lifetime_value", "company"], name="customervalue_ltv"),
+            models.Index(fields=["owner", "-lifetime_value"], name="customervalue_owner_ltv"),
+            models.Index(fields=["segment", "owner"], name="customervalue_segment"),
+            models.Index(
+                fields=["owner", "-lifetime_value"], condition=models.Q(is_dormant=True), name="customervalue_dormant"
+            ),
+            models.Index(fields=["cohort_month", "owner"], name="customervalue_cohort"),
+        ]
+        verbose_name = _("customer value")
+        verbose_name_plural = _("customer values")
+
+    def __str__(self) -> str:
+        return f"{self.company_id}: {self.lifetime_value}"
+
+
+class SegmentCell(models.Model):
+    """Customers of one owner in one segment ("" = not scored), so pages sum a few rows."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    segment = models.CharField(max_length=12, choices=ValueSegment.choices, blank=True)
+    customers = models.PositiveIntegerField()
+    revenue = models.DecimalField(max_digits=18, decimal_places=2)  # won in the RFM window
+    lifetime_value = models.DecimalField(max_digits=18, decimal_places=2)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "segment"], name="segmentcell_unique_cell")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.segment}: {self.customers}"
+
+
+class DormantCell(models.Model):
+    """Dormant customers of one owner by how long they had been quiet when the run computed it."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    bucket = models.PositiveSmallIntegerField()  # index into selectors.QUIET_BUCKETS
+    customers = models.PositiveIntegerField()
+    lifetime_value = models.DecimalField(max_digits=18, decimal_places=2)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "bucket"], name="dormantcell_unique_cell")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} bucket {self.bucket}: {self.customers}"
+
+
+class CohortCell(models.Model):
+    """Customers of one owner whose first purchase was in ``cohort_month`` and who bought in
+    quarter ``quarter`` after it (quarter 0 = the first-purchase month itself)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    cohort_month = models.DateField()
+    quarter = models.PositiveSmallIntegerField()
+    customers = models.PositiveIntegerField()
+    revenue = models.DecimalField(max_digits=16, decimal_places=2)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "cohort_month", "quarter"], name="cohortcell_unique_cell"),
+        ]
+        indexes = [models.Index(fields=["cohort_month", "owner"], name="cohortcell_month")]
+
+    def __str__(self) -> str:
+        return f"{self.cohort_month:%Y-%m} Q{self.quarter}: {self.customers}"
+
+
+class ProductCustomers(models.Model):
+    """How many of one owner's customers bought ``product`` on a won deal (product null: any product)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    customers = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "product"], nulls_distinct=False, name="productcustomers_unique_owner_product"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}: {self.customers}"
+
+
+class ProductPair(models.Model):
+    """How many of one owner's customers bought both products (``product_a`` < ``product_b``)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    product_a = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    product_b = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    customers = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "product_a", "product_b"], name="productpair_unique_pair"),
+        ]
+        indexes = [models.Index(fields=["product_a", "product_b"], name="productpair_pair")]
+
+    def __str__(self) -> str:
+        return f"{self.product_a_id}+{self.product_b_id}: {self.customers}"
+
+
+class CrossSellSuggestion(models.Model):
+    """A product this company has not bought: from the rule "bought ``because``, so also
+    ``product``", or, for a customer no rule applies to, what its industry peers buy most."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    rank = models.PositiveSmallIntegerField()
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    because = models.ForeignKey(Product, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    # Set when the suggestion comes from peers: the industry ("*": all customers).
+    peer_group = models.CharField(max_length=100, blank=True)
+    confidence = models.DecimalField(max_digits=6, decimal_places=4)
+    lift = models.DecimalField(max_digits=9, decimal_places=3)
+    customers = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["company", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "rank"], name="crosssellsuggestion_unique_rank"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.company_id} → {self.product_id}"
+
+    @property
+    def confidence_percent(self) -> float:
+        return round(float(self.confidence) * 100, 1)
+
+    @property
+    def reason(self) -> str:
+        values = {"pct": self.confidence_percent, "lift": f"{self.lift:.1f}", "customers": self.customers}
+        if self.because_id is not None:
+            values["because"] = self.because.name
+            text = _("%(pct)s%% of customers who bought %(because)s also bought it")
+            return f"{text % values} {_('(%(customers)s customers, lift %(lift)s×).') % values}"
+        if self.peer_group == "*":
+            return _("Bought by %(pct)s%% of customers with products (%(customers)s customers).") % values
+        values["industry"] = self.peer_group
+        return _("Bought by %(pct)s%% of %(industry)s customers (%(customers)s customers, lift %(lift)s×).") % values
+
+
+class DormancyFollowUp(models.Model):
+    """The follow-up task created when a customer went quiet; one per quiet spell.
+
+    A spell is named by the customer's last touch when it went dormant: the daily job finds
+    the same (company, dormant_since) again tomorrow and skips it; new activity and a later
+    silence give a new ``dormant_since`` and so a new follow-up.
+    """
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    dormant_since = models.DateTimeField(_("quiet since"))
+    activity = models.ForeignKey(Activity, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["company", "dormant_since"], name="dormancyfollowup_once_per_spell"),
+        ]
+        verbose_name = _("dormancy follow-up")
+        verbose_name_plural = _("dormancy follow-ups")
+
+    def __str__(self) -> str:
+        return f"{self.company_id} quiet since {self.dormant_since:%Y-%m-%d}"

@@ -8,21 +8,33 @@ from decimal import Decimal
 
 from django.db.models import Avg, Count, F, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from activities.models import Activity
+from contacts.models import ValueSegment
 from crm.models import Team
-from deals.models import DealStatus, Pipeline, Stage
+from deals.models import DealStatus, Pipeline, Product, Stage
 from reports.models import (
     ActivityWeek,
+    CohortCell,
+    CrossSellSuggestion,
+    CustomerValue,
     DealFact,
+    DormancyFollowUp,
+    DormantCell,
     ForecastSnapshot,
+    ProductCustomers,
+    ProductPair,
     ReportSubscription,
     RollupGeneration,
     RollupPointer,
+    SegmentCell,
     StageFact,
     StageVisit,
+    ValueRun,
 )
 from reports.scope import ReportScope, TeamChoice, add_months
+from reports.value import AT_RISK_SEGMENTS, SEGMENT_ADVICE, SEGMENT_ORDER
 
 ZERO = Decimal("0.00")
 
@@ -517,3 +529,260 @@ def activity_report(scope: ReportScope, generation_id: int | None) -> ActivityRe
         owners.setdefault(owner_id, ActivityLine(key=owner_id, label=names.get(owner_id, ""))).overdue = count
     leaderboard = sorted(owners.values(), key=lambda line: (-line.total, line.overdue, line.label))
     return ActivityReport(by_week=[weeks[key] for key in sorted(weeks)], leaderboard=leaderboard, cells=rows)
+
+
+# Customer value ---------------------------------------------------------------------------
+
+
+def value_run() -> ValueRun | None:
+    return ValueRun.objects.filter(pk=1, computed_at__isnull=False).first()
+
+
+def _values(scope: ReportScope):
+    return CustomerValue.objects.filter(scope.owner_filter())
+
+
+@dataclass
+class SegmentLine:
+    segment: str
+    label: str
+    customers: int = 0
+    revenue: Decimal = ZERO  # won in the RFM window
+    lifetime_value: Decimal = ZERO
+    customer_share: float | None = None
+    revenue_share: float | None = None
+    advice: str = ""
+
+    @property
+    def at_risk(self) -> bool:
+        return self.segment in AT_RISK_SEGMENTS
+
+
+@dataclass
+class SegmentReport:
+    lines: list[SegmentLine]
+    customers: int  # every customer in scope, scored or not
+    scored: int
+    revenue: Decimal
+
+
+def segment_report(scope: ReportScope) -> SegmentReport:
+    """Customers, window revenue and lifetime value per RFM segment: one GROUP BY."""
+    cells = {
+        row["segment"]: row
+        for row in SegmentCell.objects.filter(scope.owner_filter())
+        .values("segment")
+        .annotate(customers=Sum("customers"), revenue=Sum("revenue"), ltv=Sum("lifetime_value"))
+        .order_by()
+    }
+    labels = dict(ValueSegment.choices)
+    scored = sum(row["customers"] for key, row in cells.items() if key)
+    revenue = sum((row["revenue"] for key, row in cells.items() if key), ZERO)
+    lines = []
+    for segment in SEGMENT_ORDER:
+        row = cells.get(segment, {})
+        line = SegmentLine(
+            segment=segment,
+            label=str(labels[segment]),
+            customers=row.get("customers", 0),
+            revenue=row.get("revenue") or ZERO,
+            lifetime_value=row.get("ltv") or ZERO,
+            advice=SEGMENT_ADVICE[segment],
+        )
+        line.customer_share = percent(line.customers, scored)
+        line.revenue_share = percent(line.revenue, revenue)
+        lines.append(line)
+    customers = sum(row["customers"] for row in cells.values())
+    return SegmentReport(lines=lines, customers=customers, scored=scored, revenue=revenue)
+
+
+def top_customers(scope: ReportScope, *, segment: str = ""):
+    """Customers in scope, most valuable (lifetime value) first, with their company and owner."""
+    qs = _values(scope).select_related("company", "owner").order_by("-lifetime_value", "company_id")
+    if segment:
+        qs = qs.filter(segment=segment)
+    return qs
+
+
+def dormant_customers(scope: ReportScope):
+    """Dormant customers in scope, most valuable first."""
+    return (
+        _values(scope)
+        .filter(is_dormant=True)
+        .select_related("company", "owner")
+        .order_by("-lifetime_value", "company_id")
+    )
+
+
+QUIET_BUCKETS = [(90, _("90–180 days")), (180, _("6–12 months")), (365, _("1–2 years")), (730, _("2 years +"))]
+
+
+def dormant_buckets(scope: ReportScope) -> list[tuple[str, int, Decimal]]:
+    """Dormant customers in scope by how long they had been quiet when computed: (label, customers, value)."""
+    cells = {
+        row["bucket"]: row
+        for row in DormantCell.objects.filter(scope.owner_filter())
+        .values("bucket")
+        .annotate(customers=Sum("customers"), ltv=Sum("lifetime_value"))
+        .order_by()
+    }
+    return [
+        (str(label), cells.get(index, {}).get("customers", 0), cells.get(index, {}).get("ltv") or ZERO)
+        for index, (_days, label) in enumerate(QUIET_BUCKETS)
+    ]
+
+
+def customers_in_scope(scope: ReportScope, *, segment: str | None = None) -> int:
+    """How many customers the scope covers (of one segment), from the per-owner summary."""
+    qs = SegmentCell.objects.filter(scope.owner_filter())
+    if segment is not None:
+        qs = qs.filter(segment=segment)
+    return qs.aggregate(n=Sum("customers"))["n"] or 0
+
+
+def first_suggestions(company_ids: list[int]) -> dict[int, CrossSellSuggestion]:
+    rows = CrossSellSuggestion.objects.filter(company_id__in=company_ids, rank=1).select_related("product", "because")
+    return {row.company_id: row for row in rows}
+
+
+def latest_followups(company_ids: list[int]) -> dict[int, DormancyFollowUp]:
+    rows = (
+        DormancyFollowUp.objects.filter(company_id__in=company_ids)
+        .select_related("activity")
+        .order_by("company_id", "-dormant_since")
+        .distinct("company_id")
+    )
+    return {row.company_id: row for row in rows}
+
+
+COHORT_QUARTERS = 8
+
+
+@dataclass
+class CohortCellView:
+    quarter: int
+    customers: int = 0
+    revenue: Decimal = ZERO
+    share: float | None = None  # customers who bought again in the quarter ÷ cohort size
+    revenue_retention: float | None = None  # revenue in the quarter ÷ first-month revenue
+    elapsed: bool = True
+
+    @property
+    def heat(self) -> str:
+        """Background opacity for the heat map: 0 at 0 %, 0.75 at 60 % or more."""
+        return f"{min((self.share or 0) / 80, 0.75):.2f}"
+
+
+@dataclass
+class CohortRow:
+    month: dt.date
+    size: int
+    first_revenue: Decimal
+    cells: list[CohortCellView]
+
+
+@dataclass
+class CohortReport:
+    rows: list[CohortRow]
+    average_share: list[float | None]  # per quarter, customer-weighted over elapsed cells
+    average_revenue_retention: list[float | None]
+
+
+def cohort_report(scope: ReportScope, *, today: dt.date | None = None) -> CohortReport:
+    this_month = (today or timezone.localdate()).replace(day=1)
+    cells = (
+        CohortCell.objects.filter(scope.owner_filter(), cohort_month__range=(scope.start, scope.end))
+        .filter(quarter__lte=COHORT_QUARTERS)
+        .values("cohort_month", "quarter")
+        .annotate(customers=Sum("customers"), revenue=Sum("revenue"))
+        .order_by()
+    )
+    grid: dict[dt.date, dict[int, dict]] = {}
+    for cell in cells:
+        grid.setdefault(cell["cohort_month"], {})[cell["quarter"]] = cell
+    rows = []
+    totals = [[0, 0, ZERO, ZERO] for _q in range(COHORT_QUARTERS + 1)]  # buyers, size, revenue, first revenue
+    for month in sorted(grid):
+        first = grid[month].get(0, {})
+        size, first_revenue = first.get("customers", 0), first.get("revenue") or ZERO
+        row_cells = []
+        for quarter in range(1, COHORT_QUARTERS + 1):
+            cell = grid[month].get(quarter, {})
+            view = CohortCellView(
+                quarter=quarter,
+                customers=cell.get("customers", 0),
+                revenue=cell.get("revenue") or ZERO,
+                elapsed=add_months(month, 3 * quarter - 2) <= this_month,
+            )
+            if view.elapsed:
+                view.share = percent(view.customers, size)
+                view.revenue_retention = percent(view.revenue, first_revenue)
+                total = totals[quarter]
+                total[0] += view.customers
+                total[1] += size
+                total[2] += view.revenue
+                total[3] += first_revenue
+            row_cells.append(view)
+        rows.append(CohortRow(month=month, size=size, first_revenue=first_revenue, cells=row_cells))
+    return CohortReport(
+        rows=rows,
+        average_share=[percent(t[0], t[1]) for t in totals[1:]],
+        average_revenue_retention=[percent(t[2], t[3]) for t in totals[1:]],
+    )
+
+
+@dataclass
+class PairRule:
+    antecedent: str
+    consequent: str
+    both: int
+    support: float | None  # customers who bought both ÷ customers with any product, %
+    confidence: float | None  # customers who bought both ÷ customers who bought the antecedent, %
+    lift: float | None  # confidence ÷ share of customers who bought the consequent
+
+
+@dataclass
+class CrossSellReport:
+    rules: list[PairRule]
+    customers: int  # customers in scope with at least one product on a won deal
+
+
+CROSS_SELL_RULES = 50
+
+
+def cross_sell_report(scope: ReportScope, *, limit: int = CROSS_SELL_RULES) -> CrossSellReport:
+    """Product pairs bought by the same customers in scope, as rules A → B, best lift first."""
+    bought = dict(
+        ProductCustomers.objects.filter(scope.owner_filter())
+        .values("product_id")
+        .annotate(n=Sum("customers"))
+        .order_by()
+        .values_list("product_id", "n")
+    )
+    customers = bought.pop(None, 0)
+    pairs = list(
+        ProductPair.objects.filter(scope.owner_filter())
+        .values("product_a_id", "product_b_id")
+        .annotate(n=Sum("customers"))
+        .filter(n__gte=2)
+        .order_by("-n")[:2000]
+        .values_list("product_a_id", "product_b_id", "n")
+    )
+    names = dict(Product.objects.filter(pk__in=list(bought)).values_list("pk", "name"))
+    rules = []
+    for a, b, both in pairs:
+        for antecedent, consequent in ((a, b), (b, a)):
+            confidence = Decimal(both) / bought[antecedent] if bought.get(antecedent) else None
+            base = Decimal(bought.get(consequent, 0)) / customers if customers else None
+            rules.append(
+                PairRule(
+                    antecedent=names.get(antecedent, ""),
+                    consequent=names.get(consequent, ""),
+                    both=both,
+                    support=percent(both, customers),
+                    confidence=None if confidence is None else round(float(confidence) * 100, 1),
+                    lift=round(float(confidence / base), 2) if confidence is not None and base else None,
+                )
+            )
+    rules.sort(key=lambda rule: (-(rule.lift or 0), -(rule.confidence or 0), rule.antecedent, rule.consequent))
+    return CrossSellReport(rules=rules[:limit], customers=customers)

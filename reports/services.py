@@ -12,29 +12,45 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import TruncWeek
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from activities.models import Activity
+from activities.models import Activity, ActivityType
+from activities.services import activity_create
+from contacts.models import Contact
 from crm.models import Team, User
 from deals.models import Deal, DealStatus
+from deals.money import CENT
+from reports import value
 from reports.models import (
     ActivityWeek,
+    CohortCell,
+    CrossSellSuggestion,
+    CustomerValue,
     DealFact,
+    DormancyFollowUp,
+    DormantCell,
     ForecastSnapshot,
+    ProductCustomers,
+    ProductPair,
     ReportSubscription,
     RollupGeneration,
     RollupPointer,
+    SegmentCell,
     StageFact,
     StageVisit,
+    ValueRun,
 )
-from reports.selectors import team_summary
+from reports.scope import add_months
+from reports.selectors import rollup_status, team_summary
 
 logger = logging.getLogger(__name__)
 
@@ -336,3 +352,171 @@ def report_subscription_send(*, subscription_id: int, today: dt.date | None = No
         subscription.last_sent_week = week
         subscription.save(update_fields=["last_sent_week"])
     return True
+
+
+# Customer value ------------------------------------------------------------------------
+
+CROSS_SELL_MIN_CUSTOMERS = 2
+VALUE_TABLES = (
+    CrossSellSuggestion,
+    ProductPair,
+    ProductCustomers,
+    CohortCell,
+    SegmentCell,
+    DormantCell,
+    CustomerValue,
+)
+
+
+def _locked_value_run() -> ValueRun:
+    ValueRun.objects.get_or_create(pk=1)
+    return ValueRun.objects.select_for_update().get(pk=1)
+
+
+def lifespan_from_churn(*, earlier: int, churned: int) -> tuple[Decimal | None, Decimal]:
+    """(annual churn, expected lifespan in years): lifespan = 1 ÷ churn, within 1 … the maximum;
+    the CUSTOMER_LIFESPAN_YEARS setting while fewer than CHURN_MIN_CUSTOMERS can be observed."""
+    if earlier < settings.CHURN_MIN_CUSTOMERS:
+        return None, Decimal(settings.CUSTOMER_LIFESPAN_YEARS)
+    churn = (Decimal(churned) / Decimal(earlier)).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+    maximum = Decimal(settings.CUSTOMER_LIFESPAN_MAX_YEARS)
+    lifespan = maximum if churn == 0 else min(max(Decimal(1) / churn, Decimal(1)), maximum)
+    return churn, lifespan.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def customer_value_recompute(*, now: dt.datetime | None = None) -> ValueRun:
+    """Rebuild every customer-value table from the current rollup generation, atomically.
+
+    One transaction: the previous rows are deleted and the new ones inserted with set-based
+    INSERT … SELECT; under PostgreSQL's MVCC readers keep seeing the previous rows until the
+    commit, and a run that fails rolls back leaving them. The lock on the ``ValueRun`` row
+    makes a second run wait instead of interleaving. Builds the rollups first if none exist.
+    """
+    started = time.monotonic()
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    if rollup_status().generation_id is None:
+        rollups_rebuild()
+    with transaction.atomic():
+        run = _locked_value_run()
+        params = {
+            "tz": timezone.get_current_timezone_name(),
+            "now": now,
+            "today": today,
+            "year_start": today.replace(month=1, day=1),
+            "year_ago": today - dt.timedelta(days=365),
+            "two_years_ago": today - dt.timedelta(days=730),
+            "window_start": add_months(today, -settings.RFM_WINDOW_MONTHS),
+            "dormant_before": now - dt.timedelta(days=settings.DORMANT_DAYS),
+            "min_customers": CROSS_SELL_MIN_CUSTOMERS,
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(value.SNAPSHOT_DEALS, params)
+            cursor.execute(value.CHURN, params)
+            earlier, churned = cursor.fetchone()
+            churn, lifespan = lifespan_from_churn(earlier=earlier, churned=churned)
+            params["lifespan"] = lifespan
+            for model in VALUE_TABLES:
+                model.objects.all().delete()
+            for statement in (
+                value.INSERT_CUSTOMER_VALUE,
+                value.INSERT_SEGMENT_CELLS,
+                value.INSERT_DORMANT_CELLS,
+                value.INSERT_COHORTS,
+                value.SNAPSHOT_BASKETS,
+                value.INSERT_PRODUCT_CUSTOMERS,
+                value.INSERT_PRODUCT_PAIRS,
+                value.INSERT_SUGGESTIONS,
+                value.INSERT_PEER_SUGGESTIONS,
+                value.UPDATE_COMPANY_SEGMENTS,
+            ):
+                cursor.execute(statement, params)
+        counts = CustomerValue.objects.aggregate(customers=Count("pk"), scored=Count("pk", filter=~Q(segment="")))
+        run.computed_at = now
+        run.customers = counts["customers"]
+        run.scored = counts["scored"]
+        run.window_months = settings.RFM_WINDOW_MONTHS
+        run.churn_rate = churn
+        run.lifespan_years = lifespan
+        run.seconds = round(time.monotonic() - started, 3)
+        run.save()
+    logger.info("Customer value computed: %s customers in %.1fs", run.customers, run.seconds)
+    return run
+
+
+def _still_dormant(company_id: int, since: dt.datetime) -> bool:
+    """Re-checked live before creating a follow-up, in case the nightly figures are stale.
+
+    Three indexed look-ups (activities on the company, on its contacts, on its deals) rather
+    than one OR across joins, which PostgreSQL can only answer by scanning every activity.
+    """
+    if Deal.objects.filter(company_id=company_id, status=DealStatus.OPEN).exists():
+        return False
+    if Deal.objects.filter(company_id=company_id, status=DealStatus.WON, closed_at__gt=since).exists():
+        return False
+    done_since = Activity.objects.filter(done_at__gt=since)
+    return not (
+        done_since.filter(company_id=company_id).exists()
+        or done_since.filter(contact__in=Contact.objects.filter(company_id=company_id).values("pk")).exists()
+        or done_since.filter(deal__in=Deal.objects.filter(company_id=company_id).values("pk")).exists()
+    )
+
+
+def dormancy_followups_create(*, now: dt.datetime | None = None) -> int:
+    """One follow-up task for the owner of each newly dormant customer; returns how many were created.
+
+    Each quiet spell (company, last touch) is recorded in ``DormancyFollowUp`` under a unique
+    constraint in the same transaction as its task, so a second run, a retry or a concurrent
+    run creates nothing twice (a concurrent insert waits for the first and then finds it).
+    """
+    now = now or timezone.now()
+    task_type = ActivityType.objects.filter(key="task").first()
+    if task_type is None:
+        return 0
+    candidates = (
+        CustomerValue.objects.filter(is_dormant=True, last_touch_at__isnull=False)
+        .exclude(company__archived_at__isnull=False)
+        .annotate(
+            done=Exists(
+                DormancyFollowUp.objects.filter(
+                    company_id=OuterRef("company_id"), dormant_since=OuterRef("last_touch_at")
+                )
+            )
+        )
+        .filter(done=False)
+        .select_related("company__owner")
+        .order_by("-lifetime_value", "company_id")
+    )
+    created = 0
+    for row in candidates.iterator(chunk_size=500):
+        company = row.company
+        with transaction.atomic():
+            if not _still_dormant(company.pk, row.last_touch_at):
+                continue
+            follow_up, is_new = DormancyFollowUp.objects.get_or_create(
+                company=company, dormant_since=row.last_touch_at, defaults={"created_at": now}
+            )
+            if not is_new:
+                continue
+            days = (now - row.last_touch_at).days
+            follow_up.activity = activity_create(
+                actor=company.owner,
+                owner=company.owner,
+                type=task_type,
+                subject=_("Follow up with %(company)s: quiet for %(days)s days") % {"company": company, "days": days},
+                body=_(
+                    "No activity and no purchase since %(since)s, and no open deal. "
+                    "Last purchase: %(last)s. Lifetime value: %(ltv)s %(currency)s."
+                )
+                % {
+                    "since": f"{timezone.localtime(row.last_touch_at):%Y-%m-%d}",
+                    "last": f"{row.last_won_on:%Y-%m-%d}" if row.last_won_on else "–",
+                    "ltv": f"{row.lifetime_value:,.0f}",
+                    "currency": settings.BASE_CURRENCY,
+                },
+                company=company,
+                due_at=now + dt.timedelta(days=1),
+            )
+            follow_up.save(update_fields=["activity"])
+            created += 1
+    return created

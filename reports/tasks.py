@@ -39,3 +39,14 @@ def send_weekly_reports() -> int:
             # One bad mailbox must not hold up the others; tomorrow's run retries this one.
             logger.exception("Weekly report %s not sent", subscription_id)
     return sent
+
+
+@shared_task(time_limit=60 * 60, soft_time_limit=55 * 60)
+def recompute_customer_value() -> int:
+    return services.customer_value_recompute().customers
+
+
+# Idempotent: each quiet spell is recorded under a unique constraint with its task.
+@shared_task(time_limit=30 * 60, soft_time_limit=29 * 60, autoretry_for=(Exception,), retry_backoff=True, max_retries=3)
+def follow_up_dormant_customers() -> int:
+    return services.dormancy_followups_create()

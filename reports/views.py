@@ -5,18 +5,21 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Page, Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from contacts.models import Source
+from contacts.models import Source, ValueSegment
 from reports import charts, selectors, services, tasks
 from reports.exports import csv_response
-from reports.scope import ReportScope, report_scope_for_user
+from reports.scope import ReportScope, add_months, report_scope_for_user
+from reports.value import AT_RISK_SEGMENTS
 
 
 def _context(request: HttpRequest, scope: ReportScope, report: str, **extra: Any) -> dict[str, Any]:
@@ -274,3 +277,289 @@ def subscription_toggle(request: HttpRequest, team_id: int) -> HttpResponse:
     else:
         messages.success(request, _("Weekly report for %(team)s cancelled.") % {"team": team})
     return redirect(f"{reverse('reports:funnel')}?team={team.pk}")
+
+
+# Customer value and retention ------------------------------------------------------------
+
+PAGE_SIZES = (10, 25, 50, 100)
+
+
+def _value_scope(request: HttpRequest) -> ReportScope:
+    return report_scope_for_user(request.user, request.GET)
+
+
+def _value_context(request: HttpRequest, scope: ReportScope, report: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "scope": scope,
+        "report": report,
+        "run": selectors.value_run(),
+        "base_currency": settings.BASE_CURRENCY,
+        "csv_url": f"{reverse(f'reports:{report}-csv')}?{scope.query()}",
+        "list_query": _company_list_query(scope),
+        "settings_dormant_days": settings.DORMANT_DAYS,
+        "settings_window_months": settings.RFM_WINDOW_MONTHS,
+        **extra,
+    }
+
+
+def _company_list_query(scope: ReportScope) -> str:
+    """The scope's owner/team filter for links to the company list (which filters the same way)."""
+    if scope.owner is not None:
+        return f"owner={scope.owner.pk}&"
+    if scope.team is not None:
+        return f"team={scope.team.id}&"
+    if scope.allowed_owner_ids is not None and len(scope.allowed_owner_ids) == 1:
+        return f"owner={scope.user.pk}&"
+    return ""
+
+
+class _CountedPaginator(Paginator):
+    """A paginator told the total (from the per-owner summary) instead of running COUNT(*)."""
+
+    def __init__(self, object_list, per_page: int, *, total: int) -> None:
+        super().__init__(object_list, per_page)
+        self.total = total
+
+    @property
+    def count(self) -> int:  # type: ignore[override]
+        return self.total
+
+
+def _page(request: HttpRequest, qs, *, total: int) -> tuple[Page, int]:
+    size = _int_or(request.GET.get("n"), PAGE_SIZES[0])
+    size = size if size in PAGE_SIZES else PAGE_SIZES[0]
+    return _CountedPaginator(qs, size, total=total).get_page(request.GET.get("page")), size
+
+
+def _int_or(value: str | None, default: int) -> int:
+    return int(value) if value and value.isdigit() and len(value) < 6 else default
+
+
+@require_GET
+def customer_value(request: HttpRequest) -> HttpResponse:
+    scope = _value_scope(request)
+    report = selectors.segment_report(scope)
+    chart = charts.bar_chart(
+        title=_("Customers and revenue by segment"),
+        description=_("Each RFM segment's share of scored customers and of their revenue in the RFM window, in %."),
+        labels=[line.label for line in report.lines],
+        series=[
+            (_("% of customers"), [line.customer_share for line in report.lines]),
+            (_("% of revenue"), [line.revenue_share for line in report.lines]),
+        ],
+    )
+    context = _value_context(request, scope, "customer-value", segments=report, chart=chart)
+    return render(request, "reports/customer_value.html", context)
+
+
+@require_GET
+def customer_value_csv(request: HttpRequest) -> HttpResponse:
+    report = selectors.segment_report(_value_scope(request))
+    header = [_("Segment"), _("Customers"), _("% of customers"), _("Revenue in window"), _("% of revenue")]
+    header.append(_("Lifetime value"))
+    rows = [
+        [line.label, line.customers, line.customer_share, line.revenue, line.revenue_share, line.lifetime_value]
+        for line in report.lines
+    ]
+    return csv_response("customer-segments.csv", header, rows)
+
+
+def _segment_param(request: HttpRequest) -> str:
+    value = request.GET.get("segment", "")
+    return value if value in ValueSegment.values else ""
+
+
+@require_GET
+def top_customers(request: HttpRequest) -> HttpResponse:
+    scope = _value_scope(request)
+    segment = _segment_param(request)
+    total = selectors.customers_in_scope(scope, segment=segment or None)
+    page, size = _page(request, selectors.top_customers(scope, segment=segment), total=total)
+    rows = list(page.object_list)
+    suggestions = selectors.first_suggestions([row.company_id for row in rows])
+    for row in rows:
+        row.suggestion = suggestions.get(row.company_id)
+    chart = charts.bar_chart(
+        title=_("Lifetime value of the customers on this page"),
+        description=_("Estimated lifetime value of each customer listed below, in %(currency)s.")
+        % {"currency": settings.BASE_CURRENCY},
+        labels=[f"#{rank}" for rank in range(page.start_index(), page.start_index() + len(rows[:10]))],
+        series=[(_("Lifetime value"), [row.lifetime_value for row in rows[:10]])],
+        height=220,
+    )
+    context = _value_context(
+        request,
+        scope,
+        "top-customers",
+        page=page,
+        rows=rows,
+        size=size,
+        sizes=PAGE_SIZES,
+        segment=segment,
+        segments=ValueSegment.choices,
+        at_risk=AT_RISK_SEGMENTS,
+        chart=chart,
+    )
+    context["csv_url"] += f"&n={size}&page={page.number}" + (f"&segment={segment}" if segment else "")
+    return render(request, "reports/top_customers.html", context)
+
+
+@require_GET
+def top_customers_csv(request: HttpRequest) -> HttpResponse:
+    scope = _value_scope(request)
+    segment = _segment_param(request)
+    total = selectors.customers_in_scope(scope, segment=segment or None)
+    page, _size = _page(request, selectors.top_customers(scope, segment=segment), total=total)
+    rows = list(page.object_list)
+    suggestions = selectors.first_suggestions([row.company_id for row in rows])
+    header = [_("Rank"), _("Company"), _("Owner"), _("Segment"), _("R"), _("F"), _("M"), _("Lifetime value")]
+    header += [_("Revenue, all time"), _("Revenue, last 12 months"), _("Won deals"), _("Last purchase")]
+    header += [_("Open pipeline"), _("Suggested offer"), _("Why")]
+    data = []
+    for rank, row in enumerate(rows, start=page.start_index()):
+        suggestion = suggestions.get(row.company_id)
+        data.append(
+            [
+                rank,
+                row.company.name,
+                str(row.owner),
+                row.get_segment_display(),
+                row.r_score,
+                row.f_score,
+                row.m_score,
+                row.lifetime_value,
+                row.revenue_total,
+                row.revenue_12m,
+                row.won_deals,
+                row.last_won_on,
+                row.open_pipeline,
+                suggestion.product.name if suggestion else "",
+                suggestion.reason if suggestion else "",
+            ]
+        )
+    return csv_response("top-customers.csv", header, data)
+
+
+def _cohort_scope(request: HttpRequest) -> ReportScope:
+    scope = _value_scope(request)
+    if not request.GET.get("from"):
+        scope.start = add_months(scope.end, -(COHORT_MONTHS - 1))
+    return scope
+
+
+COHORT_MONTHS = 24
+
+
+@require_GET
+def cohorts(request: HttpRequest) -> HttpResponse:
+    scope = _cohort_scope(request)
+    report = selectors.cohort_report(scope)
+    quarters = [f"Q{q}" for q in range(1, selectors.COHORT_QUARTERS + 1)]
+    chart = charts.line_chart(
+        title=_("Customers buying again, by quarter after the first purchase"),
+        description=_("Share of the cohorts' customers with another won deal in each later quarter, all cohorts."),
+        labels=quarters,
+        values=report.average_share,
+    )
+    context = _value_context(request, scope, "cohorts", cohorts=report, quarters=quarters, chart=chart)
+    return render(request, "reports/cohorts.html", context)
+
+
+@require_GET
+def cohorts_csv(request: HttpRequest) -> HttpResponse:
+    report = selectors.cohort_report(_cohort_scope(request))
+    header = [_("Cohort (first purchase)"), _("Customers"), _("First-month revenue")]
+    for q in range(1, selectors.COHORT_QUARTERS + 1):
+        header += [f"Q{q} %", f"Q{q} revenue retention %"]
+    rows = []
+    for row in report.rows:
+        line: list[object] = [f"{row.month:%Y-%m}", row.size, row.first_revenue]
+        for cell in row.cells:
+            line += [cell.share, cell.revenue_retention]
+        rows.append(line)
+    return csv_response("cohorts.csv", header, rows)
+
+
+@require_GET
+def dormant(request: HttpRequest) -> HttpResponse:
+    scope = _value_scope(request)
+    buckets = selectors.dormant_buckets(scope)
+    page, size = _page(request, selectors.dormant_customers(scope), total=sum(count for _l, count, _v in buckets))
+    rows = list(page.object_list)
+    followups = selectors.latest_followups([row.company_id for row in rows])
+    now = timezone.now()
+    for row in rows:
+        row.follow_up = followups.get(row.company_id)
+        row.quiet_days = (now - row.last_touch_at).days if row.last_touch_at else None
+    chart = charts.bar_chart(
+        title=_("Dormant customers by time since the last touch"),
+        description=_("Number of dormant customers in your scope by how long they have been quiet."),
+        labels=[label for label, _count, _value in buckets],
+        series=[(_("Customers"), [count for _label, count, _value in buckets])],
+        height=200,
+    )
+    context = _value_context(
+        request, scope, "dormant", page=page, rows=rows, size=size, sizes=PAGE_SIZES, chart=chart, buckets=buckets
+    )
+    context["csv_url"] += f"&n={size}&page={page.number}"
+    return render(request, "reports/dormant.html", context)
+
+
+@require_GET
+def dormant_csv(request: HttpRequest) -> HttpResponse:
+    scope = _value_scope(request)
+    rows = selectors.dormant_customers(scope)[:10000]
+    header = [_("Company"), _("Owner"), _("Segment"), _("Last touch"), _("Last purchase"), _("Lifetime value")]
+    data = [
+        [
+            row.company.name,
+            str(row.owner),
+            row.get_segment_display(),
+            f"{timezone.localtime(row.last_touch_at):%Y-%m-%d}" if row.last_touch_at else "",
+            row.last_won_on,
+            row.lifetime_value,
+        ]
+        for row in rows
+    ]
+    return csv_response("dormant-customers.csv", header, data)
+
+
+@require_GET
+def cross_sell(request: HttpRequest) -> HttpResponse:
+    scope = _value_scope(request)
+    report = selectors.cross_sell_report(scope)
+    top = report.rules[:10]
+    chart = charts.bar_chart(
+        title=_("Strongest product pairs"),
+        description=_(
+            "Confidence of the ten rules with the highest lift: of the customers who bought the first "
+            "product, the share who also bought the second, in %."
+        ),
+        labels=[f"#{rank}" for rank in range(1, len(top) + 1)],
+        series=[(_("Confidence %"), [rule.confidence for rule in top])],
+        height=220,
+    )
+    context = _value_context(request, scope, "cross-sell", cross_sell=report, chart=chart)
+    return render(request, "reports/cross_sell.html", context)
+
+
+@require_GET
+def cross_sell_csv(request: HttpRequest) -> HttpResponse:
+    report = selectors.cross_sell_report(_value_scope(request), limit=10000)
+    header = [_("Bought"), _("Also bought"), _("Customers with both"), _("Support %"), _("Confidence %"), _("Lift")]
+    rows = [
+        [rule.antecedent, rule.consequent, rule.both, rule.support, rule.confidence, rule.lift] for rule in report.rules
+    ]
+    return csv_response("cross-sell.csv", header, rows)
+
+
+@require_POST
+def value_recompute(request: HttpRequest) -> HttpResponse:
+    if not (request.user.is_admin or request.user.is_manager):
+        raise PermissionDenied
+    transaction.on_commit(tasks.recompute_customer_value.delay)
+    messages.success(request, _("Recompute queued. The figures switch over when it finishes."))
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("reports:customer-value")
+    return redirect(target)

@@ -106,6 +106,32 @@ def test_a_rep_cannot_create_a_deal_for_another_team_or_on_a_hidden_company(owne
     assert not Deal.objects.filter(title="Sneaky").exists()
 
 
+def test_the_deal_form_renders_only_the_chosen_company_and_accepts_any_visible_one(owner_client, owner, pipeline):
+    from deals.tests.factories import CompanyFactory
+
+    chosen, other = CompanyFactory(owner=owner, name="Chosen Ltd"), CompanyFactory(owner=owner, name="Other Ltd")
+    blank = owner_client.get(reverse("deals:create")).content.decode()
+    assert "Chosen Ltd" not in blank and "Other Ltd" not in blank
+    assert "data-company-picker" in blank
+    preselected = owner_client.get(reverse("deals:create"), {"company": chosen.pk}).content.decode()
+    assert "Chosen Ltd" in preselected and "Other Ltd" not in preselected
+
+    response = owner_client.post(
+        reverse("deals:create"),
+        {
+            "title": "Picked by search",
+            "company": other.pk,
+            "owner": owner.pk,
+            "pipeline": pipeline.pk,
+            "stage": stage(pipeline, "Lead").pk,
+            "amount": "10",
+            "currency": "USD",
+        },
+    )
+    assert response.status_code == 302
+    assert Deal.objects.get(title="Picked by search").company == other
+
+
 def _edit_data(deal, **overrides):
     data = {
         "title": deal.title,

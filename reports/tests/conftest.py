@@ -101,3 +101,96 @@ def published_tasks(db):
     yield recorder
     after_task_publish.disconnect(recorder)
     recorder.discard_queued()
+
+
+# Customer value ------------------------------------------------------------------------
+
+VALUE_NOW = dt.datetime(2026, 6, 30, 12, 0, tzinfo=dt.UTC)
+
+
+def won_on(day: dt.date, hour: int = 10) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, hour, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def value_data(owner, outsider, settings):
+    """The small customer base every customer-value formula test computes by hand.
+
+    "Today" is 2026-06-30 (``VALUE_NOW``); RFM_WINDOW_MONTHS = 12, so the window starts on
+    2025-06-01; DORMANT_DAYS = 90; lifespan from the setting (3 years: nobody bought in the
+    year before last, so churn cannot be measured). All won, USD, companies owned by ``owner``
+    (industry blank), except Z (the outsider's):
+
+        A: 2025-09-01 3000 [Seat, Onboarding], 2026-03-10 2000, 2026-06-20 1000
+        B: 2026-05-01 500 [Support]
+        C: 2025-09-20 4000 [Seat, Onboarding, Support], 2025-12-15 4000
+        D: 2025-08-10 700; a done call with one of D's contacts on 2026-05-15
+        E: 2026-01-15 1000 [Seat], 2026-06-01 10000
+        F: 2024-03-01 5000 [Seat, Onboarding] (before the window); an open deal of 2000
+        Z: the outsider's, 2026-06-10 9999
+    """
+    from activities.models import Activity, ActivityType
+    from activities.services import activity_types_ensure_builtin
+    from contacts.tests.factories import CompanyFactory, ContactFactory
+    from deals.models import LineItem, Product
+
+    activity_types_ensure_builtin()  # a transactional test before this one flushed the migration's types
+    settings.RFM_WINDOW_MONTHS = 12
+    settings.DORMANT_DAYS = 90
+    settings.CUSTOMER_LIFESPAN_YEARS = 3
+    settings.CHURN_MIN_CUSTOMERS = 20
+    _pipeline, s = sales_pipeline()
+    seat = Product.objects.create(name="Seat", sku="V-SEAT", price=Decimal("100"))
+    onboarding = Product.objects.create(name="Onboarding", sku="V-ONB", price=Decimal("100"))
+    support = Product.objects.create(name="Support", sku="V-SUP", price=Decimal("100"))
+    companies = {name: CompanyFactory(name=f"Customer {name}", owner=owner, industry="") for name in "ABCDEF"}
+    companies["Z"] = CompanyFactory(name="Customer Z", owner=outsider)
+
+    def won(name: str, day: dt.date, amount: int, products=()) -> None:
+        company = companies[name]
+        closed = won_on(day)
+        deal = deal_with_history(
+            owner=company.owner,
+            company=company,
+            amount=amount,
+            moves=[(s["Lead"], closed - dt.timedelta(days=20)), (s["Won"], closed)],
+        )
+        for product in products:
+            LineItem.objects.create(deal=deal, product=product, unit_price=Decimal("100"))
+
+    d = dt.date
+    won("A", d(2025, 9, 1), 3000, [seat, onboarding])
+    won("A", d(2026, 3, 10), 2000)
+    won("A", d(2026, 6, 20), 1000)
+    won("B", d(2026, 5, 1), 500, [support])
+    won("C", d(2025, 9, 20), 4000, [seat, onboarding, support])
+    won("C", d(2025, 12, 15), 4000)
+    won("D", d(2025, 8, 10), 700)
+    won("E", d(2026, 1, 15), 1000, [seat])
+    won("E", d(2026, 6, 1), 10000)
+    won("F", d(2024, 3, 1), 5000, [seat, onboarding])
+    won("Z", d(2026, 6, 10), 9999)
+    deal_with_history(
+        owner=owner,
+        company=companies["F"],
+        amount=2000,
+        moves=[(s["Lead"], won_on(d(2026, 6, 1))), (s["Qualified"], won_on(d(2026, 6, 5)))],
+    )
+    contact = ContactFactory(owner=owner, company=companies["D"])
+    Activity.objects.create(
+        type=ActivityType.objects.get(key="call"),
+        subject="Catch-up",
+        owner=owner,
+        contact=contact,
+        done_at=won_on(d(2026, 5, 15)),
+    )
+    return {"companies": companies, "stages": s, "seat": seat, "onboarding": onboarding, "support": support}
+
+
+@pytest.fixture
+def value_built(value_data):
+    from reports.services import customer_value_recompute, rollups_rebuild
+
+    rollups_rebuild()
+    customer_value_recompute(now=VALUE_NOW)
+    return value_data

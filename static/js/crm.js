@@ -10,3 +10,12 @@ document.addEventListener("htmx:responseError", (event) => {
   document.body.appendChild(box);
   setTimeout(() => box.remove(), 6000);
 });
+
+// A company picker swaps fresh <option>s into its select without a "change" event; fire one so
+// whatever follows the select (the deal form's contacts list) updates too.
+document.body.addEventListener("htmx:afterSwap", (event) => {
+  const source = event.detail.requestConfig && event.detail.requestConfig.elt;
+  if (source && source.matches("[data-company-picker]") && event.target.matches("select")) {
+    event.target.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+});

@@ -76,6 +76,13 @@ PAGES: list[tuple[str, str | None, str, int, Callable[[Page], None] | None]] = [
     ("24-my-day-phone", "alice", "/", PHONE, None),
     ("25-kanban-phone", "alice", "/deals/board/", PHONE, None),
     ("26-company-360-phone", "alice", "/companies/{company}/", PHONE, None),
+    ("27-customer-segments", "manager", "/reports/customers/", DESKTOP, None),
+    ("28-top-customers", "manager", "/reports/customers/top/", DESKTOP, None),
+    ("29-retention-cohorts", "manager", "/reports/customers/cohorts/", DESKTOP, None),
+    ("30-dormant-customers", "manager", "/reports/customers/dormant/", DESKTOP, None),
+    ("31-cross-sell", "manager", "/reports/customers/cross-sell/", DESKTOP, None),
+    ("32-top-customers-phone", "manager", "/reports/customers/top/", PHONE, None),
+    ("33-company-value", "manager", "/companies/{company}/", DESKTOP, None),
 ]
 
 

@@ -39,6 +39,11 @@ MANAGER_PAGES = {
     "/reports/win-loss/": None,
     "/reports/velocity/": None,
     "/reports/activity/": None,
+    "/reports/customers/": "Customer segments",
+    "/reports/customers/top/": "Most valuable customers",
+    "/reports/customers/cohorts/": "Retention by cohort",
+    "/reports/customers/dormant/": "Dormant customers",
+    "/reports/customers/cross-sell/": "Products bought together",
 }
 # The first record of each list: the 360 pages and the deal page.
 RECORD_LISTS = ["/companies/", "/contacts/", "/deals/"]

@@ -149,6 +149,24 @@ def _create_deal(page: Page, title: str) -> None:
     expect(page.get_by_role("heading", name="Sales", level=1)).to_be_visible()
 
 
+def test_a_rep_finds_the_company_of_a_new_deal_by_typing_and_gets_its_contacts(page: Page):
+    login(page, "alice")
+    name = unique("Picker Freight")
+    create_company(page, name)
+    page.get_by_role("link", name="Add contact").click()
+    page.get_by_label("Last name").fill(f"Dock {name.split()[-1]}")
+    page.get_by_role("button", name="Create contact").click()
+    expect(page.get_by_role("heading", name=f"Dock {name.split()[-1]}", level=1)).to_be_visible()
+
+    page.goto("/deals/new/")
+    company = page.get_by_label("Company", exact=True)
+    expect(company.locator("option")).to_have_count(1)  # only "—": no list of every company
+    page.get_by_label("Find a company").fill(name)
+    expect(company.locator("option:checked")).to_have_text(name)
+    # Picking the company brings its contacts into the contacts list.
+    expect(page.get_by_label("Contacts").locator("option")).to_have_text([f"Dock {name.split()[-1]}"])
+
+
 def _column(page: Page, stage: str):
     return page.get_by_role("region", name=re.compile(rf"^{stage} \d+%"))
 
@@ -169,7 +187,11 @@ def test_a_rep_creates_a_deal_and_drags_it_across_the_board(page: Page):
     page.mouse.down()
     page.mouse.move(start["x"] + 15, start["y"] + 10, steps=3)
     page.mouse.move(end["x"] + 50, end["y"] + 30, steps=25)
-    page.mouse.up()
+    # The card jumps columns on drop, before the server has stored the move: wait for the
+    # answer, or the reload below can overtake the request.
+    with page.expect_response(lambda r: r.url.endswith("/move/") and r.request.method == "POST") as moved:
+        page.mouse.up()
+    assert moved.value.ok
 
     expect(_column(page, "Qualified").get_by_role("article", name=title)).to_be_visible()
     expect(_column(page, "Lead").get_by_role("article", name=title)).to_have_count(0)
@@ -191,7 +213,9 @@ def test_a_rep_moves_a_deal_with_the_keyboard_only(page: Page):
         page.keyboard.press("ArrowDown")
         if page.evaluate("() => document.activeElement.textContent.trim()") == "Proposal":
             break
-    page.keyboard.press("Enter")
+    with page.expect_response(lambda r: r.url.endswith("/move/") and r.request.method == "POST") as moved:
+        page.keyboard.press("Enter")
+    assert moved.value.ok
 
     expect(_column(page, "Proposal").get_by_role("article", name=title)).to_be_visible()
     page.reload()

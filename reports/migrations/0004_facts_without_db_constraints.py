@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("deals", "0004_add_stage_totals_index"),
-        ("reports", "0002_add_activity_week"),
+        ("reports", "0003_add_customer_value"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,67 @@
+"""Customer value on another app's page: ``{% customer_value company %}`` on the company page.
+
+Two queries (the company's value row and its cross-sell suggestions), read from the tables
+the nightly recompute fills; nothing is computed per request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django import template
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from contacts.models import Company
+from reports import charts
+from reports.models import CrossSellSuggestion, CustomerValue
+from reports.scope import add_months
+from reports.value import AT_RISK_SEGMENTS, SEGMENT_ADVICE
+
+register = template.Library()
+
+CHART_QUARTERS = 8
+
+
+def quarter_revenue(value: CustomerValue, *, today: dt.date | None = None) -> list[tuple[str, Decimal]]:
+    """Revenue per quarter for the last ``CHART_QUARTERS`` quarters, oldest first, zeros included."""
+    today = today or timezone.localdate()
+    current = today.replace(month=(today.month - 1) // 3 * 3 + 1, day=1)
+    quarters = [add_months(current, -3 * i) for i in reversed(range(CHART_QUARTERS))]
+    return [(f"{q.year} Q{(q.month - 1) // 3 + 1}", Decimal(value.quarters.get(q.isoformat(), "0"))) for q in quarters]
+
+
+@register.inclusion_tag("reports/partials/customer_value_card.html", takes_context=True)
+def customer_value(context: template.Context, company: Company) -> dict[str, Any]:
+    user = context["request"].user
+    if not user.can_read_owner(company.owner_id):
+        return {"value": None, "company": company}
+    value = CustomerValue.objects.filter(company_id=company.pk).first()
+    suggestions = (
+        list(CrossSellSuggestion.objects.filter(company_id=company.pk).select_related("product", "because"))
+        if value
+        else []
+    )
+    chart = None
+    if value is not None and value.won_deals:
+        points = quarter_revenue(value)
+        chart = charts.bar_chart(
+            title=_("Revenue won per quarter"),
+            description=_("Won deals of %(company)s per quarter, last two years, in %(currency)s.")
+            % {"company": company.name, "currency": settings.BASE_CURRENCY},
+            labels=[label for label, _amount in points],
+            series=[(_("Revenue"), [amount for _label, amount in points])],
+            height=170,
+        )
+    return {
+        "company": company,
+        "value": value,
+        "suggestions": suggestions,
+        "chart": chart,
+        "at_risk": value is not None and value.segment in AT_RISK_SEGMENTS,
+        "advice": SEGMENT_ADVICE.get(value.segment, "") if value else "",
+        "base_currency": settings.BASE_CURRENCY,
+    }

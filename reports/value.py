@@ -1,0 +1,306 @@
+"""Customer value, RFM, cohorts and cross-sell: the formulas, as SQL run by the recompute.
+
+Every figure here is documented in docs/customer-value.md; the tests check them against a
+hand-computed example. The recompute (``services.customer_value_recompute``) runs these
+statements in one transaction over the current rollup generation's ``DealFact`` rows, whose
+amounts were converted to BASE_CURRENCY by ``deals.money.RateBook`` (won deals at the rate
+of their close date, open deals at today's).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.utils.translation import gettext_lazy as _
+
+from contacts.models import ValueSegment as S
+
+# The RFM segment grid: rows are the recency score R (5 = bought most recently), columns the
+# frequency-monetary score FM = round-half-up((F + M) / 2), 1 … 5.
+SEGMENT_GRID: dict[int, tuple[str, str, str, str, str]] = {
+    #    FM=1           FM=2            FM=3         FM=4          FM=5
+    5: (S.NEW, S.POTENTIAL, S.POTENTIAL, S.CHAMPIONS, S.CHAMPIONS),
+    4: (S.NEW, S.POTENTIAL, S.POTENTIAL, S.CHAMPIONS, S.CHAMPIONS),
+    3: (S.HIBERNATING, S.POTENTIAL, S.LOYAL, S.LOYAL, S.LOYAL),
+    2: (S.HIBERNATING, S.HIBERNATING, S.AT_RISK, S.AT_RISK, S.CANT_LOSE),
+    1: (S.LOST, S.LOST, S.AT_RISK, S.AT_RISK, S.CANT_LOSE),
+}
+# Segments a manager should act on first, in the order the pages list them.
+SEGMENT_ORDER = [S.CHAMPIONS, S.LOYAL, S.POTENTIAL, S.NEW, S.AT_RISK, S.CANT_LOSE, S.HIBERNATING, S.LOST]
+AT_RISK_SEGMENTS = frozenset({S.AT_RISK, S.CANT_LOSE})
+SEGMENT_ADVICE = {
+    S.CHAMPIONS: _("Reward them; ask for referrals and reviews; offer new products first."),
+    S.LOYAL: _("Upsell higher-value products; invite them to a loyalty or reference programme."),
+    S.POTENTIAL: _("Offer a bundle or the products similar customers buy next."),
+    S.NEW: _("Onboard them well; schedule a check-in and show what else they can buy."),
+    S.AT_RISK: _("Call now: renewal offer, a discount on what they buy most, ask what changed."),
+    S.CANT_LOSE: _("Top priority: senior contact and a personal offer before a competitor wins them."),
+    S.HIBERNATING: _("Low-cost reactivation: newsletter, a relevant new product."),
+    S.LOST: _("Win-back campaign only if cheap; otherwise let them go."),
+}
+
+
+def fm_score(f_score: int, m_score: int) -> int:
+    """FM = (F + M) / 2 rounded half up."""
+    return int((Decimal(f_score + m_score) / 2).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+
+
+def segment_for(r_score: int, f_score: int, m_score: int) -> str:
+    return SEGMENT_GRID[r_score][fm_score(f_score, m_score) - 1]
+
+
+def quintile_score(strictly_worse: int, customers: int) -> int:
+    """Score 1–5: 1 + ⌊5 × (customers strictly worse) ÷ customers⌋; ties share a score."""
+    return 1 + (5 * strictly_worse) // customers
+
+
+def _segment_case() -> str:
+    """The grid as a SQL CASE over ``r`` and ``fm`` (generated, so SQL and Python agree)."""
+    whens = " ".join(
+        f"WHEN {r * 10 + fm} THEN '{segment}'"
+        for r, row in SEGMENT_GRID.items()
+        for fm, segment in enumerate(row, start=1)
+    )
+    return f"CASE r_score * 10 + (f_score + m_score + 1) / 2 {whens} END"
+
+
+# 1. The deals the run reads, frozen in one statement (a consistent snapshot even if the
+#    rollups switch generation meanwhile): won and open deals of active companies.
+SNAPSHOT_DEALS = """
+DROP TABLE IF EXISTS value_deals, value_baskets;
+CREATE TEMP TABLE value_deals ON COMMIT DROP AS
+SELECT f.deal_id, f.company_id, c.owner_id, f.status, f.amount_base, f.closed_at,
+       (f.closed_at AT TIME ZONE %(tz)s)::date AS closed_on, f.closed_month
+  FROM reports_dealfact f
+  JOIN contacts_company c ON c.id = f.company_id AND c.archived_at IS NULL
+ WHERE f.generation_id = (SELECT generation_id FROM reports_rolluppointer WHERE id = 1)
+   AND f.status IN ('won', 'open');
+CREATE INDEX value_deals_company ON value_deals (company_id);
+ANALYZE value_deals;
+"""
+
+# Annual churn: of the customers who bought in the year before the last one, the share who
+# did not buy in the last year.
+CHURN = """
+SELECT COUNT(*) AS earlier,
+       COUNT(*) FILTER (WHERE NOT bought_last_year) AS churned
+  FROM (SELECT company_id, BOOL_OR(closed_on > %(year_ago)s) AS bought_last_year
+          FROM value_deals
+         WHERE status = 'won' AND closed_on > %(two_years_ago)s
+         GROUP BY company_id
+        HAVING BOOL_OR(closed_on <= %(year_ago)s)) AS customers
+"""
+
+# Last done activity per company: logged on the company, else on one of its contacts, else
+# on one of its deals (the same precedence the timeline uses).
+LAST_ACTIVITY = """
+SELECT COALESCE(a.company_id, ct.company_id, d.company_id) AS company_id, MAX(a.done_at) AS last_activity_at
+  FROM activities_activity a
+  LEFT JOIN contacts_contact ct ON ct.id = a.contact_id AND a.company_id IS NULL
+  LEFT JOIN deals_deal d ON d.id = a.deal_id AND a.company_id IS NULL AND a.contact_id IS NULL
+ WHERE a.done_at IS NOT NULL
+ GROUP BY 1
+"""
+
+# 2. One row per customer: revenue by period, purchases, pipeline, RFM scores and segment,
+#    lifetime value, dormancy.
+INSERT_CUSTOMER_VALUE = f"""
+INSERT INTO reports_customervalue (
+    company_id, owner_id, revenue_total, revenue_this_year, revenue_12m, won_deals, first_won_on, last_won_on,
+    cohort_month, average_deal, open_pipeline, open_deals, purchases_per_year, lifetime_value, last_activity_at,
+    last_touch_at, is_dormant, frequency, monetary, recency_days, r_score, f_score, m_score, segment, quarters)
+WITH agg AS (
+    SELECT company_id, MIN(owner_id) AS owner_id,
+           COALESCE(SUM(amount_base) FILTER (WHERE status = 'won'), 0) AS revenue_total,
+           COALESCE(SUM(amount_base) FILTER (WHERE status = 'won' AND closed_on >= %(year_start)s), 0)
+               AS revenue_this_year,
+           COALESCE(SUM(amount_base) FILTER (WHERE status = 'won' AND closed_on > %(year_ago)s), 0) AS revenue_12m,
+           COUNT(*) FILTER (WHERE status = 'won') AS won_deals,
+           MIN(closed_on) FILTER (WHERE status = 'won') AS first_won_on,
+           MAX(closed_on) FILTER (WHERE status = 'won') AS last_won_on,
+           MAX(closed_at) FILTER (WHERE status = 'won') AS last_won_at,
+           MIN(closed_month) FILTER (WHERE status = 'won') AS cohort_month,
+           COALESCE(SUM(amount_base) FILTER (WHERE status = 'open'), 0) AS open_pipeline,
+           COUNT(*) FILTER (WHERE status = 'open') AS open_deals,
+           COUNT(*) FILTER (WHERE status = 'won' AND closed_on >= %(window_start)s) AS frequency,
+           COALESCE(SUM(amount_base) FILTER (WHERE status = 'won' AND closed_on >= %(window_start)s), 0) AS monetary
+      FROM value_deals GROUP BY company_id
+), scored AS (
+    SELECT company_id,
+           1 + (5 * (RANK() OVER (ORDER BY last_won_on) - 1)) / COUNT(*) OVER () AS r_score,
+           1 + (5 * (RANK() OVER (ORDER BY frequency) - 1)) / COUNT(*) OVER () AS f_score,
+           1 + (5 * (RANK() OVER (ORDER BY monetary) - 1)) / COUNT(*) OVER () AS m_score
+      FROM agg WHERE frequency > 0
+), quarters AS (
+    SELECT company_id, jsonb_object_agg(quarter, revenue) AS quarters
+      FROM (SELECT company_id, to_char(date_trunc('quarter', closed_on), 'YYYY-MM-DD') AS quarter,
+                   SUM(amount_base)::text AS revenue
+              FROM value_deals WHERE status = 'won' GROUP BY 1, 2) AS q
+     GROUP BY company_id
+), touched AS (
+    SELECT agg.*, la.last_activity_at,
+           GREATEST(la.last_activity_at, agg.last_won_at) AS last_touch_at,
+           ROUND(agg.won_deals / GREATEST((%(today)s - agg.first_won_on) / 365.25, 1), 3) AS purchases_per_year
+      FROM agg LEFT JOIN ({LAST_ACTIVITY}) AS la USING (company_id)
+)
+SELECT t.company_id, t.owner_id, t.revenue_total, t.revenue_this_year, t.revenue_12m, t.won_deals, t.first_won_on,
+       t.last_won_on, t.cohort_month,
+       CASE WHEN t.won_deals > 0 THEN ROUND(t.revenue_total / t.won_deals, 2) END,
+       t.open_pipeline, t.open_deals, COALESCE(t.purchases_per_year, 0),
+       CASE WHEN t.won_deals > 0
+            THEN ROUND(t.revenue_total / t.won_deals * t.purchases_per_year * %(lifespan)s, 2) ELSE 0 END,
+       t.last_activity_at, t.last_touch_at,
+       t.won_deals > 0 AND t.open_deals = 0 AND t.last_touch_at < %(dormant_before)s,
+       t.frequency, t.monetary,
+       CASE WHEN s.company_id IS NOT NULL THEN %(today)s - t.last_won_on END,
+       s.r_score, s.f_score, s.m_score, COALESCE({_segment_case()}, ''),
+       COALESCE(q.quarters, '{{}}'::jsonb)
+  FROM touched t
+  LEFT JOIN scored s USING (company_id)
+  LEFT JOIN quarters q USING (company_id)
+"""
+
+# Per owner summaries the segments and dormant pages sum instead of scanning every customer.
+INSERT_SEGMENT_CELLS = """
+INSERT INTO reports_segmentcell (owner_id, segment, customers, revenue, lifetime_value)
+SELECT owner_id, segment, COUNT(*), SUM(monetary), SUM(lifetime_value) FROM reports_customervalue GROUP BY 1, 2
+"""
+# Quiet for 90–180 days → 0, 6–12 months → 1, 1–2 years → 2, more → 3 (at the time of the run).
+INSERT_DORMANT_CELLS = """
+INSERT INTO reports_dormantcell (owner_id, bucket, customers, lifetime_value)
+SELECT owner_id,
+       CASE WHEN last_touch_at > %(now)s - interval '180 days' THEN 0
+            WHEN last_touch_at > %(now)s - interval '365 days' THEN 1
+            WHEN last_touch_at > %(now)s - interval '730 days' THEN 2 ELSE 3 END,
+       COUNT(*), SUM(lifetime_value)
+  FROM reports_customervalue WHERE is_dormant GROUP BY 1, 2
+"""
+
+# 3. Cohorts: per owner, first-purchase month and quarter after it (quarter k ≥ 1 covers
+#    months 3k−2 … 3k after the first-purchase month; 0 is that month itself).
+INSERT_COHORTS = """
+INSERT INTO reports_cohortcell (owner_id, cohort_month, quarter, customers, revenue)
+SELECT v.owner_id, v.cohort_month, per_company.quarter, COUNT(*), SUM(per_company.revenue)
+  FROM (SELECT d.company_id,
+               CEIL(((EXTRACT(YEAR FROM d.closed_month) - EXTRACT(YEAR FROM cv.cohort_month)) * 12
+                     + EXTRACT(MONTH FROM d.closed_month) - EXTRACT(MONTH FROM cv.cohort_month)) / 3.0)::int
+                   AS quarter,
+               SUM(d.amount_base) AS revenue
+          FROM value_deals d JOIN reports_customervalue cv ON cv.company_id = d.company_id
+         WHERE d.status = 'won'
+         GROUP BY 1, 2) AS per_company
+  JOIN reports_customervalue v ON v.company_id = per_company.company_id
+ GROUP BY 1, 2, 3
+"""
+
+# 4. Cross-sell. A basket is a customer: every product on any of its won deals.
+SNAPSHOT_BASKETS = """
+CREATE TEMP TABLE value_baskets ON COMMIT DROP AS
+SELECT DISTINCT d.company_id, d.owner_id, li.product_id
+  FROM deals_lineitem li JOIN value_deals d ON d.deal_id = li.deal_id AND d.status = 'won';
+CREATE INDEX value_baskets_company ON value_baskets (company_id, product_id);
+ANALYZE value_baskets;
+"""
+INSERT_PRODUCT_CUSTOMERS = """
+INSERT INTO reports_productcustomers (owner_id, product_id, customers)
+SELECT owner_id, product_id, COUNT(*) FROM value_baskets GROUP BY 1, 2
+UNION ALL
+SELECT owner_id, NULL, COUNT(DISTINCT company_id) FROM value_baskets GROUP BY 1
+"""
+INSERT_PRODUCT_PAIRS = """
+INSERT INTO reports_productpair (owner_id, product_a_id, product_b_id, customers)
+SELECT a.owner_id, a.product_id, b.product_id, COUNT(*)
+  FROM value_baskets a JOIN value_baskets b ON b.company_id = a.company_id AND b.product_id > a.product_id
+ GROUP BY 1, 2, 3
+"""
+# Rules A → B over all customers, with at least %(min_customers)s customers buying both and
+# lift above 1; each company gets up to 3 active products it has not bought, the best rule
+# (highest confidence, then lift) for each, ranked the same way.
+INSERT_SUGGESTIONS = """
+INSERT INTO reports_crosssellsuggestion
+    (company_id, rank, product_id, because_id, peer_group, confidence, lift, customers)
+WITH total AS (SELECT COUNT(DISTINCT company_id) AS n FROM value_baskets),
+bought AS (SELECT product_id, COUNT(*) AS customers FROM value_baskets GROUP BY 1),
+pairs AS (SELECT product_a_id AS a, product_b_id AS b, SUM(customers) AS both_
+            FROM reports_productpair GROUP BY 1, 2),
+rules AS (
+    SELECT r.antecedent, r.consequent, r.both_,
+           r.both_::numeric / pa.customers AS confidence,
+           r.both_::numeric * total.n / (pa.customers * pb.customers) AS lift
+      FROM (SELECT a AS antecedent, b AS consequent, both_ FROM pairs
+            UNION ALL SELECT b, a, both_ FROM pairs) AS r
+      JOIN bought pa ON pa.product_id = r.antecedent
+      JOIN bought pb ON pb.product_id = r.consequent
+      JOIN deals_product p ON p.id = r.consequent AND p.active
+      CROSS JOIN total
+     WHERE r.both_ >= %(min_customers)s
+),
+candidates AS (
+    SELECT b.company_id, r.consequent, r.antecedent, r.confidence, r.lift, r.both_,
+           ROW_NUMBER() OVER (PARTITION BY b.company_id, r.consequent
+                              ORDER BY r.confidence DESC, r.lift DESC, r.antecedent) AS best
+      FROM value_baskets b JOIN rules r ON r.antecedent = b.product_id
+     WHERE r.lift > 1
+       AND NOT EXISTS (SELECT 1 FROM value_baskets o WHERE o.company_id = b.company_id AND o.product_id = r.consequent)
+),
+ranked AS (
+    SELECT *, ROW_NUMBER() OVER (PARTITION BY company_id ORDER BY confidence DESC, lift DESC, consequent) AS rank
+      FROM candidates WHERE best = 1
+)
+SELECT company_id, rank, consequent, antecedent, '', ROUND(confidence, 4), ROUND(lift, 3), both_
+  FROM ranked WHERE rank <= 3
+"""
+
+# Customers no rule gives a suggestion (e.g. they bought without catalogue products): the
+# products most of their industry peers bought (all customers when the industry is blank),
+# at least %(min_customers)s peers and 15 % of them; confidence = peers who bought it ÷ peers with products,
+# lift = that ÷ the share of all customers with products who bought it.
+INSERT_PEER_SUGGESTIONS = """
+INSERT INTO reports_crosssellsuggestion
+    (company_id, rank, product_id, because_id, peer_group, confidence, lift, customers)
+WITH basket_peers AS (
+    SELECT b.company_id, b.product_id, COALESCE(NULLIF(c.industry, ''), '*') AS peer_group
+      FROM value_baskets b JOIN contacts_company c ON c.id = b.company_id
+), groups AS (
+    SELECT peer_group, product_id, COUNT(*) AS buyers FROM basket_peers WHERE peer_group <> '*' GROUP BY 1, 2
+    UNION ALL
+    SELECT '*', product_id, COUNT(*) FROM basket_peers GROUP BY 2
+), group_size AS (
+    SELECT peer_group, COUNT(DISTINCT company_id) AS n FROM basket_peers WHERE peer_group <> '*' GROUP BY 1
+    UNION ALL
+    SELECT '*', COUNT(DISTINCT company_id) FROM basket_peers
+), overall AS (
+    SELECT g.product_id, g.buyers::numeric / s.n AS share
+      FROM groups g JOIN group_size s ON s.peer_group = g.peer_group WHERE g.peer_group = '*'
+), customers AS (
+    SELECT cv.company_id, COALESCE(NULLIF(c.industry, ''), '*') AS peer_group
+      FROM reports_customervalue cv JOIN contacts_company c ON c.id = cv.company_id
+     WHERE cv.won_deals > 0
+       AND NOT EXISTS (SELECT 1 FROM reports_crosssellsuggestion s WHERE s.company_id = cv.company_id)
+), candidates AS (
+    SELECT cu.company_id, g.product_id, cu.peer_group, g.buyers, g.buyers::numeric / s.n AS confidence,
+           g.buyers::numeric / s.n / o.share AS lift,
+           ROW_NUMBER() OVER (PARTITION BY cu.company_id
+                              ORDER BY g.buyers::numeric / s.n DESC, g.buyers DESC, g.product_id) AS rank
+      FROM customers cu
+      JOIN groups g ON g.peer_group = cu.peer_group
+      JOIN group_size s ON s.peer_group = cu.peer_group
+      JOIN overall o ON o.product_id = g.product_id
+      JOIN deals_product p ON p.id = g.product_id AND p.active
+     WHERE g.buyers >= %(min_customers)s AND g.buyers::numeric / s.n >= 0.15
+       AND NOT EXISTS (SELECT 1 FROM value_baskets o2
+                        WHERE o2.company_id = cu.company_id AND o2.product_id = g.product_id)
+)
+SELECT company_id, rank, product_id, NULL, peer_group, ROUND(confidence, 4), ROUND(lift, 3), buyers
+  FROM candidates WHERE rank <= 3
+"""
+
+# 5. The segment onto the company, for the company list filter (contacts never imports reports).
+UPDATE_COMPANY_SEGMENTS = """
+UPDATE contacts_company c SET value_segment = v.segment
+  FROM reports_customervalue v
+ WHERE v.company_id = c.id AND c.value_segment <> v.segment;
+UPDATE contacts_company c SET value_segment = ''
+ WHERE c.value_segment <> ''
+   AND NOT EXISTS (SELECT 1 FROM reports_customervalue v WHERE v.company_id = c.id AND v.segment <> '');
+"""
