@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, QuerySet
+from django.db.models import BooleanField, Count, F, Func, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -165,6 +166,14 @@ def encode_cursor(at: datetime, pk: int) -> str:
     return f"{(at - EPOCH) // timedelta(microseconds=1)}-{pk}"
 
 
+class _AnyOf(Func):
+    """``expression = ANY(array)``: with an ``ARRAY(subquery)`` the subquery runs once, first."""
+
+    template = "%(expressions)s)"
+    arg_joiner = " = ANY("
+    output_field = BooleanField()
+
+
 def timeline_page(
     obj: Customer, *, filter_key: str = "", cursor: str = "", types: Iterable[ActivityType] = ()
 ) -> TimelinePage:
@@ -180,17 +189,18 @@ def timeline_page(
         qs = qs.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=pk))
     scopes = timeline_scopes(obj)
     size = TIMELINE_PAGE_SIZE + 1
+    order = ("-occurred_at", "-id")
     if len(scopes) == 1:
-        events = list(qs.filter(scopes[0]).select_related(*related).order_by("-occurred_at", "-id")[:size])
+        page = qs.filter(scopes[0])
     else:
-        # A company: the newest N+1 ids of each scope, each walking its own index (one UNION
-        # ALL query), then those events (the newest N+1 overall are among them). Joining the
-        # related rows inside the UNION made the planner join before limiting (tens of seconds).
-        order = ("-occurred_at", "-id")
-        parts = [qs.filter(scope).order_by(*order).values_list("occurred_at", "id")[:size] for scope in scopes]
-        newest = sorted(set(parts[0].union(*parts[1:], all=True)), reverse=True)[:size]
-        by_id = TimelineEvent.objects.select_related(*related).in_bulk([pk for _at, pk in newest])
-        events = [by_id[pk] for _at, pk in newest if pk in by_id]
+        # A company: the newest N+1 ids of each scope, each walking its own index, gathered
+        # by PostgreSQL once (``id = ANY(ARRAY(… UNION ALL …))``); the newest N+1 events
+        # overall are among them. An OR of the scopes read all four million events, and
+        # ``id IN (that union)`` or the related rows joined inside it made the planner join
+        # before limiting (bench/FINDINGS.md, 5.6).
+        parts = [qs.filter(scope).order_by(*order).values("pk")[:size] for scope in scopes]
+        page = TimelineEvent.objects.filter(_AnyOf(F("pk"), ArraySubquery(parts[0].union(*parts[1:], all=True))))
+    events = list(page.select_related(*related).order_by(*order)[:size])
     has_more = len(events) > TIMELINE_PAGE_SIZE
     events = events[:TIMELINE_PAGE_SIZE]
     return TimelinePage(
