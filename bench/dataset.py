@@ -807,7 +807,21 @@ class Generator:
         reminders = self._copy(Reminder, REMINDER_COLUMNS, self.reminder_lines)
         del self.reminder_lines
         events = self._timeline_events()
+        self._deal_last_activity()
         return {"activities": rows, "reminders": reminders, "timeline events": events}
+
+    @staticmethod
+    def _deal_last_activity() -> None:
+        """``Deal.last_activity_at`` as ``activities.services`` keeps it: the latest done activity."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE {Deal._meta.db_table} d SET last_activity_at = a.latest
+                FROM (SELECT deal_id, max(done_at) AS latest FROM {Activity._meta.db_table}
+                      WHERE deal_id IS NOT NULL AND done_at IS NOT NULL GROUP BY deal_id) a
+                WHERE d.id = a.deal_id
+                """
+            )
 
     def _activity_lines(self, rng: random.Random, type_ids: dict[str, int]) -> Iterator[str]:
         n_deals, n_companies, n_contacts = self.sizes.deals, self.sizes.companies, self.sizes.contacts

@@ -60,6 +60,15 @@ def test_activities_are_the_linked_records_owners_work_with_reminders_and_timeli
     states = set(Reminder.objects.values_list("state", flat=True))
     assert states == {ReminderState.PENDING, ReminderState.SENT}
     assert not Reminder.objects.filter(state=ReminderState.PENDING, activity__done_at__isnull=False).exists()
+    # Deals carry their latest done activity, as activities.services keeps it.
+    latest = dict(
+        Activity.objects.filter(deal__isnull=False, done_at__isnull=False)
+        .values("deal_id")
+        .annotate(m=Max("done_at"))
+        .values_list("deal_id", "m")
+    )
+    assert latest
+    assert dict(Deal.objects.filter(pk__in=latest).values_list("pk", "last_activity_at")) == latest
     # One timeline event per activity and per stage change, on the right records.
     assert TimelineEvent.objects.filter(kind="activity").count() == 600
     assert TimelineEvent.objects.exclude(kind="activity").count() == StageChange.objects.count()
