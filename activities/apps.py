@@ -18,10 +18,12 @@ def _today_panel(request: HttpRequest) -> dict[str, Any] | None:
 def _search(user, query: str, limit: int):
     from django.urls import reverse
 
+    import contacts.lookups  # noqa: F401 - registers trgm_icontains
     from activities.models import Activity
     from crm.search import SearchHit, SearchSection
 
-    qs = Activity.objects.visible_to(user).filter(subject__icontains=query).select_related("type")
+    # ILIKE on the column (``trgm_icontains``), which the subject's trigram index answers.
+    qs = Activity.objects.visible_to(user).filter(subject__trgm_icontains=query).select_related("type")
     rows = list(qs.order_by("-created_at", "-id")[: limit + 1])
     hits = [SearchHit(title=a.subject, url=a.get_absolute_url(), subtitle=str(a.type)) for a in rows[:limit]]
     return SearchSection(

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Self
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -135,6 +136,14 @@ class Activity(models.Model):
             # The kanban's "next activity": open activities of a deal by due time.
             models.Index(fields=["deal", "due_at"], condition=Q(done_at__isnull=True), name="activity_deal_open_due"),
             models.Index(fields=["deal", "-created_at"], name="activity_deal"),
+            # The activity report's overdue tasks per owner: an index-only count of open work.
+            models.Index(
+                fields=["type", "owner", "due_at", "id"],
+                condition=Q(done_at__isnull=True),
+                name="activity_open_type_owner",
+            ),
+            # Global search (``subject ILIKE '%…%'``); without it a search reads all activities.
+            GinIndex(fields=["subject"], opclasses=["gin_trgm_ops"], name="activity_subject_trgm"),
         ]
 
     def __str__(self) -> str:

@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, QuerySet
+from django.db.models import BooleanField, Count, F, Func, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_noop
@@ -106,17 +107,22 @@ EVENT_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def timeline_scope(obj: Customer) -> Q:
-    """Events of the record; a company's also include its contacts' and deals' events."""
+def timeline_scopes(obj: Customer) -> list[Q]:
+    """Events of the record; a company's also include its contacts' and deals' events.
+
+    A list of conditions whose union is the timeline: one per indexed column, so each can
+    walk its own (column, occurred_at, id) index. ORed into one WHERE they could not, and a
+    company's timeline read all four million events (bench/FINDINGS.md).
+    """
     if isinstance(obj, Company):
-        return (
-            Q(company_id=obj.pk)
-            | Q(contact_id__in=Contact.objects.filter(company_id=obj.pk).values("id"))
-            | Q(deal_id__in=Deal.objects.filter(company_id=obj.pk).values("id"))
-        )
+        return [
+            Q(company_id=obj.pk),
+            Q(contact_id__in=Contact.objects.filter(company_id=obj.pk).values("id")),
+            Q(deal_id__in=Deal.objects.filter(company_id=obj.pk).values("id")),
+        ]
     if isinstance(obj, Contact):
-        return Q(contact_id=obj.pk)
-    return Q(deal_id=obj.pk)
+        return [Q(contact_id=obj.pk)]
+    return [Q(deal_id=obj.pk)]
 
 
 def timeline_filter_q(key: str, types: Iterable[ActivityType]) -> Q | None:
@@ -160,13 +166,20 @@ def encode_cursor(at: datetime, pk: int) -> str:
     return f"{(at - EPOCH) // timedelta(microseconds=1)}-{pk}"
 
 
+class _AnyOf(Func):
+    """``expression = ANY(array)``: with an ``ARRAY(subquery)`` the subquery runs once, first."""
+
+    template = "%(expressions)s)"
+    arg_joiner = " = ANY("
+    output_field = BooleanField()
+
+
 def timeline_page(
     obj: Customer, *, filter_key: str = "", cursor: str = "", types: Iterable[ActivityType] = ()
 ) -> TimelinePage:
     """One page of a customer's timeline, newest first, keyset-paginated (constant queries)."""
-    qs = TimelineEvent.objects.filter(timeline_scope(obj)).select_related(
-        "actor", "activity__type", "activity__owner", "contact", "deal", "company"
-    )
+    related = ("actor", "activity__type", "activity__owner", "contact", "deal", "company")
+    qs = TimelineEvent.objects.all()
     condition = timeline_filter_q(filter_key, types)
     if condition is not None:
         qs = qs.filter(condition)
@@ -174,7 +187,20 @@ def timeline_page(
     if position:
         at, pk = position
         qs = qs.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=pk))
-    events = list(qs.order_by("-occurred_at", "-id")[: TIMELINE_PAGE_SIZE + 1])
+    scopes = timeline_scopes(obj)
+    size = TIMELINE_PAGE_SIZE + 1
+    order = ("-occurred_at", "-id")
+    if len(scopes) == 1:
+        page = qs.filter(scopes[0])
+    else:
+        # A company: the newest N+1 ids of each scope, each walking its own index, gathered
+        # by PostgreSQL once (``id = ANY(ARRAY(… UNION ALL …))``); the newest N+1 events
+        # overall are among them. An OR of the scopes read all four million events, and
+        # ``id IN (that union)`` or the related rows joined inside it made the planner join
+        # before limiting (bench/FINDINGS.md, 5.6).
+        parts = [qs.filter(scope).order_by(*order).values("pk")[:size] for scope in scopes]
+        page = TimelineEvent.objects.filter(_AnyOf(F("pk"), ArraySubquery(parts[0].union(*parts[1:], all=True))))
+    events = list(page.select_related(*related).order_by(*order)[:size])
     has_more = len(events) > TIMELINE_PAGE_SIZE
     events = events[:TIMELINE_PAGE_SIZE]
     return TimelinePage(
@@ -212,12 +238,11 @@ def day_bounds(now: datetime) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def people_whose_day_user_may_see(user: User) -> QuerySet[User]:
-    """Managers switch between members of teams they manage; admins between everyone."""
-    qs = User.objects.filter(is_active=True)
-    if user.is_admin:
-        return qs
-    return qs.filter(pk__in=user.editable_owner_ids)
+def people_whose_day_user_may_see(user: User) -> list[User]:
+    """Managers switch between members of teams they manage; admins between everyone. By
+    name, from the users already loaded for this request (``user.visible_users``: active
+    users by name, a superset of the ones the user may edit)."""
+    return [person for person in user.visible_users if user.is_admin or person.pk in user.editable_owner_ids]
 
 
 def stale_deals(owner: User, *, now: datetime | None = None, limit: int = 20) -> list[Deal]:
@@ -237,10 +262,20 @@ def my_day(owner: User, *, now: datetime | None = None) -> dict[str, object]:
     today_start, tomorrow = day_bounds(now)
     week_end = today_start + timedelta(days=7)
     open_qs = Activity.objects.open().filter(owner=owner).with_related().order_by("due_at", "id")
+    # The three lists in ONE query (UNION ALL of three LIMIT walks of the open-by-due index).
+    overdue, today, upcoming = (
+        open_qs.filter(due_at__lt=now)[:MY_DAY_LIMIT],
+        open_qs.filter(due_at__gte=now, due_at__lt=tomorrow)[:MY_DAY_LIMIT],
+        open_qs.filter(due_at__gte=tomorrow, due_at__lt=week_end)[:MY_DAY_LIMIT],
+    )
+    buckets: dict[str, list[Activity]] = {"overdue": [], "today": [], "upcoming": []}
+    for activity in overdue.union(today, upcoming, all=True):
+        key = "overdue" if activity.due_at < now else "today" if activity.due_at < tomorrow else "upcoming"
+        buckets[key].append(activity)
+    for rows in buckets.values():
+        rows.sort(key=lambda activity: (activity.due_at, activity.pk))
     return {
-        "overdue": list(open_qs.filter(due_at__lt=now)[:MY_DAY_LIMIT]),
-        "today": list(open_qs.filter(due_at__gte=now, due_at__lt=tomorrow)[:MY_DAY_LIMIT]),
-        "upcoming": list(open_qs.filter(due_at__gte=tomorrow, due_at__lt=week_end)[:MY_DAY_LIMIT]),
+        **buckets,
         "stale_deals": stale_deals(owner, now=now),
         "stale_days": getattr(settings, "DEAL_STALE_DAYS", 14),
     }

@@ -289,14 +289,14 @@ def my_day(request: HttpRequest) -> HttpResponse:
     person = request.user
     raw = request.GET.get("user", "")
     if raw.isdigit() and int(raw) != request.user.pk:
-        person = people.filter(pk=int(raw)).first() or request.user
+        person = next((p for p in people if p.pk == int(raw)), request.user)
     can_switch = request.user.is_admin or request.user.is_manager
     return render(
         request,
         "activities/my_day.html",
         {
             "person": person,
-            "people": list(people.order_by("first_name", "last_name", "username")) if can_switch else [],
+            "people": people if can_switch else [],
             "day": selectors.my_day(person),
             "now": timezone.now(),
             "reschedule_form": RescheduleForm(),

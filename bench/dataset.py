@@ -31,6 +31,8 @@ from django.contrib.auth.hashers import make_password
 from django.core.management.color import no_style
 from django.db import IntegrityError, connection, models, transaction
 
+from activities.models import Activity, ActivityType, Reminder, ReminderState, TimelineEvent
+from activities.services import activity_types_ensure_builtin
 from bench import pools
 from contacts.models import Company, CompanySize, Contact, LifecycleStage, Source, Tag
 from crm.models import Role, Team, User
@@ -55,11 +57,12 @@ class Sizes:
     companies: int
     contacts: int
     deals: int
+    activities: int = 0
 
 
 PRESETS: dict[str, Sizes] = {
-    "small": Sizes(companies=1_000, contacts=10_000, deals=3_000),
-    "large": Sizes(companies=100_000, contacts=1_000_000, deals=300_000),
+    "small": Sizes(companies=1_000, contacts=10_000, deals=3_000, activities=30_000),
+    "large": Sizes(companies=100_000, contacts=1_000_000, deals=300_000, activities=3_000_000),
 }
 
 
@@ -237,10 +240,14 @@ class Generator:
                     cursor.execute(statement)
         timed("checks", {}, started)
         started = time.perf_counter()
+        # VACUUM as well as ANALYZE (as after pg_restore): it sets the visibility map, without
+        # which the planner will not use the covering indexes for index-only scans until
+        # autovacuum gets there. Inside a caller's transaction (tests) only ANALYZE can run.
+        command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
         with connection.cursor() as cursor:
             for model in all_models:
-                cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
-        timed("analyze", {}, started)
+                cursor.execute(f"{command} {connection.ops.quote_name(model._meta.db_table)}")
+        timed("vacuum" if command != "ANALYZE" else "analyze", {}, started)
         return results
 
     def _skip_foreign_key_triggers(self) -> bool:
@@ -784,6 +791,170 @@ class Generator:
             times.append(times[-1] + gap)
         return times
 
+    # --- activities, reminders, timeline ----------------------------------------------------
+
+    def _activities(self) -> dict[str, int]:
+        """Calls, meetings, emails, tasks and notes on the deals, companies and contacts, each
+        assigned to the record's owner: mostly done work in the past, some open work due
+        around today (My day, overdue lists, the kanban's next activity), reminders pending
+        for open work and sent for recent done work, and the timeline events the app writes
+        for each activity and each stage change (the deal and company timelines read them)."""
+        activity_types_ensure_builtin()
+        type_ids = dict(ActivityType.objects.values_list("key", "id"))
+        rng = self.rng("activities")
+        self.reminder_lines: list[str] = []
+        rows = self._copy(Activity, ACTIVITY_COLUMNS, self._activity_lines(rng, type_ids))
+        reminders = self._copy(Reminder, REMINDER_COLUMNS, self.reminder_lines)
+        del self.reminder_lines
+        events = self._timeline_events()
+        self._deal_last_activity()
+        return {"activities": rows, "reminders": reminders, "timeline events": events}
+
+    @staticmethod
+    def _deal_last_activity() -> None:
+        """``Deal.last_activity_at`` as ``activities.services`` keeps it: the latest done activity."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE {Deal._meta.db_table} d SET last_activity_at = a.latest
+                FROM (SELECT deal_id, max(done_at) AS latest FROM {Activity._meta.db_table}
+                      WHERE deal_id IS NOT NULL AND done_at IS NOT NULL GROUP BY deal_id) a
+                WHERE d.id = a.deal_id
+                """
+            )
+
+    def _activity_lines(self, rng: random.Random, type_ids: dict[str, int]) -> Iterator[str]:
+        n_deals, n_companies, n_contacts = self.sizes.deals, self.sizes.companies, self.sizes.contacts
+        kinds = ("call", "email", "meeting", "task", "note")
+        kind_cum = _cumulative([30, 25, 12, 23, 10])
+        two_years = 730 * DAY
+        reminder_pk = 0
+        for i in range(self.sizes.activities):
+            pk = i + 1
+            link = rng.random()
+            company = contact = deal = 0  # 0: none, else the id
+            if n_deals and link < 0.55:
+                index = int(rng.random() * n_deals)
+                deal, owner, company = index + 1, self.deal_owner[index], self.deal_company[index]
+                since = self.deal_created[index]
+            elif n_companies and link < 0.9:
+                index = int(rng.random() * n_companies)
+                company, owner, since = index + 1, self.company_owner[index], self.company_created[index]
+            elif n_contacts:
+                index = int(rng.random() * n_contacts)
+                contact, owner, since = index + 1, self.contact_owner[index], self.now - two_years
+            else:
+                continue
+            if company and not contact and rng.random() < 0.6:
+                count = self.company_contact_count[company - 1]
+                if count:
+                    contact = self.company_first_contact[company - 1] + int(rng.random() * count)
+                    owner_of_contact = self.contact_owner[contact - 1]
+                    if owner_of_contact != owner:  # the contact belongs to a teammate: log on the company only
+                        contact = 0
+            kind = kinds[_weighted(rng, kind_cum)]
+            since = max(since, self.now - two_years)
+            # Open work: recent, due within a few weeks either side of today.
+            is_open = kind in ("call", "meeting", "task") and rng.random() < 0.06
+            if is_open:
+                due = self.now + rng.uniform(-10, 21) * DAY + rng.randrange(8, 18) * 3600.0
+                created = min(due, self.now) - rng.uniform(0, 20) * DAY
+                created = max(created, since)
+            else:
+                created = since + (self.now - since) * rng.random() ** 0.6
+                due = created + rng.uniform(0, 5) * DAY if kind in ("call", "meeting", "task") else None
+                if due is not None and due > self.now:
+                    due = created
+            due = round(due / 900) * 900 if due is not None else None  # quarter hours
+            done = None if is_open else (due if due is not None else created)
+            ends = duration = None
+            outcome = ""
+            if kind == "meeting":
+                duration = _pick(rng, (30, 30, 45, 60, 60, 90))
+                ends = due + duration * 60
+            elif kind == "call":
+                duration = _pick(rng, (5, 10, 15, 20, 30))
+                ends = due + duration * 60
+                if done is not None:
+                    outcome = _pick(rng, CALL_OUTCOMES)
+            subject = _pick(rng, ACTIVITY_SUBJECTS[kind])
+            if is_open and due > self.now and rng.random() < 0.6:
+                reminder_pk += 1
+                remind = due - 900
+                self.reminder_lines.append(
+                    f"{reminder_pk}\t{pk}\t15\t{_ts(remind)}\t{ReminderState.PENDING.value}\t{NULL}\t{NULL}\t"
+                    f"{NULL}\t{NULL}\t0\t{NULL}\t\t{_ts(created)}\n"
+                )
+            elif done is not None and due is not None and self.now - done < 60 * DAY and rng.random() < 0.3:
+                reminder_pk += 1
+                remind = due - 900
+                sent = _ts(remind)
+                self.reminder_lines.append(
+                    f"{reminder_pk}\t{pk}\t15\t{sent}\t{ReminderState.SENT.value}\t{sent}\t{sent}\t"
+                    f"{NULL}\t{sent}\t0\t{NULL}\t\t{_ts(created)}\n"
+                )
+            yield (
+                "\t".join(
+                    (
+                        str(pk),
+                        str(type_ids[kind]),
+                        subject,
+                        "",
+                        str(owner),
+                        str(owner),
+                        str(company) if company else NULL,
+                        str(contact) if contact else NULL,
+                        str(deal) if deal else NULL,
+                        _ts(due) if due is not None else NULL,
+                        _ts(ends) if ends is not None else NULL,
+                        str(duration) if duration is not None else NULL,
+                        outcome,
+                        _ts(done) if done is not None else NULL,
+                        _ts(created),
+                        _ts(done if done is not None else created),
+                    )
+                )
+                + "\n"
+            )
+
+    @staticmethod
+    def _timeline_events() -> int:
+        """The timeline rows the app writes (``activities.services``, ``deals.services``), built
+        set-based from the loaded rows: one per stage change, one per activity."""
+        stage_events = f"""
+            INSERT INTO {TimelineEvent._meta.db_table}
+                (id, kind, source, title, body, data, occurred_at, actor_id, company_id, contact_id, deal_id)
+            SELECT row_number() OVER (ORDER BY c.id), CASE WHEN s.is_won THEN 'deal_won'
+                        WHEN s.is_lost THEN 'deal_lost' ELSE 'stage_change' END,
+                   'crm',
+                   left(CASE WHEN s.is_won THEN 'Deal won: ' || d.title WHEN s.is_lost THEN 'Deal lost: ' || d.title
+                        ELSE d.title || ' moved to ' || s.name END, 300),
+                   c.note,
+                   jsonb_build_object('from_stage', f.name, 'to_stage', s.name, 'stage_change_id', c.id),
+                   c.at, c.actor_id, d.company_id, NULL, d.id
+            FROM {StageChange._meta.db_table} c
+            JOIN {Deal._meta.db_table} d ON d.id = c.deal_id
+            JOIN {Stage._meta.db_table} s ON s.id = c.to_stage_id
+            LEFT JOIN {Stage._meta.db_table} f ON f.id = c.from_stage_id
+        """
+        # Like activities.services: the company is the activity's, else its contact's or deal's.
+        activity_events = f"""
+            INSERT INTO {TimelineEvent._meta.db_table}
+                (id, kind, source, title, body, data, occurred_at, actor_id, company_id, contact_id, deal_id,
+                 activity_id)
+            SELECT %s + a.id, 'activity', 'crm', a.subject, '', '{{}}'::jsonb,
+                   COALESCE(a.done_at, a.due_at, a.created_at), COALESCE(a.created_by_id, a.owner_id),
+                   COALESCE(a.company_id, ct.company_id, d.company_id), a.contact_id, a.deal_id, a.id
+            FROM {Activity._meta.db_table} a
+            LEFT JOIN {Contact._meta.db_table} ct ON ct.id = a.contact_id
+            LEFT JOIN {Deal._meta.db_table} d ON d.id = a.deal_id
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(stage_events)
+            stage_count = cursor.rowcount
+            cursor.execute(activity_events, [stage_count])
+            return stage_count + cursor.rowcount
+
 
 STATUSES = (DealStatus.OPEN.value, DealStatus.WON.value, DealStatus.LOST.value)
 DEAL_KINDS = ("new business", "expansion", "pilot", "team licences", "services", "upgrade")
@@ -812,6 +983,23 @@ DEAL_COLUMNS = [
     "updated_at", "version",
 ]  # fmt: skip
 
+ACTIVITY_COLUMNS = [
+    "id", "type_id", "subject", "body", "owner_id", "created_by_id", "company_id", "contact_id", "deal_id",
+    "due_at", "ends_at", "duration_minutes", "outcome", "done_at", "created_at", "updated_at",
+]  # fmt: skip
+REMINDER_COLUMNS = [
+    "id", "activity_id", "minutes_before", "remind_at", "state", "claimed_at", "notified_at", "email_sent_at",
+    "sent_at", "attempts", "next_attempt_at", "last_error", "created_at",
+]  # fmt: skip
+ACTIVITY_SUBJECTS = {
+    "call": ("Intro call", "Follow-up call", "Discovery call", "Check-in call", "Pricing call", "Renewal call"),
+    "email": ("Sent proposal", "Sent pricing", "Follow-up email", "Sent case study", "Replied to questions"),
+    "meeting": ("Demo", "Kick-off meeting", "Quarterly review", "On-site visit", "Contract review"),
+    "task": ("Prepare quote", "Send contract", "Update forecast", "Book demo", "Check references"),
+    "note": ("Budget confirmed", "New decision maker", "Competitor in play", "Asked for a discount"),
+}
+CALL_OUTCOMES = ("Connected", "Left voicemail", "No answer", "Booked a meeting", "Call back later")
+
 REFERENCE_MODELS = (Tag, Pipeline, Stage, LostReason, Product, ExchangeRate)
 STEPS: tuple[Step, ...] = (
     Step(
@@ -823,6 +1011,7 @@ STEPS: tuple[Step, ...] = (
     Step("companies", (Company, _through(Company, "tags")), Generator._companies),
     Step("contacts", (Contact, _through(Contact, "tags")), Generator._contacts),
     Step("deals", (Deal, StageChange, LineItem, _through(Deal, "contacts")), Generator._deals),
+    Step("activities", (Activity, Reminder, TimelineEvent), Generator._activities),
 )
 
 

@@ -31,6 +31,7 @@ from contacts.models import (
 from contacts.normalize import domain_from_website, format_phone, normalize_email, normalize_phone
 from contacts.selectors import COMPANY_SORTS, CONTACT_SORTS, ListFilters
 from contacts.services import INVALID_PHONE_MESSAGE
+from crm.forms import preload_choices
 from crm.models import User, teams_visible_to, users_visible_to
 
 
@@ -128,6 +129,7 @@ class _CustomerForm(forms.ModelForm):
         self.user = user
         self.fields["owner"].queryset = users_visible_to(user)
         self.fields["owner"].empty_label = None
+        preload_choices(self.fields["owner"], user.visible_users)
         if "owner" in self.fields:
             use_fast_select(self.fields["owner"])
         if "country" in self.fields:
@@ -357,6 +359,8 @@ class _ListFilterForm(forms.Form):
         self.fields["owner"].empty_label = _("Any owner")
         self.fields["team"].queryset = teams_visible_to(user)
         self.fields["team"].empty_label = _("Any team")
+        preload_choices(self.fields["owner"], user.visible_users)
+        preload_choices(self.fields["team"], user.visible_teams)
         self.fields["country"].choices = _country_choices(get_language())
         self.fields["missing"].choices = [("", _("Nothing in particular")), *self.missing_choices]
         use_fast_select(self.fields["owner"])

@@ -8,6 +8,7 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from contacts.keyset import unindexed
 from contacts.models import Company, Contact
 from contacts.normalize import format_phone
 from contacts.selectors import company_search_q, contact_search_q
@@ -20,7 +21,7 @@ def search_companies(user: User, query: str, limit: int) -> SearchSection:
         Company.objects.visible_to(user)
         .active()
         .filter(company_search_q(query))
-        .order_by(Lower("name"), "id")
+        .order_by(unindexed(Lower("name")), "id")  # sort the trigram matches; see unindexed()
         .only("id", "name", "domain", "phone", "city")[: limit + 1]
     )
     hits = [
@@ -45,7 +46,7 @@ def search_contacts(user: User, query: str, limit: int) -> SearchSection:
         .active()
         .filter(contact_search_q(query))
         .select_related("company")
-        .order_by(Lower("last_name"), Lower("first_name"), "id")
+        .order_by(unindexed(Lower("last_name")), Lower("first_name"), "id")  # see unindexed()
         .only("id", "first_name", "last_name", "email", "phone", "mobile", "company__name")[: limit + 1]
     )
     hits = [

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Lower
 from django.http import Http404
 from django.utils import timezone
@@ -65,9 +67,46 @@ CONTACT_SORTS: dict[str, SortOption] = {
 # --- Access -------------------------------------------------------------------------------
 
 
-def company_for_user(user: User, pk: int, *, write: bool = False) -> Company:
-    """The company if ``user`` may see it (else 404); with ``write``, 403 if read-only to them."""
-    company = Company.objects.visible_to(user).select_related("owner").filter(pk=pk).first()
+def _with_tag_names(qs: QuerySet) -> QuerySet:
+    """Adds ``tag_names`` (sorted) to each row, read in the same query (``record_tags``)."""
+    tags = Tag.objects.filter(**{qs.model._meta.get_field("tags").related_query_name(): OuterRef("pk")})
+    return qs.annotate(tag_names=ArraySubquery(tags.order_by("name").values("name")))
+
+
+def record_tags(record: Company | Contact) -> list[Tag]:
+    """The record's tags for display: from ``tag_names`` when the record was loaded with them."""
+    names = getattr(record, "tag_names", None)
+    if names is None:
+        return list(record.tags.all())
+    return [Tag(name=name) for name in names]
+
+
+def _with_dedupe_facts(qs: QuerySet, user: User) -> QuerySet:
+    """Adds what the record's page says about duplicates, in the same query:
+    ``open_duplicates`` (open candidate pairs whose other record the user may see) and
+    ``has_open_merges`` (a merge into it that can still be undone;
+    ``contacts.merge.open_merges`` then lists them)."""
+    kind = RecordKind.COMPANY if qs.model is Company else RecordKind.CONTACT
+    pairs = DuplicateCandidate.objects.filter(status=CandidateStatus.OPEN, kind=kind).filter(
+        Q(**{f"{kind}_a": OuterRef("pk")}) | Q(**{f"{kind}_b": OuterRef("pk")})
+    )
+    count = _pair_visible(pairs, user, kind).order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")
+    cutoff = timezone.now() - timedelta(days=settings.MERGE_UNDO_DAYS)
+    merges = MergeRecord.objects.filter(
+        **{f"survivor_{kind}": OuterRef("pk")}, undone_at__isnull=True, finalized_at__isnull=True, merged_at__gt=cutoff
+    )
+    return qs.annotate(open_duplicates=Subquery(count, output_field=IntegerField()), has_open_merges=Exists(merges))
+
+
+def company_for_user(
+    user: User, pk: int, *, write: bool = False, with_tags: bool = False, for_page: bool = False
+) -> Company:
+    """The company if ``user`` may see it (else 404); with ``write``, 403 if read-only to them.
+    ``with_tags`` loads the tag names in the same query (see ``record_tags``); ``for_page``
+    also the duplicate facts its page shows (``_with_dedupe_facts``)."""
+    qs = Company.objects.visible_to(user).select_related("owner")
+    qs = _with_tag_names(qs) if with_tags or for_page else qs
+    company = (_with_dedupe_facts(qs, user) if for_page else qs).filter(pk=pk).first()
     if company is None:
         raise Http404
     if write and not user.can_edit_owner(company.owner_id):
@@ -75,9 +114,15 @@ def company_for_user(user: User, pk: int, *, write: bool = False) -> Company:
     return company
 
 
-def contact_for_user(user: User, pk: int, *, write: bool = False) -> Contact:
-    """The contact if ``user`` may see it (else 404); with ``write``, 403 if read-only to them."""
-    contact = Contact.objects.visible_to(user).select_related("owner", "company").filter(pk=pk).first()
+def contact_for_user(
+    user: User, pk: int, *, write: bool = False, with_tags: bool = False, for_page: bool = False
+) -> Contact:
+    """The contact if ``user`` may see it (else 404); with ``write``, 403 if read-only to them.
+    ``with_tags`` loads the tag names in the same query (see ``record_tags``); ``for_page``
+    also the duplicate facts its page shows (``_with_dedupe_facts``)."""
+    qs = Contact.objects.visible_to(user).select_related("owner", "company")
+    qs = _with_tag_names(qs) if with_tags or for_page else qs
+    contact = (_with_dedupe_facts(qs, user) if for_page else qs).filter(pk=pk).first()
     if contact is None:
         raise Http404
     if write and not user.can_edit_owner(contact.owner_id):
@@ -274,17 +319,18 @@ def company_options(user: User, query: str, *, limit: int = 20) -> list[Company]
 
 def lifecycle_counts(user: User) -> dict[str, dict[str, int]]:
     """The user's own active companies and contacts per lifecycle stage, for the home panel."""
-    result: dict[str, dict[str, int]] = {}
-    for key, model in (("companies", Company), ("contacts", Contact)):
-        rows = (
-            model.objects.filter(owner=user, archived_at__isnull=True)
-            .order_by()
-            .values("lifecycle_stage")
-            .annotate(n=Count("*"))  # count(*) lets the (owner, stage) index answer alone
-        )
-        counts = {row["lifecycle_stage"]: row["n"] for row in rows}
-        result[key] = {stage: counts.get(stage, 0) for stage in LifecycleStage.values}
-    return result
+    counts: dict[str, dict[str, int]] = {"companies": {}, "contacts": {}}
+    companies, contacts = (
+        model.objects.filter(owner=user, archived_at__isnull=True)
+        .order_by()
+        .values("lifecycle_stage")
+        .annotate(n=Count("*"), kind=Value(key))  # count(*) lets the (owner, stage) index answer alone
+        .values_list("kind", "lifecycle_stage", "n")
+        for key, model in (("companies", Company), ("contacts", Contact))
+    )
+    for kind, stage, n in companies.union(contacts, all=True):  # one query for both
+        counts[kind][stage] = n
+    return {key: {stage: found.get(stage, 0) for stage in LifecycleStage.values} for key, found in counts.items()}
 
 
 # --- History ------------------------------------------------------------------------------
@@ -453,15 +499,6 @@ def candidate_for_user(user: User, pk: int) -> DuplicateCandidate:
     if not (user.can_edit_owner(candidate.first.owner_id) and user.can_edit_owner(candidate.second.owner_id)):
         raise PermissionDenied
     return candidate
-
-
-def open_duplicate_count(user: User, record: Company | Contact) -> int:
-    """Open candidate pairs of ``record`` whose other record the user may see (its page's link)."""
-    kind = RecordKind.COMPANY if isinstance(record, Company) else RecordKind.CONTACT
-    qs = DuplicateCandidate.objects.filter(status=CandidateStatus.OPEN, kind=kind).filter(
-        Q(**{f"{kind}_a": record}) | Q(**{f"{kind}_b": record})
-    )
-    return _pair_visible(qs, user, kind).count()
 
 
 # --- Data quality -------------------------------------------------------------------------

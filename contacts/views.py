@@ -37,7 +37,7 @@ from contacts.forms import (
     ReassignForm,
     parse_tags,
 )
-from contacts.keyset import SortOption, capped_count, keyset_page
+from contacts.keyset import SortOption, capped_count, for_search, keyset_page
 from contacts.merge import merge_undo, open_merges, records_merge
 from contacts.models import Company, Contact
 from contacts.selectors import (
@@ -56,12 +56,11 @@ from contacts.selectors import (
     merge_for_user,
     merge_preview,
     merge_same_fields,
-    open_duplicate_count,
+    record_tags,
     tag_suggestions,
 )
 from contacts.tasks import refresh_duplicates
 from crm import exports
-from crm.models import users_visible_to
 
 PAGE_SIZE = 50
 # Changing one of these on an existing record is when a possible duplicate is worth a look.
@@ -74,7 +73,7 @@ def _list_context(request: HttpRequest, form: Any, qs: Any, sorts: dict[str, Sor
     sort = form.sort_key
     page = keyset_page(
         qs,
-        sorts[sort],
+        for_search(sorts[sort]) if form.cleaned_data.get("q") else sorts[sort],
         after=request.GET.get("after", "")[:200],
         before=request.GET.get("before", "")[:200],
         size=PAGE_SIZE,
@@ -104,7 +103,7 @@ def _list_context(request: HttpRequest, form: Any, qs: Any, sorts: dict[str, Sor
         "sort_links": sort_links,
         "page_query": params.urlencode(),
         "filter_count": form.active_count,
-        "assignable_users": list(users_visible_to(request.user)),
+        "assignable_users": request.user.visible_users,
         "any_editable": any(row.can_edit for row in page.rows),
     }
 
@@ -175,15 +174,15 @@ def company_create(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    company = company_for_user(request.user, pk)
+    company = company_for_user(request.user, pk, for_page=True)
     if company.merged_into_id and company.merged_into_id != company.pk:
         messages.info(request, _("“%(name)s” was merged into this company.") % {"name": company.name})
         return redirect("contacts:company-detail", company.merged_into_id)
     context = {
         "company": company,
-        "duplicate_count": open_duplicate_count(request.user, company),
-        "merges": open_merges(company),
-        "tags": list(company.tags.all()),
+        "duplicate_count": company.open_duplicates,
+        "merges": open_merges(company) if company.has_open_merges else [],
+        "tags": record_tags(company),
         "contacts": company_contacts(company),
         "history": history_entries(company, user=request.user),
         "can_edit": request.user.can_edit_owner(company.owner_id),
@@ -306,15 +305,15 @@ def contact_create(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    contact = contact_for_user(request.user, pk)
+    contact = contact_for_user(request.user, pk, for_page=True)
     if contact.merged_into_id and contact.merged_into_id != contact.pk:
         messages.info(request, _("“%(name)s” was merged into this contact.") % {"name": contact.full_name})
         return redirect("contacts:contact-detail", contact.merged_into_id)
     context = {
         "contact": contact,
-        "duplicate_count": open_duplicate_count(request.user, contact),
-        "merges": open_merges(contact),
-        "tags": list(contact.tags.all()),
+        "duplicate_count": contact.open_duplicates,
+        "merges": open_merges(contact) if contact.has_open_merges else [],
+        "tags": record_tags(contact),
         "history": history_entries(contact, user=request.user),
         "can_edit": request.user.can_edit_owner(contact.owner_id),
         "nav": "contacts",

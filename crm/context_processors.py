@@ -1,8 +1,6 @@
 from django.conf import settings
 from django.http import HttpRequest
 
-from crm.selectors import unread_notification_count
-
 
 def shell(request: HttpRequest) -> dict:
     """What the app shell (navigation, bell) needs on every page."""
@@ -11,5 +9,5 @@ def shell(request: HttpRequest) -> dict:
         return {"base_currency": settings.BASE_CURRENCY}
     return {
         "base_currency": settings.BASE_CURRENCY,
-        "unread_notifications": unread_notification_count(user),
+        "unread_notifications": user.unread_notification_count,
     }

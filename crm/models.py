@@ -49,21 +49,59 @@ class User(AbstractUser):
         return self.role == Role.MANAGER
 
     @cached_property
+    def _access_owner_ids(self) -> tuple[frozenset[int], frozenset[int]]:
+        """(readable, editable) owner ids, both from one query, once per user object (that
+        is, once per request: ``request.user`` is loaded per request)."""
+        # Members of every team this user belongs to or manages, each flagged when the team
+        # is one this user manages.
+        managed = Team.managers.through.objects.filter(team_id=models.OuterRef("team_id"), user_id=self.pk)
+        rows = (
+            Team.members.through.objects.filter(models.Q(team__members=self) | models.Q(team__managers=self))
+            .annotate(managed=models.Exists(managed))
+            .values_list("user_id", "managed")
+        )
+        visible, editable = {self.pk}, {self.pk}
+        for user_id, is_managed in rows:
+            visible.add(user_id)
+            if is_managed and self.is_manager:
+                editable.add(user_id)
+        return frozenset(visible), frozenset(editable)
+
+    @property
     def visible_owner_ids(self) -> frozenset[int]:
         """Ids of the users whose records this user may read (admins: see ``is_admin``)."""
-        # One query: members of every team this user belongs to or manages.
-        member_ids = Team.members.through.objects.filter(
-            models.Q(team__members=self) | models.Q(team__managers=self)
-        ).values_list("user_id", flat=True)
-        return frozenset({self.pk, *member_ids})
+        return self._access_owner_ids[0]
 
-    @cached_property
+    @property
     def editable_owner_ids(self) -> frozenset[int]:
         """Ids of the users whose records this user may change (admins: see ``is_admin``)."""
         if not self.is_manager:
             return frozenset({self.pk})
-        member_ids = Team.members.through.objects.filter(team__managers=self).values_list("user_id", flat=True)
-        return frozenset({self.pk, *member_ids})
+        return self._access_owner_ids[1]
+
+    def preload_request_data(
+        self, *, visible_ids: list[int], managed_ids: list[int], unread_notifications: int
+    ) -> None:
+        """Fill the per-request caches below from values loaded with the user row
+        (``crm.backends.RequestUserBackend``), so they cost no query of their own."""
+        editable = {self.pk, *managed_ids} if self.is_manager else {self.pk}
+        self.__dict__["_access_owner_ids"] = (frozenset({self.pk, *visible_ids}), frozenset(editable))
+        self.__dict__["unread_notification_count"] = unread_notifications
+
+    @cached_property
+    def unread_notification_count(self) -> int:
+        return Notification.objects.filter(user=self, read_at__isnull=True).count()
+
+    @cached_property
+    def visible_users(self) -> list[User]:
+        """``users_visible_to(self)``, evaluated once per user object: the owner choices and
+        "Assign to" menus of one page share it."""
+        return list(users_visible_to(self))
+
+    @cached_property
+    def visible_teams(self) -> list[Team]:
+        """``teams_visible_to(self)``, evaluated once per user object."""
+        return list(teams_visible_to(self))
 
     def can_read_owner(self, owner_id: int | None) -> bool:
         return self.is_admin or owner_id in self.visible_owner_ids

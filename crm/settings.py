@@ -149,6 +149,8 @@ if env_bool("CRM_BENCH_HEADERS", False):
 ROOT_URLCONF = "crm.urls"
 WSGI_APPLICATION = "crm.wsgi.application"
 AUTH_USER_MODEL = "crm.User"
+# ModelBackend that loads the user with their access ids and unread count in one query.
+AUTHENTICATION_BACKENDS = ["crm.backends.RequestUserBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -9,8 +9,10 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+import contacts.lookups  # noqa: F401 - registers trgm_icontains
 from contacts.forms import offer_only_the_chosen_company
 from contacts.models import Company, Contact
+from crm.forms import preload_choices
 from crm.models import Team, User, teams_visible_to, users_visible_to
 from deals.models import Deal, DealStatus, ExchangeRate, LineItem, LostReason, Pipeline, Product, Stage
 
@@ -249,6 +251,11 @@ class DealFilterForm(forms.Form):
         self.fields["stage"].empty_label = _("Any stage")
         self.fields["owner"].empty_label = _("Anyone")
         self.fields["team"].empty_label = _("Any team")
+        # Loaded once: the page's pipeline links (``pipelines``) share the list.
+        self.pipelines = list(Pipeline.objects.all())
+        preload_choices(self.fields["pipeline"], self.pipelines)
+        preload_choices(self.fields["owner"], user.visible_users)
+        preload_choices(self.fields["team"], user.visible_teams)
         _compact(self)
 
     def filters(self) -> dict[str, Any]:
@@ -258,7 +265,7 @@ class DealFilterForm(forms.Form):
     def apply(self, qs: QuerySet[Deal]) -> QuerySet[Deal]:
         f = self.filters()
         if "q" in f:
-            qs = qs.filter(title__icontains=f["q"])
+            qs = qs.filter(title__trgm_icontains=f["q"])  # ILIKE, answered by the trigram index
         for key in ("pipeline", "stage", "owner", "status"):
             if key in f:
                 qs = qs.filter(**{key: f[key]})
@@ -289,6 +296,8 @@ class BoardFilterForm(forms.Form):
         self.fields["team"].queryset = teams_visible_to(user)
         self.fields["owner"].empty_label = _("All owners")
         self.fields["team"].empty_label = _("All teams")
+        preload_choices(self.fields["owner"], user.visible_users)
+        preload_choices(self.fields["team"], user.visible_teams)
         _compact(self)
 
     def apply(self, qs: QuerySet[Deal]) -> QuerySet[Deal]:

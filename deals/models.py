@@ -170,6 +170,8 @@ class Deal(models.Model):
         indexes = [
             models.Index(fields=["pipeline", "stage", "status", "-created_at"], name="deal_board"),
             models.Index(fields=["owner", "status", "-created_at"], name="deal_owner_status"),
+            # My day's stale deals: an owner's open deals, longest without activity first.
+            models.Index(fields=["owner", "status", "last_activity_at", "id"], name="deal_owner_stale"),
             models.Index(fields=["status", "expected_close_date"], name="deal_status_close_date"),
             models.Index(fields=["company", "status"], name="deal_company_status"),
             models.Index(fields=["-created_at", "-id"], name="deal_created"),

@@ -27,21 +27,30 @@ class MissingRate(LookupError):
 
 
 class RateBook:
-    """All exchange rates loaded once (one query), for converting many amounts quickly."""
+    """All exchange rates loaded once (one query), for converting many amounts quickly.
+
+    The query runs on the first conversion of a currency other than the base one, so a page
+    whose amounts are all in the base currency reads no rates at all."""
 
     def __init__(self, rates: list[tuple[str, dt.date, Decimal]] | None = None) -> None:
-        if rates is None:
-            rates = list(ExchangeRate.objects.order_by("currency", "date").values_list("currency", "date", "rate"))
         self.base = settings.BASE_CURRENCY
         self._dates: dict[str, list[dt.date]] = {}
         self._rates: dict[str, list[Decimal]] = {}
+        self._loaded = False
+        if rates is not None:
+            self._load(rates)
+
+    def _load(self, rates: list[tuple[str, dt.date, Decimal]]) -> None:
         for currency, date, rate in sorted(rates):
             self._dates.setdefault(currency, []).append(date)
             self._rates.setdefault(currency, []).append(rate)
+        self._loaded = True
 
     def rate(self, currency: str, on: dt.date) -> Decimal:
         if currency == self.base:
             return Decimal("1")
+        if not self._loaded:
+            self._load(list(ExchangeRate.objects.values_list("currency", "date", "rate")))
         dates = self._dates.get(currency)
         if not dates:
             raise MissingRate(currency, on)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.db.models import BooleanField, Case, Count, F, Q, QuerySet, Sum, Value, When
+from django.db.models import BooleanField, Case, Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import TruncMonth
 from django.http import Http404, HttpRequest
 from django.urls import reverse
@@ -19,9 +19,11 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
+import contacts.lookups  # noqa: F401 - registers trgm_icontains
+from contacts.keyset import unindexed
 from crm.search import SearchHit, SearchSection
-from deals.models import Deal, DealStatus, Pipeline, Stage, StageChange
-from deals.money import RateBook
+from deals.models import Deal, DealStatus, ExchangeRate, Pipeline, Stage, StageChange
+from deals.money import CENT, RateBook, to_base
 
 if TYPE_CHECKING:
     from crm.models import User
@@ -34,15 +36,36 @@ def deals_for_user(user: User) -> QuerySet[Deal]:
     return Deal.objects.visible_to(user).select_related("owner", "company", "pipeline", "stage", "lost_reason")
 
 
-def deal_for_user(user: User, pk: int, *, write: bool = False) -> Deal:
-    """The deal if ``user`` may see it (``Http404`` otherwise); with ``write``, only if they may change it."""
+def deal_for_user(user: User, pk: int, *, write: bool = False, rate_on: dt.date | None = None) -> Deal:
+    """The deal if ``user`` may see it (``Http404`` otherwise); with ``write``, only if they may change it.
+
+    With ``rate_on``, the deal comes with ``rate_on_day``: its currency's exchange rate on that
+    date (the latest on or before it), read in the same query (see ``deal_amount_in_base``).
+    """
+    qs = deals_for_user(user)
+    if rate_on is not None:
+        rate = ExchangeRate.objects.filter(currency=OuterRef("currency"), date__lte=rate_on).order_by("-date")
+        qs = qs.annotate(rate_on_day=Subquery(rate.values("rate")[:1]))
     try:
-        deal = deals_for_user(user).get(pk=pk)
+        deal = qs.get(pk=pk)
     except Deal.DoesNotExist:
         raise Http404 from None
     if write and not user.can_edit_owner(deal.owner_id):
         raise PermissionDenied
     return deal
+
+
+def deal_amount_in_base(deal: Deal, on: dt.date) -> Decimal | None:
+    """The deal's amount in the base currency at the rate of ``on``, as ``money.to_base``
+    computes it; uses ``rate_on_day`` when ``deal_for_user(rate_on=on)`` loaded it. None when
+    no rate exists for the currency."""
+    rate = getattr(deal, "rate_on_day", None)
+    if deal.currency != settings.BASE_CURRENCY and rate is not None:
+        return (deal.amount * rate).quantize(CENT, rounding=ROUND_HALF_UP)
+    try:
+        return to_base(deal.amount, deal.currency, on)
+    except LookupError:
+        return None
 
 
 def default_pipeline() -> Pipeline | None:
@@ -145,27 +168,53 @@ def board_deals(user: User, pipeline: Pipeline) -> QuerySet[Deal]:
     return Deal.objects.visible_to(user).open().filter(pipeline=pipeline)
 
 
-def board_cards(qs: QuerySet[Deal], *, stage: Stage, after: str = "") -> tuple[list[Deal], str]:
-    """One page of a column's cards (newest first, keyset-paginated) and the next cursor."""
+def _column_page(qs: QuerySet[Deal], stage: Stage, after: str = "") -> QuerySet[Deal]:
+    """The query of one page (+1 card, to know whether there is more) of a column."""
     page = qs.filter(stage=stage).select_related("owner", "company").order_by("-created_at", "-id")
     cursor = decode_cursor(after) if after else None
     if cursor is not None:
         created, pk = cursor
         page = page.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=pk))
-    cards = list(page[: BOARD_PAGE_SIZE + 1])
+    return page[: BOARD_PAGE_SIZE + 1]
+
+
+def _cards_and_cursor(cards: list[Deal]) -> tuple[list[Deal], str]:
     next_cursor = encode_cursor(cards[BOARD_PAGE_SIZE - 1]) if len(cards) > BOARD_PAGE_SIZE else ""
     return cards[:BOARD_PAGE_SIZE], next_cursor
 
 
+def board_cards(qs: QuerySet[Deal], *, stage: Stage, after: str = "") -> tuple[list[Deal], str]:
+    """One page of a column's cards (newest first, keyset-paginated) and the next cursor."""
+    return _cards_and_cursor(list(_column_page(qs, stage, after)))
+
+
+def board_first_pages(qs: QuerySet[Deal], stages: list[Stage]) -> dict[int, tuple[list[Deal], str]]:
+    """The first page of every column in ONE query: a UNION ALL of the per-column queries,
+    each still a LIMIT walk of the (stage, created) index, rather than one query per column
+    or a window over every open deal of the pipeline."""
+    if not stages:
+        return {}
+    parts = [_column_page(qs, stage) for stage in stages]
+    rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    by_stage: dict[int, list[Deal]] = {stage.pk: [] for stage in stages}
+    for deal in rows:
+        by_stage[deal.stage_id].append(deal)
+    pages = {}
+    for stage_id, cards in by_stage.items():
+        cards.sort(key=lambda deal: (deal.created_at, deal.pk), reverse=True)
+        pages[stage_id] = _cards_and_cursor(cards)
+    return pages
+
+
 def board_columns(qs: QuerySet[Deal], *, stages: list[Stage]) -> list[BoardColumn]:
-    """Columns of the open stages: one totals query for all, one page query per column."""
+    """Columns of the open stages: one totals query and one cards query for all of them."""
     book = RateBook()
     totals = money_totals(qs, group_by="stage_id", book=book)
+    open_stages = [stage for stage in stages if not stage.is_closed]
+    pages = board_first_pages(qs, open_stages)
     columns = []
-    for stage in stages:
-        if stage.is_closed:
-            continue
-        cards, next_cursor = board_cards(qs, stage=stage)
+    for stage in open_stages:
+        cards, next_cursor = pages[stage.pk]
         columns.append(
             BoardColumn(stage=stage, total=totals.get(stage.pk, MoneyTotal()), cards=cards, next_cursor=next_cursor)
         )
@@ -330,9 +379,10 @@ def search_deals(user: User, query: str, limit: int) -> SearchSection:
     """Deals whose title contains ``query`` (trigram-indexed), visible to ``user`` only."""
     hits = list(
         Deal.objects.visible_to(user)
-        .filter(title__icontains=query)
+        .filter(title__trgm_icontains=query)  # ILIKE: the title's trigram index answers it
         .select_related("company", "stage")
-        .order_by("title", "id")[: limit + 1]
+        # Sort the trigram matches rather than walk the title index hoping they come early.
+        .order_by(unindexed(F("title")), "id")[: limit + 1]
     )
     return SearchSection(
         title=str(_("Deals")),

@@ -19,7 +19,7 @@ from crm import exports
 from deals import selectors, services
 from deals.forms import BoardFilterForm, DealFilterForm, DealForm, LineItemForm, MoveForm
 from deals.hooks import decorate_cards
-from deals.models import Deal, LineItem, LostReason, Pipeline, Stage
+from deals.models import Deal, LineItem, Pipeline, Stage
 from deals.money import RateBook
 
 LIST_PAGE_SIZE = 50
@@ -39,9 +39,11 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 def deal_list(request: HttpRequest) -> HttpResponse:
     form = DealFilterForm(request.GET or None, user=request.user)
     qs = form.apply(selectors.deals_for_user(request.user))
-    page = Paginator(qs, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     book = RateBook()
     total = selectors.money_total(qs, book=book)
+    paginator = Paginator(qs, LIST_PAGE_SIZE)
+    paginator.count = total.count  # the totals already counted the deals: no COUNT(*) pass of its own
+    page = paginator.get_page(request.GET.get("page"))
     querystring = request.GET.copy()
     querystring.pop("page", None)
     return render(
@@ -52,7 +54,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "total": total,
             "querystring": querystring.urlencode(),
-            "pipelines": Pipeline.objects.all(),
+            "pipelines": form.pipelines,
         },
     )
 
@@ -198,19 +200,17 @@ def contact_options(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    deal = selectors.deal_for_user(request.user, pk)
-    book = RateBook()
-    try:
-        amount_in_base = book.to_base(deal.amount, deal.currency, timezone.localdate())
-    except LookupError:
-        amount_in_base = None
+    today = timezone.localdate()
+    deal = selectors.deal_for_user(request.user, pk, rate_on=today)  # with today's rate: no query of its own
+    amount_in_base = selectors.deal_amount_in_base(deal, today)
     line_items = list(LineItem.objects.filter(deal=deal).select_related("product"))
+    can_edit = request.user.can_edit_owner(deal.owner_id)
     return render(
         request,
         "deals/deal_detail.html",
         {
             "deal": deal,
-            "can_edit": request.user.can_edit_owner(deal.owner_id),
+            "can_edit": can_edit,
             "amount_in_base": amount_in_base,
             "contacts": list(deal.contacts.select_related("company")),
             "line_items": line_items,
@@ -219,8 +219,12 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "stage_history": selectors.deal_stage_history(deal),
             "edit_history": selectors.deal_edit_history(deal),
             "staleness": selectors.deal_staleness(deal),
-            "stages": list(Stage.objects.filter(pipeline_id=deal.pipeline_id).order_by("position", "id")),
-            "lost_reasons": list(LostReason.objects.filter(active=True)),
+            # The won/lost buttons, shown only to who may move an open deal.
+            "stages": (
+                list(Stage.objects.filter(pipeline_id=deal.pipeline_id).order_by("position", "id"))
+                if can_edit and deal.is_open
+                else []
+            ),
         },
     )
 
@@ -374,7 +378,10 @@ def board_default(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def board(request: HttpRequest, pipeline_pk: int) -> HttpResponse:
-    pipeline = get_object_or_404(Pipeline, pk=pipeline_pk)
+    pipelines = list(Pipeline.objects.all())  # the board's tabs; one query for both
+    pipeline = next((p for p in pipelines if p.pk == pipeline_pk), None)
+    if pipeline is None:
+        raise Http404(_("No such pipeline."))
     filters = BoardFilterForm(request.GET or None, user=request.user)
     qs = filters.apply(selectors.board_deals(request.user, pipeline))
     stages = list(pipeline.stages.order_by("position", "id"))
@@ -385,7 +392,7 @@ def board(request: HttpRequest, pipeline_pk: int) -> HttpResponse:
         "deals/board.html",
         {
             "pipeline": pipeline,
-            "pipelines": Pipeline.objects.all(),
+            "pipelines": pipelines,
             "filters": filters,
             "board_querystring": filters.querystring(),
             "columns": columns,

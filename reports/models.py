@@ -6,6 +6,12 @@ they see the old figures or the new ones, never half. Facts are kept per deal (o
 ``DealFact``, one ``StageFact`` per stage the deal entered, one ``StageVisit`` per finished
 stage visit) so an incremental refresh after a stage change replaces one deal's rows, and
 every filter a page offers (period, pipeline, team, owner) is a GROUP BY over indexed rows.
+
+Facts are derived data, rewritten wholesale by every rebuild: their foreign keys carry no
+database constraint (millions of per-row checks at commit would cost more than the rebuild
+itself; Django's ``on_delete`` still removes the facts of a deleted deal, user or stage) and
+no single-column index the ``(generation, …)`` indexes already cover, except ``deal``, which
+deleting a deal looks facts up by.
 """
 
 from __future__ import annotations
@@ -54,14 +60,28 @@ class RollupPointer(models.Model):
 class DealFact(models.Model):
     """One row per deal: what win/loss, forecast, velocity and customer value aggregate."""
 
-    generation = models.ForeignKey(RollupGeneration, on_delete=models.CASCADE, related_name="+")
-    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="+")
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="+")
+    generation = models.ForeignKey(
+        RollupGeneration, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    pipeline = models.ForeignKey(
+        Pipeline, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     company_id = models.IntegerField(null=True, blank=True)
     status = models.CharField(max_length=8, choices=DealStatus.choices)
     source = models.CharField(max_length=20, blank=True)
-    lost_reason = models.ForeignKey(LostReason, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    lost_reason = models.ForeignKey(
+        LostReason,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     created_at = models.DateTimeField()
     created_month = models.DateField()
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -92,11 +112,17 @@ class DealFact(models.Model):
 class StageFact(models.Model):
     """A deal entered ``stage`` (by moving into it or skipping past it), counted once per stage."""
 
-    generation = models.ForeignKey(RollupGeneration, on_delete=models.CASCADE, related_name="+")
-    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="+")
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="+")
-    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+")
+    generation = models.ForeignKey(
+        RollupGeneration, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    pipeline = models.ForeignKey(
+        Pipeline, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False)
     entered_at = models.DateTimeField()
     entered_month = models.DateField()
     reached_later = models.BooleanField()
@@ -118,11 +144,17 @@ class StageFact(models.Model):
 class StageVisit(models.Model):
     """A finished stay of a deal in a stage; time in stage is averaged over these."""
 
-    generation = models.ForeignKey(RollupGeneration, on_delete=models.CASCADE, related_name="+")
-    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="+")
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="+")
-    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+")
+    generation = models.ForeignKey(
+        RollupGeneration, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    pipeline = models.ForeignKey(
+        Pipeline, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False)
     left_at = models.DateTimeField()
     left_month = models.DateField()
     seconds = models.BigIntegerField()
@@ -140,8 +172,12 @@ class StageVisit(models.Model):
 class ActivityWeek(models.Model):
     """Done calls, meetings and tasks of one owner in one week (weeks start on Monday)."""
 
-    generation = models.ForeignKey(RollupGeneration, on_delete=models.CASCADE, related_name="+")
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    generation = models.ForeignKey(
+        RollupGeneration, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     week = models.DateField()
     calls = models.PositiveIntegerField(default=0)
     meetings = models.PositiveIntegerField(default=0)

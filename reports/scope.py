@@ -100,6 +100,17 @@ def _int_param(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and len(value) < 10 else None
 
 
+def report_owner_ids(user: User) -> frozenset[int] | None:
+    """Whose numbers ``user`` may see (None: everyone), without loading the filter lists:
+    a manager's editable owners are exactly themselves and the members of the teams they
+    manage, as ``report_scope_for_user`` computes from the teams."""
+    if user.is_admin:
+        return None
+    if user.is_manager:
+        return user.editable_owner_ids
+    return frozenset({user.pk})
+
+
 def report_scope_for_user(user: User, params: QueryDict, *, require_pipeline: bool = False) -> ReportScope:
     """The report scope for ``user`` and the URL filters, or Http404 for a team/owner out of reach."""
     teams: list[TeamChoice] = []

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy
 
 from activities import selectors
 from activities.forms import ActivityForm
-from activities.models import Activity
+from activities.models import Activity, ActivityType
 
 register = template.Library()
 
@@ -40,8 +40,26 @@ KIND_ICONS = {
 }
 
 
-def timeline_context(obj: Model, *, filter_key: str = "", cursor: str = "", user: Any = None) -> dict[str, Any]:
-    types = selectors.active_types()
+def request_active_types(request: Any) -> list[ActivityType]:
+    """The active types, loaded once per request: a record's page shows both the timeline
+    and the log form, and each needs them."""
+    if request is None:
+        return selectors.active_types()
+    types = getattr(request, "_active_activity_types", None)
+    if types is None:
+        types = request._active_activity_types = selectors.active_types()
+    return types
+
+
+def timeline_context(
+    obj: Model,
+    *,
+    filter_key: str = "",
+    cursor: str = "",
+    user: Any = None,
+    types: list[ActivityType] | None = None,
+) -> dict[str, Any]:
+    types = selectors.active_types() if types is None else types
     page = selectors.timeline_page(obj, filter_key=filter_key, cursor=cursor, types=types)
     if selectors.timeline_filter_q(filter_key, types) is None:
         filter_key = ""
@@ -64,13 +82,14 @@ def timeline_context(obj: Model, *, filter_key: str = "", cursor: str = "", user
 def customer_timeline(context: template.Context, obj: Model) -> dict[str, Any]:
     """The record's history, newest first. The page has already checked access to ``obj``."""
     request = context.get("request")
-    return {**timeline_context(obj, user=getattr(request, "user", None)), "request": request}
+    context_data = timeline_context(obj, user=getattr(request, "user", None), types=request_active_types(request))
+    return {**context_data, "request": request}
 
 
 @register.inclusion_tag("activities/partials/log_form_container.html", takes_context=True)
 def log_activity_form(context: template.Context, obj: Model, type_key: str = "note") -> dict[str, Any]:
     request = context["request"]
-    types = selectors.active_types()
+    types = request_active_types(request)
     activity_type = next((t for t in types if t.key == type_key), types[0] if types else None)
     form = ActivityForm(user=request.user, activity_type=activity_type) if activity_type else None
     return {

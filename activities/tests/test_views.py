@@ -72,7 +72,7 @@ class TestList:
         deal = DealFactory(owner=owner, company=company)
         for i in range(50):
             ActivityFactory(owner=owner, subject=f"Row {i}", company=company, contact=contact, deal=deal)
-        with django_assert_max_num_queries(12):
+        with django_assert_max_num_queries(4):
             response = owner_client.get(reverse("activities:list"))
         assert response.content.decode().count("Row ") == 50
 
@@ -321,7 +321,7 @@ class TestMyDay:
         deal = DealFactory(owner=owner, company=company)
         for i in range(50):
             ActivityFactory(owner=owner, company=company, deal=deal, due_at=timezone.now() + timedelta(minutes=i))
-        with django_assert_max_num_queries(14):
+        with django_assert_max_num_queries(7):
             owner_client.get(reverse("activities:my-day"))
 
 
@@ -349,7 +349,7 @@ class TestCalendar:
     def test_its_query_count_is_constant(self, owner_client, owner, django_assert_max_num_queries):
         for i in range(50):
             ActivityFactory(owner=owner, due_at=timezone.now() + timedelta(hours=i))
-        with django_assert_max_num_queries(12):
+        with django_assert_max_num_queries(5):
             owner_client.get(reverse("activities:calendar"))
 
 

@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection
 from django.db.models import Count, Max, Min
 
+from activities.models import Activity, Reminder, ReminderState, TimelineEvent
 from bench import dataset, pools
 from bench.tests.conftest import AS_OF, TINY
 from contacts.models import Company, Contact, Tag
@@ -35,6 +36,46 @@ def test_it_fills_every_table_with_the_requested_sizes(generate):
     assert LineItem.objects.exists()
     assert Deal.contacts.through.objects.exists()
     assert Contact.tags.through.objects.exists()
+
+
+def test_activities_are_the_linked_records_owners_work_with_reminders_and_timeline(generate):
+    generate()
+
+    activities = list(Activity.objects.select_related("type", "company", "contact", "deal"))
+    assert len(activities) == 600
+    assert {a.type.key for a in activities} == {"call", "email", "meeting", "task", "note"}
+    as_of = dt.datetime.combine(AS_OF, dt.time(), tzinfo=dt.UTC)
+    for activity in activities:
+        linked = [r for r in (activity.deal, activity.company, activity.contact) if r is not None]
+        assert linked
+        assert activity.owner_id == linked[0].owner_id
+        if activity.contact is not None:
+            assert activity.contact.owner_id == activity.owner_id
+        if activity.done_at is not None:
+            assert activity.done_at <= as_of
+    open_work = [a for a in activities if a.done_at is None]
+    assert open_work
+    assert all(a.due_at is not None for a in open_work)
+    assert any(a.due_at < as_of for a in open_work) and any(a.due_at > as_of for a in open_work)
+    states = set(Reminder.objects.values_list("state", flat=True))
+    assert states == {ReminderState.PENDING, ReminderState.SENT}
+    assert not Reminder.objects.filter(state=ReminderState.PENDING, activity__done_at__isnull=False).exists()
+    # Deals carry their latest done activity, as activities.services keeps it.
+    latest = dict(
+        Activity.objects.filter(deal__isnull=False, done_at__isnull=False)
+        .values("deal_id")
+        .annotate(m=Max("done_at"))
+        .values_list("deal_id", "m")
+    )
+    assert latest
+    assert dict(Deal.objects.filter(pk__in=latest).values_list("pk", "last_activity_at")) == latest
+    # One timeline event per activity and per stage change, on the right records.
+    assert TimelineEvent.objects.filter(kind="activity").count() == 600
+    assert TimelineEvent.objects.exclude(kind="activity").count() == StageChange.objects.count()
+    for event in TimelineEvent.objects.filter(kind="activity").select_related("activity__deal"):
+        assert event.deal_id == event.activity.deal_id
+        if event.activity.deal is not None and event.activity.deal.company_id:
+            assert event.company_id is not None
 
 
 def test_every_deals_history_runs_from_no_stage_to_its_current_stage(generate):

@@ -211,7 +211,7 @@ def test_the_list_makes_a_constant_number_of_queries(owner_client, owner, django
     for _ in range(50):
         contact = ContactFactory(owner=owner, company=CompanyFactory(owner=owner))
         contact.tags.add(tag)
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(6):
         response = owner_client.get(reverse("contacts:contact-list"))
     assert len(response.context["page"].rows) == 50
 
@@ -221,7 +221,7 @@ def test_the_contact_page_makes_a_constant_number_of_queries(
 ):
     for i in range(20):
         services.contact_update(actor=owner, contact=contact, title=f"Title {i}", tag_names=[f"t{i}"])
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(8):
         response = owner_client.get(contact.get_absolute_url())
     assert "Title 19" in response.content.decode()
 

@@ -15,7 +15,7 @@ def test_home_is_my_day_with_the_other_apps_panels(owner_client, owner):
 def test_home_makes_a_constant_number_of_queries(owner_client, owner, django_assert_max_num_queries):
     for i in range(20):
         notification_create(user=owner, text=f"n{i}")
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(7):
         owner_client.get(reverse("home"))
 
 
@@ -60,3 +60,11 @@ def test_bad_email_in_preferences_shows_a_field_error(owner_client, owner):
     assert "Enter a valid email address" in response.content.decode()
     owner.refresh_from_db()
     assert owner.email == "owner@example.com"
+
+
+def test_a_managers_home_makes_a_constant_number_of_queries(manager_client, manager, django_assert_max_num_queries):
+    for i in range(20):
+        notification_create(user=manager, text=f"n{i}")
+    with django_assert_max_num_queries(9):
+        response = manager_client.get(reverse("home"))
+    assert response.context["unread_notifications"] == 20

@@ -19,7 +19,8 @@ from bench import dataset
 class Command(BaseCommand):
     help = (
         "Generate a large, realistic, reproducible dataset with PostgreSQL COPY (users in teams, companies, "
-        "contacts, deals with two years of stage history, line items, exchange rates)."
+        "contacts, deals with two years of stage history, line items, exchange rates, activities, reminders, "
+        "timeline events)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -27,6 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--companies", type=int, help="override the preset's number of companies")
         parser.add_argument("--contacts", type=int, help="override the preset's number of contacts")
         parser.add_argument("--deals", type=int, help="override the preset's number of deals")
+        parser.add_argument("--activities", type=int, help="override the preset's number of activities")
         parser.add_argument("--seed", type=int, default=42, help="same seed and --as-of date give the same rows")
         parser.add_argument(
             "--as-of",
@@ -47,9 +49,13 @@ class Command(BaseCommand):
                 "it only runs with DEBUG on, against a database made for it (the Makefile uses crm_bench)."
             )
         sizes = dataset.sizes_for(
-            options["scale"], companies=options["companies"], contacts=options["contacts"], deals=options["deals"]
+            options["scale"],
+            companies=options["companies"],
+            contacts=options["contacts"],
+            deals=options["deals"],
+            activities=options["activities"],
         )
-        if min(sizes.companies, sizes.contacts, sizes.deals) < 0:
+        if min(sizes.companies, sizes.contacts, sizes.deals, sizes.activities) < 0:
             raise CommandError("Sizes cannot be negative.")
         try:
             generator = dataset.Generator(
@@ -74,7 +80,8 @@ class Command(BaseCommand):
             raise CommandError(f"Database {name} already has data; pass --reset to empty the generated tables first.")
         self.stdout.write(
             f"Generating into {name}: {sizes.companies:,} companies, "
-            f"{sizes.contacts:,} contacts, {sizes.deals:,} deals (seed {options['seed']}, as of {generator.as_of})"
+            f"{sizes.contacts:,} contacts, {sizes.deals:,} deals, {sizes.activities:,} activities "
+            f"(seed {options['seed']}, as of {generator.as_of})"
         )
         started = time.perf_counter()
         generator.run()
