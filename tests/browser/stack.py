@@ -105,6 +105,9 @@ def running_stack(*, name: str, redis_db: int, log_dir: Path) -> Iterator[Stack]
         "REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
         "CACHE_URL": f"redis://127.0.0.1:6379/{redis_db}",
         "CACHE_KEY_PREFIX": f"e2e-{name}",
+        # Each test process runs its own stack on the same Redis database: without a queue of
+        # its own, one stack's worker would take the other's tasks (ids of the wrong database).
+        "CELERY_QUEUE": f"e2e-{name}",
         "CRM_VAR_DIR": str(log_dir / "var"),
         "DEMO_PASSWORD": DEMO_PASSWORD,
         # runserver starts a thread per request; kept-open connections would pile up.
@@ -114,8 +117,8 @@ def running_stack(*, name: str, redis_db: int, log_dir: Path) -> Iterator[Stack]
     stack = Stack(base_url=f"http://127.0.0.1:{port}", env=env, log_dir=log_dir)
     stack.manage("migrate", "--no-input", "-v", "0")
     stack.manage("seed_demo")
-    # Drop whatever an earlier run left queued on this private Redis database.
-    subprocess.run(["redis-cli", "-n", str(redis_db), "FLUSHDB"], capture_output=True, check=False)
+    # Drop whatever an earlier run left in this stack's queue (not the other stacks' queues).
+    subprocess.run(["redis-cli", "-n", str(redis_db), "DEL", f"e2e-{name}"], capture_output=True, check=False)
     commands = {
         "web": [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
         "worker": [
