@@ -196,6 +196,18 @@ def test_a_bad_contact_row_is_rejected_with_the_reason(raw, reason):
         clean(raw)
 
 
+def test_a_row_with_several_problems_names_them_all_at_once():
+    raw = {"first_name": "Pavel", "email": "pavel@", "phone": "12", "country": "Narnia"}
+    with pytest.raises(RowError) as error:
+        clean(raw)
+    reason = str(error.value)
+    assert reason == (
+        "The contact has no last name. Email “pavel@” is not a valid email address. "
+        "Country “Narnia” is not a country name or code. "
+        "Phone “12” is not a valid phone number for the default region."
+    )
+
+
 def test_an_invalid_phone_is_kept_as_typed_when_asked():
     row = clean({"last_name": "P", "phone": "12"}, keep=True)
     assert row.fields["phone"] == "12"
