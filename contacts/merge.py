@@ -79,6 +79,9 @@ MERGE_FIELDS: dict[str, list[str]] = {
 }
 # Consent: when the two records disagree, "do not contact" wins unless the user picks otherwise.
 RESTRICTIVE_FIELDS = {"do_not_call", "do_not_email"}
+# Names follow the record the user chose to keep: the other one is the duplicate, and its
+# name is often the re-typed (misspelt) one, even when it is otherwise the fuller record.
+NAME_FIELDS = {"name", "first_name", "last_name"}
 
 
 @dataclass(frozen=True)
@@ -117,8 +120,9 @@ def _set_raw(record: Company | Contact, name: str, value: Any) -> None:
 
 def default_choices(survivor: Company | Contact, loser: Company | Contact) -> dict[str, str]:
     """Per differing field, which record's value the merge screen preselects ("survivor" or
-    "loser"): a value over an empty one, "do not contact" over consent, the survivor's owner,
-    otherwise the value of the more complete record (the more recently changed on a tie)."""
+    "loser"): a value over an empty one, "do not contact" over consent, the survivor's owner
+    and names, otherwise the value of the more complete record (the more recently changed on a
+    tie)."""
     choices = {}
     loser_wins = (loser.completeness, loser.updated_at) > (survivor.completeness, survivor.updated_at)
     for name in MERGE_FIELDS[record_kind(survivor)]:
@@ -129,7 +133,7 @@ def default_choices(survivor: Company | Contact, loser: Company | Contact) -> di
             choices[name] = "loser" if theirs else "survivor"
         elif mine in ("", None):
             choices[name] = "loser"
-        elif theirs in ("", None) or name == "owner":
+        elif theirs in ("", None) or name == "owner" or name in NAME_FIELDS:
             choices[name] = "survivor"
         else:
             choices[name] = "loser" if loser_wins else "survivor"

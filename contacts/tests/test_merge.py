@@ -210,6 +210,19 @@ def test_the_merge_screen_offers_only_differing_fields_with_sensible_defaults(ow
     assert ("email", "loser") in checked and ("industry", "survivor") in checked
 
 
+def test_the_kept_records_name_is_preselected_even_when_the_duplicate_is_fuller(owner):
+    from contacts.merge import default_choices
+
+    kept = services.contact_create(actor=owner, owner=owner, first_name="David", last_name="Taylor")
+    typo = services.contact_create(
+        actor=owner, owner=owner, first_name="David", last_name="Taylorr", email="d.taylor@example.com", title="CFO"
+    )
+    assert typo.completeness > kept.completeness
+    choices = default_choices(kept, typo)
+    assert choices["last_name"] == "survivor"
+    assert choices["email"] == "loser" and choices["title"] == "loser"
+
+
 def test_posting_the_merge_screen_merges_and_redirects_to_the_survivor(owner_client, owner, twins):
     kept, dupe = twins
     response = owner_client.post(_merge_url(kept, dupe), {"name": "loser", "email": "loser", "city": "survivor"})
