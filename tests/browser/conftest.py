@@ -147,7 +147,8 @@ def assert_fits_the_screen(page: Page) -> None:
 
 
 def unique(prefix: str) -> str:
-    """A record name no other test uses, nor similar enough to look like a duplicate of one."""
+    """A record name no other test uses. Names made from one prefix can still look alike to
+    the duplicate warning; ``create_company`` saves anyway when it asks."""
     # Starts with a letter: an all-digit suffix would be searched as a phone number.
     return f"{prefix} q{uuid.uuid4().hex[:11]}"
 

@@ -4,6 +4,7 @@ One test per person and width walks all of that person's pages (signing in once 
 would make the suite minutes slower) and reports every page that fails, not only the first.
 """
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -19,6 +20,9 @@ REP_PAGES = {
     "/contacts/": "Contacts",
     "/imports/": "Imports",
     "/imports/new/": "Import companies or contacts",
+    "/duplicates/": None,
+    "/duplicates/?kind=company": None,
+    "/data-quality/": "Data quality",
     "/deals/": "Deals",
     "/deals/new/": "New deal",
     "/deals/board/": "Sales",
@@ -98,3 +102,13 @@ def test_every_field_on_the_contact_form_has_a_label(page: Page):
 )
 def test_every_main_page_fits_a_phone_screen(page: Page, user: str, pages: dict[str, str | None]):
     _walk(page, user, pages, assert_fits_the_screen)
+
+
+def test_the_merge_screen_has_a_label_for_every_choice_and_fits_a_phone(page: Page):
+    login(page, "alice")
+    page.goto("/duplicates/?kind=contact")
+    page.get_by_role("link", name="Merge…").first.click()
+    expect(page.get_by_role("heading", name=re.compile("^Merge "), level=1)).to_be_visible()
+    assert_every_field_has_a_label(page)
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert_fits_the_screen(page)
