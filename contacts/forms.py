@@ -79,7 +79,8 @@ class FastSelect(forms.Select):
         else:
             options = self._options()
         values = value if isinstance(value, list | tuple) else [value]
-        for selected in {str(v) for v in values if v not in (None, "")}:
+        # As Django's Select: no value selects the empty option.
+        for selected in {"" if v is None else str(v) for v in values}:
             marker = f'<option value="{html.escape(selected)}">'
             options = options.replace(marker, marker[:-1] + " selected>", 1)
         return mark_safe(f"<select{flatatt(attrs)}>{options}</select>")
@@ -366,6 +367,9 @@ class _ListFilterForm(forms.Form):
         use_fast_select(self.fields["owner"])
         use_fast_select(self.fields["team"])
         use_fast_select(self.fields["country"], cache_key="filter-countries")
+        for field in self.fields.values():  # stage, source, status…: a template per <option> otherwise
+            if type(field.widget) is forms.Select:
+                use_fast_select(field)
         style_plain(self)
 
     def clean_q(self) -> str:
