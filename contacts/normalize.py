@@ -6,6 +6,7 @@ these functions, so a value typed in any format is stored and found the same way
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -45,8 +46,10 @@ def normalize_phone(raw: str, region: str | None = None) -> PhoneResult:
     return PhoneResult(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), True)
 
 
+@functools.lru_cache(maxsize=8192)
 def format_phone(value: str) -> str:
-    """E.164 shown the way people read it (``+7 916 123-45-67``); anything else unchanged."""
+    """E.164 shown the way people read it (``+7 916 123-45-67``); anything else unchanged.
+    Cached: parsing with phonenumbers costs ~0.1 ms, and a list page shows 50 numbers."""
     if not value.startswith("+"):
         return value
     try:

@@ -1,0 +1,202 @@
+"""The rows of the contact and company lists, rendered in Python.
+
+A list page shows 50 rows of ~25 values each. Through ``{% include %}`` of a row template that
+was ~1,500 template variable lookups per request — most of the page's server time on the
+large dataset (bench/FINDINGS.md §6). These tags write the same markup with f-strings: every
+value is escaped with ``escape`` exactly as autoescaping would, the record links come from one
+reversed prefix instead of a ``reverse()`` per row, and the translated strings are looked up
+once per page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import quote
+
+from django import template
+from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.timezone import localtime
+from django.utils.translation import gettext
+
+from contacts.models import Company, Contact, LifecycleStage, ValueSegment
+
+register = template.Library()
+
+_MARKER = 999999999
+
+
+def _prefix(name: str) -> tuple[str, str]:
+    """The detail URL around a record id, reversed once: ``("/contacts/", "/")``."""
+    url = reverse(name, args=[_MARKER])
+    head, _sep, tail = url.rpartition(str(_MARKER))
+    return head, tail
+
+
+def _created(value) -> str:
+    return localtime(value).strftime("%Y-%m-%d") if value else ""
+
+
+def _tags(record, list_url: str) -> str:
+    return "".join(
+        f'<a class="badge rounded-pill text-bg-light border text-decoration-none me-1" '
+        f'href="{escape(list_url)}?tag={escape(quote(tag.name, safe="/"))}">{escape(tag.name)}</a>'
+        for tag in record.tags.all()
+    )
+
+
+def _country(record, names: dict[str, str]) -> str:
+    country = record.country
+    if not country:
+        return ""
+    code = country.code
+    if code not in names:  # django-countries translates the name on every access
+        names[code] = f'<span title="{escape(country.name)}">{escape(code)}</span>'
+    return names[code]
+
+
+def _labels(choices) -> dict[str, str]:
+    """Escaped display labels of a ``TextChoices`` (``get_FOO_display`` normalises the whole
+    choice list on every call)."""
+    return {value: escape(label) for value, label in choices.choices}
+
+
+def _strings() -> dict[str, str]:
+    return {
+        "select": escape(gettext("Select")),
+        "do_not_email": escape(gettext("Do not email")),
+        "do_not_call": escape(gettext("Do not call")),
+        "unverified": escape(gettext("unverified")),
+        "unverified_title": escape(gettext("Kept as typed: this number did not validate.")),
+    }
+
+
+def _unverified(text: dict[str, str]) -> str:
+    return (
+        f'<span class="badge text-bg-warning" title="{text["unverified_title"]}">'
+        f'<i class="bi bi-exclamation-triangle" aria-hidden="true"></i> {text["unverified"]}</span>'
+    )
+
+
+@register.simple_tag
+def contact_rows(rows: Iterable[Contact], any_editable: bool, list_url: str) -> SafeString:
+    """``<tr>``s of the contact list (columns as in ``contacts/contact_list.html``'s header)."""
+    text = _strings()
+    stages = _labels(LifecycleStage)
+    countries: dict[str, str] = {}
+    contact_head, contact_tail = _prefix("contacts:contact-detail")
+    company_head, company_tail = _prefix("contacts:company-detail")
+    out: list[str] = []
+    for contact in rows:
+        name = escape(contact.full_name)
+        cells = ['<tr class="table-secondary">' if contact.is_archived else "<tr>"]
+        if any_editable:
+            box = ""
+            if contact.can_edit:
+                box = (
+                    f'<input class="form-check-input" type="checkbox" name="ids" value="{contact.pk}" '
+                    f'aria-label="{text["select"]} {name}">'
+                )
+            cells.append(f'<td class="text-center">{box}</td>')
+        title = f'<div class="small text-secondary">{escape(contact.title)}</div>' if contact.title else ""
+        cells.append(
+            f'<td style="min-width: 12rem"><a class="fw-semibold" href="{contact_head}{contact.pk}{contact_tail}">'
+            f"{name}</a>{title}</td>"
+        )
+        company = ""
+        if contact.company_id is not None:
+            company = (
+                f'<a class="link-body-emphasis" href="{company_head}{contact.company_id}{company_tail}">'
+                f"{escape(contact.company.name)}</a>"
+            )
+        cells.append(f'<td style="min-width: 10rem">{company}</td>')
+        email = ""
+        if contact.email:
+            address = escape(contact.email)
+            if contact.do_not_email:
+                email = (
+                    f'<span class="text-decoration-line-through text-secondary">{address}</span> '
+                    f'<span class="badge text-bg-danger consent-flag"><i class="bi bi-envelope-slash" '
+                    f'aria-hidden="true"></i> {text["do_not_email"]}</span>'
+                )
+            else:
+                email = f'<a href="mailto:{address}">{address}</a>'
+        cells.append(f"<td>{email}</td>")
+        phone = ""
+        number = contact.phone or contact.mobile
+        if number:
+            shown = escape(contact.phone_display if contact.phone else contact.mobile_display)
+            if contact.do_not_call:
+                phone = (
+                    f'<span class="text-decoration-line-through text-secondary text-nowrap">{shown}</span> '
+                    f'<span class="badge text-bg-danger consent-flag"><i class="bi bi-telephone-x" '
+                    f'aria-hidden="true"></i> {text["do_not_call"]}</span>'
+                )
+            else:
+                phone = f'<a href="tel:{escape(number)}" class="text-nowrap">{shown}</a>'
+            if contact.phone_is_invalid:
+                phone += " " + _unverified(text)
+        cells.append(f"<td>{phone}</td>")
+        cells.append(f"<td>{_country(contact, countries)}</td>")
+        cells.append(
+            f'<td><span class="badge stage-{escape(contact.lifecycle_stage)}">'
+            f"{stages.get(contact.lifecycle_stage, escape(contact.lifecycle_stage))}</span></td>"
+        )
+        cells.append(f'<td class="text-nowrap">{escape(contact.owner)}</td>')
+        cells.append(f"<td>{_tags(contact, list_url)}</td>")
+        cells.append(f'<td class="text-nowrap small text-secondary">{_created(contact.created_at)}</td>')
+        cells.append("</tr>")
+        out.append("\n  ".join(cells[:-1]) + "\n" + cells[-1])
+    return mark_safe("\n".join(out))
+
+
+@register.simple_tag
+def company_rows(rows: Iterable[Company], any_editable: bool, list_url: str) -> SafeString:
+    """``<tr>``s of the company list (columns as in ``contacts/company_list.html``'s header)."""
+    text = _strings()
+    stages = _labels(LifecycleStage)
+    segments = _labels(ValueSegment)
+    countries: dict[str, str] = {}
+    company_head, company_tail = _prefix("contacts:company-detail")
+    out: list[str] = []
+    for company in rows:
+        name = escape(company.name)
+        cells = ['<tr class="table-secondary">' if company.is_archived else "<tr>"]
+        if any_editable:
+            box = ""
+            if company.can_edit:
+                box = (
+                    f'<input class="form-check-input" type="checkbox" name="ids" value="{company.pk}" '
+                    f'aria-label="{text["select"]} {name}">'
+                )
+            cells.append(f'<td class="text-center">{box}</td>')
+        industry = f'<div class="small text-secondary">{escape(company.industry)}</div>' if company.industry else ""
+        cells.append(
+            f'<td style="min-width: 14rem"><a class="fw-semibold" href="{company_head}{company.pk}{company_tail}">'
+            f"{name}</a>{industry}</td>"
+        )
+        domain = f'<span class="text-nowrap">{escape(company.domain)}</span>' if company.domain else ""
+        cells.append(f"<td>{domain}</td>")
+        phone = ""
+        if company.phone:
+            phone = f'<a href="tel:{escape(company.phone)}" class="text-nowrap">{escape(company.phone_display)}</a>'
+            if company.phone_is_invalid:
+                phone += " " + _unverified(text)
+        cells.append(f"<td>{phone}</td>")
+        cells.append(f'<td class="text-end">{company.contact_count}</td>')
+        cells.append(f"<td>{_country(company, countries)}</td>")
+        segment = ""
+        if company.value_segment:
+            label = segments.get(company.value_segment, escape(company.value_segment))
+            segment = f'<div class="small text-secondary text-nowrap">{label}</div>'
+        cells.append(
+            f'<td><span class="badge stage-{escape(company.lifecycle_stage)}">'
+            f"{stages.get(company.lifecycle_stage, escape(company.lifecycle_stage))}</span>{segment}</td>"
+        )
+        cells.append(f'<td class="text-nowrap">{escape(company.owner)}</td>')
+        cells.append(f"<td>{_tags(company, list_url)}</td>")
+        cells.append(f'<td class="text-nowrap small text-secondary">{_created(company.created_at)}</td>')
+        cells.append("</tr>")
+        out.append("\n  ".join(cells[:-1]) + "\n" + cells[-1])
+    return mark_safe("\n".join(out))

@@ -1,0 +1,112 @@
+"""The list rows written in Python (``contacts.templatetags.contact_lists``) show what the
+row templates showed: links, consent flags, unverified phones, archived rows, tags, and
+every value escaped."""
+
+from django.urls import reverse
+from django.utils import timezone
+
+from contacts.models import LifecycleStage, ValueSegment
+from contacts.tests.factories import CompanyFactory, ContactFactory, TagFactory
+
+
+def _body(client, name: str, query: str = "") -> str:
+    response = client.get(reverse(f"contacts:{name}-list") + query)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_contact_row_links_name_company_email_and_phone(owner_client, contact):
+    contact.email = "anna@acme.example"
+    contact.title = "CFO"
+    contact.lifecycle_stage = LifecycleStage.CUSTOMER
+    contact.save()
+    contact.tags.add(TagFactory(name="vip & co"))
+    body = _body(owner_client, "contact")
+    assert f'<a class="fw-semibold" href="{contact.get_absolute_url()}">Anna Petrova</a>' in body
+    assert '<div class="small text-secondary">CFO</div>' in body
+    assert f'<a class="link-body-emphasis" href="{contact.company.get_absolute_url()}">Acme Corp</a>' in body
+    assert '<a href="mailto:anna@acme.example">anna@acme.example</a>' in body
+    assert '<a href="tel:+79161234567" class="text-nowrap">+7 916 123-45-67</a>' in body
+    assert '<span title="Russia">RU</span>' in body
+    assert '<span class="badge stage-customer">Customer</span>' in body
+    assert '<td class="text-nowrap">Olga Owner</td>' in body
+    assert f'href="{reverse("contacts:contact-list")}?tag=vip%20%26%20co">vip &amp; co</a>' in body
+    created = timezone.localtime(contact.created_at)
+    assert f'<td class="text-nowrap small text-secondary">{created:%Y-%m-%d}</td>' in body
+    assert f'name="ids" value="{contact.pk}" aria-label="Select Anna Petrova"' in body
+
+
+def test_contact_row_consent_and_unverified_phone(owner_client, owner):
+    ContactFactory(
+        owner=owner,
+        first_name="Ivan",
+        last_name="Quiet",
+        email="ivan@example.com",
+        phone="",
+        mobile="+79161234568",
+        phone_is_invalid=True,
+        do_not_call=True,
+        do_not_email=True,
+    )
+    body = _body(owner_client, "contact")
+    assert '<span class="text-decoration-line-through text-secondary">ivan@example.com</span>' in body
+    assert "Do not email</span>" in body
+    assert '<span class="text-decoration-line-through text-secondary text-nowrap">+7 916 123-45-68</span>' in body
+    assert "Do not call</span>" in body
+    assert 'title="Kept as typed: this number did not validate."' in body
+    assert 'href="tel:' not in body
+    assert 'href="mailto:' not in body
+
+
+def test_contact_row_escapes_what_people_typed(owner_client, owner):
+    ContactFactory(owner=owner, first_name="<b>Eve</b>", last_name='"Quote"', title="<script>x</script>")
+    body = _body(owner_client, "contact")
+    assert "<b>Eve</b>" not in body
+    assert "<script>x</script>" not in body
+    assert "&lt;b&gt;Eve&lt;/b&gt; &quot;Quote&quot;" in body
+    assert "&lt;script&gt;x&lt;/script&gt;" in body
+
+
+def test_a_teammate_sees_rows_without_checkboxes(teammate_client, contact):
+    body = _body(teammate_client, "contact")
+    assert "Anna Petrova" in body
+    assert 'name="ids"' not in body
+
+
+def test_archived_contact_row_is_greyed(owner_client, contact):
+    contact.archived_at = timezone.now()
+    contact.save()
+    body = _body(owner_client, "contact", "?archived=1")
+    assert '<tr class="table-secondary">' in body
+    assert "Anna Petrova" in body
+
+
+def test_empty_contact_list_says_so(owner_client):
+    assert "No contacts yet." in _body(owner_client, "contact")
+    assert "No contact matches these filters." in _body(owner_client, "contact", "?q=nobody")
+
+
+def test_company_row_shows_phone_segment_contacts_and_tags(owner_client, owner, contact):
+    company = contact.company
+    company.industry = "Widgets & Gears"
+    company.phone_is_invalid = True
+    company.value_segment = ValueSegment.values[0]
+    company.save()
+    company.tags.add(TagFactory(name="key"))
+    CompanyFactory(owner=owner, name="Zeta <Ltd>", domain="", country="")
+    body = _body(owner_client, "company")
+    assert f'<a class="fw-semibold" href="{company.get_absolute_url()}">Acme Corp</a>' in body
+    assert '<div class="small text-secondary">Widgets &amp; Gears</div>' in body
+    assert '<span class="text-nowrap">acme.example</span>' in body
+    phone = '<a href="tel:+14155552671" class="text-nowrap">+1 415-555-2671</a>'
+    assert f'{phone} <span class="badge text-bg-warning"' in body
+    assert '<td class="text-end">1</td>' in body
+    assert '<span title="United States of America">US</span>' in body
+    assert f'<div class="small text-secondary text-nowrap">{ValueSegment.choices[0][1]}</div>' in body
+    assert f'href="{reverse("contacts:company-list")}?tag=key">key</a>' in body
+    assert "Zeta &lt;Ltd&gt;" in body
+    assert f'name="ids" value="{company.pk}" aria-label="Select Acme Corp"' in body
+
+
+def test_empty_company_list_says_so(owner_client):
+    assert "No companies yet." in _body(owner_client, "company")
