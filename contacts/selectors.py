@@ -358,23 +358,23 @@ _HIDDEN_FIELDS = {"updated_at", "completeness", "created_at", "external_id", "me
 def history_entries(obj: Company | Contact, *, user: User | None = None, limit: int = 25) -> list[HistoryEntry]:
     """Readable history of ``obj``, newest first: who changed which field from what to what.
 
-    A constant number of queries: the records (plus one to compare the oldest with), their
-    tag snapshots, and the names behind foreign keys in one query per related model.
+    A constant number of queries: the records (plus one to compare the oldest with) with
+    their tag names, and the names behind foreign keys in one query per related model.
     """
     model = type(obj)
     history_model = model.history.model
-    tags_accessor = next(
-        rel.get_accessor_name()
+    tags_model = next(
+        rel.related_model
         for rel in history_model._meta.related_objects
         if rel.related_model._meta.object_name == f"{history_model._meta.object_name}_tags"
     )
+    # Each version's tag names come with the version itself (one query, not three).
+    version_tags = tags_model.objects.filter(history=OuterRef("pk")).values("tag__name")
     records = list(
         obj.history.select_related("history_user")
-        .prefetch_related(tags_accessor)
+        .annotate(tag_snapshot=ArraySubquery(version_tags))
         .order_by("-history_date", "-pk")[: limit + 1]
     )
-    tag_ids = {row.tag_id for record in records for row in getattr(record, tags_accessor).all()}
-    tag_names = dict(Tag.objects.filter(pk__in=tag_ids).values_list("pk", "name")) if tag_ids else {}
     fields = [f for f in model._meta.concrete_fields if f.editable and f.name not in _HIDDEN_FIELDS and f.name != "id"]
     diffs: list[tuple[Any, Any | None, list[tuple[Any, Any, Any]]]] = []
     related_ids: dict[type[Model], set[int]] = {}
@@ -389,8 +389,8 @@ def history_entries(obj: Company | Contact, *, user: User | None = None, limit: 
                     changes.append((f, old, new))
                     if f.is_relation:
                         related_ids.setdefault(f.related_model, set()).update(v for v in (old, new) if v)
-            old_tags = sorted(tag_names.get(r.tag_id, "?") for r in getattr(previous, tags_accessor).all())
-            new_tags = sorted(tag_names.get(r.tag_id, "?") for r in getattr(record, tags_accessor).all())
+            old_tags = sorted(name or "?" for name in previous.tag_snapshot)
+            new_tags = sorted(name or "?" for name in record.tag_snapshot)
             if old_tags != new_tags:
                 changes.append((model._meta.get_field("tags"), ", ".join(old_tags), ", ".join(new_tags)))
         elif record.history_type != "+":

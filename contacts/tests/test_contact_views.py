@@ -221,7 +221,7 @@ def test_the_contact_page_makes_a_constant_number_of_queries(
 ):
     for i in range(20):
         services.contact_update(actor=owner, contact=contact, title=f"Title {i}", tag_names=[f"t{i}"])
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(6):
         response = owner_client.get(contact.get_absolute_url())
     assert "Title 19" in response.content.decode()
 
