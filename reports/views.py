@@ -253,16 +253,26 @@ def activity_csv(request: HttpRequest) -> HttpResponse:
     return csv_response("activity.csv", header, rows)
 
 
-@require_POST
-def rebuild(request: HttpRequest) -> HttpResponse:
+def _queue_for_managers(request: HttpRequest, task: Any, message: str, fallback: str) -> HttpResponse:
+    """Managers and admins queue a recompute (on commit) and go back to the page they were on."""
     if not (request.user.is_admin or request.user.is_manager):
         raise PermissionDenied
-    transaction.on_commit(tasks.rebuild_rollups.delay)
-    messages.success(request, _("Rebuild queued. The figures switch over when it finishes."))
+    transaction.on_commit(task.delay)
+    messages.success(request, message)
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = reverse("reports:index")
+        target = reverse(fallback)
     return redirect(target)
+
+
+@require_POST
+def rebuild(request: HttpRequest) -> HttpResponse:
+    return _queue_for_managers(
+        request,
+        tasks.rebuild_rollups,
+        _("Rebuild queued. The figures switch over when it finishes."),
+        "reports:index",
+    )
 
 
 @require_POST
@@ -555,11 +565,9 @@ def cross_sell_csv(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def value_recompute(request: HttpRequest) -> HttpResponse:
-    if not (request.user.is_admin or request.user.is_manager):
-        raise PermissionDenied
-    transaction.on_commit(tasks.recompute_customer_value.delay)
-    messages.success(request, _("Recompute queued. The figures switch over when it finishes."))
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = reverse("reports:customer-value")
-    return redirect(target)
+    return _queue_for_managers(
+        request,
+        tasks.recompute_customer_value,
+        _("Recompute queued. The figures switch over when it finishes."),
+        "reports:customer-value",
+    )
