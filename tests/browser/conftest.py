@@ -49,7 +49,9 @@ def stack(worker_id: str) -> Iterator[Stack]:
         # start-up (the reminder journey also needs its worker and beat).
         yield Stack(base_url=reuse.rstrip("/"), env=dict(os.environ), log_dir=ARTIFACTS / "stack")
         return
-    with running_stack(name=re.sub(r"\W", "", worker_id), redis_db=14, log_dir=ARTIFACTS / "stack") as running:
+    # E2E_REDIS_DB keeps two checkouts' journeys on one machine apart (their queues share names).
+    redis_db = int(os.environ.get("E2E_REDIS_DB", "14"))
+    with running_stack(name=re.sub(r"\W", "", worker_id), redis_db=redis_db, log_dir=ARTIFACTS / "stack") as running:
         yield running
 
 
