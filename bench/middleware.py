@@ -28,7 +28,10 @@ class _QueryCounter:
 
 
 class TimingMiddleware:
-    """Adds ``Server-Timing: app;dur=<ms>, db;dur=<ms>`` and ``X-Query-Count: <n>``."""
+    """Adds ``Server-Timing: app;dur=<ms>, db;dur=<ms>, cpu;dur=<ms>`` and ``X-Query-Count: <n>``.
+
+    ``cpu`` is the worker's own CPU time for the request: unlike the wall time it hardly moves
+    when other processes share the cores, and it is what caps the requests per second."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -36,9 +39,13 @@ class TimingMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         counter = _QueryCounter()
         started = time.perf_counter()
+        cpu_started = time.process_time()
         with connection.execute_wrapper(counter):
             response = self.get_response(request)
         elapsed = time.perf_counter() - started
-        response["Server-Timing"] = f"app;dur={elapsed * 1000:.2f}, db;dur={counter.seconds * 1000:.2f}"
+        cpu = time.process_time() - cpu_started
+        response["Server-Timing"] = (
+            f"app;dur={elapsed * 1000:.2f}, db;dur={counter.seconds * 1000:.2f}, cpu;dur={cpu * 1000:.2f}"
+        )
         response["X-Query-Count"] = str(counter.count)
         return response

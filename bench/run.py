@@ -102,6 +102,7 @@ class PageResult:
     p50_ms: float | None = None
     p95_ms: float | None = None
     db_p50_ms: float | None = None
+    cpu_p50_ms: float | None = None
     client_p50_ms: float | None = None
     queries: int | None = None
     samples: int = 0
@@ -128,7 +129,7 @@ def measure_page(session: Session, page: Any, subjects: Any, persona: str, args:
         result.status = "not built yet"
         result.problems.append(f"no URL named {page.route}")
         return result
-    server, database, client, queries = [], [], [], []
+    server, database, cpu, client, queries = [], [], [], [], []
     # A page far over budget need not be asked 30 times to prove it: past the time limit,
     # MIN_SAMPLES measured requests are enough.
     deadline = time.monotonic() + args.page_seconds
@@ -148,12 +149,14 @@ def measure_page(session: Session, page: Any, subjects: Any, persona: str, args:
         if attempt >= args.warmup:
             server.append(float(timing["app"]))
             database.append(float(timing.get("db", 0)))
+            cpu.append(float(timing.get("cpu", 0)))
             client.append(elapsed)
             queries.append(int(response.headers["X-Query-Count"]))
     result.samples = len(server)
     result.p50_ms = round(statistics.median(server), 1)
     result.p95_ms = round(percentile(server, 0.95), 1)
     result.db_p50_ms = round(statistics.median(database), 1)
+    result.cpu_p50_ms = round(statistics.median(cpu), 1)
     result.client_p50_ms = round(statistics.median(client), 1)
     result.queries = max(queries)
     if result.p50_ms > budget.p50_ms:
@@ -168,7 +171,10 @@ def measure_page(session: Session, page: Any, subjects: Any, persona: str, args:
 
 
 def print_result(result: PageResult) -> None:
-    detail = f"p50 {fmt(result.p50_ms)} ms, p95 {fmt(result.p95_ms)} ms, {fmt(result.queries)} queries"
+    detail = (
+        f"p50 {fmt(result.p50_ms)} ms, p95 {fmt(result.p95_ms)} ms, CPU {fmt(result.cpu_p50_ms)} ms, "
+        f"{fmt(result.queries)} queries"
+    )
     if result.status == "not built yet":
         detail = ""
     print(f"  {result.page:<30} {result.persona:<8} {result.status:<14} {detail}  {'; '.join(result.problems)}")
@@ -415,15 +421,17 @@ def markdown(report: dict[str, Any]) -> str:
         + ", ".join(f"{n:,} {name}" for name, n in counts.items())
         + ".",
         "",
-        "| page | persona | p50 ms | p95 ms | DB p50 ms | queries | n | budget p50 / p95 / queries | result |",
-        "|---|---|---:|---:|---:|---:|---:|---|---|",
+        "| page | persona | p50 ms | p95 ms | DB p50 ms | CPU p50 ms | queries | n "
+        "| budget p50 / p95 / queries | result |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for row in report["pages"]:
         budget = f"{fmt(row['budget_p50_ms'])} / {fmt(row['budget_p95_ms'])} / {row['budget_queries']}"
         verdict = row["status"] + (f": {'; '.join(row['problems'])}" if row["problems"] else "")
         lines.append(
             f"| {row['page']} | {row['persona']} | {fmt(row['p50_ms'])} | {fmt(row['p95_ms'])} | "
-            f"{fmt(row['db_p50_ms'])} | {fmt(row['queries'])} | {row['samples'] or '—'} | {budget} | {verdict} |"
+            f"{fmt(row['db_p50_ms'])} | {fmt(row.get('cpu_p50_ms'))} | {fmt(row['queries'])} | "
+            f"{row['samples'] or '—'} | {budget} | {verdict} |"
         )
     lines += ["", "| measurement | result |", "|---|---|"]
     tp = report["throughput"]

@@ -278,10 +278,8 @@ def company_list(user: User, filters: ListFilters) -> QuerySet[Company]:
         qs = qs.filter(value_segment=filters.segment)
     if filters.q:
         qs = qs.filter(company_search_q(filters.q))
-    return (
-        qs.select_related("owner")
-        .prefetch_related("tags")
-        .annotate(contact_count=Coalesce(Subquery(active_contacts, output_field=IntegerField()), 0))
+    return _with_tag_names(qs.select_related("owner")).annotate(
+        contact_count=Coalesce(Subquery(active_contacts, output_field=IntegerField()), 0)
     )
 
 
@@ -293,7 +291,21 @@ def contact_list(user: User, filters: ListFilters) -> QuerySet[Contact]:
         qs = qs.filter(company=filters.company)
     if filters.q:
         qs = qs.filter(contact_search_q(filters.q))
-    return qs.select_related("owner", "company").prefetch_related("tags")
+    return _with_tag_names(qs.select_related("owner", "company"))
+
+
+# The columns a list row shows (contacts/templatetags/contact_lists.py): a page loads these
+# alone, not the ~40 columns of each contact, its company and its owner.
+_OWNER_NAME = ("owner__username", "owner__first_name", "owner__last_name")
+COMPANY_ROW_FIELDS = (
+    *("name", "industry", "domain", "phone", "phone_is_invalid", "country", "lifecycle_stage", "value_segment"),
+    *("archived_at", "created_at", "owner", *_OWNER_NAME),
+)
+CONTACT_ROW_FIELDS = (
+    *("first_name", "last_name", "title", "email", "do_not_email", "phone", "mobile", "do_not_call"),
+    *("phone_is_invalid", "country", "lifecycle_stage", "archived_at", "created_at", "owner", *_OWNER_NAME),
+    *("company", "company__name"),
+)
 
 
 def company_contacts(company: Company, *, limit: int = 50) -> list[Contact]:

@@ -41,7 +41,9 @@ from contacts.keyset import SortOption, capped_count, for_search, keyset_page
 from contacts.merge import merge_undo, open_merges, records_merge
 from contacts.models import Company, Contact
 from contacts.selectors import (
+    COMPANY_ROW_FIELDS,
     COMPANY_SORTS,
+    CONTACT_ROW_FIELDS,
     CONTACT_SORTS,
     candidate_for_user,
     company_contacts,
@@ -122,7 +124,7 @@ def _back(request: HttpRequest, fallback: str) -> HttpResponse:
 def company_list_view(request: HttpRequest) -> HttpResponse:
     form = CompanyFilterForm(request.GET, user=request.user, default_sort="name")
     qs = company_list(request.user, form.filters())
-    context = _list_context(request, form, qs, COMPANY_SORTS)
+    context = _list_context(request, form, qs.only(*COMPANY_ROW_FIELDS), COMPANY_SORTS)
     context.update(nav="companies", quick_form=CompanyQuickForm(user=request.user, auto_id="quick_%s"))
     return render(request, "contacts/company_list.html", context)
 
@@ -277,7 +279,7 @@ def contact_list_view(request: HttpRequest) -> HttpResponse:
     form = ContactFilterForm(request.GET, user=request.user, default_sort="name")
     filters = form.filters()
     qs = contact_list(request.user, filters)
-    context = _list_context(request, form, qs, CONTACT_SORTS)
+    context = _list_context(request, form, qs.only(*CONTACT_ROW_FIELDS), CONTACT_SORTS)
     context.update(
         nav="contacts",
         company_filter=filters.company,
@@ -417,7 +419,7 @@ def _company_export_rows(qs: Any):
             company.owner.username,
             company.get_lifecycle_stage_display(),
             company.get_source_display(),
-            ", ".join(tag.name for tag in company.tags.all()),
+            ", ".join(company.tag_names),
             company.external_id,
             company.contact_count,
             company.created_at,
@@ -440,7 +442,7 @@ def _contact_export_rows(qs: Any):
             contact.owner.username,
             contact.get_lifecycle_stage_display(),
             contact.get_source_display(),
-            ", ".join(tag.name for tag in contact.tags.all()),
+            ", ".join(contact.tag_names),
             contact.external_id,
             "yes" if contact.do_not_call else "no",
             "yes" if contact.do_not_email else "no",

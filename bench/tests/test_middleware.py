@@ -16,7 +16,7 @@ def test_it_reports_server_time_and_every_query_of_the_request(timed, owner_clie
         response = owner_client.get("/notifications/")
 
     assert response.status_code == 200
-    assert re.fullmatch(r"app;dur=\d+\.\d\d, db;dur=\d+\.\d\d", response["Server-Timing"])
+    assert re.fullmatch(r"app;dur=\d+\.\d\d, db;dur=\d+\.\d\d, cpu;dur=\d+\.\d\d", response["Server-Timing"])
     assert int(response["X-Query-Count"]) == len(captured.captured_queries)
 
 

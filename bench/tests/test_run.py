@@ -23,7 +23,10 @@ class FakeSession:
 
     def request(self, method: str, path: str) -> SimpleNamespace:
         self.paths.append(path)
-        headers = {"Server-Timing": f"app;dur={next(self.durations)}, db;dur=1.5", "X-Query-Count": str(self.queries)}
+        headers = {
+            "Server-Timing": f"app;dur={next(self.durations)}, db;dur=1.5, cpu;dur=7.3",
+            "X-Query-Count": str(self.queries),
+        }
         return SimpleNamespace(status=self.status, headers=headers)
 
 
@@ -50,6 +53,7 @@ def test_a_page_within_budget_passes_and_warm_up_requests_are_not_counted(db):
 
     assert result.status == "ok"
     assert (result.p50_ms, result.p95_ms, result.queries) == (10.0, 50.0, 4)
+    assert (result.db_p50_ms, result.cpu_p50_ms) == (1.5, 7.3)
     assert session.paths == ["/search/?q=quixleigh"] * 12
 
 
@@ -101,8 +105,8 @@ def test_a_page_whose_url_name_does_not_exist_is_not_built_yet(db):
 
 
 def test_the_markdown_table_lists_each_measurement_and_the_verdict():
-    ok = run.PageResult("home", "rep", url="/", p50_ms=12.0, p95_ms=20.0, db_p50_ms=2.0, queries=4, samples=30,
-                        budget_p50_ms=50, budget_queries=10)  # fmt: skip
+    ok = run.PageResult("home", "rep", url="/", p50_ms=12.0, p95_ms=20.0, db_p50_ms=2.0, cpu_p50_ms=9.5, queries=4,
+                        samples=30, budget_p50_ms=50, budget_queries=10)  # fmt: skip
     missing = run.PageResult("kanban", "—", status="not built yet", problems=["no URL named deals:board"])
     report = {
         "measured_at": "2026-11-23 15:00 UTC",
@@ -121,7 +125,7 @@ def test_the_markdown_table_lists_each_measurement_and_the_verdict():
 
     table = run.markdown(report)
 
-    assert "| home | rep | 12 | 20 | 2 | 4 | 30 | 50 / — / 10 | ok |" in table
+    assert "| home | rep | 12 | 20 | 2 | 9.5 | 4 | 30 | 50 / — / 10 | ok |" in table
     assert "| kanban | — |" in table and "not built yet: no URL named deals:board" in table
     assert "| rollup rebuild | 1.25 s |" in table
     assert "5,000 rows in 2.0 s = 2,500.0 rows/s" in table

@@ -41,8 +41,8 @@ def _created(value) -> str:
 def _tags(record, list_url: str) -> str:
     return "".join(
         f'<a class="badge rounded-pill text-bg-light border text-decoration-none me-1" '
-        f'href="{escape(list_url)}?tag={escape(quote(tag.name, safe="/"))}">{escape(tag.name)}</a>'
-        for tag in record.tags.all()
+        f'href="{escape(list_url)}?tag={escape(quote(tag, safe="/"))}">{escape(tag)}</a>'
+        for tag in record.tag_names
     )
 
 
