@@ -95,9 +95,36 @@ def use_fast_select(field: forms.ChoiceField, *, cache_key: str = "") -> None:
     field.widget.choices = field.choices
 
 
+def _flat_attrs(attrs: dict[str, Any]) -> str:
+    """Attributes as ``django/forms/widgets/attrs.html`` writes them (``True``: the bare name)."""
+    return "".join(
+        f" {name}" if value is True else f' {name}="{html.escape(str(value))}"'
+        for name, value in attrs.items()
+        if value is not False
+    )
+
+
+class _FastInputMixin:
+    """Renders a plain ``<input>`` in Python, with the markup of Django's ``input.html``:
+    the list pages show a dozen of them, and each template render costs ~0.15 ms."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        value = self.format_value(value)
+        shown = "" if value is None else f' value="{html.escape(str(value))}"'
+        attrs = self.build_attrs(self.attrs, attrs)
+        return mark_safe(f'<input type="{self.input_type}" name="{html.escape(name)}"{shown}{_flat_attrs(attrs)}>')
+
+
+_FAST_INPUTS = {
+    cls: type(f"Fast{cls.__name__}", (_FastInputMixin, cls), {})
+    for cls in (forms.TextInput, forms.EmailInput, forms.URLInput, forms.NumberInput, forms.DateInput)
+}
+
+
 def style_plain(form: forms.BaseForm) -> None:
     """Bootstrap classes for forms rendered without crispy (list filters, quick add), whose
-    crispy templates would cost more than the rest of a list page."""
+    crispy templates would cost more than the rest of a list page; their text, email, number
+    and date inputs render in Python (``_FastInputMixin``)."""
     for field in form.fields.values():
         widget = field.widget
         if isinstance(widget, forms.CheckboxInput):
@@ -106,6 +133,8 @@ def style_plain(form: forms.BaseForm) -> None:
             widget.attrs["class"] = "form-select"
         elif not widget.is_hidden:
             widget.attrs["class"] = "form-control"
+        if type(widget) in _FAST_INPUTS:
+            widget.__class__ = _FAST_INPUTS[type(widget)]  # the same widget, rendered without a template
 
 
 TAGS_HELP = _("Separate tags with commas; new tags are created when you save.")

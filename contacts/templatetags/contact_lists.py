@@ -14,8 +14,9 @@ from collections.abc import Iterable
 from urllib.parse import quote
 
 from django import template
+from django.forms import BoundField
 from django.urls import reverse
-from django.utils.html import escape
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import localtime
 from django.utils.translation import gettext
@@ -77,6 +78,13 @@ def _unverified(text: dict[str, str]) -> str:
         f'<span class="badge text-bg-warning" title="{text["unverified_title"]}">'
         f'<i class="bi bi-exclamation-triangle" aria-hidden="true"></i> {text["unverified"]}</span>'
     )
+
+
+@register.simple_tag
+def plain_field(field: BoundField) -> SafeString:
+    """A filter or quick-add field: its label, then the widget (no help text, no errors)."""
+    label = '<label class="form-label small mb-1" for="{}">{}</label>{}'
+    return format_html(label, field.id_for_label, field.label, field)
 
 
 @register.simple_tag

@@ -2,9 +2,13 @@
 row templates showed: links, consent flags, unverified phones, archived rows, tags, and
 every value escaped."""
 
+import copy
+
+from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone
 
+from contacts.forms import ContactFilterForm, ContactQuickForm, _FastInputMixin
 from contacts.models import LifecycleStage, ValueSegment
 from contacts.tests.factories import CompanyFactory, ContactFactory, TagFactory
 
@@ -110,3 +114,36 @@ def test_company_row_shows_phone_segment_contacts_and_tags(owner_client, owner, 
 
 def test_empty_company_list_says_so(owner_client):
     assert "No companies yet." in _body(owner_client, "company")
+
+
+def test_plain_inputs_render_as_django_would(owner):
+    """The filter and quick-add inputs written in Python (``style_plain``) are the markup
+    Django's widget templates write: empty, typed, date, invalid and escaped values."""
+
+    data = {"q": 'a "quoted" <b>', "created_from": "2026-01-31", "created_to": "not a date"}
+    checked = []
+    for form in (
+        ContactFilterForm(data, user=owner, default_sort="name"),
+        ContactQuickForm(user=owner, auto_id="quick_%s", initial={"email": "x@y.example"}),
+    ):
+        form.is_valid()
+        for name, field in form.fields.items():
+            widget = field.widget
+            if not isinstance(widget, _FastInputMixin):
+                continue
+            reference = copy.copy(widget)
+            reference.__class__ = type(widget).__mro__[2]  # (FastX, _FastInputMixin, X, …): Django's X
+            assert not isinstance(reference, _FastInputMixin)
+            bound = form[name]
+            assert bound.as_widget() == bound.as_widget(widget=reference), name
+            checked.append(name)
+    assert {"q", "created_from", "created_to", "first_name", "email"} <= set(checked)
+
+
+def test_plain_field_writes_the_label_then_the_widget(owner):
+    form = ContactFilterForm({"q": "x"}, user=owner, default_sort="name")
+    html = Template("{% load contact_lists %}{% plain_field form.created_from %}").render(Context({"form": form}))
+    assert html == (
+        '<label class="form-label small mb-1" for="id_created_from">Created from</label>'
+        '<input type="date" name="created_from" class="form-control" id="id_created_from">'
+    )
