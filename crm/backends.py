@@ -1,19 +1,47 @@
 """Authentication backend that loads, with the signed-in user, what every page asks about them.
 
 Every page needs the user, the owner ids they may read and change (``visible_to`` /
-``editable_by``) and the unread-notification count of the bell. Django's ``ModelBackend``
-loads the user alone, and the rest cost two or three more queries per request. Here the
-user row comes with both id lists and the count as subquery columns: one query.
+``editable_by``) and the unread-notification count of the bell; list pages also need the
+people and teams of the owner/team filters and "Assign to" menus. Django's ``ModelBackend``
+loads the user alone, and the rest cost up to five more queries per request. Here the user
+row comes with the id lists, the count and the people and teams (names only, as JSON) as
+subquery columns: one query.
 """
 
 from __future__ import annotations
 
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce, JSONObject
+from django.db.models.lookups import Exact
 
-from crm.models import Notification, Team, User
+from crm.models import PERSON_NAME_FIELDS, Notification, Role, Team, User
+
+
+def _people_columns() -> dict:
+    """``users_visible_to`` and ``teams_visible_to`` of the outer user, as JSON rows."""
+    members, managers = Team.members.through.objects, Team.managers.through.objects
+    outer_is_admin = Q(Exact(OuterRef("is_superuser"), True)) | Q(Exact(OuterRef("role"), Role.ADMIN))
+    teammates = members.filter(
+        Q(team__members=OuterRef(OuterRef("pk"))) | Q(team__managers=OuterRef(OuterRef("pk")))
+    ).values("user_id")
+    people = (
+        User._default_manager.filter(is_active=True)
+        .filter(outer_is_admin | Q(pk=OuterRef("pk")) | Q(pk__in=teammates))
+        .order_by(*User._meta.ordering)
+        .values(row=JSONObject(**{name: name for name in PERSON_NAME_FIELDS}))
+    )
+    teams = (
+        Team.objects.filter(
+            outer_is_admin
+            | Exists(members.filter(team_id=OuterRef("pk"), user_id=OuterRef(OuterRef("pk"))))
+            | Exists(managers.filter(team_id=OuterRef("pk"), user_id=OuterRef(OuterRef("pk"))))
+        )
+        .order_by(*Team._meta.ordering)
+        .values(row=JSONObject(id="id", name="name"))
+    )
+    return {"_people": ArraySubquery(people), "_teams": ArraySubquery(teams)}
 
 
 def users_with_request_data():
@@ -31,6 +59,7 @@ def users_with_request_data():
         ),
         _managed_ids=ArraySubquery(members.filter(team__managers=OuterRef("pk")).values("user_id")),
         _unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)),
+        **_people_columns(),
     )
 
 
@@ -45,6 +74,10 @@ class RequestUserBackend(ModelBackend):
         if not self.user_can_authenticate(user):
             return None
         user.preload_request_data(
-            visible_ids=user._visible_ids, managed_ids=user._managed_ids, unread_notifications=user._unread
+            visible_ids=user._visible_ids,
+            managed_ids=user._managed_ids,
+            unread_notifications=user._unread,
+            people=user._people,
+            teams=user._teams,
         )
         return user

@@ -80,13 +80,21 @@ class User(AbstractUser):
         return self._access_owner_ids[1]
 
     def preload_request_data(
-        self, *, visible_ids: list[int], managed_ids: list[int], unread_notifications: int
+        self,
+        *,
+        visible_ids: list[int],
+        managed_ids: list[int],
+        unread_notifications: int,
+        people: list[dict] | None = None,
+        teams: list[dict] | None = None,
     ) -> None:
         """Fill the per-request caches below from values loaded with the user row
-        (``crm.backends.RequestUserBackend``), so they cost no query of their own."""
+        (``crm.backends.RequestUserBackend``), so they cost no query of their own.
+        ``people`` / ``teams``: rows of ``users_visible_to`` / ``teams_visible_to`` (id and names)."""
         editable = {self.pk, *managed_ids} if self.is_manager else {self.pk}
         self.__dict__["_access_owner_ids"] = (frozenset({self.pk, *visible_ids}), frozenset(editable))
         self.__dict__["unread_notification_count"] = unread_notifications
+        self._preloaded_people, self._preloaded_teams = people, teams
 
     @cached_property
     def unread_notification_count(self) -> int:
@@ -95,13 +103,21 @@ class User(AbstractUser):
     @cached_property
     def visible_users(self) -> list[User]:
         """``users_visible_to(self)``, evaluated once per user object: the owner choices and
-        "Assign to" menus of one page share it."""
-        return list(users_visible_to(self))
+        "Assign to" menus of one page share it. Preloaded: the names only (other fields load
+        on access)."""
+        rows = getattr(self, "_preloaded_people", None)
+        if rows is None:
+            return list(users_visible_to(self))
+        db = self._state.db
+        return [User.from_db(db, PERSON_NAME_FIELDS, [row[f] for f in PERSON_NAME_FIELDS]) for row in rows]
 
     @cached_property
     def visible_teams(self) -> list[Team]:
         """``teams_visible_to(self)``, evaluated once per user object."""
-        return list(teams_visible_to(self))
+        rows = getattr(self, "_preloaded_teams", None)
+        if rows is None:
+            return list(teams_visible_to(self))
+        return [Team.from_db(self._state.db, ["id", "name"], [row["id"], row["name"]]) for row in rows]
 
     def can_read_owner(self, owner_id: int | None) -> bool:
         return self.is_admin or owner_id in self.visible_owner_ids
@@ -123,6 +139,10 @@ class Team(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# What a person's name in a menu needs (``User.__str__``), preloaded by ``crm.backends``.
+PERSON_NAME_FIELDS = ["id", "username", "first_name", "last_name"]
 
 
 def users_visible_to(user: User) -> models.QuerySet[User]:

@@ -10,13 +10,14 @@ once per page.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable
 from urllib.parse import quote
 
 from django import template
 from django.forms import BoundField
 from django.urls import reverse
-from django.utils.html import escape, format_html
+from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import localtime
 from django.utils.translation import gettext
@@ -24,6 +25,12 @@ from django.utils.translation import gettext
 from contacts.models import Company, Contact, LifecycleStage, ValueSegment
 
 register = template.Library()
+
+
+def escape(value) -> str:
+    """What autoescaping writes for ``value`` (Django's ``escape`` is ``html.escape(str(value))``
+    behind a lazy-string check that costs more than the escaping, 25 times per row)."""
+    return html.escape(str(value))
 
 _MARKER = 999999999
 
@@ -60,7 +67,7 @@ def _country(record, names: dict[str, str]) -> str:
 def _labels(choices) -> dict[str, str]:
     """Escaped display labels of a ``TextChoices`` (``get_FOO_display`` normalises the whole
     choice list on every call)."""
-    return {value: escape(label) for value, label in choices.choices}
+    return {value: escape(label) for value, label in choices.choices}  # escape() evaluates lazy labels once
 
 
 def _strings() -> dict[str, str]:
