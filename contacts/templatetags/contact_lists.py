@@ -32,6 +32,7 @@ def escape(value) -> str:
     behind a lazy-string check that costs more than the escaping, 25 times per row)."""
     return html.escape(str(value))
 
+
 _MARKER = 999999999
 
 
