@@ -262,15 +262,29 @@ class DealFilterForm(forms.Form):
         self.is_valid()
         return {key: value for key, value in getattr(self, "cleaned_data", {}).items() if value not in (None, "")}
 
+    def _dimensions(self, f: dict[str, Any]) -> Q:
+        """The filters over ``DealTotal``'s dimensions (owner, team, pipeline, stage, status)."""
+        where = Q()
+        for key in ("pipeline", "stage", "owner", "status"):
+            if key in f:
+                where &= Q(**{key: f[key]})
+        if "team" in f:
+            where &= Q(owner__in=f["team"].members.all())
+        return where
+
+    def totals_where(self) -> Q | None:
+        """The filters as a ``Q`` the stored totals can answer, or None when a filter on
+        anything else is set (the totals then sum the matching rows)."""
+        f = self.filters()
+        if any(key in f for key in ROW_FILTERS):
+            return None
+        return self._dimensions(f)
+
     def apply(self, qs: QuerySet[Deal]) -> QuerySet[Deal]:
         f = self.filters()
         if "q" in f:
             qs = qs.filter(title__trgm_icontains=f["q"])  # ILIKE, answered by the trigram index
-        for key in ("pipeline", "stage", "owner", "status"):
-            if key in f:
-                qs = qs.filter(**{key: f[key]})
-        if "team" in f:
-            qs = qs.filter(owner__in=f["team"].members.all())
+        qs = qs.filter(self._dimensions(f))
         if "close_from" in f:
             qs = qs.filter(expected_close_date__gte=f["close_from"])
         if "close_to" in f:
@@ -284,6 +298,10 @@ class DealFilterForm(forms.Form):
         if "contact" in f:
             qs = qs.filter(contacts__id=f["contact"])
         return qs.order_by(*SORTS[f.get("sort", "newest")])
+
+
+# Filters on columns the stored totals (``DealTotal``) do not have.
+ROW_FILTERS = ("q", "close_from", "close_to", "amount_min", "amount_max", "company", "contact")
 
 
 class BoardFilterForm(forms.Form):
@@ -300,14 +318,19 @@ class BoardFilterForm(forms.Form):
         preload_choices(self.fields["team"], user.visible_teams)
         _compact(self)
 
-    def apply(self, qs: QuerySet[Deal]) -> QuerySet[Deal]:
+    def where(self) -> Q:
+        """The owner/team filters, as a ``Q`` that works on deals and on ``DealTotal``."""
         self.is_valid()
         cleaned = getattr(self, "cleaned_data", {})
+        where = Q()
         if cleaned.get("owner"):
-            qs = qs.filter(owner=cleaned["owner"])
+            where &= Q(owner=cleaned["owner"])
         if cleaned.get("team"):
-            qs = qs.filter(owner__in=cleaned["team"].members.all())
-        return qs
+            where &= Q(owner__in=cleaned["team"].members.all())
+        return where
+
+    def apply(self, qs: QuerySet[Deal]) -> QuerySet[Deal]:
+        return qs.filter(self.where())
 
     def querystring(self) -> str:
         self.is_valid()
