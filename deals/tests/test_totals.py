@@ -9,10 +9,12 @@ admin, with and without filters.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import random
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import RequestFactory
 from django.urls import reverse
@@ -327,3 +329,10 @@ def test_a_user_without_deals_gets_empty_totals(db):
     nobody = UserFactory()
     panel = selectors.open_deals_summary(nobody)
     assert (panel["open"].count, panel["closing"].count) == (0, 0)
+
+
+def test_the_rebuild_command_refills_the_totals(owner):
+    DealFactory.create_batch(2, owner=owner)
+    DealTotal.objects.all().delete()
+    call_command("rebuild_deal_totals", stdout=io.StringIO())
+    _assert_exact()
