@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 import contacts.lookups  # noqa: F401 - registers trgm_icontains
-from contacts.forms import offer_only_the_chosen_company
+from contacts.forms import offer_only_the_chosen_company, use_fast_select
 from contacts.models import Company, Contact
 from crm.forms import preload_choices
 from crm.models import Team, User, teams_visible_to, users_visible_to
@@ -254,8 +254,11 @@ class DealFilterForm(forms.Form):
         # Loaded once: the page's pipeline links (``pipelines``) share the list.
         self.pipelines = list(Pipeline.objects.all())
         preload_choices(self.fields["pipeline"], self.pipelines)
+        preload_choices(self.fields["stage"], list(self.fields["stage"].queryset))
         preload_choices(self.fields["owner"], user.visible_users)
         preload_choices(self.fields["team"], user.visible_teams)
+        for name in ("pipeline", "stage", "owner", "team", "status", "sort"):
+            use_fast_select(self.fields[name])  # Django renders a template per <option>
         _compact(self)
 
     def filters(self) -> dict[str, Any]:
@@ -316,6 +319,8 @@ class BoardFilterForm(forms.Form):
         self.fields["team"].empty_label = _("All teams")
         preload_choices(self.fields["owner"], user.visible_users)
         preload_choices(self.fields["team"], user.visible_teams)
+        use_fast_select(self.fields["owner"])
+        use_fast_select(self.fields["team"])
         _compact(self)
 
     def where(self) -> Q:
