@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from contacts.models import Company, Contact
 from crm import exports
 from deals import selectors, services
-from deals.forms import BoardFilterForm, DealFilterForm, DealForm, LineItemForm, MoveForm
+from deals.forms import BoardFilterForm, DealFilterForm, DealForm, LineItemAddForm, LineItemForm, MoveForm
 from deals.hooks import decorate_cards
 from deals.models import Deal, LineItem, Pipeline, Stage
 from deals.money import RateBook
@@ -216,7 +216,7 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "contacts": list(deal.contacts.select_related("company")),
             "line_items": line_items,
             "line_items_total": sum((item.total for item in line_items), Decimal("0")),
-            "line_item_form": LineItemForm(),
+            "line_item_form": LineItemAddForm() if can_edit else None,
             "stage_history": selectors.deal_stage_history(deal),
             "edit_history": selectors.deal_edit_history(deal),
             "staleness": selectors.deal_staleness(deal),
