@@ -12,14 +12,16 @@ strings are looked up once per page.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
+from decimal import ROUND_HALF_UP, Context, Decimal
+from html import escape as _html_escape
 
 from django import template
 from django.template.defaultfilters import date as date_filter
-from django.template.defaultfilters import floatformat
 from django.urls import reverse
-from django.utils.formats import localize
-from django.utils.html import escape
+from django.utils import numberformat, timezone
+from django.utils.formats import get_format, localize
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
 from django.utils.translation import gettext, ngettext
@@ -30,6 +32,33 @@ from deals.templatetags.deal_tags import board_filter_pairs
 register = template.Library()
 
 _MARKER = 999999999
+
+
+def escape(value: object) -> str:
+    """``django.utils.html.escape`` without its lazy-string wrapper (same output)."""
+    return _html_escape(str(value))
+
+
+class Numbers:
+    """``floatformat:"Ng"`` for non-negative Decimals, with the locale's separators read once
+    per page instead of three ``get_format`` lookups per number (same output, see tests)."""
+
+    def __init__(self) -> None:
+        self.decimal_sep = get_format("DECIMAL_SEPARATOR")
+        self.grouping = get_format("NUMBER_GROUPING")
+        self.thousand_sep = get_format("THOUSAND_SEPARATOR")
+
+    def grouped(self, value: Decimal, places: int) -> str:
+        rounded = value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP, Context(prec=60))
+        return numberformat.format(
+            rounded,
+            self.decimal_sep,
+            places,
+            self.grouping,
+            self.thousand_sep,
+            force_grouping=True,
+            use_l10n=True,
+        )
 
 
 def _prefix(name: str, *args: object) -> tuple[str, str]:
@@ -65,6 +94,17 @@ class _Cards:
         self.manual_title = escape(gettext("Probability set by hand"))
         self.owner_title = escape(gettext("Owner"))
         self.move_to = escape(gettext("Move to…"))
+        self.numbers = Numbers()
+        self.now = timezone.now()
+        self.in_stage: dict[int, str] = {}
+
+    def days_in_stage(self, deal: Deal) -> str:
+        """``Deal.days_in_stage`` and its caption, translated once per number of days."""
+        days = max((self.now - deal.stage_entered_at).days, 0)
+        if days not in self.in_stage:
+            text = ngettext("%(days)s day in stage", "%(days)s days in stage", days) % {"days": localize(days)}
+            self.in_stage[days] = escape(text)
+        return self.in_stage[days]
 
     def board_url(self, pipeline_id: int) -> str:
         if pipeline_id not in self.boards:
@@ -86,8 +126,7 @@ class _Cards:
             if deal.probability_is_manual
             else ""
         )
-        days = deal.days_in_stage
-        in_stage = escape(ngettext("%(days)s day in stage", "%(days)s days in stage", days) % {"days": localize(days)})
+        in_stage = self.days_in_stage(deal)
         form = ""
         if can_move:
             move_head, move_tail = self.move
@@ -125,7 +164,7 @@ class _Cards:
     <a class="deal-card-title fw-semibold text-decoration-none"
       href="{detail_head}{deal.pk}{detail_tail}">{title}</a>{company}
     <div class="d-flex justify-content-between small mt-1">
-      <span class="text-nowrap">{escape(floatformat(deal.amount, "0g"))} {escape(deal.currency)}{manual}</span>
+      <span class="text-nowrap">{self.numbers.grouped(deal.amount, 0)} {escape(deal.currency)}{manual}</span>
       <span class="text-truncate ms-2" title="{self.owner_title}">{escape(deal.owner)}</span>
     </div>
     <div class="d-flex justify-content-between align-items-center small text-secondary mt-1">
@@ -174,6 +213,9 @@ def deal_list_rows(rows: Iterable[Deal]) -> SafeString:
     manual_title = escape(gettext("Set by hand; kept when the stage changes"))
     manual = escape(gettext("manual"))
     overdue = escape(gettext("overdue"))
+    numbers = Numbers()
+    today = timezone.localdate()
+    dates: dict[dt.date, str] = {}
     out: list[str] = []
     for deal in rows:
         company = escape(deal.company.name) if deal.company else '<span class="text-secondary">—</span>'
@@ -183,8 +225,14 @@ def deal_list_rows(rows: Iterable[Deal]) -> SafeString:
             if deal.probability_is_manual
             else ""
         )
-        close = escape(localize(deal.expected_close_date)) if deal.expected_close_date else "—"
-        if deal.is_overdue:
+        close_date = deal.expected_close_date
+        if close_date is None:
+            close = "—"
+        else:
+            if close_date not in dates:
+                dates[close_date] = escape(localize(close_date))
+            close = dates[close_date]
+        if deal.status == DealStatus.OPEN and close_date is not None and close_date < today:  # Deal.is_overdue
             close += f' <span class="badge text-bg-danger">{overdue}</span>'
         out.append(
             f"""<tr>
@@ -193,7 +241,7 @@ def deal_list_rows(rows: Iterable[Deal]) -> SafeString:
           <td><span class="{badge}">{escape(deal.stage.name)}</span>
             <span class="small text-secondary">{escape(deal.pipeline.name)}</span></td>
           <td>{escape(deal.owner)}</td>
-          <td class="text-end text-nowrap">{escape(floatformat(deal.amount, "2g"))} {escape(deal.currency)}</td>
+          <td class="text-end text-nowrap">{numbers.grouped(deal.amount, 2)} {escape(deal.currency)}</td>
           <td class="text-end">{deal.probability}%{flag}</td>
           <td class="text-nowrap">{close}</td>
         </tr>"""

@@ -5,6 +5,7 @@ same markup as the templates they replaced (kept here verbatim), up to whitespac
 from __future__ import annotations
 
 import datetime as dt
+import random
 import re
 from decimal import Decimal
 from types import SimpleNamespace
@@ -116,3 +117,20 @@ def test_list_rows_match_the_old_row_template(varied_deals):
     new = Template("{% load deal_rows %}{% deal_list_rows deals %}").render(Context({"deals": varied_deals}))
     assert _squash(new) == _squash(old)
     assert "overdue" in new and "manual" in new and "text-bg-success" in new and "text-bg-danger" in new
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_numbers_format_like_floatformat_with_grouping(language):
+    from django.template.defaultfilters import floatformat
+    from django.utils import translation
+
+    from deals.templatetags.deal_rows import Numbers
+
+    rng = random.Random(5)
+    values = [Decimal("0"), Decimal("0.00"), Decimal("0.5"), Decimal("1.005"), Decimal("999.5"), Decimal("1000")]
+    values += [Decimal(rng.randint(0, 10**14)) / 100 for _ in range(500)]
+    with translation.override(language):
+        numbers = Numbers()
+        for value in values:
+            for places in (0, 2):
+                assert numbers.grouped(value, places) == floatformat(value, f"{places}g"), (value, places)
