@@ -173,6 +173,8 @@ class Deal(models.Model):
             # My day's stale deals: an owner's open deals, longest without activity first.
             models.Index(fields=["owner", "status", "last_activity_at", "id"], name="deal_owner_stale"),
             models.Index(fields=["status", "expected_close_date"], name="deal_status_close_date"),
+            # The home panel's "closing this month": an owner's open deals by close date.
+            models.Index(fields=["owner", "status", "expected_close_date"], name="deal_owner_closing"),
             models.Index(fields=["company", "status"], name="deal_company_status"),
             models.Index(fields=["-created_at", "-id"], name="deal_created"),
             models.Index(fields=["closed_at"], name="deal_closed_at"),
