@@ -173,6 +173,8 @@ class Deal(models.Model):
             # My day's stale deals: an owner's open deals, longest without activity first.
             models.Index(fields=["owner", "status", "last_activity_at", "id"], name="deal_owner_stale"),
             models.Index(fields=["status", "expected_close_date"], name="deal_status_close_date"),
+            # The home panel's "closing this month": an owner's open deals by close date.
+            models.Index(fields=["owner", "status", "expected_close_date"], name="deal_owner_closing"),
             models.Index(fields=["company", "status"], name="deal_company_status"),
             models.Index(fields=["-created_at", "-id"], name="deal_created"),
             models.Index(fields=["closed_at"], name="deal_closed_at"),
@@ -284,3 +286,44 @@ class LineItem(models.Model):
     def total(self) -> Decimal:
         gross = self.quantity * self.unit_price
         return (gross * (Decimal("100") - self.discount_percent) / Decimal("100")).quantize(Decimal("0.01"))
+
+
+class DealTotal(models.Model):
+    """Running totals of ``deals_deal`` per owner, pipeline, stage, status, currency and rate
+    month (the month of ``closed_at`` in TIME_ZONE; NULL for open deals): the deal list's and
+    the board's money totals read these few thousand rows instead of summing every deal.
+
+    Maintained only by PostgreSQL triggers on ``deals_deal`` (``deals.totals``), in the same
+    transaction as the write, whatever wrote it (the ORM, ``QuerySet.update``, COPY, a cascade).
+    Never written by the app; ``deals.totals.rebuild`` refills it from the deals.
+    """
+
+    # The unique key (owner first) serves a rep's or a team's rows; the pipeline index a board.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    pipeline = models.ForeignKey(Pipeline, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    stage = models.ForeignKey(Stage, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
+    status = models.CharField(max_length=8)
+    currency = models.CharField(max_length=3)
+    rate_month = models.DateField(null=True)
+    count = models.BigIntegerField()
+    # Exact sums of amount and of amount × probability (both have two decimals).
+    amount_sum = models.DecimalField(max_digits=30, decimal_places=2)
+    weighted_sum = models.DecimalField(max_digits=30, decimal_places=2)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "pipeline", "stage", "status", "currency", "rate_month"],
+                nulls_distinct=False,
+                name="dealtotal_key",
+            ),
+        ]
+        verbose_name = _("deal total")
+        verbose_name_plural = _("deal totals")
+
+    def __str__(self) -> str:
+        return f"{self.owner_id}/{self.pipeline_id}/{self.stage_id}/{self.status}/{self.currency}/{self.rate_month}"

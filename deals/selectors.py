@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.db.models import BooleanField, Case, Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import Count, DateField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import TruncMonth
 from django.http import Http404, HttpRequest
 from django.urls import reverse
@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 import contacts.lookups  # noqa: F401 - registers trgm_icontains
 from contacts.keyset import unindexed
 from crm.search import SearchHit, SearchSection
-from deals.models import Deal, DealStatus, ExchangeRate, Pipeline, Stage, StageChange
+from deals.models import Deal, DealStatus, DealTotal, ExchangeRate, Pipeline, Stage, StageChange
 from deals.money import CENT, RateBook, to_base
 
 if TYPE_CHECKING:
@@ -92,28 +92,9 @@ def _rate_date(month: dt.date | dt.datetime | None) -> dt.date:
     return month.date() if isinstance(month, dt.datetime) else month
 
 
-def money_totals(
-    qs: QuerySet[Deal], *, group_by: str | None = None, book: RateBook | None = None
-) -> dict[object, MoneyTotal]:
-    """Totals of ``qs`` in the base currency, one query.
-
-    SQL sums per currency (and per month of the rate date: the close date of closed deals,
-    today's rate for open ones); each subtotal is converted in Python, so two currencies are
-    never added before conversion. With ``group_by`` (e.g. "stage_id") the result is keyed by it.
-    """
-    book = book or RateBook()
+def _fold(rows, group_by: str | None, book: RateBook) -> dict[object, MoneyTotal]:
+    """Per (currency, rate month[, group]) sums → base-currency totals, converted one by one."""
     today = timezone.localdate()
-    keys = ["currency", "rate_month"] + ([group_by] if group_by else [])
-    rows = (
-        qs.order_by()
-        .annotate(rate_month=TruncMonth("closed_at"))
-        .values(*keys)
-        .annotate(
-            amount_sum=Sum("amount"),
-            weighted_sum=Sum(F("amount") * F("probability")),
-            n=Count("id"),
-        )
-    )
     totals: dict[object, MoneyTotal] = {}
     for row in rows:
         key = row[group_by] if group_by else None
@@ -121,8 +102,8 @@ def money_totals(
         total.count += row["n"]
         currency = row["currency"]
         on = _rate_date(row["rate_month"]) if row["rate_month"] else today
-        amount = row["amount_sum"] or Decimal("0")
-        weighted = (row["weighted_sum"] or Decimal("0")) / Decimal("100")
+        amount = row["amount_total"] or Decimal("0")
+        weighted = (row["weighted_total"] or Decimal("0")) / Decimal("100")
         total.by_currency[currency] = total.by_currency.get(currency, Decimal("0")) + amount
         try:
             total.amount += book.to_base(amount, currency, on)
@@ -130,6 +111,68 @@ def money_totals(
         except LookupError:
             total.missing_rates.add(currency)
     return totals
+
+
+def money_totals(
+    qs: QuerySet[Deal], *, group_by: str | None = None, book: RateBook | None = None
+) -> dict[object, MoneyTotal]:
+    """Totals of ``qs`` in the base currency, one query, summing its rows.
+
+    SQL sums per currency (and per month of the rate date: the close date of closed deals,
+    today's rate for open ones); each subtotal is converted in Python, so two currencies are
+    never added before conversion. With ``group_by`` (e.g. "stage_id") the result is keyed by it.
+    For filters over the ``DealTotal`` dimensions only, ``stored_money_totals`` gives the same
+    figures without reading the deals.
+    """
+    keys = ["currency", "rate_month"] + ([group_by] if group_by else [])
+    rows = (
+        qs.order_by()
+        .annotate(rate_month=TruncMonth("closed_at"))
+        .values(*keys)
+        .annotate(
+            amount_total=Sum("amount"),
+            weighted_total=Sum(F("amount") * F("probability")),
+            n=Count("id"),
+        )
+    )
+    return _fold(rows, group_by, book or RateBook())
+
+
+def stored_money_totals(
+    user: User, where: Q, *, group_by: str | None = None, book: RateBook | None = None
+) -> dict[object, MoneyTotal]:
+    """``money_totals(Deal.objects.visible_to(user).filter(where), ...)``, read from the
+    ``DealTotal`` groups the triggers keep (a few hundred rows instead of up to every deal).
+
+    ``where`` may only use the aggregate's dimensions — owner (and ``owner__in`` a team's
+    members), pipeline, stage, status — and ``group_by`` one of their columns. Same query
+    shape and same exact sums per (currency, rate month), so the same figures to the cent.
+    """
+    keys = ["currency", "rate_month"] + ([group_by] if group_by else [])
+    rows = (
+        DealTotal.objects.visible_to(user)
+        .filter(where)
+        .order_by()
+        .values(*keys)
+        .annotate(amount_total=Sum("amount_sum"), weighted_total=Sum("weighted_sum"), n=Sum("count"))
+    )
+    return _fold(rows, group_by, book or RateBook())
+
+
+def deal_totals(
+    user: User,
+    rows: QuerySet[Deal],
+    where: Q | None,
+    *,
+    group_by: str | None = None,
+    book: RateBook | None = None,
+) -> dict[object, MoneyTotal]:
+    """Totals of ``rows`` (the user's visible deals filtered by ``where``): from the stored
+    groups when ``where`` is a dimensions-only filter, else (``where`` is None: a title,
+    date, amount, company or contact filter, all selective) by summing the rows."""
+    if where is None:
+        return money_totals(rows, group_by=group_by, book=book)
+    return stored_money_totals(user, where, group_by=group_by, book=book)
 
 
 def money_total(qs: QuerySet[Deal], *, book: RateBook | None = None) -> MoneyTotal:
@@ -164,8 +207,8 @@ def decode_cursor(raw: str) -> tuple[dt.datetime, int] | None:
     return when, number
 
 
-def board_deals(user: User, pipeline: Pipeline) -> QuerySet[Deal]:
-    return Deal.objects.visible_to(user).open().filter(pipeline=pipeline)
+def board_deals(user: User, pipeline: Pipeline, filters: Q | None = None) -> QuerySet[Deal]:
+    return Deal.objects.visible_to(user).filter(board_where(pipeline, filters))
 
 
 def _column_page(qs: QuerySet[Deal], stage: Stage, after: str = "") -> QuerySet[Deal]:
@@ -206,10 +249,16 @@ def board_first_pages(qs: QuerySet[Deal], stages: list[Stage]) -> dict[int, tupl
     return pages
 
 
-def board_columns(qs: QuerySet[Deal], *, stages: list[Stage]) -> list[BoardColumn]:
-    """Columns of the open stages: one totals query and one cards query for all of them."""
-    book = RateBook()
-    totals = money_totals(qs, group_by="stage_id", book=book)
+def board_where(pipeline: Pipeline, filters: Q | None = None) -> Q:
+    """The deals of a board as a dimensions-only filter: ``board_deals`` is the visible deals
+    filtered by it, and ``stored_money_totals`` can answer its totals."""
+    return Q(status=DealStatus.OPEN, pipeline=pipeline) & (filters or Q())
+
+
+def board_columns(qs: QuerySet[Deal], *, stages: list[Stage], user: User, where: Q) -> list[BoardColumn]:
+    """Columns of the open stages: one totals query (over the stored totals: ``qs`` is the
+    visible deals filtered by ``where``) and one cards query for all of them."""
+    totals = stored_money_totals(user, where, group_by="stage_id", book=RateBook())
     open_stages = [stage for stage in stages if not stage.is_closed]
     pages = board_first_pages(qs, open_stages)
     columns = []
@@ -350,23 +399,47 @@ def deal_edit_history(deal: Deal, *, limit: int = 20) -> list[dict]:
 
 
 def open_deals_summary(user: User) -> dict:
-    """The home panel: the user's own open deals, weighted total, and those closing this month."""
+    """The home panel: the user's own open deals, weighted total, and those closing this month.
+
+    One query: the open deals' stored totals (``DealTotal``) UNION ALL the sums of the few
+    rows closing this month (a date filter the stored totals cannot answer). Open deals have
+    no close date, so both parts are per currency at today's rate.
+    """
     today = timezone.localdate()
     month_start = today.replace(day=1)
     next_month = (month_start + dt.timedelta(days=32)).replace(day=1)
-    closing = Q(expected_close_date__gte=month_start, expected_close_date__lt=next_month)
-    qs = Deal.objects.filter(owner=user, status=DealStatus.OPEN).annotate(
-        closing_this_month=Case(When(closing, then=Value(True)), default=Value(False), output_field=BooleanField())
+    no_month = Value(None, output_field=DateField())
+    everything = (
+        DealTotal.objects.filter(owner=user, status=DealStatus.OPEN)
+        .order_by()
+        .values("currency")
+        .annotate(
+            part=Value("open"),
+            rate_month=no_month,
+            amount_total=Sum("amount_sum"),
+            weighted_total=Sum("weighted_sum"),
+            n=Sum("count"),
+        )
     )
-    # One query for both figures: the totals grouped by "closes this month or not".
-    groups = money_totals(qs, group_by="closing_this_month")
-    everything = MoneyTotal()
-    for part in groups.values():
-        everything.count += part.count
-        everything.amount += part.amount
-        everything.weighted += part.weighted
-        everything.missing_rates |= part.missing_rates
-    return {"open": everything, "closing": groups.get(True, MoneyTotal())}
+    closing = (
+        Deal.objects.filter(
+            owner=user,
+            status=DealStatus.OPEN,
+            expected_close_date__gte=month_start,
+            expected_close_date__lt=next_month,
+        )
+        .order_by()
+        .values("currency")
+        .annotate(
+            part=Value("closing"),
+            rate_month=no_month,
+            amount_total=Sum("amount"),
+            weighted_total=Sum(F("amount") * F("probability")),
+            n=Count("id"),
+        )
+    )
+    groups = _fold(everything.union(closing, all=True), "part", RateBook())
+    return {"open": groups.get("open", MoneyTotal()), "closing": groups.get("closing", MoneyTotal())}
 
 
 def home_panel_context(request: HttpRequest) -> dict | None:

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -17,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from contacts.models import Company, Contact
 from crm import exports
 from deals import selectors, services
-from deals.forms import BoardFilterForm, DealFilterForm, DealForm, LineItemForm, MoveForm
+from deals.forms import BoardFilterForm, DealFilterForm, DealForm, LineItemAddForm, LineItemForm, MoveForm
 from deals.hooks import decorate_cards
 from deals.models import Deal, LineItem, Pipeline, Stage
 from deals.money import RateBook
@@ -39,8 +40,8 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 def deal_list(request: HttpRequest) -> HttpResponse:
     form = DealFilterForm(request.GET or None, user=request.user)
     qs = form.apply(selectors.deals_for_user(request.user))
-    book = RateBook()
-    total = selectors.money_total(qs, book=book)
+    totals = selectors.deal_totals(request.user, qs, form.totals_where(), book=RateBook())
+    total = totals.get(None, selectors.MoneyTotal())
     paginator = Paginator(qs, LIST_PAGE_SIZE)
     paginator.count = total.count  # the totals already counted the deals: no COUNT(*) pass of its own
     page = paginator.get_page(request.GET.get("page"))
@@ -215,7 +216,7 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "contacts": list(deal.contacts.select_related("company")),
             "line_items": line_items,
             "line_items_total": sum((item.total for item in line_items), Decimal("0")),
-            "line_item_form": LineItemForm(),
+            "line_item_form": LineItemAddForm() if can_edit else None,
             "stage_history": selectors.deal_stage_history(deal),
             "edit_history": selectors.deal_edit_history(deal),
             "staleness": selectors.deal_staleness(deal),
@@ -235,8 +236,8 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _board_column_heads(request: HttpRequest, deal: Deal, stage_ids: set[int]) -> list[selectors.BoardColumn]:
     """Fresh header figures for the columns a move touched (same board filters as the page)."""
     filters = BoardFilterForm(request.POST, user=request.user)
-    qs = filters.apply(selectors.board_deals(request.user, deal.pipeline))
-    totals = selectors.money_totals(qs.filter(stage_id__in=stage_ids), group_by="stage_id")
+    where = selectors.board_where(deal.pipeline, filters.where()) & Q(stage_id__in=stage_ids)
+    totals = selectors.stored_money_totals(request.user, where, group_by="stage_id")
     stages = Stage.objects.filter(pk__in=stage_ids, is_won=False, is_lost=False)
     return [
         selectors.BoardColumn(stage=s, total=totals.get(s.pk, selectors.MoneyTotal()), cards=[], next_cursor="")
@@ -383,9 +384,10 @@ def board(request: HttpRequest, pipeline_pk: int) -> HttpResponse:
     if pipeline is None:
         raise Http404(_("No such pipeline."))
     filters = BoardFilterForm(request.GET or None, user=request.user)
-    qs = filters.apply(selectors.board_deals(request.user, pipeline))
+    where = selectors.board_where(pipeline, filters.where())
+    qs = Deal.objects.visible_to(request.user).filter(where)
     stages = list(pipeline.stages.order_by("position", "id"))
-    columns = selectors.board_columns(qs, stages=stages)
+    columns = selectors.board_columns(qs, stages=stages, user=request.user, where=where)
     decorate_cards([card for column in columns for card in column.cards])
     return render(
         request,

@@ -12,7 +12,7 @@ from bench import dataset, pools
 from bench.tests.conftest import AS_OF, TINY
 from contacts.models import Company, Contact, Tag
 from crm.models import Role, Team, User
-from deals.models import Deal, DealStatus, ExchangeRate, LineItem, LostReason, Pipeline, StageChange
+from deals.models import Deal, DealStatus, DealTotal, ExchangeRate, LineItem, LostReason, Pipeline, StageChange
 from deals.money import RateBook
 
 
@@ -285,3 +285,12 @@ def test_copy_timestamps_are_the_utc_instant(epoch):
     text = dataset._ts(epoch)
 
     assert dt.datetime.fromisoformat(text + ":00") == dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC)
+
+
+def test_the_stored_deal_totals_equal_the_generated_deals(generate):
+    from deals import totals
+
+    generate()
+
+    assert totals.differences() == []
+    assert DealTotal.objects.exists()

@@ -1,5 +1,6 @@
 from django.core.management import call_command
 
+from deals import totals
 from deals.models import Deal, DealStatus, ExchangeRate, LineItem, Pipeline, StageChange
 
 
@@ -9,6 +10,7 @@ def test_seed_demo_adds_pipelines_deals_with_histories_once(db, settings):
     counts = Deal.objects.count(), StageChange.objects.count(), LineItem.objects.count()
     call_command("seed_demo")
     assert (Deal.objects.count(), StageChange.objects.count(), LineItem.objects.count()) == counts
+    assert totals.differences() == []  # the stored money totals followed the seed's writes
     assert Pipeline.objects.count() == 2
     assert 650 <= counts[0] <= 780  # 600 random deals and about 120 won deals of the customer stories
     # A deal's company is always one its owner may see.

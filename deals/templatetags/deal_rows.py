@@ -1,0 +1,249 @@
+"""Board cards and deal list rows, rendered in Python.
+
+The board shows up to 20 cards in each open column (100+ cards), each with a "Move to…" menu
+of the pipeline's stages; the deal list 50 rows. Through ``{% include %}`` of a card or row
+template that was thousands of template lookups per request: most of the page's server time
+once the totals came from ``DealTotal`` (bench/FINDINGS.md §7). These tags write the same
+markup with f-strings, as ``contacts.templatetags.contact_lists`` does for the contact list:
+every value is escaped with ``escape`` exactly as autoescaping would, numbers and dates go
+through the same filters, links come from one reversed prefix per page, and the translated
+strings are looked up once per page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from decimal import ROUND_HALF_UP, Context, Decimal
+from html import escape as _html_escape
+
+from django import template
+from django.template.defaultfilters import date as date_filter
+from django.urls import reverse
+from django.utils import numberformat, timezone
+from django.utils.formats import get_format, localize
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.timezone import template_localtime
+from django.utils.translation import gettext, ngettext
+
+from deals.models import Deal, DealStatus, Stage
+from deals.templatetags.deal_tags import board_filter_pairs
+
+register = template.Library()
+
+_MARKER = 999999999
+
+
+def escape(value: object) -> str:
+    """``django.utils.html.escape`` without its lazy-string wrapper (same output)."""
+    return _html_escape(str(value))
+
+
+class Numbers:
+    """``floatformat:"Ng"`` for non-negative Decimals, with the locale's separators read once
+    per page instead of three ``get_format`` lookups per number (same output, see tests)."""
+
+    def __init__(self) -> None:
+        self.decimal_sep = get_format("DECIMAL_SEPARATOR")
+        self.grouping = get_format("NUMBER_GROUPING")
+        self.thousand_sep = get_format("THOUSAND_SEPARATOR")
+
+    def grouped(self, value: Decimal, places: int) -> str:
+        rounded = value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP, Context(prec=60))
+        return numberformat.format(
+            rounded,
+            self.decimal_sep,
+            places,
+            self.grouping,
+            self.thousand_sep,
+            force_grouping=True,
+            use_l10n=True,
+        )
+
+
+def _prefix(name: str, *args: object) -> tuple[str, str]:
+    """A URL around a record id, reversed once: ``("/deals/", "/")``."""
+    url = reverse(name, args=[*args, _MARKER])
+    head, _sep, tail = url.rpartition(str(_MARKER))
+    return head, tail
+
+
+class _Cards:
+    """What every card of one board response shares, computed once."""
+
+    def __init__(self, context: template.Context) -> None:
+        self.user = context["request"].user
+        stages: Sequence[Stage] = context.get("stages") or []
+        self.menu = [
+            (
+                stage.pk,
+                f'<li><button class="dropdown-item" type="button" data-move-stage="{stage.pk}">'
+                f"{escape(stage.name)}</button></li>",
+            )
+            for stage in stages
+        ]
+        querystring = context.get("board_querystring") or ""
+        self.querystring = querystring
+        self.filter_inputs = "".join(
+            f'<input type="hidden" name="{escape(key)}" value="{escape(value)}">'
+            for key, value in board_filter_pairs(querystring)
+        )
+        self.detail = _prefix("deals:detail")
+        self.move = _prefix("deals:move")
+        self.boards: dict[int, str] = {}
+        self.manual_title = escape(gettext("Probability set by hand"))
+        self.owner_title = escape(gettext("Owner"))
+        self.move_to = escape(gettext("Move to…"))
+        self.numbers = Numbers()
+        self.now = timezone.now()
+        self.in_stage: dict[int, str] = {}
+
+    def days_in_stage(self, deal: Deal) -> str:
+        """``Deal.days_in_stage`` and its caption, translated once per number of days."""
+        days = max((self.now - deal.stage_entered_at).days, 0)
+        if days not in self.in_stage:
+            text = ngettext("%(days)s day in stage", "%(days)s days in stage", days) % {"days": localize(days)}
+            self.in_stage[days] = escape(text)
+        return self.in_stage[days]
+
+    def board_url(self, pipeline_id: int) -> str:
+        if pipeline_id not in self.boards:
+            url = reverse("deals:board", args=[pipeline_id])
+            self.boards[pipeline_id] = escape(f"{url}?{self.querystring}" if self.querystring else url)
+        return self.boards[pipeline_id]
+
+    def card(self, deal: Deal) -> str:
+        can_move = self.user.can_edit_owner(deal.owner_id)
+        title = escape(deal.title)
+        detail_head, detail_tail = self.detail
+        company = (
+            f'\n    <div class="small text-secondary text-truncate">{escape(deal.company.name)}</div>'
+            if deal.company
+            else ""
+        )
+        manual = (
+            f' <span class="badge text-bg-warning" title="{self.manual_title}">{deal.probability}%</span>'
+            if deal.probability_is_manual
+            else ""
+        )
+        in_stage = self.days_in_stage(deal)
+        form = ""
+        if can_move:
+            move_head, move_tail = self.move
+            menu = "".join(item for stage_id, item in self.menu if stage_id != deal.stage_id)
+            form = f"""
+      <form class="move-form" hx-post="{move_head}{deal.pk}{move_tail}" hx-target="#deal-card-{deal.pk}"
+        hx-swap="outerHTML">
+        <input type="hidden" name="expected_stage" value="{deal.stage_id}">
+        <input type="hidden" name="stage" value="">
+        <input type="hidden" name="next" value="{self.board_url(deal.pipeline_id)}">
+        {self.filter_inputs}
+        <div class="dropdown">
+          <button class="btn btn-sm btn-link p-0 dropdown-toggle" type="button" data-bs-toggle="dropdown"
+            aria-expanded="false">{self.move_to}</button>
+          <ul class="dropdown-menu dropdown-menu-end">
+            {menu}
+          </ul>
+        </div>
+      </form>
+      """
+        next_activity = ""
+        activity = getattr(deal, "next_activity", None)
+        if activity:
+            due = date_filter(template_localtime(activity.due_at), "SHORT_DATE_FORMAT")
+            next_activity = (
+                f'\n    <div class="small mt-1 deal-card-next"><i class="bi bi-calendar-event" aria-hidden="true"></i> '
+                f'<a href="{escape(activity.get_absolute_url())}">{escape(activity.subject)}</a> '
+                f'<span class="text-secondary">{escape(due)}</span></div>'
+            )
+        draggable = " data-draggable" if can_move else ""
+        return f"""
+<article class="deal-card card" id="deal-card-{deal.pk}" data-stage-id="{deal.stage_id}"{draggable}
+  aria-label="{title}">
+  <div class="card-body p-2">
+    <a class="deal-card-title fw-semibold text-decoration-none"
+      href="{detail_head}{deal.pk}{detail_tail}">{title}</a>{company}
+    <div class="d-flex justify-content-between small mt-1">
+      <span class="text-nowrap">{self.numbers.grouped(deal.amount, 0)} {escape(deal.currency)}{manual}</span>
+      <span class="text-truncate ms-2" title="{self.owner_title}">{escape(deal.owner)}</span>
+    </div>
+    <div class="d-flex justify-content-between align-items-center small text-secondary mt-1">
+      <span>{in_stage}</span>{form}
+    </div>{next_activity}
+  </div>
+</article>
+"""
+
+
+def _renderer(context: template.Context) -> _Cards:
+    renderer = context.render_context.get(_Cards)
+    if renderer is None:
+        renderer = context.render_context[_Cards] = _Cards(context)
+    return renderer
+
+
+@register.simple_tag(takes_context=True)
+def board_cards(context: template.Context, cards: Iterable[Deal]) -> SafeString:
+    """The cards of a board column (a ``board_card.html`` include each, before); the context
+    gives ``request``, ``stages`` (the move menu) and ``board_querystring``."""
+    renderer = _renderer(context)
+    return mark_safe("".join(renderer.card(deal) for deal in cards))
+
+
+@register.simple_tag(takes_context=True)
+def board_card(context: template.Context, deal: Deal) -> SafeString:
+    """One card (a moved deal in its new column)."""
+    return mark_safe(_renderer(context).card(deal))
+
+
+# --- the deal list ---------------------------------------------------------------------------
+
+
+_BADGES = {
+    DealStatus.WON.value: "badge text-bg-success",
+    DealStatus.LOST.value: "badge text-bg-danger",
+}
+_OPEN_BADGE = "badge text-bg-primary-subtle text-primary-emphasis border border-primary-subtle"
+
+
+@register.simple_tag
+def deal_list_rows(rows: Iterable[Deal]) -> SafeString:
+    """``<tr>``s of the deal list (columns as in ``deals/deal_list.html``'s header)."""
+    detail_head, detail_tail = _prefix("deals:detail")
+    manual_title = escape(gettext("Set by hand; kept when the stage changes"))
+    manual = escape(gettext("manual"))
+    overdue = escape(gettext("overdue"))
+    numbers = Numbers()
+    today = timezone.localdate()
+    dates: dict[dt.date, str] = {}
+    out: list[str] = []
+    for deal in rows:
+        company = escape(deal.company.name) if deal.company else '<span class="text-secondary">—</span>'
+        badge = _BADGES.get(deal.status, _OPEN_BADGE)
+        flag = (
+            f' <span class="badge text-bg-light border" title="{manual_title}">{manual}</span>'
+            if deal.probability_is_manual
+            else ""
+        )
+        close_date = deal.expected_close_date
+        if close_date is None:
+            close = "—"
+        else:
+            if close_date not in dates:
+                dates[close_date] = escape(localize(close_date))
+            close = dates[close_date]
+        if deal.status == DealStatus.OPEN and close_date is not None and close_date < today:  # Deal.is_overdue
+            close += f' <span class="badge text-bg-danger">{overdue}</span>'
+        out.append(
+            f"""<tr>
+          <td><a href="{detail_head}{deal.pk}{detail_tail}">{escape(deal.title)}</a></td>
+          <td>{company}</td>
+          <td><span class="{badge}">{escape(deal.stage.name)}</span>
+            <span class="small text-secondary">{escape(deal.pipeline.name)}</span></td>
+          <td>{escape(deal.owner)}</td>
+          <td class="text-end text-nowrap">{numbers.grouped(deal.amount, 2)} {escape(deal.currency)}</td>
+          <td class="text-end">{deal.probability}%{flag}</td>
+          <td class="text-nowrap">{close}</td>
+        </tr>"""
+        )
+    return mark_safe("\n        ".join(out))

@@ -1,0 +1,136 @@
+# ruff: noqa: E501 - the old templates are kept verbatim
+"""The Python-rendered board cards and list rows (``deals.templatetags.deal_rows``) write the
+same markup as the templates they replaced (kept here verbatim), up to whitespace."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import re
+from decimal import Decimal
+from types import SimpleNamespace
+
+import pytest
+from django.template import Context, Template
+from django.test import RequestFactory
+from django.utils import timezone
+
+from deals import services
+from deals.models import Deal, Stage
+from deals.tests.factories import CompanyFactory, DealFactory, LostReasonFactory
+
+OLD_CARD = """{% load i18n deal_tags %}{% with can_move=deal|editable_by:request.user %}
+<article class="deal-card card" id="deal-card-{{ deal.pk }}" data-stage-id="{{ deal.stage_id }}"{% if can_move %} data-draggable{% endif %} aria-label="{{ deal.title }}">
+  <div class="card-body p-2">
+    <a class="deal-card-title fw-semibold text-decoration-none" href="{{ deal.get_absolute_url }}">{{ deal.title }}</a>
+    {% if deal.company %}<div class="small text-secondary text-truncate">{{ deal.company.name }}</div>{% endif %}
+    <div class="d-flex justify-content-between small mt-1">
+      <span class="text-nowrap">{{ deal.amount|floatformat:"0g" }} {{ deal.currency }}{% if deal.probability_is_manual %} <span class="badge text-bg-warning" title="{% translate 'Probability set by hand' %}">{{ deal.probability }}%</span>{% endif %}</span>
+      <span class="text-truncate ms-2" title="{% translate 'Owner' %}">{{ deal.owner }}</span>
+    </div>
+    <div class="d-flex justify-content-between align-items-center small text-secondary mt-1">
+      <span>{% blocktranslate count days=deal.days_in_stage %}{{ days }} day in stage{% plural %}{{ days }} days in stage{% endblocktranslate %}</span>
+      {% if can_move %}
+      <form class="move-form" hx-post="{% url 'deals:move' deal.pk %}" hx-target="#deal-card-{{ deal.pk }}" hx-swap="outerHTML">
+        <input type="hidden" name="expected_stage" value="{{ deal.stage_id }}">
+        <input type="hidden" name="stage" value="">
+        <input type="hidden" name="next" value="{% url 'deals:board' deal.pipeline_id %}{% if board_querystring %}?{{ board_querystring }}{% endif %}">
+        {% for pair in board_querystring|board_filter_pairs %}<input type="hidden" name="{{ pair.0 }}" value="{{ pair.1 }}">{% endfor %}
+        <div class="dropdown">
+          <button class="btn btn-sm btn-link p-0 dropdown-toggle" type="button" data-bs-toggle="dropdown" aria-expanded="false">{% translate "Move to…" %}</button>
+          <ul class="dropdown-menu dropdown-menu-end">
+            {% for stage in stages %}{% if stage.pk != deal.stage_id %}<li><button class="dropdown-item" type="button" data-move-stage="{{ stage.pk }}">{{ stage.name }}</button></li>{% endif %}{% endfor %}
+          </ul>
+        </div>
+      </form>
+      {% endif %}
+    </div>
+    {% if deal.next_activity %}<div class="small mt-1 deal-card-next"><i class="bi bi-calendar-event" aria-hidden="true"></i> <a href="{{ deal.next_activity.get_absolute_url }}">{{ deal.next_activity.subject }}</a> <span class="text-secondary">{{ deal.next_activity.due_at|date:"SHORT_DATE_FORMAT" }}</span></div>{% endif %}
+  </div>
+</article>
+{% endwith %}
+"""
+
+OLD_ROW = """{% load i18n %}<tr>
+  <td><a href="{{ deal.get_absolute_url }}">{{ deal.title }}</a></td>
+  <td>{% if deal.company %}{{ deal.company.name }}{% else %}<span class="text-secondary">—</span>{% endif %}</td>
+  <td>{% include "deals/partials/status_badge.html" %} <span class="small text-secondary">{{ deal.pipeline.name }}</span></td>
+  <td>{{ deal.owner }}</td>
+  <td class="text-end text-nowrap">{{ deal.amount|floatformat:"2g" }} {{ deal.currency }}</td>
+  <td class="text-end">{{ deal.probability }}%{% if deal.probability_is_manual %} <span class="badge text-bg-light border" title="{% translate 'Set by hand; kept when the stage changes' %}">{% translate "manual" %}</span>{% endif %}</td>
+  <td class="text-nowrap">{{ deal.expected_close_date|default:"—" }}{% if deal.is_overdue %} <span class="badge text-bg-danger">{% translate "overdue" %}</span>{% endif %}</td>
+</tr>"""
+
+
+def _squash(html: str) -> str:
+    return re.sub(r"\s+", " ", str(html)).replace("> <", "><").strip()
+
+
+@pytest.fixture
+def varied_deals(owner, teammate, pipeline):
+    company = CompanyFactory(owner=owner, name='Smith & "Sons" <Ltd>')
+    deals = [
+        DealFactory(
+            owner=owner, pipeline=pipeline, company=company, title="<b>Big</b> & bold", amount=Decimal("1234567.89")
+        ),
+        DealFactory(owner=teammate, pipeline=pipeline, title="Teammate's", currency="EUR", amount=Decimal("0")),
+        DealFactory(
+            owner=owner,
+            pipeline=pipeline,
+            title="Manual",
+            probability=33,
+            probability_is_manual=True,
+            expected_close_date=timezone.localdate() - dt.timedelta(days=3),
+        ),
+    ]
+    won = DealFactory(owner=owner, pipeline=pipeline, title="Won one", expected_close_date=dt.date(2030, 1, 2))
+    services.deal_mark_won(deal=won, actor=owner)
+    lost = DealFactory(owner=owner, pipeline=pipeline, title="Lost one")
+    services.deal_mark_lost(deal=lost, actor=owner, lost_reason=LostReasonFactory())
+    Deal.objects.filter(pk=deals[1].pk).update(stage_entered_at=timezone.now() - dt.timedelta(days=1))
+    Deal.objects.filter(pk=deals[2].pk).update(stage_entered_at=timezone.now() - dt.timedelta(days=40))
+    return list(Deal.objects.select_related("owner", "company", "pipeline", "stage").order_by("pk"))
+
+
+@pytest.mark.parametrize("querystring", ["", "owner=3&team=4"])
+def test_board_cards_match_the_old_card_template(owner, pipeline, varied_deals, querystring):
+    request = RequestFactory().get("/")
+    request.user = owner
+    stages = list(Stage.objects.filter(pipeline=pipeline).order_by("position", "id"))
+    due = timezone.now() + dt.timedelta(days=2)
+    for deal in varied_deals:
+        deal.next_activity = None
+    varied_deals[0].next_activity = SimpleNamespace(
+        subject="Call <them>", due_at=due, get_absolute_url=lambda: "/activities/7/?a=1&b=2"
+    )
+    context = {"request": request, "stages": stages, "board_querystring": querystring}
+    old = "".join(Template(OLD_CARD).render(Context({**context, "deal": deal})) for deal in varied_deals)
+    new = Template("{% load deal_rows %}{% board_cards cards %}").render(Context({**context, "cards": varied_deals}))
+    assert _squash(new) == _squash(old)
+    assert "data-draggable" in new and "Teammate&#x27;s" in new and "&lt;b&gt;Big&lt;/b&gt;" in new
+    one = Template("{% load deal_rows %}{% board_card deal %}").render(Context({**context, "deal": varied_deals[2]}))
+    assert _squash(one) == _squash(Template(OLD_CARD).render(Context({**context, "deal": varied_deals[2]})))
+
+
+def test_list_rows_match_the_old_row_template(varied_deals):
+    old = "".join(Template(OLD_ROW).render(Context({"deal": deal})) for deal in varied_deals)
+    new = Template("{% load deal_rows %}{% deal_list_rows deals %}").render(Context({"deals": varied_deals}))
+    assert _squash(new) == _squash(old)
+    assert "overdue" in new and "manual" in new and "text-bg-success" in new and "text-bg-danger" in new
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_numbers_format_like_floatformat_with_grouping(language):
+    from django.template.defaultfilters import floatformat
+    from django.utils import translation
+
+    from deals.templatetags.deal_rows import Numbers
+
+    rng = random.Random(5)
+    values = [Decimal("0"), Decimal("0.00"), Decimal("0.5"), Decimal("1.005"), Decimal("999.5"), Decimal("1000")]
+    values += [Decimal(rng.randint(0, 10**14)) / 100 for _ in range(500)]
+    with translation.override(language):
+        numbers = Numbers()
+        for value in values:
+            for places in (0, 2):
+                assert numbers.grouped(value, places) == floatformat(value, f"{places}g"), (value, places)

@@ -1,0 +1,184 @@
+"""The ``deals_dealtotal`` aggregate: PostgreSQL triggers that keep it equal to a GROUP BY of
+``deals_deal`` (see ``deals.models.DealTotal``).
+
+Why triggers: every write to ``deals_deal`` passes through them, in the writer's transaction —
+the services, ``QuerySet.update`` (bulk owner changes, merges), ``crm.bulk``'s COPY, cascades,
+the admin — so the totals are exact and transactional without each write path remembering to
+bump anything. They are statement-level AFTER triggers with transition tables: one upsert per
+statement whatever the number of rows (a COPY of 300k deals is one GROUP BY), and an UPDATE
+that changes none of the summed columns (``last_activity_at``, ``version``…) writes nothing.
+The upsert takes the rows in key order, so two transactions touching the same keys lock them
+in the same order (no deadlock between two statements). Rows whose count drops to zero are
+deleted, so the table holds exactly the groups that have deals.
+
+The rate month is ``date_trunc('month', closed_at AT TIME ZONE <TIME_ZONE>)`` as Django's
+``TruncMonth`` computes it, so the zone is baked into the functions: after a change of
+TIME_ZONE run ``manage.py rebuild_deal_totals`` (it reinstalls the functions and refills).
+
+``session_replication_role = replica`` (the dataset generator's bulk load) skips triggers like
+it skips foreign-key checks: such a loader must call ``rebuild`` afterwards.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection
+
+TABLE = "deals_dealtotal"
+KEY = "owner_id, pipeline_id, stage_id, status, currency, rate_month"
+_SUMMED = ("owner_id", "pipeline_id", "stage_id", "status", "currency", "closed_at", "amount", "probability")
+
+
+def _zone_literal(cursor) -> str:
+    zone = settings.TIME_ZONE if settings.USE_TZ else "UTC"
+    return cursor.mogrify("%s", [zone]).decode()
+
+
+def _month(alias: str, zone: str) -> str:
+    return f"(date_trunc('month', {alias}.closed_at AT TIME ZONE {zone}))::date"
+
+
+def _upsert(delta: str) -> str:
+    """Add the signed rows of ``delta`` (key columns, n, a, w) to the totals, in key order,
+    then delete the groups left empty."""
+    return f"""
+    WITH up AS (
+        INSERT INTO {TABLE} AS t ({KEY}, count, amount_sum, weighted_sum)
+        SELECT {KEY}, sum(n), sum(a), sum(w)
+        FROM ({delta}) d
+        GROUP BY {KEY}
+        HAVING sum(n) <> 0 OR sum(a) <> 0 OR sum(w) <> 0
+        ORDER BY {KEY}
+        ON CONFLICT ({KEY}) DO UPDATE SET
+            count = t.count + EXCLUDED.count,
+            amount_sum = t.amount_sum + EXCLUDED.amount_sum,
+            weighted_sum = t.weighted_sum + EXCLUDED.weighted_sum
+        RETURNING t.id, t.count
+    )
+    SELECT array_agg(id) INTO emptied FROM up WHERE count = 0;
+    IF emptied IS NOT NULL THEN
+        DELETE FROM {TABLE} WHERE id = ANY(emptied) AND count = 0;
+    END IF;
+    RETURN NULL;
+"""
+
+
+def _function(name: str, body: str) -> str:
+    return f"""
+CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE emptied bigint[];
+BEGIN
+{body}
+END
+$fn$;
+"""
+
+
+def install_sql(zone: str) -> list[str]:
+    """The functions and triggers, for a quoted ``zone`` literal."""
+    inserted = (
+        f"SELECT r.owner_id, r.pipeline_id, r.stage_id, r.status, r.currency, {_month('r', zone)} AS rate_month, "
+        "1 AS n, r.amount AS a, r.amount * r.probability AS w FROM new_rows r"
+    )
+    deleted = (
+        f"SELECT r.owner_id, r.pipeline_id, r.stage_id, r.status, r.currency, {_month('r', zone)} AS rate_month, "
+        "-1 AS n, -r.amount AS a, -(r.amount * r.probability) AS w FROM old_rows r"
+    )
+    old_cols = ", ".join(f"o.{c}" for c in _SUMMED)
+    new_cols = ", ".join(f"r.{c}" for c in _SUMMED)
+    updated = f"""
+        SELECT v.* FROM old_rows o JOIN new_rows r ON r.id = o.id
+        CROSS JOIN LATERAL (VALUES
+            (r.owner_id, r.pipeline_id, r.stage_id, r.status, r.currency, {_month("r", zone)},
+             1, r.amount, r.amount * r.probability),
+            (o.owner_id, o.pipeline_id, o.stage_id, o.status, o.currency, {_month("o", zone)},
+             -1, -o.amount, -(o.amount * o.probability))
+        ) AS v(owner_id, pipeline_id, stage_id, status, currency, rate_month, n, a, w)
+        WHERE ({old_cols}) IS DISTINCT FROM ({new_cols})
+    """
+    return [
+        _function("deals_dealtotal_after_insert", _upsert(inserted)),
+        _function("deals_dealtotal_after_update", _upsert(updated)),
+        _function("deals_dealtotal_after_delete", _upsert(deleted)),
+        f"""
+CREATE OR REPLACE FUNCTION deals_dealtotal_after_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    DELETE FROM {TABLE};
+    RETURN NULL;
+END
+$fn$;
+""",
+        "DROP TRIGGER IF EXISTS deals_dealtotal_insert ON deals_deal",
+        "DROP TRIGGER IF EXISTS deals_dealtotal_update ON deals_deal",
+        "DROP TRIGGER IF EXISTS deals_dealtotal_delete ON deals_deal",
+        "DROP TRIGGER IF EXISTS deals_dealtotal_truncate ON deals_deal",
+        "CREATE TRIGGER deals_dealtotal_insert AFTER INSERT ON deals_deal REFERENCING NEW TABLE AS new_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION deals_dealtotal_after_insert()",
+        "CREATE TRIGGER deals_dealtotal_update AFTER UPDATE ON deals_deal "
+        "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION deals_dealtotal_after_update()",
+        "CREATE TRIGGER deals_dealtotal_delete AFTER DELETE ON deals_deal REFERENCING OLD TABLE AS old_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION deals_dealtotal_after_delete()",
+        "CREATE TRIGGER deals_dealtotal_truncate AFTER TRUNCATE ON deals_deal "
+        "FOR EACH STATEMENT EXECUTE FUNCTION deals_dealtotal_after_truncate()",
+    ]
+
+
+UNINSTALL_SQL = [
+    "DROP TRIGGER IF EXISTS deals_dealtotal_insert ON deals_deal",
+    "DROP TRIGGER IF EXISTS deals_dealtotal_update ON deals_deal",
+    "DROP TRIGGER IF EXISTS deals_dealtotal_delete ON deals_deal",
+    "DROP TRIGGER IF EXISTS deals_dealtotal_truncate ON deals_deal",
+    "DROP FUNCTION IF EXISTS deals_dealtotal_after_insert()",
+    "DROP FUNCTION IF EXISTS deals_dealtotal_after_update()",
+    "DROP FUNCTION IF EXISTS deals_dealtotal_after_delete()",
+    "DROP FUNCTION IF EXISTS deals_dealtotal_after_truncate()",
+]
+
+
+def fresh_totals_sql(zone: str) -> str:
+    """The totals as a GROUP BY of ``deals_deal`` (what the table must always equal)."""
+    return f"""
+        SELECT owner_id, pipeline_id, stage_id, status, currency, {_month("d", zone)} AS rate_month,
+               count(*) AS count, sum(amount) AS amount_sum, sum(amount * probability) AS weighted_sum
+        FROM deals_deal d
+        GROUP BY 1, 2, 3, 4, 5, 6
+    """
+
+
+def install(cursor=None) -> None:
+    """(Re)create the trigger functions for the current TIME_ZONE."""
+    if cursor is None:
+        with connection.cursor() as cursor:
+            install(cursor)
+        return
+    zone = _zone_literal(cursor)
+    for statement in install_sql(zone):
+        cursor.execute(statement)
+
+
+def rebuild(cursor=None) -> int:
+    """Refill the totals from ``deals_deal`` (writers wait meanwhile); returns the row count."""
+    if cursor is None:
+        with connection.cursor() as cursor:
+            return rebuild(cursor)
+    zone = _zone_literal(cursor)
+    cursor.execute("LOCK TABLE deals_deal IN SHARE MODE")
+    cursor.execute(f"DELETE FROM {TABLE}")
+    cursor.execute(
+        f"INSERT INTO {TABLE} ({KEY}, count, amount_sum, weighted_sum) "
+        f"SELECT * FROM ({fresh_totals_sql(zone)}) f ORDER BY {KEY}"
+    )
+    return cursor.rowcount
+
+
+def differences(cursor=None) -> list[tuple]:
+    """Groups where the table and a fresh GROUP BY of the deals disagree (empty when exact)."""
+    if cursor is None:
+        with connection.cursor() as cursor:
+            return differences(cursor)
+    zone = _zone_literal(cursor)
+    stored = f"SELECT {KEY}, count, amount_sum, weighted_sum FROM {TABLE}"
+    fresh = fresh_totals_sql(zone)
+    cursor.execute(f"(({stored}) EXCEPT ALL ({fresh})) UNION ALL (({fresh}) EXCEPT ALL ({stored})) ORDER BY 1, 2, 3")
+    return cursor.fetchall()
