@@ -1,12 +1,24 @@
-"""Report figures, read from the current rollup generation only (a few GROUP BYs per page)."""
+"""Report figures, read from the current rollup generation only (a few GROUP BYs per page).
+
+The deal reports sum the generation's cells (``ClosedCell``, ``LostReasonCell``, ``OpenCell``,
+``FunnelCell``, ``StageTimeCell``: the facts summed per owner, pipeline, month and the
+report's dimensions), a few thousand rows for an admin's six months instead of tens of
+thousands of facts. Every filter the pages offer (period in months, pipeline, team, owner) is
+a condition on the cells' keys; only the home panel's "last 90 days" does not fall on month
+boundaries and reads the facts of its first month.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from django.db.models import Avg, Count, F, Q, Sum
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum
+from django.db.models.functions import NullIf
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -16,21 +28,23 @@ from crm.models import Team
 from deals.models import DealStatus, Pipeline, Product, Stage
 from reports.models import (
     ActivityWeek,
+    ClosedCell,
     CohortCell,
     CrossSellSuggestion,
     CustomerValue,
-    DealFact,
     DormancyFollowUp,
     DormantCell,
     ForecastSnapshot,
+    FunnelCell,
+    LostReasonCell,
+    OpenCell,
     ProductCustomers,
     ProductPair,
     ReportSubscription,
     RollupGeneration,
     RollupPointer,
     SegmentCell,
-    StageFact,
-    StageVisit,
+    StageTimeCell,
     ValueRun,
 )
 from reports.scope import ReportScope, TeamChoice, add_months
@@ -55,6 +69,14 @@ def rollup_status() -> RollupStatus:
     if pointer is None:
         return RollupStatus(generation_id=None, refreshed_at=None, rebuilt=None)
     return RollupStatus(pointer.generation_id, pointer.refreshed_at, pointer.generation)
+
+
+def _divide(total: str, count: str, *, where: Q) -> ExpressionWrapper:
+    """sum(total) ÷ sum(count) over the matching cells, as numeric: the same division ``AVG``
+    does over the facts (their sum ÷ their count), so the same digits."""
+    return ExpressionWrapper(
+        Sum(total, filter=where) / NullIf(Sum(count, filter=where), 0), output_field=DecimalField()
+    )
 
 
 def _facts(model, scope: ReportScope, generation_id: int | None):
@@ -97,17 +119,17 @@ def funnel_report(scope: ReportScope, generation_id: int | None) -> FunnelReport
     stages = list(Stage.objects.filter(pipeline=scope.pipeline, is_lost=False).order_by("position", "id"))
     cells = {
         cell["stage_id"]: cell
-        for cell in _facts(StageFact, scope, generation_id)
+        for cell in _facts(FunnelCell, scope, generation_id)
         .filter(entered_month__range=(scope.start, scope.end))
         .values("stage_id")
-        .annotate(entered=Count("id"), later=Count("id", filter=Q(reached_later=True)), amount=Sum("amount_base"))
+        .annotate(n=Sum("entered"), later=Sum("reached_later"), amount=Sum("amount_base"))
         .order_by()
     }
-    top = cells.get(stages[0].pk, {}).get("entered", 0) if stages else 0
+    top = cells.get(stages[0].pk, {}).get("n", 0) if stages else 0
     rows = []
     for stage in stages:
         cell = cells.get(stage.pk, {})
-        entered, later = cell.get("entered", 0), cell.get("later", 0)
+        entered, later = cell.get("n", 0), cell.get("later", 0)
         is_last = stage is stages[-1]
         rows.append(
             FunnelRow(
@@ -154,14 +176,13 @@ class ForecastReport:
 
 def forecast_report(scope: ReportScope, generation_id: int | None) -> ForecastReport:
     cells = (
-        _facts(DealFact, scope, generation_id)
-        .filter(status=DealStatus.OPEN)
+        _facts(OpenCell, scope, generation_id)
         .values("expected_close_month", "owner_id")
         .annotate(
             weighted=Sum("weighted_base"),
             unweighted=Sum("amount_base"),
-            deals=Count("id"),
-            missing=Count("id", filter=Q(rate_missing=True)),
+            n=Sum("deals"),
+            missing=Sum("rate_missing"),
         )
         .order_by()
     )
@@ -186,7 +207,7 @@ def forecast_report(scope: ReportScope, generation_id: int | None) -> ForecastRe
         for target in (line, by_owner):
             target.weighted += cell["weighted"]
             target.unweighted += cell["unweighted"]
-            target.deals += cell["deals"]
+            target.deals += cell["n"]
         missing += cell["missing"]
     # Dated months first in calendar order, then deals without an expected close date.
     by_month = sorted(months.values(), key=lambda line: (line.key is None, line.key or this_month))
@@ -220,7 +241,7 @@ def forecast_accuracy(scope: ReportScope, generation_id: int | None) -> list[Acc
         .order_by()
     }
     actual = dict(
-        _facts(DealFact, scope, generation_id)
+        _facts(ClosedCell, scope, generation_id)
         .filter(status=DealStatus.WON, closed_month__range=(scope.start, scope.end))
         .values("closed_month")
         .annotate(won=Sum("amount_base"))
@@ -274,12 +295,12 @@ class WinLossReport:
 
 
 def winloss_report(scope: ReportScope, generation_id: int | None, *, source_labels: dict[str, str]) -> WinLossReport:
-    closed = _facts(DealFact, scope, generation_id).filter(
-        status__in=[DealStatus.WON, DealStatus.LOST], closed_month__range=(scope.start, scope.end)
-    )
+    period = Q(closed_month__range=(scope.start, scope.end))
     cells = (
-        closed.values("closed_month", "owner_id", "source", "status")
-        .annotate(deals=Count("id"), amount=Sum("amount_base"))
+        _facts(ClosedCell, scope, generation_id)
+        .filter(period)
+        .values("closed_month", "owner_id", "source", "status")
+        .annotate(n=Sum("deals"), amount=Sum("amount_base"))
         .order_by()
     )
     months = {month: WinLossLine(key=month, label=f"{month:%Y-%m}") for month in scope.months()}
@@ -298,22 +319,23 @@ def winloss_report(scope: ReportScope, generation_id: int | None, *, source_labe
         ]
         for line in targets:
             if cell["status"] == DealStatus.WON:
-                line.won += cell["deals"]
+                line.won += cell["n"]
                 line.won_amount += cell["amount"]
             else:
-                line.lost += cell["deals"]
+                line.lost += cell["n"]
                 line.lost_amount += cell["amount"]
     reasons = [
         WinLossLine(
             key=row["lost_reason_id"],
             label=row["lost_reason__name"] or "",
-            lost=row["deals"],
+            lost=row["n"],
             lost_amount=row["amount"],
         )
-        for row in closed.filter(status=DealStatus.LOST)
+        for row in _facts(LostReasonCell, scope, generation_id)
+        .filter(period)
         .values("lost_reason_id", "lost_reason__name")
-        .annotate(deals=Count("id"), amount=Sum("amount_base"))
-        .order_by("-deals", "lost_reason__name")
+        .annotate(n=Sum("deals"), amount=Sum("amount_base"))
+        .order_by("-n", "lost_reason__name")
     ]
     return WinLossReport(
         by_month=[months[key] for key in sorted(months)],
@@ -361,45 +383,49 @@ class VelocityReport:
 
 
 def velocity_report(scope: ReportScope, generation_id: int | None) -> VelocityReport:
-    period = Q(closed_month__range=(scope.start, scope.end))
-    totals = _facts(DealFact, scope, generation_id).aggregate(
-        open_deals=Count("id", filter=Q(status=DealStatus.OPEN)),
-        won=Count("id", filter=Q(status=DealStatus.WON) & period),
-        lost=Count("id", filter=Q(status=DealStatus.LOST) & period),
-        average_won=Avg("amount_base", filter=Q(status=DealStatus.WON) & period),
-        cycle_days=Avg("cycle_days", filter=Q(status=DealStatus.WON) & period),
+    won, lost = Q(status=DealStatus.WON), Q(status=DealStatus.LOST)
+    totals = (
+        _facts(ClosedCell, scope, generation_id)
+        .filter(closed_month__range=(scope.start, scope.end))
+        .aggregate(
+            n_won=Sum("deals", filter=won),
+            n_lost=Sum("deals", filter=lost),
+            average_won=_divide("amount_base", "deals", where=won),
+            average_cycle=_divide("cycle_days", "cycle_deals", where=won),
+        )
     )
+    open_deals = _facts(OpenCell, scope, generation_id).aggregate(n=Sum("deals"))["n"] or 0
     stage_times = []
     if scope.pipeline is not None:
         stages = list(Stage.objects.filter(pipeline=scope.pipeline).order_by("position", "id"))
         cells = {
             cell["stage_id"]: cell
-            for cell in _facts(StageVisit, scope, generation_id)
+            for cell in _facts(StageTimeCell, scope, generation_id)
             .filter(left_month__range=(scope.start, scope.end))
             .values("stage_id")
-            .annotate(visits=Count("id"), seconds=Avg("seconds"))
+            .annotate(n=Sum("visits"), average_seconds=_divide("seconds", "visits", where=Q()))
             .order_by()
         }
         for stage in stages:
             if stage.is_won or stage.is_lost:
                 continue  # closed deals stay there; time in them is not part of the cycle
             cell = cells.get(stage.pk, {})
-            seconds = cell.get("seconds")
+            seconds = cell.get("average_seconds")
             stage_times.append(
                 StageTime(
                     stage=stage,
-                    visits=cell.get("visits", 0),
+                    visits=cell.get("n", 0),
                     average_days=None if seconds is None else round(float(seconds) / 86400, 1),
                 )
             )
     quantize = Decimal("0.01")
     return VelocityReport(
         stage_times=stage_times,
-        open_deals=totals["open_deals"],
-        won=totals["won"],
-        lost=totals["lost"],
+        open_deals=open_deals,
+        won=totals["n_won"] or 0,
+        lost=totals["n_lost"] or 0,
         average_won=None if totals["average_won"] is None else totals["average_won"].quantize(quantize),
-        cycle_days=None if totals["cycle_days"] is None else totals["cycle_days"].quantize(quantize),
+        cycle_days=None if totals["average_cycle"] is None else totals["average_cycle"].quantize(quantize),
     )
 
 
@@ -452,16 +478,54 @@ def team_summary(*, team: Team, user, today: dt.date) -> TeamSummary:
     )
 
 
+_HOME_FIGURES_SQL = """
+WITH forecast AS (
+    SELECT sum(c.weighted_base) AS weighted, coalesce(sum(c.deals), 0) AS open_deals
+    FROM reports_opencell c
+    WHERE c.generation_id = %(generation)s AND c.expected_close_month = %(month)s {cells}
+), closed AS (
+    SELECT c.status, c.deals FROM reports_closedcell c
+    WHERE c.generation_id = %(generation)s AND c.closed_month > %(first_month)s {cells}
+    UNION ALL
+    SELECT c.status, 1 FROM reports_dealfact c
+    WHERE c.generation_id = %(generation)s AND c.closed_month = %(first_month)s
+      AND c.status IN (%(won)s, %(lost)s) AND c.closed_at >= %(since)s {cells}
+)
+SELECT forecast.weighted, forecast.open_deals,
+       (SELECT coalesce(sum(deals) FILTER (WHERE status = %(won)s), 0) FROM closed),
+       (SELECT coalesce(sum(deals) FILTER (WHERE status = %(lost)s), 0) FROM closed)
+FROM forecast
+"""
+
+
 def home_figures(scope: ReportScope, generation_id: int | None) -> dict:
-    """This month's weighted forecast and the win rate over the last 90 days, for the home panel."""
+    """This month's weighted forecast and the win rate over the last 90 days, for the home panel.
+
+    One query over the cells. The 90 days do not start on a month boundary: the cells count
+    the later months whole, the facts of the first month are read with their close time.
+    Months are the facts' (``settings.TIME_ZONE``)."""
     month = timezone.localdate().replace(day=1)
     since = timezone.now() - dt.timedelta(days=90)
-    return _facts(DealFact, scope, generation_id).aggregate(
-        weighted=Sum("weighted_base", filter=Q(status=DealStatus.OPEN, expected_close_month=month)),
-        open_deals=Count("id", filter=Q(status=DealStatus.OPEN, expected_close_month=month)),
-        won=Count("id", filter=Q(status=DealStatus.WON, closed_at__gte=since)),
-        lost=Count("id", filter=Q(status=DealStatus.LOST, closed_at__gte=since)),
-    )
+    first_month = timezone.localtime(since, ZoneInfo(settings.TIME_ZONE)).date().replace(day=1)
+    params = {
+        "generation": generation_id,
+        "month": month,
+        "first_month": first_month,
+        "since": since,
+        "won": DealStatus.WON.value,
+        "lost": DealStatus.LOST.value,
+    }
+    conditions = ""
+    if scope.owner_ids is not None:
+        conditions += " AND c.owner_id = ANY(%(owners)s)"
+        params["owners"] = sorted(scope.owner_ids)
+    if scope.pipeline is not None:
+        conditions += " AND c.pipeline_id = %(pipeline)s"
+        params["pipeline"] = scope.pipeline.pk
+    with connection.cursor() as cursor:
+        cursor.execute(_HOME_FIGURES_SQL.format(cells=conditions), params)
+        weighted, open_deals, won, lost = cursor.fetchone()
+    return {"weighted": weighted, "open_deals": open_deals, "won": won, "lost": lost}
 
 
 # Activity -------------------------------------------------------------------------------

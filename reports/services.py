@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -32,6 +33,7 @@ from deals.money import CENT
 from reports import value
 from reports.models import (
     ActivityWeek,
+    ClosedCell,
     CohortCell,
     CrossSellSuggestion,
     CustomerValue,
@@ -39,6 +41,9 @@ from reports.models import (
     DormancyFollowUp,
     DormantCell,
     ForecastSnapshot,
+    FunnelCell,
+    LostReasonCell,
+    OpenCell,
     ProductCustomers,
     ProductPair,
     ReportSubscription,
@@ -46,6 +51,7 @@ from reports.models import (
     RollupPointer,
     SegmentCell,
     StageFact,
+    StageTimeCell,
     StageVisit,
     ValueRun,
 )
@@ -173,6 +179,170 @@ def _write_facts(generation_id: int, low: int, high: int) -> int:
     return count
 
 
+# Cells: the facts of a generation summed per report dimension (see ``reports.models``). Each
+# spec names the cell table, the fact table, the key columns (the same name in both, with the
+# SQL type used to pass key lists), the summed values and which facts count.
+@dataclass(frozen=True)
+class _CellSpec:
+    model: type
+    facts: type
+    keys: tuple[tuple[str, str], ...]  # (column, SQL type)
+    values: tuple[tuple[str, str], ...]  # (cell column, aggregate over the facts)
+    where: str  # SQL condition on the facts (alias f)
+    nullable: frozenset[str] = frozenset()  # key columns that may be null
+
+    @property
+    def table(self) -> str:
+        return self.model._meta.db_table
+
+    @property
+    def fact_table(self) -> str:
+        return self.facts._meta.db_table
+
+
+_CLOSED = f"f.status IN ('{DealStatus.WON.value}', '{DealStatus.LOST.value}') AND f.closed_month IS NOT NULL"
+CELL_SPECS = (
+    _CellSpec(
+        ClosedCell,
+        DealFact,
+        keys=(
+            ("owner_id", "integer"),
+            ("pipeline_id", "integer"),
+            ("closed_month", "date"),
+            ("status", "text"),
+            ("source", "text"),
+        ),
+        values=(
+            ("deals", "count(*)"),
+            ("amount_base", "sum(f.amount_base)"),
+            ("cycle_days", "sum(f.cycle_days)"),
+            ("cycle_deals", "count(f.cycle_days)"),
+        ),
+        where=_CLOSED,
+    ),
+    _CellSpec(
+        LostReasonCell,
+        DealFact,
+        keys=(
+            ("owner_id", "integer"),
+            ("pipeline_id", "integer"),
+            ("closed_month", "date"),
+            ("lost_reason_id", "integer"),
+        ),
+        values=(("deals", "count(*)"), ("amount_base", "sum(f.amount_base)")),
+        where=f"f.status = '{DealStatus.LOST.value}' AND f.closed_month IS NOT NULL",
+        nullable=frozenset({"lost_reason_id"}),
+    ),
+    _CellSpec(
+        OpenCell,
+        DealFact,
+        keys=(("owner_id", "integer"), ("pipeline_id", "integer"), ("expected_close_month", "date")),
+        values=(
+            ("deals", "count(*)"),
+            ("weighted_base", "sum(f.weighted_base)"),
+            ("amount_base", "sum(f.amount_base)"),
+            ("rate_missing", "count(*) FILTER (WHERE f.rate_missing)"),
+        ),
+        where=f"f.status = '{DealStatus.OPEN.value}'",
+        nullable=frozenset({"expected_close_month"}),
+    ),
+    _CellSpec(
+        FunnelCell,
+        StageFact,
+        keys=(("owner_id", "integer"), ("pipeline_id", "integer"), ("stage_id", "integer"), ("entered_month", "date")),
+        values=(
+            ("entered", "count(*)"),
+            ("reached_later", "count(*) FILTER (WHERE f.reached_later)"),
+            ("amount_base", "sum(f.amount_base)"),
+        ),
+        where="TRUE",
+    ),
+    _CellSpec(
+        StageTimeCell,
+        StageVisit,
+        keys=(("owner_id", "integer"), ("pipeline_id", "integer"), ("stage_id", "integer"), ("left_month", "date")),
+        values=(("visits", "count(*)"), ("seconds", "sum(f.seconds)")),
+        where="TRUE",
+    ),
+)
+CELL_MODELS = tuple(spec.model for spec in CELL_SPECS)
+
+
+def _insert_cells_sql(spec: _CellSpec, *, keyed: bool) -> str:
+    """INSERT … SELECT … GROUP BY of the cells; ``keyed``: only the cells listed in %(k_<column>)s
+    arrays (the facts of the other cells are not read), leaving out the facts of %(skip_deal)s."""
+    keys = [column for column, _type in spec.keys]
+    values = [column for column, _aggregate in spec.values]
+    join = ""
+    if keyed:
+        join = f"JOIN ({_keys_sql(spec)}) k ON " + " AND ".join(
+            f"f.{column} IS NOT DISTINCT FROM k.{column}" if column in spec.nullable else f"f.{column} = k.{column}"
+            for column in keys
+        )
+    return (
+        f"INSERT INTO {spec.table} (generation_id, {', '.join(keys + values)}) "
+        f"SELECT %(generation)s, {', '.join(f'f.{column}' for column in keys)}, "
+        f"{', '.join(aggregate for _column, aggregate in spec.values)} "
+        f"FROM {spec.fact_table} f {join} "
+        f"WHERE f.generation_id = %(generation)s AND {spec.where}"
+        + (" AND f.deal_id <> %(skip_deal)s" if keyed else "")
+        + f" GROUP BY {', '.join(f'f.{column}' for column in keys)}"
+    )
+
+
+def _keys_sql(spec: _CellSpec) -> str:
+    arrays = ", ".join(f"%(k_{column})s::{sql_type}[]" for column, sql_type in spec.keys)
+    columns = ", ".join(column for column, _type in spec.keys)
+    return f"SELECT DISTINCT * FROM unnest({arrays}) AS u({columns})"
+
+
+def _write_cells(generation_id: int) -> None:
+    """Every cell of the generation from its facts, after the facts are written: one GROUP BY each."""
+    with connection.cursor() as cursor:
+        for spec in CELL_SPECS:
+            cursor.execute(_insert_cells_sql(spec, keyed=False), {"generation": generation_id})
+
+
+def _cell_keys_of_deal(generation_id: int, deal_id: int) -> dict[_CellSpec, set[tuple]]:
+    """The keys of the cells the deal's current facts count in, per cell table."""
+    keys = {}
+    with connection.cursor() as cursor:
+        for spec in CELL_SPECS:
+            columns = ", ".join(f"f.{column}" for column, _type in spec.keys)
+            cursor.execute(
+                f"SELECT DISTINCT {columns} FROM {spec.fact_table} f "
+                f"WHERE f.generation_id = %s AND f.deal_id = %s AND {spec.where}",
+                [generation_id, deal_id],
+            )
+            keys[spec] = set(cursor.fetchall())
+    return keys
+
+
+def _recompute_cells(generation_id: int, keys: dict[_CellSpec, set[tuple]], *, skip_deal: int = 0) -> None:
+    """Replace the listed cells by a fresh GROUP BY of their facts (without ``skip_deal``'s)."""
+    with connection.cursor() as cursor:
+        for spec, rows in keys.items():
+            if not rows:
+                continue
+            params: dict = {"generation": generation_id, "skip_deal": skip_deal}
+            for index, (column, _type) in enumerate(spec.keys):
+                params[f"k_{column}"] = [row[index] for row in rows]
+            match = " AND ".join(
+                f"c.{column} IS NOT DISTINCT FROM k.{column}" if column in spec.nullable else f"c.{column} = k.{column}"
+                for column, _type in spec.keys
+            )
+            cursor.execute(
+                f"DELETE FROM {spec.table} c USING ({_keys_sql(spec)}) k "
+                f"WHERE c.generation_id = %(generation)s AND {match}",
+                params,
+            )
+            cursor.execute(_insert_cells_sql(spec, keyed=True), params)
+
+
+def _merge_keys(*maps: dict[_CellSpec, set[tuple]]) -> dict[_CellSpec, set[tuple]]:
+    return {spec: set().union(*(m.get(spec, set()) for m in maps)) for spec in CELL_SPECS}
+
+
 def _deal_id_ranges(chunk_size: int) -> Iterator[tuple[int, int]]:
     """[low, high] id ranges of about ``chunk_size`` deals each, in id order."""
     ids = list(Deal.objects.order_by("pk").values_list("pk", flat=True))
@@ -228,6 +398,7 @@ def rollups_rebuild(*, chunk_size: int = 50_000) -> RollupGeneration:
         count = 0
         for low, high in _deal_id_ranges(chunk_size):
             count += _write_facts(generation.pk, low, high)
+        _write_cells(generation.pk)
         _write_activity_weeks(generation.pk)
         now = timezone.now()
         generation.finished_at = now
@@ -237,13 +408,13 @@ def rollups_rebuild(*, chunk_size: int = 50_000) -> RollupGeneration:
         pointer.generation = generation
         pointer.refreshed_at = now
         pointer.save(update_fields=["generation", "refreshed_at"])
-        for model in (DealFact, StageFact, StageVisit, ActivityWeek):
+        for model in (DealFact, StageFact, StageVisit, ActivityWeek, *CELL_MODELS):
             model.objects.exclude(generation=generation).delete()
         # Fresh planner statistics for the new generation (ANALYZE samples the rows this
         # transaction wrote and skips the ones it deleted): with the old ones the planner
         # expects one row per generation and sorts report groups on disk.
         with connection.cursor() as cursor:
-            for model in (DealFact, StageFact, StageVisit, ActivityWeek):
+            for model in (DealFact, StageFact, StageVisit, ActivityWeek, *CELL_MODELS):
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
         # Keep a short history of rebuild times (Admin › Rollup generations), not every night's row.
         keep = RollupGeneration.objects.order_by("-started_at", "-id").values_list("id", flat=True)[:KEEP_GENERATIONS]
@@ -253,7 +424,7 @@ def rollups_rebuild(*, chunk_size: int = 50_000) -> RollupGeneration:
         # reads the tables (VACUUM cannot run inside a transaction; a caller's own
         # transaction leaves it to autovacuum).
         with connection.cursor() as cursor:
-            for model in (DealFact, StageFact, StageVisit, ActivityWeek):
+            for model in (DealFact, StageFact, StageVisit, ActivityWeek, *CELL_MODELS):
                 cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}")
     logger.info("Rollups rebuilt: %s deals in %.1fs", count, generation.seconds)
     return generation
@@ -268,12 +439,25 @@ def rollups_refresh_for_deal(*, deal_id: int) -> bool:
         pointer = _locked_pointer()
         if pointer.generation_id is None:
             return False
+        before = _cell_keys_of_deal(pointer.generation_id, deal_id)
         for model in (DealFact, StageFact, StageVisit):
             model.objects.filter(generation_id=pointer.generation_id, deal_id=deal_id).delete()
         _write_facts(pointer.generation_id, deal_id, deal_id)
+        # The cells the deal counted in before and counts in now, summed again from their facts.
+        _recompute_cells(pointer.generation_id, _merge_keys(before, _cell_keys_of_deal(pointer.generation_id, deal_id)))
         pointer.refreshed_at = timezone.now()
         pointer.save(update_fields=["refreshed_at"])
     return True
+
+
+def rollup_cells_forget_deal(*, deal_id: int) -> None:
+    """Before a deal is deleted (its facts go with it): sum its cells again without its facts."""
+    with transaction.atomic():
+        pointer = RollupPointer.objects.select_for_update().filter(pk=1).first()
+        if pointer is not None and pointer.generation_id is not None:
+            _recompute_cells(
+                pointer.generation_id, _cell_keys_of_deal(pointer.generation_id, deal_id), skip_deal=deal_id
+            )
 
 
 def forecast_snapshot_take(*, month: dt.date | None = None) -> int:
