@@ -78,7 +78,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='dealfact',
-            index=models.Index(fields=['generation', 'closed_month', 'owner'], name='dealfact_closed_month'),
+            index=models.Index(fields=['generation', 'closed_month', 'owner'], include=('status', 'closed_at'), name='dealfact_closed_month'),
         ),
         migrations.AddField(
             model_name='closedcell',
