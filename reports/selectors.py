@@ -79,6 +79,19 @@ def _divide(total: str, count: str, *, where: Q) -> ExpressionWrapper:
     )
 
 
+def _scope_conditions(scope: ReportScope, generation_id: int | None) -> tuple[str, dict]:
+    """The scope's generation, owners and pipeline as SQL on a cell or fact table (no alias)."""
+    conditions = ["generation_id = %(generation)s"]
+    params: dict = {"generation": generation_id}
+    if scope.owner_ids is not None:
+        conditions.append("owner_id = ANY(%(owners)s)")
+        params["owners"] = sorted(scope.owner_ids)
+    if scope.pipeline is not None:
+        conditions.append("pipeline_id = %(pipeline)s")
+        params["pipeline"] = scope.pipeline.pk
+    return " AND ".join(conditions), params
+
+
 def _grouping_sets(
     model,
     scope: ReportScope,
@@ -94,14 +107,8 @@ def _grouping_sets(
     thousands of (month, owner, source) groups in Python. ``GROUPING()`` tells the sets apart,
     so a null key (no expected close month) stays a group of its own."""
     columns = list(dict.fromkeys(column for keys in sets.values() for column in keys))
-    conditions = ["generation_id = %(generation)s"]
-    params: dict = {"generation": generation_id}
-    if scope.owner_ids is not None:
-        conditions.append("owner_id = ANY(%(owners)s)")
-        params["owners"] = sorted(scope.owner_ids)
-    if scope.pipeline is not None:
-        conditions.append("pipeline_id = %(pipeline)s")
-        params["pipeline"] = scope.pipeline.pk
+    where, params = _scope_conditions(scope, generation_id)
+    conditions = [where]
     if period is not None:
         conditions.append(f"{period[0]} BETWEEN %(start)s AND %(end)s")
         params["start"], params["end"] = period[1], period[2]
@@ -433,19 +440,26 @@ class VelocityReport:
         return None if per_day is None else (per_day * 30).quantize(Decimal("0.01"))
 
 
+# Averages as ``AVG`` over the facts computes them: their sum divided by their count (numeric).
+_VELOCITY_TOTALS_SQL = """
+SELECT (SELECT coalesce(sum(deals), 0) FROM reports_opencell WHERE {where}),
+       coalesce(sum(deals) FILTER (WHERE status = %(won)s), 0),
+       coalesce(sum(deals) FILTER (WHERE status = %(lost)s), 0),
+       sum(amount_base) FILTER (WHERE status = %(won)s)
+           / NULLIF(sum(deals) FILTER (WHERE status = %(won)s), 0),
+       sum(cycle_days) FILTER (WHERE status = %(won)s)
+           / NULLIF(sum(cycle_deals) FILTER (WHERE status = %(won)s), 0)
+FROM reports_closedcell
+WHERE {where} AND closed_month BETWEEN %(start)s AND %(end)s
+"""
+
+
 def velocity_report(scope: ReportScope, generation_id: int | None) -> VelocityReport:
-    won, lost = Q(status=DealStatus.WON), Q(status=DealStatus.LOST)
-    totals = (
-        _facts(ClosedCell, scope, generation_id)
-        .filter(closed_month__range=(scope.start, scope.end))
-        .aggregate(
-            n_won=Sum("deals", filter=won),
-            n_lost=Sum("deals", filter=lost),
-            average_won=_divide("amount_base", "deals", where=won),
-            average_cycle=_divide("cycle_days", "cycle_deals", where=won),
-        )
-    )
-    open_deals = _facts(OpenCell, scope, generation_id).aggregate(n=Sum("deals"))["n"] or 0
+    where, params = _scope_conditions(scope, generation_id)
+    params.update(start=scope.start, end=scope.end, won=DealStatus.WON.value, lost=DealStatus.LOST.value)
+    with connection.cursor() as cursor:
+        cursor.execute(_VELOCITY_TOTALS_SQL.format(where=where), params)
+        open_deals, won, lost, average_won, cycle_days = cursor.fetchone()
     stage_times = []
     if scope.pipeline is not None:
         stages = list(Stage.objects.filter(pipeline=scope.pipeline).order_by("position", "id"))
@@ -473,10 +487,10 @@ def velocity_report(scope: ReportScope, generation_id: int | None) -> VelocityRe
     return VelocityReport(
         stage_times=stage_times,
         open_deals=open_deals,
-        won=totals["n_won"] or 0,
-        lost=totals["n_lost"] or 0,
-        average_won=None if totals["average_won"] is None else totals["average_won"].quantize(quantize),
-        cycle_days=None if totals["average_cycle"] is None else totals["average_cycle"].quantize(quantize),
+        won=won,
+        lost=lost,
+        average_won=None if average_won is None else average_won.quantize(quantize),
+        cycle_days=None if cycle_days is None else cycle_days.quantize(quantize),
     )
 
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 from django.db.models import Avg, Count, Q, Sum
 from django.http import QueryDict
+from django.urls import reverse
 from django.utils import timezone
 
 from deals.models import Deal, DealStatus, ExchangeRate, StageChange
@@ -413,3 +414,32 @@ def test_a_refresh_without_a_generation_writes_no_cells(owner):
     assert services.rollups_refresh_for_deal(deal_id=deal.pk) is False
     deal.delete()  # no generation: nothing to take out
     assert not any(model.objects.exists() for model in services.CELL_MODELS)
+
+
+# Pinned per persona (rep, manager, admin): as many queries as when the pages read the facts.
+PAGE_QUERIES = {
+    "reports:funnel": (5, 8, 7),
+    "reports:forecast": (4, 6, 6),
+    "reports:accuracy": (5, 7, 7),
+    "reports:winloss": (5, 7, 7),
+    "reports:velocity": (6, 8, 8),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", list(PAGE_QUERIES))
+def test_report_pages_pin_their_query_counts(
+    name, generated, owner_client, manager_client, admin_client, django_assert_num_queries
+):
+    for client, expected in zip((owner_client, manager_client, admin_client), PAGE_QUERIES[name], strict=True):
+        with django_assert_num_queries(expected):
+            assert client.get(reverse(name)).status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_home_panel_reads_its_figures_in_one_query(generated, manager, django_assert_num_queries):
+    scope = report_scope_for_user(manager, QueryDict())
+    generation_id = RollupPointer.objects.get(pk=1).generation_id
+    with django_assert_num_queries(1):
+        figures = selectors.home_figures(scope, generation_id)
+    assert figures == home_from_facts(scope, generation_id)
