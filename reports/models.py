@@ -443,6 +443,13 @@ class CustomerValue(models.Model):
             models.Index(
                 fields=["owner", "-lifetime_value"], condition=models.Q(is_dormant=True), name="customervalue_dormant"
             ),
+            # The dormant list in value order for several owners (a manager, an admin): the few
+            # dormant customers in order, instead of walking every customer by value.
+            models.Index(
+                fields=["-lifetime_value", "company"],
+                condition=models.Q(is_dormant=True),
+                name="customervalue_dormant_ltv",
+            ),
             models.Index(fields=["cohort_month", "owner"], name="customervalue_cohort"),
         ]
         verbose_name = _("customer value")
