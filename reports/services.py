@@ -193,6 +193,12 @@ class _CellSpec:
     # Rebuilds write the cells in the order of the index the pages read them by, so a page's
     # few thousand cells sit on a few hundred pages instead of one page each.
     order: tuple[str, ...] = ()
+    # How rows of one key add up when a deal's contribution is added or taken away (default
+    # ``sum(column)``); written so the result is what a GROUP BY over the facts gives.
+    totals: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        assert self.values[0][1] == "count(*)", "the first value counts the facts (an empty cell has none)"
 
     @property
     def table(self) -> str:
@@ -223,6 +229,8 @@ CELL_SPECS = (
         ),
         where=_CLOSED,
         order=("closed_month", "owner_id"),
+        # sum() over the facts is null when none of them has a cycle; a difference would be 0.
+        totals=(("cycle_days", "CASE WHEN sum(cycle_deals) > 0 THEN sum(cycle_days) END"),),
     ),
     _CellSpec(
         LostReasonCell,
@@ -276,80 +284,62 @@ CELL_SPECS = (
 CELL_MODELS = tuple(spec.model for spec in CELL_SPECS)
 
 
-def _insert_cells_sql(spec: _CellSpec, *, keyed: bool) -> str:
-    """INSERT … SELECT … GROUP BY of the cells; ``keyed``: only the cells listed in %(k_<column>)s
-    arrays (the facts of the other cells are not read), leaving out the facts of %(skip_deal)s."""
+def _insert_cells_sql(spec: _CellSpec) -> str:
+    """Every cell of the generation: INSERT … SELECT … GROUP BY over its facts."""
     keys = [column for column, _type in spec.keys]
     values = [column for column, _aggregate in spec.values]
-    join = ""
-    if keyed:
-        join = f"JOIN ({_keys_sql(spec)}) k ON " + " AND ".join(
-            f"f.{column} IS NOT DISTINCT FROM k.{column}" if column in spec.nullable else f"f.{column} = k.{column}"
-            for column in keys
-        )
     return (
         f"INSERT INTO {spec.table} (generation_id, {', '.join(keys + values)}) "
         f"SELECT %(generation)s, {', '.join(f'f.{column}' for column in keys)}, "
         f"{', '.join(aggregate for _column, aggregate in spec.values)} "
-        f"FROM {spec.fact_table} f {join} "
-        f"WHERE f.generation_id = %(generation)s AND {spec.where}"
-        + (" AND f.deal_id <> %(skip_deal)s" if keyed else "")
-        + f" GROUP BY {', '.join(f'f.{column}' for column in keys)}"
-        + (f" ORDER BY {', '.join(f'f.{column}' for column in spec.order)}" if spec.order and not keyed else "")
+        f"FROM {spec.fact_table} f "
+        f"WHERE f.generation_id = %(generation)s AND {spec.where} "
+        f"GROUP BY {', '.join(f'f.{column}' for column in keys)}"
+        + (f" ORDER BY {', '.join(f'f.{column}' for column in spec.order)}" if spec.order else "")
     )
-
-
-def _keys_sql(spec: _CellSpec) -> str:
-    arrays = ", ".join(f"%(k_{column})s::{sql_type}[]" for column, sql_type in spec.keys)
-    columns = ", ".join(column for column, _type in spec.keys)
-    return f"SELECT DISTINCT * FROM unnest({arrays}) AS u({columns})"
 
 
 def _write_cells(generation_id: int) -> None:
     """Every cell of the generation from its facts, after the facts are written: one GROUP BY each."""
     with connection.cursor() as cursor:
         for spec in CELL_SPECS:
-            cursor.execute(_insert_cells_sql(spec, keyed=False), {"generation": generation_id})
+            cursor.execute(_insert_cells_sql(spec), {"generation": generation_id})
 
 
-def _cell_keys_of_deal(generation_id: int, deal_id: int) -> dict[_CellSpec, set[tuple]]:
-    """The keys of the cells the deal's current facts count in, per cell table."""
-    keys = {}
+def _add_deal_to_cells(generation_id: int, deal_id: int, *, sign: int) -> None:
+    """Add (sign 1) or take away (sign -1) the deal's current facts to/from the cells they
+    count in. Per cell table one statement: the deal's contribution per key, the cells of
+    those keys deleted and written again as their sum with it; a cell left without facts
+    goes. Reads the deal's facts and those few cells, never the other facts."""
+    params = {"generation": generation_id, "deal": deal_id, "sign": sign}
     with connection.cursor() as cursor:
         for spec in CELL_SPECS:
-            columns = ", ".join(f"f.{column}" for column, _type in spec.keys)
-            cursor.execute(
-                f"SELECT DISTINCT {columns} FROM {spec.fact_table} f "
-                f"WHERE f.generation_id = %s AND f.deal_id = %s AND {spec.where}",
-                [generation_id, deal_id],
-            )
-            keys[spec] = set(cursor.fetchall())
-    return keys
+            cursor.execute(_add_deal_sql(spec), params)
 
 
-def _recompute_cells(generation_id: int, keys: dict[_CellSpec, set[tuple]], *, skip_deal: int = 0) -> None:
-    """Replace the listed cells by a fresh GROUP BY of their facts (without ``skip_deal``'s)."""
-    with connection.cursor() as cursor:
-        for spec, rows in keys.items():
-            if not rows:
-                continue
-            params: dict = {"generation": generation_id, "skip_deal": skip_deal}
-            for index, (column, _type) in enumerate(spec.keys):
-                params[f"k_{column}"] = [row[index] for row in rows]
-            match = " AND ".join(
-                f"c.{column} IS NOT DISTINCT FROM k.{column}" if column in spec.nullable else f"c.{column} = k.{column}"
-                for column, _type in spec.keys
-            )
-            cursor.execute(
-                f"DELETE FROM {spec.table} c USING ({_keys_sql(spec)}) k "
-                f"WHERE c.generation_id = %(generation)s AND {match}",
-                params,
-            )
-            cursor.execute(_insert_cells_sql(spec, keyed=True), params)
-
-
-def _merge_keys(*maps: dict[_CellSpec, set[tuple]]) -> dict[_CellSpec, set[tuple]]:
-    return {spec: set().union(*(m.get(spec, set()) for m in maps)) for spec in CELL_SPECS}
+def _add_deal_sql(spec: _CellSpec) -> str:
+    keys = [column for column, _type in spec.keys]
+    values = [column for column, _aggregate in spec.values]
+    totals = dict(spec.totals)
+    match = " AND ".join(
+        f"c.{column} IS NOT DISTINCT FROM d.{column}" if column in spec.nullable else f"c.{column} = d.{column}"
+        for column in keys
+    )
+    key_list, value_list = ", ".join(keys), ", ".join(values)
+    return (
+        f"WITH delta AS (SELECT {', '.join(f'f.{column}' for column in keys)}, "
+        f"{', '.join(f'%(sign)s * {aggregate} AS {column}' for column, aggregate in spec.values)} "
+        f"FROM {spec.fact_table} f "
+        f"WHERE f.generation_id = %(generation)s AND f.deal_id = %(deal)s AND {spec.where} "
+        f"GROUP BY {', '.join(f'f.{column}' for column in keys)}), "
+        f"gone AS (DELETE FROM {spec.table} c USING delta d WHERE c.generation_id = %(generation)s AND {match} "
+        f"RETURNING {', '.join(f'c.{column}' for column in keys + values)}) "
+        f"INSERT INTO {spec.table} (generation_id, {key_list}, {value_list}) "
+        f"SELECT %(generation)s, {key_list}, "
+        f"{', '.join(totals.get(column, f'sum({column})') for column in values)} "
+        f"FROM (SELECT {key_list}, {value_list} FROM gone UNION ALL SELECT {key_list}, {value_list} FROM delta) x "
+        f"GROUP BY {key_list} HAVING sum({values[0]}) > 0"
+    )
 
 
 def _deal_id_ranges(chunk_size: int) -> Iterator[tuple[int, int]]:
@@ -448,25 +438,23 @@ def rollups_refresh_for_deal(*, deal_id: int) -> bool:
         pointer = _locked_pointer()
         if pointer.generation_id is None:
             return False
-        before = _cell_keys_of_deal(pointer.generation_id, deal_id)
+        # The cells lose the deal's old facts and gain its new ones.
+        _add_deal_to_cells(pointer.generation_id, deal_id, sign=-1)
         for model in (DealFact, StageFact, StageVisit):
             model.objects.filter(generation_id=pointer.generation_id, deal_id=deal_id).delete()
         _write_facts(pointer.generation_id, deal_id, deal_id)
-        # The cells the deal counted in before and counts in now, summed again from their facts.
-        _recompute_cells(pointer.generation_id, _merge_keys(before, _cell_keys_of_deal(pointer.generation_id, deal_id)))
+        _add_deal_to_cells(pointer.generation_id, deal_id, sign=1)
         pointer.refreshed_at = timezone.now()
         pointer.save(update_fields=["refreshed_at"])
     return True
 
 
 def rollup_cells_forget_deal(*, deal_id: int) -> None:
-    """Before a deal is deleted (its facts go with it): sum its cells again without its facts."""
+    """Before a deal is deleted (its facts go with it): take its facts out of the cells."""
     with transaction.atomic():
         pointer = RollupPointer.objects.select_for_update().filter(pk=1).first()
         if pointer is not None and pointer.generation_id is not None:
-            _recompute_cells(
-                pointer.generation_id, _cell_keys_of_deal(pointer.generation_id, deal_id), skip_deal=deal_id
-            )
+            _add_deal_to_cells(pointer.generation_id, deal_id, sign=-1)
 
 
 def forecast_snapshot_take(*, month: dt.date | None = None) -> int:
