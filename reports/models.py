@@ -103,6 +103,12 @@ class DealFact(models.Model):
             models.Index(fields=["generation", "status", "expected_close_month"], name="dealfact_open_close"),
             models.Index(fields=["generation", "owner", "status"], name="dealfact_owner"),
             models.Index(fields=["generation", "company_id", "status"], name="dealfact_company"),
+            # The home panel's first month of "the last 90 days": an index-only scan.
+            models.Index(
+                fields=["generation", "closed_month", "owner"],
+                include=["status", "closed_at"],
+                name="dealfact_closed_month",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -167,6 +173,133 @@ class StageVisit(models.Model):
 
     def __str__(self) -> str:
         return f"deal {self.deal_id} in stage {self.stage_id} for {self.seconds}s"
+
+
+# Cells: the facts summed per month and report dimension ------------------------------------
+# Written set-based from the facts by the same rebuild (``services._write_cells``) and kept
+# equal to them by the incremental refresh, which recomputes the cells a deal's old and new
+# facts fall in. The report pages sum a few thousand cells instead of tens of thousands of
+# facts. Every count or sum a report shows is a sum of cell values; averages are kept as a
+# sum and a count and divided in SQL exactly as ``AVG`` divides. No median is shown.
+
+
+def _cell_fk(model, **kwargs):
+    return models.ForeignKey(
+        model, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False, **kwargs
+    )
+
+
+class ClosedCell(models.Model):
+    """Won or lost deals of one owner, pipeline, source and close month (win/loss, velocity, accuracy)."""
+
+    generation = _cell_fk(RollupGeneration)
+    owner = _cell_fk(settings.AUTH_USER_MODEL)
+    pipeline = _cell_fk(Pipeline)
+    closed_month = models.DateField()
+    status = models.CharField(max_length=8, choices=DealStatus.choices)
+    source = models.CharField(max_length=20, blank=True)
+    deals = models.PositiveIntegerField()
+    amount_base = models.DecimalField(max_digits=18, decimal_places=2)
+    # Sum and count of the non-null ``DealFact.cycle_days`` (won deals), for the average cycle.
+    cycle_days = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    cycle_deals = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["generation", "closed_month", "owner"], name="closedcell_period"),
+            models.Index(fields=["generation", "owner", "pipeline", "closed_month"], name="closedcell_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.closed_month:%Y-%m} {self.status} {self.source}: {self.deals}"
+
+
+class LostReasonCell(models.Model):
+    """Lost deals of one owner, pipeline and close month per lost reason (win/loss reasons).
+
+    No unique constraint: deleting a lost reason sets it to null here as on the facts, and two
+    cells of the same key then simply add up."""
+
+    generation = _cell_fk(RollupGeneration)
+    owner = _cell_fk(settings.AUTH_USER_MODEL)
+    pipeline = _cell_fk(Pipeline)
+    closed_month = models.DateField()
+    lost_reason = models.ForeignKey(
+        LostReason,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    deals = models.PositiveIntegerField()
+    amount_base = models.DecimalField(max_digits=18, decimal_places=2)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["generation", "closed_month", "owner"], name="lostreasoncell_period"),
+            models.Index(fields=["generation", "owner", "pipeline", "closed_month"], name="lostreasoncell_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.closed_month:%Y-%m} reason {self.lost_reason_id}: {self.deals}"
+
+
+class OpenCell(models.Model):
+    """Open deals of one owner and pipeline per expected close month (null: no date) (forecast)."""
+
+    generation = _cell_fk(RollupGeneration)
+    owner = _cell_fk(settings.AUTH_USER_MODEL)
+    pipeline = _cell_fk(Pipeline)
+    expected_close_month = models.DateField(null=True, blank=True)
+    deals = models.PositiveIntegerField()
+    weighted_base = models.DecimalField(max_digits=18, decimal_places=2)
+    amount_base = models.DecimalField(max_digits=18, decimal_places=2)
+    rate_missing = models.PositiveIntegerField()  # deals without an exchange rate
+
+    class Meta:
+        indexes = [models.Index(fields=["generation", "owner", "pipeline"], name="opencell_key")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.expected_close_month}: {self.deals}"
+
+
+class FunnelCell(models.Model):
+    """Funnel entries (``StageFact``) of one owner and stage per month entered."""
+
+    generation = _cell_fk(RollupGeneration)
+    owner = _cell_fk(settings.AUTH_USER_MODEL)
+    pipeline = _cell_fk(Pipeline)
+    stage = _cell_fk(Stage)
+    entered_month = models.DateField()
+    entered = models.PositiveIntegerField()
+    reached_later = models.PositiveIntegerField()
+    amount_base = models.DecimalField(max_digits=18, decimal_places=2)
+
+    class Meta:
+        indexes = [models.Index(fields=["generation", "pipeline", "entered_month"], name="funnelcell_period")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} stage {self.stage_id} {self.entered_month:%Y-%m}: {self.entered}"
+
+
+class StageTimeCell(models.Model):
+    """Finished stage visits (``StageVisit``) of one owner and stage per month left: count and seconds."""
+
+    generation = _cell_fk(RollupGeneration)
+    owner = _cell_fk(settings.AUTH_USER_MODEL)
+    pipeline = _cell_fk(Pipeline)
+    stage = _cell_fk(Stage)
+    left_month = models.DateField()
+    visits = models.PositiveIntegerField()
+    seconds = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["generation", "pipeline", "left_month"], name="stagetimecell_period")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} stage {self.stage_id} {self.left_month:%Y-%m}: {self.visits}"
 
 
 class ActivityWeek(models.Model):
@@ -309,6 +442,13 @@ class CustomerValue(models.Model):
             models.Index(fields=["segment", "owner"], name="customervalue_segment"),
             models.Index(
                 fields=["owner", "-lifetime_value"], condition=models.Q(is_dormant=True), name="customervalue_dormant"
+            ),
+            # The dormant list in value order for several owners (a manager, an admin): the few
+            # dormant customers in order, instead of walking every customer by value.
+            models.Index(
+                fields=["-lifetime_value", "company"],
+                condition=models.Q(is_dormant=True),
+                name="customervalue_dormant_ltv",
             ),
             models.Index(fields=["cohort_month", "owner"], name="customervalue_cohort"),
         ]

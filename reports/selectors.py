@@ -1,12 +1,24 @@
-"""Report figures, read from the current rollup generation only (a few GROUP BYs per page)."""
+"""Report figures, read from the current rollup generation only (a few GROUP BYs per page).
+
+The deal reports sum the generation's cells (``ClosedCell``, ``LostReasonCell``, ``OpenCell``,
+``FunnelCell``, ``StageTimeCell``: the facts summed per owner, pipeline, month and the
+report's dimensions), a few thousand rows for an admin's six months instead of tens of
+thousands of facts. Every filter the pages offer (period in months, pipeline, team, owner) is
+a condition on the cells' keys; only the home panel's "last 90 days" does not fall on month
+boundaries and reads the facts of its first month.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from django.db.models import Avg, Count, F, Q, Sum
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum
+from django.db.models.functions import NullIf
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -16,21 +28,23 @@ from crm.models import Team
 from deals.models import DealStatus, Pipeline, Product, Stage
 from reports.models import (
     ActivityWeek,
+    ClosedCell,
     CohortCell,
     CrossSellSuggestion,
     CustomerValue,
-    DealFact,
     DormancyFollowUp,
     DormantCell,
     ForecastSnapshot,
+    FunnelCell,
+    LostReasonCell,
+    OpenCell,
     ProductCustomers,
     ProductPair,
     ReportSubscription,
     RollupGeneration,
     RollupPointer,
     SegmentCell,
-    StageFact,
-    StageVisit,
+    StageTimeCell,
     ValueRun,
 )
 from reports.scope import ReportScope, TeamChoice, add_months
@@ -55,6 +69,68 @@ def rollup_status() -> RollupStatus:
     if pointer is None:
         return RollupStatus(generation_id=None, refreshed_at=None, rebuilt=None)
     return RollupStatus(pointer.generation_id, pointer.refreshed_at, pointer.generation)
+
+
+def _divide(total: str, count: str, *, where: Q) -> ExpressionWrapper:
+    """sum(total) ÷ sum(count) over the matching cells, as numeric: the same division ``AVG``
+    does over the facts (their sum ÷ their count), so the same digits."""
+    return ExpressionWrapper(
+        Sum(total, filter=where) / NullIf(Sum(count, filter=where), 0), output_field=DecimalField()
+    )
+
+
+def _scope_conditions(scope: ReportScope, generation_id: int | None) -> tuple[str, dict]:
+    """The scope's generation, owners and pipeline as SQL on a cell or fact table (no alias)."""
+    conditions = ["generation_id = %(generation)s"]
+    params: dict = {"generation": generation_id}
+    if scope.owner_ids is not None:
+        conditions.append("owner_id = ANY(%(owners)s)")
+        params["owners"] = sorted(scope.owner_ids)
+    if scope.pipeline is not None:
+        conditions.append("pipeline_id = %(pipeline)s")
+        params["pipeline"] = scope.pipeline.pk
+    return " AND ".join(conditions), params
+
+
+def _grouping_sets(
+    model,
+    scope: ReportScope,
+    generation_id: int | None,
+    *,
+    sets: dict[str, tuple[str, ...]],
+    sums: dict[str, str],
+    period: tuple[str, dt.date, dt.date] | None = None,
+) -> dict[str, list[dict]]:
+    """The scope's cells summed per grouping set, in one query: {set name: [row, …]}.
+
+    A page's margins (by month, by owner, by source) are read directly instead of summing
+    thousands of (month, owner, source) groups in Python. ``GROUPING()`` tells the sets apart,
+    so a null key (no expected close month) stays a group of its own."""
+    columns = list(dict.fromkeys(column for keys in sets.values() for column in keys))
+    where, params = _scope_conditions(scope, generation_id)
+    conditions = [where]
+    if period is not None:
+        conditions.append(f"{period[0]} BETWEEN %(start)s AND %(end)s")
+        params["start"], params["end"] = period[1], period[2]
+    grouping_sets = ", ".join("(" + ", ".join(keys) + ")" for keys in sets.values())
+    sql = (
+        f"SELECT GROUPING({', '.join(columns)}), {', '.join(columns)}, "
+        f"{', '.join(f'{expression} AS {name}' for name, expression in sums.items())} "
+        f"FROM {model._meta.db_table} WHERE {' AND '.join(conditions)} "
+        f"GROUP BY GROUPING SETS ({grouping_sets})"
+    )
+    # GROUPING() sets a bit (leftmost column highest) for each column *not* in the row's set.
+    names = {
+        sum(1 << (len(columns) - 1 - i) for i, column in enumerate(columns) if column not in keys): name
+        for name, keys in sets.items()
+    }
+    result: dict[str, list[dict]] = {name: [] for name in sets}
+    fields = [*columns, *sums]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for grouping, *values in cursor.fetchall():
+            result[names[grouping]].append(dict(zip(fields, values, strict=True)))
+    return result
 
 
 def _facts(model, scope: ReportScope, generation_id: int | None):
@@ -97,17 +173,17 @@ def funnel_report(scope: ReportScope, generation_id: int | None) -> FunnelReport
     stages = list(Stage.objects.filter(pipeline=scope.pipeline, is_lost=False).order_by("position", "id"))
     cells = {
         cell["stage_id"]: cell
-        for cell in _facts(StageFact, scope, generation_id)
+        for cell in _facts(FunnelCell, scope, generation_id)
         .filter(entered_month__range=(scope.start, scope.end))
         .values("stage_id")
-        .annotate(entered=Count("id"), later=Count("id", filter=Q(reached_later=True)), amount=Sum("amount_base"))
+        .annotate(n=Sum("entered"), later=Sum("reached_later"), amount=Sum("amount_base"))
         .order_by()
     }
-    top = cells.get(stages[0].pk, {}).get("entered", 0) if stages else 0
+    top = cells.get(stages[0].pk, {}).get("n", 0) if stages else 0
     rows = []
     for stage in stages:
         cell = cells.get(stage.pk, {})
-        entered, later = cell.get("entered", 0), cell.get("later", 0)
+        entered, later = cell.get("n", 0), cell.get("later", 0)
         is_last = stage is stages[-1]
         rows.append(
             FunnelRow(
@@ -153,41 +229,43 @@ class ForecastReport:
 
 
 def forecast_report(scope: ReportScope, generation_id: int | None) -> ForecastReport:
-    cells = (
-        _facts(DealFact, scope, generation_id)
-        .filter(status=DealStatus.OPEN)
-        .values("expected_close_month", "owner_id")
-        .annotate(
-            weighted=Sum("weighted_base"),
-            unweighted=Sum("amount_base"),
-            deals=Count("id"),
-            missing=Count("id", filter=Q(rate_missing=True)),
-        )
-        .order_by()
+    cells = _grouping_sets(
+        OpenCell,
+        scope,
+        generation_id,
+        sets={"month": ("expected_close_month",), "owner": ("owner_id",)},
+        sums={
+            "weighted": "sum(weighted_base)",
+            "unweighted": "sum(amount_base)",
+            "n": "sum(deals)",
+            "missing": "sum(rate_missing)",
+        },
     )
     this_month = timezone.localdate().replace(day=1)
     names = scope.owner_names
     months: dict[dt.date | None, ForecastLine] = {}
     owners: dict[int, ForecastLine] = {}
     missing = 0
-    for cell in cells:
+    for cell in cells["month"]:
         month = cell["expected_close_month"]
-        line = months.setdefault(
-            month,
-            ForecastLine(
-                key=month,
-                label=f"{month:%Y-%m}" if month else "",
-                overdue=bool(month and month < this_month),
-            ),
+        months[month] = ForecastLine(
+            key=month,
+            label=f"{month:%Y-%m}" if month else "",
+            weighted=cell["weighted"],
+            unweighted=cell["unweighted"],
+            deals=cell["n"],
+            overdue=bool(month and month < this_month),
         )
-        by_owner = owners.setdefault(
-            cell["owner_id"], ForecastLine(key=cell["owner_id"], label=names.get(cell["owner_id"], ""))
-        )
-        for target in (line, by_owner):
-            target.weighted += cell["weighted"]
-            target.unweighted += cell["unweighted"]
-            target.deals += cell["deals"]
         missing += cell["missing"]
+    for cell in cells["owner"]:
+        owner_id = cell["owner_id"]
+        owners[owner_id] = ForecastLine(
+            key=owner_id,
+            label=names.get(owner_id, ""),
+            weighted=cell["weighted"],
+            unweighted=cell["unweighted"],
+            deals=cell["n"],
+        )
     # Dated months first in calendar order, then deals without an expected close date.
     by_month = sorted(months.values(), key=lambda line: (line.key is None, line.key or this_month))
     by_owner = sorted(owners.values(), key=lambda line: -line.weighted)
@@ -220,7 +298,7 @@ def forecast_accuracy(scope: ReportScope, generation_id: int | None) -> list[Acc
         .order_by()
     }
     actual = dict(
-        _facts(DealFact, scope, generation_id)
+        _facts(ClosedCell, scope, generation_id)
         .filter(status=DealStatus.WON, closed_month__range=(scope.start, scope.end))
         .values("closed_month")
         .annotate(won=Sum("amount_base"))
@@ -274,46 +352,48 @@ class WinLossReport:
 
 
 def winloss_report(scope: ReportScope, generation_id: int | None, *, source_labels: dict[str, str]) -> WinLossReport:
-    closed = _facts(DealFact, scope, generation_id).filter(
-        status__in=[DealStatus.WON, DealStatus.LOST], closed_month__range=(scope.start, scope.end)
-    )
-    cells = (
-        closed.values("closed_month", "owner_id", "source", "status")
-        .annotate(deals=Count("id"), amount=Sum("amount_base"))
-        .order_by()
+    period = Q(closed_month__range=(scope.start, scope.end))
+    cells = _grouping_sets(
+        ClosedCell,
+        scope,
+        generation_id,
+        sets={"month": ("closed_month", "status"), "owner": ("owner_id", "status"), "source": ("source", "status")},
+        sums={"n": "sum(deals)", "amount": "sum(amount_base)"},
+        period=("closed_month", scope.start, scope.end),
     )
     months = {month: WinLossLine(key=month, label=f"{month:%Y-%m}") for month in scope.months()}
     owners: dict[int, WinLossLine] = {}
     sources: dict[str, WinLossLine] = {}
     names = scope.owner_names
-    for cell in cells:
-        targets = [
-            months.setdefault(cell["closed_month"], WinLossLine(key=cell["closed_month"], label="")),
-            owners.setdefault(
+    for grouping, cell in [(name, cell) for name, rows in cells.items() for cell in rows]:
+        if grouping == "month":
+            line = months.setdefault(cell["closed_month"], WinLossLine(key=cell["closed_month"], label=""))
+        elif grouping == "owner":
+            line = owners.setdefault(
                 cell["owner_id"], WinLossLine(key=cell["owner_id"], label=names.get(cell["owner_id"], ""))
-            ),
-            sources.setdefault(
+            )
+        else:
+            line = sources.setdefault(
                 cell["source"], WinLossLine(key=cell["source"], label=source_labels.get(cell["source"], cell["source"]))
-            ),
-        ]
-        for line in targets:
-            if cell["status"] == DealStatus.WON:
-                line.won += cell["deals"]
-                line.won_amount += cell["amount"]
-            else:
-                line.lost += cell["deals"]
-                line.lost_amount += cell["amount"]
+            )
+        if cell["status"] == DealStatus.WON:
+            line.won += cell["n"]
+            line.won_amount += cell["amount"]
+        else:
+            line.lost += cell["n"]
+            line.lost_amount += cell["amount"]
     reasons = [
         WinLossLine(
             key=row["lost_reason_id"],
             label=row["lost_reason__name"] or "",
-            lost=row["deals"],
+            lost=row["n"],
             lost_amount=row["amount"],
         )
-        for row in closed.filter(status=DealStatus.LOST)
+        for row in _facts(LostReasonCell, scope, generation_id)
+        .filter(period)
         .values("lost_reason_id", "lost_reason__name")
-        .annotate(deals=Count("id"), amount=Sum("amount_base"))
-        .order_by("-deals", "lost_reason__name")
+        .annotate(n=Sum("deals"), amount=Sum("amount_base"))
+        .order_by("-n", "lost_reason__name")
     ]
     return WinLossReport(
         by_month=[months[key] for key in sorted(months)],
@@ -360,46 +440,57 @@ class VelocityReport:
         return None if per_day is None else (per_day * 30).quantize(Decimal("0.01"))
 
 
+# Averages as ``AVG`` over the facts computes them: their sum divided by their count (numeric).
+_VELOCITY_TOTALS_SQL = """
+SELECT (SELECT coalesce(sum(deals), 0) FROM reports_opencell WHERE {where}),
+       coalesce(sum(deals) FILTER (WHERE status = %(won)s), 0),
+       coalesce(sum(deals) FILTER (WHERE status = %(lost)s), 0),
+       sum(amount_base) FILTER (WHERE status = %(won)s)
+           / NULLIF(sum(deals) FILTER (WHERE status = %(won)s), 0),
+       sum(cycle_days) FILTER (WHERE status = %(won)s)
+           / NULLIF(sum(cycle_deals) FILTER (WHERE status = %(won)s), 0)
+FROM reports_closedcell
+WHERE {where} AND closed_month BETWEEN %(start)s AND %(end)s
+"""
+
+
 def velocity_report(scope: ReportScope, generation_id: int | None) -> VelocityReport:
-    period = Q(closed_month__range=(scope.start, scope.end))
-    totals = _facts(DealFact, scope, generation_id).aggregate(
-        open_deals=Count("id", filter=Q(status=DealStatus.OPEN)),
-        won=Count("id", filter=Q(status=DealStatus.WON) & period),
-        lost=Count("id", filter=Q(status=DealStatus.LOST) & period),
-        average_won=Avg("amount_base", filter=Q(status=DealStatus.WON) & period),
-        cycle_days=Avg("cycle_days", filter=Q(status=DealStatus.WON) & period),
-    )
+    where, params = _scope_conditions(scope, generation_id)
+    params.update(start=scope.start, end=scope.end, won=DealStatus.WON.value, lost=DealStatus.LOST.value)
+    with connection.cursor() as cursor:
+        cursor.execute(_VELOCITY_TOTALS_SQL.format(where=where), params)
+        open_deals, won, lost, average_won, cycle_days = cursor.fetchone()
     stage_times = []
     if scope.pipeline is not None:
         stages = list(Stage.objects.filter(pipeline=scope.pipeline).order_by("position", "id"))
         cells = {
             cell["stage_id"]: cell
-            for cell in _facts(StageVisit, scope, generation_id)
+            for cell in _facts(StageTimeCell, scope, generation_id)
             .filter(left_month__range=(scope.start, scope.end))
             .values("stage_id")
-            .annotate(visits=Count("id"), seconds=Avg("seconds"))
+            .annotate(n=Sum("visits"), average_seconds=_divide("seconds", "visits", where=Q()))
             .order_by()
         }
         for stage in stages:
             if stage.is_won or stage.is_lost:
                 continue  # closed deals stay there; time in them is not part of the cycle
             cell = cells.get(stage.pk, {})
-            seconds = cell.get("seconds")
+            seconds = cell.get("average_seconds")
             stage_times.append(
                 StageTime(
                     stage=stage,
-                    visits=cell.get("visits", 0),
+                    visits=cell.get("n", 0),
                     average_days=None if seconds is None else round(float(seconds) / 86400, 1),
                 )
             )
     quantize = Decimal("0.01")
     return VelocityReport(
         stage_times=stage_times,
-        open_deals=totals["open_deals"],
-        won=totals["won"],
-        lost=totals["lost"],
-        average_won=None if totals["average_won"] is None else totals["average_won"].quantize(quantize),
-        cycle_days=None if totals["cycle_days"] is None else totals["cycle_days"].quantize(quantize),
+        open_deals=open_deals,
+        won=won,
+        lost=lost,
+        average_won=None if average_won is None else average_won.quantize(quantize),
+        cycle_days=None if cycle_days is None else cycle_days.quantize(quantize),
     )
 
 
@@ -452,16 +543,54 @@ def team_summary(*, team: Team, user, today: dt.date) -> TeamSummary:
     )
 
 
+_HOME_FIGURES_SQL = """
+WITH forecast AS (
+    SELECT sum(c.weighted_base) AS weighted, coalesce(sum(c.deals), 0) AS open_deals
+    FROM reports_opencell c
+    WHERE c.generation_id = %(generation)s AND c.expected_close_month = %(month)s {cells}
+), closed AS (
+    SELECT c.status, c.deals FROM reports_closedcell c
+    WHERE c.generation_id = %(generation)s AND c.closed_month > %(first_month)s {cells}
+    UNION ALL
+    SELECT c.status, 1 FROM reports_dealfact c
+    WHERE c.generation_id = %(generation)s AND c.closed_month = %(first_month)s
+      AND c.status IN (%(won)s, %(lost)s) AND c.closed_at >= %(since)s {cells}
+)
+SELECT forecast.weighted, forecast.open_deals,
+       (SELECT coalesce(sum(deals) FILTER (WHERE status = %(won)s), 0) FROM closed),
+       (SELECT coalesce(sum(deals) FILTER (WHERE status = %(lost)s), 0) FROM closed)
+FROM forecast
+"""
+
+
 def home_figures(scope: ReportScope, generation_id: int | None) -> dict:
-    """This month's weighted forecast and the win rate over the last 90 days, for the home panel."""
+    """This month's weighted forecast and the win rate over the last 90 days, for the home panel.
+
+    One query over the cells. The 90 days do not start on a month boundary: the cells count
+    the later months whole, the facts of the first month are read with their close time.
+    Months are the facts' (``settings.TIME_ZONE``)."""
     month = timezone.localdate().replace(day=1)
     since = timezone.now() - dt.timedelta(days=90)
-    return _facts(DealFact, scope, generation_id).aggregate(
-        weighted=Sum("weighted_base", filter=Q(status=DealStatus.OPEN, expected_close_month=month)),
-        open_deals=Count("id", filter=Q(status=DealStatus.OPEN, expected_close_month=month)),
-        won=Count("id", filter=Q(status=DealStatus.WON, closed_at__gte=since)),
-        lost=Count("id", filter=Q(status=DealStatus.LOST, closed_at__gte=since)),
-    )
+    first_month = timezone.localtime(since, ZoneInfo(settings.TIME_ZONE)).date().replace(day=1)
+    params = {
+        "generation": generation_id,
+        "month": month,
+        "first_month": first_month,
+        "since": since,
+        "won": DealStatus.WON.value,
+        "lost": DealStatus.LOST.value,
+    }
+    conditions = ""
+    if scope.owner_ids is not None:
+        conditions += " AND c.owner_id = ANY(%(owners)s)"
+        params["owners"] = sorted(scope.owner_ids)
+    if scope.pipeline is not None:
+        conditions += " AND c.pipeline_id = %(pipeline)s"
+        params["pipeline"] = scope.pipeline.pk
+    with connection.cursor() as cursor:
+        cursor.execute(_HOME_FIGURES_SQL.format(cells=conditions), params)
+        weighted, open_deals, won, lost = cursor.fetchone()
+    return {"weighted": weighted, "open_deals": open_deals, "won": won, "lost": lost}
 
 
 # Activity -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -32,6 +33,7 @@ from deals.money import CENT
 from reports import value
 from reports.models import (
     ActivityWeek,
+    ClosedCell,
     CohortCell,
     CrossSellSuggestion,
     CustomerValue,
@@ -39,6 +41,9 @@ from reports.models import (
     DormancyFollowUp,
     DormantCell,
     ForecastSnapshot,
+    FunnelCell,
+    LostReasonCell,
+    OpenCell,
     ProductCustomers,
     ProductPair,
     ReportSubscription,
@@ -46,6 +51,7 @@ from reports.models import (
     RollupPointer,
     SegmentCell,
     StageFact,
+    StageTimeCell,
     StageVisit,
     ValueRun,
 )
@@ -173,6 +179,169 @@ def _write_facts(generation_id: int, low: int, high: int) -> int:
     return count
 
 
+# Cells: the facts of a generation summed per report dimension (see ``reports.models``). Each
+# spec names the cell table, the fact table, the key columns (the same name in both, with the
+# SQL type used to pass key lists), the summed values and which facts count.
+@dataclass(frozen=True)
+class _CellSpec:
+    model: type
+    facts: type
+    keys: tuple[tuple[str, str], ...]  # (column, SQL type)
+    values: tuple[tuple[str, str], ...]  # (cell column, aggregate over the facts)
+    where: str  # SQL condition on the facts (alias f)
+    nullable: frozenset[str] = frozenset()  # key columns that may be null
+    # Rebuilds write the cells in the order of the index the pages read them by, so a page's
+    # few thousand cells sit on a few hundred pages instead of one page each.
+    order: tuple[str, ...] = ()
+    # How rows of one key add up when a deal's contribution is added or taken away (default
+    # ``sum(column)``); written so the result is what a GROUP BY over the facts gives.
+    totals: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        assert self.values[0][1] == "count(*)", "the first value counts the facts (an empty cell has none)"
+
+    @property
+    def table(self) -> str:
+        return self.model._meta.db_table
+
+    @property
+    def fact_table(self) -> str:
+        return self.facts._meta.db_table
+
+
+_CLOSED = f"f.status IN ('{DealStatus.WON.value}', '{DealStatus.LOST.value}') AND f.closed_month IS NOT NULL"
+CELL_SPECS = (
+    _CellSpec(
+        ClosedCell,
+        DealFact,
+        keys=(
+            ("owner_id", "integer"),
+            ("pipeline_id", "integer"),
+            ("closed_month", "date"),
+            ("status", "text"),
+            ("source", "text"),
+        ),
+        values=(
+            ("deals", "count(*)"),
+            ("amount_base", "sum(f.amount_base)"),
+            ("cycle_days", "sum(f.cycle_days)"),
+            ("cycle_deals", "count(f.cycle_days)"),
+        ),
+        where=_CLOSED,
+        order=("closed_month", "owner_id"),
+        # sum() over the facts is null when none of them has a cycle; a difference would be 0.
+        totals=(("cycle_days", "CASE WHEN sum(cycle_deals) > 0 THEN sum(cycle_days) END"),),
+    ),
+    _CellSpec(
+        LostReasonCell,
+        DealFact,
+        keys=(
+            ("owner_id", "integer"),
+            ("pipeline_id", "integer"),
+            ("closed_month", "date"),
+            ("lost_reason_id", "integer"),
+        ),
+        values=(("deals", "count(*)"), ("amount_base", "sum(f.amount_base)")),
+        where=f"f.status = '{DealStatus.LOST.value}' AND f.closed_month IS NOT NULL",
+        nullable=frozenset({"lost_reason_id"}),
+        order=("closed_month", "owner_id"),
+    ),
+    _CellSpec(
+        OpenCell,
+        DealFact,
+        keys=(("owner_id", "integer"), ("pipeline_id", "integer"), ("expected_close_month", "date")),
+        values=(
+            ("deals", "count(*)"),
+            ("weighted_base", "sum(f.weighted_base)"),
+            ("amount_base", "sum(f.amount_base)"),
+            ("rate_missing", "count(*) FILTER (WHERE f.rate_missing)"),
+        ),
+        where=f"f.status = '{DealStatus.OPEN.value}'",
+        nullable=frozenset({"expected_close_month"}),
+        order=("owner_id", "pipeline_id"),
+    ),
+    _CellSpec(
+        FunnelCell,
+        StageFact,
+        keys=(("owner_id", "integer"), ("pipeline_id", "integer"), ("stage_id", "integer"), ("entered_month", "date")),
+        values=(
+            ("entered", "count(*)"),
+            ("reached_later", "count(*) FILTER (WHERE f.reached_later)"),
+            ("amount_base", "sum(f.amount_base)"),
+        ),
+        where="TRUE",
+        order=("pipeline_id", "entered_month"),
+    ),
+    _CellSpec(
+        StageTimeCell,
+        StageVisit,
+        keys=(("owner_id", "integer"), ("pipeline_id", "integer"), ("stage_id", "integer"), ("left_month", "date")),
+        values=(("visits", "count(*)"), ("seconds", "sum(f.seconds)")),
+        where="TRUE",
+        order=("pipeline_id", "left_month"),
+    ),
+)
+CELL_MODELS = tuple(spec.model for spec in CELL_SPECS)
+
+
+def _insert_cells_sql(spec: _CellSpec) -> str:
+    """Every cell of the generation: INSERT … SELECT … GROUP BY over its facts."""
+    keys = [column for column, _type in spec.keys]
+    values = [column for column, _aggregate in spec.values]
+    return (
+        f"INSERT INTO {spec.table} (generation_id, {', '.join(keys + values)}) "
+        f"SELECT %(generation)s, {', '.join(f'f.{column}' for column in keys)}, "
+        f"{', '.join(aggregate for _column, aggregate in spec.values)} "
+        f"FROM {spec.fact_table} f "
+        f"WHERE f.generation_id = %(generation)s AND {spec.where} "
+        f"GROUP BY {', '.join(f'f.{column}' for column in keys)}"
+        + (f" ORDER BY {', '.join(f'f.{column}' for column in spec.order)}" if spec.order else "")
+    )
+
+
+def _write_cells(generation_id: int) -> None:
+    """Every cell of the generation from its facts, after the facts are written: one GROUP BY each."""
+    with connection.cursor() as cursor:
+        for spec in CELL_SPECS:
+            cursor.execute(_insert_cells_sql(spec), {"generation": generation_id})
+
+
+def _add_deal_to_cells(generation_id: int, deal_id: int, *, sign: int) -> None:
+    """Add (sign 1) or take away (sign -1) the deal's current facts to/from the cells they
+    count in. Per cell table one statement: the deal's contribution per key, the cells of
+    those keys deleted and written again as their sum with it; a cell left without facts
+    goes. Reads the deal's facts and those few cells, never the other facts."""
+    params = {"generation": generation_id, "deal": deal_id, "sign": sign}
+    with connection.cursor() as cursor:
+        for spec in CELL_SPECS:
+            cursor.execute(_add_deal_sql(spec), params)
+
+
+def _add_deal_sql(spec: _CellSpec) -> str:
+    keys = [column for column, _type in spec.keys]
+    values = [column for column, _aggregate in spec.values]
+    totals = dict(spec.totals)
+    match = " AND ".join(
+        f"c.{column} IS NOT DISTINCT FROM d.{column}" if column in spec.nullable else f"c.{column} = d.{column}"
+        for column in keys
+    )
+    key_list, value_list = ", ".join(keys), ", ".join(values)
+    return (
+        f"WITH delta AS (SELECT {', '.join(f'f.{column}' for column in keys)}, "
+        f"{', '.join(f'%(sign)s * {aggregate} AS {column}' for column, aggregate in spec.values)} "
+        f"FROM {spec.fact_table} f "
+        f"WHERE f.generation_id = %(generation)s AND f.deal_id = %(deal)s AND {spec.where} "
+        f"GROUP BY {', '.join(f'f.{column}' for column in keys)}), "
+        f"gone AS (DELETE FROM {spec.table} c USING delta d WHERE c.generation_id = %(generation)s AND {match} "
+        f"RETURNING {', '.join(f'c.{column}' for column in keys + values)}) "
+        f"INSERT INTO {spec.table} (generation_id, {key_list}, {value_list}) "
+        f"SELECT %(generation)s, {key_list}, "
+        f"{', '.join(totals.get(column, f'sum({column})') for column in values)} "
+        f"FROM (SELECT {key_list}, {value_list} FROM gone UNION ALL SELECT {key_list}, {value_list} FROM delta) x "
+        f"GROUP BY {key_list} HAVING sum({values[0]}) > 0"
+    )
+
+
 def _deal_id_ranges(chunk_size: int) -> Iterator[tuple[int, int]]:
     """[low, high] id ranges of about ``chunk_size`` deals each, in id order."""
     ids = list(Deal.objects.order_by("pk").values_list("pk", flat=True))
@@ -228,6 +397,7 @@ def rollups_rebuild(*, chunk_size: int = 50_000) -> RollupGeneration:
         count = 0
         for low, high in _deal_id_ranges(chunk_size):
             count += _write_facts(generation.pk, low, high)
+        _write_cells(generation.pk)
         _write_activity_weeks(generation.pk)
         now = timezone.now()
         generation.finished_at = now
@@ -237,13 +407,13 @@ def rollups_rebuild(*, chunk_size: int = 50_000) -> RollupGeneration:
         pointer.generation = generation
         pointer.refreshed_at = now
         pointer.save(update_fields=["generation", "refreshed_at"])
-        for model in (DealFact, StageFact, StageVisit, ActivityWeek):
+        for model in (DealFact, StageFact, StageVisit, ActivityWeek, *CELL_MODELS):
             model.objects.exclude(generation=generation).delete()
         # Fresh planner statistics for the new generation (ANALYZE samples the rows this
         # transaction wrote and skips the ones it deleted): with the old ones the planner
         # expects one row per generation and sorts report groups on disk.
         with connection.cursor() as cursor:
-            for model in (DealFact, StageFact, StageVisit, ActivityWeek):
+            for model in (DealFact, StageFact, StageVisit, ActivityWeek, *CELL_MODELS):
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
         # Keep a short history of rebuild times (Admin › Rollup generations), not every night's row.
         keep = RollupGeneration.objects.order_by("-started_at", "-id").values_list("id", flat=True)[:KEEP_GENERATIONS]
@@ -253,7 +423,7 @@ def rollups_rebuild(*, chunk_size: int = 50_000) -> RollupGeneration:
         # reads the tables (VACUUM cannot run inside a transaction; a caller's own
         # transaction leaves it to autovacuum).
         with connection.cursor() as cursor:
-            for model in (DealFact, StageFact, StageVisit, ActivityWeek):
+            for model in (DealFact, StageFact, StageVisit, ActivityWeek, *CELL_MODELS):
                 cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}")
     logger.info("Rollups rebuilt: %s deals in %.1fs", count, generation.seconds)
     return generation
@@ -268,12 +438,23 @@ def rollups_refresh_for_deal(*, deal_id: int) -> bool:
         pointer = _locked_pointer()
         if pointer.generation_id is None:
             return False
+        # The cells lose the deal's old facts and gain its new ones.
+        _add_deal_to_cells(pointer.generation_id, deal_id, sign=-1)
         for model in (DealFact, StageFact, StageVisit):
             model.objects.filter(generation_id=pointer.generation_id, deal_id=deal_id).delete()
         _write_facts(pointer.generation_id, deal_id, deal_id)
+        _add_deal_to_cells(pointer.generation_id, deal_id, sign=1)
         pointer.refreshed_at = timezone.now()
         pointer.save(update_fields=["refreshed_at"])
     return True
+
+
+def rollup_cells_forget_deal(*, deal_id: int) -> None:
+    """Before a deal is deleted (its facts go with it): take its facts out of the cells."""
+    with transaction.atomic():
+        pointer = RollupPointer.objects.select_for_update().filter(pk=1).first()
+        if pointer is not None and pointer.generation_id is not None:
+            _add_deal_to_cells(pointer.generation_id, deal_id, sign=-1)
 
 
 def forecast_snapshot_take(*, month: dt.date | None = None) -> int:
