@@ -259,6 +259,8 @@ def stale_deals(owner: User, *, now: datetime | None = None, limit: int = 20) ->
         .filter(owner=owner)
         .filter(Q(last_activity_at__lt=cutoff) | Q(last_activity_at__isnull=True, created_at__lt=cutoff))
         .select_related("company", "stage")
+        # What My day shows of them; not the wide deal and company rows.
+        .only("title", "owner_id", "last_activity_at", "created_at", "company__name", "stage__name")
         .order_by("last_activity_at", "id")[:limit]
     )
 
