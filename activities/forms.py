@@ -218,7 +218,15 @@ class ReminderForm(forms.Form):
         return data
 
 
-STATUS_CHOICES = [("", _("Any status")), ("open", _("Open")), ("done", _("Done")), ("overdue", _("Overdue"))]
+STATUS_CHOICES = [
+    ("", _("Any status")),
+    ("open", _("Open")),
+    ("done", _("Done")),
+    # The last three are My day's sections (activities.selectors.day_section_q).
+    ("overdue", _("Overdue")),
+    ("today", _("Due later today")),
+    ("week", _("Due this week (from tomorrow)")),
+]
 SORT_CHOICES = [("newest", _("Newest first")), ("due", _("By due time"))]
 
 

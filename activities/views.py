@@ -39,18 +39,29 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 def activity_list(request: HttpRequest) -> HttpResponse:
     form = ActivityFilterForm(request.GET or None, user=request.user)
     filters = form.filters() if request.GET else {}
-    qs = Activity.objects.visible_to(request.user).with_related()
+    qs = Activity.objects.with_related()
+    if "owner" in filters and request.user.can_read_owner(filters["owner"].pk):
+        # One visible assignee (e.g. a "Show all" link of My day): ``visible_to`` adds nothing
+        # but an ``owner_id IN (…)`` that, ANDed with ``owner_id = …``, made PostgreSQL expect
+        # a handful of rows and sort all of them (bench/FINDINGS.md §7).
+        qs = qs.filter(owner=filters["owner"])
+    else:
+        qs = qs.visible_to(request.user)
     if "type" in filters:
         qs = qs.filter(type=filters["type"])
-    if "owner" in filters:
-        qs = qs.filter(owner=filters["owner"])
+    if "owner" in form.errors:
+        # Someone whose activities the user may not see (e.g. a "Show all" link of My day
+        # opened by an outsider): nothing, rather than everyone's.
+        qs = qs.none()
     status = filters.get("status")
+    now = timezone.now()
     if status == "open":
         qs = qs.open()
     elif status == "done":
         qs = qs.done()
-    elif status == "overdue":
-        qs = qs.overdue()
+    elif status in selectors.DAY_SECTIONS:
+        # My day's sections ("Show all N overdue"): exactly the activities that section counts.
+        qs = qs.filter(selectors.day_section_q(status, now))
     company = None
     if "company" in filters:
         company = Company.objects.visible_to(request.user).filter(pk=filters["company"]).first()
@@ -77,7 +88,7 @@ def activity_list(request: HttpRequest) -> HttpResponse:
             "is_first_page": not request.GET.get("after"),
             "company": company,
             "querystring": querystring.urlencode(),
-            "now": timezone.now(),
+            "now": now,
         },
     )
 
@@ -291,14 +302,15 @@ def my_day(request: HttpRequest) -> HttpResponse:
     if raw.isdigit() and int(raw) != request.user.pk:
         person = next((p for p in people if p.pk == int(raw)), request.user)
     can_switch = request.user.is_admin or request.user.is_manager
+    now = timezone.now()
     return render(
         request,
         "activities/my_day.html",
         {
             "person": person,
             "people": people if can_switch else [],
-            "day": selectors.my_day(person),
-            "now": timezone.now(),
+            "day": selectors.my_day(person, now=now),
+            "now": now,
             "reschedule_form": RescheduleForm(),
             # My day is the home page: the other apps' panels sit under the day's work.
             # "Today" repeats what this page already lists in full.

@@ -1,0 +1,189 @@
+"""My day's activity rows (done toggle, links, reschedule menu), rendered in Python.
+
+Each row is ~30 template lookups, two ``{% url %}``s, three ``{% csrf_token %}``s and three
+``record_url`` calls; through ``{% include %}`` that was most of My day's server time on the
+large dataset (bench/FINDINGS.md §7). This writes the same markup with f-strings, in the same
+way as ``contacts/templatetags/contact_lists.py``: every value is escaped exactly as
+autoescaping would (``html.escape``, which ``django.utils.html.escape`` wraps), the links come
+from one reversed prefix per URL name, and the translated strings and static parts are built
+once per call. The htmx toggle and reschedule responses
+render a row through the same code (``activities/partials/activity_row.html``).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+from datetime import datetime
+
+from django import template
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, gettext_noop
+
+from activities.models import Activity
+
+register = template.Library()
+
+_MARKER = 999999999
+
+
+def _e(value: object) -> str:
+    """``django.utils.html.escape`` without its lazy-argument wrapper (the same output)."""
+    return html.escape(str(value))
+
+
+def _prefix(name: str) -> tuple[str, str]:
+    """The URL around a record id, reversed once and escaped: ``("/activities/", "/")``."""
+    url = reverse(name, args=[_MARKER])
+    head, _sep, tail = url.rpartition(str(_MARKER))
+    return _e(head), _e(tail)
+
+
+class _Page:
+    """What every row of one call shares: URL prefixes, translated strings, the CSRF field,
+    the static parts of the markup."""
+
+    def __init__(self, context: template.Context) -> None:
+        self.detail = _prefix("activities:detail")
+        self.toggle = _prefix("activities:toggle-done")
+        self.reschedule = _prefix("activities:reschedule")
+        self.records = (
+            ("company", _prefix("contacts:company-detail")),
+            ("contact", _prefix("contacts:contact-detail")),
+            ("deal", _prefix("deals:detail")),
+        )
+        now = context.get("now")
+        self.now: datetime = now if isinstance(now, datetime) else timezone.now()
+        self.tz = timezone.get_current_timezone()
+        token = context.get("csrf_token")
+        # As ``{% csrf_token %}`` renders it.
+        csrf = (
+            f'<input type="hidden" name="csrfmiddlewaretoken" value="{_e(token)}">'
+            if token and token != "NOTPROVIDED"
+            else ""
+        )
+        # ``|date:"D j M, H:i"`` without ``dateformat``'s per-call translation lookups.
+        self.weekdays = [_e(WEEKDAYS_ABBR[i]) for i in range(7)]
+        self.months = {i: _e(str(MONTHS_3[i]).title()) for i in range(1, 13)}
+        text = {key: _e(gettext(message)) for key, message in _MESSAGES.items()}
+        self.types: dict[int, str] = {}
+        self.toggle_form_end = {
+            True: (
+                f"{csrf}\n"
+                f'<button type="submit" class="btn btn-sm btn-success" title="{text["reopen"]}">'
+                f'<i class="bi bi-check-lg" aria-hidden="true"></i>'
+                f'<span class="visually-hidden">{text["reopen"]}</span></button>\n</form>\n'
+            ),
+            False: (
+                f"{csrf}\n"
+                f'<button type="submit" class="btn btn-sm btn-outline-success" title="{text["mark_done"]}">'
+                f'<i class="bi bi-check-lg" aria-hidden="true"></i>'
+                f'<span class="visually-hidden">{text["mark_done"]}</span></button>\n</form>\n'
+            ),
+        }
+        self.menu_start = (
+            '<div class="dropdown">\n'
+            '<button class="btn btn-sm btn-outline-secondary dropdown-toggle" type="button" '
+            'data-bs-toggle="dropdown" data-bs-auto-close="outside" aria-expanded="false">\n'
+            '<i class="bi bi-calendar-event" aria-hidden="true"></i>'
+            f'<span class="d-none d-md-inline"> {text["reschedule"]}</span>\n</button>\n'
+            '<div class="dropdown-menu dropdown-menu-end p-2 reschedule-menu">\n'
+        )
+        self.shifts = (
+            f'{csrf}\n<div class="d-grid gap-1 mb-2">\n'
+            + "".join(
+                f'<button class="btn btn-sm btn-light text-start" name="shift" value="{value}">{text[key]}</button>\n'
+                for value, key in (("1h", "in_an_hour"), ("tomorrow", "tomorrow"), ("next_week", "next_week"))
+            )
+            + "</div>\n</form>\n"
+        )
+        self.csrf = csrf
+        self.new_time = text["new_time"]
+        self.set = text["set"]
+
+    def type_icon(self, kind) -> str:
+        icon = self.types.get(kind.pk)
+        if icon is None:
+            icon = self.types[kind.pk] = (
+                f'<i class="bi {_e(kind.icon)}" style="color: {_e(kind.color)}" aria-hidden="true" '
+                f'title="{_e(kind.name)}"></i>\n'
+            )
+        return icon
+
+    def row(self, activity: Activity) -> str:
+        pk = activity.pk
+        done = activity.done_at is not None
+        target = f'hx-target="#activity-row-{pk}" hx-swap="outerHTML"'
+        toggle_url = f"{self.toggle[0]}{pk}{self.toggle[1]}"
+        due_at = activity.due_at
+        local_due = due_at.astimezone(self.tz) if due_at is not None else None
+        meta = []
+        if local_due is not None:
+            late = "text-danger" if not done and due_at < self.now else ""
+            meta.append(
+                f'<span class="{late}"><i class="bi bi-clock" aria-hidden="true"></i> '
+                f"{self.weekdays[local_due.weekday()]} {local_due.day} {self.months[local_due.month]}, "
+                f"{local_due.hour:02d}:{local_due.minute:02d}</span>"
+            )
+        for field, (head, tail) in self.records:
+            record = getattr(activity, field)
+            if record is not None:
+                meta.append(f'· <a href="{head}{record.pk}{tail}">{_e(record)}</a>')
+        meta_html = "\n".join(meta)
+        row = (
+            f'<li class="list-group-item activity-row{" is-done" if done else ""}" id="activity-row-{pk}">\n'
+            f'<div class="d-flex gap-2 align-items-start">\n'
+            f'<form method="post" action="{toggle_url}" hx-post="{toggle_url}" {target}>\n'
+            f"{self.toggle_form_end[done]}"
+            f'<div class="flex-grow-1 min-w-0">\n<div class="text-break">\n'
+            f"{self.type_icon(activity.type)}"
+            f'<a class="activity-subject" href="{self.detail[0]}{pk}{self.detail[1]}">{_e(activity.subject)}</a>\n'
+            f'</div>\n<div class="small text-secondary">\n{meta_html}\n</div>\n</div>\n'
+        )
+        if done:
+            return f"{row}</div>\n</li>\n"
+        reschedule_url = f"{self.reschedule[0]}{pk}{self.reschedule[1]}"
+        value = (
+            f"{local_due.year:04d}-{local_due.month:02d}-{local_due.day:02d}T{local_due.hour:02d}:{local_due.minute:02d}"
+            if local_due is not None
+            else ""
+        )
+        return (
+            f"{row}{self.menu_start}"
+            f'<form method="post" action="{reschedule_url}" hx-post="{reschedule_url}" {target}>\n'
+            f"{self.shifts}"
+            f'<form method="post" action="{reschedule_url}" hx-post="{reschedule_url}" {target} class="d-flex gap-1">\n'
+            f"{self.csrf}\n"
+            f'<label class="visually-hidden" for="due-{pk}">{self.new_time}</label>\n'
+            f'<input class="form-control form-control-sm" type="datetime-local" name="due_at" id="due-{pk}" '
+            f'required value="{value}">\n'
+            f'<button class="btn btn-sm btn-primary" type="submit">{self.set}</button>\n'
+            f"</form>\n</div>\n</div>\n</div>\n</li>\n"
+        )
+
+
+_MESSAGES = {
+    "reopen": gettext_noop("Reopen"),
+    "mark_done": gettext_noop("Mark done"),
+    "reschedule": gettext_noop("Reschedule"),
+    "in_an_hour": gettext_noop("In an hour"),
+    "tomorrow": gettext_noop("Tomorrow"),
+    "next_week": gettext_noop("Next week"),
+    "new_time": gettext_noop("New time"),
+    "set": gettext_noop("Set"),
+}
+
+
+@register.simple_tag(takes_context=True)
+def activity_rows(context: template.Context, activities: Iterable[Activity]) -> SafeString:
+    """``<li>`` rows for a ``list-group`` (select_related type, company, contact, deal)."""
+    page = _Page(context)
+    return mark_safe("".join(page.row(activity) for activity in activities))  # every value escaped
+
+
+@register.simple_tag(takes_context=True)
+def activity_row(context: template.Context, activity: Activity) -> SafeString:
+    return activity_rows(context, [activity])
