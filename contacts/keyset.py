@@ -193,7 +193,7 @@ def search_page(
         has_next, has_previous = more, cursor is not None
     if not keys:
         return KeysetPage(rows=[], has_next=False, has_previous=False), min(total, cap), total > cap
-    by_id = {row.pk: row for row in qs.filter(pk__in=[key[-1] for key in keys])}
+    by_id = {row.pk: row for row in qs.filter(pk__in=[key[-1] for key in keys]).order_by()}
     rows = [by_id[key[-1]] for key in keys if key[-1] in by_id]
     page = KeysetPage(
         rows=rows,
