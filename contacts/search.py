@@ -41,13 +41,21 @@ def search_companies(user: User, query: str, limit: int) -> SearchSection:
 
 
 def search_contacts(user: User, query: str, limit: int) -> SearchSection:
-    rows = list(
+    # The first limit + 1 matches by id (sorting the trigram matches, see unindexed()), then
+    # those rows with their company: joining the company to every match before the sort cost
+    # an admin's common-term search ~90 ms (the sort could not stop at the first few rows).
+    first = (
         Contact.objects.visible_to(user)
         .active()
         .filter(contact_search_q(query))
+        .order_by(unindexed(Lower("last_name")), unindexed(Lower("first_name")), "id")
+        .values("id")[: limit + 1]
+    )
+    rows = list(
+        Contact.objects.filter(pk__in=first)
         .select_related("company")
-        .order_by(unindexed(Lower("last_name")), Lower("first_name"), "id")  # see unindexed()
-        .only("id", "first_name", "last_name", "email", "phone", "mobile", "company__name")[: limit + 1]
+        .order_by(Lower("last_name"), Lower("first_name"), "id")
+        .only("id", "first_name", "last_name", "email", "phone", "mobile", "company__name")
     )
     hits = [
         SearchHit(

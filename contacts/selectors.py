@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, Lower
+from django.db.models.functions import Coalesce, JSONObject, Lower
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -106,7 +106,8 @@ def company_for_user(
     also the duplicate facts its page shows (``_with_dedupe_facts``)."""
     qs = Company.objects.visible_to(user).select_related("owner")
     qs = _with_tag_names(qs) if with_tags or for_page else qs
-    company = (_with_dedupe_facts(qs, user) if for_page else qs).filter(pk=pk).first()
+    qs = _with_dedupe_facts(_with_contact_rows(qs), user) if for_page else qs
+    company = qs.filter(pk=pk).first()
     if company is None:
         raise Http404
     if write and not user.can_edit_owner(company.owner_id):
@@ -308,9 +309,32 @@ CONTACT_ROW_FIELDS = (
 )
 
 
-def company_contacts(company: Company, *, limit: int = 50) -> list[Contact]:
-    """The company's active contacts for its 360 page (visible because the company is)."""
-    return list(company.contacts.active().select_related("owner").order_by(Lower("last_name"), "id")[:limit])
+# What the company page's "People" panel shows of each contact (company_contacts.html).
+_PANEL_FIELDS = (
+    "id", "first_name", "last_name", "title", "email", "phone", "mobile", "phone_is_invalid", "do_not_call",
+    "do_not_email",
+)  # fmt: skip
+COMPANY_CONTACTS_SHOWN = 50
+
+
+def _company_contacts_qs(company: Company | OuterRef) -> QuerySet[Contact]:
+    return Contact.objects.filter(company=company, archived_at__isnull=True).order_by(Lower("last_name"), "id")
+
+
+def _with_contact_rows(qs: QuerySet) -> QuerySet:
+    """Adds ``contact_rows``: the first 50 active contacts of each company as JSON objects of
+    ``_PANEL_FIELDS``, in the same query (the company page stays within 10 queries)."""
+    rows = _company_contacts_qs(OuterRef("pk")).values(row=JSONObject(**{name: name for name in _PANEL_FIELDS}))
+    return qs.annotate(contact_rows=ArraySubquery(rows[:COMPANY_CONTACTS_SHOWN]))
+
+
+def company_contacts(company: Company, *, limit: int = COMPANY_CONTACTS_SHOWN) -> list[Contact]:
+    """The company's active contacts for its 360 page (visible because the company is): from
+    ``contact_rows`` when the company was loaded with them (``company_for_user(for_page=True)``)."""
+    rows = getattr(company, "contact_rows", None)
+    if rows is None or limit != COMPANY_CONTACTS_SHOWN:
+        return list(_company_contacts_qs(company).only(*_PANEL_FIELDS)[:limit])
+    return [Contact(company_id=company.pk, **row) for row in rows]
 
 
 def tag_suggestions(prefix: str, *, limit: int = 10) -> list[str]:

@@ -37,7 +37,7 @@ from contacts.forms import (
     ReassignForm,
     parse_tags,
 )
-from contacts.keyset import SortOption, capped_count, for_search, keyset_page
+from contacts.keyset import SortOption, capped_count, for_search, keyset_page, search_page
 from contacts.merge import merge_undo, open_merges, records_merge
 from contacts.models import Company, Contact
 from contacts.selectors import (
@@ -73,14 +73,13 @@ CONTACT_IDENTITY = {"first_name", "last_name", "email", "secondary_email", "phon
 def _list_context(request: HttpRequest, form: Any, qs: Any, sorts: dict[str, SortOption]) -> dict[str, Any]:
     """What both list pages share: the keyset page, the capped count and the sort/page links."""
     sort = form.sort_key
-    page = keyset_page(
-        qs,
-        for_search(sorts[sort]) if form.cleaned_data.get("q") else sorts[sort],
-        after=request.GET.get("after", "")[:200],
-        before=request.GET.get("before", "")[:200],
-        size=PAGE_SIZE,
-    )
-    count, more = capped_count(qs)
+    after, before = request.GET.get("after", "")[:200], request.GET.get("before", "")[:200]
+    if form.cleaned_data.get("q"):
+        # A search sorts all its matches anyway: the page and the count come from one pass.
+        page, count, more = search_page(qs, for_search(sorts[sort]), after=after, before=before, size=PAGE_SIZE)
+    else:
+        page = keyset_page(qs, sorts[sort], after=after, before=before, size=PAGE_SIZE)
+        count, more = capped_count(qs)
     params = request.GET.copy()
     for name in ("after", "before", "sort"):
         params.pop(name, None)

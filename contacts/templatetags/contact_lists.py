@@ -216,3 +216,53 @@ def company_rows(rows: Iterable[Company], any_editable: bool, list_url: str) -> 
         cells.append("</tr>")
         out.append("\n  ".join(cells[:-1]) + "\n" + cells[-1])
     return mark_safe("\n".join(out))
+
+
+@register.simple_tag
+def company_contact_items(contacts: Iterable[Contact]) -> SafeString:
+    """The ``<li>``s of the company page's "People" panel (``company_contacts.html``): the
+    markup of the email, phone and consent partials it used to include per person (~150
+    includes for 50 people, ~7 ms of the company page)."""
+    text = _strings()
+    no_call_title = escape(gettext("This person asked not to be called."))
+    no_email_title = escape(gettext("This person asked not to be emailed."))
+    head, tail = _prefix("contacts:contact-detail")
+    out: list[str] = []
+    for contact in contacts:
+        title = f'<div class="small text-secondary">{escape(contact.title)}</div>' if contact.title else ""
+        parts = []
+        if contact.email:
+            address = escape(contact.email)
+            if contact.do_not_email:
+                parts.append(f'<span class="text-decoration-line-through text-secondary">{address}</span>')
+            else:
+                parts.append(f'<a href="mailto:{address}">{address}</a>')
+        number = contact.phone or contact.mobile
+        if number:
+            shown = escape(contact.phone_display or contact.mobile_display)
+            if contact.do_not_call:
+                phone = f'<span class="text-decoration-line-through text-secondary">{shown}</span>'
+            else:
+                phone = f'<a href="tel:{escape(number)}" class="text-nowrap">{shown}</a>'
+            if contact.phone_is_invalid:
+                phone += " " + _unverified(text)
+            parts.append(phone)
+        if contact.do_not_call:
+            parts.append(
+                f'<span class="badge text-bg-danger consent-flag" title="{no_call_title}"><i class="bi bi-telephone-x" '
+                f'aria-hidden="true"></i> {text["do_not_call"]}</span>'
+            )
+        if contact.do_not_email:
+            parts.append(
+                f'<span class="badge text-bg-danger consent-flag" title="{no_email_title}"><i class="bi '
+                f'bi-envelope-slash" aria-hidden="true"></i> {text["do_not_email"]}</span>'
+            )
+        out.append(
+            '<li class="list-group-item d-flex flex-wrap column-gap-3 row-gap-1 justify-content-between '
+            'align-items-center">\n'
+            f'  <div><a href="{head}{contact.pk}{tail}">{escape(contact.full_name)}</a>{title}</div>\n'
+            '  <div class="small d-flex flex-wrap column-gap-3 align-items-center text-break">\n'
+            + "".join(f"    {part}\n" for part in parts)
+            + "  </div>\n</li>"
+        )
+    return mark_safe("\n".join(out))
