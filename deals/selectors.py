@@ -110,6 +110,9 @@ def _fold(rows, group_by: str | None, book: RateBook) -> dict[object, MoneyTotal
             total.weighted += book.to_base(weighted, currency, on)
         except LookupError:
             total.missing_rates.add(currency)
+    for total in totals.values():
+        # The per-currency lines in a fixed order (the SQL groups come in hash order).
+        total.by_currency = dict(sorted(total.by_currency.items()))
     return totals
 
 

@@ -16,9 +16,12 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Context, Decimal
 from html import escape as _html_escape
+from urllib.parse import quote
 
 from django import template
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.defaultfilters import date as date_filter
+from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils import numberformat, timezone
 from django.utils.formats import get_format, localize
@@ -102,8 +105,9 @@ class _Cards:
         """``Deal.days_in_stage`` and its caption, translated once per number of days."""
         days = max((self.now - deal.stage_entered_at).days, 0)
         if days not in self.in_stage:
-            text = ngettext("%(days)s day in stage", "%(days)s days in stage", days) % {"days": localize(days)}
-            self.in_stage[days] = escape(text)
+            # As {% blocktranslate count %}: the value is escaped, the translated text is not.
+            text = ngettext("%(days)s day in stage", "%(days)s days in stage", days)
+            self.in_stage[days] = text % {"days": escape(localize(days))}
         return self.in_stage[days]
 
     def board_url(self, pipeline_id: int) -> str:
@@ -194,6 +198,58 @@ def board_cards(context: template.Context, cards: Iterable[Deal]) -> SafeString:
 def board_card(context: template.Context, deal: Deal) -> SafeString:
     """One card (a moved deal in its new column)."""
     return mark_safe(_renderer(context).card(deal))
+
+
+@register.simple_tag(takes_context=True)
+def board_column_head(context: template.Context, column, oob: bool = False) -> SafeString:
+    """A column's header: name, probability, open-deal count and totals (was
+    ``board_column_head.html``); ``oob`` for the htmx out-of-band swap after a move."""
+    stage, total = column.stage, column.total
+    base = escape(context.get("base_currency", ""))
+    # As {% blocktranslate %}: the value is escaped, the translated text is not.
+    weighted = gettext("%(amount)s weighted") % {"amount": escape(floatformat(total.weighted, "0g"))}
+    warning = ""
+    if total.missing_rates:
+        left_out = escape(gettext("Some currencies have no exchange rate and are left out"))
+        warning = (
+            f'<span class="text-warning" title="{left_out}">'
+            '<i class="bi bi-exclamation-triangle" aria-hidden="true"></i></span>'
+        )
+    swap = ' hx-swap-oob="true"' if oob else ""
+    open_title, total_title = escape(gettext("open deals")), escape(gettext("total"))
+    weighted_title = escape(gettext("weighted by probability"))
+    probability = f'<span class="text-secondary small fw-normal">{stage.probability}%</span>'
+    return mark_safe(
+        f"""<header class="kanban-column-head" id="col-head-{stage.pk}"{swap}>
+  <div class="d-flex justify-content-between align-items-baseline">
+    <h2 class="h6 mb-0" id="col-title-{stage.pk}">{escape(stage.name)} {probability}</h2>
+    <span class="badge rounded-pill text-bg-secondary" title="{open_title}">{escape(intcomma(total.count))}</span>
+  </div>
+  <div class="small text-secondary">
+    <span title="{total_title}">{escape(floatformat(total.amount, "0g"))} {base}</span>
+    · <span title="{weighted_title}">{weighted}</span>
+    {warning}
+  </div>
+</header>"""
+    )
+
+
+@register.simple_tag(takes_context=True)
+def board_more(context: template.Context, stage: Stage, next_cursor: str, oob: bool = False) -> SafeString:
+    """A column's "Load more" button (was ``board_more.html``)."""
+    swap = ' hx-swap-oob="true"' if oob else ""
+    button = ""
+    if next_cursor:
+        url = reverse("deals:board-column", args=[stage.pipeline_id, stage.pk])
+        querystring = context.get("board_querystring") or ""
+        extra = f"&amp;{escape(querystring)}" if querystring else ""
+        button = (
+            f'<button class="btn btn-sm btn-link w-100" type="button" hx-get="{escape(url)}?after='
+            f'{escape(quote(next_cursor, safe="/"))}{extra}" hx-target="#cards-{stage.pk}" hx-swap="beforeend">'
+            f'{escape(gettext("Load more"))}<span class="htmx-indicator spinner-border spinner-border-sm ms-1" '
+            'aria-hidden="true"></span></button>'
+        )
+    return mark_safe(f'<div class="kanban-more" id="more-{stage.pk}"{swap}>{button}</div>')
 
 
 # --- the deal list ---------------------------------------------------------------------------

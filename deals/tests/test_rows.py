@@ -134,3 +134,48 @@ def test_numbers_format_like_floatformat_with_grouping(language):
         for value in values:
             for places in (0, 2):
                 assert numbers.grouped(value, places) == floatformat(value, f"{places}g"), (value, places)
+
+
+OLD_HEAD = """{% load i18n humanize %}<header class="kanban-column-head" id="col-head-{{ column.stage.pk }}"{% if oob %} hx-swap-oob="true"{% endif %}>
+  <div class="d-flex justify-content-between align-items-baseline">
+    <h2 class="h6 mb-0" id="col-title-{{ column.stage.pk }}">{{ column.stage.name }} <span class="text-secondary small fw-normal">{{ column.stage.probability }}%</span></h2>
+    <span class="badge rounded-pill text-bg-secondary" title="{% translate 'open deals' %}">{{ column.total.count|intcomma }}</span>
+  </div>
+  <div class="small text-secondary">
+    <span title="{% translate 'total' %}">{{ column.total.amount|floatformat:"0g" }} {{ base_currency }}</span>
+    · <span title="{% translate 'weighted by probability' %}">{% blocktranslate with amount=column.total.weighted|floatformat:"0g" %}{{ amount }} weighted{% endblocktranslate %}</span>
+    {% if column.total.missing_rates %}<span class="text-warning" title="{% translate 'Some currencies have no exchange rate and are left out' %}"><i class="bi bi-exclamation-triangle" aria-hidden="true"></i></span>{% endif %}
+  </div>
+</header>
+"""
+
+OLD_MORE = """{% load i18n %}<div class="kanban-more" id="more-{{ stage.pk }}"{% if oob %} hx-swap-oob="true"{% endif %}>{% if next_cursor %}<button class="btn btn-sm btn-link w-100" type="button" hx-get="{% url 'deals:board-column' stage.pipeline_id stage.pk %}?after={{ next_cursor|urlencode }}{% if board_querystring %}&amp;{{ board_querystring }}{% endif %}" hx-target="#cards-{{ stage.pk }}" hx-swap="beforeend">{% translate "Load more" %}<span class="htmx-indicator spinner-border spinner-border-sm ms-1" aria-hidden="true"></span></button>{% endif %}</div>
+"""
+
+
+@pytest.mark.parametrize("oob", [False, True])
+def test_column_heads_and_load_more_match_the_old_templates(pipeline, oob):
+    from deals import selectors
+
+    stage = Stage.objects.filter(pipeline=pipeline).order_by("position").first()
+    totals = [
+        selectors.MoneyTotal(),
+        selectors.MoneyTotal(
+            amount=Decimal("1234567.49"), weighted=Decimal("2500.5"), count=12345, missing_rates={"GBP"}
+        ),
+    ]
+    for total in totals:
+        column = selectors.BoardColumn(stage=stage, total=total, cards=[], next_cursor="")
+        context = {"column": column, "oob": oob, "base_currency": "USD"}
+        old = Template(OLD_HEAD).render(Context(context))
+        new = Template("{% load deal_rows %}{% board_column_head column oob=oob %}").render(Context(context))
+        assert _squash(new) == _squash(old)
+    for cursor, querystring in [
+        ("", ""),
+        ("2026-11-22T23:34:42+00:00_44725", ""),
+        ("2026-01-01T00:00:00+00:00_7", "owner=3&team=4"),
+    ]:
+        context = {"stage": stage, "next_cursor": cursor, "board_querystring": querystring, "oob": oob}
+        old = Template(OLD_MORE).render(Context(context))
+        new = Template("{% load deal_rows %}{% board_more stage next_cursor oob=oob %}").render(Context(context))
+        assert _squash(new) == _squash(old)
