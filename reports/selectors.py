@@ -556,10 +556,12 @@ WITH forecast AS (
     WHERE c.generation_id = %(generation)s AND c.closed_month = %(first_month)s
       AND c.status IN (%(won)s, %(lost)s) AND c.closed_at >= %(since)s {cells}
 )
-SELECT forecast.weighted, forecast.open_deals,
-       (SELECT coalesce(sum(deals) FILTER (WHERE status = %(won)s), 0) FROM closed),
-       (SELECT coalesce(sum(deals) FILTER (WHERE status = %(lost)s), 0) FROM closed)
-FROM forecast
+SELECT forecast.weighted, forecast.open_deals, totals.won, totals.lost
+FROM forecast, (
+    SELECT coalesce(sum(deals) FILTER (WHERE status = %(won)s), 0) AS won,
+           coalesce(sum(deals) FILTER (WHERE status = %(lost)s), 0) AS lost
+    FROM closed
+) totals
 """
 
 

@@ -180,13 +180,13 @@ def _write_facts(generation_id: int, low: int, high: int) -> int:
 
 
 # Cells: the facts of a generation summed per report dimension (see ``reports.models``). Each
-# spec names the cell table, the fact table, the key columns (the same name in both, with the
-# SQL type used to pass key lists), the summed values and which facts count.
+# spec names the cell table, the fact table, the key columns (the same name in both), the
+# summed values and which facts count.
 @dataclass(frozen=True)
 class _CellSpec:
     model: type
     facts: type
-    keys: tuple[tuple[str, str], ...]  # (column, SQL type)
+    keys: tuple[str, ...]  # the same columns in the cell and the fact table
     values: tuple[tuple[str, str], ...]  # (cell column, aggregate over the facts)
     where: str  # SQL condition on the facts (alias f)
     nullable: frozenset[str] = frozenset()  # key columns that may be null
@@ -215,11 +215,11 @@ CELL_SPECS = (
         ClosedCell,
         DealFact,
         keys=(
-            ("owner_id", "integer"),
-            ("pipeline_id", "integer"),
-            ("closed_month", "date"),
-            ("status", "text"),
-            ("source", "text"),
+            "owner_id",
+            "pipeline_id",
+            "closed_month",
+            "status",
+            "source",
         ),
         values=(
             ("deals", "count(*)"),
@@ -236,10 +236,10 @@ CELL_SPECS = (
         LostReasonCell,
         DealFact,
         keys=(
-            ("owner_id", "integer"),
-            ("pipeline_id", "integer"),
-            ("closed_month", "date"),
-            ("lost_reason_id", "integer"),
+            "owner_id",
+            "pipeline_id",
+            "closed_month",
+            "lost_reason_id",
         ),
         values=(("deals", "count(*)"), ("amount_base", "sum(f.amount_base)")),
         where=f"f.status = '{DealStatus.LOST.value}' AND f.closed_month IS NOT NULL",
@@ -249,7 +249,7 @@ CELL_SPECS = (
     _CellSpec(
         OpenCell,
         DealFact,
-        keys=(("owner_id", "integer"), ("pipeline_id", "integer"), ("expected_close_month", "date")),
+        keys=("owner_id", "pipeline_id", "expected_close_month"),
         values=(
             ("deals", "count(*)"),
             ("weighted_base", "sum(f.weighted_base)"),
@@ -263,7 +263,7 @@ CELL_SPECS = (
     _CellSpec(
         FunnelCell,
         StageFact,
-        keys=(("owner_id", "integer"), ("pipeline_id", "integer"), ("stage_id", "integer"), ("entered_month", "date")),
+        keys=("owner_id", "pipeline_id", "stage_id", "entered_month"),
         values=(
             ("entered", "count(*)"),
             ("reached_later", "count(*) FILTER (WHERE f.reached_later)"),
@@ -275,7 +275,7 @@ CELL_SPECS = (
     _CellSpec(
         StageTimeCell,
         StageVisit,
-        keys=(("owner_id", "integer"), ("pipeline_id", "integer"), ("stage_id", "integer"), ("left_month", "date")),
+        keys=("owner_id", "pipeline_id", "stage_id", "left_month"),
         values=(("visits", "count(*)"), ("seconds", "sum(f.seconds)")),
         where="TRUE",
         order=("pipeline_id", "left_month"),
@@ -286,7 +286,7 @@ CELL_MODELS = tuple(spec.model for spec in CELL_SPECS)
 
 def _insert_cells_sql(spec: _CellSpec) -> str:
     """Every cell of the generation: INSERT … SELECT … GROUP BY over its facts."""
-    keys = [column for column, _type in spec.keys]
+    keys = list(spec.keys)
     values = [column for column, _aggregate in spec.values]
     return (
         f"INSERT INTO {spec.table} (generation_id, {', '.join(keys + values)}) "
@@ -318,7 +318,7 @@ def _add_deal_to_cells(generation_id: int, deal_id: int, *, sign: int) -> None:
 
 
 def _add_deal_sql(spec: _CellSpec) -> str:
-    keys = [column for column, _type in spec.keys]
+    keys = list(spec.keys)
     values = [column for column, _aggregate in spec.values]
     totals = dict(spec.totals)
     match = " AND ".join(
