@@ -43,7 +43,7 @@ def activity_list(request: HttpRequest) -> HttpResponse:
     if "owner" in filters and request.user.can_read_owner(filters["owner"].pk):
         # One visible assignee (e.g. a "Show all" link of My day): ``visible_to`` adds nothing
         # but an ``owner_id IN (…)`` that, ANDed with ``owner_id = …``, made PostgreSQL expect
-        # a handful of rows and sort all of them (bench/FINDINGS.md §7).
+        # a handful of rows and sort all of them (bench/FINDINGS.md, "My day and home").
         qs = qs.filter(owner=filters["owner"])
     else:
         qs = qs.visible_to(request.user)
