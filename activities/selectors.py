@@ -310,8 +310,9 @@ def my_day(owner: User, *, now: datetime | None = None) -> dict[str, object]:
     # Each section's first ids walk the open-by-due index (activity_owner_open_due) with a
     # LIMIT; PostgreSQL gathers the three lists once (``id = ANY(ARRAY(… UNION ALL …))``) and
     # joins the related rows for those ids only. The sizes are uncorrelated scalar subqueries:
-    # InitPlans run once each, index-only counts on the same index. (A UNION of three
-    # select_related queries cost ~10 ms to plan and as much to compile.)
+    # InitPlans run once each, index-only counts on the same index; every row carries all
+    # three, and with no rows every section is empty. (A UNION of three select_related
+    # queries took 7–10 ms to plan; bench/FINDINGS.md, "My day and home".)
     first_ids = [
         mine.filter(day_section_q(section, now)).order_by("due_at", "id").values("pk")[:MY_DAY_LIMIT]
         for section in DAY_SECTIONS
@@ -333,13 +334,13 @@ def my_day(owner: User, *, now: datetime | None = None) -> dict[str, object]:
     for activity in rows:
         key = "overdue" if activity.due_at < now else "today" if activity.due_at < tomorrow else "week"
         buckets[key].append(activity)
-        counts = {section: getattr(activity, f"{section}_total") for section in DAY_SECTIONS}
+    if rows:
+        counts = {section: getattr(rows[0], f"{section}_total") for section in DAY_SECTIONS}
     return {
         "overdue": buckets["overdue"],
         "today": buckets["today"],
         "upcoming": buckets["week"],
         "counts": {"overdue": counts["overdue"], "today": counts["today"], "upcoming": counts["week"]},
-        "limit": MY_DAY_LIMIT,
         "stale_deals": stale_deals(owner, now=now),
         "stale_days": getattr(settings, "DEAL_STALE_DAYS", 14),
     }

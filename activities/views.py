@@ -43,7 +43,7 @@ def activity_list(request: HttpRequest) -> HttpResponse:
     if "owner" in filters and request.user.can_read_owner(filters["owner"].pk):
         # One visible assignee (e.g. a "Show all" link of My day): ``visible_to`` adds nothing
         # but an ``owner_id IN (…)`` that, ANDed with ``owner_id = …``, made PostgreSQL expect
-        # a handful of rows and sort all of them (bench/FINDINGS.md §7).
+        # a handful of rows and sort all of them (bench/FINDINGS.md, "My day and home").
         qs = qs.filter(owner=filters["owner"])
     else:
         qs = qs.visible_to(request.user)
@@ -296,22 +296,23 @@ def timeline(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
 
 @require_GET
 def my_day(request: HttpRequest) -> HttpResponse:
-    people = selectors.people_whose_day_user_may_see(request.user)
+    # Only managers and admins switch between people; a rep's day is always their own (and
+    # loading the people to choose from would cost the page a query).
+    can_switch = request.user.is_admin or request.user.is_manager
+    people = selectors.people_whose_day_user_may_see(request.user) if can_switch else []
     person = request.user
     raw = request.GET.get("user", "")
     if raw.isdigit() and int(raw) != request.user.pk:
         person = next((p for p in people if p.pk == int(raw)), request.user)
-    can_switch = request.user.is_admin or request.user.is_manager
     now = timezone.now()
     return render(
         request,
         "activities/my_day.html",
         {
             "person": person,
-            "people": people if can_switch else [],
+            "people": people,
             "day": selectors.my_day(person, now=now),
             "now": now,
-            "reschedule_form": RescheduleForm(),
             # My day is the home page: the other apps' panels sit under the day's work.
             # "Today" repeats what this page already lists in full.
             "panels": home_panels(request, exclude=frozenset({"activities-today"})) if person == request.user else [],

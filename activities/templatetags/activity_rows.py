@@ -2,12 +2,12 @@
 
 Each row is ~30 template lookups, two ``{% url %}``s, three ``{% csrf_token %}``s and three
 ``record_url`` calls; through ``{% include %}`` that was most of My day's server time on the
-large dataset (bench/FINDINGS.md §7). This writes the same markup with f-strings, in the same
-way as ``contacts/templatetags/contact_lists.py``: every value is escaped exactly as
-autoescaping would (``html.escape``, which ``django.utils.html.escape`` wraps), the links come
-from one reversed prefix per URL name, and the translated strings and static parts are built
-once per call. The htmx toggle and reschedule responses
-render a row through the same code (``activities/partials/activity_row.html``).
+large dataset (bench/FINDINGS.md, "My day and home"). This writes the same markup with
+f-strings, in the same way as ``contacts/templatetags/contact_lists.py``: every value is
+escaped exactly as autoescaping would (``html.escape``, which ``django.utils.html.escape``
+wraps), the links come from one reversed prefix per URL name, and the translated strings and
+static parts are built once per call. The htmx toggle and reschedule responses render a row
+through the same code (``activities/partials/activity_row.html``).
 """
 
 from __future__ import annotations

@@ -321,7 +321,7 @@ class TestMyDay:
         deal = DealFactory(owner=owner, company=company)
         for i in range(50):
             ActivityFactory(owner=owner, company=company, deal=deal, due_at=timezone.now() + timedelta(minutes=i))
-        with django_assert_max_num_queries(7):
+        with django_assert_max_num_queries(5):
             owner_client.get(reverse("activities:my-day"))
 
 
