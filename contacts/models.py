@@ -191,7 +191,7 @@ class Company(models.Model):
             # A GIN index collects new entries in a "pending list" that every search reads in
             # full; rewriting every company (the customer value recompute sets value_segment)
             # left 4 MB lists (270-500 pages) behind: 15 ms per search instead of 1 ms
-            # (bench/FINDINGS.md 7.3). A 256 kB limit flushes them sooner.
+            # (bench/FINDINGS.md, "GIN pending lists"). A 256 kB limit flushes them sooner.
             GinIndex(fields=["name"], opclasses=["gin_trgm_ops"], name="company_name_trgm", gin_pending_list_limit=256),
             GinIndex(
                 fields=["domain"], opclasses=["gin_trgm_ops"], name="company_domain_trgm", gin_pending_list_limit=256

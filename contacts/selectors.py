@@ -324,8 +324,15 @@ def _company_contacts_qs(company: Company | OuterRef) -> QuerySet[Contact]:
 def _with_contact_rows(qs: QuerySet) -> QuerySet:
     """Adds ``contact_rows``: the first 50 active contacts of each company as JSON objects of
     ``_PANEL_FIELDS``, in the same query (the company page stays within 10 queries)."""
-    rows = _company_contacts_qs(OuterRef("pk")).values(row=JSONObject(**{name: name for name in _PANEL_FIELDS}))
-    return qs.annotate(contact_rows=ArraySubquery(rows[:COMPANY_CONTACTS_SHOWN]))
+    # The JSON is built for the 50 rows shown only: built in the same SELECT as the sort, it
+    # was computed for every contact of the company before the top-50 sort (2 ms for 729).
+    first = _company_contacts_qs(OuterRef(OuterRef("pk"))).values("pk")[:COMPANY_CONTACTS_SHOWN]
+    rows = (
+        Contact.objects.filter(pk__in=first)
+        .order_by(Lower("last_name"), "id")
+        .values(row=JSONObject(**{name: name for name in _PANEL_FIELDS}))
+    )
+    return qs.annotate(contact_rows=ArraySubquery(rows))
 
 
 def company_contacts(company: Company, *, limit: int = COMPANY_CONTACTS_SHOWN) -> list[Contact]:
