@@ -55,6 +55,7 @@ from contacts.selectors import (
     data_quality,
     duplicate_candidates,
     history_entries,
+    list_rows,
     merge_for_user,
     merge_preview,
     merge_same_fields,
@@ -123,7 +124,7 @@ def _back(request: HttpRequest, fallback: str) -> HttpResponse:
 def company_list_view(request: HttpRequest) -> HttpResponse:
     form = CompanyFilterForm(request.GET, user=request.user, default_sort="name")
     qs = company_list(request.user, form.filters())
-    context = _list_context(request, form, qs.only(*COMPANY_ROW_FIELDS), COMPANY_SORTS)
+    context = _list_context(request, form, list_rows(qs, COMPANY_ROW_FIELDS), COMPANY_SORTS)
     context.update(nav="companies", quick_form=CompanyQuickForm(user=request.user, auto_id="quick_%s"))
     return render(request, "contacts/company_list.html", context)
 
@@ -278,7 +279,7 @@ def contact_list_view(request: HttpRequest) -> HttpResponse:
     form = ContactFilterForm(request.GET, user=request.user, default_sort="name")
     filters = form.filters()
     qs = contact_list(request.user, filters)
-    context = _list_context(request, form, qs.only(*CONTACT_ROW_FIELDS), CONTACT_SORTS)
+    context = _list_context(request, form, list_rows(qs, CONTACT_ROW_FIELDS), CONTACT_SORTS)
     context.update(
         nav="contacts",
         company_filter=filters.company,

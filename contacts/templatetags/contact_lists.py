@@ -21,8 +21,11 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import localtime
 from django.utils.translation import gettext
+from django_countries import countries as country_names
 
-from contacts.models import Company, Contact, LifecycleStage, ValueSegment
+from contacts.models import Contact, LifecycleStage, ValueSegment
+from contacts.normalize import format_phone
+from contacts.selectors import ListRow
 
 register = template.Library()
 
@@ -55,14 +58,18 @@ def _tags(record, list_url: str) -> str:
     )
 
 
-def _country(record, names: dict[str, str]) -> str:
-    country = record.country
-    if not country:
+def _country(code: str, names: dict[str, str]) -> str:
+    """A row's country code with its name as a tooltip, each code's markup built once per page."""
+    if not code:
         return ""
-    code = country.code
-    if code not in names:  # django-countries translates the name on every access
-        names[code] = f'<span title="{escape(country.name)}">{escape(code)}</span>'
+    if code not in names:
+        names[code] = f'<span title="{escape(country_names.name(code))}">{escape(code)}</span>'
     return names[code]
+
+
+def _owner(row) -> str:
+    """``User.__str__`` of the row's owner: full name, else username."""
+    return f"{row.owner__first_name} {row.owner__last_name}".strip() or row.owner__username
 
 
 def _labels(choices) -> dict[str, str]:
@@ -96,8 +103,9 @@ def plain_field(field: BoundField) -> SafeString:
 
 
 @register.simple_tag
-def contact_rows(rows: Iterable[Contact], any_editable: bool, list_url: str) -> SafeString:
-    """``<tr>``s of the contact list (columns as in ``contacts/contact_list.html``'s header)."""
+def contact_rows(rows: Iterable[ListRow], any_editable: bool, list_url: str) -> SafeString:
+    """``<tr>``s of the contact list (columns as in ``contacts/contact_list.html``'s header),
+    from ``contacts.selectors.CONTACT_ROW_FIELDS`` rows."""
     text = _strings()
     stages = _labels(LifecycleStage)
     countries: dict[str, str] = {}
@@ -105,8 +113,8 @@ def contact_rows(rows: Iterable[Contact], any_editable: bool, list_url: str) -> 
     company_head, company_tail = _prefix("contacts:company-detail")
     out: list[str] = []
     for contact in rows:
-        name = escape(contact.full_name)
-        cells = ['<tr class="table-secondary">' if contact.is_archived else "<tr>"]
+        name = escape(f"{contact.first_name} {contact.last_name}".strip())  # Contact.full_name
+        cells = ['<tr class="table-secondary">' if contact.archived_at is not None else "<tr>"]
         if any_editable:
             box = ""
             if contact.can_edit:
@@ -124,7 +132,7 @@ def contact_rows(rows: Iterable[Contact], any_editable: bool, list_url: str) -> 
         if contact.company_id is not None:
             company = (
                 f'<a class="link-body-emphasis" href="{company_head}{contact.company_id}{company_tail}">'
-                f"{escape(contact.company.name)}</a>"
+                f"{escape(contact.company__name)}</a>"
             )
         cells.append(f'<td style="min-width: 10rem">{company}</td>')
         email = ""
@@ -142,7 +150,7 @@ def contact_rows(rows: Iterable[Contact], any_editable: bool, list_url: str) -> 
         phone = ""
         number = contact.phone or contact.mobile
         if number:
-            shown = escape(contact.phone_display if contact.phone else contact.mobile_display)
+            shown = escape(format_phone(number))
             if contact.do_not_call:
                 phone = (
                     f'<span class="text-decoration-line-through text-secondary text-nowrap">{shown}</span> '
@@ -154,12 +162,12 @@ def contact_rows(rows: Iterable[Contact], any_editable: bool, list_url: str) -> 
             if contact.phone_is_invalid:
                 phone += " " + _unverified(text)
         cells.append(f"<td>{phone}</td>")
-        cells.append(f"<td>{_country(contact, countries)}</td>")
+        cells.append(f"<td>{_country(contact.country, countries)}</td>")
         cells.append(
             f'<td><span class="badge stage-{escape(contact.lifecycle_stage)}">'
             f"{stages.get(contact.lifecycle_stage, escape(contact.lifecycle_stage))}</span></td>"
         )
-        cells.append(f'<td class="text-nowrap">{escape(contact.owner)}</td>')
+        cells.append(f'<td class="text-nowrap">{escape(_owner(contact))}</td>')
         cells.append(f"<td>{_tags(contact, list_url)}</td>")
         cells.append(f'<td class="text-nowrap small text-secondary">{_created(contact.created_at)}</td>')
         cells.append("</tr>")
@@ -168,8 +176,9 @@ def contact_rows(rows: Iterable[Contact], any_editable: bool, list_url: str) -> 
 
 
 @register.simple_tag
-def company_rows(rows: Iterable[Company], any_editable: bool, list_url: str) -> SafeString:
-    """``<tr>``s of the company list (columns as in ``contacts/company_list.html``'s header)."""
+def company_rows(rows: Iterable[ListRow], any_editable: bool, list_url: str) -> SafeString:
+    """``<tr>``s of the company list (columns as in ``contacts/company_list.html``'s header),
+    from ``contacts.selectors.COMPANY_ROW_FIELDS`` rows."""
     text = _strings()
     stages = _labels(LifecycleStage)
     segments = _labels(ValueSegment)
@@ -178,7 +187,7 @@ def company_rows(rows: Iterable[Company], any_editable: bool, list_url: str) -> 
     out: list[str] = []
     for company in rows:
         name = escape(company.name)
-        cells = ['<tr class="table-secondary">' if company.is_archived else "<tr>"]
+        cells = ['<tr class="table-secondary">' if company.archived_at is not None else "<tr>"]
         if any_editable:
             box = ""
             if company.can_edit:
@@ -196,12 +205,14 @@ def company_rows(rows: Iterable[Company], any_editable: bool, list_url: str) -> 
         cells.append(f"<td>{domain}</td>")
         phone = ""
         if company.phone:
-            phone = f'<a href="tel:{escape(company.phone)}" class="text-nowrap">{escape(company.phone_display)}</a>'
+            phone = (
+                f'<a href="tel:{escape(company.phone)}" class="text-nowrap">{escape(format_phone(company.phone))}</a>'
+            )
             if company.phone_is_invalid:
                 phone += " " + _unverified(text)
         cells.append(f"<td>{phone}</td>")
         cells.append(f'<td class="text-end">{company.contact_count}</td>')
-        cells.append(f"<td>{_country(company, countries)}</td>")
+        cells.append(f"<td>{_country(company.country, countries)}</td>")
         segment = ""
         if company.value_segment:
             label = segments.get(company.value_segment, escape(company.value_segment))
@@ -210,7 +221,7 @@ def company_rows(rows: Iterable[Company], any_editable: bool, list_url: str) -> 
             f'<td><span class="badge stage-{escape(company.lifecycle_stage)}">'
             f"{stages.get(company.lifecycle_stage, escape(company.lifecycle_stage))}</span>{segment}</td>"
         )
-        cells.append(f'<td class="text-nowrap">{escape(company.owner)}</td>')
+        cells.append(f'<td class="text-nowrap">{escape(_owner(company))}</td>')
         cells.append(f"<td>{_tags(company, list_url)}</td>")
         cells.append(f'<td class="text-nowrap small text-secondary">{_created(company.created_at)}</td>')
         cells.append("</tr>")
