@@ -178,7 +178,7 @@ def timeline_page(
     obj: Customer, *, filter_key: str = "", cursor: str = "", types: Iterable[ActivityType] = ()
 ) -> TimelinePage:
     """One page of a customer's timeline, newest first, keyset-paginated (constant queries)."""
-    # What the event rows print (activities/partials/timeline_event.html): a company's
+    # What the event rows print ({% timeline_events %} in activities/templatetags/activity_tags.py): a company's
     # timeline also names each event's contact and deal. Every joined table multiplies the
     # planner's work (contacts, companies and deals carry ~25 indexes each): with all six
     # joins, planning took 8–12 ms against ~2 ms of execution.
