@@ -12,33 +12,25 @@ through the same code (``activities/partials/activity_row.html``).
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable
 from datetime import datetime
 
 from django import template
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, gettext_noop
 
 from activities.models import Activity
+from crm.html import escape as _e
+from crm.html import url_around_id
 
 register = template.Library()
-
-_MARKER = 999999999
-
-
-def _e(value: object) -> str:
-    """``django.utils.html.escape`` without its lazy-argument wrapper (the same output)."""
-    return html.escape(str(value))
 
 
 def _prefix(name: str) -> tuple[str, str]:
     """The URL around a record id, reversed once and escaped: ``("/activities/", "/")``."""
-    url = reverse(name, args=[_MARKER])
-    head, _sep, tail = url.rpartition(str(_MARKER))
+    head, tail = url_around_id(name)
     return _e(head), _e(tail)
 
 

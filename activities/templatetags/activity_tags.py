@@ -17,7 +17,6 @@ from django.db.models import Model
 from django.template import defaultfilters
 from django.urls import NoReverseMatch
 from django.utils import dateformat, timezone
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
 from django.utils.translation import gettext as _
@@ -26,6 +25,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from activities import selectors
 from activities.forms import ActivityForm
 from activities.models import Activity, ActivityType
+from crm.html import escape
 
 register = template.Library()
 

@@ -10,13 +10,11 @@ once per page.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable
 from urllib.parse import quote
 
 from django import template
 from django.forms import BoundField
-from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import localtime
@@ -26,24 +24,9 @@ from django_countries import countries as country_names
 from contacts.models import Contact, LifecycleStage, ValueSegment
 from contacts.normalize import format_phone
 from contacts.selectors import ListRow
+from crm.html import escape, url_around_id
 
 register = template.Library()
-
-
-def escape(value) -> str:
-    """What autoescaping writes for ``value`` (Django's ``escape`` is ``html.escape(str(value))``
-    behind a lazy-string check that costs more than the escaping, 25 times per row)."""
-    return html.escape(str(value))
-
-
-_MARKER = 999999999
-
-
-def _prefix(name: str) -> tuple[str, str]:
-    """The detail URL around a record id, reversed once: ``("/contacts/", "/")``."""
-    url = reverse(name, args=[_MARKER])
-    head, _sep, tail = url.rpartition(str(_MARKER))
-    return head, tail
 
 
 def _created(value) -> str:
@@ -109,8 +92,8 @@ def contact_rows(rows: Iterable[ListRow], any_editable: bool, list_url: str) -> 
     text = _strings()
     stages = _labels(LifecycleStage)
     countries: dict[str, str] = {}
-    contact_head, contact_tail = _prefix("contacts:contact-detail")
-    company_head, company_tail = _prefix("contacts:company-detail")
+    contact_head, contact_tail = url_around_id("contacts:contact-detail")
+    company_head, company_tail = url_around_id("contacts:company-detail")
     out: list[str] = []
     for contact in rows:
         name = escape(f"{contact.first_name} {contact.last_name}".strip())  # Contact.full_name
@@ -183,7 +166,7 @@ def company_rows(rows: Iterable[ListRow], any_editable: bool, list_url: str) -> 
     stages = _labels(LifecycleStage)
     segments = _labels(ValueSegment)
     countries: dict[str, str] = {}
-    company_head, company_tail = _prefix("contacts:company-detail")
+    company_head, company_tail = url_around_id("contacts:company-detail")
     out: list[str] = []
     for company in rows:
         name = escape(company.name)
@@ -237,7 +220,7 @@ def company_contact_items(contacts: Iterable[Contact]) -> SafeString:
     text = _strings()
     no_call_title = escape(gettext("This person asked not to be called."))
     no_email_title = escape(gettext("This person asked not to be emailed."))
-    head, tail = _prefix("contacts:contact-detail")
+    head, tail = url_around_id("contacts:contact-detail")
     out: list[str] = []
     for contact in contacts:
         title = f'<div class="small text-secondary">{escape(contact.title)}</div>' if contact.title else ""

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Context, Decimal
-from html import escape as _html_escape
 from urllib.parse import quote
 
 from django import template
@@ -29,17 +28,11 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
 from django.utils.translation import gettext, ngettext
 
+from crm.html import escape, url_around_id
 from deals.models import Deal, DealStatus, Stage
 from deals.templatetags.deal_tags import board_filter_pairs
 
 register = template.Library()
-
-_MARKER = 999999999
-
-
-def escape(value: object) -> str:
-    """``django.utils.html.escape`` without its lazy-string wrapper (same output)."""
-    return _html_escape(str(value))
 
 
 class Numbers:
@@ -64,13 +57,6 @@ class Numbers:
         )
 
 
-def _prefix(name: str, *args: object) -> tuple[str, str]:
-    """A URL around a record id, reversed once: ``("/deals/", "/")``."""
-    url = reverse(name, args=[*args, _MARKER])
-    head, _sep, tail = url.rpartition(str(_MARKER))
-    return head, tail
-
-
 class _Cards:
     """What every card of one board response shares, computed once."""
 
@@ -91,8 +77,8 @@ class _Cards:
             f'<input type="hidden" name="{escape(key)}" value="{escape(value)}">'
             for key, value in board_filter_pairs(querystring)
         )
-        self.detail = _prefix("deals:detail")
-        self.move = _prefix("deals:move")
+        self.detail = url_around_id("deals:detail")
+        self.move = url_around_id("deals:move")
         self.boards: dict[int, str] = {}
         self.manual_title = escape(gettext("Probability set by hand"))
         self.owner_title = escape(gettext("Owner"))
@@ -265,7 +251,7 @@ _OPEN_BADGE = "badge text-bg-primary-subtle text-primary-emphasis border border-
 @register.simple_tag
 def deal_list_rows(rows: Iterable[Deal]) -> SafeString:
     """``<tr>``s of the deal list (columns as in ``deals/deal_list.html``'s header)."""
-    detail_head, detail_tail = _prefix("deals:detail")
+    detail_head, detail_tail = url_around_id("deals:detail")
     manual_title = escape(gettext("Set by hand; kept when the stage changes"))
     manual = escape(gettext("manual"))
     overdue = escape(gettext("overdue"))
