@@ -11,7 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from activities.models import Activity, ActivityType
+from contacts.forms import style_plain, use_fast_select
 from contacts.models import Contact
+from crm.forms import preload_choices
 from crm.models import User, users_visible_to
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
@@ -244,9 +246,11 @@ class ActivityFilterForm(forms.Form):
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = users_visible_to(user)
+        preload_choices(self.fields["owner"], user.visible_users)
         for field in self.fields.values():
-            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
-            field.widget.attrs.setdefault("class", f"{css} {css}-sm")
+            if isinstance(field.widget, forms.Select):
+                use_fast_select(field)  # Django renders a template per <option>
+        style_plain(self, small=True)
 
     def filters(self) -> dict[str, Any]:
         self.is_valid()

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_noop
 from activities.models import Activity, ActivityType, TimelineEvent
 from contacts.models import Company, Contact
 from crm.models import Team, User, teams_visible_to, users_visible_to
+from crm.rows import ListRow, list_rows
 from deals.models import Deal
 
 if TYPE_CHECKING:
@@ -75,9 +76,21 @@ def active_types() -> list[ActivityType]:
 LIST_PAGE_SIZE = 50
 
 
-def activity_list_page(qs: QuerySet[Activity], *, by_due: bool, cursor: str = "") -> tuple[list[Activity], str]:
+# What a row of the activity list shows (``activity_rows.activity_list_rows``): read with
+# ``values()``, not as six model instances per row (the activity, its type, assignee and the
+# records it is linked to).
+LIST_ROW_FIELDS = (
+    *("id", "subject", "due_at", "done_at", "created_at", "type__icon", "type__color", "type__name"),
+    *("owner__username", "owner__first_name", "owner__last_name"),
+    *("deal_id", "deal__title", "contact_id", "contact__first_name", "contact__last_name", "company_id"),
+    "company__name",
+)
+
+
+def activity_list_page(qs: QuerySet[Activity], *, by_due: bool, cursor: str = "") -> tuple[list[ListRow], str]:
     """One keyset page of the activity list (no COUNT, no OFFSET): newest logged first, or
-    by due time (scheduled activities only). Returns the rows and the next page's cursor."""
+    by due time (scheduled activities only). Returns the ``LIST_ROW_FIELDS`` rows and the
+    next page's cursor."""
     position = parse_cursor(cursor) if cursor else None
     if by_due:
         qs = qs.filter(due_at__isnull=False).order_by("due_at", "id")
@@ -87,7 +100,7 @@ def activity_list_page(qs: QuerySet[Activity], *, by_due: bool, cursor: str = ""
         qs = qs.order_by("-created_at", "-id")
         if position:
             qs = qs.filter(Q(created_at__lt=position[0]) | Q(created_at=position[0], id__lt=position[1]))
-    rows = list(qs[: LIST_PAGE_SIZE + 1])
+    rows = list(list_rows(qs, LIST_ROW_FIELDS)[: LIST_PAGE_SIZE + 1])
     if len(rows) <= LIST_PAGE_SIZE:
         return rows, ""
     rows = rows[:LIST_PAGE_SIZE]

@@ -39,7 +39,7 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 def activity_list(request: HttpRequest) -> HttpResponse:
     form = ActivityFilterForm(request.GET or None, user=request.user)
     filters = form.filters() if request.GET else {}
-    qs = Activity.objects.with_related()
+    qs = Activity.objects.all()
     if "owner" in filters and request.user.can_read_owner(filters["owner"].pk):
         # One visible assignee (e.g. a "Show all" link of My day): ``visible_to`` adds nothing
         # but an ``owner_id IN (…)`` that, ANDed with ``owner_id = …``, made PostgreSQL expect

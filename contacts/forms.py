@@ -121,18 +121,21 @@ _FAST_INPUTS = {
 }
 
 
-def style_plain(form: forms.BaseForm) -> None:
+def style_plain(form: forms.BaseForm, *, small: bool = False) -> None:
     """Bootstrap classes for forms rendered without crispy (list filters, quick add), whose
     crispy templates would cost more than the rest of a list page; their text, email, number
-    and date inputs render in Python (``_FastInputMixin``)."""
+    and date inputs render in Python (``_FastInputMixin``). ``small``: the ``-sm`` sizes."""
+    select, control = (
+        ("form-select form-select-sm", "form-control form-control-sm") if small else ("form-select", "form-control")
+    )
     for field in form.fields.values():
         widget = field.widget
         if isinstance(widget, forms.CheckboxInput):
             widget.attrs["class"] = "form-check-input"
         elif isinstance(widget, forms.Select):
-            widget.attrs["class"] = "form-select"
+            widget.attrs["class"] = select
         elif not widget.is_hidden:
-            widget.attrs["class"] = "form-control"
+            widget.attrs["class"] = control
         if type(widget) in _FAST_INPUTS:
             widget.__class__ = _FAST_INPUTS[type(widget)]  # the same widget, rendered without a template
 

@@ -11,7 +11,6 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, JSONObject, Lower
-from django.db.models.query import ValuesIterable
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -296,32 +295,6 @@ def contact_list(user: User, filters: ListFilters) -> QuerySet[Contact]:
     return _with_tag_names(qs.select_related("owner", "company"))
 
 
-class ListRow(dict):
-    """One list row as read by ``values()``: attribute access for the row renderer
-    (``contacts.templatetags.contact_lists``), the keyset cursor and ``can_edit``. A page of
-    model instances built ~150 objects (the records, their companies and owners) for values
-    the rows print once."""
-
-    __slots__ = ()
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    __setattr__ = dict.__setitem__
-
-    @property
-    def pk(self) -> int:
-        return self["id"]
-
-
-class _ListRowIterable(ValuesIterable):
-    def __iter__(self):
-        return map(ListRow, super().__iter__())
-
-
 # The columns a list row shows: a page loads these alone, not the ~40 columns of each
 # contact, its company and its owner.
 _OWNER_NAME = ("owner_id", "owner__username", "owner__first_name", "owner__last_name")
@@ -334,13 +307,6 @@ CONTACT_ROW_FIELDS = (
     *("phone_is_invalid", "country", "lifecycle_stage", "archived_at", "created_at", "tag_names", *_OWNER_NAME),
     *("company_id", "company__name"),
 )
-
-
-def list_rows(qs: QuerySet, fields: tuple[str, ...]) -> QuerySet:
-    """``qs`` yielding ``ListRow``s of ``fields`` (filters, annotations and slicing still apply)."""
-    rows = qs.values(*fields)
-    rows._iterable_class = _ListRowIterable
-    return rows
 
 
 # What the company page's "People" panel shows of each contact (company_contacts.html).

@@ -55,7 +55,6 @@ from contacts.selectors import (
     data_quality,
     duplicate_candidates,
     history_entries,
-    list_rows,
     merge_for_user,
     merge_preview,
     merge_same_fields,
@@ -64,6 +63,7 @@ from contacts.selectors import (
 )
 from contacts.tasks import refresh_duplicates
 from crm import exports
+from crm.rows import list_rows
 
 PAGE_SIZE = 50
 # Changing one of these on an existing record is when a possible duplicate is worth a look.

@@ -23,8 +23,8 @@ from django_countries import countries as country_names
 
 from contacts.models import Contact, LifecycleStage, ValueSegment
 from contacts.normalize import format_phone
-from contacts.selectors import ListRow
 from crm.html import escape, url_around_id
+from crm.rows import ListRow
 
 register = template.Library()
 

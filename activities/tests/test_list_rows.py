@@ -1,0 +1,81 @@
+# ruff: noqa: E501  (the row template below is kept as one line per cell, like the page's)
+"""The activity list's rows written in Python (``{% activity_list_rows %}``, from
+``values()`` rows) are the markup of the per-row template they replace, kept below with the
+one change made with them (the "Linked to" record is a link), up to whitespace: done, overdue,
+open and unscheduled activities, linked to a deal, a contact, a company or nothing, an
+assignee with and without a full name, and markup in every free-text value."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.template import Context, Template
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from activities import selectors
+from activities.models import Activity
+from activities.tests.factories import ActivityFactory, CompanyFactory, ContactFactory, DealFactory, activity_type
+from crm.tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+ROW_TEMPLATE = """{% load i18n %}
+<tr>
+  <td><i class="bi {{ activity.type.icon }}" style="color: {{ activity.type.color }}" title="{{ activity.type.name }}" aria-hidden="true"></i> <a href="{{ activity.get_absolute_url }}">{{ activity.subject }}</a></td>
+  <td class="small">{% with linked=activity.deal|default:activity.contact|default:activity.company %}{% if linked %}<a href="{{ linked.get_absolute_url }}">{{ linked }}</a>{% else %}—{% endif %}{% endwith %}</td>
+  <td class="small">{{ activity.owner }}</td>
+  <td class="small text-nowrap">{{ activity.due_at|date:"j M Y, H:i"|default:"—" }}</td>
+  <td>{% if activity.done_at %}<span class="badge text-bg-success">{% translate "done" %}</span>{% elif activity.due_at and activity.due_at < now %}<span class="badge text-bg-danger">{% translate "overdue" %}</span>{% else %}<span class="badge text-bg-secondary">{% translate "open" %}</span>{% endif %}</td>
+  <td class="small text-nowrap text-secondary">{{ activity.created_at|date:"j M Y" }}</td>
+</tr>
+"""
+
+
+def _squash(html: str) -> str:
+    """Whitespace next to a tag is the templates' indentation, not content."""
+    return re.sub(r"\s*([<>])\s*", r"\1", re.sub(r"\s+", " ", html)).strip()
+
+
+@pytest.fixture
+def varied(owner):
+    now = timezone.now()
+    nameless = UserFactory(username="j.doe", first_name="", last_name="")
+    company = CompanyFactory(owner=owner, name="Northwind & <Co>")
+    contact = ContactFactory(owner=owner, company=company, first_name="Ann", last_name="O'Neil")
+    deal = DealFactory(owner=owner, company=company, title='Renewal "2027"')
+    ActivityFactory(owner=owner, subject="Call <b>", deal=deal, contact=contact, done_at=now, due_at=now)
+    ActivityFactory(owner=owner, subject="Overdue", contact=contact, company=company, due_at=now - timedelta(days=40))
+    ActivityFactory(owner=nameless, subject="Planned", company=company, due_at=now + timedelta(days=3))
+    ActivityFactory(owner=owner, subject="A note & more", type=activity_type("note"))
+    return now
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_rows_match_the_row_template(varied, language):
+    with translation.override(language):
+        rows, _cursor = selectors.activity_list_page(Activity.objects.all(), by_due=False)
+        activities = {a.pk: a for a in Activity.objects.with_related()}
+        assert len(rows) == 4
+        row = Template(ROW_TEMPLATE)
+        old = "".join(row.render(Context({"activity": activities[r.pk], "now": varied})) for r in rows)
+        new = Template("{% load activity_rows %}{% activity_list_rows rows %}").render(
+            Context({"rows": rows, "now": varied})
+        )
+    assert _squash(new) == _squash(old)
+    assert "Call &lt;b&gt;" in new
+    assert new.count("Northwind &amp; &lt;Co&gt;") == 1  # a deal's or contact's link comes before the company's
+    assert "Ann O&#x27;Neil" in new and "j.doe" in new
+
+
+def test_the_page_shows_the_rows_and_their_links(owner_client, varied):
+    html = owner_client.get(reverse("activities:list")).content.decode()
+    deal = Activity.objects.get(subject="Call <b>").deal
+    assert f'<a href="{deal.get_absolute_url()}">Renewal &quot;2027&quot;</a>' in html
+    assert html.count('<span class="badge text-bg-danger">overdue</span>') == 1
+    assert "No activities match." not in html
+
+
+def test_an_empty_list_says_so(owner_client):
+    html = owner_client.get(reverse("activities:list")).content.decode()
+    assert "No activities match." in html
