@@ -267,7 +267,9 @@ class DealFilterForm(forms.Form):
         # Loaded once: the page's pipeline links (``pipelines``) share the list.
         self.pipelines = list(Pipeline.objects.all())
         preload_choices(self.fields["pipeline"], self.pipelines)
-        preload_choices(self.fields["stage"], list(self.fields["stage"].queryset))
+        # Loaded once as well: the list's rows take their stage and pipeline from here.
+        self.stages = list(self.fields["stage"].queryset)
+        preload_choices(self.fields["stage"], self.stages)
         preload_choices(self.fields["owner"], user.visible_users)
         preload_choices(self.fields["team"], user.visible_teams)
         for name in ("pipeline", "stage", "owner", "team", "status", "sort"):
