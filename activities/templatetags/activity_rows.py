@@ -241,7 +241,7 @@ def activity_list_rows(context: template.Context, rows: Iterable[Any]) -> SafeSt
             f'title="{_e(row["type__name"])}" aria-hidden="true"></i> '
             f'<a href="{detail[0]}{pk}{detail[1]}">{_e(row["subject"])}</a></td>\n'
             f'<td class="small">{linked}</td>\n'
-            f'<td class="small">{_e(owner)}</td>\n'
+            f'<td class="small text-nowrap">{_e(owner)}</td>\n'
             f'<td class="small text-nowrap">{due}</td>\n'
             f"<td>{status}</td>\n"
             f'<td class="small text-nowrap text-secondary">{logged.day} {months[logged.month]} {logged.year}</td>\n'

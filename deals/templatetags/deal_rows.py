@@ -282,7 +282,7 @@ def deal_list_rows(rows: Iterable[Deal]) -> SafeString:
           <td>{company}</td>
           <td><span class="{badge}">{escape(deal.stage.name)}</span>
             <span class="small text-secondary">{escape(deal.pipeline.name)}</span></td>
-          <td>{escape(deal.owner)}</td>
+          <td class="text-nowrap">{escape(deal.owner)}</td>
           <td class="text-end text-nowrap">{numbers.grouped(deal.amount, 2)} {escape(deal.currency)}</td>
           <td class="text-end">{deal.probability}%{flag}</td>
           <td class="text-nowrap">{close}</td>

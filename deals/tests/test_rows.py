@@ -1,6 +1,7 @@
 # ruff: noqa: E501 - the old templates are kept verbatim
 """The Python-rendered board cards and list rows (``deals.templatetags.deal_rows``) write the
-same markup as the templates they replaced (kept here verbatim), up to whitespace."""
+same markup as the templates they replaced (kept here verbatim, but for the list's owner cell,
+since kept on one line), up to whitespace."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ OLD_ROW = """{% load i18n %}<tr>
   <td><a href="{{ deal.get_absolute_url }}">{{ deal.title }}</a></td>
   <td>{% if deal.company %}{{ deal.company.name }}{% else %}<span class="text-secondary">—</span>{% endif %}</td>
   <td>{% include "deals/partials/status_badge.html" %} <span class="small text-secondary">{{ deal.pipeline.name }}</span></td>
-  <td>{{ deal.owner }}</td>
+  <td class="text-nowrap">{{ deal.owner }}</td>
   <td class="text-end text-nowrap">{{ deal.amount|floatformat:"2g" }} {{ deal.currency }}</td>
   <td class="text-end">{{ deal.probability }}%{% if deal.probability_is_manual %} <span class="badge text-bg-light border" title="{% translate 'Set by hand; kept when the stage changes' %}">{% translate "manual" %}</span>{% endif %}</td>
   <td class="text-nowrap">{{ deal.expected_close_date|default:"—" }}{% if deal.is_overdue %} <span class="badge text-bg-danger">{% translate "overdue" %}</span>{% endif %}</td>
