@@ -247,6 +247,8 @@ class ActivityFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = users_visible_to(user)
         preload_choices(self.fields["owner"], user.visible_users)
+        self.types = list(ActivityType.objects.all())  # the list's rows show them too
+        preload_choices(self.fields["type"], self.types)
         for field in self.fields.values():
             if isinstance(field.widget, forms.Select):
                 use_fast_select(field)  # Django renders a template per <option>

@@ -187,17 +187,20 @@ def activity_row(context: template.Context, activity: Activity) -> SafeString:
 
 @register.simple_tag(takes_context=True)
 def activity_list_rows(context: template.Context, rows: Iterable[Any]) -> SafeString:
-    """``<tr>``s of the activity list from ``selectors.LIST_ROW_FIELDS`` rows: the type icon and subject,
-    the record it is linked to (its deal, else its contact, else its company), the assignee,
-    the due time, the status and the day it was logged."""
+    """``<tr>``s of the activity list from ``selectors.activity_list_page`` rows labelled by
+    ``selectors.label_list_rows``: the type icon and subject, the record it is linked to
+    (its deal, else its contact, else its company), the assignee, the due time, the status
+    and the day it was logged."""
     now = context.get("now")
     now = now if isinstance(now, datetime) else timezone.now()
     tz = timezone.get_current_timezone()
     months = {i: _e(str(MONTHS_3[i]).title()) for i in range(1, 13)}  # ``|date:"M"``
     detail = _prefix("activities:detail")
-    deal_url, contact_url, company_url = (
-        _prefix(name) for name in ("deals:detail", "contacts:contact-detail", "contacts:company-detail")
-    )
+    record_urls = {
+        "deal": _prefix("deals:detail"),
+        "contact": _prefix("contacts:contact-detail"),
+        "company": _prefix("contacts:company-detail"),
+    }
     badges = {
         key: f'<span class="badge text-bg-{css}">{_e(gettext(label))}</span>'
         for key, css, label in (
@@ -209,20 +212,13 @@ def activity_list_rows(context: template.Context, rows: Iterable[Any]) -> SafeSt
     out: list[str] = []
     for row in rows:
         pk = row["id"]
-        if row["deal_id"] is not None:
-            head, tail = deal_url
-            linked = f'<a href="{head}{row["deal_id"]}{tail}">{_e(row["deal__title"])}</a>'
-        elif row["contact_id"] is not None:
-            head, tail = contact_url
-            name = f"{row['contact__first_name']} {row['contact__last_name']}".strip()  # Contact.full_name
-            linked = f'<a href="{head}{row["contact_id"]}{tail}">{_e(name)}</a>'
-        elif row["company_id"] is not None:
-            head, tail = company_url
-            linked = f'<a href="{head}{row["company_id"]}{tail}">{_e(row["company__name"])}</a>'
-        else:
+        kind = row["type"]
+        if row["linked"] is None:
             linked = "—"
-        # User.__str__: the full name, else the username.
-        owner = f"{row['owner__first_name']} {row['owner__last_name']}".strip() or row["owner__username"]
+        else:
+            record, record_id, label = row["linked"]
+            head, tail = record_urls[record]
+            linked = f'<a href="{head}{record_id}{tail}">{_e(label)}</a>'
         due_at = row["due_at"]
         if due_at is None:
             due = "—"
@@ -237,11 +233,11 @@ def activity_list_rows(context: template.Context, rows: Iterable[Any]) -> SafeSt
             status = badges["open"]
         logged = row["created_at"].astimezone(tz)
         out.append(
-            f'<tr>\n<td><i class="bi {_e(row["type__icon"])}" style="color: {_e(row["type__color"])}" '
-            f'title="{_e(row["type__name"])}" aria-hidden="true"></i> '
+            f'<tr>\n<td><i class="bi {_e(kind.icon)}" style="color: {_e(kind.color)}" '
+            f'title="{_e(kind.name)}" aria-hidden="true"></i> '
             f'<a href="{detail[0]}{pk}{detail[1]}">{_e(row["subject"])}</a></td>\n'
             f'<td class="small">{linked}</td>\n'
-            f'<td class="small text-nowrap">{_e(owner)}</td>\n'
+            f'<td class="small text-nowrap">{_e(row["owner_name"])}</td>\n'
             f'<td class="small text-nowrap">{due}</td>\n'
             f"<td>{status}</td>\n"
             f'<td class="small text-nowrap text-secondary">{logged.day} {months[logged.month]} {logged.year}</td>\n'

@@ -14,8 +14,9 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from activities import selectors
-from activities.models import Activity
+from activities.models import Activity, ActivityType
 from activities.tests.factories import ActivityFactory, CompanyFactory, ContactFactory, DealFactory, activity_type
+from crm.models import User
 from crm.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -52,9 +53,14 @@ def varied(owner):
 
 
 @pytest.mark.parametrize("language", ["en", "ru"])
-def test_the_rows_match_the_row_template(varied, language):
+@pytest.mark.parametrize("names_loaded", [False, True], ids=["names-read", "names-loaded"])
+def test_the_rows_match_the_row_template(varied, language, names_loaded):
+    # The assignees' names come from the people the request has loaded, or else are read
+    # with the linked records' labels.
+    people = list(User.objects.all()) if names_loaded else []
     with translation.override(language):
         rows, _cursor = selectors.activity_list_page(Activity.objects.all(), by_due=False)
+        selectors.label_list_rows(rows, types=ActivityType.objects.all(), people=people)
         activities = {a.pk: a for a in Activity.objects.with_related()}
         assert len(rows) == 4
         row = Template(ROW_TEMPLATE)
