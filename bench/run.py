@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -323,6 +324,34 @@ def vacuum() -> float:
     return time.perf_counter() - started
 
 
+def host_reference(repeat: int = 5) -> dict[str, float]:
+    """The speed of the host, to compare runs by: the same commit measured 2× apart on two
+    machines of the same kind (bench/FINDINGS.md §7.6). Two fixed workloads, best of
+    ``repeat``: a pure-Python loop of dict and string work (the kind a page's rendering does)
+    and a CPU-bound PostgreSQL query. Lower is faster."""
+    from django.db import connection
+
+    def python_loop() -> None:
+        names: dict[str, int] = {}
+        for i in range(200_000):
+            names[f"row-{i % 1000}"] = i
+
+    def postgres_query() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM generate_series(1, 1000000)")
+            cursor.fetchone()
+
+    def best(work: Callable[[], None]) -> float:
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            work()
+            times.append((time.perf_counter() - started) * 1000)
+        return round(min(times), 1)
+
+    return {"python_ms": best(python_loop), "postgres_ms": best(postgres_query)}
+
+
 def forget_cached_pages() -> None:
     """Start from an empty benchmark cache: cached values of an earlier dataset would lie."""
     import redis
@@ -436,6 +465,15 @@ def markdown(report: dict[str, Any]) -> str:
         + ", ".join(f"{n:,} {name}" for name, n in counts.items())
         + ".",
         "",
+    ]
+    if report.get("host"):
+        lines += [
+            f"Host reference (lower is faster; compare runs by it, the host's speed varies): a Python loop "
+            f"{fmt(report['host']['python_ms'])} ms, a PostgreSQL query {fmt(report['host']['postgres_ms'])} ms "
+            "(`bench.run.host_reference`).",
+            "",
+        ]
+    lines += [
         "| page | persona | p50 ms | p95 ms | DB p50 ms | CPU p50 ms | queries | n "
         "| budget p50 / p95 / queries | result |",
         "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
@@ -533,6 +571,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  commands: {commands}")
     vacuum_seconds = vacuum()
     print(f"  VACUUM (ANALYZE): {vacuum_seconds:.1f} s")
+    host = host_reference()
+    print(f"  host reference: {host}")
     forget_cached_pages()
     server = start_gunicorn(env, args)
     try:
@@ -593,6 +633,7 @@ def main(argv: list[str] | None = None) -> int:
         "commands": commands,
         "import": imported,
         "vacuum_seconds": round(vacuum_seconds, 1),
+        "host": host,
         "passed": passed,
     }
     args.out.mkdir(parents=True, exist_ok=True)

@@ -121,6 +121,7 @@ def test_the_markdown_table_lists_each_measurement_and_the_verdict():
         "commands": [{"name": "rollup rebuild", "status": "ok", "seconds": 1.25}],
         "import": {"name": "contact import", "status": "ok", "rows": 5000, "seconds": 2.0, "rows_per_second": 2500.0},
         "passed": True,
+        "host": {"python_ms": 31.5, "postgres_ms": 60.2},
     }
 
     table = run.markdown(report)
@@ -130,6 +131,14 @@ def test_the_markdown_table_lists_each_measurement_and_the_verdict():
     assert "| rollup rebuild | 1.25 s |" in table
     assert "5,000 rows in 2.0 s = 2,500.0 rows/s" in table
     assert "All measured budgets met. Not built yet: 1 of 2 pages." in table
+    assert "a Python loop 31.5 ms, a PostgreSQL query 60.2 ms" in table
+
+
+def test_the_host_reference_times_both_workloads(db):
+    host = run.host_reference(repeat=2)
+
+    assert set(host) == {"python_ms", "postgres_ms"}
+    assert host["python_ms"] > 0 and host["postgres_ms"] > 0
 
 
 def test_subjects_are_the_heaviest_records_the_persona_may_see(generate):
