@@ -118,13 +118,12 @@ def label_list_rows(rows: list[ListRow], *, types: Iterable[ActivityType], peopl
     type_by_id = {t.pk: t for t in types}
     names = {person.pk: str(person) for person in people}
     wanted: dict[str, set[int]] = {"deal": set(), "contact": set(), "company": set(), "user": set()}
+    refs: dict[int, tuple[str, int] | None] = {}
     for row in rows:
-        row.linked = next(
-            ((kind, row[f"{kind}_id"]) for kind in ("deal", "contact", "company") if row[f"{kind}_id"] is not None),
-            None,
-        )
-        if row.linked:
-            wanted[row.linked[0]].add(row.linked[1])
+        ref = next(((kind, row[f"{kind}_id"]) for kind in ("deal", "contact", "company") if row[f"{kind}_id"]), None)
+        refs[row.pk] = ref
+        if ref:
+            wanted[ref[0]].add(ref[1])
         if row.owner_id not in names:
             wanted["user"].add(row.owner_id)
     full_name = Trim(Concat("first_name", Value(" "), "last_name"))  # Contact.full_name
@@ -144,12 +143,15 @@ def label_list_rows(rows: list[ListRow], *, types: Iterable[ActivityType], peopl
     labels: dict[tuple[str, int], str] = {}
     if parts:
         labels = {(kind, pk): label for kind, pk, label in parts[0].union(*parts[1:], all=True)}
+    # A type added since ``types`` was read (never in practice): read with the others missing.
+    missing_types = {row.type_id for row in rows} - type_by_id.keys()
+    if missing_types:
+        type_by_id.update((t.pk, t) for t in ActivityType.objects.filter(pk__in=missing_types))
     for row in rows:
-        row.type = type_by_id.get(row.type_id) or ActivityType.objects.get(pk=row.type_id)
+        ref = refs[row.pk]
+        row.type = type_by_id[row.type_id]
         row.owner_name = names.get(row.owner_id) or labels.get(("user", row.owner_id), "")
-        if row.linked:
-            kind, pk = row.linked
-            row.linked = (kind, pk, labels.get((kind, pk), ""))
+        row.linked = (*ref, labels.get(ref, "")) if ref else None
 
 
 # --- Timeline -----------------------------------------------------------------------------

@@ -85,3 +85,14 @@ def test_the_page_shows_the_rows_and_their_links(owner_client, varied):
 def test_an_empty_list_says_so(owner_client):
     html = owner_client.get(reverse("activities:list")).content.decode()
     assert "No activities match." in html
+
+
+def test_labelling_reads_what_was_not_loaded_in_two_queries_at_most(varied, django_assert_num_queries):
+    rows, _cursor = selectors.activity_list_page(Activity.objects.all(), by_due=False)
+    with django_assert_num_queries(2):  # the labels with the assignees' names, and the types
+        selectors.label_list_rows(rows, types=[], people=[])
+    by_subject = {row.subject: row for row in rows}
+    assert by_subject["A note & more"].type.key == "note"
+    assert by_subject["A note & more"].linked is None
+    assert by_subject["Planned"].owner_name == "j.doe"
+    assert by_subject["Overdue"].linked[0] == "contact" and by_subject["Overdue"].linked[2] == "Ann O'Neil"
