@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import PermissionDenied
-from django.db.models import BooleanField, Count, F, Func, IntegerField, Q, QuerySet, Subquery, Value
+from django.db.models import BooleanField, Count, F, Func, IntegerField, Model, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from django.http import Http404
 from django.utils import timezone
@@ -126,7 +126,6 @@ def label_list_rows(rows: list[ListRow], *, types: Iterable[ActivityType], peopl
             wanted[ref[0]].add(ref[1])
         if row.owner_id not in names:
             wanted["user"].add(row.owner_id)
-    full_name = Trim(Concat("first_name", Value(" "), "last_name"))  # Contact.full_name
     parts = [
         model.objects.filter(pk__in=wanted[kind])
         .order_by()
@@ -134,9 +133,9 @@ def label_list_rows(rows: list[ListRow], *, types: Iterable[ActivityType], peopl
         .values_list("kind", "pk", "label")
         for kind, model, label in (
             ("deal", Deal, F("title")),
-            ("contact", Contact, full_name),
+            ("contact", Contact, full_name()),
             ("company", Company, F("name")),
-            ("user", User, Coalesce(NullIf(full_name, Value("")), "username")),  # User.__str__
+            ("user", User, person_name()),
         )
         if wanted[kind]
     ]
@@ -233,6 +232,21 @@ class _AnyOf(Func):
     output_field = BooleanField()
 
 
+def full_name() -> Concat:
+    """``Contact.full_name`` in SQL (and ``User.get_full_name``)."""
+    return Trim(Concat("first_name", Value(" "), "last_name"))
+
+
+def person_name() -> Coalesce:
+    """``User.__str__`` in SQL: the full name, else the username."""
+    return Coalesce(NullIf(full_name(), Value("")), "username")
+
+
+def _name_of(model: type[Model], column: str, name: F | Func) -> Subquery:
+    """The name of the ``model`` row that ``column`` points at, as a scalar subquery."""
+    return Subquery(model.objects.filter(pk=OuterRef(column)).values(name=name)[:1])
+
+
 def timeline_page(
     obj: Customer, *, filter_key: str = "", cursor: str = "", types: Iterable[ActivityType] = ()
 ) -> TimelinePage:
@@ -240,8 +254,14 @@ def timeline_page(
     # What the event rows print ({% timeline_events %} in activities/templatetags/activity_tags.py): a company's
     # timeline also names each event's contact and deal. Every joined table multiplies the
     # planner's work (contacts, companies and deals carry ~25 indexes each): with all six
-    # joins, planning took 8–12 ms against ~2 ms of execution.
-    related = ("actor", "activity__type", "activity__owner", *(("contact", "deal") if isinstance(obj, Company) else ()))
+    # joins, planning took 8–12 ms against ~2 ms of execution, and 2–6 ms with the five of
+    # actor, activity, its type and owner, contact and deal. The activity, its type and
+    # owner are joined; the names of the actor, contact and deal are scalar subqueries, each
+    # planned alone (bench/FINDINGS.md §7.7).
+    names = {"actor_name": _name_of(User, "actor_id", person_name())}
+    if isinstance(obj, Company):
+        names["contact_name"] = _name_of(Contact, "contact_id", full_name())
+        names["deal_name"] = _name_of(Deal, "deal_id", F("title"))
     qs = TimelineEvent.objects.all()
     condition = timeline_filter_q(filter_key, types)
     if condition is not None:
@@ -263,7 +283,7 @@ def timeline_page(
         # before limiting (bench/FINDINGS.md, 5.6).
         parts = [qs.filter(scope).order_by(*order).values("pk")[:size] for scope in scopes]
         page = TimelineEvent.objects.filter(_AnyOf(F("pk"), ArraySubquery(parts[0].union(*parts[1:], all=True))))
-    events = list(page.select_related(*related).order_by(*order)[:size])
+    events = list(page.select_related("activity__type", "activity__owner").annotate(**names).order_by(*order)[:size])
     has_more = len(events) > TIMELINE_PAGE_SIZE
     events = events[:TIMELINE_PAGE_SIZE]
     return TimelinePage(
