@@ -76,6 +76,10 @@ def _walk(page: Page, user: str, pages: dict[str, str | None], check: Callable[[
         for list_path in RECORD_LISTS:
             page.goto(list_path)
             page.locator("table tbody").get_by_role("link").first.click()
+            # The list has a heading too: wait for the record's page to have loaded, or the
+            # check may measure the page half-way (a 35 px overflow seen once, mid-navigation).
+            page.wait_for_url(re.compile(r"/\d+/$"))
+            page.wait_for_load_state("load")
             expect(page.get_by_role("heading", level=1)).to_be_visible()
             try:
                 check(page)
