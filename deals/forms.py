@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 import contacts.lookups  # noqa: F401 - registers trgm_icontains
-from contacts.forms import offer_only_the_chosen_company, use_fast_select
+from contacts.forms import offer_only_the_chosen_company, use_fast_inputs, use_fast_select
 from contacts.models import Company, Contact
 from crm.forms import preload_choices
 from crm.models import Team, User, teams_visible_to, users_visible_to
@@ -209,6 +209,7 @@ class LineItemAddForm(LineItemForm):
         self.fields["product"].widget.attrs["class"] = "select form-select"
         for name in ("quantity", "discount_percent"):
             self.fields[name].widget.attrs["class"] = "numberinput form-control"
+        use_fast_inputs(self)
 
 
 SORTS = {

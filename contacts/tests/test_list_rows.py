@@ -11,6 +11,7 @@ from django.utils import timezone
 from contacts.forms import ContactFilterForm, ContactQuickForm, _FastInputMixin
 from contacts.models import LifecycleStage, ValueSegment
 from contacts.tests.factories import CompanyFactory, ContactFactory, TagFactory
+from deals.forms import LineItemAddForm
 
 
 def _body(client, name: str, query: str = "") -> str:
@@ -125,6 +126,8 @@ def test_plain_inputs_render_as_django_would(owner):
     for form in (
         ContactFilterForm(data, user=owner, default_sort="name"),
         ContactQuickForm(user=owner, auto_id="quick_%s", initial={"email": "x@y.example"}),
+        # The deal page's line item row: number inputs with a step, a minimum and a placeholder.
+        LineItemAddForm({"quantity": "2", "unit_price": "12.50", "discount_percent": "<5>"}),
     ):
         form.is_valid()
         for name, field in form.fields.items():
@@ -137,7 +140,7 @@ def test_plain_inputs_render_as_django_would(owner):
             bound = form[name]
             assert bound.as_widget() == bound.as_widget(widget=reference), name
             checked.append(name)
-    assert {"q", "created_from", "created_to", "first_name", "email"} <= set(checked)
+    assert {"q", "created_from", "created_to", "first_name", "email", "quantity", "unit_price"} <= set(checked)
 
 
 def test_plain_field_writes_the_label_then_the_widget(owner):
