@@ -1,4 +1,5 @@
-"""My day's activity rows (done toggle, links, reschedule menu), rendered in Python.
+"""Activity rows rendered in Python: My day's (done toggle, links, reschedule menu) and, at
+the end, the activity list's table rows.
 
 Each row is ~30 template lookups, two ``{% url %}``s, three ``{% csrf_token %}``s and three
 ``record_url`` calls; through ``{% include %}`` that was most of My day's server time on the
