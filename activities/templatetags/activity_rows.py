@@ -19,21 +19,15 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
-from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, gettext_noop
 
 from activities.models import Activity
+from crm.html import DateText
 from crm.html import escape as _e
-from crm.html import url_around_id
+from crm.html import escaped_url_around_id as _prefix
 
 register = template.Library()
-
-
-def _prefix(name: str) -> tuple[str, str]:
-    """The URL around a record id, reversed once and escaped: ``("/activities/", "/")``."""
-    head, tail = url_around_id(name)
-    return _e(head), _e(tail)
 
 
 class _Page:
@@ -59,9 +53,7 @@ class _Page:
             if token and token != "NOTPROVIDED"
             else ""
         )
-        # ``|date:"D j M, H:i"`` without ``dateformat``'s per-call translation lookups.
-        self.weekdays = [_e(WEEKDAYS_ABBR[i]) for i in range(7)]
-        self.months = {i: _e(str(MONTHS_3[i]).title()) for i in range(1, 13)}
+        self.dates = DateText()
         text = {key: _e(gettext(message)) for key, message in _MESSAGES.items()}
         self.types: dict[int, str] = {}
         self.toggle_form_end = {
@@ -119,8 +111,7 @@ class _Page:
             late = "text-danger" if not done and due_at < self.now else ""
             meta.append(
                 f'<span class="{late}"><i class="bi bi-clock" aria-hidden="true"></i> '
-                f"{self.weekdays[local_due.weekday()]} {local_due.day} {self.months[local_due.month]}, "
-                f"{local_due.hour:02d}:{local_due.minute:02d}</span>"
+                f"{self.dates.weekday_time(local_due)}</span>"
             )
         for field, (head, tail) in self.records:
             record = getattr(activity, field)
@@ -195,7 +186,7 @@ def activity_list_rows(context: template.Context, rows: Iterable[Any]) -> SafeSt
     now = context.get("now")
     now = now if isinstance(now, datetime) else timezone.now()
     tz = timezone.get_current_timezone()
-    months = {i: _e(str(MONTHS_3[i]).title()) for i in range(1, 13)}  # ``|date:"M"``
+    dates = DateText()
     detail = _prefix("activities:detail")
     record_urls = {
         "deal": _prefix("deals:detail"),
@@ -221,18 +212,13 @@ def activity_list_rows(context: template.Context, rows: Iterable[Any]) -> SafeSt
             head, tail = record_urls[record]
             linked = f'<a href="{head}{record_id}{tail}">{_e(label)}</a>'
         due_at = row["due_at"]
-        if due_at is None:
-            due = "—"
-        else:
-            local = due_at.astimezone(tz)
-            due = f"{local.day} {months[local.month]} {local.year}, {local.hour:02d}:{local.minute:02d}"
+        due = "—" if due_at is None else dates.day_time(due_at.astimezone(tz))
         if row["done_at"] is not None:
             status = badges["done"]
         elif due_at is not None and due_at < now:
             status = badges["overdue"]
         else:
             status = badges["open"]
-        logged = row["created_at"].astimezone(tz)
         out.append(
             f'<tr>\n<td><i class="bi {_e(kind.icon)}" style="color: {_e(kind.color)}" '
             f'title="{_e(kind.name)}" aria-hidden="true"></i> '
@@ -241,7 +227,7 @@ def activity_list_rows(context: template.Context, rows: Iterable[Any]) -> SafeSt
             f'<td class="small text-nowrap">{_e(row["owner_name"])}</td>\n'
             f'<td class="small text-nowrap">{due}</td>\n'
             f"<td>{status}</td>\n"
-            f'<td class="small text-nowrap text-secondary">{logged.day} {months[logged.month]} {logged.year}</td>\n'
+            f'<td class="small text-nowrap text-secondary">{dates.day(row["created_at"].astimezone(tz))}</td>\n'
             "</tr>\n"
         )
     return mark_safe("".join(out))  # every value escaped

@@ -17,7 +17,6 @@ from django.db.models import Model
 from django.template import defaultfilters
 from django.urls import NoReverseMatch
 from django.utils import timezone
-from django.utils.dates import MONTHS_3
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
 from django.utils.translation import gettext as _
@@ -26,7 +25,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from activities import selectors
 from activities.forms import ActivityForm
 from activities.models import Activity, ActivityType
-from crm.html import escape, url_around_id
+from crm.html import DateText, escape, escaped_url_around_id
 
 register = template.Library()
 
@@ -162,21 +161,18 @@ def kind_icon(kind: str) -> str:
 
 class _Rows:
     """What every row of one timeline page shares: the detail URLs around a record id,
-    reversed and escaped once (``crm.html.url_around_id``), and the month names
-    (``|date:"M"``)."""
+    reversed and escaped once, and the dates' month names."""
 
     def __init__(self) -> None:
-        self.activity, self.contact, self.deal = (
-            tuple(escape(part) for part in url_around_id(name))
-            for name in ("activities:detail", "contacts:contact-detail", "deals:detail")
-        )
-        self.months = {i: escape(str(MONTHS_3[i]).title()) for i in range(1, 13)}
+        self.activity = escaped_url_around_id("activities:detail")
+        self.contact = escaped_url_around_id("contacts:contact-detail")
+        self.deal = escaped_url_around_id("deals:detail")
+        self.dates = DateText()
 
     def time(self, value: Any) -> str:
         """``<time>`` as ``{{ value|date:'c' }}`` / ``{{ value|date:"j M Y, H:i" }}`` write it."""
         local = template_localtime(value)
-        shown = f"{local.day} {self.months[local.month]} {local.year}, {local.hour:02d}:{local.minute:02d}"
-        return f'<time datetime="{escape(local.isoformat())}">{shown}</time>'
+        return f'<time datetime="{escape(local.isoformat())}">{self.dates.day_time(local)}</time>'
 
     @staticmethod
     def link(around_id: tuple[str, str], pk: int, name: str) -> str:
