@@ -109,36 +109,39 @@ def activity_list_page(qs: QuerySet[Activity], *, by_due: bool, cursor: str = ""
     return rows, encode_cursor(last.due_at if by_due else last.created_at, last.pk)
 
 
-def label_list_rows(rows: list[ListRow], *, types: Iterable[ActivityType], people: Iterable[User]) -> None:
+def label_list_rows(rows: list[ListRow], *, user: User, types: Iterable[ActivityType], people: Iterable[User]) -> None:
     """Adds to each ``activity_list_page`` row what it prints besides its own columns:
     ``type`` (from ``types``), ``owner_name`` (from ``people``, the names the request has
-    already loaded) and ``linked``: ``(kind, id, label)`` of its deal, else its contact, else
-    its company, or None. The labels, and the names of assignees not in ``people``, are read
-    in one query of single-table parts (none when there is nothing to name)."""
+    already loaded) and ``linked``: ``(kind, id, label)`` of the first of its deal, contact
+    and company that ``user`` may see, or None. A record the user may not see is neither
+    named nor linked (its owner may have moved it out of their reach since). The labels, and
+    the names of assignees not in ``people``, are read in one query of single-table parts
+    (none when there is nothing to name)."""
     type_by_id = {t.pk: t for t in types}
     names = {person.pk: str(person) for person in people}
-    wanted: dict[str, set[int]] = {"deal": set(), "contact": set(), "company": set(), "user": set()}
-    refs: dict[int, tuple[str, int] | None] = {}
+    kinds = (("deal", Deal, F("title")), ("contact", Contact, full_name()), ("company", Company, F("name")))
+    wanted: dict[str, set[int]] = {"deal": set(), "contact": set(), "company": set()}
     for row in rows:
-        ref = next(((kind, row[f"{kind}_id"]) for kind in ("deal", "contact", "company") if row[f"{kind}_id"]), None)
-        refs[row.pk] = ref
-        if ref:
-            wanted[ref[0]].add(ref[1])
-        if row.owner_id not in names:
-            wanted["user"].add(row.owner_id)
+        for kind in wanted:
+            if row[f"{kind}_id"]:
+                wanted[kind].add(row[f"{kind}_id"])
     parts = [
-        model.objects.filter(pk__in=wanted[kind])
+        model.objects.visible_to(user)
+        .filter(pk__in=wanted[kind])
         .order_by()
         .annotate(kind=Value(kind), label=label)
         .values_list("kind", "pk", "label")
-        for kind, model, label in (
-            ("deal", Deal, F("title")),
-            ("contact", Contact, full_name()),
-            ("company", Company, F("name")),
-            ("user", User, person_name()),
-        )
+        for kind, model, label in kinds
         if wanted[kind]
     ]
+    unnamed = {row.owner_id for row in rows} - names.keys()
+    if unnamed:
+        parts.append(
+            User.objects.filter(pk__in=unnamed)
+            .order_by()
+            .annotate(kind=Value("user"), label=person_name())
+            .values_list("kind", "pk", "label")
+        )
     labels: dict[tuple[str, int], str] = {}
     if parts:
         labels = {(kind, pk): label for kind, pk, label in parts[0].union(*parts[1:], all=True)}
@@ -147,10 +150,16 @@ def label_list_rows(rows: list[ListRow], *, types: Iterable[ActivityType], peopl
     if missing_types:
         type_by_id.update((t.pk, t) for t in ActivityType.objects.filter(pk__in=missing_types))
     for row in rows:
-        ref = refs[row.pk]
         row.type = type_by_id[row.type_id]
         row.owner_name = names.get(row.owner_id) or labels.get(("user", row.owner_id), "")
-        row.linked = (*ref, labels.get(ref, "")) if ref else None
+        row.linked = next(
+            (
+                (kind, row[f"{kind}_id"], labels[kind, row[f"{kind}_id"]])
+                for kind, _model, _label in kinds
+                if (kind, row[f"{kind}_id"]) in labels
+            ),
+            None,
+        )
 
 
 # --- Timeline -----------------------------------------------------------------------------

@@ -76,7 +76,7 @@ def activity_list(request: HttpRequest) -> HttpResponse:
         day_after = filters["date_to"] + timedelta(days=1)
         qs = qs.filter(**{f"{date_field}__lt": datetime.combine(day_after, datetime.min.time(), tzinfo=tz)})
     rows, next_cursor = selectors.activity_list_page(qs, by_due=by_due, cursor=request.GET.get("after", ""))
-    selectors.label_list_rows(rows, types=form.types, people=request.user.visible_users)
+    selectors.label_list_rows(rows, user=request.user, types=form.types, people=request.user.visible_users)
     querystring = request.GET.copy()
     querystring.pop("after", None)
     return render(

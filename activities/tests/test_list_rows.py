@@ -54,13 +54,13 @@ def varied(owner):
 
 @pytest.mark.parametrize("language", ["en", "ru"])
 @pytest.mark.parametrize("names_loaded", [False, True], ids=["names-read", "names-loaded"])
-def test_the_rows_match_the_row_template(varied, language, names_loaded):
+def test_the_rows_match_the_row_template(varied, owner, language, names_loaded):
     # The assignees' names come from the people the request has loaded, or else are read
     # with the linked records' labels.
     people = list(User.objects.all()) if names_loaded else []
     with translation.override(language):
         rows, _cursor = selectors.activity_list_page(Activity.objects.all(), by_due=False)
-        selectors.label_list_rows(rows, types=ActivityType.objects.all(), people=people)
+        selectors.label_list_rows(rows, user=owner, types=ActivityType.objects.all(), people=people)
         activities = {a.pk: a for a in Activity.objects.with_related()}
         assert len(rows) == 4
         row = Template(ROW_TEMPLATE)
@@ -87,12 +87,33 @@ def test_an_empty_list_says_so(owner_client):
     assert "No activities match." in html
 
 
-def test_labelling_reads_what_was_not_loaded_in_two_queries_at_most(varied, django_assert_num_queries):
+def test_labelling_reads_what_was_not_loaded_in_two_queries_at_most(varied, owner, django_assert_num_queries):
     rows, _cursor = selectors.activity_list_page(Activity.objects.all(), by_due=False)
+    owner.visible_owner_ids  # noqa: B018  (loaded with the user on a page, crm/backends.py)
     with django_assert_num_queries(2):  # the labels with the assignees' names, and the types
-        selectors.label_list_rows(rows, types=[], people=[])
+        selectors.label_list_rows(rows, user=owner, types=[], people=[])
     by_subject = {row.subject: row for row in rows}
     assert by_subject["A note & more"].type.key == "note"
     assert by_subject["A note & more"].linked is None
     assert by_subject["Planned"].owner_name == "j.doe"
     assert by_subject["Overdue"].linked[0] == "contact" and by_subject["Overdue"].linked[2] == "Ann O'Neil"
+
+
+def test_a_linked_record_the_viewer_may_not_see_is_neither_named_nor_linked(
+    owner, outsider, owner_client, teammate_client, admin_client
+):
+    # The owner's activities, on records an outsider owns (or was handed since).
+    hidden_company = CompanyFactory(owner=outsider, name="Hidden Holdings")
+    hidden_deal = DealFactory(owner=outsider, company=hidden_company, title="Hidden renewal")
+    contact = ContactFactory(owner=owner, company=None, first_name="Vera", last_name="Visible")
+    ActivityFactory(owner=owner, subject="On the hidden deal", deal=hidden_deal, contact=contact)
+    ActivityFactory(owner=owner, subject="On the hidden company", company=hidden_company)
+    for client in (owner_client, teammate_client):
+        html = client.get(reverse("activities:list")).content.decode()
+        assert "On the hidden deal" in html and "On the hidden company" in html
+        assert "Hidden" not in html.replace("On the hidden", "")
+        assert f'href="{hidden_deal.get_absolute_url()}"' not in html
+        assert f'href="{hidden_company.get_absolute_url()}"' not in html
+        assert f'<a href="{contact.get_absolute_url()}">Vera Visible</a>' in html  # the next record it may see
+    admin_html = admin_client.get(reverse("activities:list")).content.decode()
+    assert f'<a href="{hidden_deal.get_absolute_url()}">Hidden renewal</a>' in admin_html
