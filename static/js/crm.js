@@ -19,3 +19,29 @@ document.body.addEventListener("htmx:afterSwap", (event) => {
     event.target.dispatchEvent(new Event("change", { bubbles: true }));
   }
 });
+
+// Behaviours declared in markup, so no page needs an inline script or on*= handler (the
+// Content-Security-Policy refuses both):
+//   <form data-confirm="Delete this?">          asks before submitting;
+//   <select data-autosubmit>                     submits its form when changed, first emptying
+//   <select data-autosubmit-clear="team">        the named field (a person or a team, not both);
+//   <input data-select-on-focus>                 selects its text when clicked (a link to copy).
+document.addEventListener("submit", (event) => {
+  const message = event.target.dataset && event.target.dataset.confirm;
+  if (message && !window.confirm(message)) {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  }
+}, true);
+
+document.addEventListener("change", (event) => {
+  const field = event.target;
+  if (!field.matches || !field.matches("[data-autosubmit]") || !field.form) return;
+  const clear = field.dataset.autosubmitClear;
+  if (clear && field.form.elements[clear]) field.form.elements[clear].value = "";
+  field.form.submit();
+});
+
+document.addEventListener("click", (event) => {
+  if (event.target.matches && event.target.matches("input[data-select-on-focus]")) event.target.select();
+});

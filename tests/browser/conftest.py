@@ -1,6 +1,7 @@
 """Fixtures for the browser journeys: one running CRM stack per test session, real Chromium.
 
-Every page a test opens is watched: a console error, a failed request, a response of 400 or
+Every page a test opens is watched: a console error (a Content-Security-Policy violation
+included), a failed request, a response of 400 or
 more, or any request leaving 127.0.0.1 fails the test (the last one proves nothing is
 loaded from outside). On failure a screenshot is saved under ``test-artifacts/``.
 """
@@ -91,7 +92,19 @@ def _open_page(browser: Browser, stack: Stack, problems: PageProblems, width: in
             route.abort()
 
     page.route("**/*", guard)
-    page.on("console", lambda msg: msg.type == "error" and problems.add(f"console error: {msg.text}"))
+    # A Content-Security-Policy violation is reported as a console error; the listener makes
+    # sure of it (a blocked style or report-only violation is not always logged as an error).
+    page.add_init_script(
+        """document.addEventListener("securitypolicyviolation", (e) =>
+             console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`
+                           + ` at ${e.sourceFile || e.documentURI}:${e.lineNumber}`));"""
+    )
+
+    def check_console(msg):
+        if msg.type == "error" or "Content Security Policy" in msg.text or msg.text.startswith("Refused to"):
+            problems.add(f"console {msg.type}: {msg.text}")
+
+    page.on("console", check_console)
     page.on("pageerror", lambda exc: problems.add(f"page error: {exc}"))
     # ERR_ABORTED is the browser dropping a request because the page navigated away (a favicon
     # still loading, say), not a failure; requests to other hosts are caught by the guard above.
