@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -58,12 +59,19 @@ LOOKUP_CHUNK = 5000
 # --- Upload and configuration -------------------------------------------------------------
 
 
-def import_upload(*, actor: User, kind: str, file_name: str, data: bytes) -> ImportJob:
-    """Read the uploaded file once and keep it with its header, samples and a guessed mapping.
+def safe_file_name(name: str) -> str:
+    """The uploaded file's name as shown on pages and in download names: its last path part,
+    without control characters or quotes, at most 120 characters. It is never used as a
+    path: the file itself is kept in the database."""
+    base = re.split(r"[\\/]", name)[-1]
+    base = "".join(ch for ch in base if ch.isprintable() and ch not in '"<>|*?:;')
+    base = " ".join(base.split()).lstrip(".")
+    return base[-120:] or "import"
 
-    Raises ``ImportFileError`` (shown on the form) for an unreadable, empty or too long file.
-    """
-    table = read_table(data, file_name)
+
+def _scan(data: bytes, file_name: str, kind: str, *, encoding: str = "") -> dict[str, Any]:
+    """Read the file once: header, row count, a few samples per column and a guessed mapping."""
+    table = read_table(data, file_name, encoding=encoding)
     if not any(table.headers):
         raise ImportFileError(_("The first row of the file must name the columns."))
     samples: list[list[str]] = [[] for _header in table.headers]
@@ -80,21 +88,54 @@ def import_upload(*, actor: User, kind: str, file_name: str, data: bytes) -> Imp
                 samples[index].append(cell[:80])
     if total == 0:
         raise ImportFileError(_("The file has a header but no rows."))
-    headers = [header or _("Column %(n)d") % {"n": i + 1} for i, header in enumerate(table.headers)]
+    headers = [header[:200] or _("Column %(n)d") % {"n": i + 1} for i, header in enumerate(table.headers)]
+    return {
+        "encoding": table.encoding,
+        "delimiter": table.delimiter,
+        "headers": headers,
+        "samples": samples,
+        "total_rows": total,
+        "mapping": guess_mapping(table.headers, kind),
+    }
+
+
+def import_upload(*, actor: User, kind: str, file_name: str, data: bytes) -> ImportJob:
+    """Read the uploaded file once and keep it with its header, samples and a guessed mapping.
+
+    Raises ``ImportFileError`` (shown on the form) for a file that is not a table (sniffed
+    from its bytes), is unreadable, empty, too long, too wide or unpacks too large; nothing
+    is stored then.
+    """
+    scan = _scan(data, file_name, kind)
     return ImportJob.objects.create(
         owner=actor,
         kind=kind,
-        file_name=file_name[:255],
+        file_name=safe_file_name(file_name),
         file_data=data,
         file_size=len(data),
-        encoding=table.encoding,
-        delimiter=table.delimiter,
-        headers=headers,
-        samples=samples,
-        total_rows=total,
-        mapping=guess_mapping(table.headers, kind),
         options={"match_key": match_keys_for(kind)[0][0], "mode": "fill", "keep_invalid_phones": False},
+        **scan,
     )
+
+
+@transaction.atomic
+def import_reread(*, job: ImportJob, encoding: str) -> ImportJob:
+    """Read a CSV job's file again in the ``encoding`` the user chose (the guess was wrong):
+    header, samples and the guessed mapping are redone and the job waits for its mapping.
+
+    Raises ``ImportFileError`` when the file does not read as a table in that encoding; the
+    job is left as it was."""
+    job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    scan = _scan(bytes(job.file_data), job.file_name, job.kind, encoding=encoding)
+    for name, value in scan.items():
+        setattr(job, name, value)
+    job.state = ImportState.DRAFT
+    job.preview = {}
+    job.error = ""
+    job.rejected_count = 0
+    job.save(update_fields=[*scan, "state", "preview", "error", "rejected_count"])
+    ImportRowError.objects.filter(job=job).delete()
+    return job
 
 
 @transaction.atomic
@@ -278,7 +319,7 @@ def _plan_rows(job: ImportJob, actor: User, *, progress: Callable[[int], None]) 
     chain = [k for k in chain if (k in mapped) or (k == "phone" and "mobile" in mapped)]
     plan = Plan()
 
-    table = read_table(bytes(job.file_data), job.file_name)
+    table = read_table(bytes(job.file_data), job.file_name, encoding=job.encoding)
     rows: list[tuple[int, list[str], dict[str, str]]] = []
     for line, cells in table.rows:
         rows.append((line, cells, apply_mapping(job.mapping, cells)))
@@ -707,23 +748,25 @@ def import_analyse(*, job_id: int) -> ImportJob | None:
     job = ImportJob.objects.select_related("owner").filter(pk=job_id, state=ImportState.ANALYSING).first()
     if job is None:
         return None  # already analysed, or the user changed the mapping again meanwhile
+    # Storing the preview is inside the error handling too: whatever fails, the job ends
+    # FAILED with a reason on its page, never "Checking every row… 100 %" forever.
     try:
         plan = _plan(job, job.owner, progress=lambda p: _set_progress(job_id, p * 2))
+        with transaction.atomic():
+            locked = ImportJob.objects.without_file().select_for_update().get(pk=job_id)
+            if locked.state != ImportState.ANALYSING:
+                return locked
+            _store_errors(locked, plan.errors)
+            counts = plan.counts
+            locked.preview = {**counts, "creates": _create_samples(plan), "updates": plan.update_samples}
+            locked.rejected_count = counts["rejected"]
+            locked.state = ImportState.PREVIEW
+            locked.save(update_fields=["preview", "rejected_count", "state"])
     except ImportFileError as exc:
         return _fail(job_id, str(exc))
     except Exception as exc:
         log.exception("import %s: dry run failed", job_id)
         return _fail(job_id, _("The file could not be checked: %(error)s") % {"error": exc})
-    with transaction.atomic():
-        locked = ImportJob.objects.without_file().select_for_update().get(pk=job_id)
-        if locked.state != ImportState.ANALYSING:
-            return locked
-        _store_errors(locked, plan.errors)
-        counts = plan.counts
-        locked.preview = {**counts, "creates": _create_samples(plan), "updates": plan.update_samples}
-        locked.rejected_count = counts["rejected"]
-        locked.state = ImportState.PREVIEW
-        locked.save(update_fields=["preview", "rejected_count", "state"])
     _set_progress(job_id, 100)
     return locked
 
@@ -796,9 +839,9 @@ def import_requeue(*, job_id: int, error: str) -> None:
 
 
 def _fail(job_id: int, message: str) -> ImportJob | None:
-    ImportJob.objects.filter(pk=job_id).update(
-        state=ImportState.FAILED, error=message[:2000], finished_at=timezone.now()
-    )
+    # PostgreSQL text cannot hold NUL, and an error quoting the file's bytes might.
+    message = message.replace("\x00", "")[:2000]
+    ImportJob.objects.filter(pk=job_id).update(state=ImportState.FAILED, error=message, finished_at=timezone.now())
     _set_progress(job_id, 100)
     return ImportJob.objects.without_file().filter(pk=job_id).first()
 

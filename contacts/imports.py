@@ -13,12 +13,15 @@ import csv
 import functools
 import io
 import re
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.template.defaultfilters import filesizeformat
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -47,34 +50,81 @@ class Table:
 
 
 _WORD = re.compile(r"[^\W\d_]+")
-_CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 _PROPER_RUSSIAN_WORD = re.compile(r"^(?:[А-ЯЁ]?[а-яё]+|[А-ЯЁ]+)$")
+_LATIN_WORD = re.compile(r"^[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]+$")
+_PROPER_LATIN_WORD = re.compile(
+    r"^(?:[A-Z\u00c0-\u00d6\u00d8-\u00de\u0100-\u024f]?[a-z\u00df-\u00f6\u00f8-\u00ff\u0100-\u024f]+"
+    r"|[A-Z\u00c0-\u00d6\u00d8-\u00de\u0100-\u024f]+)$"
+)
+
+# The encodings a file that is not UTF-8 is most likely in, most likely first: Western and
+# Russian Windows code pages, Russian KOI8-R, Chinese GBK/GB18030, Central European and
+# DOS Russian. When two read equally well, the earlier one wins (a cp1252 "Lefèvre" also
+# reads as a cp1250 "Lefčvre").
+LIKELY_ENCODINGS = ("cp1252", "cp1251", "koi8_r", "gb18030", "cp1250", "cp866")
+# What the user may choose on the mapping page when the guess is wrong.
+ENCODING_CHOICES = (
+    ("utf-8", "UTF-8"),
+    ("cp1252", "Windows-1252 (Western European)"),
+    ("cp1251", "Windows-1251 (Cyrillic)"),
+    ("koi8_r", "KOI8-R (Russian)"),
+    ("gb18030", "GB18030 / GBK (Chinese)"),
+    ("cp1250", "Windows-1250 (Central European)"),
+    ("cp866", "DOS 866 (Cyrillic)"),
+    ("big5", "Big5 (Traditional Chinese)"),
+    ("shift_jis", "Shift JIS (Japanese)"),
+    ("utf-16", "UTF-16"),
+    ("iso8859_15", "ISO 8859-15 (Western European)"),
+)
+ENCODING_NAMES = dict(ENCODING_CHOICES) | {"utf-8-sig": "UTF-8"}
 
 
-def _cp1251_score(text: str) -> float:
-    """How much ``text`` looks like Russian: the share of non-ASCII characters that are
-    Cyrillic letters, times the share of words with Cyrillic in them that are all Cyrillic
-    and written in a plausible case ("Иван", "ООО"; not "ЦЈЅЁ", which is what Chinese bytes
-    read as cp1251 look like, nor "Mьller", a Western "Müller" read as cp1251)."""
-    non_ascii = [ch for ch in text if ord(ch) > 127]
+def _letters_score(text: str) -> float:
+    """How much ``text`` reads like real words: the share of its non-ASCII characters that sit
+    in plausible words — Latin words with a few accented letters in a normal case ("Lefèvre",
+    "Müller"), Cyrillic words in a normal case ("Иван", "ООО") — or are common Chinese
+    characters. A wrong code page gives mixed scripts ("Lefиvre"), words made only of accented
+    letters ("Èâàí": Russian read as cp1252), inverted case ("иВАН": KOI8-R read as cp1251),
+    symbols, or rare characters."""
+    non_ascii = sum(1 for ch in text if ord(ch) > 127)
     if not non_ascii:
         return 0.0
-    cyrillic = sum(1 for ch in non_ascii if "А" <= ch <= "я" or ch in "Ёё")
-    words = [word for word in _WORD.findall(text) if _CYRILLIC.search(word)]
-    if not words:
-        return 0.0
-    proper = sum(1 for word in words if _PROPER_RUSSIAN_WORD.match(word))
-    return (cyrillic / len(non_ascii)) * (proper / len(words))
+    good = 0.0
+    for word in _WORD.findall(text):
+        accented = sum(1 for ch in word if ord(ch) > 127)
+        if not accented:
+            continue
+        latin = _LATIN_WORD.match(word) and _PROPER_LATIN_WORD.match(word) and accented * 2 <= len(word)
+        if latin or _PROPER_RUSSIAN_WORD.match(word):
+            good += accented
+        else:
+            good += _common_chinese(word)
+    return min(1.0, good / non_ascii)
+
+
+def _common_chinese(word: str) -> float:
+    """How many characters of ``word`` are among GB2312's 3,755 common (level 1) characters.
+    Russian cp1251 bytes read as GBK come out as rare characters."""
+    common = 0.0
+    for ch in word:
+        if ord(ch) < 0x2E80:
+            continue
+        try:
+            encoded = ch.encode("gb2312")
+        except UnicodeEncodeError:
+            continue
+        if len(encoded) == 2 and 0xB0 <= encoded[0] <= 0xD7:
+            common += 1
+    return common
 
 
 def _gbk_score(text: str) -> float:
     """How much ``text`` looks like Chinese: the share of non-ASCII characters that are among
-    GB2312's 3,755 common (level 1) characters. Russian cp1251 bytes read as GBK come out as
-    rare characters (lower-case Cyrillic bytes are level-2 or extension lead bytes)."""
+    GB2312's common characters (full-width punctuation counts half)."""
     non_ascii = [ch for ch in text if ord(ch) > 127]
     if not non_ascii:
         return 0.0
-    common = 0
+    common = 0.0
     for ch in non_ascii:
         try:
             encoded = ch.encode("gb2312")
@@ -87,39 +137,48 @@ def _gbk_score(text: str) -> float:
     return common / len(non_ascii)
 
 
+def _decode_sample(sample: bytes, encoding: str) -> str | None:
+    try:
+        return sample.decode(encoding)
+    except UnicodeDecodeError:
+        # The sample may end in the middle of a multi-byte character.
+        try:
+            return sample[:-3].decode(encoding)
+        except UnicodeDecodeError:
+            return None
+
+
 def detect_encoding(data: bytes) -> str:
-    """The encoding of a CSV file: UTF-8 (with or without BOM), else the better of cp1251 and
-    GBK by how their decodings read, else what charset-normalizer finds, else cp1252.
+    """The encoding of a CSV file: UTF-8 (with or without BOM) or UTF-16 by their marks, else
+    the likely encoding (``LIKELY_ENCODINGS``) whose decoding reads best, else what
+    charset-normalizer finds, else cp1252.
 
     charset-normalizer alone mislabels short files (a 3-line cp1251 file may come back as
-    another Cyrillic or a CJK code page), so the two encodings this CRM's users send most are
-    scored first.
+    another Cyrillic or a CJK code page, Windows-1252 as Windows-1250, KOI8-R as a Thai code
+    page), so the encodings this CRM's users send most are scored first.
     """
     if data.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
     try:
         data.decode("utf-8")
         return "utf-8"
     except UnicodeDecodeError:
         pass
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"
     sample = data[:200_000]
-    scores: dict[str, float] = {}
-    for encoding, scorer in (("cp1251", _cp1251_score), ("gb18030", _gbk_score)):
-        try:
-            text = sample.decode(encoding)
-        except UnicodeDecodeError:
-            # The sample may end in the middle of a two-byte character.
-            try:
-                text = sample[:-1].decode(encoding)
-            except UnicodeDecodeError:
-                continue
-        scores[encoding] = scorer(text)
-    if scores:
-        best = max(scores, key=lambda name: scores[name])
-        if scores[best] >= 0.5:
-            return best
+    best, best_score = "", 0.0
+    for encoding in LIKELY_ENCODINGS:
+        text = _decode_sample(sample, encoding)
+        if text is None:
+            continue
+        score = _letters_score(text)
+        if encoding == "gb18030":
+            score = max(score, _gbk_score(text))
+        if score > best_score:  # ties keep the earlier, likelier encoding
+            best, best_score = encoding, score
+    if best and best_score >= 0.5:
+        return best
     from charset_normalizer import from_bytes
 
     match = from_bytes(sample).best()
@@ -131,7 +190,7 @@ def detect_encoding(data: bytes) -> str:
 def detect_delimiter(text: str) -> str:
     """Comma, semicolon or tab: what ``csv.Sniffer`` finds in the first lines, else the one
     the header line has most of (Sniffer gives up on one-column or very ragged files)."""
-    sample = "\n".join(text[:50_000].splitlines()[:30])
+    sample = "\n".join(line[:5_000] for line in text[:50_000].splitlines()[:30])
     try:
         return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
     except csv.Error:
@@ -142,8 +201,124 @@ def detect_delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
-def _clean_cells(cells: list[Any]) -> list[str]:
-    return [_cell_text(cell) for cell in cells]
+# --- What the uploaded bytes are: refused before anything is stored -----------------------
+
+# Leading bytes of files people upload by mistake (or on purpose) instead of a table.
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", gettext_lazy("a PNG image")),
+    (b"\xff\xd8\xff", gettext_lazy("a JPEG image")),
+    (b"GIF87a", gettext_lazy("a GIF image")),
+    (b"GIF89a", gettext_lazy("a GIF image")),
+    (b"%PDF-", gettext_lazy("a PDF document")),
+    (b"\x1f\x8b", gettext_lazy("a gzip archive")),
+    (b"Rar!", gettext_lazy("a RAR archive")),
+    (b"7z\xbc\xaf\x27\x1c", gettext_lazy("a 7-Zip archive")),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", gettext_lazy("an old Excel (.xls) or Word file")),
+    (b"MZ", gettext_lazy("a program")),
+    (b"\x7fELF", gettext_lazy("a program")),
+)
+_ZIP = b"PK\x03\x04"
+# Control characters a text table never holds (tab, line breaks and form feed are fine).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def sniff_upload(data: bytes, file_name: str) -> str:
+    """``"xlsx"`` or ``"csv"``: what the bytes are, whatever the file is called.
+
+    Raises ``ImportFileError`` for a file that is not a table: an image, an archive, a
+    program, an old .xls, a "CSV" with NUL bytes or control characters, a damaged workbook,
+    or one whose unpacked size is too large (a zip bomb).
+    """
+    if data.startswith(_ZIP):
+        check_workbook_size(data)
+        return "xlsx"
+    if file_name.lower().endswith((".xlsx", ".xlsm")):
+        raise ImportFileError(_("The file is called .xlsx but is not an Excel workbook."))
+    for signature, what in _SIGNATURES:
+        if data.startswith(signature):
+            raise ImportFileError(
+                _("This file is %(what)s, not a CSV or XLSX table. Upload a .csv or .xlsx file.") % {"what": what}
+            )
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "csv"  # UTF-16: NUL bytes are part of the encoding; its text is checked when read
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise ImportFileError(
+            _(
+                "The file holds binary data (a NUL byte on line %(line)d), so it is not a CSV file. "
+                "Export it again from your spreadsheet as CSV or XLSX."
+            )
+            % {"line": line}
+        )
+    head = data[:65_536].decode("latin-1")
+    if len(_CONTROL.findall(head)) > max(8, len(head) // 100):
+        raise ImportFileError(
+            _("The file holds binary data, not text, so it is not a CSV file. Upload a .csv or .xlsx file.")
+        )
+    return "csv"
+
+
+def check_workbook_size(data: bytes) -> None:
+    """Refuse a workbook whose members unpack to too much, before openpyxl opens it.
+
+    The sizes come from the zip's central directory. Python's zipfile never unpacks a member
+    past its declared size (a member that lies fails its CRC check instead), so the declared
+    sizes bound what reading the workbook can cost.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError):
+        raise ImportFileError(_("The file is not a readable XLSX workbook (a damaged zip archive).")) from None
+    limit = settings.IMPORT_MAX_UNPACKED_BYTES
+    ratio = settings.IMPORT_MAX_COMPRESSION_RATIO
+    total = 0
+    for member in members:
+        total += member.file_size
+        packed = max(member.compress_size, 1)
+        if member.file_size > 1024 * 1024 and member.file_size > ratio * packed:
+            raise ImportFileError(
+                _(
+                    "The workbook is packed suspiciously tightly (%(name)s unpacks %(ratio)d times larger); "
+                    "it is refused. Save it again from your spreadsheet, or as CSV."
+                )
+                % {"name": member.filename[:80], "ratio": member.file_size // packed}
+            )
+    if len(members) > 10_000 or total > limit:
+        raise ImportFileError(
+            _(
+                "The workbook unpacks to %(size)s; the most that can be imported is %(limit)s. "
+                "Split it, or save it as CSV."
+            )
+            % {"size": filesizeformat(total), "limit": filesizeformat(limit)}
+        )
+
+
+def _clean_cells(cells: list[Any], line: int) -> list[str]:
+    values = [_cell_text(cell) for cell in cells]
+    limit = settings.IMPORT_MAX_CELL_CHARS
+    for value in values:
+        if len(value) > limit:
+            raise ImportFileError(
+                _("Line %(line)d has a cell of %(length)s characters; a cell may hold at most %(max)s.")
+                % {"line": line, "length": f"{len(value):,}", "max": f"{limit:,}"}
+            )
+        if "\x00" in value:
+            raise ImportFileError(
+                _("Line %(line)d holds a NUL character, which is not text. Remove it and upload the file again.")
+                % {"line": line}
+            )
+    return values
+
+
+def _check_width(headers: list[str]) -> None:
+    limit = settings.IMPORT_MAX_COLUMNS
+    if len(headers) > limit:
+        raise ImportFileError(
+            _("The file has %(count)s columns; at most %(max)s can be imported. Remove the columns you do not need.")
+            % {"count": f"{len(headers):,}", "max": limit}
+        )
 
 
 def _cell_text(value: Any) -> str:
@@ -156,15 +331,31 @@ def _cell_text(value: Any) -> str:
     return unescape_cell(str(value).strip())
 
 
-def read_table(data: bytes, file_name: str) -> Table:
-    """The header and rows of an uploaded CSV or XLSX file (rows are read lazily)."""
-    if file_name.lower().endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04":
+def read_table(data: bytes, file_name: str, *, encoding: str = "") -> Table:
+    """The header and rows of an uploaded CSV or XLSX file (rows are read lazily).
+
+    ``encoding`` overrides the detected one for a CSV file (the user's choice). The file name
+    only serves as a hint: what the bytes are decides (``sniff_upload``)."""
+    if sniff_upload(data, file_name) == "xlsx":
         return _read_xlsx(data)
-    return _read_csv(data)
+    return _read_csv(data, encoding=encoding)
 
 
-def _read_csv(data: bytes) -> Table:
-    encoding = detect_encoding(data)
+def _physical_lines(text: str) -> Iterator[str]:
+    """The file's lines for ``csv.reader``, refusing one too long to be a row of a table
+    before the CSV parser splits it into (possibly) millions of cells."""
+    limit = settings.IMPORT_MAX_COLUMNS * 1000 + settings.IMPORT_MAX_CELL_CHARS
+    for number, line in enumerate(io.StringIO(text, newline=""), start=1):
+        if len(line) > limit:
+            raise ImportFileError(
+                _("Line %(line)d is %(length)s characters long; a row may be at most %(max)s.")
+                % {"line": number, "length": f"{len(line):,}", "max": f"{limit:,}"}
+            )
+        yield line
+
+
+def _read_csv(data: bytes, *, encoding: str = "") -> Table:
+    encoding = encoding if encoding and encoding in ENCODING_NAMES else detect_encoding(data)
     try:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError):
@@ -172,18 +363,24 @@ def _read_csv(data: bytes) -> Table:
     text = text.removeprefix("\ufeff")
     if not text.strip():
         raise ImportFileError(_("The file is empty."))
+    if "\x00" in text:
+        raise ImportFileError(_("The file holds NUL characters, so it is not a CSV file."))
     delimiter = detect_delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(_physical_lines(text), delimiter=delimiter)
     try:
-        headers = _clean_cells(next(reader))
+        headers = _clean_cells(next(reader), 1)
     except csv.Error as exc:
         raise ImportFileError(_("The file is not a readable CSV file: %(error)s") % {"error": exc}) from None
+    _check_width(headers)
+    width = len(headers)
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         try:
             for cells in reader:
+                # Cells past the header have no column to go to (and no limit otherwise).
+                cells = cells[:width]
                 if any(cell.strip() for cell in cells):
-                    yield reader.line_num, _clean_cells(cells)
+                    yield reader.line_num, _clean_cells(cells, reader.line_num)
         except csv.Error as exc:
             raise ImportFileError(
                 _("Line %(line)d is not valid CSV: %(error)s") % {"line": reader.line_num, "error": exc}
@@ -197,26 +394,34 @@ def _read_xlsx(data: bytes) -> Table:
 
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        sheet = workbook.worksheets[0]
     except Exception as exc:  # noqa: BLE001 (openpyxl raises many types for a damaged or foreign file)
         raise ImportFileError(_("The file is not a readable XLSX workbook (%(error)s).") % {"error": exc}) from None
-    sheet = workbook.worksheets[0]
-    iterator = sheet.iter_rows(values_only=True)
+    # One column more than allowed: enough to tell a too-wide sheet, never a million cells a row.
+    iterator = sheet.iter_rows(values_only=True, max_col=settings.IMPORT_MAX_COLUMNS + 1)
     headers: list[str] = []
     header_line = 0
-    for header_line, cells in enumerate(iterator, start=1):  # noqa: B007 (used after the loop)
-        if any(cell not in (None, "") for cell in cells):
-            headers = _clean_cells(list(cells))
-            break
-    if not headers:
+    try:
+        for header_line, cells in enumerate(iterator, start=1):
+            if any(cell not in (None, "") for cell in cells):
+                headers = _clean_cells(list(cells), header_line)
+                break
+        while headers and not headers[-1]:
+            headers.pop()
+        if not headers:
+            raise ImportFileError(_("The file is empty."))
+        _check_width(headers)
+    except ImportFileError:
         workbook.close()
-        raise ImportFileError(_("The file is empty."))
-    while headers and not headers[-1]:
-        headers.pop()
+        raise
+    except Exception as exc:  # noqa: BLE001 (a damaged sheet fails while it is read)
+        workbook.close()
+        raise ImportFileError(_("The file is not a readable XLSX workbook (%(error)s).") % {"error": exc}) from None
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         try:
             for line, cells in enumerate(iterator, start=header_line + 1):
-                values = _clean_cells(list(cells)[: len(headers)])
+                values = _clean_cells(list(cells)[: len(headers)], line)
                 if any(values):
                     yield line, values
         finally:

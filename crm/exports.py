@@ -1,11 +1,12 @@
 """CSV and XLSX downloads that are safe to open in a spreadsheet.
 
-Every export in the CRM (lists, deals, report tables, import error files) goes through
+Every CSV export in the CRM (lists, deals, report tables, import error files) goes through
 ``safe_cell``: a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
 return is run as a formula by Excel, LibreOffice and Google Sheets ("CSV injection"), so
 it is prefixed with an apostrophe, which spreadsheets read as "this is text". Numbers and
 dates are real values, never formulas, and stay as they are (a negative amount stays a
-number).
+number). An XLSX cell has a type of its own: text is written as a string cell, which no
+spreadsheet runs, so it needs no apostrophe and shows exactly what was stored.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
 
 # A text cell starting with one of these is run as a formula by spreadsheet programs.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -72,7 +74,7 @@ def csv_response(
 ) -> HttpResponse:
     """A small CSV built in memory (report tables)."""
     response = HttpResponse(content_type=CSV_CONTENT_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = content_disposition_header(True, filename)
     for line in _csv_lines(header, rows, bom=bom):
         response.write(line)
     return response
@@ -85,7 +87,7 @@ def csv_streaming_response(
 
     Lists of people and companies start with a UTF-8 BOM (``bom``) for Excel's sake."""
     response = StreamingHttpResponse(_csv_lines(header, rows, bom=bom), content_type=CSV_CONTENT_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
 
 
@@ -98,17 +100,39 @@ def xlsx_response(
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=title[:31])
-    sheet.append([safe_cell(str(cell)) for cell in header])
+    sheet.append(_xlsx_row(sheet, [str(cell) for cell in header]))
     for row in rows:
-        sheet.append([_xlsx_value(cell) for cell in row])
+        sheet.append(_xlsx_row(sheet, row))
     handle = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it once sent)
     workbook.save(handle)
     handle.seek(0)
     return FileResponse(handle, as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE)
 
 
+def _xlsx_row(sheet: object, values: Sequence[object]) -> list[object]:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    cells: list[object] = []
+    for value in values:
+        value = _xlsx_value(value)
+        if isinstance(value, str):
+            # openpyxl makes "=…" a formula; a string cell is shown as typed and never run.
+            # XML cannot hold most control characters, so they are dropped.
+            cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
+            cell.data_type = "s"
+            value = cell
+        cells.append(value)
+    return cells
+
+
 def _xlsx_value(value: object) -> object:
-    cell = safe_cell(value)
-    if isinstance(cell, datetime) and cell.tzinfo is not None:
-        return cell.replace(tzinfo=None)  # Excel has no time zones; exported times are UTC
-    return cell
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.replace(tzinfo=None)  # Excel has no time zones; exported times are UTC
+    if isinstance(value, int | float | Decimal | date | datetime):
+        return value
+    return str(value)

@@ -372,6 +372,12 @@ CHURN_MIN_CUSTOMERS = env_int("CHURN_MIN_CUSTOMERS", 20, minimum=1)
 # The largest file and the most rows one import accepts (the file is kept in the database).
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 30 * 1024 * 1024, minimum=1024)
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 200_000, minimum=1)
+# What one import file may hold: columns, characters in one cell, and for an XLSX workbook
+# (a zip archive) the unpacked size of its members and how tightly one may be packed.
+IMPORT_MAX_COLUMNS = env_int("IMPORT_MAX_COLUMNS", 200, minimum=10)
+IMPORT_MAX_CELL_CHARS = env_int("IMPORT_MAX_CELL_CHARS", 10_000, minimum=100)
+IMPORT_MAX_UNPACKED_BYTES = env_int("IMPORT_MAX_UNPACKED_BYTES", 100 * 1000 * 1000, minimum=1024 * 1024)
+IMPORT_MAX_COMPRESSION_RATIO = env_int("IMPORT_MAX_COMPRESSION_RATIO", 100, minimum=10)
 # A merge can be undone for this many days; the nightly finaliser then removes the undo.
 MERGE_UNDO_DAYS = env_int("MERGE_UNDO_DAYS", 30, minimum=1)
 

@@ -52,9 +52,19 @@ def test_contacts_export_only_visible_rows_escaped(owner_client, people, fmt):
     response = owner_client.get(reverse("contacts:contact-export", args=[fmt]))
     rows = csv_rows(response) if fmt == "csv" else xlsx_rows(response)
     assert rows[0][:4] == ["First name", "Last name", "Job title", "Email"]
+    # CSV: an apostrophe keeps a formula-like cell text; XLSX: a string cell needs none.
+    esc = "'" if fmt == "csv" else ""
     names = [(r[0], r[1]) for r in rows[1:]]
-    assert names == [("'@SUM", "Alpha"), ("Tina", "Beta")]  # sorted by name like the list, no outsider
-    assert rows[1][5] == "'+4930123" and rows[1][7] == '\'=HYPERLINK("http://evil")'
+    assert names == [(esc + "@SUM", "Alpha"), ("Tina", "Beta")]  # sorted by name like the list, no outsider
+    assert rows[1][5] == esc + "+4930123" and rows[1][7] == esc + '=HYPERLINK("http://evil")'
+
+
+def test_xlsx_text_cells_are_strings_never_formulas(owner_client, people):
+    response = owner_client.get(reverse("contacts:contact-export", args=["xlsx"]))
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).worksheets[0]
+    alpha = next(row for row in sheet.iter_rows(min_row=2) if row[1].value == "Alpha")
+    assert (alpha[0].value, alpha[0].data_type) == ("@SUM", "s")
+    assert (alpha[7].value, alpha[7].data_type) == ('=HYPERLINK("http://evil")', "s")
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
@@ -73,7 +83,7 @@ def test_company_export_only_visible_rows_with_filters(owner_client, outsider_cl
     url = reverse("contacts:company-export", args=[fmt])
     read = csv_rows if fmt == "csv" else xlsx_rows
     rows = read(owner_client.get(url))
-    assert [r[0] for r in rows[1:]] == ['\'=HYPERLINK("http://evil")']
+    assert [r[0] for r in rows[1:]] == [("'" if fmt == "csv" else "") + '=HYPERLINK("http://evil")']
     assert rows[1][10] == "DE" and str(rows[1][16]) == "1"  # country code, contact count
     assert read(owner_client.get(url, {"country": "US"}))[1:] == []
     assert [r[0] for r in read(outsider_client.get(url))[1:]] == ["Hidden Corp"]

@@ -463,9 +463,12 @@ def test_xlsx_export_escapes_formulas_and_respects_access(owner_client, owner, o
     DealFactory(owner=owner, pipeline=pipeline, title="-2+3", amount=Decimal("1500.50"))
     DealFactory(owner=outsider, pipeline=pipeline, title="Hidden deal")
     response = owner_client.get(reverse("deals:export-xlsx"))
-    rows = list(load_workbook(io.BytesIO(b"".join(response.streaming_content))).active.iter_rows(values_only=True))
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][0] == "Title"
-    assert [(r[0], r[6]) for r in rows[1:]] == [("'-2+3", 1500.5)]
+    # A string cell: shown as typed, never run as a formula, so no apostrophe is needed.
+    assert [(r[0], r[6]) for r in rows[1:]] == [("-2+3", 1500.5)]
+    assert sheet["A2"].data_type == "s"
 
 
 def test_a_managers_board_and_deal_page_make_a_constant_number_of_queries(
