@@ -550,6 +550,24 @@ class ImportUploadForm(forms.Form):
         return upload
 
 
+class ImportEncodingForm(forms.Form):
+    """The encoding a CSV file is read in, when the guess was wrong."""
+
+    encoding = forms.ChoiceField(label=_("Read the file as"))
+
+    def __init__(self, *args: Any, job: ImportJob, **kwargs: Any) -> None:
+        from contacts.imports import ENCODING_CHOICES
+
+        super().__init__(*args, **kwargs)
+        choices = list(ENCODING_CHOICES)
+        current = "utf-8" if job.encoding == "utf-8-sig" else job.encoding
+        if current and current not in dict(choices):
+            choices.insert(0, (current, current))  # charset-normalizer's rarer guesses
+        self.fields["encoding"].choices = choices
+        self.fields["encoding"].initial = current
+        self.fields["encoding"].widget.attrs.update({"class": "form-select form-select-sm"})
+
+
 class ImportMappingForm(forms.Form):
     """A select per column of the file (what it is imported into) and the matching options."""
 

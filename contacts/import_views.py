@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts import import_services
-from contacts.forms import ImportMappingForm, ImportUploadForm
+from contacts.forms import ImportEncodingForm, ImportMappingForm, ImportUploadForm
 from contacts.imports import ImportFileError
 from contacts.models import ImportJob, ImportRowError, ImportState
 from contacts.selectors import import_job_for_user
@@ -32,10 +35,43 @@ def import_list(request: HttpRequest) -> HttpResponse:
     return render(request, "contacts/import_list.html", {"jobs": jobs, "nav": "imports"})
 
 
+class _UploadSizeLimit(FileUploadHandler):
+    """Stops keeping an uploaded file once it passes ``IMPORT_MAX_BYTES``: the rest of it is
+    read and thrown away as it streams in, never written to memory or disk."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        super().__init__(request)
+        self.limit = settings.IMPORT_MAX_BYTES
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        if start + len(raw_data) > self.limit:
+            self.request.import_upload_too_large = True  # type: ignore[attr-defined]
+            raise SkipFile
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None
+
+
+@csrf_exempt  # only to add the upload handler first: CSRF is checked by csrf_protect below
 @require_http_methods(["GET", "POST"])
 def import_new(request: HttpRequest) -> HttpResponse:
+    request.upload_handlers.insert(0, _UploadSizeLimit(request))
+    return _import_new(request)
+
+
+@csrf_protect
+def _import_new(request: HttpRequest) -> HttpResponse:
     initial = {"kind": request.GET.get("kind")} if request.GET.get("kind") in ("contacts", "companies") else {}
     form = ImportUploadForm(request.POST or None, request.FILES or None, initial=initial)
+    if getattr(request, "import_upload_too_large", False):
+        form.is_valid()
+        form.errors.pop("file", None)
+        form.add_error(
+            "file",
+            _("The file is larger than %(limit)s, the largest file you can import. Split it into smaller files.")
+            % {"limit": filesizeformat(settings.IMPORT_MAX_BYTES)},
+        )
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
@@ -64,7 +100,26 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         import_services.import_configure(job=job, mapping=form.cleaned_data["mapping"], options=form.options())
         return redirect(job)
-    return render(request, "contacts/import_mapping.html", {"form": form, "job": job, "nav": "imports"})
+    encoding_form = ImportEncodingForm(job=job) if job.delimiter else None
+    context = {"form": form, "encoding_form": encoding_form, "job": job, "nav": "imports"}
+    return render(request, "contacts/import_mapping.html", context)
+
+
+@require_POST
+def import_encoding(request: HttpRequest, pk: int) -> HttpResponse:
+    """Read a CSV file again in the encoding the user chose; back to the column mapping."""
+    job = import_job_for_user(request.user, pk, write=True)
+    if not _can_remap(job) or not job.delimiter:
+        return redirect(job)
+    form = ImportEncodingForm(request.POST, job=job)
+    if not form.is_valid():
+        messages.error(request, _("Choose one of the listed encodings."))
+        return redirect("contacts:import-mapping", pk=job.pk)
+    try:
+        import_services.import_reread(job=job, encoding=form.cleaned_data["encoding"])
+    except ImportFileError as exc:
+        messages.error(request, _("The file cannot be read that way: %(error)s") % {"error": exc})
+    return redirect("contacts:import-mapping", pk=job.pk)
 
 
 @require_GET

@@ -497,6 +497,13 @@ class ImportJob(models.Model):
     def is_finished(self) -> bool:
         return self.state in (ImportState.DONE, ImportState.FAILED)
 
+    @property
+    def encoding_label(self) -> str:
+        """The encoding a CSV file is read in, by its common name ("Windows-1251 (Cyrillic)")."""
+        from contacts.imports import ENCODING_NAMES
+
+        return ENCODING_NAMES.get(self.encoding, self.encoding)
+
 
 class ImportRowError(models.Model):
     """A row the import rejected: its line in the file, why, and its cells as read (for the

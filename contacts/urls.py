@@ -27,6 +27,7 @@ urlpatterns = [
     path("imports/new/", import_views.import_new, name="import-new"),
     path("imports/<int:pk>/", import_views.import_detail, name="import-detail"),
     path("imports/<int:pk>/mapping/", import_views.import_mapping, name="import-mapping"),
+    path("imports/<int:pk>/encoding/", import_views.import_encoding, name="import-encoding"),
     path("imports/<int:pk>/progress/", import_views.import_progress, name="import-progress"),
     path("imports/<int:pk>/confirm/", import_views.import_confirm, name="import-confirm"),
     path("imports/<int:pk>/errors.csv", import_views.import_errors_csv, name="import-errors"),

@@ -139,7 +139,7 @@ def test_a_file_over_the_size_limit_gets_a_clear_error(owner_client, settings):
     settings.IMPORT_MAX_BYTES = 50
     response = upload(owner_client, "Last name\n" + "Petrov\n" * 20, encoding="utf-8")
     assert response.status_code == 200
-    assert "the largest file you can import is 50\xa0bytes" in response.content.decode()
+    assert "The file is larger than 50\xa0bytes, the largest file you can import." in response.content.decode()
     assert not ImportJob.objects.exists()
 
 
