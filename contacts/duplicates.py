@@ -260,7 +260,7 @@ def _create_pair_table(kind: RecordKind) -> int:
         # Dropped at commit; dropped here too for a caller already inside a transaction.
         cursor.execute("DROP TABLE IF EXISTS pg_temp.dedupe_pairs, pg_temp.dedupe_keys")
         cursor.execute(
-            f"CREATE TEMP TABLE dedupe_keys ON COMMIT DROP AS "
+            f"CREATE TEMP TABLE dedupe_keys ON COMMIT DROP AS "  # noqa: S608 (SQL names from model metadata and module constants; values are bound parameters)
             f"SELECT id, unnest({spec['function']}({columns})) AS key FROM {table} WHERE archived_at IS NULL"
         )
         cursor.execute(
@@ -275,7 +275,7 @@ def _create_pair_table(kind: RecordKind) -> int:
             "GROUP BY k1.id, k2.id",
             [BLOCK_CAP],
         )
-        cursor.execute(f"SELECT count(*) FROM {table} WHERE archived_at IS NULL")
+        cursor.execute(f"SELECT count(*) FROM {table} WHERE archived_at IS NULL")  # noqa: S608 (SQL names from model metadata and module constants; values are bound parameters)
         return cursor.fetchone()[0]
 
 
@@ -322,7 +322,7 @@ def _refresh_kind(kind: RecordKind) -> RefreshReport:
                 with connection.cursor() as cursor:
                     execute_values(
                         cursor.cursor,
-                        f"INSERT INTO {DuplicateCandidate._meta.db_table} "
+                        f"INSERT INTO {DuplicateCandidate._meta.db_table} "  # noqa: S608 (SQL names from model metadata and module constants; values are bound parameters)
                         f"(kind, {fk}_a_id, {fk}_b_id, score, reasons, status, computed_at) VALUES %s "
                         f"ON CONFLICT ({fk}_a_id, {fk}_b_id) DO UPDATE SET score = EXCLUDED.score, "
                         f"reasons = EXCLUDED.reasons, computed_at = EXCLUDED.computed_at",

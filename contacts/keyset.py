@@ -175,7 +175,7 @@ def search_page(
         where_params = _beyond_params(cursor)
     direction = "DESC" if descending else "ASC"
     sql = (
-        f"WITH m AS MATERIALIZED ({inner_sql}) "
+        f"WITH m AS MATERIALIZED ({inner_sql}) "  # noqa: S608 (SQL names from model metadata and module constants; values are bound parameters)
         f"SELECT {', '.join(columns)}, (SELECT COUNT(*) FROM m) FROM m {where} "
         f"ORDER BY {', '.join(f'{c} {direction}' for c in columns)} LIMIT %s"
     )

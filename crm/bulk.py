@@ -121,7 +121,7 @@ def copy_update(model: type[models.Model], objs: Sequence[models.Model], field_n
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {quote(temp)}")
         cursor.execute(
-            f"CREATE TEMPORARY TABLE {quote(temp)} ON COMMIT DROP AS "
+            f"CREATE TEMPORARY TABLE {quote(temp)} ON COMMIT DROP AS "  # noqa: S608 (SQL names from model metadata and module constants; values are bound parameters)
             f"SELECT {columns} FROM {quote(opts.db_table)} WITH NO DATA"
         )
     attnames = [f.attname for f in fields]
@@ -129,7 +129,7 @@ def copy_update(model: type[models.Model], objs: Sequence[models.Model], field_n
     assignments = ", ".join(f"{quote(f.column)} = s.{quote(f.column)}" for f in fields[1:])
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {quote(opts.db_table)} AS t SET {assignments} FROM {quote(temp)} AS s "
+            f"UPDATE {quote(opts.db_table)} AS t SET {assignments} FROM {quote(temp)} AS s "  # noqa: S608 (SQL names from model metadata and module constants; values are bound parameters)
             f"WHERE t.{quote(opts.pk.column)} = s.{quote(opts.pk.column)}"
         )
         cursor.execute(f"DROP TABLE {quote(temp)}")

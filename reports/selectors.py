@@ -114,7 +114,7 @@ def _grouping_sets(
         params["start"], params["end"] = period[1], period[2]
     grouping_sets = ", ".join("(" + ", ".join(keys) + ")" for keys in sets.values())
     sql = (
-        f"SELECT GROUPING({', '.join(columns)}), {', '.join(columns)}, "
+        f"SELECT GROUPING({', '.join(columns)}), {', '.join(columns)}, "  # noqa: S608 (SQL names from model metadata and module constants; values are bound parameters)
         f"{', '.join(f'{expression} AS {name}' for name, expression in sums.items())} "
         f"FROM {model._meta.db_table} WHERE {' AND '.join(conditions)} "
         f"GROUP BY GROUPING SETS ({grouping_sets})"

@@ -198,7 +198,8 @@ class _CellSpec:
     totals: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
-        assert self.values[0][1] == "count(*)", "the first value counts the facts (an empty cell has none)"
+        if self.values[0][1] != "count(*)":
+            raise ValueError("the first value counts the facts (an empty cell has none)")
 
     @property
     def table(self) -> str:
@@ -289,7 +290,7 @@ def _insert_cells_sql(spec: _CellSpec) -> str:
     keys = list(spec.keys)
     values = [column for column, _aggregate in spec.values]
     return (
-        f"INSERT INTO {spec.table} (generation_id, {', '.join(keys + values)}) "
+        f"INSERT INTO {spec.table} (generation_id, {', '.join(keys + values)}) "  # noqa: S608 (SQL names from model metadata and module constants; values are bound parameters)
         f"SELECT %(generation)s, {', '.join(f'f.{column}' for column in keys)}, "
         f"{', '.join(aggregate for _column, aggregate in spec.values)} "
         f"FROM {spec.fact_table} f "
@@ -327,7 +328,7 @@ def _add_deal_sql(spec: _CellSpec) -> str:
     )
     key_list, value_list = ", ".join(keys), ", ".join(values)
     return (
-        f"WITH delta AS (SELECT {', '.join(f'f.{column}' for column in keys)}, "
+        f"WITH delta AS (SELECT {', '.join(f'f.{column}' for column in keys)}, "  # noqa: S608 (SQL names from model metadata and module constants; values are bound parameters)
         f"{', '.join(f'%(sign)s * {aggregate} AS {column}' for column, aggregate in spec.values)} "
         f"FROM {spec.fact_table} f "
         f"WHERE f.generation_id = %(generation)s AND f.deal_id = %(deal)s AND {spec.where} "

@@ -158,7 +158,7 @@ SELECT t.company_id, t.owner_id, t.revenue_total, t.revenue_this_year, t.revenue
   FROM touched t
   LEFT JOIN scored s USING (company_id)
   LEFT JOIN quarters q USING (company_id)
-"""
+"""  # noqa: S608 (SQL names from model metadata and module constants; values are bound parameters)
 
 # Per owner summaries the segments and dormant pages sum instead of scanning every customer.
 INSERT_SEGMENT_CELLS = """
