@@ -529,8 +529,9 @@ class ImportUploadForm(forms.Form):
     file = forms.FileField(
         label=_("CSV or XLSX file"),
         help_text=_(
-            "The first row names the columns. CSV in UTF-8, Windows-1251 or GBK, separated by commas, "
-            "semicolons or tabs; or the first sheet of an Excel workbook."
+            "The first row names the columns. CSV in UTF-8 or a Windows, KOI8-R or GBK code page (the "
+            "encoding is guessed and can be changed on the next page), separated by commas, semicolons or "
+            "tabs; or the first sheet of an Excel workbook."
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ",".join(IMPORT_EXTENSIONS)}),
     )
