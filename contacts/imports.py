@@ -65,16 +65,16 @@ LIKELY_ENCODINGS = ("cp1252", "cp1251", "koi8_r", "gb18030", "cp1250", "cp866")
 # What the user may choose on the mapping page when the guess is wrong.
 ENCODING_CHOICES = (
     ("utf-8", "UTF-8"),
-    ("cp1252", "Windows-1252 (Western European)"),
-    ("cp1251", "Windows-1251 (Cyrillic)"),
-    ("koi8_r", "KOI8-R (Russian)"),
-    ("gb18030", "GB18030 / GBK (Chinese)"),
-    ("cp1250", "Windows-1250 (Central European)"),
-    ("cp866", "DOS 866 (Cyrillic)"),
-    ("big5", "Big5 (Traditional Chinese)"),
-    ("shift_jis", "Shift JIS (Japanese)"),
+    ("cp1252", gettext_lazy("Windows-1252 (Western European)")),
+    ("cp1251", gettext_lazy("Windows-1251 (Cyrillic)")),
+    ("koi8_r", gettext_lazy("KOI8-R (Russian)")),
+    ("gb18030", gettext_lazy("GB18030 / GBK (Chinese)")),
+    ("cp1250", gettext_lazy("Windows-1250 (Central European)")),
+    ("cp866", gettext_lazy("DOS 866 (Cyrillic)")),
+    ("big5", gettext_lazy("Big5 (Traditional Chinese)")),
+    ("shift_jis", gettext_lazy("Shift JIS (Japanese)")),
     ("utf-16", "UTF-16"),
-    ("iso8859_15", "ISO 8859-15 (Western European)"),
+    ("iso8859_15", gettext_lazy("ISO 8859-15 (Western European)")),
 )
 ENCODING_NAMES = dict(ENCODING_CHOICES) | {"utf-8-sig": "UTF-8"}
 

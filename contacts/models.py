@@ -502,7 +502,7 @@ class ImportJob(models.Model):
         """The encoding a CSV file is read in, by its common name ("Windows-1251 (Cyrillic)")."""
         from contacts.imports import ENCODING_NAMES
 
-        return ENCODING_NAMES.get(self.encoding, self.encoding)
+        return str(ENCODING_NAMES.get(self.encoding, self.encoding))
 
 
 class ImportRowError(models.Model):
