@@ -34,6 +34,7 @@ from contacts.selectors import COMPANY_SORTS, CONTACT_SORTS, ListFilters
 from contacts.services import INVALID_PHONE_MESSAGE
 from crm.forms import preload_choices
 from crm.models import User, teams_visible_to, users_visible_to
+from crm.params import id_or_none
 
 
 def offer_only_the_chosen_company(form: forms.BaseForm, name: str = "company") -> None:
@@ -45,9 +46,9 @@ def offer_only_the_chosen_company(form: forms.BaseForm, name: str = "company") -
     """
     field = form.fields[name]
     selected = form.data.get(name) if form.is_bound else form.initial.get(name)
-    selected = getattr(selected, "pk", selected)
+    selected = id_or_none(getattr(selected, "pk", selected))
     choices: list[tuple[Any, str]] = [("", "—")]
-    if selected and str(selected).isdigit():
+    if selected is not None:
         company = field.queryset.filter(pk=selected).only("pk", "name").first()
         if company is not None:
             choices.append((company.pk, company.name))

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from crm import services
 from crm.forms import PreferencesForm
 from crm.models import Notification
+from crm.params import clean_text
 from crm.search import search_all
 from crm.selectors import health_status, notification_for_user
 
@@ -28,7 +29,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def search(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()[:100]
+    query = clean_text(request.GET.get("q"), name="q", max_length=100)
     sections = search_all(user=request.user, query=query) if len(query) >= 2 else []
     return render(
         request,

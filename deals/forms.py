@@ -14,6 +14,7 @@ from contacts.forms import offer_only_the_chosen_company, use_fast_inputs, use_f
 from contacts.models import Company, Contact
 from crm.forms import preload_choices
 from crm.models import Team, User, teams_visible_to, users_visible_to
+from crm.params import id_or_none
 from deals.models import Deal, DealStatus, ExchangeRate, LineItem, LostReason, Pipeline, Product, Stage
 
 
@@ -123,10 +124,11 @@ class DealForm(forms.ModelForm):
         linked = list(self.instance.contacts.values_list("pk", flat=True)) if self.instance.pk else []
         preselected = [getattr(c, "pk", c) for c in self.initial.get("contacts", [])]
         wanted = Q(pk__in=[*linked, *preselected])
-        if company_id and str(company_id).isdigit():
-            wanted |= Q(company_id=int(company_id))
+        company_id = id_or_none(company_id)
+        if company_id is not None:
+            wanted |= Q(company_id=company_id)
         if self.is_bound:
-            submitted = [v for v in self.data.getlist("contacts") if v.isdigit()]
+            submitted = [pk for pk in map(id_or_none, self.data.getlist("contacts")) if pk is not None]
             wanted |= Q(pk__in=submitted)
         return Contact.objects.visible_to(self.user).filter(wanted).order_by("last_name", "first_name", "id")
 
