@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import calendar as pycalendar
+import re
 from datetime import datetime, timedelta
 
 from django.contrib import messages
@@ -373,11 +374,16 @@ def calendar_feed_regenerate(request: HttpRequest) -> HttpResponse:
     return redirect(reverse("activities:calendar"))
 
 
+FEED_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
+
+
 @login_not_required
 @never_cache
 @require_GET
 def calendar_ics(request: HttpRequest, token: str) -> HttpResponse:
     """A user's activities as iCalendar, for Google/Outlook/Apple calendars (secret URL)."""
+    if not FEED_TOKEN.fullmatch(token):  # e.g. a NUL, which PostgreSQL refuses to compare
+        raise Http404
     feed = CalendarFeed.objects.select_related("user").filter(token=token, user__is_active=True).first()
     if feed is None:
         raise Http404

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -241,9 +242,20 @@ def _board_column_heads(request: HttpRequest, deal: Deal, stage_ids: set[int]) -
     ]
 
 
+def _move_form_context(request: HttpRequest, form: MoveForm, deal: Deal) -> dict[str, Any]:
+    # The board's owner/team filters ride along so the moved card is redrawn under them.
+    carried = [(name, request.POST[name]) for name in ("owner", "team") if name in request.POST]
+    return {
+        "form": form,
+        "deal": deal,
+        "carried_filters": carried,
+        "cancel_url": safe_next(request, deal.get_absolute_url()),
+    }
+
+
 def _ask_lost_reason(request: HttpRequest, form: MoveForm, deal: Deal) -> HttpResponse:
     """On the board, a drop on "Lost" opens the reason dialog instead of failing."""
-    response = render(request, "deals/partials/move_form.html", {"form": form, "deal": deal})
+    response = render(request, "deals/partials/move_form.html", _move_form_context(request, form, deal))
     response["HX-Retarget"] = "#move-dialog-body"
     response["HX-Reswap"] = "innerHTML"
     response["HX-Trigger-After-Swap"] = "deals:ask-lost-reason"
@@ -308,7 +320,7 @@ def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Moved to %(stage)s.") % {"stage": moved.stage.name})
             return redirect(safe_next(request, moved.get_absolute_url()))
     template = "deals/partials/move_form.html" if request.htmx else "deals/deal_move.html"
-    return render(request, template, {"form": form, "deal": deal}, status=400 if form.errors else 200)
+    return render(request, template, _move_form_context(request, form, deal), status=400 if form.errors else 200)
 
 
 # --- Line items ----------------------------------------------------------------------------
