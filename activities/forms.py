@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from activities.models import Activity, ActivityType
 from contacts.forms import style_plain, use_fast_select
 from contacts.models import Contact
-from crm.forms import preload_choices
+from crm.forms import StrictInputMixin, preload_choices
 from crm.models import User, users_visible_to
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
@@ -43,7 +43,7 @@ def assignable_users(user: User):
     return qs if user.is_admin else qs.filter(pk__in=user.editable_owner_ids)
 
 
-class ActivityForm(forms.ModelForm):
+class ActivityForm(StrictInputMixin, forms.ModelForm):
     """One form for every type; fields the type does not have are removed."""
 
     done = forms.BooleanField(label=_("Already done"), required=False)
@@ -171,7 +171,7 @@ class ActivityForm(forms.ModelForm):
         return kwargs
 
 
-class RescheduleForm(forms.Form):
+class RescheduleForm(StrictInputMixin, forms.Form):
     due_at = forms.DateTimeField(label=_("New time"), required=False, widget=DateTimeLocalInput())
     shift = forms.ChoiceField(
         required=False,
@@ -198,7 +198,7 @@ class RescheduleForm(forms.Form):
         return timezone.localtime(base) + timedelta(days=7)
 
 
-class ReminderForm(forms.Form):
+class ReminderForm(StrictInputMixin, forms.Form):
     remind_at = forms.DateTimeField(label=_("At"), required=False, widget=DateTimeLocalInput())
     minutes_before = forms.IntegerField(
         label=_("or minutes before due"), required=False, min_value=0, max_value=60 * 24 * 30
@@ -232,7 +232,7 @@ STATUS_CHOICES = [
 SORT_CHOICES = [("newest", _("Newest first")), ("due", _("By due time"))]
 
 
-class ActivityFilterForm(forms.Form):
+class ActivityFilterForm(StrictInputMixin, forms.Form):
     """List filters. Anything invalid is dropped, never passed to the ORM."""
 
     type = forms.ModelChoiceField(queryset=ActivityType.objects.all(), required=False, empty_label=_("Any type"))

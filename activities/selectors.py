@@ -18,6 +18,7 @@ from django.utils.translation import gettext_noop
 from activities.models import Activity, ActivityType, TimelineEvent
 from contacts.models import Company, Contact
 from crm.models import Team, User, teams_visible_to, users_visible_to
+from crm.params import MAX_ID, BadParameter, parse_id, parse_int
 from crm.rows import ListRow, list_rows
 from deals.models import Deal
 
@@ -55,8 +56,8 @@ def customer_for_user(user: User, kind: str, pk: int | str) -> Customer:
     """A company, contact or deal ``user`` may see, by kind name; 404 for anything else."""
     model = CUSTOMER_KINDS.get(kind)
     try:
-        pk = int(pk)
-    except (TypeError, ValueError):
+        pk = parse_id(str(pk))
+    except BadParameter:
         raise Http404 from None
     if model is None:
         raise Http404
@@ -220,8 +221,8 @@ def parse_cursor(value: str) -> tuple[datetime, int] | None:
     """``"<unix microseconds>-<id>"`` → (time, id); None when malformed."""
     try:
         micros, pk = value.split("-", 1)
-        return EPOCH + timedelta(microseconds=int(micros)), int(pk)
-    except (ValueError, OverflowError):
+        return EPOCH + timedelta(microseconds=parse_int(micros, minimum=-MAX_ID)), parse_id(pk)
+    except (ValueError, OverflowError, BadParameter):
         return None
 
 
@@ -454,11 +455,13 @@ def today_counts(user: User, *, now: datetime | None = None) -> dict[str, int]:
 CALENDAR_LIMIT = 3000
 
 
-def calendar_owners(user: User, *, user_id: str = "", team_id: str = "") -> tuple[list[int], User | None, Team | None]:
+def calendar_owners(
+    user: User, *, user_id: int | None = None, team_id: int | None = None
+) -> tuple[list[int], User | None, Team | None]:
     """Whose activities the calendar shows: a team (members the viewer may read), a visible
     person, or the viewer. Unknown or invisible ids fall back to the viewer."""
-    if team_id.isdigit():
-        team = teams_visible_to(user).filter(pk=int(team_id)).first()
+    if team_id is not None:
+        team = teams_visible_to(user).filter(pk=team_id).first()
         if team is not None:
             member_ids = set(team.members.values_list("id", flat=True)) | set(
                 team.managers.values_list("id", flat=True)
@@ -466,8 +469,8 @@ def calendar_owners(user: User, *, user_id: str = "", team_id: str = "") -> tupl
             if not user.is_admin:
                 member_ids &= set(user.visible_owner_ids)
             return sorted(member_ids), None, team
-    if user_id.isdigit():
-        person = users_visible_to(user).filter(pk=int(user_id)).first()
+    if user_id is not None:
+        person = users_visible_to(user).filter(pk=user_id).first()
         if person is not None:
             return [person.pk], person, None
     return [user.pk], user, None

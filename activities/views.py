@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import calendar as pycalendar
-from datetime import date, datetime, timedelta
+import re
+from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -9,7 +10,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -22,15 +22,8 @@ from activities.templatetags.activity_tags import timeline_context
 from contacts.models import Company, Contact
 from crm.home import home_panels
 from crm.models import teams_visible_to, users_visible_to
+from crm.params import optional_date, optional_id, parse_choice, safe_next
 from deals.models import Deal
-
-
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return fallback
-
 
 # --- List, detail, edit -------------------------------------------------------------------
 
@@ -199,7 +192,7 @@ def activity_log(request: HttpRequest) -> HttpResponse:
         )
         if not request.htmx:
             messages.success(request, _("Activity logged."))
-            return redirect(_safe_next(request, logged.get_absolute_url()))
+            return redirect(safe_next(request, logged.get_absolute_url()))
         form = ActivityForm(
             user=request.user,
             activity_type=activity_type,
@@ -226,7 +219,7 @@ def activity_log(request: HttpRequest) -> HttpResponse:
 def _row_or_redirect(request: HttpRequest, activity: Activity) -> HttpResponse:
     if request.htmx:
         return render(request, "activities/partials/activity_row.html", {"activity": activity, "now": timezone.now()})
-    return redirect(_safe_next(request, activity.get_absolute_url()))
+    return redirect(safe_next(request, activity.get_absolute_url()))
 
 
 @require_POST
@@ -302,9 +295,9 @@ def my_day(request: HttpRequest) -> HttpResponse:
     can_switch = request.user.is_admin or request.user.is_manager
     people = selectors.people_whose_day_user_may_see(request.user) if can_switch else []
     person = request.user
-    raw = request.GET.get("user", "")
-    if raw.isdigit() and int(raw) != request.user.pk:
-        person = next((p for p in people if p.pk == int(raw)), request.user)
+    wanted = optional_id(request.GET, "user")
+    if wanted is not None and wanted != request.user.pk:
+        person = next((p for p in people if p.pk == wanted), request.user)
     now = timezone.now()
     return render(
         request,
@@ -324,18 +317,11 @@ def my_day(request: HttpRequest) -> HttpResponse:
 # --- Calendar -----------------------------------------------------------------------------
 
 
-def _parse_day(value: str, fallback: date) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return fallback
-
-
 @require_GET
 def calendar_view(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
-    anchor = _parse_day(request.GET.get("date", ""), today)
-    mode = "week" if request.GET.get("view") == "week" else "month"
+    anchor = optional_date(request.GET, "date", default=today)
+    mode = parse_choice(request.GET.get("view"), ("week", "month"), name="view", default="month")
     if mode == "week":
         first = anchor - timedelta(days=anchor.weekday())
         last = first + timedelta(days=6)
@@ -348,7 +334,7 @@ def calendar_view(request: HttpRequest) -> HttpResponse:
         prev_anchor = (month_first - timedelta(days=1)).replace(day=1)
         next_anchor = month_last + timedelta(days=1)
     owner_ids, person, team = selectors.calendar_owners(
-        request.user, user_id=request.GET.get("user", ""), team_id=request.GET.get("team", "")
+        request.user, user_id=optional_id(request.GET, "user"), team_id=optional_id(request.GET, "team")
     )
     tz = timezone.get_current_timezone()
     start = datetime.combine(first, datetime.min.time(), tzinfo=tz)
@@ -388,11 +374,16 @@ def calendar_feed_regenerate(request: HttpRequest) -> HttpResponse:
     return redirect(reverse("activities:calendar"))
 
 
+FEED_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
+
+
 @login_not_required
 @never_cache
 @require_GET
 def calendar_ics(request: HttpRequest, token: str) -> HttpResponse:
     """A user's activities as iCalendar, for Google/Outlook/Apple calendars (secret URL)."""
+    if not FEED_TOKEN.fullmatch(token):  # e.g. a NUL, which PostgreSQL refuses to compare
+        raise Http404
     feed = CalendarFeed.objects.select_related("user").filter(token=token, user__is_active=True).first()
     if feed is None:
         raise Http404

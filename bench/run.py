@@ -410,6 +410,9 @@ def server_env(port: int) -> dict[str, str]:
         CACHE_KEY_PREFIX=BENCH_CACHE_PREFIX,
         LOG_LEVEL="WARNING",
     )
+    # gunicorn's sync workers serve one request at a time: a persistent connection per worker
+    # is the production setting (the default 0 is for runserver, which opens a thread per request).
+    env.setdefault("DATABASE_CONN_MAX_AGE", "60")
     return env
 
 

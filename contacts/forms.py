@@ -32,8 +32,9 @@ from contacts.models import (
 from contacts.normalize import domain_from_website, format_phone, normalize_email, normalize_phone
 from contacts.selectors import COMPANY_SORTS, CONTACT_SORTS, ListFilters
 from contacts.services import INVALID_PHONE_MESSAGE
-from crm.forms import preload_choices
+from crm.forms import StrictInputMixin, preload_choices
 from crm.models import User, teams_visible_to, users_visible_to
+from crm.params import id_or_none
 
 
 def offer_only_the_chosen_company(form: forms.BaseForm, name: str = "company") -> None:
@@ -45,9 +46,9 @@ def offer_only_the_chosen_company(form: forms.BaseForm, name: str = "company") -
     """
     field = form.fields[name]
     selected = form.data.get(name) if form.is_bound else form.initial.get(name)
-    selected = getattr(selected, "pk", selected)
+    selected = id_or_none(getattr(selected, "pk", selected))
     choices: list[tuple[Any, str]] = [("", "—")]
-    if selected and str(selected).isdigit():
+    if selected is not None:
         company = field.queryset.filter(pk=selected).only("pk", "name").first()
         if company is not None:
             choices.append((company.pk, company.name))
@@ -155,7 +156,7 @@ def parse_tags(value: str) -> list[str]:
     return [" ".join(part.split()) for part in value.split(",") if part.strip()]
 
 
-class _CustomerForm(forms.ModelForm):
+class _CustomerForm(StrictInputMixin, forms.ModelForm):
     """Shared by both forms: owner choices, tags, email/phone normalisation."""
 
     phone_fields: tuple[str, ...] = ()
@@ -380,7 +381,7 @@ def _country_choices(language: str | None) -> _FixedChoices:
 _ARCHIVED_CHOICES = [("", _("Active")), ("1", _("Archived"))]
 
 
-class _ListFilterForm(forms.Form):
+class _ListFilterForm(StrictInputMixin, forms.Form):
     """Filters of a list page. Invalid values are dropped, never passed to the ORM."""
 
     sorts: dict[str, SortOption] = {}
@@ -495,7 +496,7 @@ class ContactFilterForm(_ListFilterForm):
         return filters
 
 
-class ReassignForm(forms.Form):
+class ReassignForm(StrictInputMixin, forms.Form):
     """Bulk "Assign to…": records the user may edit, to a user the requester may see."""
 
     ids = forms.ModelMultipleChoiceField(queryset=Company.objects.none(), widget=forms.MultipleHiddenInput)
@@ -519,7 +520,7 @@ class ReassignForm(forms.Form):
 IMPORT_EXTENSIONS = (".csv", ".txt", ".tsv", ".xlsx")
 
 
-class ImportUploadForm(forms.Form):
+class ImportUploadForm(StrictInputMixin, forms.Form):
     kind = forms.ChoiceField(
         label=_("What the file holds"),
         choices=ImportKind.choices,
@@ -551,7 +552,7 @@ class ImportUploadForm(forms.Form):
         return upload
 
 
-class ImportEncodingForm(forms.Form):
+class ImportEncodingForm(StrictInputMixin, forms.Form):
     """The encoding a CSV file is read in, when the guess was wrong."""
 
     encoding = forms.ChoiceField(label=_("Read the file as"))
@@ -569,7 +570,7 @@ class ImportEncodingForm(forms.Form):
         self.fields["encoding"].widget.attrs.update({"class": "form-select form-select-sm"})
 
 
-class ImportMappingForm(forms.Form):
+class ImportMappingForm(StrictInputMixin, forms.Form):
     """A select per column of the file (what it is imported into) and the matching options."""
 
     match_key = forms.ChoiceField(label=_("Find existing records by"))
@@ -645,7 +646,7 @@ class ImportMappingForm(forms.Form):
 # --- Duplicates and merge -----------------------------------------------------------------
 
 
-class DuplicateFilterForm(forms.Form):
+class DuplicateFilterForm(StrictInputMixin, forms.Form):
     kind = forms.ChoiceField(label=_("Records"), choices=RecordKind.choices, required=False)
     owner = forms.ModelChoiceField(label=_("Owner"), queryset=User.objects.none(), required=False)
 
@@ -664,7 +665,7 @@ class DuplicateFilterForm(forms.Form):
         return self.cleaned_data["kind"], self.cleaned_data.get("owner")
 
 
-class MergeForm(forms.Form):
+class MergeForm(StrictInputMixin, forms.Form):
     """One radio per field on which the two records differ: keep this record's value or the other's."""
 
     def __init__(self, data: Any = None, *, survivor: Company | Contact, loser: Company | Contact) -> None:

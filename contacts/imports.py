@@ -30,6 +30,7 @@ from django_countries import countries
 from contacts.models import Company, CompanySize, Contact, ImportKind, LifecycleStage, Source
 from contacts.normalize import domain_from_website, normalize_email, normalize_phone
 from crm.exports import unescape_cell
+from crm.params import int_or_none
 
 IGNORE = ""  # the mapping value of a column that is not imported
 
@@ -713,9 +714,8 @@ def _size_choice(raw: str) -> str | None:
     text = raw.strip()
     if text in CompanySize.values:
         return text
-    digits = re.sub(r"[\s,.]", "", text)
-    if digits.isdigit():
-        n = int(digits)
+    n = int_or_none(re.sub(r"[\s,.]", "", text))  # "²".isdigit() is true, int("²") fails
+    if n is not None:
         for limit, value in ((10, "1-10"), (50, "11-50"), (200, "51-200"), (1000, "201-1000")):
             if n <= limit:
                 return value

@@ -18,6 +18,8 @@ from django.db import connections
 from django.db.models import Expression, F, Q, QuerySet
 from django.db.models.functions import Coalesce
 
+from crm.params import MAX_DATE, MAX_ID, MIN_DATE
+
 
 @dataclass(frozen=True)
 class SortOption:
@@ -55,6 +57,13 @@ def _encode(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
+def _safe_scalar(item: Any) -> bool:
+    """A cursor value PostgreSQL can compare: text without NUL, or a number within bigint."""
+    if isinstance(item, str):
+        return "\x00" not in item
+    return isinstance(item, int) and not isinstance(item, bool) and abs(item) <= MAX_ID
+
+
 def _decode(cursor: str, length: int) -> list[Any] | None:
     """The values in ``cursor``, or ``None`` for anything malformed (treated as "first page")."""
     try:
@@ -68,10 +77,13 @@ def _decode(cursor: str, length: int) -> list[Any] | None:
     for item in data:
         if isinstance(item, dict) and isinstance(item.get("dt"), str):
             try:
-                values.append(datetime.fromisoformat(item["dt"]))
+                when = datetime.fromisoformat(item["dt"])
             except ValueError:
                 return None
-        elif isinstance(item, str | int) and not isinstance(item, bool):
+            if not MIN_DATE.year <= when.year <= MAX_DATE.year:
+                return None
+            values.append(when)
+        elif _safe_scalar(item):
             values.append(item)
         else:
             return None

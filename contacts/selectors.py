@@ -33,6 +33,7 @@ from contacts.models import (
 )
 from contacts.normalize import format_phone, looks_like_phone, normalize_phone, phone_digits
 from crm.models import User, teams_visible_to
+from crm.params import id_or_none, int_or_none
 
 if TYPE_CHECKING:
     from django.db.models import Model
@@ -344,9 +345,20 @@ def company_contacts(company: Company, *, limit: int = COMPANY_CONTACTS_SHOWN) -
     return [Contact(company_id=company.pk, **row) for row in rows]
 
 
-def tag_suggestions(prefix: str, *, limit: int = 10) -> list[str]:
+def tag_suggestions(user: User, prefix: str, *, limit: int = 10) -> list[str]:
+    """Names of tags on companies or contacts ``user`` may see, starting with ``prefix``.
+
+    A tag only on records of other teams is never offered: its name is their data. One query;
+    each EXISTS walks the through table's tag index and stops at the first visible record.
+    """
     prefix = prefix.strip()
     qs = Tag.objects.all()
+    if not user.is_admin:
+        owners = list(user.visible_owner_ids)
+        qs = qs.filter(
+            Exists(Company.tags.through.objects.filter(tag_id=OuterRef("pk"), company__owner_id__in=owners))
+            | Exists(Contact.tags.through.objects.filter(tag_id=OuterRef("pk"), contact__owner_id__in=owners))
+        )
     if prefix:
         qs = qs.filter(name__istartswith=prefix)
     return list(qs.order_by(Lower("name")).values_list("name", flat=True)[:limit])
@@ -511,9 +523,10 @@ def duplicate_candidates(
     qs = _pair_visible(DuplicateCandidate.objects.filter(status=CandidateStatus.OPEN, kind=kind), user, kind)
     if owner is not None:
         qs = qs.filter(Q(**{f"{kind}_a__owner": owner}) | Q(**{f"{kind}_b__owner": owner}))
-    score, _sep, pk = after.partition(".")
-    if score.isdigit() and pk.isdigit():
-        qs = qs.filter(Q(score__lt=int(score)) | Q(score=int(score), pk__lt=int(pk)))
+    raw_score, _sep, raw_pk = after.partition(".")
+    score, pk = int_or_none(raw_score), id_or_none(raw_pk)
+    if score is not None and pk is not None:
+        qs = qs.filter(Q(score__lt=score) | Q(score=score, pk__lt=pk))
     related = [f"{kind}_a__owner", f"{kind}_b__owner"]
     if kind == RecordKind.CONTACT:
         related += ["contact_a__company", "contact_b__company"]

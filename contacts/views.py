@@ -13,7 +13,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -63,6 +62,7 @@ from contacts.selectors import (
 )
 from contacts.tasks import refresh_duplicates
 from crm import exports
+from crm.params import clean_text, optional_id, safe_next
 from crm.rows import list_rows
 
 PAGE_SIZE = 50
@@ -74,7 +74,8 @@ CONTACT_IDENTITY = {"first_name", "last_name", "email", "secondary_email", "phon
 def _list_context(request: HttpRequest, form: Any, qs: Any, sorts: dict[str, SortOption]) -> dict[str, Any]:
     """What both list pages share: the keyset page, the capped count and the sort/page links."""
     sort = form.sort_key
-    after, before = request.GET.get("after", "")[:200], request.GET.get("before", "")[:200]
+    after = clean_text(request.GET.get("after"), name="after", max_length=200)
+    before = clean_text(request.GET.get("before"), name="before", max_length=200)
     if form.cleaned_data.get("q"):
         # A search sorts all its matches anyway: the page and the count come from one pass.
         page, count, more = search_page(qs, for_search(sorts[sort]), after=after, before=before, size=PAGE_SIZE)
@@ -111,10 +112,7 @@ def _list_context(request: HttpRequest, form: Any, qs: Any, sorts: dict[str, Sor
 
 
 def _back(request: HttpRequest, fallback: str) -> HttpResponse:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return redirect(target)
-    return redirect(fallback)
+    return redirect(safe_next(request, fallback))
 
 
 # --- Companies ----------------------------------------------------------------------------
@@ -263,7 +261,7 @@ def company_reassign(request: HttpRequest) -> HttpResponse:
 @require_GET
 def company_picker_options(request: HttpRequest) -> HttpResponse:
     """<option>s for the contact form's company select, filtered by what was typed."""
-    query = request.GET.get("company_q", "")[:100]
+    query = clean_text(request.GET.get("company_q"), name="company_q", max_length=100)
     return render(
         request,
         "contacts/partials/company_options.html",
@@ -292,7 +290,8 @@ def contact_list_view(request: HttpRequest) -> HttpResponse:
 
 def contact_create(request: HttpRequest) -> HttpResponse:
     form_class = ContactQuickForm if "quick" in request.POST else ContactForm
-    initial = {"company": request.GET.get("company")} if request.GET.get("company", "").isdigit() else {}
+    company_id = optional_id(request.GET, "company")
+    initial = {"company": company_id} if company_id is not None else {}
     form = form_class(request.POST or None, user=request.user, initial=initial)
     duplicates: list[Duplicate] = []
     if request.method == "POST" and form.is_valid():
@@ -385,12 +384,17 @@ def contact_reassign(request: HttpRequest) -> HttpResponse:
 @require_GET
 def tag_suggest(request: HttpRequest) -> HttpResponse:
     """<option>s for the tags <datalist>: the tags typed so far plus a completion of the last."""
-    typed = request.GET.get("tags", request.GET.get("tag", ""))[:600]
+    name = "tags" if "tags" in request.GET else "tag"
+    typed = clean_text(request.GET.get(name), name=name, max_length=600)
     done = parse_tags(typed)
     last = "" if typed.rstrip().endswith(",") or not done else done.pop()
     prefix = ", ".join(done)
     taken = {name.lower() for name in done}
-    options = [f"{prefix}, {name}" if prefix else name for name in tag_suggestions(last) if name.lower() not in taken]
+    options = [
+        f"{prefix}, {name}" if prefix else name
+        for name in tag_suggestions(request.user, last)
+        if name.lower() not in taken
+    ]
     return render(request, "contacts/partials/tag_options.html", {"options": options})
 
 
@@ -498,7 +502,9 @@ def duplicate_list(request: HttpRequest) -> HttpResponse:
     """Candidate pairs the nightly refresh found, best first, both records visible to the user."""
     form = DuplicateFilterForm(request.GET, user=request.user)
     kind, owner = form.values()
-    page = duplicate_candidates(request.user, kind=kind, owner=owner, after=request.GET.get("after", "")[:40])
+    page = duplicate_candidates(
+        request.user, kind=kind, owner=owner, after=clean_text(request.GET.get("after"), name="after", max_length=40)
+    )
     params = request.GET.copy()
     params.pop("after", None)
     context = {

@@ -23,6 +23,8 @@ from typing import Any
 
 from django.db import connection, models
 
+from crm.history import fit_change_reason
+
 COPY_BATCH = 20_000
 
 
@@ -152,7 +154,7 @@ def copy_history(
     fields = [f for f in history._meta.concrete_fields if f.attname != "history_id"]
     extra = {
         "history_date": when,
-        "history_change_reason": reason,
+        "history_change_reason": fit_change_reason(reason),
         "history_type": history_type,
         "history_user_id": user_id,
     }

@@ -68,9 +68,13 @@ def env_choice(name: str, default: str, choices: set[str] | frozenset[str]) -> s
 
 def env_database(name: str, default: str) -> dict:
     raw = os.environ.get(name, default)
+    # 0 (a connection per request) by default: runserver (``make run``) serves each request on a
+    # new thread, and a thread's persistent connection is never closed, so any other value
+    # leaks connections until PostgreSQL refuses clients. Production sets it under gunicorn
+    # (README "Configuration").
     try:
         config = dj_database_url.parse(
-            raw, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0), conn_health_checks=True
+            raw, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0), conn_health_checks=True
         )
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} is not a valid database URL: {exc}") from None

@@ -6,6 +6,11 @@ from django.urls import include, path
 from activities import views as activities_views
 from crm import views
 
+# 403 and 404 render with the request (navigation for signed-in users); 500 keeps Django's
+# handler, which renders templates/500.html with an empty context, so a broken database or
+# context processor cannot break the error page too.
+handler400 = "crm.views.bad_request"
+
 urlpatterns = [
     # My day is everyone's home page (the activities app owns it; the root URLconf may import any app).
     path("", activities_views.my_day, name="home"),

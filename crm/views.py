@@ -3,8 +3,9 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
+from django.template import loader
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -13,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from crm import services
 from crm.forms import PreferencesForm
 from crm.models import Notification
+from crm.params import BadParameter, clean_text
 from crm.search import search_all
 from crm.selectors import health_status, notification_for_user
 
@@ -28,7 +30,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def search(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()[:100]
+    query = clean_text(request.GET.get("q"), name="q", max_length=100)
     sections = search_all(user=request.user, query=query) if len(query) >= 2 else []
     return render(
         request,
@@ -86,3 +88,13 @@ def preferences(request: HttpRequest) -> HttpResponse:
         messages.success(request, _("Preferences saved."))
         return redirect("preferences")
     return render(request, "crm/preferences.html", {"form": form})
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """The 400 page, rendered with the request (Django's own renders it without, which would
+    drop the navigation); it names the parameter a ``BadParameter`` refused."""
+    name = exception.name if isinstance(exception, BadParameter) else ""
+    try:
+        return render(request, "400.html", {"bad_parameter": name}, status=400)
+    except Exception:  # noqa: BLE001  (a disallowed host, the database gone: the page without the shell)
+        return HttpResponseBadRequest(loader.get_template("400.html").render({"bad_parameter": name}))

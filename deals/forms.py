@@ -12,8 +12,9 @@ from django.utils.translation import gettext_lazy as _
 import contacts.lookups  # noqa: F401 - registers trgm_icontains
 from contacts.forms import offer_only_the_chosen_company, use_fast_inputs, use_fast_select
 from contacts.models import Company, Contact
-from crm.forms import preload_choices
+from crm.forms import StrictInputMixin, preload_choices
 from crm.models import Team, User, teams_visible_to, users_visible_to
+from crm.params import id_or_none
 from deals.models import Deal, DealStatus, ExchangeRate, LineItem, LostReason, Pipeline, Product, Stage
 
 
@@ -41,7 +42,7 @@ class StageChoiceField(forms.ModelChoiceField):
         return f"{obj.pipeline.name} › {obj.name} ({obj.probability}%)"
 
 
-class DealForm(forms.ModelForm):
+class DealForm(StrictInputMixin, forms.ModelForm):
     version = forms.IntegerField(widget=forms.HiddenInput, required=False)
     probability = forms.IntegerField(
         label=_("Probability %"),
@@ -123,10 +124,11 @@ class DealForm(forms.ModelForm):
         linked = list(self.instance.contacts.values_list("pk", flat=True)) if self.instance.pk else []
         preselected = [getattr(c, "pk", c) for c in self.initial.get("contacts", [])]
         wanted = Q(pk__in=[*linked, *preselected])
-        if company_id and str(company_id).isdigit():
-            wanted |= Q(company_id=int(company_id))
+        company_id = id_or_none(company_id)
+        if company_id is not None:
+            wanted |= Q(company_id=company_id)
         if self.is_bound:
-            submitted = [v for v in self.data.getlist("contacts") if v.isdigit()]
+            submitted = [pk for pk in map(id_or_none, self.data.getlist("contacts")) if pk is not None]
             wanted |= Q(pk__in=submitted)
         return Contact.objects.visible_to(self.user).filter(wanted).order_by("last_name", "first_name", "id")
 
@@ -151,7 +153,7 @@ class DealForm(forms.ModelForm):
         return data
 
 
-class MoveForm(forms.Form):
+class MoveForm(StrictInputMixin, forms.Form):
     stage = forms.ModelChoiceField(queryset=Stage.objects.none(), label=_("Move to"))
     expected_stage = forms.ModelChoiceField(queryset=Stage.objects.none(), required=False, widget=forms.HiddenInput)
     lost_reason = forms.ModelChoiceField(
@@ -174,7 +176,7 @@ class MoveForm(forms.Form):
         return bool(stage and stage.is_lost and not self.cleaned_data.get("lost_reason"))
 
 
-class LineItemForm(forms.ModelForm):
+class LineItemForm(StrictInputMixin, forms.ModelForm):
     unit_price = forms.DecimalField(
         label=_("Unit price"),
         max_digits=14,
@@ -223,7 +225,7 @@ SORTS = {
 }
 
 
-class DealFilterForm(forms.Form):
+class DealFilterForm(StrictInputMixin, forms.Form):
     """List filters; a malformed or unknown value is dropped, never passed to the ORM."""
 
     q = forms.CharField(label=_("Title"), required=False, max_length=100)
@@ -323,7 +325,7 @@ class DealFilterForm(forms.Form):
 ROW_FILTERS = ("q", "close_from", "close_to", "amount_min", "amount_max", "company", "contact")
 
 
-class BoardFilterForm(forms.Form):
+class BoardFilterForm(StrictInputMixin, forms.Form):
     owner = forms.ModelChoiceField(queryset=User.objects.none(), required=False, label=_("Owner"))
     team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, label=_("Team"))
 

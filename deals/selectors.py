@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 import contacts.lookups  # noqa: F401 - registers trgm_icontains
 from contacts.keyset import unindexed
+from crm.params import MAX_DATE, MIN_DATE, id_or_none
 from crm.search import SearchHit, SearchSection
 from deals.models import Deal, DealStatus, DealTotal, ExchangeRate, Pipeline, Stage, StageChange
 from deals.money import CENT, RateBook, to_base
@@ -218,10 +219,10 @@ def decode_cursor(raw: str) -> tuple[dt.datetime, int] | None:
     created, _sep, pk = raw.rpartition("_")
     try:
         when = dt.datetime.fromisoformat(created)
-        number = int(pk)
     except ValueError:
         return None
-    if when.tzinfo is None:
+    number = id_or_none(pk)
+    if when.tzinfo is None or number is None or not MIN_DATE.year <= when.year <= MAX_DATE.year:
         return None
     return when, number
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -11,12 +12,12 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts.models import Company, Contact
 from crm import exports
+from crm.params import optional_id, safe_next
 from deals import selectors, services
 from deals.forms import BoardFilterForm, DealFilterForm, DealForm, LineItemAddForm, LineItemForm, MoveForm
 from deals.hooks import decorate_cards
@@ -24,13 +25,6 @@ from deals.models import Deal, LineItem, Pipeline, Stage
 from deals.money import RateBook
 
 LIST_PAGE_SIZE = 50
-
-
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return fallback
 
 
 # --- List and export -----------------------------------------------------------------------
@@ -129,18 +123,18 @@ def deal_export_xlsx(request: HttpRequest) -> HttpResponse:
 def deal_create(request: HttpRequest) -> HttpResponse:
     initial: dict = {"owner": request.user, "currency": settings.BASE_CURRENCY}
     pipeline = selectors.default_pipeline()
-    if request.GET.get("pipeline", "").isdigit():
-        pipeline = Pipeline.objects.filter(pk=request.GET["pipeline"]).first() or pipeline
+    pipeline_id = optional_id(request.GET, "pipeline")
+    if pipeline_id is not None:
+        pipeline = Pipeline.objects.filter(pk=pipeline_id).first() or pipeline
     if pipeline:
         initial["pipeline"] = pipeline
         initial["stage"] = pipeline.stages.filter(is_won=False, is_lost=False).order_by("position", "id").first()
     company = None
-    if request.GET.get("company", "").isdigit():
-        company = Company.objects.visible_to(request.user).filter(pk=request.GET["company"]).first()
-    if request.GET.get("contact", "").isdigit():
-        contact = (
-            Contact.objects.visible_to(request.user).select_related("company").filter(pk=request.GET["contact"]).first()
-        )
+    company_id, contact_id = optional_id(request.GET, "company"), optional_id(request.GET, "contact")
+    if company_id is not None:
+        company = Company.objects.visible_to(request.user).filter(pk=company_id).first()
+    if contact_id is not None:
+        contact = Contact.objects.visible_to(request.user).select_related("company").filter(pk=contact_id).first()
         if contact:
             initial["contacts"] = [contact]
             company = company or contact.company
@@ -193,10 +187,10 @@ def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def contact_options(request: HttpRequest) -> HttpResponse:
     """The contacts a deal form offers for the chosen company (htmx, on company change)."""
-    company_id = request.GET.get("company", "")
+    company_id = optional_id(request.GET, "company")
     contacts = (
         Contact.objects.visible_to(request.user).filter(company_id=company_id).order_by("last_name", "first_name", "id")
-        if company_id.isdigit()
+        if company_id is not None
         else Contact.objects.none()
     )
     return render(request, "deals/partials/contact_options.html", {"contacts": contacts[:500]})
@@ -248,9 +242,20 @@ def _board_column_heads(request: HttpRequest, deal: Deal, stage_ids: set[int]) -
     ]
 
 
+def _move_form_context(request: HttpRequest, form: MoveForm, deal: Deal) -> dict[str, Any]:
+    # The board's owner/team filters ride along so the moved card is redrawn under them.
+    carried = [(name, request.POST[name]) for name in ("owner", "team") if name in request.POST]
+    return {
+        "form": form,
+        "deal": deal,
+        "carried_filters": carried,
+        "cancel_url": safe_next(request, deal.get_absolute_url()),
+    }
+
+
 def _ask_lost_reason(request: HttpRequest, form: MoveForm, deal: Deal) -> HttpResponse:
     """On the board, a drop on "Lost" opens the reason dialog instead of failing."""
-    response = render(request, "deals/partials/move_form.html", {"form": form, "deal": deal})
+    response = render(request, "deals/partials/move_form.html", _move_form_context(request, form, deal))
     response["HX-Retarget"] = "#move-dialog-body"
     response["HX-Reswap"] = "innerHTML"
     response["HX-Trigger-After-Swap"] = "deals:ask-lost-reason"
@@ -281,7 +286,7 @@ def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
     initial = {
         "stage": request.GET.get("stage") or default_stage,
         "expected_stage": deal.stage_id,
-        "next": _safe_next(request, deal.get_absolute_url()),
+        "next": safe_next(request, deal.get_absolute_url()),
     }
     form = MoveForm(request.POST or None, initial=initial, deal=deal)
     if request.method == "POST" and form.is_valid():
@@ -313,9 +318,9 @@ def deal_move(request: HttpRequest, pk: int) -> HttpResponse:
             if request.htmx:
                 return _moved_card(request, moved, old_stage_id)
             messages.success(request, _("Moved to %(stage)s.") % {"stage": moved.stage.name})
-            return redirect(_safe_next(request, moved.get_absolute_url()))
+            return redirect(safe_next(request, moved.get_absolute_url()))
     template = "deals/partials/move_form.html" if request.htmx else "deals/deal_move.html"
-    return render(request, template, {"form": form, "deal": deal}, status=400 if form.errors else 200)
+    return render(request, template, _move_form_context(request, form, deal), status=400 if form.errors else 200)
 
 
 # --- Line items ----------------------------------------------------------------------------

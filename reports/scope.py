@@ -16,6 +16,7 @@ from django.http import Http404, QueryDict
 from django.utils import timezone
 
 from crm.models import Team, User
+from crm.params import optional_id, parse_month
 from deals.models import Pipeline
 
 PERIOD_MONTHS = 6
@@ -89,15 +90,10 @@ def add_months(month: dt.date, count: int) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
-def _month_param(value: str | None) -> dt.date | None:
-    try:
-        return dt.datetime.strptime(value or "", "%Y-%m").date()
-    except ValueError:
-        return None
-
-
-def _int_param(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 10 else None
+def _month_param(params: QueryDict, name: str) -> dt.date | None:
+    """A ``YYYY-MM`` filter within the supported years (400 otherwise); None when absent."""
+    value = params.get(name) or ""
+    return parse_month(value, name=name) if value.strip() else None
 
 
 def report_owner_ids(user: User) -> frozenset[int] | None:
@@ -132,25 +128,25 @@ def report_scope_for_user(user: User, params: QueryDict, *, require_pipeline: bo
     pipelines = list(Pipeline.objects.all())
     scope = ReportScope(user=user, allowed_owner_ids=allowed, owners=owners, teams=teams, pipelines=pipelines)
 
-    team_id = _int_param(params.get("team"))
-    if params.get("team"):
+    team_id = optional_id(params, "team")
+    if team_id is not None:
         scope.team = next((team for team in teams if team.id == team_id), None)
         if scope.team is None:
             raise Http404("No such team in your reports.")
-    owner_id = _int_param(params.get("owner"))
-    if params.get("owner"):
+    owner_id = optional_id(params, "owner")
+    if owner_id is not None:
         scope.owner = next((owner for owner in owners if owner.pk == owner_id), None)
         if scope.owner is None or (scope.team and owner_id not in scope.team.member_ids):
             raise Http404("No such owner in your reports.")
 
-    pipeline_id = _int_param(params.get("pipeline"))
+    pipeline_id = optional_id(params, "pipeline")
     scope.pipeline = next((p for p in pipelines if p.pk == pipeline_id), None)
     if scope.pipeline is None and require_pipeline and pipelines:
         scope.pipeline = next((p for p in pipelines if p.is_default), pipelines[0])
 
     this_month = timezone.localdate().replace(day=1)
-    end = _month_param(params.get("to")) or this_month
-    start = _month_param(params.get("from")) or add_months(end, -(PERIOD_MONTHS - 1))
+    end = _month_param(params, "to") or this_month
+    start = _month_param(params, "from") or add_months(end, -(PERIOD_MONTHS - 1))
     if start > end:
         start, end = end, start
     # A period of decades would draw a chart nobody can read; five years is plenty.

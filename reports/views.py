@@ -11,12 +11,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from contacts.models import Source, ValueSegment
 from crm.exports import csv_response
+from crm.params import optional_int, parse_choice, safe_next
 from reports import charts, selectors, services, tasks
 from reports.scope import ReportScope, add_months, report_scope_for_user
 from reports.value import AT_RISK_SEGMENTS
@@ -259,10 +259,7 @@ def _queue_for_managers(request: HttpRequest, task: Any, message: str, fallback:
         raise PermissionDenied
     transaction.on_commit(task.delay)
     messages.success(request, message)
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = reverse(fallback)
-    return redirect(target)
+    return redirect(safe_next(request, reverse(fallback)))
 
 
 @require_POST
@@ -336,13 +333,9 @@ class _CountedPaginator(Paginator):
 
 
 def _page(request: HttpRequest, qs, *, total: int) -> tuple[Page, int]:
-    size = _int_or(request.GET.get("n"), PAGE_SIZES[0])
+    size = optional_int(request.GET, "n", default=PAGE_SIZES[0])
     size = size if size in PAGE_SIZES else PAGE_SIZES[0]
     return _CountedPaginator(qs, size, total=total).get_page(request.GET.get("page")), size
-
-
-def _int_or(value: str | None, default: int) -> int:
-    return int(value) if value and value.isdigit() and len(value) < 6 else default
 
 
 @require_GET
@@ -375,8 +368,7 @@ def customer_value_csv(request: HttpRequest) -> HttpResponse:
 
 
 def _segment_param(request: HttpRequest) -> str:
-    value = request.GET.get("segment", "")
-    return value if value in ValueSegment.values else ""
+    return parse_choice(request.GET.get("segment"), ValueSegment.values, name="segment", default="")
 
 
 @require_GET

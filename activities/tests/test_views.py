@@ -343,8 +343,14 @@ class TestCalendar:
             html = outsider_client.get(reverse("activities:calendar"), params).content.decode()
             assert "Team thing" not in html
 
-    def test_bad_dates_fall_back_to_today(self, owner_client):
-        assert owner_client.get(reverse("activities:calendar"), {"date": "2025-13-45"}).status_code == 200
+    def test_a_malformed_or_unsupported_date_is_a_400(self, owner_client):
+        for date in ("2025-13-45", "9999-12-31", "0001-01-01"):
+            assert owner_client.get(reverse("activities:calendar"), {"date": date}).status_code == 400
+
+    def test_the_last_supported_month_still_steps_forward(self, owner_client):
+        response = owner_client.get(reverse("activities:calendar"), {"date": "2999-12-31"})
+        assert response.status_code == 200
+        assert response.context["next_anchor"].year == 3000
 
     def test_its_query_count_is_constant(self, owner_client, owner, django_assert_max_num_queries):
         for i in range(50):
@@ -371,3 +377,23 @@ class TestIcsFeed:
         owner_client.post(reverse("activities:calendar-feed-regenerate"))
         assert client.get(reverse("activities:ics", args=[old])).status_code == 404
         assert client.get(reverse("activities:ics", args=["not-a-token"])).status_code == 404
+        assert client.get("/activities/calendar/a%00b.ics").status_code == 404
+
+    def test_a_line_break_in_a_subject_cannot_start_a_property(self, client, owner):
+        subject = "Call\rATTENDEE:mailto:evil@example.com\nX-A:1\r\nX-B:2"
+        ActivityFactory(owner=owner, subject=subject, body="line 1\rline 2", due_at=timezone.now() + timedelta(days=1))
+        feed = CalendarFeed.objects.create(user=owner)
+        body = client.get(reverse("activities:ics", args=[feed.token])).content.decode()
+        unfolded = body.replace("\r\n ", "")
+        lines = unfolded.split("\r\n")
+        assert "\r" not in unfolded.replace("\r\n", "") and "\n" not in unfolded.replace("\r\n", "")
+        assert not any(line.startswith(("ATTENDEE", "X-A", "X-B")) for line in lines)
+        assert "SUMMARY:Task: Call\\nATTENDEE:mailto:evil@example.com\\nX-A:1\\nX-B:2" in lines
+        assert "DESCRIPTION:line 1\\nline 2" in lines
+
+    def test_long_lines_are_folded_at_75_octets(self, client, owner):
+        ActivityFactory(owner=owner, subject="Ж" * 100, due_at=timezone.now() + timedelta(days=1))
+        feed = CalendarFeed.objects.create(user=owner)
+        body = client.get(reverse("activities:ics", args=[feed.token])).content
+        assert all(len(line) <= 75 for line in body.split(b"\r\n"))
+        assert "SUMMARY:Task: " + "Ж" * 100 in body.decode().replace("\r\n ", "")

@@ -340,14 +340,35 @@ def test_company_picker_offers_only_visible_active_companies(owner_client, owner
     assert "Northern Secret" not in body
 
 
-def test_tag_suggestions_complete_the_last_tag(owner_client):
-    TagFactory(name="Partner")
-    TagFactory(name="Paris")
-    TagFactory(name="vip")
+def test_tag_suggestions_complete_the_last_tag(owner_client, owner):
+    company = CompanyFactory(owner=owner)
+    company.tags.add(TagFactory(name="Partner"), TagFactory(name="Paris"), TagFactory(name="vip"))
     body = owner_client.get(reverse("contacts:tag-suggest"), {"tags": "vip, par"}).content.decode()
     assert '<option value="vip, Paris">' in body
     assert '<option value="vip, Partner">' in body
     assert "vip, vip" not in body
+
+
+@pytest.mark.parametrize("kind", ["company", "contact"])
+def test_tag_suggestions_offer_only_tags_on_records_the_user_may_see(
+    kind, owner, teammate, outsider, owner_client, teammate_client, outsider_client, django_assert_max_num_queries
+):
+    record = CompanyFactory(owner=owner) if kind == "company" else ContactFactory(owner=owner)
+    record.tags.add(TagFactory(name="north-secret"))
+    outsiders = CompanyFactory(owner=outsider)
+    outsiders.tags.add(TagFactory(name="south-secret"))
+    TagFactory(name="nobodys-tag")
+
+    def suggested(client):
+        with django_assert_max_num_queries(4):
+            return client.get(reverse("contacts:tag-suggest"), {"tag": ""}).content.decode()
+
+    assert "north-secret" in suggested(owner_client)
+    assert "north-secret" in suggested(teammate_client)
+    assert "south-secret" not in suggested(owner_client)
+    assert "north-secret" not in suggested(outsider_client)
+    assert "south-secret" in suggested(outsider_client)
+    assert "nobodys-tag" not in suggested(owner_client) + suggested(outsider_client)
 
 
 def test_an_outsider_cannot_reassign_records_they_cannot_see(outsider_client, owner, outsider):

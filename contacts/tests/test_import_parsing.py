@@ -216,7 +216,11 @@ def test_an_invalid_phone_is_kept_as_typed_when_asked():
 
 @pytest.mark.parametrize(
     ("raw", "reason"),
-    [({"domain": "acme.com"}, "no name"), ({"name": "Acme", "size": "huge"}, "not a number of employees")],
+    [
+        ({"domain": "acme.com"}, "no name"),
+        ({"name": "Acme", "size": "huge"}, "not a number of employees"),
+        ({"name": "Acme", "size": "²"}, "not a number of employees"),  # "²".isdigit() is true
+    ],
 )
 def test_a_bad_company_row_is_rejected_with_the_reason(raw, reason):
     with pytest.raises(RowError, match=reason):

@@ -42,3 +42,25 @@ def test_a_bad_value_names_the_variable(env, message):
 def test_good_values_load(tmp_path):
     result = _load_settings(DEBUG="0", SECRET_KEY="x" * 50, ALLOWED_HOSTS="crm.example.com")
     assert result.returncode == 0, result.stderr
+
+
+def _conn_max_age(**env: str) -> str:
+    env = {
+        k: v for k, v in {**os.environ, **env}.items() if k != "DATABASE_CONN_MAX_AGE" or "DATABASE_CONN_MAX_AGE" in env
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "from crm import settings; print(settings.DATABASES['default']['CONN_MAX_AGE'])"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_database_connections_are_not_kept_by_default():
+    """runserver opens a thread per request and never closes a kept connection (make run)."""
+    assert _conn_max_age() == "0"
+    assert _conn_max_age(DATABASE_CONN_MAX_AGE="60") == "60"

@@ -1,0 +1,456 @@
+"""A hostile-input walk over every URL pattern of the project, as every persona.
+
+Each URL pattern found in the resolver (the CRM's own and Django admin's) is requested with
+its path converters filled with real ids of North's records, and with hostile path values
+(unknown ids, overflowing ids). A first plain request per URL and method records which
+query/form parameters the view reads; each of those is then sent alone with every value of
+a hostile corpus (and all of them at once). The assertions: no response is a server error,
+and the outsider never gets a 200 on one of North's object URLs.
+
+Every request runs inside a savepoint that is rolled back, so a POST that archives, merges
+or deletes does not change the world for the next request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+from django.contrib import admin
+from django.db import transaction
+from django.http import HttpResponse, QueryDict
+from django.test import Client
+from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+from django.utils.datastructures import MultiValueDict
+
+from activities.models import Activity, ActivityType, CalendarFeed, Reminder
+from contacts.models import (
+    CandidateStatus,
+    Company,
+    Contact,
+    DuplicateCandidate,
+    ImportJob,
+    MergeRecord,
+    RecordKind,
+    Tag,
+)
+from crm.models import Notification
+from deals.models import LineItem
+from deals.tests.factories import DealFactory, ProductFactory, make_pipeline
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+
+# The whole corpus goes into every parameter a view reads at once; the first values also go
+# into each parameter alone, so an early 400 on one parameter cannot hide a 500 on another.
+HOSTILE_VALUES: list[str] = [
+    "²",
+    "99999999999999999999",
+    "-1",
+    "a\x00b",
+    "9999-12-31",
+    "0001-01-01",
+    "9999-12",
+    "0001-01",
+    "x" * 5000,
+    "0",
+    "1e309",
+    "NaN",
+    "\x00",
+    "../../etc/passwd",
+    "Ünïcødé 名前 🙂",
+    "",
+    " ",
+    "<script>alert(1)</script>",
+    "x",
+    "2025-02-30",
+    "1,2",
+]
+ALONE = 9  # how many of HOSTILE_VALUES go into each parameter alone
+# Values sent as a repeated parameter (?a=1&a=2).
+HOSTILE_LISTS: list[list[str]] = [["1", "2"], ["²", "\x00"], ["99999999999999999999", "-1"]]
+
+
+class Route(NamedTuple):
+    name: str
+    path: str
+    real: bool  # path values of existing records (False: unknown, overflowing or malformed)
+
+
+HUGE_ID = "99999999999999999999"
+UNKNOWN_ID = "987654321"
+
+
+# --- The world: North's records (owned by ``owner``) ---------------------------------------
+
+
+@pytest.fixture
+def world(owner, teammate, outsider, manager, admin_user, north, south) -> dict[str, Any]:
+    tag = Tag.objects.create(name="north-secret")
+    company = Company.objects.create(name="North Co", owner=owner)
+    company.tags.add(tag)
+    company2 = Company.objects.create(name="North Co Two", owner=owner)
+    contact = Contact.objects.create(first_name="Anna", last_name="North", owner=owner, company=company)
+    contact2 = Contact.objects.create(first_name="Anne", last_name="North", owner=owner, company=company)
+    pipeline = make_pipeline()
+    deal = DealFactory(owner=owner, company=company, pipeline=pipeline)
+    product = ProductFactory()
+    item = LineItem.objects.create(deal=deal, product=product, quantity=Decimal("1"), unit_price=Decimal("10"))
+    activity = Activity.objects.create(
+        type=ActivityType.objects.get(key="task"),
+        subject="Call North",
+        owner=owner,
+        created_by=owner,
+        company=company,
+        due_at=timezone.now() + dt.timedelta(hours=2),
+    )
+    reminder = Reminder.objects.create(activity=activity, remind_at=timezone.now() + dt.timedelta(hours=1))
+    job = ImportJob.objects.create(owner=owner, kind="companies", file_name="a.csv", file_data=b"name\nAcme\n")
+    candidate = DuplicateCandidate.objects.create(
+        kind=RecordKind.COMPANY, company_a=company, company_b=company2, score=90, status=CandidateStatus.OPEN
+    )
+    merge = MergeRecord.objects.create(
+        kind=RecordKind.CONTACT, survivor_contact=contact, loser_contact=contact2, actor=owner, loser_name="Anne"
+    )
+    notification = Notification.objects.create(user=owner, text="Hello", link="/")
+    feed = CalendarFeed.objects.create(user=owner)
+    return {
+        "company": company,
+        "company2": company2,
+        "contact": contact,
+        "contact2": contact2,
+        "deal": deal,
+        "item": item,
+        "pipeline": pipeline,
+        "stage": deal.stage,
+        "activity": activity,
+        "reminder": reminder,
+        "job": job,
+        "candidate": candidate,
+        "merge": merge,
+        "notification": notification,
+        "feed": feed,
+        "north": north,
+    }
+
+
+def _object_kwargs(world: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Real path values per URL name. A new URL pattern with converters needs an entry here."""
+    c, ct, d = world["company"].pk, world["contact"].pk, world["deal"].pk
+    return {
+        "notification-open": {"pk": world["notification"].pk},
+        "notification-read": {"pk": world["notification"].pk},
+        "contacts:company-detail": {"pk": c},
+        "contacts:company-edit": {"pk": c},
+        "contacts:company-archive": {"pk": c},
+        "contacts:company-restore": {"pk": c},
+        "contacts:contact-detail": {"pk": ct},
+        "contacts:contact-edit": {"pk": ct},
+        "contacts:contact-archive": {"pk": ct},
+        "contacts:contact-restore": {"pk": ct},
+        "contacts:company-export": {"fmt": "csv"},
+        "contacts:contact-export": {"fmt": "xlsx"},
+        "contacts:import-detail": {"pk": world["job"].pk},
+        "contacts:import-mapping": {"pk": world["job"].pk},
+        "contacts:import-progress": {"pk": world["job"].pk},
+        "contacts:import-confirm": {"pk": world["job"].pk},
+        "contacts:import-errors": {"pk": world["job"].pk},
+        "contacts:duplicate-dismiss": {"pk": world["candidate"].pk},
+        "contacts:company-merge": {"pk": c, "other": world["company2"].pk},
+        "contacts:contact-merge": {"pk": ct, "other": world["contact2"].pk},
+        "contacts:merge-undo": {"pk": world["merge"].pk},
+        "deals:board": {"pipeline_pk": world["pipeline"].pk},
+        "deals:board-column": {"pipeline_pk": world["pipeline"].pk, "stage_pk": world["stage"].pk},
+        "deals:detail": {"pk": d},
+        "deals:edit": {"pk": d},
+        "deals:move": {"pk": d},
+        "deals:line-item-add": {"pk": d},
+        "deals:line-item-edit": {"pk": d, "item_pk": world["item"].pk},
+        "deals:line-item-remove": {"pk": d, "item_pk": world["item"].pk},
+        "activities:ics": {"token": world["feed"].token},
+        "activities:timeline": {"kind": "company", "pk": c},
+        "activities:detail": {"pk": world["activity"].pk},
+        "activities:edit": {"pk": world["activity"].pk},
+        "activities:delete": {"pk": world["activity"].pk},
+        "activities:toggle-done": {"pk": world["activity"].pk},
+        "activities:reschedule": {"pk": world["activity"].pk},
+        "activities:reminder-add": {"pk": world["activity"].pk},
+        "activities:reminder-cancel": {"pk": world["reminder"].pk},
+        "reports:subscription-toggle": {"team_id": world["north"].pk},
+        # Django's own views: a password-reset link with a junk token.
+        "password_reset_confirm": {"uidb64": "MQ", "token": "set-password"},
+    }
+
+
+# URLs of North's records: the outsider must never read them.
+NORTH_OBJECT_URLS = {
+    "notification-open",
+    "contacts:company-detail",
+    "contacts:company-edit",
+    "contacts:contact-detail",
+    "contacts:contact-edit",
+    "contacts:import-detail",
+    "contacts:import-mapping",
+    "contacts:import-progress",
+    "contacts:import-errors",
+    "contacts:company-merge",
+    "contacts:contact-merge",
+    "deals:detail",
+    "deals:edit",
+    "deals:move",
+    "deals:line-item-edit",
+    "activities:timeline",
+    "activities:detail",
+    "activities:edit",
+}
+
+
+def _walk(patterns, prefix: str = "", namespace: str = "") -> Iterator[tuple[str, Any]]:
+    """Yield (full name, pattern) for every named pattern in the resolver."""
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            ns = entry.namespace
+            child_ns = f"{namespace}:{ns}" if namespace and ns else (ns or namespace)
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern), child_ns)
+        elif isinstance(entry, URLPattern) and entry.name:
+            yield (f"{namespace}:{entry.name}" if namespace else entry.name), entry
+
+
+def _admin_kwargs(name: str) -> dict[str, Any] | None:
+    """Path values for Django admin URLs: an existing object of the model, or the app label."""
+    if name == "admin:auth_user_password_change":
+        from crm.models import User
+
+        return {"id": User.objects.order_by("pk").first().pk}
+    if name == "admin:app_list":
+        return {"app_label": "contacts"}
+    if name == "admin:view_on_site":
+        ct = __import__("django.contrib.contenttypes.models", fromlist=["ContentType"]).ContentType
+        company = Company.objects.first()
+        return {"content_type_id": ct.objects.get_for_model(Company).pk, "object_id": company.pk}
+    for model, _model_admin in admin.site._registry.items():
+        base = f"admin:{model._meta.app_label}_{model._meta.model_name}_"
+        if name.startswith(base):
+            obj = model._default_manager.order_by("pk").first()
+            return {"object_id": obj.pk if obj else UNKNOWN_ID}
+    return None
+
+
+def _history_urls(name: str) -> list[Route]:
+    for model in admin.site._registry:
+        if name == f"admin:{model._meta.app_label}_{model._meta.model_name}_simple_history":
+            obj = model._default_manager.order_by("pk").first()
+            record = obj.history.order_by("pk").first() if obj is not None else None
+            if record is None:
+                return [Route(name, reverse(name, args=[UNKNOWN_ID, UNKNOWN_ID]), real=False)]
+            return [
+                Route(name, reverse(name, args=[obj.pk, record.history_id]), real=True),
+                Route(name, reverse(name, args=[obj.pk, HUGE_ID]), real=False),
+                Route(name, reverse(name, args=["x²", "a\x00b"]), real=False),
+            ]
+    raise AssertionError(f"unknown history URL {name}")
+
+
+def _urls(world: dict[str, Any]) -> list[Route]:
+    """Every named URL pattern with real path values, plus hostile path variants."""
+    known = _object_kwargs(world)
+    out: list[Route] = []
+    missing = []
+    for name, pattern in _walk(get_resolver().url_patterns):
+        converters = getattr(pattern.pattern, "converters", {})
+        if name.endswith("_simple_history"):  # django-simple-history: positional object and history ids
+            out.extend(_history_urls(name))
+            continue
+        if not converters and not pattern.pattern.regex.groups:
+            out.append(Route(name, reverse(name), real=True))
+            continue
+        kwargs = known.get(name) or (_admin_kwargs(name) if name.startswith("admin:") else None)
+        if kwargs is None:
+            missing.append(name)
+            continue
+        out.append(Route(name, reverse(name, kwargs=kwargs), real=True))
+        for key, value in kwargs.items():
+            numeric = str(value).isascii() and str(value).isdigit()
+            for bad in [UNKNOWN_ID, HUGE_ID, "0"] if numeric else ["x²", "a\x00b", "..%2F"]:
+                with contextlib.suppress(NoReverseMatch):  # a converter that refuses the value: not routable
+                    out.append(Route(name, reverse(name, kwargs={**kwargs, key: bad}), real=False))
+    assert not missing, f"URL patterns without path values in the fuzz test: {missing}"
+    return out
+
+
+# --- Recording which parameters a view reads ------------------------------------------------
+
+
+@contextlib.contextmanager
+def _recording() -> Iterator[set[str]]:
+    """The keys read from any QueryDict (request.GET/POST) while the block runs."""
+    names: set[str] = set()
+    originals = {attr: getattr(MultiValueDict, attr) for attr in ("get", "__getitem__", "getlist", "__contains__")}
+
+    def wrap(original):
+        def recorded(self, key, *args, **kwargs):
+            if isinstance(self, QueryDict) and isinstance(key, str):
+                names.add(key)
+            return original(self, key, *args, **kwargs)
+
+        return recorded
+
+    try:
+        for attr, original in originals.items():
+            setattr(MultiValueDict, attr, wrap(original))
+        yield names
+    finally:
+        for attr, original in originals.items():
+            setattr(MultiValueDict, attr, original)
+
+
+def _request(client: Client, method: str, path: str, data: dict | None = None) -> HttpResponse:
+    """One request in a savepoint rolled back afterwards: POSTs leave the world as it was."""
+    with transaction.atomic():
+        response = client.get(path, data or {}) if method == "GET" else client.post(path, data or {})
+        transaction.set_rollback(True)
+    return response
+
+
+def _client(user=None) -> Client:
+    # raise_request_exception=False: a view's exception comes back as the 500 a user would get.
+    client = Client(raise_request_exception=False)
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+class Findings:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.requests = 0
+
+    def request(self, client: Client, who: str, method: str, path: str, data: dict | None = None) -> HttpResponse:
+        response = _request(client, method, path, data)
+        self.requests += 1
+        # 503 is /healthz telling a dependency is down (no Celery worker in the tests): not an error.
+        if response.status_code >= 500 and response.status_code != 503:
+            self.errors.append(f"{who} {method} {path} {data!r:.160} -> {response.status_code}")
+        return response
+
+    def check(self) -> None:
+        report = os.environ.get("FUZZ_REPORT")
+        if report:
+            with Path(report).open("a") as out:
+                out.write("\n".join(self.errors) + "\n")
+        assert not self.errors, f"{len(self.errors)} server errors in {self.requests} requests:\n" + "\n".join(
+            self.errors[:100]
+        )
+
+
+# Never a view's own input: the CSRF token and the admin's changelist flags Django reads itself.
+IGNORED = {"csrfmiddlewaretoken"}
+
+
+def _hostile(findings: Findings, client: Client, who: str, method: str, path: str) -> None:
+    """The plain request, then the corpus in each parameter the view read."""
+    with _recording() as names:
+        response = findings.request(client, who, method, path)
+    if response.status_code in (404, 405):
+        return
+    params = sorted(names - IGNORED)
+    if not params:
+        return
+    for value in HOSTILE_VALUES:
+        findings.request(client, who, method, path, dict.fromkeys(params, value))
+    for values in HOSTILE_LISTS:
+        findings.request(client, who, method, path, dict.fromkeys(params, values))
+    if len(params) > 1:
+        for name in params:
+            for value in HOSTILE_VALUES[:ALONE]:
+                findings.request(client, who, method, path, {name: value})
+
+
+SECTIONS = ["", "contacts", "deals", "activities", "reports"]
+
+
+def _section(name: str) -> str:
+    return name.split(":", 1)[0] if ":" in name else ""
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_no_page_answers_500_to_hostile_parameters(section, world, owner, manager):
+    """Every URL of the section, as the owner (and a manager: the team and owner filters take
+    other paths), GET and POST, each parameter the view reads filled with the corpus."""
+    findings = Findings()
+    clients = {"owner": _client(owner), "manager": _client(manager)}
+    for route in _urls(world):
+        if _section(route.name) != section or route.name.startswith("admin:"):
+            continue
+        for method in ("GET", "POST"):
+            if not route.real:
+                findings.request(clients["owner"], "owner", method, route.path)
+                continue
+            _hostile(findings, clients["owner"], "owner", method, route.path)
+            if section in ("reports", "activities") or route.name == "home":
+                _hostile(findings, clients["manager"], "manager", method, route.path)
+    findings.check()
+
+
+def test_every_persona_gets_no_500_and_the_outsider_nothing_of_north(
+    world, owner, teammate, outsider, manager, admin_user
+):
+    findings = Findings()
+    leaks = []
+    personas = {
+        "anonymous": _client(),
+        "teammate": _client(teammate),
+        "outsider": _client(outsider),
+        "admin": _client(admin_user),
+    }
+    for route in _urls(world):
+        if route.name.startswith("admin:") or not route.real:
+            continue
+        for who, client in personas.items():
+            for method in ("GET", "POST"):
+                response = findings.request(client, who, method, route.path)
+                if who == "outsider" and route.name in NORTH_OBJECT_URLS and response.status_code == 200:
+                    leaks.append(f"{method} {route.path} -> 200")
+    findings.check()
+    assert not leaks, "the outsider read North's records:\n" + "\n".join(leaks)
+
+
+# What Django admin's changelists read from the query string themselves.
+ADMIN_LIST_PARAMS = [
+    "q",
+    "o",
+    "p",
+    "e",
+    "all",
+    "_popup",
+    "_to_field",
+    "id__exact",
+    "owner__id__exact",
+    "created_at__gte",
+]
+
+
+def test_admin_pages_answer_no_500_to_hostile_input(world, admin_user, owner):
+    """Django admin as the admin (and anonymous, and a rep without staff access)."""
+    findings = Findings()
+    admin_client, rep, anonymous = _client(admin_user), _client(owner), _client()
+    for route in _urls(world):
+        if not route.name.startswith("admin:"):
+            continue
+        findings.request(anonymous, "anonymous", "GET", route.path)
+        findings.request(rep, "owner", "GET", route.path)
+        findings.request(admin_client, "admin", "GET", route.path)
+        if not route.real:
+            continue
+        findings.request(admin_client, "admin", "POST", route.path, {"name": "a\x00b", "owner": "²"})
+        if route.name.endswith("_changelist"):
+            for value in HOSTILE_VALUES[:ALONE]:
+                for param in ADMIN_LIST_PARAMS:
+                    findings.request(admin_client, "admin", "GET", route.path, {param: value})
+    findings.check()
