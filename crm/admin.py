@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import Notification, Team, User
+from crm.models import Notification, SecurityEvent, Team, User
 
 
 class MemberInline(admin.TabularInline):
@@ -21,7 +21,7 @@ class UserAdmin(BaseUserAdmin):
     search_fields = ["username", "email", "first_name", "last_name"]
     fieldsets = (
         *BaseUserAdmin.fieldsets,
-        (_("CRM"), {"fields": ("role", "email_reminders", "daily_digest")}),
+        (_("CRM"), {"fields": ("role", "two_factor_required", "email_reminders", "daily_digest")}),
     )
     add_fieldsets = (
         *BaseUserAdmin.add_fieldsets,
@@ -52,3 +52,34 @@ class NotificationAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     raw_id_fields = ["user"]
     date_hierarchy = "created_at"
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(admin.ModelAdmin):
+    """The security log, read-only: rows are only added by the CRM and removed by retention."""
+
+    list_display = ["at", "kind", "username", "actor", "ip_address", "summary"]
+    list_filter = ["kind", ("user", admin.RelatedOnlyFieldListFilter), "at"]
+    search_fields = ["username", "ip_address", "user_agent"]
+    date_hierarchy = "at"
+    list_select_related = ["actor"]
+    ordering = ["-at", "-id"]
+    show_full_result_count = False
+    readonly_fields = ["at", "kind", "user", "username", "actor", "ip_address", "user_agent", "detail"]
+    fields = readonly_fields
+
+    @admin.display(description=_("detail"))
+    def summary(self, obj: SecurityEvent) -> str:
+        return ", ".join(f"{key}: {value}" for key, value in obj.detail.items())[:200]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_admin

@@ -1,0 +1,102 @@
+"""Session idle timeout and two-factor enforcement; neither costs a query on an ordinary page."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+
+from crm.models import SecurityEventKind
+from crm.security import security_event_record, session_is_verified, two_factor_required
+
+LAST_SEEN_KEY = "crm_last_seen"
+# The last-seen time is written at most this often, so pages do not save the session each time.
+LAST_SEEN_RESOLUTION = 60
+
+
+def session_touch(session) -> None:
+    session[LAST_SEEN_KEY] = int(time.time())
+
+
+class SessionIdleTimeoutMiddleware:
+    """Ends a session nobody used for ``SESSION_IDLE_MINUTES`` and renews it on use.
+
+    The session's stored expiry (``SESSION_COOKIE_AGE``, the same length) moves forward each
+    time the session is saved; saving it every request (``SESSION_SAVE_EVERY_REQUEST``) would
+    write the session row on every page, so the last-seen time is rewritten only once it is a
+    minute old. The check here also covers a session whose cookie outlives its row's expiry."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            now = int(time.time())
+            last_seen = request.session.get(LAST_SEEN_KEY)
+            if isinstance(last_seen, int) and now - last_seen > settings.SESSION_IDLE_MINUTES * 60:
+                security_event_record(
+                    kind=SecurityEventKind.SESSION_EXPIRED,
+                    user=user,
+                    request=request,
+                    detail={"idle_minutes": (now - last_seen) // 60},
+                )
+                logout(request)
+                messages.info(request, _("You were signed out after a while without activity. Please sign in again."))
+                if request.method == "GET" and not getattr(request, "htmx", False):
+                    return redirect_to_login(request.get_full_path())
+                return redirect("login")
+            if not isinstance(last_seen, int) or now - last_seen >= LAST_SEEN_RESOLUTION:
+                request.session[LAST_SEEN_KEY] = now
+        return self.get_response(request)
+
+
+# Pages an enforced user without a verified session may still open: the two-factor pages,
+# signing out, and what needs no sign-in anyway.
+_TWO_FACTOR_OPEN_ROUTES = {
+    "two-factor",
+    "two-factor-setup",
+    "two-factor-confirm",
+    "two-factor-verify",
+    "logout",
+    "login",
+    "login-code",
+}
+
+
+class TwoFactorMiddleware:
+    """Keeps a user who must use two-factor sign-in on the two-factor page until this session
+    is verified (enrolment first when they have no authenticator yet). Django admin included:
+    its own sign-in form is replaced by the CRM's (crm.urls), and an unverified session of an
+    enforced user never reaches it. Reads only the user row and the session."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or session_is_verified(request):
+            return None
+        if not two_factor_required(user):
+            return None
+        match = request.resolver_match
+        if match is not None and match.url_name in _TWO_FACTOR_OPEN_ROUTES:
+            return None
+        if request.path.startswith(settings.STATIC_URL if settings.STATIC_URL.startswith("/") else "/static/"):
+            return None
+        if getattr(view_func, "login_required", True) is False:  # healthz and other public views
+            return None
+        response = redirect("two-factor")
+        if getattr(request, "htmx", False):
+            response["HX-Redirect"] = response["Location"]
+        return response
