@@ -139,9 +139,7 @@ def sign_in_code(request: HttpRequest) -> HttpResponse:
             if isinstance(device, StaticDevice):
                 messages.warning(
                     request,
-                    _(
-                        "You signed in with a recovery code; it cannot be used again. Make new ones on the two-factor page."
-                    ),
+                    _("That recovery code is now used up. Make new codes on the two-factor page."),
                 )
             return redirect(pending.get("next") or settings.LOGIN_REDIRECT_URL)
         user_login_failed.send(
