@@ -139,6 +139,7 @@ def test_the_reset_form_answers_the_same_for_an_unknown_address(client, owner, m
     known = client.post(reverse("password_reset"), {"email": owner.email})
     unknown = Client().post(reverse("password_reset"), {"email": "nobody@example.com"}, REMOTE_ADDR="10.0.0.7")
     assert (known.status_code, known["Location"]) == (unknown.status_code, unknown["Location"])
+
     def page(c: Client, url: str) -> str:  # without the per-client CSRF token
         return re.sub(r'"X-CSRFToken": "[^"]*"', "", c.get(url).content.decode())
 
@@ -173,7 +174,9 @@ def test_a_completed_reset_is_logged_and_ends_other_sessions(client, owner, mail
     client.post(reverse("password_reset"), {"email": owner.email})
     link = next(line for line in mailoutbox[0].body.splitlines() if "/accounts/reset/" in line).strip()
     response = client.get(link)
-    response = client.post(response["Location"], {"new_password1": "N3w-pass-4-tests", "new_password2": "N3w-pass-4-tests"})
+    response = client.post(
+        response["Location"], {"new_password1": "N3w-pass-4-tests", "new_password2": "N3w-pass-4-tests"}
+    )
     assert response.status_code == 302
     assert SecurityEvent.objects.filter(kind=SecurityEventKind.PASSWORD_RESET, user=owner).exists()
     assert not _signed_in(other)
