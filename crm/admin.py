@@ -4,6 +4,7 @@ from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Notification, SecurityEvent, Team, User
+from crm.signals import team_event_record
 
 
 class MemberInline(admin.TabularInline):
@@ -28,6 +29,16 @@ class UserAdmin(BaseUserAdmin):
         (_("CRM"), {"fields": ("email", "first_name", "last_name", "role")}),
     )
     inlines = [MemberInline]
+
+    def save_formset(self, request, form, formset, change) -> None:
+        """Log the memberships the inline adds and removes: it saves rows of the auto-created
+        through table, which send neither ``m2m_changed`` nor ``post_save``."""
+        super().save_formset(request, form, formset, change)
+        if formset.model is Team.members.through:
+            for row in formset.new_objects:
+                team_event_record(team_id=row.team_id, user_ids=[row.user_id], relation="member", action="added")
+            for row in formset.deleted_objects:
+                team_event_record(team_id=row.team_id, user_ids=[row.user_id], relation="member", action="removed")
 
 
 @admin.register(Team)

@@ -6,7 +6,7 @@ from typing import Any
 
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django.db.models.signals import m2m_changed, post_save, pre_save
 from django.dispatch import receiver
 
 from crm.middleware import session_touch
@@ -81,7 +81,8 @@ def _role_after(sender: type[User], instance: User, created: bool, **kwargs: Any
         security_event_record(kind=SecurityEventKind.ROLE_CHANGED, user=instance, detail=changes)
 
 
-def _team_event(*, team_id: int, user_ids: list[int], relation: str, action: str) -> None:
+def team_event_record(*, team_id: int, user_ids: list[int], relation: str, action: str) -> None:
+    """One security-log row per user added to or removed from a team (as member or manager)."""
     team = Team.objects.filter(pk=team_id).values_list("name", flat=True).first() or ""
     for user in User._default_manager.filter(pk__in=user_ids):
         security_event_record(
@@ -107,9 +108,9 @@ def _m2m_receiver(relation: str):
         change = "added" if action == "post_add" else "removed"
         if reverse:  # user.teams.add(team…)
             for team_id in ids:
-                _team_event(team_id=team_id, user_ids=[instance.pk], relation=relation, action=change)
+                team_event_record(team_id=team_id, user_ids=[instance.pk], relation=relation, action=change)
         elif ids:
-            _team_event(team_id=instance.pk, user_ids=ids, relation=relation, action=change)
+            team_event_record(team_id=instance.pk, user_ids=ids, relation=relation, action=change)
 
     return handler
 
@@ -118,26 +119,3 @@ _members_changed = _m2m_receiver("member")
 _managers_changed = _m2m_receiver("manager")
 m2m_changed.connect(_members_changed, sender=Team.members.through, dispatch_uid="crm-security-members")
 m2m_changed.connect(_managers_changed, sender=Team.managers.through, dispatch_uid="crm-security-managers")
-
-
-# The user admin's "team memberships" inline saves and deletes rows of the through table
-# itself (no m2m_changed), so those rows are watched too.
-def _through_saved(relation: str):
-    def handler(sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
-        if created and not raw:
-            _team_event(team_id=instance.team_id, user_ids=[instance.user_id], relation=relation, action="added")
-
-    return handler
-
-
-def _through_deleted(relation: str):
-    def handler(sender: Any, instance: Any, **kwargs: Any) -> None:
-        _team_event(team_id=instance.team_id, user_ids=[instance.user_id], relation=relation, action="removed")
-
-    return handler
-
-
-_member_row_saved = _through_saved("member")
-_member_row_deleted = _through_deleted("member")
-post_save.connect(_member_row_saved, sender=Team.members.through, dispatch_uid="crm-security-member-row-saved")
-post_delete.connect(_member_row_deleted, sender=Team.members.through, dispatch_uid="crm-security-member-row-deleted")
