@@ -43,7 +43,8 @@ PENDING_SECONDS = 5 * 60
 
 
 def _safe_next(request: HttpRequest, candidate: str) -> str:
-    if candidate and url_has_allowed_host_and_scheme(
+    # A path only: ``redirect("x")`` would read a bare word as a view name.
+    if candidate.startswith("/") and url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate

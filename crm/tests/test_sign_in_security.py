@@ -282,3 +282,13 @@ def test_a_deactivated_users_sign_in_is_refused(client, db):
     UserFactory(username="gone", is_active=False)
     assert _sign_in(client, "gone", PASSWORD).status_code == 200
     assert not _signed_in(client)
+
+
+@pytest.mark.parametrize(
+    ("next_url", "lands_on"),
+    [("/contacts/", "/contacts/"), ("x", "/"), ("//evil.example/", "/"), ("https://evil.example/", "/")],
+)
+def test_sign_in_follows_only_a_local_next(client, owner, next_url, lands_on):
+    response = client.post(reverse("login"), {"username": "owner", "password": PASSWORD, "next": next_url})
+    assert response.status_code == 302
+    assert response["Location"] == lands_on
