@@ -317,10 +317,12 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 # Password reset requests: at most this many per hour per IP address, and per email address.
 PASSWORD_RESET_LIMIT = env_int("PASSWORD_RESET_LIMIT", 5, minimum=1)
 
-# A session unused for SESSION_IDLE_MINUTES ends (crm.middleware.SessionIdleTimeoutMiddleware
-# renews the expiry at most once a minute, so pages do not write the session every request).
+# A session unused for SESSION_IDLE_MINUTES ends: crm.middleware.SessionIdleTimeoutMiddleware
+# checks the last request's time on every request (and writes it at most once a minute, so
+# pages do not save the session each time). The stored session and its cookie last a day
+# longer, so the middleware still finds the stale session and can say why it ended.
 SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 8 * 60, minimum=1)
-SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60 + 24 * 60 * 60
 
 # Two-factor sign-in (django-otp): roles that must use it (comma-separated: admin, manager,
 # rep); users can also be required one by one in Admin › Users.

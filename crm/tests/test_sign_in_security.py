@@ -206,10 +206,10 @@ def test_a_session_in_use_stays_and_its_last_use_moves(owner_client, settings):
     assert owner_client.session[LAST_SEEN_KEY] >= int(time.time()) - 5
 
 
-def test_the_idle_limit_is_the_session_cookie_age(settings):
+def test_the_stored_session_outlives_the_idle_limit_so_the_reason_can_be_shown():
     from crm import settings as crm_settings
 
-    assert crm_settings.SESSION_COOKIE_AGE == crm_settings.SESSION_IDLE_MINUTES * 60
+    assert crm_settings.SESSION_COOKIE_AGE > crm_settings.SESSION_IDLE_MINUTES * 60
 
 
 @pytest.fixture(params=["django.contrib.sessions.backends.cached_db", "django.contrib.sessions.backends.db"])

@@ -251,3 +251,14 @@ def test_a_bad_setting_value_stops_start_up(monkeypatch):
         importlib.reload(crm.settings)
     monkeypatch.delenv("REQUIRE_2FA_FOR")
     importlib.reload(crm.settings)
+
+
+def test_an_enforced_verified_users_pages_cost_no_extra_query(
+    settings, manager_client, manager, django_assert_max_num_queries
+):
+    settings.REQUIRE_2FA_FOR = ["manager"]
+    device, _ = enrol(manager)
+    manager_client.post(reverse("two-factor-verify"), {"code": code_for(device)})
+    manager_client.get(reverse("home"))
+    with django_assert_max_num_queries(9):  # the same budget as test_shell's manager home
+        assert manager_client.get(reverse("home")).status_code == 200
