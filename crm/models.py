@@ -234,6 +234,9 @@ class SecurityEventKind(models.TextChoices):
     EXPORT = "export", _("Export")
     MERGE = "merge", _("Merge")
     BULK_CHANGE = "bulk_change", _("Bulk change")
+    # For the API (not built yet): its token endpoints log these.
+    API_TOKEN_CREATED = "api_token_created", _("API token created")
+    API_TOKEN_REVOKED = "api_token_revoked", _("API token revoked")
 
 
 class SecurityEventQuerySet(models.QuerySet):
