@@ -22,6 +22,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.contrib.auth.signals import user_login_failed
+from django.core.validators import MaxLengthValidator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -62,8 +63,18 @@ def lockout_response(request: HttpRequest, original_response: HttpResponse | Non
         "Too many failed sign-in attempts for this account or from your network. "
         "Sign-in is blocked for %(minutes)d minutes; try again later or reset your password."
     ) % {"minutes": _cooloff_minutes()}
-    form = AuthenticationForm(request)
+    form = SignInForm(request)
     return render(request, "registration/login.html", {"form": form, "locked_message": message}, status=429)
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form, with the username's length enforced: Django only sets the
+    widget's maxlength, and a longer name would reach django-axes' 255-character column."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["username"]
+        field.validators.append(MaxLengthValidator(field.max_length or 150))
 
 
 @login_not_required
@@ -74,7 +85,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next", ""))
     if request.user.is_authenticated:
         return redirect(next_url or settings.LOGIN_REDIRECT_URL)
-    form = AuthenticationForm(request, data=request.POST or None)
+    form = SignInForm(request, data=request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.get_user()
         if security.two_factor_enabled(user):

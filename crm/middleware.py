@@ -21,6 +21,25 @@ LAST_SEEN_KEY = "crm_last_seen"
 LAST_SEEN_RESOLUTION = 60
 
 
+# Headers django-axes and the security log store as text: PostgreSQL text cannot hold NUL.
+_TEXT_HEADERS = ("HTTP_USER_AGENT", "HTTP_ACCEPT")
+
+
+class TextHeadersMiddleware:
+    """Drops NUL characters from the headers stored with sign-in attempts, which would
+    otherwise fail the insert (a server error) instead of being recorded."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        for name in _TEXT_HEADERS:
+            value = request.META.get(name)
+            if value and "\x00" in value:
+                request.META[name] = value.replace("\x00", "")
+        return self.get_response(request)
+
+
 def session_touch(session) -> None:
     session[LAST_SEEN_KEY] = int(time.time())
 

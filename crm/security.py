@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import ipaddress
 from datetime import timedelta
 from importlib import import_module
 from typing import Any
@@ -35,13 +36,21 @@ RECOVERY_CODE_COUNT = 10
 def client_ip(request: HttpRequest) -> str | None:
     """The client's address: REMOTE_ADDR, or behind ``TRUSTED_PROXY_COUNT`` proxies the
     address the outermost trusted proxy saw (X-Forwarded-For read from the right, so a
-    client cannot put a forged address first). Also django-axes' ``AXES_CLIENT_IP_CALLABLE``."""
+    client cannot put a forged address first). Also django-axes' ``AXES_CLIENT_IP_CALLABLE``.
+    Anything that is not an IP address is ignored."""
     proxies = settings.TRUSTED_PROXY_COUNT
     if proxies:
         forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-        if len(forwarded) >= proxies:
-            return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR") or None
+        if len(forwarded) >= proxies and (address := _ip_or_none(forwarded[-proxies])):
+            return address
+    return _ip_or_none(request.META.get("REMOTE_ADDR", ""))
+
+
+def _ip_or_none(value: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
 
 
 def _current_request() -> HttpRequest | None:

@@ -292,3 +292,13 @@ def test_sign_in_follows_only_a_local_next(client, owner, next_url, lands_on):
     response = client.post(reverse("login"), {"username": "owner", "password": PASSWORD, "next": next_url})
     assert response.status_code == 302
     assert response["Location"] == lands_on
+
+
+def test_hostile_values_get_a_form_error_not_a_server_error(client, owner, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    hostile = {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "not-an-ip\x00", "HTTP_USER_AGENT": "x\x00y"}
+    assert client.post(reverse("login"), {"username": "own\x00er", "password": "p\x00"}, **hostile).status_code == 200
+    assert client.post(reverse("login"), {"username": "o" * 5000, "password": "p"}, **hostile).status_code == 200
+    assert client.post(reverse("password_reset"), {"email": "a\x00@example.com"}, **hostile).status_code == 200
+    _sign_in(client, "owner", "wrong", **hostile)
+    assert SecurityEvent.objects.filter(kind=SecurityEventKind.LOGIN_FAILED).last().ip_address == "10.0.0.1"
