@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, resolve_url
 from django.utils.translation import gettext as _
 
 from crm.models import SecurityEventKind
@@ -44,37 +44,50 @@ def session_touch(session) -> None:
     session[LAST_SEEN_KEY] = int(time.time())
 
 
+# Requests a page makes by itself (the bell polls every 30 s) are not activity: an open tab
+# would otherwise keep its session alive forever.
+IDLE_IGNORED_ROUTES = {"notification-bell"}
+
+
 class SessionIdleTimeoutMiddleware:
     """Ends a session nobody used for ``SESSION_IDLE_MINUTES`` and renews it on use.
 
-    The session's stored expiry (``SESSION_COOKIE_AGE``, the same length) moves forward each
-    time the session is saved; saving it every request (``SESSION_SAVE_EVERY_REQUEST``) would
-    write the session row on every page, so the last-seen time is rewritten only once it is a
-    minute old. The check here also covers a session whose cookie outlives its row's expiry."""
+    The last request's time is kept in the session and rewritten only once it is a minute old
+    (``SESSION_SAVE_EVERY_REQUEST`` would write the session row on every page)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
-            now = int(time.time())
-            last_seen = request.session.get(LAST_SEEN_KEY)
-            if isinstance(last_seen, int) and now - last_seen > settings.SESSION_IDLE_MINUTES * 60:
-                security_event_record(
-                    kind=SecurityEventKind.SESSION_EXPIRED,
-                    user=user,
-                    request=request,
-                    detail={"idle_minutes": (now - last_seen) // 60},
-                )
-                logout(request)
-                messages.info(request, _("You were signed out after a while without activity. Please sign in again."))
-                if request.method == "GET" and not getattr(request, "htmx", False):
-                    return redirect_to_login(request.get_full_path())
-                return redirect("login")
-            if not isinstance(last_seen, int) or now - last_seen >= LAST_SEEN_RESOLUTION:
-                request.session[LAST_SEEN_KEY] = now
         return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        now = int(time.time())
+        last_seen = request.session.get(LAST_SEEN_KEY)
+        if isinstance(last_seen, int) and now - last_seen > settings.SESSION_IDLE_MINUTES * 60:
+            security_event_record(
+                kind=SecurityEventKind.SESSION_EXPIRED,
+                user=user,
+                request=request,
+                detail={"idle_minutes": (now - last_seen) // 60},
+            )
+            logout(request)
+            messages.info(request, _("You were signed out after a while without activity. Please sign in again."))
+            if getattr(request, "htmx", False):
+                response = HttpResponse(status=204)
+                response["HX-Redirect"] = resolve_url("login")
+                return response
+            if request.method == "GET":
+                return redirect_to_login(request.get_full_path())
+            return redirect("login")
+        match = request.resolver_match
+        ignored = match is not None and match.url_name in IDLE_IGNORED_ROUTES and isinstance(last_seen, int)
+        if not ignored and (not isinstance(last_seen, int) or now - last_seen >= LAST_SEEN_RESOLUTION):
+            request.session[LAST_SEEN_KEY] = now
+        return None
 
 
 # Pages an enforced user without a verified session may still open: the two-factor pages,

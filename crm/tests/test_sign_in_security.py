@@ -302,3 +302,16 @@ def test_hostile_values_get_a_form_error_not_a_server_error(client, owner, setti
     assert client.post(reverse("password_reset"), {"email": "a\x00@example.com"}, **hostile).status_code == 200
     _sign_in(client, "owner", "wrong", **hostile)
     assert SecurityEvent.objects.filter(kind=SecurityEventKind.LOGIN_FAILED).last().ip_address == "10.0.0.1"
+
+
+def test_the_bells_polling_does_not_keep_an_idle_session_alive(owner_client, settings):
+    session = owner_client.session
+    stale = int(time.time()) - 600
+    session[LAST_SEEN_KEY] = stale
+    session.save()
+    assert owner_client.get(reverse("notification-bell"), HTTP_HX_REQUEST="true").status_code == 200
+    assert owner_client.session[LAST_SEEN_KEY] == stale
+    session[LAST_SEEN_KEY] = int(time.time()) - settings.SESSION_IDLE_MINUTES * 60 - 5
+    session.save()
+    response = owner_client.get(reverse("notification-bell"), HTTP_HX_REQUEST="true")
+    assert response["HX-Redirect"] == reverse("login")
