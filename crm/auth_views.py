@@ -320,6 +320,7 @@ def two_factor_recovery_codes(request: HttpRequest) -> HttpResponse:
     if not security.two_factor_enabled(request.user) or not security.session_is_verified(request):
         return redirect("two-factor")
     request.session["crm_new_recovery_codes"] = security.recovery_codes_create(user=request.user)
+    security.security_event_record(kind=SecurityEventKind.RECOVERY_CODES_REPLACED, user=request.user, request=request)
     return redirect("two-factor")
 
 

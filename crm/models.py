@@ -226,6 +226,7 @@ class SecurityEventKind(models.TextChoices):
     TWO_FACTOR_ENABLED = "two_factor_enabled", _("Two-factor sign-in turned on")
     TWO_FACTOR_DISABLED = "two_factor_disabled", _("Two-factor sign-in turned off")
     RECOVERY_CODE_USED = "recovery_code_used", _("Recovery code used")
+    RECOVERY_CODES_REPLACED = "recovery_codes_replaced", _("Recovery codes replaced")
     PASSWORD_CHANGED = "password_changed", _("Password changed")
     PASSWORD_RESET_REQUESTED = "password_reset_requested", _("Password reset requested")
     PASSWORD_RESET = "password_reset", _("Password reset")

@@ -262,3 +262,17 @@ def test_an_enforced_verified_users_pages_cost_no_extra_query(
     manager_client.get(reverse("home"))
     with django_assert_max_num_queries(9):  # the same budget as test_shell's manager home
         assert manager_client.get(reverse("home")).status_code == 200
+
+
+def test_new_recovery_codes_replace_the_old_ones(owner):
+    device, old_codes = enrol(owner)
+    client = Client()
+    password_step(client, "owner")
+    client.post(reverse("login-code"), {"code": code_for(device)})
+    client.post(reverse("two-factor-recovery-codes"))
+    page = client.get(reverse("two-factor")).content.decode()
+    new_codes = re.findall(r"<li>([a-z2-7]{8})</li>", page)
+    assert len(new_codes) == 10
+    assert not set(new_codes) & set(old_codes)
+    assert set(StaticToken.objects.filter(device__user=owner).values_list("token", flat=True)) == set(new_codes)
+    assert SecurityEvent.objects.filter(kind=SecurityEventKind.RECOVERY_CODES_REPLACED, user=owner).exists()
