@@ -216,6 +216,9 @@ def password_reset(request: HttpRequest) -> HttpResponse:
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     def form_valid(self, form):
         response = super().form_valid(form)
+        # Whoever set a new password from the emailed link may sign in with it at once: the
+        # username's failed attempts (not its addresses') are cleared.
+        AxesProxyHandler.reset_attempts(username=form.user.get_username())
         security.security_event_record(kind=SecurityEventKind.PASSWORD_RESET, user=form.user, request=self.request)
         return response
 

@@ -168,9 +168,12 @@ def test_reset_requests_are_limited_per_email_the_same_for_known_and_unknown(own
     assert len(mailoutbox) == 2
 
 
-def test_a_completed_reset_is_logged_and_ends_other_sessions(client, owner, mailoutbox):
+def test_a_completed_reset_is_logged_ends_other_sessions_and_lifts_the_lockout(client, owner, mailoutbox):
     other = Client()
     other.force_login(owner)
+    for i in range(3):
+        _sign_in(Client(), "owner", "wrong", REMOTE_ADDR=f"10.3.0.{i}")
+    assert _sign_in(Client(), "owner", PASSWORD, REMOTE_ADDR="10.3.1.1").status_code == 429
     client.post(reverse("password_reset"), {"email": owner.email})
     link = next(line for line in mailoutbox[0].body.splitlines() if "/accounts/reset/" in line).strip()
     response = client.get(link)
@@ -180,6 +183,7 @@ def test_a_completed_reset_is_logged_and_ends_other_sessions(client, owner, mail
     assert response.status_code == 302
     assert SecurityEvent.objects.filter(kind=SecurityEventKind.PASSWORD_RESET, user=owner).exists()
     assert not _signed_in(other)
+    assert _sign_in(Client(), "owner", "N3w-pass-4-tests", REMOTE_ADDR="10.3.1.1").status_code == 302
 
 
 # --- Sessions -----------------------------------------------------------------------------
