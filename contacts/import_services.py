@@ -46,7 +46,8 @@ from contacts.models import Company, Contact, ImportJob, ImportKind, ImportRowEr
 from contacts.services import tags_get_or_create
 from contacts.signals import customer_events
 from crm.bulk import copy_history, copy_instances, copy_update
-from crm.models import User, users_visible_to
+from crm.models import SecurityEventKind, User, users_visible_to
+from crm.security import security_event_record
 
 log = logging.getLogger(__name__)
 
@@ -823,6 +824,18 @@ def import_execute(*, job_id: int) -> ImportJob | None:
             locked.error = ""
             locked.file_data = b""  # imported: the rejected rows keep their own cells
             locked.save()
+            security_event_record(
+                kind=SecurityEventKind.BULK_CHANGE,
+                user=actor,
+                detail={
+                    "action": "import",
+                    "model": str(job.kind),
+                    "import_id": job_id,
+                    "created": locked.created_count,
+                    "updated": locked.updated_count,
+                    "rejected": locked.rejected_count,
+                },
+            )
     except ImportFileError as exc:
         return _fail(job_id, str(exc))
     except Exception as exc:

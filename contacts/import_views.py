@@ -178,4 +178,4 @@ def import_errors_csv(request: HttpRequest, pk: int) -> HttpResponse:
             yield [*cells, *([""] * (width - len(cells))), error.reason]
 
     stem = job.file_name.rsplit(".", 1)[0] or "import"
-    return exports.csv_streaming_response(f"{stem}-errors.csv", [*job.headers, _("reason")], rows())
+    return exports.csv_streaming_response(f"{stem}-errors.csv", [*job.headers, _("reason")], rows(), request=request)

@@ -34,7 +34,8 @@ from django.utils.translation import gettext as _
 from contacts.models import Company, Contact, DuplicateCandidate, MergeRecord, RecordKind, Tag
 from contacts.services import COMPANY_PHONE_FIELDS, CONTACT_PHONE_FIELDS, _normalise, _save
 from contacts.signals import customer_event
-from crm.models import User
+from crm.models import SecurityEventKind, User
+from crm.security import security_event_record
 
 Moved = dict[str, list[int]]
 MoveFn = Callable[..., Moved]
@@ -234,6 +235,11 @@ def records_merge(
     )
     DuplicateCandidate.objects.filter(Q(**{f"{kind}_a": loser}) | Q(**{f"{kind}_b": loser})).delete()
     _event("merge", title, actor=actor, survivor=survivor, data={"merge_id": record.pk, "loser_id": loser.pk})
+    security_event_record(
+        kind=SecurityEventKind.MERGE,
+        user=actor,
+        detail={"model": kind, "merge_id": record.pk, "kept_id": survivor.pk, "merged_id": loser.pk, "undo": False},
+    )
     return record
 
 
@@ -278,6 +284,11 @@ def merge_undo(*, actor: User | None, record: MergeRecord) -> MergeRecord:
     record.undone_by = actor
     record.save(update_fields=["undone_at", "undone_by"])
     _event("merge_undone", title, actor=actor, survivor=survivor, data={"merge_id": record.pk, "loser_id": loser.pk})
+    security_event_record(
+        kind=SecurityEventKind.MERGE,
+        user=actor,
+        detail={"model": kind, "merge_id": record.pk, "kept_id": survivor.pk, "merged_id": loser.pk, "undo": True},
+    )
     return record
 
 

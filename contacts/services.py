@@ -21,7 +21,8 @@ from django.utils.translation import gettext_lazy
 from contacts.models import Company, Contact, Tag
 from contacts.normalize import domain_from_website, normalize_email, normalize_phone
 from contacts.signals import customer_event
-from crm.models import User
+from crm.models import SecurityEventKind, User
+from crm.security import security_event_record
 
 COMPANY_PHONE_FIELDS = ("phone",)
 CONTACT_PHONE_FIELDS = ("phone", "mobile")
@@ -192,6 +193,7 @@ def companies_reassign(*, actor: User | None, companies: QuerySet[Company], owne
         _save(company, actor=actor, tags=None, created=False)
         _owner_event(actor=actor, obj=company)
         changed += 1
+    _bulk_event(actor=actor, model="company", changed=changed, owner=owner)
     return changed
 
 
@@ -262,7 +264,16 @@ def contacts_reassign(*, actor: User | None, contacts: QuerySet[Contact], owner:
         _save(contact, actor=actor, tags=None, created=False)
         _owner_event(actor=actor, obj=contact)
         changed += 1
+    _bulk_event(actor=actor, model="contact", changed=changed, owner=owner)
     return changed
+
+
+def _bulk_event(*, actor: User | None, model: str, changed: int, owner: User) -> None:
+    security_event_record(
+        kind=SecurityEventKind.BULK_CHANGE,
+        user=actor,
+        detail={"action": "reassign", "model": model, "rows": changed, "to": owner.get_username()},
+    )
 
 
 def _owner_event(*, actor: User | None, obj: Company | Contact) -> None:

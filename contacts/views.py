@@ -480,8 +480,8 @@ def _export(request: HttpRequest, kind: str, fmt: str) -> HttpResponse:
         title = _("Contacts")
     filename = f"{kind}-{stamp}.{fmt}"
     if fmt == "xlsx":
-        return exports.xlsx_response(filename, header, rows, title=title)
-    return exports.csv_streaming_response(filename, header, rows)
+        return exports.xlsx_response(filename, header, rows, title=title, request=request)
+    return exports.csv_streaming_response(filename, header, rows, request=request)
 
 
 @require_GET

@@ -3,7 +3,8 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import Notification, Team, User
+from crm.models import Notification, SecurityEvent, Team, User
+from crm.signals import team_event_record
 
 
 class MemberInline(admin.TabularInline):
@@ -21,13 +22,23 @@ class UserAdmin(BaseUserAdmin):
     search_fields = ["username", "email", "first_name", "last_name"]
     fieldsets = (
         *BaseUserAdmin.fieldsets,
-        (_("CRM"), {"fields": ("role", "email_reminders", "daily_digest")}),
+        (_("CRM"), {"fields": ("role", "two_factor_required", "email_reminders", "daily_digest")}),
     )
     add_fieldsets = (
         *BaseUserAdmin.add_fieldsets,
         (_("CRM"), {"fields": ("email", "first_name", "last_name", "role")}),
     )
     inlines = [MemberInline]
+
+    def save_formset(self, request, form, formset, change) -> None:
+        """Log the memberships the inline adds and removes: it saves rows of the auto-created
+        through table, which send neither ``m2m_changed`` nor ``post_save``."""
+        super().save_formset(request, form, formset, change)
+        if formset.model is Team.members.through:
+            for row in formset.new_objects:
+                team_event_record(team_id=row.team_id, user_ids=[row.user_id], relation="member", action="added")
+            for row in formset.deleted_objects:
+                team_event_record(team_id=row.team_id, user_ids=[row.user_id], relation="member", action="removed")
 
 
 @admin.register(Team)
@@ -52,3 +63,34 @@ class NotificationAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     raw_id_fields = ["user"]
     date_hierarchy = "created_at"
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(admin.ModelAdmin):
+    """The security log, read-only: rows are only added by the CRM and removed by retention."""
+
+    list_display = ["at", "kind", "username", "actor", "ip_address", "summary"]
+    # Plain filters: "related only" users and a date hierarchy each scan the whole log per page.
+    list_filter = ["kind", "user", "at"]
+    search_fields = ["username", "ip_address", "user_agent"]
+    list_select_related = ["actor"]
+    ordering = ["-at", "-id"]
+    show_full_result_count = False
+    readonly_fields = ["at", "kind", "user", "username", "actor", "ip_address", "user_agent", "detail"]
+    fields = readonly_fields
+
+    @admin.display(description=_("detail"))
+    def summary(self, obj: SecurityEvent) -> str:
+        return ", ".join(f"{key}: {value}" for key, value in obj.detail.items())[:200]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_admin

@@ -7,4 +7,7 @@ class CrmConfig(AppConfig):
     verbose_name = _("Users and teams")
 
     def ready(self) -> None:
-        from crm import history  # noqa: F401  (connects the change-reason receiver)
+        from crm import (
+            history,  # noqa: F401  (connects the change-reason receiver)
+            signals,  # noqa: F401  (connects the security-log receivers)
+        )

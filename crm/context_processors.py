@@ -21,6 +21,8 @@ SHELL_ROUTES = {
     "imports": "contacts:import-list",
     "password_change": "password_change",
     "logout": "logout",
+    "sign_out_everywhere": "sign-out-everywhere",
+    "two_factor": "two-factor",
 }
 
 

@@ -1,7 +1,8 @@
 """CSV and XLSX downloads that are safe to open in a spreadsheet.
 
-Every CSV export in the CRM (lists, deals, report tables, import error files) goes through
-``safe_cell``: a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+Every export in the CRM (lists, deals, report tables, import error files) is written to the
+security log (who exported which file and how many rows: ``request`` is required) and goes
+through ``safe_cell``: a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
 return is run as a formula by Excel, LibreOffice and Google Sheets ("CSV injection"), so
 it is prefixed with an apostrophe, which spreadsheets read as "this is text". Numbers and
 dates are real values, never formulas, and stay as they are (a negative amount stays a
@@ -17,8 +18,11 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
+
+from crm.models import SecurityEventKind
+from crm.security import security_event_record
 
 # A text cell starting with one of these is run as a formula by spreadsheet programs.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -43,6 +47,22 @@ def unescape_cell(text: str) -> str:
     if text.startswith("'") and text[1:2] and text[1:2] in FORMULA_PREFIXES:
         return text[1:]
     return text
+
+
+def _audited(rows: Iterable[Sequence[object]], *, request: HttpRequest, filename: str) -> Iterable[Sequence[object]]:
+    """``rows``, counted; once they are all sent (or the download stops) the export is logged."""
+    count, complete = 0, False
+    try:
+        for row in rows:
+            count += 1
+            yield row
+        complete = True
+    finally:
+        security_event_record(
+            kind=SecurityEventKind.EXPORT,
+            request=request,
+            detail={"file": filename, "path": request.path[:200], "rows": count, "complete": complete},
+        )
 
 
 class _Echo:
@@ -70,9 +90,15 @@ def _csv_value(value: object) -> object:
 
 
 def csv_response(
-    filename: str, header: Sequence[object], rows: Iterable[Sequence[object]], *, bom: bool = False
+    filename: str,
+    header: Sequence[object],
+    rows: Iterable[Sequence[object]],
+    *,
+    request: HttpRequest,
+    bom: bool = False,
 ) -> HttpResponse:
     """A small CSV built in memory (report tables)."""
+    rows = _audited(rows, request=request, filename=filename)
     response = HttpResponse(content_type=CSV_CONTENT_TYPE)
     response["Content-Disposition"] = content_disposition_header(True, filename)
     for line in _csv_lines(header, rows, bom=bom):
@@ -81,21 +107,33 @@ def csv_response(
 
 
 def csv_streaming_response(
-    filename: str, header: Sequence[object], rows: Iterable[Sequence[object]], *, bom: bool = True
+    filename: str,
+    header: Sequence[object],
+    rows: Iterable[Sequence[object]],
+    *,
+    request: HttpRequest,
+    bom: bool = True,
 ) -> StreamingHttpResponse:
     """A CSV sent row by row while ``rows`` is read, so a large list never sits in memory.
 
     Lists of people and companies start with a UTF-8 BOM (``bom``) for Excel's sake."""
+    rows = _audited(rows, request=request, filename=filename)
     response = StreamingHttpResponse(_csv_lines(header, rows, bom=bom), content_type=CSV_CONTENT_TYPE)
     response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
 
 
 def xlsx_response(
-    filename: str, header: Sequence[object], rows: Iterable[Sequence[object]], *, title: str = "Export"
+    filename: str,
+    header: Sequence[object],
+    rows: Iterable[Sequence[object]],
+    *,
+    request: HttpRequest,
+    title: str = "Export",
 ) -> FileResponse:
     """An XLSX workbook written with openpyxl's write-only mode (rows stream to a temporary
     file, not a tree in memory), then sent from that file."""
+    rows = _audited(rows, request=request, filename=filename)
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)

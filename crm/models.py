@@ -31,6 +31,11 @@ class User(AbstractUser):
         _("email me reminders"), default=True, help_text=_("Reminders also arrive by email, not only in the app.")
     )
     daily_digest = models.BooleanField(_("daily digest email"), default=False)
+    two_factor_required = models.BooleanField(
+        _("require two-factor sign-in"),
+        default=False,
+        help_text=_("Also required for every role listed in the REQUIRE_2FA_FOR setting."),
+    )
 
     class Meta:
         ordering = ["first_name", "last_name", "username"]
@@ -209,3 +214,94 @@ class Notification(models.Model):
     @property
     def is_read(self) -> bool:
         return self.read_at is not None
+
+
+class SecurityEventKind(models.TextChoices):
+    LOGIN_SUCCEEDED = "login_succeeded", _("Signed in")
+    LOGIN_FAILED = "login_failed", _("Sign-in failed")
+    LOCKED_OUT = "locked_out", _("Locked out")
+    LOGGED_OUT = "logged_out", _("Signed out")
+    SESSIONS_ENDED = "sessions_ended", _("Signed out everywhere")
+    SESSION_EXPIRED = "session_expired", _("Session expired")
+    TWO_FACTOR_ENABLED = "two_factor_enabled", _("Two-factor sign-in turned on")
+    TWO_FACTOR_DISABLED = "two_factor_disabled", _("Two-factor sign-in turned off")
+    RECOVERY_CODE_USED = "recovery_code_used", _("Recovery code used")
+    RECOVERY_CODES_REPLACED = "recovery_codes_replaced", _("Recovery codes replaced")
+    PASSWORD_CHANGED = "password_changed", _("Password changed")
+    PASSWORD_RESET_REQUESTED = "password_reset_requested", _("Password reset requested")
+    PASSWORD_RESET = "password_reset", _("Password reset")
+    ROLE_CHANGED = "role_changed", _("Role changed")
+    TEAM_CHANGED = "team_changed", _("Team membership changed")
+    EXPORT = "export", _("Export")
+    MERGE = "merge", _("Merge")
+    BULK_CHANGE = "bulk_change", _("Bulk change")
+    # For the API (not built yet): its token endpoints log these.
+    API_TOKEN_CREATED = "api_token_created", _("API token created")
+    API_TOKEN_REVOKED = "api_token_revoked", _("API token revoked")
+
+
+class SecurityEventQuerySet(models.QuerySet):
+    """Append-only: rows are only added (``crm.security.security_event_record``) and removed by
+    the retention sweep (``security_events_purge``); the table's trigger refuses anything else."""
+
+    def update(self, **kwargs):
+        raise TypeError("security events are append-only")
+
+    def delete(self):
+        raise TypeError("security events are append-only; crm.security.security_events_purge removes old ones")
+
+
+class SecurityEvent(models.Model):
+    """One security-relevant action: who, what, when, from where (Admin › Security events)."""
+
+    kind = models.CharField(_("kind"), max_length=32, choices=SecurityEventKind.choices)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    # The user it concerns; no database constraint, so a user's rows outlive the user (and
+    # deleting a user never has to update this append-only table). ``username`` is the name
+    # typed or held then (a failed sign-in may name nobody).
+    user = models.ForeignKey(
+        User,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    username = models.CharField(_("username"), max_length=150, blank=True)
+    # Who did it, when not the user themselves (an admin changing a role).
+    actor = models.ForeignKey(
+        User,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=300, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    objects = SecurityEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["-at"], name="security_event_recent"),
+            models.Index(fields=["kind", "-at"], name="security_event_kind_recent"),
+            models.Index(fields=["user", "-at"], name="security_event_user_recent"),
+        ]
+        verbose_name = _("security event")
+        verbose_name_plural = _("security events")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.username or '-'} · {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise TypeError("security events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("security events are append-only")

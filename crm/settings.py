@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import available_timezones
 
@@ -124,6 +125,10 @@ INSTALLED_APPS = [
     "simple_history",
     "django_countries",
     "csp",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "crm",
     "contacts",
     "deals",
@@ -135,6 +140,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "crm.middleware.PermissionsPolicyMiddleware",
+    "crm.middleware.TextHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -145,6 +151,11 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Signs out a session idle for SESSION_IDLE_MINUTES; keeps an enforced user on enrolment.
+    "crm.middleware.SessionIdleTimeoutMiddleware",
+    "crm.middleware.TwoFactorMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 if not DEBUG:
@@ -156,8 +167,9 @@ if env_bool("CRM_BENCH_HEADERS", False):
 ROOT_URLCONF = "crm.urls"
 WSGI_APPLICATION = "crm.wsgi.application"
 AUTH_USER_MODEL = "crm.User"
-# ModelBackend that loads the user with their access ids and unread count in one query.
-AUTHENTICATION_BACKENDS = ["crm.backends.RequestUserBackend"]
+# AxesBackend first (django-axes refuses a locked-out sign-in before the password is checked),
+# then the ModelBackend that loads the user with their access ids and unread count in one query.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "crm.backends.RequestUserBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -251,6 +263,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": crontab(hour=1, minute=30),
     },
     "contacts-finalise-merges": {"task": "contacts.tasks.finalise_merges", "schedule": crontab(hour=1, minute=10)},
+    # The only path that deletes security-log rows: those older than SECURITY_LOG_RETENTION_DAYS.
+    "crm-purge-security-events": {"task": "crm.tasks.purge_security_events", "schedule": crontab(hour=0, minute=50)},
 }
 # A reminder claimed by a worker that then died is claimed again after this many seconds.
 REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 300, minimum=1)
@@ -287,6 +301,45 @@ STORAGES = {
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+# --- Sign-in hardening (README, "Security") ----------------------------------------------
+
+# django-axes: after LOGIN_FAILURE_LIMIT failed sign-ins for one username, or from one IP
+# address, within LOGIN_COOLOFF_MINUTES, further attempts are refused until that many
+# minutes pass. The database handler: lockouts survive a Redis flush, agree across web
+# hosts, and admins see and clear them in Admin › Axes (or `manage.py axes_reset`).
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+LOGIN_COOLOFF_MINUTES = env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "crm.auth_views.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "crm.security.client_ip"
+# Sign-ins are written to the security log (crm.SecurityEvent); axes keeps only the counters.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+# Behind N reverse proxies that append to X-Forwarded-For, the client is the Nth address from
+# the right; 0 (the default) trusts REMOTE_ADDR alone, which a client cannot forge.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# Password reset requests: at most this many per hour per IP address, and per email address.
+PASSWORD_RESET_LIMIT = env_int("PASSWORD_RESET_LIMIT", 5, minimum=1)
+
+# A session unused for SESSION_IDLE_MINUTES ends: crm.middleware.SessionIdleTimeoutMiddleware
+# checks the last request's time on every request (and writes it at most once a minute, so
+# pages do not save the session each time). The stored session and its cookie last a day
+# longer, so the middleware still finds the stale session and can say why it ended.
+SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 8 * 60, minimum=1)
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60 + 24 * 60 * 60
+
+# Two-factor sign-in (django-otp): roles that must use it (comma-separated: admin, manager,
+# rep); users can also be required one by one in Admin › Users.
+REQUIRE_2FA_FOR = env_list("REQUIRE_2FA_FOR", [])
+if unknown_roles := set(REQUIRE_2FA_FOR) - {"admin", "manager", "rep"}:
+    raise ImproperlyConfigured(f"REQUIRE_2FA_FOR has unknown roles: {', '.join(sorted(unknown_roles))}")
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "CRM")
+# The security log (Admin › Security events) keeps this many days; a nightly task deletes older rows.
+SECURITY_LOG_RETENTION_DAYS = env_int("SECURITY_LOG_RETENTION_DAYS", 365, minimum=1)
 
 # --- Email --------------------------------------------------------------------------------
 
@@ -390,5 +443,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # django-axes logs every sign-in at INFO; its warnings (failures, lockouts) are what matter.
+    "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
 }

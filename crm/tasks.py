@@ -9,3 +9,11 @@ def heartbeat() -> str:
     now = timezone.now().isoformat()
     cache.set("celery-beat-heartbeat", now, 3600)
     return now
+
+
+@shared_task(time_limit=15 * 60)
+def purge_security_events() -> int:
+    """Delete security-log rows older than SECURITY_LOG_RETENTION_DAYS (nightly)."""
+    from crm.security import security_events_purge
+
+    return security_events_purge()

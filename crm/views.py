@@ -16,6 +16,7 @@ from crm.forms import PreferencesForm
 from crm.models import Notification
 from crm.params import BadParameter, clean_text
 from crm.search import search_all
+from crm.security import two_factor_enabled
 from crm.selectors import health_status, notification_for_user
 
 
@@ -87,7 +88,9 @@ def preferences(request: HttpRequest) -> HttpResponse:
         form.save()
         messages.success(request, _("Preferences saved."))
         return redirect("preferences")
-    return render(request, "crm/preferences.html", {"form": form})
+    return render(
+        request, "crm/preferences.html", {"form": form, "two_factor_enabled": two_factor_enabled(request.user)}
+    )
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -102,8 +102,8 @@ def _export(request: HttpRequest, fmt: str) -> HttpResponse:
     qs = form.apply(selectors.deals_for_user(request.user))
     filename = f"deals-{timezone.localdate().isoformat()}.{fmt}"
     if fmt == "xlsx":
-        return exports.xlsx_response(filename, _export_header(), _export_rows(qs), title=_("Deals"))
-    return exports.csv_streaming_response(filename, _export_header(), _export_rows(qs))
+        return exports.xlsx_response(filename, _export_header(), _export_rows(qs), title=_("Deals"), request=request)
+    return exports.csv_streaming_response(filename, _export_header(), _export_rows(qs), request=request)
 
 
 @require_GET

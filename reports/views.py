@@ -73,7 +73,7 @@ def funnel_csv(request: HttpRequest) -> HttpResponse:
         [row.stage.name, row.entered, row.reached_later, row.dropped, row.conversion, row.of_top, row.amount]
         for row in report.rows
     ]
-    return csv_response("funnel.csv", header, rows)
+    return csv_response("funnel.csv", header, rows, request=request)
 
 
 def _forecast(request: HttpRequest) -> tuple[ReportScope, selectors.RollupStatus, selectors.ForecastReport]:
@@ -106,7 +106,7 @@ def forecast_csv(request: HttpRequest) -> HttpResponse:
     header = [_("Expected close month"), _("Owner"), _("Open deals"), _("Weighted"), _("Unweighted")]
     rows = [[line.label or _("No date"), "", line.deals, line.weighted, line.unweighted] for line in report.by_month]
     rows += [["", line.label, line.deals, line.weighted, line.unweighted] for line in report.by_owner]
-    return csv_response("forecast.csv", header, rows)
+    return csv_response("forecast.csv", header, rows, request=request)
 
 
 def _accuracy(request: HttpRequest) -> tuple[ReportScope, selectors.RollupStatus, list[selectors.AccuracyRow]]:
@@ -133,7 +133,7 @@ def accuracy_csv(request: HttpRequest) -> HttpResponse:
     _scope, _status, rows = _accuracy(request)
     header = [_("Month"), _("Forecast (weighted)"), _("Forecast (unweighted)"), _("Won"), _("Accuracy %")]
     data = [[f"{r.month:%Y-%m}", r.forecast, r.forecast_unweighted, r.actual, r.accuracy] for r in rows]
-    return csv_response("forecast-accuracy.csv", header, data)
+    return csv_response("forecast-accuracy.csv", header, data, request=request)
 
 
 def _winloss(request: HttpRequest) -> tuple[ReportScope, selectors.RollupStatus, selectors.WinLossReport]:
@@ -179,7 +179,7 @@ def winloss_csv(request: HttpRequest) -> HttpResponse:
         rows += [
             [group, line.label, line.won, line.lost, line.win_rate, line.won_amount, line.lost_amount] for line in lines
         ]
-    return csv_response("win-loss.csv", header, rows)
+    return csv_response("win-loss.csv", header, rows, request=request)
 
 
 def _velocity(request: HttpRequest) -> tuple[ReportScope, selectors.RollupStatus, selectors.VelocityReport]:
@@ -216,7 +216,7 @@ def velocity_csv(request: HttpRequest) -> HttpResponse:
         [_("Sales cycle (days)"), "", report.cycle_days, ""],
         [_("Sales velocity per day"), "", report.velocity_per_day, ""],
     ]
-    return csv_response("velocity.csv", [_("Measure"), _("Stage"), _("Value"), _("Stays")], rows)
+    return csv_response("velocity.csv", [_("Measure"), _("Stage"), _("Value"), _("Stays")], rows, request=request)
 
 
 def _activity(request: HttpRequest) -> tuple[ReportScope, selectors.RollupStatus, selectors.ActivityReport]:
@@ -250,7 +250,7 @@ def activity_csv(request: HttpRequest) -> HttpResponse:
         [f"{cell.key[0]:%Y-%m-%d}", cell.label, cell.calls, cell.meetings, cell.tasks_done] for cell in report.cells
     ]
     rows += [[_("Overdue tasks now"), line.label, "", "", line.overdue] for line in report.leaderboard if line.overdue]
-    return csv_response("activity.csv", header, rows)
+    return csv_response("activity.csv", header, rows, request=request)
 
 
 def _queue_for_managers(request: HttpRequest, task: Any, message: str, fallback: str) -> HttpResponse:
@@ -364,7 +364,7 @@ def customer_value_csv(request: HttpRequest) -> HttpResponse:
         [line.label, line.customers, line.customer_share, line.revenue, line.revenue_share, line.lifetime_value]
         for line in report.lines
     ]
-    return csv_response("customer-segments.csv", header, rows)
+    return csv_response("customer-segments.csv", header, rows, request=request)
 
 
 def _segment_param(request: HttpRequest) -> str:
@@ -439,7 +439,7 @@ def top_customers_csv(request: HttpRequest) -> HttpResponse:
                 suggestion.reason if suggestion else "",
             ]
         )
-    return csv_response("top-customers.csv", header, data)
+    return csv_response("top-customers.csv", header, data, request=request)
 
 
 def _cohort_scope(request: HttpRequest) -> ReportScope:
@@ -479,7 +479,7 @@ def cohorts_csv(request: HttpRequest) -> HttpResponse:
         for cell in row.cells:
             line += [cell.share, cell.revenue_retention]
         rows.append(line)
-    return csv_response("cohorts.csv", header, rows)
+    return csv_response("cohorts.csv", header, rows, request=request)
 
 
 @require_GET
@@ -523,7 +523,7 @@ def dormant_csv(request: HttpRequest) -> HttpResponse:
         ]
         for row in rows
     ]
-    return csv_response("dormant-customers.csv", header, data)
+    return csv_response("dormant-customers.csv", header, data, request=request)
 
 
 @require_GET
@@ -552,7 +552,7 @@ def cross_sell_csv(request: HttpRequest) -> HttpResponse:
     rows = [
         [rule.antecedent, rule.consequent, rule.both, rule.support, rule.confidence, rule.lift] for rule in report.rules
     ]
-    return csv_response("cross-sell.csv", header, rows)
+    return csv_response("cross-sell.csv", header, rows, request=request)
 
 
 @require_POST
