@@ -34,6 +34,7 @@ from contacts.selectors import COMPANY_SORTS, CONTACT_SORTS, ListFilters
 from contacts.services import INVALID_PHONE_MESSAGE
 from crm.forms import preload_choices
 from crm.models import User, teams_visible_to, users_visible_to
+from crm.versioning import parse_version
 
 
 def offer_only_the_chosen_company(form: forms.BaseForm, name: str = "company") -> None:
@@ -164,6 +165,8 @@ class _CustomerForm(forms.ModelForm):
     keep_phone_as_typed = forms.BooleanField(
         label=_("Keep the phone as typed"), required=False, help_text=KEEP_PHONE_HELP
     )
+    # The version the editor loaded: a save on an older one shows what changed instead.
+    version = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -180,6 +183,7 @@ class _CustomerForm(forms.ModelForm):
         else:
             self.fields["tags"].initial = ", ".join(tag.name for tag in self.instance.tags.all())
             self.fields["keep_phone_as_typed"].initial = self.instance.phone_is_invalid
+            self.fields["version"].initial = self.instance.version
         self.fields["tags"].widget.attrs.update(
             {
                 "list": "tag-options",
@@ -251,6 +255,8 @@ class _CustomerForm(forms.ModelForm):
         data = {name: self.cleaned_data[name] for name in self._meta.fields}
         data["tag_names"] = self.cleaned_data["tags"]
         data["keep_invalid_phone"] = self.cleaned_data.get("keep_phone_as_typed", False)
+        if self.instance.pk:
+            data["version"] = parse_version(self.cleaned_data.get("version"))
         return data
 
 

@@ -598,6 +598,7 @@ def _write_plan(job: ImportJob, actor: User, plan: Plan, *, progress: Callable[[
             record.company = new_company
         record.completeness = record.compute_completeness()
         record.updated_at = now
+        record.version += 1  # what ``copy_update`` writes (version + 1), for the history row
     fields = sorted(
         {name for _r, changed in updates for name in changed if name != "tags"} | {"completeness", "updated_at"}
     )

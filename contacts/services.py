@@ -22,6 +22,7 @@ from contacts.models import Company, Contact, Tag
 from contacts.normalize import domain_from_website, normalize_email, normalize_phone
 from contacts.signals import customer_event
 from crm.models import User
+from crm.versioning import bump, lock_versioned
 
 COMPANY_PHONE_FIELDS = ("phone",)
 CONTACT_PHONE_FIELDS = ("phone", "mobile")
@@ -74,8 +75,14 @@ def customer_prepare_admin_save(*, instance: Company | Contact) -> None:
 
 
 def _save(instance: Company | Contact, *, actor: User | None, tags: list[Tag] | None, created: bool) -> None:
-    """Save the row and its tags, then write one history record that includes both."""
+    """Save the row and its tags, then write one history record that includes both.
+
+    A changed record must be the row locked in the caller's transaction (``_locked``): its
+    version goes up by one, so every form loaded before this write conflicts.
+    """
     instance.completeness = instance.compute_completeness()
+    if not created:
+        bump(instance)  # callers pass the row locked in this transaction
     instance.full_clean(exclude=["owner", "company", "tags"])
     instance.skip_history_when_saving = True
     try:
@@ -87,6 +94,19 @@ def _save(instance: Company | Contact, *, actor: User | None, tags: list[Tag] | 
     if actor is not None:
         instance._history_user = actor
     type(instance)._customer_history.create_historical_record(instance, "+" if created else "~")
+
+
+def _locked(instance: Company | Contact, *, version: int | None = None, submitted: dict[str, Any] | None = None) -> Any:
+    """The row of ``instance`` locked for this transaction, checked against the ``version``
+    the editor loaded (``VersionConflict`` lists what changed since)."""
+    return lock_versioned(
+        type(instance),
+        pk=instance.pk,
+        version=version,
+        fields=list(submitted or {}),
+        submitted=submitted,
+        history="history",
+    )
 
 
 def _event(kind: str, title: str, *, actor: User | None, obj: Company | Contact) -> None:
@@ -149,11 +169,17 @@ def company_update(
     *,
     actor: User | None,
     company: Company,
+    version: int | None = None,
     tag_names: Iterable[str] | None = None,
     keep_invalid_phone: bool = False,
     **fields: Any,
 ) -> Company:
-    """Change ``fields`` (and the tags when ``tag_names`` is given); owner changes are events."""
+    """Change ``fields`` (and the tags when ``tag_names`` is given); owner changes are events.
+
+    ``version`` is what the editor loaded: when someone saved the company since,
+    ``VersionConflict`` says what they changed and nothing is written (``None``: no check).
+    """
+    company = _locked(company, version=version, submitted=fields)
     old_owner_id = company.owner_id
     for key, value in fields.items():
         setattr(company, key, value)
@@ -167,6 +193,7 @@ def company_update(
 
 @transaction.atomic
 def company_archive(*, actor: User | None, company: Company) -> Company:
+    company = _locked(company)
     if company.archived_at is None:
         company.archived_at = timezone.now()
         _save(company, actor=actor, tags=None, created=False)
@@ -176,6 +203,7 @@ def company_archive(*, actor: User | None, company: Company) -> Company:
 
 @transaction.atomic
 def company_restore(*, actor: User | None, company: Company) -> Company:
+    company = _locked(company)
     if company.archived_at is not None:
         company.archived_at = None
         _save(company, actor=actor, tags=None, created=False)
@@ -220,10 +248,13 @@ def contact_update(
     *,
     actor: User | None,
     contact: Contact,
+    version: int | None = None,
     tag_names: Iterable[str] | None = None,
     keep_invalid_phone: bool = False,
     **fields: Any,
 ) -> Contact:
+    """As ``company_update``, for a contact."""
+    contact = _locked(contact, version=version, submitted=fields)
     old_owner_id = contact.owner_id
     for key, value in fields.items():
         setattr(contact, key, value)
@@ -237,6 +268,7 @@ def contact_update(
 
 @transaction.atomic
 def contact_archive(*, actor: User | None, contact: Contact) -> Contact:
+    contact = _locked(contact)
     if contact.archived_at is None:
         contact.archived_at = timezone.now()
         _save(contact, actor=actor, tags=None, created=False)
@@ -246,6 +278,7 @@ def contact_archive(*, actor: User | None, contact: Contact) -> Contact:
 
 @transaction.atomic
 def contact_restore(*, actor: User | None, contact: Contact) -> Contact:
+    contact = _locked(contact)
     if contact.archived_at is not None:
         contact.archived_at = None
         _save(contact, actor=actor, tags=None, created=False)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +18,7 @@ from django.utils.translation import gettext as _
 from contacts.models import Contact
 from contacts.signals import customer_event
 from crm.models import User
+from crm.versioning import VersionConflict, lock_versioned
 from deals.models import Deal, DealStatus, LineItem, LostReason, Pipeline, Product, Stage, StageChange
 from deals.money import RateBook
 from deals.selectors import deal_reopen_stage
@@ -43,22 +43,12 @@ EDITABLE_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
-class FieldChange:
-    field: str
-    label: str
-    yours: str
-    theirs: str
-
-
-class DealConflict(Exception):
+class DealConflict(VersionConflict):
     """The deal changed since the editor loaded it; nothing was saved."""
 
-    def __init__(self, *, deal: Deal, changes: list[FieldChange], changed_by: User | None) -> None:
-        super().__init__(f"Deal {deal.pk} changed since version you edited")
-        self.deal = deal
-        self.changes = changes
-        self.changed_by = changed_by
+    @property
+    def deal(self) -> Deal:
+        return self.instance
 
 
 class StageMoveConflict(Exception):
@@ -262,47 +252,6 @@ def deal_reopen(*, deal: Deal, actor: User | None, stage: Stage | None = None) -
     return deal_move_stage(deal=deal, stage=stage, actor=actor)
 
 
-def _display(deal: Deal, field: str, value: Any) -> str:
-    if value is None or value == "":
-        return "—"
-    model_field = Deal._meta.get_field(field)
-    if model_field.choices:
-        return str(dict(model_field.flatchoices).get(value, value))
-    if isinstance(value, bool):
-        return _("yes") if value else _("no")
-    return str(value)
-
-
-def _changes_since(*, current: Deal, version: int, data: dict[str, Any]) -> tuple[list[FieldChange], User | None]:
-    """What changed between the version the editor loaded and now, with the current values."""
-    seen = current.history.filter(version=version).order_by("-history_date").first()
-    latest = current.history.order_by("-history_date").select_related("history_user").first()
-    changed_by = latest.history_user if latest else None
-    changes = []
-    for field in EDITABLE_FIELDS:
-        model_field = Deal._meta.get_field(field)
-        attname = model_field.attname
-        now_value = getattr(current, attname)
-        if seen is not None:
-            differs = getattr(seen, attname) != now_value
-        else:
-            submitted = data.get(field)
-            submitted = getattr(submitted, "pk", submitted)
-            differs = field in data and submitted != now_value
-        if differs:
-            shown = getattr(current, field) if model_field.is_relation else now_value
-            yours = data.get(field)
-            changes.append(
-                FieldChange(
-                    field=field,
-                    label=str(model_field.verbose_name),
-                    yours=_display(current, field, yours),
-                    theirs=_display(current, field, shown),
-                )
-            )
-    return changes, changed_by
-
-
 def deal_update(*, deal: Deal, actor: User | None, version: int | None, data: dict[str, Any]) -> Deal:
     """Apply an edit made on ``version`` of the deal.
 
@@ -314,10 +263,12 @@ def deal_update(*, deal: Deal, actor: User | None, version: int | None, data: di
     if unknown:
         raise ValueError(f"deal_update does not change {sorted(unknown)}")
     with transaction.atomic():
-        locked = _locked_deal(deal)
-        if version is not None and locked.version != version:
-            changes, changed_by = _changes_since(current=locked, version=version, data=data)
-            raise DealConflict(deal=locked, changes=changes, changed_by=changed_by)
+        try:
+            locked = lock_versioned(
+                Deal, pk=deal.pk, version=version, fields=EDITABLE_FIELDS, submitted=data, history="history"
+            )
+        except VersionConflict as exc:
+            raise DealConflict(instance=exc.instance, changes=exc.changes, changed_by=exc.changed_by) from None
         old_stage = locked.stage
         new_stage: Stage = data.get("stage", old_stage)
         new_pipeline: Pipeline | None = data.get("pipeline")
