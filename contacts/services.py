@@ -100,8 +100,7 @@ def _locked(instance: Company | Contact, *, version: int | None = None, submitte
     """The row of ``instance`` locked for this transaction, checked against the ``version``
     the editor loaded (``VersionConflict`` lists what changed since)."""
     return lock_versioned(
-        type(instance),
-        pk=instance.pk,
+        instance,
         version=version,
         fields=list(submitted or {}),
         submitted=submitted,

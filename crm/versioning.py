@@ -117,32 +117,31 @@ def changes_since(
 
 
 def lock_versioned(
-    model: type[M],
+    instance: M,
     *,
-    pk: int,
     version: int | None,
     fields: Iterable[str] = (),
     submitted: Mapping[str, Any] | None = None,
     history: str | None = None,
-    queryset: models.QuerySet[M] | None = None,
 ) -> M:
-    """Lock the row and check it is still at ``version``; return it, ready to change.
+    """Lock the row of ``instance``, reload it, and check it is still at ``version``.
 
-    The caller runs inside ``transaction.atomic`` and saves the returned instance with
-    ``version`` incremented (``bump``). ``version=None`` skips the check (for writers that
-    hold no stale copy, such as a bulk reassign that locks the rows it changes).
+    The caller runs inside ``transaction.atomic``, changes the (now current) instance and saves
+    it with ``bump``. ``version=None`` skips the check (for writers that hold no stale copy:
+    a "done" toggle, a reschedule, an archive). ``fields`` are those the editor could change,
+    ``submitted`` their values, ``history`` the name of the simple-history manager, if any.
     """
-    qs = queryset if queryset is not None else model.objects.all()
     # No joins in the locking query: when PostgreSQL re-checks a row that a concurrent
     # transaction just updated, an outer join can make the row vanish.
-    locked = qs.select_for_update(of=("self",)).get(pk=pk)
-    if version is not None and locked.version != version:
-        manager = getattr(locked, history) if history else None
+    model = type(instance)
+    instance.refresh_from_db(from_queryset=model._base_manager.select_for_update(of=("self",)))
+    if version is not None and instance.version != version:
+        manager = getattr(instance, history) if history else None
         changes, changed_by = changes_since(
-            current=locked, version=version, fields=fields, submitted=submitted or {}, history=manager
+            current=instance, version=version, fields=fields, submitted=submitted or {}, history=manager
         )
-        raise VersionConflict(instance=locked, changes=changes, changed_by=changed_by)
-    return locked
+        raise VersionConflict(instance=instance, changes=changes, changed_by=changed_by)
+    return instance
 
 
 def bump(instance: models.Model) -> None:

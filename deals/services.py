@@ -264,9 +264,7 @@ def deal_update(*, deal: Deal, actor: User | None, version: int | None, data: di
         raise ValueError(f"deal_update does not change {sorted(unknown)}")
     with transaction.atomic():
         try:
-            locked = lock_versioned(
-                Deal, pk=deal.pk, version=version, fields=EDITABLE_FIELDS, submitted=data, history="history"
-            )
+            locked = lock_versioned(deal, version=version, fields=EDITABLE_FIELDS, submitted=data, history="history")
         except VersionConflict as exc:
             raise DealConflict(instance=exc.instance, changes=exc.changes, changed_by=exc.changed_by) from None
         old_stage = locked.stage
