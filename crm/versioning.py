@@ -45,10 +45,13 @@ class VersionConflict(Exception):
 
 
 def parse_version(value: object) -> int | None:
-    """A submitted version: ASCII digits in range, else ``None`` (no check is possible)."""
+    """A submitted version: ASCII digits in range. Absent: ``None`` (no check). Malformed: 0,
+    which no saved row has (versions start at 1), so the save is answered as a conflict."""
     text = str(value or "").strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 9:
+    if not text:
         return None
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        return 0
     return int(text)
 
 

@@ -42,7 +42,7 @@ class StageChoiceField(forms.ModelChoiceField):
 
 
 class DealForm(forms.ModelForm):
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    version = forms.CharField(widget=forms.HiddenInput, required=False)
     probability = forms.IntegerField(
         label=_("Probability %"),
         min_value=0,

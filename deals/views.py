@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from contacts.models import Company, Contact
 from crm import exports
+from crm.versioning import parse_version
 from deals import selectors, services
 from deals.forms import BoardFilterForm, DealFilterForm, DealForm, LineItemAddForm, LineItemForm, MoveForm
 from deals.hooks import decorate_cards
@@ -169,7 +170,10 @@ def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.deal_update(
-                deal=deal, actor=request.user, version=form.cleaned_data["version"], data=form.service_data()
+                deal=deal,
+                actor=request.user,
+                version=parse_version(form.cleaned_data["version"]),
+                data=form.service_data(),
             )
         except services.DealConflict as exc:
             conflict = exc
