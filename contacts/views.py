@@ -64,6 +64,7 @@ from contacts.selectors import (
 from contacts.tasks import refresh_duplicates
 from crm import exports
 from crm.rows import list_rows
+from crm.services import outbox_enqueue
 from crm.versioning import VersionConflict
 
 PAGE_SIZE = 50
@@ -560,7 +561,8 @@ def duplicate_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
 def duplicates_refresh_now(request: HttpRequest) -> HttpResponse:
     if not (request.user.is_admin or request.user.is_manager):
         raise PermissionDenied
-    transaction.on_commit(refresh_duplicates.delay)
+    with transaction.atomic():
+        outbox_enqueue(task=refresh_duplicates.name)  # idempotent: recomputed from scratch
     messages.success(request, _("Refreshing the duplicate candidates. Reload this page in a minute."))
     return redirect("contacts:duplicates")
 

@@ -2,6 +2,8 @@ from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
 
+from crm.services import outbox_sweep
+
 
 @shared_task(time_limit=30)
 def heartbeat() -> str:
@@ -9,3 +11,9 @@ def heartbeat() -> str:
     now = timezone.now().isoformat()
     cache.set("celery-beat-heartbeat", now, 3600)
     return now
+
+
+@shared_task(time_limit=120, soft_time_limit=110)
+def outbox_relay() -> int:
+    """Beat, every few seconds: send the outbox rows the immediate relay could not (idempotent)."""
+    return outbox_sweep()

@@ -127,7 +127,7 @@ def _apply_stage(
 
 
 def _announce(*, deal: Deal, change: StageChange, actor: User | None) -> None:
-    """Timeline event inside the transaction; the plain signal only once the move is committed."""
+    """Timeline event and ``deal_stage_changed``, both inside the move's transaction."""
     kind = change._event_kind
     titles = {
         "deal_won": _("Deal won: %(deal)s"),
@@ -154,7 +154,9 @@ def _announce(*, deal: Deal, change: StageChange, actor: User | None) -> None:
         body=change.note,
         data=data,
     )
-    transaction.on_commit(lambda: deal_stage_changed.send(sender=Deal, deal=deal, stage_change=change))
+    # Inside the transaction: receivers that need work done after the commit write an outbox
+    # row (``crm.services.outbox_enqueue``), which commits — or rolls back — with the move.
+    deal_stage_changed.send(sender=Deal, deal=deal, stage_change=change)
 
 
 def _line_items_total(deal: Deal) -> Decimal:
