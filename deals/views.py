@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -240,9 +241,11 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Stage moves ---------------------------------------------------------------------------
 
 
-def _board_column_heads(request: HttpRequest, deal: Deal, stage_ids: set[int]) -> list[selectors.BoardColumn]:
+def _board_column_heads(
+    request: HttpRequest, deal: Deal, stage_ids: set[int], data: Any = None
+) -> list[selectors.BoardColumn]:
     """Fresh header figures for the columns a move touched (same board filters as the page)."""
-    filters = BoardFilterForm(request.POST, user=request.user)
+    filters = BoardFilterForm(request.POST if data is None else data, user=request.user)
     where = selectors.board_where(deal.pipeline, filters.where()) & Q(stage_id__in=stage_ids)
     totals = selectors.stored_money_totals(request.user, where, group_by="stage_id")
     stages = Stage.objects.filter(pk__in=stage_ids, is_won=False, is_lost=False)
@@ -261,13 +264,16 @@ def _ask_lost_reason(request: HttpRequest, form: MoveForm, deal: Deal) -> HttpRe
     return response
 
 
-def _moved_card(request: HttpRequest, deal: Deal, old_stage_id: int) -> HttpResponse:
-    """The card in its new column and both columns' new figures (htmx out-of-band swaps)."""
+def _moved_card(request: HttpRequest, deal: Deal, old_stage_id: int | None, data: Any = None) -> HttpResponse:
+    """The card in its new column and the touched columns' new figures (htmx out-of-band swaps);
+    with ``old_stage_id=None``, every open column's figures."""
+    data = request.POST if data is None else data
     deal = selectors.deals_for_user(request.user).get(pk=deal.pk)
     decorate_cards([deal])
-    board_filters = BoardFilterForm(request.POST, user=request.user)
-    heads = _board_column_heads(request, deal, {old_stage_id, deal.stage_id})
+    board_filters = BoardFilterForm(data, user=request.user)
     stages = list(Stage.objects.filter(pipeline_id=deal.pipeline_id).order_by("position", "id"))
+    touched = {old_stage_id, deal.stage_id} if old_stage_id is not None else {s.pk for s in stages}
+    heads = _board_column_heads(request, deal, touched, data)
     context = {
         "deal": deal,
         "heads": heads,
@@ -275,6 +281,18 @@ def _moved_card(request: HttpRequest, deal: Deal, old_stage_id: int) -> HttpResp
         "board_querystring": board_filters.querystring(),
     }
     return render(request, "deals/partials/move_result.html", context)
+
+
+@require_GET
+def deal_card(request: HttpRequest, pk: int) -> HttpResponse:
+    """A card as it really is now, in its real column, with fresh column figures.
+
+    The board asks for it when a move's answer was an error or never came: the move may have
+    been saved (or someone else moved the card), so the board shows what is stored instead of
+    guessing. Takes the board's filters (owner, team) as query parameters.
+    """
+    deal = selectors.deal_for_user(request.user, pk)
+    return _moved_card(request, deal, None, request.GET)
 
 
 @require_http_methods(["GET", "POST"])
