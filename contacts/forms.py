@@ -673,6 +673,10 @@ class MergeForm(forms.Form):
         """The picked side per field; a field left unpicked takes the preselected side."""
         return {name: self.cleaned_data.get(name) or self.defaults.get(name, "survivor") for name in self.fields}
 
+    def versions(self) -> tuple[int | None, int | None]:
+        """The survivor's and the loser's versions the merge screen showed (``None``: not sent)."""
+        return parse_version(self.data.get("survivor_version")), parse_version(self.data.get("loser_version"))
+
 
 def _display_value(record: Company | Contact, name: str) -> str:
     """A field's value as the merge screen shows it ("—" for empty)."""

@@ -570,8 +570,23 @@ def duplicates_refresh_now(request: HttpRequest) -> HttpResponse:
 def _merge(request: HttpRequest, survivor: Company | Contact, loser: Company | Contact) -> HttpResponse:
     form = MergeForm(request.POST or None, survivor=survivor, loser=loser)
     if request.method == "POST" and form.is_valid():
+        survivor_version, loser_version = form.versions()
         try:
-            record = records_merge(actor=request.user, survivor=survivor, loser=loser, choices=form.choices())
+            record = records_merge(
+                actor=request.user,
+                survivor=survivor,
+                loser=loser,
+                choices=form.choices(),
+                survivor_version=survivor_version,
+                loser_version=loser_version,
+            )
+        except VersionConflict as conflict:
+            messages.warning(
+                request,
+                _("“%(name)s” changed while you reviewed the merge. Nothing was merged: check the values again.")
+                % {"name": conflict.instance},
+            )
+            return redirect(request.get_full_path())
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:

@@ -125,3 +125,27 @@ def test_a_malformed_version_is_answered_as_a_conflict_never_a_500(owner_client,
     assert response.status_code == 409
     contact.refresh_from_db()
     assert contact.title == ""
+
+
+def test_a_merge_after_either_record_changed_is_stopped_and_shows_the_current_values(owner_client, manager, owner):
+    kept = services.company_create(actor=owner, owner=owner, name="Northwind Traders", domain="northwind.example")
+    dupe = services.company_create(actor=owner, owner=owner, name="NORTHWIND TRADERS INC", domain="northwind.example")
+    url = reverse("contacts:company-merge", args=[kept.pk, dupe.pk])
+    screen = owner_client.get(url)
+    assert f'name="survivor_version" value="{kept.version}"' in screen.content.decode()
+    # Someone renames the kept company while the owner reads the merge screen.
+    services.company_update(actor=manager, company=kept, name="Northwind Traders Ltd")
+
+    response = owner_client.post(url, {"name": "loser", "survivor_version": "1", "loser_version": "1"})
+
+    assert response.status_code == 302 and response["Location"] == url
+    kept.refresh_from_db()
+    dupe.refresh_from_db()
+    assert kept.name == "Northwind Traders Ltd" and dupe.archived_at is None
+    page = owner_client.get(url).content.decode()
+    assert "changed while you reviewed the merge" in page and "Northwind Traders Ltd" in page
+
+    merged = owner_client.post(url, {"name": "loser", "survivor_version": "2", "loser_version": "1"})
+    assert merged.status_code == 302 and merged["Location"] == kept.get_absolute_url()
+    kept.refresh_from_db()
+    assert kept.name == "NORTHWIND TRADERS INC" and kept.version == 3
