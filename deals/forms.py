@@ -185,6 +185,9 @@ class LineItemForm(forms.ModelForm):
         help_text=_("Empty: the product's price in the deal's currency."),
     )
 
+    # The version the editor loaded (edit only): a save on an older one shows what changed.
+    version = forms.CharField(widget=forms.HiddenInput, required=False)
+
     class Meta:
         model = LineItem
         fields = ["product", "quantity", "unit_price", "discount_percent"]
@@ -196,6 +199,9 @@ class LineItemForm(forms.ModelForm):
         if self.instance.pk:
             self.fields["product"].disabled = True
             self.fields["unit_price"].required = True
+            self.fields["version"].initial = self.instance.version
+        else:
+            self.fields.pop("version")
 
 
 class LineItemAddForm(LineItemForm):

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from contacts.models import Contact
 from contacts.signals import customer_event
 from crm.models import User
-from crm.versioning import VersionConflict, lock_versioned
+from crm.versioning import VersionConflict, bump, lock_versioned
 from deals.models import Deal, DealStatus, LineItem, LostReason, Pipeline, Product, Stage, StageChange
 from deals.money import RateBook
 from deals.selectors import deal_reopen_stage
@@ -358,14 +358,24 @@ def line_item_add(
 
 
 def line_item_update(
-    *, line_item: LineItem, actor: User | None, quantity: Decimal, unit_price: Decimal, discount_percent: Decimal
+    *,
+    line_item: LineItem,
+    actor: User | None,
+    quantity: Decimal,
+    unit_price: Decimal,
+    discount_percent: Decimal,
+    version: int | None = None,
 ) -> LineItem:
+    """Change a line item edited on ``version`` (``VersionConflict`` when someone saved it since)."""
     with transaction.atomic():
         locked = _locked_deal(line_item.deal)
+        submitted = {"quantity": quantity, "unit_price": unit_price, "discount_percent": discount_percent}
+        lock_versioned(line_item, version=version, fields=list(submitted), submitted=submitted)
         line_item.quantity = quantity
         line_item.unit_price = unit_price
         line_item.discount_percent = discount_percent
         line_item.full_clean()
+        bump(line_item)
         line_item.save()
         _after_line_items_changed(locked, _("Line item changed: %(product)s") % {"product": line_item.product.name})
     return line_item

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from contacts.models import Company, Contact
 from crm import exports
-from crm.versioning import parse_version
+from crm.versioning import VersionConflict, parse_version
 from deals import selectors, services
 from deals.forms import BoardFilterForm, DealFilterForm, DealForm, LineItemAddForm, LineItemForm, MoveForm
 from deals.hooks import decorate_cards
@@ -370,17 +370,29 @@ def _line_item_for(request: HttpRequest, pk: int, item_pk: int) -> tuple[Deal, L
 def line_item_edit(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
     deal, item = _line_item_for(request, pk, item_pk)
     form = LineItemForm(request.POST or None, instance=item)
+    conflict = None
     if request.method == "POST" and form.is_valid():
-        services.line_item_update(
-            line_item=item,
-            actor=request.user,
-            quantity=form.cleaned_data["quantity"],
-            unit_price=form.cleaned_data["unit_price"],
-            discount_percent=form.cleaned_data["discount_percent"],
-        )
-        messages.success(request, _("Line item saved."))
-        return redirect(deal)
-    return render(request, "deals/line_item_form.html", {"form": form, "deal": deal, "item": item})
+        try:
+            services.line_item_update(
+                line_item=item,
+                actor=request.user,
+                quantity=form.cleaned_data["quantity"],
+                unit_price=form.cleaned_data["unit_price"],
+                discount_percent=form.cleaned_data["discount_percent"],
+                version=parse_version(form.cleaned_data["version"]),
+            )
+        except VersionConflict as exc:
+            conflict = exc
+            # The editor's values again on the saved version: saving once more keeps them.
+            data = request.POST.copy()
+            data["version"] = str(exc.version)
+            form = LineItemForm(data, instance=exc.instance)
+            form.is_valid()
+        else:
+            messages.success(request, _("Line item saved."))
+            return redirect(deal)
+    context = {"form": form, "deal": deal, "item": item, "conflict": conflict}
+    return render(request, "deals/line_item_form.html", context, status=409 if conflict else 200)
 
 
 @require_POST
