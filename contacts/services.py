@@ -72,6 +72,8 @@ def customer_prepare_admin_save(*, instance: Company | Contact) -> None:
     fields = COMPANY_PHONE_FIELDS if isinstance(instance, Company) else CONTACT_PHONE_FIELDS
     _normalise(instance, fields, keep_invalid_phone=True)
     instance.completeness = instance.compute_completeness()
+    if instance.pk:
+        bump(instance)  # the admin form checked it still had the version it loaded
 
 
 def _save(instance: Company | Contact, *, actor: User | None, tags: list[Tag] | None, created: bool) -> None:

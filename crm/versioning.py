@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from django import forms
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext as _
 
@@ -150,3 +152,28 @@ def lock_versioned(
 def bump(instance: models.Model) -> None:
     """Next version of a locked row (the caller then saves it)."""
     instance.version = (instance.version or 0) + 1
+
+
+class VersionedAdminForm(forms.ModelForm):
+    """A Django admin change form that carries the version it loaded (``loaded_version``): a
+    save on top of someone else's newer save is refused with a message instead of undoing it.
+    The admin's ``save_model`` then writes ``version + 1`` (``bump``)."""
+
+    loaded_version = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["loaded_version"].initial = self.instance.version
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        loaded = parse_version(cleaned.get("loaded_version"))
+        model = type(self.instance)
+        if self.instance.pk and loaded is not None:
+            current = model._base_manager.filter(pk=self.instance.pk).values_list("version", flat=True).first()
+            if current != loaded:
+                raise ValidationError(
+                    _("Someone else saved this record after you opened it. Reload the page to see it.")
+                )
+        return cleaned

@@ -149,3 +149,36 @@ def test_a_merge_after_either_record_changed_is_stopped_and_shows_the_current_va
     assert merged.status_code == 302 and merged["Location"] == kept.get_absolute_url()
     kept.refresh_from_db()
     assert kept.name == "NORTHWIND TRADERS INC" and kept.version == 3
+
+
+def _admin_company_data(company, **overrides):
+    data = {
+        "name": company.name,
+        "domain": company.domain,
+        "phone": company.phone,
+        "email": company.email,
+        "country": str(company.country),
+        "owner": company.owner_id,
+        "lifecycle_stage": company.lifecycle_stage,
+        "loaded_version": company.version,
+    }
+    data.update(overrides)
+    return data
+
+
+def test_an_admin_save_on_a_stale_version_is_refused_and_a_fresh_one_bumps_it(admin_client, manager, company):
+    url = reverse("admin:contacts_company_change", args=[company.pk])
+    stale = _admin_company_data(company, name="Admin's name")
+    services.company_update(actor=manager, company=company, industry="Logistics")
+
+    refused = admin_client.post(url, stale)
+
+    assert refused.status_code == 200
+    assert "Someone else saved this record after you opened it" in refused.content.decode()
+    company.refresh_from_db()
+    assert (company.name, company.industry) == ("Acme Corp", "Logistics")
+
+    saved = admin_client.post(url, _admin_company_data(company, name="Admin's name", industry="Logistics"))
+    assert saved.status_code == 302
+    company.refresh_from_db()
+    assert (company.name, company.version) == ("Admin's name", 3)
