@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from crm import services
@@ -124,3 +125,11 @@ def test_the_immediate_relay_after_commit_sends_at_once_and_swallows_a_broker_er
 
     pending.refresh_from_db()
     assert pending.sent_at is None and pending.attempts == 1 and "Connection refused" in pending.last_error
+
+
+def test_admins_see_the_outbox_read_only(admin_client, db):
+    row = _enqueue(args=[42])
+    response = admin_client.get(reverse("admin:crm_outbox_changelist"), {"sent_at__isnull": "True"})
+    assert response.status_code == 200 and "crm.tasks.heartbeat" in response.content.decode()
+    assert admin_client.get(reverse("admin:crm_outbox_change", args=[row.pk])).status_code == 200
+    assert admin_client.get(reverse("admin:crm_outbox_add")).status_code == 403
