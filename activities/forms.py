@@ -15,6 +15,7 @@ from contacts.forms import style_plain, use_fast_select
 from contacts.models import Contact
 from crm.forms import StrictInputMixin, preload_choices
 from crm.models import User, users_visible_to
+from crm.versioning import parse_version
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
@@ -50,6 +51,8 @@ class ActivityForm(StrictInputMixin, forms.ModelForm):
     remind = forms.TypedChoiceField(
         label=_("Reminder"), choices=REMIND_CHOICES, required=False, coerce=int, empty_value=None
     )
+    # The version the editor loaded (edit only): a save on an older one shows what changed.
+    version = forms.CharField(widget=forms.HiddenInput, required=False)
 
     class Meta:
         model = Activity
@@ -112,6 +115,9 @@ class ActivityForm(StrictInputMixin, forms.ModelForm):
         if self.instance.pk:
             self.fields.pop("remind", None)
             self.fields.pop("done", None)
+            self.fields["version"].initial = self.instance.version
+        else:
+            self.fields.pop("version")
         self.helper = self._compact_layout()
 
     def _compact_layout(self) -> FormHelper:
@@ -125,6 +131,7 @@ class ActivityForm(StrictInputMixin, forms.ModelForm):
             ["outcome", "owner"],
             ["attendee_users", "attendee_contacts"],
             ["remind", "done"],
+            ["version"],
         ]
         rows = []
         for group in groups:
@@ -160,11 +167,14 @@ class ActivityForm(StrictInputMixin, forms.ModelForm):
         data = dict(self.cleaned_data)
         data.pop("done", None)
         remind = data.pop("remind", None)
+        version = parse_version(data.pop("version", None))
         kwargs = {name: value for name, value in data.items() if name in self.fields or name == "duration_minutes"}
         if not kwargs.get("owner"):
             kwargs.pop("owner", None)
         if remind is not None and not self.instance.pk:
             kwargs["remind_minutes_before"] = remind
+        if self.instance.pk:
+            kwargs["version"] = version
         for many in ("attendee_users", "attendee_contacts"):
             if many in kwargs and kwargs[many] is None:
                 kwargs[many] = []

@@ -45,6 +45,7 @@ from contacts.models import Company, Contact
 from crm.bulk import copy_instances
 from crm.models import User
 from crm.services import notification_create
+from crm.versioning import bump, lock_versioned
 from deals.models import Deal
 
 logger = logging.getLogger(__name__)
@@ -168,14 +169,26 @@ def activity_create(
     return activity
 
 
+def _locked(activity: Activity, *, version: int | None = None, submitted: dict | None = None) -> Activity:
+    """The activity's row locked for this transaction, checked against the ``version`` the
+    editor loaded (``VersionConflict`` lists the fields whose saved value differs)."""
+    return lock_versioned(activity, version=version, fields=list(submitted or {}), submitted=submitted)
+
+
 @transaction.atomic
-def activity_update(*, activity: Activity, actor: User, **fields: object) -> Activity:
-    """Change an activity's fields; a new due time moves its relative reminders."""
+def activity_update(*, activity: Activity, actor: User, version: int | None = None, **fields: object) -> Activity:
+    """Change an activity's fields; a new due time moves its relative reminders.
+
+    ``version`` is what the editor loaded: when someone saved the activity since,
+    ``VersionConflict`` lists the differences and nothing is written (``None``: no check).
+    """
+    activity = _locked(activity, version=version, submitted=fields)
     attendee_users = fields.pop("attendee_users", None)
     attendee_contacts = fields.pop("attendee_contacts", None)
     old_due = activity.due_at
     for name, value in fields.items():
         setattr(activity, name, value)
+    bump(activity)
     activity.save()
     if attendee_users is not None:
         activity.attendee_users.set(attendee_users)
@@ -191,8 +204,10 @@ def activity_update(*, activity: Activity, actor: User, **fields: object) -> Act
 @transaction.atomic
 def activity_set_done(*, activity: Activity, actor: User, done: bool = True) -> Activity:
     """Complete (or reopen) an activity. Completing it cancels reminders not yet sent."""
+    activity = _locked(activity)
     activity.done_at = timezone.now() if done else None
-    activity.save(update_fields=["done_at", "updated_at"])
+    bump(activity)
+    activity.save(update_fields=["done_at", "updated_at", "version"])
     if done:
         Reminder.objects.filter(activity=activity, state=ReminderState.PENDING).update(state=ReminderState.CANCELLED)
     _sync_timeline(activity)
@@ -203,10 +218,12 @@ def activity_set_done(*, activity: Activity, actor: User, done: bool = True) -> 
 @transaction.atomic
 def activity_reschedule(*, activity: Activity, actor: User, due_at: datetime) -> Activity:
     """Move an activity (keeping a meeting's length); relative reminders move with it."""
+    activity = _locked(activity)
     if activity.ends_at and activity.due_at:
         activity.ends_at = due_at + (activity.ends_at - activity.due_at)
     activity.due_at = due_at
-    activity.save(update_fields=["due_at", "ends_at", "updated_at"])
+    bump(activity)
+    activity.save(update_fields=["due_at", "ends_at", "updated_at", "version"])
     _move_reminders(activity)
     _sync_timeline(activity)
     return activity

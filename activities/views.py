@@ -23,6 +23,7 @@ from contacts.models import Company, Contact
 from crm.home import home_panels
 from crm.models import teams_visible_to, users_visible_to
 from crm.params import optional_date, optional_id, parse_choice, safe_next
+from crm.versioning import VersionConflict
 from deals.models import Deal
 
 # --- List, detail, edit -------------------------------------------------------------------
@@ -114,11 +115,30 @@ def activity_edit(request: HttpRequest, pk: int) -> HttpResponse:
         activity_type=activity.type,
         contacts=_attendee_contacts(request, activity.company, activity.contact, activity.deal),
     )
+    conflict = None
     if request.method == "POST" and form.is_valid():
-        services.activity_update(activity=activity, actor=request.user, **form.service_kwargs())
-        messages.success(request, _("Activity saved."))
-        return redirect(activity)
-    return render(request, "activities/activity_form.html", {"form": form, "activity": activity})
+        try:
+            services.activity_update(activity=activity, actor=request.user, **form.service_kwargs())
+        except VersionConflict as exc:
+            conflict = exc
+            # The editor's values again on the saved version: saving once more keeps them.
+            data = request.POST.copy()
+            data["version"] = str(exc.version)
+            form = ActivityForm(
+                data,
+                instance=exc.instance,
+                user=request.user,
+                activity_type=activity.type,
+                contacts=_attendee_contacts(request, activity.company, activity.contact, activity.deal),
+            )
+            form.is_valid()
+        else:
+            messages.success(request, _("Activity saved."))
+            return redirect(activity)
+    if request.method == "POST":
+        activity = selectors.activity_for_user(request.user, pk, write=True)  # the saved one, for the page
+    context = {"form": form, "activity": activity, "conflict": conflict}
+    return render(request, "activities/activity_form.html", context, status=409 if conflict else 200)
 
 
 @require_POST

@@ -4,6 +4,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from contacts import services
 from contacts.models import Company, Contact, ImportJob, MergeRecord, Tag
+from crm.versioning import VersionedAdminForm
 
 
 class ArchivedFilter(admin.SimpleListFilter):
@@ -27,8 +28,15 @@ class TagAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
+class CompanyAdminForm(VersionedAdminForm):
+    class Meta:
+        model = Company
+        fields = "__all__"
+
+
 @admin.register(Company)
 class CompanyAdmin(SimpleHistoryAdmin):
+    form = CompanyAdminForm
     list_display = [
         "name",
         "domain",
@@ -44,7 +52,7 @@ class CompanyAdmin(SimpleHistoryAdmin):
     search_fields = ["name", "domain", "email", "phone"]
     list_select_related = ["owner"]
     autocomplete_fields = ["owner", "tags"]
-    readonly_fields = ["completeness", "created_at", "updated_at", "archived_at"]
+    readonly_fields = ["completeness", "created_at", "updated_at", "archived_at", "version"]
     date_hierarchy = "created_at"
     show_full_result_count = False  # no COUNT(*) over a million rows on every page
 
@@ -53,8 +61,15 @@ class CompanyAdmin(SimpleHistoryAdmin):
         super().save_model(request, obj, form, change)
 
 
+class ContactAdminForm(VersionedAdminForm):
+    class Meta:
+        model = Contact
+        fields = "__all__"
+
+
 @admin.register(Contact)
 class ContactAdmin(SimpleHistoryAdmin):
+    form = ContactAdminForm
     list_display = [
         "__str__",
         "email",
@@ -80,7 +95,7 @@ class ContactAdmin(SimpleHistoryAdmin):
     search_fields = ["first_name", "last_name", "email", "phone", "mobile"]
     list_select_related = ["owner", "company"]
     autocomplete_fields = ["owner", "company", "tags"]
-    readonly_fields = ["completeness", "created_at", "updated_at", "archived_at"]
+    readonly_fields = ["completeness", "created_at", "updated_at", "archived_at", "version"]
     date_hierarchy = "created_at"
     show_full_result_count = False
 

@@ -35,6 +35,7 @@ from contacts.services import INVALID_PHONE_MESSAGE
 from crm.forms import StrictInputMixin, preload_choices
 from crm.models import User, teams_visible_to, users_visible_to
 from crm.params import id_or_none
+from crm.versioning import parse_version
 
 
 def offer_only_the_chosen_company(form: forms.BaseForm, name: str = "company") -> None:
@@ -165,6 +166,8 @@ class _CustomerForm(StrictInputMixin, forms.ModelForm):
     keep_phone_as_typed = forms.BooleanField(
         label=_("Keep the phone as typed"), required=False, help_text=KEEP_PHONE_HELP
     )
+    # The version the editor loaded: a save on an older one shows what changed instead.
+    version = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -181,6 +184,7 @@ class _CustomerForm(StrictInputMixin, forms.ModelForm):
         else:
             self.fields["tags"].initial = ", ".join(tag.name for tag in self.instance.tags.all())
             self.fields["keep_phone_as_typed"].initial = self.instance.phone_is_invalid
+            self.fields["version"].initial = self.instance.version
         self.fields["tags"].widget.attrs.update(
             {
                 "list": "tag-options",
@@ -252,6 +256,8 @@ class _CustomerForm(StrictInputMixin, forms.ModelForm):
         data = {name: self.cleaned_data[name] for name in self._meta.fields}
         data["tag_names"] = self.cleaned_data["tags"]
         data["keep_invalid_phone"] = self.cleaned_data.get("keep_phone_as_typed", False)
+        if self.instance.pk:
+            data["version"] = parse_version(self.cleaned_data.get("version"))
         return data
 
 
@@ -686,6 +692,10 @@ class MergeForm(StrictInputMixin, forms.Form):
     def choices(self) -> dict[str, str]:
         """The picked side per field; a field left unpicked takes the preselected side."""
         return {name: self.cleaned_data.get(name) or self.defaults.get(name, "survivor") for name in self.fields}
+
+    def versions(self) -> tuple[int | None, int | None]:
+        """The survivor's and the loser's versions the merge screen showed (``None``: not sent)."""
+        return parse_version(self.data.get("survivor_version")), parse_version(self.data.get("loser_version"))
 
 
 def _display_value(record: Company | Contact, name: str) -> str:

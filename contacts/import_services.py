@@ -48,6 +48,7 @@ from contacts.signals import customer_events
 from crm.bulk import copy_history, copy_instances, copy_update
 from crm.models import SecurityEventKind, User, users_visible_to
 from crm.security import security_event_record
+from crm.services import outbox_enqueue
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def import_reread(*, job: ImportJob, encoding: str) -> ImportJob:
 
 @transaction.atomic
 def import_configure(*, job: ImportJob, mapping: dict[str, str], options: dict[str, Any]) -> ImportJob:
-    """Store the mapping and options and queue the dry run (after commit)."""
+    """Store the mapping and options and queue the dry run (through the outbox)."""
     from contacts import tasks
 
     job.mapping = mapping
@@ -151,13 +152,14 @@ def import_configure(*, job: ImportJob, mapping: dict[str, str], options: dict[s
     job.error = ""
     job.save(update_fields=["mapping", "options", "state", "preview", "error"])
     _set_progress(job.pk, 0)
-    transaction.on_commit(lambda: tasks.import_analyse.delay(job.pk))
+    # Idempotent: the dry run acts only on a job still being analysed.
+    outbox_enqueue(task=tasks.import_analyse.name, args=[job.pk])
     return job
 
 
 @transaction.atomic
 def import_confirm(*, job: ImportJob) -> ImportJob:
-    """The user accepted the preview: queue the real import (after commit)."""
+    """The user accepted the preview: queue the real import (through the outbox)."""
     from contacts import tasks
 
     job = ImportJob.objects.without_file().select_for_update().get(pk=job.pk)
@@ -166,7 +168,8 @@ def import_confirm(*, job: ImportJob) -> ImportJob:
     job.state = ImportState.PENDING
     job.save(update_fields=["state"])
     _set_progress(job.pk, 0)
-    transaction.on_commit(lambda: tasks.import_run.delay(job.pk))
+    # Idempotent: the import runs only on a confirmed job, and a second delivery finds it locked.
+    outbox_enqueue(task=tasks.import_run.name, args=[job.pk])
     return job
 
 
@@ -640,6 +643,7 @@ def _write_plan(job: ImportJob, actor: User, plan: Plan, *, progress: Callable[[
             record.company = new_company
         record.completeness = record.compute_completeness()
         record.updated_at = now
+        record.version += 1  # what ``copy_update`` writes (version + 1), for the history row
     fields = sorted(
         {name for _r, changed in updates for name in changed if name != "tags"} | {"completeness", "updated_at"}
     )

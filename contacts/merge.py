@@ -36,6 +36,7 @@ from contacts.services import COMPANY_PHONE_FIELDS, CONTACT_PHONE_FIELDS, _norma
 from contacts.signals import customer_event
 from crm.models import SecurityEventKind, User
 from crm.security import security_event_record
+from crm.versioning import VersionConflict
 
 Moved = dict[str, list[int]]
 MoveFn = Callable[..., Moved]
@@ -173,11 +174,14 @@ def records_merge(
     survivor: Company | Contact,
     loser: Company | Contact,
     choices: dict[str, str],
+    survivor_version: int | None = None,
+    loser_version: int | None = None,
 ) -> MergeRecord:
     """Merge ``loser`` into ``survivor`` in one transaction.
 
     ``choices`` maps a field name to "survivor" or "loser": whose value the survivor keeps
-    (fields not named keep the survivor's). Tags become the union of both.
+    (fields not named keep the survivor's). Tags become the union of both. With the versions
+    the merge screen showed, a record changed since raises ``VersionConflict`` (nothing merged).
     """
     kind = record_kind(survivor)
     if record_kind(loser) != kind or survivor.pk == loser.pk:
@@ -187,6 +191,9 @@ def records_merge(
     survivor, loser = locked[survivor.pk], locked[loser.pk]
     if survivor.archived_at is not None or loser.archived_at is not None:
         raise ValidationError(_("An archived or already merged record cannot be merged."))
+    for record, seen in ((survivor, survivor_version), (loser, loser_version)):
+        if seen is not None and record.version != seen:
+            raise VersionConflict(instance=record, changes=[], changed_by=None)
 
     before = {name: _raw(survivor, name) for name in MERGE_FIELDS[kind]}
     for name, side in choices.items():

@@ -144,6 +144,8 @@ class Company(models.Model):
     value_segment = models.CharField(
         _("customer segment"), max_length=12, choices=ValueSegment.choices, blank=True, editable=False
     )
+    # Optimistic locking: every write bumps it; a form posted with an older value conflicts.
+    version = models.PositiveIntegerField(default=1, editable=False)
 
     # Set on the record that lost a merge (it is kept, archived, for the undo window and
     # afterwards as a tombstone whose old links lead to the survivor).
@@ -300,6 +302,9 @@ class Contact(models.Model):
     merged_into = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, editable=False, db_index=False, related_name="+"
     )
+
+    # Optimistic locking: every write bumps it; a form posted with an older value conflicts.
+    version = models.PositiveIntegerField(default=1, editable=False)
 
     history = CustomerHistory(m2m_fields=[tags], excluded_fields=["merged_into"])
     objects = CustomerQuerySet.as_manager()

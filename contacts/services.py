@@ -23,6 +23,7 @@ from contacts.normalize import domain_from_website, normalize_email, normalize_p
 from contacts.signals import customer_event
 from crm.models import SecurityEventKind, User
 from crm.security import security_event_record
+from crm.versioning import bump, lock_versioned
 
 COMPANY_PHONE_FIELDS = ("phone",)
 CONTACT_PHONE_FIELDS = ("phone", "mobile")
@@ -72,11 +73,19 @@ def customer_prepare_admin_save(*, instance: Company | Contact) -> None:
     fields = COMPANY_PHONE_FIELDS if isinstance(instance, Company) else CONTACT_PHONE_FIELDS
     _normalise(instance, fields, keep_invalid_phone=True)
     instance.completeness = instance.compute_completeness()
+    if instance.pk:
+        bump(instance)  # the admin form checked it still had the version it loaded
 
 
 def _save(instance: Company | Contact, *, actor: User | None, tags: list[Tag] | None, created: bool) -> None:
-    """Save the row and its tags, then write one history record that includes both."""
+    """Save the row and its tags, then write one history record that includes both.
+
+    A changed record must be the row locked in the caller's transaction (``_locked``): its
+    version goes up by one, so every form loaded before this write conflicts.
+    """
     instance.completeness = instance.compute_completeness()
+    if not created:
+        bump(instance)  # callers pass the row locked in this transaction
     instance.full_clean(exclude=["owner", "company", "tags"])
     instance.skip_history_when_saving = True
     try:
@@ -88,6 +97,18 @@ def _save(instance: Company | Contact, *, actor: User | None, tags: list[Tag] | 
     if actor is not None:
         instance._history_user = actor
     type(instance)._customer_history.create_historical_record(instance, "+" if created else "~")
+
+
+def _locked(instance: Company | Contact, *, version: int | None = None, submitted: dict[str, Any] | None = None) -> Any:
+    """The row of ``instance`` locked for this transaction, checked against the ``version``
+    the editor loaded (``VersionConflict`` lists what changed since)."""
+    return lock_versioned(
+        instance,
+        version=version,
+        fields=list(submitted or {}),
+        submitted=submitted,
+        history="history",
+    )
 
 
 def _event(kind: str, title: str, *, actor: User | None, obj: Company | Contact) -> None:
@@ -150,11 +171,17 @@ def company_update(
     *,
     actor: User | None,
     company: Company,
+    version: int | None = None,
     tag_names: Iterable[str] | None = None,
     keep_invalid_phone: bool = False,
     **fields: Any,
 ) -> Company:
-    """Change ``fields`` (and the tags when ``tag_names`` is given); owner changes are events."""
+    """Change ``fields`` (and the tags when ``tag_names`` is given); owner changes are events.
+
+    ``version`` is what the editor loaded: when someone saved the company since,
+    ``VersionConflict`` says what they changed and nothing is written (``None``: no check).
+    """
+    company = _locked(company, version=version, submitted=fields)
     old_owner_id = company.owner_id
     for key, value in fields.items():
         setattr(company, key, value)
@@ -168,6 +195,7 @@ def company_update(
 
 @transaction.atomic
 def company_archive(*, actor: User | None, company: Company) -> Company:
+    company = _locked(company)
     if company.archived_at is None:
         company.archived_at = timezone.now()
         _save(company, actor=actor, tags=None, created=False)
@@ -177,6 +205,7 @@ def company_archive(*, actor: User | None, company: Company) -> Company:
 
 @transaction.atomic
 def company_restore(*, actor: User | None, company: Company) -> Company:
+    company = _locked(company)
     if company.archived_at is not None:
         company.archived_at = None
         _save(company, actor=actor, tags=None, created=False)
@@ -222,10 +251,13 @@ def contact_update(
     *,
     actor: User | None,
     contact: Contact,
+    version: int | None = None,
     tag_names: Iterable[str] | None = None,
     keep_invalid_phone: bool = False,
     **fields: Any,
 ) -> Contact:
+    """As ``company_update``, for a contact."""
+    contact = _locked(contact, version=version, submitted=fields)
     old_owner_id = contact.owner_id
     for key, value in fields.items():
         setattr(contact, key, value)
@@ -239,6 +271,7 @@ def contact_update(
 
 @transaction.atomic
 def contact_archive(*, actor: User | None, contact: Contact) -> Contact:
+    contact = _locked(contact)
     if contact.archived_at is None:
         contact.archived_at = timezone.now()
         _save(contact, actor=actor, tags=None, created=False)
@@ -248,6 +281,7 @@ def contact_archive(*, actor: User | None, contact: Contact) -> Contact:
 
 @transaction.atomic
 def contact_restore(*, actor: User | None, contact: Contact) -> Contact:
+    contact = _locked(contact)
     if contact.archived_at is not None:
         contact.archived_at = None
         _save(contact, actor=actor, tags=None, created=False)

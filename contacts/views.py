@@ -64,6 +64,8 @@ from contacts.tasks import refresh_duplicates
 from crm import exports
 from crm.params import clean_text, optional_id, safe_next
 from crm.rows import list_rows
+from crm.services import outbox_enqueue
+from crm.versioning import VersionConflict
 
 PAGE_SIZE = 50
 # Changing one of these on an existing record is when a possible duplicate is worth a look.
@@ -158,6 +160,16 @@ def _contact_duplicates(request: HttpRequest, form: ContactForm, *, exclude_pk: 
     )
 
 
+def _conflict_form(form_class: Any, request: HttpRequest, conflict: VersionConflict) -> Any:
+    """The editor's values again, now based on the saved version: saving it once more is a
+    deliberate "keep mine" made after reading what the other person changed."""
+    data = request.POST.copy()
+    data["version"] = str(conflict.version)
+    form = form_class(data, instance=conflict.instance, user=request.user)
+    form.is_valid()
+    return form
+
+
 def company_create(request: HttpRequest) -> HttpResponse:
     form_class = CompanyQuickForm if "quick" in request.POST else CompanyForm
     form = form_class(request.POST or None, user=request.user)
@@ -206,20 +218,30 @@ def company_edit(request: HttpRequest, pk: int) -> HttpResponse:
     company = company_for_user(request.user, pk, write=True)
     form = CompanyForm(request.POST or None, instance=company, user=request.user)
     duplicates: list[Duplicate] = []
+    conflict = None
     if request.method == "POST" and form.is_valid():
         duplicates = _company_duplicates(request, form, exclude_pk=company.pk)
         if not duplicates:
-            services.company_update(actor=request.user, company=company, **form.service_kwargs())
-            messages.success(request, _("Changes saved."))
-            return redirect(company)
+            try:
+                services.company_update(actor=request.user, company=company, **form.service_kwargs())
+            except VersionConflict as exc:
+                conflict = exc
+                form = _conflict_form(CompanyForm, request, exc)
+            else:
+                messages.success(request, _("Changes saved."))
+                return redirect(company)
+    if request.method == "POST":
+        # Validating the form wrote the typed values onto the record; show the saved one.
+        company = company_for_user(request.user, pk, write=True)
     context = {
         "form": form,
         "company": company,
+        "conflict": conflict,
         "duplicates": duplicates,
         "merge_links": _merge_links(request, duplicates, company),
         "nav": "companies",
     }
-    return render(request, "contacts/company_form.html", context)
+    return render(request, "contacts/company_form.html", context, status=409 if conflict else 200)
 
 
 @require_POST
@@ -326,20 +348,30 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
     contact = contact_for_user(request.user, pk, write=True)
     form = ContactForm(request.POST or None, instance=contact, user=request.user)
     duplicates: list[Duplicate] = []
+    conflict = None
     if request.method == "POST" and form.is_valid():
         duplicates = _contact_duplicates(request, form, exclude_pk=contact.pk)
         if not duplicates:
-            services.contact_update(actor=request.user, contact=contact, **form.service_kwargs())
-            messages.success(request, _("Changes saved."))
-            return redirect(contact)
+            try:
+                services.contact_update(actor=request.user, contact=contact, **form.service_kwargs())
+            except VersionConflict as exc:
+                conflict = exc
+                form = _conflict_form(ContactForm, request, exc)
+            else:
+                messages.success(request, _("Changes saved."))
+                return redirect(contact)
+    if request.method == "POST":
+        # Validating the form wrote the typed values onto the record; show the saved one.
+        contact = contact_for_user(request.user, pk, write=True)
     context = {
         "form": form,
         "contact": contact,
+        "conflict": conflict,
         "duplicates": duplicates,
         "merge_links": _merge_links(request, duplicates, contact),
         "nav": "contacts",
     }
-    return render(request, "contacts/contact_form.html", context)
+    return render(request, "contacts/contact_form.html", context, status=409 if conflict else 200)
 
 
 @require_POST
@@ -535,7 +567,8 @@ def duplicate_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
 def duplicates_refresh_now(request: HttpRequest) -> HttpResponse:
     if not (request.user.is_admin or request.user.is_manager):
         raise PermissionDenied
-    transaction.on_commit(refresh_duplicates.delay)
+    with transaction.atomic():
+        outbox_enqueue(task=refresh_duplicates.name)  # idempotent: recomputed from scratch
     messages.success(request, _("Refreshing the duplicate candidates. Reload this page in a minute."))
     return redirect("contacts:duplicates")
 
@@ -543,8 +576,23 @@ def duplicates_refresh_now(request: HttpRequest) -> HttpResponse:
 def _merge(request: HttpRequest, survivor: Company | Contact, loser: Company | Contact) -> HttpResponse:
     form = MergeForm(request.POST or None, survivor=survivor, loser=loser)
     if request.method == "POST" and form.is_valid():
+        survivor_version, loser_version = form.versions()
         try:
-            record = records_merge(actor=request.user, survivor=survivor, loser=loser, choices=form.choices())
+            record = records_merge(
+                actor=request.user,
+                survivor=survivor,
+                loser=loser,
+                choices=form.choices(),
+                survivor_version=survivor_version,
+                loser_version=loser_version,
+            )
+        except VersionConflict as conflict:
+            messages.warning(
+                request,
+                _("“%(name)s” changed while you reviewed the merge. Nothing was merged: check the values again.")
+                % {"name": conflict.instance},
+            )
+            return redirect(request.get_full_path())
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:

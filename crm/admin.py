@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import Notification, SecurityEvent, Team, User
+from crm.models import Notification, Outbox, SecurityEvent, Team, User
 from crm.signals import team_event_record
 
 
@@ -94,3 +94,20 @@ class SecurityEventAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None) -> bool:
         return request.user.is_active and request.user.is_admin
+
+
+@admin.register(Outbox)
+class OutboxAdmin(admin.ModelAdmin):
+    """Follow-up work waiting for (or sent to) Celery: read-only, to see what a broker outage delayed."""
+
+    list_display = ["id", "task", "args", "created_at", "attempts", "sent_at", "available_at", "last_error"]
+    list_filter = [("sent_at", admin.EmptyFieldListFilter), "task"]
+    search_fields = ["task", "last_error"]
+    readonly_fields = [f.name for f in Outbox._meta.fields]
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -129,6 +129,9 @@ def copy_update(model: type[models.Model], objs: Sequence[models.Model], field_n
     attnames = [f.attname for f in fields]
     copy_rows(model, fields, ([obj.__dict__.get(name) for name in attnames] for obj in objs), table=temp)
     assignments = ", ".join(f"{quote(f.column)} = s.{quote(f.column)}" for f in fields[1:])
+    if "version" in {f.name for f in opts.concrete_fields} and "version" not in field_names:
+        # A versioned record changed in bulk conflicts with every edit form loaded before it.
+        assignments += f", {quote('version')} = t.{quote('version')} + 1"
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {quote(opts.db_table)} AS t SET {assignments} FROM {quote(temp)} AS s "  # noqa: S608 (SQL names from model metadata and module constants; values are bound parameters)

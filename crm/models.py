@@ -305,3 +305,43 @@ class SecurityEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("security events are append-only")
+
+
+class Outbox(models.Model):
+    """A Celery task to send once the transaction that wrote this row has committed.
+
+    Services write a row in their own transaction (``crm.services.outbox_enqueue``), so the
+    follow-up work exists exactly when the change does. A relay (an immediate nudge after the
+    commit, and beat's sweep every few seconds) sends pending rows to the broker and marks
+    them sent; a broker that is down leaves them pending with ``attempts`` and ``last_error``
+    for the next sweep. Sending is at-least-once (a relay that dies between the send and its
+    commit sends again), so every task routed through here is idempotent.
+
+    A relay claims rows with ``SELECT … FOR UPDATE SKIP LOCKED`` and holds them only for its
+    own short transaction: a relay that dies releases them with its connection, so no lease
+    column is needed — two relays never send the same row at once.
+    """
+
+    task = models.CharField(_("task"), max_length=200)
+    args = models.JSONField(_("arguments"), default=list, blank=True)
+    kwargs = models.JSONField(_("keyword arguments"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # Not sent before this time: now when written, later after a failed send (backoff).
+    available_at = models.DateTimeField(_("available"), default=timezone.now)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            # The relay's sweep: pending rows that are due, oldest first (stays small: sent rows leave it).
+            models.Index(fields=["available_at", "id"], condition=models.Q(sent_at__isnull=True), name="outbox_due"),
+            # The purge of sent rows past their keeping time.
+            models.Index(fields=["sent_at"], condition=models.Q(sent_at__isnull=False), name="outbox_sent"),
+        ]
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox")
+
+    def __str__(self) -> str:
+        return f"{self.task}{tuple(self.args)}"

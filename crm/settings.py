@@ -237,6 +237,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "crm-heartbeat": {"task": "crm.tasks.heartbeat", "schedule": 60.0},
+    # The transactional outbox: follow-up work whose immediate send failed (broker down) goes out here.
+    "crm-outbox-relay": {"task": "crm.tasks.outbox_relay", "schedule": 10.0},
     # Reminder due times live in the database; this sweep finds and delivers them.
     "activities-reminder-sweep": {"task": "activities.tasks.reminder_sweep", "schedule": 60.0},
     "activities-daily-digest": {"task": "activities.tasks.daily_digest", "schedule": crontab(hour=7, minute=0)},
@@ -266,6 +268,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # The only path that deletes security-log rows: those older than SECURITY_LOG_RETENTION_DAYS.
     "crm-purge-security-events": {"task": "crm.tasks.purge_security_events", "schedule": crontab(hour=0, minute=50)},
 }
+# Sent outbox rows are kept this many days (to trace what was sent), then purged by the sweep.
+OUTBOX_KEEP_DAYS = env_int("OUTBOX_KEEP_DAYS", 7, minimum=1)
 # A reminder claimed by a worker that then died is claimed again after this many seconds.
 REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 300, minimum=1)
 

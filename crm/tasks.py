@@ -2,6 +2,8 @@ from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
 
+from crm.services import outbox_sweep
+
 
 @shared_task(time_limit=30)
 def heartbeat() -> str:
@@ -17,3 +19,9 @@ def purge_security_events() -> int:
     from crm.security import security_events_purge
 
     return security_events_purge()
+
+
+@shared_task(time_limit=120, soft_time_limit=110)
+def outbox_relay() -> int:
+    """Beat, every few seconds: send the outbox rows the immediate relay could not (idempotent)."""
+    return outbox_sweep()

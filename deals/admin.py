@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from crm.versioning import VersionedAdminForm
 from deals import services
 from deals.models import Deal, ExchangeRate, LineItem, LostReason, Pipeline, Product, Stage, StageChange
 
@@ -66,10 +65,7 @@ class StageChangeInline(admin.TabularInline):
         return super().get_queryset(request).select_related("from_stage", "to_stage", "actor", "lost_reason")
 
 
-class DealAdminForm(forms.ModelForm):
-    # The version the admin loaded: a save on top of someone else's newer save is refused.
-    loaded_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
-
+class DealAdminForm(VersionedAdminForm):
     class Meta:
         model = Deal
         fields = [
@@ -91,11 +87,6 @@ class DealAdminForm(forms.ModelForm):
             "created_at",
         ]
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.fields["loaded_version"].initial = self.instance.version
-
     def clean(self):
         cleaned = super().clean()
         stage, pipeline = cleaned.get("stage"), cleaned.get("pipeline")
@@ -103,9 +94,6 @@ class DealAdminForm(forms.ModelForm):
             self.add_error("stage", _("That stage belongs to another pipeline."))
         if stage and stage.is_lost and not cleaned.get("lost_reason"):
             self.add_error("lost_reason", _("Say why the deal was lost."))
-        loaded = cleaned.get("loaded_version")
-        if self.instance.pk and loaded is not None and loaded != Deal.objects.get(pk=self.instance.pk).version:
-            raise ValidationError(_("Someone else saved this deal after you opened it. Reload the page to see it."))
         return cleaned
 
 

@@ -43,7 +43,7 @@ class StageChoiceField(forms.ModelChoiceField):
 
 
 class DealForm(StrictInputMixin, forms.ModelForm):
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    version = forms.CharField(widget=forms.HiddenInput, required=False)
     probability = forms.IntegerField(
         label=_("Probability %"),
         min_value=0,
@@ -187,6 +187,9 @@ class LineItemForm(StrictInputMixin, forms.ModelForm):
         help_text=_("Empty: the product's price in the deal's currency."),
     )
 
+    # The version the editor loaded (edit only): a save on an older one shows what changed.
+    version = forms.CharField(widget=forms.HiddenInput, required=False)
+
     class Meta:
         model = LineItem
         fields = ["product", "quantity", "unit_price", "discount_percent"]
@@ -198,6 +201,9 @@ class LineItemForm(StrictInputMixin, forms.ModelForm):
         if self.instance.pk:
             self.fields["product"].disabled = True
             self.fields["unit_price"].required = True
+            self.fields["version"].initial = self.instance.version
+        else:
+            self.fields.pop("version")
 
 
 class LineItemAddForm(LineItemForm):

@@ -266,6 +266,8 @@ class LineItem(models.Model):
     unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=2)
     discount_percent = models.DecimalField(_("discount %"), max_digits=5, decimal_places=2, default=Decimal("0"))
     position = models.PositiveSmallIntegerField(default=0)
+    # Optimistic locking: every edit bumps it; a form posted with an older value conflicts.
+    version = models.PositiveIntegerField(default=1, editable=False)
 
     class Meta:
         ordering = ["deal", "position", "id"]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +18,7 @@ from django.utils.translation import gettext as _
 from contacts.models import Contact
 from contacts.signals import customer_event
 from crm.models import User
+from crm.versioning import VersionConflict, bump, lock_versioned
 from deals.models import Deal, DealStatus, LineItem, LostReason, Pipeline, Product, Stage, StageChange
 from deals.money import RateBook
 from deals.selectors import deal_reopen_stage
@@ -43,22 +43,12 @@ EDITABLE_FIELDS = (
 )
 
 
-@dataclass(frozen=True)
-class FieldChange:
-    field: str
-    label: str
-    yours: str
-    theirs: str
-
-
-class DealConflict(Exception):
+class DealConflict(VersionConflict):
     """The deal changed since the editor loaded it; nothing was saved."""
 
-    def __init__(self, *, deal: Deal, changes: list[FieldChange], changed_by: User | None) -> None:
-        super().__init__(f"Deal {deal.pk} changed since version you edited")
-        self.deal = deal
-        self.changes = changes
-        self.changed_by = changed_by
+    @property
+    def deal(self) -> Deal:
+        return self.instance
 
 
 class StageMoveConflict(Exception):
@@ -137,7 +127,7 @@ def _apply_stage(
 
 
 def _announce(*, deal: Deal, change: StageChange, actor: User | None) -> None:
-    """Timeline event inside the transaction; the plain signal only once the move is committed."""
+    """Timeline event and ``deal_stage_changed``, both inside the move's transaction."""
     kind = change._event_kind
     titles = {
         "deal_won": _("Deal won: %(deal)s"),
@@ -164,7 +154,9 @@ def _announce(*, deal: Deal, change: StageChange, actor: User | None) -> None:
         body=change.note,
         data=data,
     )
-    transaction.on_commit(lambda: deal_stage_changed.send(sender=Deal, deal=deal, stage_change=change))
+    # Inside the transaction: receivers that need work done after the commit write an outbox
+    # row (``crm.services.outbox_enqueue``), which commits — or rolls back — with the move.
+    deal_stage_changed.send(sender=Deal, deal=deal, stage_change=change)
 
 
 def _line_items_total(deal: Deal) -> Decimal:
@@ -262,47 +254,6 @@ def deal_reopen(*, deal: Deal, actor: User | None, stage: Stage | None = None) -
     return deal_move_stage(deal=deal, stage=stage, actor=actor)
 
 
-def _display(deal: Deal, field: str, value: Any) -> str:
-    if value is None or value == "":
-        return "—"
-    model_field = Deal._meta.get_field(field)
-    if model_field.choices:
-        return str(dict(model_field.flatchoices).get(value, value))
-    if isinstance(value, bool):
-        return _("yes") if value else _("no")
-    return str(value)
-
-
-def _changes_since(*, current: Deal, version: int, data: dict[str, Any]) -> tuple[list[FieldChange], User | None]:
-    """What changed between the version the editor loaded and now, with the current values."""
-    seen = current.history.filter(version=version).order_by("-history_date").first()
-    latest = current.history.order_by("-history_date").select_related("history_user").first()
-    changed_by = latest.history_user if latest else None
-    changes = []
-    for field in EDITABLE_FIELDS:
-        model_field = Deal._meta.get_field(field)
-        attname = model_field.attname
-        now_value = getattr(current, attname)
-        if seen is not None:
-            differs = getattr(seen, attname) != now_value
-        else:
-            submitted = data.get(field)
-            submitted = getattr(submitted, "pk", submitted)
-            differs = field in data and submitted != now_value
-        if differs:
-            shown = getattr(current, field) if model_field.is_relation else now_value
-            yours = data.get(field)
-            changes.append(
-                FieldChange(
-                    field=field,
-                    label=str(model_field.verbose_name),
-                    yours=_display(current, field, yours),
-                    theirs=_display(current, field, shown),
-                )
-            )
-    return changes, changed_by
-
-
 def deal_update(*, deal: Deal, actor: User | None, version: int | None, data: dict[str, Any]) -> Deal:
     """Apply an edit made on ``version`` of the deal.
 
@@ -314,10 +265,10 @@ def deal_update(*, deal: Deal, actor: User | None, version: int | None, data: di
     if unknown:
         raise ValueError(f"deal_update does not change {sorted(unknown)}")
     with transaction.atomic():
-        locked = _locked_deal(deal)
-        if version is not None and locked.version != version:
-            changes, changed_by = _changes_since(current=locked, version=version, data=data)
-            raise DealConflict(deal=locked, changes=changes, changed_by=changed_by)
+        try:
+            locked = lock_versioned(deal, version=version, fields=EDITABLE_FIELDS, submitted=data, history="history")
+        except VersionConflict as exc:
+            raise DealConflict(instance=exc.instance, changes=exc.changes, changed_by=exc.changed_by) from None
         old_stage = locked.stage
         new_stage: Stage = data.get("stage", old_stage)
         new_pipeline: Pipeline | None = data.get("pipeline")
@@ -407,14 +358,24 @@ def line_item_add(
 
 
 def line_item_update(
-    *, line_item: LineItem, actor: User | None, quantity: Decimal, unit_price: Decimal, discount_percent: Decimal
+    *,
+    line_item: LineItem,
+    actor: User | None,
+    quantity: Decimal,
+    unit_price: Decimal,
+    discount_percent: Decimal,
+    version: int | None = None,
 ) -> LineItem:
+    """Change a line item edited on ``version`` (``VersionConflict`` when someone saved it since)."""
     with transaction.atomic():
         locked = _locked_deal(line_item.deal)
+        submitted = {"quantity": quantity, "unit_price": unit_price, "discount_percent": discount_percent}
+        lock_versioned(line_item, version=version, fields=list(submitted), submitted=submitted)
         line_item.quantity = quantity
         line_item.unit_price = unit_price
         line_item.discount_percent = discount_percent
         line_item.full_clean()
+        bump(line_item)
         line_item.save()
         _after_line_items_changed(locked, _("Line item changed: %(product)s") % {"product": line_item.product.name})
     return line_item

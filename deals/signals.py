@@ -1,9 +1,11 @@
 """Signals other apps subscribe to without ``deals`` importing them.
 
-``deal_stage_changed(sender=Deal, deal=..., stage_change=...)`` is sent after the transaction
-that moved the deal has committed (never for a move that was rolled back), so receivers such
-as the reports rollups may enqueue work that reads the new state. A new deal's first placement
-counts as a move (its StageChange has ``from_stage=None``).
+``deal_stage_changed(sender=Deal, deal=..., stage_change=...)`` is sent inside the transaction
+that moves the deal. A receiver that needs work done after the commit (the reports rollups)
+writes it to the outbox (``crm.services.outbox_enqueue``): the row commits with the move, or
+vanishes with a move that was rolled back, and is relayed to Celery even if the broker is
+down at that moment. A new deal's first placement counts as a move (its StageChange has
+``from_stage=None``).
 """
 
 from django.dispatch import Signal

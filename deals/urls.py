@@ -16,6 +16,7 @@ urlpatterns = [
     path("<int:pk>/", views.deal_detail, name="detail"),
     path("<int:pk>/edit/", views.deal_edit, name="edit"),
     path("<int:pk>/move/", views.deal_move, name="move"),
+    path("<int:pk>/card/", views.deal_card, name="card"),
     path("<int:pk>/line-items/", views.line_item_add, name="line-item-add"),
     path("<int:pk>/line-items/<int:item_pk>/", views.line_item_edit, name="line-item-edit"),
     path("<int:pk>/line-items/<int:item_pk>/remove/", views.line_item_remove, name="line-item-remove"),

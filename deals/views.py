@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from contacts.models import Company, Contact
 from crm import exports
 from crm.params import optional_id, safe_next
+from crm.versioning import VersionConflict, parse_version
 from deals import selectors, services
 from deals.forms import BoardFilterForm, DealFilterForm, DealForm, LineItemAddForm, LineItemForm, MoveForm
 from deals.hooks import decorate_cards
@@ -163,7 +164,10 @@ def deal_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.deal_update(
-                deal=deal, actor=request.user, version=form.cleaned_data["version"], data=form.service_data()
+                deal=deal,
+                actor=request.user,
+                version=parse_version(form.cleaned_data["version"]),
+                data=form.service_data(),
             )
         except services.DealConflict as exc:
             conflict = exc
@@ -230,9 +234,11 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Stage moves ---------------------------------------------------------------------------
 
 
-def _board_column_heads(request: HttpRequest, deal: Deal, stage_ids: set[int]) -> list[selectors.BoardColumn]:
+def _board_column_heads(
+    request: HttpRequest, deal: Deal, stage_ids: set[int], data: Any = None
+) -> list[selectors.BoardColumn]:
     """Fresh header figures for the columns a move touched (same board filters as the page)."""
-    filters = BoardFilterForm(request.POST, user=request.user)
+    filters = BoardFilterForm(request.POST if data is None else data, user=request.user)
     where = selectors.board_where(deal.pipeline, filters.where()) & Q(stage_id__in=stage_ids)
     totals = selectors.stored_money_totals(request.user, where, group_by="stage_id")
     stages = Stage.objects.filter(pk__in=stage_ids, is_won=False, is_lost=False)
@@ -262,13 +268,16 @@ def _ask_lost_reason(request: HttpRequest, form: MoveForm, deal: Deal) -> HttpRe
     return response
 
 
-def _moved_card(request: HttpRequest, deal: Deal, old_stage_id: int) -> HttpResponse:
-    """The card in its new column and both columns' new figures (htmx out-of-band swaps)."""
+def _moved_card(request: HttpRequest, deal: Deal, old_stage_id: int | None, data: Any = None) -> HttpResponse:
+    """The card in its new column and the touched columns' new figures (htmx out-of-band swaps);
+    with ``old_stage_id=None``, every open column's figures."""
+    data = request.POST if data is None else data
     deal = selectors.deals_for_user(request.user).get(pk=deal.pk)
     decorate_cards([deal])
-    board_filters = BoardFilterForm(request.POST, user=request.user)
-    heads = _board_column_heads(request, deal, {old_stage_id, deal.stage_id})
+    board_filters = BoardFilterForm(data, user=request.user)
     stages = list(Stage.objects.filter(pipeline_id=deal.pipeline_id).order_by("position", "id"))
+    touched = {old_stage_id, deal.stage_id} if old_stage_id is not None else {s.pk for s in stages}
+    heads = _board_column_heads(request, deal, touched, data)
     context = {
         "deal": deal,
         "heads": heads,
@@ -276,6 +285,18 @@ def _moved_card(request: HttpRequest, deal: Deal, old_stage_id: int) -> HttpResp
         "board_querystring": board_filters.querystring(),
     }
     return render(request, "deals/partials/move_result.html", context)
+
+
+@require_GET
+def deal_card(request: HttpRequest, pk: int) -> HttpResponse:
+    """A card as it really is now, in its real column, with fresh column figures.
+
+    The board asks for it when a move's answer was an error or never came: the move may have
+    been saved (or someone else moved the card), so the board shows what is stored instead of
+    guessing. Takes the board's filters (owner, team) as query parameters.
+    """
+    deal = selectors.deal_for_user(request.user, pk)
+    return _moved_card(request, deal, None, request.GET)
 
 
 @require_http_methods(["GET", "POST"])
@@ -353,17 +374,29 @@ def _line_item_for(request: HttpRequest, pk: int, item_pk: int) -> tuple[Deal, L
 def line_item_edit(request: HttpRequest, pk: int, item_pk: int) -> HttpResponse:
     deal, item = _line_item_for(request, pk, item_pk)
     form = LineItemForm(request.POST or None, instance=item)
+    conflict = None
     if request.method == "POST" and form.is_valid():
-        services.line_item_update(
-            line_item=item,
-            actor=request.user,
-            quantity=form.cleaned_data["quantity"],
-            unit_price=form.cleaned_data["unit_price"],
-            discount_percent=form.cleaned_data["discount_percent"],
-        )
-        messages.success(request, _("Line item saved."))
-        return redirect(deal)
-    return render(request, "deals/line_item_form.html", {"form": form, "deal": deal, "item": item})
+        try:
+            services.line_item_update(
+                line_item=item,
+                actor=request.user,
+                quantity=form.cleaned_data["quantity"],
+                unit_price=form.cleaned_data["unit_price"],
+                discount_percent=form.cleaned_data["discount_percent"],
+                version=parse_version(form.cleaned_data["version"]),
+            )
+        except VersionConflict as exc:
+            conflict = exc
+            # The editor's values again on the saved version: saving once more keeps them.
+            data = request.POST.copy()
+            data["version"] = str(exc.version)
+            form = LineItemForm(data, instance=exc.instance)
+            form.is_valid()
+        else:
+            messages.success(request, _("Line item saved."))
+            return redirect(deal)
+    context = {"form": form, "deal": deal, "item": item, "conflict": conflict}
+    return render(request, "deals/line_item_form.html", context, status=409 if conflict else 200)
 
 
 @require_POST

@@ -1,4 +1,4 @@
-"""Thin Celery tasks: ids in, one service call. Enqueued with ``transaction.on_commit``."""
+"""Thin, idempotent Celery tasks: ids in, one service call. Queued through the outbox or by beat."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from contacts.models import Source, ValueSegment
 from crm.exports import csv_response
 from crm.params import optional_int, parse_choice, safe_next
+from crm.services import outbox_enqueue
 from reports import charts, selectors, services, tasks
 from reports.scope import ReportScope, add_months, report_scope_for_user
 from reports.value import AT_RISK_SEGMENTS
@@ -254,10 +255,11 @@ def activity_csv(request: HttpRequest) -> HttpResponse:
 
 
 def _queue_for_managers(request: HttpRequest, task: Any, message: str, fallback: str) -> HttpResponse:
-    """Managers and admins queue a recompute (on commit) and go back to the page they were on."""
+    """Managers and admins queue a recompute (through the outbox) and go back to the page they were on."""
     if not (request.user.is_admin or request.user.is_manager):
         raise PermissionDenied
-    transaction.on_commit(task.delay)
+    with transaction.atomic():
+        outbox_enqueue(task=task.name)  # rebuilds and recomputes are idempotent
     messages.success(request, message)
     return redirect(safe_next(request, reverse(fallback)))
 

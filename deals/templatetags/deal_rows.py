@@ -79,6 +79,7 @@ class _Cards:
         )
         self.detail = url_around_id("deals:detail")
         self.move = url_around_id("deals:move")
+        self.card_url = url_around_id("deals:card")
         self.boards: dict[int, str] = {}
         self.manual_title = escape(gettext("Probability set by hand"))
         self.owner_title = escape(gettext("Owner"))
@@ -147,9 +148,10 @@ class _Cards:
                 f'<span class="text-secondary">{escape(due)}</span></div>'
             )
         draggable = " data-draggable" if can_move else ""
+        card_head, card_tail = self.card_url
         return f"""
 <article class="deal-card card" id="deal-card-{deal.pk}" data-stage-id="{deal.stage_id}"{draggable}
-  aria-label="{title}">
+  data-card-url="{card_head}{deal.pk}{card_tail}" aria-label="{title}">
   <div class="card-body p-2">
     <a class="deal-card-title fw-semibold text-decoration-none"
       href="{detail_head}{deal.pk}{detail_tail}">{title}</a>{company}

@@ -47,7 +47,7 @@ def test_an_admin_save_on_a_stale_version_is_refused(admin_client, owner):
     deal.save()
     response = admin_client.post(reverse("admin:deals_deal_change", args=[deal.pk]), stale)
     assert response.status_code == 200
-    assert "Someone else saved this deal" in response.content.decode()
+    assert "Someone else saved this record after you opened it" in response.content.decode()
     deal.refresh_from_db()
     assert deal.title != "Stale edit"
 

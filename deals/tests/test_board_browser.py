@@ -86,3 +86,49 @@ def test_a_drop_on_lost_asks_why_and_the_move_menu_works_by_keyboard(live_server
     deal.refresh_from_db()
     assert deal.status == "lost"
     assert StageChange.objects.filter(deal=deal, to_stage=lost, lost_reason__name="No budget").exists()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_move_saved_but_answered_with_an_error_shows_the_card_where_it_really_is(live_server, owner, browser_page):
+    """A proxy (or a server) answers 502 to a move the CRM did save: the board re-reads the
+    card instead of putting it back, so the rep does not believe a saved move failed."""
+    pipeline = make_pipeline()
+    deal = DealFactory(owner=owner, pipeline=pipeline, title="Saved but 502")
+    proposal = stage(pipeline, "Proposal")
+    page = browser_page
+
+    def saved_then_bad_gateway(route):
+        route.fetch()  # the CRM really handles (and saves) the move…
+        route.fulfill(status=502, body="Bad gateway")  # …but the browser gets an error
+
+    page.route("**/deals/*/move/", saved_then_bad_gateway)
+    page.goto(f"{live_server.url}/deals/board/{pipeline.pk}/")
+    _drag(page, page.locator(f"#deal-card-{deal.pk}"), page.locator(f"#cards-{proposal.pk}"))
+
+    expect(page.locator(f"#cards-{proposal.pk} #deal-card-{deal.pk}")).to_be_visible()
+    expect(page.locator(f"#col-head-{proposal.pk} .badge")).to_have_text("1")
+    expect(page.locator(f"#deal-card-{deal.pk}")).to_have_count(1)
+    deal.refresh_from_db()
+    assert deal.stage == proposal
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_move_shows_the_card_where_someone_else_put_it(live_server, owner, browser_page):
+    from deals import services
+
+    pipeline = make_pipeline()
+    deal = DealFactory(owner=owner, pipeline=pipeline, title="Moved by someone else")
+    proposal, negotiation = stage(pipeline, "Proposal"), stage(pipeline, "Negotiation")
+    page = browser_page
+    page.goto(f"{live_server.url}/deals/board/{pipeline.pk}/")
+    services.deal_move_stage(deal=deal, stage=negotiation, actor=owner)  # after the board was loaded
+
+    _drag(page, page.locator(f"#deal-card-{deal.pk}"), page.locator(f"#cards-{proposal.pk}"))
+
+    expect(page.locator(f"#cards-{negotiation.pk} #deal-card-{deal.pk}")).to_be_visible()
+    expect(page.locator(f"#col-head-{negotiation.pk} .badge")).to_have_text("1")
+    expect(page.locator(f"#col-head-{proposal.pk} .badge")).to_have_text("0")
+    deal.refresh_from_db()
+    assert deal.stage == negotiation

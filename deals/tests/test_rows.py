@@ -21,7 +21,7 @@ from deals.models import Deal, Stage
 from deals.tests.factories import CompanyFactory, DealFactory, LostReasonFactory
 
 OLD_CARD = """{% load i18n deal_tags %}{% with can_move=deal|editable_by:request.user %}
-<article class="deal-card card" id="deal-card-{{ deal.pk }}" data-stage-id="{{ deal.stage_id }}"{% if can_move %} data-draggable{% endif %} aria-label="{{ deal.title }}">
+<article class="deal-card card" id="deal-card-{{ deal.pk }}" data-stage-id="{{ deal.stage_id }}"{% if can_move %} data-draggable{% endif %} data-card-url="{% url 'deals:card' deal.pk %}" aria-label="{{ deal.title }}">
   <div class="card-body p-2">
     <a class="deal-card-title fw-semibold text-decoration-none" href="{{ deal.get_absolute_url }}">{{ deal.title }}</a>
     {% if deal.company %}<div class="small text-secondary text-truncate">{{ deal.company.name }}</div>{% endif %}

@@ -2,8 +2,11 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 
 from contacts.signals import customer_event
+from crm.models import Outbox
+from crm.services import outbox_enqueue
 from deals import services
 from deals.models import Deal, DealStatus, StageChange
 from deals.signals import deal_stage_changed
@@ -137,23 +140,26 @@ def test_a_move_from_a_stage_the_deal_already_left_conflicts(deal, owner, pipeli
     assert deal.stage.name == "Proposal"
 
 
-def test_the_stage_changed_signal_is_sent_only_after_commit(deal, owner, pipeline, django_capture_on_commit_callbacks):
+def test_the_stage_changed_signal_is_sent_inside_the_moves_transaction(deal, owner, pipeline):
+    """Receivers write their after-commit work to the outbox in the move's own transaction, so
+    a move that is rolled back leaves no work behind and a committed one never loses it."""
     received = []
 
     def receiver(sender, **kwargs):
-        received.append(kwargs)
+        received.append((connection.in_atomic_block, kwargs["stage_change"].pk is not None))
+        outbox_enqueue(task="crm.tasks.heartbeat", args=[kwargs["deal"].pk, "test"])
 
     deal_stage_changed.connect(receiver, weak=False)
     try:
-        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        with pytest.raises(RuntimeError), transaction.atomic():
             services.deal_move_stage(deal=deal, stage=stage(pipeline, "Proposal"), actor=owner)
-        assert received == []
-        for callback in callbacks:
-            callback()
+            raise RuntimeError("the move fails after the signal")
+        assert received == [(True, True)]
+        assert not Outbox.objects.filter(args=[deal.pk, "test"]).exists()
+        services.deal_move_stage(deal=deal, stage=stage(pipeline, "Proposal"), actor=owner)
     finally:
         deal_stage_changed.disconnect(receiver)
-    assert received[0]["deal"].pk == deal.pk
-    assert received[0]["stage_change"].to_stage.name == "Proposal"
+    assert Outbox.objects.filter(args=[deal.pk, "test"], sent_at__isnull=True).count() == 1
 
 
 def test_an_edit_on_an_old_version_conflicts_and_saves_nothing(deal, owner, teammate):

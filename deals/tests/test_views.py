@@ -165,7 +165,7 @@ def test_the_second_of_two_edits_gets_a_conflict_showing_what_changed(owner_clie
     second = owner_client.post(reverse("deals:edit", args=[deal.pk]), {**loaded, "title": "Owner's title"})
     assert second.status_code == 409
     body = second.content.decode()
-    assert "Mia Manager changed this deal while you were editing it" in body
+    assert "Mia Manager changed this record while you were editing it" in body
     assert "Owner&#x27;s title</a>" not in body  # the breadcrumb shows the saved title
     assert "5,000.00" in body or "5000.00" in body
     deal.refresh_from_db()

@@ -6,7 +6,9 @@ document.addEventListener("htmx:responseError", (event) => {
   box.setAttribute("role", "alert");
   box.textContent = status === 409
     ? "Someone else changed this record. Reload to see their change."
-    : `The server could not do that (error ${status}). Nothing was changed.`;
+    : status >= 500
+      ? `The server answered with an error (${status}); the change may or may not be saved. Reload to see.`
+      : `The server could not do that (error ${status}). Nothing was changed.`;
   document.body.appendChild(box);
   setTimeout(() => box.remove(), 6000);
 });

@@ -1,7 +1,10 @@
 // The pipeline board: drag a card to another column (SortableJS), or use its "Move to…" menu.
 // Both submit the card's own htmx form, so the server's answer (the card in its new column and
 // fresh column totals, out of band) is handled the same way. A drop on "Lost" opens a dialog
-// asking for the reason; a refused move (409 someone moved it first, 403, 400) puts the card back.
+// asking for the reason. When a move answers with an error — or no answer arrives — the board
+// does not guess: the move may have been saved, or someone else may have moved the card, so it
+// asks the server for the card as it really is now and shows it in its real column (putting
+// the card back only when even that cannot be read).
 (() => {
   const board = document.querySelector("[data-kanban]");
   if (!board || typeof Sortable === "undefined") return;
@@ -14,6 +17,33 @@
       pending.from.insertBefore(pending.item, pending.from.children[pending.index] || null);
     }
     pending = null;
+  }
+
+  // The card as stored now: its real column and fresh column totals (htmx out-of-band swaps).
+  async function showRealState(card) {
+    const url = card && card.dataset.cardUrl;
+    if (!url) throw new Error("no card url");
+    const params = new URLSearchParams();
+    card.querySelectorAll("form.move-form input[name=owner], form.move-form input[name=team]").forEach((input) => {
+      if (input.value) params.append(input.name, input.value);
+    });
+    const response = await fetch(params.size ? `${url}?${params}` : url, {
+      headers: { "HX-Request": "true" },
+      credentials: "same-origin",
+    });
+    if (!response.ok) throw new Error(`card answered ${response.status}`);
+    const html = await response.text();
+    htmx.swap(card, html, { swapStyle: "outerHTML" });
+  }
+
+  function moveFailed(form) {
+    const card = form.closest(".deal-card");
+    const dragged = pending;
+    pending = null;
+    showRealState(card).catch(() => {
+      pending = dragged;
+      putBack();
+    });
   }
 
   function submitMove(card, stageId) {
@@ -56,7 +86,7 @@
     if (!event.target.matches || !event.target.matches("form.move-form")) return;
     const xhr = event.detail.xhr;
     if (!event.detail.successful) {
-      putBack();
+      moveFailed(event.target); // an error status, or no answer at all (network, timeout)
     } else if (!xhr.getResponseHeader("HX-Retarget")) {
       pending = null; // moved: the server's card replaced the dragged one
     }
