@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import TrigramSimilarity
@@ -187,6 +189,88 @@ def contact_duplicates(
             found.append(Duplicate(contact, match.labels, match.score))
     found.sort(key=lambda d: -d.score)
     return found[:limit]
+
+
+# --- Rows of an import -------------------------------------------------------------------
+
+# Candidates fetched per imported row (the likeliest by shared blocking keys) and rows per query.
+IMPORT_CANDIDATES = 10
+IMPORT_BATCH = 1000
+
+_CONTACT_KEYS_SQL = (
+    "dedupe_contact_keys(c.first_name, c.last_name, c.email, c.secondary_email, c.phone, c.mobile, c.company_id)"
+)
+_IMPORT_MATCH_SQL = f"""
+SELECT t.idx, m.id
+FROM unnest(%s::int[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[])
+     AS t(idx, f, l, e1, e2, p1, p2, cid)
+CROSS JOIN LATERAL (
+  SELECT c.id FROM {Contact._meta.db_table} c
+  WHERE c.archived_at IS NULL
+    AND {_CONTACT_KEYS_SQL} && dedupe_contact_keys(t.f, t.l, t.e1, t.e2, t.p1, t.p2, t.cid)
+    {{owner_filter}}
+  ORDER BY dedupe_shared({_CONTACT_KEYS_SQL}, dedupe_contact_keys(t.f, t.l, t.e1, t.e2, t.p1, t.p2, t.cid)) DESC, c.id
+  LIMIT %s
+) m
+"""
+
+
+@dataclass(frozen=True)
+class RowMatch:
+    """The existing contact an imported row most likely is. ``confident``: the score reaches
+    the Duplicates page's threshold (the import skips such a row unless told otherwise)."""
+
+    record: Contact
+    score: int
+    reasons: list[str]
+    confident: bool
+
+
+def contact_import_matches(user: User, *, rows: Sequence[Mapping[str, Any]]) -> dict[int, RowMatch]:
+    """For each row of an import (a dict of contact field values: names, emails, phones,
+    ``company_id``/``company_name``, country, address, birth date), the visible active contact
+    it most likely duplicates, by row index; rows with no likely duplicate are left out.
+
+    The import reads duplicates through this one function only, so the matcher behind it can
+    change. Blocking uses the same keys as the form's warning and the nightly refresh (one
+    indexed lateral lookup per row, ``IMPORT_BATCH`` rows per query); scoring is
+    ``score_contacts``; a row is reported when the form would warn about it.
+    """
+    candidates: dict[int, list[int]] = {}
+    owner_filter, owner_params = "", []
+    if not user.is_admin:
+        owner_filter, owner_params = "AND c.owner_id = ANY(%s)", [sorted(user.visible_owner_ids)]
+    sql = _IMPORT_MATCH_SQL.format(owner_filter=owner_filter)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), IMPORT_BATCH):
+            batch = list(enumerate(rows[start : start + IMPORT_BATCH], start=start))
+            columns: list[list[Any]] = [[i for i, _row in batch]]
+            for name in ("first_name", "last_name", "email", "secondary_email", "phone", "mobile"):
+                columns.append([str(row.get(name) or "") for _i, row in batch])
+            columns.append([row.get("company_id") for _i, row in batch])
+            cursor.execute(sql, [*columns, *owner_params, IMPORT_CANDIDATES])
+            for index, pk in cursor.fetchall():
+                candidates.setdefault(index, []).append(pk)
+    if not candidates:
+        return {}
+    records: dict[int, Contact] = {}
+    ids = sorted({pk for pks in candidates.values() for pk in pks})
+    qs = Contact.objects.select_related("company", "owner").order_by()
+    for start in range(0, len(ids), 5000):
+        records.update(qs.in_bulk(ids[start : start + 5000]))
+    existing = {pk: contact_values(record) for pk, record in records.items()}
+    found: dict[int, RowMatch] = {}
+    for index, pks in candidates.items():
+        typed = contact_values({**rows[index], "company": None})
+        best: tuple[int, Any, int] | None = None
+        for pk in pks:
+            match = score_contacts(typed, existing[pk])
+            if (match.strong or match.score >= WARN_SCORE["contact"]) and (best is None or match.score > best[0]):
+                best = (match.score, match, pk)
+        if best is not None:
+            score, match, pk = best
+            found[index] = RowMatch(records[pk], score, match.labels, score >= DUPLICATE_SCORE)
+    return found
 
 
 # --- The nightly refresh ------------------------------------------------------------------

@@ -487,6 +487,61 @@ def guess_mapping(headers: list[str], kind: str) -> dict[str, str]:
     return mapping
 
 
+class MappingError(ValueError):
+    """A column mapping given by name (the command line) names no column or no field."""
+
+
+def override_mapping(
+    headers: list[str], mapping: dict[str, str], overrides: dict[str, str], kind: str
+) -> dict[str, str]:
+    """``mapping`` (as ``guess_mapping`` gives it) with columns named by their header mapped
+    to the fields given: ``{"Zip": "postcode", "Notes": ""}`` (empty: not imported). A header
+    is found as written, else as ``header_key`` compares headers; the field is a target's
+    name or label. A field given here is taken away from any column the guess gave it to.
+
+    Raises ``MappingError`` naming the unknown header or field and what there is instead.
+    """
+    targets = targets_for(kind)
+    names = {target.name for target in targets}
+    by_label = {header_key(str(target.label)): target.name for target in targets}
+    result = dict(mapping)
+    for header, wanted in overrides.items():
+        index = next((i for i, h in enumerate(headers) if h == header), None)
+        if index is None:
+            index = next((i for i, h in enumerate(headers) if header_key(h) == header_key(header)), None)
+        if index is None:
+            raise MappingError(
+                _("The file has no column “%(header)s”; its columns are: %(headers)s.")
+                % {"header": header, "headers": ", ".join(headers)}
+            )
+        target = wanted.strip()
+        if target in ("", "-"):
+            target = IGNORE
+        elif target not in names:
+            target = by_label.get(header_key(target), "")
+            if not target:
+                raise MappingError(
+                    _("“%(field)s” is not a field to import into; the fields are: %(fields)s.")
+                    % {"field": wanted, "fields": ", ".join(sorted(names))}
+                )
+        if target:
+            for other, taken in result.items():
+                if taken == target and other != str(index):
+                    result[other] = IGNORE
+        result[str(index)] = target
+    return result
+
+
+def mapping_problems(mapping: dict[str, str], kind: str) -> list[str]:
+    """What a mapping lacks before a file can be imported (the mapping page says the same)."""
+    used = set(filter(None, mapping.values()))
+    if kind == ImportKind.CONTACTS and not {"last_name", "full_name"} & used:
+        return [_("Choose the column with the last name or the full name.")]
+    if kind == ImportKind.COMPANIES and "name" not in used:
+        return [_("Choose the column with the company name.")]
+    return []
+
+
 # --- Match keys and modes -----------------------------------------------------------------
 
 
