@@ -44,7 +44,7 @@ from contacts.imports import (
     targets_for,
 )
 from contacts.models import Company, Contact, ImportJob, ImportKind, ImportRowError, ImportState, Source
-from contacts.services import tags_get_or_create
+from contacts.services import CONTACT_ADDRESS_FROM_COMPANY, tags_get_or_create
 from contacts.signals import customer_events
 from crm.bulk import copy_history, copy_instances, copy_update
 from crm.models import User, users_visible_to
@@ -459,6 +459,8 @@ def _plan_rows(job: ImportJob, actor: User, *, progress: Callable[[int], None]) 
             existing_ids.append(pk)
             # "Update" on a file imported with "skip" fills the empty fields.
             pending_updates.append((row, cells, owner, pk, MatchMode.FILL if mode == MatchMode.SKIP else mode))
+    if kind == ImportKind.CONTACTS:
+        _default_addresses(plan.creates)
     progress(45)
 
     existing: dict[int, Model] = {}
@@ -478,6 +480,32 @@ def _plan_rows(job: ImportJob, actor: User, *, progress: Callable[[int], None]) 
             plan.skipped += 1  # nothing new in the file for this record
     progress(50)
     return plan
+
+
+def _default_addresses(records: list[Model]) -> None:
+    """As ``contact_create`` does: a new contact of an existing company without an address of
+    its own takes the company's address, and its country when it has none."""
+    wanting = [
+        r
+        for r in records
+        if r.company_id and (not r.country or not any(getattr(r, name) for name in CONTACT_ADDRESS_FROM_COMPANY))
+    ]
+    ids = sorted({r.company_id for r in wanting})
+    addresses: dict[int, dict[str, Any]] = {}
+    columns = [source for source in CONTACT_ADDRESS_FROM_COMPANY.values() if source] + ["country"]
+    for chunk in _chunks(ids):
+        for row in Company.objects.filter(pk__in=chunk).order_by().values("id", *columns):
+            addresses[row["id"]] = row
+    for record in wanting:
+        company = addresses.get(record.company_id)
+        if company is None:
+            continue
+        if not any(getattr(record, name) for name in CONTACT_ADDRESS_FROM_COMPANY):
+            for name, source in CONTACT_ADDRESS_FROM_COMPANY.items():
+                if source and company[source]:
+                    setattr(record, name, company[source])
+        if not record.country and company["country"]:
+            record.country = company["country"]
 
 
 class DuplicateAction:

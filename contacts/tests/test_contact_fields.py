@@ -294,3 +294,19 @@ def test_the_export_has_the_address_and_birth_date_columns_import_recognises(own
 
 def test_country_code_is_empty_for_an_empty_value():
     assert country_code("  ") == ""
+
+
+def test_a_merge_offers_the_address_and_birth_date_and_undo_restores_them(owner):
+    from contacts.merge import merge_undo, records_merge
+
+    survivor = ContactFactory(owner=owner, last_name="Petrova", city="", birth_date=None)
+    loser = ContactFactory(owner=owner, last_name="Petrova", city="Moscow", birth_date=date(1985, 3, 8))
+    record = records_merge(
+        actor=owner, survivor=survivor, loser=loser, choices={"city": "loser", "birth_date": "loser"}
+    )
+    survivor.refresh_from_db()
+    assert (survivor.city, survivor.birth_date) == ("Moscow", date(1985, 3, 8))
+    assert record.survivor_before["birth_date"] is None
+    merge_undo(actor=owner, record=record)
+    survivor.refresh_from_db()
+    assert (survivor.city, survivor.birth_date) == ("", None)

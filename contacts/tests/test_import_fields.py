@@ -351,3 +351,14 @@ def test_companies_import_is_unchanged_by_duplicate_matching(owner):
     assert (job.preview["created"], job.preview.get("duplicates")) == (1, 0)
     confirm_and_run(job)
     assert Company.objects.get().country.code == "CZ"
+
+
+def test_imported_contacts_of_an_existing_company_take_its_address_when_they_have_none(owner):
+    CompanyFactory(owner=owner, name="Acme", street="Main St 1", city="Boston", postal_code="02110", country="US")
+    text = "Last name,Company,City\nPetrova,Acme,\nOrlov,Acme,Chicago\n"
+    confirm_and_run(analyse(make_job(owner, text)))
+    petrova, orlov = Contact.objects.get(last_name="Petrova"), Contact.objects.get(last_name="Orlov")
+    assert (petrova.street, petrova.city, petrova.postcode, petrova.country.code) == (
+        "Main St 1", "Boston", "02110", "US",
+    )  # fmt: skip
+    assert (orlov.street, orlov.city, orlov.country.code) == ("", "Chicago", "US")  # its own address, whole
