@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('contacts', '0008_company_gin_pending_list_limit'),
+        ('contacts', '0009_add_contact_address_birth_date'),
     ]
 
     operations = [
