@@ -210,7 +210,7 @@ _CONTACT_KEYS_SQL = (
 # contacts the user may not see dropped (filtering first would visit every row of a common
 # key). The pairs come back with the number of keys they share (identifiers twice, as
 # ``dedupe_shared`` counts).
-_IMPORT_MATCH_SQL = f"""  # noqa: S608  (names from model metadata and constants; values are parameters)
+_IMPORT_MATCH_SQL = f"""
 WITH t AS MATERIALIZED (
   SELECT idx, dedupe_contact_keys(f, l, e1, e2, p1, p2, cid) AS keys
   FROM unnest(%s::int[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[])
@@ -233,7 +233,7 @@ JOIN hits ON hits.key = tk.key
 {{owner_filter}}
 GROUP BY t.idx, hits.id
 HAVING count(*) + count(*) FILTER (WHERE hits.key ~ '^[epld]:') >= %s
-"""
+"""  # noqa: S608  (names from model metadata and constants; values are parameters)
 
 
 # Imports of at least this many new rows first flush the match-key index's pending list.
