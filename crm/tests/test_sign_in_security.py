@@ -135,7 +135,7 @@ def test_a_forwarded_address_is_ignored_unless_proxies_are_trusted(client, owner
 # --- Password reset -----------------------------------------------------------------------
 
 
-def test_the_reset_form_answers_the_same_for_an_unknown_address(client, owner, mailoutbox):
+def test_the_reset_form_answers_the_same_for_an_unknown_address(client, owner, mailoutbox, tasks_run_in_process):
     known = client.post(reverse("password_reset"), {"email": owner.email})
     unknown = Client().post(reverse("password_reset"), {"email": "nobody@example.com"}, REMOTE_ADDR="10.0.0.7")
     assert (known.status_code, known["Location"]) == (unknown.status_code, unknown["Location"])
@@ -149,7 +149,7 @@ def test_the_reset_form_answers_the_same_for_an_unknown_address(client, owner, m
     assert {(e.user_id, e.detail["known"]) for e in events} == {(owner.pk, True), (None, False)}
 
 
-def test_reset_requests_are_limited_per_address(client, owner, mailoutbox):
+def test_reset_requests_are_limited_per_address(client, owner, mailoutbox, tasks_run_in_process):
     for email in ("a@example.com", "b@example.com"):
         assert client.post(reverse("password_reset"), {"email": email}).status_code == 302
     response = client.post(reverse("password_reset"), {"email": owner.email})
@@ -158,7 +158,7 @@ def test_reset_requests_are_limited_per_address(client, owner, mailoutbox):
     assert mailoutbox == []
 
 
-def test_reset_requests_are_limited_per_email_the_same_for_known_and_unknown(owner, mailoutbox):
+def test_reset_requests_are_limited_per_email_the_same_for_known_and_unknown(owner, mailoutbox, tasks_run_in_process):
     for email in (owner.email, "nobody@example.com"):
         statuses = [
             Client().post(reverse("password_reset"), {"email": email}, REMOTE_ADDR=f"10.0.{n}.1").status_code
@@ -168,7 +168,9 @@ def test_reset_requests_are_limited_per_email_the_same_for_known_and_unknown(own
     assert len(mailoutbox) == 2
 
 
-def test_a_completed_reset_is_logged_ends_other_sessions_and_lifts_the_lockout(client, owner, mailoutbox):
+def test_a_completed_reset_is_logged_ends_other_sessions_and_lifts_the_lockout(
+    client, owner, mailoutbox, tasks_run_in_process
+):
     other = Client()
     other.force_login(owner)
     for i in range(3):
@@ -184,6 +186,11 @@ def test_a_completed_reset_is_logged_ends_other_sessions_and_lifts_the_lockout(c
     assert SecurityEvent.objects.filter(kind=SecurityEventKind.PASSWORD_RESET, user=owner).exists()
     assert not _signed_in(other)
     assert _sign_in(Client(), "owner", "N3w-pass-4-tests", REMOTE_ADDR="10.3.1.1").status_code == 302
+
+
+def test_the_reset_email_is_sent_by_a_task_not_during_the_request(client, owner, mailoutbox):
+    assert client.post(reverse("password_reset"), {"email": owner.email}).status_code == 302
+    assert mailoutbox == []  # queued for the worker
 
 
 # --- Sessions -----------------------------------------------------------------------------
