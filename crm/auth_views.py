@@ -26,7 +26,6 @@ from django.contrib.auth.signals import user_login_failed
 from django.core.validators import MaxLengthValidator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template import loader
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -39,7 +38,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 
 from crm import security
 from crm.models import SecurityEventKind, User
-from crm.tasks import send_password_reset_email
+from crm.tasks import send_password_reset
 
 log = logging.getLogger(__name__)
 
@@ -178,34 +177,10 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return response
 
 
-class QueuedPasswordResetForm(PasswordResetForm):
-    """Django's reset form, whose email is sent by a Celery task: an SMTP round trip during the
-    request would make the answer for a known address measurably slower than for an unknown one."""
-
-    def send_mail(
-        self,
-        subject_template_name: str,
-        email_template_name: str,
-        context: dict[str, Any],
-        from_email: str | None,
-        to_email: str,
-        html_email_template_name: str | None = None,
-    ) -> None:
-        subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
-        body = loader.render_to_string(email_template_name, context)
-        html = loader.render_to_string(html_email_template_name, context) if html_email_template_name else None
-        kwargs = {"subject": subject, "body": body, "from_email": from_email, "to_email": to_email, "html": html}
-        try:
-            send_password_reset_email.delay(**kwargs)
-        except Exception:  # the broker is down: send now rather than lose the email
-            log.exception("password reset email could not be queued; sending it during the request")
-            send_password_reset_email(**kwargs)
-
-
 class PasswordResetView(auth_views.PasswordResetView):
-    """Django's reset form: the same answer whether or not the address belongs to anyone."""
-
-    form_class = QueuedPasswordResetForm
+    """Django's reset form: the same answer, in the same time, whether or not the address
+    belongs to anyone — looking the address up, writing and sending the email all happen in
+    a Celery task (``crm.tasks.send_password_reset``); the request only queues it."""
 
     def form_valid(self, form):
         email = form.cleaned_data["email"]
@@ -217,7 +192,13 @@ class PasswordResetView(auth_views.PasswordResetView):
             request=self.request,
             detail={"email": email[:254], "known": user is not None},
         )
-        return super().form_valid(form)
+        kwargs = {"email": email, "domain": self.request.get_host(), "use_https": self.request.is_secure()}
+        try:
+            send_password_reset.delay(**kwargs)
+        except Exception:  # the broker is down: send now rather than lose the email
+            log.exception("password reset email could not be queued; sending it during the request")
+            send_password_reset(**kwargs)
+        return redirect(self.get_success_url())
 
 
 _reset_view = PasswordResetView.as_view()
@@ -236,7 +217,7 @@ def password_reset(request: HttpRequest) -> HttpResponse:
         over_ip = security.rate_limit_hit(scope="reset-ip", key=ip, limit=limit, window_seconds=3600)
         over_email = security.rate_limit_hit(scope="reset-email", key=email, limit=limit, window_seconds=3600)
         if over_ip or over_email:
-            form = QueuedPasswordResetForm(request.POST)
+            form = PasswordResetForm(request.POST)
             message = _("Too many password reset requests. Please wait an hour and try again.")
             return render(
                 request, "registration/password_reset_form.html", {"form": form, "limited_message": message}, status=429

@@ -20,14 +20,15 @@ def purge_security_events() -> int:
 
 
 @shared_task(time_limit=120, soft_time_limit=110)
-def send_password_reset_email(
-    *, subject: str, body: str, from_email: str | None, to_email: str, html: str | None
-) -> None:
-    """Send a password reset email prepared by the reset form. Sent here rather than during the
-    request, so the form's answer takes as long for an unknown address as for a known one."""
-    from django.core.mail import EmailMultiAlternatives
+def send_password_reset(*, email: str, domain: str, use_https: bool) -> int:
+    """Email a reset link to each active user with ``email`` (none when nobody has it): Django's
+    reset form, run here so the request that asked takes as long for any address."""
+    from django.contrib.auth.forms import PasswordResetForm
 
-    message = EmailMultiAlternatives(subject, body, from_email, [to_email])
-    if html:
-        message.attach_alternative(html, "text/html")
-    message.send()
+    form = PasswordResetForm({"email": email})
+    if not form.is_valid():
+        return 0
+    users = list(form.get_users(email))
+    if users:
+        form.save(domain_override=domain, use_https=use_https)
+    return len(users)
