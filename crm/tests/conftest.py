@@ -1,4 +1,15 @@
+import uuid
+
 import pytest
+
+from crm import security
+
+
+@pytest.fixture(autouse=True)
+def own_rate_limit_counters(monkeypatch):
+    """Request counters (password reset) live in the real cache, which outlives a test and is
+    shared by parallel test processes: each test counts under a namespace of its own."""
+    monkeypatch.setattr(security, "RATE_LIMIT_NAMESPACE", f"{uuid.uuid4().hex}:")
 
 
 @pytest.fixture

@@ -22,16 +22,6 @@ def small_limits(settings):
     settings.PASSWORD_RESET_LIMIT = 2
 
 
-@pytest.fixture(autouse=True)
-def empty_cache():
-    """The reset counters live in the real cache (Redis); start each test from zero."""
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
-
-
 def _sign_in(client: Client, username: str, password: str, **extra):
     return client.post(reverse("login"), {"username": username, "password": password}, **extra)
 
