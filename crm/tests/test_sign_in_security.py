@@ -316,3 +316,30 @@ def test_the_bells_polling_does_not_keep_an_idle_session_alive(owner_client, set
     session.save()
     response = owner_client.get(reverse("notification-bell"), HTTP_HX_REQUEST="true")
     assert response["HX-Redirect"] == reverse("login")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"REQUIRE_2FA_FOR": "admin,boss"}, "REQUIRE_2FA_FOR has unknown roles: boss"),
+        ({"LOGIN_FAILURE_LIMIT": "0"}, "LOGIN_FAILURE_LIMIT must be at least 1"),
+        ({"SESSION_IDLE_MINUTES": "an hour"}, "SESSION_IDLE_MINUTES must be a whole number"),
+        ({"SECURITY_LOG_RETENTION_DAYS": "-1"}, "SECURITY_LOG_RETENTION_DAYS must be at least 1"),
+    ],
+)
+def test_a_bad_security_setting_stops_start_up_naming_it(env, message):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import crm.settings"],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr
