@@ -21,8 +21,8 @@ def _enqueue(task: str = "crm.tasks.heartbeat", args: list | None = None) -> Out
 
 
 # Real commits (the relay's own transactions, the nudge after commit) need a transactional
-# database; its flush is followed by restoring the migrations' data for the tests after it.
-REAL_COMMITS = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# database (pytest-django runs these after the tests that roll back).
+REAL_COMMITS = pytest.mark.django_db(transaction=True)
 
 
 @REAL_COMMITS
