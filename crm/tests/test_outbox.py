@@ -21,8 +21,8 @@ def _enqueue(task: str = "crm.tasks.heartbeat", args: list | None = None) -> Out
 
 
 # Real commits (the relay's own transactions, the nudge after commit) need a transactional
-# database; its flush is followed by restoring the migrations' data for the tests after it.
-REAL_COMMITS = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# database (pytest-django runs these after the tests that roll back).
+REAL_COMMITS = pytest.mark.django_db(transaction=True)
 
 
 @REAL_COMMITS
@@ -141,3 +141,18 @@ def test_admins_see_the_outbox_read_only(admin_client, db):
     assert response.status_code == 200 and "crm.tasks.heartbeat" in response.content.decode()
     assert admin_client.get(reverse("admin:crm_outbox_change", args=[row.pk])).status_code == 200
     assert admin_client.get(reverse("admin:crm_outbox_add")).status_code == 403
+
+
+def test_the_kept_broker_connection_is_replaced_when_redis_dropped_it(db):
+    first = _enqueue(args=["first"])
+    assert services.outbox_relay().sent == 1
+    # Redis drops the relay's connection (as a Redis restart does): the next send reconnects.
+    url, connection_, _producer = services._relay_local.producer
+    client_id = connection_.default_channel.client.client_id()
+    broker().client_kill_filter(_id=client_id)
+
+    second = _enqueue(args=["second"])
+    result = services.outbox_relay()
+
+    assert (result.sent, result.failed) == (1, 0)
+    assert len(take_outbox_messages({first.pk, second.pk})) == 2

@@ -31,9 +31,9 @@ def _stage_facts(deal, stage) -> int:
     return StageFact.objects.filter(generation_id=generation_id, deal=deal, stage=stage).count()
 
 
-# Real commits, so the immediate relay runs inside the request as in production; the flush
-# afterwards is followed by restoring the migrations' data for the tests after these.
-REAL_COMMITS = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+# Real commits, so the immediate relay runs inside the request as in production (pytest-django
+# runs these after the tests that roll back).
+REAL_COMMITS = pytest.mark.django_db(transaction=True)
 
 
 @REAL_COMMITS
