@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
 from contacts import services
 from contacts.models import Company, Contact, ImportJob, MergeRecord, Tag
+from crm.admin import StrictHistoryAdmin
 
 
 class ArchivedFilter(admin.SimpleListFilter):
@@ -28,7 +28,7 @@ class TagAdmin(admin.ModelAdmin):
 
 
 @admin.register(Company)
-class CompanyAdmin(SimpleHistoryAdmin):
+class CompanyAdmin(StrictHistoryAdmin):
     list_display = [
         "name",
         "domain",
@@ -54,7 +54,7 @@ class CompanyAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Contact)
-class ContactAdmin(SimpleHistoryAdmin):
+class ContactAdmin(StrictHistoryAdmin):
     list_display = [
         "__str__",
         "email",

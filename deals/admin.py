@@ -4,8 +4,8 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
+from crm.admin import StrictHistoryAdmin
 from deals import services
 from deals.models import Deal, ExchangeRate, LineItem, LostReason, Pipeline, Product, Stage, StageChange
 
@@ -110,7 +110,7 @@ class DealAdminForm(forms.ModelForm):
 
 
 @admin.register(Deal)
-class DealAdmin(SimpleHistoryAdmin):
+class DealAdmin(StrictHistoryAdmin):
     form = DealAdminForm
     list_display = ["title", "company", "owner", "pipeline", "stage", "status", "amount", "currency", "created_at"]
     list_filter = ["pipeline", "status", "stage", "currency", "owner"]
