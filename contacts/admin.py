@@ -1,11 +1,11 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
 from contacts import services
 from contacts.forms import BirthDateField
 from contacts.models import Company, Contact, ImportJob, MergeRecord, Tag
 from contacts.normalize import normalize_postcode
+from crm.admin import StrictHistoryAdmin
 from crm.versioning import VersionedAdminForm
 
 
@@ -37,7 +37,7 @@ class CompanyAdminForm(VersionedAdminForm):
 
 
 @admin.register(Company)
-class CompanyAdmin(SimpleHistoryAdmin):
+class CompanyAdmin(StrictHistoryAdmin):
     form = CompanyAdminForm
     list_display = [
         "name",
@@ -76,7 +76,7 @@ class ContactAdminForm(VersionedAdminForm):
 
 
 @admin.register(Contact)
-class ContactAdmin(SimpleHistoryAdmin):
+class ContactAdmin(StrictHistoryAdmin):
     form = ContactAdminForm
     list_display = [
         "__str__",

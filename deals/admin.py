@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
+from crm.admin import StrictHistoryAdmin
 from crm.versioning import VersionedAdminForm
 from deals import services
 from deals.models import Deal, ExchangeRate, LineItem, LostReason, Pipeline, Product, Stage, StageChange
@@ -98,7 +98,7 @@ class DealAdminForm(VersionedAdminForm):
 
 
 @admin.register(Deal)
-class DealAdmin(SimpleHistoryAdmin):
+class DealAdmin(StrictHistoryAdmin):
     form = DealAdminForm
     list_display = ["title", "company", "owner", "pipeline", "stage", "status", "amount", "currency", "created_at"]
     list_filter = ["pipeline", "status", "stage", "currency", "owner"]

@@ -145,3 +145,15 @@ def test_a_move_form_posted_with_a_field_named_items_renders(owner, pipeline):
 
 def test_a_calendar_feed_token_with_a_nul_is_a_404(client):
     assert Client(raise_request_exception=False).get("/activities/calendar/a%00b.ics").status_code == 404
+
+
+@pytest.mark.parametrize("url", ["/admin/contacts/company/add/", "/admin/contacts/contact/add/"])
+def test_admin_redraws_a_form_with_a_malformed_autocomplete_value(admin_user, url):
+    response = _client(admin_user).post(url, {"name": "a\x00b", "last_name": "X", "owner": "²", "tags": ["²"]})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["owner"]
+
+
+@pytest.mark.parametrize("model", ["contacts/company", "contacts/contact", "deals/deal"])
+def test_admin_history_with_malformed_ids_is_a_404(admin_user, model):
+    assert _client(admin_user).get(f"/admin/{model}/x%C2%B2/history/a%00b/").status_code == 404
