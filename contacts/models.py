@@ -288,7 +288,14 @@ class Contact(models.Model):
         _("lifecycle stage"), max_length=20, choices=LifecycleStage.choices, default=LifecycleStage.LEAD
     )
     source = models.CharField(_("source"), max_length=20, choices=Source.choices, blank=True)
+    # Postal address; a contact created for a company takes the company's address when left empty.
+    street = models.CharField(_("street"), max_length=200, blank=True)
+    street2 = models.CharField(_("address line 2"), max_length=200, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    region = models.CharField(_("region"), max_length=100, blank=True)
+    postcode = models.CharField(_("postcode"), max_length=20, blank=True)
     country = CountryField(_("country"), blank=True)
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
     do_not_call = models.BooleanField(_("do not call"), default=False)
     do_not_email = models.BooleanField(_("do not email"), default=False)
     tags = models.ManyToManyField(Tag, blank=True, related_name="contacts", verbose_name=_("tags"))
