@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import logging
 import time
+from array import array
+from collections import Counter
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import TrigramSimilarity
@@ -29,25 +32,19 @@ from django.db.models.functions import Cast, Lower
 from django.utils import timezone
 from psycopg2.extras import Json, execute_values
 
-from contacts.matching import (
-    DUPLICATE_SCORE,
-    WARN_SCORE,
-    company_values,
-    contact_values,
-    is_rare_name,
-    score_companies,
-    score_contacts,
-)
+from contacts import linkage
+from contacts.linkage import MATCH_PROBABILITY, WARN_PROBABILITY, Parameters, Person
+from contacts.matching import DUPLICATE_SCORE, WARN_SCORE, company_values, is_rare_name, score_companies
 from contacts.models import (
     COMPANY_KEYS,
-    CONTACT_KEYS,
     CandidateStatus,
     Company,
     Contact,
     DuplicateCandidate,
+    MatchParameters,
+    MergeRecord,
     RecordKind,
     company_match_keys,
-    contact_match_keys,
 )
 from crm.models import User
 
@@ -137,6 +134,64 @@ def company_duplicates(
     return found[:limit]
 
 
+# --- Contacts: the Fellegi–Sunter matcher (contacts.linkage) ---------------------------------
+
+# What the matcher reads from a contact row (contacts.linkage.person).
+CONTACT_VALUES = (
+    "id",
+    "first_name",
+    "last_name",
+    "email",
+    "secondary_email",
+    "phone",
+    "mobile",
+    "company_id",
+    "street",
+    "city",
+    "postcode",
+    "birth_date",
+)
+# The live check and the on-save update score at most this many records sharing a key with
+# the one being saved, those sharing the most keys first.
+LIVE_CANDIDATES = 50
+SAVE_CANDIDATES = 200
+# Random pairs compared to measure u (the chance two different people agree on a field by
+# luck), drawn among this many randomly chosen records.
+U_PAIRS = 40_000
+U_RECORDS = 5_000
+# Pairs users merged or dismissed that a re-estimation reads (the newest ones).
+LABELLED_PAIRS = 20_000
+_PARAMETERS_TTL = 300.0
+_parameters_cache: tuple[float, Parameters] | None = None
+
+
+def current_parameters() -> Parameters:
+    """The newest estimated parameters (kept in the process for a few minutes), or the
+    built-in defaults before the first refresh."""
+    global _parameters_cache
+    if _parameters_cache is not None and time.monotonic() - _parameters_cache[0] < _PARAMETERS_TTL:
+        return _parameters_cache[1]
+    row = MatchParameters.objects.order_by("-estimated_at", "-id").values_list("parameters", flat=True).first()
+    params = Parameters.from_json(row) if row else linkage.DEFAULT_PARAMETERS
+    _parameters_cache = (time.monotonic(), params)
+    return params
+
+
+def _forget_parameters() -> None:
+    global _parameters_cache
+    _parameters_cache = None
+
+
+def _shared_keys(keys: list[str]) -> Func:
+    """How many blocking keys a row shares with ``keys`` (identifiers count twice)."""
+    return Func(
+        F("dedupe_keys"),
+        Value(keys, output_field=ArrayField(TextField())),
+        function="dedupe_shared",
+        output_field=IntegerField(),
+    )
+
+
 def contact_duplicates(
     user: User,
     *,
@@ -145,30 +200,19 @@ def contact_duplicates(
     emails: list[str],
     phones: list[str],
     company: Company | None = None,
-    country: str = "",
+    street: str = "",
+    city: str = "",
+    postcode: str = "",
+    birth_date: date | None = None,
     exclude_pk: int | None = None,
     limit: int = 5,
+    **_ignored: object,
 ) -> list[Duplicate]:
-    """Visible active contacts sharing a blocking key (phonetic name, e-mail, phone…) with the
-    one being saved, scored; those worth a warning, best first."""
+    """Visible active contacts sharing a blocking key with the one being saved, scored by the
+    matcher; those at least ``WARN_PROBABILITY`` likely (or sharing an e-mail or phone), best first."""
     emails = [e for e in emails if e][:2] + ["", ""]
     phones = [p for p in phones if p][:2] + ["", ""]
-    company_id = company.pk if company is not None else None
-    keys = _input_keys(
-        "dedupe_contact_keys", first_name, last_name, emails[0], emails[1], phones[0], phones[1], company_id=company_id
-    )
-    qs = (
-        Contact.objects.visible_to(user)
-        .active()
-        .alias(match_keys=contact_match_keys())
-        .filter(match_keys__overlap=keys)
-        .annotate(shared=_shared(keys))
-        .select_related("owner", "company")
-        .order_by("-shared", "-updated_at", "id")
-    )
-    if exclude_pk is not None:
-        qs = qs.exclude(pk=exclude_pk)
-    typed = contact_values(
+    typed = linkage.person(
         {
             "first_name": first_name,
             "last_name": last_name,
@@ -176,14 +220,31 @@ def contact_duplicates(
             "secondary_email": emails[1],
             "phone": phones[0],
             "mobile": phones[1],
-            "company": company,
-            "country": country,
+            "company_id": company.pk if company is not None else None,
+            "street": street,
+            "city": city,
+            "postcode": postcode,
+            "birth_date": birth_date,
         }
     )
+    keys = linkage.block_keys(typed)
+    if not keys:
+        return []
+    qs = (
+        Contact.objects.visible_to(user)
+        .active()
+        .filter(dedupe_keys__overlap=keys)
+        .annotate(shared=_shared_keys(keys))
+        .select_related("owner", "company")
+        .order_by("-shared", "-updated_at", "id")
+    )
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    params = current_parameters()
     found = []
-    for contact in qs[:50]:
-        match = score_contacts(typed, contact_values(contact))
-        if match.strong or match.score >= WARN_SCORE["contact"]:
+    for contact in qs[:LIVE_CANDIDATES]:
+        match = linkage.score(typed, linkage.person(contact), params)
+        if match.strong or match.probability >= WARN_PROBABILITY:
             found.append(Duplicate(contact, match.labels, match.score))
     found.sort(key=lambda d: -d.score)
     return found[:limit]
@@ -217,32 +278,12 @@ _REFRESH = {
         "score": score_companies,
         "fk": "company",
     },
-    RecordKind.CONTACT: {
-        "model": Contact,
-        "function": "dedupe_contact_keys",
-        "columns": CONTACT_KEYS,
-        "values": (
-            "id",
-            "first_name",
-            "last_name",
-            "email",
-            "secondary_email",
-            "phone",
-            "mobile",
-            "company_id",
-            "company__name",
-            "country",
-        ),
-        "to_values": lambda row: contact_values({**row, "company_name": row.get("company__name") or ""}),
-        "score": score_contacts,
-        "fk": "contact",
-    },
 }
 
 
 def duplicates_refresh(*, kinds: tuple[str, ...] = (RecordKind.COMPANY, RecordKind.CONTACT)) -> list[RefreshReport]:
     """Recompute the duplicate candidates of ``kinds``; dismissed pairs stay dismissed."""
-    reports = [_refresh_kind(RecordKind(kind)) for kind in kinds]
+    reports = [_refresh_contacts() if kind == RecordKind.CONTACT else _refresh_kind(RecordKind(kind)) for kind in kinds]
     for report in reports:
         logger.info("%s", report)
     cache.set(LAST_REFRESH_CACHE_KEY, timezone.now().isoformat(), None)
@@ -282,7 +323,11 @@ def _create_pair_table(kind: RecordKind) -> int:
 def blocking_pairs(kind: str) -> set[tuple[int, int]]:
     """Every pair blocking proposes, unscored (for measuring blocking recall in ``bench/``)."""
     with transaction.atomic():
-        _create_pair_table(RecordKind(kind))
+        if kind == RecordKind.CONTACT:
+            _contact_keys_update()
+            _create_contact_pair_table()
+        else:
+            _create_pair_table(RecordKind(kind))
         with connection.cursor() as cursor:
             cursor.execute("SELECT a, b FROM dedupe_pairs")
             return set(cursor.fetchall())
@@ -332,6 +377,232 @@ def _refresh_kind(kind: RecordKind) -> RefreshReport:
     # Open pairs this run did not find again (a record changed, merged or archived) go.
     DuplicateCandidate.objects.filter(kind=kind, status=CandidateStatus.OPEN, computed_at__lt=now).delete()
     return RefreshReport(kind.value, records, pairs, candidates, time.monotonic() - started)
+
+
+# --- The contact refresh ------------------------------------------------------------------------
+
+
+def _contact_keys_update() -> tuple[int, dict[str, dict[str, float]]]:
+    """Bring every active contact's stored blocking keys up to date (rows written by bulk
+    paths or before a change of the key rules); returns the active record count and the
+    common names' frequencies."""
+    table = Contact._meta.db_table
+    stale: list[tuple[int, list[str]]] = []
+    records = 0
+    first_names: Counter = Counter()
+    last_names: Counter = Counter()
+
+    def flush() -> None:
+        with connection.cursor() as cursor:
+            execute_values(
+                cursor.cursor,
+                f"UPDATE {table} AS c SET dedupe_keys = v.keys FROM (VALUES %s) AS v(id, keys) WHERE c.id = v.id",
+                stale,
+                template="(%s, %s::text[])",
+                page_size=1000,
+            )
+        stale.clear()
+
+    rows = Contact.objects.filter(archived_at__isnull=True).order_by().values(*CONTACT_VALUES, "dedupe_keys")
+    for row in rows.iterator(chunk_size=BATCH):
+        records += 1
+        one = linkage.person(row)
+        first_names[one.first] += 1
+        last_names[one.last] += 1
+        keys = linkage.block_keys(one)
+        if keys != row["dedupe_keys"]:
+            stale.append((row["id"], keys))
+            if len(stale) >= BATCH:
+                flush()
+    if stale:
+        flush()
+    return records, linkage.term_frequencies(first_names, last_names, records)
+
+
+def _create_contact_pair_table() -> None:
+    """The temporary table ``dedupe_pairs (a, b)``: every pair of active contacts sharing a
+    stored blocking key held by at most ``BLOCK_CAP`` contacts. Call inside a transaction."""
+    table = Contact._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.dedupe_pairs, pg_temp.dedupe_keys")
+        cursor.execute(
+            f"CREATE TEMP TABLE dedupe_keys ON COMMIT DROP AS "
+            f"SELECT id, unnest(dedupe_keys) AS key FROM {table} WHERE archived_at IS NULL"
+        )
+        cursor.execute(
+            "CREATE TEMP TABLE dedupe_pairs ON COMMIT DROP AS "
+            "SELECT DISTINCT k1.id AS a, k2.id AS b "
+            "FROM (SELECT key FROM dedupe_keys GROUP BY key HAVING count(*) BETWEEN 2 AND %s) AS blocks "
+            "JOIN dedupe_keys k1 ON k1.key = blocks.key "
+            "JOIN dedupe_keys k2 ON k2.key = blocks.key AND k1.id < k2.id",
+            [BLOCK_CAP],
+        )
+
+
+class _People:
+    """Normalised contacts by id, loaded in batches and kept for the next pairs."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, Person] = {}
+
+    def load(self, ids: set[int], *, archived: bool = False) -> None:
+        missing = ids.difference(self.rows)
+        if not missing:
+            return
+        if len(self.rows) > CACHE_RECORDS:
+            self.rows.clear()
+            missing = ids
+        qs = Contact.objects.filter(pk__in=missing).order_by()
+        if not archived:
+            qs = qs.filter(archived_at__isnull=True)
+        self.rows.update((row["id"], linkage.person(row)) for row in qs.values(*CONTACT_VALUES))
+
+    def __getitem__(self, pk: int) -> Person:
+        return self.rows[pk]
+
+
+def _u_sample(records: int) -> dict[str, list[float]]:
+    """u measured on random pairs of active contacts."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {Contact._meta.db_table} WHERE archived_at IS NULL ORDER BY random() LIMIT %s",
+            [U_RECORDS],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    people = _People()
+    people.load(set(ids))
+    rng = linkage.random.Random(records)
+    pairs = linkage.random_pairs(U_PAIRS, len(ids), rng)
+    return linkage.estimate_u(linkage.compare(people[ids[i]], people[ids[j]]) for i, j in pairs)
+
+
+def _labelled_patterns() -> dict[tuple, tuple[int, int]]:
+    """Comparison vectors of pairs users decided on: merged (a match) or dismissed (not)."""
+    merged = list(
+        MergeRecord.objects.filter(kind=RecordKind.CONTACT, undone_at__isnull=True)
+        .order_by("-merged_at")
+        .values_list("survivor_contact_id", "loser_contact_id")[:LABELLED_PAIRS]
+    )
+    dismissed = list(
+        DuplicateCandidate.objects.filter(kind=RecordKind.CONTACT, status=CandidateStatus.DISMISSED)
+        .order_by("-dismissed_at")
+        .values_list("contact_a_id", "contact_b_id")[:LABELLED_PAIRS]
+    )
+    people = _People()
+    people.load({i for pair in merged + dismissed for i in pair}, archived=True)
+    counts: dict[tuple, list[int]] = {}
+    for label, pairs in ((0, merged), (1, dismissed)):
+        for a, b in pairs:
+            if a in people.rows and b in people.rows:
+                counts.setdefault(linkage.compare(people[a], people[b]), [0, 0])[label] += 1
+    return {gamma: (yes, no) for gamma, (yes, no) in counts.items()}
+
+
+def _upsert_contact_candidates(found: list[tuple], now: datetime) -> None:
+    with connection.cursor() as cursor:
+        execute_values(
+            cursor.cursor,
+            f"INSERT INTO {DuplicateCandidate._meta.db_table} "
+            f"(kind, contact_a_id, contact_b_id, score, reasons, status, computed_at) VALUES %s "
+            f"ON CONFLICT (contact_a_id, contact_b_id) DO UPDATE SET score = EXCLUDED.score, "
+            f"reasons = EXCLUDED.reasons, computed_at = EXCLUDED.computed_at",
+            [(RecordKind.CONTACT.value, a, b, score, Json(reasons), CandidateStatus.OPEN.value, now)
+             for a, b, score, reasons in found],
+            page_size=1000,
+        )  # fmt: skip
+
+
+@transaction.atomic
+def _refresh_contacts(*, store_from: float = MATCH_PROBABILITY, estimate: bool = True) -> RefreshReport:
+    """Keys, blocking, comparison of every blocked pair, re-estimation of m/u (EM, with the
+    users' merges and dismissals as labels), then the pairs at least ``store_from`` likely
+    stored as candidates. Dismissed pairs keep their status."""
+    started = time.monotonic()
+    now = timezone.now()
+    records, tf = _contact_keys_update()
+    _create_contact_pair_table()
+    patterns: dict[tuple, int] = {}
+    pair_a, pair_b, pair_pattern = array("q"), array("q"), array("l")
+    people = _People()
+    with connection.chunked_cursor() as pair_cursor:
+        pair_cursor.execute("SELECT a, b FROM dedupe_pairs ORDER BY a, b")
+        while batch := pair_cursor.fetchmany(BATCH):
+            people.load({i for pair in batch for i in pair})
+            for a, b in batch:
+                gamma = linkage.compare(people[a], people[b], tf)
+                index = patterns.setdefault(gamma, len(patterns))
+                pair_a.append(a)
+                pair_b.append(b)
+                pair_pattern.append(index)
+    counts = Counter(pair_pattern)
+    by_index = {index: gamma for gamma, index in patterns.items()}
+    params = current_parameters()
+    if estimate and len(pair_a) and records >= 2:
+        fitted = linkage.estimate(
+            {by_index[i]: n for i, n in counts.items()}, _u_sample(records), labelled=_labelled_patterns(), tf=tf
+        )
+        params = fitted.params
+        MatchParameters.objects.create(
+            estimated_at=now,
+            parameters=params.as_json(),
+            pairs=fitted.pairs,
+            labelled_matches=fitted.labelled_matches,
+            labelled_non_matches=fitted.labelled_non_matches,
+            iterations=fitted.iterations,
+            converged=fitted.converged,
+        )
+        _forget_parameters()
+    explained = {index: linkage.explain(gamma, params) for index, gamma in by_index.items()}
+    found = []
+    candidates = 0
+    for a, b, index in zip(pair_a, pair_b, pair_pattern, strict=True):
+        match = explained[index]
+        if match.probability >= store_from:
+            found.append((a, b, match.score, match.reasons))
+            if len(found) >= BATCH:
+                _upsert_contact_candidates(found, now)
+                candidates += len(found)
+                found = []
+    if found:
+        _upsert_contact_candidates(found, now)
+        candidates += len(found)
+    DuplicateCandidate.objects.filter(
+        kind=RecordKind.CONTACT, status=CandidateStatus.OPEN, computed_at__lt=now
+    ).delete()
+    return RefreshReport(RecordKind.CONTACT.value, records, len(pair_a), candidates, time.monotonic() - started)
+
+
+@transaction.atomic
+def contact_candidates_refresh(*, contact_id: int) -> int:
+    """After a contact is saved: recompute its candidate pairs with the current parameters
+    (dismissed pairs stay dismissed); returns the number of open pairs it is in."""
+    contact = Contact.objects.filter(pk=contact_id).first()
+    if contact is None:
+        return 0
+    now = timezone.now()
+    found = []
+    if contact.archived_at is None and contact.dedupe_keys:
+        me = linkage.person(contact)
+        params = current_parameters()
+        others = (
+            Contact.objects.active()
+            .exclude(pk=contact.pk)
+            .filter(dedupe_keys__overlap=contact.dedupe_keys)
+            .annotate(shared=_shared_keys(contact.dedupe_keys))
+            .order_by("-shared", "-id")
+            .values(*CONTACT_VALUES)[:SAVE_CANDIDATES]
+        )
+        for row in others:
+            match = linkage.score(me, linkage.person(row), params)
+            if match.probability >= MATCH_PROBABILITY:
+                a, b = sorted((contact.pk, row["id"]))
+                found.append((a, b, match.score, match.reasons))
+    if found:
+        _upsert_contact_candidates(found, now)
+    DuplicateCandidate.objects.filter(
+        Q(contact_a=contact) | Q(contact_b=contact), status=CandidateStatus.OPEN, computed_at__lt=now
+    ).delete()
+    return len(found)
 
 
 def duplicate_dismiss(*, actor: User, candidate: DuplicateCandidate) -> DuplicateCandidate:
