@@ -394,7 +394,8 @@ def generate(
             other = replace(
                 person, entity=next_entity, birth_date=born, company=None, street=street, city=city,
                 postcode=postcode, phone=_phone(rng, person.culture),
-                email=_email(rng, person.culture, person.first_name, person.last_name, None),
+                # Another person's mailbox: never the same address as the namesake's.
+                email=f"{_slug(person.first_name)}{rng.randint(100, 999)}@{rng.choice(DOMAINS[person.culture])}",
             )  # fmt: skip
         people.append(other)
         next_entity += 1

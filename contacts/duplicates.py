@@ -20,7 +20,7 @@ import logging
 import time
 from array import array
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from django.contrib.postgres.fields import ArrayField
@@ -161,6 +161,9 @@ U_PAIRS = 40_000
 U_RECORDS = 5_000
 # Pairs users merged or dismissed that a re-estimation reads (the newest ones).
 LABELLED_PAIRS = 20_000
+# Below these the refresh keeps the current (at first the built-in) m/u instead of estimating.
+MIN_ESTIMATE_RECORDS = 1000
+MIN_ESTIMATE_PAIRS = 200
 _PARAMETERS_TTL = 300.0
 _parameters_cache: tuple[float, Parameters] | None = None
 
@@ -180,6 +183,12 @@ def current_parameters() -> Parameters:
 def _forget_parameters() -> None:
     global _parameters_cache
     _parameters_cache = None
+
+
+def _full_name_count(one: Person) -> int:
+    """How many active contacts carry this full name (one indexed count)."""
+    key = linkage.full_name_key(one)
+    return Contact.objects.active().filter(dedupe_keys__contains=[key]).count() if key else 0
 
 
 def _shared_keys(keys: list[str]) -> Func:
@@ -241,9 +250,10 @@ def contact_duplicates(
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
     params = current_parameters()
+    namesakes = _full_name_count(typed) + 1
     found = []
     for contact in qs[:LIVE_CANDIDATES]:
-        match = linkage.score(typed, linkage.person(contact), params)
+        match = linkage.score(typed, linkage.person(contact), params, full_name_count=namesakes)
         if match.strong or match.probability >= WARN_PROBABILITY:
             found.append(Duplicate(contact, match.labels, match.score))
     found.sort(key=lambda d: -d.score)
@@ -521,6 +531,9 @@ def _refresh_contacts(*, store_from: float = MATCH_PROBABILITY, estimate: bool =
     now = timezone.now()
     records, tf = _contact_keys_update()
     _create_contact_pair_table()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT key, count(*) FROM dedupe_keys WHERE key LIKE 'f:%%' GROUP BY key HAVING count(*) > 1")
+        compare_tf = {**tf, "full_name": dict(cursor.fetchall())}
     patterns: dict[tuple, int] = {}
     pair_a, pair_b, pair_pattern = array("q"), array("q"), array("l")
     people = _People()
@@ -529,7 +542,7 @@ def _refresh_contacts(*, store_from: float = MATCH_PROBABILITY, estimate: bool =
         while batch := pair_cursor.fetchmany(BATCH):
             people.load({i for pair in batch for i in pair})
             for a, b in batch:
-                gamma = linkage.compare(people[a], people[b], tf)
+                gamma = linkage.compare(people[a], people[b], compare_tf)
                 index = patterns.setdefault(gamma, len(patterns))
                 pair_a.append(a)
                 pair_b.append(b)
@@ -537,7 +550,9 @@ def _refresh_contacts(*, store_from: float = MATCH_PROBABILITY, estimate: bool =
     counts = Counter(pair_pattern)
     by_index = {index: gamma for gamma, index in patterns.items()}
     params = current_parameters()
-    if estimate and len(pair_a) and records >= 2:
+    # A small table says too little to estimate from: the built-in parameters serve (with
+    # this table's name frequencies) until it has grown.
+    if estimate and records >= MIN_ESTIMATE_RECORDS and len(pair_a) >= MIN_ESTIMATE_PAIRS:
         fitted = linkage.estimate(
             {by_index[i]: n for i, n in counts.items()}, _u_sample(records), labelled=_labelled_patterns(), tf=tf
         )
@@ -552,6 +567,8 @@ def _refresh_contacts(*, store_from: float = MATCH_PROBABILITY, estimate: bool =
             converged=fitted.converged,
         )
         _forget_parameters()
+    else:
+        params = replace(params, tf=tf)
     explained = {index: linkage.explain(gamma, params) for index, gamma in by_index.items()}
     found = []
     candidates = 0
@@ -584,6 +601,7 @@ def contact_candidates_refresh(*, contact_id: int) -> int:
     if contact.archived_at is None and contact.dedupe_keys:
         me = linkage.person(contact)
         params = current_parameters()
+        namesakes = _full_name_count(me)
         others = (
             Contact.objects.active()
             .exclude(pk=contact.pk)
@@ -593,7 +611,7 @@ def contact_candidates_refresh(*, contact_id: int) -> int:
             .values(*CONTACT_VALUES)[:SAVE_CANDIDATES]
         )
         for row in others:
-            match = linkage.score(me, linkage.person(row), params)
+            match = linkage.score(me, linkage.person(row), params, full_name_count=namesakes)
             if match.probability >= MATCH_PROBABILITY:
                 a, b = sorted((contact.pk, row["id"]))
                 found.append((a, b, match.score, match.reasons))

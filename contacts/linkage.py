@@ -42,7 +42,7 @@ from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 # A pair at least this likely to be one person is listed on the Duplicates page (measured in
 # bench/dedupe_results.md). The create form warns from the lower WARN_PROBABILITY: a warning
 # costs a glance, a listed pair a review.
-MATCH_PROBABILITY = 0.9
+MATCH_PROBABILITY = 0.95
 WARN_PROBABILITY = 0.5
 
 # --- Normalisation ---------------------------------------------------------------------------
@@ -240,6 +240,13 @@ def _phonetic(word: str) -> str:
     return jellyfish.metaphone(word)[:6] if word else ""
 
 
+def full_name_key(p: Person) -> str:
+    """Both names, in either order (swapped names get the same key)."""
+    if not p.first or not p.last or len(p.first) == 1:
+        return ""
+    return "f:" + "|".join(sorted((p.first, p.last)))
+
+
 def block_keys(p: Person) -> list[str]:
     """The blocking keys of one record; two records are compared when they share one."""
     keys = []
@@ -252,6 +259,9 @@ def block_keys(p: Person) -> list[str]:
             keys.append(f"q:{first[:3]}{last[:3]}")
         if len(first) >= 4 and len(last) >= 4:
             keys.append(f"r:{last[-3:]}{first[-3:]}")
+    full = full_name_key(p)
+    if full:
+        keys.append(full)
     initials = "".join(sorted(canonical_initial(x) for x in (first, last) if x))
     keys += [f"e:{e}" for e in sorted(p.emails)]
     keys += [f"l:{x}" for x in sorted(p.email_locals)]
@@ -293,7 +303,7 @@ COMPARISONS: tuple[Comparison, ...] = (
 # After the comparisons: whether first and last name matched the other way round, then the
 # frequency of the agreeing first and last name (None unless exact and common, see ``tf``).
 SWAPPED = len(COMPARISONS)
-FIRST_TF, LAST_TF = SWAPPED + 1, SWAPPED + 2
+FIRST_TF, LAST_TF, FULL_TF = SWAPPED + 1, SWAPPED + 2, SWAPPED + 3
 
 
 def _jw(a: str, b: str) -> float:
@@ -419,7 +429,13 @@ def compare(a: Person, b: Person, tf: Mapping[str, Mapping[str, float]] | None =
     """The agreement level of each of ``COMPARISONS`` (None: a value is missing), then the
     swapped-names flag (1 or 0) and the frequencies of agreeing common names (or None)."""
     first, last, swapped = _names(a, b)
-    first_tf = last_tf = None
+    first_tf = last_tf = full_tf = None
+    if tf and first == 5 and last == 4:
+        # Namesakes: how many records carry this very full name (the pair included).
+        count = tf.get("full_name", {}).get(full_name_key(a))
+        records = tf.get("records", {}).get("count")
+        if count and records:
+            full_tf = count / records
     if tf:
         # Swapped, a's first name is b's last name: its frequency as a last name counts.
         first_table, last_table = ("last_name", "first_name") if swapped else ("first_name", "last_name")
@@ -444,6 +460,7 @@ def compare(a: Person, b: Person, tf: Mapping[str, Mapping[str, float]] | None =
         1 if swapped else 0,
         first_tf,
         last_tf,
+        full_tf,
     )
 
 
@@ -488,13 +505,29 @@ class Parameters:
             u = max(u, frequency)
         return math.log2(self.m[name][level] / u)
 
-    def weight(self, gamma: Sequence[int | None]) -> float:
-        w = math.log2(self.prior / (1 - self.prior))
+    def field_weights(self, gamma: Sequence[Any]) -> list[tuple[int, float]]:
+        """(comparison index, weight) of each comparison with a value."""
         kin = _same_surname(gamma)
-        for i in range(len(COMPARISONS)):
-            if gamma[i] is not None:
-                w += self.level_weight(i, gamma[i], _frequency(gamma, i), kin)
-        return w
+        weights = [
+            (i, self.level_weight(i, gamma[i], _frequency(gamma, i), kin))
+            for i in range(len(COMPARISONS))
+            if gamma[i] is not None
+        ]
+        full = gamma[FULL_TF] if len(gamma) > FULL_TF else None
+        if full:
+            # Both names exact: together they say no more than the share of records carrying
+            # this full name allows (two "Wang Wei"s are often two people). The reduction is
+            # split between the two names.
+            first, last = weights[0][1], weights[1][1]
+            m_both = self.m["first_name"][gamma[0]] * self.m["last_name"][gamma[1]]
+            cap = math.log2(m_both / full)
+            if first + last > cap:
+                cut = (first + last - cap) / 2
+                weights[0], weights[1] = (0, first - cut), (1, last - cut)
+        return weights
+
+    def weight(self, gamma: Sequence[Any]) -> float:
+        return math.log2(self.prior / (1 - self.prior)) + sum(w for _i, w in self.field_weights(gamma))
 
 
 def _same_surname(gamma: Sequence[Any]) -> bool:
@@ -542,12 +575,9 @@ def explain(gamma: Sequence[int | None], params: Parameters) -> Match:
     """The match weight, probability and per-field reasons of a comparison vector; reasons
     are ``{"field", "level", "weight"}`` dicts, strongest evidence first."""
     reasons = []
-    for i, comparison in enumerate(COMPARISONS):
-        level = gamma[i]
-        if level is None:
-            continue
-        weight = params.level_weight(i, level, _frequency(gamma, i), _same_surname(gamma))
-        reasons.append({"field": comparison.name, "level": comparison.levels[level], "weight": round(weight, 1)})
+    for i, weight in params.field_weights(gamma):
+        comparison = COMPARISONS[i]
+        reasons.append({"field": comparison.name, "level": comparison.levels[gamma[i]], "weight": round(weight, 1)})
     reasons.sort(key=lambda r: -abs(r["weight"]))
     if gamma[SWAPPED]:
         reasons.append({"field": "name", "level": "swapped", "weight": 0.0})
@@ -555,8 +585,12 @@ def explain(gamma: Sequence[int | None], params: Parameters) -> Match:
     return Match(weight, probability(weight), reasons)
 
 
-def score(a: Person, b: Person, params: Parameters) -> Match:
-    return explain(compare(a, b, params.tf), params)
+def score(a: Person, b: Person, params: Parameters, *, full_name_count: int | None = None) -> Match:
+    """Score one pair; ``full_name_count``: how many records carry ``a``'s full name."""
+    tf: dict[str, Any] = dict(params.tf)
+    if full_name_count:
+        tf["full_name"] = {full_name_key(a): full_name_count}
+    return explain(compare(a, b, tf), params)
 
 
 # A name carried by at least this share of the records (and by 3 records) gets its own u.
@@ -567,10 +601,11 @@ def term_frequencies(first_names: Counter, last_names: Counter, records: int) ->
     """The shares of the common first and last names among ``records``."""
     if records <= 0:
         return {}
-    return {
+    tables = {
         name: {v: round(n / records, 5) for v, n in counts.items() if v and n >= 3 and n / records >= TF_MIN_SHARE}
         for name, counts in (("first_name", first_names), ("last_name", last_names))
     }
+    return {**tables, "records": {"count": records}}
 
 
 _FIELD_LABELS = {
@@ -768,7 +803,7 @@ def estimate(
                 learnt.append({})
                 continue
             # Pairs agreeing on names share a surname: their family fields are weighed by u_kin.
-            session_u = {**u, **u_kin} if keep is _names_agree else u
+            session_u = u
             fitted, _prior, n_iter, ok = _em(
                 chosen, [k for k in known if keep(k[0])], session_u, used,
                 prior=0.5, max_iterations=max_iterations, tolerance=tolerance,
