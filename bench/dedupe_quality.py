@@ -333,6 +333,12 @@ def _modify(rng: random.Random, dup: Person, fakers: Fakers) -> Person:
     return dup
 
 
+def _colleague_email(rng: random.Random, person: Person, first: str) -> str:
+    """A colleague's mailbox: never the same address as the person's (j.smith for both)."""
+    email = _email(rng, person.culture, first, person.last_name, person.company)
+    return email if email != person.email else email.replace("@", f"{rng.randint(2, 9)}@")
+
+
 def generate(
     *, originals: int, seed: int, duplicate_share: float = 0.5, max_duplicates: int = 3, hard_share: float = 0.03
 ) -> tuple[list[Person], int]:
@@ -386,7 +392,7 @@ def generate(
             street, city, postcode = fakers.address(person.culture)
             other = replace(
                 person, entity=next_entity, first_name=first, female=female, birth_date=born,
-                email=_email(rng, person.culture, first, person.last_name, person.company),
+                email=_colleague_email(rng, person, first),
                 phone=_phone(rng, person.culture), street=street, city=city, postcode=postcode,
             )  # fmt: skip
         else:  # a namesake: the same name, nothing else

@@ -34,7 +34,7 @@ from psycopg2.extras import Json, execute_values
 
 from contacts import linkage
 from contacts.linkage import MATCH_PROBABILITY, WARN_PROBABILITY, Parameters, Person
-from contacts.matching import DUPLICATE_SCORE, WARN_SCORE, company_values, is_rare_name, score_companies
+from contacts.matching import DUPLICATE_SCORE, WARN_SCORE, company_values, score_companies
 from contacts.models import (
     COMPANY_KEYS,
     CandidateStatus,
@@ -368,8 +368,8 @@ def _refresh_kind(kind: RecordKind) -> RefreshReport:
                     for row in model.objects.filter(pk__in=missing).order_by().values(*spec["values"])
                 )
             found = []
-            for a, b, name_block in batch:
-                match = spec["score"](rows[a], rows[b], rare_name=is_rare_name(name_block, records))
+            for a, b, _name_block in batch:
+                match = spec["score"](rows[a], rows[b])
                 if match.score >= DUPLICATE_SCORE:
                     found.append((kind.value, a, b, match.score, Json(match.reasons), CandidateStatus.OPEN.value, now))
             if found:
@@ -554,7 +554,11 @@ def _refresh_contacts(*, store_from: float = MATCH_PROBABILITY, estimate: bool =
     # this table's name frequencies) until it has grown.
     if estimate and records >= MIN_ESTIMATE_RECORDS and len(pair_a) >= MIN_ESTIMATE_PAIRS:
         fitted = linkage.estimate(
-            {by_index[i]: n for i, n in counts.items()}, _u_sample(records), labelled=_labelled_patterns(), tf=tf
+            {by_index[i]: n for i, n in counts.items()},
+            _u_sample(records),
+            labelled=_labelled_patterns(),
+            tf=tf,
+            records=records,
         )
         params = fitted.params
         MatchParameters.objects.create(

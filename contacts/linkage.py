@@ -435,7 +435,9 @@ def compare(a: Person, b: Person, tf: Mapping[str, Mapping[str, float]] | None =
         count = tf.get("full_name", {}).get(full_name_key(a))
         records = tf.get("records", {}).get("count")
         if count and records:
-            full_tf = count / records
+            # A small table cannot tell a name's frequency (two records of one person would
+            # be "a name carried by everyone"): it is measured against at least TF_MIN_RECORDS.
+            full_tf = count / max(records, TF_MIN_RECORDS)
     if tf:
         # Swapped, a's first name is b's last name: its frequency as a last name counts.
         first_table, last_table = ("last_name", "first_name") if swapped else ("first_name", "last_name")
@@ -531,7 +533,7 @@ class Parameters:
 
 
 def _same_surname(gamma: Sequence[Any]) -> bool:
-    return (gamma[1] or 0) >= 3
+    return (gamma[1] or 0) >= 2  # exact, a spelling variant or a typo (Jaro-Winkler ≥ 0.92)
 
 
 def _frequency(gamma: Sequence[Any], index: int) -> float | None:
@@ -595,12 +597,13 @@ def score(a: Person, b: Person, params: Parameters, *, full_name_count: int | No
 
 # A name carried by at least this share of the records (and by 3 records) gets its own u.
 TF_MIN_SHARE = 0.001
+TF_MIN_RECORDS = 1000
 
 
 def term_frequencies(first_names: Counter, last_names: Counter, records: int) -> dict[str, dict[str, float]]:
     """The shares of the common first and last names among ``records``."""
-    if records <= 0:
-        return {}
+    if records < TF_MIN_RECORDS:
+        return {"records": {"count": records}}
     tables = {
         name: {v: round(n / records, 5) for v, n in counts.items() if v and n >= 3 and n / records >= TF_MIN_SHARE}
         for name, counts in (("first_name", first_names), ("last_name", last_names))
@@ -761,6 +764,7 @@ def estimate(
     tolerance: float = 1e-6,
     fallback: Parameters | None = None,
     tf: dict[str, dict[str, float]] | None = None,
+    records: int | None = None,
 ) -> Estimate:
     """m and the prior by EM over the blocked pairs' comparison vectors (``patterns``: vector →
     number of pairs), u held fixed (measured on random pairs).
@@ -771,6 +775,9 @@ def estimate(
     pairs agreeing on first and last name give m of every other field; pairs agreeing on an
     identifier (birth date, e-mail or phone) give m of the names. The prior then comes from
     EM over all pairs with m fixed.
+
+    ``records``: how many records the blocked pairs were drawn from; the returned prior is
+    then the chance that two random records match.
 
     ``labelled``: vector → (pairs users merged, pairs users dismissed). Their class is known,
     so they enter every M step as they are; with ``LABELLED_ENOUGH`` merged pairs, m is
@@ -827,6 +834,14 @@ def estimate(
         if change < tolerance:
             ok = True
             break
+    if records:
+        # u was measured on random pairs, so the prior must be the chance that two *random*
+        # records match (as in Splink), not the share among blocked pairs: the expected
+        # matches over all pairs. Mixing the two would overstate every probability by the
+        # ratio of all pairs to blocked pairs (about 800 times at 20,000 records).
+        blocked = sum(n for _g, n in full)
+        every = records * (records - 1) / 2
+        params.prior = min(max(params.prior * blocked / every, 1e-12), 0.5)
     return Estimate(
         params,
         iterations + n_iter,
@@ -873,26 +888,32 @@ def count_patterns(gammas: Iterable[tuple[int | None, ...]]) -> Counter:
     return Counter(gammas)
 
 
-# Used until the first refresh estimates parameters from the installation's own data:
-# estimated by the refresh on bench/dedupe_quality.py's generated people (see README).
+# Used until a refresh has enough data to estimate parameters (MIN_ESTIMATE_RECORDS): what
+# the refresh estimated on bench/dedupe_quality.py's 1,000 generated people (2,082 records),
+# rounded, with the identifiers' u (e-mail, phone) set to a real address book's 1 in 10,000.
 DEFAULT_PARAMETERS = Parameters(
-    prior=0.3,
+    prior=0.0008,
     m={
-        "first_name": [0.05, 0.03, 0.03, 0.05, 0.1, 0.74],
-        "last_name": [0.08, 0.03, 0.06, 0.03, 0.8],
-        "birth_date": [0.01, 0.01, 0.08, 0.9],
-        "email": [0.1, 0.05, 0.3, 0.55],
-        "phone": [0.2, 0.8],
-        "address": [0.2, 0.05, 0.1, 0.65],
-        "company": [0.2, 0.8],
+        "first_name": [0.029, 0.065, 0.065, 0.123, 0.052, 0.666],
+        "last_name": [0.101, 0.066, 0.158, 0.025, 0.65],
+        "birth_date": [0.021, 0.001, 0.183, 0.795],
+        "email": [0.022, 0.044, 0.034, 0.9],
+        "phone": [0.0013, 0.9987],
+        "address": [0.23, 0.01, 0.195, 0.565],
+        "company": [0.0017, 0.9983],
     },
     u={
-        "first_name": [0.95, 0.005, 0.02, 0.01, 0.003, 0.012],
-        "last_name": [0.97, 0.015, 0.005, 0.001, 0.009],
-        "birth_date": [0.98, 0.015, 0.0005, 0.00005],
-        "email": [0.999, 0.0005, 0.0004, 0.0001],
+        "first_name": [0.9932, 0.0016, 0.0008, 0.0005, 0.00025, 0.0037],
+        "last_name": [0.9924, 0.00056, 0.00056, 0.00009, 0.0064],
+        "birth_date": [0.9853, 0.0128, 0.0012, 0.0008],
+        "email": [0.9998, 0.00003, 0.00003, 0.0001],
         "phone": [0.9999, 0.0001],
-        "address": [0.95, 0.045, 0.003, 0.002],
-        "company": [0.99, 0.01],
+        "address": [0.9966, 0.0014, 0.0016, 0.00044],
+        "company": [0.9915, 0.0085],
+    },
+    u_kin={
+        "phone": [0.87, 0.13],
+        "address": [0.90, 0.016, 0.019, 0.064],
+        "company": [0.66, 0.34],
     },
 )

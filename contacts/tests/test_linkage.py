@@ -189,9 +189,12 @@ def test_em_recovers_m_and_the_prior_of_a_synthetic_population():
         assert fitted.params.m[name][-1] == pytest.approx(truth["m"][name][-1], abs=0.08), name
     # And the fitted model separates the two classes.
     match_gamma = (5, 4, 3, 3, 1, 3, 1, 0, None, None, None)
-    relative_gamma = (0, 4, 0, None, 1, 3, None, 0, None, None, None)
+    other_gamma = (0, 4, 0, 0, 0, 0, None, 0, None, None, None)  # the same surname, nothing else
     assert probability(fitted.params.weight(match_gamma)) > 0.99
-    assert probability(fitted.params.weight(relative_gamma)) < 0.05
+    assert probability(fitted.params.weight(other_gamma)) < 0.05
+    # Told how many records the pairs came from, the prior becomes that of two random records.
+    spread = linkage.estimate(patterns, u, records=10_000)
+    assert spread.params.prior == pytest.approx(fitted.params.prior * 6000 / (10_000 * 9_999 / 2), rel=0.01)
 
 
 def test_labelled_pairs_replace_em_when_there_are_enough():
