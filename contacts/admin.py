@@ -1,9 +1,12 @@
+from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from contacts import services
+from contacts.forms import BirthDateField
 from contacts.models import Company, Contact, ImportJob, MergeRecord, Tag
+from contacts.normalize import normalize_postcode
 
 
 class ArchivedFilter(admin.SimpleListFilter):
@@ -53,8 +56,21 @@ class CompanyAdmin(SimpleHistoryAdmin):
         super().save_model(request, obj, form, change)
 
 
+class ContactAdminForm(forms.ModelForm):
+    """The app's birth date and postcode rules, so admin cannot save what the forms refuse."""
+
+    class Meta:
+        model = Contact
+        fields = "__all__"  # noqa: DJ007 (the admin shows every editable field)
+        field_classes = {"birth_date": BirthDateField}
+
+    def clean_postcode(self) -> str:
+        return normalize_postcode(self.cleaned_data.get("postcode", ""))
+
+
 @admin.register(Contact)
 class ContactAdmin(SimpleHistoryAdmin):
+    form = ContactAdminForm
     list_display = [
         "__str__",
         "email",
@@ -77,7 +93,7 @@ class ContactAdmin(SimpleHistoryAdmin):
         "phone_is_invalid",
         "owner",
     ]
-    search_fields = ["first_name", "last_name", "email", "phone", "mobile"]
+    search_fields = ["first_name", "last_name", "email", "secondary_email", "phone", "mobile", "city", "postcode"]
     list_select_related = ["owner", "company"]
     autocomplete_fields = ["owner", "company", "tags"]
     readonly_fields = ["completeness", "created_at", "updated_at", "archived_at"]

@@ -20,8 +20,10 @@ import logging
 import time
 from array import array
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import TrigramSimilarity
@@ -258,6 +260,99 @@ def contact_duplicates(
             found.append(Duplicate(contact, match.labels, match.score))
     found.sort(key=lambda d: -d.score)
     return found[:limit]
+
+
+# --- Rows of an import -------------------------------------------------------------------
+
+# Candidates fetched per imported row (the likeliest by shared blocking keys) and rows per query.
+IMPORT_CANDIDATES = 10
+IMPORT_BATCH = 1000
+
+_IMPORT_MATCH_SQL = f"""
+SELECT idx, id FROM (
+  SELECT t.idx, c.id, row_number() OVER (PARTITION BY t.idx ORDER BY count(*) DESC, c.id) AS rank
+  FROM unnest(%s::int[], %s::text[]) AS t(idx, key)
+  JOIN {Contact._meta.db_table} c ON c.dedupe_keys @> ARRAY[t.key] AND c.archived_at IS NULL {{owner_filter}}
+  GROUP BY t.idx, c.id
+) AS ranked
+WHERE rank <= %s
+"""
+_FULL_NAME_COUNT_SQL = f"""
+SELECT key, count(*) FROM {Contact._meta.db_table} c, unnest(c.dedupe_keys) AS key
+WHERE c.archived_at IS NULL AND c.dedupe_keys && %s::text[] AND key = ANY(%s::text[])
+GROUP BY key
+"""
+
+
+@dataclass(frozen=True)
+class RowMatch:
+    """The existing contact an imported row most likely is. ``confident``: the score reaches
+    the Duplicates page's threshold (the import skips such a row unless told otherwise)."""
+
+    record: Contact
+    score: int
+    reasons: list[str]
+    confident: bool
+
+
+def contact_import_matches(user: User, *, rows: Sequence[Mapping[str, Any]]) -> dict[int, RowMatch]:
+    """For each row of an import (a dict of contact field values: names, emails, phones,
+    ``company_id``, address, birth date), the visible active contact it most likely
+    duplicates, by row index; rows with no likely duplicate are left out.
+
+    The import reads duplicates through this one function only. Blocking uses the stored keys
+    of the form's warning and the nightly refresh (``IMPORT_BATCH`` rows per query, the
+    ``IMPORT_CANDIDATES`` sharing most keys per row); scoring is the matcher's
+    (``contacts.linkage``); a row is reported when the form would warn about it, and is
+    confident when the Duplicates page would list the pair.
+    """
+    typed = [linkage.person(row) for row in rows]
+    candidates: dict[int, list[int]] = {}
+    owner_filter, owner_params = "", []
+    if not user.is_admin:
+        owner_filter, owner_params = "AND c.owner_id = ANY(%s)", [sorted(user.visible_owner_ids)]
+    sql = _IMPORT_MATCH_SQL.format(owner_filter=owner_filter)
+    full_names: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), IMPORT_BATCH):
+            indexes, keys = [], []
+            for index in range(start, min(start + IMPORT_BATCH, len(rows))):
+                for key in linkage.block_keys(typed[index]):
+                    indexes.append(index)
+                    keys.append(key)
+            if not keys:
+                continue
+            cursor.execute(sql, [indexes, keys, *owner_params, IMPORT_CANDIDATES])
+            for index, pk in cursor.fetchall():
+                candidates.setdefault(index, []).append(pk)
+            names = sorted({k for k in keys if k.startswith("f:")})
+            if names:
+                cursor.execute(_FULL_NAME_COUNT_SQL, [names, names])
+                full_names.update(cursor.fetchall())
+    if not candidates:
+        return {}
+    records: dict[int, Contact] = {}
+    ids = sorted({pk for pks in candidates.values() for pk in pks})
+    qs = Contact.objects.select_related("company", "owner").order_by()
+    for start in range(0, len(ids), 5000):
+        records.update(qs.in_bulk(ids[start : start + 5000]))
+    existing = {pk: linkage.person(record) for pk, record in records.items()}
+    params = current_parameters()
+    found: dict[int, RowMatch] = {}
+    for index, pks in candidates.items():
+        row = typed[index]
+        namesakes = full_names.get(linkage.full_name_key(row), 0) + 1
+        best: tuple[float, linkage.Match, int] | None = None
+        for pk in pks:
+            match = linkage.score(row, existing[pk], params, full_name_count=namesakes)
+            if (match.strong or match.probability >= WARN_PROBABILITY) and (
+                best is None or match.probability > best[0]
+            ):
+                best = (match.probability, match, pk)
+        if best is not None:
+            probability, match, pk = best
+            found[index] = RowMatch(records[pk], match.score, match.labels, probability >= MATCH_PROBABILITY)
+    return found
 
 
 # --- The nightly refresh ------------------------------------------------------------------

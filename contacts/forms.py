@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import html
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -29,9 +30,20 @@ from contacts.models import (
     Source,
     ValueSegment,
 )
-from contacts.normalize import domain_from_website, format_phone, normalize_email, normalize_phone
+from contacts.normalize import (
+    BIRTH_DATE_MIN,
+    DateTextError,
+    birth_date_problem,
+    country_code,
+    domain_from_website,
+    format_phone,
+    normalize_email,
+    normalize_phone,
+    normalize_postcode,
+    parse_date_text,
+)
 from contacts.selectors import COMPANY_SORTS, CONTACT_SORTS, ListFilters
-from contacts.services import INVALID_PHONE_MESSAGE
+from contacts.services import INVALID_PHONE_MESSAGE, contact_address_defaults
 from crm.forms import preload_choices
 from crm.models import User, teams_visible_to, users_visible_to
 
@@ -168,6 +180,7 @@ class _CustomerForm(forms.ModelForm):
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+        self._read_country_names()
         self.fields["owner"].queryset = users_visible_to(user)
         self.fields["owner"].empty_label = None
         preload_choices(self.fields["owner"], user.visible_users)
@@ -192,6 +205,18 @@ class _CustomerForm(forms.ModelForm):
         for name in self.phone_fields:
             if name in self.fields:
                 self.fields[name].help_text = _("Any format; numbers without a country code use the record's country.")
+
+    def _read_country_names(self) -> None:
+        """A country posted as a name ("United States", "Россия", "中国") or alpha-3 code is read
+        through the import's normaliser into the alpha-2 code the select offers."""
+        key = self.add_prefix("country")
+        if not self.is_bound or "country" not in self.fields or key not in self.data:
+            return
+        typed = self.data.get(key, "")
+        code = country_code(typed)
+        if code and code != typed:
+            self.data = self.data.copy()
+            self.data[key] = code
 
     def clean_email(self) -> str:
         return normalize_email(self.cleaned_data.get("email", ""))
@@ -284,6 +309,9 @@ class CompanyForm(_CustomerForm):
         labels = {"domain": _("Website or domain")}
         help_texts = {"domain": _("Paste the website address; only the domain (example.com) is kept.")}
 
+    def clean_postal_code(self) -> str:
+        return normalize_postcode(self.cleaned_data.get("postal_code", ""))
+
     def clean_domain(self) -> str:
         try:
             return domain_from_website(self.cleaned_data.get("domain", ""))
@@ -291,11 +319,33 @@ class CompanyForm(_CustomerForm):
             raise forms.ValidationError(_("Enter a website or domain such as example.com.")) from None
 
 
+class BirthDateField(forms.DateField):
+    """A birth date typed as ``1980-12-31``, ``31.12.1980`` or an unambiguous ``31/12/1980``
+    (the import's parser), from 1900 up to today."""
+
+    widget = forms.DateInput(attrs={"type": "date", "min": BIRTH_DATE_MIN.isoformat()}, format="%Y-%m-%d")
+
+    def to_python(self, value: Any) -> date | None:
+        if isinstance(value, date):
+            return value
+        try:
+            return parse_date_text(str(value or ""))
+        except DateTextError as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from None
+
+    def validate(self, value: date | None) -> None:
+        super().validate(value)
+        problem = birth_date_problem(value)
+        if problem:
+            raise forms.ValidationError(problem, code="birth_date")
+
+
 class ContactForm(_CustomerForm):
     phone_fields = ("phone", "mobile")
     fieldsets = [
-        (_("Person"), ["first_name", "last_name", "title", "company", "country"]),
+        (_("Person"), ["first_name", "last_name", "title", "company", "birth_date"]),
         (_("Reach"), ["email", "secondary_email", "do_not_email", "phone", "mobile", "do_not_call"]),
+        (_("Address"), ["street", "street2", "city", "region", "postcode", "country"]),
         (_("Sales"), ["lifecycle_stage", "source", "owner", "tags"]),
     ]
 
@@ -314,17 +364,44 @@ class ContactForm(_CustomerForm):
             "do_not_call",
             "lifecycle_stage",
             "source",
+            "street",
+            "street2",
+            "city",
+            "region",
+            "postcode",
             "country",
+            "birth_date",
             "owner",
         ]
+        field_classes = {"birth_date": BirthDateField}
+        labels = {"street2": _("Address line 2"), "region": _("Region / state")}
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, user=user, **kwargs)
         self.fields["company"].queryset = Company.objects.visible_to(user).active()
         offer_only_the_chosen_company(self)
+        if "street" in self.fields and self.instance.pk is None:
+            self.fields["street"].help_text = _("Left empty, the address is the company's.")
+            self._prefill_address()
+
+    def _prefill_address(self) -> None:
+        """A new contact for a company (``?company=``) starts with the company's address."""
+        if self.is_bound:
+            return
+        company_id = self.initial.get("company")
+        company_id = getattr(company_id, "pk", company_id)
+        if not company_id or not str(company_id).isdigit():
+            return
+        company = self.fields["company"].queryset.filter(pk=company_id).first()
+        for name, value in contact_address_defaults(company).items():
+            if name in self.fields:
+                self.initial.setdefault(name, value)
 
     def clean_secondary_email(self) -> str:
         return normalize_email(self.cleaned_data.get("secondary_email", ""))
+
+    def clean_postcode(self) -> str:
+        return normalize_postcode(self.cleaned_data.get("postcode", ""))
 
     def phone_region(self, cleaned: dict[str, Any]) -> str | None:
         # A local number typed for a contact at a German company is a German number.

@@ -30,8 +30,10 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from contacts.duplicates import RowMatch, contact_import_matches
 from contacts.imports import (
     ImportFileError,
+    MatchMode,
     RowError,
     RowValues,
     apply_mapping,
@@ -42,7 +44,7 @@ from contacts.imports import (
     targets_for,
 )
 from contacts.models import Company, Contact, ImportJob, ImportKind, ImportRowError, ImportState, Source
-from contacts.services import tags_get_or_create
+from contacts.services import CONTACT_ADDRESS_FROM_COMPANY, tags_get_or_create
 from contacts.signals import customer_events
 from crm.bulk import copy_history, copy_instances, copy_update
 from crm.models import User, users_visible_to
@@ -52,6 +54,7 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 2000
 COPY_BATCH = 20_000
 SAMPLE_SIZE = 10
+DUPLICATES_SHOWN = 200  # likely duplicates listed on the preview, each with its own choice
 LOOKUP_CHUNK = 5000
 
 
@@ -114,15 +117,37 @@ def import_configure(*, job: ImportJob, mapping: dict[str, str], options: dict[s
 
 
 @transaction.atomic
-def import_confirm(*, job: ImportJob) -> ImportJob:
-    """The user accepted the preview: queue the real import (after commit)."""
+def import_confirm(
+    *,
+    job: ImportJob,
+    duplicate_choices: dict[int, str] | None = None,
+    duplicate_default: str | None = None,
+) -> ImportJob:
+    """The user accepted the preview: queue the real import (after commit).
+
+    ``duplicate_choices``: line → skip / update / create for likely duplicates the preview
+    listed (a choice holds for the record the preview showed; if the row matches another one
+    by the time the import runs, the default applies); ``duplicate_default``: what the
+    confident matches not chosen one by one do (skip when not given).
+    """
     from contacts import tasks
 
     job = ImportJob.objects.without_file().select_for_update().get(pk=job.pk)
     if job.state != ImportState.PREVIEW:
         return job
+    options = dict(job.options or {})
+    if duplicate_default in DuplicateAction.ALL:
+        options["duplicate_default"] = duplicate_default
+    if duplicate_choices:
+        records = {row["line"]: row["record_id"] for row in (job.preview or {}).get("duplicate_rows", [])}
+        options["duplicate_choices"] = {
+            str(line): {"action": action, "record": records[line]}
+            for line, action in duplicate_choices.items()
+            if line in records and action in DuplicateAction.ALL
+        }
+    job.options = options
     job.state = ImportState.PENDING
-    job.save(update_fields=["state"])
+    job.save(update_fields=["state", "options"])
     _set_progress(job.pk, 0)
     transaction.on_commit(lambda: tasks.import_run.delay(job.pk))
     return job
@@ -157,6 +182,9 @@ class Plan:
     new_companies: dict[str, Company] = field(default_factory=dict)
     tags: dict[int, list[str]] = field(default_factory=dict)  # id(instance) → tag names
     update_samples: list[dict[str, Any]] = field(default_factory=list)
+    # Rows without a match by key that the duplicate matcher ties to an existing record.
+    duplicates: list[dict[str, Any]] = field(default_factory=list)  # the first DUPLICATES_SHOWN
+    duplicate_count: int = 0
 
     @property
     def counts(self) -> dict[str, int]:
@@ -166,6 +194,7 @@ class Plan:
             "skipped": self.skipped,
             "rejected": len(self.errors),
             "companies_created": len(self.new_companies),
+            "duplicates": self.duplicate_count,
         }
 
 
@@ -349,7 +378,8 @@ def _plan_rows(job: ImportJob, actor: User, *, progress: Callable[[int], None]) 
     seen: dict[tuple[str, str], int] = {}
     claimed: dict[int, int] = {}  # existing record id → line that updates it
     existing_ids: list[int] = []
-    pending_updates: list[tuple[RowValues, list[str], User, int]] = []
+    pending_updates: list[tuple[RowValues, list[str], User, int, str]] = []
+    new_rows: list[tuple[RowValues, list[str], User]] = []
     for row, cells, owner in cleaned:
         key, values = next(((k, v) for k in chain if (v := _key_values(kind, k, row))), ("", []))
         duplicate_of = next((seen[(key, v)] for v in values if (key, v) in seen), None)
@@ -367,7 +397,7 @@ def _plan_rows(job: ImportJob, actor: User, *, progress: Callable[[int], None]) 
             seen[(key, v)] = row.line
         found = matcher.find(key, values) if key else None
         if found is None:
-            plan.creates.append(_new_record(kind, row, owner, plan, companies_by_name, companies_by_domain))
+            new_rows.append((row, cells, owner))
             continue
         pk, owner_id = found
         if not actor.can_edit_owner(owner_id):
@@ -394,7 +424,43 @@ def _plan_rows(job: ImportJob, actor: User, *, progress: Callable[[int], None]) 
             plan.skipped += 1
             continue
         existing_ids.append(pk)
-        pending_updates.append((row, cells, owner, pk))
+        pending_updates.append((row, cells, owner, pk, mode))
+
+    # Rows no key matched: likely duplicates of existing contacts are skipped, updated or
+    # created as the user chose on the preview (a confident match is skipped by default).
+    matches = (
+        _duplicate_matches(actor, new_rows, companies_by_name, companies_by_domain)
+        if kind == ImportKind.CONTACTS and new_rows
+        else {}
+    )
+    choices = options.get("duplicate_choices") or {}
+    default = options.get("duplicate_default") or DuplicateAction.SKIP
+    for index, (row, cells, owner) in enumerate(new_rows):
+        match = matches.get(index)
+        action = DuplicateAction.CREATE
+        if match is not None:
+            editable = actor.can_edit_owner(match.record.owner_id)
+            action = _duplicate_action(choices.get(str(row.line)), match, default=default, editable=editable)
+            plan.duplicate_count += 1
+            if len(plan.duplicates) < DUPLICATES_SHOWN:
+                plan.duplicates.append(_duplicate_sample(row, match, action=action, editable=editable))
+        if action == DuplicateAction.CREATE:
+            plan.creates.append(_new_record(kind, row, owner, plan, companies_by_name, companies_by_domain))
+        elif action == DuplicateAction.SKIP:
+            plan.skipped += 1
+        else:
+            pk = match.record.pk
+            if pk in claimed:
+                plan.errors.append(
+                    (row.line, _("Matches the same existing record as line %(line)d.") % {"line": claimed[pk]}, cells)
+                )
+                continue
+            claimed[pk] = row.line
+            existing_ids.append(pk)
+            # "Update" on a file imported with "skip" fills the empty fields.
+            pending_updates.append((row, cells, owner, pk, MatchMode.FILL if mode == MatchMode.SKIP else mode))
+    if kind == ImportKind.CONTACTS:
+        _default_addresses(plan.creates)
     progress(45)
 
     existing: dict[int, Model] = {}
@@ -403,10 +469,10 @@ def _plan_rows(job: ImportJob, actor: User, *, progress: Callable[[int], None]) 
         qs = qs.prefetch_related("tags")
     for chunk in _chunks(existing_ids):
         existing.update(qs.in_bulk(chunk))
-    for row, _cells, owner, pk in pending_updates:
+    for row, _cells, owner, pk, row_mode in pending_updates:
         record = existing[pk]
         changed = _apply_changes(
-            kind, record, row, owner if owner_mapped else None, mode, plan, companies_by_name, companies_by_domain
+            kind, record, row, owner if owner_mapped else None, row_mode, plan, companies_by_name, companies_by_domain
         )
         if changed:
             plan.updates.append((record, changed))
@@ -414,6 +480,111 @@ def _plan_rows(job: ImportJob, actor: User, *, progress: Callable[[int], None]) 
             plan.skipped += 1  # nothing new in the file for this record
     progress(50)
     return plan
+
+
+def _default_addresses(records: list[Model]) -> None:
+    """As ``contact_create`` does: a new contact of an existing company without an address of
+    its own takes the company's address, and its country when it has none."""
+    wanting = [
+        r
+        for r in records
+        if r.company_id and (not r.country or not any(getattr(r, name) for name in CONTACT_ADDRESS_FROM_COMPANY))
+    ]
+    ids = sorted({r.company_id for r in wanting})
+    addresses: dict[int, dict[str, Any]] = {}
+    columns = [source for source in CONTACT_ADDRESS_FROM_COMPANY.values() if source] + ["country"]
+    for chunk in _chunks(ids):
+        for row in Company.objects.filter(pk__in=chunk).order_by().values("id", *columns):
+            addresses[row["id"]] = row
+    for record in wanting:
+        company = addresses.get(record.company_id)
+        if company is None:
+            continue
+        if not any(getattr(record, name) for name in CONTACT_ADDRESS_FROM_COMPANY):
+            for name, source in CONTACT_ADDRESS_FROM_COMPANY.items():
+                if source and company[source]:
+                    setattr(record, name, company[source])
+        if not record.country and company["country"]:
+            record.country = company["country"]
+
+
+class DuplicateAction:
+    """What a row that likely duplicates an existing contact does (chosen on the preview)."""
+
+    SKIP = "skip"
+    UPDATE = "update"
+    CREATE = "create"
+    ALL = (SKIP, UPDATE, CREATE)
+
+
+def _duplicate_matches(
+    actor: User,
+    new_rows: list[tuple[RowValues, list[str], User]],
+    by_name: dict[str, tuple[int, str]],
+    by_domain: dict[str, tuple[int, str]],
+) -> dict[int, RowMatch]:
+    """The likely duplicate of each row (by its index in ``new_rows``) among visible contacts."""
+    values = []
+    for row, _cells, _owner in new_rows:
+        company_id = None
+        if row.company_domain and row.company_domain in by_domain:
+            company_id = by_domain[row.company_domain][0]
+        elif row.company_name and row.company_name.lower() in by_name:
+            company_id = by_name[row.company_name.lower()][0]
+        values.append({**row.fields, "company_id": company_id, "company_name": row.company_name})
+    return contact_import_matches(actor, rows=values)
+
+
+def _duplicate_action(choice: Any, match: RowMatch, *, default: str, editable: bool) -> str:
+    """The user's choice for the row when it was made for this same record; otherwise skip a
+    confident match (or what the preview set for all of them) and create the others. A record
+    the user may only read is never updated."""
+    allowed = DuplicateAction.ALL if editable else (DuplicateAction.SKIP, DuplicateAction.CREATE)
+    if isinstance(choice, dict) and choice.get("record") == match.record.pk and choice.get("action") in allowed:
+        return choice["action"]
+    if not match.confident:
+        return DuplicateAction.CREATE
+    return default if default in allowed else DuplicateAction.SKIP
+
+
+def _duplicate_sample(row: RowValues, match: RowMatch, *, action: str, editable: bool) -> dict[str, Any]:
+    """What the preview shows of a likely duplicate: the row, the record, why, and the choice."""
+    fields = row.fields
+    record = match.record
+
+    def facts(values: list[Any]) -> str:
+        return " · ".join(str(v) for v in values if v)
+
+    return {
+        "line": row.line,
+        "name": " ".join(filter(None, (fields.get("first_name"), fields.get("last_name")))),
+        "row_facts": facts(
+            [
+                row.company_name,
+                fields.get("email"),
+                fields.get("phone") or fields.get("mobile"),
+                fields.get("city"),
+                fields.get("birth_date").isoformat() if fields.get("birth_date") else "",
+            ]
+        ),
+        "record_id": record.pk,
+        "record": str(record),
+        "record_facts": facts(
+            [
+                record.company.name if record.company_id else "",
+                record.email,
+                record.phone or record.mobile,
+                record.city,
+                record.birth_date.isoformat() if record.birth_date else "",
+                record.owner,
+            ]
+        ),
+        "score": match.score,
+        "reasons": [str(reason) for reason in match.reasons],
+        "confident": match.confident,
+        "editable": editable,
+        "action": action,
+    }
 
 
 def _company_for_row(
@@ -726,7 +897,12 @@ def import_analyse(*, job_id: int) -> ImportJob | None:
             return locked
         _store_errors(locked, plan.errors)
         counts = plan.counts
-        locked.preview = {**counts, "creates": _create_samples(plan), "updates": plan.update_samples}
+        locked.preview = {
+            **counts,
+            "creates": _create_samples(plan),
+            "updates": plan.update_samples,
+            "duplicate_rows": plan.duplicates,
+        }
         locked.rejected_count = counts["rejected"]
         locked.state = ImportState.PREVIEW
         locked.save(update_fields=["preview", "rejected_count", "state"])

@@ -82,6 +82,11 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "progress": import_services.import_progress(job),
         "can_act": job.owner_id == request.user.pk,
         "can_remap": job.owner_id == request.user.pk and _can_remap(job),
+        "duplicate_actions": [
+            (import_services.DuplicateAction.SKIP, _("skip")),
+            (import_services.DuplicateAction.UPDATE, _("update")),
+            (import_services.DuplicateAction.CREATE, _("create anyway")),
+        ],
         "nav": "imports",
     }
     return render(request, "contacts/import_detail.html", context)
@@ -107,7 +112,17 @@ def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     if job.state != ImportState.PREVIEW:
         messages.error(request, _("This import is not waiting for a confirmation."))
         return redirect(job)
-    import_services.import_confirm(job=job)
+    choices: dict[int, str] = {}
+    for row in (job.preview or {}).get("duplicate_rows", []):
+        value = request.POST.get(f"duplicate_{row['line']}", "")
+        if value in import_services.DuplicateAction.ALL:
+            choices[row["line"]] = value
+    default = request.POST.get("duplicate_default", "")
+    import_services.import_confirm(
+        job=job,
+        duplicate_choices=choices,
+        duplicate_default=default if default in import_services.DuplicateAction.ALL else None,
+    )
     return redirect(job)
 
 

@@ -15,6 +15,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -22,10 +23,18 @@ from django.core.validators import validate_email
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django_countries import countries
 
 from contacts.models import Company, CompanySize, Contact, ImportKind, LifecycleStage, Source
-from contacts.normalize import domain_from_website, normalize_email, normalize_phone
+from contacts.normalize import (
+    DateTextError,
+    birth_date_problem,
+    country_code,
+    domain_from_website,
+    normalize_email,
+    normalize_phone,
+    normalize_postcode,
+    parse_date_text,
+)
 from crm.exports import unescape_cell
 
 IGNORE = ""  # the mapping value of a column that is not imported
@@ -260,6 +269,17 @@ _EXTERNAL = ("external id", "external_id", "ext id", "id", "record id", "crm id"
 _WEBSITE = ("website", "web site", "site", "web", "url", "domain", "homepage", "company website", "company domain",
             "сайт", "веб-сайт", "домен", "адрес сайта", "сайт компании")  # fmt: skip
 
+_STREET = ("street", "address", "street address", "address line 1", "address 1", "address1", "street 1",
+           "mailing address", "postal address", "адрес", "улица", "почтовый адрес", "адрес 1",
+           "地址", "街道")  # fmt: skip
+_STREET2 = ("address line 2", "address 2", "address2", "street 2", "street2", "apartment", "suite", "apt",
+            "адрес 2", "адрес строка 2", "квартира", "офис")  # fmt: skip
+_CITY = ("city", "town", "locality", "город", "населенный пункт", "нас. пункт", "城市", "市")
+_REGION = ("region", "state", "province", "county", "state/province", "state province", "регион", "область", "край",
+           "республика", "субъект рф", "省", "州", "地区")  # fmt: skip
+_POSTCODE = ("postcode", "postal code", "post code", "zip", "zip code", "zipcode", "postal", "индекс",
+             "почтовый индекс", "邮编", "邮政编码")  # fmt: skip
+
 CONTACT_TARGETS: tuple[Target, ...] = (
     Target("first_name", gettext_lazy("First name"), ("first name", "firstname", "given name", "first", "имя", "名")),
     Target(
@@ -293,17 +313,48 @@ CONTACT_TARGETS: tuple[Target, ...] = (
             "second email",
             "secondary email",
             "other email",
+            "alternate email",
+            "alternative email",
+            "personal email",
             "email 2",
             "e-mail 2",
+            "mail 2",
             "вторая почта",
             "дополнительная почта",
+            "почта 2",
+            "второй email",
+            "второй e-mail",
+            "личная почта",
+            "邮箱2",
         ),
     ),  # fmt: skip
     Target("phone", gettext_lazy("Phone"), _PHONE),
     Target(
         "mobile",
         gettext_lazy("Mobile"),
-        ("mobile", "mobile phone", "cell", "cell phone", "мобильный", "мобильный телефон", "сотовый", "моб. телефон"),
+        (
+            "mobile",
+            "mobile phone",
+            "mobile number",
+            "cell",
+            "cell phone",
+            "cellphone",
+            "phone 2",
+            "second phone",
+            "other phone",
+            "alternate phone",
+            "мобильный",
+            "мобильный телефон",
+            "сотовый",
+            "моб. телефон",
+            "моб",
+            "телефон 2",
+            "второй телефон",
+            "доп. телефон",
+            "дополнительный телефон",
+            "手机号",
+            "移动电话",
+        ),
     ),  # fmt: skip
     Target(
         "company",
@@ -326,7 +377,31 @@ CONTACT_TARGETS: tuple[Target, ...] = (
         ),
     ),  # fmt: skip
     Target("company_domain", gettext_lazy("Company website"), _WEBSITE),
+    Target("street", gettext_lazy("Street"), _STREET),
+    Target("street2", gettext_lazy("Address line 2"), _STREET2),
+    Target("city", gettext_lazy("City"), _CITY),
+    Target("region", gettext_lazy("Region / state"), _REGION),
+    Target("postcode", gettext_lazy("Postcode"), _POSTCODE),
     Target("country", gettext_lazy("Country"), _COUNTRY),
+    Target(
+        "birth_date",
+        gettext_lazy("Birth date"),
+        (
+            "birth date",
+            "birthdate",
+            "date of birth",
+            "dob",
+            "d.o.b.",
+            "birthday",
+            "born",
+            "дата рождения",
+            "день рождения",
+            "др",
+            "д.р.",
+            "出生日期",
+            "生日",
+        ),
+    ),  # fmt: skip
     Target("owner", gettext_lazy("Owner (username or email)"), _OWNER),
     Target("lifecycle_stage", gettext_lazy("Lifecycle stage"), _STAGE),
     Target("source", gettext_lazy("Source"), _SOURCE),
@@ -373,16 +448,10 @@ COMPANY_TARGETS: tuple[Target, ...] = (
     ),  # fmt: skip
     Target("phone", gettext_lazy("Phone"), _PHONE),
     Target("email", gettext_lazy("Email"), _EMAIL),
-    Target(
-        "street", gettext_lazy("Street"), ("street", "address", "street address", "address line 1", "адрес", "улица")
-    ),  # fmt: skip
-    Target("city", gettext_lazy("City"), ("city", "town", "город", "населенный пункт")),
-    Target(
-        "postal_code",
-        gettext_lazy("Postal code"),
-        ("postal code", "postcode", "zip", "zip code", "индекс", "почтовый индекс"),
-    ),  # fmt: skip
-    Target("region", gettext_lazy("Region"), ("region", "state", "province", "регион", "область", "край")),
+    Target("street", gettext_lazy("Street"), _STREET),
+    Target("city", gettext_lazy("City"), _CITY),
+    Target("postal_code", gettext_lazy("Postal code"), _POSTCODE),
+    Target("region", gettext_lazy("Region"), _REGION),
     Target("country", gettext_lazy("Country"), _COUNTRY),
     Target("owner", gettext_lazy("Owner (username or email)"), _OWNER),
     Target("lifecycle_stage", gettext_lazy("Lifecycle stage"), _STAGE),
@@ -418,6 +487,61 @@ def guess_mapping(headers: list[str], kind: str) -> dict[str, str]:
     return mapping
 
 
+class MappingError(ValueError):
+    """A column mapping given by name (the command line) names no column or no field."""
+
+
+def override_mapping(
+    headers: list[str], mapping: dict[str, str], overrides: dict[str, str], kind: str
+) -> dict[str, str]:
+    """``mapping`` (as ``guess_mapping`` gives it) with columns named by their header mapped
+    to the fields given: ``{"Zip": "postcode", "Notes": ""}`` (empty: not imported). A header
+    is found as written, else as ``header_key`` compares headers; the field is a target's
+    name or label. A field given here is taken away from any column the guess gave it to.
+
+    Raises ``MappingError`` naming the unknown header or field and what there is instead.
+    """
+    targets = targets_for(kind)
+    names = {target.name for target in targets}
+    by_label = {header_key(str(target.label)): target.name for target in targets}
+    result = dict(mapping)
+    for header, wanted in overrides.items():
+        index = next((i for i, h in enumerate(headers) if h == header), None)
+        if index is None:
+            index = next((i for i, h in enumerate(headers) if header_key(h) == header_key(header)), None)
+        if index is None:
+            raise MappingError(
+                _("The file has no column “%(header)s”; its columns are: %(headers)s.")
+                % {"header": header, "headers": ", ".join(headers)}
+            )
+        target = wanted.strip()
+        if target in ("", "-"):
+            target = IGNORE
+        elif target not in names:
+            target = by_label.get(header_key(target), "")
+            if not target:
+                raise MappingError(
+                    _("“%(field)s” is not a field to import into; the fields are: %(fields)s.")
+                    % {"field": wanted, "fields": ", ".join(sorted(names))}
+                )
+        if target:
+            for other, taken in result.items():
+                if taken == target and other != str(index):
+                    result[other] = IGNORE
+        result[str(index)] = target
+    return result
+
+
+def mapping_problems(mapping: dict[str, str], kind: str) -> list[str]:
+    """What a mapping lacks before a file can be imported (the mapping page says the same)."""
+    used = set(filter(None, mapping.values()))
+    if kind == ImportKind.CONTACTS and not {"last_name", "full_name"} & used:
+        return [_("Choose the column with the last name or the full name.")]
+    if kind == ImportKind.COMPANIES and "name" not in used:
+        return [_("Choose the column with the company name.")]
+    return []
+
+
 # --- Match keys and modes -----------------------------------------------------------------
 
 
@@ -451,36 +575,6 @@ def match_keys_for(kind: str) -> tuple[tuple[str, Any], ...]:
 
 
 # --- Value lookups ------------------------------------------------------------------------
-
-
-@functools.cache
-def _country_lookup() -> dict[str, str]:
-    """Country names in English and Russian, ISO alpha-2 and alpha-3 codes → alpha-2."""
-    lookup: dict[str, str] = {}
-    for language in ("en", "ru"):
-        with translation.override(language):
-            for country in countries:
-                lookup[header_key(str(country.name))] = country.code
-    for code in countries:
-        lookup[code.code.lower()] = code.code
-        alpha3 = countries.alpha3(code.code)
-        if alpha3:
-            lookup[alpha3.lower()] = code.code
-    aliases = {
-        "usa": "US", "america": "US", "unitedstatesofamerica": "US", "сша": "US", "америка": "US",
-        "uk": "GB", "greatbritain": "GB", "britain": "GB", "england": "GB", "англия": "GB",
-        "великобритания": "GB", "британия": "GB", "russia": "RU", "россия": "RU", "рф": "RU",
-        "российскаяфедерация": "RU", "china": "CN", "prc": "CN", "китай": "CN", "кнр": "CN",
-        "germany": "DE", "deutschland": "DE", "германия": "DE", "中国": "CN", "美国": "US", "俄罗斯": "RU",
-        "德国": "DE", "英国": "GB", "southkorea": "KR", "korea": "KR", "корея": "KR",
-    }  # fmt: skip
-    lookup.update(aliases)
-    return lookup
-
-
-def country_code(raw: str) -> str | None:
-    """ "Germany", "Германия", "de", "DEU" → "DE"; ``None`` when not recognised."""
-    return _country_lookup().get(header_key(raw))
 
 
 @functools.cache
@@ -570,8 +664,8 @@ _MAX_LENGTHS = {
     ImportKind.COMPANIES: {f.name: f.max_length for f in Company._meta.concrete_fields if f.max_length},
 }
 _TEXT_FIELDS = {
-    ImportKind.CONTACTS: ("first_name", "last_name", "title", "external_id"),
-    ImportKind.COMPANIES: ("name", "industry", "street", "city", "postal_code", "region", "external_id"),
+    ImportKind.CONTACTS: ("first_name", "last_name", "title", "street", "street2", "city", "region", "external_id"),
+    ImportKind.COMPANIES: ("name", "industry", "street", "city", "region", "external_id"),
 }
 
 
@@ -586,6 +680,17 @@ def _email(raw: str, label: str) -> str:
             ) from None
         if len(value) > 254:
             raise RowError(_("%(field)s is longer than 254 characters.") % {"field": label})
+    return value
+
+
+def _birth_date(raw: str) -> date:
+    try:
+        value = parse_date_text(raw)
+    except DateTextError as exc:
+        raise RowError(_("Birth date: %(reason)s") % {"reason": exc}) from None
+    problem = birth_date_problem(value)
+    if problem:
+        raise RowError(problem)
     return value
 
 
@@ -668,6 +773,9 @@ def clean_row(
                         )
                     if flag:
                         fields[name] = True
+        with problems:
+            if raw.get("birth_date"):
+                fields["birth_date"] = _birth_date(raw["birth_date"])
         phone_fields: tuple[str, ...] = ("phone", "mobile")
     else:
         with problems:
@@ -692,6 +800,16 @@ def clean_row(
                 fields["size"] = size
         phone_fields = ("phone",)
 
+    postcode_field = "postcode" if kind == ImportKind.CONTACTS else "postal_code"
+    with problems:
+        if raw.get(postcode_field):
+            postcode = normalize_postcode(raw[postcode_field])
+            if len(postcode) > limits[postcode_field]:
+                raise RowError(
+                    _("%(field)s is longer than %(max)d characters.")
+                    % {"field": _field_label(kind, postcode_field), "max": limits[postcode_field]}
+                )
+            fields[postcode_field] = postcode
     with problems:
         if raw.get("country"):
             code = country_code(raw["country"])

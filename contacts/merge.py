@@ -21,12 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -70,7 +70,13 @@ MERGE_FIELDS: dict[str, list[str]] = {
         "mobile",
         "do_not_call",
         "do_not_email",
+        "street",
+        "street2",
+        "city",
+        "region",
+        "postcode",
         "country",
+        "birth_date",
         "lifecycle_stage",
         "source",
         "owner",
@@ -111,11 +117,16 @@ def _raw(record: Company | Contact, name: str) -> Any:
     """The stored value of field ``name`` (ids for foreign keys), JSON-serialisable."""
     field = record._meta.get_field(name)
     value = getattr(record, field.attname)
+    if isinstance(value, date):
+        return value.isoformat()  # kept in MergeRecord's JSON
     return str(value) if name == "country" else value
 
 
 def _set_raw(record: Company | Contact, name: str, value: Any) -> None:
-    setattr(record, record._meta.get_field(name).attname, value)
+    field = record._meta.get_field(name)
+    if isinstance(field, models.DateField) and isinstance(value, str):
+        value = date.fromisoformat(value)
+    setattr(record, field.attname, value)
 
 
 def default_choices(survivor: Company | Contact, loser: Company | Contact) -> dict[str, str]:

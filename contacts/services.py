@@ -20,7 +20,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from contacts.models import MATCH_FIELDS, Company, Contact, Tag
-from contacts.normalize import domain_from_website, normalize_email, normalize_phone
+from contacts.normalize import (
+    birth_date_problem,
+    domain_from_website,
+    normalize_email,
+    normalize_phone,
+    normalize_postcode,
+)
 from contacts.signals import customer_event
 from crm.models import User
 
@@ -37,6 +43,13 @@ def _normalise(instance: Company | Contact, phone_fields: tuple[str, ...], *, ke
     for name in ("email", "secondary_email"):
         if hasattr(instance, name):
             setattr(instance, name, normalize_email(getattr(instance, name)))
+    for name in ("postcode", "postal_code"):
+        if hasattr(instance, name):
+            setattr(instance, name, normalize_postcode(getattr(instance, name)))
+    if isinstance(instance, Contact):
+        problem = birth_date_problem(instance.birth_date)
+        if problem:
+            raise ValidationError({"birth_date": problem})
     if isinstance(instance, Company) and instance.domain:
         try:
             instance.domain = domain_from_website(instance.domain)
@@ -206,6 +219,41 @@ def _enqueue_contact_match(contact: Contact) -> None:
     transaction.on_commit(partial(match_contact.delay, contact.pk))
 
 
+# A contact's postal address and the company's fields it defaults from.
+CONTACT_ADDRESS_FROM_COMPANY = {
+    "street": "street",
+    "street2": None,
+    "city": "city",
+    "region": "region",
+    "postcode": "postal_code",
+}
+
+
+def contact_address_defaults(company: Company | None) -> dict[str, Any]:
+    """The address a new contact of ``company`` starts with: the company's (with its country)."""
+    if company is None:
+        return {}
+    values = {
+        name: getattr(company, source) for name, source in CONTACT_ADDRESS_FROM_COMPANY.items() if source is not None
+    }
+    values["country"] = company.country.code if company.country else ""
+    return {name: value for name, value in values.items() if value}
+
+
+def _default_address(contact: Contact) -> None:
+    """A contact created for a company with no address of its own takes the company's; a
+    contact without a country takes the company's country."""
+    if contact.company_id is None:
+        return
+    defaults = contact_address_defaults(contact.company)
+    if not any(getattr(contact, name) for name in CONTACT_ADDRESS_FROM_COMPANY):
+        for name in CONTACT_ADDRESS_FROM_COMPANY:
+            if name in defaults:
+                setattr(contact, name, defaults[name])
+    if not contact.country and defaults.get("country"):
+        contact.country = defaults["country"]
+
+
 @transaction.atomic
 def contact_create(
     *,
@@ -216,7 +264,9 @@ def contact_create(
     keep_invalid_phone: bool = False,
     **fields: Any,
 ) -> Contact:
+    """Create a contact; an empty address (and country) defaults to its company's."""
     contact = Contact(owner=owner, last_name=last_name.strip(), **fields)
+    _default_address(contact)
     _normalise(contact, CONTACT_PHONE_FIELDS, keep_invalid_phone=keep_invalid_phone)
     _save(contact, actor=actor, tags=tags_get_or_create(names=tag_names), created=True)
     _enqueue_contact_match(contact)

@@ -445,7 +445,13 @@ def _contact_export_rows(qs: Any):
             contact.mobile,
             contact.company.name if contact.company else "",
             contact.company.domain if contact.company else "",
+            contact.street,
+            contact.street2,
+            contact.city,
+            contact.region,
+            contact.postcode,
             contact.country.code or "",
+            contact.birth_date,
             contact.owner.username,
             contact.get_lifecycle_stage_display(),
             contact.get_source_display(),
@@ -476,7 +482,8 @@ def _export(request: HttpRequest, kind: str, fmt: str) -> HttpResponse:
         form = ContactFilterForm(request.GET, user=request.user, default_sort="name")
         qs = _export_order(contact_list(request.user, form.filters()), CONTACT_SORTS[form.sort_key])
         header = [_("First name"), _("Last name"), _("Job title"), _("Email"), _("Second email"), _("Phone"),
-                  _("Mobile"), _("Company"), _("Company website"), _("Country"), _("Owner"), _("Lifecycle stage"),
+                  _("Mobile"), _("Company"), _("Company website"), _("Street"), _("Address line 2"), _("City"),
+                  _("Region"), _("Postcode"), _("Country"), _("Birth date"), _("Owner"), _("Lifecycle stage"),
                   _("Source"), _("Tags"), _("External ID"), _("Do not call"), _("Do not email"),
                   _("Created")]  # fmt: skip
         rows = _contact_export_rows(qs)

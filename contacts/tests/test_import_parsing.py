@@ -127,7 +127,7 @@ def test_english_contact_headers_are_recognised():
 def test_russian_contact_headers_are_recognised():
     headers = ["Имя", "Фамилия", "Почта", "Телефон", "Компания", "Должность", "Сайт", "Страна", "Город"]
     assert list(guess_mapping(headers, "contacts").values()) == [
-        "first_name", "last_name", "email", "phone", "company", "title", "company_domain", "country", "",
+        "first_name", "last_name", "email", "phone", "company", "title", "company_domain", "country", "city",
     ]  # fmt: skip
 
 
