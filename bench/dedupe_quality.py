@@ -501,6 +501,8 @@ class Quality:
     overall: Counts
     by_culture: dict[str, Counts]
     curve: list[tuple[float, float, float]] = field(default_factory=list)  # threshold, precision, recall
+    # culture → [(threshold, precision, recall)]
+    culture_curves: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)
 
 
 def evaluate(truth_of: dict[int, Person], *, threshold: float | None = None) -> Quality:
@@ -537,9 +539,14 @@ def evaluate(truth_of: dict[int, Person], *, threshold: float | None = None) -> 
 
     listed = {pair for pair, p in scored.items() if p >= threshold - 1e-9}
     curve = []
+    culture_curves: dict[str, list[tuple[float, float, float]]] = {culture: [] for culture in CULTURES}
     for t in CURVE:
-        c = counts({pair for pair, p in scored.items() if p >= t - 1e-9})
+        chosen = {pair for pair, p in scored.items() if p >= t - 1e-9}
+        c = counts(chosen)
         curve.append((t, c.precision, c.recall))
+        for culture in CULTURES:
+            cc = counts(chosen, culture)
+            culture_curves[culture].append((t, cc.precision, cc.recall))
     return Quality(
         records=len(truth_of),
         threshold=threshold,
@@ -549,6 +556,7 @@ def evaluate(truth_of: dict[int, Person], *, threshold: float | None = None) -> 
         overall=counts(listed),
         by_culture={culture: counts(listed, culture) for culture in CULTURES},
         curve=curve,
+        culture_curves=culture_curves,
     )
 
 
@@ -593,6 +601,20 @@ def report(results: dict[int, Quality], *, seed: int) -> str:
     ]
     for i, t in enumerate(CURVE):
         cells = " | ".join(f"{q.curve[i][1]:.3f} / {q.curve[i][2]:.3f}" for q in results.values())
+        lines.append(f"| {t:.2f} | {cells} |")
+    lines += [
+        "",
+        "The same curve per culture (precision / recall):",
+        "",
+        "| threshold | " + " | ".join(f"{c} at {o:,}" for o in results for c in CULTURES) + " |",
+        "|---:|" + "---:|" * (len(results) * len(CULTURES)),
+    ]
+    for i, t in enumerate(CURVE):
+        cells = " | ".join(
+            f"{q.culture_curves[c][i][1]:.3f} / {q.culture_curves[c][i][2]:.3f}"
+            for q in results.values()
+            for c in CULTURES
+        )
         lines.append(f"| {t:.2f} | {cells} |")
     return "\n".join(lines)
 

@@ -341,7 +341,9 @@ def _last_level(a: str, b: str, a_skel: str, b_skel: str, cjk: bool = False) -> 
 
 
 def _names(a: Person, b: Person) -> tuple[int | None, int | None, bool]:
-    cjk = a.cjk or b.cjk
+    # Both in Chinese characters: a different character is another name. Pinyin typed by hand
+    # on one side may carry a typo like any Latin name.
+    cjk = a.cjk and b.cjk
     first = _first_level(a.first, b.first, a.first_skel, b.first_skel, a.first_nick, b.first_nick, cjk)
     last = _last_level(a.last, b.last, a.last_skel, b.last_skel, cjk)
     if a.first and b.first and a.last and b.last and (first or 0) + (last or 0) < 7:
