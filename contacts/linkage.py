@@ -32,6 +32,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import jellyfish
@@ -39,11 +40,12 @@ from django.utils.translation import gettext as _
 from pypinyin import lazy_pinyin
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
-# A pair at least this likely to be one person is listed on the Duplicates page (measured in
-# bench/dedupe_results.md). The create form warns from the lower WARN_PROBABILITY: a warning
-# costs a glance, a listed pair a review.
-MATCH_PROBABILITY = 0.95
-WARN_PROBABILITY = 0.5
+# A pair at least this likely to be one person is listed on the Duplicates page: chosen on
+# the precision-recall curves of bench/dedupe_results.md (the highest recall that keeps
+# precision >= 0.97 in every culture at every size). The create form warns from
+# WARN_PROBABILITY: a warning costs a glance, a listed pair a review.
+MATCH_PROBABILITY = 0.4
+WARN_PROBABILITY = 0.3
 
 # --- Normalisation ---------------------------------------------------------------------------
 
@@ -102,6 +104,7 @@ _ROLE_LOCALS = frozenset(
 )
 
 
+@lru_cache(maxsize=200_000)  # names repeat: a refresh romanises each distinct one once
 def romanise(text: str) -> str:
     """``"Jürgen O'Neil"`` → ``"jurgen o neil"``, ``"Александр"`` → ``"aleksandr"``,
     ``"张伟"`` → ``"zhang wei"``: Latin letters and single spaces only."""
@@ -113,6 +116,7 @@ def romanise(text: str) -> str:
     return " ".join(_NON_LETTER.sub(" ", text).split())
 
 
+@lru_cache(maxsize=200_000)
 def skeleton(word: str) -> str:
     """A spelling skeleton: equal for transliteration and phonetic variants of one name."""
     for old, new in _SKELETON:
@@ -127,6 +131,7 @@ for _index, _group in enumerate(_NICKNAME_GROUPS):
         _NICKNAMES[_key] = _NICKNAMES.get(_key, frozenset()) | {_index}
 
 
+@lru_cache(maxsize=200_000)
 def nickname_groups(first: str) -> frozenset[int]:
     return _NICKNAMES.get(skeleton(first), frozenset())
 

@@ -57,7 +57,8 @@ def test_a_similar_name_at_the_same_company_is_a_possible_duplicate(owner, compa
     found = contact_duplicates(owner, first_name="Anna", last_name="Petrovaa", emails=[], phones=[], company=company)
     assert found[0].record == twin  # the namesake at another company, if warned about, comes after
     assert any(r.startswith("same company +") for r in found[0].reasons)
-    assert any(r.startswith("similar last name +") for r in found[0].reasons)
+    last_name = ("similar last name +", "last name: nickname or spelling variant +")
+    assert any(r.startswith(last_name) for r in found[0].reasons)
 
 
 def test_creating_a_possible_duplicate_asks_first_and_saves_nothing(owner_client, owner, company):
@@ -79,7 +80,7 @@ def test_creating_a_contact_with_a_known_email_asks_first(owner_client, owner, c
     contact.save()
     data = {"last_name": "Other", "email": "ANNA@example.com", "lifecycle_stage": "lead", "owner": owner.pk}
     response = owner_client.post(reverse("contacts:contact-create"), data)
-    assert "same email anna@example.com" in response.content.decode()
+    assert "same email +" in response.content.decode()
     assert Contact.objects.count() == 1
     owner_client.post(reverse("contacts:contact-create"), {**data, "save_anyway": "1"})
     assert Contact.objects.count() == 2
