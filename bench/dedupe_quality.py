@@ -675,14 +675,15 @@ def main(argv: list[str] | None = None) -> int:
             f"Generated people (seed {args.seed}; English, Russian and Chinese names; corruption model in "
             f"`bench/dedupe_quality.py`), the real nightly refresh, decision threshold: match probability "
             f"≥ {threshold}.\n\n{text}\n\n![precision–recall curve](dedupe_pr_curve.svg)\n\n"
-            f"Reproduce: `{_command(args)}`\n"
+            f"Reproduce: `{_command(args)}.\n"
         )
     return 0
 
 
 def _command(args: Any) -> str:
     sizes = " ".join(str(n) for n in args.originals)
-    return f".venv/bin/python -m bench.dedupe_quality --originals {sizes} --seed {args.seed} --write"
+    module = f".venv/bin/python -m bench.dedupe_quality --originals {sizes} --seed {args.seed} --write"
+    return f"make dedupe-bench SIZES='{sizes}'` (that is `{module}` on a scratch database)"
 
 
 if __name__ == "__main__":

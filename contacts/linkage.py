@@ -44,7 +44,7 @@ from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 # the precision-recall curves of bench/dedupe_results.md (the highest recall that keeps
 # precision >= 0.97 in every culture at every size). The create form warns from
 # WARN_PROBABILITY: a warning costs a glance, a listed pair a review.
-MATCH_PROBABILITY = 0.4
+MATCH_PROBABILITY = 0.5
 WARN_PROBABILITY = 0.3
 
 # --- Normalisation ---------------------------------------------------------------------------
