@@ -1,9 +1,11 @@
-"""Finding duplicate companies and contacts: the form's live warning and the nightly refresh.
+"""Finding duplicate companies and contacts: the form's live warning, the import preview, the
+on-save update and the nightly refresh.
 
-Both find candidates through the same SQL blocking keys (``dedupe_company_keys`` /
-``dedupe_contact_keys``, migration ``add_duplicate_detection``) and score them with
-``contacts.matching``, so a pair the form warns about and a pair on the Duplicates page are
-judged the same way.
+Contacts: blocking keys stored on the row (``Contact.dedupe_keys``, from
+``contacts.linkage.block_keys``) and the Fellegi–Sunter matcher of ``contacts.linkage``,
+whose parameters the refresh re-estimates (``MatchParameters``). Companies: the SQL keys of
+``dedupe_company_keys`` (migration ``add_duplicate_detection``) and the rule-based scorer of
+``contacts.matching``. Every path of a kind judges a pair the same way.
 
 The live check is one indexed query over the records the user may see (a duplicate the user
 may not see is never hinted at). The refresh is set-based: one statement computes every
@@ -29,9 +31,9 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import TrigramSimilarity
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, F, Func, IntegerField, Q, TextField, Value
+from django.db.models import F, Func, IntegerField, Q, TextField, Value
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast, Lower
+from django.db.models.functions import Lower
 from django.utils import timezone
 from psycopg2.extras import Json, execute_values
 
@@ -71,10 +73,8 @@ class Duplicate:
     score: int = 0
 
 
-def _input_keys(function: str, *values: str, company_id: int | None = None) -> Func:
+def _input_keys(function: str, *values: str) -> Func:
     args = [Value(v or "", output_field=TextField()) for v in values]
-    if function == "dedupe_contact_keys":
-        args.append(Cast(Value(company_id), BigIntegerField()))
     return Func(*args, function=function, output_field=ArrayField(TextField()))
 
 

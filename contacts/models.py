@@ -100,15 +100,10 @@ def _keys(function: str, *fields: str) -> Func:
 
 
 COMPANY_KEYS = ("name", "domain", "email", "phone")
-CONTACT_KEYS = ("first_name", "last_name", "email", "secondary_email", "phone", "mobile", "company_id")
 
 
 def company_match_keys() -> Func:
     return _keys("dedupe_company_keys", *COMPANY_KEYS)
-
-
-def contact_match_keys() -> Func:
-    return _keys("dedupe_contact_keys", *CONTACT_KEYS)
 
 
 class Company(models.Model):
