@@ -362,3 +362,24 @@ def test_imported_contacts_of_an_existing_company_take_its_address_when_they_hav
         "Main St 1", "Boston", "02110", "US",
     )  # fmt: skip
     assert (orlov.street, orlov.city, orlov.country.code) == ("", "Chicago", "US")  # its own address, whole
+
+
+def test_matching_in_several_batches_keeps_each_rows_own_match(owner, acme, anna, monkeypatch):
+    from contacts import duplicates
+
+    monkeypatch.setattr(duplicates, "IMPORT_BATCH", 2)
+    rows = [{"first_name": f"Nobody{i}", "last_name": f"Nowhere{i}"} for i in range(3)]
+    rows.append({"first_name": "Anna", "last_name": "Petrova", "company_id": acme.pk, "company_name": "Acme"})
+    found = duplicates.contact_import_matches(owner, rows=rows)
+    assert list(found) == [3]
+    assert (found[3].record, found[3].confident) == (anna, True)
+
+
+def test_a_big_file_flushes_the_key_index_first_and_still_matches(owner, acme, anna, django_assert_max_num_queries):
+    from contacts import duplicates
+
+    rows = [{"first_name": f"Nobody{i}", "last_name": f"Nowhere{i}"} for i in range(duplicates.FLUSH_PENDING_FROM)]
+    rows.append({"first_name": "Anna", "last_name": "Petrova", "company_id": acme.pk, "company_name": "Acme"})
+    with django_assert_max_num_queries(12):
+        found = duplicates.contact_import_matches(owner, rows=rows)
+    assert list(found) == [len(rows) - 1]
