@@ -7,7 +7,7 @@ from django.urls import reverse
 from contacts import duplicates, services
 from contacts.duplicates import contact_candidates_refresh, duplicates_refresh
 from contacts.merge import records_merge
-from contacts.models import DuplicateCandidate, MergeRecord
+from contacts.models import Contact, DuplicateCandidate, MergeRecord
 from contacts.tasks import match_contact
 from contacts.tests.factories import ContactFactory
 
@@ -106,3 +106,14 @@ def test_the_create_form_warns_with_the_matchers_reasons(owner_client, owner):
     body = owner_client.post(reverse("contacts:contact-create"), data).content.decode()
     assert "This may already be in the CRM" in body
     assert "same birth date +" in body and "first name: nickname or spelling variant +" in body
+
+
+def test_rows_written_by_copy_carry_their_keys_even_with_quotes_and_backslashes(owner):
+    from crm.bulk import copy_instances
+
+    contact = Contact(owner=owner, first_name='Jo"hn', last_name="O\\Neil", email='a"b\\c@example.com')
+    contact.dedupe_keys = contact.compute_dedupe_keys()
+    contact.updated_at = contact.created_at  # set by the import before it copies
+    copy_instances(Contact, [contact])
+    stored = Contact.objects.get(pk=contact.pk)
+    assert stored.dedupe_keys == contact.dedupe_keys and 'e:a"b\\c@example.com' in stored.dedupe_keys
