@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test setup services db demo chromium lint check audit pytest bench bench-db dataset wrk screenshots clean help
+.PHONY: run test setup services db demo chromium lint check audit pytest bench bench-db dataset wrk screenshots clean help dedupe-bench
 
 help:
 	@echo "make run    - set everything up and serve the CRM on http://127.0.0.1:8000 (web, worker, beat)"
@@ -16,6 +16,7 @@ help:
 	@echo "make screenshots - write a screenshot of every main page to docs/screenshots/"
 	@echo "make bench  - generate the large dataset and check the performance budgets"
 	@echo "make dataset SCALE=small|large - (re)generate the benchmark dataset in crm_bench"
+	@echo "make dedupe-bench [SIZES='1000 10000'] - duplicate matcher precision/recall, bench/dedupe_results.md"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { echo "Cannot create a virtualenv: install python3-venv (apt-get install python3-venv)"; exit 1; }
@@ -101,6 +102,15 @@ wrk:
 
 bench: bench-db wrk
 	$(BENCH_ENV) $(BIN)/python bench/run.py --scale $(SCALE)
+
+# The duplicate matcher on generated people, in a scratch database of its own (rows are added
+# and removed); writes bench/dedupe_results.md and bench/dedupe_pr_curve.svg.
+DEDUPE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/crm_dedupe
+SIZES ?= 1000 10000
+dedupe-bench: $(STAMP) services
+	@DATABASE_URL=$(DEDUPE_DATABASE_URL) $(BIN)/python manage.py ensure_database
+	@DATABASE_URL=$(DEDUPE_DATABASE_URL) $(BIN)/python manage.py migrate --no-input -v 0
+	DATABASE_URL=$(DEDUPE_DATABASE_URL) nice -n 10 $(BIN)/python -m bench.dedupe_quality --originals $(SIZES) --seed 42 --write
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

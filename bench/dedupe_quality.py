@@ -1,21 +1,36 @@
-"""Precision and recall of duplicate detection on generated noisy person records.
+"""Precision and recall of the contact matcher on generated, labelled people.
 
-Modelled on the FEBRL record-linkage benchmark generator (Christen, "Probabilistic data
-generation for deduplication and data linkage"): original person records drawn from
-frequency-weighted name lists, then duplicates of a share of them, each corrupted by a few
-modifications — keyboard typos (insert, delete, substitute a neighbouring key, transpose),
-OCR confusions (m/rn, cl/d …), phonetic spelling variants, swapped first and last name,
-nicknames and initials, Cyrillic written in Latin letters, missing values, and e-mail and
-phone format variants. FEBRL's address, date-of-birth and SSN fields have no counterpart on a
-CRM contact, so the records carry what a contact has: names, e-mails, phones, company.
+**Data.** ``originals`` people, a third each English (Faker ``en_US``), Russian (``ru_RU``,
+names in Cyrillic, gendered surnames) and Chinese (``zh_CN``, names in Hanzi); each has a
+name, a birth date (18–90 years old), a postal address (street with house number, city,
+postcode), usually an e-mail made of the name, usually a phone, sometimes a company.
 
-The records are loaded into the database (owned by a ``bench-dedupe`` user, ``external_id``
-starting ``dq-``), the real candidate refresh runs over the whole contact table, and every
-pair within one generated person is a true duplicate. Reported: precision, recall and F1 at
-``DUPLICATE_SCORE``, blocking recall (true pairs that blocking proposes at all), and the
-refresh time. The generated rows are deleted afterwards unless ``--keep``.
+**Duplicates.** Half of the originals get 1–3 duplicates, each with 1–3 modifications drawn
+from this corruption model (weights in ``MODIFICATIONS``):
 
-    .venv/bin/python -m bench.dedupe_quality --originals 5000 --seed 42 --write
+* keyboard typos in either name (insert, delete, substitute a neighbouring key, transpose);
+* OCR confusions (m/rn, cl/d, l/i, o/e …) and phonetic respellings (ph/f, y/i, ck/k, sch/sh …);
+* first and last name swapped; first name replaced by a nickname (Bill, Саша) or an initial;
+* transliteration: Russian names written in Latin letters in another system than the matcher's
+  (BGN/PCGN-like "Aleksandr Yuryevich", English "Alexander"), Chinese names in pinyin, in either
+  name order;
+* changed surname (marriage) — a new surname, everything else kept;
+* moved: a new street, city and postcode; or only the house number changed;
+* a typo in the postcode; a typo in the birth date (one digit) or day and month swapped;
+* missing values: no e-mail, no phone, no birth date, no address, no first name, no company;
+* e-mail variants (case, another mailbox with the same name, a typo) and phone formats.
+
+**Hard non-duplicates** a CRM really holds: relatives (same surname and address and home
+phone, another first name and birth date), namesakes (same name, nothing else in common), and
+colleagues (same surname and company).
+
+The records are loaded as contacts (owned by a ``bench-dedupe`` user, ``external_id``
+``dq-…``), the real nightly refresh runs over the whole contact table (keys, blocking, EM,
+scoring), and every pair within one generated person is a true duplicate. Reported: precision,
+recall and F1 at ``MATCH_PROBABILITY`` per culture, a precision–recall curve (table and SVG),
+blocking recall and the refresh time. The rows are deleted afterwards unless ``--keep``.
+
+    .venv/bin/python -m bench.dedupe_quality --originals 1000 10000 --seed 42 --write
 
 Run it against a scratch database (``DATABASE_URL``): it adds and removes rows.
 """
@@ -27,90 +42,150 @@ import os
 import random
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 PREFIX = "dq-"
-SWEEP = (45, 50, 55, 60, 65, 70)
+CULTURES = ("en", "ru", "zh")
+LOCALES = {"en": "en_US", "ru": "ru_RU", "zh": "zh_CN"}
+CURVE = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99)
 KEYBOARD = {
     "q": "wa", "w": "qes", "e": "wrd", "r": "etf", "t": "ryg", "y": "tuh", "u": "yij", "i": "uok", "o": "ipl",
     "p": "ol", "a": "qsz", "s": "adwx", "d": "sfec", "f": "dgrv", "g": "fhtb", "h": "gjyn", "j": "hkum",
     "k": "jlim", "l": "kop", "z": "asx", "x": "zsdc", "c": "xdfv", "v": "cfgb", "b": "vghn", "n": "bhjm",
     "m": "njk",
+    # ЙЦУКЕН neighbours for Cyrillic
+    "й": "цф", "ц": "йуы", "у": "цкв", "к": "уеа", "е": "кнп", "н": "егр", "г": "ншо", "ш": "гщл", "щ": "шзд",
+    "з": "щхж", "ф": "йыя", "ы": "цфвч", "в": "уыас", "а": "квпм", "п": "еари", "р": "нпот", "о": "грль",
+    "л": "шодб", "д": "щлжю", "ж": "здэ", "я": "фч", "ч": "яыс", "с": "чвм", "м": "сай", "и": "мпт", "т": "иро",
+    "ь": "толб", "б": "ьлю", "ю": "бд", "э": "ж", "х": "зъ",
 }  # fmt: skip
-OCR = [("m", "rn"), ("rn", "m"), ("cl", "d"), ("d", "cl"), ("vv", "w"), ("w", "vv"), ("h", "b"), ("e", "c"),
-       ("l", "i"), ("i", "l"), ("u", "v"), ("o", "e")]  # fmt: skip
+OCR = [("m", "rn"), ("rn", "m"), ("cl", "d"), ("d", "cl"), ("vv", "w"), ("h", "b"), ("e", "c"), ("l", "i"),
+       ("i", "l"), ("u", "v"), ("o", "e"), ("ш", "щ"), ("и", "н"), ("п", "н"), ("ь", "ъ"), ("з", "э")]  # fmt: skip
 PHONETIC = [("ph", "f"), ("f", "ph"), ("y", "i"), ("i", "y"), ("ck", "k"), ("k", "ck"), ("ei", "ie"),
             ("ie", "ei"), ("sch", "sh"), ("tz", "z"), ("th", "t"), ("ou", "u"), ("mm", "m"), ("nn", "n"),
-            ("ll", "l"), ("ss", "s"), ("c", "k"), ("z", "s")]  # fmt: skip
+            ("ll", "l"), ("ss", "s"), ("c", "k"), ("z", "s"), ("о", "а"), ("е", "и"), ("ё", "е"),
+            ("тс", "ц"), ("ий", "ей")]  # fmt: skip
 NICKNAMES = {
     "William": ["Bill", "Will", "Billy"], "Robert": ["Bob", "Rob", "Bobby"], "Richard": ["Rick", "Dick"],
     "Margaret": ["Peggy", "Maggie", "Meg"], "Elizabeth": ["Liz", "Beth", "Betty"], "James": ["Jim", "Jimmy"],
-    "John": ["Jack", "Johnny"], "Michael": ["Mike", "Mikey"], "Thomas": ["Tom", "Tommy"], "Joseph": ["Joe"],
+    "John": ["Jack", "Johnny"], "Michael": ["Mike"], "Thomas": ["Tom", "Tommy"], "Joseph": ["Joe"],
     "Charles": ["Charlie", "Chuck"], "Edward": ["Ed", "Ted"], "Daniel": ["Dan", "Danny"], "Matthew": ["Matt"],
     "Christopher": ["Chris"], "Anthony": ["Tony"], "Andrew": ["Andy", "Drew"], "Jennifer": ["Jen", "Jenny"],
     "Patricia": ["Pat", "Patty"], "Susan": ["Sue", "Susie"], "Katherine": ["Kate", "Katie", "Kathy"],
     "Deborah": ["Debbie", "Deb"], "Rebecca": ["Becky"], "Victoria": ["Vicky"], "Nicholas": ["Nick"],
     "Timothy": ["Tim"], "Benjamin": ["Ben"], "Samuel": ["Sam"], "Steven": ["Steve"], "Stephen": ["Steve"],
     "Jonathan": ["Jon"], "Gregory": ["Greg"], "Kenneth": ["Ken"], "Ronald": ["Ron"], "Donald": ["Don"],
-    "Alexander": ["Alex", "Sasha"], "Александр": ["Саша"], "Дмитрий": ["Дима"], "Михаил": ["Миша"],
+    "Joshua": ["Josh"], "Jessica": ["Jess"], "Alexander": ["Alex"],
+    "Александр": ["Саша", "Шура"], "Александра": ["Саша"], "Дмитрий": ["Дима"], "Михаил": ["Миша"],
     "Екатерина": ["Катя"], "Мария": ["Маша"], "Анастасия": ["Настя"], "Наталья": ["Наташа"],
-    "Татьяна": ["Таня"], "Сергей": ["Серёжа"], "Владимир": ["Вова"], "Иван": ["Ваня"], "Johann": ["Hans"],
+    "Татьяна": ["Таня"], "Сергей": ["Серёжа"], "Владимир": ["Вова", "Володя"], "Иван": ["Ваня"],
+    "Алексей": ["Лёша"], "Евгений": ["Женя"], "Евгения": ["Женя"], "Николай": ["Коля"], "Павел": ["Паша"],
+    "Константин": ["Костя"], "Юрий": ["Юра"], "Пётр": ["Петя"], "Людмила": ["Люда"], "Светлана": ["Света"],
+    "Ирина": ["Ира"], "Галина": ["Галя"], "Василий": ["Вася"], "Виктор": ["Витя"], "Григорий": ["Гриша"],
+    "Юлия": ["Юля"], "Ксения": ["Ксюша"], "Дарья": ["Даша"], "Валентина": ["Валя"], "Ольга": ["Оля"],
+    "Елена": ["Лена"], "Анна": ["Аня"],
 }  # fmt: skip
-COUNTRIES = [  # (code, faker locale, calling code, national digits, weight)
-    ("US", "en_US", "1", ("212", "312", "415", "617", "206", "303"), 10, 55),
-    ("GB", "en_GB", "44", ("20", "161", "7700", "7911"), 10, 10),
-    ("DE", "de_DE", "49", ("30", "89", "40", "151", "171"), 11, 15),
-    ("RU", "ru_RU", "7", ("495", "812", "916", "903", "926"), 10, 20),
-]
-PERSONAL_DOMAINS = ["gmail.com", "outlook.com", "yahoo.com", "mail.ru", "gmx.de", "icloud.com"]
+# Russian in Latin letters as people write it (BGN/PCGN-like), unlike the matcher's ICAO table.
+BGN = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "yo", "ж": "zh", "з": "z", "и": "i",
+    "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t",
+    "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "",
+    "э": "e", "ю": "yu", "я": "ya",
+}  # fmt: skip
+PHONES = {"en": ("1", ("212", "312", "415", "617", "206", "303"), 10), "ru": ("7", ("495", "812", "916", "903"), 10),
+          "zh": ("86", ("139", "138", "186", "135"), 11)}  # fmt: skip
+DOMAINS = {"en": ["gmail.com", "outlook.com", "yahoo.com"], "ru": ["mail.ru", "yandex.ru", "gmail.com"],
+           "zh": ["qq.com", "163.com", "126.com"]}  # fmt: skip
+MODIFICATIONS = {
+    "typo_last": 12, "typo_first": 10, "ocr": 5, "phonetic": 6, "swap": 4, "nickname": 6, "initial": 3,
+    "translit": 5, "surname_changed": 3, "moved": 5, "street_number": 4, "postcode_typo": 3, "birth_typo": 4,
+    "no_email": 8, "no_phone": 8, "no_birth": 5, "no_address": 5, "no_first": 2, "no_company": 4,
+    "email_variant": 8, "phone_variant": 8,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Person:
     entity: int
+    culture: str
     first_name: str
     last_name: str
+    female: bool
     email: str
-    secondary_email: str
     phone: str
-    mobile: str
+    birth_date: date | None
+    street: str
+    city: str
+    postcode: str
     company: int | None
-    country: str
 
 
-def _weighted(rng: random.Random, names: tuple[str, ...], cum: tuple[float, ...] | None) -> str:
-    if cum is None:
-        return rng.choice(names)
-    return rng.choices(names, cum_weights=cum)[0]
+class Fakers:
+    """One seeded Faker per culture (Faker is imported lazily: a dev dependency)."""
+
+    def __init__(self, seed: int) -> None:
+        from faker import Faker
+
+        self.by_culture = {}
+        for n, culture in enumerate(CULTURES):
+            faker = Faker(LOCALES[culture])
+            faker.seed_instance(seed * 10 + n)
+            self.by_culture[culture] = faker
+
+    def name(self, culture: str, female: bool) -> tuple[str, str]:
+        f = self.by_culture[culture]
+        if culture == "ru":
+            if female:
+                return f.first_name_female(), f.last_name_female()
+            return f.first_name_male(), f.last_name_male()
+        return (f.first_name_female() if female else f.first_name_male()), f.last_name()
+
+    def last_name(self, culture: str, female: bool) -> str:
+        return self.name(culture, female)[1]
+
+    def first_name(self, culture: str, female: bool) -> str:
+        return self.name(culture, female)[0]
+
+    def address(self, culture: str) -> tuple[str, str, str]:
+        f = self.by_culture[culture]
+        return f.street_address(), f.city(), f.postcode()
 
 
 def _slug(text: str) -> str:
-    from contacts.matching import name_norm
+    from contacts.linkage import romanise
 
-    return name_norm(text).replace(" ", "")
+    return romanise(text).replace(" ", "")
 
 
-def _phone(rng: random.Random, country: tuple) -> str:
-    _code, _locale, calling, prefixes, digits, _w = country
+def _phone(rng: random.Random, culture: str) -> str:
+    calling, prefixes, digits = PHONES[culture]
     prefix = rng.choice(prefixes)
     return f"+{calling}{prefix}{''.join(str(rng.randint(0, 9)) for _ in range(digits - len(prefix)))}"
+
+
+def _email(rng: random.Random, culture: str, first: str, last: str, company: int | None) -> str:
+    style = rng.choice(["{f}.{l}", "{f}{l}", "{i}{l}", "{f}_{l}", "{l}.{f}", "{f}.{l}{n}", "{l}{n}"])
+    local = style.format(f=_slug(first), l=_slug(last), i=_slug(first)[:1], n=rng.randint(1, 99))
+    if company is not None and rng.random() < 0.6:
+        return f"{local}@company{company}.example"
+    return f"{local}@{rng.choice(DOMAINS[culture])}"
 
 
 # --- Corruptions (each returns the changed value, or the same value when it cannot apply) ---
 
 
 def _typo(rng: random.Random, word: str) -> str:
-    if len(word) < 3:
-        return word
-    i = rng.randrange(1, len(word))  # keep the first letter more often, like FEBRL's position bias
+    if len(word) < 3 or any("\u4e00" <= ch <= "\u9fff" for ch in word):
+        return word  # a typo in a Hanzi name is another character: see _zh_typo
+    i = rng.randrange(1, len(word))
     if rng.random() < 0.15:
         i = 0
     op = rng.choice(["insert", "delete", "substitute", "transpose"])
     ch = word[i].lower()
-    # A neighbouring key; for letters off the Latin keyboard (Cyrillic) a letter of the word.
     near = KEYBOARD.get(ch) or word.lower()
     if op == "insert":
         return word[:i] + rng.choice(near) + word[i:]
@@ -133,23 +208,33 @@ def _swap_pattern(rng: random.Random, word: str, patterns: list[tuple[str, str]]
     return replaced.capitalize() if word[:1].isupper() else replaced
 
 
-def _translit(word: str) -> str:
-    from contacts.matching import _TRANSLIT
+def _translit(rng: random.Random, dup: Person) -> Person:
+    if dup.culture == "ru":
+        table = str.maketrans(BGN)
+        first, last = (x.lower().translate(table).capitalize() for x in (dup.first_name, dup.last_name))
+        if rng.random() < 0.3:  # the English spelling of the given name
+            first = first.replace("ks", "x").replace("iy", "y")
+        return replace(dup, first_name=first, last_name=last)
+    if dup.culture == "zh":
+        from pypinyin import lazy_pinyin
 
-    return word.lower().translate(_TRANSLIT).capitalize()
+        first = "".join(lazy_pinyin(dup.first_name)).capitalize()
+        last = "".join(lazy_pinyin(dup.last_name)).capitalize()
+        if rng.random() < 0.5:  # "Wei Zhang": given name first, as written in the West
+            return replace(dup, first_name=first, last_name=last)
+        return replace(dup, first_name=last, last_name=first)  # "Zhang Wei" typed into first/last as seen
+    return dup
 
 
-def _email_variant(rng: random.Random, email: str, person: Person) -> str:
-    if not email:
-        return email
-    local, domain = email.split("@")
+def _email_variant(rng: random.Random, dup: Person) -> str:
+    if not dup.email:
+        return dup.email
+    local, domain = dup.email.split("@")
     choice = rng.random()
-    if choice < 0.25:
-        return email.upper() if rng.random() < 0.5 else email.capitalize()
-    if choice < 0.45 and domain == "gmail.com":
-        return f"{local.replace('.', '')}+crm@{domain}"
-    if choice < 0.7:
-        return f"{local}@{rng.choice(PERSONAL_DOMAINS)}"  # the same person's other mailbox
+    if choice < 0.3:
+        return dup.email.upper() if rng.random() < 0.5 else dup.email.capitalize()
+    if choice < 0.6:
+        return f"{local}@{rng.choice(DOMAINS[dup.culture])}"  # the same person's other mailbox
     return f"{_typo(rng, local)}@{domain}"
 
 
@@ -157,151 +242,167 @@ def _phone_variant(rng: random.Random, phone: str) -> str:
     if not phone:
         return phone
     digits = phone[1:]
-    choice = rng.random()
-    if phone.startswith("+7") and choice < 0.4:
+    if phone.startswith("+7") and rng.random() < 0.5:
         return f"8 ({digits[1:4]}) {digits[4:7]}-{digits[7:9]}-{digits[9:]}"
-    if phone.startswith("+1") and choice < 0.5:
+    if phone.startswith("+1") and rng.random() < 0.5:
         return f"({digits[1:4]}) {digits[4:7]}-{digits[7:]}"
-    if choice < 0.7:
-        return f"+{digits[:2]} {digits[2:5]} {digits[5:]}"
-    return "0" + digits[len(digits) - 10 :] if not phone.startswith("+1") else digits
+    return f"+{digits[:2]} {digits[2:5]} {digits[5:]}"
 
 
-def corrupt(rng: random.Random, person: Person, *, max_modifications: int = 3) -> Person:
-    """One duplicate of ``person`` with 1…``max_modifications`` modifications (each one
-    changes something: a modification that cannot apply is drawn again)."""
+def _birth_typo(rng: random.Random, born: date | None) -> date | None:
+    if born is None:
+        return None
+    if rng.random() < 0.3 and born.day <= 12 and born.day != born.month:
+        return born.replace(month=born.day, day=born.month)
+    text = born.strftime("%Y%m%d")
+    for _attempt in range(10):
+        i = rng.choice([2, 3, 5, 6, 7])
+        changed = text[:i] + str(rng.randint(0, 9)) + text[i + 1 :]
+        try:
+            new = date(int(changed[:4]), int(changed[4:6]), int(changed[6:]))
+        except ValueError:
+            continue
+        if new != born:
+            return new
+    return born + timedelta(days=1)
+
+
+def corrupt(rng: random.Random, person: Person, fakers: Fakers, *, max_modifications: int = 3) -> Person:
+    """One duplicate of ``person`` with 1…``max_modifications`` modifications."""
     dup = person
     for _n in range(rng.randint(1, max_modifications)):
         before = dup
         for _attempt in range(20):
-            dup = _modify(rng, before)
+            dup = _modify(rng, before, fakers)
             if dup != before:
                 break
-    while dup == person:  # two modifications that undid each other (a swap, swapped back)
-        dup = _modify(rng, dup)
+    while dup == person:
+        dup = _modify(rng, dup, fakers)
     return dup
 
 
-def _modify(rng: random.Random, dup: Person) -> Person:
-    op = rng.choices(
-        [
-            "typo_last", "typo_first", "ocr", "phonetic", "swap", "nickname", "initial", "translit",
-            "no_email", "no_phone", "no_first", "no_company", "email_variant", "phone_variant",
-            "other_company",
-        ],
-        [16, 12, 6, 8, 4, 6, 4, 3, 10, 10, 2, 6, 10, 10, 2],
-    )[0]  # fmt: skip
+def _modify(rng: random.Random, dup: Person, fakers: Fakers) -> Person:
+    op = rng.choices(list(MODIFICATIONS), list(MODIFICATIONS.values()))[0]
     if op == "typo_last":
-        dup = replace(dup, last_name=_typo(rng, dup.last_name))
-    elif op == "typo_first":
-        dup = replace(dup, first_name=_typo(rng, dup.first_name))
-    elif op == "ocr":
-        field = rng.choice(["first_name", "last_name"])
-        dup = replace(dup, **{field: _swap_pattern(rng, getattr(dup, field), OCR)})
-    elif op == "phonetic":
-        field = rng.choice(["first_name", "last_name"])
-        dup = replace(dup, **{field: _swap_pattern(rng, getattr(dup, field), PHONETIC)})
-    elif op == "swap" and dup.first_name and dup.last_name:
-        dup = replace(dup, first_name=dup.last_name, last_name=dup.first_name)
-    elif op == "nickname" and dup.first_name in NICKNAMES:
-        dup = replace(dup, first_name=rng.choice(NICKNAMES[dup.first_name]))
-    elif op == "initial" and dup.first_name:
-        dup = replace(dup, first_name=dup.first_name[0] + ".")
-    elif op == "translit" and any("а" <= ch.lower() <= "я" for ch in dup.last_name):
-        dup = replace(dup, first_name=_translit(dup.first_name), last_name=_translit(dup.last_name))
-    elif op == "no_email":
-        dup = replace(dup, email="", secondary_email="")
-    elif op == "no_phone":
-        dup = replace(dup, phone="", mobile="")
-    elif op == "no_first" and dup.last_name:
-        dup = replace(dup, first_name="")
-    elif op == "no_company":
-        dup = replace(dup, company=None)
-    elif op == "email_variant":
-        dup = replace(dup, email=_email_variant(rng, dup.email, dup))
-    elif op == "phone_variant":
-        dup = replace(dup, phone=_phone_variant(rng, dup.phone))
-    elif op == "other_company" and dup.company is not None:
-        dup = replace(dup, company=dup.company + 1)
+        return replace(dup, last_name=_typo(rng, dup.last_name))
+    if op == "typo_first":
+        return replace(dup, first_name=_typo(rng, dup.first_name))
+    if op in ("ocr", "phonetic"):
+        name = rng.choice(["first_name", "last_name"])
+        return replace(dup, **{name: _swap_pattern(rng, getattr(dup, name), OCR if op == "ocr" else PHONETIC)})
+    if op == "swap" and dup.first_name and dup.last_name:
+        return replace(dup, first_name=dup.last_name, last_name=dup.first_name)
+    if op == "nickname" and dup.first_name in NICKNAMES:
+        return replace(dup, first_name=rng.choice(NICKNAMES[dup.first_name]))
+    if op == "initial" and dup.first_name and dup.culture != "zh":
+        return replace(dup, first_name=dup.first_name[0] + ".")
+    if op == "translit":
+        return _translit(rng, dup)
+    if op == "surname_changed" and dup.female:
+        return replace(dup, last_name=fakers.last_name(dup.culture, True))
+    if op == "moved":
+        street, city, postcode = fakers.address(dup.culture)
+        return replace(dup, street=street, city=city, postcode=postcode)
+    if op == "street_number" and any(ch.isdigit() for ch in dup.street):
+        digits = [i for i, ch in enumerate(dup.street) if ch.isdigit()]
+        i = rng.choice(digits)
+        return replace(
+            dup, street=dup.street[:i] + str((int(dup.street[i]) + rng.randint(1, 8)) % 10) + dup.street[i + 1 :]
+        )
+    if op == "postcode_typo" and dup.postcode:
+        i = rng.randrange(len(dup.postcode))
+        return replace(dup, postcode=dup.postcode[:i] + str(rng.randint(0, 9)) + dup.postcode[i + 1 :])
+    if op == "birth_typo":
+        return replace(dup, birth_date=_birth_typo(rng, dup.birth_date))
+    if op == "no_email":
+        return replace(dup, email="")
+    if op == "no_phone":
+        return replace(dup, phone="")
+    if op == "no_birth":
+        return replace(dup, birth_date=None)
+    if op == "no_address":
+        return replace(dup, street="", city="", postcode="")
+    if op == "no_first" and dup.last_name:
+        return replace(dup, first_name="")
+    if op == "no_company":
+        return replace(dup, company=None)
+    if op == "email_variant":
+        return replace(dup, email=_email_variant(rng, dup))
+    if op == "phone_variant":
+        return replace(dup, phone=_phone_variant(rng, dup.phone))
     return dup
+
+
+def _colleague_email(rng: random.Random, person: Person, first: str) -> str:
+    """A colleague's mailbox: never the same address as the person's (j.smith for both)."""
+    email = _email(rng, person.culture, first, person.last_name, person.company)
+    return email if email != person.email else email.replace("@", f"{rng.randint(2, 9)}@")
 
 
 def generate(
-    *,
-    originals: int,
-    seed: int,
-    duplicate_share: float = 0.5,
-    max_duplicates: int = 3,
-    hard_negative_share: float = 0.03,
+    *, originals: int, seed: int, duplicate_share: float = 0.5, max_duplicates: int = 3, hard_share: float = 0.03
 ) -> tuple[list[Person], int]:
-    """Originals plus corrupted duplicates (shuffled), and the number of companies they use."""
-    from bench.pools import name_pool
-
+    """Originals, their corrupted duplicates and hard non-duplicates (shuffled), and the
+    number of companies they use."""
     rng = random.Random(seed)
+    fakers = Fakers(seed)
     companies = max(1, originals // 8)
     people: list[Person] = []
     for entity in range(originals):
-        country = rng.choices(COUNTRIES, [c[5] for c in COUNTRIES])[0]
-        pool = name_pool(country[1])
-        first = _weighted(rng, pool.first_names, pool.first_cum_weights)
-        last = _weighted(rng, pool.last_names, pool.last_cum_weights)
-        company = rng.randrange(companies) if rng.random() < 0.7 else None
-        style = rng.choice(["{f}.{l}", "{f}{l}", "{i}{l}", "{f}_{l}", "{l}.{f}", "{f}.{l}{n}"])
-        local = style.format(f=_slug(first), l=_slug(last), i=_slug(first)[:1], n=rng.randint(1, 99))
-        domain = f"company{company}.example" if company is not None and rng.random() < 0.7 else None
-        email = f"{local}@{domain or rng.choice(PERSONAL_DOMAINS)}" if rng.random() < 0.85 else ""
+        culture = CULTURES[entity % len(CULTURES)]
+        female = rng.random() < 0.5
+        first, last = fakers.name(culture, female)
+        company = rng.randrange(companies) if rng.random() < 0.4 else None
+        street, city, postcode = fakers.address(culture)
+        born = date(1936, 1, 1) + timedelta(days=rng.randrange(72 * 365))
         people.append(
             Person(
                 entity=entity,
+                culture=culture,
                 first_name=first,
                 last_name=last,
-                email=email,
-                secondary_email="",
-                phone=_phone(rng, country) if rng.random() < 0.75 else "",
-                mobile=_phone(rng, country) if rng.random() < 0.3 else "",
+                female=female,
+                email=_email(rng, culture, first, last, company) if rng.random() < 0.8 else "",
+                phone=_phone(rng, culture) if rng.random() < 0.75 else "",
+                birth_date=born if rng.random() < 0.8 else None,
+                street=street if rng.random() < 0.8 else "",
+                city=city,
+                postcode=postcode,
                 company=company,
-                country=country[0],
             )
         )
     originals_list = list(people)
     for person in originals_list:
         if rng.random() < duplicate_share:
             for _n in range(rng.randint(1, max_duplicates)):
-                people.append(corrupt(rng, person))
-    # Hard non-duplicates a CRM really holds, which FEBRL's independent records rarely produce:
-    # relatives sharing a surname and a home phone, colleagues sharing a surname and a company,
-    # and namesakes (the same common name, nothing else in common).
+                people.append(corrupt(rng, person, fakers))
     next_entity = originals
     for person in originals_list:
         roll = rng.random()
-        if roll >= 3 * hard_negative_share:
+        if roll >= 3 * hard_share:
             continue
-        country = next(c for c in COUNTRIES if c[0] == person.country)
-        pool = name_pool(country[1])
-        first = _weighted(rng, pool.first_names, pool.first_cum_weights)
+        female = rng.random() < 0.5
+        first = fakers.first_name(person.culture, female)
         if first == person.first_name:
             continue
-        if roll < hard_negative_share:  # a relative: same surname, same phone
-            other = replace(person, entity=next_entity, first_name=first, email="", mobile="", company=None)
-        elif roll < 2 * hard_negative_share:  # a colleague: same surname, same company
-            local = f"{_slug(first)}.{_slug(person.last_name)}"
+        born = date(1936, 1, 1) + timedelta(days=rng.randrange(72 * 365))
+        if roll < hard_share:  # a relative at the same address with the home phone
+            other = replace(person, entity=next_entity, first_name=first, female=female, email="", birth_date=born)
+        elif roll < 2 * hard_share and person.company is not None:  # a colleague
+            street, city, postcode = fakers.address(person.culture)
             other = replace(
-                person,
-                entity=next_entity,
-                first_name=first,
-                email=f"{local}@company{person.company}.example" if person.company is not None else "",
-                phone=_phone(rng, country),
-                mobile="",
-            )
-        else:  # a namesake: same name, nothing else
+                person, entity=next_entity, first_name=first, female=female, birth_date=born,
+                email=_colleague_email(rng, person, first),
+                phone=_phone(rng, person.culture), street=street, city=city, postcode=postcode,
+            )  # fmt: skip
+        else:  # a namesake: the same name, nothing else
+            street, city, postcode = fakers.address(person.culture)
             other = replace(
-                person,
-                entity=next_entity,
-                email=f"{_slug(person.first_name)}{rng.randint(100, 999)}@{rng.choice(PERSONAL_DOMAINS)}",
-                phone=_phone(rng, country),
-                mobile="",
-                company=rng.randrange(companies) if rng.random() < 0.5 else None,
-            )
+                person, entity=next_entity, birth_date=born, company=None, street=street, city=city,
+                postcode=postcode, phone=_phone(rng, person.culture),
+                # Another person's mailbox: never the same address as the namesake's.
+                email=f"{_slug(person.first_name)}{rng.randint(100, 999)}@{rng.choice(DOMAINS[person.culture])}",
+            )  # fmt: skip
         people.append(other)
         next_entity += 1
     rng.shuffle(people)
@@ -311,7 +412,7 @@ def generate(
 # --- Database --------------------------------------------------------------------------------
 
 
-def load(people: list[Person], companies: int) -> dict[int, int]:
+def load(people: list[Person], companies: int) -> dict[int, Person]:
     """Insert the records as the app stores them (phones through ``normalize_phone``, e-mails
     lower-cased); returns contact id → generated person."""
     from contacts.models import Company, Contact
@@ -326,31 +427,33 @@ def load(people: list[Person], companies: int) -> dict[int, int]:
         ],
         batch_size=2000,
     )
+    country = {"en": "US", "ru": "RU", "zh": "CN"}
     contacts = []
     for i, person in enumerate(people):
-        phone = normalize_phone(person.phone, person.country)
-        mobile = normalize_phone(person.mobile, person.country)
+        phone = normalize_phone(person.phone, country[person.culture])
         contact = Contact(
             first_name=person.first_name[:100],
             last_name=(person.last_name or "-")[:100],
             email=normalize_email(person.email)[:254],
             phone=phone.e164,
-            mobile=mobile.e164,
-            phone_is_invalid=not (phone.valid and mobile.valid),
+            phone_is_invalid=not phone.valid,
             company=company_rows[person.company] if person.company is not None else None,
             owner=owner,
-            country=person.country,
+            country=country[person.culture],
+            street=person.street[:200],
+            city=person.city[:100],
+            postcode=person.postcode[:20],
+            birth_date=person.birth_date,
             external_id=f"{PREFIX}{person.entity}-{i}",
         )
         contact.completeness = contact.compute_completeness()
         contacts.append(contact)
     created = Contact.objects.bulk_create(contacts, batch_size=2000)
-    return {contact.pk: person.entity for contact, person in zip(created, people, strict=True)}
+    return {contact.pk: person for contact, person in zip(created, people, strict=True)}
 
 
 def unload() -> None:
-    """Delete the generated rows. Nothing but candidate pairs points at them, so a plain SQL
-    delete does (the ORM's cascade collector takes minutes for ten thousand rows)."""
+    """Delete the generated rows (a plain SQL delete: only candidate pairs point at them)."""
     from django.db import transaction
 
     from contacts.models import Company, Contact, DuplicateCandidate
@@ -368,25 +471,19 @@ def unload() -> None:
         User.objects.filter(username="bench-dedupe").delete()
 
 
-@dataclass(frozen=True)
-class Quality:
-    records: int
-    true_pairs: int
-    predicted: int
-    true_positives: int
-    blocking_recall: float
-    refresh_seconds: float
-    threshold: int
-    # (threshold, precision, recall) for a few thresholds around the decision threshold
-    sweep: tuple[tuple[int, float, float], ...] = ()
+@dataclass
+class Counts:
+    true_pairs: int = 0
+    predicted: int = 0
+    hits: int = 0
 
     @property
     def precision(self) -> float:
-        return self.true_positives / self.predicted if self.predicted else 1.0
+        return self.hits / self.predicted if self.predicted else 1.0
 
     @property
     def recall(self) -> float:
-        return self.true_positives / self.true_pairs if self.true_pairs else 1.0
+        return self.hits / self.true_pairs if self.true_pairs else 1.0
 
     @property
     def f1(self) -> float:
@@ -394,113 +491,199 @@ class Quality:
         return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def evaluate(entity_of: dict[int, int]) -> Quality:
-    """Run the real refresh and compare its candidate pairs with the generated truth.
+@dataclass
+class Quality:
+    records: int
+    threshold: float
+    blocking_recall: float
+    blocked_pairs: int
+    refresh_seconds: float
+    overall: Counts
+    by_culture: dict[str, Counts]
+    curve: list[tuple[float, float, float]] = field(default_factory=list)  # threshold, precision, recall
+    # culture → [(threshold, precision, recall)]
+    culture_curves: dict[str, list[tuple[float, float, float]]] = field(default_factory=dict)
 
-    The refresh stores pairs from score ``SWEEP[0]`` up for this run only, so one run also
-    shows precision and recall at the thresholds around ``DUPLICATE_SCORE``."""
+
+def evaluate(truth_of: dict[int, Person], *, threshold: float | None = None) -> Quality:
+    """Run the real contact refresh and compare the pairs it scores with the generated truth."""
     from contacts import duplicates
-    from contacts.duplicates import blocking_pairs, duplicates_refresh
-    from contacts.matching import DUPLICATE_SCORE
+    from contacts.linkage import MATCH_PROBABILITY
     from contacts.models import CandidateStatus, DuplicateCandidate
 
+    threshold = MATCH_PROBABILITY if threshold is None else threshold
     by_entity: dict[int, list[int]] = {}
-    for pk, entity in entity_of.items():
-        by_entity.setdefault(entity, []).append(pk)
+    for pk, person in truth_of.items():
+        by_entity.setdefault(person.entity, []).append(pk)
     truth = {tuple(sorted(pair)) for ids in by_entity.values() for pair in combinations(ids, 2)}
-    blocked = {pair for pair in blocking_pairs("contact") if pair[0] in entity_of and pair[1] in entity_of}
-    stored_from, duplicates.DUPLICATE_SCORE = duplicates.DUPLICATE_SCORE, SWEEP[0]
-    try:
-        started = time.monotonic()
-        duplicates_refresh(kinds=("contact",))
-        seconds = time.monotonic() - started
-    finally:
-        duplicates.DUPLICATE_SCORE = stored_from
+    started = time.monotonic()
+    report = duplicates._refresh_contacts(store_from=min(CURVE))
+    seconds = time.monotonic() - started
+    blocked = {p for p in duplicates.blocking_pairs("contact") if p[0] in truth_of and p[1] in truth_of}
     scored = {
-        (a, b): score
+        (a, b): score / 100
         for a, b, score in DuplicateCandidate.objects.filter(kind="contact", status=CandidateStatus.OPEN).values_list(
             "contact_a_id", "contact_b_id", "score"
         )
-        if a in entity_of and b in entity_of
+        if a in truth_of and b in truth_of
     }
-    sweep = []
-    for threshold in SWEEP:
-        listed = {pair for pair, score in scored.items() if score >= threshold}
-        hits = len(listed & truth)
-        sweep.append((threshold, hits / len(listed) if listed else 1.0, hits / len(truth) if truth else 1.0))
-    DuplicateCandidate.objects.filter(kind="contact", score__lt=stored_from).delete()
-    predicted = {pair for pair, score in scored.items() if score >= DUPLICATE_SCORE}
+    DuplicateCandidate.objects.filter(kind="contact", score__lt=round(threshold * 100)).delete()
+
+    def counts(listed: set, culture: str | None = None) -> Counts:
+        def keep(pair: tuple[int, int]) -> bool:
+            return culture is None or truth_of[pair[0]].culture == culture
+
+        wanted = {p for p in truth if keep(p)}
+        chosen = {p for p in listed if keep(p)}
+        return Counts(len(wanted), len(chosen), len(wanted & chosen))
+
+    listed = {pair for pair, p in scored.items() if p >= threshold - 1e-9}
+    curve = []
+    culture_curves: dict[str, list[tuple[float, float, float]]] = {culture: [] for culture in CULTURES}
+    for t in CURVE:
+        chosen = {pair for pair, p in scored.items() if p >= t - 1e-9}
+        c = counts(chosen)
+        curve.append((t, c.precision, c.recall))
+        for culture in CULTURES:
+            cc = counts(chosen, culture)
+            culture_curves[culture].append((t, cc.precision, cc.recall))
     return Quality(
-        records=len(entity_of),
-        true_pairs=len(truth),
-        predicted=len(predicted),
-        true_positives=len(predicted & truth),
+        records=len(truth_of),
+        threshold=threshold,
         blocking_recall=len(blocked & truth) / len(truth) if truth else 1.0,
+        blocked_pairs=report.pairs,
         refresh_seconds=seconds,
-        threshold=DUPLICATE_SCORE,
-        sweep=tuple(sweep),
+        overall=counts(listed),
+        by_culture={culture: counts(listed, culture) for culture in CULTURES},
+        curve=curve,
+        culture_curves=culture_curves,
     )
 
 
 def run(*, originals: int, seed: int, keep: bool = False) -> Quality:
     people, companies = generate(originals=originals, seed=seed)
     unload()
-    entity_of = load(people, companies)
+    truth_of = load(people, companies)
     try:
-        return evaluate(entity_of)
+        return evaluate(truth_of)
     finally:
         if not keep:
             unload()
 
 
-def report(quality: Quality, *, originals: int, seed: int) -> str:
-    return "\n".join(
-        [
-            f"Generated {originals:,} original people and their corrupted duplicates (seed {seed}): "
-            f"{quality.records:,} contact records, {quality.true_pairs:,} true duplicate pairs.",
-            "",
-            "| measure | value |",
-            "|---|---:|",
-            f"| decision threshold (score) | {quality.threshold} |",
-            f"| pairs listed | {quality.predicted:,} |",
-            f"| correct pairs listed | {quality.true_positives:,} |",
-            f"| **precision** | **{quality.precision:.3f}** |",
-            f"| **recall** | **{quality.recall:.3f}** |",
-            f"| F1 | {quality.f1:.3f} |",
-            f"| blocking recall (true pairs blocking proposes at all) | {quality.blocking_recall:.3f} |",
-            f"| candidate refresh of the whole contact table | {quality.refresh_seconds:.1f} s |",
-            "",
-            "Other thresholds (the same run):",
-            "",
-            "| threshold | precision | recall |",
-            "|---:|---:|---:|",
-            *(f"| {t} | {p:.3f} | {r:.3f} |" for t, p, r in quality.sweep),
-        ]
-    )
+# --- Report ----------------------------------------------------------------------------------
+
+
+def report(results: dict[int, Quality], *, seed: int) -> str:
+    lines = [
+        "| originals | records | culture | true pairs | listed | precision | recall | F1 |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for originals, q in results.items():
+        for culture, c in [*q.by_culture.items(), ("all", q.overall)]:
+            lines.append(
+                f"| {originals:,} | {q.records:,} | {culture} | {c.true_pairs:,} | {c.predicted:,} | "
+                f"{c.precision:.3f} | {c.recall:.3f} | {c.f1:.3f} |"
+            )
+    lines += [
+        "",
+        "| originals | blocked pairs | blocking recall | refresh (keys, blocking, EM, scoring) |",
+        "|---:|---:|---:|---:|",
+        *(
+            f"| {o:,} | {q.blocked_pairs:,} | {q.blocking_recall:.3f} | {q.refresh_seconds:.1f} s |"
+            for o, q in results.items()
+        ),
+        "",
+        "Precision–recall curve (all cultures; `bench/dedupe_pr_curve.svg`):",
+        "",
+        "| threshold | " + " | ".join(f"P / R at {o:,}" for o in results) + " |",
+        "|---:|" + "---:|" * len(results),
+    ]
+    for i, t in enumerate(CURVE):
+        cells = " | ".join(f"{q.curve[i][1]:.3f} / {q.curve[i][2]:.3f}" for q in results.values())
+        lines.append(f"| {t:.2f} | {cells} |")
+    lines += [
+        "",
+        "The same curve per culture (precision / recall):",
+        "",
+        "| threshold | " + " | ".join(f"{c} at {o:,}" for o in results for c in CULTURES) + " |",
+        "|---:|" + "---:|" * (len(results) * len(CULTURES)),
+    ]
+    for i, t in enumerate(CURVE):
+        cells = " | ".join(
+            f"{q.culture_curves[c][i][1]:.3f} / {q.culture_curves[c][i][2]:.3f}"
+            for q in results.values()
+            for c in CULTURES
+        )
+        lines.append(f"| {t:.2f} | {cells} |")
+    return "\n".join(lines)
+
+
+def curve_svg(results: dict[int, Quality]) -> str:
+    """The precision–recall curve of each run as a small standalone SVG."""
+    width, height, pad = 420, 320, 40
+    colours = ["#0d6efd", "#d63384", "#198754", "#fd7e14"]
+    lo = 0.8  # both axes from 0.8 to 1: the interesting corner
+
+    def xy(recall: float, precision: float) -> str:
+        x = pad + (max(recall, lo) - lo) / (1 - lo) * (width - 2 * pad)
+        y = height - pad - (max(precision, lo) - lo) / (1 - lo) * (height - 2 * pad)
+        return f"{x:.1f},{y:.1f}"
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
+        f'font-size="11"><rect width="100%" height="100%" fill="white"/>',
+        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="black"/>',
+        f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="black"/>',
+        f'<text x="{width / 2}" y="{height - 8}" text-anchor="middle">recall (0.8–1.0)</text>',
+        f'<text x="12" y="{height / 2}" transform="rotate(-90 12 {height / 2})" text-anchor="middle">'
+        f"precision (0.8–1.0)</text>",
+    ]
+    for n, (originals, q) in enumerate(results.items()):
+        colour = colours[n % len(colours)]
+        points = " ".join(xy(r, p) for _t, p, r in q.curve)
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>')
+        mark = next(((p, r) for t, p, r in q.curve if abs(t - q.threshold) < 1e-9), None)
+        if mark:
+            parts.append(f'<circle r="4" fill="{colour}" cx="{xy(mark[1], mark[0]).split(",")[0]}" '
+                         f'cy="{xy(mark[1], mark[0]).split(",")[1]}"/>')  # fmt: skip
+        parts.append(f'<text x="{pad + 10}" y="{pad + 14 * (n + 1)}" fill="{colour}">{originals:,} originals</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--originals", type=int, default=5000)
+    parser.add_argument("--originals", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--keep", action="store_true", help="leave the generated records in the database")
-    parser.add_argument("--write", action="store_true", help="write bench/dedupe_results.md")
+    parser.add_argument("--write", action="store_true", help="write bench/dedupe_results.md and the SVG curve")
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
     import django
 
     django.setup()
-    quality = run(originals=args.originals, seed=args.seed, keep=args.keep)
-    text = report(quality, originals=args.originals, seed=args.seed)
+    results = {n: run(originals=n, seed=args.seed, keep=args.keep) for n in args.originals}
+    threshold = next(iter(results.values())).threshold
+    text = report(results, seed=args.seed)
     print(text)
     if args.write:
-        out = Path(__file__).with_name("dedupe_results.md")
-        out.write_text(f"# Duplicate detection: precision and recall\n\n{text}\n\nReproduce: `{_command(args)}`\n")
+        here = Path(__file__).parent
+        (here / "dedupe_pr_curve.svg").write_text(curve_svg(results))
+        (here / "dedupe_results.md").write_text(
+            "# Duplicate detection: precision and recall\n\n"
+            f"Generated people (seed {args.seed}; English, Russian and Chinese names; corruption model in "
+            f"`bench/dedupe_quality.py`), the real nightly refresh, decision threshold: match probability "
+            f"≥ {threshold}.\n\n{text}\n\n![precision–recall curve](dedupe_pr_curve.svg)\n\n"
+            f"Reproduce: `{_command(args)}.\n"
+        )
     return 0
 
 
 def _command(args: Any) -> str:
-    return f".venv/bin/python -m bench.dedupe_quality --originals {args.originals} --seed {args.seed} --write"
+    sizes = " ".join(str(n) for n in args.originals)
+    module = f".venv/bin/python -m bench.dedupe_quality --originals {sizes} --seed {args.seed} --write"
+    return f"make dedupe-bench SIZES='{sizes}'` (that is `{module}` on a scratch database)"
 
 
 if __name__ == "__main__":

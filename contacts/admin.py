@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from contacts import services
 from contacts.forms import BirthDateField
-from contacts.models import Company, Contact, ImportJob, MergeRecord, Tag
+from contacts.models import Company, Contact, ImportJob, MatchParameters, MergeRecord, Tag
 from contacts.normalize import normalize_postcode
 from crm.admin import StrictHistoryAdmin
 from crm.versioning import VersionedAdminForm
@@ -147,4 +147,26 @@ class MergeRecordAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MatchParameters)
+class MatchParametersAdmin(admin.ModelAdmin):
+    """What each refresh estimated for the contact matcher (read-only: the refresh writes it)."""
+
+    list_display = ("estimated_at", "pairs", "labelled_matches", "labelled_non_matches", "iterations", "converged")
+    readonly_fields = (
+        "estimated_at",
+        "parameters",
+        "pairs",
+        "labelled_matches",
+        "labelled_non_matches",
+        "iterations",
+        "converged",
+    )
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -1,9 +1,11 @@
-"""Finding duplicate companies and contacts: the form's live warning and the nightly refresh.
+"""Finding duplicate companies and contacts: the form's live warning, the import preview, the
+on-save update and the nightly refresh.
 
-Both find candidates through the same SQL blocking keys (``dedupe_company_keys`` /
-``dedupe_contact_keys``, migration ``add_duplicate_detection``) and score them with
-``contacts.matching``, so a pair the form warns about and a pair on the Duplicates page are
-judged the same way.
+Contacts: blocking keys stored on the row (``Contact.dedupe_keys``, from
+``contacts.linkage.block_keys``) and the Fellegi–Sunter matcher of ``contacts.linkage``,
+whose parameters the refresh re-estimates (``MatchParameters``). Companies: the SQL keys of
+``dedupe_company_keys`` (migration ``add_duplicate_detection``) and the rule-based scorer of
+``contacts.matching``. Every path of a kind judges a pair the same way.
 
 The live check is one indexed query over the records the user may see (a duplicate the user
 may not see is never hinted at). The refresh is set-based: one statement computes every
@@ -18,38 +20,36 @@ from __future__ import annotations
 
 import logging
 import time
+from array import array
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import TrigramSimilarity
 from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
-from django.db.models import BigIntegerField, F, Func, IntegerField, Q, TextField, Value
-from django.db.models.functions import Cast, Lower
+from django.db.models import F, Func, IntegerField, Q, TextField, Value
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Lower
 from django.utils import timezone
 from psycopg2.extras import Json, execute_values
 
-from contacts.matching import (
-    DUPLICATE_SCORE,
-    WARN_SCORE,
-    company_values,
-    contact_values,
-    is_rare_name,
-    score_companies,
-    score_contacts,
-)
+from contacts import linkage
+from contacts.linkage import MATCH_PROBABILITY, WARN_PROBABILITY, Parameters, Person
+from contacts.matching import DUPLICATE_SCORE, WARN_SCORE, company_values, score_companies
 from contacts.models import (
     COMPANY_KEYS,
-    CONTACT_KEYS,
     CandidateStatus,
     Company,
     Contact,
     DuplicateCandidate,
+    MatchParameters,
+    MergeRecord,
     RecordKind,
     company_match_keys,
-    contact_match_keys,
 )
 from crm.models import User
 
@@ -73,10 +73,8 @@ class Duplicate:
     score: int = 0
 
 
-def _input_keys(function: str, *values: str, company_id: int | None = None) -> Func:
+def _input_keys(function: str, *values: str) -> Func:
     args = [Value(v or "", output_field=TextField()) for v in values]
-    if function == "dedupe_contact_keys":
-        args.append(Cast(Value(company_id), BigIntegerField()))
     return Func(*args, function=function, output_field=ArrayField(TextField()))
 
 
@@ -139,6 +137,75 @@ def company_duplicates(
     return found[:limit]
 
 
+# --- Contacts: the Fellegi–Sunter matcher (contacts.linkage) ---------------------------------
+
+# What the matcher reads from a contact row (contacts.linkage.person).
+CONTACT_VALUES = (
+    "id",
+    "first_name",
+    "last_name",
+    "email",
+    "secondary_email",
+    "phone",
+    "mobile",
+    "company_id",
+    "street",
+    "city",
+    "postcode",
+    "birth_date",
+)
+# The live check and the on-save update score at most this many records sharing a key with
+# the one being saved, those sharing the most keys first.
+LIVE_CANDIDATES = 50
+SAVE_CANDIDATES = 200
+# Random pairs compared to measure u (the chance two different people agree on a field by
+# luck), drawn among this many randomly chosen records.
+U_PAIRS = 40_000
+U_RECORDS = 5_000
+# Pairs users merged or dismissed that a re-estimation reads (the newest ones).
+LABELLED_PAIRS = 20_000
+# Below these the refresh keeps the current (at first the built-in) m/u instead of estimating.
+MIN_ESTIMATE_RECORDS = 1000
+MIN_ESTIMATE_PAIRS = 200
+_PARAMETERS_TTL = 300.0
+_parameters_cache: tuple[float, Parameters] | None = None
+
+
+def current_parameters() -> Parameters:
+    """The newest estimated parameters (kept in the process for a few minutes), or the
+    built-in defaults before the first refresh."""
+    global _parameters_cache
+    if _parameters_cache is not None and time.monotonic() - _parameters_cache[0] < _PARAMETERS_TTL:
+        return _parameters_cache[1]
+    row = MatchParameters.objects.order_by("-estimated_at", "-id").values_list("parameters", flat=True).first()
+    params = Parameters.from_json(row) if row else linkage.DEFAULT_PARAMETERS
+    _parameters_cache = (time.monotonic(), params)
+    return params
+
+
+def _forget_parameters() -> None:
+    global _parameters_cache
+    _parameters_cache = None
+
+
+def _full_name_count(one: Person) -> int:
+    """How many active contacts carry this full name (one indexed count)."""
+    key = linkage.full_name_key(one)
+    return Contact.objects.active().filter(dedupe_keys__contains=[key]).count() if key else 0
+
+
+def _shared_keys(keys: list[str]) -> RawSQL:
+    """How many blocking keys a contact shares with ``keys``, an identifier (e-mail, phone,
+    birth date, postcode and house number) counting five times: the few rows the live check
+    scores are the likeliest ones even when a common name matches hundreds."""
+    return RawSQL(
+        f"(SELECT count(*) + 4 * count(*) FILTER (WHERE k ~ '^[eplbz]:') "
+        f"FROM unnest({Contact._meta.db_table}.dedupe_keys) AS k WHERE k = ANY(%s))",
+        (keys,),
+        output_field=IntegerField(),
+    )
+
+
 def contact_duplicates(
     user: User,
     *,
@@ -147,30 +214,19 @@ def contact_duplicates(
     emails: list[str],
     phones: list[str],
     company: Company | None = None,
-    country: str = "",
+    street: str = "",
+    city: str = "",
+    postcode: str = "",
+    birth_date: date | None = None,
     exclude_pk: int | None = None,
     limit: int = 5,
+    **_ignored: object,
 ) -> list[Duplicate]:
-    """Visible active contacts sharing a blocking key (phonetic name, e-mail, phone…) with the
-    one being saved, scored; those worth a warning, best first."""
+    """Visible active contacts sharing a blocking key with the one being saved, scored by the
+    matcher; those at least ``WARN_PROBABILITY`` likely (or sharing an e-mail or phone), best first."""
     emails = [e for e in emails if e][:2] + ["", ""]
     phones = [p for p in phones if p][:2] + ["", ""]
-    company_id = company.pk if company is not None else None
-    keys = _input_keys(
-        "dedupe_contact_keys", first_name, last_name, emails[0], emails[1], phones[0], phones[1], company_id=company_id
-    )
-    qs = (
-        Contact.objects.visible_to(user)
-        .active()
-        .alias(match_keys=contact_match_keys())
-        .filter(match_keys__overlap=keys)
-        .annotate(shared=_shared(keys))
-        .select_related("owner", "company")
-        .order_by("-shared", "-updated_at", "id")
-    )
-    if exclude_pk is not None:
-        qs = qs.exclude(pk=exclude_pk)
-    typed = contact_values(
+    typed = linkage.person(
         {
             "first_name": first_name,
             "last_name": last_name,
@@ -178,14 +234,32 @@ def contact_duplicates(
             "secondary_email": emails[1],
             "phone": phones[0],
             "mobile": phones[1],
-            "company": company,
-            "country": country,
+            "company_id": company.pk if company is not None else None,
+            "street": street,
+            "city": city,
+            "postcode": postcode,
+            "birth_date": birth_date,
         }
     )
+    keys = linkage.block_keys(typed)
+    if not keys:
+        return []
+    qs = (
+        Contact.objects.visible_to(user)
+        .active()
+        .filter(dedupe_keys__overlap=keys)
+        .annotate(shared=_shared_keys(keys))
+        .select_related("owner", "company")
+        .order_by("-shared", "-updated_at", "id")
+    )
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    params = current_parameters()
+    namesakes = _full_name_count(typed) + 1
     found = []
-    for contact in qs[:50]:
-        match = score_contacts(typed, contact_values(contact))
-        if match.strong or match.score >= WARN_SCORE["contact"]:
+    for contact in qs[:LIVE_CANDIDATES]:
+        match = linkage.score(typed, linkage.person(contact), params, full_name_count=namesakes)
+        if match.strong or match.probability >= WARN_PROBABILITY:
             found.append(Duplicate(contact, match.labels, match.score))
     found.sort(key=lambda d: -d.score)
     return found[:limit]
@@ -196,44 +270,44 @@ def contact_duplicates(
 # Candidates fetched per imported row (the likeliest by shared blocking keys) and rows per query.
 IMPORT_CANDIDATES = 10
 IMPORT_BATCH = 1000
-# A candidate must share two keys (a phonetic name key and a fragment, say) or one
-# identifier (e-mail, phone, e-mail name count twice): one shared three-letter
-# fragment of a name says too little to be worth scoring for every row of a big file.
+# A candidate must share two name keys (a phonetic name key and a fragment, say) or one
+# identifier (e-mail, phone, e-mail name, birth date, postcode with house number count
+# five times): one shared three-letter fragment of a name says too little to be worth
+# scoring for every row of a big file.
 IMPORT_MIN_SHARED = 2
 
-_CONTACT_KEYS_SQL = (
-    "dedupe_contact_keys(c.first_name, c.last_name, c.email, c.secondary_email, c.phone, c.mobile, c.company_id)"
-)
-# Each distinct blocking key of the batch is looked up once in the GIN index (``&&`` on one
-# key needs no recheck, so the key function is never run on a stored row); a key shared by
-# more than BLOCK_CAP active contacts is left out, as in the refresh, and only then are the
-# contacts the user may not see dropped (filtering first would visit every row of a common
-# key). The pairs come back with the number of keys they share (identifiers twice, as
-# ``dedupe_shared`` counts).
+# Each distinct blocking key of the batch is looked up once in the GIN index of the stored
+# keys; a key shared by more than BLOCK_CAP active contacts is left out, as in the refresh,
+# and only then are the contacts the user may not see dropped (filtering first would visit
+# every row of a common key). The pairs come back with the number of keys they share.
 _IMPORT_MATCH_SQL = f"""
 WITH t AS MATERIALIZED (
-  SELECT idx, dedupe_contact_keys(f, l, e1, e2, p1, p2, cid) AS keys
-  FROM unnest(%s::int[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[])
-       AS input(idx, f, l, e1, e2, p1, p2, cid)
+  SELECT idx, key FROM unnest(%s::int[], %s::text[]) AS input(idx, key)
 ), k AS (
-  SELECT DISTINCT unnest(keys) AS key FROM t
+  SELECT DISTINCT key FROM t
 ), hits AS MATERIALIZED (
   SELECT k.key, h.id, h.owner_id FROM k CROSS JOIN LATERAL (
     SELECT c.id, c.owner_id FROM {Contact._meta.db_table} c
-    WHERE c.archived_at IS NULL AND {_CONTACT_KEYS_SQL} && ARRAY[k.key]
+    WHERE c.archived_at IS NULL AND c.dedupe_keys && ARRAY[k.key]
     LIMIT %s
   ) h
 ), usable AS (
-  SELECT key FROM hits GROUP BY key HAVING count(*) <= %s
+  SELECT key, count(*) AS n FROM hits GROUP BY key HAVING count(*) <= %s
 )
-SELECT t.idx, hits.id, count(*) + count(*) FILTER (WHERE hits.key ~ '^[epld]:') AS shared
-FROM t CROSS JOIN LATERAL unnest(t.keys) AS tk(key)
-JOIN usable ON usable.key = tk.key
-JOIN hits ON hits.key = tk.key
+SELECT t.idx, hits.id, count(*) + 4 * count(*) FILTER (WHERE hits.key ~ '^[eplbz]:') AS shared
+FROM t
+JOIN usable ON usable.key = t.key
+JOIN hits ON hits.key = t.key
 {{owner_filter}}
 GROUP BY t.idx, hits.id
-HAVING count(*) + count(*) FILTER (WHERE hits.key ~ '^[epld]:') >= %s
-"""  # noqa: S608  (names from model metadata and constants; values are parameters)
+HAVING count(*) + 4 * count(*) FILTER (WHERE hits.key ~ '^[eplbz]:') >= %s
+"""
+# How many active contacts carry each full name of the batch (namesakes weigh names down).
+_FULL_NAME_COUNT_SQL = f"""
+SELECT k.key, (SELECT count(*) FROM {Contact._meta.db_table} c
+               WHERE c.archived_at IS NULL AND c.dedupe_keys && ARRAY[k.key])
+FROM unnest(%s::text[]) AS k(key)
+"""
 
 
 # Imports of at least this many new rows first flush the match-key index's pending list.
@@ -250,15 +324,15 @@ def _flush_pending_keys() -> None:
     """
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT gin_clean_pending_list('contact_match_keys'::regclass)")
+            cursor.execute("SELECT gin_clean_pending_list('contact_dedupe_keys'::regclass)")
     except DatabaseError:
-        logger.warning("duplicates: could not flush the pending list of contact_match_keys", exc_info=True)
+        logger.warning("duplicates: could not flush the pending list of contact_dedupe_keys", exc_info=True)
 
 
 @dataclass(frozen=True)
 class RowMatch:
-    """The existing contact an imported row most likely is. ``confident``: the score reaches
-    the Duplicates page's threshold (the import skips such a row unless told otherwise)."""
+    """The existing contact an imported row most likely is. ``confident``: the pair is as
+    likely as the Duplicates page lists (the import skips such a row unless told otherwise)."""
 
     record: Contact
     score: int
@@ -268,16 +342,19 @@ class RowMatch:
 
 def contact_import_matches(user: User, *, rows: Sequence[Mapping[str, Any]]) -> dict[int, RowMatch]:
     """For each row of an import (a dict of contact field values: names, emails, phones,
-    ``company_id``/``company_name``, country, address, birth date), the visible active contact
-    it most likely duplicates, by row index; rows with no likely duplicate are left out.
+    ``company_id``, address, birth date), the visible active contact it most likely
+    duplicates, by row index; rows with no likely duplicate are left out.
 
-    The import reads duplicates through this one function only, so the matcher behind it can
-    change. Blocking uses the same keys as the form's warning and the nightly refresh (one
-    indexed lookup per distinct key of ``IMPORT_BATCH`` rows, keys shared by more than
-    ``BLOCK_CAP`` contacts skipped); the ``IMPORT_CANDIDATES`` sharing the most keys are
-    scored with ``score_contacts``; a row is reported when the form would warn about it.
+    The import reads duplicates through this one function only. Blocking uses the stored keys
+    of the form's warning and the nightly refresh (one indexed lookup per distinct key of
+    ``IMPORT_BATCH`` rows, keys shared by more than ``BLOCK_CAP`` contacts skipped); the
+    ``IMPORT_CANDIDATES`` sharing the most keys are scored by the matcher
+    (``contacts.linkage``); a row is reported when the form would warn about it, and is
+    confident when the Duplicates page would list the pair.
     """
+    typed = [linkage.person(row) for row in rows]
     candidates: dict[int, list[int]] = {}
+    full_names: dict[str, int] = {}
     owner_filter, owner_params = "", []
     if not user.is_admin:
         owner_filter, owner_params = "WHERE hits.owner_id = ANY(%s)", [sorted(user.visible_owner_ids)]
@@ -285,50 +362,56 @@ def contact_import_matches(user: User, *, rows: Sequence[Mapping[str, Any]]) -> 
     if len(rows) >= FLUSH_PENDING_FROM:
         _flush_pending_keys()
     with transaction.atomic(), connection.cursor() as cursor:
-        # The planner's estimates for the key function make it JIT-compile the query, which
-        # costs more than the query itself (1.4 of 2.8 s for 1,000 rows).
+        # Planner estimates over array functions make it JIT-compile the query, which costs
+        # more than the query itself.
         cursor.execute("SET LOCAL jit = off")
         for start in range(0, len(rows), IMPORT_BATCH):
-            batch = list(enumerate(rows[start : start + IMPORT_BATCH], start=start))
-            columns: list[list[Any]] = [[i for i, _row in batch]]
-            for name in ("first_name", "last_name", "email", "secondary_email", "phone", "mobile"):
-                columns.append([str(row.get(name) or "") for _i, row in batch])
-            columns.append([row.get("company_id") for _i, row in batch])
-            cursor.execute(sql, [*columns, BLOCK_CAP + 1, BLOCK_CAP, *owner_params, IMPORT_MIN_SHARED])
+            indexes: list[int] = []
+            keys: list[str] = []
+            for index in range(start, min(start + IMPORT_BATCH, len(rows))):
+                for key in linkage.block_keys(typed[index]):
+                    indexes.append(index)
+                    keys.append(key)
+            if not keys:
+                continue
+            cursor.execute(sql, [indexes, keys, BLOCK_CAP + 1, BLOCK_CAP, *owner_params, IMPORT_MIN_SHARED])
             shared: dict[int, list[tuple[int, int]]] = {}
             for index, pk, count in cursor.fetchall():
                 shared.setdefault(index, []).append((-count, pk))
             for index, pairs in shared.items():
                 candidates[index] = [pk for _count, pk in sorted(pairs)[:IMPORT_CANDIDATES]]
+            names = sorted({k for i, k in zip(indexes, keys, strict=True) if k.startswith("f:") and i in shared})
+            if names:
+                cursor.execute(_FULL_NAME_COUNT_SQL, [names])
+                full_names.update(cursor.fetchall())
     if not candidates:
         return {}
-    # Scored from plain values (model instances cost three times as much to load); only the
-    # records that win are loaded as instances, for the preview to show.
+    # Scored from plain values; only the records that win are loaded as instances.
     ids = sorted({pk for pks in candidates.values() for pk in pks})
-    existing: dict[int, dict[str, Any]] = {}
-    columns = [f.attname for f in Contact._meta.concrete_fields]
+    existing: dict[int, Person] = {}
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
-        for row in Contact.objects.filter(pk__in=chunk).order_by().values(*columns, "company__name"):
-            row["company_name"] = row.pop("company__name") or ""
-            existing[row["id"]] = contact_values(row)
-    best: dict[int, tuple[int, Any, int]] = {}
+        for row in Contact.objects.filter(pk__in=chunk).order_by().values(*CONTACT_VALUES):
+            existing[row["id"]] = linkage.person(row)
+    params = current_parameters()
+    best: dict[int, tuple[float, linkage.Match, int]] = {}
     for index, pks in candidates.items():
-        typed = contact_values({**rows[index], "company": None})
+        row = typed[index]
+        namesakes = full_names.get(linkage.full_name_key(row), 0) + 1
         for pk in pks:
-            match = score_contacts(typed, existing[pk])
-            if (match.strong or match.score >= WARN_SCORE["contact"]) and (
-                index not in best or match.score > best[index][0]
+            match = linkage.score(row, existing[pk], params, full_name_count=namesakes)
+            if (match.strong or match.probability >= WARN_PROBABILITY) and (
+                index not in best or match.probability > best[index][0]
             ):
-                best[index] = (match.score, match, pk)
+                best[index] = (match.probability, match, pk)
     records: dict[int, Contact] = {}
-    winners = sorted({pk for _score, _match, pk in best.values()})
+    winners = sorted({pk for _p, _match, pk in best.values()})
     qs = Contact.objects.select_related("company", "owner").order_by()
     for start in range(0, len(winners), 5000):
         records.update(qs.in_bulk(winners[start : start + 5000]))
     return {
-        index: RowMatch(records[pk], score, match.labels, score >= DUPLICATE_SCORE)
-        for index, (score, match, pk) in best.items()
+        index: RowMatch(records[pk], match.score, match.labels, probability >= MATCH_PROBABILITY)
+        for index, (probability, match, pk) in best.items()
     }
 
 
@@ -360,32 +443,12 @@ _REFRESH = {
         "score": score_companies,
         "fk": "company",
     },
-    RecordKind.CONTACT: {
-        "model": Contact,
-        "function": "dedupe_contact_keys",
-        "columns": CONTACT_KEYS,
-        "values": (
-            "id",
-            "first_name",
-            "last_name",
-            "email",
-            "secondary_email",
-            "phone",
-            "mobile",
-            "company_id",
-            "company__name",
-            "country",
-        ),
-        "to_values": lambda row: contact_values({**row, "company_name": row.get("company__name") or ""}),
-        "score": score_contacts,
-        "fk": "contact",
-    },
 }
 
 
 def duplicates_refresh(*, kinds: tuple[str, ...] = (RecordKind.COMPANY, RecordKind.CONTACT)) -> list[RefreshReport]:
     """Recompute the duplicate candidates of ``kinds``; dismissed pairs stay dismissed."""
-    reports = [_refresh_kind(RecordKind(kind)) for kind in kinds]
+    reports = [_refresh_contacts() if kind == RecordKind.CONTACT else _refresh_kind(RecordKind(kind)) for kind in kinds]
     for report in reports:
         logger.info("%s", report)
     cache.set(LAST_REFRESH_CACHE_KEY, timezone.now().isoformat(), None)
@@ -403,7 +466,7 @@ def _create_pair_table(kind: RecordKind) -> int:
         # Dropped at commit; dropped here too for a caller already inside a transaction.
         cursor.execute("DROP TABLE IF EXISTS pg_temp.dedupe_pairs, pg_temp.dedupe_keys")
         cursor.execute(
-            f"CREATE TEMP TABLE dedupe_keys ON COMMIT DROP AS "  # noqa: S608 (SQL names from model metadata and module constants; values are bound parameters)
+            f"CREATE TEMP TABLE dedupe_keys ON COMMIT DROP AS "
             f"SELECT id, unnest({spec['function']}({columns})) AS key FROM {table} WHERE archived_at IS NULL"
         )
         cursor.execute(
@@ -418,14 +481,18 @@ def _create_pair_table(kind: RecordKind) -> int:
             "GROUP BY k1.id, k2.id",
             [BLOCK_CAP],
         )
-        cursor.execute(f"SELECT count(*) FROM {table} WHERE archived_at IS NULL")  # noqa: S608 (SQL names from model metadata and module constants; values are bound parameters)
+        cursor.execute(f"SELECT count(*) FROM {table} WHERE archived_at IS NULL")
         return cursor.fetchone()[0]
 
 
 def blocking_pairs(kind: str) -> set[tuple[int, int]]:
     """Every pair blocking proposes, unscored (for measuring blocking recall in ``bench/``)."""
     with transaction.atomic():
-        _create_pair_table(RecordKind(kind))
+        if kind == RecordKind.CONTACT:
+            _contact_keys_update()
+            _create_contact_pair_table()
+        else:
+            _create_pair_table(RecordKind(kind))
         with connection.cursor() as cursor:
             cursor.execute("SELECT a, b FROM dedupe_pairs")
             return set(cursor.fetchall())
@@ -456,8 +523,8 @@ def _refresh_kind(kind: RecordKind) -> RefreshReport:
                     for row in model.objects.filter(pk__in=missing).order_by().values(*spec["values"])
                 )
             found = []
-            for a, b, name_block in batch:
-                match = spec["score"](rows[a], rows[b], rare_name=is_rare_name(name_block, records))
+            for a, b, _name_block in batch:
+                match = spec["score"](rows[a], rows[b])
                 if match.score >= DUPLICATE_SCORE:
                     found.append((kind.value, a, b, match.score, Json(match.reasons), CandidateStatus.OPEN.value, now))
             if found:
@@ -465,7 +532,7 @@ def _refresh_kind(kind: RecordKind) -> RefreshReport:
                 with connection.cursor() as cursor:
                     execute_values(
                         cursor.cursor,
-                        f"INSERT INTO {DuplicateCandidate._meta.db_table} "  # noqa: S608 (SQL names from model metadata and module constants; values are bound parameters)
+                        f"INSERT INTO {DuplicateCandidate._meta.db_table} "
                         f"(kind, {fk}_a_id, {fk}_b_id, score, reasons, status, computed_at) VALUES %s "
                         f"ON CONFLICT ({fk}_a_id, {fk}_b_id) DO UPDATE SET score = EXCLUDED.score, "
                         f"reasons = EXCLUDED.reasons, computed_at = EXCLUDED.computed_at",
@@ -475,6 +542,244 @@ def _refresh_kind(kind: RecordKind) -> RefreshReport:
     # Open pairs this run did not find again (a record changed, merged or archived) go.
     DuplicateCandidate.objects.filter(kind=kind, status=CandidateStatus.OPEN, computed_at__lt=now).delete()
     return RefreshReport(kind.value, records, pairs, candidates, time.monotonic() - started)
+
+
+# --- The contact refresh ------------------------------------------------------------------------
+
+
+def _contact_keys_update() -> tuple[int, dict[str, dict[str, float]]]:
+    """Bring every active contact's stored blocking keys up to date (rows written by bulk
+    paths or before a change of the key rules); returns the active record count and the
+    common names' frequencies."""
+    table = Contact._meta.db_table
+    stale: list[tuple[int, list[str]]] = []
+    records = 0
+    first_names: Counter = Counter()
+    last_names: Counter = Counter()
+
+    def flush() -> None:
+        with connection.cursor() as cursor:
+            execute_values(
+                cursor.cursor,
+                f"UPDATE {table} AS c SET dedupe_keys = v.keys FROM (VALUES %s) AS v(id, keys) WHERE c.id = v.id",
+                stale,
+                template="(%s, %s::text[])",
+                page_size=1000,
+            )
+        stale.clear()
+
+    rows = Contact.objects.filter(archived_at__isnull=True).order_by().values(*CONTACT_VALUES, "dedupe_keys")
+    for row in rows.iterator(chunk_size=BATCH):
+        records += 1
+        one = linkage.person(row)
+        first_names[one.first] += 1
+        last_names[one.last] += 1
+        keys = linkage.block_keys(one)
+        if keys != row["dedupe_keys"]:
+            stale.append((row["id"], keys))
+            if len(stale) >= BATCH:
+                flush()
+    if stale:
+        flush()
+    return records, linkage.term_frequencies(first_names, last_names, records)
+
+
+def _create_contact_pair_table() -> None:
+    """The temporary table ``dedupe_pairs (a, b)``: every pair of active contacts sharing a
+    stored blocking key held by at most ``BLOCK_CAP`` contacts. Call inside a transaction."""
+    table = Contact._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.dedupe_pairs, pg_temp.dedupe_keys")
+        cursor.execute(
+            f"CREATE TEMP TABLE dedupe_keys ON COMMIT DROP AS "
+            f"SELECT id, unnest(dedupe_keys) AS key FROM {table} WHERE archived_at IS NULL"
+        )
+        cursor.execute(
+            "CREATE TEMP TABLE dedupe_pairs ON COMMIT DROP AS "
+            "SELECT DISTINCT k1.id AS a, k2.id AS b "
+            "FROM (SELECT key FROM dedupe_keys GROUP BY key HAVING count(*) BETWEEN 2 AND %s) AS blocks "
+            "JOIN dedupe_keys k1 ON k1.key = blocks.key "
+            "JOIN dedupe_keys k2 ON k2.key = blocks.key AND k1.id < k2.id",
+            [BLOCK_CAP],
+        )
+
+
+class _People:
+    """Normalised contacts by id, loaded in batches and kept for the next pairs."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, Person] = {}
+
+    def load(self, ids: set[int], *, archived: bool = False) -> None:
+        missing = ids.difference(self.rows)
+        if not missing:
+            return
+        if len(self.rows) > CACHE_RECORDS:
+            self.rows.clear()
+            missing = ids
+        qs = Contact.objects.filter(pk__in=missing).order_by()
+        if not archived:
+            qs = qs.filter(archived_at__isnull=True)
+        self.rows.update((row["id"], linkage.person(row)) for row in qs.values(*CONTACT_VALUES))
+
+    def __getitem__(self, pk: int) -> Person:
+        return self.rows[pk]
+
+
+def _u_sample(records: int) -> dict[str, list[float]]:
+    """u measured on random pairs of active contacts."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {Contact._meta.db_table} WHERE archived_at IS NULL ORDER BY random() LIMIT %s",
+            [U_RECORDS],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    people = _People()
+    people.load(set(ids))
+    rng = linkage.random.Random(records)
+    pairs = linkage.random_pairs(U_PAIRS, len(ids), rng)
+    return linkage.estimate_u(linkage.compare(people[ids[i]], people[ids[j]]) for i, j in pairs)
+
+
+def _labelled_patterns() -> dict[tuple, tuple[int, int]]:
+    """Comparison vectors of pairs users decided on: merged (a match) or dismissed (not)."""
+    merged = list(
+        MergeRecord.objects.filter(kind=RecordKind.CONTACT, undone_at__isnull=True)
+        .order_by("-merged_at")
+        .values_list("survivor_contact_id", "loser_contact_id")[:LABELLED_PAIRS]
+    )
+    dismissed = list(
+        DuplicateCandidate.objects.filter(kind=RecordKind.CONTACT, status=CandidateStatus.DISMISSED)
+        .order_by("-dismissed_at")
+        .values_list("contact_a_id", "contact_b_id")[:LABELLED_PAIRS]
+    )
+    people = _People()
+    people.load({i for pair in merged + dismissed for i in pair}, archived=True)
+    counts: dict[tuple, list[int]] = {}
+    for label, pairs in ((0, merged), (1, dismissed)):
+        for a, b in pairs:
+            if a in people.rows and b in people.rows:
+                counts.setdefault(linkage.compare(people[a], people[b]), [0, 0])[label] += 1
+    return {gamma: (yes, no) for gamma, (yes, no) in counts.items()}
+
+
+def _upsert_contact_candidates(found: list[tuple], now: datetime) -> None:
+    with connection.cursor() as cursor:
+        execute_values(
+            cursor.cursor,
+            f"INSERT INTO {DuplicateCandidate._meta.db_table} "
+            f"(kind, contact_a_id, contact_b_id, score, reasons, status, computed_at) VALUES %s "
+            f"ON CONFLICT (contact_a_id, contact_b_id) DO UPDATE SET score = EXCLUDED.score, "
+            f"reasons = EXCLUDED.reasons, computed_at = EXCLUDED.computed_at",
+            [(RecordKind.CONTACT.value, a, b, score, Json(reasons), CandidateStatus.OPEN.value, now)
+             for a, b, score, reasons in found],
+            page_size=1000,
+        )  # fmt: skip
+
+
+@transaction.atomic
+def _refresh_contacts(*, store_from: float = MATCH_PROBABILITY, estimate: bool = True) -> RefreshReport:
+    """Keys, blocking, comparison of every blocked pair, re-estimation of m/u (EM, with the
+    users' merges and dismissals as labels), then the pairs at least ``store_from`` likely
+    stored as candidates. Dismissed pairs keep their status."""
+    started = time.monotonic()
+    now = timezone.now()
+    records, tf = _contact_keys_update()
+    _create_contact_pair_table()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT key, count(*) FROM dedupe_keys WHERE key LIKE 'f:%%' GROUP BY key HAVING count(*) > 1")
+        compare_tf = {**tf, "full_name": dict(cursor.fetchall())}
+    patterns: dict[tuple, int] = {}
+    pair_a, pair_b, pair_pattern = array("q"), array("q"), array("l")
+    people = _People()
+    with connection.chunked_cursor() as pair_cursor:
+        pair_cursor.execute("SELECT a, b FROM dedupe_pairs ORDER BY a, b")
+        while batch := pair_cursor.fetchmany(BATCH):
+            people.load({i for pair in batch for i in pair})
+            for a, b in batch:
+                gamma = linkage.compare(people[a], people[b], compare_tf)
+                index = patterns.setdefault(gamma, len(patterns))
+                pair_a.append(a)
+                pair_b.append(b)
+                pair_pattern.append(index)
+    counts = Counter(pair_pattern)
+    by_index = {index: gamma for gamma, index in patterns.items()}
+    params = current_parameters()
+    # A small table says too little to estimate from: the built-in parameters serve (with
+    # this table's name frequencies) until it has grown.
+    if estimate and records >= MIN_ESTIMATE_RECORDS and len(pair_a) >= MIN_ESTIMATE_PAIRS:
+        fitted = linkage.estimate(
+            {by_index[i]: n for i, n in counts.items()},
+            _u_sample(records),
+            labelled=_labelled_patterns(),
+            tf=tf,
+            records=records,
+        )
+        params = fitted.params
+        MatchParameters.objects.create(
+            estimated_at=now,
+            parameters=params.as_json(),
+            pairs=fitted.pairs,
+            labelled_matches=fitted.labelled_matches,
+            labelled_non_matches=fitted.labelled_non_matches,
+            iterations=fitted.iterations,
+            converged=fitted.converged,
+        )
+        _forget_parameters()
+    else:
+        params = replace(params, tf=tf)
+    explained = {index: linkage.explain(gamma, params) for index, gamma in by_index.items()}
+    found = []
+    candidates = 0
+    for a, b, index in zip(pair_a, pair_b, pair_pattern, strict=True):
+        match = explained[index]
+        if match.probability >= store_from:
+            found.append((a, b, match.score, match.reasons))
+            if len(found) >= BATCH:
+                _upsert_contact_candidates(found, now)
+                candidates += len(found)
+                found = []
+    if found:
+        _upsert_contact_candidates(found, now)
+        candidates += len(found)
+    DuplicateCandidate.objects.filter(
+        kind=RecordKind.CONTACT, status=CandidateStatus.OPEN, computed_at__lt=now
+    ).delete()
+    return RefreshReport(RecordKind.CONTACT.value, records, len(pair_a), candidates, time.monotonic() - started)
+
+
+@transaction.atomic
+def contact_candidates_refresh(*, contact_id: int) -> int:
+    """After a contact is saved: recompute its candidate pairs with the current parameters
+    (dismissed pairs stay dismissed); returns the number of open pairs it is in."""
+    contact = Contact.objects.filter(pk=contact_id).first()
+    if contact is None:
+        return 0
+    now = timezone.now()
+    found = []
+    if contact.archived_at is None and contact.dedupe_keys:
+        me = linkage.person(contact)
+        params = current_parameters()
+        namesakes = _full_name_count(me)
+        others = (
+            Contact.objects.active()
+            .exclude(pk=contact.pk)
+            .filter(dedupe_keys__overlap=contact.dedupe_keys)
+            .annotate(shared=_shared_keys(contact.dedupe_keys))
+            .order_by("-shared", "-id")
+            .values(*CONTACT_VALUES)[:SAVE_CANDIDATES]
+        )
+        for row in others:
+            match = linkage.score(me, linkage.person(row), params, full_name_count=namesakes)
+            if match.probability >= MATCH_PROBABILITY:
+                a, b = sorted((contact.pk, row["id"]))
+                found.append((a, b, match.score, match.reasons))
+    if found:
+        _upsert_contact_candidates(found, now)
+    DuplicateCandidate.objects.filter(
+        Q(contact_a=contact) | Q(contact_b=contact), status=CandidateStatus.OPEN, computed_at__lt=now
+    ).delete()
+    return len(found)
 
 
 def duplicate_dismiss(*, actor: User, candidate: DuplicateCandidate) -> DuplicateCandidate:

@@ -796,6 +796,8 @@ def _write_plan(job: ImportJob, actor: User, plan: Plan, *, progress: Callable[[
             record.company = new_company
         record.created_at = record.updated_at = now
         record.completeness = record.compute_completeness()
+        if model is Contact:
+            record.dedupe_keys = record.compute_dedupe_keys()
     total = max(1, len(to_create) + len(plan.updates))
     done = 0
     for start in range(0, len(to_create), COPY_BATCH):
@@ -815,8 +817,12 @@ def _write_plan(job: ImportJob, actor: User, plan: Plan, *, progress: Callable[[
         record.completeness = record.compute_completeness()
         record.updated_at = now
         record.version += 1  # what ``copy_update`` writes (version + 1), for the history row
+        if model is Contact:
+            record.dedupe_keys = record.compute_dedupe_keys()
     fields = sorted(
-        {name for _r, changed in updates for name in changed if name != "tags"} | {"completeness", "updated_at"}
+        {name for _r, changed in updates for name in changed if name != "tags"}
+        | {"completeness", "updated_at"}
+        | ({"dedupe_keys"} if model is Contact else set())
     )
     fields = ["company" if name == "company_id" else "owner" if name == "owner_id" else name for name in fields]
     fields = sorted(set(fields))

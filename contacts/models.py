@@ -100,15 +100,10 @@ def _keys(function: str, *fields: str) -> Func:
 
 
 COMPANY_KEYS = ("name", "domain", "email", "phone")
-CONTACT_KEYS = ("first_name", "last_name", "email", "secondary_email", "phone", "mobile", "company_id")
 
 
 def company_match_keys() -> Func:
     return _keys("dedupe_company_keys", *COMPANY_KEYS)
-
-
-def contact_match_keys() -> Func:
-    return _keys("dedupe_contact_keys", *CONTACT_KEYS)
 
 
 class Company(models.Model):
@@ -264,6 +259,13 @@ class Company(models.Model):
         return max(0, min(100, score))
 
 
+# The fields the duplicate matcher reads (contacts.linkage.person).
+MATCH_FIELDS = frozenset(
+    ("first_name", "last_name", "email", "secondary_email", "phone", "mobile", "company", "company_id", "street",
+     "city", "postcode", "birth_date")
+)  # fmt: skip
+
+
 class Contact(models.Model):
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     last_name = models.CharField(_("last name"), max_length=100)
@@ -309,11 +311,14 @@ class Contact(models.Model):
     merged_into = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, editable=False, db_index=False, related_name="+"
     )
+    # Blocking keys of the duplicate matcher (contacts.linkage.block_keys), computed on save,
+    # by the import and by the nightly refresh; GIN-indexed for the form's live check.
+    dedupe_keys = ArrayField(models.TextField(), default=list, blank=True, editable=False)
 
     # Optimistic locking: every write bumps it; a form posted with an older value conflicts.
     version = models.PositiveIntegerField(default=1, editable=False)
 
-    history = CustomerHistory(m2m_fields=[tags], excluded_fields=["merged_into"])
+    history = CustomerHistory(m2m_fields=[tags], excluded_fields=["merged_into", "dedupe_keys"])
     objects = CustomerQuerySet.as_manager()
 
     class Meta:
@@ -349,7 +354,7 @@ class Contact(models.Model):
             GinIndex(fields=["first_name"], opclasses=["gin_trgm_ops"], name="contact_first_name_trgm"),
             GinIndex(fields=["phone"], opclasses=["gin_trgm_ops"], name="contact_phone_trgm"),
             GinIndex(fields=["mobile"], opclasses=["gin_trgm_ops"], name="contact_mobile_trgm"),
-            GinIndex(contact_match_keys(), condition=models.Q(archived_at__isnull=True), name="contact_match_keys"),
+            GinIndex(fields=["dedupe_keys"], condition=models.Q(archived_at__isnull=True), name="contact_dedupe_keys"),
             models.Index(
                 Lower("last_name"),
                 Lower("first_name"),
@@ -388,6 +393,14 @@ class Contact(models.Model):
     def __str__(self) -> str:
         return self.full_name
 
+    def save(self, *args, **kwargs) -> None:
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or set(update_fields) & MATCH_FIELDS:
+            self.dedupe_keys = self.compute_dedupe_keys()
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "dedupe_keys"}
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("contacts:contact-detail", args=[self.pk])
 
@@ -406,6 +419,11 @@ class Contact(models.Model):
     @property
     def mobile_display(self) -> str:
         return format_phone(self.mobile)
+
+    def compute_dedupe_keys(self) -> list[str]:
+        from contacts.linkage import block_keys, person
+
+        return block_keys(person(self))
 
     def compute_completeness(self) -> int:
         """How complete the record is, 0–100, for the data-quality views.
@@ -616,6 +634,30 @@ class DuplicateCandidate(models.Model):
     @property
     def second(self) -> Company | Contact:
         return self.company_b if self.kind == RecordKind.COMPANY else self.contact_b
+
+
+class MatchParameters(models.Model):
+    """The contact matcher's m/u probabilities and prior, as one refresh estimated them.
+
+    The newest row is the one in use; older rows stay as a record of how the estimate moved.
+    """
+
+    estimated_at = models.DateTimeField(_("estimated"), default=timezone.now)
+    parameters = models.JSONField(_("parameters"))
+    pairs = models.PositiveIntegerField(_("blocked pairs"), default=0)
+    labelled_matches = models.PositiveIntegerField(_("merged pairs used"), default=0)
+    labelled_non_matches = models.PositiveIntegerField(_("dismissed pairs used"), default=0)
+    iterations = models.PositiveSmallIntegerField(_("EM iterations"), default=0)
+    converged = models.BooleanField(_("converged"), default=False)
+
+    class Meta:
+        ordering = ["-estimated_at", "-id"]
+        get_latest_by = ["estimated_at", "id"]
+        verbose_name = _("match parameters")
+        verbose_name_plural = _("match parameters")
+
+    def __str__(self) -> str:
+        return f"{self.estimated_at:%Y-%m-%d %H:%M} ({self.pairs} pairs)"
 
 
 class MergeRecord(models.Model):

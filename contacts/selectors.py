@@ -17,7 +17,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_countries import countries
 
-from contacts import lookups  # noqa: F401  (registers __trgm_icontains)
+from contacts import (
+    linkage,
+    lookups,  # noqa: F401  (registers __trgm_icontains)
+)
 from contacts.keyset import SortOption
 from contacts.matching import reason_label
 from contacts.models import (
@@ -535,6 +538,12 @@ def duplicate_candidates(
     rows = rows[:size]
     for row in rows:
         row.reason_labels = [reason_label(r) for r in row.reasons]
+        # Contacts: each field's agreement and how much it moved the match weight (+ or −).
+        row.reason_items = [
+            {"label": linkage.reason_label(r), "weight": float(r.get("weight", 0.0))}
+            for r in row.reasons
+            if "field" in r
+        ]
         row.can_merge = user.can_edit_owner(row.first.owner_id) and user.can_edit_owner(row.second.owner_id)
         # The more complete record (the older one on a tie) is offered as the one to keep.
         first, second = row.first, row.second

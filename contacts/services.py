@@ -8,6 +8,7 @@ timeline shows (created, archived, restored, owner changed) go out as ``customer
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -18,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from contacts.models import Company, Contact, Tag
+from contacts.models import MATCH_FIELDS, Company, Contact, Tag
 from contacts.normalize import (
     birth_date_problem,
     domain_from_website,
@@ -242,6 +243,13 @@ def companies_reassign(*, actor: User | None, companies: QuerySet[Company], owne
 # --- Contacts -----------------------------------------------------------------------------
 
 
+def _enqueue_contact_match(contact: Contact) -> None:
+    """The one place a saved contact's duplicate candidates are queued for recomputing."""
+    from contacts.tasks import match_contact  # contacts.tasks imports the import services, which import this
+
+    transaction.on_commit(partial(match_contact.delay, contact.pk))
+
+
 # A contact's postal address and the company's fields it defaults from.
 CONTACT_ADDRESS_FROM_COMPANY = {
     "street": "street",
@@ -292,6 +300,7 @@ def contact_create(
     _default_address(contact)
     _normalise(contact, CONTACT_PHONE_FIELDS, keep_invalid_phone=keep_invalid_phone)
     _save(contact, actor=actor, tags=tags_get_or_create(names=tag_names), created=True)
+    _enqueue_contact_match(contact)
     _event("created", _("Contact %(name)s created") % {"name": contact.full_name}, actor=actor, obj=contact)
     return contact
 
@@ -314,6 +323,8 @@ def contact_update(
     _normalise(contact, CONTACT_PHONE_FIELDS, keep_invalid_phone=keep_invalid_phone)
     tags = None if tag_names is None else tags_get_or_create(names=tag_names)
     _save(contact, actor=actor, tags=tags, created=False)
+    if MATCH_FIELDS.intersection(fields):
+        _enqueue_contact_match(contact)
     if contact.owner_id != old_owner_id:
         _owner_event(actor=actor, obj=contact)
     return contact
@@ -325,6 +336,7 @@ def contact_archive(*, actor: User | None, contact: Contact) -> Contact:
     if contact.archived_at is None:
         contact.archived_at = timezone.now()
         _save(contact, actor=actor, tags=None, created=False)
+        _enqueue_contact_match(contact)
         _event("archived", _("Contact %(name)s archived") % {"name": contact.full_name}, actor=actor, obj=contact)
     return contact
 
@@ -335,6 +347,7 @@ def contact_restore(*, actor: User | None, contact: Contact) -> Contact:
     if contact.archived_at is not None:
         contact.archived_at = None
         _save(contact, actor=actor, tags=None, created=False)
+        _enqueue_contact_match(contact)
         _event("restored", _("Contact %(name)s restored") % {"name": contact.full_name}, actor=actor, obj=contact)
     return contact
 

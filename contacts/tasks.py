@@ -10,7 +10,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from contacts import import_services
-from contacts.duplicates import duplicates_refresh
+from contacts.duplicates import contact_candidates_refresh, duplicates_refresh
 from contacts.merge import merges_finalise
 
 # A lost database connection is worth another try: the import is one transaction, so a
@@ -42,6 +42,12 @@ def import_run(self, job_id: int) -> None:
 def refresh_duplicates() -> list[str]:
     """Nightly (beat) and on demand: recompute the duplicate candidates (idempotent)."""
     return [str(report) for report in duplicates_refresh()]
+
+
+@shared_task(time_limit=60, soft_time_limit=55)
+def match_contact(contact_id: int) -> int:
+    """After a contact is saved: its duplicate candidates, recomputed (idempotent)."""
+    return contact_candidates_refresh(contact_id=contact_id)
 
 
 @shared_task(time_limit=300, soft_time_limit=280)

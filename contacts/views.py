@@ -70,7 +70,10 @@ from crm.versioning import VersionConflict
 PAGE_SIZE = 50
 # Changing one of these on an existing record is when a possible duplicate is worth a look.
 COMPANY_IDENTITY = {"name", "domain", "phone", "email"}
-CONTACT_IDENTITY = {"first_name", "last_name", "email", "secondary_email", "phone", "mobile", "company"}
+CONTACT_IDENTITY = {
+    "first_name", "last_name", "email", "secondary_email", "phone", "mobile", "company", "street", "postcode",
+    "birth_date",
+}  # fmt: skip
 
 
 def _list_context(request: HttpRequest, form: Any, qs: Any, sorts: dict[str, SortOption]) -> dict[str, Any]:
@@ -156,6 +159,10 @@ def _contact_duplicates(request: HttpRequest, form: ContactForm, *, exclude_pk: 
         emails=[data.get("email", ""), data.get("secondary_email", "")],
         phones=[data.get("phone", ""), data.get("mobile", "")],
         company=data.get("company"),
+        street=data.get("street", ""),
+        city=data.get("city", ""),
+        postcode=data.get("postcode", ""),
+        birth_date=data.get("birth_date"),
         exclude_pk=exclude_pk,
     )
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import connection, models
 
 from crm.history import fit_change_reason
@@ -44,9 +45,19 @@ def _json(value: Any) -> Any:
     return "" if value is None else json.dumps(value, ensure_ascii=False)
 
 
+def _array(value: Any) -> Any:
+    """A PostgreSQL array literal of text values (``{"a","b"}``)."""
+    if value is None:
+        return ""
+    quoted = ('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in value)
+    return "{" + ",".join(quoted) + "}"
+
+
 def _converter(field: models.Field) -> Callable[[Any], Any]:
     if isinstance(field, models.JSONField):
         return _json
+    if isinstance(field, ArrayField):
+        return _array
     return _text
 
 

@@ -45,7 +45,9 @@ def test_a_contact_with_the_same_email_or_phone_is_a_possible_duplicate(owner):
         owner, first_name="A.", last_name="Someone", emails=["anna@example.com"], phones=["+79161234567"]
     )
     reasons = {d.record: d.reasons for d in found}
-    assert reasons == {by_email: ["same email anna@example.com"], by_phone: ["same phone"]}
+    assert set(reasons) == {by_email, by_phone}
+    assert reasons[by_email][0].startswith("same email +")
+    assert reasons[by_phone][0].startswith("same phone +")
 
 
 def test_a_similar_name_at_the_same_company_is_a_possible_duplicate(owner, company):
@@ -53,7 +55,10 @@ def test_a_similar_name_at_the_same_company_is_a_possible_duplicate(owner, compa
     ContactFactory(owner=owner, first_name="Anna", last_name="Petrova", email="")  # another company
     ContactFactory(owner=owner, company=company, first_name="Boris", last_name="Ivanov", email="")
     found = contact_duplicates(owner, first_name="Anna", last_name="Petrovaa", emails=[], phones=[], company=company)
-    assert [(d.record, d.reasons) for d in found] == [(twin, ["similar name at Acme Corp"])]
+    assert found[0].record == twin  # the namesake at another company, if warned about, comes after
+    assert any(r.startswith("same company +") for r in found[0].reasons)
+    last_name = ("similar last name +", "last name: nickname or spelling variant +")
+    assert any(r.startswith(last_name) for r in found[0].reasons)
 
 
 def test_creating_a_possible_duplicate_asks_first_and_saves_nothing(owner_client, owner, company):
@@ -75,7 +80,7 @@ def test_creating_a_contact_with_a_known_email_asks_first(owner_client, owner, c
     contact.save()
     data = {"last_name": "Other", "email": "ANNA@example.com", "lifecycle_stage": "lead", "owner": owner.pk}
     response = owner_client.post(reverse("contacts:contact-create"), data)
-    assert "same email anna@example.com" in response.content.decode()
+    assert "same email +" in response.content.decode()
     assert Contact.objects.count() == 1
     owner_client.post(reverse("contacts:contact-create"), {**data, "save_anyway": "1"})
     assert Contact.objects.count() == 2
@@ -133,7 +138,7 @@ def test_a_shared_email_is_found_even_when_a_common_name_matches_many(owner):
     twin = ContactFactory(owner=owner, first_name="A.", last_name="Petrova", email="anna.p@corp.example", phone="")
     found = contact_duplicates(owner, first_name="Anna", last_name="Petrova", emails=["anna.p@corp.example"], phones=[])
     assert found[0].record == twin
-    assert found[0].reasons[0] == "same email anna.p@corp.example"
+    assert found[0].reasons[0].startswith("same email +")
 
 
 def test_an_edit_that_makes_a_duplicate_offers_to_merge_into_the_ones_the_user_may_change(

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('contacts', '0009_add_contact_address_birth_date'),
+        ('contacts', '0011_add_match_parameters'),
     ]
 
     operations = [

@@ -1,0 +1,205 @@
+"""The contact matcher (contacts.linkage): normalisation, comparison levels, EM, weights."""
+
+import random
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from contacts import linkage
+from contacts.linkage import COMPARISONS, DEFAULT_PARAMETERS, compare, person, probability
+
+FIELDS = [c.name for c in COMPARISONS]
+
+
+def levels(a: dict, b: dict) -> dict[str, str | None]:
+    gamma = compare(person(a), person(b))
+    return {name: (None if gamma[i] is None else COMPARISONS[i].levels[gamma[i]]) for i, name in enumerate(FIELDS)}
+
+
+def test_names_are_romanised_from_cyrillic_and_chinese():
+    assert linkage.romanise("Jürgen O'Neil") == "jurgen o neil"
+    assert linkage.romanise("Александр") == "aleksandr"
+    assert linkage.romanise("张伟") == "zhang wei"
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Alexander", "Aleksandr"),
+        ("Александр", "Alexander"),
+        ("Александр", "Саша"),
+        ("Sasha", "Alexandra"),
+        ("William", "Bill"),
+        ("Юлия", "Yuliya"),
+        ("Tatyana", "Tatiana"),
+    ],
+)
+def test_nicknames_and_transliterations_are_one_first_name(a, b):
+    assert levels({"first_name": a, "last_name": "X"}, {"first_name": b, "last_name": "X"})["first_name"] in (
+        "variant",
+        "exact",
+    )
+
+
+def test_first_name_levels_go_from_exact_to_different():
+    def first(a, b):
+        return levels({"first_name": a, "last_name": "Smith"}, {"first_name": b, "last_name": "Smith"})["first_name"]
+
+    assert first("Margaret", "Margaret") == "exact"
+    assert first("Margaret", "Margarte") == "jw92"
+    assert first("Jonathon", "Jonatan") == "jw92"
+    assert first("M.", "Margaret") == "initial"
+    assert first("Margaret", "Susan") == "different"
+    assert first("", "Susan") is None  # a missing value is no evidence
+
+
+def test_chinese_names_compare_by_pinyin_in_either_order():
+    result = levels({"first_name": "伟", "last_name": "张"}, {"first_name": "Zhang", "last_name": "Wei"})
+    assert result["first_name"] == "exact" and result["last_name"] == "exact"
+    gamma = compare(
+        person({"first_name": "伟", "last_name": "张"}), person({"first_name": "Zhang", "last_name": "Wei"})
+    )
+    assert gamma[linkage.SWAPPED] == 1
+    # One pinyin letter apart is another character: 刘 (liu) is not 璐 (lu).
+    assert levels({"first_name": "丽", "last_name": "刘"}, {"first_name": "丽", "last_name": "璐"})["last_name"] == (
+        "different"
+    )
+
+
+def test_swapped_first_and_last_names_are_recognised():
+    gamma = compare(
+        person({"first_name": "Petrova", "last_name": "Anna"}), person({"first_name": "Anna", "last_name": "Petrova"})
+    )
+    assert gamma[0] == 5 and gamma[1] == 4 and gamma[linkage.SWAPPED] == 1
+
+
+def test_birth_dates_typos_and_swapped_day_and_month():
+    def birth(a, b):
+        return levels({"birth_date": a}, {"birth_date": b})["birth_date"]
+
+    assert birth(date(1980, 4, 6), date(1980, 4, 6)) == "exact"
+    assert birth(date(1980, 4, 6), date(1980, 6, 4)) == "typo"
+    assert birth(date(1980, 4, 6), date(1980, 4, 8)) == "typo"
+    assert birth(date(1980, 4, 6), date(1980, 11, 23)) == "same_year"
+    assert birth(date(1980, 4, 6), date(1955, 11, 23)) == "different"
+
+
+def test_addresses_by_street_number_and_postcode():
+    base = {"street": "12 Baker Street", "postcode": "NW1 6XE", "city": "London"}
+
+    def address(**other):
+        return levels(base, {**base, **other})["address"]
+
+    assert address() == "exact"
+    assert address(street="13 Baker Street") == "near"  # Damerau-Levenshtein 1 on the number
+    assert address(postcode="NW1 6XF") == "exact"  # a postcode typo does not contradict the street
+    assert address(street="1 Oxford Road", postcode="OX1 2JD") == "same_city"
+    assert address(street="1 Oxford Road", postcode="OX1 2JD", city="Oxford") == "different"
+
+
+def test_emails_phones_and_name_made_addresses():
+    a = {"first_name": "Anna", "last_name": "Petrova", "email": "Anna.Petrova+crm@gmail.com", "phone": "+79161234567"}
+    b = {"first_name": "Anna", "last_name": "Petrova", "email": "annapetrova@gmail.com", "phone": "8 916 123-45-67"}
+    result = levels(a, b)
+    assert result["email"] == "exact" and result["phone"] == "exact"
+    # The same name-made mailbox on another domain repeats the names' evidence: not counted.
+    assert levels(a, {**b, "email": "anna.petrova@mail.ru"})["email"] is None
+    assert levels({**a, "email": "ap1983@mail.ru"}, {**b, "email": "ap1983@gmail.com"})["email"] == "same_name"
+    assert levels({**a, "email": "anna.smith1@x.ru"}, {**b, "email": "anna.smith2@x.ru"})["email"] == "different"
+
+
+def test_blocking_keys_meet_for_typos_swaps_nicknames_and_scripts():
+    def meet(a, b):
+        return set(linkage.block_keys(person(a))) & set(linkage.block_keys(person(b)))
+
+    assert meet({"first_name": "Bill", "last_name": "Smith"}, {"first_name": "William", "last_name": "Smyth"})
+    assert meet({"first_name": "Anna", "last_name": "Petrova"}, {"first_name": "Petrova", "last_name": "Anna"})
+    assert meet({"first_name": "Александр", "last_name": "Иванов"}, {"first_name": "Alexander", "last_name": "Ivanov"})
+    assert meet({"first_name": "伟", "last_name": "张"}, {"first_name": "Wei", "last_name": "Zhang"})
+    # Names garbled beyond recognition: the birth date and initials, or the postcode, still meet.
+    assert meet(
+        {"first_name": "Jon", "last_name": "Xu", "birth_date": date(1980, 1, 2)},
+        {"first_name": "Jxn", "last_name": "Xv", "birth_date": date(1980, 1, 2)},
+    )
+    assert not meet({"first_name": "Anna", "last_name": "Petrova"}, {"first_name": "Boris", "last_name": "Ivanov"})
+
+
+def test_the_probability_rises_with_the_weight():
+    weights = [-40, -10, -3.3, -1, 0, 0.5, 1, 3.3, 10, 40]
+    values = [probability(w) for w in weights]
+    assert values == sorted(values) and len(set(values)) == len(values)
+    assert probability(0) == 0.5 and probability(3.3) == pytest.approx(0.908, abs=0.001)
+    assert probability(200) == 1.0 and probability(-200) == 0.0
+
+
+def test_agreement_adds_weight_and_disagreement_takes_it_away():
+    a = person({"first_name": "Anna", "last_name": "Petrova", "birth_date": date(1980, 4, 6)})
+    same = linkage.score(
+        a, person({"first_name": "Anna", "last_name": "Petrova", "birth_date": date(1980, 4, 6)}), DEFAULT_PARAMETERS
+    )
+    other = linkage.score(
+        a, person({"first_name": "Anna", "last_name": "Petrova", "birth_date": date(1955, 1, 9)}), DEFAULT_PARAMETERS
+    )
+    assert same.weight > other.weight and same.probability > other.probability
+    reasons = {r["field"]: r for r in other.reasons}
+    assert reasons["birth_date"]["level"] == "different" and reasons["birth_date"]["weight"] < 0
+    assert reasons["last_name"]["weight"] > 0
+    label = linkage.reason_label(reasons["birth_date"])
+    assert label.startswith("birth date differs −")
+
+
+def test_a_common_full_name_says_less_than_a_rare_one():
+    a = person({"first_name": "Wei", "last_name": "Wang"})
+    b = person({"first_name": "Wei", "last_name": "Wang"})
+    params = replace(DEFAULT_PARAMETERS, tf={"records": {"count": 10_000}})
+    rare = linkage.score(a, b, params, full_name_count=2)
+    common = linkage.score(a, b, params, full_name_count=300)
+    assert common.weight < rare.weight
+
+
+def _synthetic(rng: random.Random, match: bool, truth: dict) -> tuple:
+    """A comparison vector drawn from known m (match) or u (non-match) tables."""
+    table = truth["m"] if match else truth["u"]
+    gamma = []
+    for c in COMPARISONS:
+        probs = table[c.name]
+        gamma.append(rng.choices(range(len(c.levels)), probs)[0])
+    return (*gamma, 0, None, None, None)
+
+
+def test_em_recovers_m_and_the_prior_of_a_synthetic_population():
+    rng = random.Random(5)
+    truth = {"m": DEFAULT_PARAMETERS.m, "u": DEFAULT_PARAMETERS.u}
+    # Blocked pairs: 30 % matches; the non-matches share a surname (that is why they were blocked).
+    patterns: dict = {}
+    for _n in range(6000):
+        match = rng.random() < 0.3
+        gamma = list(_synthetic(rng, match, truth))
+        if not match:
+            gamma[1] = 4
+        key = tuple(gamma)
+        patterns[key] = patterns.get(key, 0) + 1
+    random_gammas = [_synthetic(rng, False, truth) for _n in range(40_000)]
+    u = linkage.estimate_u(random_gammas)
+    fitted = linkage.estimate(patterns, u)
+    assert fitted.converged
+    assert fitted.params.prior == pytest.approx(0.3, abs=0.05)
+    for name in ("birth_date", "email", "phone", "address"):
+        assert fitted.params.m[name][-1] == pytest.approx(truth["m"][name][-1], abs=0.08), name
+    # And the fitted model separates the two classes.
+    match_gamma = (5, 4, 3, 3, 1, 3, 1, 0, None, None, None)
+    other_gamma = (0, 4, 0, 0, 0, 0, None, 0, None, None, None)  # the same surname, nothing else
+    assert probability(fitted.params.weight(match_gamma)) > 0.99
+    assert probability(fitted.params.weight(other_gamma)) < 0.05
+    # Told how many records the pairs came from, the prior becomes that of two random records.
+    spread = linkage.estimate(patterns, u, records=10_000)
+    assert spread.params.prior == pytest.approx(fitted.params.prior * 6000 / (10_000 * 9_999 / 2), rel=0.01)
+
+
+def test_labelled_pairs_replace_em_when_there_are_enough():
+    merged = (5, 4, 3, None, None, 3, None, 0, None, None, None)
+    fitted = linkage.estimate({merged: 10}, DEFAULT_PARAMETERS.u, labelled={merged: (linkage.LABELLED_ENOUGH, 5)})
+    assert fitted.labelled_matches == linkage.LABELLED_ENOUGH and fitted.labelled_non_matches == 5
+    assert fitted.params.m["birth_date"][3] > 0.95
+    assert fitted.params.m["email"] == pytest.approx([0.25] * 4)  # no evidence: smoothed evenly
