@@ -199,6 +199,9 @@ SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 # --- Celery -------------------------------------------------------------------------------
 
 CELERY_BROKER_URL = REDIS_URL
+# kombu's Redis transport with the fixes that keep a worker alive across a Redis restart
+# during a task (crm/broker.py says what breaks in celery/kombu 5.7.0 and why).
+CELERY_BROKER_TRANSPORT = "crm.broker:Transport"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

@@ -1,0 +1,158 @@
+"""Real processes for the reliability drills: private ``redis-server`` and PostgreSQL servers
+on free loopback ports, and helpers to wait for them with a deadline.
+
+Nothing here touches the shared Redis (6379) or PostgreSQL (5432): every server is started
+on a free port, owned by the test, and killed by the caller's ``finally``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], bool], *, timeout: float, interval: float = 0.05, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+
+
+class RedisServer:
+    """``redis-server`` without persistence on a free port; ``restart`` keeps the port."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_until(self.answers, timeout=10, what=f"redis-server on port {self.port}")
+        return self
+
+    def answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def queue_length(self, queue: str = "celery") -> int:
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        try:
+            return client.llen(queue)
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def restart(self, *, down_for: float = 1.0) -> None:
+        """Kill the server (its data goes with it, as after a crash) and start it again."""
+        self.kill()
+        time.sleep(down_for)
+        self.start()
+
+
+def _postgres_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if found:
+        return found[-1].parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+class PostgresCluster:
+    """A throw-away PostgreSQL cluster (``initdb``) on a free port, so a drill can restart it.
+
+    As root the cluster is owned by the ``postgres`` user (PostgreSQL refuses to run as root).
+    """
+
+    def __init__(self, base_dir: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.data = base_dir / "pgdata"
+        self.log = base_dir / "postgres.log"
+        self.bin = _postgres_bin()
+        self.base_dir = base_dir
+
+    @classmethod
+    def available(cls) -> bool:
+        if _postgres_bin() is None:
+            return False
+        if os.geteuid() == 0:
+            try:
+                import pwd
+
+                pwd.getpwnam("postgres")
+            except KeyError:
+                return False
+        return True
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        command = [str(self.bin / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        return subprocess.run(command, capture_output=True, text=True, timeout=120, check=check)
+
+    def url(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def init(self) -> PostgresCluster:
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.base_dir, "postgres")
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        return self
+
+    def start(self) -> PostgresCluster:
+        options = f"-p {self.port} -h 127.0.0.1 -k {self.base_dir} -c fsync=off -c full_page_writes=off"
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start")
+        return self
+
+    def stop(self, *, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop", check=False)
+
+    def restart(self, *, down_for: float = 1.0) -> None:
+        """Stop (immediate: connections drop as in a crash) and start on the same port."""
+        self.stop(mode="immediate")
+        time.sleep(down_for)
+        self.start()
+
+    def destroy(self) -> None:
+        self.stop(mode="immediate")
+        shutil.rmtree(self.base_dir, ignore_errors=True)
+
+
+def kill_group(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    """Signal a process started with ``start_new_session=True`` and all its children."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
