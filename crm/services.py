@@ -1,11 +1,11 @@
-"""Writes on users, teams and notifications."""
+"""Writes on users, teams, notifications and heartbeats."""
 
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from crm.models import Notification, Role, Team, User
+from crm.models import Heartbeat, Notification, Role, Team, User
 
 
 def user_create(
@@ -56,3 +56,9 @@ def notification_mark_read(*, notification: Notification) -> Notification:
 
 def notifications_mark_all_read(*, user: User) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
+
+
+def heartbeat_record(*, name: str = "beat") -> Heartbeat:
+    """Record that the periodic ``name`` heartbeat ran now (one row per name)."""
+    heartbeat, _created = Heartbeat.objects.update_or_create(name=name, defaults={"at": timezone.now()})
+    return heartbeat

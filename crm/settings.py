@@ -188,13 +188,18 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CACHE_URL = env_str("CACHE_URL", "redis://127.0.0.1:6379/1")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's Redis cache that treats an unreachable Redis as a miss (crm/cache.py).
+        "BACKEND": "crm.cache.RedisCache",
         "LOCATION": CACHE_URL,
         "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "crm"),
         "TIMEOUT": 300,
+        # A Redis that hangs must not hang the page: give up and carry on without the cache.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
     }
 }
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Sessions live in PostgreSQL; Redis keeps a copy for a minute to save the query (crm/sessions.py).
+SESSION_ENGINE = "crm.sessions"
+SESSION_CACHE_SECONDS = env_int("SESSION_CACHE_SECONDS", 60, minimum=0)
 
 # --- Celery -------------------------------------------------------------------------------
 
@@ -248,6 +253,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
     "contacts-finalise-merges": {"task": "contacts.tasks.finalise_merges", "schedule": crontab(hour=1, minute=10)},
 }
+# /healthz reports beat down when its every-minute heartbeat is older than this.
+BEAT_HEARTBEAT_MAX_AGE = env_int("BEAT_HEARTBEAT_MAX_AGE", 180, minimum=60)
 # A reminder claimed by a worker that then died is claimed again after this many seconds.
 REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 300, minimum=1)
 
