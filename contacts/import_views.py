@@ -82,6 +82,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "progress": import_services.import_progress(job),
         "can_act": job.owner_id == request.user.pk,
         "can_remap": job.owner_id == request.user.pk and _can_remap(job),
+        "can_retry": job.state == ImportState.FAILED,
         "nav": "imports",
     }
     return render(request, "contacts/import_detail.html", context)
@@ -108,6 +109,18 @@ def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("This import is not waiting for a confirmation."))
         return redirect(job)
     import_services.import_confirm(job=job)
+    return redirect(job)
+
+
+@require_POST
+def import_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    """Try a failed job again (its owner, or an admin helping them: it runs as the owner)."""
+    job = import_job_for_user(request.user, pk)
+    if job.state != ImportState.FAILED:
+        messages.error(request, _("Only a failed import can be tried again."))
+        return redirect(job)
+    import_services.import_retry(job=job)
+    messages.success(request, _("The import will be tried again."))
     return redirect(job)
 
 

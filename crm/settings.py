@@ -252,7 +252,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": crontab(hour=1, minute=30),
     },
     "contacts-finalise-merges": {"task": "contacts.tasks.finalise_merges", "schedule": crontab(hour=1, minute=10)},
+    # Imports whose worker died (lease run out): sent again, or failed with the reason.
+    "contacts-import-sweep": {"task": "contacts.tasks.import_sweep", "schedule": 60.0},
 }
+# Long jobs (imports): a running worker renews the job's lease every JOB_HEARTBEAT_SECONDS;
+# once JOB_LEASE_SECONDS pass without renewal the sweep sends the job again, and fails it
+# after JOB_MAX_ATTEMPTS starts of the same step.
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=2)
+JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 2, minimum=1)
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
+if JOB_HEARTBEAT_SECONDS * 2 > JOB_LEASE_SECONDS:
+    raise ImproperlyConfigured("JOB_HEARTBEAT_SECONDS must be at most half of JOB_LEASE_SECONDS")
 # /healthz reports beat down when its every-minute heartbeat is older than this.
 BEAT_HEARTBEAT_MAX_AGE = env_int("BEAT_HEARTBEAT_MAX_AGE", 180, minimum=60)
 # A reminder claimed by a worker that then died is claimed again after this many seconds.
