@@ -69,7 +69,9 @@ class TestSweep:
             assert import_services.import_jobs_recover() == {"resent": 0, "failed": 1}
         job.refresh_from_db()
         assert job.state == ImportState.FAILED
-        assert job.error == "The worker stopped while importing this file (3 attempts); the import was rolled back each time."
+        assert job.error == (
+            "The worker stopped while importing this file (3 attempts); the import was rolled back each time."
+        )
         assert job.lease_until is None and job.finished_at is not None
         assert callbacks == []
 
@@ -172,7 +174,9 @@ class TestRetry:
         assert job.state == ImportState.DONE
         assert Contact.objects.filter(last_name="Petrov", owner=owner).count() == 1
 
-    def test_a_failed_dry_run_is_retried_from_the_dry_run(self, owner, owner_client, django_capture_on_commit_callbacks):
+    def test_a_failed_dry_run_is_retried_from_the_dry_run(
+        self, owner, owner_client, django_capture_on_commit_callbacks
+    ):
         job = make_job(owner, state=ImportState.FAILED, preview=False)
         with django_capture_on_commit_callbacks(execute=False):
             owner_client.post(reverse("contacts:import-retry", args=[job.pk]))
