@@ -156,3 +156,47 @@ def kill_group(process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
+
+
+def worker_database_url() -> str:
+    """The URL of the database the tests run on (pytest-django's ``test_…``), for workers."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+class CeleryWorker:
+    """``celery -A crm worker`` in a session of its own (``sigkill`` kills it and its pool)."""
+
+    def __init__(self, *, env: dict[str, str], log_path: Path, name: str, pool: str = "solo") -> None:
+        self.env = env
+        self.log_path = log_path
+        self.name = name
+        self.pool = pool
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> CeleryWorker:
+        import sys
+
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "crm", "worker", f"--pool={self.pool}", "--loglevel=INFO"]
+                + ["--without-gossip", "--without-mingle", "-n", f"{self.name}-{os.getpid()}@%h"],
+                cwd=Path(__file__).resolve().parents[2],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    def sigkill(self) -> None:
+        if self.process is not None:
+            kill_group(self.process)
+            self.process.wait(timeout=30)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
