@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from contacts import import_services
 from contacts.models import Contact, ImportJob, ImportState
-from crm.tests.processes import CeleryWorker, RedisServer, worker_database_url, wait_until
+from crm.tests.processes import CeleryWorker, RedisServer, wait_until, worker_database_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
