@@ -93,10 +93,17 @@ def _postgres_bin() -> Path | None:
 class PostgresCluster:
     """A throw-away PostgreSQL cluster (``initdb``) on a free port, so a drill can restart it.
 
-    As root the cluster is owned by the ``postgres`` user (PostgreSQL refuses to run as root).
+    As root the cluster is owned by the ``postgres`` user (PostgreSQL refuses to run as root)
+    and lives in a directory of its own under the system temp dir, which that user can reach
+    (pytest's temporary directories are private to root).
     """
 
     def __init__(self, base_dir: Path, port: int | None = None) -> None:
+        if os.geteuid() == 0:
+            import tempfile
+
+            base_dir = Path(tempfile.mkdtemp(prefix="crm-drill-pg-"))
+            base_dir.chmod(0o755)
         self.port = port or free_port()
         self.data = base_dir / "pgdata"
         self.log = base_dir / "postgres.log"
