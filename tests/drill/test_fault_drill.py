@@ -199,7 +199,7 @@ def test_the_crm_loses_nothing_it_acknowledged_through_kills_and_restarts(tmp_pa
     t0 = time.monotonic()
 
     def phase(name: str) -> None:
-        print(f"drill: {name} at {time.monotonic() - t0:.0f} s", flush=True)  # noqa: T201
+        print(f"drill: {name} at {time.monotonic() - t0:.0f} s", flush=True)
 
     stop = threading.Event()
     threads: list[threading.Thread] = []
