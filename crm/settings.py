@@ -224,10 +224,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# How often beat runs the sweeps that find due reminders and imports whose worker died.
+BEAT_SWEEP_SECONDS = env_int("BEAT_SWEEP_SECONDS", 60, minimum=1)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "crm-heartbeat": {"task": "crm.tasks.heartbeat", "schedule": 60.0},
     # Reminder due times live in the database; this sweep finds and delivers them.
-    "activities-reminder-sweep": {"task": "activities.tasks.reminder_sweep", "schedule": 60.0},
+    "activities-reminder-sweep": {"task": "activities.tasks.reminder_sweep", "schedule": float(BEAT_SWEEP_SECONDS)},
     "activities-daily-digest": {"task": "activities.tasks.daily_digest", "schedule": crontab(hour=7, minute=0)},
     "reports-nightly-rebuild": {"task": "reports.tasks.rebuild_rollups", "schedule": crontab(hour=2, minute=15)},
     # The open pipeline as the month begins: what forecast accuracy is measured against.
@@ -253,7 +255,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
     "contacts-finalise-merges": {"task": "contacts.tasks.finalise_merges", "schedule": crontab(hour=1, minute=10)},
     # Imports whose worker died (lease run out): sent again, or failed with the reason.
-    "contacts-import-sweep": {"task": "contacts.tasks.import_sweep", "schedule": 60.0},
+    "contacts-import-sweep": {"task": "contacts.tasks.import_sweep", "schedule": float(BEAT_SWEEP_SECONDS)},
 }
 # Long jobs (imports): a running worker renews the job's lease every JOB_HEARTBEAT_SECONDS;
 # once JOB_LEASE_SECONDS pass without renewal the sweep sends the job again, and fails it

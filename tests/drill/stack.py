@@ -103,6 +103,7 @@ class DrillStack:
             "JOB_LEASE_SECONDS": "6",
             "JOB_HEARTBEAT_SECONDS": "1",
             "REMINDER_LEASE_SECONDS": "20",
+            "BEAT_SWEEP_SECONDS": "10",
             "PYTHONUNBUFFERED": "1",
             "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         }
