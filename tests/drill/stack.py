@@ -60,7 +60,8 @@ class DrillStack:
 
     def __post_init__(self) -> None:
         self.postgres = PostgresCluster(self.base_dir / "pg")
-        self.redis = RedisServer()
+        # Persistent, as a broker must be: queued follow-up work survives the restart.
+        self.redis = RedisServer(data_dir=self.base_dir / "redis")
         self.port = free_port()
 
     @property

@@ -10,8 +10,9 @@ tasks with a reminder due a few seconds later, and move their deals on the board
 posts, with the stage they saw). A 30,000-row import runs meanwhile.
 
 Faults, during the load: SIGKILL a gunicorn worker; SIGKILL the Celery worker (with its pool)
-while it imports; restart Redis (its data is lost: no persistence); restart PostgreSQL
-(immediate stop: every connection drops).
+while it imports; SIGKILL and restart Redis (run as a broker should be, with an append-only
+file synced on every write; ``crm/tests/test_broker.py`` restarts one without persistence);
+restart PostgreSQL (immediate stop: every connection drops).
 
 Then: every process is back (/healthz 200: database, Redis, a worker and beat's
 heartbeat), every acknowledged write is in the database, every acknowledged stage move is
@@ -236,7 +237,7 @@ def test_the_crm_loses_nothing_it_acknowledged_through_kills_and_restarts(tmp_pa
         os.killpg(worker, signal.SIGKILL)
         wait_until(lambda: stack.pid_of("worker") != worker, timeout=30, what="the supervisor to restart the worker")
 
-        # 3. Redis restarts (and forgets everything: no persistence).
+        # 3. Redis crashes (SIGKILL) and restarts from its append-only file.
         time.sleep(max(0.0, 25 - (time.monotonic() - started)))
         stack.redis.restart(down_for=3)
 
