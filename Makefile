@@ -37,9 +37,9 @@ demo: db
 	@$(BIN)/python manage.py seed_demo
 
 run: setup demo
-	@echo "Serving the CRM on http://127.0.0.1:8000 with a Celery worker and beat. Ctrl-C stops all."
+	@echo "Serving the CRM on http://127.0.0.1:8000 with a Celery worker and beat (a process that dies is restarted). Ctrl-C stops all."
 	@mkdir -p var
-	$(BIN)/honcho start -f Procfile
+	$(BIN)/python scripts/supervise.py -f Procfile
 
 chromium:
 	@test -x $(CHROMIUM) || { \

@@ -18,14 +18,15 @@ from __future__ import annotations
 import gc
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db import OperationalError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Model, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -153,8 +154,10 @@ def import_configure(*, job: ImportJob, mapping: dict[str, str], options: dict[s
     job.state = ImportState.ANALYSING
     job.preview = {}
     job.error = ""
-    job.save(update_fields=["mapping", "options", "state", "preview", "error"])
-    _set_progress(job.pk, 0)
+    job.progress = 0
+    job.attempts = 0
+    job.lease_until = _queued_lease()
+    job.save(update_fields=["mapping", "options", "state", "preview", "error", "progress", "attempts", "lease_until"])
     # Idempotent: the dry run acts only on a job still being analysed.
     outbox_enqueue(task=tasks.import_analyse.name, args=[job.pk])
     return job
@@ -191,28 +194,208 @@ def import_confirm(
         }
     job.options = options
     job.state = ImportState.PENDING
-    job.save(update_fields=["state", "options"])
-    _set_progress(job.pk, 0)
+    job.progress = 0
+    job.attempts = 0
+    job.lease_until = _queued_lease()
+    job.save(update_fields=["state", "options", "progress", "attempts", "lease_until"])
     # Idempotent: the import runs only on a confirmed job, and a second delivery finds it locked.
     outbox_enqueue(task=tasks.import_run.name, args=[job.pk])
     return job
 
 
-# --- Progress (in the cache: the import's own transaction hides its writes until commit) ---
-
-
-def _progress_key(job_id: int) -> str:
-    return f"import-progress:{job_id}"
-
-
-def _set_progress(job_id: int, percent: int) -> None:
-    cache.set(_progress_key(job_id), max(0, min(100, percent)), timeout=24 * 3600)
-
-
 def import_progress(job: ImportJob) -> int:
     if job.is_finished or job.state == ImportState.PREVIEW:
         return 100
-    return int(cache.get(_progress_key(job.pk)) or 0)
+    return job.progress
+
+
+# --- Leases: a worker that dies is noticed, and its job resumed or failed with the reason ---
+#
+# A worker checking or importing a file holds a PostgreSQL advisory lock on the job (it goes
+# when the worker's connection does, however the worker died) and, from a thread with its
+# own connection, pushes ``lease_until`` ahead and writes the progress every
+# ``JOB_HEARTBEAT_SECONDS``. The import's own transaction stays invisible until it commits,
+# so the lease and the progress cannot be written inside it. The beat sweep
+# (``import_jobs_recover``) takes the busy jobs whose lease ran out and whose lock nobody
+# holds: it sends them again (the import is all-or-nothing, so it starts over and cannot
+# duplicate rows), or fails them once a step was started ``JOB_MAX_ATTEMPTS`` times.
+
+_LOCK_CLASS = 0x494D  # advisory-lock namespace of import jobs ("IM")
+
+
+def _lease() -> Any:
+    return timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS)
+
+
+def _queued_lease() -> Any:
+    """How long a queued job may wait for a worker before its message is sent again (a
+    second message is harmless: the lock and the state let one run)."""
+    return timezone.now() + timedelta(seconds=settings.JOB_LEASE_SECONDS * 5)
+
+
+@contextmanager
+def _job_lock(job_id: int) -> Iterator[bool]:
+    """The job's advisory lock for this connection's session; yields whether it was free."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_CLASS, job_id])
+        got = cursor.fetchone()[0]
+    try:
+        yield got
+    finally:
+        if got:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_CLASS, job_id])
+            except DatabaseError:
+                pass  # the connection is gone, and the lock with it
+
+
+@contextmanager
+def _leased(job_id: int) -> Iterator[Callable[[int], None]]:
+    """Renew the job's lease and store its progress every ``JOB_HEARTBEAT_SECONDS`` from a
+    thread (with its own database connection) while the body runs; yields the progress
+    setter."""
+    latest: dict[str, int] = {}
+    stop = threading.Event()
+
+    def renew() -> None:
+        try:
+            while not stop.wait(settings.JOB_HEARTBEAT_SECONDS):
+                values: dict[str, Any] = {"lease_until": _lease()}
+                if "percent" in latest:
+                    values["progress"] = latest["percent"]
+                try:
+                    ImportJob.objects.filter(pk=job_id, state__in=BUSY_STATES).update(**values)
+                except DatabaseError:
+                    log.warning("import %s: the lease could not be renewed", job_id, exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=renew, name=f"import-{job_id}-lease", daemon=True)
+    thread.start()
+    try:
+        yield lambda percent: latest.__setitem__("percent", max(0, min(100, percent)))
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+BUSY_STATES = (ImportState.ANALYSING, ImportState.PENDING, ImportState.RUNNING)
+
+
+def _claim(job_id: int, *, states: tuple[str, ...], state: str, step: str) -> ImportJob | None:
+    """Start a step of the job (the caller holds its lock): count the attempt and take the
+    lease; ``None`` when the job is not waiting for this step or has used its attempts."""
+    with transaction.atomic():
+        job = ImportJob.objects.without_file().select_for_update().filter(pk=job_id).first()
+        if job is None or job.state not in states:
+            return None
+        if job.attempts >= settings.JOB_MAX_ATTEMPTS:
+            _fail_stopped(job, step=step)
+            return None
+        job.state = state
+        job.attempts += 1
+        job.progress = 0
+        job.lease_until = _lease()
+        fields = ["state", "attempts", "progress", "lease_until"]
+        if step == "run":
+            job.started_at = timezone.now()
+            fields.append("started_at")
+        job.save(update_fields=fields)
+    return job
+
+
+def _fail_stopped(job: ImportJob, *, step: str) -> None:
+    """Fail a job whose worker stopped ``attempts`` times (the caller holds the row)."""
+    if step == "run":
+        message = _(
+            "The worker stopped while importing this file (%(n)d attempts); the import was rolled back each time."
+        ) % {"n": job.attempts}
+    else:
+        message = _("The worker stopped while checking this file (%(n)d attempts).") % {"n": job.attempts}
+    job.state = ImportState.FAILED
+    job.error = message
+    job.finished_at = timezone.now()
+    job.lease_until = None
+    job.save(update_fields=["state", "error", "finished_at", "lease_until"])
+
+
+def _send(task: Any, job_id: int) -> None:
+    """Queue a job's step after commit. A broker that is down loses nothing: the job keeps its
+    state and lease in PostgreSQL, and the sweep sends it again once the lease runs out."""
+
+    def send() -> None:
+        try:
+            task.delay(job_id)
+        except Exception:  # any broker error: the sweep sends it later
+            log.warning("import %s: could not queue %s; the sweep will", job_id, task.name, exc_info=True)
+
+    transaction.on_commit(send)
+
+
+def import_jobs_recover(*, limit: int = 100) -> dict[str, int]:
+    """The beat sweep: send again, or fail with the reason, the busy jobs whose lease ran out
+    and whose worker is gone (nobody holds their lock). Returns how many of each."""
+    from contacts import tasks
+
+    now = timezone.now()
+    expired = list(
+        ImportJob.objects.filter(state__in=BUSY_STATES, lease_until__lt=now)
+        .order_by("lease_until")
+        .values_list("pk", flat=True)[:limit]
+    ) + list(
+        ImportJob.objects.filter(state__in=BUSY_STATES, lease_until__isnull=True).values_list("pk", flat=True)[:limit]
+    )
+    counts = {"resent": 0, "failed": 0}
+    for job_id in expired:
+        with _job_lock(job_id) as free:
+            if not free:
+                continue  # a live worker holds it; its lease renewal is only late
+            with transaction.atomic():
+                job = (
+                    ImportJob.objects.without_file()
+                    .select_for_update(skip_locked=True)
+                    .filter(pk=job_id, state__in=BUSY_STATES)
+                    .first()
+                )
+                if job is None or (job.lease_until is not None and job.lease_until >= timezone.now()):
+                    continue
+                step = "analyse" if job.state == ImportState.ANALYSING else "run"
+                if job.attempts >= settings.JOB_MAX_ATTEMPTS:
+                    _fail_stopped(job, step=step)
+                    counts["failed"] += 1
+                    log.warning("import %s: failed after %s attempts", job_id, job.attempts)
+                    continue
+                if job.state == ImportState.RUNNING:
+                    job.state = ImportState.PENDING  # waiting for a worker again
+                job.progress = 0
+                job.lease_until = _queued_lease()
+                job.save(update_fields=["state", "progress", "lease_until"])
+                _send(tasks.import_analyse if step == "analyse" else tasks.import_run, job_id)
+                counts["resent"] += 1
+                log.warning("import %s: its worker stopped; sent again (%s so far)", job_id, job.attempts)
+    return counts
+
+
+def import_retry(*, job: ImportJob) -> ImportJob:
+    """The user asked to try a failed job again: from the dry run if it never got a preview,
+    else the import itself. The owner's rules apply whoever clicks (an admin helping out)."""
+    from contacts import tasks
+
+    with transaction.atomic():
+        job = ImportJob.objects.without_file().select_for_update().get(pk=job.pk)
+        if job.state != ImportState.FAILED:
+            return job
+        analysed = bool(job.preview)
+        job.state = ImportState.PENDING if analysed else ImportState.ANALYSING
+        job.error = ""
+        job.finished_at = None
+        job.progress = 0
+        job.attempts = 0
+        job.lease_until = _queued_lease()
+        job.save(update_fields=["state", "error", "finished_at", "progress", "attempts", "lease_until"])
+        _send(tasks.import_run if analysed else tasks.import_analyse, job.pk)
+    return job
 
 
 # --- Planning (reads only) ----------------------------------------------------------------
@@ -927,13 +1110,21 @@ def _create_samples(plan: Plan) -> list[dict[str, Any]]:
 
 def import_analyse(*, job_id: int) -> ImportJob | None:
     """The dry run: plan every row, store the counts, samples and rejected rows, write nothing."""
-    job = ImportJob.objects.select_related("owner").filter(pk=job_id, state=ImportState.ANALYSING).first()
-    if job is None:
-        return None  # already analysed, or the user changed the mapping again meanwhile
+    with _job_lock(job_id) as free:
+        if not free:
+            return None  # another worker is checking this file right now
+        if _claim(job_id, states=(ImportState.ANALYSING,), state=ImportState.ANALYSING, step="analyse") is None:
+            return None  # already analysed, the user changed the mapping meanwhile, or out of attempts
+        return _analyse(job_id)
+
+
+def _analyse(job_id: int) -> ImportJob | None:
+    job = ImportJob.objects.select_related("owner").get(pk=job_id)
     # Storing the preview is inside the error handling too: whatever fails, the job ends
     # FAILED with a reason on its page, never "Checking every row… 100 %" forever.
     try:
-        plan = _plan(job, job.owner, progress=lambda p: _set_progress(job_id, p * 2))
+        with _leased(job_id) as progress:
+            plan = _plan(job, job.owner, progress=lambda p: progress(p * 2))
         with transaction.atomic():
             locked = ImportJob.objects.without_file().select_for_update().get(pk=job_id)
             if locked.state != ImportState.ANALYSING:
@@ -948,52 +1139,42 @@ def import_analyse(*, job_id: int) -> ImportJob | None:
             }
             locked.rejected_count = counts["rejected"]
             locked.state = ImportState.PREVIEW
-            locked.save(update_fields=["preview", "rejected_count", "state"])
+            locked.progress = 100
+            locked.attempts = 0
+            locked.lease_until = None
+            locked.save(update_fields=["preview", "rejected_count", "state", "progress", "attempts", "lease_until"])
     except ImportFileError as exc:
         return _fail(job_id, str(exc))
     except Exception as exc:
         log.exception("import %s: dry run failed", job_id)
         return _fail(job_id, _("The file could not be checked: %(error)s") % {"error": exc})
-    _set_progress(job_id, 100)
     return locked
-
-
-def import_claim(*, job_id: int) -> bool:
-    """Mark a confirmed job running; ``False`` when it is finished or was never confirmed."""
-    with transaction.atomic():
-        # SKIP LOCKED: a worker still running this job holds its row; leave the job to it.
-        job = ImportJob.objects.without_file().select_for_update(skip_locked=True).filter(pk=job_id).first()
-        if job is None or job.state not in (ImportState.PENDING, ImportState.RUNNING):
-            return False
-        # RUNNING again: a worker died mid-import; its transaction rolled back, so start over.
-        job.state = ImportState.RUNNING
-        job.started_at = timezone.now()
-        job.save(update_fields=["state", "started_at"])
-    return True
 
 
 def import_execute(*, job_id: int) -> ImportJob | None:
     """The import itself: every row or none, in one transaction that also marks the job done.
 
-    A second delivery of the same task while the first still runs finds the job row locked
-    (``NOWAIT``) and leaves it alone; a job already done or failed is not run again.
+    The worker holds the job's advisory lock for the whole run, so a second delivery of the
+    same task while the first still runs leaves it alone; a job already done or failed is
+    not run again. A run that starts over after a dead worker finds nothing of the previous
+    attempt (its transaction rolled back), so no row is ever written twice.
     Raises what went wrong after recording it on the job (the task decides about retrying).
     """
-    if not import_claim(job_id=job_id):
-        return None
+    with _job_lock(job_id) as free:
+        if not free:
+            return None  # another worker is running this job right now
+        waiting = (ImportState.PENDING, ImportState.RUNNING)
+        if _claim(job_id, states=waiting, state=ImportState.RUNNING, step="run") is None:
+            return None
+        return _execute(job_id)
+
+
+def _execute(job_id: int) -> ImportJob | None:
     job = ImportJob.objects.select_related("owner").get(pk=job_id)
     actor = job.owner
-
-    def progress(percent: int) -> None:
-        _set_progress(job_id, percent)
-
     try:
-        with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    locked = ImportJob.objects.without_file().select_for_update(nowait=True).get(pk=job_id)
-            except OperationalError:
-                return None  # another worker is running this job right now
+        with _leased(job_id) as progress, transaction.atomic():
+            locked = ImportJob.objects.without_file().get(pk=job_id)
             if locked.state != ImportState.RUNNING:
                 return locked
             plan = _plan(job, actor, progress=progress)
@@ -1008,6 +1189,8 @@ def import_execute(*, job_id: int) -> ImportJob | None:
             locked.state = ImportState.DONE
             locked.finished_at = timezone.now()
             locked.error = ""
+            locked.progress = 100
+            locked.lease_until = None
             locked.file_data = b""  # imported: the rejected rows keep their own cells
             locked.save()
             security_event_record(
@@ -1028,20 +1211,22 @@ def import_execute(*, job_id: int) -> ImportJob | None:
         log.exception("import %s failed", job_id)
         _fail(job_id, _("The import stopped and nothing was imported: %(error)s") % {"error": exc})
         raise
-    _set_progress(job_id, 100)
     return locked
 
 
 def import_requeue(*, job_id: int, error: str) -> None:
     """Put a job whose run hit a passing problem (database connection) back to pending."""
-    ImportJob.objects.filter(pk=job_id, state=ImportState.FAILED).update(state=ImportState.PENDING, error=error)
+    ImportJob.objects.filter(pk=job_id, state=ImportState.FAILED).update(
+        state=ImportState.PENDING, error=error, finished_at=None, lease_until=_queued_lease()
+    )
 
 
 def _fail(job_id: int, message: str) -> ImportJob | None:
     # PostgreSQL text cannot hold NUL, and an error quoting the file's bytes might.
     message = message.replace("\x00", "")[:2000]
-    ImportJob.objects.filter(pk=job_id).update(state=ImportState.FAILED, error=message, finished_at=timezone.now())
-    _set_progress(job_id, 100)
+    ImportJob.objects.filter(pk=job_id).update(
+        state=ImportState.FAILED, error=message, finished_at=timezone.now(), lease_until=None
+    )
     return ImportJob.objects.without_file().filter(pk=job_id).first()
 
 

@@ -142,6 +142,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
             (import_services.DuplicateAction.UPDATE, _("update")),
             (import_services.DuplicateAction.CREATE, _("create anyway")),
         ],
+        "can_retry": job.state == ImportState.FAILED,
         "nav": "imports",
     }
     return render(request, "contacts/import_detail.html", context)
@@ -178,6 +179,18 @@ def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         duplicate_choices=choices,
         duplicate_default=default if default in import_services.DuplicateAction.ALL else None,
     )
+    return redirect(job)
+
+
+@require_POST
+def import_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    """Try a failed job again (its owner, or an admin helping them: it runs as the owner)."""
+    job = import_job_for_user(request.user, pk)
+    if job.state != ImportState.FAILED:
+        messages.error(request, _("Only a failed import can be tried again."))
+        return redirect(job)
+    import_services.import_retry(job=job)
+    messages.success(request, _("The import will be tried again."))
     return redirect(job)
 
 

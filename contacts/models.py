@@ -504,12 +504,27 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # The lease: while a worker checks or imports the file it pushes ``lease_until`` ahead
+    # every few seconds (with the progress); a busy job whose lease ran out has lost its
+    # worker, and the beat sweep sends it again or, after ``JOB_MAX_ATTEMPTS`` starts of the
+    # same step, fails it with the reason.
+    progress = models.PositiveSmallIntegerField(_("progress"), default=0)
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
 
     objects = ImportJobQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["owner", "-created_at", "-id"], name="importjob_owner_created")]
+        indexes = [
+            models.Index(fields=["owner", "-created_at", "-id"], name="importjob_owner_created"),
+            # The sweep's scan: busy jobs by lease (a handful of rows among all past imports).
+            models.Index(
+                fields=["lease_until"],
+                condition=models.Q(state__in=["analysing", "pending", "running"]),
+                name="importjob_busy_lease",
+            ),
+        ]
         verbose_name = _("import")
         verbose_name_plural = _("imports")
 

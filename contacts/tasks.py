@@ -37,6 +37,12 @@ def import_run(self, job_id: int) -> None:
         return  # recorded on the job as failed, with the reason; retrying would fail again
 
 
+@shared_task(time_limit=120, soft_time_limit=110)
+def import_sweep() -> dict[str, int]:
+    """Every minute (beat): imports whose worker stopped are sent again or failed."""
+    return import_services.import_jobs_recover()
+
+
 # At a million contacts the refresh scores a few million pairs; it runs nightly.
 @shared_task(time_limit=2 * 60 * 60, soft_time_limit=2 * 60 * 60 - 60)
 def refresh_duplicates() -> list[str]:

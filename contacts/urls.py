@@ -30,6 +30,7 @@ urlpatterns = [
     path("imports/<int:pk>/encoding/", import_views.import_encoding, name="import-encoding"),
     path("imports/<int:pk>/progress/", import_views.import_progress, name="import-progress"),
     path("imports/<int:pk>/confirm/", import_views.import_confirm, name="import-confirm"),
+    path("imports/<int:pk>/retry/", import_views.import_retry, name="import-retry"),
     path("imports/<int:pk>/errors.csv", import_views.import_errors_csv, name="import-errors"),
     path("duplicates/", views.duplicate_list, name="duplicates"),
     path("duplicates/refresh/", views.duplicates_refresh_now, name="duplicates-refresh"),

@@ -345,3 +345,18 @@ class Outbox(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task}{tuple(self.args)}"
+
+
+class Heartbeat(models.Model):
+    """When a periodic proof of life last ran: ``beat`` is written by the heartbeat task that
+    beat schedules every minute and a worker runs, and read by /healthz."""
+
+    name = models.CharField(primary_key=True, max_length=40)
+    at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("heartbeat")
+        verbose_name_plural = _("heartbeats")
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.at:%Y-%m-%d %H:%M:%S}"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import Http404
+from django.utils import timezone
 
-from crm.models import Notification, User
+from crm.models import Heartbeat, Notification, User
 
 
 def notification_for_user(user: User, pk: int) -> Notification:
@@ -30,12 +32,30 @@ def health_status() -> dict[str, str]:
     except Exception as exc:  # noqa: BLE001 - any failure means "down", reported by name
         status["database"] = f"error: {exc.__class__.__name__}"
     try:
+        # The cache swallows Redis errors (crm/cache.py); ping does not.
+        cache.ping()
         cache.set("healthz", "1", 10)
         status["redis"] = "ok" if cache.get("healthz") == "1" else "error: read back failed"
     except Exception as exc:  # noqa: BLE001
         status["redis"] = f"error: {exc.__class__.__name__}"
     status["celery"] = _celery_status() if status["redis"] == "ok" else "unknown: broker down"
+    status["beat"] = _beat_status() if status["database"] == "ok" else "unknown: database down"
     return status
+
+
+def _beat_status() -> str:
+    """Beat sends the heartbeat task every minute and a worker records it: a recent one means
+    beat, the broker and a worker all work."""
+    try:
+        at = Heartbeat.objects.filter(name="beat").values_list("at", flat=True).first()
+    except Exception as exc:  # noqa: BLE001
+        return f"error: {exc.__class__.__name__}"
+    if at is None:
+        return "error: no heartbeat yet"
+    age = int((timezone.now() - at).total_seconds())
+    if age > settings.BEAT_HEARTBEAT_MAX_AGE:
+        return f"error: last heartbeat {age} s ago"
+    return "ok"
 
 
 def _celery_status() -> str:

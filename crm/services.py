@@ -1,4 +1,4 @@
-"""Writes on users, teams and notifications; the transactional outbox and its relay."""
+"""Writes on users, teams, notifications and heartbeats; the transactional outbox and its relay."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from crm.celery import app as celery_app
-from crm.models import Notification, Outbox, Role, Team, User
+from crm.models import Heartbeat, Notification, Outbox, Role, Team, User
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,12 @@ def notification_mark_read(*, notification: Notification) -> Notification:
 
 def notifications_mark_all_read(*, user: User) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
+
+
+def heartbeat_record(*, name: str = "beat") -> Heartbeat:
+    """Record that the periodic ``name`` heartbeat ran now (one row per name)."""
+    heartbeat, _created = Heartbeat.objects.update_or_create(name=name, defaults={"at": timezone.now()})
+    return heartbeat
 
 
 # --- Transactional outbox -------------------------------------------------------------------

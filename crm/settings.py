@@ -207,17 +207,25 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CACHE_URL = env_str("CACHE_URL", "redis://127.0.0.1:6379/1")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's Redis cache that treats an unreachable Redis as a miss (crm/cache.py).
+        "BACKEND": "crm.cache.RedisCache",
         "LOCATION": CACHE_URL,
         "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "crm"),
         "TIMEOUT": 300,
+        # A Redis that hangs must not hang the page: give up and carry on without the cache.
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
     }
 }
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Sessions live in PostgreSQL; Redis keeps a copy for a minute to save the query (crm/sessions.py).
+SESSION_ENGINE = "crm.sessions"
+SESSION_CACHE_SECONDS = env_int("SESSION_CACHE_SECONDS", 60, minimum=0)
 
 # --- Celery -------------------------------------------------------------------------------
 
 CELERY_BROKER_URL = REDIS_URL
+# kombu's Redis transport with the fixes that keep a worker alive across a Redis restart
+# during a task (crm/broker.py says what breaks in celery/kombu 5.7.0 and why).
+CELERY_BROKER_TRANSPORT = "crm.broker:Transport"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -235,12 +243,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# How often beat runs the sweeps that find due reminders and imports whose worker died.
+BEAT_SWEEP_SECONDS = env_int("BEAT_SWEEP_SECONDS", 60, minimum=1)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "crm-heartbeat": {"task": "crm.tasks.heartbeat", "schedule": 60.0},
     # The transactional outbox: follow-up work whose immediate send failed (broker down) goes out here.
     "crm-outbox-relay": {"task": "crm.tasks.outbox_relay", "schedule": 10.0},
     # Reminder due times live in the database; this sweep finds and delivers them.
-    "activities-reminder-sweep": {"task": "activities.tasks.reminder_sweep", "schedule": 60.0},
+    "activities-reminder-sweep": {"task": "activities.tasks.reminder_sweep", "schedule": float(BEAT_SWEEP_SECONDS)},
     "activities-daily-digest": {"task": "activities.tasks.daily_digest", "schedule": crontab(hour=7, minute=0)},
     "reports-nightly-rebuild": {"task": "reports.tasks.rebuild_rollups", "schedule": crontab(hour=2, minute=15)},
     # The open pipeline as the month begins: what forecast accuracy is measured against.
@@ -267,9 +277,21 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "contacts-finalise-merges": {"task": "contacts.tasks.finalise_merges", "schedule": crontab(hour=1, minute=10)},
     # The only path that deletes security-log rows: those older than SECURITY_LOG_RETENTION_DAYS.
     "crm-purge-security-events": {"task": "crm.tasks.purge_security_events", "schedule": crontab(hour=0, minute=50)},
+    # Imports whose worker died (lease run out): sent again, or failed with the reason.
+    "contacts-import-sweep": {"task": "contacts.tasks.import_sweep", "schedule": float(BEAT_SWEEP_SECONDS)},
 }
 # Sent outbox rows are kept this many days (to trace what was sent), then purged by the sweep.
 OUTBOX_KEEP_DAYS = env_int("OUTBOX_KEEP_DAYS", 7, minimum=1)
+# Long jobs (imports): a running worker renews the job's lease every JOB_HEARTBEAT_SECONDS;
+# once JOB_LEASE_SECONDS pass without renewal the sweep sends the job again, and fails it
+# after JOB_MAX_ATTEMPTS starts of the same step.
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=2)
+JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 2, minimum=1)
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
+if JOB_HEARTBEAT_SECONDS * 2 > JOB_LEASE_SECONDS:
+    raise ImproperlyConfigured("JOB_HEARTBEAT_SECONDS must be at most half of JOB_LEASE_SECONDS")
+# /healthz reports beat down when its every-minute heartbeat is older than this.
+BEAT_HEARTBEAT_MAX_AGE = env_int("BEAT_HEARTBEAT_MAX_AGE", 180, minimum=60)
 # A reminder claimed by a worker that then died is claimed again after this many seconds.
 REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 300, minimum=1)
 

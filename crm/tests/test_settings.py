@@ -31,6 +31,8 @@ def _load_settings(**env: str) -> subprocess.CompletedProcess:
         ({"TIME_ZONE": "Mars/Olympus"}, "TIME_ZONE has an unknown value"),
         ({"DEBUG": "0", "SECRET_KEY": ""}, "SECRET_KEY must be set when DEBUG is off"),
         ({"DEBUG": "0", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS must be set"),
+        ({"JOB_LEASE_SECONDS": "10", "JOB_HEARTBEAT_SECONDS": "6"}, "JOB_HEARTBEAT_SECONDS must be at most half"),
+        ({"JOB_MAX_ATTEMPTS": "0"}, "JOB_MAX_ATTEMPTS must be at least 1"),
     ],
 )
 def test_a_bad_value_names_the_variable(env, message):
