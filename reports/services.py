@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from activities.models import Activity, ActivityType
 from activities.services import activity_create
 from contacts.models import Contact
+from crm.i18n import user_locale
 from crm.models import Team, User
 from deals.models import Deal, DealStatus
 from deals.money import CENT
@@ -525,12 +526,10 @@ def report_subscription_send(*, subscription_id: int, today: dt.date | None = No
         summary = team_summary(team=subscription.team, user=subscription.user, today=today or timezone.localdate())
         context = {"subscription": subscription, "summary": summary, "week": week, "site_url": settings.SITE_URL}
         context["base_currency"] = settings.BASE_CURRENCY
-        send_mail(
-            subject=render_to_string("reports/email/weekly_subject.txt", context).strip(),
-            message=render_to_string("reports/email/weekly_body.txt", context),
-            from_email=None,
-            recipient_list=[subscription.user.email],
-        )
+        with user_locale(subscription.user):
+            subject = render_to_string("reports/email/weekly_subject.txt", context).strip()
+            message = render_to_string("reports/email/weekly_body.txt", context)
+        send_mail(subject=subject, message=message, from_email=None, recipient_list=[subscription.user.email])
         subscription.last_sent_week = week
         subscription.save(update_fields=["last_sent_week"])
     return True
