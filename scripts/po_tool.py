@@ -30,6 +30,7 @@ def load() -> dict[str, polib.POFile]:
         po.metadata["Plural-Forms"] = HEADERS[lang]
         po.metadata["Language"] = "ru" if lang == "ru" else "zh_Hans"
         po.metadata["Content-Type"] = "text/plain; charset=UTF-8"
+        po.metadata_is_fuzzy = False
     return files
 
 
@@ -85,8 +86,9 @@ def main(argv: list[str]) -> None:
                 if "fuzzy" in entry.flags:
                     entry.flags.remove("fuzzy")
                     entry.previous_msgid = entry.previous_msgid_plural = entry.previous_msgctxt = None
-        for po in files.values():
+        for lang, po in files.items():
             po.save()
+            po.save_as_mofile(str(CATALOGUES[lang].with_suffix(".mo")))
         main(["status"])
 
 
