@@ -68,7 +68,14 @@ def funnel(request: HttpRequest) -> HttpResponse:
 @require_GET
 def funnel_csv(request: HttpRequest) -> HttpResponse:
     _scope, _status, report = _funnel(request)
-    header = [_("Stage"), _("Entered"), _("Reached a later stage"), _("Dropped"), _("Conversion %"), _("Share of top %")]
+    header = [
+        _("Stage"),
+        _("Entered"),
+        _("Reached a later stage"),
+        _("Dropped"),
+        _("Conversion %"),
+        _("Share of top %"),
+    ]
     header.append(_("Amount (%(currency)s)") % {"currency": settings.BASE_CURRENCY})
     rows = [
         [row.stage.name, row.entered, row.reached_later, row.dropped, row.conversion, row.of_top, row.amount]
