@@ -312,8 +312,10 @@ def reminder_claim(*, now: datetime | None = None, batch_size: int = REMINDER_BA
 
 
 def _reminder_text(activity: Activity) -> str:
-    when = timezone.localtime(activity.due_at).strftime("%Y-%m-%d %H:%M") if activity.due_at else ""
-    return _("Reminder: %(subject)s %(when)s") % {"subject": activity.subject, "when": when}
+    """In the assignee's language and time zone: the in-app text is stored, the email is sent."""
+    with user_locale(activity.owner):
+        when = timezone.localtime(activity.due_at).strftime("%Y-%m-%d %H:%M") if activity.due_at else ""
+        return _("Reminder: %(subject)s %(when)s") % {"subject": activity.subject, "when": when}
 
 
 def reminder_deliver(*, reminder_id: int, now: datetime | None = None) -> str:

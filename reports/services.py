@@ -680,21 +680,24 @@ def dormancy_followups_create(*, now: dt.datetime | None = None) -> int:
             if not is_new:
                 continue
             days = (now - row.last_touch_at).days
-            follow_up.activity = activity_create(
-                actor=company.owner,
-                owner=company.owner,
-                type=task_type,
-                subject=_("Follow up with %(company)s: quiet for %(days)s days") % {"company": company, "days": days},
-                body=_(
+            # The task is the owner's: written in their language, once, as stored text.
+            with user_locale(company.owner):
+                subject = _("Follow up with %(company)s: quiet for %(days)s days") % {"company": company, "days": days}
+                body = _(
                     "No activity and no purchase since %(since)s, and no open deal. "
                     "Last purchase: %(last)s. Lifetime value: %(ltv)s %(currency)s."
-                )
-                % {
+                ) % {
                     "since": f"{timezone.localtime(row.last_touch_at):%Y-%m-%d}",
                     "last": f"{row.last_won_on:%Y-%m-%d}" if row.last_won_on else "–",
                     "ltv": f"{row.lifetime_value:,.0f}",
                     "currency": settings.BASE_CURRENCY,
-                },
+                }
+            follow_up.activity = activity_create(
+                actor=company.owner,
+                owner=company.owner,
+                type=task_type,
+                subject=subject,
+                body=body,
                 company=company,
                 due_at=now + dt.timedelta(days=1),
             )

@@ -128,3 +128,14 @@ def test_user_locale_uses_the_users_time_zone():
         assert translation.get_language() == "zh-hans"
         assert timezone.get_current_timezone() == zoneinfo.ZoneInfo("Asia/Shanghai")
     assert translation.get_language() == "en"
+
+
+def test_a_reminder_is_written_in_the_assignees_language_and_time_zone():
+    from activities.services import _reminder_text
+
+    owner = UserFactory(language="ru", time_zone="Asia/Shanghai")
+    due = timezone.now().replace(hour=1, minute=30, second=0, microsecond=0)
+    activity = ActivityFactory(owner=owner, subject="Позвонить", due_at=due)
+    text = _reminder_text(activity)
+    local = due.astimezone(zoneinfo.ZoneInfo("Asia/Shanghai"))
+    assert text == f"Напоминание: Позвонить {local:%Y-%m-%d %H:%M}"
