@@ -7,6 +7,7 @@ a dict lookup, not a format-module search, per value. English keeps ``1,234.00 U
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import cache
 
@@ -69,3 +70,22 @@ def money(value: Decimal | int | float | None, currency: str, places: int = 2) -
     if value is None:
         return ""
     return MoneyText().format(value, currency, places)
+
+
+# Han ideographs (incl. extension A and compatibility), kana and Hangul syllables.
+CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_CJK = re.compile(f"[{CJK_CLASS}]")
+
+
+def is_cjk(text: str) -> bool:
+    return bool(text) and _CJK.search(text) is not None
+
+
+def person_name(first: str, last: str) -> str:
+    """A person's name as its own script writes it: ``王 小明`` (last, first) → ``王小明``, family
+    name first without a space when the name is Chinese/Japanese/Korean; ``Olga Petrova``
+    otherwise, whatever the reader's language."""
+    first, last = (first or "").strip(), (last or "").strip()
+    if is_cjk(first) or is_cjk(last):
+        return f"{last}{first}"
+    return f"{first} {last}".strip()

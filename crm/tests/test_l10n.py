@@ -62,3 +62,30 @@ def test_the_deal_page_shows_the_amount_in_the_readers_format(owner_client, owne
     owner.save(update_fields=["language"])
     body = owner_client.get(reverse("deals:detail", args=[deal.pk])).content.decode()
     assert expected in body
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "expected"),
+    [
+        ("小明", "王", "王小明"),
+        ("Olga", "Petrova", "Olga Petrova"),
+        ("Ольга", "Петрова", "Ольга Петрова"),
+        ("", "李", "李"),
+    ],
+)
+def test_a_cjk_name_is_family_name_first_without_a_space(first, last, expected):
+    from crm.l10n import person_name
+
+    assert person_name(first, last) == expected
+
+
+@pytest.mark.django_db
+def test_the_sql_name_matches_the_python_one(owner):
+    from activities.selectors import full_name
+    from contacts.models import Contact
+    from contacts.tests.factories import ContactFactory
+
+    for first, last in (("小明", "王"), ("Olga", "Petrova")):
+        contact = ContactFactory(owner=owner, first_name=first, last_name=last)
+        sql = Contact.objects.filter(pk=contact.pk).annotate(n=full_name()).values_list("n", flat=True).get()
+        assert sql == contact.full_name
