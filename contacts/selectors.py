@@ -8,8 +8,23 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.lookups import DataContains
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    TextField,
+    Value,
+)
 from django.db.models.functions import Coalesce, JSONObject, Lower
 from django.http import Http404
 from django.utils import timezone
@@ -32,6 +47,7 @@ from contacts.models import (
     Tag,
 )
 from contacts.normalize import format_phone, looks_like_phone, normalize_phone, phone_digits
+from crm.l10n import is_cjk
 from crm.models import User, teams_visible_to
 from crm.params import id_or_none, int_or_none
 
@@ -168,6 +184,13 @@ def _phone_q(query: str, *fields: str) -> Q:
     return condition
 
 
+class CjkBigrams(Func):
+    """The CJK character pairs of a text (SQL ``crm_cjk_bigrams``, indexed on company names)."""
+
+    function = "crm_cjk_bigrams"
+    output_field = ArrayField(TextField())
+
+
 def company_search_q(query: str) -> Q:
     query = query.strip()
     if not query:
@@ -177,6 +200,9 @@ def company_search_q(query: str) -> Q:
     condition = (
         Q(name__trgm_icontains=query) | Q(domain__trgm_icontains=query.lower()) | Q(email__trgm_icontains=query.lower())
     )
+    if len(query) == 2 and is_cjk(query[0]) and is_cjk(query[1]):
+        # Two CJK characters make no trigram: the bigram index finds the names (migration 0011).
+        return Q(DataContains(CjkBigrams("name"), [query])) & Q(name__trgm_icontains=query)
     return condition
 
 
