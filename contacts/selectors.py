@@ -184,6 +184,27 @@ def _phone_q(query: str, *fields: str) -> Q:
     return condition
 
 
+def yo_variants(word: str, limit: int = 4) -> list[str]:
+    """Russian writes ё as е more often than not: "Федор" must find "Фёдор" and back. The word
+    with every ё as е, and with each of its first е as ё (each variant still uses the trigram
+    index; the variants are OR-ed)."""
+    plain = word.replace("ё", "е").replace("Ё", "Е")
+    variants = [word, plain]
+    for i, char in enumerate(plain):
+        if len(variants) >= limit + 2:
+            break
+        if char in "еЕ":
+            variants.append(plain[:i] + ("ё" if char == "е" else "Ё") + plain[i + 1 :])
+    return list(dict.fromkeys(variants))
+
+
+def _any_variant(field: str, word: str) -> Q:
+    condition = Q()
+    for variant in yo_variants(word):
+        condition |= Q(**{f"{field}__trgm_icontains": variant})
+    return condition
+
+
 class CjkBigrams(Func):
     """The CJK character pairs of a text (SQL ``crm_cjk_bigrams``, indexed on company names)."""
 
@@ -198,7 +219,7 @@ def company_search_q(query: str) -> Q:
     if looks_like_phone(query):
         return _phone_q(query, "phone")
     condition = (
-        Q(name__trgm_icontains=query) | Q(domain__trgm_icontains=query.lower()) | Q(email__trgm_icontains=query.lower())
+        _any_variant("name", query) | Q(domain__trgm_icontains=query.lower()) | Q(email__trgm_icontains=query.lower())
     )
     if len(query) == 2 and is_cjk(query[0]) and is_cjk(query[1]):
         # Two CJK characters make no trigram: the bigram index finds the names (migration 0011).
@@ -216,9 +237,7 @@ def contact_search_q(query: str) -> Q:
     condition = Q()
     for word in query.split()[:5]:
         condition &= (
-            Q(first_name__trgm_icontains=word)
-            | Q(last_name__trgm_icontains=word)
-            | Q(email__trgm_icontains=word.lower())
+            _any_variant("first_name", word) | _any_variant("last_name", word) | Q(email__trgm_icontains=word.lower())
         )
     return condition
 

@@ -34,3 +34,21 @@ def test_the_bigram_search_can_use_its_index(owner):
         plan = Company.objects.filter(company_search_q("华信")).explain()
         cursor.execute("RESET enable_seqscan")
     assert "contacts_company_name_cjk_bigrams" in plan
+
+
+def test_ye_finds_yo_and_back(owner):
+    from contacts.models import Contact
+    from contacts.selectors import contact_search_q
+    from contacts.tests.factories import ContactFactory
+
+    ContactFactory(owner=owner, first_name="Фёдор", last_name="Семёнов")
+    ContactFactory(owner=owner, first_name="Федор", last_name="Иванов")
+    CompanyFactory(owner=owner, name="ООО «Полёт»")
+
+    def found(query):
+        return sorted(Contact.objects.filter(contact_search_q(query)).values_list("last_name", flat=True))
+
+    assert found("Федор") == ["Иванов", "Семёнов"]
+    assert found("Фёдор") == ["Иванов", "Семёнов"]
+    assert found("семенов") == ["Семёнов"]
+    assert list(Company.objects.filter(company_search_q("полет")).values_list("name", flat=True)) == ["ООО «Полёт»"]
