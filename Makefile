@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test setup services db demo chromium lint check audit pytest bench bench-db dataset wrk screenshots clean help dedupe-bench
+.PHONY: run test setup services db demo chromium gettext messages lint check audit pytest bench bench-db dataset wrk screenshots clean help dedupe-bench
 
 help:
 	@echo "make run    - set everything up and serve the CRM on http://127.0.0.1:8000 (web, worker, beat)"
@@ -48,6 +48,23 @@ chromium:
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Browser tests need Chromium at $(CHROMIUM): sudo apt-get install chromium (or set CHROMIUM=/path)"; exit 1; fi; }
 
+# GNU gettext: the translation guard (tests/test_translations.py) extracts the marked strings
+# with it. The compiled catalogues (locale/*/LC_MESSAGES/django.mo) are committed, so serving
+# the CRM does not need it.
+gettext:
+	@command -v xgettext >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing GNU gettext for the translation checks (apt-get)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null; \
+	  else echo "The translation checks need GNU gettext: sudo apt-get install gettext"; exit 1; fi; }
+
+# After adding or changing a translatable string: refresh the Russian and Chinese catalogues,
+# translate the new entries (scripts/po_tool.py dump / apply), then compile.
+messages: $(STAMP) gettext
+	$(BIN)/python manage.py makemessages -l ru -l zh_Hans --no-obsolete --ignore=.venv --ignore=bench --ignore=tests --ignore="*/tests/*" --ignore=scripts --ignore=staticfiles
+	$(BIN)/python scripts/po_tool.py status
+	$(BIN)/python manage.py compilemessages --ignore=.venv
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -69,7 +86,7 @@ audit: $(STAMP)
 pytest: $(STAMP)
 	$(TEST_ENV) $(BIN)/pytest -n $(PYTEST_WORKERS)
 
-test: setup demo chromium lint check audit pytest
+test: setup demo chromium gettext lint check audit pytest
 
 # The demo has Chinese company names; without a CJK font Chromium draws them as boxes.
 screenshots: setup chromium

@@ -9,7 +9,21 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import PermissionDenied
-from django.db.models import BooleanField, Count, F, Func, IntegerField, Model, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    F,
+    Func,
+    IntegerField,
+    Model,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from django.http import Http404
 from django.utils import timezone
@@ -17,6 +31,7 @@ from django.utils.translation import gettext_noop
 
 from activities.models import Activity, ActivityType, TimelineEvent
 from contacts.models import Company, Contact
+from crm.l10n import CJK_CLASS
 from crm.models import Team, User, teams_visible_to, users_visible_to
 from crm.params import MAX_ID, BadParameter, parse_id, parse_int
 from crm.rows import ListRow, list_rows
@@ -242,9 +257,14 @@ class _AnyOf(Func):
     output_field = BooleanField()
 
 
-def full_name() -> Concat:
-    """``Contact.full_name`` in SQL (and ``User.get_full_name``)."""
-    return Trim(Concat("first_name", Value(" "), "last_name"))
+def full_name() -> Case:
+    """``Contact.full_name`` in SQL (and ``User.get_full_name``): a CJK name family name first
+    without a space (``crm.l10n.person_name``)."""
+    cjk = Q(first_name__regex=f"[{CJK_CLASS}]") | Q(last_name__regex=f"[{CJK_CLASS}]")
+    return Case(
+        When(cjk, then=Concat(Trim("last_name"), Trim("first_name"))),
+        default=Trim(Concat("first_name", Value(" "), "last_name")),
+    )
 
 
 def person_name() -> Coalesce:

@@ -31,6 +31,7 @@ from django.db.models.functions import Greatest
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from activities.models import (
     Activity,
@@ -43,6 +44,7 @@ from activities.models import (
 )
 from contacts.models import Company, Contact
 from crm.bulk import copy_instances
+from crm.i18n import user_locale
 from crm.models import User
 from crm.services import notification_create
 from crm.versioning import bump, lock_versioned
@@ -312,8 +314,10 @@ def reminder_claim(*, now: datetime | None = None, batch_size: int = REMINDER_BA
 
 
 def _reminder_text(activity: Activity) -> str:
-    when = timezone.localtime(activity.due_at).strftime("%Y-%m-%d %H:%M") if activity.due_at else ""
-    return _("Reminder: %(subject)s %(when)s") % {"subject": activity.subject, "when": when}
+    """In the assignee's language and time zone: the in-app text is stored, the email is sent."""
+    with user_locale(activity.owner):
+        when = timezone.localtime(activity.due_at).strftime("%Y-%m-%d %H:%M") if activity.due_at else ""
+        return _("Reminder: %(subject)s %(when)s") % {"subject": activity.subject, "when": when}
 
 
 def reminder_deliver(*, reminder_id: int, now: datetime | None = None) -> str:
@@ -384,12 +388,10 @@ def _record_email_failure(reminder: Reminder, exc: Exception, now: datetime) -> 
 def _send_reminder_email(reminder: Reminder) -> None:
     activity = reminder.activity
     context = {"activity": activity, "url": settings.SITE_URL + activity.get_absolute_url()}
-    send_mail(
-        subject=_reminder_text(activity),
-        message=render_to_string("activities/email/reminder.txt", context),
-        from_email=None,
-        recipient_list=[activity.owner.email],
-    )
+    with user_locale(activity.owner):
+        subject = _reminder_text(activity)
+        message = render_to_string("activities/email/reminder.txt", context)
+    send_mail(subject=subject, message=message, from_email=None, recipient_list=[activity.owner.email])
 
 
 def reminder_sweep(
@@ -519,12 +521,12 @@ def digest_send(*, user: User, day: date) -> bool:
     if not activities:
         return False
     context = {"user": user, "day": day, "activities": activities, "site_url": settings.SITE_URL, "start": start}
-    send_mail(
-        subject=_("Your day: %(count)d open activities") % {"count": len(activities)},
-        message=render_to_string("activities/email/digest.txt", context),
-        from_email=None,
-        recipient_list=[user.email],
-    )
+    with user_locale(user):
+        subject = ngettext(
+            "Your day: %(count)d open activity", "Your day: %(count)d open activities", len(activities)
+        ) % {"count": len(activities)}
+        message = render_to_string("activities/email/digest.txt", context)
+    send_mail(subject=subject, message=message, from_email=None, recipient_list=[user.email])
     try:
         DigestLog.objects.create(user=user, day=day)
     except IntegrityError:

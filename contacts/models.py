@@ -16,6 +16,7 @@ from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
 from contacts.normalize import format_phone
+from crm.l10n import person_name
 from crm.models import OwnedQuerySet
 
 
@@ -406,7 +407,8 @@ class Contact(models.Model):
 
     @property
     def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
+        """``Olga Petrova``; a CJK name family name first, no space: ``王小明`` (crm.l10n)."""
+        return person_name(self.first_name, self.last_name)
 
     @property
     def is_archived(self) -> bool:

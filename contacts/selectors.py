@@ -8,8 +8,23 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.lookups import DataContains
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    TextField,
+    Value,
+)
 from django.db.models.functions import Coalesce, JSONObject, Lower
 from django.http import Http404
 from django.utils import timezone
@@ -35,6 +50,7 @@ from contacts.models import (
     Tag,
 )
 from contacts.normalize import format_phone, looks_like_phone, normalize_phone, phone_digits
+from crm.l10n import is_cjk
 from crm.models import User, teams_visible_to
 from crm.params import id_or_none, int_or_none
 
@@ -171,6 +187,34 @@ def _phone_q(query: str, *fields: str) -> Q:
     return condition
 
 
+def yo_variants(word: str, limit: int = 4) -> list[str]:
+    """Russian writes ё as е more often than not: "Федор" must find "Фёдор" and back. The word
+    with every ё as е, and with each of its first е as ё (each variant still uses the trigram
+    index; the variants are OR-ed)."""
+    plain = word.replace("ё", "е").replace("Ё", "Е")
+    variants = [word, plain]
+    for i, char in enumerate(plain):
+        if len(variants) >= limit + 2:
+            break
+        if char in "еЕ":
+            variants.append(plain[:i] + ("ё" if char == "е" else "Ё") + plain[i + 1 :])
+    return list(dict.fromkeys(variants))
+
+
+def _any_variant(field: str, word: str) -> Q:
+    condition = Q()
+    for variant in yo_variants(word):
+        condition |= Q(**{f"{field}__trgm_icontains": variant})
+    return condition
+
+
+class CjkBigrams(Func):
+    """The CJK character pairs of a text (SQL ``crm_cjk_bigrams``, indexed on company names)."""
+
+    function = "crm_cjk_bigrams"
+    output_field = ArrayField(TextField())
+
+
 def company_search_q(query: str) -> Q:
     query = query.strip()
     if not query:
@@ -178,8 +222,11 @@ def company_search_q(query: str) -> Q:
     if looks_like_phone(query):
         return _phone_q(query, "phone")
     condition = (
-        Q(name__trgm_icontains=query) | Q(domain__trgm_icontains=query.lower()) | Q(email__trgm_icontains=query.lower())
+        _any_variant("name", query) | Q(domain__trgm_icontains=query.lower()) | Q(email__trgm_icontains=query.lower())
     )
+    if len(query) == 2 and is_cjk(query[0]) and is_cjk(query[1]):
+        # Two CJK characters make no trigram: the bigram index finds the names (migration 0011).
+        return Q(DataContains(CjkBigrams("name"), [query])) & Q(name__trgm_icontains=query)
     return condition
 
 
@@ -193,9 +240,7 @@ def contact_search_q(query: str) -> Q:
     condition = Q()
     for word in query.split()[:5]:
         condition &= (
-            Q(first_name__trgm_icontains=word)
-            | Q(last_name__trgm_icontains=word)
-            | Q(email__trgm_icontains=word.lower())
+            _any_variant("first_name", word) | _any_variant("last_name", word) | Q(email__trgm_icontains=word.lower())
         )
     return condition
 

@@ -3,11 +3,13 @@ from datetime import date, datetime
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext as _
 
+from crm.i18n import time_zone_names
 from crm.models import User
 from crm.params import MAX_DATE, MAX_ID, MIN_DATE
 
@@ -57,7 +59,19 @@ class StrictInputMixin:
 class PreferencesForm(StrictInputMixin, forms.ModelForm):
     class Meta:
         model = User
-        fields = ["first_name", "last_name", "email", "email_reminders", "daily_digest"]
+        fields = ["first_name", "last_name", "email", "language", "time_zone", "email_reminders", "daily_digest"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = [("", _("As my browser asks")), *settings.LANGUAGES]
+        self.fields["time_zone"] = forms.ChoiceField(
+            label=_("Time zone"),
+            required=False,
+            choices=[("", _("Server time zone (%(name)s)") % {"name": settings.TIME_ZONE})]
+            + [(name, name) for name in time_zone_names()],
+            help_text=_("Dates and times are shown in this time zone."),
+        )
+        strict_field(self.fields["time_zone"])
 
 
 def preload_choices(field: forms.ModelChoiceField, rows: Iterable[models.Model]) -> None:

@@ -12,8 +12,10 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, resolve_url
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from crm.i18n import activate_for_user
 from crm.models import SecurityEventKind
 from crm.security import security_event_record, session_is_verified, two_factor_required
 
@@ -24,6 +26,25 @@ LAST_SEEN_RESOLUTION = 60
 
 # Headers django-axes and the security log store as text: PostgreSQL text cannot hold NUL.
 _TEXT_HEADERS = ("HTTP_USER_AGENT", "HTTP_ACCEPT")
+
+
+class UserLocaleMiddleware:
+    """Activates the signed-in user's language and time zone, chosen in Preferences; after
+    LocaleMiddleware (the browser's language stays when the user chose none) and
+    authentication. The user row is already loaded: no query."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            activate_for_user(user)
+            request.LANGUAGE_CODE = translation.get_language()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
 
 
 class TextHeadersMiddleware:

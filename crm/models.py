@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Self
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.urls import reverse
@@ -31,6 +32,16 @@ class User(AbstractUser):
         _("email me reminders"), default=True, help_text=_("Reminders also arrive by email, not only in the app.")
     )
     daily_digest = models.BooleanField(_("daily digest email"), default=False)
+    language = models.CharField(
+        _("language"),
+        max_length=16,
+        blank=True,
+        choices=[(code, name) for code, name in settings.LANGUAGES],
+        help_text=_("Empty: the language your browser asks for."),
+    )
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, blank=True, help_text=_("Empty: the server's time zone.")
+    )
     two_factor_required = models.BooleanField(
         _("require two-factor sign-in"),
         default=False,

@@ -39,6 +39,13 @@ def user_create(
     return user
 
 
+def user_language_set(*, user: User, language: str) -> None:
+    """Saves the language ``user`` reads the CRM in ("" follows the browser)."""
+    if user.language != language:
+        user.language = language
+        User.objects.filter(pk=user.pk).update(language=language)
+
+
 def team_add_member(*, team: Team, user: User, manager: bool = False) -> None:
     if manager:
         team.managers.add(user)

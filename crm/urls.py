@@ -24,6 +24,7 @@ urlpatterns = [
     path("notifications/<int:pk>/", views.notification_open, name="notification-open"),
     path("notifications/<int:pk>/read/", views.notification_mark_read, name="notification-read"),
     path("account/preferences/", views.preferences, name="preferences"),
+    path("account/language/", views.language_set, name="language-set"),
     # Sign-in and passwords (crm.auth_views): Django's views, with throttling, the second
     # factor and the security log.
     path("accounts/login/", auth_views.sign_in, name="login"),

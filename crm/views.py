@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.template import loader
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -13,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crm import services
 from crm.forms import PreferencesForm
+from crm.i18n import language_codes
 from crm.models import Notification
 from crm.params import BadParameter, clean_text
 from crm.search import search_all
@@ -80,6 +83,36 @@ def notification_bell(request: HttpRequest) -> HttpResponse:
     """The bell fragment, polled by htmx so new notifications appear without a reload."""
     latest = Notification.objects.filter(user=request.user, read_at__isnull=True)[:5]
     return render(request, "partials/notification_bell.html", {"latest_notifications": latest})
+
+
+@login_not_required
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """The language switcher (user menu, sign-in page): remembers the choice in a cookie and,
+    for a signed-in user, in their preferences; an empty choice follows the browser again."""
+    language = request.POST.get("language", "")
+    if language and language not in language_codes():
+        return HttpResponseBadRequest(_("Unknown language."))
+    if request.user.is_authenticated:
+        services.user_language_set(user=request.user, language=language)
+    next_url = request.POST.get("next") or request.META.get("HTTP_REFERER") or ""
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = reverse("home")
+    response = redirect(next_url)
+    if language:
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            samesite="Lax",
+            secure=request.is_secure(),
+            httponly=True,
+        )
+    else:
+        response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)
+    return response
 
 
 def preferences(request: HttpRequest) -> HttpResponse:

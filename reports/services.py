@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from activities.models import Activity, ActivityType
 from activities.services import activity_create
 from contacts.models import Contact
+from crm.i18n import user_locale
 from crm.models import Team, User
 from deals.models import Deal, DealStatus
 from deals.money import CENT
@@ -525,12 +526,10 @@ def report_subscription_send(*, subscription_id: int, today: dt.date | None = No
         summary = team_summary(team=subscription.team, user=subscription.user, today=today or timezone.localdate())
         context = {"subscription": subscription, "summary": summary, "week": week, "site_url": settings.SITE_URL}
         context["base_currency"] = settings.BASE_CURRENCY
-        send_mail(
-            subject=render_to_string("reports/email/weekly_subject.txt", context).strip(),
-            message=render_to_string("reports/email/weekly_body.txt", context),
-            from_email=None,
-            recipient_list=[subscription.user.email],
-        )
+        with user_locale(subscription.user):
+            subject = render_to_string("reports/email/weekly_subject.txt", context).strip()
+            message = render_to_string("reports/email/weekly_body.txt", context)
+        send_mail(subject=subject, message=message, from_email=None, recipient_list=[subscription.user.email])
         subscription.last_sent_week = week
         subscription.save(update_fields=["last_sent_week"])
     return True
@@ -681,21 +680,24 @@ def dormancy_followups_create(*, now: dt.datetime | None = None) -> int:
             if not is_new:
                 continue
             days = (now - row.last_touch_at).days
-            follow_up.activity = activity_create(
-                actor=company.owner,
-                owner=company.owner,
-                type=task_type,
-                subject=_("Follow up with %(company)s: quiet for %(days)s days") % {"company": company, "days": days},
-                body=_(
+            # The task is the owner's: written in their language, once, as stored text.
+            with user_locale(company.owner):
+                subject = _("Follow up with %(company)s: quiet for %(days)s days") % {"company": company, "days": days}
+                body = _(
                     "No activity and no purchase since %(since)s, and no open deal. "
                     "Last purchase: %(last)s. Lifetime value: %(ltv)s %(currency)s."
-                )
-                % {
+                ) % {
                     "since": f"{timezone.localtime(row.last_touch_at):%Y-%m-%d}",
                     "last": f"{row.last_won_on:%Y-%m-%d}" if row.last_won_on else "–",
                     "ltv": f"{row.lifetime_value:,.0f}",
                     "currency": settings.BASE_CURRENCY,
-                },
+                }
+            follow_up.activity = activity_create(
+                actor=company.owner,
+                owner=company.owner,
+                type=task_type,
+                subject=subject,
+                body=body,
                 company=company,
                 due_at=now + dt.timedelta(days=1),
             )

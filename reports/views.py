@@ -68,7 +68,14 @@ def funnel(request: HttpRequest) -> HttpResponse:
 @require_GET
 def funnel_csv(request: HttpRequest) -> HttpResponse:
     _scope, _status, report = _funnel(request)
-    header = [_("Stage"), _("Entered"), _("Reached a later stage"), _("Dropped"), _("Conversion %"), _("% of top")]
+    header = [
+        _("Stage"),
+        _("Entered"),
+        _("Reached a later stage"),
+        _("Dropped"),
+        _("Conversion %"),
+        _("Share of top %"),
+    ]
     header.append(_("Amount (%(currency)s)") % {"currency": settings.BASE_CURRENCY})
     rows = [
         [row.stage.name, row.entered, row.reached_later, row.dropped, row.conversion, row.of_top, row.amount]
@@ -349,8 +356,8 @@ def customer_value(request: HttpRequest) -> HttpResponse:
         description=_("Each RFM segment's share of scored customers and of their revenue in the RFM window, in %."),
         labels=[line.label for line in report.lines],
         series=[
-            (_("% of customers"), [line.customer_share for line in report.lines]),
-            (_("% of revenue"), [line.revenue_share for line in report.lines]),
+            (_("Share of customers %"), [line.customer_share for line in report.lines]),
+            (_("Share of revenue %"), [line.revenue_share for line in report.lines]),
         ],
     )
     context = _value_context(request, scope, "customer-value", segments=report, chart=chart)
@@ -360,7 +367,7 @@ def customer_value(request: HttpRequest) -> HttpResponse:
 @require_GET
 def customer_value_csv(request: HttpRequest) -> HttpResponse:
     report = selectors.segment_report(_value_scope(request))
-    header = [_("Segment"), _("Customers"), _("% of customers"), _("Revenue in window"), _("% of revenue")]
+    header = [_("Segment"), _("Customers"), _("Share of customers %"), _("Revenue in window"), _("Share of revenue %")]
     header.append(_("Lifetime value"))
     rows = [
         [line.label, line.customers, line.customer_share, line.revenue, line.revenue_share, line.lifetime_value]

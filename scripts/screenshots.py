@@ -35,13 +35,14 @@ def main() -> None:
     parser.add_argument("--out", default="var/shots")
     parser.add_argument("--width", type=int, default=1366)
     parser.add_argument("--height", type=int, default=900)
+    parser.add_argument("--lang", default="", help="Accept-Language of the browser, e.g. ru or zh-CN")
     args = parser.parse_args()
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": args.width, "height": args.height})
+        page = browser.new_page(viewport={"width": args.width, "height": args.height}, locale=args.lang or None)
         page.goto(f"{args.base}/accounts/login/")
         page.fill("#id_username", args.user)
         page.fill("#id_password", args.password)
@@ -51,7 +52,8 @@ def main() -> None:
             page.goto(f"{args.base}{path}")
             page.wait_for_load_state("networkidle")
             name = re.sub(r"[^a-zA-Z0-9]+", "_", path).strip("_") or "home"
-            target = out / f"{args.user}_{name}_{args.width}.png"
+            lang = f"_{args.lang}" if args.lang else ""
+            target = out / f"{args.user}_{name}{lang}_{args.width}.png"
             page.screenshot(path=str(target), full_page=True)
             print(target)
         browser.close()

@@ -21,14 +21,14 @@ from crm.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-ROW_TEMPLATE = """{% load i18n %}
+ROW_TEMPLATE = """{% load i18n crm_l10n %}
 <tr>
   <td><i class="bi {{ activity.type.icon }}" style="color: {{ activity.type.color }}" title="{{ activity.type.name }}" aria-hidden="true"></i> <a href="{{ activity.get_absolute_url }}">{{ activity.subject }}</a></td>
   <td class="small">{% with linked=activity.deal|default:activity.contact|default:activity.company %}{% if linked %}<a href="{{ linked.get_absolute_url }}">{{ linked }}</a>{% else %}—{% endif %}{% endwith %}</td>
   <td class="small text-nowrap">{{ activity.owner }}</td>
-  <td class="small text-nowrap">{{ activity.due_at|date:"j M Y, H:i"|default:"—" }}</td>
+  <td class="small text-nowrap">{{ activity.due_at|day_time|default:"—" }}</td>
   <td>{% if activity.done_at %}<span class="badge text-bg-success">{% translate "done" %}</span>{% elif activity.due_at and activity.due_at < now %}<span class="badge text-bg-danger">{% translate "overdue" %}</span>{% else %}<span class="badge text-bg-secondary">{% translate "open" %}</span>{% endif %}</td>
-  <td class="small text-nowrap text-secondary">{{ activity.created_at|date:"j M Y" }}</td>
+  <td class="small text-nowrap text-secondary">{{ activity.created_at|day }}</td>
 </tr>
 """
 

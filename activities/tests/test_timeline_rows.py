@@ -17,7 +17,7 @@ from activities.tests.factories import ActivityFactory
 from contacts.tests.factories import CompanyFactory, ContactFactory
 from deals.tests.factories import DealFactory
 
-OLD_EVENT_TEMPLATE = """{% load i18n activity_tags %}
+OLD_EVENT_TEMPLATE = """{% load i18n activity_tags crm_l10n %}
 <li class="list-group-item timeline-event">
   <div class="d-flex gap-2">
   {% with a=event.activity %}
@@ -26,7 +26,7 @@ OLD_EVENT_TEMPLATE = """{% load i18n activity_tags %}
       <div class="flex-grow-1 min-w-0">
         <div class="d-flex flex-wrap justify-content-between gap-2">
           <a class="fw-semibold text-break" href="{{ a.get_absolute_url }}">{{ a.subject }}</a>
-          <small class="text-secondary text-nowrap"><time datetime="{{ event.occurred_at|date:'c' }}">{{ event.occurred_at|date:"j M Y, H:i" }}</time></small>
+          <small class="text-secondary text-nowrap"><time datetime="{{ event.occurred_at|date:'c' }}">{{ event.occurred_at|day_time }}</time></small>
         </div>
         <div class="small text-secondary">
           {{ a.type.name }} · {{ a.owner }}
@@ -40,7 +40,7 @@ OLD_EVENT_TEMPLATE = """{% load i18n activity_tags %}
       <div class="flex-grow-1 min-w-0">
         <div class="d-flex flex-wrap justify-content-between gap-2">
           <span class="fw-semibold text-break">{{ event.title }}</span>
-          <small class="text-secondary text-nowrap"><time datetime="{{ event.occurred_at|date:'c' }}">{{ event.occurred_at|date:"j M Y, H:i" }}</time></small>
+          <small class="text-secondary text-nowrap"><time datetime="{{ event.occurred_at|date:'c' }}">{{ event.occurred_at|day_time }}</time></small>
         </div>
         <div class="small text-secondary">{{ event.kind|kind_label }}{% if event.source != "crm" %} · {{ event.source }}{% endif %}{% if event.actor %} · {{ event.actor }}{% endif %}</div>
         {% if event.body %}<div class="small mt-1 text-break">{{ event.body|truncatechars:600|urlize|linebreaksbr }}</div>{% endif %}

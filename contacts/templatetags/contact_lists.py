@@ -24,6 +24,7 @@ from django_countries import countries as country_names
 from contacts.models import Contact, LifecycleStage, ValueSegment
 from contacts.normalize import format_phone
 from crm.html import escape, url_around_id
+from crm.l10n import person_name
 from crm.rows import ListRow
 
 register = template.Library()
@@ -96,7 +97,7 @@ def contact_rows(rows: Iterable[ListRow], any_editable: bool, list_url: str) -> 
     company_head, company_tail = url_around_id("contacts:company-detail")
     out: list[str] = []
     for contact in rows:
-        name = escape(f"{contact.first_name} {contact.last_name}".strip())  # Contact.full_name
+        name = escape(person_name(contact.first_name, contact.last_name))  # Contact.full_name
         cells = ['<tr class="table-secondary">' if contact.archived_at is not None else "<tr>"]
         if any_editable:
             box = ""

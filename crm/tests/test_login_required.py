@@ -13,6 +13,7 @@ PUBLIC = {
     "password_reset_confirm",
     "password_reset_complete",
     "healthz",
+    "language-set",  # the sign-in page's language switcher (POST only)
 }
 # Token-protected or third-party flows that answer 404 (not a redirect) to strangers.
 TOKEN_ROUTES: set[str] = {"ics"}  # activities:ics, the secret-token calendar feed
@@ -54,7 +55,7 @@ def test_the_admin_asks_anonymous_users_to_sign_in(client, db):
     assert "/admin/login/" in response["Location"]
 
 
-@pytest.mark.parametrize("name", sorted(PUBLIC - {"password_reset_confirm"}))
+@pytest.mark.parametrize("name", sorted(PUBLIC - {"password_reset_confirm", "language-set"}))
 def test_public_pages_open_without_signing_in(client, db, name):
     response = client.get(reverse(name))
     assert response.status_code in (200, 503)

@@ -29,6 +29,7 @@ from django.utils.timezone import template_localtime
 from django.utils.translation import gettext, ngettext
 
 from crm.html import escape, url_around_id
+from crm.l10n import MoneyText, money
 from deals.models import Deal, DealStatus, Stage
 from deals.templatetags.deal_tags import board_filter_pairs
 
@@ -43,6 +44,11 @@ class Numbers:
         self.decimal_sep = get_format("DECIMAL_SEPARATOR")
         self.grouping = get_format("NUMBER_GROUPING")
         self.thousand_sep = get_format("THOUSAND_SEPARATOR")
+        self.money_text = MoneyText()
+
+    def money(self, value: Decimal, currency: str, places: int) -> str:
+        """An amount with its currency as the locale writes it (``1 234 ₽``, ``¥1,234``)."""
+        return self.money_text.format(value, currency, places)
 
     def grouped(self, value: Decimal, places: int) -> str:
         rounded = value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP, Context(prec=60))
@@ -156,7 +162,7 @@ class _Cards:
     <a class="deal-card-title fw-semibold text-decoration-none"
       href="{detail_head}{deal.pk}{detail_tail}">{title}</a>{company}
     <div class="d-flex justify-content-between small mt-1">
-      <span class="text-nowrap">{self.numbers.grouped(deal.amount, 0)} {escape(deal.currency)}{manual}</span>
+      <span class="text-nowrap">{escape(self.numbers.money(deal.amount, deal.currency, 0))}{manual}</span>
       <span class="text-truncate ms-2" title="{self.owner_title}">{escape(deal.owner)}</span>
     </div>
     <div class="d-flex justify-content-between align-items-center small text-secondary mt-1">
@@ -193,7 +199,6 @@ def board_column_head(context: template.Context, column, oob: bool = False) -> S
     """A column's header: name, probability, open-deal count and totals (was
     ``board_column_head.html``); ``oob`` for the htmx out-of-band swap after a move."""
     stage, total = column.stage, column.total
-    base = escape(context.get("base_currency", ""))
     # As {% blocktranslate %}: the value is escaped, the translated text is not.
     weighted = gettext("%(amount)s weighted") % {"amount": escape(floatformat(total.weighted, "0g"))}
     warning = ""
@@ -214,7 +219,7 @@ def board_column_head(context: template.Context, column, oob: bool = False) -> S
     <span class="badge rounded-pill text-bg-secondary" title="{open_title}">{escape(intcomma(total.count))}</span>
   </div>
   <div class="small text-secondary">
-    <span title="{total_title}">{escape(floatformat(total.amount, "0g"))} {base}</span>
+    <span title="{total_title}">{escape(money(total.amount, context.get("base_currency", ""), 0))}</span>
     · <span title="{weighted_title}">{weighted}</span>
     {warning}
   </div>
@@ -285,7 +290,7 @@ def deal_list_rows(rows: Iterable[Deal]) -> SafeString:
           <td><span class="{badge}">{escape(deal.stage.name)}</span>
             <span class="small text-secondary">{escape(deal.pipeline.name)}</span></td>
           <td class="text-nowrap">{escape(deal.owner)}</td>
-          <td class="text-end text-nowrap">{numbers.grouped(deal.amount, 2)} {escape(deal.currency)}</td>
+          <td class="text-end text-nowrap">{escape(numbers.money(deal.amount, deal.currency, 2))}</td>
           <td class="text-end">{deal.probability}%{flag}</td>
           <td class="text-nowrap">{close}</td>
         </tr>"""

@@ -15,6 +15,7 @@ from django.http import QueryDict
 from django.urls import reverse
 
 from contacts.models import Company, Contact
+from crm.l10n import money as money_text
 from deals import selectors
 from deals.models import Deal
 
@@ -70,3 +71,12 @@ def contact_deals(context: template.Context, contact: Contact) -> dict[str, Any]
 def board_filter_pairs(querystring: str) -> list[tuple[str, str]]:
     """``owner=1&team=2`` as (name, value) pairs, for hidden inputs that keep the board's filters."""
     return [(key, value) for key, value in QueryDict(querystring or "").items() if key in {"owner", "team"}]
+
+
+@register.filter
+def money(value, currency: str):
+    """``{{ deal.amount|money:deal.currency }}``: the amount with its currency as the reader's
+    locale writes it (``1 234 567,89 ₽``, ``¥1,234,567.89``, English ``1,234,567.89 USD``)."""
+    if value in (None, ""):
+        return ""
+    return money_text(value, currency or "", 2)

@@ -1,0 +1,54 @@
+"""Chinese search: two characters have no trigram; the bigram index finds them."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+from contacts.models import Company
+from contacts.selectors import company_search_q
+from contacts.tests.factories import CompanyFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_two_chinese_characters_find_the_company(owner):
+    CompanyFactory(owner=owner, name="华信科技 Guangzhou 有限公司")
+    CompanyFactory(owner=owner, name="华为 Shenzhen")
+    CompanyFactory(owner=owner, name="Acme")
+    names = list(Company.objects.filter(company_search_q("华信")).values_list("name", flat=True))
+    assert names == ["华信科技 Guangzhou 有限公司"]
+
+
+def test_the_global_search_finds_it_too(owner_client, owner):
+    CompanyFactory(owner=owner, name="华信科技 Guangzhou 有限公司")
+    body = owner_client.get(reverse("search"), {"q": "华信"}).content.decode()
+    assert "华信科技 Guangzhou 有限公司" in body
+
+
+def test_the_bigram_search_can_use_its_index(owner):
+    CompanyFactory(owner=owner, name="华信科技 Guangzhou 有限公司")
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        plan = Company.objects.filter(company_search_q("华信")).explain()
+        cursor.execute("RESET enable_seqscan")
+    assert "contacts_company_name_cjk_bigrams" in plan
+
+
+def test_ye_finds_yo_and_back(owner):
+    from contacts.models import Contact
+    from contacts.selectors import contact_search_q
+    from contacts.tests.factories import ContactFactory
+
+    ContactFactory(owner=owner, first_name="Фёдор", last_name="Семёнов")
+    ContactFactory(owner=owner, first_name="Федор", last_name="Иванов")
+    CompanyFactory(owner=owner, name="ООО «Полёт»")
+
+    def found(query):
+        return sorted(Contact.objects.filter(contact_search_q(query)).values_list("last_name", flat=True))
+
+    assert found("Федор") == ["Иванов", "Семёнов"]
+    assert found("Фёдор") == ["Иванов", "Семёнов"]
+    assert found("семенов") == ["Семёнов"]
+    assert list(Company.objects.filter(company_search_q("полет")).values_list("name", flat=True)) == ["ООО «Полёт»"]

@@ -1,0 +1,91 @@
+"""Locale formats the CRM adds to Django's: money with its symbol where the reader's locale puts
+it (``1 234 567,89 ₽``, ``¥1,234,567.89``) and short dates (``3 дек. 2026``, ``2026年12月3日``).
+
+The patterns live in the format modules (``crm/formats/<lang>/formats.py``, FORMAT_MODULE_PATH)
+as ``CRM_*`` names; they are read once per language and process, so rows written in Python pay
+a dict lookup, not a format-module search, per value. English keeps ``1,234.00 USD``."""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Context, Decimal
+from functools import cache
+
+from django.utils import formats, numberformat
+from django.utils.translation import get_language
+
+CURRENCY_SYMBOLS = {"RUB": "₽", "CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+
+DEFAULTS = {
+    # str.format patterns: {amount} the grouped number, {symbol} the currency's sign, {code} its code.
+    "CRM_MONEY_FORMAT": "{amount} {code}",
+    # {day} {month} (short name) {month_number} {year} {weekday} {time}
+    "CRM_DAY_FORMAT": "{day} {month} {year}",
+    "CRM_DAY_TIME_FORMAT": "{date}, {time}",
+    "CRM_WEEKDAY_TIME_FORMAT": "{weekday} {day} {month}, {time}",
+    "CRM_MONTHS_SHORT": None,  # None: Django's MONTHS_3, title-cased ("Dec")
+    "CRM_WEEKDAYS_SHORT": None,  # None: Django's WEEKDAYS_ABBR ("Thu")
+}
+
+
+@cache
+def _style(language: str) -> dict:
+    style = dict(DEFAULTS)
+    for module in reversed(list(formats.iter_format_modules(language, ["crm.formats"]))):
+        for name in DEFAULTS:
+            if hasattr(module, name):
+                style[name] = getattr(module, name)
+    return style
+
+
+def style(language: str | None = None) -> dict:
+    """The CRM's format patterns of ``language`` (the active one by default)."""
+    return _style(language or get_language() or "en")
+
+
+class MoneyText:
+    """Amounts with their currency as the active locale writes them; build one per page."""
+
+    def __init__(self) -> None:
+        self.pattern = style()["CRM_MONEY_FORMAT"]
+        self.decimal_sep = formats.get_format("DECIMAL_SEPARATOR")
+        self.grouping = formats.get_format("NUMBER_GROUPING")
+        self.thousand_sep = formats.get_format("THOUSAND_SEPARATOR")
+
+    def number(self, value: Decimal | int | float, places: int) -> str:
+        rounded = Decimal(value).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP, Context(prec=60))
+        return numberformat.format(
+            rounded, self.decimal_sep, places, self.grouping, self.thousand_sep, force_grouping=True, use_l10n=True
+        )
+
+    def format(self, value: Decimal | int | float, currency: str, places: int = 2) -> str:
+        amount = self.number(value, places)
+        symbol = CURRENCY_SYMBOLS.get(currency)
+        if symbol is None:  # no sign: the code after the amount, in every locale
+            return f"{amount} {currency}"
+        return self.pattern.format(amount=amount, symbol=symbol, code=currency)
+
+
+def money(value: Decimal | int | float | None, currency: str, places: int = 2) -> str:
+    if value is None:
+        return ""
+    return MoneyText().format(value, currency, places)
+
+
+# Han ideographs (incl. extension A and compatibility), kana and Hangul syllables.
+CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_CJK = re.compile(f"[{CJK_CLASS}]")
+
+
+def is_cjk(text: str) -> bool:
+    return bool(text) and _CJK.search(text) is not None
+
+
+def person_name(first: str, last: str) -> str:
+    """A person's name as its own script writes it: ``王 小明`` (last, first) → ``王小明``, family
+    name first without a space when the name is Chinese/Japanese/Korean; ``Olga Petrova``
+    otherwise, whatever the reader's language."""
+    first, last = (first or "").strip(), (last or "").strip()
+    if is_cjk(first) or is_cjk(last):
+        return f"{last}{first}"
+    return f"{first} {last}".strip()

@@ -1,0 +1,119 @@
+"""The guard for translations: every string marked for translation has a Russian and a Chinese
+translation (no empty, no fuzzy entry), the compiled catalogues match the .po files, the .po
+files hold exactly the strings the code marks today, and the main pages rendered in Russian
+and Chinese show no known English words. Add a string → run `make messages` and translate it
+(README, "Languages")."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polib
+import pytest
+from django.urls import reverse
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOGUES = {
+    "ru": ROOT / "locale/ru/LC_MESSAGES/django.po",
+    "zh_Hans": ROOT / "locale/zh_Hans/LC_MESSAGES/django.po",
+}
+# What makemessages reads: the apps and the templates (not the tools, tests or the virtualenv).
+SOURCES = ("crm", "contacts", "deals", "activities", "reports", "templates")
+
+
+def _key(entry: polib.POEntry) -> tuple[str, str, str]:
+    return (entry.msgctxt or "", entry.msgid, entry.msgid_plural or "")
+
+
+@pytest.mark.parametrize("lang", CATALOGUES)
+def test_every_string_is_translated_and_none_is_fuzzy(lang):
+    po = polib.pofile(str(CATALOGUES[lang]))
+    live = [e for e in po if not e.obsolete]
+    assert not [e.msgid for e in live if not e.translated()], f"untranslated in {lang}"
+    assert not [e.msgid for e in live if "fuzzy" in e.flags], f"fuzzy in {lang}"
+    assert not po.metadata_is_fuzzy
+    if lang == "ru":
+        assert po.metadata["Plural-Forms"].startswith("nplurals=3;")
+        assert all(len(e.msgstr_plural) == 3 for e in live if e.msgid_plural)
+
+
+@pytest.mark.parametrize("lang", CATALOGUES)
+def test_the_compiled_catalogue_matches_the_po_file(lang):
+    po = polib.pofile(str(CATALOGUES[lang]))
+    mo = polib.mofile(str(CATALOGUES[lang].with_suffix(".mo")))
+    compiled = {_key(e): (e.msgstr, dict(e.msgstr_plural)) for e in mo}
+    for entry in po:
+        if entry.obsolete:
+            continue
+        plural = {int(k): v for k, v in entry.msgstr_plural.items()}
+        got = compiled.get(_key(entry))
+        assert got is not None, f"{entry.msgid!r} is not in {lang}'s .mo: run `make messages`"
+        assert got[0] == entry.msgstr and {int(k): v for k, v in got[1].items()} == plural, (
+            f"{entry.msgid!r} differs in {lang}'s .mo: run `make messages`"
+        )
+
+
+def test_the_catalogues_hold_exactly_the_strings_the_code_marks(tmp_path):
+    """makemessages on a copy of the sources: a string added, changed or removed in the code
+    and not in the .po files fails here."""
+    if shutil.which("xgettext") is None:
+        pytest.fail("GNU gettext is not installed: `make gettext` (apt-get install gettext)")
+    for name in SOURCES:
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("tests", "__pycache__", "*.pyc"))
+    shutil.copy(ROOT / "manage.py", tmp_path / "manage.py")
+    (tmp_path / "locale").mkdir()
+    subprocess.run(
+        [sys.executable, "manage.py", "makemessages", "-l", "ru", "--no-location", "--no-wrap", "-v", "0"],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "crm.settings", "PYTHONPATH": str(tmp_path)},
+    )
+    fresh = {_key(e) for e in polib.pofile(str(tmp_path / "locale/ru/LC_MESSAGES/django.po"))}
+    for lang, path in CATALOGUES.items():
+        ours = {_key(e) for e in polib.pofile(str(path)) if not e.obsolete}
+        missing, stale = fresh - ours, ours - fresh
+        assert not missing, f"{lang} lacks {sorted(m[1] for m in missing)[:10]}: run `make messages` and translate"
+        assert not stale, f"{lang} holds strings the code no longer marks: {sorted(s[1] for s in stale)[:10]}"
+
+
+# Words of the interface that must not stay English on a Russian or Chinese page.
+ENGLISH_WORDS = [
+    "Home",
+    "Companies",
+    "Contacts",
+    "Deals",
+    "Activities",
+    "Reports",
+    "Preferences",
+    "Sign out",
+    "Search",
+    "Filter",
+    "New deal",
+    "Pipeline",
+    "My day",
+    "Overdue",
+    "Nothing",
+    "Amount",
+]
+PAGES = ["home", "deals:board-default", "deals:list", "contacts:company-list", "contacts:contact-list", "reports:index"]
+
+
+def _visible_text(html: str) -> str:
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    html = re.sub(r"<option [^>]*lang=[^>]*>.*?</option>", " ", html)  # the language names
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+@pytest.mark.parametrize("language", ["ru", "zh-hans"])
+@pytest.mark.parametrize("page", PAGES)
+def test_main_pages_show_no_english_interface_words(manager_client, page, language):
+    response = manager_client.get(reverse(page), HTTP_ACCEPT_LANGUAGE=language, follow=True)
+    assert response.status_code == 200
+    text = _visible_text(response.content.decode())
+    found = [word for word in ENGLISH_WORDS if re.search(rf"\b{re.escape(word)}\b", text)]
+    assert not found, f"English on {page} in {language}: {found}"
