@@ -39,16 +39,21 @@ class StrictSerializer(serializers.Serializer):
 class RecordField(serializers.IntegerField):
     """An id of a record the request's user may see, returned as the record."""
 
-    default_error_messages = {"missing": gettext_lazy("No such record (or not visible to you).")}
+    default_error_messages = {
+        **serializers.IntegerField.default_error_messages,
+        "missing": gettext_lazy("No such record (or not visible to you)."),
+    }
 
     def __init__(self, *, queryset_for: Callable[[User], QuerySet], **kwargs: Any) -> None:
         self.queryset_for = queryset_for
-        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, bool) or not isinstance(data, int | str):
             self.fail("invalid")
         pk = super().to_internal_value(data)
+        if not 1 <= pk <= MAX_ID:
+            self.fail("missing")
         record = self.queryset_for(self.context["request"].user).filter(pk=pk).first()
         if record is None:
             self.fail("missing")
