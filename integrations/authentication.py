@@ -16,7 +16,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
-from crm.backends import load_request_user
+from crm.backends import RequestUserBackend
 from crm.security import client_ip
 from integrations.models import ApiToken
 from integrations.services import api_token_touch, token_hash
@@ -75,9 +75,10 @@ class BearerTokenAuthentication(BaseAuthentication):
         if token.expires_at is not None and token.expires_at <= now:
             _count_failure(request)
             raise exceptions.AuthenticationFailed(_("The token has expired."), code="token_expired")
-        # The user with the owner ids their access is decided by, in one query (as for pages).
-        user = load_request_user(token.user_id)
-        if user is None or not user.is_active:
+        # The user with the owner ids their access is decided by, in one query (as for pages);
+        # None when the user is inactive.
+        user = RequestUserBackend().get_user(token.user_id)
+        if user is None:
             _count_failure(request)
             raise exceptions.AuthenticationFailed(_("The token's user is inactive."), code="user_inactive")
         api_token_touch(token=token, now=now)

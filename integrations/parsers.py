@@ -7,7 +7,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import BaseParser
 
 
 class BodyTooLarge(APIException):
@@ -16,9 +16,15 @@ class BodyTooLarge(APIException):
     default_detail = _("The request body is too large.")
 
 
-class LimitedJSONParser(JSONParser):
+class LimitedJSONParser(BaseParser):
     """JSON bodies up to ``API_MAX_BODY_BYTES``; a bigger one is refused before it is read in
-    full (also when it comes without a Content-Length). Strict JSON: no NaN/Infinity."""
+    full (also when it comes without a Content-Length). Strict JSON: no NaN/Infinity.
+
+    Not a subclass of DRF's ``JSONParser``: DRF reads ``request.body`` in full for those
+    (Django then answers an HTML 400 past ``DATA_UPLOAD_MAX_MEMORY_SIZE``); this one gets the
+    stream and stops reading at the limit."""
+
+    media_type = "application/json"
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: dict | None = None) -> Any:
         limit = settings.API_MAX_BODY_BYTES

@@ -47,4 +47,4 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     token = api_token_for_user(request.user, min(pk, MAX_ID))
     api_token_revoke(token=token, actor=request.user)
     messages.success(request, _("Token “%(name)s” revoked.") % {"name": token.name})
-    return redirect("token-list")
+    return redirect("integrations:token-list")
