@@ -1,4 +1,4 @@
-from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.decorators import login_not_required, login_required
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -11,10 +11,13 @@ api_urlpatterns = [
     path("schema/", login_not_required(SpectacularAPIView.as_view()), name="schema"),
     # Swagger UI from installed static files; its start-up script is a separate request
     # (no inline script), so the page runs under the site's strict CSP.
+    # A page for people: anonymous visitors go to the sign-in form (DRF views skip that redirect).
     path(
         "docs/",
-        SpectacularSwaggerSplitView.as_view(
-            url_name="api:schema", template_name="integrations/swagger_ui.html", title="CRM API"
+        login_required(
+            SpectacularSwaggerSplitView.as_view(
+                url_name="api:schema", template_name="integrations/swagger_ui.html", title="CRM API"
+            )
         ),
         name="docs",
     ),
