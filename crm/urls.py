@@ -63,6 +63,7 @@ urlpatterns = [
     # REST API and personal API tokens (the integrations app, last in the import order).
     path("api/v1/", include((integrations_urls.api_urlpatterns, "api"))),
     path("account/api-tokens/", include("integrations.urls")),
+    path("events/unmatched/", include((integrations_urls.event_urlpatterns, "events"))),
 ]
 
 if settings.DEBUG:

@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from integrations.models import ApiToken
+from integrations.models import ApiToken, BusinessEvent, EventType
 from integrations.services import api_token_revoke
 
 
@@ -37,3 +37,19 @@ class ApiTokenAdmin(admin.ModelAdmin):
             api_token_revoke(token=token, actor=request.user)
             count += 1
         messages.success(request, _("%(count)d tokens revoked.") % {"count": count})
+
+
+@admin.register(EventType)
+class EventTypeAdmin(admin.ModelAdmin):
+    list_display = ["name", "key", "icon", "color", "revenue_effect"]
+    search_fields = ["name", "key"]
+
+
+@admin.register(BusinessEvent)
+class BusinessEventAdmin(admin.ModelAdmin):
+    list_display = ["occurred_at", "type", "title", "amount", "currency", "company", "contact", "source", "external_id"]
+    list_filter = ["type", "source"]
+    search_fields = ["title", "external_id"]
+    list_select_related = ["type", "company", "contact"]
+    raw_id_fields = ["company", "contact"]
+    readonly_fields = ["source", "external_id", "received_by", "received_at", "linked_at", "customer_ref"]

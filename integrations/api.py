@@ -38,6 +38,8 @@ from deals import services as deal_services
 from deals.models import Deal, DealStatus, Pipeline, Stage
 from deals.selectors import deal_for_user
 from integrations import serializers as s
+from integrations.events import events_ingest
+from integrations.models import EventType
 from integrations.pagination import keyset_page, parse_timestamp
 
 NOTE_TYPE = "note"
@@ -669,3 +671,51 @@ def note(request: Request, pk: int) -> Response:
         activity_services.activity_delete(activity=record, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
     return _activity_patch(request, record, s.NoteUpdateSerializer)
+
+
+# --- Inbound business events ----------------------------------------------------------------
+
+
+@extend_schema(
+    summary='Send business events (one, or a batch of up to 1,000 as {"events": [...]})',
+    description=(
+        "Idempotent by (source, external_id): an event sent again answers with the same id and "
+        '"status": "duplicate". A batch answers 200 with one result per event, in order; an '
+        "invalid event is reported and not stored, the others are."
+    ),
+    request=s.EventBatchSerializer,
+    responses={
+        200: inline_serializer("EventBatchResult", {"results": s.EventResultSerializer(many=True)}),
+        201: s.EventResultSerializer,
+        **ERRORS,
+    },
+)
+@api_endpoint(["POST"])
+def events(request: Request) -> Response:
+    body = request.data
+    single = isinstance(body, dict) and "events" not in body
+    if single:
+        items = [body]
+    else:
+        batch = _validated(s.EventBatchSerializer, request)
+        items = batch["events"]
+        if not items:
+            raise ValidationError({"events": [_("Send at least one event.")]})
+    context = {"request": request, "event_types": set(EventType.objects.values_list("key", flat=True))}
+    validated: list[dict[str, Any]] = []
+    invalid: dict[int, dict] = {}
+    for index, item in enumerate(items):
+        serializer = s.EventInSerializer(data=item, context=context)
+        if serializer.is_valid():
+            validated.append(dict(serializer.validated_data))
+        else:
+            invalid[index] = serializer.errors
+            validated.append({})
+    if single and invalid:
+        raise ValidationError(invalid[0])
+    results = events_ingest(user=request.user, items=validated, invalid=invalid)
+    if single:
+        result = results[0]
+        code = status.HTTP_201_CREATED if result.status == "created" else status.HTTP_200_OK
+        return Response(result.as_dict(), status=code)
+    return Response({"results": [r.as_dict() for r in results]})

@@ -26,3 +26,32 @@ class ApiTokenForm(forms.Form):
         if value is not None and value.year > 2999:
             raise forms.ValidationError(_("Choose an earlier day."))
         return value
+
+
+class EventLinkForm(forms.Form):
+    """Which customer an unmatched event is about: a company or a contact the user may see."""
+
+    company = forms.IntegerField(label=_("Company id"), required=False, min_value=1, max_value=2**63 - 1)
+    contact = forms.IntegerField(label=_("Contact id"), required=False, min_value=1, max_value=2**63 - 1)
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean(self) -> dict[str, Any]:
+        from contacts.models import Company, Contact
+
+        data = super().clean()
+        company = contact = None
+        if data.get("company"):
+            company = Company.objects.visible_to(self.user).filter(pk=data["company"]).first()
+            if company is None:
+                self.add_error("company", _("No such company (or not visible to you)."))
+        if data.get("contact"):
+            contact = Contact.objects.visible_to(self.user).select_related("company").filter(pk=data["contact"]).first()
+            if contact is None:
+                self.add_error("contact", _("No such contact (or not visible to you)."))
+        if not data.get("company") and not data.get("contact"):
+            raise forms.ValidationError(_("Enter a company or a contact."))
+        data["company_obj"], data["contact_obj"] = company, contact
+        return data

@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from crm.models import User
-from integrations.models import ApiToken
+from integrations.models import ApiToken, BusinessEvent
 
 
 def api_tokens_for_user(user: User) -> QuerySet[ApiToken]:
@@ -19,3 +19,19 @@ def api_token_for_user(user: User, pk: int) -> ApiToken:
     if token is None:
         raise Http404
     return token
+
+
+def unmatched_events_for_user(user: User) -> QuerySet[BusinessEvent]:
+    """Events waiting for a customer that ``user`` may see: those sent with tokens of people
+    whose records they read (admins: all), newest first."""
+    qs = BusinessEvent.objects.filter(company__isnull=True, contact__isnull=True).select_related("type", "received_by")
+    if not user.is_admin:
+        qs = qs.filter(received_by_id__in=user.visible_owner_ids)
+    return qs.order_by("-received_at", "-id")
+
+
+def unmatched_event_for_user(user: User, pk: int) -> BusinessEvent:
+    event = unmatched_events_for_user(user).filter(pk=pk).first()
+    if event is None:
+        raise Http404
+    return event

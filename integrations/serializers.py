@@ -418,3 +418,52 @@ class NoteWriteSerializer(_LinksMixin):
 
 class NoteUpdateSerializer(NoteWriteSerializer):
     version = _version_field(required=True)
+
+
+# --- Business events ----------------------------------------------------------------------
+
+
+class CustomerRefSerializer(StrictSerializer):
+    id = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, help_text="A company id.")
+    domain = serializers.CharField(max_length=253, required=False)
+    email = serializers.EmailField(required=False)
+    external_ref = serializers.CharField(max_length=100, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError(_("Name the customer by id, domain, email or external_ref."))
+        return attrs
+
+
+class EventInSerializer(StrictSerializer):
+    source = serializers.RegexField(r"^[A-Za-z0-9_.:-]{1,40}$", help_text="The sending system, e.g. erp.")
+    external_id = serializers.CharField(max_length=200)
+    type = serializers.CharField(max_length=50, help_text="An event type key defined by an admin.")
+    occurred_at = serializers.DateTimeField()
+    customer = CustomerRefSerializer()
+    title = serializers.CharField(max_length=300)
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True)
+    currency = serializers.RegexField(r"^[A-Z]{3}$", required=False)
+    data = serializers.DictField(required=False)
+
+    def validate_type(self, value: str) -> str:
+        if value not in self.context["event_types"]:
+            raise serializers.ValidationError(_("Unknown event type."))
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("amount") is not None and not attrs.get("currency"):
+            raise serializers.ValidationError({"currency": [_("An amount needs its currency.")]})
+        return attrs
+
+
+class EventBatchSerializer(StrictSerializer):
+    events = serializers.ListField(child=serializers.DictField(), max_length=1000)
+
+
+class EventResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["created", "duplicate", "invalid"])
+    id = serializers.IntegerField(required=False)
+    matched = serializers.BooleanField(required=False)
+    errors = serializers.DictField(required=False)

@@ -36,6 +36,7 @@ api_urlpatterns = [
     path("activities/<int:pk>/", api.activity, name="activity"),
     path("notes/", api.notes, name="notes"),
     path("notes/<int:pk>/", api.note, name="note"),
+    path("events", api.events, name="events"),
 ]
 
 # Pages: API tokens in Preferences.
@@ -43,4 +44,10 @@ urlpatterns = [
     path("", views.token_list, name="token-list"),
     path("new/", views.token_create, name="token-create"),
     path("<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
+]
+
+# The Unmatched events page, mounted at /events/unmatched/ by crm/urls.py.
+event_urlpatterns = [
+    path("", views.unmatched_events, name="unmatched"),
+    path("<int:pk>/link/", views.unmatched_event_link, name="unmatched-link"),
 ]

@@ -11,8 +11,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm.params import MAX_ID
-from integrations.forms import ApiTokenForm
-from integrations.selectors import api_token_for_user, api_tokens_for_user
+from integrations.events import event_link
+from integrations.forms import ApiTokenForm, EventLinkForm
+from integrations.selectors import (
+    api_token_for_user,
+    api_tokens_for_user,
+    unmatched_event_for_user,
+    unmatched_events_for_user,
+)
 from integrations.services import api_token_create, api_token_revoke
 
 
@@ -48,3 +54,29 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     api_token_revoke(token=token, actor=request.user)
     messages.success(request, _("Token “%(name)s” revoked.") % {"name": token.name})
     return redirect("integrations:token-list")
+
+
+@require_GET
+def unmatched_events(request: HttpRequest) -> HttpResponse:
+    events = list(unmatched_events_for_user(request.user)[:100])
+    return render(
+        request, "integrations/unmatched_events.html", {"events": events, "form": EventLinkForm(user=request.user)}
+    )
+
+
+@require_POST
+def unmatched_event_link(request: HttpRequest, pk: int) -> HttpResponse:
+    event = unmatched_event_for_user(request.user, min(pk, MAX_ID))
+    form = EventLinkForm(request.POST, user=request.user)
+    if not form.is_valid():
+        events = list(unmatched_events_for_user(request.user)[:100])
+        context = {"events": events, "form": form, "form_event": event}
+        return render(request, "integrations/unmatched_events.html", context, status=400)
+    event_link(
+        event=event,
+        actor=request.user,
+        company=form.cleaned_data["company_obj"],
+        contact=form.cleaned_data["contact_obj"],
+    )
+    messages.success(request, _("Event linked; it is now on the customer's timeline."))
+    return redirect("events:unmatched")
