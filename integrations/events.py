@@ -96,6 +96,9 @@ def _timeline_entries(events: Iterable[BusinessEvent]) -> list[dict[str, Any]]:
             "kind": TIMELINE_KIND,
             "source": event.source,
             "title": event.title,
+            "body": f"{event.type.name}: {event.amount} {event.currency}"
+            if event.amount is not None
+            else event.type.name,
             "occurred_at": event.occurred_at,
             "company": event.company,
             "contact": event.contact,
