@@ -187,6 +187,19 @@ def _object_kwargs(world: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "activities:reminder-add": {"pk": world["activity"].pk},
         "activities:reminder-cancel": {"pk": world["reminder"].pk},
         "reports:subscription-toggle": {"team_id": world["north"].pk},
+        # The REST API (token-authenticated: a session gets 401 JSON) and the token/event pages.
+        "api:company": {"pk": c},
+        "api:company-archive": {"pk": c},
+        "api:company-restore": {"pk": c},
+        "api:contact": {"pk": ct},
+        "api:contact-archive": {"pk": ct},
+        "api:contact-restore": {"pk": ct},
+        "api:deal": {"pk": d},
+        "api:deal-move": {"pk": d},
+        "api:activity": {"pk": world["activity"].pk},
+        "api:note": {"pk": world["activity"].pk},
+        "integrations:token-revoke": {"pk": 1},
+        "events:unmatched-link": {"pk": 1},
         # Django's own views: a password-reset link with a junk token.
         "password_reset_confirm": {"uidb64": "MQ", "token": "set-password"},
     }
