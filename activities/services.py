@@ -205,6 +205,8 @@ def activity_update(*, activity: Activity, actor: User, version: int | None = No
 def activity_set_done(*, activity: Activity, actor: User, done: bool = True) -> Activity:
     """Complete (or reopen) an activity. Completing it cancels reminders not yet sent."""
     activity = _locked(activity)
+    if activity.is_done == done:
+        return activity  # already so (a repeated or stale click): nothing changes
     activity.done_at = timezone.now() if done else None
     bump(activity)
     activity.save(update_fields=["done_at", "updated_at", "version"])

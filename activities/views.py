@@ -245,7 +245,9 @@ def _row_or_redirect(request: HttpRequest, activity: Activity) -> HttpResponse:
 @require_POST
 def activity_toggle_done(request: HttpRequest, pk: int) -> HttpResponse:
     activity = selectors.activity_for_user(request.user, pk, write=True)
-    activity = services.activity_set_done(activity=activity, actor=request.user, done=activity.done_at is None)
+    # The button states what it wants; without it (an old page), the click toggles.
+    wanted = {"1": True, "0": False}.get(request.POST.get("done", ""), activity.done_at is None)
+    activity = services.activity_set_done(activity=activity, actor=request.user, done=wanted)
     return _row_or_redirect(request, activity)
 
 

@@ -9,6 +9,7 @@ counted per IP and per email by ``crm.security.rate_limit_hit``.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -37,6 +38,9 @@ from django_otp.plugins.otp_static.models import StaticDevice
 
 from crm import security
 from crm.models import SecurityEventKind, User
+from crm.tasks import send_password_reset
+
+log = logging.getLogger(__name__)
 
 # The user who passed the password step and still owes a code: {"user_id", "backend", "at", "next"}.
 PENDING_KEY = "crm_2fa_pending"
@@ -174,7 +178,9 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 
 
 class PasswordResetView(auth_views.PasswordResetView):
-    """Django's reset form: the same answer whether or not the address belongs to anyone."""
+    """Django's reset form: the same answer, in the same time, whether or not the address
+    belongs to anyone — looking the address up, writing and sending the email all happen in
+    a Celery task (``crm.tasks.send_password_reset``); the request only queues it."""
 
     def form_valid(self, form):
         email = form.cleaned_data["email"]
@@ -186,7 +192,13 @@ class PasswordResetView(auth_views.PasswordResetView):
             request=self.request,
             detail={"email": email[:254], "known": user is not None},
         )
-        return super().form_valid(form)
+        kwargs = {"email": email, "domain": self.request.get_host(), "use_https": self.request.is_secure()}
+        try:
+            send_password_reset.delay(**kwargs)
+        except Exception:  # the broker is down: send now rather than lose the email
+            log.exception("password reset email could not be queued; sending it during the request")
+            send_password_reset(**kwargs)
+        return redirect(self.get_success_url())
 
 
 _reset_view = PasswordResetView.as_view()

@@ -125,7 +125,7 @@ class TwoFactorMiddleware:
         match = request.resolver_match
         if match is not None and match.url_name in _TWO_FACTOR_OPEN_ROUTES:
             return None
-        if request.path.startswith(settings.STATIC_URL if settings.STATIC_URL.startswith("/") else "/static/"):
+        if request.path.startswith(settings.STATIC_URL):  # Django makes it absolute ("/static/")
             return None
         if getattr(view_func, "login_required", True) is False:  # healthz and other public views
             return None

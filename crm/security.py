@@ -53,7 +53,7 @@ def _ip_or_none(value: str) -> str | None:
         return None
 
 
-def _current_request() -> HttpRequest | None:
+def current_request() -> HttpRequest | None:
     """The request being served, as simple-history's middleware keeps it (services have none)."""
     return getattr(HistoricalRecords.context, "request", None)
 
@@ -75,7 +75,7 @@ def security_event_record(
     ``user`` is whom the event concerns; ``actor`` who did it (defaults to the signed-in user of
     ``request``, or of the request being served, when that is someone else). IP address and user
     agent come from ``request`` (or the request being served)."""
-    request = request or _current_request()
+    request = request or current_request()
     if actor is None and request is not None:
         request_user = getattr(request, "user", None)
         if request_user is not None and request_user.is_authenticated:
@@ -269,6 +269,10 @@ def totp_secret(device: TOTPDevice) -> str:
 # --- Request throttles (password reset; the hook for API token endpoints) -----------------
 
 
+# Prefixed to every counter's key; tests give each test its own (the cache outlives a test).
+RATE_LIMIT_NAMESPACE = ""
+
+
 def rate_limit_hit(*, scope: str, key: str, limit: int, window_seconds: int) -> bool:
     """Count one request for (``scope``, ``key``) in the current window; ``True`` when it is
     over ``limit``. Counts live in the shared cache (Redis), so every web process agrees.
@@ -279,7 +283,7 @@ def rate_limit_hit(*, scope: str, key: str, limit: int, window_seconds: int) -> 
     then locks it out exactly like the sign-in form — and call this per IP for anything else it
     accepts (token refresh, token creation)."""
     digest = hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:32]
-    cache_key = f"rate:{scope}:{digest}"
+    cache_key = f"rate:{RATE_LIMIT_NAMESPACE}{scope}:{digest}"
     cache.add(cache_key, 0, window_seconds)
     try:
         count = cache.incr(cache_key)

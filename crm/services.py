@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -108,10 +109,42 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2**attempts, OUTBOX_MAX_BACKOFF_SECONDS))
 
 
-# The relay's own broker connection gives up after one quick retry: the web request that runs
-# the immediate relay must not hang on a broker that is down (kombu's default retries for
-# seconds), and the sweep simply tries again on its next tick.
-RELAY_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+# The relay's own broker connection fails at once instead of retrying for seconds (kombu's
+# default): the web request that runs the immediate relay must not hang on a broker that is
+# down, and the sweep simply tries again on its next tick. It is kept per thread (a new
+# connection per send costs ~30 ms) and replaced after an error or a change of broker URL.
+RELAY_TRANSPORT_OPTIONS = {"max_retries": 0}
+_relay_local = threading.local()
+
+
+def _relay_producer(*, fresh: bool = False) -> Any:
+    url = celery_app.conf.broker_write_url
+    cached = getattr(_relay_local, "producer", None)
+    if cached is not None and (fresh or cached[0] != url):
+        _relay_drop()
+        cached = None
+    if cached is None:
+        conn = celery_app.connection_for_write(url, transport_options=RELAY_TRANSPORT_OPTIONS)
+        cached = _relay_local.producer = (url, conn, celery_app.amqp.Producer(conn, auto_declare=False))
+    return cached[2]
+
+
+def _relay_drop() -> None:
+    cached = getattr(_relay_local, "producer", None)
+    _relay_local.producer = None
+    if cached is not None:
+        try:
+            cached[1].release()
+        except Exception:
+            logger.debug("outbox: closing the relay connection failed", exc_info=True)
+
+
+def _send_with_reconnect(row: Outbox) -> None:
+    try:
+        _send(row, _relay_producer())
+    except Exception:  # noqa: BLE001
+        # The kept connection may be stale (Redis restarted since): once more on a new one.
+        _send(row, _relay_producer(fresh=True))
 
 
 def _send(row: Outbox, producer: Any) -> None:
@@ -152,21 +185,19 @@ def outbox_relay(
         rows = list(qs.order_by("available_at", "id").select_for_update(skip_locked=True)[:batch_size])
         sent: list[int] = []
         error = ""
-        if rows:
-            with celery_app.connection_for_write(transport_options=RELAY_TRANSPORT_OPTIONS) as conn:
-                producer = celery_app.amqp.Producer(conn, auto_declare=False)
-                for row in rows:
-                    try:
-                        _send(row, producer)
-                    except Exception as exc:  # noqa: BLE001 - any broker/transport error: retry later
-                        error = f"{type(exc).__name__}: {exc}"[:2000]
-                        row.attempts += 1
-                        row.last_error = error
-                        row.available_at = now + _backoff(row.attempts)
-                        row.save(update_fields=["attempts", "last_error", "available_at"])
-                        logger.warning("outbox: sending %s (row %s) failed: %s", row.task, row.pk, error)
-                        break
-                    sent.append(row.pk)
+        for row in rows:
+            try:
+                _send_with_reconnect(row)
+            except Exception as exc:  # noqa: BLE001 - any broker/transport error: retry later
+                _relay_drop()
+                error = f"{type(exc).__name__}: {exc}"[:2000]
+                row.attempts += 1
+                row.last_error = error
+                row.available_at = now + _backoff(row.attempts)
+                row.save(update_fields=["attempts", "last_error", "available_at"])
+                logger.warning("outbox: sending %s (row %s) failed: %s", row.task, row.pk, error)
+                break
+            sent.append(row.pk)
         if sent:
             Outbox.objects.filter(pk__in=sent).update(sent_at=now, attempts=F("attempts") + 1)
     return RelayResult(sent=len(sent), failed=1 if error else 0, error=error)

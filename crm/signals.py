@@ -11,7 +11,7 @@ from django.dispatch import receiver
 
 from crm.middleware import session_touch
 from crm.models import SecurityEventKind, Team, User
-from crm.security import security_event_record
+from crm.security import current_request, security_event_record
 
 # What "role" means for access: the role itself and the two flags that make someone an admin.
 ROLE_FIELDS = ("role", "is_staff", "is_superuser", "is_active")
@@ -61,11 +61,12 @@ def _locked_out(sender: Any, request, username: str | None, ip_address: str | No
 
 @receiver(pre_save, sender=User, dispatch_uid="crm-security-role-before")
 def _role_before(sender: type[User], instance: User, update_fields=None, **kwargs: Any) -> None:
-    """Remember the stored role flags, so the change can be logged once the save succeeded.
-    Saves that name other fields only (last_login at every sign-in) cost nothing here."""
-    if instance.pk is None or (update_fields is not None and not set(update_fields) & set(ROLE_FIELDS)):
+    """Remember the stored role flags and password, so a change can be logged once the save
+    succeeded. Saves that name other fields only (last_login at every sign-in) cost nothing."""
+    watched = {*ROLE_FIELDS, "password"}
+    if instance.pk is None or (update_fields is not None and not set(update_fields) & watched):
         return
-    instance._crm_role_before = User._default_manager.filter(pk=instance.pk).values(*ROLE_FIELDS).first()
+    instance._crm_role_before = User._default_manager.filter(pk=instance.pk).values(*watched).first()
 
 
 @receiver(post_save, sender=User, dispatch_uid="crm-security-role-after")
@@ -74,11 +75,19 @@ def _role_after(sender: type[User], instance: User, created: bool, **kwargs: Any
     instance._crm_role_before = None
     if created or not before:
         return
-    changes = {
-        name: [before[name], getattr(instance, name)] for name in ROLE_FIELDS if before[name] != getattr(instance, name)
-    }
+    after = {name: getattr(instance, name) for name in ROLE_FIELDS}
+    changes = {name: [before[name], after[name]] for name in ROLE_FIELDS if before[name] != after[name]}
     if changes:
         security_event_record(kind=SecurityEventKind.ROLE_CHANGED, user=instance, detail=changes)
+    # A password set by someone else (an admin in Django admin). The user's own change and a
+    # reset are logged by their views (crm.auth_views), which know which one it was.
+    if before["password"] != instance.password:
+        request = current_request()
+        actor = getattr(request, "user", None) if request is not None else None
+        if actor is not None and actor.is_authenticated and actor.pk != instance.pk:
+            security_event_record(
+                kind=SecurityEventKind.PASSWORD_CHANGED, user=instance, detail={"set_by": actor.get_username()}
+            )
 
 
 def team_event_record(*, team_id: int, user_ids: list[int], relation: str, action: str) -> None:

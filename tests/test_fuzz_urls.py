@@ -285,6 +285,8 @@ def _urls(world: dict[str, Any]) -> list[Route]:
             out.append(Route(name, reverse(name), real=True))
             continue
         kwargs = known.get(name) or (_admin_kwargs(name) if name.startswith("admin:") else None)
+        if kwargs is not None and name.startswith("admin:") and set(converters) == {"pk"} and "pk" not in kwargs:
+            kwargs = {"pk": next(iter(kwargs.values()))}  # a model admin's own views (django-otp's config, QR)
         if kwargs is None:
             missing.append(name)
             continue

@@ -56,15 +56,17 @@ class _Page:
         self.dates = DateText()
         text = {key: _e(gettext(message)) for key, message in _MESSAGES.items()}
         self.types: dict[int, str] = {}
+        # Each button says what it wants ("done" = 1 or 0), so a repeated or stale click is a
+        # no-op instead of undoing the change someone else (or an earlier click) just made.
         self.toggle_form_end = {
             True: (
-                f"{csrf}\n"
+                f'{csrf}<input type="hidden" name="done" value="0">\n'
                 f'<button type="submit" class="btn btn-sm btn-success" title="{text["reopen"]}">'
                 f'<i class="bi bi-check-lg" aria-hidden="true"></i>'
                 f'<span class="visually-hidden">{text["reopen"]}</span></button>\n</form>\n'
             ),
             False: (
-                f"{csrf}\n"
+                f'{csrf}<input type="hidden" name="done" value="1">\n'
                 f'<button type="submit" class="btn btn-sm btn-outline-success" title="{text["mark_done"]}">'
                 f'<i class="bi bi-check-lg" aria-hidden="true"></i>'
                 f'<span class="visually-hidden">{text["mark_done"]}</span></button>\n</form>\n'

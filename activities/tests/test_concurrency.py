@@ -75,3 +75,26 @@ def test_a_stale_form_still_respects_who_may_change_it(client_for, owner_client,
     assert client_for(who).post(url, loaded).status_code == status
     task.refresh_from_db()
     assert task.subject == "Send the quote"
+
+
+def test_a_stale_mark_done_click_never_reopens_what_someone_completed(owner_client, manager_client, task):
+    url = reverse("activities:toggle-done", args=[task.pk])
+    assert manager_client.post(url, {"done": "1"}).status_code == 302
+    task.refresh_from_db()
+    done_at, version = task.done_at, task.version
+
+    # The owner's page still shows "Mark done"; the click states its intent: done.
+    assert owner_client.post(url, {"done": "1"}).status_code == 302
+
+    task.refresh_from_db()
+    assert (task.done_at, task.version) == (done_at, version)
+    assert owner_client.post(url, {"done": "0"}).status_code == 302  # "Reopen" reopens
+    task.refresh_from_db()
+    assert task.done_at is None and task.version == version + 1
+
+
+def test_the_row_and_page_buttons_say_what_they_want(owner_client, task):
+    detail = owner_client.get(task.get_absolute_url()).content.decode()
+    assert '<input type="hidden" name="done" value="1">' in detail
+    rows = owner_client.get(reverse("activities:my-day")).content.decode()
+    assert '<input type="hidden" name="done" value="1">' in rows

@@ -20,7 +20,13 @@ def _enqueue(task: str = "crm.tasks.heartbeat", args: list | None = None) -> Out
         return services.outbox_enqueue(task=task, args=args or [])
 
 
-def test_enqueue_outside_a_transaction_is_refused(transactional_db):
+# Real commits (the relay's own transactions, the nudge after commit) need a transactional
+# database (pytest-django runs these after the tests that roll back).
+REAL_COMMITS = pytest.mark.django_db(transaction=True)
+
+
+@REAL_COMMITS
+def test_enqueue_outside_a_transaction_is_refused():
     with pytest.raises(RuntimeError, match="inside transaction.atomic"):
         services.outbox_enqueue(task="crm.tasks.heartbeat")
     assert not Outbox.objects.exists()
@@ -83,7 +89,8 @@ def test_the_sweep_drains_more_than_one_batch_and_purges_old_sent_rows(db, monke
     assert not Outbox.objects.filter(pk=old.pk).exists()
 
 
-def test_two_relays_at_once_never_send_the_same_row(transactional_db):
+@REAL_COMMITS
+def test_two_relays_at_once_never_send_the_same_row():
     # Written directly: a committed outbox_enqueue would relay them at once (the nudge).
     rows = [Outbox.objects.create(task="crm.tasks.heartbeat", args=[n]) for n in range(4)]
     locked = threading.Event()
@@ -114,7 +121,8 @@ def test_two_relays_at_once_never_send_the_same_row(transactional_db):
     take_outbox_messages({row.pk for row in rows})
 
 
-def test_the_immediate_relay_after_commit_sends_at_once_and_swallows_a_broker_error(transactional_db):
+@REAL_COMMITS
+def test_the_immediate_relay_after_commit_sends_at_once_and_swallows_a_broker_error():
     sent = _enqueue(args=["now"])
     sent.refresh_from_db()
     assert sent.sent_at is not None
@@ -133,3 +141,18 @@ def test_admins_see_the_outbox_read_only(admin_client, db):
     assert response.status_code == 200 and "crm.tasks.heartbeat" in response.content.decode()
     assert admin_client.get(reverse("admin:crm_outbox_change", args=[row.pk])).status_code == 200
     assert admin_client.get(reverse("admin:crm_outbox_add")).status_code == 403
+
+
+def test_the_kept_broker_connection_is_replaced_when_redis_dropped_it(db):
+    first = _enqueue(args=["first"])
+    assert services.outbox_relay().sent == 1
+    # Redis drops the relay's connection (as a Redis restart does): the next send reconnects.
+    url, connection_, _producer = services._relay_local.producer
+    client_id = connection_.default_channel.client.client_id()
+    broker().client_kill_filter(_id=client_id)
+
+    second = _enqueue(args=["second"])
+    result = services.outbox_relay()
+
+    assert (result.sent, result.failed) == (1, 0)
+    assert len(take_outbox_messages({first.pk, second.pk})) == 2

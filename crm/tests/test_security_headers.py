@@ -158,3 +158,15 @@ def test_a_bad_proxy_header_name_stops_start_up():
 
     assert result.returncode != 0
     assert "SECURE_PROXY_SSL_HEADER must be a header name" in result.stderr
+
+
+def test_plain_http_is_redirected_to_https_except_the_health_probe(settings, owner):
+    settings.SECURE_SSL_REDIRECT = True
+    client = Client()
+    client.force_login(owner)
+
+    response = client.get(reverse("home"))
+    assert response.status_code == 301
+    assert response["Location"].startswith("https://")
+    assert client.get(reverse("healthz")).status_code in (200, 503)  # answered, not redirected
+    assert client.get(reverse("home"), secure=True).status_code == 200

@@ -266,3 +266,23 @@ def test_the_retention_sweep_runs_nightly():
     from django.conf import settings
 
     assert settings.CELERY_BEAT_SCHEDULE["crm-purge-security-events"]["task"] == "crm.tasks.purge_security_events"
+
+
+def test_events_outlive_a_deleted_user_and_still_open_in_admin(admin_client, db):
+    from crm.tests.factories import UserFactory
+
+    gone = UserFactory(username="gone")
+    event = security_event_record(kind=SecurityEventKind.EXPORT, user=gone, detail={"rows": 1})
+    gone.delete()
+    assert admin_client.get(reverse("admin:crm_securityevent_change", args=[event.pk])).status_code == 200
+    assert admin_client.get(reverse("admin:crm_securityevent_changelist")).status_code == 200
+    assert SecurityEvent.objects.get(pk=event.pk).username == "gone"
+
+
+def test_a_password_an_admin_sets_is_logged_and_ends_the_users_sessions(admin_client, admin_user, owner, owner_client):
+    url = reverse("admin:auth_user_password_change", args=[owner.pk])
+    response = admin_client.post(url, {"password1": "N3w-pass-4-tests", "password2": "N3w-pass-4-tests"})
+    assert response.status_code == 302
+    event = events(SecurityEventKind.PASSWORD_CHANGED).get()
+    assert (event.user, event.actor, event.detail) == (owner, admin_user, {"set_by": "admin"})
+    assert owner_client.get(reverse("home")).status_code == 302

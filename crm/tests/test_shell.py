@@ -31,7 +31,7 @@ def test_a_wrong_password_is_refused_with_a_message(client, owner):
     assert "Please enter a correct username and password" in response.content.decode()
 
 
-def test_password_reset_sends_an_email(client, owner, mailoutbox):
+def test_password_reset_sends_an_email(client, owner, mailoutbox, tasks_run_in_process):
     response = client.post(reverse("password_reset"), {"email": owner.email})
     assert response.status_code == 302
     assert len(mailoutbox) == 1

@@ -22,16 +22,6 @@ def small_limits(settings):
     settings.PASSWORD_RESET_LIMIT = 2
 
 
-@pytest.fixture(autouse=True)
-def empty_cache():
-    """The reset counters live in the real cache (Redis); start each test from zero."""
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
-
-
 def _sign_in(client: Client, username: str, password: str, **extra):
     return client.post(reverse("login"), {"username": username, "password": password}, **extra)
 
@@ -135,7 +125,7 @@ def test_a_forwarded_address_is_ignored_unless_proxies_are_trusted(client, owner
 # --- Password reset -----------------------------------------------------------------------
 
 
-def test_the_reset_form_answers_the_same_for_an_unknown_address(client, owner, mailoutbox):
+def test_the_reset_form_answers_the_same_for_an_unknown_address(client, owner, mailoutbox, tasks_run_in_process):
     known = client.post(reverse("password_reset"), {"email": owner.email})
     unknown = Client().post(reverse("password_reset"), {"email": "nobody@example.com"}, REMOTE_ADDR="10.0.0.7")
     assert (known.status_code, known["Location"]) == (unknown.status_code, unknown["Location"])
@@ -149,7 +139,7 @@ def test_the_reset_form_answers_the_same_for_an_unknown_address(client, owner, m
     assert {(e.user_id, e.detail["known"]) for e in events} == {(owner.pk, True), (None, False)}
 
 
-def test_reset_requests_are_limited_per_address(client, owner, mailoutbox):
+def test_reset_requests_are_limited_per_address(client, owner, mailoutbox, tasks_run_in_process):
     for email in ("a@example.com", "b@example.com"):
         assert client.post(reverse("password_reset"), {"email": email}).status_code == 302
     response = client.post(reverse("password_reset"), {"email": owner.email})
@@ -158,7 +148,7 @@ def test_reset_requests_are_limited_per_address(client, owner, mailoutbox):
     assert mailoutbox == []
 
 
-def test_reset_requests_are_limited_per_email_the_same_for_known_and_unknown(owner, mailoutbox):
+def test_reset_requests_are_limited_per_email_the_same_for_known_and_unknown(owner, mailoutbox, tasks_run_in_process):
     for email in (owner.email, "nobody@example.com"):
         statuses = [
             Client().post(reverse("password_reset"), {"email": email}, REMOTE_ADDR=f"10.0.{n}.1").status_code
@@ -168,7 +158,9 @@ def test_reset_requests_are_limited_per_email_the_same_for_known_and_unknown(own
     assert len(mailoutbox) == 2
 
 
-def test_a_completed_reset_is_logged_ends_other_sessions_and_lifts_the_lockout(client, owner, mailoutbox):
+def test_a_completed_reset_is_logged_ends_other_sessions_and_lifts_the_lockout(
+    client, owner, mailoutbox, tasks_run_in_process
+):
     other = Client()
     other.force_login(owner)
     for i in range(3):
@@ -184,6 +176,11 @@ def test_a_completed_reset_is_logged_ends_other_sessions_and_lifts_the_lockout(c
     assert SecurityEvent.objects.filter(kind=SecurityEventKind.PASSWORD_RESET, user=owner).exists()
     assert not _signed_in(other)
     assert _sign_in(Client(), "owner", "N3w-pass-4-tests", REMOTE_ADDR="10.3.1.1").status_code == 302
+
+
+def test_the_reset_email_is_sent_by_a_task_not_during_the_request(client, owner, mailoutbox):
+    assert client.post(reverse("password_reset"), {"email": owner.email}).status_code == 302
+    assert mailoutbox == []  # queued for the worker
 
 
 # --- Sessions -----------------------------------------------------------------------------
@@ -319,3 +316,30 @@ def test_the_bells_polling_does_not_keep_an_idle_session_alive(owner_client, set
     session.save()
     response = owner_client.get(reverse("notification-bell"), HTTP_HX_REQUEST="true")
     assert response["HX-Redirect"] == reverse("login")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"REQUIRE_2FA_FOR": "admin,boss"}, "REQUIRE_2FA_FOR has unknown roles: boss"),
+        ({"LOGIN_FAILURE_LIMIT": "0"}, "LOGIN_FAILURE_LIMIT must be at least 1"),
+        ({"SESSION_IDLE_MINUTES": "an hour"}, "SESSION_IDLE_MINUTES must be a whole number"),
+        ({"SECURITY_LOG_RETENTION_DAYS": "-1"}, "SECURITY_LOG_RETENTION_DAYS must be at least 1"),
+    ],
+)
+def test_a_bad_security_setting_stops_start_up_naming_it(env, message):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import crm.settings"],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr

@@ -414,7 +414,8 @@ def test_choosing_a_company_offers_its_visible_contacts(owner_client, owner, out
     body = owner_client.get(reverse("deals:contact-options"), {"company": company.pk}, **HTMX).content.decode()
     assert "Ada Lovelace" in body
     assert "Hidden" not in body
-    assert owner_client.get(reverse("deals:contact-options"), {"company": "x"}).content.decode().strip() == ""
+    assert owner_client.get(reverse("deals:contact-options"), {"company": ""}).content.decode().strip() == ""
+    assert owner_client.get(reverse("deals:contact-options"), {"company": "x"}).status_code == 400
 
 
 def test_a_new_deal_starts_in_the_base_currency(owner_client, pipeline):

@@ -100,10 +100,15 @@ def test_an_admin_sees_other_teams(built, outsider, admin_client):
     assert response.context["winloss"].total.won == 1
 
 
-def test_unknown_or_malformed_filters_are_ignored(built, manager_client):
-    response = manager_client.get(reverse("reports:funnel"), {"from": "garbage", "pipeline": "x1", "sort": "id;drop"})
+def test_unknown_filters_are_ignored(built, manager_client):
+    response = manager_client.get(reverse("reports:funnel"), {"pipeline": "987654321", "sort": "id;drop"})
     assert response.status_code == 200
     assert response.context["scope"].pipeline == built["pipeline"]
+
+
+@pytest.mark.parametrize("params", [{"from": "garbage"}, {"pipeline": "x1"}, {"to": "0001-01"}, {"team": "²"}])
+def test_malformed_filters_are_a_400(built, manager_client, params):
+    assert manager_client.get(reverse("reports:funnel"), params).status_code == 400
 
 
 @pytest.fixture
