@@ -393,7 +393,7 @@ def _hostile(findings: Findings, client: Client, who: str, method: str, path: st
                 findings.request(client, who, method, path, {name: value})
 
 
-SECTIONS = ["", "contacts", "deals", "activities", "reports"]
+SECTIONS = ["", "contacts", "deals", "activities", "reports", "api", "integrations", "events"]
 
 
 def _section(name: str) -> str:
