@@ -132,6 +132,8 @@ class Activity(models.Model):
             models.Index(fields=["owner", "due_at", "id"], name="activity_owner_due"),
             models.Index(fields=["owner", "-created_at", "-id"], name="activity_owner_created"),
             models.Index(fields=["-created_at", "-id"], name="activity_created"),
+            # The API's keyset pages and ?updated_since= (integrations).
+            models.Index(fields=["updated_at", "id"], name="activity_updated"),
             models.Index(fields=["type", "-created_at"], name="activity_type_created"),
             models.Index(fields=["company", "-created_at"], name="activity_company"),
             models.Index(fields=["contact", "-created_at"], name="activity_contact"),

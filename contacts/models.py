@@ -163,6 +163,8 @@ class Company(models.Model):
             models.Index(fields=["owner", "name", "id"], name="company_owner_name"),
             models.Index(Lower("name"), "id", name="company_lower_name"),
             models.Index(fields=["-created_at", "-id"], name="company_created"),
+            # The API's keyset pages and ?updated_since= (integrations).
+            models.Index(fields=["updated_at", "id"], name="company_updated"),
             models.Index(fields=["lifecycle_stage", "name"], name="company_lifecycle_name"),
             models.Index(fields=["lifecycle_stage", "id"], name="company_lifecycle_id"),
             models.Index(fields=["country", "id"], name="company_country_id"),
@@ -333,6 +335,8 @@ class Contact(models.Model):
             models.Index(fields=["owner", "last_name", "first_name", "id"], name="contact_owner_name"),
             models.Index(Lower("last_name"), Lower("first_name"), "id", name="contact_lower_name"),
             models.Index(fields=["-created_at", "-id"], name="contact_created"),
+            # The API's keyset pages and ?updated_since= (integrations).
+            models.Index(fields=["updated_at", "id"], name="contact_updated"),
             models.Index(fields=["company"], name="contact_company"),
             models.Index(fields=["lifecycle_stage", "id"], name="contact_lifecycle_id"),
             models.Index(fields=["country", "id"], name="contact_country_id"),

@@ -134,6 +134,11 @@ INSTALLED_APPS = [
     "deals",
     "activities",
     "reports",
+    # REST API and API tokens (README, "API and integrations"); last: it may import every app.
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -434,6 +439,44 @@ PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), magnetometer=(), "
     "microphone=(), midi=(), payment=(), publickey-credentials-get=(), usb=(), xr-spatial-tracking=()"
 )
+# --- REST API (integrations) ---------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    # Data endpoints take only personal API tokens (``Authorization: Bearer …``); the schema
+    # view also takes the signed-in session so the docs page can read it.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["integrations.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["integrations.permissions.TokenScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["integrations.throttling.TokenRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["integrations.parsers.LimitedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "integrations.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CRM API",
+    "DESCRIPTION": "Companies, contacts, deals, activities and notes. Authenticate with a personal API token.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from drf-spectacular-sidecar's installed static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # The schema: for a token or the signed-in session (the docs page reads it with the session).
+    "SERVE_AUTHENTICATION": [
+        "integrations.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+}
+# Requests per token ("N/second|minute|hour|day"), counted in the shared cache (Redis).
+API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/minute")
+# Failed token authentications per client IP and minute before further attempts get 429.
+API_AUTH_FAILURES_PER_MINUTE = env_int("API_AUTH_FAILURES_PER_MINUTE", 30, minimum=1)
+# Largest JSON body the API reads; a bigger one is answered 413 without being read.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024)
+
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 

@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 
 from activities import views as activities_views
 from crm import auth_views, views
+from integrations import urls as integrations_urls
 
 # 403 and 404 render with the request (navigation for signed-in users); 500 keeps Django's
 # handler, which renders templates/500.html with an empty context, so a broken database or
@@ -60,6 +61,10 @@ urlpatterns = [
     path("deals/", include("deals.urls")),
     path("activities/", include("activities.urls")),
     path("reports/", include("reports.urls")),
+    # REST API and personal API tokens (the integrations app, last in the import order).
+    path("api/v1/", include((integrations_urls.api_urlpatterns, "api"))),
+    path("account/api-tokens/", include("integrations.urls")),
+    path("events/unmatched/", include((integrations_urls.event_urlpatterns, "events"))),
 ]
 
 if settings.DEBUG:

@@ -169,6 +169,8 @@ class Deal(models.Model):
         ]
         indexes = [
             models.Index(fields=["pipeline", "stage", "status", "-created_at"], name="deal_board"),
+            # The API's keyset pages and ?updated_since= (integrations).
+            models.Index(fields=["updated_at", "id"], name="deal_updated"),
             models.Index(fields=["owner", "status", "-created_at"], name="deal_owner_status"),
             # My day's stale deals: an owner's open deals, longest without activity first.
             models.Index(fields=["owner", "status", "last_activity_at", "id"], name="deal_owner_stale"),

@@ -176,6 +176,7 @@ def _object_kwargs(world: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "deals:card": {"pk": d},
         "deals:edit": {"pk": d},
         "deals:move": {"pk": d},
+        "deals:card": {"pk": d},
         "deals:line-item-add": {"pk": d},
         "deals:line-item-edit": {"pk": d, "item_pk": world["item"].pk},
         "deals:line-item-remove": {"pk": d, "item_pk": world["item"].pk},
@@ -189,6 +190,19 @@ def _object_kwargs(world: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "activities:reminder-add": {"pk": world["activity"].pk},
         "activities:reminder-cancel": {"pk": world["reminder"].pk},
         "reports:subscription-toggle": {"team_id": world["north"].pk},
+        # The REST API (token-authenticated: a session gets 401 JSON) and the token/event pages.
+        "api:company": {"pk": c},
+        "api:company-archive": {"pk": c},
+        "api:company-restore": {"pk": c},
+        "api:contact": {"pk": ct},
+        "api:contact-archive": {"pk": ct},
+        "api:contact-restore": {"pk": ct},
+        "api:deal": {"pk": d},
+        "api:deal-move": {"pk": d},
+        "api:activity": {"pk": world["activity"].pk},
+        "api:note": {"pk": world["activity"].pk},
+        "integrations:token-revoke": {"pk": 1},
+        "events:unmatched-link": {"pk": 1},
         # Django's own views: a password-reset link with a junk token.
         "password_reset_confirm": {"uidb64": "MQ", "token": "set-password"},
     }
@@ -382,7 +396,7 @@ def _hostile(findings: Findings, client: Client, who: str, method: str, path: st
                 findings.request(client, who, method, path, {name: value})
 
 
-SECTIONS = ["", "contacts", "deals", "activities", "reports"]
+SECTIONS = ["", "contacts", "deals", "activities", "reports", "api", "integrations", "events"]
 
 
 def _section(name: str) -> str:

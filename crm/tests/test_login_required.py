@@ -34,10 +34,21 @@ def _concrete(route: str) -> str:
     return "/" + route.lstrip("^").rstrip("$").replace("\\", "")
 
 
+# The REST API (integrations): authenticated by API tokens, it answers 401 JSON, not a redirect.
+API_PREFIX = "api/v1/"
+API_PAGES = {"docs"}  # the API's page for people redirects like every other page
+
 ROUTES = [
     (route, pattern)
     for route, pattern in _walk(get_resolver().url_patterns)
-    if not route.startswith(("admin/", "static/", "media/")) and pattern.name not in PUBLIC | TOKEN_ROUTES
+    if not route.startswith(("admin/", "static/", "media/"))
+    and pattern.name not in PUBLIC | TOKEN_ROUTES
+    and (not route.startswith(API_PREFIX) or pattern.name in API_PAGES)
+]
+API_ROUTES = [
+    (route, pattern)
+    for route, pattern in _walk(get_resolver().url_patterns)
+    if route.startswith(API_PREFIX) and pattern.name not in API_PAGES
 ]
 
 
@@ -47,6 +58,13 @@ def test_it_sends_anonymous_users_to_login(client, db, route, pattern):
     response = client.get(url)
     assert response.status_code == 302, url
     assert response["Location"].startswith("/accounts/login/"), url
+
+
+@pytest.mark.parametrize(("route", "pattern"), API_ROUTES, ids=[r for r, _ in API_ROUTES])
+def test_the_api_answers_anonymous_requests_401(client, db, route, pattern):
+    response = client.get(_concrete(route))
+    assert response.status_code == 401
+    assert "WWW-Authenticate" in response
 
 
 def test_the_admin_asks_anonymous_users_to_sign_in(client, db):

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from typing import Self
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class TokenScope(models.TextChoices):
+    READ = "read", _("Read only")
+    READ_WRITE = "read_write", _("Read and write")
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self, now=None) -> Self:
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
+class ApiToken(models.Model):
+    """A personal API token: acts as its user with the user's access, limited by ``scope``.
+
+    Only the SHA-256 of the secret is stored; ``prefix`` (the start of the token) lets a person
+    recognise it in lists.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("user")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    scope = models.CharField(_("scope"), max_length=10, choices=TokenScope.choices, default=TokenScope.READ)
+    prefix = models.CharField(_("prefix"), max_length=16, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True, editable=False)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["secret_hash"], name="apitoken_unique_secret_hash")]
+        indexes = [models.Index(fields=["user", "-created_at"], name="apitoken_user_created")]
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == TokenScope.READ_WRITE
+
+    def is_active(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class RevenueEffect(models.TextChoices):
+    NONE = "none", _("None")
+    REVENUE = "revenue", _("Revenue")
+    REFUND = "refund", _("Refund")
+
+
+class EventType(models.Model):
+    """A kind of business event other systems send (invoice paid, ticket opened…); admins define them."""
+
+    key = models.SlugField(_("key"), max_length=50, unique=True, help_text=_("What senders put in “type”."))
+    name = models.CharField(_("name"), max_length=100)
+    icon = models.CharField(_("icon"), max_length=40, default="bi-lightning", help_text=_("A Bootstrap icon name."))
+    color = models.CharField(_("colour"), max_length=7, default="#6c757d")
+    revenue_effect = models.CharField(
+        _("amount counts as"), max_length=8, choices=RevenueEffect.choices, default=RevenueEffect.NONE
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(color__regex=r"^#[0-9a-fA-F]{6}$"), name="eventtype_color_hex"),
+        ]
+        verbose_name = _("business event type")
+        verbose_name_plural = _("business event types")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BusinessEvent(models.Model):
+    """Something another system (billing, shipping, support) reports about a customer.
+
+    Idempotent by (``source``, ``external_id``): the same event sent twice is one row. An event
+    whose customer could not be matched keeps ``company`` and ``contact`` empty and waits on the
+    Unmatched events page until someone links it.
+    """
+
+    source = models.CharField(_("source"), max_length=40)
+    external_id = models.CharField(_("external id"), max_length=200)
+    type = models.ForeignKey(EventType, on_delete=models.PROTECT, related_name="events", verbose_name=_("type"))
+    occurred_at = models.DateTimeField(_("occurred"))
+    title = models.CharField(_("title"), max_length=300)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    customer_ref = models.JSONField(_("customer as sent"), default=dict, blank=True)
+    company = models.ForeignKey(
+        "contacts.Company", on_delete=models.SET_NULL, null=True, blank=True, related_name="business_events"
+    )
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.SET_NULL, null=True, blank=True, related_name="business_events"
+    )
+    received_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    linked_at = models.DateTimeField(_("linked"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="businessevent_unique_source_id")]
+        indexes = [
+            models.Index(
+                fields=["-received_at", "-id"],
+                condition=Q(company__isnull=True, contact__isnull=True),
+                name="businessevent_unmatched",
+            ),
+            models.Index(fields=["company", "-occurred_at"], name="businessevent_company"),
+        ]
+        verbose_name = _("business event")
+        verbose_name_plural = _("business events")
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.external_id}"
+
+    @property
+    def is_matched(self) -> bool:
+        return self.company_id is not None or self.contact_id is not None

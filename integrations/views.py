@@ -1,0 +1,82 @@
+"""Pages for personal API tokens (linked from Preferences)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from crm.params import MAX_ID
+from integrations.events import event_link
+from integrations.forms import ApiTokenForm, EventLinkForm
+from integrations.selectors import (
+    api_token_for_user,
+    api_tokens_for_user,
+    unmatched_event_for_user,
+    unmatched_events_for_user,
+)
+from integrations.services import api_token_create, api_token_revoke
+
+
+def _page(request: HttpRequest, form: ApiTokenForm, *, secret: str = "", status: int = 200) -> HttpResponse:
+    context = {"form": form, "tokens": list(api_tokens_for_user(request.user)), "secret": secret}
+    return render(request, "integrations/token_list.html", context, status=status)
+
+
+@require_GET
+def token_list(request: HttpRequest) -> HttpResponse:
+    return _page(request, ApiTokenForm())
+
+
+@require_http_methods(["GET", "POST"])
+def token_create(request: HttpRequest) -> HttpResponse:
+    form = ApiTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        expires_on = form.cleaned_data["expires_on"]
+        expires_at = dt.datetime.combine(expires_on, dt.time.min, tzinfo=dt.UTC) if expires_on else None
+        created = api_token_create(
+            user=request.user, name=form.cleaned_data["name"], scope=form.cleaned_data["scope"], expires_at=expires_at
+        )
+        # Shown on this response only: the secret is not stored and cannot be shown again.
+        response = _page(request, ApiTokenForm(), secret=created.secret, status=201)
+        response["Cache-Control"] = "no-store"
+        return response
+    return _page(request, form, status=400 if request.method == "POST" else 200)
+
+
+@require_POST
+def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    token = api_token_for_user(request.user, min(pk, MAX_ID))
+    api_token_revoke(token=token, actor=request.user)
+    messages.success(request, _("Token “%(name)s” revoked.") % {"name": token.name})
+    return redirect("integrations:token-list")
+
+
+@require_GET
+def unmatched_events(request: HttpRequest) -> HttpResponse:
+    events = list(unmatched_events_for_user(request.user)[:100])
+    return render(
+        request, "integrations/unmatched_events.html", {"events": events, "form": EventLinkForm(user=request.user)}
+    )
+
+
+@require_POST
+def unmatched_event_link(request: HttpRequest, pk: int) -> HttpResponse:
+    event = unmatched_event_for_user(request.user, min(pk, MAX_ID))
+    form = EventLinkForm(request.POST, user=request.user)
+    if not form.is_valid():
+        events = list(unmatched_events_for_user(request.user)[:100])
+        context = {"events": events, "form": form, "form_event": event}
+        return render(request, "integrations/unmatched_events.html", context, status=400)
+    event_link(
+        event=event,
+        actor=request.user,
+        company=form.cleaned_data["company_obj"],
+        contact=form.cleaned_data["contact_obj"],
+    )
+    messages.success(request, _("Event linked; it is now on the customer's timeline."))
+    return redirect("events:unmatched")
