@@ -176,7 +176,6 @@ def _object_kwargs(world: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "deals:card": {"pk": d},
         "deals:edit": {"pk": d},
         "deals:move": {"pk": d},
-        "deals:card": {"pk": d},
         "deals:line-item-add": {"pk": d},
         "deals:line-item-edit": {"pk": d, "item_pk": world["item"].pk},
         "deals:line-item-remove": {"pk": d, "item_pk": world["item"].pk},

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('activities', '0006_add_activity_version'),
-        ('contacts', '0011_add_updated_index'),
+        ('contacts', '0015_add_updated_index'),
         ('deals', '0010_add_updated_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

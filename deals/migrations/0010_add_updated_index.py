@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('contacts', '0011_add_updated_index'),
+        ('contacts', '0015_add_updated_index'),
         ('deals', '0009_add_line_item_version'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

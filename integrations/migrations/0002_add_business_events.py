@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('contacts', '0010_add_record_version'),
+        ('contacts', '0015_add_updated_index'),
         ('integrations', '0001_add_api_token'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('contacts', '0010_add_record_version'),
+        ('contacts', '0014_add_company_cjk_bigram_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
