@@ -139,10 +139,18 @@ def _copy_literal(value: object) -> str:
         return NULL
     if isinstance(value, bool):
         return _b(value)
+    if isinstance(value, list):  # an ArrayField's value (JSONField values come wrapped in Json)
+        return _array_literal(value)
     value = getattr(value, "adapted", value)  # psycopg2's Json wrapper of JSONField values
     if isinstance(value, dict | list):
         value = json.dumps(value)
     return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _array_literal(values: list) -> str:
+    """A PostgreSQL array literal of text values for COPY (``{"a","b"}``)."""
+    items = ('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+    return _copy_literal("{" + ",".join(items) + "}")
 
 
 def _b(value: bool) -> str:
