@@ -17,7 +17,7 @@ from crm import services
 from crm.forms import PreferencesForm
 from crm.i18n import language_codes
 from crm.models import Notification
-from crm.params import BadParameter, clean_text
+from crm.params import BadParameter, clean_text, safe_next
 from crm.search import search_all
 from crm.security import two_factor_enabled
 from crm.selectors import health_status, notification_for_user
@@ -95,11 +95,14 @@ def language_set(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest(_("Unknown language."))
     if request.user.is_authenticated:
         services.user_language_set(user=request.user, language=language)
-    next_url = request.POST.get("next") or request.META.get("HTTP_REFERER") or ""
-    if not url_has_allowed_host_and_scheme(
-        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        next_url = reverse("home")
+    next_url = safe_next(request, "")
+    if not next_url:
+        # Back to the page the switcher was on (an absolute URL of this site), else home.
+        referer = request.META.get("HTTP_REFERER", "")
+        same_site = referer.startswith(("http://", "https://")) and url_has_allowed_host_and_scheme(
+            referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+        next_url = referer if same_site and "\x00" not in referer else reverse("home")
     response = redirect(next_url)
     if language:
         response.set_cookie(
