@@ -24,7 +24,8 @@ def check_and_preview(page: Page, file_name: str, data: bytes) -> None:
 
 
 def confirm_and_wait(page: Page) -> None:
-    page.get_by_role("button", name=re.compile(r"^Import \d+ records?")).click()
+    # "Import with these choices" when the preview lists likely duplicates to decide on.
+    page.get_by_role("button", name=re.compile(r"^Import (\d+ records?|with these choices)")).click()
     expect(page.get_by_role("heading", name="Result")).to_be_visible(timeout=WAIT)
 
 
