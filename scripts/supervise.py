@@ -135,19 +135,24 @@ class Supervisor:
                 child.process.wait()
 
     def run(self) -> int:
+        # Ctrl-C and SIGTERM only ask the loop to stop: an exception raised wherever the main
+        # thread happens to be (starting a child, writing a log line) could leave a child
+        # unrecorded or a lock held, and the supervisor would then never exit.
+        requested: list[int] = []
+
         def on_signal(signum, frame):
-            raise KeyboardInterrupt
+            requested.append(signum)
 
         signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
         try:
             for child in self.children:
-                self.start(child)
-            while True:
+                if not requested:
+                    self.start(child)
+            while not requested:
                 for child in self.children:
                     self.check(child)
                 time.sleep(0.2)
-        except KeyboardInterrupt:
-            pass
         finally:
             self.stop()
         return 0
