@@ -1,5 +1,5 @@
 """`make audit` (scripts/audit.py) reads pip-audit's JSON report: a known vulnerability always
-fails; a lookup that could not happen fails only where an audit is required (CI)."""
+fails; a lookup that could not happen fails only where an audit is required (AUDIT_REQUIRED=1)."""
 
 import importlib.util
 import sys
