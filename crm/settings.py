@@ -139,6 +139,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "integrations",
+    # The benchmark's dataset generator (manage.py generate_dataset) lives with the benchmark;
+    # no product app imports it.
+    "bench",
 ]
 
 MIDDLEWARE = [

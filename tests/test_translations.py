@@ -65,9 +65,23 @@ def test_the_catalogues_hold_exactly_the_strings_the_code_marks(tmp_path):
     for name in SOURCES:
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("tests", "__pycache__", "*.pyc"))
     shutil.copy(ROOT / "manage.py", tmp_path / "manage.py")
+    # The benchmark is an installed app (its dataset command) but not translated: present for
+    # the settings to load, left out of the extraction as `make messages` leaves it out.
+    shutil.copytree(ROOT / "bench", tmp_path / "bench", ignore=shutil.ignore_patterns("tests", "__pycache__", "*.pyc"))
     (tmp_path / "locale").mkdir()
     subprocess.run(
-        [sys.executable, "manage.py", "makemessages", "-l", "ru", "--no-location", "--no-wrap", "-v", "0"],
+        [
+            sys.executable,
+            "manage.py",
+            "makemessages",
+            "-l",
+            "ru",
+            "--no-location",
+            "--no-wrap",
+            "--ignore=bench",
+            "-v",
+            "0",
+        ],
         cwd=tmp_path,
         check=True,
         capture_output=True,
