@@ -395,9 +395,9 @@ class ContactForm(_CustomerForm):
         """A new contact for a company (``?company=``) starts with the company's address."""
         if self.is_bound:
             return
-        company_id = self.initial.get("company")
-        company_id = getattr(company_id, "pk", company_id)
-        if not company_id or not str(company_id).isdigit():
+        initial = self.initial.get("company")
+        company_id = id_or_none(getattr(initial, "pk", initial))
+        if company_id is None:
             return
         company = self.fields["company"].queryset.filter(pk=company_id).first()
         for name, value in contact_address_defaults(company).items():
