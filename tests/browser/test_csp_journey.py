@@ -44,6 +44,9 @@ def test_the_calendar_switches_person_and_team_when_a_select_changes(page: Page)
 
     team.select_option(value=team_value)
     expect(page).to_have_url(re.compile(rf"[?&]team={team_value}"))
+    # The URL changes when the navigation commits, before the new page's script has
+    # attached its change listener: wait for the load, or the next select races it.
+    page.wait_for_load_state("load")
 
     person = page.get_by_label("Person")
     person_value = person.locator("option").nth(1).get_attribute("value")
