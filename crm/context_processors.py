@@ -42,6 +42,9 @@ def shell(request: HttpRequest) -> dict:
     """What the app shell (navigation, bell) needs on every page."""
     user = getattr(request, "user", None)
     context = {"base_currency": settings.BASE_CURRENCY, "shell_urls": _shell_urls(get_script_prefix())}
+    # Set by crm.replica when this page read a replica that lags behind the primary.
+    if getattr(request, "data_as_of", None):
+        context["data_as_of"] = request.data_as_of
     if user is not None and user.is_authenticated:
         context["unread_notifications"] = user.unread_notification_count
     return context

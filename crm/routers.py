@@ -1,15 +1,17 @@
-"""Send report reads to a read replica when DATABASE_REPLICA_URL is set (docs/scaling.md)."""
+"""Database routing: writes to the primary; reads to the replica only where a request asks.
 
-from django.conf import settings
+``crm.replica.ReplicaReadsMiddleware`` decides per request (list and report pages, the user
+has no write the replica has not replayed yet, the replica is up) and sets
+``crm.replica.read_alias`` for the duration of the view; everything else — every write,
+every Celery task, every other page — reads the primary (docs/scaling.md).
+"""
 
-REPLICA_APPS = {"reports"}
+from crm.replica import read_alias
 
 
-class ReportsReplicaRouter:
+class PrimaryReplicaRouter:
     def db_for_read(self, model, **hints):
-        if model._meta.app_label in REPLICA_APPS and "replica" in settings.DATABASES:
-            return "replica"
-        return None
+        return read_alias.get()
 
     def db_for_write(self, model, **hints):
         return "default"

@@ -166,6 +166,9 @@ MIDDLEWARE = [
     "crm.middleware.TwoFactorMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
+    # After everything else: runs list and report views against the read replica when one is
+    # configured (crm/replica.py); does nothing otherwise.
+    "crm.replica.ReplicaReadsMiddleware",
 ]
 
 if not DEBUG:
@@ -210,7 +213,45 @@ if os.environ.get("DATABASE_REPLICA_URL"):
     DATABASES["replica"] = env_database("DATABASE_REPLICA_URL", "")
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     DATABASES["replica"]["DISABLE_SERVER_SIDE_CURSORS"] = True
-DATABASE_ROUTERS = ["crm.routers.ReportsReplicaRouter"]
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+DATABASE_ROUTERS = ["crm.routers.PrimaryReplicaRouter"]
+# Read replica (crm/replica.py, docs/scaling.md): the GET pages that may read it — lists and
+# reports, never a page that edits. Everything else, and every Celery task, reads the primary.
+REPLICA_VIEWS = frozenset(
+    {
+        "contacts:company-list",
+        "contacts:contact-list",
+        "deals:list",
+        "activities:list",
+        "reports:index",
+        "reports:funnel",
+        "reports:funnel-csv",
+        "reports:forecast",
+        "reports:forecast-csv",
+        "reports:accuracy",
+        "reports:accuracy-csv",
+        "reports:winloss",
+        "reports:winloss-csv",
+        "reports:velocity",
+        "reports:velocity-csv",
+        "reports:activity",
+        "reports:activity-csv",
+        "reports:customer-value",
+        "reports:customer-value-csv",
+        "reports:top-customers",
+        "reports:top-customers-csv",
+        "reports:cohorts",
+        "reports:cohorts-csv",
+        "reports:dormant",
+        "reports:dormant-csv",
+        "reports:cross-sell",
+        "reports:cross-sell-csv",
+    }
+)
+REPLICA_STATUS_SECONDS = env_int("REPLICA_STATUS_SECONDS", 2, minimum=0)
+REPLICA_RETRY_SECONDS = env_int("REPLICA_RETRY_SECONDS", 30, minimum=0)
+REPLICA_LAG_WARNING_SECONDS = env_int("REPLICA_LAG_WARNING_SECONDS", 30, minimum=0)
+REPLICA_READ_YOUR_WRITES_SECONDS = env_int("REPLICA_READ_YOUR_WRITES_SECONDS", 600, minimum=1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
