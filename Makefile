@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test setup services db demo chromium gettext messages lint check audit pytest bench bench-db dataset wrk screenshots clean help dedupe-bench replica replica-stop
+.PHONY: run test setup services db demo chromium gettext messages lint check audit pytest bench bench-db dataset wrk screenshots clean help dedupe-bench replica replica-stop backup
 
 help:
 	@echo "make run    - set everything up and serve the CRM on http://127.0.0.1:8000 (web, worker, beat)"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench  - generate the large dataset and check the performance budgets"
 	@echo "make dataset SCALE=small|large - (re)generate the benchmark dataset in crm_bench"
 	@echo "make dedupe-bench [SIZES='1000 10000'] - duplicate matcher precision/recall, bench/dedupe_results.md"
+	@echo "make backup - a pg_dump of the database into var/backups/ (docs/backup.md: restore and point-in-time recovery)"
 	@echo "make replica / replica-stop - a private PostgreSQL primary + streaming replica on ports 55432/55433"
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -129,6 +130,11 @@ dedupe-bench: $(STAMP) services
 	@DATABASE_URL=$(DEDUPE_DATABASE_URL) $(BIN)/python manage.py ensure_database
 	@DATABASE_URL=$(DEDUPE_DATABASE_URL) $(BIN)/python manage.py migrate --no-input -v 0
 	DATABASE_URL=$(DEDUPE_DATABASE_URL) nice -n 10 $(BIN)/python -m bench.dedupe_quality --originals $(SIZES) --seed 42 --write
+
+# A dump of DATABASE_URL into var/backups/ (docs/backup.md: restore, compare, point-in-time recovery).
+backup: $(STAMP)
+	@mkdir -p var/backups
+	@$(BIN)/python scripts/backup.py dump --out var/backups/crm-$$(date +%Y%m%d-%H%M%S).dump
 
 # A private primary + streaming replica on loopback (docs/scaling.md, "Read replicas").
 replica:
