@@ -39,7 +39,7 @@ demo: db
 	@$(BIN)/python manage.py seed_demo
 
 run: setup demo
-	@echo "Serving the CRM on http://127.0.0.1:8000 with a Celery worker and beat (a process that dies is restarted). Ctrl-C stops all."
+	@echo "Serving the CRM on http://127.0.0.1:8000 with Celery workers (default, bulk, integrations queues) and beat (a process that dies is restarted). Ctrl-C stops all."
 	@mkdir -p var
 	$(BIN)/python scripts/supervise.py -f Procfile
 

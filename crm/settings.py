@@ -14,6 +14,7 @@ from zoneinfo import available_timezones
 
 import dj_database_url
 from celery.schedules import crontab
+from kombu import Queue
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -292,6 +293,24 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
 # Several stacks may share one Redis database (the browser tests run one per test process):
 # each then sends to and consumes from its own queue.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
+# A queue per kind of work, so a 100k-row import or a full rollup rebuild never delays a
+# reminder: the default queue keeps what a person waits for (reminders, notifications,
+# sweeps, the outbox, password resets); the others take the bulk work. `make run` starts
+# a worker for the default queue, one for imports + rollups and one for integrations
+# (Procfile; docs/scaling.md). A worker started without -Q consumes every queue.
+CELERY_QUEUE_NAMES = {
+    kind: f"{CELERY_TASK_DEFAULT_QUEUE}.{kind}" if kind else CELERY_TASK_DEFAULT_QUEUE
+    for kind in ("", "imports", "rollups", "integrations")
+}
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in CELERY_QUEUE_NAMES.values()]
+CELERY_TASK_DEFAULT_ROUTING_KEY = CELERY_TASK_DEFAULT_QUEUE
+CELERY_TASK_ROUTES = {
+    "contacts.tasks.import_analyse": {"queue": CELERY_QUEUE_NAMES["imports"]},
+    "contacts.tasks.import_run": {"queue": CELERY_QUEUE_NAMES["imports"]},
+    "contacts.tasks.refresh_duplicates": {"queue": CELERY_QUEUE_NAMES["imports"]},
+    "reports.tasks.*": {"queue": CELERY_QUEUE_NAMES["rollups"]},
+    "integrations.*": {"queue": CELERY_QUEUE_NAMES["integrations"]},
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # How often beat runs the sweeps that find due reminders and imports whose worker died.

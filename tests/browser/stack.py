@@ -118,7 +118,8 @@ def running_stack(*, name: str, redis_db: int, log_dir: Path) -> Iterator[Stack]
     stack.manage("migrate", "--no-input", "-v", "0")
     stack.manage("seed_demo")
     # Drop whatever an earlier run left in this stack's queue (not the other stacks' queues).
-    subprocess.run(["redis-cli", "-n", str(redis_db), "DEL", f"e2e-{name}"], capture_output=True, check=False)
+    queues = [f"e2e-{name}", *(f"e2e-{name}.{kind}" for kind in ("imports", "rollups", "integrations"))]
+    subprocess.run(["redis-cli", "-n", str(redis_db), "DEL", *queues], capture_output=True, check=False)
     commands = {
         "web": [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
         "worker": [

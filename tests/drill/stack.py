@@ -113,13 +113,19 @@ class DrillStack:
         self.manage("seed_demo")
         self.manage("rebuild_rollups")
 
-    def start(self) -> None:
+    def start(self, workers: dict[str, str] | None = None) -> None:
+        """Web, beat and ``workers`` (name: extra celery worker arguments; default one worker
+        with two processes on every queue)."""
         procfile = self.base_dir / "Procfile"
         python = sys.executable
+        workers = workers or {"worker": "--concurrency=2"}
         procfile.write_text(
             f"web: {python} -m gunicorn crm.wsgi -w 2 -b 127.0.0.1:{self.port} --timeout 30 --graceful-timeout 5\n"
-            f"worker: {python} -m celery -A crm worker --concurrency=2 --loglevel=INFO -n drill-{os.getpid()}@%h\n"
-            f"beat: {python} -m celery -A crm beat --loglevel=INFO --schedule {self.base_dir}/beat-schedule\n"
+            + "".join(
+                f"{name}: {python} -m celery -A crm worker {args} --loglevel=INFO -n {name}-{os.getpid()}@%h\n"
+                for name, args in workers.items()
+            )
+            + f"beat: {python} -m celery -A crm beat --loglevel=INFO --schedule {self.base_dir}/beat-schedule\n"
         )
         with self.log.open("wb") as out:
             self.supervisor = subprocess.Popen(
