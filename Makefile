@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test setup services db demo chromium gettext messages lint check audit pytest bench bench-db dataset wrk screenshots clean help dedupe-bench replica replica-stop backup
+.PHONY: run test setup services db demo chromium pgbouncer gettext messages lint check audit pytest bench bench-db dataset wrk screenshots clean help dedupe-bench replica replica-stop backup
 
 help:
 	@echo "make run    - set everything up and serve the CRM on http://127.0.0.1:8000 (web, worker, beat)"
@@ -50,6 +50,14 @@ chromium:
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "Browser tests need Chromium at $(CHROMIUM): sudo apt-get install chromium (or set CHROMIUM=/path)"; exit 1; fi; }
 
+# PgBouncer: the suite runs a subset through it in transaction mode (tests/pgbouncer/).
+pgbouncer:
+	@command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing PgBouncer for the pooling test (apt-get)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; \
+	  else echo "The pooling test needs PgBouncer: sudo apt-get install pgbouncer"; exit 1; fi; }
+
 # GNU gettext: the translation guard (tests/test_translations.py) extracts the marked strings
 # with it. The compiled catalogues (locale/*/LC_MESSAGES/django.mo) are committed, so serving
 # the CRM does not need it.
@@ -88,7 +96,7 @@ audit: $(STAMP)
 pytest: $(STAMP)
 	$(TEST_ENV) $(BIN)/pytest -n $(PYTEST_WORKERS)
 
-test: setup demo chromium gettext lint check audit pytest
+test: setup demo chromium pgbouncer gettext lint check audit pytest
 
 # The demo has Chinese company names; without a CJK font Chromium draws them as boxes.
 screenshots: setup chromium
