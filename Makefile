@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test setup services db demo chromium pgbouncer gettext messages lint check audit pytest bench bench-db dataset wrk screenshots clean help dedupe-bench replica replica-stop backup
+.PHONY: run test setup services db demo chromium pgbouncer gettext messages lint check audit pytest bench bench-db dataset wrk screenshots clean help dedupe-bench replica replica-stop backup loadtest
 
 help:
 	@echo "make run    - set everything up and serve the CRM on http://127.0.0.1:8000 (web, worker, beat)"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench  - generate the large dataset and check the performance budgets"
 	@echo "make dataset SCALE=small|large - (re)generate the benchmark dataset in crm_bench"
 	@echo "make dedupe-bench [SIZES='1000 10000'] - duplicate matcher precision/recall, bench/dedupe_results.md"
+	@echo "make loadtest [SCALE=small] - mixed users (Locust) at 25/50/100 users, 2 and 4 gunicorn workers"
 	@echo "make backup - a pg_dump of the database into var/backups/ (docs/backup.md: restore and point-in-time recovery)"
 	@echo "make replica / replica-stop - a private PostgreSQL primary + streaming replica on ports 55432/55433"
 
@@ -129,6 +130,12 @@ wrk:
 
 bench: bench-db wrk
 	$(BENCH_ENV) $(BIN)/python bench/run.py --scale $(SCALE)
+
+# Mixed users (Locust) against gunicorn with 2 and 4 workers at 25/50/100 users, an import
+# running; writes bench/loadtest_results.md (README "Performance").
+loadtest: SCALE ?= large
+loadtest: bench-db
+	$(BENCH_ENV) $(BIN)/python bench/loadtest.py --scale $(SCALE)
 
 # The duplicate matcher on generated people, in a scratch database of its own (rows are added
 # and removed); writes bench/dedupe_results.md and bench/dedupe_pr_curve.svg.

@@ -1,0 +1,210 @@
+"""``make loadtest``: mixed users against gunicorn, step by step, with an import running.
+
+For each number of gunicorn workers (2 and 4) and of users (25, 50, 100): serve the CRM as
+``make bench`` does (DEBUG off, the generated dataset), queue a 20,000-row contact import for
+a bulk Celery worker, and run Locust headless (bench/locustfile.py: reps browsing, searching,
+logging activities and moving deals; managers reading reports) for ``--seconds``. Writes
+p50/p95/p99, errors and requests/s per step to ``bench/results/loadtest.json`` and
+``bench/loadtest_results.md``; exits 1 when a target is missed (0 errors; p95 ≤ 150 ms at 50
+users with 4 workers; requests/s growing with workers).
+
+    .venv/bin/python bench/loadtest.py [--scale large] [--seconds 60] [--users 25 50 100] [--workers 2 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.run import PYTHON, _setup_django, ensure_dataset, host_reference, server_env, start_gunicorn  # noqa: E402
+
+IMPORT_ROWS = 20_000
+P95_TARGET_MS = 150.0
+
+
+def start_bulk_worker(env: dict[str, str], queue: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [PYTHON, "-m", "celery", "-A", "crm", "worker", "--concurrency=1", "--loglevel=WARNING"]
+        + ["-Q", f"{queue}.imports,{queue}.rollups", "-n", f"loadtest-bulk-{os.getpid()}@%h"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+
+
+def queue_import(env: dict[str, str], owner: str) -> None:
+    """A confirmed contact import, sent through the outbox as the import page sends it."""
+    rows = "".join(f"Load{i},load{i}-{time.time_ns()}@example.com\n" for i in range(IMPORT_ROWS))
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as handle:
+        handle.write("Last name,Email\n" + rows)
+    code = (
+        "from django.db import transaction\n"
+        "from contacts import import_services\n"
+        "from contacts.models import ImportState\n"
+        "from crm.models import User\n"
+        "from crm.services import outbox_enqueue\n"
+        f"job = import_services.import_upload(actor=User.objects.get(username={owner!r}), kind='contacts',"
+        f" file_name='load.csv', data=open({handle.name!r}, 'rb').read())\n"
+        "job.options = {**job.options, 'match_key': 'email'}\n"
+        "job.preview = {'created': 1}\n"
+        "job.state = ImportState.PENDING\n"
+        "job.save()\n"
+        "with transaction.atomic():\n"
+        "    outbox_enqueue(task='contacts.tasks.import_run', args=[job.pk])\n"
+    )
+    subprocess.run([PYTHON, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, check=True)
+    os.unlink(handle.name)
+
+
+def run_locust(users: int, seconds: int, url: str, out_prefix: Path, env: dict[str, str]) -> dict:
+    subprocess.run(
+        [str(Path(PYTHON).with_name("locust")), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless"]
+        + ["-u", str(users), "-r", str(max(1, users // 5)), "-t", f"{seconds}s", "--host", url]
+        + ["--csv", str(out_prefix), "--only-summary", "--stop-timeout", "5", "--loglevel", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        check=False,  # locust exits 1 when a request failed: the figures say so
+    )
+    with open(f"{out_prefix}_stats.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    total = next(row for row in rows if row["Name"] == "Aggregated")
+    pages = {
+        row["Name"]: {"requests": int(row["Request Count"]), "p95_ms": float(row["95%"] or 0)}
+        for row in rows
+        if row["Name"] != "Aggregated"
+    }
+    return {
+        "requests": int(total["Request Count"]),
+        "errors": int(total["Failure Count"]),
+        "p50_ms": float(total["50%"] or 0),
+        "p95_ms": float(total["95%"] or 0),
+        "p99_ms": float(total["99%"] or 0),
+        "rps": float(total["Requests/s"] or 0),
+        "pages": pages,
+    }
+
+
+def markdown(report: dict) -> str:
+    lines = [
+        "# Load test: mixed users",
+        "",
+        f"{report['when']}, dataset {report['dataset']}, {report['seconds']} s per step, Locust "
+        f"(bench/locustfile.py: reps 6 : managers 2, 1–3 s between clicks), a {IMPORT_ROWS:,}-row import "
+        f"queued at each step on a bulk worker, gunicorn sync workers, DEBUG off. Host reference: "
+        f"{report['host']}.",
+        "",
+        "| workers | users | requests | errors | p50 ms | p95 ms | p99 ms | requests/s |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for step in report["steps"]:
+        lines.append(
+            f"| {step['workers']} | {step['users']} | {step['requests']:,} | {step['errors']} | {step['p50_ms']:.0f} "
+            f"| {step['p95_ms']:.0f} | {step['p99_ms']:.0f} | {step['rps']:.1f} |"
+        )
+    lines += ["", "Targets:", ""]
+    lines += [f"- {'met' if ok else 'NOT met'}: {label}" for label, ok in report["targets"]]
+    lines += ["", "Reproduce: `make loadtest` (`SCALE=small` for a quick run)."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", choices=["small", "large"])
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--users", type=int, nargs="+", default=[25, 50, 100])
+    parser.add_argument("--workers", type=int, nargs="+", default=[2, 4])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("LOADTEST_PORT", 8107)))
+    parser.add_argument("--out", type=Path, default=ROOT / "bench")
+    args = parser.parse_args(argv)
+
+    _setup_django()
+    from django.conf import settings
+
+    from bench.dataset import MANAGER_USERNAME
+    from bench.run import dataset_counts
+
+    env = server_env(args.port)
+    env.setdefault("CELERY_QUEUE", "crm-loadtest")
+    if args.scale:
+        ensure_dataset(args.scale, env)
+    counts = dataset_counts()
+    if not counts["users"]:
+        print(f"No benchmark users in {settings.DATABASES['default']['NAME']}: run `make dataset` first.")
+        return 2
+    dataset = ", ".join(f"{n:,} {name}" for name, n in counts.items())
+    print(f"Dataset: {dataset}")
+    (args.out / "results").mkdir(parents=True, exist_ok=True)
+    host = host_reference()
+    steps = []
+    worker = start_bulk_worker(env, env["CELERY_QUEUE"])
+    try:
+        for workers in args.workers:
+            server = start_gunicorn(env, SimpleNamespace(port=args.port, workers=workers))
+            try:
+                for users in args.users:
+                    queue_import(env, MANAGER_USERNAME)
+                    prefix = args.out / "results" / f"loadtest-w{workers}-u{users}"
+                    step = run_locust(users, args.seconds, f"http://127.0.0.1:{args.port}", prefix, env)
+                    step.update(workers=workers, users=users)
+                    print(
+                        f"  {workers} workers, {users} users: {step['requests']} requests, {step['errors']} errors,"
+                        f" p50 {step['p50_ms']:.0f} ms, p95 {step['p95_ms']:.0f} ms, {step['rps']:.1f}/s"
+                    )
+                    steps.append(step)
+            finally:
+                os.killpg(server.pid, signal.SIGTERM)
+                server.wait(timeout=30)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=60)
+
+    def step(workers: int, users: int) -> dict | None:
+        return next((s for s in steps if s["workers"] == workers and s["users"] == users), None)
+
+    targets = [("0 errors in every step", all(s["errors"] == 0 for s in steps))]
+    at50 = step(4, 50)
+    if at50:
+        targets.append(
+            (
+                f"p95 ≤ {P95_TARGET_MS:.0f} ms at 50 users with 4 workers ({at50['p95_ms']:.0f} ms)",
+                at50["p95_ms"] <= P95_TARGET_MS,
+            )
+        )
+    for users in args.users:
+        low, high = step(min(args.workers), users), step(max(args.workers), users)
+        if low and high and low is not high:
+            targets.append(
+                (
+                    f"requests/s grow with workers at {users} users ({low['rps']:.1f} → {high['rps']:.1f})",
+                    high["rps"] > low["rps"],
+                )
+            )
+    report = {
+        "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "dataset": dataset,
+        "seconds": args.seconds,
+        "host": host,
+        "steps": steps,
+        "targets": targets,
+    }
+    (args.out / "results" / "loadtest.json").write_text(json.dumps(report, indent=2))
+    (args.out / "loadtest_results.md").write_text(markdown(report))
+    print(markdown(report))
+    return 0 if all(ok for _, ok in targets) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
