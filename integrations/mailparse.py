@@ -187,7 +187,7 @@ class HtmlToText(HTMLParser):
             text = "".join(self.out[start:]).strip()
             if href.startswith(("http://", "https://")) and href != text:
                 self.out.append(f" <{href}>")
-        if tag in _BLOCK:
+        if tag in _BLOCK and tag != "li":
             self.out.append("\n")
 
     def handle_data(self, data: str) -> None:
