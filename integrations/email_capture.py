@@ -37,7 +37,7 @@ from contacts.models import Company, Contact
 from crm.i18n import user_locale
 from crm.models import User
 from integrations.mailparse import NotAnEmail, ParsedEmail, parse_email
-from integrations.models import CapturedEmail, EmailCaptureAddress, EmailDirection
+from integrations.models import CapturedEmail, EmailCaptureAddress, EmailDirection, new_capture_token
 
 EMAIL_TYPE_KEY = "email"
 # One message logs on at most this many contacts (a mailing list copy is not a relationship).
@@ -104,7 +104,7 @@ def capture_address_regenerate(*, user: User) -> EmailCaptureAddress:
         address = EmailCaptureAddress.objects.select_for_update().filter(user=user).first()
         if address is None:
             return EmailCaptureAddress.objects.create(user=user)
-        address.token = EmailCaptureAddress._meta.get_field("token").get_default()
+        address.token = new_capture_token()
         address.rotated_at = timezone.now()
         address.save(update_fields=["token", "rotated_at"])
         return address

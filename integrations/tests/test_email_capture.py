@@ -390,13 +390,16 @@ def test_a_regenerated_address_is_refused(owner, owner_client, capture, anna):
     assert ingest(eml("plain.eml"), capture.address)["status"] == "created"
 
 
-def test_the_address_of_an_inactive_user_is_refused(owner, capture, anna):
+def test_the_address_of_an_inactive_user_is_refused(owner, admin_user, capture, anna):
+    owner_token = token_client(owner)
     owner.is_active = False
     owner.save(update_fields=["is_active"])
     code, error = ingest_refused(eml("plain.eml"))
     assert code == 67 and error["error"] == "capture_user_inactive"
-    response = post_raw(token_client(capture.user), eml("plain.eml"))
-    assert response.status_code == 401  # the token's user is inactive too
+    response = post_raw(token_client(admin_user), eml("plain.eml"))
+    assert response.status_code == 403 and response.json()["error"] == "capture_user_inactive"
+    response = post_raw(owner_token, eml("plain.eml"))
+    assert response.status_code == 401 and response.json()["error"] == "user_inactive"
     assert _nothing_written()
 
 
