@@ -20,7 +20,7 @@ sysexits code for the MTA, before anything is written.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -47,6 +47,7 @@ MAX_MATCHED_CONTACTS = 50
 # 67: bounce as unknown user).
 EX_DATAERR = 65
 EX_NOUSER = 67
+EARLIEST_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class CaptureError(Exception):
@@ -237,8 +238,8 @@ def _log_activities(
 
 
 def _sent_at(parsed: ParsedEmail, now: datetime) -> datetime:
-    """The Date header, unless missing or in the future (a sender's wrong clock)."""
-    if parsed.sent_at is None or parsed.sent_at > now:
+    """The Date header, unless missing, in the future or before 1970 (a sender's wrong clock)."""
+    if parsed.sent_at is None or not EARLIEST_DATE <= parsed.sent_at <= now:
         return now
     return parsed.sent_at
 

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 # A parsed body is cut at this many characters (the activity is a note of the email, not an archive).
 MAX_BODY_CHARS = 100_000
 MAX_ADDRESSES = 200
+MAX_PARTS = 500
 # Charsets mail clients claim for text in a wider superset; decoding with the superset loses nothing.
 _CHARSET_SUPERSETS = {
     "gb2312": "gb18030",
@@ -300,7 +301,10 @@ def _attachment(part: Message) -> Attachment:
     if content_type == "message/rfc822":
         inner = part.get_payload()
         inner_msg = inner[0] if isinstance(inner, list) and inner else None
-        size = len(inner_msg.as_bytes()) if inner_msg is not None else 0
+        try:
+            size = len(inner_msg.as_bytes()) if inner_msg is not None else 0
+        except (RecursionError, LookupError, UnicodeError, ValueError):  # a pathological nesting
+            size = 0
         name = name or (_header(inner_msg, "Subject") if inner_msg is not None else "") or _("Forwarded message")
         return Attachment(name=_one_line(name, 255), size=size, content_type=content_type)
     return Attachment(name=_one_line(name, 255) or _("(unnamed)"), size=len(_payload(part)), content_type=content_type)
@@ -314,6 +318,8 @@ def _body_and_attachments(msg: Message) -> tuple[str, list[Attachment], list[Mes
     inner: list[Message] = []
     stack: list[Message] = [msg]
     while stack:
+        if len(attachments) > MAX_PARTS:
+            raise NotAnEmail(_("The message has more than %(count)d parts.") % {"count": MAX_PARTS})
         part = stack.pop(0)
         content_type = part.get_content_type()
         if content_type == "message/rfc822":
@@ -396,7 +402,11 @@ def parse_email(raw: bytes, *, envelope_recipients: list[str] | tuple[str, ...] 
         recipients.extend(a for _n, a in _addresses(_header_all(msg, name)))
     subject = _one_line(_header(msg, "Subject"), 300)
     message_id = _one_line(_header(msg, "Message-ID"), 500).strip("<>")
-    body, attachments, inner = _body_and_attachments(msg)
+    try:
+        body, attachments, inner = _body_and_attachments(msg)
+        forwarded = _forwarded_addresses(subject, body, inner)
+    except RecursionError:
+        raise NotAnEmail(_("The message's parts are nested too deeply.")) from None
     return ParsedEmail(
         message_id=message_id,
         subject=subject,
@@ -408,5 +418,5 @@ def parse_email(raw: bytes, *, envelope_recipients: list[str] | tuple[str, ...] 
         sent_at=_date(msg),
         body=body,
         attachments=attachments,
-        forwarded=_forwarded_addresses(subject, body, inner),
+        forwarded=forwarded,
     )

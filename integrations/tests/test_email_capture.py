@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -23,7 +24,7 @@ from django.urls import reverse
 from activities.models import Activity, TimelineEvent
 from activities.selectors import timeline_page
 from contacts.tests.factories import CompanyFactory, ContactFactory
-from integrations.mailparse import html_to_text, parse_email
+from integrations.mailparse import NotAnEmail, html_to_text, parse_email
 from integrations.models import CapturedEmail, EmailCaptureAddress, EmailDirection, TokenScope
 from integrations.tests.conftest import token_client
 
@@ -372,6 +373,56 @@ def test_what_is_not_an_email_is_refused(owner, capture, raw):
     response = post_raw(token_client(owner), raw)
     assert response.status_code == 400 and response.json()["error"] == "not_rfc822"
     assert _nothing_written()
+
+
+def test_pathological_structures_are_refused_not_crashed(owner, capture):
+    head = b"From: a@b.example\r\nTo: ownertoken234567@capture.localhost\r\n"
+    deep = head + b"".join(
+        b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i) for i in range(3000)
+    )
+    many = head + b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+    many += b"".join(b"--b\r\nContent-Type: text/plain\r\n\r\npart\r\n" for _ in range(1000)) + b"--b--\r\n"
+    for raw in (deep, many):
+        code, error = ingest_refused(raw)
+        assert code == 65 and error["error"] == "not_rfc822"
+    assert _nothing_written()
+    nested = head + b"Subject: nested\r\n" + b"Content-Type: message/rfc822\r\n\r\nFrom: c@d.example\r\n" * 500
+    assert ingest(nested + b"\r\nend\r\n")["status"] == "created"
+
+
+def test_mangled_samples_parse_or_are_refused_never_crash():
+    """1,000 seeded mutations of the samples (truncated, bytes flipped, encoded-word and
+    boundary fragments inserted, line ends changed): a clean ParsedEmail or NotAnEmail."""
+    rng = random.Random(7)
+    samples = [p.read_bytes() for p in sorted(EML.glob("*.eml"))]
+    fragments = [b"=?", b"?=", b"=?koi8-r?B?", b"\r\n\r\n", b"--outer-boundary\r\n", b';charset="', b"\xff\xfe"]
+    fragments += [
+        b"Content-Type: multipart/mixed; boundary=x\r\n",
+        b"filename*=",
+        b"Content-Transfer-Encoding: base64\r\n",
+    ]
+    for _ in range(1000):
+        raw = bytearray(rng.choice(samples))
+        match rng.randrange(4):
+            case 0:
+                raw = raw[: rng.randrange(len(raw))]
+            case 1:
+                for _flip in range(rng.randrange(1, 20)):
+                    raw[rng.randrange(len(raw))] = rng.randrange(256)
+            case 2:
+                at = rng.randrange(len(raw))
+                raw[at:at] = rng.choice(fragments)
+            case _:
+                raw = raw.replace(b"\r\n", rng.choice([b"\n", b"\r", b"\r\n\t"]))
+        try:
+            parsed = parse_email(bytes(raw))
+        except NotAnEmail:
+            continue
+        texts = [parsed.subject, parsed.body, parsed.from_name, parsed.message_id, *parsed.to, *parsed.cc]
+        texts += [a.name for a in parsed.attachments]
+        for text in texts:
+            assert "\x00" not in text
+            text.encode("utf-8")  # no lone surrogates: PostgreSQL takes it
 
 
 def test_an_unknown_capture_token_is_refused(owner, capture, anna):
