@@ -140,11 +140,14 @@ def activity_create(
     duration_minutes: int | None = None,
     outcome: str = "",
     done: bool = False,
+    done_at: datetime | None = None,
     attendee_users: Iterable[User] = (),
     attendee_contacts: Iterable[Contact] = (),
     remind_minutes_before: int | None = None,
 ) -> Activity:
-    """Log (``done``) or plan an activity; record it on the timeline and touch its deal."""
+    """Log (``done``) or plan an activity; record it on the timeline and touch its deal.
+
+    ``done_at``: when a logged activity happened (a captured email's date), else now."""
     activity = Activity.objects.create(
         type=type,
         subject=subject,
@@ -158,7 +161,7 @@ def activity_create(
         ends_at=ends_at,
         duration_minutes=duration_minutes,
         outcome=outcome,
-        done_at=timezone.now() if done else None,
+        done_at=(done_at or timezone.now()) if done else None,
     )
     if attendee_users:
         activity.attendee_users.set(attendee_users)

@@ -342,6 +342,13 @@ class Contact(models.Model):
             models.Index(fields=["country", "id"], name="contact_country_id"),
             models.Index(fields=["source"], name="contact_source"),
             models.Index(Lower("email"), "id", name="contact_lower_email_id"),
+            # Email capture matches senders and recipients on both addresses (integrations).
+            models.Index(
+                Lower("secondary_email"),
+                "id",
+                condition=~models.Q(secondary_email=""),
+                name="contact_lower_second_email",
+            ),
             models.Index(
                 fields=["archived_at"], condition=models.Q(archived_at__isnull=False), name="contact_archived"
             ),

@@ -7,6 +7,7 @@ start-up with ``ImproperlyConfigured`` naming the variable when its value is mal
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -539,6 +540,14 @@ API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/minute")
 API_AUTH_FAILURES_PER_MINUTE = env_int("API_AUTH_FAILURES_PER_MINUTE", 30, minimum=1)
 # Largest JSON body the API reads; a bigger one is answered 413 without being read.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024)
+
+# Email capture: every user's personal address is <token>@EMAIL_CAPTURE_DOMAIN (the MTA pipes
+# that domain into ``manage.py ingest_email``); messages bigger than EMAIL_CAPTURE_MAX_BYTES
+# are refused (413 / exit 65) before they are parsed.
+EMAIL_CAPTURE_DOMAIN = env_str("EMAIL_CAPTURE_DOMAIN", "capture.localhost").strip().lower()
+if not re.fullmatch(r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?", EMAIL_CAPTURE_DOMAIN, re.ASCII):
+    raise ImproperlyConfigured(f"EMAIL_CAPTURE_DOMAIN must be a domain name; got {EMAIL_CAPTURE_DOMAIN!r}")
+EMAIL_CAPTURE_MAX_BYTES = env_int("EMAIL_CAPTURE_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE

@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from integrations.models import ApiToken, BusinessEvent, EventType
+from integrations.models import ApiToken, BusinessEvent, CapturedEmail, EmailCaptureAddress, EventType
 from integrations.services import api_token_revoke
 
 
@@ -53,3 +53,43 @@ class BusinessEventAdmin(admin.ModelAdmin):
     list_select_related = ["type", "company", "contact"]
     raw_id_fields = ["company", "contact"]
     readonly_fields = ["source", "external_id", "received_by", "received_at", "linked_at", "customer_ref"]
+
+
+@admin.register(EmailCaptureAddress)
+class EmailCaptureAddressAdmin(admin.ModelAdmin):
+    """Read-only: a person regenerates their own address on the API tokens page."""
+
+    list_display = ["user", "token", "created_at", "rotated_at"]
+    search_fields = ["user__username", "token"]
+    list_select_related = ["user"]
+    readonly_fields = ["user", "token", "created_at", "rotated_at"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: EmailCaptureAddress | None = None) -> bool:
+        return False
+
+
+@admin.register(CapturedEmail)
+class CapturedEmailAdmin(admin.ModelAdmin):
+    """Captured messages, read-only (deleting one leaves its activities; a new capture of the
+    same message is then logged again)."""
+
+    list_display = ["received_at", "user", "subject", "from_address", "direction", "linked_at"]
+    list_filter = ["direction", ("linked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["subject", "from_address", "message_id", "user__username"]
+    list_select_related = ["user"]
+    raw_id_fields = ["activities"]
+    readonly_fields = [
+        "message_id", "user", "subject", "from_name", "from_address", "to_addresses", "cc_addresses", "sent_at",
+        "direction", "size", "attachments", "received_at", "linked_at", "body", "activities",
+    ]  # fmt: skip
+    fields = readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: CapturedEmail | None = None) -> bool:
+        return False

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.decorators import api_view
+from rest_framework.decorators import api_view, parser_classes
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -38,9 +38,11 @@ from deals import services as deal_services
 from deals.models import Deal, DealStatus, Pipeline, Stage
 from deals.selectors import deal_for_user
 from integrations import serializers as s
+from integrations.email_capture import CaptureError, email_capture
 from integrations.events import events_ingest
 from integrations.models import EventType
 from integrations.pagination import keyset_page, parse_timestamp
+from integrations.parsers import OctetStreamEmailParser, RawEmailParser, TextEmailParser
 
 NOTE_TYPE = "note"
 
@@ -719,3 +721,45 @@ def events(request: Request) -> Response:
         code = status.HTTP_201_CREATED if result.status == "created" else status.HTTP_200_OK
         return Response(result.as_dict(), status=code)
     return Response({"results": [r.as_dict() for r in results]})
+
+
+# --- Email capture --------------------------------------------------------------------------
+
+
+@extend_schema(
+    summary="Capture an email (a raw RFC 822 message, for an inbound-mail webhook)",
+    description=(
+        "The body is the message itself (Content-Type: message/rfc822, application/octet-stream "
+        "or text/plain), up to EMAIL_CAPTURE_MAX_BYTES. The capturing user is the owner of the "
+        "capture address among ?recipient= (the envelope recipient; repeatable), Delivered-To, "
+        "X-Original-To, To, Cc and Bcc: an admin's token delivers for everyone, another token "
+        "only to its own address (or, with no capture address in the message, for itself). "
+        "Idempotent by Message-ID: the same message again answers 200 with the same id and "
+        '"status": "duplicate". Errors: message_too_large (413), not_rfc822, no_capture_address '
+        "(400), unknown_capture_address (404), capture_user_inactive (403)."
+    ),
+    parameters=[OpenApiParameter("recipient", OpenApiTypes.STR, many=True, required=False)],
+    request={
+        "message/rfc822": OpenApiTypes.BINARY,
+        "application/octet-stream": OpenApiTypes.BINARY,
+        "text/plain": OpenApiTypes.BINARY,
+    },
+    responses={200: s.EmailCaptureResultSerializer, 201: s.EmailCaptureResultSerializer, **ERRORS},
+)
+@api_endpoint(["POST"])
+@parser_classes([RawEmailParser, OctetStreamEmailParser, TextEmailParser])
+def email_inbound(request: Request) -> Response:
+    recipients = []
+    for raw in request.query_params.getlist("recipient")[:10]:
+        if "\x00" in raw or len(raw) > 320:
+            raise ValidationError({"recipient": [_("Not an email address.")]})
+        recipients.append(raw.strip())
+    body = request.data
+    if not isinstance(body, bytes):  # DRF skips the parser for an empty body
+        body = b""
+    try:
+        result = email_capture(raw=body, envelope_recipients=recipients, api_user=request.user)
+    except CaptureError as exc:
+        return Response(exc.as_dict(), status=exc.status)
+    code = status.HTTP_201_CREATED if result.status == "created" else status.HTTP_200_OK
+    return Response(result.as_dict(), status=code)

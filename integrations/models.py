@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import base64
+import secrets
 from typing import Self
 
 from django.conf import settings
@@ -136,3 +138,94 @@ class BusinessEvent(models.Model):
     @property
     def is_matched(self) -> bool:
         return self.company_id is not None or self.contact_id is not None
+
+
+def new_capture_token() -> str:
+    """16 characters of [a-z2-7] (80 random bits): an email local part that survives MTAs
+    that change its case."""
+    return base64.b32encode(secrets.token_bytes(10)).decode("ascii").lower()
+
+
+class EmailCaptureAddress(models.Model):
+    """A user's personal capture address, ``<token>@EMAIL_CAPTURE_DOMAIN``; regenerating it
+    replaces the token, and mail to the old address is refused."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="email_capture", verbose_name=_("user")
+    )
+    token = models.CharField(_("token"), max_length=32, unique=True, default=new_capture_token)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    rotated_at = models.DateTimeField(_("regenerated"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("email capture address")
+        verbose_name_plural = _("email capture addresses")
+
+    def __str__(self) -> str:
+        return self.address
+
+    @property
+    def address(self) -> str:
+        return f"{self.token}@{settings.EMAIL_CAPTURE_DOMAIN}"
+
+
+class EmailDirection(models.TextChoices):
+    INBOUND = "inbound", _("Received from a contact")
+    OUTBOUND = "outbound", _("Sent to a contact")
+
+
+class CapturedEmailQuerySet(models.QuerySet):
+    def unmatched(self) -> Self:
+        return self.filter(linked_at__isnull=True)
+
+
+class CapturedEmail(models.Model):
+    """An email sent to a capture address, parsed; its Email activities hang off ``activities``.
+
+    Idempotent by ``message_key`` (the SHA-256 of the Message-ID, or of the main headers and
+    body when it has none), unique across all users: the same message captured twice — or
+    BCC'd to two colleagues' addresses — is one row, logged by whoever captured it first.
+    ``linked_at`` is empty while no contact matched: it then waits on the Unmatched page.
+    """
+
+    message_key = models.CharField(max_length=64, editable=False)
+    message_id = models.CharField(_("Message-ID"), max_length=500, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="captured_emails",
+        verbose_name=_("captured by"),
+    )
+    subject = models.CharField(_("subject"), max_length=300, blank=True)
+    from_address = models.CharField(_("from"), max_length=320, blank=True)
+    from_name = models.CharField(_("sender name"), max_length=200, blank=True)
+    to_addresses = models.JSONField(_("to"), default=list, blank=True)
+    cc_addresses = models.JSONField(_("cc"), default=list, blank=True)
+    sent_at = models.DateTimeField(_("sent"))
+    body = models.TextField(_("text"), blank=True)
+    attachments = models.JSONField(_("attachments"), default=list, blank=True)
+    size = models.PositiveIntegerField(_("size (bytes)"), default=0)
+    direction = models.CharField(_("direction"), max_length=8, choices=EmailDirection.choices)
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    linked_at = models.DateTimeField(_("linked"), null=True, blank=True)
+    activities = models.ManyToManyField(
+        "activities.Activity", blank=True, related_name="captured_emails", verbose_name=_("activities")
+    )
+
+    objects = CapturedEmailQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["message_key"], name="capturedemail_unique_message_key")]
+        indexes = [
+            models.Index(
+                fields=["user", "-received_at", "-id"],
+                condition=Q(linked_at__isnull=True),
+                name="capturedemail_unmatched",
+            ),
+        ]
+        verbose_name = _("captured email")
+        verbose_name_plural = _("captured emails")
+
+    def __str__(self) -> str:
+        return self.subject or self.message_id

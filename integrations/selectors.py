@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from crm.models import User
-from integrations.models import ApiToken, BusinessEvent
+from integrations.models import ApiToken, BusinessEvent, CapturedEmail, EmailCaptureAddress
 
 
 def api_tokens_for_user(user: User) -> QuerySet[ApiToken]:
@@ -35,3 +35,24 @@ def unmatched_event_for_user(user: User, pk: int) -> BusinessEvent:
     if event is None:
         raise Http404
     return event
+
+
+def capture_address_for(user: User) -> EmailCaptureAddress | None:
+    """The user's email capture address, if they created one."""
+    return EmailCaptureAddress.objects.filter(user=user).first()
+
+
+def unmatched_emails_for_user(user: User) -> QuerySet[CapturedEmail]:
+    """Captured emails that matched no contact: one's own (admins: everyone's), newest first.
+    Unlike business events, a teammate does not see them: they are someone's mailbox."""
+    qs = CapturedEmail.objects.unmatched().select_related("user")
+    if not user.is_admin:
+        qs = qs.filter(user=user)
+    return qs.order_by("-received_at", "-id")
+
+
+def unmatched_email_for_user(user: User, pk: int) -> CapturedEmail:
+    email = unmatched_emails_for_user(user).filter(pk=pk).first()
+    if email is None:
+        raise Http404
+    return email

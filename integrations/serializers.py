@@ -467,3 +467,12 @@ class EventResultSerializer(serializers.Serializer):
     id = serializers.IntegerField(required=False)
     matched = serializers.BooleanField(required=False)
     errors = serializers.DictField(required=False)
+
+
+class EmailCaptureResultSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["created", "duplicate"])
+    id = serializers.IntegerField(help_text=gettext_lazy("The captured email (the same id for a duplicate)."))
+    matched = serializers.BooleanField(help_text=gettext_lazy("False: it waits on the Unmatched page."))
+    direction = serializers.ChoiceField(choices=["inbound", "outbound"], required=False)
+    activities = serializers.ListField(child=serializers.IntegerField(), required=False)
+    contacts = serializers.ListField(child=serializers.IntegerField(), required=False)

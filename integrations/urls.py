@@ -37,6 +37,7 @@ api_urlpatterns = [
     path("notes/", api.notes, name="notes"),
     path("notes/<int:pk>/", api.note, name="note"),
     path("events", api.events, name="events"),
+    path("email/inbound", api.email_inbound, name="email-inbound"),
 ]
 
 # Pages: API tokens in Preferences.
@@ -44,10 +45,12 @@ urlpatterns = [
     path("", views.token_list, name="token-list"),
     path("new/", views.token_create, name="token-create"),
     path("<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
+    path("capture-address/", views.capture_address_new, name="capture-address-new"),
 ]
 
 # The Unmatched events page, mounted at /events/unmatched/ by crm/urls.py.
 event_urlpatterns = [
     path("", views.unmatched_events, name="unmatched"),
     path("<int:pk>/link/", views.unmatched_event_link, name="unmatched-link"),
+    path("emails/<int:pk>/link/", views.unmatched_email_link, name="unmatched-email-link"),
 ]

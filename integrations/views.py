@@ -7,15 +7,20 @@ import datetime as dt
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm.params import MAX_ID
+from integrations.email_capture import capture_address_regenerate, captured_email_link
 from integrations.events import event_link
 from integrations.forms import ApiTokenForm, EventLinkForm
 from integrations.selectors import (
     api_token_for_user,
     api_tokens_for_user,
+    capture_address_for,
+    unmatched_email_for_user,
+    unmatched_emails_for_user,
     unmatched_event_for_user,
     unmatched_events_for_user,
 )
@@ -23,7 +28,12 @@ from integrations.services import api_token_create, api_token_revoke
 
 
 def _page(request: HttpRequest, form: ApiTokenForm, *, secret: str = "", status: int = 200) -> HttpResponse:
-    context = {"form": form, "tokens": list(api_tokens_for_user(request.user)), "secret": secret}
+    context = {
+        "form": form,
+        "tokens": list(api_tokens_for_user(request.user)),
+        "secret": secret,
+        "capture": capture_address_for(request.user),
+    }
     return render(request, "integrations/token_list.html", context, status=status)
 
 
@@ -56,12 +66,31 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("integrations:token-list")
 
 
+@require_POST
+def capture_address_new(request: HttpRequest) -> HttpResponse:
+    """Create the user's capture address, or replace it (the old one stops working)."""
+    had_one = capture_address_for(request.user) is not None
+    capture_address_regenerate(user=request.user)
+    if had_one:
+        messages.success(request, _("New capture address created; mail to the old one is refused."))
+    else:
+        messages.success(request, _("Your capture address is ready."))
+    return redirect(reverse("integrations:token-list") + "#email-capture")
+
+
+def _unmatched_page(request: HttpRequest, context: dict, *, status: int = 200) -> HttpResponse:
+    context = {
+        "events": list(unmatched_events_for_user(request.user)[:100]),
+        "emails": list(unmatched_emails_for_user(request.user)[:100]),
+        "form": EventLinkForm(user=request.user),
+        **context,
+    }
+    return render(request, "integrations/unmatched_events.html", context, status=status)
+
+
 @require_GET
 def unmatched_events(request: HttpRequest) -> HttpResponse:
-    events = list(unmatched_events_for_user(request.user)[:100])
-    return render(
-        request, "integrations/unmatched_events.html", {"events": events, "form": EventLinkForm(user=request.user)}
-    )
+    return _unmatched_page(request, {})
 
 
 @require_POST
@@ -69,9 +98,7 @@ def unmatched_event_link(request: HttpRequest, pk: int) -> HttpResponse:
     event = unmatched_event_for_user(request.user, min(pk, MAX_ID))
     form = EventLinkForm(request.POST, user=request.user)
     if not form.is_valid():
-        events = list(unmatched_events_for_user(request.user)[:100])
-        context = {"events": events, "form": form, "form_event": event}
-        return render(request, "integrations/unmatched_events.html", context, status=400)
+        return _unmatched_page(request, {"form": form, "form_event": event}, status=400)
     event_link(
         event=event,
         actor=request.user,
@@ -79,4 +106,20 @@ def unmatched_event_link(request: HttpRequest, pk: int) -> HttpResponse:
         contact=form.cleaned_data["contact_obj"],
     )
     messages.success(request, _("Event linked; it is now on the customer's timeline."))
+    return redirect("events:unmatched")
+
+
+@require_POST
+def unmatched_email_link(request: HttpRequest, pk: int) -> HttpResponse:
+    email = unmatched_email_for_user(request.user, min(pk, MAX_ID))
+    form = EventLinkForm(request.POST, user=request.user)
+    if not form.is_valid():
+        return _unmatched_page(request, {"form": form, "form_email": email}, status=400)
+    captured_email_link(
+        email=email,
+        actor=request.user,
+        company=form.cleaned_data["company_obj"],
+        contact=form.cleaned_data["contact_obj"],
+    )
+    messages.success(request, _("Email logged; it is now on the customer's timeline."))
     return redirect("events:unmatched")
