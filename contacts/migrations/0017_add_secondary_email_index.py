@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('contacts', '0015_add_updated_index'),
+        ('contacts', '0016_pin_function_search_path'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
