@@ -263,7 +263,9 @@ CACHES = {
         # Django's Redis cache that treats an unreachable Redis as a miss (crm/cache.py).
         "BACKEND": "crm.cache.RedisCache",
         "LOCATION": CACHE_URL,
-        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "crm"),
+        # pytest-xdist's workers share one Redis but not one database: each keeps its own keys
+        # (throttle counts, cached pages), or ids that repeat across their databases collide.
+        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "crm") + os.environ.get("PYTEST_XDIST_WORKER", ""),
         "TIMEOUT": 300,
         # A Redis that hangs must not hang the page: give up and carry on without the cache.
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
