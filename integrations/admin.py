@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -13,6 +14,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from crm.params import id_or_none
 from integrations.models import (
     PING_KIND,
     ApiToken,
@@ -95,8 +97,17 @@ class _AdminsOnly:
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._is_admin(request)
 
+    def response_action(self, request: HttpRequest, queryset: QuerySet) -> Any:
+        # Django hands the selected ids to the ORM as posted: "x²" would be a 500.
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        if any(id_or_none(value) is None for value in selected):
+            request.POST = request.POST.copy()
+            request.POST.setlist(helpers.ACTION_CHECKBOX_NAME, [v for v in selected if id_or_none(v) is not None])
+        return super().response_action(request, queryset)
+
 
 class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(label=_("URL"), max_length=2000, assume_scheme="https")
     event_kinds = forms.MultipleChoiceField(
         label=_("Event kinds"),
         choices=WebhookEventKind.choices,

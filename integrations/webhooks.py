@@ -231,7 +231,7 @@ def _disable(endpoint: WebhookEndpoint, *, now: datetime, reason: str) -> None:
                 "count": endpoint.consecutive_failures,
             }
         notification_create(
-            user=admin, text=text, link=link, dedupe_key=f"webhook-off:{endpoint.pk}:{int(now.timestamp())}"
+            user=admin, text=text, link=link, dedupe_key=f"webhook-off:{endpoint.pk}:{int(now.timestamp())}:{admin.pk}"
         )
     logger.warning("webhooks: endpoint %s turned off: %s", endpoint.pk, reason)
 
@@ -343,7 +343,10 @@ def http_post(*, url: str, body: bytes, headers: dict[str, str], timeout: float)
 
 def delivery_request(delivery: WebhookDelivery, *, now: float | None = None) -> tuple[bytes, dict[str, str]]:
     """The body and headers of an attempt, signed with the endpoint's current secret."""
-    body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
+    payload = delivery.payload
+    # The documented key order (PostgreSQL's jsonb keeps its own).
+    ordered = {key: payload[key] for key in ("id", "kind", "occurred_at", "data") if key in payload}
+    body = json.dumps({**ordered, **payload}, separators=(",", ":"), ensure_ascii=False).encode()
     timestamp = str(int(now if now is not None else time.time()))
     headers = {
         "Content-Type": "application/json",
