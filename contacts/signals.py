@@ -36,5 +36,6 @@ Keyword arguments of ``customer_saved.send(sender=Company | Contact, **kwargs)``
     actor:    the User who made the change, or None for the system
 
 Sent inside the writing transaction, after the row and its tags are saved: a receiver's own
-writes commit or roll back with the change. Bulk writers (the import, merges) do not send it.
+writes commit or roll back with the change. A merge sends it for both records; the import,
+which writes in bulk, does not send it.
 """

@@ -324,7 +324,7 @@ WEBHOOK_RETRY_HOURS = env_int("WEBHOOK_RETRY_HOURS", 24, minimum=1)
 WEBHOOK_DISABLE_AFTER_FAILURES = env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 20, minimum=1)
 WEBHOOK_DISABLE_AFTER_MINUTES = env_int("WEBHOOK_DISABLE_AFTER_MINUTES", 60, minimum=0)
 # A claimed delivery whose worker died is claimed again after this many seconds.
-WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 300, minimum=30)
+WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 300, minimum=5)
 WEBHOOK_KEEP_DAYS = env_int("WEBHOOK_KEEP_DAYS", 30, minimum=1)
 if WEBHOOK_TIMEOUT_SECONDS * 5 > WEBHOOK_LEASE_SECONDS:
     raise ImproperlyConfigured("WEBHOOK_LEASE_SECONDS must be at least five times WEBHOOK_TIMEOUT_SECONDS")

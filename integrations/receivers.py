@@ -44,6 +44,7 @@ def company_data(company: Company) -> dict[str, Any]:
         "owner_id": company.owner_id,
         "external_id": company.external_id,
         "archived": company.archived_at is not None,
+        "merged_into_id": company.merged_into_id,
         "version": company.version,
         **_links(company.get_absolute_url(), "api:company", company.pk),
     }
@@ -61,6 +62,7 @@ def contact_data(contact: Contact) -> dict[str, Any]:
         "owner_id": contact.owner_id,
         "external_id": contact.external_id,
         "archived": contact.archived_at is not None,
+        "merged_into_id": contact.merged_into_id,
         "version": contact.version,
         **_links(contact.get_absolute_url(), "api:contact", contact.pk),
     }
