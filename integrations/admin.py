@@ -190,14 +190,33 @@ class WebhookEndpointAdmin(_AdminsOnly, admin.ModelAdmin):
         if change and obj.is_active and not was_active:
             webhook_endpoint_enable(endpoint=obj)
         if not change:
-            self._show_secret(request, obj, obj.secret)
+            self._keep_secret_for_display(request, obj, obj.secret)
 
-    def _show_secret(self, request: HttpRequest, endpoint: WebhookEndpoint, secret: str) -> None:
-        messages.warning(
-            request,
-            _("Signing secret of %(endpoint)s: %(secret)s — copy it now; it is not shown again.")
-            % {"endpoint": endpoint, "secret": secret},
-        )
+    # A new secret is shown once, on the page the admin lands on next. It waits in the session
+    # (stored server-side) rather than in a flash message, which Django keeps in a cookie.
+    SECRETS_SESSION_KEY = "webhook-secrets-to-show"
+
+    def _keep_secret_for_display(self, request: HttpRequest, endpoint: WebhookEndpoint, secret: str) -> None:
+        waiting = request.session.get(self.SECRETS_SESSION_KEY, [])
+        request.session[self.SECRETS_SESSION_KEY] = [*waiting, [str(endpoint), secret]]
+
+    def _show_secrets(self, request: HttpRequest) -> None:
+        for name, secret in request.session.pop(self.SECRETS_SESSION_KEY, []):
+            messages.warning(
+                request,
+                _("Signing secret of %(endpoint)s: %(secret)s — copy it now; it is not shown again.")
+                % {"endpoint": name, "secret": secret},
+            )
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
+        if request.method == "GET":
+            self._show_secrets(request)  # rendered in this response, never stored
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None) -> Any:
+        if request.method == "GET":
+            self._show_secrets(request)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.action(description=_("Turn the selected endpoints on again"), permissions=["change"])
     def enable(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
@@ -222,7 +241,7 @@ class WebhookEndpointAdmin(_AdminsOnly, admin.ModelAdmin):
     @admin.action(description=_("Rotate the signing secret"), permissions=["change"])
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         for endpoint in queryset:
-            self._show_secret(request, endpoint, webhook_endpoint_rotate_secret(endpoint=endpoint))
+            self._keep_secret_for_display(request, endpoint, webhook_endpoint_rotate_secret(endpoint=endpoint))
 
 
 class DeliveryKindFilter(admin.SimpleListFilter):

@@ -580,6 +580,7 @@ def test_admin_registers_an_endpoint_and_sees_the_secret_once(admin_client, admi
     assert endpoint.created_by == admin_user
     assert endpoint.secret.startswith("whsec_")
     assert endpoint.secret in response.content.decode()
+    assert all(endpoint.secret not in morsel.value for morsel in admin_client.cookies.values())
     again = admin_client.get(reverse("admin:integrations_webhookendpoint_change", args=[endpoint.pk]))
     assert endpoint.secret not in again.content.decode()
 
