@@ -44,7 +44,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -220,8 +220,12 @@ def _disable(endpoint: WebhookEndpoint, *, now: datetime, reason: str) -> None:
     endpoint.disabled_at = now
     endpoint.disabled_reason = reason[:2000]
     endpoint.save(update_fields=["is_active", "disabled_at", "disabled_reason"])
-    WebhookDelivery.objects.filter(endpoint=endpoint, state__in=WAITING).update(
-        state=DeliveryState.ABANDONED, next_attempt_at=None, last_error=_("The endpoint was turned off.")
+    # Rows another worker is sending now are included: its outcome is then ignored.
+    WebhookDelivery.objects.filter(endpoint=endpoint, state__in=[*WAITING, DeliveryState.SENDING]).update(
+        state=DeliveryState.ABANDONED,
+        next_attempt_at=None,
+        claimed_at=None,
+        last_error=_("The endpoint was turned off."),
     )
     link = reverse("admin:integrations_webhookendpoint_change", args=[endpoint.pk])
     for admin in _admins():
@@ -487,7 +491,10 @@ def webhook_sweep(
     total = 0
     for _batch in range(max_batches):
         claimed = webhook_claim(batch_size=batch_size, ids=wanted)
-        for delivery_id, claimed_at in claimed:
+        for index, (delivery_id, claimed_at) in enumerate(claimed):
+            if time.monotonic() - started > time_budget:
+                _release(claimed[index:])  # out of time: hand them back now, not after the lease
+                return total + index
             try:
                 webhook_deliver(delivery_id=delivery_id, claimed_at=claimed_at)
             except SoftTimeLimitExceeded:
@@ -502,6 +509,15 @@ def webhook_sweep(
     if ids is None:
         webhook_deliveries_purge()
     return total
+
+
+def _release(claimed: list[tuple[int, datetime]]) -> None:
+    """Give claimed deliveries that were not sent back to the sweep, due at once."""
+    for delivery_id, claimed_at in claimed:
+        WebhookDelivery.objects.filter(pk=delivery_id, state=DeliveryState.SENDING, claimed_at=claimed_at).update(
+            state=Case(When(attempts=0, then=Value(DeliveryState.PENDING)), default=Value(DeliveryState.FAILED)),
+            claimed_at=None,
+        )
 
 
 def webhook_deliveries_purge(*, now: datetime | None = None, limit: int = 5000) -> int:

@@ -687,3 +687,32 @@ def test_a_signed_request_can_be_rebuilt_for_checks(receiver, owner):
     assert verify(endpoint.secret, headers, body) is False  # too old for the tolerance
     body, headers = delivery_request(delivery)
     assert verify(endpoint.secret, headers, body) is True
+
+
+@pytest.mark.django_db
+def test_a_sweep_out_of_time_hands_back_what_it_claimed(receiver, owner):
+    _endpoint(receiver.url, [WebhookEventKind.COMPANY_CREATED])
+    for n in range(3):
+        company_create(actor=owner, owner=owner, name=f"Late {n}")
+    WebhookDelivery.objects.filter(pk=WebhookDelivery.objects.order_by("id").first().pk).update(attempts=2)
+    assert webhook_sweep(time_budget=-1) == 0  # claimed three, sent none
+    assert receiver.requests == []
+    states = list(WebhookDelivery.objects.order_by("id").values_list("state", "claimed_at"))
+    assert states == [(DeliveryState.FAILED, None), (DeliveryState.PENDING, None), (DeliveryState.PENDING, None)]
+    assert webhook_sweep() == 3
+    assert len(receiver.requests) == 3
+
+
+@pytest.mark.django_db
+def test_the_tasks_beat_and_the_outbox_send_run_the_sweep(receiver, owner, settings):
+    from integrations import tasks
+
+    assert settings.CELERY_BEAT_SCHEDULE["integrations-webhook-sweep"]["task"] == tasks.webhook_sweep.name
+    _endpoint(receiver.url, [WebhookEventKind.COMPANY_CREATED])
+    company_create(actor=owner, owner=owner, name="Task A")
+    company_create(actor=owner, owner=owner, name="Task B")
+    first, second = WebhookDelivery.objects.order_by("id")
+    assert tasks.webhook_deliver.run(ids=[first.pk]) == 1  # only the ones it was given
+    assert tasks.webhook_deliver.run(ids=[first.pk]) == 0  # idempotent
+    assert tasks.webhook_sweep.run() == 1
+    assert len(receiver.requests) == 2
