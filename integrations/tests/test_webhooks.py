@@ -716,3 +716,23 @@ def test_the_tasks_beat_and_the_outbox_send_run_the_sweep(receiver, owner, setti
     assert tasks.webhook_deliver.run(ids=[first.pk]) == 0  # idempotent
     assert tasks.webhook_sweep.run() == 1
     assert len(receiver.requests) == 2
+
+
+@pytest.mark.django_db
+def test_editing_an_endpoint_in_admin_keeps_its_secret_and_turning_it_on_resets_the_streak(admin_client, receiver):
+    endpoint = _endpoint(receiver.url, [WebhookEventKind.DEAL_WON])
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        is_active=False, disabled_at=timezone.now(), disabled_reason="down", consecutive_failures=20
+    )
+    url = reverse("admin:integrations_webhookendpoint_change", args=[endpoint.pk])
+    page = admin_client.get(url).content.decode()
+    assert re.search(r'<input[^>]*value="deal.won"[^>]*checked|<input[^>]*checked[^>]*value="deal.won"', page)
+    response = admin_client.post(
+        url, {"url": receiver.url, "description": "", "event_kinds": ["deal.lost"], "is_active": "on"}
+    )
+    assert response.status_code == 302
+    saved = WebhookEndpoint.objects.get()
+    assert saved.event_kinds == ["deal.lost"]
+    assert saved.secret == endpoint.secret
+    assert saved.is_active and saved.disabled_at is None and saved.disabled_reason == ""
+    assert saved.consecutive_failures == 0
