@@ -42,6 +42,7 @@ from activities.models import (
     ReminderState,
     TimelineEvent,
 )
+from activities.signals import activity_completed
 from contacts.models import Company, Contact
 from crm.bulk import copy_instances
 from crm.i18n import user_locale
@@ -171,6 +172,8 @@ def activity_create(
     _touch_deal(activity)
     if remind_minutes_before is not None and due_at is not None and not done:
         reminder_add(activity=activity, minutes_before=remind_minutes_before)
+    if done:
+        activity_completed.send(sender=Activity, activity=activity, actor=actor)
     return activity
 
 
@@ -219,6 +222,8 @@ def activity_set_done(*, activity: Activity, actor: User, done: bool = True) -> 
         Reminder.objects.filter(activity=activity, state=ReminderState.PENDING).update(state=ReminderState.CANCELLED)
     _sync_timeline(activity)
     _touch_deal(activity)
+    if done:
+        activity_completed.send(sender=Activity, activity=activity, actor=actor)
     return activity
 
 

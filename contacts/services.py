@@ -27,7 +27,7 @@ from contacts.normalize import (
     normalize_phone,
     normalize_postcode,
 )
-from contacts.signals import customer_event
+from contacts.signals import customer_event, customer_saved
 from crm.models import SecurityEventKind, User
 from crm.security import security_event_record
 from crm.versioning import bump, lock_versioned
@@ -111,6 +111,7 @@ def _save(instance: Company | Contact, *, actor: User | None, tags: list[Tag] | 
     if actor is not None:
         instance._history_user = actor
     type(instance)._customer_history.create_historical_record(instance, "+" if created else "~")
+    customer_saved.send(sender=type(instance), instance=instance, created=created, actor=actor)
 
 
 def _locked(instance: Company | Contact, *, version: int | None = None, submitted: dict[str, Any] | None = None) -> Any:

@@ -25,3 +25,17 @@ Keyword argument: ``events``, a list of dicts with the keys ``customer_event`` t
 title, occurred_at, actor, company, contact, deal, body, data, source); each becomes one
 timeline entry, written in bulk by the receiver. Send it inside the writing transaction.
 """
+
+customer_saved = Signal()
+"""A company or contact was written through ``contacts.services`` (created, edited, archived,
+restored, reassigned) — for subscribers such as outbound webhooks.
+
+Keyword arguments of ``customer_saved.send(sender=Company | Contact, **kwargs)``:
+    instance: the saved Company or Contact
+    created:  True for a new record
+    actor:    the User who made the change, or None for the system
+
+Sent inside the writing transaction, after the row and its tags are saved: a receiver's own
+writes commit or roll back with the change. A merge sends it for both records; the import,
+which writes in bulk, does not send it.
+"""

@@ -352,6 +352,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "crm-purge-security-events": {"task": "crm.tasks.purge_security_events", "schedule": crontab(hour=0, minute=50)},
     # Imports whose worker died (lease run out): sent again, or failed with the reason.
     "contacts-import-sweep": {"task": "contacts.tasks.import_sweep", "schedule": float(BEAT_SWEEP_SECONDS)},
+    # Outbound webhook deliveries due now (first attempts the immediate relay missed, retries).
+    "integrations-webhook-sweep": {
+        "task": "integrations.tasks.webhook_sweep",
+        "schedule": float(env_int("WEBHOOK_SWEEP_SECONDS", 30, minimum=1)),
+    },
 }
 # Sent outbox rows are kept this many days (to trace what was sent), then purged by the sweep.
 OUTBOX_KEEP_DAYS = env_int("OUTBOX_KEEP_DAYS", 7, minimum=1)
@@ -367,6 +372,25 @@ if JOB_HEARTBEAT_SECONDS * 2 > JOB_LEASE_SECONDS:
 BEAT_HEARTBEAT_MAX_AGE = env_int("BEAT_HEARTBEAT_MAX_AGE", 180, minimum=60)
 # A reminder claimed by a worker that then died is claimed again after this many seconds.
 REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 300, minimum=1)
+
+# --- Outbound webhooks (integrations; README, "Outbound webhooks") ----------------------------
+# Private, loopback and link-local addresses are refused in production (SSRF); development and
+# tests send to receivers on 127.0.0.1.
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", DEBUG)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+# A failed attempt is retried after 1, 2, 4 … minutes (at most WEBHOOK_MAX_BACKOFF_SECONDS
+# apart) until WEBHOOK_RETRY_HOURS after the event; then the delivery is abandoned.
+WEBHOOK_MAX_BACKOFF_SECONDS = env_int("WEBHOOK_MAX_BACKOFF_SECONDS", 3600, minimum=60)
+WEBHOOK_RETRY_HOURS = env_int("WEBHOOK_RETRY_HOURS", 24, minimum=1)
+# An endpoint is turned off after this many failed attempts in a row, once it has been failing
+# for at least WEBHOOK_DISABLE_AFTER_MINUTES (a short outage during a deploy does not count).
+WEBHOOK_DISABLE_AFTER_FAILURES = env_int("WEBHOOK_DISABLE_AFTER_FAILURES", 20, minimum=1)
+WEBHOOK_DISABLE_AFTER_MINUTES = env_int("WEBHOOK_DISABLE_AFTER_MINUTES", 60, minimum=0)
+# A claimed delivery whose worker died is claimed again after this many seconds.
+WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 300, minimum=5)
+WEBHOOK_KEEP_DAYS = env_int("WEBHOOK_KEEP_DAYS", 30, minimum=1)
+if WEBHOOK_TIMEOUT_SECONDS * 5 > WEBHOOK_LEASE_SECONDS:
+    raise ImproperlyConfigured("WEBHOOK_LEASE_SECONDS must be at least five times WEBHOOK_TIMEOUT_SECONDS")
 
 # --- Auth, i18n, static -------------------------------------------------------------------
 

@@ -7,4 +7,7 @@ class IntegrationsConfig(AppConfig):
     verbose_name = _("API and integrations")
 
     def ready(self) -> None:
-        from integrations import schema  # noqa: F401 - registers the token auth with drf-spectacular
+        from integrations import (
+            receivers,  # noqa: F401 - connects the webhook receivers to the other apps' signals
+            schema,  # noqa: F401 - registers the token auth with drf-spectacular
+        )

@@ -25,6 +25,7 @@ from activities.services import timeline_record_many
 from contacts.models import Company, Contact
 from crm.models import User
 from integrations.models import BusinessEvent, EventType
+from integrations.receivers import business_events_received
 
 MAX_BATCH = 1000
 TIMELINE_KIND = "business_event"
@@ -169,6 +170,7 @@ def events_ingest(*, user: User, items: list[dict[str, Any]], invalid: dict[int,
         BusinessEvent.objects.filter(pk__in=created.values()).select_related("type", "company", "contact")
     )
     timeline_record_many(events=_timeline_entries(new_events))
+    business_events_received(sorted(new_events, key=lambda e: e.pk))
     results: list[EventResult] = []
     first_seen: set[tuple[str, str]] = set()
     new_by_id = {e.pk: e for e in new_events}

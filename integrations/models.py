@@ -5,6 +5,8 @@ import secrets
 from typing import Self
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import URLValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -229,3 +231,133 @@ class CapturedEmail(models.Model):
 
     def __str__(self) -> str:
         return self.subject or self.message_id
+
+
+# --- Outbound webhooks ----------------------------------------------------------------------
+
+
+class WebhookEventKind(models.TextChoices):
+    COMPANY_CREATED = "company.created", _("Company created")
+    COMPANY_UPDATED = "company.updated", _("Company changed")
+    CONTACT_CREATED = "contact.created", _("Contact created")
+    CONTACT_UPDATED = "contact.updated", _("Contact changed")
+    DEAL_CREATED = "deal.created", _("Deal created")
+    DEAL_STAGE_CHANGED = "deal.stage_changed", _("Deal moved to another stage")
+    DEAL_WON = "deal.won", _("Deal won")
+    DEAL_LOST = "deal.lost", _("Deal lost")
+    ACTIVITY_COMPLETED = "activity.completed", _("Activity completed")
+    EVENT_RECEIVED = "event.received", _("Business event received")
+
+
+# Sent by the admin action "Send a test delivery" to any endpoint, whatever it subscribes to.
+PING_KIND = "ping"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL that receives signed JSON for the event kinds it subscribes to.
+
+    ``secret`` signs every delivery (HMAC-SHA256); it is generated, shown to the admin once and
+    kept, because signing needs it. After ``WEBHOOK_DISABLE_AFTER_FAILURES`` failed attempts in
+    a row the endpoint is turned off (``is_active``) with the reason, and admins are notified.
+    """
+
+    url = models.URLField(_("URL"), max_length=2000, validators=[URLValidator(schemes=["http", "https"])])
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    event_kinds = ArrayField(
+        models.CharField(max_length=40, choices=WebhookEventKind.choices),
+        verbose_name=_("event kinds"),
+        default=list,
+        blank=True,
+    )
+    secret = models.CharField(_("signing secret"), max_length=100, editable=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    disabled_at = models.DateTimeField(_("turned off"), null=True, blank=True, editable=False)
+    disabled_reason = models.TextField(_("why it was turned off"), blank=True, editable=False)
+    consecutive_failures = models.PositiveIntegerField(_("failed attempts in a row"), default=0, editable=False)
+    failing_since = models.DateTimeField(_("failing since"), null=True, blank=True, editable=False)
+    last_success_at = models.DateTimeField(_("last delivered"), null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["url", "id"]
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+
+    def __str__(self) -> str:
+        return self.description or self.url
+
+    @property
+    def secret_hint(self) -> str:
+        return f"{self.secret[:10]}…" if self.secret else ""
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed, will retry")
+    ABANDONED = "abandoned", _("Abandoned")
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint, and the outcome of its latest attempt.
+
+    Written in the transaction of the change it reports (so a rolled-back change sends
+    nothing). Due rows (``pending``/``failed`` with ``next_attempt_at`` reached) are claimed by
+    a sweep with ``FOR UPDATE SKIP LOCKED`` and marked ``sending`` with ``claimed_at``; one
+    whose worker died is claimed again once the lease (``WEBHOOK_LEASE_SECONDS``) runs out.
+    """
+
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("endpoint")
+    )
+    event_id = models.UUIDField(_("event id"))
+    kind = models.CharField(_("kind"), max_length=40)
+    payload = models.JSONField(_("payload"))
+    state = models.CharField(_("state"), max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True, default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(_("response code"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    redelivery_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("redelivery of")
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=[s.value for s in DeliveryState]), name="webhookdelivery_state_valid"
+            ),
+        ]
+        indexes = [
+            # The sweep: rows waiting for an attempt, by due time (delivered/abandoned rows leave it).
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=Q(state__in=["pending", "failed"]),
+                name="webhookdelivery_due",
+            ),
+            # Claimed rows whose worker may have died (lease expiry).
+            models.Index(fields=["claimed_at"], condition=Q(state="sending"), name="webhookdelivery_sending"),
+            models.Index(fields=["endpoint", "-created_at"], name="webhookdelivery_endpoint"),
+            models.Index(fields=["event_id"], name="webhookdelivery_event"),
+            models.Index(fields=["-created_at", "-id"], name="webhookdelivery_created"),
+        ]
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.endpoint_id} ({self.get_state_display()})"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from http.cookies import SimpleCookie
@@ -48,6 +49,7 @@ from contacts.models import (
 from crm.models import Notification, User
 from deals.models import LineItem
 from deals.tests.factories import DealFactory, ProductFactory, make_pipeline
+from integrations.models import WebhookDelivery, WebhookEndpoint
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
@@ -124,6 +126,9 @@ def world(owner, teammate, outsider, manager, admin_user, north, south) -> dict[
     )
     notification = Notification.objects.create(user=owner, text="Hello", link="/")
     feed = CalendarFeed.objects.create(user=owner)
+    # Django admin's webhook pages get a real endpoint and delivery (integrations).
+    endpoint = WebhookEndpoint.objects.create(url="https://hooks.example/crm", event_kinds=["deal.won"], secret="s")
+    WebhookDelivery.objects.create(endpoint=endpoint, event_id=uuid.uuid4(), kind="deal.won", payload={"id": "x"})
     return {
         "company": company,
         "company2": company2,
