@@ -45,14 +45,16 @@ def take_outbox_messages(row_ids: set[int]) -> list[dict[str, Any]]:
     as ``{"id", "task", "args", "kwargs"}`` (so no worker of another test runs them)."""
     found = []
     client = broker()
-    for raw in client.lrange(queue_name(), 0, -1):
-        message = json.loads(raw)
-        task_id = message["headers"]["id"]
-        if not task_id.startswith("outbox-") or int(task_id.split("-")[1]) not in row_ids:
-            continue
-        client.lrem(queue_name(), 1, raw)
-        args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
-        found.append({"id": task_id, "task": message["headers"]["task"], "args": args, "kwargs": kwargs})
+    # Every kind of work has its own queue (settings.CELERY_TASK_ROUTES): look in each.
+    for queue in settings.CELERY_QUEUE_NAMES.values():
+        for raw in client.lrange(queue, 0, -1):
+            message = json.loads(raw)
+            task_id = message["headers"]["id"]
+            if not task_id.startswith("outbox-") or int(task_id.split("-")[1]) not in row_ids:
+                continue
+            client.lrem(queue, 1, raw)
+            args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+            found.append({"id": task_id, "task": message["headers"]["task"], "args": args, "kwargs": kwargs})
     return found
 
 
