@@ -509,17 +509,19 @@ def _current_deal(pk: int) -> Deal:
 def deal_move(request: Request, pk: int) -> Response:
     record = deal_for_user(request.user, _pk(pk), write=True)
     data = _validated(s.DealMoveSerializer, request)
-    version = data.get("version")
-    if version is not None and version != record.version:
-        exc = VersionConflict(instance=record, changes=[], changed_by=None)
+    try:
+        # The version is compared with the locked row inside the service (as the UI's
+        # expected stage is), not with the copy read here: a move committed in between is a 409.
+        deal_services.deal_move_stage(
+            deal=record,
+            stage=data["stage"],
+            actor=request.user,
+            lost_reason=data.get("lost_reason"),
+            lost_note=data.get("lost_note", ""),
+            version=data.get("version"),
+        )
+    except VersionConflict as exc:
         return _conflict(exc, _current_deal(record.pk), s.DealSerializer, request)
-    deal_services.deal_move_stage(
-        deal=record,
-        stage=data["stage"],
-        actor=request.user,
-        lost_reason=data.get("lost_reason"),
-        lost_note=data.get("lost_note", ""),
-    )
     return _deal_out(request, record.pk)
 
 

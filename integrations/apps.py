@@ -8,3 +8,9 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self) -> None:
         from integrations import schema  # noqa: F401 - registers the token auth with drf-spectacular
+        from integrations.events import revenue_event_rows, timeline_look_register
+        from reports.value import register_revenue_source
+
+        # Revenue and refund events count in customer value alongside won deals.
+        register_revenue_source("business_events", revenue_event_rows)
+        timeline_look_register()

@@ -50,4 +50,5 @@ urlpatterns = [
 event_urlpatterns = [
     path("", views.unmatched_events, name="unmatched"),
     path("<int:pk>/link/", views.unmatched_event_link, name="unmatched-link"),
+    path("<int:pk>/create-company/", views.unmatched_event_create_company, name="unmatched-create-company"),
 ]

@@ -593,6 +593,11 @@ def customer_value_recompute(*, now: dt.datetime | None = None) -> ValueRun:
         }
         with connection.cursor() as cursor:
             cursor.execute(value.SNAPSHOT_DEALS, params)
+            for statement, statement_params in value.revenue_source_statements(
+                tz=params["tz"], base=settings.BASE_CURRENCY
+            ):
+                cursor.execute(statement, statement_params)
+            cursor.execute(value.INDEX_DEALS)
             cursor.execute(value.CHURN, params)
             earlier, churned = cursor.fetchone()
             churn, lifespan = lifespan_from_churn(earlier=earlier, churned=churned)
