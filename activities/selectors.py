@@ -199,6 +199,7 @@ class EventLook:
     color: str
     label: str
     detail_html: str = ""
+    show_body: bool = True  # False when detail_html already says what the body does
 
 
 @dataclass(frozen=True)

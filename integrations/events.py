@@ -334,7 +334,8 @@ def _timeline_look(data: _TimelineData, events: list) -> dict[int, EventLook]:
                 f'<dl class="row small mb-0">{rows}</dl></details>'
             )
         detail_html = f'<div class="small mt-1">{" ".join(parts)}</div>' if parts else ""
-        looks[event.pk] = EventLook(icon=icon, color=color, label=name, detail_html=detail_html)
+        # The body ("Invoice paid: 1200.00 EUR") is what the look shows already.
+        looks[event.pk] = EventLook(icon=icon, color=color, label=name, detail_html=detail_html, show_body=False)
     return looks
 
 

@@ -220,7 +220,8 @@ def _event_item(event: Any, kind: str, now: Any, rows: _Rows, look: selectors.Ev
         )
     elif look is not None:
         source = f" · {escape(event.source)}" if event.source != "crm" else ""
-        body = f'<div class="small mt-1 text-break">{_event_body(event.body)}</div>' if event.body else ""
+        show = event.body and look.show_body
+        body = f'<div class="small mt-1 text-break">{_event_body(event.body)}</div>' if show else ""
         head = (
             f'<span class="timeline-icon" style="color: {escape(look.color)}"><i class="bi {escape(look.icon)}" '
             f'aria-hidden="true"></i></span><div class="flex-grow-1 min-w-0">'
