@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -191,6 +192,7 @@ def events_ingest(*, user: User, items: list[dict[str, Any]], invalid: dict[int,
         BusinessEvent.objects.filter(pk__in=created.values()).select_related("type", "company", "contact")
     )
     timeline_record_many(events=_timeline_entries(new_events))
+    _forget_timeline_data_on_new_sources({event.source for event in new_events})
     results: list[EventResult] = []
     first_seen: set[tuple[str, str]] = set()
     new_by_id = {e.pk: e for e in new_events}
@@ -209,6 +211,14 @@ def events_ingest(*, user: User, items: list[dict[str, Any]], invalid: dict[int,
             matched = new_by_id[pk].is_matched if pk in new_by_id else existing[key].is_matched
             results.append(EventResult(index=index, status="duplicate", id=pk, matched=matched))
     return results
+
+
+def _forget_timeline_data_on_new_sources(sources: set[str]) -> None:
+    if not sources:
+        return
+    cached = cache.get(TIMELINE_CACHE_KEY)
+    if cached is not None and not sources <= {key for what, key, *_rest in cached if what == "source"}:
+        timeline_data_forget()
 
 
 @transaction.atomic
@@ -295,10 +305,27 @@ class _TimelineData:
     sources: list[str]
 
 
+# Every timeline (company, contact and deal pages) needs the types and sources: cached in
+# Redis so a page costs no query for them; a type saved or deleted, or a batch from a new
+# source, drops the entry (``timeline_data_forget``); the timeout bounds anything missed.
+TIMELINE_CACHE_KEY = "integrations:timeline-types-sources:v1"
+TIMELINE_CACHE_SECONDS = 300
+
+
+def timeline_data_forget(**kwargs: Any) -> None:
+    """Drop the cached types and sources now and once the change commits (a page rendered
+    in between must not keep the list without it)."""
+    cache.delete(TIMELINE_CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(TIMELINE_CACHE_KEY))
+
+
 def _timeline_load() -> _TimelineData:
-    with connection.cursor() as cursor:
-        cursor.execute(_TYPES_AND_SOURCES_SQL)
-        rows = cursor.fetchall()
+    rows = cache.get(TIMELINE_CACHE_KEY)
+    if rows is None:
+        with connection.cursor() as cursor:
+            cursor.execute(_TYPES_AND_SOURCES_SQL)
+            rows = [list(row) for row in cursor.fetchall()]
+        cache.set(TIMELINE_CACHE_KEY, rows, TIMELINE_CACHE_SECONDS)
     types = {key: (name, icon, color) for what, key, name, icon, color in rows if what == "type"}
     sources = [key for what, key, *_rest in rows if what == "source"]
     return _TimelineData(types=dict(sorted(types.items(), key=lambda kv: kv[1][0].lower())), sources=sources)

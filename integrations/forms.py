@@ -32,7 +32,7 @@ class EventLinkForm(forms.Form):
     """Which customer an unmatched event is about: a company or a contact the user may see."""
 
     company = forms.IntegerField(label=_("Company"), required=False, min_value=1, max_value=2**63 - 1)
-    contact = forms.IntegerField(label=_("Contact id"), required=False, min_value=1, max_value=2**63 - 1)
+    contact = forms.IntegerField(label=_("Contact"), required=False, min_value=1, max_value=2**63 - 1)
     same_ref = forms.BooleanField(label=_("Also link the other events for this customer"), required=False)
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:

@@ -35,3 +35,12 @@ def _no_throttle_leftovers(settings):
     if keys:
         cache._cache.get_client().delete(*keys)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_timeline_types():
+    """The business event types and sources timelines cache outlive a test's rolled-back rows."""
+    from integrations.events import timeline_data_forget
+
+    timeline_data_forget()
+    yield

@@ -275,10 +275,25 @@ def test_a_timeline_full_of_business_events_costs_a_constant_number_of_queries(
             for n in range(40)
         ],
     )
-    # Activity types, business event types + sources (one query), the page.
+    # Activity types, business event types + sources (one query, then cached), the page.
     with django_assert_max_num_queries(3):
         html = render_timeline(owner, company)
     assert html.count('class="list-group-item timeline-event"') == 20
+    with django_assert_max_num_queries(2):
+        warm = render_timeline(owner, company)
+    assert warm == html
+
+
+def test_the_cached_types_and_sources_follow_new_types_and_new_sources(owner, types):
+    company = CompanyFactory(owner=owner, domain="cache.example")
+    assert "From newsrc" not in render_timeline(owner, company)  # now cached
+    ingest(owner, item("N-1", "ticket_opened", at(2026, 1, 1), {"domain": "cache.example"}, source="newsrc"))
+    assert 'value="event-source-newsrc">From newsrc' in render_timeline(owner, company)
+    EventType.objects.create(key="late_type", name="Late type", icon="bi-clock", color="#123456")
+    assert 'value="event-type-late_type">Late type' in render_timeline(owner, company)
+    types["ticket_opened"].color = "#abcdef"
+    types["ticket_opened"].save()
+    assert 'style="color: #abcdef"><i class="bi bi-life-preserver"' in render_timeline(owner, company)
 
 
 # --- Unmatched events: link, same-ref bulk, create company ------------------------------------
@@ -323,7 +338,8 @@ def test_link_access(unmatched, who, code, owner_client, teammate_client, admin_
 def test_the_unmatched_page_offers_a_picker_create_and_same_ref(unmatched, owner_client, django_assert_max_num_queries):
     with django_assert_max_num_queries(12):
         html = owner_client.get(reverse("events:unmatched")).content.decode()
-    assert html.count(f'hx-get="{reverse("contacts:company-options")}"') == 3  # one company picker per event
+    assert html.count(f'hx-get="{reverse("contacts:company-options")}"') == 3  # a company picker per event
+    assert html.count(f'hx-get="{reverse("contacts:contact-options")}"') == 3  # and a contact picker
     assert reverse("events:unmatched-create-company", args=[unmatched["U-1"].pk]) in html
     assert html.count("Also link 1 other event for this customer") == 2  # U-1 and U-2, not U-3
 
@@ -411,3 +427,28 @@ def test_the_api_move_with_the_current_version_moves_and_a_stale_one_is_409(owne
     assert moved.status_code == 200 and moved.json()["status"] == "won"
     deal.refresh_from_db()
     assert deal.version == moved.json()["version"]
+
+
+def test_the_contact_picker_offers_only_visible_active_contacts(owner, outsider, owner_client, outsider_client):
+    mine = ContactFactory(owner=owner, first_name="Anna", last_name="Petrova", email="anna@acme.example")
+    ContactFactory(owner=outsider, first_name="Anna", last_name="Foreign", email="anna@other.example")
+    archived = ContactFactory(owner=owner, first_name="Anna", last_name="Gone")
+    archived.archived_at = archived.created_at
+    archived.save(update_fields=["archived_at"])
+    url = reverse("contacts:contact-options")
+    html = owner_client.get(url, {"contact_q": "anna"}).content.decode()
+    assert f'<option value="{mine.pk}" selected>Anna Petrova &lt;anna@acme.example&gt;' in html
+    assert "Foreign" not in html and "Gone" not in html
+    assert "Petrova" not in outsider_client.get(url, {"contact_q": "anna"}).content.decode()
+    assert owner_client.get(url).content.decode().count("<option") == 1  # nothing typed: nothing listed
+    assert owner_client.get(url, {"contact_q": "a\x00"}).status_code == 400
+
+
+def test_linking_to_a_contact_puts_the_event_on_its_and_its_companys_timeline(unmatched, owner, owner_client):
+    company = CompanyFactory(owner=owner)
+    contact = ContactFactory(owner=owner, company=company)
+    response = owner_client.post(reverse("events:unmatched-link", args=[unmatched["U-3"].pk]), {"contact": contact.pk})
+    assert response.status_code == 302
+    unmatched["U-3"].refresh_from_db()
+    assert (unmatched["U-3"].contact, unmatched["U-3"].company) == (contact, company)
+    assert TimelineEvent.objects.filter(contact=contact, company=company, kind="business_event").count() == 1
