@@ -156,7 +156,10 @@ def events_ingest(*, user: User, items: list[dict[str, Any]], invalid: dict[int,
     matches = _match(user, [item["customer"] for _, item in valid])
     now = timezone.now()
     rows = []
+    # The first item of each key is the one the INSERT stores (a repeat in the batch is skipped).
+    first: dict[tuple[str, str], tuple[dict[str, Any], Company | None, Contact | None]] = {}
     for (_i, item), (company, contact) in zip(valid, matches, strict=True):
+        first.setdefault((item["source"], item["external_id"]), (item, company, contact))
         rows.append(
             (
                 item["source"],
@@ -188,9 +191,30 @@ def events_ingest(*, user: User, items: list[dict[str, Any]], invalid: dict[int,
         for source, external_id in existing_keys:
             condition |= Q(source=source, external_id=external_id)
         existing = {(e.source, e.external_id): e for e in BusinessEvent.objects.filter(condition)}
-    new_events = list(
-        BusinessEvent.objects.filter(pk__in=created.values()).select_related("type", "company", "contact")
-    )
+    # The stored rows are what was sent: built here rather than read back (500 rows with
+    # their type, company and contact joined cost a fifth of a batch's time).
+    new_events = []
+    for key, pk in created.items():
+        item, company, contact = first[key]
+        new_events.append(
+            BusinessEvent(
+                pk=pk,
+                source=item["source"],
+                external_id=item["external_id"],
+                type=types[item["type"]],
+                occurred_at=item["occurred_at"],
+                title=item["title"],
+                amount=item.get("amount"),
+                currency=item.get("currency", ""),
+                data=item.get("data") or {},
+                customer_ref=item["customer"],
+                company=company,
+                contact=contact,
+                received_by=user,
+                received_at=now,
+                linked_at=now if (company or contact) else None,
+            )
+        )
     timeline_record_many(events=_timeline_entries(new_events))
     _forget_timeline_data_on_new_sources({event.source for event in new_events})
     results: list[EventResult] = []
