@@ -594,7 +594,7 @@ def customer_value_recompute(*, now: dt.datetime | None = None) -> ValueRun:
         with connection.cursor() as cursor:
             cursor.execute(value.SNAPSHOT_DEALS, params)
             for statement, statement_params in value.revenue_source_statements(
-                tz=params["tz"], base=settings.BASE_CURRENCY
+                tz=params["tz"], base=settings.BASE_CURRENCY, now=now
             ):
                 cursor.execute(statement, statement_params)
             cursor.execute(value.INDEX_DEALS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import QuerySet
@@ -91,8 +92,9 @@ ANALYZE value_deals;
 #     purchase. Amounts are converted
 #     like won deals: at the rate of the day it happened (the latest ExchangeRate on or
 #     before it, else the earliest one; none → 0). A blank currency is the base currency.
+#     Rows dated after the run's "now" are left out (no negative recency).
 def revenue_source_insert_sql(source_sql: str) -> str:
-    """The INSERT for one source; positional parameters: tz, tz, the source's own, base, base, tz."""
+    """The INSERT for one source; positional parameters: tz, tz, the source's own, base, tz, now."""
     return f"""
 INSERT INTO value_deals (deal_id, company_id, owner_id, status, amount_base, closed_at, closed_on, closed_month,
                          external)
@@ -111,7 +113,7 @@ SELECT NULL, c.id, c.owner_id, CASE WHEN s.effect = 'refund' THEN 'refund' ELSE 
         (SELECT e.rate FROM deals_exchangerate e WHERE e.currency = s.currency ORDER BY e.date LIMIT 1)
     ) END AS rate
   ) r
- WHERE s.amount IS NOT NULL AND s.effect IN ('revenue', 'refund')
+ WHERE s.amount IS NOT NULL AND s.effect IN ('revenue', 'refund') AND s.occurred_at <= %s
 """  # noqa: S608 (the source's SQL comes from a registered queryset; values are bound parameters)
 
 
@@ -138,12 +140,13 @@ def revenue_sources() -> list[RevenueSource]:
     return list(_REVENUE_SOURCES.values())
 
 
-def revenue_source_statements(*, tz: str, base: str) -> list[tuple[str, list]]:
-    """(SQL, params) that add every registered source's rows to ``value_deals``."""
+def revenue_source_statements(*, tz: str, base: str, now: datetime) -> list[tuple[str, list]]:
+    """(SQL, params) that add every registered source's rows to ``value_deals``; rows dated
+    after ``now`` (a sender's scheduled invoice) wait until their day comes."""
     statements = []
     for source in revenue_sources():
         source_sql, source_params = source.rows().query.sql_with_params()
-        statements.append((revenue_source_insert_sql(source_sql), [tz, tz, *source_params, base, tz]))
+        statements.append((revenue_source_insert_sql(source_sql), [tz, tz, *source_params, base, tz, now]))
     return statements
 
 

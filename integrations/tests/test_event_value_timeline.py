@@ -82,7 +82,8 @@ def value_world(owner, settings, types):
     A: won deal 1000 USD on 2026-02-10; invoice 500 EUR 2026-03-15 (→ 550.00); invoice
        200 USD 2026-06-01; refund 100 EUR 2026-05-20 (→ −120.00); a ticket with an amount
        (no revenue effect) and an unmatched invoice, neither counted.
-    B: invoices only: 300 USD 2025-11-05; a refund of 50 USD 2026-04-10.
+    B: invoices only: 300 USD 2025-11-05; a refund of 50 USD 2026-04-10; an invoice of
+       5000 USD dated 2026-08-01, after "today", not counted yet.
     """
     settings.BASE_CURRENCY = "USD"
     settings.RFM_WINDOW_MONTHS = 12
@@ -106,6 +107,8 @@ def value_world(owner, settings, types):
         item("I-9", "invoice_paid", at(2026, 6, 3), {"domain": "nobody.example"}, "999", "USD"),
         item("I-3", "invoice_paid", at(2025, 11, 5), ref_b, "300", "USD"),
         item("R-2", "refund_issued", at(2026, 4, 10), ref_b, "-50", "USD"),
+        # Dated after "today": left out until its day comes (no negative recency).
+        item("I-F", "invoice_paid", at(2026, 8, 1), ref_b, "5000", "USD"),
     )
     assert all(r.status == "created" for r in results)
     rollups_rebuild()
