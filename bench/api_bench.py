@@ -78,6 +78,7 @@ def measure_event_ingest(port: int, username: str) -> dict[str, Any]:
     user = User.objects.get(username=username)
     domains = list(
         Company.objects.visible_to(user)
+        .filter(archived_at__isnull=True)
         .exclude(domain="")
         .order_by("id")
         .values_list("domain", flat=True)[: spec.batch_size]
@@ -99,7 +100,7 @@ def measure_event_ingest(port: int, username: str) -> dict[str, Any]:
             events = []
             for i in range(spec.batch_size):
                 n = batch * spec.batch_size + i
-                matched = (i % 100) < spec.matched_share * 100
+                matched = n % spec.unmatched_every != spec.unmatched_every - 1
                 events.append(
                     {
                         "source": source,
