@@ -40,7 +40,9 @@ def _no_throttle_leftovers(settings):
 @pytest.fixture(autouse=True)
 def _no_cached_timeline_types():
     """The business event types and sources timelines cache outlive a test's rolled-back rows."""
-    from integrations.events import timeline_data_forget
+    from django.core.cache import cache
 
-    timeline_data_forget()
+    from integrations.events import TIMELINE_CACHE_KEY
+
+    cache.delete(TIMELINE_CACHE_KEY)
     yield
