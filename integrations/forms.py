@@ -54,6 +54,8 @@ class EventLinkForm(forms.Form):
                 self.add_error("contact", _("No such contact (or not visible to you)."))
         if not data.get("company") and not data.get("contact"):
             raise forms.ValidationError(_("Enter a company or a contact."))
+        if company is not None and contact is not None and contact.company_id != company.pk:
+            raise forms.ValidationError(_("The contact does not work at that company: choose one of them."))
         data["company_obj"], data["contact_obj"] = company, contact
         return data
 

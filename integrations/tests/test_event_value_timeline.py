@@ -472,3 +472,14 @@ def test_linking_to_a_contact_puts_the_event_on_its_and_its_companys_timeline(un
     unmatched["U-3"].refresh_from_db()
     assert (unmatched["U-3"].contact, unmatched["U-3"].company) == (contact, company)
     assert TimelineEvent.objects.filter(contact=contact, company=company, kind="business_event").count() == 1
+
+
+def test_a_contact_of_another_company_than_the_one_chosen_is_refused(unmatched, owner, owner_client):
+    company = CompanyFactory(owner=owner)
+    elsewhere = ContactFactory(owner=owner, company=CompanyFactory(owner=owner))
+    url = reverse("events:unmatched-link", args=[unmatched["U-3"].pk])
+    response = owner_client.post(url, {"company": company.pk, "contact": elsewhere.pk})
+    assert response.status_code == 400
+    assert "does not work at that company" in response.content.decode()
+    unmatched["U-3"].refresh_from_db()
+    assert unmatched["U-3"].company_id is None
