@@ -28,6 +28,7 @@ from activities.services import timeline_record_many
 from contacts.models import Company, Contact
 from crm.html import escape
 from crm.models import User
+from crm.services import outbox_enqueue
 from integrations.models import BusinessEvent, EventType, RevenueEffect
 
 MAX_BATCH = 1000
@@ -217,6 +218,7 @@ def events_ingest(*, user: User, items: list[dict[str, Any]], invalid: dict[int,
         )
     timeline_record_many(events=_timeline_entries(new_events))
     _forget_timeline_data_on_new_sources({event.source for event in new_events})
+    _refresh_customer_value(new_events)
     results: list[EventResult] = []
     first_seen: set[tuple[str, str]] = set()
     new_by_id = {e.pk: e for e in new_events}
@@ -235,6 +237,21 @@ def events_ingest(*, user: User, items: list[dict[str, Any]], invalid: dict[int,
             matched = new_by_id[pk].is_matched if pk in new_by_id else existing[key].is_matched
             results.append(EventResult(index=index, status="duplicate", id=pk, matched=matched))
     return results
+
+
+REFRESH_CUSTOMER_VALUE = "reports.tasks.refresh_customer_value"
+
+
+def _refresh_customer_value(events: Iterable[BusinessEvent]) -> None:
+    """Queue, in the caller's transaction (the outbox), a refresh of the customer value of
+    every company a new revenue or refund event names: its revenue shows at once rather than
+    after the nightly run."""
+    effects = (RevenueEffect.REVENUE, RevenueEffect.REFUND)
+    companies = sorted(
+        {e.company_id for e in events if e.company_id and e.amount is not None and e.type.revenue_effect in effects}
+    )
+    if companies:
+        outbox_enqueue(task=REFRESH_CUSTOMER_VALUE, args=[companies])
 
 
 def _forget_timeline_data_on_new_sources(sources: set[str]) -> None:
@@ -274,6 +291,7 @@ def event_link(
         linked.company, linked.contact, linked.linked_at = company, contact, now
     BusinessEvent.objects.bulk_update(events, ["company", "contact", "linked_at"])
     timeline_record_many(events=_timeline_entries(events))
+    _refresh_customer_value(events)
     return events
 
 

@@ -140,12 +140,18 @@ def revenue_sources() -> list[RevenueSource]:
     return list(_REVENUE_SOURCES.values())
 
 
-def revenue_source_statements(*, tz: str, base: str, now: datetime) -> list[tuple[str, list]]:
-    """(SQL, params) that add every registered source's rows to ``value_deals``; rows dated
-    after ``now`` (a sender's scheduled invoice) wait until their day comes."""
+def revenue_source_statements(
+    *, tz: str, base: str, now: datetime, companies: list[int] | None = None
+) -> list[tuple[str, list]]:
+    """(SQL, params) that add every registered source's rows to ``value_deals`` (only those of
+    ``companies`` when given); rows dated after ``now`` (a sender's scheduled invoice) wait
+    until their day comes."""
     statements = []
     for source in revenue_sources():
-        source_sql, source_params = source.rows().query.sql_with_params()
+        rows = source.rows()
+        if companies is not None:
+            rows = rows.filter(company_id__in=companies)
+        source_sql, source_params = rows.query.sql_with_params()
         statements.append((revenue_source_insert_sql(source_sql), [tz, tz, *source_params, base, tz, now]))
     return statements
 
@@ -382,3 +388,24 @@ UPDATE contacts_company c SET value_segment = ''
  WHERE c.value_segment <> ''
    AND NOT EXISTS (SELECT 1 FROM reports_customervalue v WHERE v.company_id = c.id AND v.segment <> '');
 """
+
+
+# 6. One or a few customers again, between full runs (after another system reported revenue
+#    for them): the same snapshot and INSERT restricted to ``%(companies)s``. The last done
+#    activity comes from three indexed look-ups per company instead of the aggregate over
+#    every activity. The caller keeps the RFM scores and segment of the last full run: they
+#    rank a customer among all customers, which a partial run cannot.
+SNAPSHOT_COMPANY_DEALS = SNAPSHOT_DEALS.replace(
+    "AND f.status IN ('won', 'open');", "AND f.status IN ('won', 'open') AND f.company_id = ANY(%(companies)s);"
+)
+LAST_ACTIVITY_OF_COMPANIES = """
+SELECT c.id AS company_id, GREATEST(
+    (SELECT MAX(a.done_at) FROM activities_activity a WHERE a.company_id = c.id),
+    (SELECT MAX(a.done_at) FROM activities_activity a JOIN contacts_contact ct ON ct.id = a.contact_id
+      WHERE ct.company_id = c.id AND a.company_id IS NULL),
+    (SELECT MAX(a.done_at) FROM activities_activity a JOIN deals_deal d ON d.id = a.deal_id
+      WHERE d.company_id = c.id AND a.company_id IS NULL AND a.contact_id IS NULL)
+) AS last_activity_at
+  FROM contacts_company c WHERE c.id = ANY(%(companies)s)
+"""
+INSERT_COMPANY_VALUES = INSERT_CUSTOMER_VALUE.replace(LAST_ACTIVITY, LAST_ACTIVITY_OF_COMPANIES)

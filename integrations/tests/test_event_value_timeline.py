@@ -483,3 +483,67 @@ def test_a_contact_of_another_company_than_the_one_chosen_is_refused(unmatched, 
     assert "does not work at that company" in response.content.decode()
     unmatched["U-3"].refresh_from_db()
     assert unmatched["U-3"].company_id is None
+
+
+# --- Customer value refreshed for the customers a batch names (outbox → reports task) -------
+
+
+def test_a_revenue_event_queues_a_refresh_that_updates_its_customer_at_once(value_world, owner):
+    from crm.models import Outbox
+    from reports.tasks import refresh_customer_value
+
+    a, b = value_world["a"], value_world["b"]
+    before_a = CustomerValue.objects.get(company=a)
+    before_b = CustomerValue.objects.values().get(company=b)
+    Outbox.objects.all().delete()
+    c = CompanyFactory(owner=owner, name="C", domain="c.example")
+    ingest(
+        owner,
+        item("I-10", "invoice_paid", at(2026, 6, 20), {"domain": "a.example"}, "1000", "USD"),
+        item("I-11", "invoice_paid", at(2026, 6, 25), {"domain": "c.example"}, "400", "USD"),
+        item("T-10", "ticket_opened", at(2026, 6, 26), {"domain": "b.example"}, "5", "USD"),  # no revenue
+    )
+    queued = list(Outbox.objects.values_list("task", "args"))
+    assert queued == [("reports.tasks.refresh_customer_value", [sorted([a.pk, c.pk])])]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("django.utils.timezone.now", lambda: NOW)
+        assert refresh_customer_value(queued[0][1][0]) == 2
+    after = CustomerValue.objects.get(company=a)
+    # 1630 + 1000; four purchases; LTV = 2630 ÷ 4 × 4 a year × 3 years
+    assert (after.revenue_total, after.revenue_external, after.won_deals) == (
+        Decimal("2630.00"),
+        Decimal("1630.00"),
+        4,
+    )
+    assert (after.last_won_on, after.lifetime_value) == (dt.date(2026, 6, 20), Decimal("7890.00"))
+    assert after.quarters == {"2026-01-01": "1550.00", "2026-04-01": "1080.00"}
+    # The scores stay as the last full run ranked them among all customers.
+    assert (after.r_score, after.f_score, after.m_score, after.segment) == (
+        before_a.r_score,
+        before_a.f_score,
+        before_a.m_score,
+        before_a.segment,
+    )
+    new = CustomerValue.objects.get(company=c)
+    assert (new.revenue_total, new.won_deals, new.segment, new.r_score) == (Decimal("400.00"), 1, "", None)
+    assert CustomerValue.objects.values().get(company=b) == before_b  # not named: untouched
+
+
+def test_linking_a_revenue_event_queues_the_refresh_of_its_customer(value_world, owner_client):
+    from crm.models import Outbox
+
+    Outbox.objects.all().delete()
+    event = BusinessEvent.objects.get(external_id="I-9")
+    owner_client.post(reverse("events:unmatched-link", args=[event.pk]), {"company": value_world["b"].pk})
+    assert list(Outbox.objects.values_list("task", "args")) == [
+        ("reports.tasks.refresh_customer_value", [[value_world["b"].pk]])
+    ]
+
+
+def test_the_refresh_does_nothing_before_the_first_full_run(owner, types):
+    from reports.services import customer_value_refresh_companies
+
+    company = CompanyFactory(owner=owner, domain="early.example")
+    ingest(owner, item("E-1", "invoice_paid", at(2026, 1, 5), {"domain": "early.example"}, "10", "USD"))
+    assert customer_value_refresh_companies(company_ids=[company.pk]) == 0
+    assert not CustomerValue.objects.filter(company=company).exists()
