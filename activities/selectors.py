@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
@@ -27,7 +27,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from django.http import Http404
 from django.utils import timezone
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from activities.models import Activity, ActivityType, TimelineEvent
 from contacts.models import Company, Contact
@@ -38,7 +38,7 @@ from crm.rows import ListRow, list_rows
 from deals.models import Deal
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
 Customer = Company | Contact | Deal
 
@@ -190,6 +190,78 @@ EVENT_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+@dataclass(frozen=True)
+class EventLook:
+    """How a registered kind's event is drawn: its icon and colour, the label under the title
+    (instead of the kind's name) and escaped HTML for the details below it."""
+
+    icon: str
+    color: str
+    label: str
+    detail_html: str = ""
+    show_body: bool = True  # False when detail_html already says what the body does
+
+
+@dataclass(frozen=True)
+class TimelineKind:
+    """A kind of timeline event another app owns (``register_timeline_kind``).
+
+    ``load()`` runs once per timeline render (one query at most) and returns what the other two
+    need: ``options(loaded)`` the filters it offers — (key, label, condition), shown in one
+    select after the chips — and ``look(loaded, events)`` each of the page's events of this
+    kind → ``EventLook``, with no further query.
+    """
+
+    kind: str
+    label: str  # the select's name, e.g. "Business events" (gettext_noop: translated when shown)
+    all_label: str  # its option for every event of the kind, e.g. "All business events"
+    load: Callable[[], Any]
+    options: Callable[[Any], list[tuple[str, str, Q]]]
+    look: Callable[[Any, list[TimelineEvent]], dict[int, EventLook]]
+
+
+TIMELINE_KINDS: dict[str, TimelineKind] = {}
+
+
+def register_timeline_kind(kind: TimelineKind) -> None:
+    """Give a kind of event (sent by a higher app) its own look and filters on timelines."""
+    TIMELINE_KINDS[kind.kind] = kind
+
+
+@dataclass
+class TimelineExtras:
+    """The registered kinds' loaded data and filters, for one render of a timeline."""
+
+    loaded: dict[str, Any]
+    groups: list[tuple[str, list[tuple[str, str]]]]  # (group label, [(key, label)])
+    conditions: dict[str, Q]
+
+    @classmethod
+    def load(cls) -> TimelineExtras:
+        loaded: dict[str, Any] = {}
+        groups: list[tuple[str, list[tuple[str, str]]]] = []
+        conditions: dict[str, Q] = {}
+        for kind in TIMELINE_KINDS.values():
+            loaded[kind.kind] = data = kind.load()
+            options = [(f"kind-{kind.kind}", gettext(kind.all_label))]
+            conditions[f"kind-{kind.kind}"] = Q(kind=kind.kind)
+            for key, label, condition in kind.options(data):
+                options.append((key, label))
+                conditions[key] = Q(kind=kind.kind) & condition
+            groups.append((gettext(kind.label), options))
+        return cls(loaded=loaded, groups=groups, conditions=conditions)
+
+    def looks(self, events: Iterable[TimelineEvent]) -> dict[int, EventLook]:
+        by_kind: dict[str, list[TimelineEvent]] = {}
+        for event in events:
+            if event.kind in TIMELINE_KINDS and event.activity_id is None:
+                by_kind.setdefault(event.kind, []).append(event)
+        looks: dict[int, EventLook] = {}
+        for kind, kind_events in by_kind.items():
+            looks.update(TIMELINE_KINDS[kind].look(self.loaded.get(kind), kind_events))
+        return looks
+
+
 def timeline_scopes(obj: Customer) -> list[Q]:
     """Events of the record; a company's also include its contacts' and deals' events.
 
@@ -208,8 +280,10 @@ def timeline_scopes(obj: Customer) -> list[Q]:
     return [Q(deal_id=obj.pk)]
 
 
-def timeline_filter_q(key: str, types: Iterable[ActivityType]) -> Q | None:
+def timeline_filter_q(key: str, types: Iterable[ActivityType], extras: TimelineExtras | None = None) -> Q | None:
     """The condition for a filter chip; None (no filter) for an unknown key."""
+    if extras is not None and key in extras.conditions:
+        return extras.conditions[key]
     if key == "activities":
         return Q(kind="activity")
     if key.startswith("type-"):
@@ -220,7 +294,7 @@ def timeline_filter_q(key: str, types: Iterable[ActivityType]) -> Q | None:
     if key in EVENT_FILTERS:
         return Q(kind__in=EVENT_FILTERS[key][1])
     if key == "other":
-        known = ["activity", *(k for _label, kinds in EVENT_FILTERS.values() for k in kinds)]
+        known = ["activity", *(k for _label, kinds in EVENT_FILTERS.values() for k in kinds), *TIMELINE_KINDS]
         return ~Q(kind__in=known)
     return None
 
@@ -278,7 +352,12 @@ def _name_of(model: type[Model], column: str, name: F | Func) -> Subquery:
 
 
 def timeline_page(
-    obj: Customer, *, filter_key: str = "", cursor: str = "", types: Iterable[ActivityType] = ()
+    obj: Customer,
+    *,
+    filter_key: str = "",
+    cursor: str = "",
+    types: Iterable[ActivityType] = (),
+    extras: TimelineExtras | None = None,
 ) -> TimelinePage:
     """One page of a customer's timeline, newest first, keyset-paginated (constant queries)."""
     # What the event rows print ({% timeline_events %} in activities/templatetags/activity_tags.py): a company's
@@ -293,7 +372,7 @@ def timeline_page(
         names["contact_name"] = _name_of(Contact, "contact_id", full_name())
         names["deal_name"] = _name_of(Deal, "deal_id", F("title"))
     qs = TimelineEvent.objects.all()
-    condition = timeline_filter_q(filter_key, types)
+    condition = timeline_filter_q(filter_key, types, extras)
     if condition is not None:
         qs = qs.filter(condition)
     position = parse_cursor(cursor) if cursor else None

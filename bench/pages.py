@@ -106,3 +106,19 @@ class ImportBench:
 
 
 IMPORT = ImportBench("import_contacts", 100_000, lambda path, owner: ["import_contacts", path, "--owner", owner])
+
+
+# The REST API (issue #16): the contact list through a token, per persona, with the pages'
+# list budget; and inbound business events posted in batches.
+API_PAGES: list[Page] = [Page("API contact list", "api:contacts", LIST, query=lambda s: {"limit": "50"})]
+
+
+@dataclass(frozen=True)
+class EventIngestBench:
+    batches: int = 10
+    batch_size: int = 500
+    unmatched_every: int = 10  # every tenth names an unknown domain and waits on the Unmatched page
+    min_events_per_second: float = 1000  # issue #16, measured by the client, HTTP included
+
+
+EVENT_INGEST = EventIngestBench()

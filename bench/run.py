@@ -507,6 +507,16 @@ def markdown(report: dict[str, Any]) -> str:
         else:
             value = f"{item['status']} ({item.get('problem', '')})"
         lines.append(f"| {item['name']} | {value} |")
+    ev = report.get("event_ingest") or {"status": "not measured"}
+    if ev.get("events_per_second") is not None:
+        lines.append(
+            f"| event ingest (API, batches of {ev['batch_size']}) | "
+            f"{ev['events']:,} events in {ev['batches']} batches, "
+            f"{ev['seconds']} s = {ev['events_per_second']:,} events/s, batch p50 {ev['batch_p50_ms']} ms "
+            f"(budget ≥ {ev['min_events_per_second']:g}): {ev['status']} |"
+        )
+    else:
+        lines.append(f"| event ingest | {ev['status']}: {ev.get('problem', '')} |")
     missing = sum(row["status"] == "not built yet" for row in report["pages"])
     verdict = "All measured budgets met." if report["passed"] else "Budgets NOT met."
     if missing:
@@ -541,6 +551,7 @@ def main(argv: list[str] | None = None) -> int:
         help="do not run the timed commands (the rollup rebuild, the import throughput)",
     )
     parser.add_argument("--no-throughput", action="store_true", help="skip the wrk load test")
+    parser.add_argument("--no-events", action="store_true", help="skip the event ingest throughput")
     parser.add_argument(
         "--only", action="append", metavar="PAGE", help="measure only this page (repeatable), e.g. --only kanban"
     )
@@ -585,7 +596,8 @@ def main(argv: list[str] | None = None) -> int:
             sessions[persona].login(username, password)
         pages: list[PageResult] = []
         chosen = [page for page in PAGES if not args.only or page.name in args.only]
-        if args.only and len(chosen) != len(set(args.only)):
+        api_names = {"API contact list"}
+        if args.only and len(chosen) != len(set(args.only) - api_names):
             raise SystemExit(f"Unknown page in --only; the pages are: {', '.join(p.name for p in PAGES)}")
         for page in chosen:
             for persona, session in sessions.items():
@@ -596,6 +608,12 @@ def main(argv: list[str] | None = None) -> int:
                 print_result(result)
                 if result.status == "not built yet":
                     break
+        # The REST API (issue #16): its contact list per persona, through a token.
+        from bench.api_bench import measure_api_pages, measure_event_ingest
+
+        for result in measure_api_pages(args.port, personas, subjects, args):
+            pages.append(result)
+            print_result(result)
         contact_list = next((r for r in pages if r.page == THROUGHPUT_PAGE and r.persona == "rep"), None)
         if args.no_throughput:
             throughput: dict[str, Any] = {"status": "not measured", "problem": "--no-throughput"}
@@ -604,6 +622,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             throughput = measure_throughput(sessions["rep"], contact_list.url, args)
         print(f"  throughput: {throughput}")
+        if args.no_events:
+            events: dict[str, Any] = {"name": "event ingest", "status": "not measured", "problem": "--no-events"}
+        else:
+            events = measure_event_ingest(args.port, REP_USERNAME)
+        print(f"  event ingest: {events}")
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -615,9 +638,9 @@ def main(argv: list[str] | None = None) -> int:
 
     failed = [r for r in pages if r.status in ("over budget", "error")]
     missing = [r for r in pages if r.status == "not built yet"]
-    extra_failures = [m for m in [throughput, imported, *commands] if m["status"] in ("over budget", "error")]
+    extra_failures = [m for m in [throughput, imported, events, *commands] if m["status"] in ("over budget", "error")]
     if args.require_all:
-        missing_extra = [m for m in [throughput, imported, *commands] if m["status"] != "ok"]
+        missing_extra = [m for m in [throughput, imported, events, *commands] if m["status"] != "ok"]
         extra_failures += missing_extra
     passed = not failed and not extra_failures and not (args.require_all and missing)
     commit = subprocess.run(
@@ -635,6 +658,7 @@ def main(argv: list[str] | None = None) -> int:
         "throughput": throughput,
         "commands": commands,
         "import": imported,
+        "event_ingest": events,
         "vacuum_seconds": round(vacuum_seconds, 1),
         "host": host,
         "passed": passed,

@@ -420,6 +420,15 @@ def company_options(user: User, query: str, *, limit: int = 20) -> list[Company]
     return list(qs.order_by(Lower("name"), "id")[:limit])
 
 
+def contact_options(user: User, query: str, *, limit: int = 20) -> list[Contact]:
+    """Contacts for a contact picker (the Unmatched events page): visible, active, matching
+    ``query`` (names, email, phone); nothing until something is typed."""
+    if not query.strip():
+        return []
+    qs = Contact.objects.visible_to(user).filter(archived_at__isnull=True).filter(contact_search_q(query))
+    return list(qs.select_related("company").order_by("last_name", "first_name", "id")[:limit])
+
+
 def lifecycle_counts(user: User) -> dict[str, dict[str, int]]:
     """The user's own active companies and contacts per lifecycle stage, for the home panel."""
     counts: dict[str, dict[str, int]] = {"companies": {}, "contacts": {}}

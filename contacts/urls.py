@@ -16,6 +16,7 @@ urlpatterns = [
     path("contacts/", views.contact_list_view, name="contact-list"),
     path("contacts/new/", views.contact_create, name="contact-create"),
     path("contacts/reassign/", views.contact_reassign, name="contact-reassign"),
+    path("contacts/options/", views.contact_picker_options, name="contact-options"),
     path("contacts/<int:pk>/", views.contact_detail, name="contact-detail"),
     path("contacts/<int:pk>/edit/", views.contact_edit, name="contact-edit"),
     path("contacts/<int:pk>/archive/", views.contact_archive, name="contact-archive"),

@@ -51,6 +51,7 @@ from contacts.selectors import (
     company_options,
     contact_for_user,
     contact_list,
+    contact_options,
     data_quality,
     duplicate_candidates,
     history_entries,
@@ -285,6 +286,17 @@ def company_reassign(request: HttpRequest) -> HttpResponse:
     else:
         messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
     return _back(request, "contacts:company-list")
+
+
+@require_GET
+def contact_picker_options(request: HttpRequest) -> HttpResponse:
+    """<option>s for a contact select, filtered by what was typed (``contact_q``)."""
+    query = clean_text(request.GET.get("contact_q"), name="contact_q", max_length=100)
+    return render(
+        request,
+        "contacts/partials/contact_options.html",
+        {"contacts": contact_options(request.user, query), "query": query.strip()},
+    )
 
 
 @require_GET

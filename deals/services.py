@@ -200,15 +200,20 @@ def deal_move_stage(
     lost_reason: LostReason | None = None,
     lost_note: str = "",
     expected_stage: Stage | None = None,
+    version: int | None = None,
 ) -> Deal:
     """Move ``deal`` to ``stage``: the one way a stage changes.
 
     Locks the deal row so two simultaneous moves are applied one after the other, each
     recording the stage it really left. With ``expected_stage`` (what the mover saw), a deal
-    that someone else moved meanwhile raises ``StageMoveConflict`` instead of being moved.
+    that someone else moved meanwhile raises ``StageMoveConflict`` instead of being moved;
+    with ``version`` (an API client's), a deal saved since raises ``VersionConflict``. Both
+    are checked on the locked row, so a concurrent change cannot slip in between.
     """
     with transaction.atomic():
         locked = _locked_deal(deal)
+        if version is not None and locked.version != version:
+            raise VersionConflict(instance=locked, changes=[], changed_by=None)
         if stage.pipeline_id != locked.pipeline_id:
             raise ValidationError({"stage": _("That stage belongs to another pipeline.")})
         if expected_stage is not None and locked.stage_id != expected_stage.pk:

@@ -31,8 +31,9 @@ class ApiTokenForm(forms.Form):
 class EventLinkForm(forms.Form):
     """Which customer an unmatched event is about: a company or a contact the user may see."""
 
-    company = forms.IntegerField(label=_("Company id"), required=False, min_value=1, max_value=2**63 - 1)
-    contact = forms.IntegerField(label=_("Contact id"), required=False, min_value=1, max_value=2**63 - 1)
+    company = forms.IntegerField(label=_("Company"), required=False, min_value=1, max_value=2**63 - 1)
+    contact = forms.IntegerField(label=_("Contact"), required=False, min_value=1, max_value=2**63 - 1)
+    same_ref = forms.BooleanField(label=_("Also link the other events for this customer"), required=False)
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -53,5 +54,28 @@ class EventLinkForm(forms.Form):
                 self.add_error("contact", _("No such contact (or not visible to you)."))
         if not data.get("company") and not data.get("contact"):
             raise forms.ValidationError(_("Enter a company or a contact."))
+        if company is not None and contact is not None and contact.company_id != company.pk:
+            raise forms.ValidationError(_("The contact does not work at that company: choose one of them."))
         data["company_obj"], data["contact_obj"] = company, contact
         return data
+
+
+class CompanyFromEventForm(forms.Form):
+    """A new company for an unmatched event, prefilled from the customer the sender named."""
+
+    name = forms.CharField(label=_("Name"), max_length=200)
+    domain = forms.CharField(label=_("Domain"), max_length=253, required=False)
+    email = forms.EmailField(label=_("Email"), required=False)
+    external_id = forms.CharField(
+        label=_("External id"),
+        max_length=100,
+        required=False,
+        help_text=_("The sender's reference: its next events for this customer match the company."),
+    )
+    same_ref = forms.BooleanField(label=_("Also link the other events for this customer"), required=False)
+
+    def clean_domain(self) -> str:
+        value = self.cleaned_data["domain"].strip().lower().removeprefix("www.")
+        if " " in value or "/" in value:
+            raise forms.ValidationError(_("Enter a domain like example.com."))
+        return value

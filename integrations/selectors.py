@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from crm.models import User
@@ -28,6 +29,31 @@ def unmatched_events_for_user(user: User) -> QuerySet[BusinessEvent]:
     if not user.is_admin:
         qs = qs.filter(received_by_id__in=user.visible_owner_ids)
     return qs.order_by("-received_at", "-id")
+
+
+def unmatched_events_page(user: User, *, limit: int = 100) -> list[BusinessEvent]:
+    """The newest unmatched events ``user`` may act on, each with ``same_ref``: how many
+    others of them name the same customer (one query)."""
+    visible = unmatched_events_for_user(user)
+    same = (
+        visible.filter(customer_ref=OuterRef("customer_ref"))
+        .exclude(pk=OuterRef("pk"))
+        .order_by()
+        .values("customer_ref")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return list(visible.annotate(same_ref=Coalesce(Subquery(same[:1]), 0))[:limit])
+
+
+def unmatched_same_ref_ids(user: User, event: BusinessEvent) -> list[int]:
+    """The other unmatched events ``user`` may act on that name the same customer as ``event``."""
+    return list(
+        unmatched_events_for_user(user)
+        .filter(customer_ref=event.customer_ref)
+        .exclude(pk=event.pk)
+        .values_list("pk", flat=True)
+    )
 
 
 def unmatched_event_for_user(user: User, pk: int) -> BusinessEvent:

@@ -53,4 +53,5 @@ event_urlpatterns = [
     path("", views.unmatched_events, name="unmatched"),
     path("<int:pk>/link/", views.unmatched_event_link, name="unmatched-link"),
     path("emails/<int:pk>/link/", views.unmatched_email_link, name="unmatched-email-link"),
+    path("<int:pk>/create-company/", views.unmatched_event_create_company, name="unmatched-create-company"),
 ]

@@ -411,6 +411,9 @@ class CustomerValue(models.Model):
     revenue_total = models.DecimalField(_("revenue, all time"), max_digits=16, decimal_places=2)
     revenue_this_year = models.DecimalField(_("revenue, this year"), max_digits=16, decimal_places=2)
     revenue_12m = models.DecimalField(_("revenue, last 12 months"), max_digits=16, decimal_places=2)
+    # Of revenue_total: the net of what other systems reported (registered revenue sources:
+    # revenue events less refunds), for "of which from other systems".
+    revenue_external = models.DecimalField(_("revenue from other systems"), max_digits=16, decimal_places=2, default=0)
     won_deals = models.PositiveIntegerField(_("won deals"))
     first_won_on = models.DateField(_("first purchase"), null=True, blank=True)
     last_won_on = models.DateField(_("last purchase"), null=True, blank=True)

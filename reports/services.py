@@ -565,6 +565,61 @@ def lifespan_from_churn(*, earlier: int, churned: int) -> tuple[Decimal | None, 
     return churn, lifespan.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def _value_params(now: dt.datetime) -> dict:
+    today = timezone.localdate(now)
+    return {
+        "tz": timezone.get_current_timezone_name(),
+        "now": now,
+        "today": today,
+        "year_start": today.replace(month=1, day=1),
+        "year_ago": today - dt.timedelta(days=365),
+        "two_years_ago": today - dt.timedelta(days=730),
+        "window_start": add_months(today, -settings.RFM_WINDOW_MONTHS),
+        "dormant_before": now - dt.timedelta(days=settings.DORMANT_DAYS),
+        "min_customers": CROSS_SELL_MIN_CUSTOMERS,
+    }
+
+
+def customer_value_refresh_companies(*, company_ids: list[int], now: dt.datetime | None = None) -> int:
+    """The value rows of a few customers again, now (after another system reported revenue
+    or a refund for them): revenue, purchases, average, LTV (at the last run's lifespan),
+    quarters, dormancy. Their RFM scores and segment stay as the last full run ranked them,
+    and the segment, cohort and cross-sell tables wait for the next full run (nightly).
+    Idempotent; does nothing before the first full run. Returns the rows written."""
+    now = now or timezone.now()
+    company_ids = sorted({int(pk) for pk in company_ids})
+    if not company_ids:
+        return 0
+    with transaction.atomic():
+        run = _locked_value_run()  # waits for a full run in progress, then works on its rows
+        if run.computed_at is None:
+            return 0
+        params = {**_value_params(now), "companies": company_ids, "lifespan": run.lifespan_years}
+        kept = {
+            row["company_id"]: row
+            for row in CustomerValue.objects.filter(company_id__in=company_ids).values(
+                "company_id", "r_score", "f_score", "m_score", "segment"
+            )
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(value.SNAPSHOT_COMPANY_DEALS, params)
+            for statement, statement_params in value.revenue_source_statements(
+                tz=params["tz"], base=settings.BASE_CURRENCY, now=now, companies=company_ids
+            ):
+                cursor.execute(statement, statement_params)
+            cursor.execute(value.INDEX_DEALS)
+            CustomerValue.objects.filter(company_id__in=company_ids).delete()
+            cursor.execute(value.INSERT_COMPANY_VALUES, params)
+        written = 0
+        for row in CustomerValue.objects.filter(company_id__in=company_ids).select_for_update():
+            previous = kept.get(row.company_id, {})
+            row.r_score, row.f_score, row.m_score = (previous.get(k) for k in ("r_score", "f_score", "m_score"))
+            row.segment = previous.get("segment", "")
+            row.save(update_fields=["r_score", "f_score", "m_score", "segment"])
+            written += 1
+    return written
+
+
 def customer_value_recompute(*, now: dt.datetime | None = None) -> ValueRun:
     """Rebuild every customer-value table from the current rollup generation, atomically.
 
@@ -575,24 +630,18 @@ def customer_value_recompute(*, now: dt.datetime | None = None) -> ValueRun:
     """
     started = time.monotonic()
     now = now or timezone.now()
-    today = timezone.localdate(now)
     if rollup_status().generation_id is None:
         rollups_rebuild()
     with transaction.atomic():
         run = _locked_value_run()
-        params = {
-            "tz": timezone.get_current_timezone_name(),
-            "now": now,
-            "today": today,
-            "year_start": today.replace(month=1, day=1),
-            "year_ago": today - dt.timedelta(days=365),
-            "two_years_ago": today - dt.timedelta(days=730),
-            "window_start": add_months(today, -settings.RFM_WINDOW_MONTHS),
-            "dormant_before": now - dt.timedelta(days=settings.DORMANT_DAYS),
-            "min_customers": CROSS_SELL_MIN_CUSTOMERS,
-        }
+        params = _value_params(now)
         with connection.cursor() as cursor:
             cursor.execute(value.SNAPSHOT_DEALS, params)
+            for statement, statement_params in value.revenue_source_statements(
+                tz=params["tz"], base=settings.BASE_CURRENCY, now=now
+            ):
+                cursor.execute(statement, statement_params)
+            cursor.execute(value.INDEX_DEALS)
             cursor.execute(value.CHURN, params)
             earlier, churned = cursor.fetchone()
             churn, lifespan = lifespan_from_churn(earlier=earlier, churned=churned)

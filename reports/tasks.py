@@ -46,6 +46,13 @@ def recompute_customer_value() -> int:
     return services.customer_value_recompute().customers
 
 
+# Idempotent: the rows are computed again from the data. Queued through the outbox by apps
+# that report revenue from other systems (integrations, after a batch of events).
+@shared_task(time_limit=5 * 60, soft_time_limit=4 * 60, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def refresh_customer_value(company_ids: list[int]) -> int:
+    return services.customer_value_refresh_companies(company_ids=company_ids)
+
+
 # Idempotent: each quiet spell is recorded under a unique constraint with its task.
 @shared_task(time_limit=30 * 60, soft_time_limit=29 * 60, autoretry_for=(Exception,), retry_backoff=True, max_retries=3)
 def follow_up_dormant_customers() -> int:

@@ -9,8 +9,12 @@ of their close date, open deals at today's).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from contacts.models import ValueSegment as S
@@ -70,14 +74,87 @@ SNAPSHOT_DEALS = """
 DROP TABLE IF EXISTS value_deals, value_baskets;
 CREATE TEMP TABLE value_deals ON COMMIT DROP AS
 SELECT f.deal_id, f.company_id, c.owner_id, f.status, f.amount_base, f.closed_at,
-       (f.closed_at AT TIME ZONE %(tz)s)::date AS closed_on, f.closed_month
+       (f.closed_at AT TIME ZONE %(tz)s)::date AS closed_on, f.closed_month, false AS external
   FROM reports_dealfact f
   JOIN contacts_company c ON c.id = f.company_id AND c.archived_at IS NULL
  WHERE f.generation_id = (SELECT generation_id FROM reports_rolluppointer WHERE id = 1)
    AND f.status IN ('won', 'open');
+"""
+INDEX_DEALS = """
 CREATE INDEX value_deals_company ON value_deals (company_id);
 ANALYZE value_deals;
 """
+
+
+# 1b. Revenue other systems report (``register_revenue_source``), into the same snapshot: a
+#     revenue row is a purchase (status 'won') on its date, a refund row (status 'refund')
+#     subtracts its amount (sent positive or negative) from the revenue figures and is no
+#     purchase. Amounts are converted
+#     like won deals: at the rate of the day it happened (the latest ExchangeRate on or
+#     before it, else the earliest one; none → 0). A blank currency is the base currency.
+#     Rows dated after the run's "now" are left out (no negative recency).
+def revenue_source_insert_sql(source_sql: str) -> str:
+    """The INSERT for one source; positional parameters: tz, tz, the source's own, base, tz, now."""
+    return f"""
+INSERT INTO value_deals (deal_id, company_id, owner_id, status, amount_base, closed_at, closed_on, closed_month,
+                         external)
+SELECT NULL, c.id, c.owner_id, CASE WHEN s.effect = 'refund' THEN 'refund' ELSE 'won' END,
+       CASE WHEN s.effect = 'refund' THEN -abs(COALESCE(round(s.amount * r.rate, 2), 0.00))
+            ELSE COALESCE(round(s.amount * r.rate, 2), 0.00) END,
+       s.occurred_at, (s.occurred_at AT TIME ZONE %s)::date,
+       date_trunc('month', s.occurred_at AT TIME ZONE %s)::date, true
+  FROM ({source_sql}) AS s(company_id, occurred_at, amount, currency, effect)
+  JOIN contacts_company c ON c.id = s.company_id AND c.archived_at IS NULL
+  CROSS JOIN LATERAL (
+    SELECT CASE WHEN s.currency = '' OR s.currency = %s THEN 1::numeric ELSE COALESCE(
+        (SELECT e.rate FROM deals_exchangerate e
+          WHERE e.currency = s.currency AND e.date <= (s.occurred_at AT TIME ZONE %s)::date
+          ORDER BY e.date DESC LIMIT 1),
+        (SELECT e.rate FROM deals_exchangerate e WHERE e.currency = s.currency ORDER BY e.date LIMIT 1)
+    ) END AS rate
+  ) r
+ WHERE s.amount IS NOT NULL AND s.effect IN ('revenue', 'refund') AND s.occurred_at <= %s
+"""  # noqa: S608 (the source's SQL comes from a registered queryset; values are bound parameters)
+
+
+@dataclass(frozen=True)
+class RevenueSource:
+    key: str
+    rows: Callable[[], QuerySet]
+
+
+_REVENUE_SOURCES: dict[str, RevenueSource] = {}
+
+
+def register_revenue_source(key: str, rows: Callable[[], QuerySet]) -> None:
+    """Let a higher app's money count in customer value (reports never imports it).
+
+    ``rows()`` returns a queryset of ``values_list(company_id, occurred_at, amount, currency,
+    effect)`` with ``effect`` ``"revenue"`` or ``"refund"`` (other values are ignored); the
+    recompute reads it inside its snapshot. Registering the same key again replaces it.
+    """
+    _REVENUE_SOURCES[key] = RevenueSource(key=key, rows=rows)
+
+
+def revenue_sources() -> list[RevenueSource]:
+    return list(_REVENUE_SOURCES.values())
+
+
+def revenue_source_statements(
+    *, tz: str, base: str, now: datetime, companies: list[int] | None = None
+) -> list[tuple[str, list]]:
+    """(SQL, params) that add every registered source's rows to ``value_deals`` (only those of
+    ``companies`` when given); rows dated after ``now`` (a sender's scheduled invoice) wait
+    until their day comes."""
+    statements = []
+    for source in revenue_sources():
+        rows = source.rows()
+        if companies is not None:
+            rows = rows.filter(company_id__in=companies)
+        source_sql, source_params = rows.query.sql_with_params()
+        statements.append((revenue_source_insert_sql(source_sql), [tz, tz, *source_params, base, tz, now]))
+    return statements
+
 
 # Annual churn: of the customers who bought in the year before the last one, the share who
 # did not buy in the last year.
@@ -106,15 +183,18 @@ SELECT COALESCE(a.company_id, ct.company_id, d.company_id) AS company_id, MAX(a.
 #    lifetime value, dormancy.
 INSERT_CUSTOMER_VALUE = f"""
 INSERT INTO reports_customervalue (
-    company_id, owner_id, revenue_total, revenue_this_year, revenue_12m, won_deals, first_won_on, last_won_on,
+    company_id, owner_id, revenue_total, revenue_this_year, revenue_12m, revenue_external, won_deals, first_won_on,
+    last_won_on,
     cohort_month, average_deal, open_pipeline, open_deals, purchases_per_year, lifetime_value, last_activity_at,
     last_touch_at, is_dormant, frequency, monetary, recency_days, r_score, f_score, m_score, segment, quarters)
 WITH agg AS (
     SELECT company_id, MIN(owner_id) AS owner_id,
-           COALESCE(SUM(amount_base) FILTER (WHERE status = 'won'), 0) AS revenue_total,
-           COALESCE(SUM(amount_base) FILTER (WHERE status = 'won' AND closed_on >= %(year_start)s), 0)
+           COALESCE(SUM(amount_base) FILTER (WHERE status IN ('won', 'refund')), 0) AS revenue_total,
+           COALESCE(SUM(amount_base) FILTER (WHERE status IN ('won', 'refund') AND closed_on >= %(year_start)s), 0)
                AS revenue_this_year,
-           COALESCE(SUM(amount_base) FILTER (WHERE status = 'won' AND closed_on > %(year_ago)s), 0) AS revenue_12m,
+           COALESCE(SUM(amount_base) FILTER (WHERE status IN ('won', 'refund') AND closed_on > %(year_ago)s), 0)
+               AS revenue_12m,
+           COALESCE(SUM(amount_base) FILTER (WHERE external), 0) AS revenue_external,
            COUNT(*) FILTER (WHERE status = 'won') AS won_deals,
            MIN(closed_on) FILTER (WHERE status = 'won') AS first_won_on,
            MAX(closed_on) FILTER (WHERE status = 'won') AS last_won_on,
@@ -123,7 +203,8 @@ WITH agg AS (
            COALESCE(SUM(amount_base) FILTER (WHERE status = 'open'), 0) AS open_pipeline,
            COUNT(*) FILTER (WHERE status = 'open') AS open_deals,
            COUNT(*) FILTER (WHERE status = 'won' AND closed_on >= %(window_start)s) AS frequency,
-           COALESCE(SUM(amount_base) FILTER (WHERE status = 'won' AND closed_on >= %(window_start)s), 0) AS monetary
+           COALESCE(SUM(amount_base) FILTER (WHERE status IN ('won', 'refund') AND closed_on >= %(window_start)s), 0)
+               AS monetary
       FROM value_deals GROUP BY company_id
 ), scored AS (
     SELECT company_id,
@@ -135,7 +216,7 @@ WITH agg AS (
     SELECT company_id, jsonb_object_agg(quarter, revenue) AS quarters
       FROM (SELECT company_id, to_char(date_trunc('quarter', closed_on), 'YYYY-MM-DD') AS quarter,
                    SUM(amount_base)::text AS revenue
-              FROM value_deals WHERE status = 'won' GROUP BY 1, 2) AS q
+              FROM value_deals WHERE status IN ('won', 'refund') GROUP BY 1, 2) AS q
      GROUP BY company_id
 ), touched AS (
     SELECT agg.*, la.last_activity_at,
@@ -143,7 +224,8 @@ WITH agg AS (
            ROUND(agg.won_deals / GREATEST((%(today)s - agg.first_won_on) / 365.25, 1), 3) AS purchases_per_year
       FROM agg LEFT JOIN ({LAST_ACTIVITY}) AS la USING (company_id)
 )
-SELECT t.company_id, t.owner_id, t.revenue_total, t.revenue_this_year, t.revenue_12m, t.won_deals, t.first_won_on,
+SELECT t.company_id, t.owner_id, t.revenue_total, t.revenue_this_year, t.revenue_12m, t.revenue_external, t.won_deals,
+       t.first_won_on,
        t.last_won_on, t.cohort_month,
        CASE WHEN t.won_deals > 0 THEN ROUND(t.revenue_total / t.won_deals, 2) END,
        t.open_pipeline, t.open_deals, COALESCE(t.purchases_per_year, 0),
@@ -177,17 +259,19 @@ SELECT owner_id,
 """
 
 # 3. Cohorts: per owner, first-purchase month and quarter after it (quarter k ≥ 1 covers
-#    months 3k−2 … 3k after the first-purchase month; 0 is that month itself).
+#    months 3k−2 … 3k after the first-purchase month; 0 is that month itself). A refund
+#    lowers its quarter's revenue but does not make the customer one who bought then.
 INSERT_COHORTS = """
 INSERT INTO reports_cohortcell (owner_id, cohort_month, quarter, customers, revenue)
-SELECT v.owner_id, v.cohort_month, per_company.quarter, COUNT(*), SUM(per_company.revenue)
+SELECT v.owner_id, v.cohort_month, per_company.quarter, COUNT(*) FILTER (WHERE per_company.bought),
+       SUM(per_company.revenue)
   FROM (SELECT d.company_id,
                CEIL(((EXTRACT(YEAR FROM d.closed_month) - EXTRACT(YEAR FROM cv.cohort_month)) * 12
                      + EXTRACT(MONTH FROM d.closed_month) - EXTRACT(MONTH FROM cv.cohort_month)) / 3.0)::int
                    AS quarter,
-               SUM(d.amount_base) AS revenue
+               SUM(d.amount_base) AS revenue, BOOL_OR(d.status = 'won') AS bought
           FROM value_deals d JOIN reports_customervalue cv ON cv.company_id = d.company_id
-         WHERE d.status = 'won'
+         WHERE d.status IN ('won', 'refund') AND d.closed_month >= cv.cohort_month
          GROUP BY 1, 2) AS per_company
   JOIN reports_customervalue v ON v.company_id = per_company.company_id
  GROUP BY 1, 2, 3
@@ -304,3 +388,24 @@ UPDATE contacts_company c SET value_segment = ''
  WHERE c.value_segment <> ''
    AND NOT EXISTS (SELECT 1 FROM reports_customervalue v WHERE v.company_id = c.id AND v.segment <> '');
 """
+
+
+# 6. One or a few customers again, between full runs (after another system reported revenue
+#    for them): the same snapshot and INSERT restricted to ``%(companies)s``. The last done
+#    activity comes from three indexed look-ups per company instead of the aggregate over
+#    every activity. The caller keeps the RFM scores and segment of the last full run: they
+#    rank a customer among all customers, which a partial run cannot.
+SNAPSHOT_COMPANY_DEALS = SNAPSHOT_DEALS.replace(
+    "AND f.status IN ('won', 'open');", "AND f.status IN ('won', 'open') AND f.company_id = ANY(%(companies)s);"
+)
+LAST_ACTIVITY_OF_COMPANIES = """
+SELECT c.id AS company_id, GREATEST(
+    (SELECT MAX(a.done_at) FROM activities_activity a WHERE a.company_id = c.id),
+    (SELECT MAX(a.done_at) FROM activities_activity a JOIN contacts_contact ct ON ct.id = a.contact_id
+      WHERE ct.company_id = c.id AND a.company_id IS NULL),
+    (SELECT MAX(a.done_at) FROM activities_activity a JOIN deals_deal d ON d.id = a.deal_id
+      WHERE d.company_id = c.id AND a.company_id IS NULL AND a.contact_id IS NULL)
+) AS last_activity_at
+  FROM contacts_company c WHERE c.id = ANY(%(companies)s)
+"""
+INSERT_COMPANY_VALUES = INSERT_CUSTOMER_VALUE.replace(LAST_ACTIVITY, LAST_ACTIVITY_OF_COMPANIES)

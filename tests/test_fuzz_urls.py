@@ -209,6 +209,7 @@ def _object_kwargs(world: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "integrations:token-revoke": {"pk": 1},
         "events:unmatched-link": {"pk": 1},
         "events:unmatched-email-link": {"pk": 1},
+        "events:unmatched-create-company": {"pk": 1},
         # Django's own views: a password-reset link with a junk token.
         "password_reset_confirm": {"uidb64": "MQ", "token": "set-password"},
     }

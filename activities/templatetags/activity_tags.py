@@ -64,18 +64,23 @@ def timeline_context(
     types: list[ActivityType] | None = None,
 ) -> dict[str, Any]:
     types = selectors.active_types() if types is None else types
-    page = selectors.timeline_page(obj, filter_key=filter_key, cursor=cursor, types=types)
-    if selectors.timeline_filter_q(filter_key, types) is None:
+    extras = selectors.TimelineExtras.load()
+    page = selectors.timeline_page(obj, filter_key=filter_key, cursor=cursor, types=types, extras=extras)
+    if selectors.timeline_filter_q(filter_key, types, extras) is None:
         filter_key = ""
     filters = [("", _("All")), ("activities", _("Activities"))]
     filters += [(f"type-{t.key}", t.name) for t in types]
     filters += [(key, _(label)) for key, (label, _kinds) in selectors.EVENT_FILTERS.items()]
     filters += [("other", _("Other"))]
+    # Registered kinds (business events…): "all of them" and their own filters, in a select.
+    groups = extras.groups
     return {
         "obj": obj,
         "kind": selectors.customer_kind(obj),
         "page": page,
         "filters": filters,
+        "filter_groups": groups,
+        "extras": extras,
         "filter_key": filter_key,
         "kind_icons": KIND_ICONS,
         "now": timezone.now(),
@@ -187,7 +192,7 @@ def _event_body(text: str) -> str:
     )
 
 
-def _event_item(event: Any, kind: str, now: Any, rows: _Rows) -> str:
+def _event_item(event: Any, kind: str, now: Any, rows: _Rows, look: selectors.EventLook | None = None) -> str:
     a = event.activity
     if a is not None:
         if a.done_at:
@@ -212,6 +217,18 @@ def _event_item(event: Any, kind: str, now: Any, rows: _Rows) -> str:
             f'<div class="small text-secondary">{escape(a.type.name)} · {escape(a.owner)} '
             f"{state}{outcome}{duration}</div>"
             f"{body}"
+        )
+    elif look is not None:
+        source = f" · {escape(event.source)}" if event.source != "crm" else ""
+        show = event.body and look.show_body
+        body = f'<div class="small mt-1 text-break">{_event_body(event.body)}</div>' if show else ""
+        head = (
+            f'<span class="timeline-icon" style="color: {escape(look.color)}"><i class="bi {escape(look.icon)}" '
+            f'aria-hidden="true"></i></span><div class="flex-grow-1 min-w-0">'
+            f'<div class="d-flex flex-wrap justify-content-between gap-2">'
+            f'<span class="fw-semibold text-break">{escape(event.title)}</span>'
+            f'<small class="text-secondary text-nowrap">{rows.time(event.occurred_at)}</small></div>'
+            f'<div class="small text-secondary">{escape(look.label)}{source}</div>{look.detail_html}{body}'
         )
     else:
         source = f" · {escape(event.source)}" if event.source != "crm" else ""
@@ -244,9 +261,14 @@ def _event_item(event: Any, kind: str, now: Any, rows: _Rows) -> str:
 
 
 @register.simple_tag
-def timeline_events(events: Iterable[Any], kind: str, now: Any) -> SafeString:
+def timeline_events(
+    events: Iterable[Any], kind: str, now: Any, extras: selectors.TimelineExtras | None = None
+) -> SafeString:
     """The ``<li>``s of a timeline page (``selectors.timeline_page``'s events, with the names
     of their actor, contact and deal), written in Python: 20 events through a template cost
-    ~7 ms of a record page's CPU (bench/FINDINGS.md §7)."""
+    ~7 ms of a record page's CPU (bench/FINDINGS.md §7). Registered kinds get their look
+    from ``extras`` (loaded with the page, no further query)."""
     rows = _Rows()
-    return mark_safe("\n".join(_event_item(event, kind, now, rows) for event in events))  # noqa: S308 (every interpolated value is escaped above)
+    events = list(events)
+    looks = extras.looks(events) if extras is not None else {}
+    return mark_safe("\n".join(_event_item(event, kind, now, rows, looks.get(event.pk)) for event in events))  # noqa: S308 (every interpolated value is escaped above)

@@ -383,7 +383,8 @@ def test_the_board_makes_a_constant_number_of_queries(
 def test_the_deal_page_makes_a_constant_number_of_queries(owner_client, deal, pipeline, django_assert_max_num_queries):
     for name in ("Qualified", "Proposal", "Negotiation", "Proposal"):
         owner_client.post(reverse("deals:move", args=[deal.pk]), {"stage": stage(pipeline, name).pk})
-    with django_assert_max_num_queries(10):
+    # +1 while the timeline's cache of business event types and sources is cold.
+    with django_assert_max_num_queries(11):
         owner_client.get(reverse("deals:detail", args=[deal.pk]))
 
 

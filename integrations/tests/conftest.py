@@ -35,3 +35,14 @@ def _no_throttle_leftovers(settings):
     if keys:
         cache._cache.get_client().delete(*keys)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_timeline_types():
+    """The business event types and sources timelines cache outlive a test's rolled-back rows."""
+    from django.core.cache import cache
+
+    from integrations.events import TIMELINE_CACHE_KEY
+
+    cache.delete(TIMELINE_CACHE_KEY)
+    yield

@@ -50,7 +50,10 @@ def customer_value(context: template.Context, company: Company) -> dict[str, Any
         points = quarter_revenue(value)
         chart = charts.bar_chart(
             title=_("Revenue won per quarter"),
-            description=_("Won deals of %(company)s per quarter, last two years, in %(currency)s.")
+            description=_(
+                "Won deals and revenue from other systems (less refunds) of %(company)s per quarter, "
+                "last two years, in %(currency)s."
+            )
             % {"company": company.name, "currency": settings.BASE_CURRENCY},
             labels=[label for label, _amount in points],
             series=[(_("Revenue"), [amount for _label, amount in points])],
