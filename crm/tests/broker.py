@@ -43,6 +43,11 @@ def queue_name() -> str:
 def take_outbox_messages(row_ids: set[int]) -> list[dict[str, Any]]:
     """Remove from the Redis queue the messages the relay sent for ``row_ids`` and return them
     as ``{"id", "task", "args", "kwargs"}`` (so no worker of another test runs them)."""
+    from crm.models import Outbox
+
+    # pytest-xdist's workers share the broker but not the database, so a row id alone may be
+    # another worker's: take only messages whose task and arguments are this database's row's.
+    rows = {row.pk: (row.task, list(row.args)) for row in Outbox.objects.filter(pk__in=row_ids)}
     found = []
     client = broker()
     # Every kind of work has its own queue (settings.CELERY_TASK_ROUTES): look in each.
@@ -52,8 +57,10 @@ def take_outbox_messages(row_ids: set[int]) -> list[dict[str, Any]]:
             task_id = message["headers"]["id"]
             if not task_id.startswith("outbox-") or int(task_id.split("-")[1]) not in row_ids:
                 continue
-            client.lrem(queue, 1, raw)
             args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+            if rows.get(int(task_id.split("-")[1])) != (message["headers"]["task"], list(args)):
+                continue
+            client.lrem(queue, 1, raw)
             found.append({"id": task_id, "task": message["headers"]["task"], "args": args, "kwargs": kwargs})
     return found
 
