@@ -37,10 +37,8 @@ class CaseForm(StrictInputMixin, forms.ModelForm):
         )
         self.fields["contact"].queryset = self._contact_choices()
         self.fields["contact"].help_text = _("Contacts of the chosen company.")
-        teams = queues_for(user)
-        if instance.pk:
-            teams = teams | Team.objects.filter(pk=instance.team_id)
-        self.fields["team"].queryset = teams.distinct()
+        teams = Team.objects.filter(Q(pk__in=queues_for(user).values("pk")) | Q(pk=instance.team_id or 0))
+        self.fields["team"].queryset = teams.order_by("name")
         self.fields["team"].empty_label = None
         self.fields["assignee"].queryset = queue_members(self.fields["team"].queryset)
         self.fields["assignee"].empty_label = _("Unassigned")
