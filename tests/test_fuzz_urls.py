@@ -48,6 +48,7 @@ from contacts.models import (
 from crm.models import Notification, User
 from deals.models import LineItem
 from deals.tests.factories import DealFactory, ProductFactory, make_pipeline
+from service import services as service_services
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
@@ -124,7 +125,13 @@ def world(owner, teammate, outsider, manager, admin_user, north, south) -> dict[
     )
     notification = Notification.objects.create(user=owner, text="Hello", link="/")
     feed = CalendarFeed.objects.create(user=owner)
+    case = service_services.case_create(
+        actor=owner, subject="North case", team=north, company=company, contact=contact, assignee=owner
+    )
+    survey_token = service_services.survey_issue(case=case, email="anna@example.com")
     return {
+        "case": case,
+        "survey_token": survey_token,
         "company": company,
         "company2": company2,
         "contact": contact,
@@ -190,6 +197,12 @@ def _object_kwargs(world: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "activities:reminder-add": {"pk": world["activity"].pk},
         "activities:reminder-cancel": {"pk": world["reminder"].pk},
         "reports:subscription-toggle": {"team_id": world["north"].pk},
+        "service:detail": {"pk": world["case"].pk},
+        "service:edit": {"pk": world["case"].pk},
+        "service:status": {"pk": world["case"].pk},
+        "service:assign": {"pk": world["case"].pk},
+        "service:reply": {"pk": world["case"].pk},
+        "service:survey": {"token": world["survey_token"]},
         # The REST API (token-authenticated: a session gets 401 JSON) and the token/event pages.
         "api:company": {"pk": c},
         "api:company-archive": {"pk": c},
@@ -231,6 +244,11 @@ NORTH_OBJECT_URLS = {
     "activities:timeline",
     "activities:detail",
     "activities:edit",
+    "service:detail",
+    "service:edit",
+    "service:status",
+    "service:assign",
+    "service:reply",
 }
 
 
@@ -397,7 +415,7 @@ def _hostile(findings: Findings, client: Client, who: str, method: str, path: st
                 findings.request(client, who, method, path, {name: value})
 
 
-SECTIONS = ["", "contacts", "deals", "activities", "reports", "api", "integrations", "events"]
+SECTIONS = ["", "contacts", "deals", "activities", "service", "reports", "api", "integrations", "events"]
 
 
 def _section(name: str) -> str:
