@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Avg, Count, F, Q, QuerySet
+from django.db.models import Avg, Count, F, Q, QuerySet, Sum, When, Window
+from django.db.models import Case as Case_
 from django.http import Http404
 
 from activities.models import ActivityType
@@ -100,15 +101,29 @@ CUSTOMER_CASES_LIMIT = 10
 
 
 def customer_cases(user: User, where: Q) -> CustomerCases:
-    """A customer's cases the viewer may see (latest first) and their figures: two queries."""
-    visible = Case.objects.visible_to(user).filter(where)
-    cases = list(visible.select_related("team", "assignee").order_by("-created_at", "-id")[:CUSTOMER_CASES_LIMIT])
-    if not cases:
-        return CustomerCases(cases=[], active=0, breached=0, csat_average=None, csat_count=0)
-    figures = visible.aggregate(
-        active=Count("pk", filter=Q(status__in=ACTIVE_STATUSES)),
-        breached=Count("pk", filter=Q(status__in=ACTIVE_STATUSES, sla_breached=True)),
-        csat_average=Avg("csat_score"),
-        csat_count=Count("csat_score"),
+    """A customer's cases the viewer may see (latest first) and their figures, in one query:
+    the figures are window aggregates over all of them, read from the first row."""
+    active = Case_(When(status__in=list(ACTIVE_STATUSES), then=1), default=0)
+    breached = Case_(When(status__in=list(ACTIVE_STATUSES), sla_breached=True, then=1), default=0)
+    rows = list(
+        Case.objects.visible_to(user)
+        .filter(where)
+        .select_related("team", "assignee")
+        .annotate(
+            n_active=Window(Sum(active)),
+            n_breached=Window(Sum(breached)),
+            csat_avg=Window(Avg("csat_score")),
+            csat_n=Window(Count("csat_score")),
+        )
+        .order_by("-created_at", "-id")[:CUSTOMER_CASES_LIMIT]
     )
-    return CustomerCases(cases=cases, **figures)
+    if not rows:
+        return CustomerCases(cases=[], active=0, breached=0, csat_average=None, csat_count=0)
+    first = rows[0]
+    return CustomerCases(
+        cases=rows,
+        active=first.n_active,
+        breached=first.n_breached,
+        csat_average=first.csat_avg,
+        csat_count=first.csat_n,
+    )

@@ -203,3 +203,18 @@ class TestQueryCounts:
         with django_assert_max_num_queries(len(few.captured_queries)):
             response = owner_client.get(case.get_absolute_url())
         assert "More 9" in response.content.decode()
+
+
+def test_the_cases_panel_costs_one_query_whatever_the_number_of_cases(
+    north, owner, owner_client, django_assert_max_num_queries
+):
+    first = make_case(team=north, owner=owner, subject="Only one")
+    url = first.company.get_absolute_url()
+    owner_client.get(url)
+    with django_assert_max_num_queries(20) as few:
+        owner_client.get(url)
+    for i in range(12):
+        services.case_create(actor=owner, subject=f"Another {i}", team=north, company=first.company)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = owner_client.get(url)
+    assert "13 active cases" in response.content.decode()
