@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from celery import Celery
+from django.conf import settings
 from django.utils import timezone
 
 from activities.tests.drills import RedisServer, Worker, mail_count, wait_until
@@ -27,7 +28,8 @@ def send_sla_sweep(broker_url: str) -> None:
     app = Celery("drill-client", broker=broker_url)
     app.conf.task_serializer = "json"
     try:
-        app.send_task("service.tasks.sla_sweep")
+        # The queue the workers consume (CELERY_QUEUE, inherited by their environment).
+        app.send_task("service.tasks.sla_sweep", queue=settings.CELERY_TASK_DEFAULT_QUEUE)
     finally:
         app.close()
 
@@ -121,10 +123,10 @@ def test_a_redis_restart_with_the_sweep_queued_loses_no_escalation(tmp_path):
     worker = Worker(redis.url, tmp_path, name="sla-restart")
     try:
         send_sla_sweep(redis.url)
-        assert redis.queue_length() == 1
+        assert redis.queue_length(settings.CELERY_TASK_DEFAULT_QUEUE) == 1
         redis.kill()  # without persistence: the queued sweep is gone
         redis = RedisServer(redis.port).start()
-        assert redis.queue_length() == 0
+        assert redis.queue_length(settings.CELERY_TASK_DEFAULT_QUEUE) == 0
         worker.start()
         sla_sweep_until(redis.url, lambda: _sent(ids) == len(ids), timeout=120)  # beat's next ticks
 
