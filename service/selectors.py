@@ -80,7 +80,7 @@ def case_conversation(case: Case) -> list[CaseActivity]:
 
 
 def case_timers(case: Case) -> list[SlaTimer]:
-    return list(SlaTimer.objects.filter(case=case).order_by("target", "kind"))
+    return list(SlaTimer.objects.filter(case=case).order_by("target", "-kind"))
 
 
 def conversation_types() -> list[ActivityType]:
