@@ -311,6 +311,8 @@ REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 300, minimum=1)
 SLA_LEASE_SECONDS = env_int("SLA_LEASE_SECONDS", REMINDER_LEASE_SECONDS, minimum=1)
 # How long a satisfaction survey link works (README, "Service cases").
 SURVEY_TTL_DAYS = env_int("SURVEY_TTL_DAYS", 14, minimum=1)
+# The public case form (/cases/web/<key>/): at most this many submissions an hour per IP address.
+WEB_CASE_LIMIT = env_int("WEB_CASE_LIMIT", 10, minimum=1)
 
 # --- Auth, i18n, static -------------------------------------------------------------------
 

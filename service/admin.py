@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from service.models import Case, Holiday, SlaPolicy, SlaTimer, SurveyToken, TeamCalendar
+from service.models import Case, CaseWebForm, Holiday, SlaPolicy, SlaTimer, SurveyToken, TeamCalendar
 
 
 @admin.register(SlaPolicy)
@@ -58,3 +58,10 @@ SlaPolicyAdmin.fieldsets = [
     (None, {"fields": ["team", "priority"]}),
     (_("Targets"), {"fields": ["first_response_minutes", "resolution_minutes", "warning_minutes"]}),
 ]
+
+
+@admin.register(CaseWebForm)
+class CaseWebFormAdmin(admin.ModelAdmin):
+    list_display = ["title", "team", "priority", "active", "key"]
+    list_filter = ["active", "team"]
+    readonly_fields = ["key"]

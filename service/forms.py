@@ -175,3 +175,15 @@ class SurveyForm(StrictInputMixin, forms.Form):
 
 
 __all__ = ["AssignForm", "CaseChannel", "CaseFilterForm", "CaseForm", "ReplyForm", "StatusForm", "SurveyForm"]
+
+
+class WebCaseForm(StrictInputMixin, forms.Form):
+    """The public form. ``website`` is a honeypot: hidden from people, filled by bots."""
+
+    name = forms.CharField(label=_("Your name"), max_length=100)
+    email = forms.EmailField(label=_("Your email"), max_length=254)
+    subject = forms.CharField(label=_("Subject"), max_length=200)
+    description = forms.CharField(
+        label=_("How can we help?"), max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 6})
+    )
+    website = forms.CharField(label=_("Leave this field empty"), required=False, max_length=200)

@@ -13,6 +13,7 @@ team's calendar (``service.sla``) and stored on the case; the beat sweep finds d
 from __future__ import annotations
 
 import hashlib
+import secrets
 from datetime import datetime
 from typing import Self
 
@@ -327,3 +328,31 @@ class SurveyToken(models.Model):
     @staticmethod
     def hash(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _web_form_key() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class CaseWebForm(models.Model):
+    """A public "contact support" form that opens cases in a team's queue (no sign-in):
+    ``/cases/web/<key>/``. Turning it off (``active``) answers 404 at once."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="case_web_forms", verbose_name=_("queue"))
+    key = models.CharField(_("key"), max_length=40, unique=True, default=_web_form_key)
+    title = models.CharField(_("title"), max_length=120, default=_("Contact support"))
+    priority = models.CharField(
+        _("priority of new cases"), max_length=10, choices=CasePriority.choices, default=CasePriority.NORMAL
+    )
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("case web form")
+        verbose_name_plural = _("case web forms")
+
+    def __str__(self) -> str:
+        return f"{self.team}: {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("service:web-form", args=[self.key])

@@ -35,7 +35,8 @@ from django.utils.translation import gettext as _
 
 from activities.models import ActivityType
 from activities.services import activity_create, timeline_record
-from contacts.models import Company, Contact
+from contacts.models import Company, Contact, Source
+from contacts.services import contact_create
 from crm.i18n import user_locale
 from crm.models import Team, User
 from crm.services import notification_create
@@ -47,6 +48,7 @@ from service.models import (
     CaseChannel,
     CasePriority,
     CaseStatus,
+    CaseWebForm,
     SlaPolicy,
     SlaTarget,
     SlaTimer,
@@ -617,3 +619,40 @@ def survey_answer(*, token: str, score: int, comment: str = "", now: datetime | 
             data={"score": score},
         )
     return case
+
+
+# --- Public web form ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def case_create_from_web(*, web_form: CaseWebForm, name: str, email: str, subject: str, description: str = "") -> Case:
+    """A case from the public form: the sender becomes (or is found as) a contact by email,
+    owned by the queue's first manager (else member), and the case lands unassigned in the
+    queue with the form's priority and the clock started."""
+    team = web_form.team
+    contact = Contact.objects.filter(email__iexact=email).select_related("company").order_by("id").first()
+    if contact is None:
+        owner = team.managers.filter(is_active=True).order_by("pk").first() or (
+            team.members.filter(is_active=True).order_by("pk").first()
+        )
+        if owner is None:
+            raise ValidationError(_("This form is not accepting requests."))
+        first, _sep, last = name.strip().rpartition(" ")
+        contact = contact_create(
+            actor=None,
+            owner=owner,
+            first_name=first[:100],
+            last_name=(last or name)[:100],
+            email=email.lower(),
+            source=Source.WEBSITE,
+        )
+    return case_create(
+        actor=None,
+        subject=subject,
+        description=description,
+        team=team,
+        company=contact.company,
+        contact=contact,
+        priority=web_form.priority,
+        channel=CaseChannel.WEB,
+    )

@@ -14,4 +14,5 @@ urlpatterns = [
     path("<int:pk>/assign/", views.case_assign, name="assign"),
     path("<int:pk>/reply/", views.case_reply, name="reply"),
     path("survey/<str:token>/", views.survey, name="survey"),
+    path("web/<str:key>/", views.web_form, name="web-form"),
 ]

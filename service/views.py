@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -10,11 +11,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts.models import Company, Contact
+from crm import security
 from crm.params import clean_text, optional_id, parse_choice
 from crm.versioning import VersionConflict, parse_version
 from service import selectors, services
-from service.forms import AssignForm, CaseFilterForm, CaseForm, ReplyForm, StatusForm, SurveyForm
-from service.models import Case, CaseStatus
+from service.forms import AssignForm, CaseFilterForm, CaseForm, ReplyForm, StatusForm, SurveyForm, WebCaseForm
+from service.models import Case, CaseStatus, CaseWebForm
 
 
 @require_GET
@@ -210,3 +212,45 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
             return _survey_gone(request)
         return render(request, "service/survey_thanks.html", {"case": row.case})
     return render(request, "service/survey.html", {"form": form, "case": row.case})
+
+
+# --- Public web form (no sign-in) -------------------------------------------------------------
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def web_form(request: HttpRequest, key: str) -> HttpResponse:
+    """A customer opens a case. Bots that fill the honeypot get 400 and nothing is stored;
+    more than ``WEB_CASE_LIMIT`` submissions an hour from one address get 429."""
+    web = (
+        CaseWebForm.objects.select_related("team").filter(key=key[:40], active=True).first()
+        if "\x00" not in key
+        else None
+    )
+    if web is None:
+        raise Http404
+    form = WebCaseForm(request.POST or None)
+    if request.method == "POST":
+        ip = security.client_ip(request) or "-"
+        if security.rate_limit_hit(scope="web-case", key=ip, limit=settings.WEB_CASE_LIMIT, window_seconds=3600):
+            message = _("Too many requests from your address. Please try again in an hour.")
+            return render(request, "service/web_form.html", {"form": form, "web": web, "error": message}, status=429)
+        if request.POST.get("website"):
+            message = _("Your request could not be accepted.")
+            return render(request, "service/web_form.html", {"form": form, "web": web, "error": message}, status=400)
+        if not form.is_valid():
+            return render(request, "service/web_form.html", {"form": form, "web": web}, status=400)
+        try:
+            case = services.case_create_from_web(
+                web_form=web,
+                name=form.cleaned_data["name"],
+                email=form.cleaned_data["email"],
+                subject=form.cleaned_data["subject"],
+                description=form.cleaned_data["description"],
+            )
+        except ValidationError as exc:
+            return render(
+                request, "service/web_form.html", {"form": form, "web": web, "error": exc.messages[0]}, status=400
+            )
+        return render(request, "service/web_form_thanks.html", {"web": web, "case": case})
+    return render(request, "service/web_form.html", {"form": form, "web": web})

@@ -49,6 +49,7 @@ from crm.models import Notification, User
 from deals.models import LineItem
 from deals.tests.factories import DealFactory, ProductFactory, make_pipeline
 from service import services as service_services
+from service.models import CaseWebForm
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
@@ -129,9 +130,11 @@ def world(owner, teammate, outsider, manager, admin_user, north, south) -> dict[
         actor=owner, subject="North case", team=north, company=company, contact=contact, assignee=owner
     )
     survey_token = service_services.survey_issue(case=case, email="anna@example.com")
+    case_web_form = CaseWebForm.objects.create(team=north)
     return {
         "case": case,
         "survey_token": survey_token,
+        "case_web_form": case_web_form,
         "company": company,
         "company2": company2,
         "contact": contact,
@@ -203,6 +206,7 @@ def _object_kwargs(world: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "service:assign": {"pk": world["case"].pk},
         "service:reply": {"pk": world["case"].pk},
         "service:survey": {"token": world["survey_token"]},
+        "service:web-form": {"key": world["case_web_form"].key},
         # The REST API (token-authenticated: a session gets 401 JSON) and the token/event pages.
         "api:company": {"pk": c},
         "api:company-archive": {"pk": c},
