@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from contacts.models import Company, Contact
 from crm import security
+from crm.models import Team
 from crm.params import clean_text, optional_id, parse_choice
 from crm.versioning import VersionConflict, parse_version
 from service import selectors, services
@@ -144,7 +145,8 @@ def case_status(request: HttpRequest, pk: int) -> HttpResponse:
 def case_assign(request: HttpRequest, pk: int) -> HttpResponse:
     case = selectors.case_for_user(request.user, pk, write=True)
     if request.POST.get("take"):
-        if not selectors.queue_members(selectors.queues_for(request.user)).filter(pk=request.user.pk).exists():
+        queue = Team.objects.filter(pk=case.team_id)
+        if not selectors.queue_members(queue).filter(pk=request.user.pk).exists():
             raise PermissionDenied
         assignee = request.user
     else:
