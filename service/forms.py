@@ -106,6 +106,13 @@ class CaseFilterForm(StrictInputMixin, forms.Form):
             ("me", _("Me")),
             ("none", _("Unassigned")),
         ]
+        for name, field in self.fields.items():
+            if name == "breached":
+                field.widget.attrs["class"] = "form-check-input"
+            elif isinstance(field.widget, forms.Select):
+                field.widget.attrs["class"] = "form-select form-select-sm"
+            else:
+                field.widget.attrs["class"] = "form-control form-control-sm"
 
     def apply(self, qs: QuerySet[Case], user: User) -> QuerySet[Case]:
         if not self.is_valid():
