@@ -10,6 +10,11 @@ class ServiceConfig(AppConfig):
         from django.utils.translation import gettext_noop
 
         from activities.templatetags.activity_tags import register_timeline_kinds
+        from contacts.merge import register_merge_handler
+        from service import merge
+
+        register_merge_handler(kind="company", key="service", move=merge.company_move, restore=merge.company_restore)
+        register_merge_handler(kind="contact", key="service", move=merge.contact_move, restore=merge.contact_restore)
 
         register_timeline_kinds(
             filter_key="cases",
