@@ -138,8 +138,12 @@ class CaseFilterForm(StrictInputMixin, forms.Form):
         return qs
 
 
+# A case leaves "new" for good: its first move out of it is its first response.
+WORKFLOW_STATUSES = [(value, label) for value, label in CaseStatus.choices if value != CaseStatus.NEW]
+
+
 class StatusForm(StrictInputMixin, forms.Form):
-    status = forms.ChoiceField(choices=CaseStatus.choices)
+    status = forms.ChoiceField(choices=WORKFLOW_STATUSES)
 
 
 class AssignForm(StrictInputMixin, forms.Form):

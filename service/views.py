@@ -16,8 +16,17 @@ from crm.models import Team
 from crm.params import clean_text, optional_id, parse_choice
 from crm.versioning import VersionConflict, parse_version
 from service import selectors, services
-from service.forms import AssignForm, CaseFilterForm, CaseForm, ReplyForm, StatusForm, SurveyForm, WebCaseForm
-from service.models import Case, CaseStatus, CaseWebForm
+from service.forms import (
+    WORKFLOW_STATUSES,
+    AssignForm,
+    CaseFilterForm,
+    CaseForm,
+    ReplyForm,
+    StatusForm,
+    SurveyForm,
+    WebCaseForm,
+)
+from service.models import Case, CaseWebForm
 
 
 @require_GET
@@ -122,7 +131,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "timers": selectors.case_timers(case),
             "reply_form": ReplyForm(types=types, initial={"type": "email"}) if can_edit else None,
             "assign_form": AssignForm(case=case, initial={"assignee": case.assignee_id}) if can_edit else None,
-            "statuses": CaseStatus.choices,
+            "statuses": WORKFLOW_STATUSES,
             "surveys": list(case.survey_tokens.order_by("-created_at")[:3]),
             "now": timezone.now(),
         },

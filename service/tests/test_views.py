@@ -220,3 +220,10 @@ def test_the_cases_panel_costs_one_query_whatever_the_number_of_cases(
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = owner_client.get(url)
     assert "13 active cases" in response.content.decode()
+
+
+def test_a_case_cannot_be_set_back_to_new(case, owner_client):
+    owner_client.post(reverse("service:status", args=[case.pk]), {"status": "open"})
+    owner_client.post(reverse("service:status", args=[case.pk]), {"status": "new"})
+    case.refresh_from_db()
+    assert case.status == "open"
