@@ -39,7 +39,7 @@ from contacts.models import Company, Contact, Source
 from contacts.services import contact_create
 from crm.i18n import user_locale
 from crm.models import Team, User
-from crm.services import notification_create
+from crm.services import notification_create, outbox_enqueue
 from crm.versioning import bump, lock_versioned
 from service.models import (
     RUNNING_STATUSES,
@@ -371,7 +371,11 @@ def case_set_status(*, case: Case, actor: User | None, status: str, now: datetim
             case, kind="case_resolved", title=_("Case resolved: %(subject)s") % {"subject": case.subject}, actor=actor
         )
     if send_survey:
-        survey_send(case=case)
+        # After the commit, through the outbox: a broker that is down delays the email, never
+        # loses it, and a rolled-back resolve sends nothing.
+        outbox_enqueue(
+            task="service.tasks.send_survey", args=[case.pk], kwargs={"resolved_at": case.resolved_at.isoformat()}
+        )
     return case
 
 
@@ -556,28 +560,34 @@ def survey_url(token: str) -> str:
     return settings.SITE_URL + reverse("service:survey", args=[token])
 
 
-def survey_send(*, case: Case) -> str | None:
-    """Email the case's contact a link to rate the service (after the commit). Returns the
-    token, or ``None`` when the contact has no email address."""
-    email = case.contact.email if case.contact_id and case.contact.email else ""
-    if not email or (case.contact_id and case.contact.do_not_email):
-        return None
-    token = survey_issue(case=case, email=email)
-    url = survey_url(token)
-    with translation.override(settings.LANGUAGE_CODE):
-        subject = _("How did we do? Case #%(number)s: %(subject)s") % {"number": case.pk, "subject": case.subject}
-        message = render_to_string(
-            "service/email/survey.txt", {"case": case, "url": url, "days": settings.SURVEY_TTL_DAYS}
-        )
+def survey_send(*, case_id: int, resolved_at: str | None = None) -> str | None:
+    """Email the case's contact a one-time link to rate the service (the outbox task that
+    resolving a case enqueues). Returns the token, or ``None`` when there is nothing to send:
+    no email address or *do not email*, the case reopened or resolved again since
+    (``resolved_at`` differs), or this resolution's survey already went out.
 
-    def _send() -> None:
-        try:
-            send_mail(subject=subject, message=message, from_email=None, recipient_list=[email])
-        except Exception:  # the case is resolved either way
-            logger.warning("Survey email for case %s failed", case.pk, exc_info=True)
-
-    transaction.on_commit(_send)
-    return token
+    At-least-once, like reminder emails: a worker that dies between the mail server's answer
+    and the commit leaves no token behind, and the retry sends a new link."""
+    with transaction.atomic():
+        case = Case.objects.select_for_update(of=("self",)).select_related("contact").filter(pk=case_id).first()
+        if case is None or case.status != CaseStatus.RESOLVED or case.resolved_at is None:
+            return None
+        if resolved_at is not None and case.resolved_at.isoformat() != resolved_at:
+            return None
+        if SurveyToken.objects.filter(case=case, created_at__gte=case.resolved_at).exists():
+            return None
+        contact = case.contact
+        if contact is None or not contact.email or contact.do_not_email:
+            return None
+        token = survey_issue(case=case, email=contact.email)
+        url = survey_url(token)
+        with translation.override(settings.LANGUAGE_CODE):
+            subject = _("How did we do? Case #%(number)s: %(subject)s") % {"number": case.pk, "subject": case.subject}
+            message = render_to_string(
+                "service/email/survey.txt", {"case": case, "url": url, "days": settings.SURVEY_TTL_DAYS}
+            )
+        send_mail(subject=subject, message=message, from_email=None, recipient_list=[contact.email])
+        return token
 
 
 class SurveyGone(Exception):

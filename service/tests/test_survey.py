@@ -10,16 +10,25 @@ from django.urls import reverse
 from django.utils import timezone
 
 from activities.models import TimelineEvent
-from service import services
+from crm.models import Outbox
+from service import services, tasks
 from service.models import SurveyToken
 from service.tests.factories import make_case
 
 pytestmark = pytest.mark.django_db
 
 
+def _run_outbox() -> None:
+    """What the outbox relay and a worker do after the commit: run each queued task once."""
+    for row in Outbox.objects.filter(task="service.tasks.send_survey", sent_at__isnull=True):
+        tasks.send_survey(*row.args, **row.kwargs)
+        Outbox.objects.filter(pk=row.pk).update(sent_at=timezone.now())
+
+
 def _resolve_and_get_link(case, actor, django_capture_on_commit_callbacks) -> str:
-    with django_capture_on_commit_callbacks(execute=True):
-        services.case_set_status(case=case, actor=actor, status="resolved")
+    services.case_set_status(case=case, actor=actor, status="resolved")
+    assert mail.outbox == []  # nothing before the commit: the outbox row commits with the resolve
+    _run_outbox()
     assert len(mail.outbox) == 1
     match = re.search(r"https?://\S+/cases/survey/(\S+)/", mail.outbox[0].body)
     assert match, mail.outbox[0].body
@@ -86,10 +95,27 @@ def test_a_bad_score_is_a_form_error_and_keeps_the_link(north, owner, django_cap
     assert SurveyToken.objects.get(case=case).used_at is None
 
 
-def test_no_survey_without_a_contact_email(north, owner, django_capture_on_commit_callbacks):
+def test_no_survey_without_a_contact_email(north, owner):
     case = make_case(team=north, owner=owner, contact_email="")
-    with django_capture_on_commit_callbacks(execute=True):
-        services.case_set_status(case=case, actor=owner, status="resolved")
+    services.case_set_status(case=case, actor=owner, status="resolved")
+    _run_outbox()
+    assert mail.outbox == [] and not SurveyToken.objects.exists()
+
+
+def test_a_redelivered_task_sends_no_second_survey(north, owner):
+    case = make_case(team=north, owner=owner)
+    services.case_set_status(case=case, actor=owner, status="resolved")
+    row = Outbox.objects.get(task="service.tasks.send_survey")
+    assert tasks.send_survey(*row.args, **row.kwargs) is True
+    assert tasks.send_survey(*row.args, **row.kwargs) is False  # at-least-once delivery of the task
+    assert len(mail.outbox) == 1 and SurveyToken.objects.count() == 1
+
+
+def test_a_case_reopened_before_the_task_runs_sends_no_survey(north, owner):
+    case = make_case(team=north, owner=owner)
+    services.case_set_status(case=case, actor=owner, status="resolved")
+    services.case_set_status(case=case, actor=owner, status="open")
+    _run_outbox()
     assert mail.outbox == [] and not SurveyToken.objects.exists()
 
 
