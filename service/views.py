@@ -47,7 +47,14 @@ def case_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "service/case_list.html",
-        {"form": form, "page": page, "querystring": querystring.urlencode(), "now": timezone.now()},
+        {
+            "form": form,
+            "page": page,
+            "querystring": querystring.urlencode(),
+            "queues": selectors.queue_counts(request.user),
+            "current_team": form.cleaned_data.get("team") if form.is_valid() else None,
+            "now": timezone.now(),
+        },
     )
 
 

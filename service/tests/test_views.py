@@ -182,8 +182,9 @@ class TestQueryCounts:
         for i in range(3):
             make_case(team=north, owner=owner, assignee=owner, subject=f"Case {i}")
         owner_client.get(reverse("service:list"))
-        # The user, the page of cases with their customer, queue and assignee, the queue filter.
-        with django_assert_max_num_queries(4) as few:
+        # The user, the page of cases with their customer, queue and assignee, the queue tabs'
+        # counts, the queue filter.
+        with django_assert_max_num_queries(5) as few:
             owner_client.get(reverse("service:list"))
         for i in range(3, 30):
             make_case(team=north, owner=owner, assignee=owner, subject=f"Case {i}")
@@ -227,3 +228,13 @@ def test_a_case_cannot_be_set_back_to_new(case, owner_client):
     owner_client.post(reverse("service:status", args=[case.pk]), {"status": "new"})
     case.refresh_from_db()
     assert case.status == "open"
+
+
+def test_the_queue_tabs_count_active_and_breached_cases(case, north, owner, owner_client):
+    from service.models import Case as CaseModel
+
+    make_case(team=north, owner=owner, subject="Second")
+    CaseModel.objects.filter(pk=case.pk).update(sla_breached=True)
+    body = owner_client.get(reverse("service:list")).content.decode()
+    assert f'?team={north.pk}">North <span class="badge text-bg-secondary">2</span>' in body
+    assert 'title="SLA breached">1</span>' in body
