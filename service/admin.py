@@ -8,6 +8,10 @@ from service.models import Case, CaseWebForm, Holiday, SlaPolicy, SlaTimer, Surv
 class SlaPolicyAdmin(admin.ModelAdmin):
     list_display = ["priority", "team", "first_response_minutes", "resolution_minutes", "warning_minutes"]
     list_filter = ["priority", "team"]
+    fieldsets = [
+        (None, {"fields": ["team", "priority"]}),
+        (_("Targets"), {"fields": ["first_response_minutes", "resolution_minutes", "warning_minutes"]}),
+    ]
 
 
 class HolidayInline(admin.TabularInline):
@@ -52,12 +56,6 @@ class SurveyTokenAdmin(ReadOnlyAdmin):
     list_display = ["case", "email", "created_at", "expires_at", "used_at"]
     exclude = ["token_hash"]
     raw_id_fields = ["case"]
-
-
-SlaPolicyAdmin.fieldsets = [
-    (None, {"fields": ["team", "priority"]}),
-    (_("Targets"), {"fields": ["first_response_minutes", "resolution_minutes", "warning_minutes"]}),
-]
 
 
 @admin.register(CaseWebForm)

@@ -13,7 +13,7 @@ from contacts.models import Company, Contact
 from crm.forms import StrictInputMixin
 from crm.models import Team, User
 from crm.params import id_or_none
-from service.models import Case, CaseChannel, CasePriority, CaseStatus
+from service.models import Case, CasePriority, CaseStatus
 from service.selectors import queue_members, queues_for
 
 
@@ -183,9 +183,6 @@ class SurveyForm(StrictInputMixin, forms.Form):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
-
-
-__all__ = ["AssignForm", "CaseChannel", "CaseFilterForm", "CaseForm", "ReplyForm", "StatusForm", "SurveyForm"]
 
 
 class WebCaseForm(StrictInputMixin, forms.Form):
