@@ -13,6 +13,7 @@ SHELL_ROUTES = {
     "data_quality": "contacts:data-quality",
     "deals": "deals:list",
     "activities": "activities:list",
+    "cases": "service:list",
     "reports": "reports:index",
     "admin": "admin:index",
     "search": "search",

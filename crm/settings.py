@@ -15,9 +15,9 @@ from zoneinfo import available_timezones
 
 import dj_database_url
 from celery.schedules import crontab
-from kombu import Queue
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CRM_VAR_DIR", BASE_DIR / "var"))
@@ -135,6 +135,7 @@ INSTALLED_APPS = [
     "contacts",
     "deals",
     "activities",
+    "service",
     "reports",
     # REST API and API tokens (README, "API and integrations"); last: it may import every app.
     "rest_framework",
@@ -324,6 +325,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "crm-outbox-relay": {"task": "crm.tasks.outbox_relay", "schedule": 10.0},
     # Reminder due times live in the database; this sweep finds and delivers them.
     "activities-reminder-sweep": {"task": "activities.tasks.reminder_sweep", "schedule": float(BEAT_SWEEP_SECONDS)},
+    # SLA warnings and escalations: due times live in the database, claimed like reminders.
+    "service-sla-sweep": {"task": "service.tasks.sla_sweep", "schedule": float(BEAT_SWEEP_SECONDS)},
     "activities-daily-digest": {"task": "activities.tasks.daily_digest", "schedule": crontab(hour=7, minute=0)},
     "reports-nightly-rebuild": {"task": "reports.tasks.rebuild_rollups", "schedule": crontab(hour=2, minute=15)},
     # The open pipeline as the month begins: what forecast accuracy is measured against.
@@ -372,6 +375,12 @@ if JOB_HEARTBEAT_SECONDS * 2 > JOB_LEASE_SECONDS:
 BEAT_HEARTBEAT_MAX_AGE = env_int("BEAT_HEARTBEAT_MAX_AGE", 180, minimum=60)
 # A reminder claimed by a worker that then died is claimed again after this many seconds.
 REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 300, minimum=1)
+# An SLA timer claimed by a worker that died is claimed again after this (default: as reminders).
+SLA_LEASE_SECONDS = env_int("SLA_LEASE_SECONDS", REMINDER_LEASE_SECONDS, minimum=1)
+# How long a satisfaction survey link works (README, "Service cases").
+SURVEY_TTL_DAYS = env_int("SURVEY_TTL_DAYS", 14, minimum=1)
+# The public case form (/cases/web/<key>/): at most this many submissions an hour per IP address.
+WEB_CASE_LIMIT = env_int("WEB_CASE_LIMIT", 10, minimum=1)
 
 # --- Outbound webhooks (integrations; README, "Outbound webhooks") ----------------------------
 # Private, loopback and link-local addresses are refused in production (SSRF); development and

@@ -50,6 +50,8 @@ from crm.models import Notification, User
 from deals.models import LineItem
 from deals.tests.factories import DealFactory, ProductFactory, make_pipeline
 from integrations.models import WebhookDelivery, WebhookEndpoint
+from service import services as service_services
+from service.models import CaseWebForm
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
@@ -129,7 +131,15 @@ def world(owner, teammate, outsider, manager, admin_user, north, south) -> dict[
     # Django admin's webhook pages get a real endpoint and delivery (integrations).
     endpoint = WebhookEndpoint.objects.create(url="https://hooks.example/crm", event_kinds=["deal.won"], secret="s")
     WebhookDelivery.objects.create(endpoint=endpoint, event_id=uuid.uuid4(), kind="deal.won", payload={"id": "x"})
+    case = service_services.case_create(
+        actor=owner, subject="North case", team=north, company=company, contact=contact, assignee=owner
+    )
+    survey_token = service_services.survey_issue(case=case, email="anna@example.com")
+    case_web_form = CaseWebForm.objects.create(team=north)
     return {
+        "case": case,
+        "survey_token": survey_token,
+        "case_web_form": case_web_form,
         "company": company,
         "company2": company2,
         "contact": contact,
@@ -195,6 +205,13 @@ def _object_kwargs(world: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "activities:reminder-add": {"pk": world["activity"].pk},
         "activities:reminder-cancel": {"pk": world["reminder"].pk},
         "reports:subscription-toggle": {"team_id": world["north"].pk},
+        "service:detail": {"pk": world["case"].pk},
+        "service:edit": {"pk": world["case"].pk},
+        "service:status": {"pk": world["case"].pk},
+        "service:assign": {"pk": world["case"].pk},
+        "service:reply": {"pk": world["case"].pk},
+        "service:survey": {"token": world["survey_token"]},
+        "service:web-form": {"key": world["case_web_form"].key},
         # The REST API (token-authenticated: a session gets 401 JSON) and the token/event pages.
         "api:company": {"pk": c},
         "api:company-archive": {"pk": c},
@@ -238,6 +255,11 @@ NORTH_OBJECT_URLS = {
     "activities:timeline",
     "activities:detail",
     "activities:edit",
+    "service:detail",
+    "service:edit",
+    "service:status",
+    "service:assign",
+    "service:reply",
 }
 
 
@@ -404,7 +426,7 @@ def _hostile(findings: Findings, client: Client, who: str, method: str, path: st
                 findings.request(client, who, method, path, {name: value})
 
 
-SECTIONS = ["", "contacts", "deals", "activities", "reports", "api", "integrations", "events"]
+SECTIONS = ["", "contacts", "deals", "activities", "service", "reports", "api", "integrations", "events"]
 
 
 def _section(name: str) -> str:

@@ -150,6 +150,16 @@ KIND_LABELS = {
 }
 
 
+def register_timeline_kinds(*, filter_key: str, filter_label: str, kinds: dict[str, tuple[Any, str]]) -> None:
+    """For apps above ``activities`` (from their ``AppConfig.ready``): the label and icon of
+    each event kind they record, and a timeline filter (``filter_label`` a ``gettext_noop``
+    string) that shows those kinds."""
+    for kind, (label, icon) in kinds.items():
+        KIND_LABELS[kind] = label
+        KIND_ICONS[kind] = icon
+    selectors.EVENT_FILTERS[filter_key] = (filter_label, tuple(kinds))
+
+
 @register.filter
 def kind_label(kind: str) -> str:
     """A readable name for an event kind; unknown kinds (other systems') as sent, de-snaked."""

@@ -16,7 +16,16 @@ PUBLIC = {
     "language-set",  # the sign-in page's language switcher (POST only)
 }
 # Token-protected or third-party flows that answer 404 (not a redirect) to strangers.
-TOKEN_ROUTES: set[str] = {"ics"}  # activities:ics, the secret-token calendar feed
+TOKEN_ROUTES: set[str] = {
+    "ics",  # activities:ics, the secret-token calendar feed
+    "survey",  # service:survey, the customer's one-time satisfaction link
+    "web-form",  # service:web-form, a queue's public case form (its key in the URL)
+}
+
+
+@pytest.mark.parametrize("path", ["/cases/survey/x/", "/cases/web/x/"])
+def test_token_routes_answer_404_to_a_wrong_token(client, db, path):
+    assert client.get(path).status_code == 404
 
 
 def _walk(resolvers, prefix=""):

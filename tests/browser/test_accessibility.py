@@ -36,6 +36,8 @@ REP_PAGES = {
     "/activities/calendar/": None,
     "/notifications/": "Notifications",
     "/account/preferences/": None,
+    "/cases/": "Cases",
+    "/cases/new/": "New case",
 }
 MANAGER_PAGES = {
     "/reports/": "Reports",
@@ -51,8 +53,8 @@ MANAGER_PAGES = {
     "/reports/customers/dormant/": "Dormant customers",
     "/reports/customers/cross-sell/": "Products bought together",
 }
-# The first record of each list: the 360 pages and the deal page.
-RECORD_LISTS = ["/companies/", "/contacts/", "/deals/"]
+# The first record of each list: the 360 pages, the deal page and the case page.
+RECORD_LISTS = ["/companies/", "/contacts/", "/deals/", "/cases/"]
 
 
 def _open(page: Page, path: str, heading: str | None) -> None:

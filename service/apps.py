@@ -1,0 +1,28 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ServiceConfig(AppConfig):
+    name = "service"
+    verbose_name = _("Service cases")
+
+    def ready(self) -> None:
+        from django.utils.translation import gettext_noop
+
+        from activities.templatetags.activity_tags import register_timeline_kinds
+        from contacts.merge import register_merge_handler
+        from service import merge
+
+        register_merge_handler(kind="company", key="service", move=merge.company_move, restore=merge.company_restore)
+        register_merge_handler(kind="contact", key="service", move=merge.contact_move, restore=merge.contact_restore)
+
+        register_timeline_kinds(
+            filter_key="cases",
+            filter_label=gettext_noop("Cases"),
+            kinds={
+                "case_opened": (_("Case opened"), "bi-life-preserver"),
+                "case_resolved": (_("Case resolved"), "bi-check2-circle"),
+                "case_csat": (_("Satisfaction"), "bi-star"),
+                "sla_breach": (_("SLA breach"), "bi-alarm"),
+            },
+        )

@@ -1,0 +1,149 @@
+"""Reads on cases: the access helper every view uses, the queue lists and the case page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Avg, Count, F, Q, QuerySet, Sum, When, Window
+from django.db.models import Case as Case_
+from django.http import Http404
+
+from activities.models import ActivityType
+from contacts.keyset import KeysetPage, SortOption, keyset_page
+from crm.models import Team, User
+from service.models import ACTIVE_STATUSES, Case, CaseActivity, SlaTimer
+
+CASE_SORTS = {
+    "newest": SortOption(label="newest", keys=(F("created_at"),), descending=True),
+    "oldest": SortOption(label="oldest", keys=(F("created_at"),)),
+}
+LIST_PAGE_SIZE = 50
+CONVERSATION_TYPES = ("note", "email", "call")
+
+
+def queues_for(user: User) -> QuerySet[Team]:
+    """The teams whose queues ``user`` works in (admins: every team)."""
+    if user.is_admin:
+        return Team.objects.all()
+    return Team.objects.filter(Q(members=user) | Q(managers=user)).distinct()
+
+
+def queue_members(teams: QuerySet[Team]) -> QuerySet[User]:
+    """Active members and managers of ``teams``: the people a case there may be assigned to."""
+    return (
+        User.objects.filter(is_active=True)
+        .filter(Q(teams__in=teams) | Q(managed_teams__in=teams))
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+def can_edit_case(user: User, case: Case) -> bool:
+    """Admins, the assignee and the queue's managers change a case; a team member may take
+    an unassigned case of the queue."""
+    if user.is_admin or case.assignee_id == user.pk:
+        return True
+    if Team.managers.through.objects.filter(team_id=case.team_id, user_id=user.pk).exists():
+        return True
+    member = Team.members.through.objects.filter(team_id=case.team_id, user_id=user.pk)
+    return case.assignee_id is None and member.exists()
+
+
+def case_for_user(user: User, pk: int, *, write: bool = False) -> Case:
+    """The case if ``user`` may see it (``Http404`` otherwise); with ``write``, only if they may change it."""
+    try:
+        case = (
+            Case.objects.visible_to(user)
+            .select_related("company", "contact", "team", "assignee", "created_by")
+            .get(pk=pk)
+        )
+    except Case.DoesNotExist:
+        raise Http404 from None
+    if write and not can_edit_case(user, case):
+        raise PermissionDenied
+    return case
+
+
+def case_page(user: User, qs: QuerySet[Case], *, sort: str, after: str, before: str) -> KeysetPage:
+    option = CASE_SORTS.get(sort, CASE_SORTS["newest"])
+    qs = qs.select_related("company", "contact", "team", "assignee")
+    return keyset_page(qs, option, after=after, before=before, size=LIST_PAGE_SIZE)
+
+
+def case_conversation(case: Case) -> list[CaseActivity]:
+    return list(
+        CaseActivity.objects.filter(case=case)
+        .select_related("activity__type", "activity__created_by", "activity__owner")
+        .order_by("created_at", "id")
+    )
+
+
+def case_timers(case: Case) -> list[SlaTimer]:
+    return list(SlaTimer.objects.filter(case=case).order_by("target", "-kind"))
+
+
+def conversation_types() -> list[ActivityType]:
+    types = {t.key: t for t in ActivityType.objects.filter(key__in=CONVERSATION_TYPES, active=True)}
+    return [types[key] for key in CONVERSATION_TYPES if key in types]
+
+
+@dataclass(frozen=True)
+class CustomerCases:
+    cases: list[Case]
+    active: int
+    breached: int
+    csat_average: float | None
+    csat_count: int
+
+
+CUSTOMER_CASES_LIMIT = 10
+
+
+def customer_cases(user: User, where: Q) -> CustomerCases:
+    """A customer's cases the viewer may see (latest first) and their figures, in one query:
+    the figures are window aggregates over all of them, read from the first row."""
+    active = Case_(When(status__in=list(ACTIVE_STATUSES), then=1), default=0)
+    breached = Case_(When(status__in=list(ACTIVE_STATUSES), sla_breached=True, then=1), default=0)
+    rows = list(
+        Case.objects.visible_to(user)
+        .filter(where)
+        .select_related("team", "assignee")
+        .annotate(
+            n_active=Window(Sum(active)),
+            n_breached=Window(Sum(breached)),
+            csat_avg=Window(Avg("csat_score")),
+            csat_n=Window(Count("csat_score")),
+        )
+        .order_by("-created_at", "-id")[:CUSTOMER_CASES_LIMIT]
+    )
+    if not rows:
+        return CustomerCases(cases=[], active=0, breached=0, csat_average=None, csat_count=0)
+    first = rows[0]
+    return CustomerCases(
+        cases=rows,
+        active=first.n_active,
+        breached=first.n_breached,
+        csat_average=first.csat_avg,
+        csat_count=first.csat_n,
+    )
+
+
+@dataclass(frozen=True)
+class QueueCount:
+    team_id: int
+    name: str
+    active: int
+    breached: int
+
+
+def queue_counts(user: User) -> list[QueueCount]:
+    """Active and breached cases per queue the user sees, for the list's queue tabs (one query)."""
+    rows = (
+        Case.objects.visible_to(user)
+        .active()
+        .values("team_id", "team__name")
+        .annotate(active=Count("pk"), breached=Count("pk", filter=Q(sla_breached=True)))
+        .order_by("team__name")
+    )
+    return [QueueCount(r["team_id"], r["team__name"], r["active"], r["breached"]) for r in rows]

@@ -1,0 +1,240 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from activities.models import ActivityType
+from contacts.models import Company, Contact
+from service import services
+from service.models import Case, CaseActivity
+from service.tests.factories import make_case, policy
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def case(north, owner):
+    policy()
+    return make_case(team=north, owner=owner, assignee=owner, subject="North's broken printer")
+
+
+READ_PAGES = ["service:detail"]
+WRITE_GETS = ["service:edit"]
+WRITE_POSTS = {
+    "service:status": {"status": "open"},
+    "service:assign": {"take": "1"},
+    "service:reply": {"type": "note", "subject": "Looked at it"},
+}
+
+
+class TestAccess:
+    def test_the_queue_team_reads_the_case(self, case, owner_client, teammate_client, manager_client, admin_client):
+        for client in (owner_client, teammate_client, manager_client, admin_client):
+            response = client.get(reverse("service:detail", args=[case.pk]))
+            assert response.status_code == 200
+            assert "North&#x27;s broken printer" in response.content.decode()
+
+    def test_an_outsider_gets_404_on_every_case_url(self, case, outsider_client):
+        for name in [*READ_PAGES, *WRITE_GETS]:
+            assert outsider_client.get(reverse(name, args=[case.pk])).status_code == 404
+        for name, data in WRITE_POSTS.items():
+            assert outsider_client.post(reverse(name, args=[case.pk]), data).status_code == 404
+        case.refresh_from_db()
+        assert case.status == "new" and not CaseActivity.objects.exists()
+
+    def test_an_outsider_does_not_see_it_in_lists_or_on_the_company(self, case, outsider, outsider_client):
+        assert "broken printer" not in outsider_client.get(reverse("service:list")).content.decode()
+        case.company.owner = outsider  # even on a company the outsider may see
+        case.company.save()
+        page = outsider_client.get(case.company.get_absolute_url())
+        # The cases panel leaves the case out (the company's timeline, like its activities,
+        # is the company's: whoever reads the company reads it).
+        assert page.status_code == 200 and f'href="{case.get_absolute_url()}"' not in page.content.decode()
+        assert "No cases." in page.content.decode()
+
+    def test_a_teammate_reads_but_does_not_change_an_assigned_case(self, case, teammate_client):
+        assert teammate_client.get(reverse("service:edit", args=[case.pk])).status_code == 403
+        for name, data in WRITE_POSTS.items():
+            assert teammate_client.post(reverse(name, args=[case.pk]), data).status_code == 403
+        case.refresh_from_db()
+        assert case.status == "new"
+
+    def test_a_teammate_takes_an_unassigned_case(self, case, teammate, teammate_client):
+        Case.objects.filter(pk=case.pk).update(assignee=None)
+        response = teammate_client.post(reverse("service:assign", args=[case.pk]), {"take": "1"})
+        assert response.status_code == 302
+        case.refresh_from_db()
+        assert case.assignee == teammate
+
+    def test_the_assignee_manager_and_admin_change_it(self, case, owner_client, manager_client, admin_client):
+        for client, status in ((owner_client, "open"), (manager_client, "waiting"), (admin_client, "open")):
+            response = client.post(reverse("service:status", args=[case.pk]), {"status": status})
+            assert response.status_code == 302
+            case.refresh_from_db()
+            assert case.status == status
+
+    def test_the_list_shows_the_teams_cases_only(self, case, south, outsider, teammate_client, admin_client):
+        other = make_case(team=south, owner=outsider, subject="South's leaking roof")
+        body = teammate_client.get(reverse("service:list")).content.decode()
+        assert "broken printer" in body and "leaking roof" not in body
+        body = admin_client.get(reverse("service:list")).content.decode()
+        assert "broken printer" in body and "leaking roof" in body
+        assert other.pk
+
+    def test_a_bad_status_or_filter_is_not_a_500(self, case, owner_client):
+        assert owner_client.post(reverse("service:status", args=[case.pk]), {"status": "\x00"}).status_code == 302
+        for params in ({"team": "²"}, {"status": "x"}, {"sort": "bogus"}, {"after": "a\x00b"}, {"after": "garbage"}):
+            assert owner_client.get(reverse("service:list"), params).status_code in (200, 400)
+
+
+class TestPages:
+    def test_open_a_case_from_the_form(self, north, owner, owner_client):
+        policy(priority="high", first=30)
+        company = Company.objects.create(name="Acme", owner=owner)
+        contact = Contact.objects.create(first_name="Ann", last_name="Acme", company=company, owner=owner)
+        form = owner_client.get(reverse("service:create") + f"?company={company.pk}")
+        assert form.status_code == 200
+        response = owner_client.post(
+            reverse("service:create"),
+            {
+                "subject": "Screen flickers",
+                "company": company.pk,
+                "contact": contact.pk,
+                "team": north.pk,
+                "assignee": owner.pk,
+                "priority": "high",
+                "channel": "web",
+                "description": "Since the update",
+            },
+        )
+        case = Case.objects.get(subject="Screen flickers")
+        assert response.status_code == 302 and response.url == case.get_absolute_url()
+        assert (case.team, case.assignee, case.channel, case.created_by) == (north, owner, "web", owner)
+        assert case.first_response_due_at is not None
+
+    def test_the_form_refuses_a_queue_and_assignee_the_user_has_no_business_with(
+        self, north, south, owner, outsider, owner_client
+    ):
+        company = Company.objects.create(name="Acme", owner=owner)
+        response = owner_client.post(
+            reverse("service:create"),
+            {"subject": "x", "company": company.pk, "team": south.pk, "priority": "low", "channel": "web"},
+        )
+        assert response.status_code == 200 and not Case.objects.exists()
+        response = owner_client.post(
+            reverse("service:create"),
+            {"subject": "x", "company": company.pk, "team": north.pk, "assignee": outsider.pk, "priority": "low",
+             "channel": "web"},
+        )  # fmt: skip
+        assert response.status_code == 200 and not Case.objects.exists()
+
+    def test_editing_with_a_stale_version_shows_the_conflict(self, case, owner_client, manager):
+        data = {
+            "subject": "Mine",
+            "company": case.company_id,
+            "contact": case.contact_id,
+            "team": case.team_id,
+            "assignee": case.assignee_id,
+            "priority": "normal",
+            "channel": "phone",
+            "description": "",
+            "version": str(case.version),
+        }
+        services.case_update(case=case, actor=manager, version=case.version, subject="Theirs")
+        response = owner_client.post(reverse("service:edit", args=[case.pk]), data)
+        assert response.status_code == 409
+        assert "Save mine anyway" in response.content.decode()
+        case.refresh_from_db()
+        assert case.subject == "Theirs"
+        data["version"] = str(case.version)
+        assert owner_client.post(reverse("service:edit", args=[case.pk]), data).status_code == 302
+        case.refresh_from_db()
+        assert case.subject == "Mine"
+
+    def test_a_reply_joins_the_conversation(self, case, owner_client):
+        response = owner_client.post(
+            reverse("service:reply", args=[case.pk]), {"type": "email", "subject": "Replacement on its way"}
+        )
+        assert response.status_code == 302
+        page = owner_client.get(case.get_absolute_url()).content.decode()
+        assert "Replacement on its way" in page
+        case.refresh_from_db()
+        assert case.status == "open" and case.first_responded_at is not None
+
+    def test_the_company_page_shows_the_case_and_its_score(self, case, owner, owner_client):
+        services.case_set_status(case=case, actor=owner, status="resolved")
+        services.survey_answer(token=services.survey_issue(case=case), score=5)
+        page = owner_client.get(case.company.get_absolute_url()).content.decode()
+        assert "North&#x27;s broken printer" in page and "5/5" in page
+        contact_page = owner_client.get(case.contact.get_absolute_url()).content.decode()
+        assert "North&#x27;s broken printer" in contact_page
+
+    def test_contact_options_lists_visible_contacts_of_the_company(self, case, owner_client, outsider_client):
+        url = reverse("service:contact-options") + f"?company={case.company_id}"
+        assert "Pat Customer" in owner_client.get(url).content.decode()
+        assert "Pat Customer" not in outsider_client.get(url).content.decode()
+
+
+class TestQueryCounts:
+    def test_the_list_issues_a_constant_number_of_queries(
+        self, north, owner, owner_client, django_assert_max_num_queries
+    ):
+        for i in range(3):
+            make_case(team=north, owner=owner, assignee=owner, subject=f"Case {i}")
+        owner_client.get(reverse("service:list"))
+        # The user, the page of cases with their customer, queue and assignee, the queue tabs'
+        # counts, the queue filter.
+        with django_assert_max_num_queries(5) as few:
+            owner_client.get(reverse("service:list"))
+        for i in range(3, 30):
+            make_case(team=north, owner=owner, assignee=owner, subject=f"Case {i}")
+        with django_assert_max_num_queries(len(few.captured_queries)):
+            response = owner_client.get(reverse("service:list"))
+        assert response.content.decode().count('href="/cases/') >= 30
+
+    def test_the_case_page_issues_a_constant_number_of_queries(
+        self, case, owner, owner_client, django_assert_max_num_queries
+    ):
+        email = ActivityType.objects.get(key="email")
+        services.case_log_activity(case=case, actor=owner, type=email, subject="One")
+        owner_client.get(case.get_absolute_url())
+        # The user, the case, reply types, conversation, timers, surveys, the assignee choices.
+        with django_assert_max_num_queries(7) as few:
+            owner_client.get(case.get_absolute_url())
+        for i in range(10):
+            services.case_log_activity(case=case, actor=owner, type=email, subject=f"More {i}")
+        with django_assert_max_num_queries(len(few.captured_queries)):
+            response = owner_client.get(case.get_absolute_url())
+        assert "More 9" in response.content.decode()
+
+
+def test_the_cases_panel_costs_one_query_whatever_the_number_of_cases(
+    north, owner, owner_client, django_assert_max_num_queries
+):
+    first = make_case(team=north, owner=owner, subject="Only one")
+    url = first.company.get_absolute_url()
+    owner_client.get(url)
+    with django_assert_max_num_queries(20) as few:
+        owner_client.get(url)
+    for i in range(12):
+        services.case_create(actor=owner, subject=f"Another {i}", team=north, company=first.company)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = owner_client.get(url)
+    assert "13 active cases" in response.content.decode()
+
+
+def test_a_case_cannot_be_set_back_to_new(case, owner_client):
+    owner_client.post(reverse("service:status", args=[case.pk]), {"status": "open"})
+    owner_client.post(reverse("service:status", args=[case.pk]), {"status": "new"})
+    case.refresh_from_db()
+    assert case.status == "open"
+
+
+def test_the_queue_tabs_count_active_and_breached_cases(case, north, owner, owner_client):
+    from service.models import Case as CaseModel
+
+    make_case(team=north, owner=owner, subject="Second")
+    CaseModel.objects.filter(pk=case.pk).update(sla_breached=True)
+    body = owner_client.get(reverse("service:list")).content.decode()
+    assert f'?team={north.pk}">North <span class="badge text-bg-secondary">2</span>' in body
+    assert 'title="SLA breached">1</span>' in body
