@@ -73,6 +73,30 @@ _SKELETON = (
 )  # fmt: skip
 _DOUBLE = re.compile(r"(.)\1+")
 
+# The syllables of Mandarin in pinyin without tones (from pypinyin's dictionary): a Latin name
+# made only of them is a real Chinese name, not a typo of another one ("Liu" is not "Li").
+_PINYIN_TEXT = (
+    "a ai an ang ao ba bai ban bang bao bei ben beng bi bian biang biao bie bin bing bo bong bu ca cai "
+    "can cang cao ce cei cen ceng cha chai chan chang chao che chen cheng chi chong chou chu chua chuai "
+    "chuan chuang chui chun chuo ci cong cou cu cuan cui cun cuo da dai dan dang dao de dei den deng di "
+    "dia dian diao die din ding diu dong dou du duan dui dun duo e ei en eng er fa fan fang fei fen feng "
+    "fiao fo fou fu ga gai gan gang gao ge gei gen geng gong gou gu gua guai guan guang gui gun guo ha "
+    "hai han hang hao he hei hen heng hong hou hu hua huai huan huang hui hun huo ji jia jian jiang jiao "
+    "jie jin jing jiong jiu ju juan jue jun ka kai kan kang kao ke kei ken keng kong kou ku kua kuai kuan "
+    "kuang kui kun kuo la lai lan lang lao le lei len leng li lia lian liang liao lie lin ling liu lo "
+    "long lou lu luan lun luo lv lve ma mai man mang mao me mei men meng mi mian miao mie min ming miu mo "
+    "mou mu na nai nan nang nao ne nei nen neng ni nia nian niang niao nie nin ning niu nong nou nu nuan "
+    "nun nuo nv nve o ou pa pai pan pang pao pei pen peng pi pian piao pie pin ping po pou pu qi qia qian "
+    "qiang qiao qie qin qing qiong qiu qu quan que qun ran rang rao re ren reng ri rong rou ru rua ruan "
+    "rui run ruo sa sai san sang sao se sen seng sha shai shan shang shao she shei shen sheng shi shou "
+    "shu shua shuai shuan shuang shui shun shuo si song sou su suan sui sun suo ta tai tan tang tao te "
+    "tei teng ti tian tiao tie ting tong tou tu tuan tui tun tuo wa wai wan wang wei wen weng wo wong wu "
+    "xi xia xian xiang xiao xie xin xing xiong xiu xu xuan xue xun ya yan yang yao ye yi yin ying yo yong "
+    "you yu yuan yue yun za zai zan zang zao ze zei zen zeng zha zhai zhan zhang zhao zhe zhei zhen zheng "
+    "zhi zhong zhou zhu zhua zhuai zhuan zhuang zhui zhun zhuo zi zong zou zu zuan zui zun zuo"
+)
+_PINYIN_SYLLABLES = frozenset(_PINYIN_TEXT.split())
+
 # Nicknames, diminutives and other-language forms of a first name; any member of a group is
 # "the same first name" (Sasha is Alexander or Alexandra: both groups hold it).
 _NICKNAME_GROUPS = (
@@ -114,6 +138,18 @@ def romanise(text: str) -> str:
     text = unicodedata.normalize("NFKD", text.translate(_TRANSLIT))
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return " ".join(_NON_LETTER.sub(" ", text).split())
+
+
+@lru_cache(maxsize=200_000)
+def is_pinyin(word: str) -> bool:
+    """Whether ``word`` (romanised, no spaces) is a sequence of pinyin syllables ("xiuying")."""
+    if not word:
+        return False
+    ends = {0}
+    for end in range(1, len(word) + 1):
+        if any(start in ends and word[start:end] in _PINYIN_SYLLABLES for start in range(max(0, end - 6), end)):
+            ends.add(end)
+    return len(word) in ends
 
 
 @lru_cache(maxsize=200_000)
@@ -274,6 +310,9 @@ def block_keys(p: Person) -> list[str]:
     if p.postcode:
         if p.street_number:
             keys.append(f"z:{p.postcode}:{p.street_number.split()[0]}")
+        elif p.street:
+            # Addresses without a house number (Chinese ones in letters, "韩路V座"): the street.
+            keys.append(f"z:{p.postcode}:{p.street.replace(' ', '')[:12]}")
         if last:
             keys.append(f"y:{p.postcode}:{initials}")
     if p.birth_date:
@@ -308,11 +347,17 @@ COMPARISONS: tuple[Comparison, ...] = (
 # After the comparisons: whether first and last name matched the other way round, then the
 # frequency of the agreeing first and last name (None unless exact and common, see ``tf``).
 SWAPPED = len(COMPARISONS)
-FIRST_TF, LAST_TF, FULL_TF = SWAPPED + 1, SWAPPED + 2, SWAPPED + 3
+FIRST_TF, LAST_TF, FULL_TF, NEAR_TF = SWAPPED + 1, SWAPPED + 2, SWAPPED + 3, SWAPPED + 4
 
 
 def _jw(a: str, b: str) -> float:
     return JaroWinkler.similarity(a, b)
+
+
+def _pinyin_apart(a: str, b: str, a_cjk: bool, b_cjk: bool) -> bool:
+    """One name in characters, the other in Latin letters that are themselves pinyin: two
+    different names (李 "li" and "Liu"), not a typo — a typo rarely makes valid pinyin."""
+    return (a_cjk and not b_cjk and is_pinyin(b)) or (b_cjk and not a_cjk and is_pinyin(a))
 
 
 def _first_level(
@@ -349,12 +394,23 @@ def _names(a: Person, b: Person) -> tuple[int | None, int | None, bool]:
     # Both in Chinese characters: a different character is another name. Pinyin typed by hand
     # on one side may carry a typo like any Latin name.
     cjk = a.cjk and b.cjk
-    first = _first_level(a.first, b.first, a.first_skel, b.first_skel, a.first_nick, b.first_nick, cjk)
-    last = _last_level(a.last, b.last, a.last_skel, b.last_skel, cjk)
+    mixed = a.cjk != b.cjk
+    first = _first_level(
+        a.first, b.first, a.first_skel, b.first_skel, a.first_nick, b.first_nick,
+        cjk or (mixed and _pinyin_apart(a.first, b.first, a.cjk, b.cjk)),
+    )  # fmt: skip
+    last = _last_level(
+        a.last, b.last, a.last_skel, b.last_skel, cjk or (mixed and _pinyin_apart(a.last, b.last, a.cjk, b.cjk))
+    )
     if a.first and b.first and a.last and b.last and (first or 0) + (last or 0) < 7:
         # Token sort: the same two names the other way round (common with Chinese names).
-        s_first = _first_level(a.first, b.last, a.first_skel, b.last_skel, a.first_nick, nickname_groups(b.last), cjk)
-        s_last = _last_level(a.last, b.first, a.last_skel, b.first_skel, cjk)
+        s_first = _first_level(
+            a.first, b.last, a.first_skel, b.last_skel, a.first_nick, nickname_groups(b.last),
+            cjk or (mixed and _pinyin_apart(a.first, b.last, a.cjk, b.cjk)),
+        )  # fmt: skip
+        s_last = _last_level(
+            a.last, b.first, a.last_skel, b.first_skel, cjk or (mixed and _pinyin_apart(a.last, b.first, a.cjk, b.cjk))
+        )
         if (s_first or 0) + (s_last or 0) > (first or 0) + (last or 0) + 1:
             return s_first, s_last, True
     return first, last, False
@@ -436,15 +492,23 @@ def compare(a: Person, b: Person, tf: Mapping[str, Mapping[str, float]] | None =
     """The agreement level of each of ``COMPARISONS`` (None: a value is missing), then the
     swapped-names flag (1 or 0) and the frequencies of agreeing common names (or None)."""
     first, last, swapped = _names(a, b)
-    first_tf = last_tf = full_tf = None
+    first_tf = last_tf = full_tf = near_tf = None
+    records = tf.get("records", {}).get("count") if tf else None
     if tf and first == 5 and last == 4:
         # Namesakes: how many records carry this very full name (the pair included).
         count = tf.get("full_name", {}).get(full_name_key(a))
-        records = tf.get("records", {}).get("count")
         if count and records:
             # A small table cannot tell a name's frequency (two records of one person would
             # be "a name carried by everyone"): it is measured against at least TF_MIN_RECORDS.
             full_tf = count / max(records, TF_MIN_RECORDS)
+    elif tf and records and (first or 0) >= 2 and (last or 0) >= 1:
+        # Both names similar, not both equal: "Zhang Wie" is as close to every other "Zhang
+        # Wei" as to this one, so the commoner of the two full names sets how much it says —
+        # the share of the *other* records carrying it (a unique name: nothing to discount).
+        names = tf.get("full_name", {})
+        count = max(names.get(full_name_key(a), 1), names.get(full_name_key(b), 1)) - 1
+        if count > 0:
+            near_tf = count / max(records, TF_MIN_RECORDS)
     if tf:
         # Swapped, a's first name is b's last name: its frequency as a last name counts.
         first_table, last_table = ("last_name", "first_name") if swapped else ("first_name", "last_name")
@@ -470,6 +534,7 @@ def compare(a: Person, b: Person, tf: Mapping[str, Mapping[str, float]] | None =
         first_tf,
         last_tf,
         full_tf,
+        near_tf,
     )
 
 
@@ -516,7 +581,7 @@ class Parameters:
 
     def field_weights(self, gamma: Sequence[Any]) -> list[tuple[int, float]]:
         """(comparison index, weight) of each comparison with a value."""
-        kin = _same_surname(gamma)
+        kin = _kin(gamma)
         weights = [
             (i, self.level_weight(i, gamma[i], _frequency(gamma, i), kin))
             for i in range(len(COMPARISONS))
@@ -533,6 +598,15 @@ class Parameters:
             if first + last > cap:
                 cut = (first + last - cap) / 2
                 weights[0], weights[1] = (0, first - cut), (1, last - cut)
+        near = gamma[NEAR_TF] if len(gamma) > NEAR_TF else None
+        if near:
+            # Similar names (a typo, a variant): as Splink's term-frequency adjustment, the
+            # weight moves by log2(u of an exact full name on average / this name's share),
+            # only ever down — a common name's neighbours are many.
+            average = self.u["first_name"][-1] * self.u["last_name"][-1]
+            cut = min(0.0, math.log2(average / near)) / 2
+            if cut:
+                weights[0], weights[1] = (0, weights[0][1] + cut), (1, weights[1][1] + cut)
         return weights
 
     def weight(self, gamma: Sequence[Any]) -> float:
@@ -541,6 +615,14 @@ class Parameters:
 
 def _same_surname(gamma: Sequence[Any]) -> bool:
     return (gamma[1] or 0) >= 2  # exact, a spelling variant or a typo (Jaro-Winkler ≥ 0.92)
+
+
+def _kin(gamma: Sequence[Any]) -> bool:
+    """Could the pair be relatives or colleagues: the same surname and not the same first
+    name (different, similar or missing)? Relatives have other first names, so once both
+    names agree the family fields are weighed against random people again — the namesakes
+    that remain share a phone, an address or an employer no more often than anyone."""
+    return _same_surname(gamma) and (gamma[0] is None or gamma[0] < 4)
 
 
 def _frequency(gamma: Sequence[Any], index: int) -> float | None:
@@ -594,10 +676,20 @@ def explain(gamma: Sequence[int | None], params: Parameters) -> Match:
     return Match(weight, probability(weight), reasons)
 
 
-def score(a: Person, b: Person, params: Parameters, *, full_name_count: int | None = None) -> Match:
-    """Score one pair; ``full_name_count``: how many records carry ``a``'s full name."""
+def score(
+    a: Person,
+    b: Person,
+    params: Parameters,
+    *,
+    full_name_count: int | None = None,
+    full_names: Mapping[str, int] | None = None,
+) -> Match:
+    """Score one pair; ``full_names``: how many records carry each full name (``full_name_key``;
+    a name left out is carried by one), or ``full_name_count``: by how many ``a``'s is."""
     tf: dict[str, Any] = dict(params.tf)
-    if full_name_count:
+    if full_names is not None:
+        tf["full_name"] = full_names
+    elif full_name_count:
         tf["full_name"] = {full_name_key(a): full_name_count}
     return explain(compare(a, b, tf), params)
 
