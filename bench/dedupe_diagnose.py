@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def show(a: int, b: int) -> None:
         pa, pb = people[a], people[b]
-        match = linkage.score(pa, pb, params, full_name_count=full_names[linkage.full_name_key(pa)])
+        match = linkage.score(pa, pb, params, full_names=full_names)
         print(f"p={match.probability:.3f} w={match.weight:.1f} blocked={(a, b) in blocked}")
         for pk in (a, b):
             r = rows[pk]
@@ -67,9 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     pairs = sorted((blocked - truth) if args.false else truth)
     reasons: Counter = Counter()
     for a, b in pairs:
-        match = linkage.score(
-            people[a], people[b], params, full_name_count=full_names[linkage.full_name_key(people[a])]
-        )
+        match = linkage.score(people[a], people[b], params, full_names=full_names)
         wrong = (
             match.probability >= linkage.MATCH_PROBABILITY
             if args.false

@@ -354,6 +354,12 @@ def _jw(a: str, b: str) -> float:
     return JaroWinkler.similarity(a, b)
 
 
+def _typo(a: str, b: str) -> bool:
+    """Two typos apart (one in names under five letters): "Kikle"/"Kyle", "Minica"/"Monica" —
+    Jaro–Winkler undervalues short names with an early slip. Counted as "somewhat similar"."""
+    return DamerauLevenshtein.distance(a, b, score_cutoff=2) <= (2 if min(len(a), len(b)) >= 5 else 1)
+
+
 def _pinyin_apart(a: str, b: str, a_cjk: bool, b_cjk: bool) -> bool:
     """One name in characters, the other in Latin letters that are themselves pinyin: two
     different names (李 "li" and "Liu"), not a typo — a typo rarely makes valid pinyin."""
@@ -374,7 +380,7 @@ def _first_level(
     if len(a) == 1 or len(b) == 1:
         return 1 if a[0] == b[0] else 0
     sim = _jw(a, b)
-    return 3 if sim >= 0.92 else 2 if sim >= 0.85 else 0
+    return 3 if sim >= 0.92 else 2 if sim >= 0.85 or _typo(a, b) else 0
 
 
 def _last_level(a: str, b: str, a_skel: str, b_skel: str, cjk: bool = False) -> int | None:
@@ -387,7 +393,7 @@ def _last_level(a: str, b: str, a_skel: str, b_skel: str, cjk: bool = False) -> 
     if cjk:
         return 0
     sim = _jw(a, b)
-    return 2 if sim >= 0.92 else 1 if sim >= 0.85 else 0
+    return 2 if sim >= 0.92 else 1 if sim >= 0.85 or _typo(a, b) else 0
 
 
 def _names(a: Person, b: Person) -> tuple[int | None, int | None, bool]:
@@ -495,12 +501,16 @@ def compare(a: Person, b: Person, tf: Mapping[str, Mapping[str, float]] | None =
     first_tf = last_tf = full_tf = near_tf = None
     records = tf.get("records", {}).get("count") if tf else None
     if tf and first == 5 and last == 4:
-        # Namesakes: how many records carry this very full name (the pair included).
+        # Namesakes: how many records carry this very full name (the pair included). Were
+        # ``b`` someone else, it would be one of the carriers other than ``a``: the name's
+        # share among the others is (count − 1) / records (count, as Splink takes it, counts
+        # ``a`` itself, which a small table feels: a name on 3 records is 1.5 times as common
+        # as one on 2).
         count = tf.get("full_name", {}).get(full_name_key(a))
-        if count and records:
+        if count and count > 1 and records:
             # A small table cannot tell a name's frequency (two records of one person would
             # be "a name carried by everyone"): it is measured against at least TF_MIN_RECORDS.
-            full_tf = count / max(records, TF_MIN_RECORDS)
+            full_tf = (count - 1) / max(records, TF_MIN_RECORDS)
     elif tf and records and (first or 0) >= 2 and (last or 0) >= 1:
         # Both names similar, not both equal: "Zhang Wie" is as close to every other "Zhang
         # Wei" as to this one, so the commoner of the two full names sets how much it says —
@@ -587,6 +597,18 @@ class Parameters:
             for i in range(len(COMPARISONS))
             if gamma[i] is not None
         ]
+        if kin:
+            # A household shares its phone, address and often employer: for a pair that could
+            # be relatives these agreements are one piece of evidence ("same household"), not
+            # three independent ones. Counted three times they grew with the table (each
+            # field's u among same-surname pairs falls as strangers with the surname multiply)
+            # and outvoted a different first name. The strongest one counts, shared out.
+            family = [(n, w) for n, (i, w) in enumerate(weights) if i in _FAMILY and w > 0]
+            total = sum(w for _n, w in family)
+            if len(family) > 1 and total > 0:
+                strongest = max(w for _n, w in family)
+                for n, w in family:
+                    weights[n] = (weights[n][0], w * strongest / total)
         full = gamma[FULL_TF] if len(gamma) > FULL_TF else None
         if full:
             # Both names exact: together they say no more than the share of records carrying
@@ -615,6 +637,9 @@ class Parameters:
 
 def _same_surname(gamma: Sequence[Any]) -> bool:
     return (gamma[1] or 0) >= 2  # exact, a spelling variant or a typo (Jaro-Winkler ≥ 0.92)
+
+
+_FAMILY = frozenset(i for i, c in enumerate(COMPARISONS) if c.name in ("phone", "address", "company"))
 
 
 def _kin(gamma: Sequence[Any]) -> bool:
