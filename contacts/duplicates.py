@@ -479,11 +479,14 @@ class RefreshReport:
     pairs: int
     candidates: int
     seconds: float
+    # Seconds per stage (contacts: keys, blocking, comparing, estimating, storing).
+    stages: tuple[tuple[str, float], ...] = ()
 
     def __str__(self) -> str:
+        stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.stages)
         return (
             f"duplicates refresh: {self.kind}: {self.records} records, {self.pairs} pairs scored, "
-            f"{self.candidates} candidates in {self.seconds:.2f} s"
+            f"{self.candidates} candidates in {self.seconds:.2f} s" + (f" ({stages})" if stages else "")
         )
 
 
@@ -738,7 +741,13 @@ def _refresh_contacts(*, store_from: float = MATCH_PROBABILITY, estimate: bool =
     stored as candidates. Dismissed pairs keep their status."""
     started = time.monotonic()
     now = timezone.now()
+    stages: list[tuple[str, float]] = []
+
+    def stage(name: str) -> None:
+        stages.append((name, time.monotonic() - started - sum(seconds for _name, seconds in stages)))
+
     records, tf = _contact_keys_update()
+    stage("keys")
     _create_contact_pair_table()
     frequencies = NameFrequency._meta.db_table
     with connection.cursor() as cursor:
@@ -751,6 +760,7 @@ def _refresh_contacts(*, store_from: float = MATCH_PROBABILITY, estimate: bool =
         )
         cursor.execute(f"SELECT key, records FROM {frequencies}")
         compare_tf = {**tf, "full_name": dict(cursor.fetchall())}
+    stage("blocking")
     patterns: dict[tuple, int] = {}
     pair_a, pair_b, pair_pattern = array("q"), array("q"), array("l")
     people = _People()
@@ -764,6 +774,7 @@ def _refresh_contacts(*, store_from: float = MATCH_PROBABILITY, estimate: bool =
                 pair_a.append(a)
                 pair_b.append(b)
                 pair_pattern.append(index)
+    stage("comparing")
     counts = Counter(pair_pattern)
     by_index = {index: gamma for gamma, index in patterns.items()}
     params = current_parameters()
@@ -790,6 +801,7 @@ def _refresh_contacts(*, store_from: float = MATCH_PROBABILITY, estimate: bool =
         _forget_parameters()
     else:
         params = replace(params, tf=tf)
+    stage("estimating")
     explained = {index: linkage.explain(gamma, params) for index, gamma in by_index.items()}
     found = []
     candidates = 0
@@ -807,7 +819,10 @@ def _refresh_contacts(*, store_from: float = MATCH_PROBABILITY, estimate: bool =
     DuplicateCandidate.objects.filter(
         kind=RecordKind.CONTACT, status=CandidateStatus.OPEN, computed_at__lt=now
     ).delete()
-    return RefreshReport(RecordKind.CONTACT.value, records, len(pair_a), candidates, time.monotonic() - started)
+    stage("storing")
+    return RefreshReport(
+        RecordKind.CONTACT.value, records, len(pair_a), candidates, time.monotonic() - started, tuple(stages)
+    )
 
 
 @transaction.atomic

@@ -283,9 +283,14 @@ def _phonetic(word: str) -> str:
 
 def full_name_key(p: Person) -> str:
     """Both names, in either order (swapped names get the same key)."""
-    if not p.first or not p.last or len(p.first) == 1:
+    return _full_name_key(p.first, p.last)
+
+
+@lru_cache(maxsize=200_000)
+def _full_name_key(first: str, last: str) -> str:
+    if not first or not last or len(first) == 1:
         return ""
-    return "f:" + "|".join(sorted((p.first, p.last)))
+    return "f:" + "|".join(sorted((first, last)))
 
 
 def block_keys(p: Person) -> list[str]:
@@ -422,6 +427,11 @@ def _names(a: Person, b: Person) -> tuple[int | None, int | None, bool]:
     return first, last, False
 
 
+@lru_cache(maxsize=40_000)  # about 100 years of days
+def _digits(day: date) -> str:
+    return f"{day.year:04d}{day.month:02d}{day.day:02d}"
+
+
 def _birth_level(a: date | None, b: date | None) -> int | None:
     if a is None or b is None:
         return None
@@ -429,7 +439,7 @@ def _birth_level(a: date | None, b: date | None) -> int | None:
         return 3
     if (a.day, a.month) == (b.month, b.day) and a.year == b.year:
         return 2  # day and month swapped
-    if DamerauLevenshtein.distance(a.strftime("%Y%m%d"), b.strftime("%Y%m%d")) <= 1:
+    if DamerauLevenshtein.distance(_digits(a), _digits(b), score_cutoff=1) <= 1:
         return 2
     return 1 if a.year == b.year else 0
 
