@@ -921,7 +921,12 @@ def estimate(
     fallback = fallback or DEFAULT_PARAMETERS
     width = len(COMPARISONS)
     u_kin = estimate_u_kin(patterns)
-    items = [(g[:width], float(n)) for g, n in patterns.items()]
+    # The sessions read the comparison levels only: vectors differing in their name
+    # frequencies alone are one item (a few thousand items instead of one per pattern).
+    levels: Counter = Counter()
+    for g, n in patterns.items():
+        levels[g[:width]] += n
+    items = [(g, float(n)) for g, n in levels.items()]
     known = [(g[:width], float(yes), float(no)) for g, (yes, no) in labelled.items()]
     every = frozenset(range(width))
     m = {name: list(values) for name, values in fallback.m.items()}
@@ -958,10 +963,13 @@ def estimate(
     params = Parameters(prior, m, u, tf or {}, u_kin)
     # The prior share of matches among blocked pairs, by EM with m and u fixed.
     full = [(tuple(g), float(n)) for g, n in patterns.items()]
+    # Only the prior moves: each pattern's field weights are summed once.
+    fields = [(sum(w for _i, w in params.field_weights(g)), n) for g, n in full]
     n_iter = 0
     ok = False
     for n_iter in range(1, max_iterations + 1):  # noqa: B007 (reported)
-        matches = sum(probability(params.weight(g)) * n for g, n in full) + sum(yes for _g, yes, _no in known)
+        base = math.log2(params.prior / (1 - params.prior))
+        matches = sum(probability(base + w) * n for w, n in fields) + sum(yes for _g, yes, _no in known)
         total = sum(n for _g, n in full) + sum(yes + no for _g, yes, no in known)
         new_prior = min(max(matches / total, 1e-6), 1 - 1e-6) if total else params.prior
         change, params.prior = abs(new_prior - params.prior), new_prior
