@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--culture", default="zh", choices=["en", "ru", "zh", "all"])
     parser.add_argument("--limit", type=int, default=30)
     parser.add_argument("--false", action="store_true", help="show listed false pairs instead of missed ones")
+    parser.add_argument("--threshold", type=float, default=None, help="instead of MATCH_PROBABILITY")
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
     import django

@@ -37,6 +37,7 @@ from typing import Any
 
 import jellyfish
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from pypinyin import lazy_pinyin
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
@@ -228,6 +229,8 @@ class Person:
     city: str = ""
     company_id: int | None = None
     cjk: bool = False  # a name written in Chinese characters: compared by pinyin, exactly
+    first_han: str = ""  # the names as written (characters), for two names in characters
+    last_han: str = ""
 
 
 def _get(obj: Any) -> Any:
@@ -271,6 +274,8 @@ def person(obj: Any) -> Person:
         city=romanise(get("city") or "").replace(" ", ""),
         company_id=company_id,
         cjk=cjk,
+        first_han="".join((get("first_name") or "").split()) if cjk else first,
+        last_han="".join((get("last_name") or "").split()) if cjk else last,
     )
 
 
@@ -405,6 +410,8 @@ def _names(a: Person, b: Person) -> tuple[int | None, int | None, bool]:
     # Both in Chinese characters: a different character is another name. Pinyin typed by hand
     # on one side may carry a typo like any Latin name.
     cjk = a.cjk and b.cjk
+    if cjk:
+        return _hanzi_names(a, b)
     mixed = a.cjk != b.cjk
     first = _first_level(
         a.first, b.first, a.first_skel, b.first_skel, a.first_nick, b.first_nick,
@@ -422,6 +429,26 @@ def _names(a: Person, b: Person) -> tuple[int | None, int | None, bool]:
         s_last = _last_level(
             a.last, b.first, a.last_skel, b.first_skel, cjk or (mixed and _pinyin_apart(a.last, b.first, a.cjk, b.cjk))
         )
+        if (s_first or 0) + (s_last or 0) > (first or 0) + (last or 0) + 1:
+            return s_first, s_last, True
+    return first, last, False
+
+
+def _hanzi_names(a: Person, b: Person) -> tuple[int | None, int | None, bool]:
+    """Both names in characters: the same characters are the same name; other characters
+    read alike (伟 and 维, both "wei") a spelling variant — an input method's slip, or another
+    name; other sounds another name (one pinyin letter apart is another character)."""
+
+    def level(x: str, y: str, x_han: str, y_han: str, exact: int) -> int | None:
+        if not x or not y:
+            return None
+        return exact if x_han == y_han else exact - 1 if x == y else 0
+
+    first = level(a.first, b.first, a.first_han, b.first_han, 5)
+    last = level(a.last, b.last, a.last_han, b.last_han, 4)
+    if a.first and b.first and a.last and b.last and (first or 0) + (last or 0) < 7:
+        s_first = level(a.first, b.last, a.first_han, b.last_han, 5)
+        s_last = level(a.last, b.first, a.last_han, b.first_han, 4)
         if (s_first or 0) + (s_last or 0) > (first or 0) + (last or 0) + 1:
             return s_first, s_last, True
     return first, last, False
@@ -479,7 +506,11 @@ def _street_level(a: Person, b: Person) -> int | None:
     if a.street == b.street:
         return 3
     words = _jw(a.street_words, b.street_words) if a.street_words and b.street_words else 0.0
-    if words >= 0.92 and DamerauLevenshtein.distance(a.street_number, b.street_number) <= 1:
+    # The same street with a house number one typo apart. Without numbers (Chinese addresses
+    # name the building by a letter, "韩路V座") another building is another address: the
+    # street alone is shared by thousands of people.
+    numbered = a.street_number and b.street_number
+    if words >= 0.92 and numbered and DamerauLevenshtein.distance(a.street_number, b.street_number) <= 1:
         return 2
     return 1 if words >= 0.85 else 0
 
@@ -745,14 +776,15 @@ def term_frequencies(first_names: Counter, last_names: Counter, records: int) ->
     return {**tables, "records": {"count": records}}
 
 
+# Lazy: the module is imported once, the labels are read in each user's language.
 _FIELD_LABELS = {
-    "first_name": _("first name"),
-    "last_name": _("last name"),
-    "birth_date": _("birth date"),
-    "email": _("email"),
-    "phone": _("phone"),
-    "address": _("address"),
-    "company": _("company"),
+    "first_name": gettext_lazy("first name"),
+    "last_name": gettext_lazy("last name"),
+    "birth_date": gettext_lazy("birth date"),
+    "email": gettext_lazy("email"),
+    "phone": gettext_lazy("phone"),
+    "address": gettext_lazy("address"),
+    "company": gettext_lazy("company"),
 }
 
 
