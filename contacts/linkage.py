@@ -43,9 +43,9 @@ from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
 # A pair at least this likely to be one person is listed on the Duplicates page: chosen on
 # the precision-recall curves of bench/dedupe_results.md (the highest recall that keeps
-# precision >= 0.97 in every culture at every size). The create form warns from
+# precision >= 0.97 in every culture at 1,000, 10,000 and 100,000 people). The create form warns from
 # WARN_PROBABILITY: a warning costs a glance, a listed pair a review.
-MATCH_PROBABILITY = 0.5
+MATCH_PROBABILITY = 0.4
 WARN_PROBABILITY = 0.3
 
 # --- Normalisation ---------------------------------------------------------------------------
