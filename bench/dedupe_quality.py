@@ -429,11 +429,12 @@ def _unique_mailboxes(people: list[Person]) -> list[Person]:
     for person in people:
         email = person.email
         if email and owner[email.lower()] != person.entity:
+            # A number of the person's own (not "2" for every second owner: that would make
+            # "wang.2@qq.com" and "wang.2@163.com" of two strangers look like one person's).
             local, domain = email.rsplit("@", 1)
-            n = 2
-            while f"{local}.{n}@{domain}".lower() in owner:
-                n += 1
-            email = f"{local}.{n}@{domain}"
+            rng = random.Random(person.entity)
+            while email.lower() in owner:
+                email = f"{local}{rng.randint(100, 99999)}@{domain}"
             owner[email.lower()] = person.entity
         result.append(replace(person, email=email) if email != person.email else person)
     return result
