@@ -43,10 +43,11 @@ from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
 # A pair at least this likely to be one person is listed on the Duplicates page: chosen on
 # the precision-recall curves of bench/dedupe_results.md (the highest recall that keeps
-# precision >= 0.97 in every culture at 1,000, 10,000 and 100,000 people). The create form warns from
-# WARN_PROBABILITY: a warning costs a glance, a listed pair a review.
-MATCH_PROBABILITY = 0.4
-WARN_PROBABILITY = 0.3
+# precision >= 0.97 in every culture at 1,000, 10,000 and 100,000 people; the probabilities
+# are conservative there, a pair at 0.3 is one person 98 times in 100). The create form
+# warns from WARN_PROBABILITY: a warning costs a glance, a listed pair a review.
+MATCH_PROBABILITY = 0.3
+WARN_PROBABILITY = 0.2
 
 # --- Normalisation ---------------------------------------------------------------------------
 
