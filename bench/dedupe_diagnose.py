@@ -67,12 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     shown = 0
     pairs = sorted((blocked - truth) if args.false else truth)
     reasons: Counter = Counter()
+    threshold = linkage.MATCH_PROBABILITY if args.threshold is None else args.threshold
     for a, b in pairs:
         match = linkage.score(people[a], people[b], params, full_names=full_names)
         wrong = (
-            match.probability >= linkage.MATCH_PROBABILITY
-            if args.false
-            else (match.probability < linkage.MATCH_PROBABILITY or (a, b) not in blocked)
+            match.probability >= threshold if args.false else (match.probability < threshold or (a, b) not in blocked)
         )
         if not wrong:
             continue
