@@ -22,7 +22,7 @@ import logging
 import time
 from array import array
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -32,7 +32,6 @@ from django.contrib.postgres.search import TrigramSimilarity
 from django.core.cache import cache
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Func, IntegerField, Q, TextField, Value
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.utils import timezone
 from psycopg2.extras import Json, execute_values
@@ -48,6 +47,7 @@ from contacts.models import (
     DuplicateCandidate,
     MatchParameters,
     MergeRecord,
+    NameFrequency,
     RecordKind,
     company_match_keys,
 )
@@ -61,8 +61,9 @@ NAME_SIMILARITY = 0.5
 # common name) is skipped: it would add thousands of pairs and almost no true duplicate.
 BLOCK_CAP = 100
 BATCH = 5000
-# Normalised records kept between batches (about 1.5 kB each).
-CACHE_RECORDS = 200_000
+# Normalised records kept between batches (about 1.5 kB each): the nightly refresh keeps
+# every record it normalised while updating the keys, up to this many.
+CACHE_RECORDS = 400_000
 LAST_REFRESH_CACHE_KEY = "duplicates-last-refresh"
 
 
@@ -188,22 +189,73 @@ def _forget_parameters() -> None:
     _parameters_cache = None
 
 
-def _full_name_count(one: Person) -> int:
-    """How many active contacts carry this full name (one indexed count)."""
-    key = linkage.full_name_key(one)
-    return Contact.objects.active().filter(dedupe_keys__contains=[key]).count() if key else 0
+def full_name_counts(keys: Iterable[str]) -> dict[str, int]:
+    """How many active contacts carried each full-name key at the last refresh (names carried
+    by one record are not stored: a key left out is carried by one or none)."""
+    wanted = sorted({k for k in keys if k})
+    if not wanted:
+        return {}
+    return dict(NameFrequency.objects.filter(key__in=wanted).values_list("key", "records"))
 
 
-def _shared_keys(keys: list[str]) -> RawSQL:
-    """How many blocking keys a contact shares with ``keys``, an identifier (e-mail, phone,
-    birth date, postcode and house number) counting five times: the few rows the live check
-    scores are the likeliest ones even when a common name matches hundreds."""
-    return RawSQL(
-        f"(SELECT count(*) + 4 * count(*) FILTER (WHERE k ~ '^[eplbz]:') "
-        f"FROM unnest({Contact._meta.db_table}.dedupe_keys) AS k WHERE k = ANY(%s))",
-        (keys,),
-        output_field=IntegerField(),
-    )
+# The contacts sharing a blocking key with the given keys, as the refresh pairs them: each key
+# is looked up once in the GIN index of the stored keys, a key held by more than BLOCK_CAP
+# active contacts is left out (it says nothing), and the rest are ranked by the keys they
+# share, an identifier (e-mail, phone, e-mail name, birth date, postcode with house number)
+# counting five times. Looking keys up one by one keeps the plan on the GIN index whatever
+# the planner's statistics say (a bulk import leaves them stale).
+_CANDIDATES_SQL = f"""
+WITH k AS (
+  SELECT DISTINCT key FROM unnest(%s::text[]) AS input(key)
+), hits AS MATERIALIZED (
+  SELECT k.key, h.id FROM k CROSS JOIN LATERAL (
+    SELECT c.id FROM {Contact._meta.db_table} c
+    WHERE c.archived_at IS NULL AND c.dedupe_keys && ARRAY[k.key]
+    LIMIT %s
+  ) h
+), usable AS (
+  SELECT key FROM hits GROUP BY key HAVING count(*) <= %s
+), ranked AS (
+  SELECT hits.id, count(*) + 4 * count(*) FILTER (WHERE hits.key ~ '^[eplbz]:') AS shared
+  FROM hits JOIN usable ON usable.key = hits.key
+  GROUP BY hits.id
+)
+SELECT {", ".join(f"c.{name}" for name in CONTACT_VALUES)},
+       (SELECT f.records FROM {NameFrequency._meta.db_table} f
+        WHERE f.key = (SELECT x FROM unnest(c.dedupe_keys) AS x WHERE x LIKE 'f:%%' LIMIT 1)) AS namesakes,
+       (SELECT f.records FROM {NameFrequency._meta.db_table} f WHERE f.key = %s) AS own_namesakes
+FROM ranked JOIN {Contact._meta.db_table} c ON c.id = ranked.id
+WHERE c.id <> %s {{owner_filter}}
+ORDER BY ranked.shared DESC, c.updated_at DESC, c.id
+LIMIT %s
+"""
+
+
+def _candidates(
+    keys: Sequence[str], *, full_name: str, limit: int, exclude_pk: int | None = None, user: User | None = None
+) -> tuple[list[tuple[int, Person]], dict[str, int]]:
+    """Up to ``limit`` active contacts (visible to ``user`` when given) sharing a usable key
+    with ``keys``, likeliest first, normalised; and how many records carried each full name
+    among theirs and ``full_name`` at the last refresh (``NameFrequency``) — one statement."""
+    owner_filter, owner_params = "", []
+    if user is not None and not user.is_admin:
+        owner_filter, owner_params = "AND c.owner_id = ANY(%s)", [sorted(user.visible_owner_ids)]
+    sql = _CANDIDATES_SQL.format(owner_filter=owner_filter)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(keys), BLOCK_CAP + 1, BLOCK_CAP, full_name, exclude_pk or 0, *owner_params, limit])
+        names = [column[0] for column in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    people = []
+    full_names: dict[str, int] = {}
+    for row in rows:
+        namesakes, own = row.pop("namesakes"), row.pop("own_namesakes")
+        one = linkage.person(row)
+        people.append((row["id"], one))
+        if namesakes:
+            full_names[linkage.full_name_key(one)] = namesakes
+        if own and full_name:
+            full_names[full_name] = own
+    return people, full_names
 
 
 def contact_duplicates(
@@ -244,23 +296,21 @@ def contact_duplicates(
     keys = linkage.block_keys(typed)
     if not keys:
         return []
-    qs = (
-        Contact.objects.visible_to(user)
-        .active()
-        .filter(dedupe_keys__overlap=keys)
-        .annotate(shared=_shared_keys(keys))
-        .select_related("owner", "company")
-        .order_by("-shared", "-updated_at", "id")
-    )
-    if exclude_pk is not None:
-        qs = qs.exclude(pk=exclude_pk)
     params = current_parameters()
-    namesakes = _full_name_count(typed) + 1
-    found = []
-    for contact in qs[:LIVE_CANDIDATES]:
-        match = linkage.score(typed, linkage.person(contact), params, full_name_count=namesakes)
+    typed_key = linkage.full_name_key(typed)
+    others, full_names = _candidates(keys, full_name=typed_key, limit=LIVE_CANDIDATES, exclude_pk=exclude_pk, user=user)
+    if typed_key:
+        # The record being typed is not stored yet: it adds one carrier to its full name.
+        full_names[typed_key] = full_names.get(typed_key, 0) + 1
+    scored = []
+    for pk, other in others:
+        match = linkage.score(typed, other, params, full_names=full_names)
         if match.strong or match.probability >= WARN_PROBABILITY:
-            found.append(Duplicate(contact, match.labels, match.score))
+            scored.append((pk, match))
+    if not scored:
+        return []
+    records = Contact.objects.select_related("owner", "company").in_bulk([pk for pk, _match in scored])
+    found = [Duplicate(records[pk], match.labels, match.score) for pk, match in scored if pk in records]
     found.sort(key=lambda d: -d.score)
     return found[:limit]
 
@@ -394,12 +444,17 @@ def contact_import_matches(user: User, *, rows: Sequence[Mapping[str, Any]]) -> 
         for row in Contact.objects.filter(pk__in=chunk).order_by().values(*CONTACT_VALUES):
             existing[row["id"]] = linkage.person(row)
     params = current_parameters()
+    # The candidates' own full names, as often as the last refresh counted them.
+    their_names = full_name_counts(linkage.full_name_key(one) for one in existing.values())
     best: dict[int, tuple[float, linkage.Match, int]] = {}
     for index, pks in candidates.items():
         row = typed[index]
-        namesakes = full_names.get(linkage.full_name_key(row), 0) + 1
+        row_key = linkage.full_name_key(row)
+        namesakes = full_names.get(row_key, 0) + 1
         for pk in pks:
-            match = linkage.score(row, existing[pk], params, full_name_count=namesakes)
+            other_key = linkage.full_name_key(existing[pk])
+            names = {other_key: their_names.get(other_key, 1), row_key: namesakes}
+            match = linkage.score(row, existing[pk], params, full_names=names)
             if (match.strong or match.probability >= WARN_PROBABILITY) and (
                 index not in best or match.probability > best[index][0]
             ):
@@ -425,11 +480,14 @@ class RefreshReport:
     pairs: int
     candidates: int
     seconds: float
+    # Seconds per stage (contacts: keys, blocking, comparing, estimating, storing).
+    stages: tuple[tuple[str, float], ...] = ()
 
     def __str__(self) -> str:
+        stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.stages)
         return (
             f"duplicates refresh: {self.kind}: {self.records} records, {self.pairs} pairs scored, "
-            f"{self.candidates} candidates in {self.seconds:.2f} s"
+            f"{self.candidates} candidates in {self.seconds:.2f} s" + (f" ({stages})" if stages else "")
         )
 
 
@@ -547,10 +605,11 @@ def _refresh_kind(kind: RecordKind) -> RefreshReport:
 # --- The contact refresh ------------------------------------------------------------------------
 
 
-def _contact_keys_update() -> tuple[int, dict[str, dict[str, float]]]:
+def _contact_keys_update(people: _People | None = None) -> tuple[int, dict[str, dict[str, float]]]:
     """Bring every active contact's stored blocking keys up to date (rows written by bulk
     paths or before a change of the key rules); returns the active record count and the
-    common names' frequencies."""
+    common names' frequencies. ``people`` keeps the normalised records (up to
+    ``CACHE_RECORDS``) for the comparisons, which then read no row again."""
     table = Contact._meta.db_table
     stale: list[tuple[int, list[str]]] = []
     records = 0
@@ -572,6 +631,8 @@ def _contact_keys_update() -> tuple[int, dict[str, dict[str, float]]]:
     for row in rows.iterator(chunk_size=BATCH):
         records += 1
         one = linkage.person(row)
+        if people is not None and len(people.rows) < CACHE_RECORDS:
+            people.rows[row["id"]] = one
         first_names[one.first] += 1
         last_names[one.last] += 1
         keys = linkage.block_keys(one)
@@ -629,8 +690,11 @@ class _People:
 def _u_sample(records: int) -> dict[str, list[float]]:
     """u measured on random pairs of active contacts."""
     with connection.cursor() as cursor:
+        # A fixed seed: the same table gives the same sample, so a refresh (and the benchmark)
+        # is reproducible.
+        cursor.execute("SELECT setseed(0.42)")
         cursor.execute(
-            f"SELECT id FROM {Contact._meta.db_table} WHERE archived_at IS NULL ORDER BY random() LIMIT %s",
+            f"SELECT id FROM {Contact._meta.db_table} WHERE archived_at IS NULL ORDER BY random(), id LIMIT %s",
             [U_RECORDS],
         )
         ids = [row[0] for row in cursor.fetchall()]
@@ -684,14 +748,29 @@ def _refresh_contacts(*, store_from: float = MATCH_PROBABILITY, estimate: bool =
     stored as candidates. Dismissed pairs keep their status."""
     started = time.monotonic()
     now = timezone.now()
-    records, tf = _contact_keys_update()
+    stages: list[tuple[str, float]] = []
+
+    def stage(name: str) -> None:
+        stages.append((name, time.monotonic() - started - sum(seconds for _name, seconds in stages)))
+
+    people = _People()
+    records, tf = _contact_keys_update(people)
+    stage("keys")
     _create_contact_pair_table()
+    frequencies = NameFrequency._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute("SELECT key, count(*) FROM dedupe_keys WHERE key LIKE 'f:%%' GROUP BY key HAVING count(*) > 1")
+        # The full names two or more contacts carry, for this refresh and the live checks
+        # until the next one (readers see the old table until this transaction commits).
+        cursor.execute(f"DELETE FROM {frequencies}")
+        cursor.execute(
+            f"INSERT INTO {frequencies} (key, records) "
+            f"SELECT key, count(*) FROM dedupe_keys WHERE key LIKE 'f:%%' GROUP BY key HAVING count(*) > 1"
+        )
+        cursor.execute(f"SELECT key, records FROM {frequencies}")
         compare_tf = {**tf, "full_name": dict(cursor.fetchall())}
+    stage("blocking")
     patterns: dict[tuple, int] = {}
     pair_a, pair_b, pair_pattern = array("q"), array("q"), array("l")
-    people = _People()
     with connection.chunked_cursor() as pair_cursor:
         pair_cursor.execute("SELECT a, b FROM dedupe_pairs ORDER BY a, b")
         while batch := pair_cursor.fetchmany(BATCH):
@@ -702,6 +781,7 @@ def _refresh_contacts(*, store_from: float = MATCH_PROBABILITY, estimate: bool =
                 pair_a.append(a)
                 pair_b.append(b)
                 pair_pattern.append(index)
+    stage("comparing")
     counts = Counter(pair_pattern)
     by_index = {index: gamma for gamma, index in patterns.items()}
     params = current_parameters()
@@ -728,6 +808,7 @@ def _refresh_contacts(*, store_from: float = MATCH_PROBABILITY, estimate: bool =
         _forget_parameters()
     else:
         params = replace(params, tf=tf)
+    stage("estimating")
     explained = {index: linkage.explain(gamma, params) for index, gamma in by_index.items()}
     found = []
     candidates = 0
@@ -745,7 +826,10 @@ def _refresh_contacts(*, store_from: float = MATCH_PROBABILITY, estimate: bool =
     DuplicateCandidate.objects.filter(
         kind=RecordKind.CONTACT, status=CandidateStatus.OPEN, computed_at__lt=now
     ).delete()
-    return RefreshReport(RecordKind.CONTACT.value, records, len(pair_a), candidates, time.monotonic() - started)
+    stage("storing")
+    return RefreshReport(
+        RecordKind.CONTACT.value, records, len(pair_a), candidates, time.monotonic() - started, tuple(stages)
+    )
 
 
 @transaction.atomic
@@ -760,19 +844,13 @@ def contact_candidates_refresh(*, contact_id: int) -> int:
     if contact.archived_at is None and contact.dedupe_keys:
         me = linkage.person(contact)
         params = current_parameters()
-        namesakes = _full_name_count(me)
-        others = (
-            Contact.objects.active()
-            .exclude(pk=contact.pk)
-            .filter(dedupe_keys__overlap=contact.dedupe_keys)
-            .annotate(shared=_shared_keys(contact.dedupe_keys))
-            .order_by("-shared", "-id")
-            .values(*CONTACT_VALUES)[:SAVE_CANDIDATES]
+        others, full_names = _candidates(
+            contact.dedupe_keys, full_name=linkage.full_name_key(me), limit=SAVE_CANDIDATES, exclude_pk=contact.pk
         )
-        for row in others:
-            match = linkage.score(me, linkage.person(row), params, full_name_count=namesakes)
+        for pk, other in others:
+            match = linkage.score(me, other, params, full_names=full_names)
             if match.probability >= MATCH_PROBABILITY:
-                a, b = sorted((contact.pk, row["id"]))
+                a, b = sorted((contact.pk, pk))
                 found.append((a, b, match.score, match.reasons))
     if found:
         _upsert_contact_candidates(found, now)

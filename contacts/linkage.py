@@ -37,15 +37,17 @@ from typing import Any
 
 import jellyfish
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from pypinyin import lazy_pinyin
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
 # A pair at least this likely to be one person is listed on the Duplicates page: chosen on
 # the precision-recall curves of bench/dedupe_results.md (the highest recall that keeps
-# precision >= 0.97 in every culture at every size). The create form warns from
-# WARN_PROBABILITY: a warning costs a glance, a listed pair a review.
-MATCH_PROBABILITY = 0.5
-WARN_PROBABILITY = 0.3
+# precision >= 0.97 in every culture at 1,000, 10,000 and 100,000 people; the probabilities
+# are conservative there, a pair at 0.3 is one person 98 times in 100). The create form
+# warns from WARN_PROBABILITY: a warning costs a glance, a listed pair a review.
+MATCH_PROBABILITY = 0.3
+WARN_PROBABILITY = 0.2
 
 # --- Normalisation ---------------------------------------------------------------------------
 
@@ -72,6 +74,30 @@ _SKELETON = (
     ("z", "s"), ("th", "t"),
 )  # fmt: skip
 _DOUBLE = re.compile(r"(.)\1+")
+
+# The syllables of Mandarin in pinyin without tones (from pypinyin's dictionary): a Latin name
+# made only of them is a real Chinese name, not a typo of another one ("Liu" is not "Li").
+_PINYIN_TEXT = (
+    "a ai an ang ao ba bai ban bang bao bei ben beng bi bian biang biao bie bin bing bo bong bu ca cai "
+    "can cang cao ce cei cen ceng cha chai chan chang chao che chen cheng chi chong chou chu chua chuai "
+    "chuan chuang chui chun chuo ci cong cou cu cuan cui cun cuo da dai dan dang dao de dei den deng di "
+    "dia dian diao die din ding diu dong dou du duan dui dun duo e ei en eng er fa fan fang fei fen feng "
+    "fiao fo fou fu ga gai gan gang gao ge gei gen geng gong gou gu gua guai guan guang gui gun guo ha "
+    "hai han hang hao he hei hen heng hong hou hu hua huai huan huang hui hun huo ji jia jian jiang jiao "
+    "jie jin jing jiong jiu ju juan jue jun ka kai kan kang kao ke kei ken keng kong kou ku kua kuai kuan "
+    "kuang kui kun kuo la lai lan lang lao le lei len leng li lia lian liang liao lie lin ling liu lo "
+    "long lou lu luan lun luo lv lve ma mai man mang mao me mei men meng mi mian miao mie min ming miu mo "
+    "mou mu na nai nan nang nao ne nei nen neng ni nia nian niang niao nie nin ning niu nong nou nu nuan "
+    "nun nuo nv nve o ou pa pai pan pang pao pei pen peng pi pian piao pie pin ping po pou pu qi qia qian "
+    "qiang qiao qie qin qing qiong qiu qu quan que qun ran rang rao re ren reng ri rong rou ru rua ruan "
+    "rui run ruo sa sai san sang sao se sen seng sha shai shan shang shao she shei shen sheng shi shou "
+    "shu shua shuai shuan shuang shui shun shuo si song sou su suan sui sun suo ta tai tan tang tao te "
+    "tei teng ti tian tiao tie ting tong tou tu tuan tui tun tuo wa wai wan wang wei wen weng wo wong wu "
+    "xi xia xian xiang xiao xie xin xing xiong xiu xu xuan xue xun ya yan yang yao ye yi yin ying yo yong "
+    "you yu yuan yue yun za zai zan zang zao ze zei zen zeng zha zhai zhan zhang zhao zhe zhei zhen zheng "
+    "zhi zhong zhou zhu zhua zhuai zhuan zhuang zhui zhun zhuo zi zong zou zu zuan zui zun zuo"
+)
+_PINYIN_SYLLABLES = frozenset(_PINYIN_TEXT.split())
 
 # Nicknames, diminutives and other-language forms of a first name; any member of a group is
 # "the same first name" (Sasha is Alexander or Alexandra: both groups hold it).
@@ -114,6 +140,18 @@ def romanise(text: str) -> str:
     text = unicodedata.normalize("NFKD", text.translate(_TRANSLIT))
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return " ".join(_NON_LETTER.sub(" ", text).split())
+
+
+@lru_cache(maxsize=200_000)
+def is_pinyin(word: str) -> bool:
+    """Whether ``word`` (romanised, no spaces) is a sequence of pinyin syllables ("xiuying")."""
+    if not word:
+        return False
+    ends = {0}
+    for end in range(1, len(word) + 1):
+        if any(start in ends and word[start:end] in _PINYIN_SYLLABLES for start in range(max(0, end - 6), end)):
+            ends.add(end)
+    return len(word) in ends
 
 
 @lru_cache(maxsize=200_000)
@@ -192,6 +230,8 @@ class Person:
     city: str = ""
     company_id: int | None = None
     cjk: bool = False  # a name written in Chinese characters: compared by pinyin, exactly
+    first_han: str = ""  # the names as written (characters), for two names in characters
+    last_han: str = ""
 
 
 def _get(obj: Any) -> Any:
@@ -235,6 +275,8 @@ def person(obj: Any) -> Person:
         city=romanise(get("city") or "").replace(" ", ""),
         company_id=company_id,
         cjk=cjk,
+        first_han="".join((get("first_name") or "").split()) if cjk else first,
+        last_han="".join((get("last_name") or "").split()) if cjk else last,
     )
 
 
@@ -247,9 +289,14 @@ def _phonetic(word: str) -> str:
 
 def full_name_key(p: Person) -> str:
     """Both names, in either order (swapped names get the same key)."""
-    if not p.first or not p.last or len(p.first) == 1:
+    return _full_name_key(p.first, p.last)
+
+
+@lru_cache(maxsize=200_000)
+def _full_name_key(first: str, last: str) -> str:
+    if not first or not last or len(first) == 1:
         return ""
-    return "f:" + "|".join(sorted((p.first, p.last)))
+    return "f:" + "|".join(sorted((first, last)))
 
 
 def block_keys(p: Person) -> list[str]:
@@ -274,6 +321,9 @@ def block_keys(p: Person) -> list[str]:
     if p.postcode:
         if p.street_number:
             keys.append(f"z:{p.postcode}:{p.street_number.split()[0]}")
+        elif p.street:
+            # Addresses without a house number (Chinese ones in letters, "韩路V座"): the street.
+            keys.append(f"z:{p.postcode}:{p.street.replace(' ', '')[:12]}")
         if last:
             keys.append(f"y:{p.postcode}:{initials}")
     if p.birth_date:
@@ -308,11 +358,23 @@ COMPARISONS: tuple[Comparison, ...] = (
 # After the comparisons: whether first and last name matched the other way round, then the
 # frequency of the agreeing first and last name (None unless exact and common, see ``tf``).
 SWAPPED = len(COMPARISONS)
-FIRST_TF, LAST_TF, FULL_TF = SWAPPED + 1, SWAPPED + 2, SWAPPED + 3
+FIRST_TF, LAST_TF, FULL_TF, NEAR_TF = SWAPPED + 1, SWAPPED + 2, SWAPPED + 3, SWAPPED + 4
 
 
 def _jw(a: str, b: str) -> float:
     return JaroWinkler.similarity(a, b)
+
+
+def _typo(a: str, b: str) -> bool:
+    """Two typos apart (one in names under five letters): "Kikle"/"Kyle", "Minica"/"Monica" —
+    Jaro–Winkler undervalues short names with an early slip. Counted as "somewhat similar"."""
+    return DamerauLevenshtein.distance(a, b, score_cutoff=2) <= (2 if min(len(a), len(b)) >= 5 else 1)
+
+
+def _pinyin_apart(a: str, b: str, a_cjk: bool, b_cjk: bool) -> bool:
+    """One name in characters, the other in Latin letters that are themselves pinyin: two
+    different names (李 "li" and "Liu"), not a typo — a typo rarely makes valid pinyin."""
+    return (a_cjk and not b_cjk and is_pinyin(b)) or (b_cjk and not a_cjk and is_pinyin(a))
 
 
 def _first_level(
@@ -329,7 +391,7 @@ def _first_level(
     if len(a) == 1 or len(b) == 1:
         return 1 if a[0] == b[0] else 0
     sim = _jw(a, b)
-    return 3 if sim >= 0.92 else 2 if sim >= 0.85 else 0
+    return 3 if sim >= 0.92 else 2 if sim >= 0.85 or _typo(a, b) else 0
 
 
 def _last_level(a: str, b: str, a_skel: str, b_skel: str, cjk: bool = False) -> int | None:
@@ -342,22 +404,60 @@ def _last_level(a: str, b: str, a_skel: str, b_skel: str, cjk: bool = False) -> 
     if cjk:
         return 0
     sim = _jw(a, b)
-    return 2 if sim >= 0.92 else 1 if sim >= 0.85 else 0
+    return 2 if sim >= 0.92 else 1 if sim >= 0.85 or _typo(a, b) else 0
 
 
 def _names(a: Person, b: Person) -> tuple[int | None, int | None, bool]:
     # Both in Chinese characters: a different character is another name. Pinyin typed by hand
     # on one side may carry a typo like any Latin name.
     cjk = a.cjk and b.cjk
-    first = _first_level(a.first, b.first, a.first_skel, b.first_skel, a.first_nick, b.first_nick, cjk)
-    last = _last_level(a.last, b.last, a.last_skel, b.last_skel, cjk)
+    if cjk:
+        return _hanzi_names(a, b)
+    mixed = a.cjk != b.cjk
+    first = _first_level(
+        a.first, b.first, a.first_skel, b.first_skel, a.first_nick, b.first_nick,
+        cjk or (mixed and _pinyin_apart(a.first, b.first, a.cjk, b.cjk)),
+    )  # fmt: skip
+    last = _last_level(
+        a.last, b.last, a.last_skel, b.last_skel, cjk or (mixed and _pinyin_apart(a.last, b.last, a.cjk, b.cjk))
+    )
     if a.first and b.first and a.last and b.last and (first or 0) + (last or 0) < 7:
         # Token sort: the same two names the other way round (common with Chinese names).
-        s_first = _first_level(a.first, b.last, a.first_skel, b.last_skel, a.first_nick, nickname_groups(b.last), cjk)
-        s_last = _last_level(a.last, b.first, a.last_skel, b.first_skel, cjk)
+        s_first = _first_level(
+            a.first, b.last, a.first_skel, b.last_skel, a.first_nick, nickname_groups(b.last),
+            cjk or (mixed and _pinyin_apart(a.first, b.last, a.cjk, b.cjk)),
+        )  # fmt: skip
+        s_last = _last_level(
+            a.last, b.first, a.last_skel, b.first_skel, cjk or (mixed and _pinyin_apart(a.last, b.first, a.cjk, b.cjk))
+        )
         if (s_first or 0) + (s_last or 0) > (first or 0) + (last or 0) + 1:
             return s_first, s_last, True
     return first, last, False
+
+
+def _hanzi_names(a: Person, b: Person) -> tuple[int | None, int | None, bool]:
+    """Both names in characters: the same characters are the same name; other characters
+    read alike (伟 and 维, both "wei") a spelling variant — an input method's slip, or another
+    name; other sounds another name (one pinyin letter apart is another character)."""
+
+    def level(x: str, y: str, x_han: str, y_han: str, exact: int) -> int | None:
+        if not x or not y:
+            return None
+        return exact if x_han == y_han else exact - 1 if x == y else 0
+
+    first = level(a.first, b.first, a.first_han, b.first_han, 5)
+    last = level(a.last, b.last, a.last_han, b.last_han, 4)
+    if a.first and b.first and a.last and b.last and (first or 0) + (last or 0) < 7:
+        s_first = level(a.first, b.last, a.first_han, b.last_han, 5)
+        s_last = level(a.last, b.first, a.last_han, b.first_han, 4)
+        if (s_first or 0) + (s_last or 0) > (first or 0) + (last or 0) + 1:
+            return s_first, s_last, True
+    return first, last, False
+
+
+@lru_cache(maxsize=40_000)  # about 100 years of days
+def _digits(day: date) -> str:
+    return f"{day.year:04d}{day.month:02d}{day.day:02d}"
 
 
 def _birth_level(a: date | None, b: date | None) -> int | None:
@@ -367,7 +467,7 @@ def _birth_level(a: date | None, b: date | None) -> int | None:
         return 3
     if (a.day, a.month) == (b.month, b.day) and a.year == b.year:
         return 2  # day and month swapped
-    if DamerauLevenshtein.distance(a.strftime("%Y%m%d"), b.strftime("%Y%m%d")) <= 1:
+    if DamerauLevenshtein.distance(_digits(a), _digits(b), score_cutoff=1) <= 1:
         return 2
     return 1 if a.year == b.year else 0
 
@@ -407,7 +507,11 @@ def _street_level(a: Person, b: Person) -> int | None:
     if a.street == b.street:
         return 3
     words = _jw(a.street_words, b.street_words) if a.street_words and b.street_words else 0.0
-    if words >= 0.92 and DamerauLevenshtein.distance(a.street_number, b.street_number) <= 1:
+    # The same street with a house number one typo apart. Without numbers (Chinese addresses
+    # name the building by a letter, "韩路V座") another building is another address: the
+    # street alone is shared by thousands of people.
+    numbered = a.street_number and b.street_number
+    if words >= 0.92 and numbered and DamerauLevenshtein.distance(a.street_number, b.street_number) <= 1:
         return 2
     return 1 if words >= 0.85 else 0
 
@@ -436,15 +540,27 @@ def compare(a: Person, b: Person, tf: Mapping[str, Mapping[str, float]] | None =
     """The agreement level of each of ``COMPARISONS`` (None: a value is missing), then the
     swapped-names flag (1 or 0) and the frequencies of agreeing common names (or None)."""
     first, last, swapped = _names(a, b)
-    first_tf = last_tf = full_tf = None
+    first_tf = last_tf = full_tf = near_tf = None
+    records = tf.get("records", {}).get("count") if tf else None
     if tf and first == 5 and last == 4:
-        # Namesakes: how many records carry this very full name (the pair included).
+        # Namesakes: how many records carry this very full name (the pair included). Were
+        # ``b`` someone else, it would be one of the carriers other than ``a``: the name's
+        # share among the others is (count − 1) / records (count, as Splink takes it, counts
+        # ``a`` itself, which a small table feels: a name on 3 records is 1.5 times as common
+        # as one on 2).
         count = tf.get("full_name", {}).get(full_name_key(a))
-        records = tf.get("records", {}).get("count")
-        if count and records:
+        if count and count > 1 and records:
             # A small table cannot tell a name's frequency (two records of one person would
             # be "a name carried by everyone"): it is measured against at least TF_MIN_RECORDS.
-            full_tf = count / max(records, TF_MIN_RECORDS)
+            full_tf = (count - 1) / max(records, TF_MIN_RECORDS)
+    elif tf and records and (first or 0) >= 2 and (last or 0) >= 1:
+        # Both names similar, not both equal: "Zhang Wie" is as close to every other "Zhang
+        # Wei" as to this one, so the commoner of the two full names sets how much it says —
+        # the share of the *other* records carrying it (a unique name: nothing to discount).
+        names = tf.get("full_name", {})
+        count = max(names.get(full_name_key(a), 1), names.get(full_name_key(b), 1)) - 1
+        if count > 0:
+            near_tf = count / max(records, TF_MIN_RECORDS)
     if tf:
         # Swapped, a's first name is b's last name: its frequency as a last name counts.
         first_table, last_table = ("last_name", "first_name") if swapped else ("first_name", "last_name")
@@ -470,6 +586,7 @@ def compare(a: Person, b: Person, tf: Mapping[str, Mapping[str, float]] | None =
         first_tf,
         last_tf,
         full_tf,
+        near_tf,
     )
 
 
@@ -516,12 +633,24 @@ class Parameters:
 
     def field_weights(self, gamma: Sequence[Any]) -> list[tuple[int, float]]:
         """(comparison index, weight) of each comparison with a value."""
-        kin = _same_surname(gamma)
+        kin = _kin(gamma)
         weights = [
             (i, self.level_weight(i, gamma[i], _frequency(gamma, i), kin))
             for i in range(len(COMPARISONS))
             if gamma[i] is not None
         ]
+        if kin:
+            # A household shares its phone, address and often employer: for a pair that could
+            # be relatives these agreements are one piece of evidence ("same household"), not
+            # three independent ones. Counted three times they grew with the table (each
+            # field's u among same-surname pairs falls as strangers with the surname multiply)
+            # and outvoted a different first name. The strongest one counts, shared out.
+            family = [(n, w) for n, (i, w) in enumerate(weights) if i in _FAMILY and w > 0]
+            total = sum(w for _n, w in family)
+            if len(family) > 1 and total > 0:
+                strongest = max(w for _n, w in family)
+                for n, w in family:
+                    weights[n] = (weights[n][0], w * strongest / total)
         full = gamma[FULL_TF] if len(gamma) > FULL_TF else None
         if full:
             # Both names exact: together they say no more than the share of records carrying
@@ -533,6 +662,15 @@ class Parameters:
             if first + last > cap:
                 cut = (first + last - cap) / 2
                 weights[0], weights[1] = (0, first - cut), (1, last - cut)
+        near = gamma[NEAR_TF] if len(gamma) > NEAR_TF else None
+        if near:
+            # Similar names (a typo, a variant): as Splink's term-frequency adjustment, the
+            # weight moves by log2(u of an exact full name on average / this name's share),
+            # only ever down — a common name's neighbours are many.
+            average = self.u["first_name"][-1] * self.u["last_name"][-1]
+            cut = min(0.0, math.log2(average / near)) / 2
+            if cut:
+                weights[0], weights[1] = (0, weights[0][1] + cut), (1, weights[1][1] + cut)
         return weights
 
     def weight(self, gamma: Sequence[Any]) -> float:
@@ -541,6 +679,17 @@ class Parameters:
 
 def _same_surname(gamma: Sequence[Any]) -> bool:
     return (gamma[1] or 0) >= 2  # exact, a spelling variant or a typo (Jaro-Winkler ≥ 0.92)
+
+
+_FAMILY = frozenset(i for i, c in enumerate(COMPARISONS) if c.name in ("phone", "address", "company"))
+
+
+def _kin(gamma: Sequence[Any]) -> bool:
+    """Could the pair be relatives or colleagues: the same surname and not the same first
+    name (different, similar or missing)? Relatives have other first names, so once both
+    names agree the family fields are weighed against random people again — the namesakes
+    that remain share a phone, an address or an employer no more often than anyone."""
+    return _same_surname(gamma) and (gamma[0] is None or gamma[0] < 4)
 
 
 def _frequency(gamma: Sequence[Any], index: int) -> float | None:
@@ -594,10 +743,20 @@ def explain(gamma: Sequence[int | None], params: Parameters) -> Match:
     return Match(weight, probability(weight), reasons)
 
 
-def score(a: Person, b: Person, params: Parameters, *, full_name_count: int | None = None) -> Match:
-    """Score one pair; ``full_name_count``: how many records carry ``a``'s full name."""
+def score(
+    a: Person,
+    b: Person,
+    params: Parameters,
+    *,
+    full_name_count: int | None = None,
+    full_names: Mapping[str, int] | None = None,
+) -> Match:
+    """Score one pair; ``full_names``: how many records carry each full name (``full_name_key``;
+    a name left out is carried by one), or ``full_name_count``: by how many ``a``'s is."""
     tf: dict[str, Any] = dict(params.tf)
-    if full_name_count:
+    if full_names is not None:
+        tf["full_name"] = full_names
+    elif full_name_count:
         tf["full_name"] = {full_name_key(a): full_name_count}
     return explain(compare(a, b, tf), params)
 
@@ -618,14 +777,15 @@ def term_frequencies(first_names: Counter, last_names: Counter, records: int) ->
     return {**tables, "records": {"count": records}}
 
 
+# Lazy: the module is imported once, the labels are read in each user's language.
 _FIELD_LABELS = {
-    "first_name": _("first name"),
-    "last_name": _("last name"),
-    "birth_date": _("birth date"),
-    "email": _("email"),
-    "phone": _("phone"),
-    "address": _("address"),
-    "company": _("company"),
+    "first_name": gettext_lazy("first name"),
+    "last_name": gettext_lazy("last name"),
+    "birth_date": gettext_lazy("birth date"),
+    "email": gettext_lazy("email"),
+    "phone": gettext_lazy("phone"),
+    "address": gettext_lazy("address"),
+    "company": gettext_lazy("company"),
 }
 
 
@@ -794,7 +954,12 @@ def estimate(
     fallback = fallback or DEFAULT_PARAMETERS
     width = len(COMPARISONS)
     u_kin = estimate_u_kin(patterns)
-    items = [(g[:width], float(n)) for g, n in patterns.items()]
+    # The sessions read the comparison levels only: vectors differing in their name
+    # frequencies alone are one item (a few thousand items instead of one per pattern).
+    levels: Counter = Counter()
+    for g, n in patterns.items():
+        levels[g[:width]] += n
+    items = [(g, float(n)) for g, n in levels.items()]
     known = [(g[:width], float(yes), float(no)) for g, (yes, no) in labelled.items()]
     every = frozenset(range(width))
     m = {name: list(values) for name, values in fallback.m.items()}
@@ -831,10 +996,13 @@ def estimate(
     params = Parameters(prior, m, u, tf or {}, u_kin)
     # The prior share of matches among blocked pairs, by EM with m and u fixed.
     full = [(tuple(g), float(n)) for g, n in patterns.items()]
+    # Only the prior moves: each pattern's field weights are summed once.
+    fields = [(sum(w for _i, w in params.field_weights(g)), n) for g, n in full]
     n_iter = 0
     ok = False
     for n_iter in range(1, max_iterations + 1):  # noqa: B007 (reported)
-        matches = sum(probability(params.weight(g)) * n for g, n in full) + sum(yes for _g, yes, _no in known)
+        base = math.log2(params.prior / (1 - params.prior))
+        matches = sum(probability(base + w) * n for w, n in fields) + sum(yes for _g, yes, _no in known)
         total = sum(n for _g, n in full) + sum(yes + no for _g, yes, no in known)
         new_prior = min(max(matches / total, 1e-6), 1 - 1e-6) if total else params.prior
         change, params.prior = abs(new_prior - params.prior), new_prior

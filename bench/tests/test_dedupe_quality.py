@@ -31,10 +31,9 @@ def test_precision_and_recall_per_culture_on_1000_generated_people(db):
     quality = evaluate(load(people, companies))
     assert quality.overall.true_pairs > 1000
     for culture, counts in quality.by_culture.items():
+        # The targets, met in every culture (bench/dedupe_results.md: Chinese recall 0.937,
+        # the lowest, at this size and 0.938 at 10,000 people).
         assert counts.precision >= 0.97, (culture, counts)
-        # The target is recall >= 0.93 in every culture; Chinese names (few surnames, exact
-        # comparison of characters) reach 0.88 at this size and 0.92 at 10,000 people, so
-        # this asserts what holds and README says what does not.
-        assert counts.recall >= (0.87 if culture == "zh" else 0.93), (culture, counts)
+        assert counts.recall >= 0.93, (culture, counts)
     estimate = MatchParameters.objects.latest()
     assert estimate.converged and estimate.pairs == quality.blocked_pairs

@@ -7,7 +7,7 @@ from django.urls import reverse
 from contacts import duplicates, services
 from contacts.duplicates import contact_candidates_refresh, duplicates_refresh
 from contacts.merge import records_merge
-from contacts.models import Contact, DuplicateCandidate, MergeRecord
+from contacts.models import Contact, DuplicateCandidate, MergeRecord, NameFrequency
 from contacts.tasks import match_contact
 from contacts.tests.factories import ContactFactory
 
@@ -117,3 +117,60 @@ def test_rows_written_by_copy_carry_their_keys_even_with_quotes_and_backslashes(
     copy_instances(Contact, [contact])
     stored = Contact.objects.get(pk=contact.pk)
     assert stored.dedupe_keys == contact.dedupe_keys and 'e:a"b\\c@example.com' in stored.dedupe_keys
+
+
+def test_the_refresh_counts_full_names_for_the_live_checks(owner):
+    for _n in range(3):
+        _twin(owner, first_name="Wei", last_name="Wang", birth_date=None, street="", postcode="", city="")
+    _twin(owner)
+    duplicates_refresh()
+    assert dict(NameFrequency.objects.values_list("key", "records")) == {"f:wang|wei": 3}
+    assert duplicates.full_name_counts(["f:wang|wei", "f:margaret|thompson", ""]) == {"f:wang|wei": 3}
+    # Rebuilt, not added to: a name no longer shared leaves the table.
+    Contact.objects.filter(first_name="Wei").update(first_name="Wen")
+    duplicates_refresh()
+    assert dict(NameFrequency.objects.values_list("key", "records")) == {"f:wang|wen": 3}
+
+
+def test_the_form_check_is_a_constant_few_queries(owner, django_assert_max_num_queries):
+    for n in range(30):
+        _twin(owner, email=f"m{n}@example.com", birth_date=date(1950 + n, 1, 1))
+    duplicates_refresh()
+    duplicates.current_parameters()  # as in a running web process
+    with django_assert_max_num_queries(3):
+        found = duplicates.contact_duplicates(
+            owner,
+            first_name="Margaret",
+            last_name="Thompson",
+            emails=["m3@example.com"],
+            phones=[],
+            birth_date=date(1953, 1, 1),
+        )
+    assert found[0].record.email == "m3@example.com" and found[0].score > 90
+
+
+def test_a_key_shared_by_more_than_the_cap_is_no_evidence_to_look_at(owner, monkeypatch):
+    monkeypatch.setattr(duplicates, "BLOCK_CAP", 3)
+    for n in range(4):  # four people on one phone: a switchboard
+        ContactFactory(owner=owner, first_name=f"Person{n}", last_name=f"Surname{n}", phone="+442079460000")
+    found = duplicates.contact_duplicates(
+        owner, first_name="Somebody", last_name="Else", emails=[], phones=["+442079460000"]
+    )
+    assert found == []
+    monkeypatch.setattr(duplicates, "BLOCK_CAP", 100)
+    found = duplicates.contact_duplicates(
+        owner, first_name="Somebody", last_name="Else", emails=[], phones=["+442079460000"]
+    )
+    assert len(found) == 4  # sharing a phone is always worth a warning
+
+
+def test_the_contact_check_warns_about_the_teams_contacts_and_hints_at_no_others(owner, teammate, outsider):
+    mine = _twin(owner, email="margaret@example.com")
+    theirs = _twin(teammate, email="margaret@example.com")
+    hidden = _twin(outsider, email="margaret@example.com")
+    typed = {"first_name": "Margaret", "last_name": "Thompson", "emails": ["margaret@example.com"], "phones": []}
+    assert {d.record for d in duplicates.contact_duplicates(owner, **typed)} == {mine, theirs}
+    assert {d.record for d in duplicates.contact_duplicates(teammate, **typed)} == {mine, theirs}
+    assert {d.record for d in duplicates.contact_duplicates(outsider, **typed)} == {hidden}
+    # The record being edited is not its own duplicate.
+    assert {d.record for d in duplicates.contact_duplicates(owner, **typed, exclude_pk=mine.pk)} == {theirs}

@@ -1,5 +1,6 @@
 """The contact matcher (contacts.linkage): normalisation, comparison levels, EM, weights."""
 
+import math
 import random
 from dataclasses import replace
 from datetime import date
@@ -203,3 +204,44 @@ def test_labelled_pairs_replace_em_when_there_are_enough():
     assert fitted.labelled_matches == linkage.LABELLED_ENOUGH and fitted.labelled_non_matches == 5
     assert fitted.params.m["birth_date"][3] > 0.95
     assert fitted.params.m["email"] == pytest.approx([0.25] * 4)  # no evidence: smoothed evenly
+
+
+def test_pinyin_that_is_itself_a_name_is_not_a_typo_of_another():
+    assert linkage.is_pinyin("liu") and linkage.is_pinyin("xiuying") and not linkage.is_pinyin("guixiqng")
+    # 李 is "li": "Liu" is another surname, "Lii" a slip of the keyboard.
+    assert levels({"first_name": "林", "last_name": "李"}, {"first_name": "Lin", "last_name": "Liu"})["last_name"] == (
+        "different"
+    )
+    typo = levels({"first_name": "桂香", "last_name": "孟"}, {"first_name": "Guixiqng", "last_name": "Meng"})
+    assert typo["first_name"] in ("jw85", "jw92") and typo["last_name"] == "exact"
+
+
+def _household(first: str, **fields) -> linkage.Person:
+    values = {"last_name": "Spencer", "phone": "+13030942941", "street": "2252 Kelly Roads", "postcode": "42730"}
+    return person({"first_name": first, **values, **fields})
+
+
+def test_a_household_counts_once_for_people_who_could_be_relatives():
+    params = replace(DEFAULT_PARAMETERS, u_kin={"phone": [0.98, 0.02], "address": [0.97, 0.01, 0.01, 0.01]})
+    relatives = linkage.score(_household("Charles"), _household("Lisa"), params)
+    family = {r["field"]: r["weight"] for r in relatives.reasons if r["field"] in ("phone", "address")}
+    strongest = max(params.level_weight(4, 1, kin=True), params.level_weight(5, 3, kin=True))
+    # Phone and address share the weight of the stronger of the two, and the reasons say so.
+    assert sum(family.values()) == pytest.approx(strongest, abs=0.11) and all(w > 0 for w in family.values())
+    assert relatives.probability < linkage.MATCH_PROBABILITY
+    # The same first name is no relative: the household is weighed against strangers again.
+    same = linkage.score(_household("Lisa"), _household("Lisa"), params)
+    assert {r["field"]: r["weight"] for r in same.reasons}["phone"] > 10
+    assert same.probability > 0.99
+
+
+def test_a_name_similar_to_a_common_one_says_as_little_as_the_common_one():
+    typo = person({"first_name": "Wie", "last_name": "Zhang"})
+    common = person({"first_name": "Wei", "last_name": "Zhang"})
+    params = replace(DEFAULT_PARAMETERS, tf={"records": {"count": 100_000}})
+    rare = linkage.score(typo, common, params, full_names={})
+    many = linkage.score(typo, common, params, full_names={linkage.full_name_key(common): 400})
+    assert many.weight < rare.weight - 3
+    # The per-field reasons still add up to the weight (with the prior).
+    prior = math.log2(params.prior / (1 - params.prior))
+    assert sum(r["weight"] for r in many.reasons) + prior == pytest.approx(many.weight, abs=0.5)
