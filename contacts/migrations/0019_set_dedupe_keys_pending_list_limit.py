@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
     the index to change a storage parameter; ``ALTER INDEX … SET`` changes it in place."""
 
     dependencies = [
-        ("contacts", "0016_add_name_frequency"),
+        ("contacts", "0018_add_name_frequency"),
     ]
 
     operations = [

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("contacts", "0015_add_updated_index"),
+        ("contacts", "0017_add_secondary_email_index"),
     ]
 
     operations = [
