@@ -31,6 +31,7 @@ from django.db.models import Model, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from contacts.duplicates import RowMatch, contact_import_matches
 from contacts.imports import (
@@ -308,11 +309,17 @@ def _claim(job_id: int, *, states: tuple[str, ...], state: str, step: str) -> Im
 def _fail_stopped(job: ImportJob, *, step: str) -> None:
     """Fail a job whose worker stopped ``attempts`` times (the caller holds the row)."""
     if step == "run":
-        message = _(
-            "The worker stopped while importing this file (%(n)d attempts); the import was rolled back each time."
+        message = ngettext(
+            "The worker stopped while importing this file (%(n)d attempt); the import was rolled back.",
+            "The worker stopped while importing this file (%(n)d attempts); the import was rolled back each time.",
+            job.attempts,
         ) % {"n": job.attempts}
     else:
-        message = _("The worker stopped while checking this file (%(n)d attempts).") % {"n": job.attempts}
+        message = ngettext(
+            "The worker stopped while checking this file (%(n)d attempt).",
+            "The worker stopped while checking this file (%(n)d attempts).",
+            job.attempts,
+        ) % {"n": job.attempts}
     job.state = ImportState.FAILED
     job.error = message
     job.finished_at = timezone.now()

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from contacts import services
@@ -280,7 +281,8 @@ def company_reassign(request: HttpRequest) -> HttpResponse:
         )
         messages.success(
             request,
-            _("%(count)d companies assigned to %(owner)s.") % {"count": count, "owner": form.cleaned_data["owner"]},
+            ngettext("%(count)d company assigned to %(owner)s.", "%(count)d companies assigned to %(owner)s.", count)
+            % {"count": count, "owner": form.cleaned_data["owner"]},
         )
     else:
         messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
@@ -410,7 +412,8 @@ def contact_reassign(request: HttpRequest) -> HttpResponse:
         )
         messages.success(
             request,
-            _("%(count)d contacts assigned to %(owner)s.") % {"count": count, "owner": form.cleaned_data["owner"]},
+            ngettext("%(count)d contact assigned to %(owner)s.", "%(count)d contacts assigned to %(owner)s.", count)
+            % {"count": count, "owner": form.cleaned_data["owner"]},
         )
     else:
         messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
@@ -612,7 +615,11 @@ def _merge(request: HttpRequest, survivor: Company | Contact, loser: Company | C
         else:
             messages.success(
                 request,
-                _("“%(loser)s” merged into “%(survivor)s”. You can undo this for %(days)d days.")
+                ngettext(
+                    "“%(loser)s” merged into “%(survivor)s”. You can undo this for %(days)d day.",
+                    "“%(loser)s” merged into “%(survivor)s”. You can undo this for %(days)d days.",
+                    settings.MERGE_UNDO_DAYS,
+                )
                 % {"loser": record.loser_name, "survivor": survivor, "days": settings.MERGE_UNDO_DAYS},
             )
             return redirect(survivor)

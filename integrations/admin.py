@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from integrations.models import ApiToken, BusinessEvent, EventType
 from integrations.services import api_token_revoke
@@ -36,7 +37,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset.filter(revoked_at__isnull=True).select_related("user"):
             api_token_revoke(token=token, actor=request.user)
             count += 1
-        messages.success(request, _("%(count)d tokens revoked.") % {"count": count})
+        messages.success(
+            request, ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", count) % {"count": count}
+        )
 
 
 @admin.register(EventType)
