@@ -77,6 +77,28 @@ DEMO_COMPANIES = [
     "Blue Sun",
 ]
 TITLE_WORDS = ["rollout", "renewal", "expansion", "pilot", "upgrade", "migration", "seats", "support plan"]
+LOST_NOTES = ["", "", "Went with the incumbent.", "Budget moved to next year."]
+# Russian and Chinese customers' deals are titled in Russian and Chinese (lists as long as the
+# English ones: the same random picks follow).
+LOCAL_TITLE_WORDS = {
+    "RU": ["внедрение", "продление", "расширение", "пилот", "обновление", "миграция", "лицензии", "поддержка"],
+    "CN": ["部署", "续约", "扩容", "试点", "升级", "迁移", "席位", "支持计划"],
+}
+LOCAL_LOST_NOTES = {
+    "RU": ["", "", "Остались с текущим поставщиком.", "Бюджет перенесли на следующий год."],
+    "CN": ["", "", "继续使用现有供应商。", "预算推迟到明年。"],
+}
+
+
+def _title(rng: random.Random, company: Company) -> str:
+    """``Вектор — продление``, ``华信科技 续约``, ``Acme renewal``."""
+    name = company.name.removeprefix("[Demo] ")
+    word = rng.choice(LOCAL_TITLE_WORDS.get(str(company.country), TITLE_WORDS))
+    if str(company.country) == "RU":
+        return f"{name}: {word}"
+    return f"{name} {word}"
+
+
 # Product bundles (SKUs) and how often a deal with products carries each: clear co-purchase
 # patterns for the cross-sell report.
 BUNDLES = {
@@ -230,7 +252,7 @@ def _story_deals(
                 path = [(stage, created + step * i) for i, stage in enumerate(open_stages)] + [(won, closed)]
                 amount = Decimal(round(rng.lognormvariate(9.5, 0.5) * factor, -2)).quantize(Decimal("0.01"))
                 deal = Deal(
-                    title=f"{company.name.removeprefix('[Demo] ')} {rng.choice(TITLE_WORDS)}",
+                    title=_title(rng, company),
                     company=company,
                     owner_id=company.owner_id,
                     pipeline_id=won.pipeline_id,
@@ -308,7 +330,7 @@ def seed(*, people: DemoPeople) -> None:
         manual = status == DealStatus.OPEN and rng.random() < 0.1
         deals.append(
             Deal(
-                title=f"{company.name.removeprefix('[Demo] ')} {rng.choice(TITLE_WORDS)}",
+                title=_title(rng, company),
                 company=company,
                 owner=owner,
                 pipeline_id=stage.pipeline_id,
@@ -320,9 +342,7 @@ def seed(*, people: DemoPeople) -> None:
                 expected_close_date=_expected_close(rng, status, created, entered),
                 status=status,
                 lost_reason=rng.choice(reasons) if stage.is_lost else None,
-                lost_note=rng.choice(["", "", "Went with the incumbent.", "Budget moved to next year."])
-                if stage.is_lost
-                else "",
+                lost_note=rng.choice(LOCAL_LOST_NOTES.get(str(company.country), LOST_NOTES)) if stage.is_lost else "",
                 source=rng.choice(Source.values),
                 closed_at=entered if status != DealStatus.OPEN else None,
                 stage_entered_at=entered,

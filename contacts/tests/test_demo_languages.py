@@ -1,0 +1,42 @@
+"""The demo's Russian and Chinese customers are written in Russian and Chinese."""
+
+from django.core.management import call_command
+
+from activities.models import Activity
+from contacts.models import Company, Contact
+from crm.l10n import is_cjk
+from deals.models import Deal
+
+
+def _cyrillic(text: str) -> bool:
+    return any("а" <= ch.lower() <= "я" or ch in "ёЁ" for ch in text)
+
+
+def test_russian_and_chinese_customers_come_with_text_in_their_language(db, settings):
+    settings.DEBUG = True
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert any(is_cjk(c.name) for c in Company.objects.filter(country="CN"))
+    assert Contact.objects.filter(country="CN", last_name="王").exists()
+    assert all(
+        not title or _cyrillic(title) for title in Contact.objects.filter(country="RU").values_list("title", flat=True)
+    )
+    assert all(
+        not title or is_cjk(title) for title in Contact.objects.filter(country="CN").values_list("title", flat=True)
+    )
+    assert all(
+        _cyrillic(t.split(":")[-1]) for t in Deal.objects.filter(company__country="RU").values_list("title", flat=True)
+    )
+    assert all(
+        is_cjk(t.split()[-1]) for t in Deal.objects.filter(company__country="CN").values_list("title", flat=True)
+    )
+    assert all(
+        _cyrillic(s) for s in Activity.objects.filter(company__country="RU").values_list("subject", flat=True)[:200]
+    )
+    assert all(
+        is_cjk(s) for s in Activity.objects.filter(company__country="CN").values_list("subject", flat=True)[:200]
+    )
+    assert Activity.objects.filter(company__country="US", subject="Intro call").exists()
+    # A Chinese company's domain is its pinyin, not a placeholder shared by all of them.
+    domains = [d for d in Company.objects.filter(country="CN").values_list("domain", flat=True) if d]
+    assert not any("firma" in d for d in domains)
