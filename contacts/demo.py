@@ -224,7 +224,7 @@ def seed(*, people: DemoPeople) -> None:
         if is_cjk(base[-1:]):
             # Chinese writes the city first and no spaces: 上海华信科技有限公司.
             local = f"{city}{base}" if repeat and is_cjk(city) else name
-            full_name = f"{local}{suffix}" if is_cjk(suffix) else f"{local} {suffix}".strip()
+            full_name = f"{local}{suffix}" if is_cjk(suffix) and is_cjk(local[-1]) else f"{local} {suffix}".strip()
         incomplete = rng.random() < 0.12
         domain = "" if incomplete else domain_from_website(f"https://www.{_slug(name)}.{info['tld']}/")
         phone = normalize_phone("" if incomplete else _phone(rng, country), country)

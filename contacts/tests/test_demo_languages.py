@@ -30,12 +30,19 @@ def test_russian_and_chinese_customers_come_with_text_in_their_language(db, sett
     assert all(
         is_cjk(t.split()[-1]) for t in Deal.objects.filter(company__country="CN").values_list("title", flat=True)
     )
-    assert all(
-        _cyrillic(s) for s in Activity.objects.filter(company__country="RU").values_list("subject", flat=True)[:200]
+    # (Follow-up tasks of dormant customers are written in their owner's language.)
+    ru = list(
+        Activity.objects.filter(company__country="RU")
+        .exclude(subject__startswith="Follow up")
+        .values_list("subject", flat=True)
     )
-    assert all(
-        is_cjk(s) for s in Activity.objects.filter(company__country="CN").values_list("subject", flat=True)[:200]
+    cn = list(
+        Activity.objects.filter(company__country="CN")
+        .exclude(subject__startswith="Follow up")
+        .values_list("subject", flat=True)
     )
+    assert ru and all(_cyrillic(subject) for subject in ru)
+    assert cn and all(is_cjk(subject) for subject in cn)
     assert Activity.objects.filter(company__country="US", subject="Intro call").exists()
     # A Chinese company's domain is its pinyin, not a placeholder shared by all of them.
     domains = [d for d in Company.objects.filter(country="CN").values_list("domain", flat=True) if d]
