@@ -136,6 +136,8 @@ def test_a_rep_switches_to_russian_and_works_through_the_day(bob_in_russian: Pag
     # A call logged on the company's page.
     page.get_by_role("region", name=re.compile(r"^Qualified \d+%")).get_by_role("link", name=title).click()
     page.get_by_role("link", name=name).first.click()
+    expect(page.get_by_role("heading", name=name, level=1)).to_be_visible()
+    page.wait_for_load_state("networkidle")  # htmx attached before the type buttons are pressed
     log = page.locator(".log-activity")
     call = log.get_by_role("group").locator("button:has(.bi-telephone)").first
     call.click()
