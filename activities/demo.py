@@ -177,6 +177,8 @@ def seed(*, people: DemoPeople) -> None:
                     created_at=now - timedelta(days=rng.randint(1, 10)),
                 )
             )
+    if people.dmitry is not None:
+        activities += _russian_rep_activities(people.dmitry, types, now)
     created = Activity.objects.bulk_create(activities, batch_size=1000)
 
     TimelineEvent.objects.bulk_create(
@@ -225,3 +227,45 @@ def seed(*, people: DemoPeople) -> None:
     Deal.objects.filter(pk__in=Activity.objects.filter(deal__isnull=False).values("deal_id")).update(
         last_activity_at=Subquery(latest.annotate(m=Max("done_at")).values("m")[:1])
     )
+
+
+# Dmitry's week (his customers come from deals.demo): done calls and meetings, one overdue task,
+# work due today and tomorrow; no random picks, so the rest of the demo stays as it was.
+RUSSIAN_REP_WORK = [
+    # type, subject, minutes from now (negative: in the past), done, outcome
+    ("call", "Первый звонок: обсудили сроки внедрения", -9 * 24 * 60, True, "Заинтересован"),
+    ("meeting", "Демонстрация продукта для отдела закупок", -5 * 24 * 60, True, "Назначена встреча"),
+    ("email", "Отправил коммерческое предложение", -3 * 24 * 60, True, ""),
+    ("task", "Согласовать скидку с руководителем", -26 * 60, False, ""),
+    ("task", "Перезвонить по договору", 90, False, ""),
+    ("meeting", "Встреча с финансовым директором", 4 * 60, False, ""),
+    ("task", "Подготовить КП на продление", 26 * 60, False, ""),
+]
+
+
+def _russian_rep_activities(dmitry, types: dict, now) -> list[Activity]:
+    deals = list(Deal.objects.filter(owner=dmitry).select_related("company").order_by("id"))
+    if not deals:
+        return []
+    rows = []
+    for i, (key, subject, minutes, done, outcome) in enumerate(RUSSIAN_REP_WORK):
+        deal = deals[i % len(deals)]
+        at = (now + timedelta(minutes=minutes)).replace(second=0, microsecond=0)
+        rows.append(
+            Activity(
+                type=types[key],
+                subject=subject,
+                owner=dmitry,
+                created_by=dmitry,
+                company=deal.company,
+                contact=deal.contacts.order_by("id").first(),
+                deal=deal,
+                due_at=at if key in ("task", "meeting") else None,
+                ends_at=at + timedelta(minutes=45) if key == "meeting" else None,
+                duration_minutes=15 if key == "call" else (45 if key == "meeting" else None),
+                outcome=outcome,
+                done_at=at if done else None,
+                created_at=min(at, now) - timedelta(days=1),
+            )
+        )
+    return rows
