@@ -87,7 +87,11 @@ def _scan(data: bytes, file_name: str, kind: str, *, encoding: str = "") -> dict
         total += 1
         if total > settings.IMPORT_MAX_ROWS:
             raise ImportFileError(
-                _("The file has more than %(max)s rows; split it into smaller files.")
+                ngettext(
+                    "The file has more than %(max)s row; split it into smaller files.",
+                    "The file has more than %(max)s rows; split it into smaller files.",
+                    settings.IMPORT_MAX_ROWS,
+                )
                 % {"max": f"{settings.IMPORT_MAX_ROWS:,}"}
             )
         for index, cell in enumerate(cells[: len(samples)]):
@@ -547,7 +551,14 @@ def _plan_rows(job: ImportJob, actor: User, *, progress: Callable[[int], None]) 
     for line, cells in table.rows:
         rows.append((line, cells, apply_mapping(job.mapping, cells)))
         if len(rows) > settings.IMPORT_MAX_ROWS:
-            raise ImportFileError(_("The file has more than %(max)d rows.") % {"max": settings.IMPORT_MAX_ROWS})
+            raise ImportFileError(
+                ngettext(
+                    "The file has more than %(max)d row.",
+                    "The file has more than %(max)d rows.",
+                    settings.IMPORT_MAX_ROWS,
+                )
+                % {"max": settings.IMPORT_MAX_ROWS}
+            )
     total = max(1, len(rows))
 
     # Companies named in a contacts file, found among the visible ones by name or domain.

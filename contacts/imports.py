@@ -291,9 +291,12 @@ def check_workbook_size(data: bytes) -> None:
         packed = max(member.compress_size, 1)
         if member.file_size > 1024 * 1024 and member.file_size > ratio * packed:
             raise ImportFileError(
-                _(
+                ngettext(
+                    "The workbook is packed suspiciously tightly (%(name)s unpacks %(ratio)d time larger); "
+                    "it is refused. Save it again from your spreadsheet, or as CSV.",
                     "The workbook is packed suspiciously tightly (%(name)s unpacks %(ratio)d times larger); "
-                    "it is refused. Save it again from your spreadsheet, or as CSV."
+                    "it is refused. Save it again from your spreadsheet, or as CSV.",
+                    member.file_size // packed,
                 )
                 % {"name": member.filename[:80], "ratio": member.file_size // packed}
             )

@@ -191,3 +191,42 @@ def test_record_pages_show_no_english_interface_words(manager_client, manager, l
         text = text.replace(deal.stage.name, " ").replace(deal.pipeline.name, " ")  # data, not interface
         found = [word for word in ENGLISH_WORDS if re.search(rf"\b{re.escape(word)}\b", text)]
         assert not found, f"English on {url} in {language}: {found}"
+
+
+# A number followed by a counted noun ("{{ n }} days", "%(count)d contacts") needs the
+# language's plural forms: Russian has three. Such text must be `{% blocktranslate count %}` /
+# `ngettext`, never a plain `{% blocktranslate with %}` / `gettext`.
+COUNTED = (
+    r"(?:days?|weeks?|months?|years?|hours?|minutes?|seconds?|rows?|columns?|records?|contacts?|companies|"
+    r"company|deals?|customers?|activities|activity|tasks?|items?|attempts?|sessions?|tokens?|notifications?|"
+    r"duplicates?|times)\b"
+)
+_TEMPLATE_BLOCK = re.compile(r"{%\s*blocktranslate\b(?P<args>[^%]*)%}(?P<body>.*?){%\s*endblocktranslate\s*%}", re.S)
+_PYTHON_GETTEXT = re.compile(
+    r"""\b(?:_|gettext|gettext_lazy|pgettext)\(\s*(?P<q>["'])(?P<text>(?:(?!(?P=q)).)*)(?P=q)"""
+)
+
+
+def test_counted_text_uses_plural_forms():
+    offenders = []
+    for path in (ROOT / "templates").rglob("*.*"):
+        for block in _TEMPLATE_BLOCK.finditer(path.read_text()):
+            if re.search(r"\bcount\b", block["args"]):
+                continue
+            if re.search(rf"{{{{\s*\w+\s*}}}}\s+{COUNTED}", block["body"]):
+                offenders.append(f"{path.relative_to(ROOT)}: {block['body'][:80]}")
+    for name in SOURCES:
+        if name == "templates":
+            continue
+        for path in (ROOT / name).rglob("*.py"):
+            if "tests" in path.parts or "migrations" in path.parts:
+                continue
+            for call in _PYTHON_GETTEXT.finditer(path.read_text()):
+                # Names of things ("%(company)s deal") are not counts.
+                if re.search(
+                    rf"%\((?!company|name|owner|title|stage|kind)\w+\)[ds]\s+(?:other\s+)?{COUNTED}", call["text"]
+                ):
+                    offenders.append(f"{path.relative_to(ROOT)}: {call['text'][:80]}")
+    assert not offenders, "counted text without plural forms (use ngettext / blocktranslate count):\n" + "\n".join(
+        offenders
+    )
