@@ -134,6 +134,7 @@ ENGLISH_WORDS = [
     "Created",
     "Contact",
     "Company",
+    "Product",
 ]
 PAGES = [
     "home",
