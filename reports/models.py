@@ -40,7 +40,8 @@ class RollupGeneration(models.Model):
         verbose_name_plural = _("rollup generations")
 
     def __str__(self) -> str:
-        return f"#{self.pk} ({self.finished_at or _('building')})"
+        building = _("building")  # outside the f-string: makemessages cannot see into one
+        return f"#{self.pk} ({self.finished_at or building})"
 
 
 class RollupPointer(models.Model):

@@ -231,3 +231,33 @@ def test_counted_text_uses_plural_forms():
     assert not offenders, "counted text without plural forms (use ngettext / blocktranslate count):\n" + "\n".join(
         offenders
     )
+
+
+_GETTEXT_NAMES = {"_", "gettext", "ngettext", "pgettext", "npgettext", "gettext_lazy", "ngettext_lazy", "pgettext_lazy"}
+
+
+def test_no_string_is_marked_inside_an_f_string():
+    """xgettext does not look into f-strings: ``f"{_('done')}"`` is never extracted, so it stays
+    English in every language ("Load more" on the board did)."""
+    import ast
+
+    offenders = []
+    for name in SOURCES:
+        if name == "templates":
+            continue
+        for path in (ROOT / name).rglob("*.py"):
+            if "tests" in path.parts or "migrations" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not isinstance(node, ast.JoinedStr):
+                    continue
+                for call in ast.walk(node):
+                    if (
+                        isinstance(call, ast.Call)
+                        and isinstance(call.func, ast.Name)
+                        and call.func.id in _GETTEXT_NAMES
+                        and call.args
+                        and isinstance(call.args[0], ast.Constant)
+                    ):
+                        offenders.append(f"{path.relative_to(ROOT)}:{call.lineno}: {ast.unparse(call)}")
+    assert not offenders, "mark these outside the f-string:\n" + "\n".join(offenders)

@@ -190,12 +190,16 @@ def _event_body(text: str) -> str:
 def _event_item(event: Any, kind: str, now: Any, rows: _Rows) -> str:
     a = event.activity
     if a is not None:
+        # The words outside the f-strings: makemessages cannot see into one.
         if a.done_at:
-            state = f"· {escape(_('done'))}"
+            done = _("done")
+            state = f"· {escape(done)}"
         elif a.due_at and a.due_at < now:
-            state = f'· <span class="badge text-bg-danger">{escape(_("overdue"))}</span>'
+            overdue = _("overdue")
+            state = f'· <span class="badge text-bg-danger">{escape(overdue)}</span>'
         else:
-            state = f'· <span class="badge text-bg-info">{escape(_("planned"))}</span>'
+            planned = _("planned")
+            state = f'· <span class="badge text-bg-info">{escape(planned)}</span>'
         outcome = f" · {escape(a.outcome)}" if a.outcome else ""
         duration = ""
         if a.duration_minutes:
