@@ -173,6 +173,11 @@ def test_main_pages_show_no_english_interface_words(manager_client, page, langua
     text = _visible_text(response.content.decode())
     found = [word for word in ENGLISH_WORDS if re.search(rf"\b{re.escape(word)}\b", text)]
     assert not found, f"English on {page} in {language}: {found}"
+    # Chart coordinates are numbers for the browser, not for the reader: "146,2" breaks the SVG.
+    broken = re.findall(
+        r'\b(?:x|y|x1|x2|y1|y2|width|height|cx|cy|r|points|viewBox)="[^"]*\d,\d', response.content.decode()
+    )
+    assert not broken, f"localised SVG coordinates on {page} in {language}: {broken[:3]}"
 
 
 @pytest.mark.parametrize("language", ["ru", "zh-hans"])
