@@ -35,3 +35,23 @@ def test_the_reason_counts_customers_in_the_readers_plural(language, customers, 
 def test_no_english_is_left_in_a_chinese_reason():
     with translation.override("zh-hans"):
         assert "customer" not in _reason(31) and "customer" not in _reason(31, peer_group="*")
+
+
+def test_long_axis_labels_break_into_two_lines_between_words():
+    from reports.charts import bar_chart
+
+    labels = [
+        "Чемпионы",
+        "Лояльные",
+        "Потенциально лояльные",
+        "Новые",
+        "Под угрозой",
+        "Нельзя потерять",
+        "Спящие",
+        "潜在忠诚客户",
+    ]
+    chart = bar_chart(title="t", description="d", labels=labels, series=[("n", [1] * len(labels))])
+    lines = {label["text"]: label["lines"] for label in chart.labels}
+    assert lines["Потенциально лояльные"] == ["Потенциально", "лояльные"]
+    assert lines["Нельзя потерять"] == ["Нельзя", "потерять"]
+    assert lines["Чемпионы"] == ["Чемпионы"] and lines["潜在忠诚客户"] == ["潜在忠诚客户"]
