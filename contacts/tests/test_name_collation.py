@@ -150,3 +150,17 @@ def test_russian_contacts_are_found_with_e_for_yo_by_full_name(owner, owner_clie
     assert _found("петр семенов") == ["Пётр Семёнов"]
     body = owner_client.get(reverse("contacts:contact-list"), {"q": "Семенов"}).content.decode()
     assert "Семёнов" in body
+
+
+def test_a_search_page_sorts_its_matches_in_the_readers_collation_too(owner):
+    from contacts.keyset import for_search, search_page
+
+    for last in ("Яшин", "Ёлкин", "Егоров"):
+        ContactFactory(owner=owner, first_name="Пётр", last_name=last)
+    with translation.override("ru"):
+        option = for_search(contact_sorts()["name"])
+    qs = contact_list(owner, ListFilters(q="петр"))
+    first, count, _more = search_page(qs, option, size=2)
+    second, _count, _more = search_page(qs, option, after=first.next_cursor, size=2)
+    assert count == 3
+    assert [c.last_name for c in first.rows + second.rows] == ["Егоров", "Ёлкин", "Яшин"]
