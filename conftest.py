@@ -9,6 +9,7 @@
 
 import pytest
 from django.test import Client
+from django.utils import translation
 
 from crm.models import Role
 from crm.tests.factories import TeamFactory, UserFactory
@@ -63,6 +64,14 @@ def admin_user(db):
 def fast_password_hashing(settings):
     """The real hasher costs ~2 s of CPU per test user; hashing strength is not under test."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """A request in Russian or Chinese leaves its language active in the thread (LocaleMiddleware
+    activates, nothing deactivates): the next test would read messages in Chinese."""
+    yield
+    translation.deactivate()
 
 
 def _client_for(user) -> Client:

@@ -29,6 +29,47 @@ SUBJECTS = {
     "note": ["Budget approved for Q3", "Decision maker is the CFO", "Competitor is cheaper", "Wants a pilot first"],
 }
 OUTCOMES = ["Interested", "Call back later", "No answer", "Meeting booked", "Not now"]
+BODY = "Notes: https://example.com/wiki/account-plan"
+# Russian and Chinese customers' activities are written in Russian and Chinese. Each list is as
+# long as the English one, so the same random picks (and the rest of the demo) follow.
+LOCAL = {
+    "RU": {
+        "subjects": {
+            "call": ["Первый звонок", "Повторный звонок", "Вопрос по цене", "Звонок-проверка", "Звонок о продлении",
+                     "Оставил голосовое сообщение"],
+            "email": ["Отправил предложение", "Отправил кейс", "Ответил на вопросы", "Отправил проект договора",
+                      "Отправил прайс"],
+            "meeting": ["Встреча-знакомство", "Демонстрация продукта", "Квартальный обзор", "Переговоры",
+                        "Выездной семинар"],
+            "task": ["Подготовить КП", "Написать после встречи", "Обновить прогноз", "Назначить демо",
+                     "Проверить договор", "Перезвонить"],
+            "note": ["Бюджет на III квартал утверждён", "Решение принимает финансовый директор",
+                     "Конкурент дешевле", "Сначала хотят пилот"],
+        },
+        "outcomes": ["Заинтересован", "Перезвонить позже", "Не ответил", "Назначена встреча", "Не сейчас"],
+        "body": "Заметки: https://example.com/wiki/account-plan",
+    },
+    "CN": {
+        "subjects": {
+            "call": ["初次通话", "跟进电话", "价格咨询", "例行回访", "续约电话", "已留语音留言"],
+            "email": ["已发送方案", "已发送案例", "已答复问题", "已发送合同草案", "已发送报价"],
+            "meeting": ["需求沟通会", "产品演示", "季度回顾", "商务谈判", "现场培训"],
+            "task": ["准备报价", "发送跟进邮件", "更新预测", "预约演示", "审核合同", "回电"],
+            "note": ["第三季度预算已批准", "决策人是财务总监", "竞争对手更便宜", "希望先试点"],
+        },
+        "outcomes": ["有兴趣", "稍后回电", "无人接听", "已约会议", "暂不需要"],
+        "body": "备注：https://example.com/wiki/account-plan",
+    },
+}  # fmt: skip
+
+
+def _words(company: Company) -> dict:
+    local = LOCAL.get(str(company.country))
+    if local is None:
+        return {"subjects": SUBJECTS, "outcomes": OUTCOMES, "body": BODY}
+    return local
+
+
 TYPE_WEIGHTS = {"call": 30, "email": 28, "meeting": 10, "task": 17, "note": 15}
 
 
@@ -91,11 +132,12 @@ def seed(*, people: DemoPeople) -> None:
                 at = quiet_after[company.pk] - timedelta(days=rng.uniform(0, 90))
             # A few old tasks were never done: they show up as overdue.
             done = not (key == "task" and rng.random() < 0.01)
+            words = _words(company)
             activities.append(
                 Activity(
                     type=types[key],
-                    subject=rng.choice(SUBJECTS[key]),
-                    body="" if rng.random() < 0.6 else "Notes: https://example.com/wiki/account-plan",
+                    subject=rng.choice(words["subjects"][key]),
+                    body="" if rng.random() < 0.6 else words["body"],
                     owner=rep,
                     created_by=rep,
                     company=company,
@@ -106,7 +148,7 @@ def seed(*, people: DemoPeople) -> None:
                     duration_minutes=rng.choice([5, 10, 15, 30])
                     if key == "call"
                     else (45 if key == "meeting" else None),
-                    outcome=rng.choice(OUTCOMES) if key in ("call", "meeting") else "",
+                    outcome=rng.choice(words["outcomes"]) if key in ("call", "meeting") else "",
                     done_at=at if done else None,
                     created_at=at,
                 )
@@ -123,7 +165,7 @@ def seed(*, people: DemoPeople) -> None:
             activities.append(
                 Activity(
                     type=types[key],
-                    subject=rng.choice(SUBJECTS[key]),
+                    subject=rng.choice(_words(company)["subjects"][key]),
                     owner=rep,
                     created_by=rep,
                     company=company,
@@ -135,6 +177,8 @@ def seed(*, people: DemoPeople) -> None:
                     created_at=now - timedelta(days=rng.randint(1, 10)),
                 )
             )
+    if people.dmitry is not None:
+        activities += _russian_rep_activities(people.dmitry, types, now)
     created = Activity.objects.bulk_create(activities, batch_size=1000)
 
     TimelineEvent.objects.bulk_create(
@@ -183,3 +227,45 @@ def seed(*, people: DemoPeople) -> None:
     Deal.objects.filter(pk__in=Activity.objects.filter(deal__isnull=False).values("deal_id")).update(
         last_activity_at=Subquery(latest.annotate(m=Max("done_at")).values("m")[:1])
     )
+
+
+# Dmitry's week (his customers come from deals.demo): done calls and meetings, one overdue task,
+# work due today and tomorrow; no random picks, so the rest of the demo stays as it was.
+RUSSIAN_REP_WORK = [
+    # type, subject, minutes from now (negative: in the past), done, outcome
+    ("call", "Первый звонок: обсудили сроки внедрения", -9 * 24 * 60, True, "Заинтересован"),
+    ("meeting", "Демонстрация продукта для отдела закупок", -5 * 24 * 60, True, "Назначена встреча"),
+    ("email", "Отправил коммерческое предложение", -3 * 24 * 60, True, ""),
+    ("task", "Согласовать скидку с руководителем", -26 * 60, False, ""),
+    ("task", "Перезвонить по договору", 90, False, ""),
+    ("meeting", "Встреча с финансовым директором", 4 * 60, False, ""),
+    ("task", "Подготовить КП на продление", 26 * 60, False, ""),
+]
+
+
+def _russian_rep_activities(dmitry, types: dict, now) -> list[Activity]:
+    deals = list(Deal.objects.filter(owner=dmitry).select_related("company").order_by("id"))
+    if not deals:
+        return []
+    rows = []
+    for i, (key, subject, minutes, done, outcome) in enumerate(RUSSIAN_REP_WORK):
+        deal = deals[i % len(deals)]
+        at = (now + timedelta(minutes=minutes)).replace(second=0, microsecond=0)
+        rows.append(
+            Activity(
+                type=types[key],
+                subject=subject,
+                owner=dmitry,
+                created_by=dmitry,
+                company=deal.company,
+                contact=deal.contacts.order_by("id").first(),
+                deal=deal,
+                due_at=at if key in ("task", "meeting") else None,
+                ends_at=at + timedelta(minutes=45) if key == "meeting" else None,
+                duration_minutes=15 if key == "call" else (45 if key == "meeting" else None),
+                outcome=outcome,
+                done_at=at if done else None,
+                created_at=min(at, now) - timedelta(days=1),
+            )
+        )
+    return rows

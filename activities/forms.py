@@ -87,7 +87,7 @@ class ActivityForm(StrictInputMixin, forms.ModelForm):
         self.fields["owner"].required = False
         self.fields["owner"].label = _("Assignee")
         self.fields["owner"].empty_label = _("Me")
-        self.fields["subject"].widget.attrs["placeholder"] = activity_type.name
+        self.fields["subject"].widget.attrs["placeholder"] = activity_type.label
         if activity_type.has_duration:
             self.fields["due_at"].label = _("Starts")
         if not activity_type.has_due:

@@ -50,7 +50,7 @@ def render_ics(activities: Iterable[Activity], *, site_url: str) -> str:
         if activity.due_at is None:
             continue
         end = activity.ends_at or activity.due_at + timedelta(minutes=activity.duration_minutes or 30)
-        summary = f"{activity.type.name}: {activity.subject}"
+        summary = f"{activity.type.label}: {activity.subject}"
         if activity.done_at:
             summary = f"✓ {summary}"
         lines += [

@@ -21,11 +21,22 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Company, Contact
 from crm.models import OwnedQuerySet
 from deals.models import Deal
+
+# The built-in types' names as the data migration writes them: shown translated while an admin
+# has not renamed the type (a renamed or added type shows its own name in every language).
+BUILTIN_TYPE_NAMES = {
+    "call": gettext_noop("Call"),
+    "meeting": gettext_noop("Meeting"),
+    "email": gettext_noop("Email"),
+    "task": gettext_noop("Task"),
+    "note": gettext_noop("Note"),
+}
 
 
 class ActivityType(models.Model):
@@ -60,6 +71,14 @@ class ActivityType(models.Model):
         verbose_name_plural = _("activity types")
 
     def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """The name in the reader's language: "Звонок" for the built-in "Call"."""
+        builtin = BUILTIN_TYPE_NAMES.get(self.key)
+        if builtin is not None and self.name == builtin:
+            return gettext(builtin)
         return self.name
 
 

@@ -485,6 +485,7 @@ MY_DAY_ROW_FIELDS = (
     "done_at",
     "owner_id",
     "type__name",
+    "type__key",
     "type__icon",
     "type__color",
     "company__name",

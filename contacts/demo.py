@@ -17,10 +17,50 @@ from contacts.duplicates import duplicates_refresh
 from contacts.models import Company, CompanySize, Contact, LifecycleStage, Source, Tag
 from contacts.normalize import domain_from_website, normalize_email, normalize_phone
 from crm.demo import DemoPeople
+from crm.l10n import is_cjk
 
 DEMO_PREFIX = "demo-"
 TAGS = ["vip", "partner", "newsletter", "trade-show-2026", "enterprise", "smb", "churn-risk", "reseller"]
 INDUSTRIES = ["Manufacturing", "Logistics", "Retail", "Software", "Banking", "Energy", "Healthcare", "Education", ""]
+TITLES = ["CEO", "CFO", "Head of Procurement", "Sales Manager", "Engineer", "Office Manager", "", ""]
+# Data is written in its own language: Russian and Chinese records in Russian and Chinese. Each
+# list is as long as the English one, so the same random picks (and the rest of the demo) follow.
+LOCAL_WORDS = {
+    "RU": {
+        "industries": [
+            "Производство",
+            "Логистика",
+            "Розничная торговля",
+            "Программное обеспечение",
+            "Банки",
+            "Энергетика",
+            "Здравоохранение",
+            "Образование",
+            "",
+        ],
+        "titles": [
+            "Генеральный директор",
+            "Финансовый директор",
+            "Руководитель закупок",
+            "Менеджер по продажам",
+            "Инженер",
+            "Офис-менеджер",
+            "",
+            "",
+        ],
+    },
+    "CN": {
+        "industries": ["制造业", "物流", "零售", "软件", "银行", "能源", "医疗", "教育", ""],
+        "titles": ["总经理", "财务总监", "采购主管", "销售经理", "工程师", "行政主管", "", ""],
+    },
+}
+# Latin slugs of the Chinese names for their domains and e-mail addresses (huaxin.cn, not firma.cn).
+PINYIN = {
+    "华信科技": "huaxin", "东方物流": "dongfang", "长城电子": "changcheng", "海天贸易": "haitian",
+    "金龙贸易": "jinlong", "中太平洋": "zhongtaipingyang", "伟": "wei", "芳": "fang", "小明": "xiaoming",
+    "静": "jing", "丽娜": "lina", "慧": "hui", "敏": "min", "王": "wang", "李": "li", "张": "zhang", "陈": "chen",
+    "杨": "yang", "黄": "huang", "欧阳": "ouyang", "北京": "beijing", "上海": "shanghai",
+}  # fmt: skip
 
 # Per country: company name parts, people's names, and phone formats as typed locally
 # ("#" is a random digit; the first digit after the area code is never 0 or 1).
@@ -63,16 +103,16 @@ COUNTRIES = {
             "华信科技",
             "东方物流",
             "长城电子",
-            "Golden Dragon Trading",
+            "金龙贸易",
             "Shenzhen Brightway",
             "海天贸易",
-            "Sino Pacific",
+            "中太平洋",
             "Jade River Foods",
         ],
         "suffixes": ["有限公司", "Co., Ltd.", ""],
         "tld": "cn",
-        "first": ["伟", "芳", "Li", "Wei", "Xiaoming", "Jing", "Hui", "Min"],
-        "last": ["王", "李", "Zhang", "Chen", "Liu", "Yang", "Huang", "Zhao"],
+        "first": ["伟", "芳", "小明", "静", "Wei", "丽娜", "慧", "敏"],
+        "last": ["王", "李", "张", "陈", "Liu", "杨", "黄", "欧阳"],
         "phones": ["+86 138 #### ####", "139########", "010 6### ####", "+86 21 6### ####", "(0755) 8###-####"],
         "cities": ["北京", "上海", "Shenzhen", "Guangzhou", "Hangzhou"],
     },
@@ -139,6 +179,8 @@ TRANSLIT = str.maketrans(
 
 
 def _slug(text: str) -> str:
+    for chinese, latin in PINYIN.items():
+        text = text.replace(chinese, latin)
     ascii_text = text.lower().translate(TRANSLIT)
     slug = "".join(ch for ch in ascii_text if ch.isascii() and ch.isalnum())
     return slug or "firma"
@@ -173,18 +215,23 @@ def seed(*, people: DemoPeople) -> None:
         base = rng.choice(info["companies"])
         suffix = rng.choice(info["suffixes"])
         city = rng.choice(info["cities"])
-        name = f"{base} {city}" if base in used_names else base
+        repeat = base in used_names
+        name = f"{base} {city}" if repeat else base
         if name in used_names:
             continue
         used_names.add(name)
         full_name = f"{name} {suffix}".strip() if country != "RU" or not suffix else f"{suffix} «{name}»"
+        if is_cjk(base[-1:]):
+            # Chinese writes the city first and no spaces: 上海华信科技有限公司.
+            local = f"{city}{base}" if repeat and is_cjk(city) else name
+            full_name = f"{local}{suffix}" if is_cjk(suffix) and is_cjk(local[-1]) else f"{local} {suffix}".strip()
         incomplete = rng.random() < 0.12
         domain = "" if incomplete else domain_from_website(f"https://www.{_slug(name)}.{info['tld']}/")
         phone = normalize_phone("" if incomplete else _phone(rng, country), country)
         company = Company(
             name=full_name,
             domain=domain,
-            industry=rng.choice(INDUSTRIES),
+            industry=rng.choice(LOCAL_WORDS.get(country, {}).get("industries", INDUSTRIES)),
             size=rng.choice([*CompanySize.values, ""]),
             phone=phone.e164,
             phone_is_invalid=not phone.valid,
@@ -286,7 +333,7 @@ def _contact(rng: random.Random, info: dict, country: str, company: Company | No
     contact = Contact(
         first_name="" if incomplete and rng.random() < 0.3 else first,
         last_name=last,
-        title=rng.choice(["CEO", "CFO", "Head of Procurement", "Sales Manager", "Engineer", "Office Manager", "", ""]),
+        title=rng.choice(LOCAL_WORDS.get(country, {}).get("titles", TITLES)),
         email=email,
         phone=phone.e164,
         mobile=mobile.e164,

@@ -31,6 +31,7 @@ from django.db.models import Model, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from contacts.duplicates import RowMatch, contact_import_matches
 from contacts.imports import (
@@ -86,7 +87,11 @@ def _scan(data: bytes, file_name: str, kind: str, *, encoding: str = "") -> dict
         total += 1
         if total > settings.IMPORT_MAX_ROWS:
             raise ImportFileError(
-                _("The file has more than %(max)s rows; split it into smaller files.")
+                ngettext(
+                    "The file has more than %(max)s row; split it into smaller files.",
+                    "The file has more than %(max)s rows; split it into smaller files.",
+                    settings.IMPORT_MAX_ROWS,
+                )
                 % {"max": f"{settings.IMPORT_MAX_ROWS:,}"}
             )
         for index, cell in enumerate(cells[: len(samples)]):
@@ -308,11 +313,17 @@ def _claim(job_id: int, *, states: tuple[str, ...], state: str, step: str) -> Im
 def _fail_stopped(job: ImportJob, *, step: str) -> None:
     """Fail a job whose worker stopped ``attempts`` times (the caller holds the row)."""
     if step == "run":
-        message = _(
-            "The worker stopped while importing this file (%(n)d attempts); the import was rolled back each time."
+        message = ngettext(
+            "The worker stopped while importing this file (%(n)d attempt); the import was rolled back.",
+            "The worker stopped while importing this file (%(n)d attempts); the import was rolled back each time.",
+            job.attempts,
         ) % {"n": job.attempts}
     else:
-        message = _("The worker stopped while checking this file (%(n)d attempts).") % {"n": job.attempts}
+        message = ngettext(
+            "The worker stopped while checking this file (%(n)d attempt).",
+            "The worker stopped while checking this file (%(n)d attempts).",
+            job.attempts,
+        ) % {"n": job.attempts}
     job.state = ImportState.FAILED
     job.error = message
     job.finished_at = timezone.now()
@@ -540,7 +551,14 @@ def _plan_rows(job: ImportJob, actor: User, *, progress: Callable[[int], None]) 
     for line, cells in table.rows:
         rows.append((line, cells, apply_mapping(job.mapping, cells)))
         if len(rows) > settings.IMPORT_MAX_ROWS:
-            raise ImportFileError(_("The file has more than %(max)d rows.") % {"max": settings.IMPORT_MAX_ROWS})
+            raise ImportFileError(
+                ngettext(
+                    "The file has more than %(max)d row.",
+                    "The file has more than %(max)d rows.",
+                    settings.IMPORT_MAX_ROWS,
+                )
+                % {"max": settings.IMPORT_MAX_ROWS}
+            )
     total = max(1, len(rows))
 
     # Companies named in a contacts file, found among the visible ones by name or domain.

@@ -86,6 +86,7 @@ def _import_new(request: HttpRequest) -> HttpResponse:
         "form": form,
         "max_size": settings.IMPORT_MAX_BYTES,
         "max_rows": f"{settings.IMPORT_MAX_ROWS:,}",
+        "max_rows_count": settings.IMPORT_MAX_ROWS,
         "nav": "imports",
     }
     return render(request, "contacts/import_upload.html", context)

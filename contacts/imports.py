@@ -25,7 +25,7 @@ from django.core.validators import validate_email
 from django.template.defaultfilters import filesizeformat
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from contacts.models import Company, CompanySize, Contact, ImportKind, LifecycleStage, Source
 from contacts.normalize import (
@@ -291,9 +291,12 @@ def check_workbook_size(data: bytes) -> None:
         packed = max(member.compress_size, 1)
         if member.file_size > 1024 * 1024 and member.file_size > ratio * packed:
             raise ImportFileError(
-                _(
+                ngettext(
+                    "The workbook is packed suspiciously tightly (%(name)s unpacks %(ratio)d time larger); "
+                    "it is refused. Save it again from your spreadsheet, or as CSV.",
                     "The workbook is packed suspiciously tightly (%(name)s unpacks %(ratio)d times larger); "
-                    "it is refused. Save it again from your spreadsheet, or as CSV."
+                    "it is refused. Save it again from your spreadsheet, or as CSV.",
+                    member.file_size // packed,
                 )
                 % {"name": member.filename[:80], "ratio": member.file_size // packed}
             )
@@ -328,7 +331,11 @@ def _check_width(headers: list[str]) -> None:
     limit = settings.IMPORT_MAX_COLUMNS
     if len(headers) > limit:
         raise ImportFileError(
-            _("The file has %(count)s columns; at most %(max)s can be imported. Remove the columns you do not need.")
+            ngettext(
+                "The file has %(count)s column; at most %(max)s can be imported. Remove the columns you do not need.",
+                "The file has %(count)s columns; at most %(max)s can be imported. Remove the columns you do not need.",
+                len(headers),
+            )
             % {"count": f"{len(headers):,}", "max": limit}
         )
 

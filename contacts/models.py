@@ -8,7 +8,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import F, Func
-from django.db.models.functions import Lower
+from django.db.models.functions import Collate, Lower
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -16,7 +16,7 @@ from django_countries.fields import CountryField
 from simple_history.models import HistoricalRecords
 
 from contacts.normalize import format_phone
-from crm.l10n import person_name
+from crm.l10n import NAME_COLLATIONS, person_name
 from crm.models import OwnedQuerySet
 
 
@@ -162,6 +162,11 @@ class Company(models.Model):
         indexes = [
             models.Index(fields=["owner", "name", "id"], name="company_owner_name"),
             models.Index(Lower("name"), "id", name="company_lower_name"),
+            # The list sorted by name in each reader's collation (contacts.selectors.company_sorts).
+            *(
+                models.Index(Collate("name", collation), "id", name=collation.replace("crm_name", "company_name"))
+                for collation in NAME_COLLATIONS.values()
+            ),
             models.Index(fields=["-created_at", "-id"], name="company_created"),
             # The API's keyset pages and ?updated_since= (integrations).
             models.Index(fields=["updated_at", "id"], name="company_updated"),
@@ -334,6 +339,15 @@ class Contact(models.Model):
         indexes = [
             models.Index(fields=["owner", "last_name", "first_name", "id"], name="contact_owner_name"),
             models.Index(Lower("last_name"), Lower("first_name"), "id", name="contact_lower_name"),
+            *(
+                models.Index(
+                    Collate("last_name", collation),
+                    Collate("first_name", collation),
+                    "id",
+                    name=collation.replace("crm_name", "contact_name"),
+                )
+                for collation in NAME_COLLATIONS.values()
+            ),
             models.Index(fields=["-created_at", "-id"], name="contact_created"),
             # The API's keyset pages and ?updated_since= (integrations).
             models.Index(fields=["updated_at", "id"], name="contact_updated"),

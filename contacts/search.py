@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from contacts.keyset import unindexed
 from contacts.models import Company, Contact
 from contacts.normalize import format_phone
-from contacts.selectors import company_search_q, contact_search_q
+from contacts.selectors import company_name_key, company_search_q, contact_name_keys, contact_search_q
 from crm.models import User
 from crm.search import SearchHit, SearchSection
 
@@ -21,7 +20,7 @@ def search_companies(user: User, query: str, limit: int) -> SearchSection:
         Company.objects.visible_to(user)
         .active()
         .filter(company_search_q(query))
-        .order_by(unindexed(Lower("name")), "id")  # sort the trigram matches; see unindexed()
+        .order_by(unindexed(company_name_key()), "id")  # sort the trigram matches; see unindexed()
         .only("id", "name", "domain", "phone", "city")[: limit + 1]
     )
     hits = [
@@ -48,13 +47,13 @@ def search_contacts(user: User, query: str, limit: int) -> SearchSection:
         Contact.objects.visible_to(user)
         .active()
         .filter(contact_search_q(query))
-        .order_by(unindexed(Lower("last_name")), unindexed(Lower("first_name")), "id")
+        .order_by(*(unindexed(key) for key in contact_name_keys()), "id")
         .values("id")[: limit + 1]
     )
     rows = list(
         Contact.objects.filter(pk__in=first)
         .select_related("company")
-        .order_by(Lower("last_name"), Lower("first_name"), "id")
+        .order_by(*contact_name_keys(), "id")
         .only("id", "first_name", "last_name", "email", "phone", "mobile", "company__name")
     )
     hits = [

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import (
     Count,
     Exists,
+    ExpressionWrapper,
     F,
     Func,
     IntegerField,
@@ -25,7 +26,8 @@ from django.db.models import (
     TextField,
     Value,
 )
-from django.db.models.functions import Coalesce, JSONObject, Lower
+from django.db.models.functions import Coalesce, Collate, JSONObject, Lower
+from django.db.models.lookups import Contains
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -50,7 +52,7 @@ from contacts.models import (
     Tag,
 )
 from contacts.normalize import format_phone, looks_like_phone, normalize_phone, phone_digits
-from crm.l10n import is_cjk
+from crm.l10n import is_cjk, name_collation
 from crm.models import User, teams_visible_to
 from crm.params import id_or_none, int_or_none
 
@@ -59,8 +61,8 @@ if TYPE_CHECKING:
 
 # Each sort is backed by an index on (keys…, id); see the model's Meta.indexes.
 COMPANY_SORTS: dict[str, SortOption] = {
-    "name": SortOption(gettext_lazy("Name"), (Lower("name"),)),
-    "-name": SortOption(gettext_lazy("Name"), (Lower("name"),), descending=True),
+    "name": SortOption(gettext_lazy("Name"), (Collate("name", "crm_name_en"),)),
+    "-name": SortOption(gettext_lazy("Name"), (Collate("name", "crm_name_en"),), descending=True),
     "domain": SortOption(gettext_lazy("Domain"), (F("domain"),)),
     "-domain": SortOption(gettext_lazy("Domain"), (F("domain"),), descending=True),
     "country": SortOption(gettext_lazy("Country"), (F("country"),)),
@@ -71,8 +73,14 @@ COMPANY_SORTS: dict[str, SortOption] = {
     "-created": SortOption(gettext_lazy("Created"), (F("created_at"),), descending=True),
 }
 CONTACT_SORTS: dict[str, SortOption] = {
-    "name": SortOption(gettext_lazy("Name"), (Lower("last_name"), Lower("first_name"))),
-    "-name": SortOption(gettext_lazy("Name"), (Lower("last_name"), Lower("first_name")), descending=True),
+    "name": SortOption(
+        gettext_lazy("Name"), (Collate("last_name", "crm_name_en"), Collate("first_name", "crm_name_en"))
+    ),
+    "-name": SortOption(
+        gettext_lazy("Name"),
+        (Collate("last_name", "crm_name_en"), Collate("first_name", "crm_name_en")),
+        descending=True,
+    ),
     "email": SortOption(gettext_lazy("Email"), (Lower("email"),)),
     "-email": SortOption(gettext_lazy("Email"), (Lower("email"),), descending=True),
     "country": SortOption(gettext_lazy("Country"), (F("country"),)),
@@ -82,6 +90,36 @@ CONTACT_SORTS: dict[str, SortOption] = {
     "created": SortOption(gettext_lazy("Created"), (F("created_at"),)),
     "-created": SortOption(gettext_lazy("Created"), (F("created_at"),), descending=True),
 }
+
+
+def company_name_key(language: str | None = None) -> Collate:
+    """A company's name as the reader's language sorts it (``crm.l10n.name_collation``)."""
+    return Collate("name", name_collation(language))
+
+
+def contact_name_keys(language: str | None = None) -> tuple[Collate, Collate]:
+    collation = name_collation(language)
+    return Collate("last_name", collation), Collate("first_name", collation)
+
+
+def _with_name_sort(sorts: dict[str, SortOption], keys: tuple[Collate, ...]) -> dict[str, SortOption]:
+    return {
+        **sorts,
+        "name": SortOption(sorts["name"].label, keys),
+        "-name": SortOption(sorts["-name"].label, keys, descending=True),
+    }
+
+
+def company_sorts(language: str | None = None) -> dict[str, SortOption]:
+    """``COMPANY_SORTS`` with the name sorted in the collation of ``language`` (the active one):
+    each collation has its index (``company_name_en`` / ``_ru`` / ``_zh``), so keyset pages
+    stay index scans in every language."""
+    return _with_name_sort(COMPANY_SORTS, (company_name_key(language),))
+
+
+def contact_sorts(language: str | None = None) -> dict[str, SortOption]:
+    """``CONTACT_SORTS`` with last and first name in the collation of ``language``."""
+    return _with_name_sort(CONTACT_SORTS, contact_name_keys(language))
 
 
 # --- Access -------------------------------------------------------------------------------
@@ -230,8 +268,43 @@ def company_search_q(query: str) -> Q:
     return condition
 
 
+class CjkNameGrams(Func):
+    """The CJK characters and character pairs of family name + given name (SQL
+    ``crm_cjk_name_grams``, GIN-indexed on contacts: migration ``add_contact_cjk_name_index``)."""
+
+    function = "crm_cjk_name_grams"
+    output_field = ArrayField(TextField())
+
+
+def cjk_grams(word: str) -> list[str]:
+    """What a CJK ``word`` must share with a name's ``crm_cjk_name_grams``: the character
+    itself when it is one ("王"), else its character pairs ("王小明" → 王小, 小明)."""
+    if len(word) == 1:
+        return [word]
+    return list(dict.fromkeys(word[i : i + 2] for i in range(len(word) - 1)))
+
+
+def _cjk_name_q(word: str) -> Q:
+    """A Chinese (Japanese, Korean) word in a contact's name as written, family name first:
+    the index finds the names with every gram of the word, the LIKE keeps those with the word
+    in one piece ("小明" finds 王小明; "王小明" too, though it spans both columns)."""
+    written = Func(F("last_name"), F("first_name"), template="(%(expressions)s)", arg_joiner=" || ")
+    return Q(DataContains(CjkNameGrams("last_name", "first_name"), cjk_grams(word))) & Q(
+        Contains(ExpressionWrapper(written, output_field=TextField()), word)
+    )
+
+
+def _is_all_cjk(word: str) -> bool:
+    return all(is_cjk(char) for char in word)
+
+
 def contact_search_q(query: str) -> Q:
-    """Every word must match a name or an email ("anna petrova", "petrova@"), or a phone."""
+    """Every word must match a name or an email ("anna petrova", "petrova@"), or a phone.
+
+    Cyrillic е finds ё and back (``yo_variants``); a word of Chinese characters is looked up
+    in the name as written, family name first ("王", "小明", "王小明"), through the CJK gram
+    index: one or two characters make no trigram, so the trigram indexes cannot answer them.
+    """
     query = query.strip()
     if not query:
         return Q()
@@ -239,6 +312,9 @@ def contact_search_q(query: str) -> Q:
         return _phone_q(query, "phone", "mobile")
     condition = Q()
     for word in query.split()[:5]:
+        if _is_all_cjk(word):
+            condition &= _cjk_name_q(word[:20])
+            continue
         condition &= (
             _any_variant("first_name", word) | _any_variant("last_name", word) | Q(email__trgm_icontains=word.lower())
         )
@@ -367,7 +443,7 @@ COMPANY_CONTACTS_SHOWN = 50
 
 
 def _company_contacts_qs(company: Company | OuterRef) -> QuerySet[Contact]:
-    return Contact.objects.filter(company=company, archived_at__isnull=True).order_by(Lower("last_name"), "id")
+    return Contact.objects.filter(company=company, archived_at__isnull=True).order_by(*contact_name_keys(), "id")
 
 
 def _with_contact_rows(qs: QuerySet) -> QuerySet:
@@ -378,7 +454,7 @@ def _with_contact_rows(qs: QuerySet) -> QuerySet:
     first = _company_contacts_qs(OuterRef(OuterRef("pk"))).values("pk")[:COMPANY_CONTACTS_SHOWN]
     rows = (
         Contact.objects.filter(pk__in=first)
-        .order_by(Lower("last_name"), "id")
+        .order_by(*contact_name_keys(), "id")
         .values(row=JSONObject(**{name: name for name in _PANEL_FIELDS}))
     )
     return qs.annotate(contact_rows=ArraySubquery(rows))
@@ -417,7 +493,7 @@ def company_options(user: User, query: str, *, limit: int = 20) -> list[Company]
     qs = Company.objects.visible_to(user).active()
     if query.strip():
         qs = qs.filter(company_search_q(query))
-    return list(qs.order_by(Lower("name"), "id")[:limit])
+    return list(qs.order_by(company_name_key(), "id")[:limit])
 
 
 def contact_options(user: User, query: str, *, limit: int = 20) -> list[Contact]:

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from contacts import services
@@ -41,17 +42,17 @@ from contacts.merge import merge_undo, open_merges, records_merge
 from contacts.models import Company, Contact
 from contacts.selectors import (
     COMPANY_ROW_FIELDS,
-    COMPANY_SORTS,
     CONTACT_ROW_FIELDS,
-    CONTACT_SORTS,
     candidate_for_user,
     company_contacts,
     company_for_user,
     company_list,
     company_options,
+    company_sorts,
     contact_for_user,
     contact_list,
     contact_options,
+    contact_sorts,
     data_quality,
     duplicate_candidates,
     history_entries,
@@ -128,7 +129,7 @@ def _back(request: HttpRequest, fallback: str) -> HttpResponse:
 def company_list_view(request: HttpRequest) -> HttpResponse:
     form = CompanyFilterForm(request.GET, user=request.user, default_sort="name")
     qs = company_list(request.user, form.filters())
-    context = _list_context(request, form, list_rows(qs, COMPANY_ROW_FIELDS), COMPANY_SORTS)
+    context = _list_context(request, form, list_rows(qs, COMPANY_ROW_FIELDS), company_sorts())
     context.update(nav="companies", quick_form=CompanyQuickForm(user=request.user, auto_id="quick_%s"))
     return render(request, "contacts/company_list.html", context)
 
@@ -281,7 +282,8 @@ def company_reassign(request: HttpRequest) -> HttpResponse:
         )
         messages.success(
             request,
-            _("%(count)d companies assigned to %(owner)s.") % {"count": count, "owner": form.cleaned_data["owner"]},
+            ngettext("%(count)d company assigned to %(owner)s.", "%(count)d companies assigned to %(owner)s.", count)
+            % {"count": count, "owner": form.cleaned_data["owner"]},
         )
     else:
         messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
@@ -318,7 +320,7 @@ def contact_list_view(request: HttpRequest) -> HttpResponse:
     form = ContactFilterForm(request.GET, user=request.user, default_sort="name")
     filters = form.filters()
     qs = contact_list(request.user, filters)
-    context = _list_context(request, form, list_rows(qs, CONTACT_ROW_FIELDS), CONTACT_SORTS)
+    context = _list_context(request, form, list_rows(qs, CONTACT_ROW_FIELDS), contact_sorts())
     context.update(
         nav="contacts",
         company_filter=filters.company,
@@ -422,7 +424,8 @@ def contact_reassign(request: HttpRequest) -> HttpResponse:
         )
         messages.success(
             request,
-            _("%(count)d contacts assigned to %(owner)s.") % {"count": count, "owner": form.cleaned_data["owner"]},
+            ngettext("%(count)d contact assigned to %(owner)s.", "%(count)d contacts assigned to %(owner)s.", count)
+            % {"count": count, "owner": form.cleaned_data["owner"]},
         )
     else:
         messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
@@ -520,7 +523,7 @@ def _export(request: HttpRequest, kind: str, fmt: str) -> HttpResponse:
     stamp = timezone.localdate().isoformat()
     if kind == "companies":
         form = CompanyFilterForm(request.GET, user=request.user, default_sort="name")
-        qs = _export_order(company_list(request.user, form.filters()), COMPANY_SORTS[form.sort_key])
+        qs = _export_order(company_list(request.user, form.filters()), company_sorts()[form.sort_key])
         header = [_("Name"), _("Website"), _("Industry"), _("Size"), _("Phone"), _("Email"), _("Street"), _("City"),
                   _("Postal code"), _("Region"), _("Country"), _("Owner"), _("Lifecycle stage"), _("Source"),
                   _("Tags"), _("External ID"), _("Contacts"), _("Created")]  # fmt: skip
@@ -528,7 +531,7 @@ def _export(request: HttpRequest, kind: str, fmt: str) -> HttpResponse:
         title = _("Companies")
     else:
         form = ContactFilterForm(request.GET, user=request.user, default_sort="name")
-        qs = _export_order(contact_list(request.user, form.filters()), CONTACT_SORTS[form.sort_key])
+        qs = _export_order(contact_list(request.user, form.filters()), contact_sorts()[form.sort_key])
         header = [_("First name"), _("Last name"), _("Job title"), _("Email"), _("Second email"), _("Phone"),
                   _("Mobile"), _("Company"), _("Company website"), _("Street"), _("Address line 2"), _("City"),
                   _("Region"), _("Postcode"), _("Country"), _("Birth date"), _("Owner"), _("Lifecycle stage"),
@@ -624,7 +627,11 @@ def _merge(request: HttpRequest, survivor: Company | Contact, loser: Company | C
         else:
             messages.success(
                 request,
-                _("“%(loser)s” merged into “%(survivor)s”. You can undo this for %(days)d days.")
+                ngettext(
+                    "“%(loser)s” merged into “%(survivor)s”. You can undo this for %(days)d day.",
+                    "“%(loser)s” merged into “%(survivor)s”. You can undo this for %(days)d days.",
+                    settings.MERGE_UNDO_DAYS,
+                )
                 % {"loser": record.loser_name, "survivor": survivor, "days": settings.MERGE_UNDO_DAYS},
             )
             return redirect(survivor)

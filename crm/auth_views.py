@@ -28,7 +28,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -63,10 +63,14 @@ def _cooloff_minutes() -> int:
 def lockout_response(request: HttpRequest, original_response: HttpResponse | None, credentials: dict | None):
     """django-axes' answer to a locked-out sign-in: the sign-in page with the reason (HTTP 429)."""
     request.session.pop(PENDING_KEY, None)
-    message = _(
+    minutes = _cooloff_minutes()
+    message = ngettext(
         "Too many failed sign-in attempts for this account or from your network. "
-        "Sign-in is blocked for %(minutes)d minutes; try again later or reset your password."
-    ) % {"minutes": _cooloff_minutes()}
+        "Sign-in is blocked for %(minutes)d minute; try again later or reset your password.",
+        "Too many failed sign-in attempts for this account or from your network. "
+        "Sign-in is blocked for %(minutes)d minutes; try again later or reset your password.",
+        minutes,
+    ) % {"minutes": minutes}
     form = SignInForm(request)
     return render(request, "registration/login.html", {"form": form, "locked_message": message}, status=429)
 
@@ -362,5 +366,13 @@ def sign_out_everywhere(request: HttpRequest) -> HttpResponse:
     """End every session of the user, on every device, this one included."""
     ended = security.user_sign_out_everywhere(user=request.user, request=request)
     logout(request)
-    messages.success(request, _("You are signed out everywhere (%(count)d other sessions ended).") % {"count": ended})
+    messages.success(
+        request,
+        ngettext(
+            "You are signed out everywhere (%(count)d other session ended).",
+            "You are signed out everywhere (%(count)d other sessions ended).",
+            ended,
+        )
+        % {"count": ended},
+    )
     return redirect("login")

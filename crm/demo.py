@@ -20,6 +20,8 @@ class DemoPeople:
     erin: User  # manager of Enterprise
     inside_sales: Team
     enterprise: Team
+    dmitry: User | None = None  # rep, Inside Sales, reads the CRM in Russian
+    wei: User | None = None  # manager of Inside Sales (with Max), reads the CRM in Chinese
 
     @property
     def reps(self) -> list[User]:
@@ -27,17 +29,19 @@ class DemoPeople:
 
 
 DEMO_USERS = [
-    # username, first, last, role
-    ("admin", "Ada", "Admin", Role.ADMIN),
-    ("manager", "Max", "Manager", Role.MANAGER),
-    ("alice", "Alice", "Novak", Role.REP),
-    ("bob", "Bob", "Ivanov", Role.REP),
-    ("carol", "Carol", "Chen", Role.REP),
-    ("erin", "Erin", "Schmidt", Role.MANAGER),
+    # username, first, last, role, language ("": as the browser asks)
+    ("admin", "Ada", "Admin", Role.ADMIN, ""),
+    ("manager", "Max", "Manager", Role.MANAGER, ""),
+    ("alice", "Alice", "Novak", Role.REP, ""),
+    ("bob", "Bob", "Ivanov", Role.REP, ""),
+    ("carol", "Carol", "Chen", Role.REP, ""),
+    ("erin", "Erin", "Schmidt", Role.MANAGER, ""),
+    ("dmitry", "Дмитрий", "Соколов", Role.REP, "ru"),
+    ("wei", "伟", "王", Role.MANAGER, "zh-hans"),
 ]
 
 
-def _demo_user(username: str, first: str, last: str, role: str) -> User:
+def _demo_user(username: str, first: str, last: str, role: str, language: str) -> User:
     user, created = User.objects.get_or_create(
         username=username,
         defaults={
@@ -47,6 +51,8 @@ def _demo_user(username: str, first: str, last: str, role: str) -> User:
             "role": role,
             "is_staff": role == Role.ADMIN,
             "is_superuser": role == Role.ADMIN,
+            "language": language,
+            "time_zone": {"ru": "Europe/Moscow", "zh-hans": "Asia/Shanghai"}.get(language, ""),
         },
     )
     if created:
@@ -56,11 +62,11 @@ def _demo_user(username: str, first: str, last: str, role: str) -> User:
 
 
 def seed(*, people: DemoPeople | None = None) -> DemoPeople:
-    users = {username: _demo_user(username, first, last, role) for username, first, last, role in DEMO_USERS}
+    users = {row[0]: _demo_user(*row) for row in DEMO_USERS}
     inside, _ = Team.objects.get_or_create(name="Inside Sales")
     enterprise, _ = Team.objects.get_or_create(name="Enterprise")
-    inside.members.add(users["alice"], users["bob"])
-    inside.managers.add(users["manager"])
+    inside.members.add(users["alice"], users["bob"], users["dmitry"])
+    inside.managers.add(users["manager"], users["wei"])
     enterprise.members.add(users["carol"])
     enterprise.managers.add(users["erin"])
     return DemoPeople(
@@ -72,4 +78,6 @@ def seed(*, people: DemoPeople | None = None) -> DemoPeople:
         erin=users["erin"],
         inside_sales=inside,
         enterprise=enterprise,
+        dmitry=users["dmitry"],
+        wei=users["wei"],
     )

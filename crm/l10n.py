@@ -89,3 +89,16 @@ def person_name(first: str, last: str) -> str:
     if is_cjk(first) or is_cjk(last):
         return f"{last}{first}"
     return f"{first} {last}".strip()
+
+
+# ICU collations for sorting names (migration contacts ``add_name_collations``): the reader's
+# language decides the order of scripts and letters — ё right after е in Russian (Cyrillic
+# before Latin), Chinese by pinyin (王 Wang after 李 Li), the Unicode root order in English.
+# The byte order of the database's C collation put ё after я and Chinese by code point.
+NAME_COLLATIONS = {"en": "crm_name_en", "ru": "crm_name_ru", "zh-hans": "crm_name_zh"}
+
+
+def name_collation(language: str | None = None) -> str:
+    """The collation that sorts names for a reader of ``language`` (the active one by default)."""
+    language = (language or get_language() or "en").lower()
+    return NAME_COLLATIONS.get(language) or NAME_COLLATIONS.get(language.split("-")[0]) or NAME_COLLATIONS["en"]

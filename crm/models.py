@@ -16,6 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.l10n import person_name
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -55,6 +57,10 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
+
+    def get_full_name(self) -> str:
+        """``Alice Novak``; a Chinese name family name first without a space: ``王伟``."""
+        return person_name(self.first_name, self.last_name)
 
     @property
     def is_admin(self) -> bool:

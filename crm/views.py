@@ -10,6 +10,7 @@ from django.template import loader
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -74,7 +75,11 @@ def notification_mark_read(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def notification_mark_all_read(request: HttpRequest) -> HttpResponse:
     count = services.notifications_mark_all_read(user=request.user)
-    messages.success(request, _("%(count)d notifications marked read.") % {"count": count})
+    messages.success(
+        request,
+        ngettext("%(count)d notification marked read.", "%(count)d notifications marked read.", count)
+        % {"count": count},
+    )
     return redirect("notification-list")
 
 

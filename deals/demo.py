@@ -77,6 +77,28 @@ DEMO_COMPANIES = [
     "Blue Sun",
 ]
 TITLE_WORDS = ["rollout", "renewal", "expansion", "pilot", "upgrade", "migration", "seats", "support plan"]
+LOST_NOTES = ["", "", "Went with the incumbent.", "Budget moved to next year."]
+# Russian and Chinese customers' deals are titled in Russian and Chinese (lists as long as the
+# English ones: the same random picks follow).
+LOCAL_TITLE_WORDS = {
+    "RU": ["внедрение", "продление", "расширение", "пилот", "обновление", "миграция", "лицензии", "поддержка"],
+    "CN": ["部署", "续约", "扩容", "试点", "升级", "迁移", "席位", "支持计划"],
+}
+LOCAL_LOST_NOTES = {
+    "RU": ["", "", "Остались с текущим поставщиком.", "Бюджет перенесли на следующий год."],
+    "CN": ["", "", "继续使用现有供应商。", "预算推迟到明年。"],
+}
+
+
+def _title(rng: random.Random, company: Company) -> str:
+    """``Вектор — продление``, ``华信科技 续约``, ``Acme renewal``."""
+    name = company.name.removeprefix("[Demo] ")
+    word = rng.choice(LOCAL_TITLE_WORDS.get(str(company.country), TITLE_WORDS))
+    if str(company.country) == "RU":
+        return f"{name}: {word}"
+    return f"{name} {word}"
+
+
 # Product bundles (SKUs) and how often a deal with products carries each: clear co-purchase
 # patterns for the cross-sell report.
 BUNDLES = {
@@ -230,7 +252,7 @@ def _story_deals(
                 path = [(stage, created + step * i) for i, stage in enumerate(open_stages)] + [(won, closed)]
                 amount = Decimal(round(rng.lognormvariate(9.5, 0.5) * factor, -2)).quantize(Decimal("0.01"))
                 deal = Deal(
-                    title=f"{company.name.removeprefix('[Demo] ')} {rng.choice(TITLE_WORDS)}",
+                    title=_title(rng, company),
                     company=company,
                     owner_id=company.owner_id,
                     pipeline_id=won.pipeline_id,
@@ -308,7 +330,7 @@ def seed(*, people: DemoPeople) -> None:
         manual = status == DealStatus.OPEN and rng.random() < 0.1
         deals.append(
             Deal(
-                title=f"{company.name.removeprefix('[Demo] ')} {rng.choice(TITLE_WORDS)}",
+                title=_title(rng, company),
                 company=company,
                 owner=owner,
                 pipeline_id=stage.pipeline_id,
@@ -320,9 +342,7 @@ def seed(*, people: DemoPeople) -> None:
                 expected_close_date=_expected_close(rng, status, created, entered),
                 status=status,
                 lost_reason=rng.choice(reasons) if stage.is_lost else None,
-                lost_note=rng.choice(["", "", "Went with the incumbent.", "Budget moved to next year."])
-                if stage.is_lost
-                else "",
+                lost_note=rng.choice(LOCAL_LOST_NOTES.get(str(company.country), LOST_NOTES)) if stage.is_lost else "",
                 source=rng.choice(Source.values),
                 closed_at=entered if status != DealStatus.OPEN else None,
                 stage_entered_at=entered,
@@ -370,3 +390,79 @@ def seed(*, people: DemoPeople) -> None:
     StageChange.objects.bulk_create(changes, batch_size=2000)
     LineItem.objects.bulk_create(items, batch_size=2000)
     Deal.contacts.through.objects.bulk_create(links, batch_size=2000, ignore_conflicts=True)
+    if people.dmitry is not None:
+        _russian_rep_story(people.dmitry, sales, now)
+
+
+# Dmitry (the demo rep who reads the CRM in Russian) and his own customers, in roubles. Written
+# after the random deals without the random generator, so the rest of the demo stays as it was.
+RUSSIAN_STORY = [
+    # company, city, contacts (first, last, title), deal word, amount ₽, stage index (Sales), days in
+    ("ООО «Ромашка»", "Москва", [("Ольга", "Фёдорова", "Генеральный директор"), ("Пётр", "Семёнов", "Инженер")],
+     "внедрение", "1250000.00", 2, 12),
+    ("АО «Северный поток»", "Санкт-Петербург", [("Анна", "Ёлкина", "Руководитель закупок")],
+     "продление", "480000.00", 3, 5),
+    ("ООО «Ёлки-Палки»", "Казань", [("Игорь", "Кузнецов", "Финансовый директор"), ("Мария", "Попова", "")],
+     "пилот", "320000.00", 0, 3),
+    ("ИП Фёдоров", "Екатеринбург", [("Сергей", "Фёдоров", "Владелец")], "лицензии", "95000.00", 1, 20),
+]  # fmt: skip
+RUB_PER_USD = Decimal("0.0110")
+
+
+def _russian_rep_story(dmitry, sales: list[Stage], now: dt.datetime) -> None:
+    if Deal.objects.filter(owner=dmitry).exists():
+        return
+    month = timezone.localdate().replace(day=1)
+    rates = []
+    for _i in range(MONTHS + 2):
+        rates.append(ExchangeRate(currency="RUB", date=month, rate=RUB_PER_USD))
+        month = (month - dt.timedelta(days=1)).replace(day=1)
+    if settings.BASE_CURRENCY != "RUB":
+        ExchangeRate.objects.bulk_create(rates, ignore_conflicts=True)
+    open_stages = [stage for stage in sales if not stage.is_closed]
+    for number, (name, city, people, word, amount, stage_index, days) in enumerate(RUSSIAN_STORY, start=1):
+        created = now - dt.timedelta(days=days + 10 * (stage_index + 1))
+        company = Company(
+            name=name,
+            city=city,
+            country="RU",
+            industry="Производство",
+            owner=dmitry,
+            lifecycle_stage=LifecycleStage.PROSPECT,
+            source=Source.REFERRAL,
+            external_id=f"demo-ru{number}",
+            created_at=created,
+        )
+        company.completeness = company.compute_completeness()
+        company.save()
+        contacts = []
+        for first, last, title in people:
+            contact = Contact(
+                first_name=first, last_name=last, title=title, company=company, owner=dmitry, country="RU",
+                created_at=created,
+            )  # fmt: skip
+            contact.completeness = contact.compute_completeness()
+            contact.save()
+            contacts.append(contact)
+        stage = open_stages[stage_index]
+        path = [(open_stages[i], created + dt.timedelta(days=10 * i)) for i in range(stage_index + 1)]
+        deal = Deal.objects.create(
+            title=f"{name}: {word}",
+            company=company,
+            owner=dmitry,
+            pipeline_id=stage.pipeline_id,
+            stage=stage,
+            amount=Decimal(amount),
+            currency="RUB",
+            probability=stage.probability,
+            expected_close_date=(now + dt.timedelta(days=30 + 15 * number)).date(),
+            source=Source.REFERRAL,
+            stage_entered_at=path[-1][1],
+            created_at=created,
+            version=len(path),
+        )
+        deal.contacts.set(contacts)
+        previous = None
+        for step, at in path:
+            StageChange.objects.create(deal=deal, from_stage=previous, to_stage=step, actor=dmitry, at=at)
+            previous = step

@@ -263,7 +263,7 @@ class Product(models.Model):
 
 class LineItem(models.Model):
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="line_items")
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="line_items")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="line_items", verbose_name=_("product"))
     quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=2, default=Decimal("1"))
     unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=2)
     discount_percent = models.DecimalField(_("discount %"), max_digits=5, decimal_places=2, default=Decimal("0"))

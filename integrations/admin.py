@@ -64,7 +64,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset.filter(revoked_at__isnull=True).select_related("user"):
             api_token_revoke(token=token, actor=request.user)
             count += 1
-        messages.success(request, _("%(count)d tokens revoked.") % {"count": count})
+        messages.success(
+            request, ngettext("%(count)d token revoked.", "%(count)d tokens revoked.", count) % {"count": count}
+        )
 
 
 @admin.register(EventType)

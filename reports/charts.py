@@ -108,12 +108,40 @@ def bar_chart(
                 }
             )
     step = _label_step(len(labels))
+    room = max(int(group * step / AXIS_CHAR_WIDTH), 4)
     chart.labels = [
-        {"x": round(PLOT_LEFT + i * group + group / 2, 1), "y": height - PLOT_BOTTOM + 16, "text": label}
+        {
+            "x": round(PLOT_LEFT + i * group + group / 2, 1),
+            "y": height - PLOT_BOTTOM + 16,
+            "text": label,
+            "lines": _axis_lines(str(label), room),
+        }
         for i, label in enumerate(labels)
         if i % step == 0
     ]
     return chart
+
+
+# The width of an axis label's character in viewBox units (a CJK character counts twice).
+AXIS_CHAR_WIDTH = 6.5
+
+
+def _axis_lines(text: str, room: int) -> list[str]:
+    """``text`` in at most two lines of about ``room`` characters, broken between words: the
+    Russian segment names ("Потенциально лояльные") ran into their neighbours on one line."""
+
+    def width(part: str) -> int:
+        return sum(2 if "\u2e80" <= ch <= "\uffef" else 1 for ch in part)
+
+    if width(text) <= room or " " not in text.strip():
+        return [text]
+    lines = [""]
+    for word in text.split():
+        if lines[-1] and len(lines) == 1 and width(f"{lines[-1]} {word}") > room:
+            lines.append(word)
+        else:
+            lines[-1] = f"{lines[-1]} {word}".strip()
+    return lines
 
 
 def funnel_chart(*, title: str, description: str, steps: Sequence[tuple[str, int, str]]) -> Chart:

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from activities.models import Activity
 from contacts.models import Company, ValueSegment
@@ -39,7 +40,8 @@ class RollupGeneration(models.Model):
         verbose_name_plural = _("rollup generations")
 
     def __str__(self) -> str:
-        return f"#{self.pk} ({self.finished_at or _('building')})"
+        building = _("building")  # outside the f-string: makemessages cannot see into one
+        return f"#{self.pk} ({self.finished_at or building})"
 
 
 class RollupPointer(models.Model):
@@ -581,12 +583,35 @@ class CrossSellSuggestion(models.Model):
         values = {"pct": self.confidence_percent, "lift": f"{self.lift:.1f}", "customers": self.customers}
         if self.because_id is not None:
             values["because"] = self.because.name
-            text = _("%(pct)s%% of customers who bought %(because)s also bought it")
-            return f"{text % values} {_('(%(customers)s customers, lift %(lift)s×).') % values}"
+            # One sentence (an f-string hid its second half from makemessages: it stayed English).
+            return (
+                ngettext(
+                    "%(pct)s%% of customers who bought %(because)s also bought it (%(customers)s customer, "
+                    "lift %(lift)s×).",
+                    "%(pct)s%% of customers who bought %(because)s also bought it (%(customers)s customers, "
+                    "lift %(lift)s×).",
+                    self.customers,
+                )
+                % values
+            )
         if self.peer_group == "*":
-            return _("Bought by %(pct)s%% of customers with products (%(customers)s customers).") % values
+            return (
+                ngettext(
+                    "Bought by %(pct)s%% of customers with products (%(customers)s customer).",
+                    "Bought by %(pct)s%% of customers with products (%(customers)s customers).",
+                    self.customers,
+                )
+                % values
+            )
         values["industry"] = self.peer_group
-        return _("Bought by %(pct)s%% of %(industry)s customers (%(customers)s customers, lift %(lift)s×).") % values
+        return (
+            ngettext(
+                "Bought by %(pct)s%% of %(industry)s customers (%(customers)s customer, lift %(lift)s×).",
+                "Bought by %(pct)s%% of %(industry)s customers (%(customers)s customers, lift %(lift)s×).",
+                self.customers,
+            )
+            % values
+        )
 
 
 class DormancyFollowUp(models.Model):

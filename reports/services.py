@@ -23,6 +23,7 @@ from django.db.models.functions import TruncWeek
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from activities.models import Activity, ActivityType
 from activities.services import activity_create
@@ -731,7 +732,11 @@ def dormancy_followups_create(*, now: dt.datetime | None = None) -> int:
             days = (now - row.last_touch_at).days
             # The task is the owner's: written in their language, once, as stored text.
             with user_locale(company.owner):
-                subject = _("Follow up with %(company)s: quiet for %(days)s days") % {"company": company, "days": days}
+                subject = ngettext(
+                    "Follow up with %(company)s: quiet for %(days)s day",
+                    "Follow up with %(company)s: quiet for %(days)s days",
+                    days,
+                ) % {"company": company, "days": days}
                 body = _(
                     "No activity and no purchase since %(since)s, and no open deal. "
                     "Last purchase: %(last)s. Lifetime value: %(ltv)s %(currency)s."

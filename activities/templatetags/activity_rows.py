@@ -97,7 +97,7 @@ class _Page:
         if icon is None:
             icon = self.types[kind.pk] = (
                 f'<i class="bi {_e(kind.icon)}" style="color: {_e(kind.color)}" aria-hidden="true" '
-                f'title="{_e(kind.name)}"></i>\n'
+                f'title="{_e(kind.label)}"></i>\n'
             )
         return icon
 
@@ -223,7 +223,7 @@ def activity_list_rows(context: template.Context, rows: Iterable[Any]) -> SafeSt
             status = badges["open"]
         out.append(
             f'<tr>\n<td><i class="bi {_e(kind.icon)}" style="color: {_e(kind.color)}" '
-            f'title="{_e(kind.name)}" aria-hidden="true"></i> '
+            f'title="{_e(kind.label)}" aria-hidden="true"></i> '
             f'<a href="{detail[0]}{pk}{detail[1]}">{_e(row["subject"])}</a></td>\n'
             f'<td class="small">{linked}</td>\n'
             f'<td class="small text-nowrap">{_e(row["owner_name"])}</td>\n'

@@ -69,7 +69,7 @@ def timeline_context(
     if selectors.timeline_filter_q(filter_key, types, extras) is None:
         filter_key = ""
     filters = [("", _("All")), ("activities", _("Activities"))]
-    filters += [(f"type-{t.key}", t.name) for t in types]
+    filters += [(f"type-{t.key}", t.label) for t in types]
     filters += [(key, _(label)) for key, (label, _kinds) in selectors.EVENT_FILTERS.items()]
     filters += [("other", _("Other"))]
     # Registered kinds (business events…): "all of them" and their own filters, in a select.
@@ -205,12 +205,16 @@ def _event_body(text: str) -> str:
 def _event_item(event: Any, kind: str, now: Any, rows: _Rows, look: selectors.EventLook | None = None) -> str:
     a = event.activity
     if a is not None:
+        # The words outside the f-strings: makemessages cannot see into one.
         if a.done_at:
-            state = f"· {escape(_('done'))}"
+            done = _("done")
+            state = f"· {escape(done)}"
         elif a.due_at and a.due_at < now:
-            state = f'· <span class="badge text-bg-danger">{escape(_("overdue"))}</span>'
+            overdue = _("overdue")
+            state = f'· <span class="badge text-bg-danger">{escape(overdue)}</span>'
         else:
-            state = f'· <span class="badge text-bg-info">{escape(_("planned"))}</span>'
+            planned = _("planned")
+            state = f'· <span class="badge text-bg-info">{escape(planned)}</span>'
         outcome = f" · {escape(a.outcome)}" if a.outcome else ""
         duration = ""
         if a.duration_minutes:
@@ -219,12 +223,12 @@ def _event_item(event: Any, kind: str, now: Any, rows: _Rows, look: selectors.Ev
         body = f'<div class="small mt-1 text-break activity-body">{_event_body(a.body)}</div>' if a.body else ""
         head = (
             f'<span class="timeline-icon" style="color: {escape(a.type.color)}"><i class="bi {escape(a.type.icon)}" '
-            f'aria-hidden="true"></i><span class="visually-hidden">{escape(a.type.name)}</span></span>'
+            f'aria-hidden="true"></i><span class="visually-hidden">{escape(a.type.label)}</span></span>'
             f'<div class="flex-grow-1 min-w-0"><div class="d-flex flex-wrap justify-content-between gap-2">'
             f'<a class="fw-semibold text-break" href="{rows.activity[0]}{a.pk}{rows.activity[1]}">'
             f"{escape(a.subject)}</a>"
             f'<small class="text-secondary text-nowrap">{rows.time(event.occurred_at)}</small></div>'
-            f'<div class="small text-secondary">{escape(a.type.name)} · {escape(a.owner)} '
+            f'<div class="small text-secondary">{escape(a.type.label)} · {escape(a.owner)} '
             f"{state}{outcome}{duration}</div>"
             f"{body}"
         )

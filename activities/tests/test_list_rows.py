@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 ROW_TEMPLATE = """{% load i18n crm_l10n %}
 <tr>
-  <td><i class="bi {{ activity.type.icon }}" style="color: {{ activity.type.color }}" title="{{ activity.type.name }}" aria-hidden="true"></i> <a href="{{ activity.get_absolute_url }}">{{ activity.subject }}</a></td>
+  <td><i class="bi {{ activity.type.icon }}" style="color: {{ activity.type.color }}" title="{{ activity.type.label }}" aria-hidden="true"></i> <a href="{{ activity.get_absolute_url }}">{{ activity.subject }}</a></td>
   <td class="small">{% with linked=activity.deal|default:activity.contact|default:activity.company %}{% if linked %}<a href="{{ linked.get_absolute_url }}">{{ linked }}</a>{% else %}—{% endif %}{% endwith %}</td>
   <td class="small text-nowrap">{{ activity.owner }}</td>
   <td class="small text-nowrap">{{ activity.due_at|day_time|default:"—" }}</td>

@@ -22,14 +22,14 @@ OLD_EVENT_TEMPLATE = """{% load i18n activity_tags crm_l10n %}
   <div class="d-flex gap-2">
   {% with a=event.activity %}
     {% if a %}
-      <span class="timeline-icon" style="color: {{ a.type.color }}"><i class="bi {{ a.type.icon }}" aria-hidden="true"></i><span class="visually-hidden">{{ a.type.name }}</span></span>
+      <span class="timeline-icon" style="color: {{ a.type.color }}"><i class="bi {{ a.type.icon }}" aria-hidden="true"></i><span class="visually-hidden">{{ a.type.label }}</span></span>
       <div class="flex-grow-1 min-w-0">
         <div class="d-flex flex-wrap justify-content-between gap-2">
           <a class="fw-semibold text-break" href="{{ a.get_absolute_url }}">{{ a.subject }}</a>
           <small class="text-secondary text-nowrap"><time datetime="{{ event.occurred_at|date:'c' }}">{{ event.occurred_at|day_time }}</time></small>
         </div>
         <div class="small text-secondary">
-          {{ a.type.name }} · {{ a.owner }}
+          {{ a.type.label }} · {{ a.owner }}
           {% if a.done_at %}· {% translate "done" %}{% elif a.due_at and a.due_at < now %}· <span class="badge text-bg-danger">{% translate "overdue" %}</span>{% else %}· <span class="badge text-bg-info">{% translate "planned" %}</span>{% endif %}
           {% if a.outcome %}· {{ a.outcome }}{% endif %}
           {% if a.duration_minutes %}· {% blocktranslate count n=a.duration_minutes %}{{ n }} minute{% plural %}{{ n }} minutes{% endblocktranslate %}{% endif %}

@@ -53,7 +53,7 @@ def _country(code: str, names: dict[str, str]) -> str:
 
 def _owner(row) -> str:
     """``User.__str__`` of the row's owner: full name, else username."""
-    return f"{row.owner__first_name} {row.owner__last_name}".strip() or row.owner__username
+    return person_name(row.owner__first_name, row.owner__last_name) or row.owner__username
 
 
 def _labels(choices) -> dict[str, str]:

@@ -251,7 +251,7 @@ def test_sign_out_everywhere_ends_every_session_of_the_user_only(session_engine,
     response = here.post(reverse("sign-out-everywhere"))
     assert response.status_code == 302
     assert response["Location"] == reverse("login")
-    assert "You are signed out everywhere (1 other sessions ended)" in here.get(reverse("login")).content.decode()
+    assert "You are signed out everywhere (1 other session ended)" in here.get(reverse("login")).content.decode()
     assert not _signed_in(here)
     assert not _signed_in(elsewhere)
     assert _signed_in(someone_else)

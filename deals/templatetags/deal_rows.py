@@ -236,10 +236,11 @@ def board_more(context: template.Context, stage: Stage, next_cursor: str, oob: b
         url = reverse("deals:board-column", args=[stage.pipeline_id, stage.pk])
         querystring = context.get("board_querystring") or ""
         extra = f"&amp;{escape(querystring)}" if querystring else ""
+        label = escape(gettext("Load more"))  # outside the f-string: makemessages cannot see into one
         button = (
             f'<button class="btn btn-sm btn-link w-100" type="button" hx-get="{escape(url)}?after='
             f'{escape(quote(next_cursor, safe="/"))}{extra}" hx-target="#cards-{stage.pk}" hx-swap="beforeend">'
-            f'{escape(gettext("Load more"))}<span class="htmx-indicator spinner-border spinner-border-sm ms-1" '
+            f'{label}<span class="htmx-indicator spinner-border spinner-border-sm ms-1" '
             'aria-hidden="true"></span></button>'
         )
     return mark_safe(f'<div class="kanban-more" id="more-{stage.pk}"{swap}>{button}</div>')  # noqa: S308 (every interpolated value is escaped above)

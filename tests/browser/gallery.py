@@ -144,7 +144,13 @@ def main() -> None:
     # GALLERY_PAGES=02-my-day,09-kanban writes only those (to check a change quickly).
     only = {name for name in os.environ.get("GALLERY_PAGES", "").split(",") if name}
     todo = [row for row in PAGES if not only or row[0] in only]
-    with running_stack(name="gallery", redis_db=15, log_dir=ROOT / "var" / "gallery") as stack, sync_playwright() as pw:
+    # GALLERY_REDIS_DB / GALLERY_NAME keep two checkouts' galleries on one machine apart.
+    redis_db = int(os.environ.get("GALLERY_REDIS_DB", "15"))
+    stack_name = os.environ.get("GALLERY_NAME", "gallery")
+    with (
+        running_stack(name=stack_name, redis_db=redis_db, log_dir=ROOT / "var" / "gallery") as stack,
+        sync_playwright() as pw,
+    ):
         ids = json.loads(stack.manage("shell", "-c", RECORD_IDS).strip().splitlines()[-1])
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         pages: dict[tuple[str | None, int, str], Page] = {}

@@ -25,5 +25,6 @@ class Command(BaseCommand):
                 module.seed(people=people)
                 self.stdout.write(f"  demo data: {app_config.label}")
         self.stdout.write(self.style.SUCCESS("Demo data ready. Sign in at http://127.0.0.1:8000 with:"))
-        for username, _first, _last, role in DEMO_USERS:
-            self.stdout.write(f"  {username:<8} / {settings.DEMO_PASSWORD}   ({role.label})")
+        for username, _first, _last, role, language in DEMO_USERS:
+            reads = f", {language}" if language else ""
+            self.stdout.write(f"  {username:<8} / {settings.DEMO_PASSWORD}   ({role.label}{reads})")
