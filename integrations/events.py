@@ -400,8 +400,9 @@ def _timeline_look(data: _TimelineData, events: list) -> dict[int, EventLook]:
                 for k, v in [(_("External id"), info.get("external_id", "")), *details.items()]
                 if v
             )
+            summary = escape(_("Details"))
             parts.append(
-                f'<details class="business-event-data"><summary>{escape(_("Details"))}</summary>'
+                f'<details class="business-event-data"><summary>{summary}</summary>'
                 f'<dl class="row small mb-0">{rows}</dl></details>'
             )
         detail_html = f'<div class="small mt-1">{" ".join(parts)}</div>' if parts else ""

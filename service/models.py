@@ -132,7 +132,8 @@ class SlaPolicy(models.Model):
         verbose_name_plural = _("SLA policies")
 
     def __str__(self) -> str:
-        return f"{self.team or _('All queues')}: {self.get_priority_display()}"
+        queues = self.team or _("All queues")
+        return f"{queues}: {self.get_priority_display()}"
 
 
 class CaseQuerySet(models.QuerySet):
