@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.utils.formats import get_format
+
 WIDTH = 720
 PLOT_LEFT = 64
 PLOT_RIGHT = 16
@@ -21,12 +23,16 @@ Number = int | float | Decimal
 
 
 def _short(value: Number) -> str:
-    """Axis and bar labels: 1.2M, 35k, 12."""
+    """Axis and bar labels: 1.2M, 35k, 12 — with the reader's decimal separator (1,2M in Russian)."""
     number = float(value)
     for limit, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
         if abs(number) >= limit:
-            return f"{number / limit:.1f}".rstrip("0").rstrip(".") + suffix
-    return f"{number:.1f}".rstrip("0").rstrip(".") if number % 1 else f"{number:.0f}"
+            return _decimal(f"{number / limit:.1f}".rstrip("0").rstrip(".")) + suffix
+    return _decimal(f"{number:.1f}".rstrip("0").rstrip(".")) if number % 1 else f"{number:.0f}"
+
+
+def _decimal(text: str) -> str:
+    return text.replace(".", get_format("DECIMAL_SEPARATOR"))
 
 
 def _nice_max(value: float) -> float:
