@@ -33,7 +33,7 @@ from contacts.models import Company, Contact, LifecycleStage
 from contacts.normalize import normalize_phone
 from contacts.selectors import company_for_user, company_search_q, contact_for_user, contact_search_q
 from crm.models import User
-from crm.params import MAX_ID
+from crm.params import MAX_ID, id_or_none
 from crm.versioning import VersionConflict
 from deals import services as deal_services
 from deals.models import Deal, DealStatus, Pipeline, Stage
@@ -103,9 +103,10 @@ def _param_id(request: Request, name: str) -> int | None:
     raw = request.query_params.get(name, "")
     if not raw:
         return None
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or not 1 <= int(raw) <= MAX_ID:
+    pk = id_or_none(raw)
+    if pk is None:
         raise ValidationError({name: [_("Not an id.")]})
-    return int(raw)
+    return pk
 
 
 def _param_choice(request: Request, name: str, choices: list[str]) -> str | None:

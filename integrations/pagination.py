@@ -16,7 +16,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.utils.urls import replace_query_param
 
-from crm.params import MAX_ID
+from crm.params import int_or_none
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -30,9 +30,10 @@ def parse_limit(request: Request) -> int:
     raw = request.query_params.get("limit", "")
     if not raw:
         return DEFAULT_LIMIT
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 4) or not 1 <= int(raw) <= MAX_LIMIT:
+    limit = int_or_none(raw, minimum=1, maximum=MAX_LIMIT)
+    if limit is None:
         raise _bad("limit", _("A whole number from 1 to %(max)s.") % {"max": MAX_LIMIT})
-    return int(raw)
+    return limit
 
 
 def parse_timestamp(raw: str, *, name: str) -> dt.datetime:
@@ -60,9 +61,10 @@ def decode_cursor(raw: str) -> tuple[dt.datetime, int]:
         stamp, pk_text = text.split("|")
     except (binascii.Error, UnicodeError, ValueError):
         raise _bad("cursor", _("Not a cursor from this API.")) from None
-    if not (pk_text.isascii() and pk_text.isdigit() and len(pk_text) <= 19) or int(pk_text) > MAX_ID:
+    pk = int_or_none(pk_text)
+    if pk is None:
         raise _bad("cursor", _("Not a cursor from this API."))
-    return parse_timestamp(stamp, name="cursor"), int(pk_text)
+    return parse_timestamp(stamp, name="cursor"), pk
 
 
 def keyset_page(
