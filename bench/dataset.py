@@ -439,7 +439,15 @@ class Generator:
             country = countries[country_index]
             names = pools.name_pool(country.locale)
             kind = rng.random()
-            if kind < 0.45:
+            if country.code == "RU" and kind < 0.6:
+                name = _pick(rng, pools.RU_COMPANY_FORMS).format(_pick(rng, names.last_names))
+            elif country.code == "CN":
+                name = (
+                    _pick(rng, pools.CN_COMPANY_WORDS)
+                    + _pick(rng, pools.CN_COMPANY_NOUNS)
+                    + _pick(rng, pools.CN_COMPANY_SUFFIXES)
+                )
+            elif kind < 0.45:
                 last = _pick(rng, names.last_names)
                 name = f"{last} {_pick(rng, pools.COMPANY_SUFFIXES)}"
             elif kind < 0.6:
@@ -564,6 +572,8 @@ class Generator:
                 last = names.last_names[_weighted(rng, names.last_cum_weights)]
             else:
                 last = _pick(rng, names.last_names)
+            if last in pools.RU_YO_SPELLINGS and rng.random() < 0.34:
+                last = pools.RU_YO_SPELLINGS[last]
             first_slug, last_slug = self.slug(first), self.slug(last)
             kind = rng.random()
             if company is not None and kind < 0.72:

@@ -13,6 +13,8 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 
+from bench import pools
+
 
 @dataclass(frozen=True)
 class Subjects:
@@ -60,6 +62,21 @@ PAGES: list[Page] = [
         "contact search, common term", "contacts:contact-list", Budget(p50_ms=60), query=lambda s: {"q": s.common_term}
     ),
     Page("contact search, rare term", "contacts:contact-list", Budget(p50_ms=30), query=lambda s: {"q": s.rare_term}),
+    # Russian and Chinese customers (bench.pools): a surname typed without ё finds Королёв too;
+    # one Chinese character goes through the CJK gram index, not the trigram ones.
+    Page(
+        "contact search, Cyrillic term",
+        "contacts:contact-list",
+        Budget(p50_ms=60),
+        query=lambda s: {"q": pools.CYRILLIC_TERM},
+    ),
+    Page(
+        "contact search, Chinese term",
+        "contacts:contact-list",
+        Budget(p50_ms=60),
+        query=lambda s: {"q": pools.CJK_TERM},
+    ),
+    Page("global search, Chinese term", "search", Budget(p50_ms=60), query=lambda s: {"q": pools.CJK_COMPANY_TERM}),
     Page("company list", "contacts:company-list", LIST),
     Page("company 360", "contacts:company-detail", DETAIL, args=lambda s: (s.company_id,)),
     Page("contact 360", "contacts:contact-detail", DETAIL, args=lambda s: (s.contact_id,)),

@@ -11,6 +11,11 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache
 
+from pypinyin import lazy_pinyin
+
+from contacts.matching import name_norm
+from crm.l10n import is_cjk
+
 
 @dataclass(frozen=True)
 class Country:
@@ -177,6 +182,36 @@ COUNTRIES: tuple[Country, ...] = (
         (("São Paulo", "SP", "01###-000"), ("Rio de Janeiro", "RJ", "20###-000")),
         "com.br",
     ),
+    # Russian and Chinese customers, so the benchmark's searches and sorts meet Cyrillic (with
+    # ё written both ways) and Chinese names at scale, as the CRM's users do.
+    Country(
+        "RU",
+        4,
+        "ru_RU",
+        "USD",
+        "7",
+        ("495", "499", "812"),
+        ("916", "903", "926"),
+        10,
+        (
+            ("Москва", "Москва", "10####"),
+            ("Санкт-Петербург", "Санкт-Петербург", "19####"),
+            ("Новосибирск", "Новосибирская область", "630###"),
+        ),
+        "ru",
+    ),
+    Country(
+        "CN",
+        3,
+        "zh_CN",
+        "USD",
+        "86",
+        ("139", "186"),
+        ("138", "159"),
+        11,
+        (("上海", "上海", "200###"), ("北京", "北京", "100###"), ("广州", "广东", "510###")),
+        "cn",
+    ),
 )
 
 INDUSTRIES = (
@@ -201,6 +236,30 @@ INDUSTRIES = (
     "Government",
     "Non-profit",
 )
+
+# Company names as Russian and Chinese customers write them: ООО «Соколов», 华信科技有限公司.
+RU_COMPANY_FORMS = ("ООО «{}»", "АО «{}»", "{} и партнёры", "ИП {}")
+CN_COMPANY_WORDS = ("华信", "中科", "东方", "新华", "恒通", "长城", "金桥", "天成", "海润", "联创", "博远", "瑞丰")
+CN_COMPANY_NOUNS = ("科技", "贸易", "电子", "软件", "物流", "实业", "信息技术", "机械")
+CN_COMPANY_SUFFIXES = ("有限公司", "股份有限公司", "集团")
+
+# Faker's Russian surnames are spelt with е where many people write ё; the generator writes
+# these with ё a third of the time (Королёв, Фёдоров), so a search typed either way is measured.
+RU_YO_SPELLINGS = {
+    name: yo
+    for plain, yo in (
+        ("Соловьев", "Соловьёв"),
+        ("Воробьев", "Воробьёв"),
+        ("Федоров", "Фёдоров"),
+        ("Киселев", "Киселёв"),
+        ("Ковалев", "Ковалёв"),
+        ("Королев", "Королёв"),
+        ("Пономарев", "Пономарёв"),
+        ("Журавлев", "Журавлёв"),
+        ("Семенов", "Семёнов"),
+    )
+    for name, yo in ((plain, yo), (plain + "а", yo + "а"))
+}
 
 COMPANY_SUFFIXES = ("Inc", "LLC", "Group", "Ltd", "GmbH", "SA", "BV", "AB", "Holdings", "Partners", "& Co")
 COMPANY_WORDS = (
@@ -420,10 +479,22 @@ USD_VALUE = {"USD": 1.0, "EUR": 1.08, "GBP": 1.27}
 RARE_LAST_NAME = "Quixleigh"
 # The most frequent surname of the weighted en_US pool: "a common search term".
 COMMON_LAST_NAME = "Smith"
+# The same for the Russian and Chinese customers: a surname typed without ё that finds both
+# spellings (Королев → Королёв, Королева), and the most common Chinese family name, one
+# character, which no trigram can answer.
+CYRILLIC_TERM = "Королев"
+CJK_TERM = "王"
+# A word that many Chinese company names share (华信科技有限公司), for the global search.
+CJK_COMPANY_TERM = "华信"
 
 
 def ascii_slug(value: str) -> str:
-    """``"Müller & Söhne"`` → ``"mullersohne"``: for e-mail local parts and domains."""
+    """``"Müller & Söhne"`` → ``"mullersohne"``, ``"Королёв"`` → ``"korolev"``, ``"王伟"`` →
+    ``"wangwei"``: for e-mail local parts and domains."""
+    if is_cjk(value):
+        value = "".join(lazy_pinyin(value))
+    elif any("\u0400" <= ch <= "\u04ff" for ch in value):
+        value = name_norm(value)  # transliterated: Королёв → korolev
     folded = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
     return "".join(ch for ch in folded.lower() if ch.isalnum())
 

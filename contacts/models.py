@@ -5,9 +5,9 @@ from typing import Self
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
-from django.db.models import F, Func
+from django.db.models import F, Func, Value
 from django.db.models.functions import Collate, Lower
 from django.urls import reverse
 from django.utils import timezone
@@ -101,6 +101,13 @@ def _keys(function: str, *fields: str) -> Func:
 
 
 COMPANY_KEYS = ("name", "domain", "email", "phone")
+
+
+def yo_folded(field: str) -> Func:
+    """The text of ``field`` with ё written as е (SQL ``translate(col, 'ёЁ', 'еЕ')``): the
+    expression the ``*_fold_trgm`` indexes hold, so "Королев" finds Королёв with one index scan
+    whichever way either was typed (``contacts.selectors.fold_yo`` folds the search word)."""
+    return Func(F(field), Value("ёЁ"), Value("еЕ"), function="translate", output_field=models.CharField())
 
 
 def company_match_keys() -> Func:
@@ -198,6 +205,13 @@ class Company(models.Model):
             # left 4 MB lists (270-500 pages) behind: 15 ms per search instead of 1 ms
             # (bench/FINDINGS.md, "GIN pending lists"). A 256 kB limit flushes them sooner.
             GinIndex(fields=["name"], opclasses=["gin_trgm_ops"], name="company_name_trgm", gin_pending_list_limit=256),
+            # The search: the name with ё as е (``yo_folded``); the plain index above serves the
+            # duplicate finder's similarity and the two-character Chinese search.
+            GinIndex(
+                OpClass(yo_folded("name"), name="gin_trgm_ops"),
+                name="company_name_fold_trgm",
+                gin_pending_list_limit=256,
+            ),
             GinIndex(
                 fields=["domain"], opclasses=["gin_trgm_ops"], name="company_domain_trgm", gin_pending_list_limit=256
             ),
@@ -375,9 +389,10 @@ class Contact(models.Model):
             models.Index(fields=["phone"], name="contact_phone"),
             models.Index(fields=["mobile"], name="contact_mobile"),
             models.Index(fields=["external_id"], name="contact_external_id"),
-            GinIndex(fields=["last_name"], opclasses=["gin_trgm_ops"], name="contact_last_name_trgm"),
+            # Names are searched with ё as е (``yo_folded``): one index scan per word and column.
+            GinIndex(OpClass(yo_folded("last_name"), name="gin_trgm_ops"), name="contact_last_name_fold_trgm"),
             GinIndex(fields=["email"], opclasses=["gin_trgm_ops"], name="contact_email_trgm"),
-            GinIndex(fields=["first_name"], opclasses=["gin_trgm_ops"], name="contact_first_name_trgm"),
+            GinIndex(OpClass(yo_folded("first_name"), name="gin_trgm_ops"), name="contact_first_name_fold_trgm"),
             GinIndex(fields=["phone"], opclasses=["gin_trgm_ops"], name="contact_phone_trgm"),
             GinIndex(fields=["mobile"], opclasses=["gin_trgm_ops"], name="contact_mobile_trgm"),
             # A small pending list (64 kB, the least PostgreSQL allows): every search reads the

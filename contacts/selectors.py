@@ -34,11 +34,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_countries import countries
 
-from contacts import (
-    linkage,
-    lookups,  # noqa: F401  (registers __trgm_icontains)
-)
+from contacts import linkage
 from contacts.keyset import SortOption
+from contacts.lookups import TrigramIContains  # also registers __trgm_icontains
 from contacts.matching import reason_label
 from contacts.models import (
     CandidateStatus,
@@ -50,6 +48,7 @@ from contacts.models import (
     MergeRecord,
     RecordKind,
     Tag,
+    yo_folded,
 )
 from contacts.normalize import format_phone, looks_like_phone, normalize_phone, phone_digits
 from crm.l10n import is_cjk, name_collation
@@ -225,25 +224,14 @@ def _phone_q(query: str, *fields: str) -> Q:
     return condition
 
 
-def yo_variants(word: str, limit: int = 4) -> list[str]:
-    """Russian writes ё as е more often than not: "Федор" must find "Фёдор" and back. The word
-    with every ё as е, and with each of its first е as ё (each variant still uses the trigram
-    index; the variants are OR-ed)."""
-    plain = word.replace("ё", "е").replace("Ё", "Е")
-    variants = [word, plain]
-    for i, char in enumerate(plain):
-        if len(variants) >= limit + 2:
-            break
-        if char in "еЕ":
-            variants.append(plain[:i] + ("ё" if char == "е" else "Ё") + plain[i + 1 :])
-    return list(dict.fromkeys(variants))
+def fold_yo(word: str) -> str:
+    """Russian writes ё as е more often than not: "Федор" must find "Фёдор" and back. Both the
+    word and the column (``contacts.models.yo_folded``) are compared with ё as е."""
+    return word.replace("ё", "е").replace("Ё", "Е")
 
 
 def _any_variant(field: str, word: str) -> Q:
-    condition = Q()
-    for variant in yo_variants(word):
-        condition |= Q(**{f"{field}__trgm_icontains": variant})
-    return condition
+    return Q(TrigramIContains(yo_folded(field), fold_yo(word)))
 
 
 class CjkBigrams(Func):
@@ -301,7 +289,7 @@ def _is_all_cjk(word: str) -> bool:
 def contact_search_q(query: str) -> Q:
     """Every word must match a name or an email ("anna petrova", "petrova@"), or a phone.
 
-    Cyrillic е finds ё and back (``yo_variants``); a word of Chinese characters is looked up
+    Cyrillic е finds ё and back (``fold_yo``); a word of Chinese characters is looked up
     in the name as written, family name first ("王", "小明", "王小明"), through the CJK gram
     index: one or two characters make no trigram, so the trigram indexes cannot answer them.
     """

@@ -52,3 +52,34 @@ def test_ye_finds_yo_and_back(owner):
     assert found("Фёдор") == ["Иванов", "Семёнов"]
     assert found("семенов") == ["Семёнов"]
     assert list(Company.objects.filter(company_search_q("полет")).values_list("name", flat=True)) == ["ООО «Полёт»"]
+
+
+def test_a_word_with_several_ye_finds_every_spelling(owner):
+    """ё may stand for any е of the word, typed or stored: "Еремеев" finds Ерёмеев and Ёремеев."""
+    from contacts.models import Contact
+    from contacts.selectors import contact_search_q
+    from contacts.tests.factories import ContactFactory
+
+    for last in ("Ерёмеев", "Ёремеев", "Еремеёв", "Еремин"):
+        ContactFactory(owner=owner, first_name="Пётр", last_name=last)
+    for query in ("еремеев", "ЕРЁМЕЕВ"):
+        found = set(Contact.objects.filter(contact_search_q(query)).values_list("last_name", flat=True))
+        assert found == {"Еремеёв", "Ерёмеев", "Ёремеев"}, query
+
+
+def test_a_cyrillic_name_search_is_one_scan_of_the_folded_indexes(owner):
+    from django.db import connection
+
+    from contacts.models import Contact
+    from contacts.selectors import contact_search_q
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        contacts_plan = Contact.objects.filter(contact_search_q("Королев")).explain()
+        companies_plan = Company.objects.filter(company_search_q("Полет")).explain()
+        cursor.execute("RESET enable_seqscan")
+    assert "contact_last_name_fold_trgm" in contacts_plan
+    assert "contact_first_name_fold_trgm" in contacts_plan
+    assert "company_name_fold_trgm" in companies_plan
+    # One condition per column, not one per spelling of the word.
+    assert contacts_plan.count("Bitmap Index Scan on contact_last_name_fold_trgm") == 1
