@@ -44,6 +44,7 @@ from contacts.normalize import (
 )
 from contacts.selectors import COMPANY_SORTS, CONTACT_SORTS, ListFilters
 from contacts.services import INVALID_PHONE_MESSAGE, contact_address_defaults
+from crm.custom_fields import CustomFieldsFormMixin
 from crm.forms import StrictInputMixin, preload_choices
 from crm.models import User, teams_visible_to, users_visible_to
 from crm.params import id_or_none
@@ -169,8 +170,8 @@ def parse_tags(value: str) -> list[str]:
     return [" ".join(part.split()) for part in value.split(",") if part.strip()]
 
 
-class _CustomerForm(StrictInputMixin, forms.ModelForm):
-    """Shared by both forms: owner choices, tags, email/phone normalisation."""
+class _CustomerForm(CustomFieldsFormMixin, StrictInputMixin, forms.ModelForm):
+    """Shared by both forms: owner choices, tags, email/phone normalisation, custom fields."""
 
     phone_fields: tuple[str, ...] = ()
 
@@ -182,8 +183,8 @@ class _CustomerForm(StrictInputMixin, forms.ModelForm):
     version = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        self.user = user  # before the custom fields are added: a user field offers whom they see
         super().__init__(*args, **kwargs)
-        self.user = user
         self._read_country_names()
         self.fields["owner"].queryset = users_visible_to(user)
         self.fields["owner"].empty_label = None
@@ -263,6 +264,8 @@ class _CustomerForm(StrictInputMixin, forms.ModelForm):
                 fields.insert(fields.index(phones[-1]) + 1, self["keep_phone_as_typed"])
             if fields:
                 result.append((title, fields))
+        if self.custom_field_names:
+            result.append((_("More details"), [self[name] for name in self.custom_field_names]))
         return result
 
     @property
@@ -281,12 +284,15 @@ class _CustomerForm(StrictInputMixin, forms.ModelForm):
         data = {name: self.cleaned_data[name] for name in self._meta.fields}
         data["tag_names"] = self.cleaned_data["tags"]
         data["keep_invalid_phone"] = self.cleaned_data.get("keep_phone_as_typed", False)
+        if self.custom_defs:
+            data["custom"] = self.custom_values()
         if self.instance.pk:
             data["version"] = parse_version(self.cleaned_data.get("version"))
         return data
 
 
 class CompanyForm(_CustomerForm):
+    custom_model = "contacts.company"
     phone_fields = ("phone",)
     fieldsets = [
         (_("Company"), ["name", "domain", "industry", "size"]),
@@ -348,6 +354,7 @@ class BirthDateField(forms.DateField):
 
 
 class ContactForm(_CustomerForm):
+    custom_model = "contacts.contact"
     phone_fields = ("phone", "mobile")
     fieldsets = [
         (_("Person"), ["first_name", "last_name", "title", "company", "birth_date"]),

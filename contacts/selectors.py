@@ -52,6 +52,7 @@ from contacts.models import (
     Tag,
 )
 from contacts.normalize import format_phone, looks_like_phone, normalize_phone, phone_digits
+from crm import custom_fields
 from crm.l10n import is_cjk, name_collation
 from crm.models import User, teams_visible_to
 from crm.params import id_or_none, int_or_none
@@ -565,6 +566,8 @@ def history_entries(obj: Company | Contact, *, user: User | None = None, limit: 
     )
     fields = [f for f in model._meta.concrete_fields if f.editable and f.name not in _HIDDEN_FIELDS and f.name != "id"]
     diffs: list[tuple[Any, Any | None, list[tuple[Any, Any, Any]]]] = []
+    # Custom fields (one JSONB column) are shown field by field, under their labels.
+    custom_changes: dict[int, list[tuple[str, str, str]]] = {}
     related_ids: dict[type[Model], set[int]] = {}
     for index, record in enumerate(records[:limit]):
         previous = records[index + 1] if index + 1 < len(records) else None
@@ -581,6 +584,7 @@ def history_entries(obj: Company | Contact, *, user: User | None = None, limit: 
             new_tags = sorted(name or "?" for name in record.tag_snapshot)
             if old_tags != new_tags:
                 changes.append((model._meta.get_field("tags"), ", ".join(old_tags), ", ".join(new_tags)))
+            custom_changes[record.pk] = custom_fields.history_changes(model, previous.custom, record.custom)
         elif record.history_type != "+":
             continue  # the oldest shown record is not the creation: nothing to compare it with
         diffs.append((record, previous, changes))
@@ -592,7 +596,8 @@ def history_entries(obj: Company | Contact, *, user: User | None = None, limit: 
         names[related] = {o.pk: str(o) for o in qs}
     entries = []
     for record, previous, changes in diffs:
-        if previous is not None and not changes and not record.history_change_reason:
+        extra = [FieldChange(label, old, new) for label, old, new in custom_changes.get(record.pk, [])]
+        if previous is not None and not changes and not extra and not record.history_change_reason:
             continue
         entries.append(
             HistoryEntry(
@@ -603,7 +608,8 @@ def history_entries(obj: Company | Contact, *, user: User | None = None, limit: 
                 changes=[
                     FieldChange(str(f.verbose_name), _display(f, old, names), _display(f, new, names))
                     for f, old, new in changes
-                ],
+                ]
+                + extra,
             )
         )
     return entries

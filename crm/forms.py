@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from crm.i18n import time_zone_names
-from crm.models import CustomField, CustomFieldType, User
+from crm.models import CustomField, CustomFieldType, SavedViewList, Team, User
 from crm.params import MAX_DATE, MAX_ID, MIN_DATE
 
 
@@ -146,3 +146,26 @@ class CustomFieldForm(StrictInputMixin, forms.ModelForm):
         is_choice = kind in (CustomFieldType.CHOICE, CustomFieldType.MULTI_CHOICE)
         self.instance.choices = self.cleaned_data.get("choices_text", []) if is_choice else []
         return super().save(commit=commit)
+
+
+class SavedViewForm(StrictInputMixin, forms.Form):
+    """Save a list's current filters, sort and columns under a name, privately or for a team."""
+
+    list_name = forms.ChoiceField(choices=SavedViewList.choices, widget=forms.HiddenInput)
+    name = forms.CharField(label=_lazy("Name"), max_length=80)
+    query = forms.CharField(required=False, max_length=2000, widget=forms.HiddenInput)
+    columns = forms.CharField(required=False, max_length=2000, widget=forms.HiddenInput)
+    team = forms.ModelChoiceField(
+        label=_lazy("Share with"), queryset=Team.objects.none(), required=False, empty_label=_lazy("Only me")
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = Team.objects.filter(models.Q(members=user) | models.Q(managers=user)).distinct()
+
+    def clean_name(self) -> str:
+        return " ".join(self.cleaned_data["name"].split())
+
+    def clean_columns(self) -> list[str]:
+        raw = self.cleaned_data.get("columns", "")
+        return [part for part in raw.split(",") if re.fullmatch(r"[a-z][a-z0-9_]{0,60}", part)][:40]

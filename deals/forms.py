@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 import contacts.lookups  # noqa: F401 - registers trgm_icontains
 from contacts.forms import offer_only_the_chosen_company, use_fast_inputs, use_fast_select
 from contacts.models import Company, Contact
+from crm.custom_fields import CustomFieldsFormMixin
 from crm.forms import StrictInputMixin, preload_choices
 from crm.models import Team, User, teams_visible_to, users_visible_to
 from crm.params import id_or_none
@@ -42,7 +43,8 @@ class StageChoiceField(forms.ModelChoiceField):
         return f"{obj.pipeline.name} › {obj.name} ({obj.probability}%)"
 
 
-class DealForm(StrictInputMixin, forms.ModelForm):
+class DealForm(CustomFieldsFormMixin, StrictInputMixin, forms.ModelForm):
+    custom_model = "deals.deal"
     version = forms.CharField(widget=forms.HiddenInput, required=False)
     probability = forms.IntegerField(
         label=_("Probability %"),
@@ -78,8 +80,8 @@ class DealForm(StrictInputMixin, forms.ModelForm):
         }
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        self.user = user  # before the custom fields are added: a user field offers whom they see
         super().__init__(*args, **kwargs)
-        self.user = user
         instance: Deal = self.instance
         self.fields["company"].queryset = Company.objects.visible_to(user).filter(
             Q(archived_at__isnull=True) | Q(pk=instance.company_id or 0)
@@ -150,7 +152,14 @@ class DealForm(StrictInputMixin, forms.ModelForm):
         data["probability_is_manual"] = self.cleaned_data["probability_is_manual"]
         if self.fields["amount"].disabled:
             data.pop("amount", None)
+        if self.custom_defs:
+            data["custom"] = self.custom_values()
         return data
+
+    def save(self, commit: bool = True) -> Deal:
+        if self.custom_defs:
+            self.instance.custom = self.custom_values()
+        return super().save(commit=commit)
 
 
 class MoveForm(StrictInputMixin, forms.Form):

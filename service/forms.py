@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from activities.models import ActivityType
 from contacts.forms import offer_only_the_chosen_company
 from contacts.models import Company, Contact
+from crm.custom_fields import CustomFieldsFormMixin
 from crm.forms import StrictInputMixin
 from crm.models import Team, User
 from crm.params import id_or_none
@@ -17,10 +18,11 @@ from service.models import Case, CasePriority, CaseStatus
 from service.selectors import queue_members, queues_for
 
 
-class CaseForm(StrictInputMixin, forms.ModelForm):
+class CaseForm(CustomFieldsFormMixin, StrictInputMixin, forms.ModelForm):
     """Open or edit a case. The queue is one of the user's teams (admins: any); the assignee
     a member or manager of a queue the user works in; the customer a visible company/contact."""
 
+    custom_model = "service.case"
     version = forms.CharField(widget=forms.HiddenInput, required=False)
 
     class Meta:
@@ -29,8 +31,8 @@ class CaseForm(StrictInputMixin, forms.ModelForm):
         widgets = {"description": forms.Textarea(attrs={"rows": 5})}
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        self.user = user  # before the custom fields are added: a user field offers whom they see
         super().__init__(*args, **kwargs)
-        self.user = user
         instance: Case = self.instance
         self.fields["company"].queryset = Company.objects.visible_to(user).filter(
             Q(archived_at__isnull=True) | Q(pk=instance.company_id or 0)
@@ -78,7 +80,10 @@ class CaseForm(StrictInputMixin, forms.ModelForm):
         return cleaned
 
     def service_kwargs(self) -> dict[str, Any]:
-        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+        data = {name: self.cleaned_data[name] for name in self.Meta.fields}
+        if self.custom_defs:
+            data["custom"] = self.custom_values()
+        return data
 
 
 class CaseFilterForm(StrictInputMixin, forms.Form):
