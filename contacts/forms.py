@@ -44,8 +44,9 @@ from contacts.normalize import (
 )
 from contacts.selectors import COMPANY_SORTS, CONTACT_SORTS, ListFilters
 from contacts.services import INVALID_PHONE_MESSAGE, contact_address_defaults
+from crm import custom_fields
 from crm.custom_fields import CustomFieldsFormMixin
-from crm.forms import StrictInputMixin, preload_choices
+from crm.forms import StrictInputMixin, preload_choices, strict_field
 from crm.models import User, teams_visible_to, users_visible_to
 from crm.params import id_or_none
 from crm.versioning import parse_version
@@ -495,9 +496,16 @@ class _ListFilterForm(StrictInputMixin, forms.Form):
     sort = forms.CharField(required=False)
     missing_choices: list[tuple[str, Any]] = []
 
+    custom_model = ""
+
     def __init__(self, data: Any, *, user: User, default_sort: str) -> None:
         super().__init__(data)
         self.default_sort = default_sort
+        self.custom_filter_names = []
+        for name, form_f in custom_fields.filter_form_fields(self.custom_model, user=user).items():
+            strict_field(form_f)
+            self.fields[name] = form_f
+            self.custom_filter_names.append(name)
         self.fields["owner"].queryset = users_visible_to(user)
         self.fields["owner"].empty_label = _("Any owner")
         self.fields["team"].queryset = teams_visible_to(user)
@@ -538,7 +546,12 @@ class _ListFilterForm(StrictInputMixin, forms.Form):
             archived=data.get("archived") == "1",
             missing=data.get("missing", ""),
             invalid_phone=data.get("invalid_phone") == "1",
+            custom=custom_fields.filter_values(self.custom_model, data),
         )
+
+    @property
+    def custom_filter_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.custom_filter_names]
 
     @property
     def sort_key(self) -> str:
@@ -559,6 +572,7 @@ _MISSING_OWNER = ("owner", _("Owner (no longer active)"))
 
 class CompanyFilterForm(_ListFilterForm):
     sorts = COMPANY_SORTS
+    custom_model = "contacts.company"
     segment = forms.ChoiceField(
         label=_("Customer segment"), choices=[("", _("Any segment")), *ValueSegment.choices], required=False
     )
@@ -573,6 +587,7 @@ class CompanyFilterForm(_ListFilterForm):
 
 class ContactFilterForm(_ListFilterForm):
     sorts = CONTACT_SORTS
+    custom_model = "contacts.contact"
     missing_choices = [_MISSING_EMAIL, _MISSING_PHONE, ("company", _("Company")), _MISSING_OWNER]
     company = forms.ModelChoiceField(queryset=Company.objects.none(), required=False, widget=forms.HiddenInput)
 

@@ -344,6 +344,8 @@ class ListFilters:
     # Data quality: "email", "phone", "company" (contacts) or "owner" (owner no longer active).
     missing: str = ""
     invalid_phone: bool = False
+    # Custom field filters: (field, op, value) for ``crm.custom_fields.apply_filters``.
+    custom: list[tuple[Any, str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -359,6 +361,8 @@ def _apply_common_filters(qs: QuerySet, filters: ListFilters) -> QuerySet:
         qs = qs.filter(lifecycle_stage=filters.stage)
     if filters.country:
         qs = qs.filter(country=filters.country)
+    if filters.custom:
+        qs = custom_fields.apply_filters(qs, filters.custom)
     if filters.source:
         qs = qs.filter(source=filters.source)
     tz = timezone.get_current_timezone()
@@ -426,12 +430,12 @@ def contact_list(user: User, filters: ListFilters) -> QuerySet[Contact]:
 _OWNER_NAME = ("owner_id", "owner__username", "owner__first_name", "owner__last_name")
 COMPANY_ROW_FIELDS = (
     *("id", "name", "industry", "domain", "phone", "phone_is_invalid", "country", "lifecycle_stage"),
-    *("value_segment", "archived_at", "created_at", "tag_names", "contact_count", *_OWNER_NAME),
+    *("value_segment", "archived_at", "created_at", "tag_names", "contact_count", *_OWNER_NAME, "custom"),
 )
 CONTACT_ROW_FIELDS = (
     *("id", "first_name", "last_name", "title", "email", "do_not_email", "phone", "mobile", "do_not_call"),
     *("phone_is_invalid", "country", "lifecycle_stage", "archived_at", "created_at", "tag_names", *_OWNER_NAME),
-    *("company_id", "company__name"),
+    *("company_id", "company__name", "custom"),
 )
 
 

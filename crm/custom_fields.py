@@ -499,3 +499,61 @@ def _definition_deleted(sender: type[CustomField], instance: CustomField, **kwar
 
 signals.post_save.connect(_definition_saved, sender=CustomField, dispatch_uid="crm_custom_field_saved")
 signals.post_delete.connect(_definition_deleted, sender=CustomField, dispatch_uid="crm_custom_field_deleted")
+
+
+# --- List columns ---------------------------------------------------------------------------
+
+
+class CustomCells:
+    """``<td>``s of custom field columns for a page of list rows (``ListRow``s or instances
+    with ``custom``): the definitions read once, the names behind user fields in one query."""
+
+    def __init__(self, model: Any, columns: list[str], rows: list[Any]) -> None:
+        from crm.html import escape
+
+        self.escape = escape
+        wanted = {key.removeprefix(FIELD_PREFIX) for key in columns if key.startswith(FIELD_PREFIX)}
+        self.defs = {d.form_name: d for d in fields_for(model) if d.key in wanted}
+        users = [d for d in self.defs.values() if d.field_type == CustomFieldType.USER]
+        self.names = user_names(user_ids(users, [getattr(row, "custom", None) for row in rows])) if users else {}
+
+    def cell(self, row: Any, key: str) -> str:
+        defn = self.defs.get(key)
+        if defn is None:
+            return "<td></td>"  # a column of a field since made inactive
+        stored = (getattr(row, "custom", None) or {}).get(defn.key)
+        text = self.escape(display_value(defn, stored, self.names))
+        if defn.field_type == CustomFieldType.URL and text:
+            link = f'<a href="{text}" rel="noopener noreferrer">{text}</a>'
+            return f'<td class="text-truncate" style="max-width: 14rem">{link}</td>'
+        align = (
+            ' class="text-end text-nowrap"'
+            if defn.field_type in (CustomFieldType.NUMBER, CustomFieldType.MONEY)
+            else ""
+        )
+        if defn.field_type == CustomFieldType.DATE:
+            align = ' class="text-nowrap"'
+        return f"<td{align}>{text}</td>"
+
+
+def list_columns(model: Any) -> list[tuple[str, str]]:
+    """(column key, label) of the custom fields a list may show: ``cf_<key>``."""
+    return [(d.form_name, d.label) for d in fields_for(model)]
+
+
+def export_value(defn: FieldDef, stored: Any, usernames: dict[int, str]) -> str:
+    """A stored value as an export cell the import reads back."""
+    if stored is None:
+        return ""
+    if defn.field_type == CustomFieldType.BOOLEAN:
+        return "yes" if stored else "no"
+    if defn.field_type == CustomFieldType.MULTI_CHOICE:
+        return ", ".join(str(v) for v in stored) if isinstance(stored, list) else str(stored)
+    if defn.field_type == CustomFieldType.USER:
+        return usernames.get(stored, "")
+    return str(stored)
+
+
+def all_user_names() -> dict[int, str]:
+    """Usernames of every user (exports write users by username, which the import reads)."""
+    return dict(User.objects.values_list("pk", "username"))

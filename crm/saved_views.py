@@ -64,6 +64,11 @@ class ListState:
         return params.urlencode()
 
     @property
+    def hidden_params(self) -> list[tuple[str, str]]:
+        """The effective filters and sort as (name, value) pairs, for a form that keeps them."""
+        return [(name, value) for name, values in self.params.lists() if name not in TRANSIENT for value in values]
+
+    @property
     def columns_csv(self) -> str:
         return ",".join(self.columns)
 
@@ -140,7 +145,10 @@ def list_state(request: HttpRequest, list_name: str, *, columns: list[Column]) -
             state.redirect = HttpResponseRedirect(f"{request.path}?{urlencode({'view': last})}")
             return state
     if "cols" in get:
-        state.columns = _parse_columns(clean_text(get.get("cols"), name="cols", max_length=2000), columns)
+        raw = ",".join(
+            clean_text(value, name="cols", max_length=100) for value in get.getlist("cols")[: MAX_COLUMNS + 1]
+        )
+        state.columns = _parse_columns(raw, columns)
     state.views = list(views_visible_to(user, list_name).select_related("team").order_by("name", "id"))
     state.share_teams = share_teams_for(user)
     return state
