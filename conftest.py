@@ -103,3 +103,14 @@ def manager_client(manager):
 @pytest.fixture
 def admin_client(admin_user):
     return _client_for(admin_user)
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_custom_fields():
+    """The custom field definitions are cached in the shared cache; a test's rolled-back
+    definitions must not outlive it."""
+    from crm.custom_fields import forget_definitions
+
+    forget_definitions()
+    yield
+    forget_definitions()
