@@ -190,3 +190,18 @@ def saved_view_delete(*, actor: User, view: SavedView) -> None:
 
 
 SHARE_PRIVATE = _("Only me")
+
+
+def columns_for(builtin: list[tuple[str, Any]], model: str | None = None) -> list[Column]:
+    """A list's pickable columns: its built-in ones (key, label) shown by default, then the
+    custom fields of ``model``, hidden until picked."""
+    from crm import custom_fields
+
+    extra = custom_fields.list_columns(model) if model else []
+    return [Column(key, label) for key, label in builtin] + [Column(key, label, default=False) for key, label in extra]
+
+
+def header_cells(state: ListState, *, end: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The header cells of the shown columns (``end``: keys of right-aligned columns)."""
+    labels = {c.key: c.label for c in state.all_columns}
+    return [{"key": key, "label": labels.get(key, ""), "end": key in end} for key in state.columns]

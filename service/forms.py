@@ -10,8 +10,9 @@ from django.utils.translation import gettext_lazy as _
 from activities.models import ActivityType
 from contacts.forms import offer_only_the_chosen_company
 from contacts.models import Company, Contact
+from crm import custom_fields
 from crm.custom_fields import CustomFieldsFormMixin
-from crm.forms import StrictInputMixin
+from crm.forms import StrictInputMixin, strict_field
 from crm.models import Team, User
 from crm.params import id_or_none
 from service.models import Case, CasePriority, CaseStatus
@@ -111,6 +112,9 @@ class CaseFilterForm(StrictInputMixin, forms.Form):
             ("me", _("Me")),
             ("none", _("Unassigned")),
         ]
+        for name, form_f in custom_fields.filter_form_fields("service.case", user=user).items():
+            strict_field(form_f)
+            self.fields[name] = form_f
         for name, field in self.fields.items():
             if name == "breached":
                 field.widget.attrs["class"] = "form-check-input"
@@ -140,7 +144,7 @@ class CaseFilterForm(StrictInputMixin, forms.Form):
             qs = qs.filter(assignee__isnull=True)
         if f.get("breached"):
             qs = qs.filter(sla_breached=True)
-        return qs
+        return custom_fields.apply_filters(qs, custom_fields.filter_values("service.case", f))
 
 
 # A case leaves "new" for good: its first move out of it is its first response.
