@@ -322,3 +322,23 @@ def test_clean_values_reads_import_and_api_spellings(owner):
     )
     assert values == {"yes": True, "tags": ["a", "c"], "n": 1234.5, "who": owner.pk, "site": "https://example.com"}
     assert custom_fields.display_value(custom_fields.field_for("contacts.contact", "n"), 1234.5) == "1,234.50"
+
+
+def test_the_settings_page_is_for_admins(admin_client, owner_client, region):
+    assert owner_client.get(reverse("custom-field-list")).status_code == 403
+    assert owner_client.post(reverse("custom-field-create"), {"label": "X"}).status_code == 403
+    page = admin_client.get(reverse("custom-field-list")).content.decode()
+    assert "Region" in page and "EMEA, Americas, APAC" in page
+    response = admin_client.post(
+        reverse("custom-field-create"),
+        {"model": "deals.deal", "label": "Budget approved", "field_type": "boolean", "position": 1, "is_active": "on"},
+    )
+    assert response.status_code == 302
+    assert CustomField.objects.get(model="deals.deal").key == "budget_approved"
+    response = admin_client.post(
+        reverse("custom-field-edit", args=[region.pk]),
+        {"label": "Sales region", "choices_text": "EMEA\nAPAC", "position": 1, "is_active": "on"},
+    )
+    assert response.status_code == 302
+    region.refresh_from_db()
+    assert (region.label, region.key, region.choices) == ("Sales region", "region", ["EMEA", "APAC"])
