@@ -342,3 +342,16 @@ def test_the_settings_page_is_for_admins(admin_client, owner_client, region):
     assert response.status_code == 302
     region.refresh_from_db()
     assert (region.label, region.key, region.choices) == ("Sales region", "region", ["EMEA", "APAC"])
+
+
+def test_a_merge_keeps_the_losers_values_where_the_survivor_has_none_and_undo_restores(owner, region, renewal):
+    from contacts.merge import merge_undo, records_merge
+
+    survivor = CompanyFactory(owner=owner, custom={"region": "EMEA"})
+    loser = CompanyFactory(owner=owner, custom={"region": "APAC", "contract_renewal_date": "2027-03-31"})
+    record = records_merge(actor=owner, survivor=survivor, loser=loser, choices={})
+    survivor.refresh_from_db()
+    assert survivor.custom == {"region": "EMEA", "contract_renewal_date": "2027-03-31"}
+    merge_undo(actor=owner, record=record)
+    survivor.refresh_from_db()
+    assert survivor.custom == {"region": "EMEA"}
