@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from crm.i18n import time_zone_names
-from crm.models import CustomField, CustomFieldType, SavedViewList, Team, User
+from crm.models import CustomField, CustomFieldType, SavedViewList, Team, User, teams_visible_to
 from crm.params import MAX_DATE, MAX_ID, MIN_DATE
 
 
@@ -161,7 +161,8 @@ class SavedViewForm(StrictInputMixin, forms.Form):
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["team"].queryset = Team.objects.filter(models.Q(members=user) | models.Q(managers=user)).distinct()
+        # A team the user belongs to or manages (admins: any team), as the list's menu offers.
+        self.fields["team"].queryset = teams_visible_to(user)
 
     def clean_name(self) -> str:
         return " ".join(self.cleaned_data["name"].split())

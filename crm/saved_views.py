@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponseRedirect, QueryDict
 from django.utils.translation import gettext_lazy as _
 
@@ -100,11 +100,6 @@ def saved_view_for_user(user: User, pk: int, *, write: bool = False) -> SavedVie
     return view
 
 
-def share_teams_for(user: User) -> list[Team]:
-    """Teams a user may share a view with: those they belong to or manage."""
-    return list(Team.objects.filter(Q(members=user) | Q(managers=user)).distinct().order_by("name"))
-
-
 def _parse_columns(raw: str, all_columns: list[Column]) -> list[str]:
     known = {c.key for c in all_columns}
     chosen = [key for key in raw.split(",") if key in known]
@@ -115,21 +110,31 @@ def list_state(request: HttpRequest, list_name: str, *, columns: list[Column]) -
     """Resolve ``?view=`` and the remembered view of ``list_name`` for this request.
 
     The returned ``params`` replace ``request.GET`` for the list's filter form; ``redirect`` is
-    set when the user came back to the bare list and a remembered view should open.
+    set when the user came back to the bare list and a remembered view should open. One query
+    (the menu of views, each flagged when it is the remembered one) and, when a view is opened
+    that was not the remembered one, one upsert.
     """
     user = request.user
     get = request.GET
     raw_view = get.get("view", "")
     default_columns = [c.key for c in columns if c.default]
     state = ListState(list_name=list_name, params=get.copy(), columns=default_columns, all_columns=columns)
-    view = None
+    view_id = parse_id(raw_view, name="view") if raw_view and raw_view != "all" else None
+    remembered = LastListView.objects.filter(user=user, list_name=list_name, view=OuterRef("pk"))
+    state.views = list(
+        views_visible_to(user, list_name)
+        .select_related("team")
+        .annotate(is_last=Exists(remembered))
+        .order_by("name", "id")
+    )
+    state.share_teams = list(user.visible_teams)
     if raw_view == "all":
         LastListView.objects.filter(user=user, list_name=list_name).delete()
         state.params.pop("view")
-    elif raw_view:
-        view = saved_view_for_user(user, parse_id(raw_view, name="view"))
-        if view.list_name != list_name:
-            raise Http404
+    elif view_id is not None:
+        view = next((v for v in state.views if v.pk == view_id), None)
+        if view is None:
+            raise Http404  # not this user's, not their team's, or another list's
         # The view's query first; anything in the URL besides refines it (sort links, paging).
         params = QueryDict(view.query, mutable=True)
         for name, values in get.lists():
@@ -138,19 +143,22 @@ def list_state(request: HttpRequest, list_name: str, *, columns: list[Column]) -
         state.params = params
         state.view = view
         state.columns = _parse_columns(",".join(view.columns), columns) or default_columns
-        LastListView.objects.update_or_create(user=user, list_name=list_name, defaults={"view": view})
+        if not view.is_last:
+            LastListView.objects.bulk_create(
+                [LastListView(user=user, list_name=list_name, view=view)],
+                update_conflicts=True,
+                unique_fields=["user", "list_name"],
+                update_fields=["view"],
+            )
     elif not get:
-        last = LastListView.objects.filter(user=user, list_name=list_name).values_list("view_id", flat=True).first()
-        if last is not None and views_visible_to(user, list_name).filter(pk=last).exists():
-            state.redirect = HttpResponseRedirect(f"{request.path}?{urlencode({'view': last})}")
+        last = next((v for v in state.views if v.is_last), None)
+        if last is not None:
+            state.redirect = HttpResponseRedirect(f"{request.path}?{urlencode({'view': last.pk})}")
             return state
     if "cols" in get:
-        raw = ",".join(
-            clean_text(value, name="cols", max_length=100) for value in get.getlist("cols")[: MAX_COLUMNS + 1]
-        )
+        values = get.getlist("cols")[: MAX_COLUMNS + 1]
+        raw = ",".join(clean_text(value, name="cols", max_length=100) for value in values)
         state.columns = _parse_columns(raw, columns)
-    state.views = list(views_visible_to(user, list_name).select_related("team").order_by("name", "id"))
-    state.share_teams = share_teams_for(user)
     return state
 
 
@@ -176,6 +184,12 @@ def saved_view_save(
         params.pop(transient, None)
     if view is None:
         view = SavedView(owner=actor, list_name=list_name)
+    if (
+        team is not None
+        and not actor.is_admin
+        and not Team.objects.filter(Q(members=actor) | Q(managers=actor), pk=team.pk).exists()
+    ):
+        raise ValueError("a view is shared with one of its owner's teams")
     view.name = name
     view.query = params.urlencode()
     view.columns = columns
