@@ -103,3 +103,18 @@ def manager_client(manager):
 @pytest.fixture
 def admin_client(admin_user):
     return _client_for(admin_user)
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_custom_fields():
+    """The custom field definitions are cached in the shared cache; a test's rolled-back
+    definitions must not outlive it."""
+    from django.core.cache import cache
+
+    from crm.custom_fields import _CACHE_KEY, forget_definitions
+
+    # A test starts with no custom field, as the cache now says (pages' query counts stay as
+    # in production, where the definitions are cached); creating one forgets it.
+    cache.set(_CACHE_KEY, {}, 3600)
+    yield
+    forget_definitions()

@@ -23,6 +23,7 @@ from contacts.models import Company, Contact
 from crm.home import home_panels
 from crm.models import teams_visible_to, users_visible_to
 from crm.params import optional_date, optional_id, parse_choice, safe_next
+from crm.saved_views import list_state
 from crm.versioning import VersionConflict
 from deals.models import Deal
 
@@ -31,8 +32,13 @@ from deals.models import Deal
 
 @require_GET
 def activity_list(request: HttpRequest) -> HttpResponse:
-    form = ActivityFilterForm(request.GET or None, user=request.user)
-    filters = form.filters() if request.GET else {}
+    # Saved views keep the filters and sort (the activity list has no columns to pick).
+    state = list_state(request, "activities", columns=[])
+    if state.redirect:
+        return state.redirect
+    params = state.params
+    form = ActivityFilterForm(params or None, user=request.user)
+    filters = form.filters() if params else {}
     qs = Activity.objects.all()
     if "owner" in filters and request.user.can_read_owner(filters["owner"].pk):
         # One visible assignee (e.g. a "Show all" link of My day): ``visible_to`` adds nothing
@@ -84,6 +90,7 @@ def activity_list(request: HttpRequest) -> HttpResponse:
             "company": company,
             "querystring": querystring.urlencode(),
             "now": now,
+            "views": state,
         },
     )
 

@@ -18,6 +18,7 @@ from contacts.models import Company, CompanySize, Contact, LifecycleStage, Sourc
 from contacts.normalize import domain_from_website, normalize_email, normalize_phone
 from crm.demo import DemoPeople
 from crm.l10n import is_cjk
+from crm.models import CustomField, CustomFieldModel, CustomFieldType
 
 DEMO_PREFIX = "demo-"
 TAGS = ["vip", "partner", "newsletter", "trade-show-2026", "enterprise", "smb", "churn-risk", "reseller"]
@@ -197,6 +198,52 @@ def _phone(rng: random.Random, country: str) -> str:
 
 
 def seed(*, people: DemoPeople) -> None:
+    _seed_records(people=people)
+    _seed_custom_fields()
+
+
+# The custom fields issue #19 asks for, as an admin would define them (crm.custom_fields).
+DEMO_REGIONS = {"RU": "EMEA", "DE": "EMEA", "GB": "EMEA", "US": "Americas", "CN": "APAC"}
+
+
+def _seed_custom_fields() -> None:
+    """ "Region" (one choice) and "Contract renewal date" on companies, filled in on the demo
+    companies that have no value yet: running it again changes nothing."""
+    region, _created = CustomField.objects.get_or_create(
+        model=CustomFieldModel.COMPANY,
+        key="region",
+        defaults={
+            "label": "Region",
+            "field_type": CustomFieldType.CHOICE,
+            "choices": ["EMEA", "Americas", "APAC"],
+            "help_text": "The sales region that covers the company.",
+            "position": 1,
+        },
+    )
+    CustomField.objects.get_or_create(
+        model=CustomFieldModel.COMPANY,
+        key="contract_renewal_date",
+        defaults={
+            "label": "Contract renewal date",
+            "field_type": CustomFieldType.DATE,
+            "help_text": "When the current contract is up for renewal.",
+            "position": 2,
+        },
+    )
+    today = timezone.localdate()
+    changed = []
+    for company in Company.objects.filter(external_id__startswith=DEMO_PREFIX).exclude(custom__has_key="region"):
+        custom = dict(company.custom or {})
+        custom["region"] = DEMO_REGIONS.get(str(company.country), "EMEA")
+        if company.lifecycle_stage == LifecycleStage.CUSTOMER:
+            # Spread over the coming year, the same dates on every run for the same company.
+            custom["contract_renewal_date"] = (today + timedelta(days=(company.pk * 37) % 365)).isoformat()
+        company.custom = custom
+        changed.append(company)
+    Company.objects.bulk_update(changed, ["custom"], batch_size=500)
+
+
+def _seed_records(*, people: DemoPeople) -> None:
     if Company.objects.filter(external_id__startswith=DEMO_PREFIX).exists():
         return
     rng = random.Random(42)

@@ -44,7 +44,9 @@ from contacts.normalize import (
 )
 from contacts.selectors import COMPANY_SORTS, CONTACT_SORTS, ListFilters
 from contacts.services import INVALID_PHONE_MESSAGE, contact_address_defaults
-from crm.forms import StrictInputMixin, preload_choices
+from crm import custom_fields
+from crm.custom_fields import CustomFieldsFormMixin
+from crm.forms import StrictInputMixin, preload_choices, strict_field
 from crm.models import User, teams_visible_to, users_visible_to
 from crm.params import id_or_none
 from crm.versioning import parse_version
@@ -169,8 +171,8 @@ def parse_tags(value: str) -> list[str]:
     return [" ".join(part.split()) for part in value.split(",") if part.strip()]
 
 
-class _CustomerForm(StrictInputMixin, forms.ModelForm):
-    """Shared by both forms: owner choices, tags, email/phone normalisation."""
+class _CustomerForm(CustomFieldsFormMixin, StrictInputMixin, forms.ModelForm):
+    """Shared by both forms: owner choices, tags, email/phone normalisation, custom fields."""
 
     phone_fields: tuple[str, ...] = ()
 
@@ -182,8 +184,8 @@ class _CustomerForm(StrictInputMixin, forms.ModelForm):
     version = forms.CharField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        self.user = user  # before the custom fields are added: a user field offers whom they see
         super().__init__(*args, **kwargs)
-        self.user = user
         self._read_country_names()
         self.fields["owner"].queryset = users_visible_to(user)
         self.fields["owner"].empty_label = None
@@ -263,6 +265,8 @@ class _CustomerForm(StrictInputMixin, forms.ModelForm):
                 fields.insert(fields.index(phones[-1]) + 1, self["keep_phone_as_typed"])
             if fields:
                 result.append((title, fields))
+        if self.custom_field_names:
+            result.append((_("More details"), [self[name] for name in self.custom_field_names]))
         return result
 
     @property
@@ -281,12 +285,15 @@ class _CustomerForm(StrictInputMixin, forms.ModelForm):
         data = {name: self.cleaned_data[name] for name in self._meta.fields}
         data["tag_names"] = self.cleaned_data["tags"]
         data["keep_invalid_phone"] = self.cleaned_data.get("keep_phone_as_typed", False)
+        if self.custom_defs:
+            data["custom"] = self.custom_values()
         if self.instance.pk:
             data["version"] = parse_version(self.cleaned_data.get("version"))
         return data
 
 
 class CompanyForm(_CustomerForm):
+    custom_model = "contacts.company"
     phone_fields = ("phone",)
     fieldsets = [
         (_("Company"), ["name", "domain", "industry", "size"]),
@@ -348,6 +355,7 @@ class BirthDateField(forms.DateField):
 
 
 class ContactForm(_CustomerForm):
+    custom_model = "contacts.contact"
     phone_fields = ("phone", "mobile")
     fieldsets = [
         (_("Person"), ["first_name", "last_name", "title", "company", "birth_date"]),
@@ -488,9 +496,16 @@ class _ListFilterForm(StrictInputMixin, forms.Form):
     sort = forms.CharField(required=False)
     missing_choices: list[tuple[str, Any]] = []
 
+    custom_model = ""
+
     def __init__(self, data: Any, *, user: User, default_sort: str) -> None:
         super().__init__(data)
         self.default_sort = default_sort
+        self.custom_filter_names = []
+        for name, form_f in custom_fields.filter_form_fields(self.custom_model, user=user).items():
+            strict_field(form_f)
+            self.fields[name] = form_f
+            self.custom_filter_names.append(name)
         self.fields["owner"].queryset = users_visible_to(user)
         self.fields["owner"].empty_label = _("Any owner")
         self.fields["team"].queryset = teams_visible_to(user)
@@ -531,7 +546,12 @@ class _ListFilterForm(StrictInputMixin, forms.Form):
             archived=data.get("archived") == "1",
             missing=data.get("missing", ""),
             invalid_phone=data.get("invalid_phone") == "1",
+            custom=custom_fields.filter_values(self.custom_model, data),
         )
+
+    @property
+    def custom_filter_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.custom_filter_names]
 
     @property
     def sort_key(self) -> str:
@@ -552,6 +572,7 @@ _MISSING_OWNER = ("owner", _("Owner (no longer active)"))
 
 class CompanyFilterForm(_ListFilterForm):
     sorts = COMPANY_SORTS
+    custom_model = "contacts.company"
     segment = forms.ChoiceField(
         label=_("Customer segment"), choices=[("", _("Any segment")), *ValueSegment.choices], required=False
     )
@@ -566,6 +587,7 @@ class CompanyFilterForm(_ListFilterForm):
 
 class ContactFilterForm(_ListFilterForm):
     sorts = CONTACT_SORTS
+    custom_model = "contacts.contact"
     missing_choices = [_MISSING_EMAIL, _MISSING_PHONE, ("company", _("Company")), _MISSING_OWNER]
     company = forms.ModelChoiceField(queryset=Company.objects.none(), required=False, widget=forms.HiddenInput)
 

@@ -49,6 +49,7 @@ from contacts.imports import (
 from contacts.models import Company, Contact, ImportJob, ImportKind, ImportRowError, ImportState, Source
 from contacts.services import CONTACT_ADDRESS_FROM_COMPANY, tags_get_or_create
 from contacts.signals import customer_events
+from crm import custom_fields
 from crm.bulk import copy_history, copy_instances, copy_update
 from crm.models import SecurityEventKind, User, users_visible_to
 from crm.security import security_event_record
@@ -882,6 +883,8 @@ def _new_record(
         record.company_id = company_id
         record._import_company = new_company  # linked once the company has an id
     record._import_line = row.line
+    if row.custom:
+        record.custom = dict(row.custom)
     if row.tags:
         plan.tags[id(record)] = row.tags
     return record
@@ -929,6 +932,16 @@ def _apply_changes(
     if {"phone", "mobile"} & set(changed):
         record.phone_is_invalid = row.phone_invalid
         changed.append("phone_is_invalid")
+    if row.custom:
+        # Custom fields follow the same rule: "fill" only sets the ones without a value.
+        custom = dict(record.custom or {})
+        for key, value in row.custom.items():
+            if custom.get(key) != value and (mode != "fill" or key not in custom):
+                custom[key] = value
+        if custom != (record.custom or {}):
+            before["custom"] = ""
+            record.custom = custom
+            changed.append("custom")
     new_tags = row.tags
     if new_tags:
         # Tags prefetched with the record (the mapping has a tags column): only new ones count.
@@ -959,6 +972,9 @@ def _shown(record: Model, name: str) -> str:
     """A changed field's new value as the preview shows it."""
     if name == "company" and getattr(record, "_import_company", None) is not None:
         return str(record._import_company)
+    if name == "custom":
+        values = custom_fields.display_values(record, record.custom)
+        return "; ".join(f"{defn.label}: {text}" for defn, text in values if text)
     return str(getattr(record, name, ""))
 
 

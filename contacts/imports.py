@@ -38,6 +38,7 @@ from contacts.normalize import (
     normalize_postcode,
     parse_date_text,
 )
+from crm import custom_fields
 from crm.exports import unescape_cell
 from crm.params import int_or_none
 
@@ -676,8 +677,23 @@ COMPANY_TARGETS: tuple[Target, ...] = (
 )
 
 
+def custom_targets(kind: str) -> tuple[Target, ...]:
+    """The active custom fields of the kind's model, as targets ``cf_<key>`` recognised by their
+    label and key (after the built-in fields: a "Region" column is the address region first)."""
+    model = "contacts.company" if kind == ImportKind.COMPANIES else "contacts.contact"
+    return tuple(
+        Target(
+            defn.form_name,
+            gettext_lazy("%(label)s (custom field)") % {"label": defn.label},
+            (defn.label, defn.key),
+        )
+        for defn in custom_fields.fields_for(model)
+    )
+
+
 def targets_for(kind: str) -> tuple[Target, ...]:
-    return COMPANY_TARGETS if kind == ImportKind.COMPANIES else CONTACT_TARGETS
+    builtin = COMPANY_TARGETS if kind == ImportKind.COMPANIES else CONTACT_TARGETS
+    return builtin + custom_targets(kind)
 
 
 def guess_mapping(headers: list[str], kind: str) -> dict[str, str]:
@@ -686,19 +702,21 @@ def guess_mapping(headers: list[str], kind: str) -> dict[str, str]:
     Each target takes at most one column (the first that names it); unknown headers are
     ignored until the user maps them.
     """
-    lookup: dict[str, str] = {}
+    # Every target a header may name, in order: a second "Region" column (as the export
+    # writes a custom field labelled like a built-in one) goes to the next one.
+    lookup: dict[str, list[str]] = {}
     for target in targets_for(kind):
         for synonym in (target.name, *target.synonyms):
-            lookup.setdefault(header_key(synonym), target.name)
+            names = lookup.setdefault(header_key(synonym), [])
+            if target.name not in names:
+                names.append(target.name)
     mapping: dict[str, str] = {}
     taken: set[str] = set()
     for index, header in enumerate(headers):
-        target = lookup.get(header_key(header), IGNORE)
-        if target and target not in taken:
+        target = next((name for name in lookup.get(header_key(header), []) if name not in taken), IGNORE)
+        if target:
             taken.add(target)
-            mapping[str(index)] = target
-        else:
-            mapping[str(index)] = IGNORE
+        mapping[str(index)] = target
     return mapping
 
 
@@ -867,6 +885,7 @@ class RowValues:
     company_name: str = ""
     company_domain: str = ""
     phone_invalid: bool = False
+    custom: dict[str, Any] = field(default_factory=dict)  # custom field key → stored value
 
 
 class RowError(ValueError):
@@ -951,6 +970,24 @@ def clean_row(
             if value:
                 fields[name] = value
     row = RowValues(line=line, fields=fields)
+    custom_raw = {
+        name.removeprefix(custom_fields.FIELD_PREFIX): value
+        for name, value in raw.items()
+        if name.startswith(custom_fields.FIELD_PREFIX) and value.strip()
+    }
+    if custom_raw:
+        model = "contacts.company" if kind == ImportKind.COMPANIES else "contacts.contact"
+        with problems:
+            try:
+                # ``current={}``: only the mapped, non-empty cells are checked and kept.
+                row.custom = custom_fields.clean_values(model, custom_raw, current={})
+            except ValidationError as exc:
+                labels = {d.key: d.label for d in custom_fields.fields_for(model)}
+                raise RowError(
+                    " ".join(
+                        f"{labels.get(key, key)}: {' '.join(messages)}" for key, messages in exc.message_dict.items()
+                    )
+                ) from None
 
     if kind == ImportKind.CONTACTS:
         with problems:

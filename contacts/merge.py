@@ -206,10 +206,13 @@ def records_merge(
         if seen is not None and record.version != seen:
             raise VersionConflict(instance=record, changes=[], changed_by=None)
 
-    before = {name: _raw(survivor, name) for name in MERGE_FIELDS[kind]}
+    # Custom fields: the survivor's values, and the loser's where the survivor has none
+    # (recorded like the chosen fields, so an undo puts them back).
+    before = {name: _raw(survivor, name) for name in (*MERGE_FIELDS[kind], "custom")}
     for name, side in choices.items():
-        if name in before and side == "loser":
+        if name in before and name != "custom" and side == "loser":
             _set_raw(survivor, name, _raw(loser, name))
+    survivor.custom = {**(loser.custom or {}), **(survivor.custom or {})}
     if kind == RecordKind.CONTACT and survivor.company_id != before["company"]:
         survivor.company = Company.objects.filter(pk=survivor.company_id).first()
     survivor_tag_ids = set(survivor.tags.order_by("pk").values_list("pk", flat=True))
@@ -233,7 +236,7 @@ def records_merge(
         tags=list(Tag.objects.filter(pk__in=survivor_tag_ids | set(added_tag_ids))),
         created=False,
     )
-    after = {name: _raw(survivor, name) for name in MERGE_FIELDS[kind]}
+    after = {name: _raw(survivor, name) for name in (*MERGE_FIELDS[kind], "custom")}
     changed = [name for name in before if before[name] != after[name]]
 
     loser.archived_at = timezone.now()

@@ -147,6 +147,8 @@ class Company(models.Model):
     value_segment = models.CharField(
         _("customer segment"), max_length=12, choices=ValueSegment.choices, blank=True, editable=False
     )
+    # Admin-defined fields (crm.custom_fields): key -> JSON value; GIN-indexed for filters.
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True, editable=False)
     # Optimistic locking: every write bumps it; a form posted with an older value conflicts.
     version = models.PositiveIntegerField(default=1, editable=False)
 
@@ -167,6 +169,7 @@ class Company(models.Model):
             models.CheckConstraint(condition=models.Q(completeness__lte=100), name="company_completeness_max_100"),
         ]
         indexes = [
+            GinIndex(fields=["custom"], opclasses=["jsonb_path_ops"], name="company_custom"),  # crm.custom_fields
             models.Index(fields=["owner", "name", "id"], name="company_owner_name"),
             models.Index(Lower("name"), "id", name="company_lower_name"),
             # The list sorted by name in each reader's collation (contacts.selectors.company_sorts).
@@ -337,6 +340,8 @@ class Contact(models.Model):
     # by the import and by the nightly refresh; GIN-indexed for the form's live check.
     dedupe_keys = ArrayField(models.TextField(), default=list, blank=True, editable=False)
 
+    # Admin-defined fields (crm.custom_fields): key -> JSON value; GIN-indexed for filters.
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True, editable=False)
     # Optimistic locking: every write bumps it; a form posted with an older value conflicts.
     version = models.PositiveIntegerField(default=1, editable=False)
 
@@ -351,6 +356,7 @@ class Contact(models.Model):
             models.CheckConstraint(condition=models.Q(completeness__lte=100), name="contact_completeness_max_100"),
         ]
         indexes = [
+            GinIndex(fields=["custom"], opclasses=["jsonb_path_ops"], name="contact_custom"),  # crm.custom_fields
             models.Index(fields=["owner", "last_name", "first_name", "id"], name="contact_owner_name"),
             models.Index(Lower("last_name"), Lower("first_name"), "id", name="contact_lower_name"),
             *(

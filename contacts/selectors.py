@@ -51,6 +51,7 @@ from contacts.models import (
     yo_folded,
 )
 from contacts.normalize import format_phone, looks_like_phone, normalize_phone, phone_digits
+from crm import custom_fields
 from crm.l10n import is_cjk, name_collation
 from crm.models import User, teams_visible_to
 from crm.params import id_or_none, int_or_none
@@ -331,6 +332,8 @@ class ListFilters:
     # Data quality: "email", "phone", "company" (contacts) or "owner" (owner no longer active).
     missing: str = ""
     invalid_phone: bool = False
+    # Custom field filters: (field, op, value) for ``crm.custom_fields.apply_filters``.
+    custom: list[tuple[Any, str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -346,6 +349,8 @@ def _apply_common_filters(qs: QuerySet, filters: ListFilters) -> QuerySet:
         qs = qs.filter(lifecycle_stage=filters.stage)
     if filters.country:
         qs = qs.filter(country=filters.country)
+    if filters.custom:
+        qs = custom_fields.apply_filters(qs, filters.custom)
     if filters.source:
         qs = qs.filter(source=filters.source)
     tz = timezone.get_current_timezone()
@@ -413,12 +418,12 @@ def contact_list(user: User, filters: ListFilters) -> QuerySet[Contact]:
 _OWNER_NAME = ("owner_id", "owner__username", "owner__first_name", "owner__last_name")
 COMPANY_ROW_FIELDS = (
     *("id", "name", "industry", "domain", "phone", "phone_is_invalid", "country", "lifecycle_stage"),
-    *("value_segment", "archived_at", "created_at", "tag_names", "contact_count", *_OWNER_NAME),
+    *("value_segment", "archived_at", "created_at", "tag_names", "contact_count", *_OWNER_NAME, "custom"),
 )
 CONTACT_ROW_FIELDS = (
     *("id", "first_name", "last_name", "title", "email", "do_not_email", "phone", "mobile", "do_not_call"),
     *("phone_is_invalid", "country", "lifecycle_stage", "archived_at", "created_at", "tag_names", *_OWNER_NAME),
-    *("company_id", "company__name"),
+    *("company_id", "company__name", "custom"),
 )
 
 
@@ -553,6 +558,8 @@ def history_entries(obj: Company | Contact, *, user: User | None = None, limit: 
     )
     fields = [f for f in model._meta.concrete_fields if f.editable and f.name not in _HIDDEN_FIELDS and f.name != "id"]
     diffs: list[tuple[Any, Any | None, list[tuple[Any, Any, Any]]]] = []
+    # Custom fields (one JSONB column) are shown field by field, under their labels.
+    custom_changes: dict[int, list[tuple[str, str, str]]] = {}
     related_ids: dict[type[Model], set[int]] = {}
     for index, record in enumerate(records[:limit]):
         previous = records[index + 1] if index + 1 < len(records) else None
@@ -569,6 +576,7 @@ def history_entries(obj: Company | Contact, *, user: User | None = None, limit: 
             new_tags = sorted(name or "?" for name in record.tag_snapshot)
             if old_tags != new_tags:
                 changes.append((model._meta.get_field("tags"), ", ".join(old_tags), ", ".join(new_tags)))
+            custom_changes[record.pk] = custom_fields.history_changes(model, previous.custom, record.custom)
         elif record.history_type != "+":
             continue  # the oldest shown record is not the creation: nothing to compare it with
         diffs.append((record, previous, changes))
@@ -580,7 +588,8 @@ def history_entries(obj: Company | Contact, *, user: User | None = None, limit: 
         names[related] = {o.pk: str(o) for o in qs}
     entries = []
     for record, previous, changes in diffs:
-        if previous is not None and not changes and not record.history_change_reason:
+        extra = [FieldChange(label, old, new) for label, old, new in custom_changes.get(record.pk, [])]
+        if previous is not None and not changes and not extra and not record.history_change_reason:
             continue
         entries.append(
             HistoryEntry(
@@ -591,7 +600,8 @@ def history_entries(obj: Company | Contact, *, user: User | None = None, limit: 
                 changes=[
                     FieldChange(str(f.verbose_name), _display(f, old, names), _display(f, new, names))
                     for f, old, new in changes
-                ],
+                ]
+                + extra,
             )
         )
     return entries

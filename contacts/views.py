@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
@@ -63,9 +64,10 @@ from contacts.selectors import (
     tag_suggestions,
 )
 from contacts.tasks import refresh_duplicates
-from crm import exports
+from crm import custom_fields, exports
 from crm.params import clean_text, optional_id, safe_next
 from crm.rows import list_rows
+from crm.saved_views import Column, ListState, list_state
 from crm.services import outbox_enqueue
 from crm.versioning import VersionConflict
 
@@ -76,6 +78,51 @@ CONTACT_IDENTITY = {
     "first_name", "last_name", "email", "secondary_email", "phone", "mobile", "company", "street", "postcode",
     "birth_date",
 }  # fmt: skip
+
+
+# The built-in columns of the two lists: (key, label, sort key or "", right-aligned).
+_COMPANY_HEADER = [
+    ("name", _lazy("Name"), "name", False),
+    ("domain", _lazy("Domain"), "domain", False),
+    ("phone", _lazy("Phone"), "", False),
+    ("contacts", _lazy("Contacts"), "", True),
+    ("country", _lazy("Country"), "country", False),
+    ("stage", _lazy("Stage"), "stage", False),
+    ("owner", _lazy("Owner"), "", False),
+    ("tags", _lazy("Tags"), "", False),
+    ("created", _lazy("Created"), "created", False),
+]
+_CONTACT_HEADER = [
+    ("name", _lazy("Name"), "name", False),
+    ("company", _lazy("Company"), "", False),
+    ("email", _lazy("Email"), "email", False),
+    ("phone", _lazy("Phone"), "", False),
+    ("country", _lazy("Country"), "country", False),
+    ("stage", _lazy("Stage"), "stage", False),
+    ("owner", _lazy("Owner"), "", False),
+    ("tags", _lazy("Tags"), "", False),
+    ("created", _lazy("Created"), "created", False),
+]
+
+
+def _columns(header: list[tuple[str, Any, str, bool]], model: str) -> list[Column]:
+    """The columns a saved view may pick: the built-in ones (the name always) and the custom fields."""
+    builtin = [Column(key, label) for key, label, _sort, _end in header if key != "name"]
+    return builtin + [Column(key, label, default=False) for key, label in custom_fields.list_columns(model)]
+
+
+def _header(state: ListState, header: list[tuple[str, Any, str, bool]], sort_links: dict) -> list[dict[str, Any]]:
+    """The table's header cells for the columns shown (the name first, always)."""
+    labels = {key: (label, sort, end) for key, label, sort, end in header}
+    custom = {c.key: c.label for c in state.all_columns}
+    cells = []
+    for key in ["name", *state.columns]:
+        if key in labels:
+            label, sort, end = labels[key]
+            cells.append({"key": key, "label": label, "link": sort_links.get(sort) if sort else None, "end": end})
+        else:
+            cells.append({"key": key, "label": custom.get(key, ""), "link": None, "end": False})
+    return cells
 
 
 def _list_context(request: HttpRequest, form: Any, qs: Any, sorts: dict[str, SortOption]) -> dict[str, Any]:
@@ -127,10 +174,19 @@ def _back(request: HttpRequest, fallback: str) -> HttpResponse:
 
 @require_GET
 def company_list_view(request: HttpRequest) -> HttpResponse:
-    form = CompanyFilterForm(request.GET, user=request.user, default_sort="name")
+    state = list_state(request, "companies", columns=_columns(_COMPANY_HEADER, "contacts.company"))
+    if state.redirect:
+        return state.redirect
+    form = CompanyFilterForm(state.params, user=request.user, default_sort="name")
     qs = company_list(request.user, form.filters())
     context = _list_context(request, form, list_rows(qs, COMPANY_ROW_FIELDS), company_sorts())
-    context.update(nav="companies", quick_form=CompanyQuickForm(user=request.user, auto_id="quick_%s"))
+    context.update(
+        nav="companies",
+        quick_form=CompanyQuickForm(user=request.user, auto_id="quick_%s"),
+        views=state,
+        columns=["name", *state.columns],
+        header=_header(state, _COMPANY_HEADER, context["sort_links"]),
+    )
     return render(request, "contacts/company_list.html", context)
 
 
@@ -317,11 +373,17 @@ def company_picker_options(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def contact_list_view(request: HttpRequest) -> HttpResponse:
-    form = ContactFilterForm(request.GET, user=request.user, default_sort="name")
+    state = list_state(request, "contacts", columns=_columns(_CONTACT_HEADER, "contacts.contact"))
+    if state.redirect:
+        return state.redirect
+    form = ContactFilterForm(state.params, user=request.user, default_sort="name")
     filters = form.filters()
     qs = contact_list(request.user, filters)
     context = _list_context(request, form, list_rows(qs, CONTACT_ROW_FIELDS), contact_sorts())
     context.update(
+        views=state,
+        columns=["name", *state.columns],
+        header=_header(state, _CONTACT_HEADER, context["sort_links"]),
         nav="contacts",
         company_filter=filters.company,
         quick_form=ContactQuickForm(
@@ -460,7 +522,14 @@ def _export_order(qs: Any, option: SortOption) -> Any:
     return qs.order_by(*[key.desc() if option.descending else key.asc() for key in keys])
 
 
-def _company_export_rows(qs: Any):
+def _custom_export(defs: list[custom_fields.FieldDef], record: Any, names: dict[int, str]) -> list[str]:
+    """The record's custom field values as the import reads them back (choices by name,
+    several choices comma-separated, yes/no, dates ISO, users by username)."""
+    stored = record.custom or {}
+    return [custom_fields.export_value(defn, stored.get(defn.key), names) for defn in defs]
+
+
+def _company_export_rows(qs: Any, defs: list[custom_fields.FieldDef], names: dict[int, str]):
     for company in qs.iterator(chunk_size=2000):
         yield [
             company.name,
@@ -481,10 +550,11 @@ def _company_export_rows(qs: Any):
             company.external_id,
             company.contact_count,
             company.created_at,
+            *_custom_export(defs, company, names),
         ]
 
 
-def _contact_export_rows(qs: Any):
+def _contact_export_rows(qs: Any, defs: list[custom_fields.FieldDef], names: dict[int, str]):
     for contact in qs.iterator(chunk_size=2000):
         yield [
             contact.first_name,
@@ -511,6 +581,7 @@ def _contact_export_rows(qs: Any):
             "yes" if contact.do_not_call else "no",
             "yes" if contact.do_not_email else "no",
             contact.created_at,
+            *_custom_export(defs, contact, names),
         ]
 
 
@@ -521,24 +592,33 @@ def _export(request: HttpRequest, kind: str, fmt: str) -> HttpResponse:
     if fmt not in ("csv", "xlsx"):
         raise Http404
     stamp = timezone.localdate().isoformat()
+    model = "contacts.company" if kind == "companies" else "contacts.contact"
+    header_def = _COMPANY_HEADER if kind == "companies" else _CONTACT_HEADER
+    # A saved view's filters apply to its export too (``?view=`` in the list's links).
+    state = list_state(request, kind, columns=_columns(header_def, model))
+    params = state.params
+    defs = custom_fields.fields_for(model)
+    # User fields' names: every user's, once (a few hundred at most), not a query per row.
+    names = custom_fields.all_user_names() if any(d.field_type == "user" for d in defs) else {}
     if kind == "companies":
-        form = CompanyFilterForm(request.GET, user=request.user, default_sort="name")
+        form = CompanyFilterForm(params, user=request.user, default_sort="name")
         qs = _export_order(company_list(request.user, form.filters()), company_sorts()[form.sort_key])
         header = [_("Name"), _("Website"), _("Industry"), _("Size"), _("Phone"), _("Email"), _("Street"), _("City"),
                   _("Postal code"), _("Region"), _("Country"), _("Owner"), _("Lifecycle stage"), _("Source"),
                   _("Tags"), _("External ID"), _("Contacts"), _("Created")]  # fmt: skip
-        rows = _company_export_rows(qs)
+        rows = _company_export_rows(qs, defs, names)
         title = _("Companies")
     else:
-        form = ContactFilterForm(request.GET, user=request.user, default_sort="name")
+        form = ContactFilterForm(params, user=request.user, default_sort="name")
         qs = _export_order(contact_list(request.user, form.filters()), contact_sorts()[form.sort_key])
         header = [_("First name"), _("Last name"), _("Job title"), _("Email"), _("Second email"), _("Phone"),
                   _("Mobile"), _("Company"), _("Company website"), _("Street"), _("Address line 2"), _("City"),
                   _("Region"), _("Postcode"), _("Country"), _("Birth date"), _("Owner"), _("Lifecycle stage"),
                   _("Source"), _("Tags"), _("External ID"), _("Do not call"), _("Do not email"),
                   _("Created")]  # fmt: skip
-        rows = _contact_export_rows(qs)
+        rows = _contact_export_rows(qs, defs, names)
         title = _("Contacts")
+    header += [defn.label for defn in defs]
     filename = f"{kind}-{stamp}.{fmt}"
     if fmt == "xlsx":
         return exports.xlsx_response(filename, header, rows, title=title, request=request)

@@ -10,7 +10,8 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from simple_history.admin import SimpleHistoryAdmin
 
-from crm.models import Notification, Outbox, SecurityEvent, Team, User
+from crm.forms import CustomFieldForm
+from crm.models import CustomField, Notification, Outbox, SavedView, SecurityEvent, Team, User
 from crm.params import id_or_none
 from crm.signals import team_event_record
 
@@ -192,3 +193,30 @@ for _device_model in (TOTPDevice, StaticDevice):
     if admin.site.is_registered(_device_model):
         admin.site.unregister(_device_model)
     admin.site.register(_device_model, AuthenticatorAdmin)
+
+
+@admin.register(CustomField)
+class CustomFieldAdmin(admin.ModelAdmin):
+    """Admin-defined fields of companies, contacts, deals and cases (``crm.custom_fields``)."""
+
+    form = CustomFieldForm
+    list_display = ["label", "model", "key", "field_type", "required", "position", "is_active"]
+    list_filter = ["model", "field_type", "is_active"]
+    list_editable = ["position"]
+    search_fields = ["label", "key"]
+    fieldsets = [
+        (None, {"fields": ["model", "label", "key", "field_type", "choices_text"]}),
+        (_("Form"), {"fields": ["help_text", "required", "position", "is_active"]}),
+    ]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Deleting would orphan the stored values; a field is retired by making it inactive.
+        return False
+
+
+@admin.register(SavedView)
+class SavedViewAdmin(admin.ModelAdmin):
+    list_display = ["name", "list_name", "owner", "team", "updated_at"]
+    list_filter = ["list_name"]
+    search_fields = ["name", "owner__username"]
+    raw_id_fields = ["owner", "team"]

@@ -8,6 +8,7 @@ class CrmConfig(AppConfig):
 
     def ready(self) -> None:
         from crm import (
+            custom_fields,  # noqa: F401  (keeps the cached definitions and indexes in step)
             history,  # noqa: F401  (connects the change-reason receiver)
             signals,  # noqa: F401  (connects the security-log receivers)
         )

@@ -24,6 +24,7 @@ SHELL_ROUTES = {
     "logout": "logout",
     "sign_out_everywhere": "sign-out-everywhere",
     "two_factor": "two-factor",
+    "custom_fields": "custom-field-list",
 }
 
 

@@ -377,3 +377,124 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+# --- Custom fields and saved list views -------------------------------------------------------
+
+
+class CustomFieldModel(models.TextChoices):
+    """The records that take custom fields: ``app_label.model`` of each."""
+
+    COMPANY = "contacts.company", _("Company")
+    CONTACT = "contacts.contact", _("Contact")
+    DEAL = "deals.deal", _("Deal")
+    CASE = "service.case", _("Case")
+
+
+class CustomFieldType(models.TextChoices):
+    TEXT = "text", _("Text")
+    LONG_TEXT = "long_text", _("Long text")
+    NUMBER = "number", _("Number")
+    MONEY = "money", _("Money")
+    DATE = "date", _("Date")
+    BOOLEAN = "boolean", _("Yes/no")
+    CHOICE = "choice", _("One choice")
+    MULTI_CHOICE = "multi_choice", _("Several choices")
+    USER = "user", _("User")
+    URL = "url", _("URL")
+
+
+class CustomField(models.Model):
+    """An admin-defined field of one model; its values live in that model's ``custom`` JSONB
+    column under ``key`` (see ``crm.custom_fields``)."""
+
+    model = models.CharField(_("record"), max_length=40, choices=CustomFieldModel.choices)
+    key = models.SlugField(
+        _("key"),
+        max_length=40,
+        help_text=_("The name in the API, imports and exports (letters, digits, underscores). Cannot change."),
+    )
+    label = models.CharField(_("label"), max_length=80)
+    field_type = models.CharField(_("type"), max_length=20, choices=CustomFieldType.choices)
+    help_text = models.CharField(_("help text"), max_length=200, blank=True)
+    required = models.BooleanField(_("required"), default=False)
+    choices = models.JSONField(
+        _("choices"),
+        default=list,
+        blank=True,
+        help_text=_("For “one choice” and “several choices”: the options, one per line."),
+    )
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
+    is_active = models.BooleanField(
+        _("active"), default=True, help_text=_("Inactive fields are hidden everywhere; their values are kept.")
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["model", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "key"], name="customfield_model_key"),
+            models.CheckConstraint(
+                condition=models.Q(key__regex=r"^[a-z][a-z0-9_]*$"), name="customfield_key_identifier"
+            ),
+        ]
+        verbose_name = _("custom field")
+        verbose_name_plural = _("custom fields")
+
+    def __str__(self) -> str:
+        return f"{self.get_model_display()}: {self.label}"
+
+
+class SavedViewList(models.TextChoices):
+    COMPANIES = "companies", _("Companies")
+    CONTACTS = "contacts", _("Contacts")
+    DEALS = "deals", _("Deals")
+    ACTIVITIES = "activities", _("Activities")
+    CASES = "cases", _("Cases")
+
+
+class SavedView(models.Model):
+    """A named list page: its filters and sort (the query string) and its columns. Private to
+    its owner, or shared with one of the owner's teams."""
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="saved_views", verbose_name=_("owner"))
+    list_name = models.CharField(_("list"), max_length=20, choices=SavedViewList.choices)
+    name = models.CharField(_("name"), max_length=80)
+    query = models.CharField(_("filters and sort"), max_length=2000, blank=True)
+    columns = models.JSONField(_("columns"), default=list, blank=True)
+    team = models.ForeignKey(
+        Team,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="saved_views",
+        verbose_name=_("shared with team"),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [
+            models.Index(fields=["owner", "list_name"], name="savedview_owner_list"),
+            models.Index(fields=["team", "list_name"], name="savedview_team_list"),
+        ]
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LastListView(models.Model):
+    """The saved view a user last opened on each list, reopened when they come back to it."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    list_name = models.CharField(max_length=20, choices=SavedViewList.choices)
+    view = models.ForeignKey(SavedView, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "list_name"], name="lastlistview_user_list")]
+
+    def __str__(self) -> str:
+        return f"{self.list_name}: {self.view_id}"

@@ -25,6 +25,11 @@ urlpatterns = [
     path("notifications/<int:pk>/", views.notification_open, name="notification-open"),
     path("notifications/<int:pk>/read/", views.notification_mark_read, name="notification-read"),
     path("account/preferences/", views.preferences, name="preferences"),
+    path("settings/custom-fields/", views.custom_field_list, name="custom-field-list"),
+    path("settings/custom-fields/new/", views.custom_field_edit, name="custom-field-create"),
+    path("settings/custom-fields/<int:pk>/", views.custom_field_edit, name="custom-field-edit"),
+    path("views/save/", views.saved_view_save, name="saved-view-save"),
+    path("views/<int:pk>/delete/", views.saved_view_delete, name="saved-view-delete"),
     path("account/language/", views.language_set, name="language-set"),
     # Sign-in and passwords (crm.auth_views): Django's views, with throttling, the second
     # factor and the security log.

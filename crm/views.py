@@ -3,9 +3,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -14,11 +15,11 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from crm import services
-from crm.forms import PreferencesForm
+from crm import saved_views, services
+from crm.forms import CustomFieldForm, PreferencesForm, SavedViewForm
 from crm.i18n import language_codes
-from crm.models import Notification
-from crm.params import BadParameter, clean_text, safe_next
+from crm.models import CustomField, CustomFieldModel, Notification
+from crm.params import BadParameter, clean_text, optional_id, safe_next
 from crm.search import search_all
 from crm.security import two_factor_enabled
 from crm.selectors import health_status, notification_for_user
@@ -142,3 +143,85 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
         return render(request, "400.html", {"bad_parameter": name}, status=400)
     except Exception:  # noqa: BLE001  (a disallowed host, the database gone: the page without the shell)
         return HttpResponseBadRequest(loader.get_template("400.html").render({"bad_parameter": name}))
+
+
+# --- Saved list views -----------------------------------------------------------------------
+
+_LIST_URLS = {
+    "companies": "contacts:company-list",
+    "contacts": "contacts:contact-list",
+    "deals": "deals:list",
+    "activities": "activities:list",
+    "cases": "service:list",
+}
+
+
+@require_POST
+def saved_view_save(request: HttpRequest) -> HttpResponse:
+    """Save the list's current view as a new one, or (``view`` given) update the user's own."""
+    form = SavedViewForm(request.POST, user=request.user)
+    view_id = optional_id(request.POST, "view")
+    view = saved_views.saved_view_for_user(request.user, view_id, write=True) if view_id else None
+    if not form.is_valid():
+        messages.error(
+            request,
+            _("The view was not saved: %(errors)s")
+            % {"errors": " ".join(f"{form[name].label}: {' '.join(errors)}" for name, errors in form.errors.items())},
+        )
+        list_name = form.cleaned_data.get("list_name") or "companies"
+        return redirect(safe_next(request, reverse(_LIST_URLS[list_name])))
+    data = form.cleaned_data
+    if view is not None and view.list_name != data["list_name"]:
+        raise Http404
+    view = saved_views.saved_view_save(
+        actor=request.user,
+        list_name=data["list_name"],
+        name=data["name"],
+        query=data["query"],
+        columns=data["columns"],
+        team=data["team"],
+        view=view,
+    )
+    messages.success(request, _("View “%(name)s” saved.") % {"name": view.name})
+    return redirect(f"{reverse(_LIST_URLS[view.list_name])}?view={view.pk}")
+
+
+@require_POST
+def saved_view_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    view = saved_views.saved_view_for_user(request.user, pk, write=True)
+    saved_views.saved_view_delete(actor=request.user, view=view)
+    messages.success(request, _("View “%(name)s” deleted.") % {"name": view.name})
+    return redirect(f"{reverse(_LIST_URLS[view.list_name])}?view=all")
+
+
+# --- Settings: custom fields (admins) -------------------------------------------------------
+
+
+def _admin_only(request: HttpRequest) -> None:
+    if not request.user.is_admin:
+        raise PermissionDenied
+
+
+@require_GET
+def custom_field_list(request: HttpRequest) -> HttpResponse:
+    """Every custom field, grouped by record, for admins (the same as Django admin's list)."""
+    _admin_only(request)
+    groups = []
+    fields = list(CustomField.objects.order_by("model", "position", "id"))
+    for value, label in CustomFieldModel.choices:
+        groups.append({"label": label, "model": value, "fields": [f for f in fields if f.model == value]})
+    return render(request, "crm/custom_field_list.html", {"groups": groups})
+
+
+def custom_field_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    _admin_only(request)
+    field = get_object_or_404(CustomField, pk=pk) if pk is not None else None
+    initial = {}
+    if field is None and request.GET.get("model") in CustomFieldModel.values:
+        initial["model"] = request.GET["model"]
+    form = CustomFieldForm(request.POST or None, instance=field, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        saved = form.save()
+        messages.success(request, _("Custom field “%(label)s” saved.") % {"label": saved.label})
+        return redirect("custom-field-list")
+    return render(request, "crm/custom_field_form.html", {"form": form, "field": field})

@@ -12,7 +12,9 @@ from django.utils.translation import gettext_lazy as _
 import contacts.lookups  # noqa: F401 - registers trgm_icontains
 from contacts.forms import offer_only_the_chosen_company, use_fast_inputs, use_fast_select
 from contacts.models import Company, Contact
-from crm.forms import StrictInputMixin, preload_choices
+from crm import custom_fields
+from crm.custom_fields import CustomFieldsFormMixin
+from crm.forms import StrictInputMixin, preload_choices, strict_field
 from crm.models import Team, User, teams_visible_to, users_visible_to
 from crm.params import id_or_none
 from deals.models import Deal, DealStatus, ExchangeRate, LineItem, LostReason, Pipeline, Product, Stage
@@ -42,7 +44,8 @@ class StageChoiceField(forms.ModelChoiceField):
         return f"{obj.pipeline.name} › {obj.name} ({obj.probability}%)"
 
 
-class DealForm(StrictInputMixin, forms.ModelForm):
+class DealForm(CustomFieldsFormMixin, StrictInputMixin, forms.ModelForm):
+    custom_model = "deals.deal"
     version = forms.CharField(widget=forms.HiddenInput, required=False)
     probability = forms.IntegerField(
         label=_("Probability %"),
@@ -78,8 +81,8 @@ class DealForm(StrictInputMixin, forms.ModelForm):
         }
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        self.user = user  # before the custom fields are added: a user field offers whom they see
         super().__init__(*args, **kwargs)
-        self.user = user
         instance: Deal = self.instance
         self.fields["company"].queryset = Company.objects.visible_to(user).filter(
             Q(archived_at__isnull=True) | Q(pk=instance.company_id or 0)
@@ -150,7 +153,14 @@ class DealForm(StrictInputMixin, forms.ModelForm):
         data["probability_is_manual"] = self.cleaned_data["probability_is_manual"]
         if self.fields["amount"].disabled:
             data.pop("amount", None)
+        if self.custom_defs:
+            data["custom"] = self.custom_values()
         return data
+
+    def save(self, commit: bool = True) -> Deal:
+        if self.custom_defs:
+            self.instance.custom = self.custom_values()
+        return super().save(commit=commit)
 
 
 class MoveForm(StrictInputMixin, forms.Form):
@@ -283,7 +293,14 @@ class DealFilterForm(StrictInputMixin, forms.Form):
         preload_choices(self.fields["team"], user.visible_teams)
         for name in ("pipeline", "stage", "owner", "team", "status", "sort"):
             use_fast_select(self.fields[name])  # Django renders a template per <option>
+        for name, form_f in custom_fields.filter_form_fields("deals.deal", user=user).items():
+            strict_field(form_f)
+            self.fields[name] = form_f
         _compact(self)
+
+    def custom_filters(self) -> list[tuple[Any, str, Any]]:
+        self.is_valid()
+        return custom_fields.filter_values("deals.deal", getattr(self, "cleaned_data", {}))
 
     def filters(self) -> dict[str, Any]:
         self.is_valid()
@@ -303,7 +320,7 @@ class DealFilterForm(StrictInputMixin, forms.Form):
         """The filters as a ``Q`` the stored totals can answer, or None when a filter on
         anything else is set (the totals then sum the matching rows)."""
         f = self.filters()
-        if any(key in f for key in ROW_FILTERS):
+        if any(key in f for key in ROW_FILTERS) or self.custom_filters():
             return None
         return self._dimensions(f)
 
@@ -311,6 +328,7 @@ class DealFilterForm(StrictInputMixin, forms.Form):
         f = self.filters()
         if "q" in f:
             qs = qs.filter(title__trgm_icontains=f["q"])  # ILIKE, answered by the trigram index
+        qs = custom_fields.apply_filters(qs, self.custom_filters())
         qs = qs.filter(self._dimensions(f))
         if "close_from" in f:
             qs = qs.filter(expected_close_date__gte=f["close_from"])

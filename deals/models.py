@@ -148,6 +148,8 @@ class Deal(models.Model):
     last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # Admin-defined fields (crm.custom_fields): key -> JSON value; GIN-indexed for filters.
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True, editable=False)
     # Optimistic locking: every edit bumps it; a form posted with an older value conflicts.
     version = models.PositiveIntegerField(default=1, editable=False)
 
@@ -168,6 +170,7 @@ class Deal(models.Model):
             ),
         ]
         indexes = [
+            GinIndex(fields=["custom"], opclasses=["jsonb_path_ops"], name="deal_custom"),  # crm.custom_fields
             models.Index(fields=["pipeline", "stage", "status", "-created_at"], name="deal_board"),
             # The API's keyset pages and ?updated_since= (integrations).
             models.Index(fields=["updated_at", "id"], name="deal_updated"),

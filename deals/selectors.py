@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 import contacts.lookups  # noqa: F401 - registers trgm_icontains
 from contacts.keyset import unindexed
+from crm import custom_fields
 from crm.params import MAX_DATE, MIN_DATE, id_or_none
 from crm.search import SearchHit, SearchSection
 from deals.models import Deal, DealStatus, DealTotal, ExchangeRate, Pipeline, Stage, StageChange
@@ -402,13 +403,16 @@ def deal_edit_history(deal: Deal, *, limit: int = 20) -> list[dict]:
     records = list(deal.history.select_related("history_user").order_by("-history_date", "-history_id")[: limit + 1])
     entries = []
     for newer, older in zip(records, records[1:], strict=False):
-        delta = newer.diff_against(older, excluded_fields=["version", "stage_entered_at", "created_at"])
+        delta = newer.diff_against(older, excluded_fields=["version", "stage_entered_at", "created_at", "custom"])
+        # Custom fields (one JSONB column) are shown field by field, under their labels.
+        custom = custom_fields.history_changes(Deal, older.custom, newer.custom)
         entries.append(
             {
                 "at": newer.history_date,
                 "user": newer.history_user,
                 "reason": newer.history_change_reason or "",
-                "changes": [_history_change(c.field, c.old, c.new) for c in delta.changes],
+                "changes": [_history_change(c.field, c.old, c.new) for c in delta.changes]
+                + [{"field": label, "old": old, "new": new} for label, old, new in custom],
             }
         )
     if len(records) <= limit and records:

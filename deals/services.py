@@ -40,6 +40,7 @@ EDITABLE_FIELDS = (
     "source",
     "lost_reason",
     "lost_note",
+    "custom",
 )
 
 

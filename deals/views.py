@@ -13,11 +13,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts.models import Company, Contact
-from crm import exports
+from crm import custom_fields, exports
 from crm.params import optional_id, safe_next
+from crm.saved_views import Column, columns_for, header_cells, list_state
 from crm.versioning import VersionConflict, parse_version
 from deals import selectors, services
 from deals.forms import BoardFilterForm, DealFilterForm, DealForm, LineItemAddForm, LineItemForm, MoveForm
@@ -31,9 +33,20 @@ LIST_PAGE_SIZE = 50
 # --- List and export -----------------------------------------------------------------------
 
 
+def _deal_columns() -> list[Column]:
+    builtin = [
+        *(("company", _lazy("Company")), ("stage", _lazy("Stage")), ("owner", _lazy("Owner"))),
+        *(("amount", _lazy("Amount")), ("probability", _lazy("Prob.")), ("close", _lazy("Close date"))),
+    ]
+    return columns_for(builtin, "deals.deal")
+
+
 @require_GET
 def deal_list(request: HttpRequest) -> HttpResponse:
-    form = DealFilterForm(request.GET or None, user=request.user)
+    state = list_state(request, "deals", columns=_deal_columns())
+    if state.redirect:
+        return state.redirect
+    form = DealFilterForm(state.params or None, user=request.user)
     # The rows join their company and owner only: their stage and pipeline come from the
     # filter form's lists (two more joins, with the lost reason three, tripled the planning).
     qs = form.apply(Deal.objects.visible_to(request.user).select_related("owner", "company"))
@@ -54,6 +67,9 @@ def deal_list(request: HttpRequest) -> HttpResponse:
             "total": total,
             "querystring": querystring.urlencode(),
             "pipelines": form.pipelines,
+            "views": state,
+            "columns": state.columns,
+            "header": header_cells(state, end=("amount", "probability")),
         },
     )
 
@@ -77,8 +93,9 @@ def _export_header() -> list[str]:
     ]
 
 
-def _export_rows(qs) -> Iterator[list[object]]:
+def _export_rows(qs, defs: list[custom_fields.FieldDef], names: dict[int, str]) -> Iterator[list[object]]:
     for deal in qs.iterator(chunk_size=2000):
+        stored = deal.custom or {}
         yield [
             deal.title,
             deal.company.name if deal.company else "",
@@ -94,17 +111,23 @@ def _export_rows(qs) -> Iterator[list[object]]:
             deal.lost_reason.name if deal.lost_reason else "",
             deal.created_at,
             deal.closed_at,
+            *(custom_fields.export_value(defn, stored.get(defn.key), names) for defn in defs),
         ]
 
 
 def _export(request: HttpRequest, fmt: str) -> HttpResponse:
     """The filtered list (only deals the user may see) as CSV, streamed row by row, or XLSX."""
-    form = DealFilterForm(request.GET or None, user=request.user)
+    state = list_state(request, "deals", columns=_deal_columns())  # a saved view's filters apply too
+    form = DealFilterForm(state.params or None, user=request.user)
     qs = form.apply(selectors.deals_for_user(request.user))
+    defs = custom_fields.fields_for("deals.deal")
+    names = custom_fields.all_user_names() if any(d.field_type == "user" for d in defs) else {}
+    header = _export_header() + [defn.label for defn in defs]
+    rows = _export_rows(qs, defs, names)
     filename = f"deals-{timezone.localdate().isoformat()}.{fmt}"
     if fmt == "xlsx":
-        return exports.xlsx_response(filename, _export_header(), _export_rows(qs), title=_("Deals"), request=request)
-    return exports.csv_streaming_response(filename, _export_header(), _export_rows(qs), request=request)
+        return exports.xlsx_response(filename, header, rows, title=_("Deals"), request=request)
+    return exports.csv_streaming_response(filename, header, rows, request=request)
 
 
 @require_GET

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -32,6 +33,7 @@ from contacts.duplicates import Duplicate, company_duplicates, contact_duplicate
 from contacts.models import Company, Contact, LifecycleStage
 from contacts.normalize import normalize_phone
 from contacts.selectors import company_for_user, company_search_q, contact_for_user, contact_search_q
+from crm import custom_fields
 from crm.models import User
 from crm.params import MAX_ID, id_or_none
 from crm.versioning import VersionConflict
@@ -69,6 +71,19 @@ def _validated(serializer_class: type, request: Request, *, partial: bool = Fals
     serializer = serializer_class(data=request.data, partial=partial, context={"request": request})
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+def _custom(data: dict[str, Any], model: Any, user: User, current: dict | None) -> dict | None:
+    """The record's new custom field values from the request's ``custom`` object, validated as
+    the forms validate them (``current`` None: a new record, whose required fields must come);
+    None when an update sends no ``custom``."""
+    raw = data.pop("custom", None)
+    if raw is None and current is not None:
+        return None
+    try:
+        return custom_fields.clean_values(model, raw or {}, user=user, current=current)
+    except DjangoValidationError as exc:
+        raise ValidationError({"custom": exc.message_dict}) from None
 
 
 def _conflict(exc: VersionConflict, current: Any, serializer_class: type, request: Request) -> Response:
@@ -234,6 +249,7 @@ def companies(request: Request) -> Response:
             qs = qs.filter(company_search_q(q))
         return Response(keyset_page(request, qs, serializer_class=s.CompanySerializer))
     data = _validated(s.CompanyCreateSerializer, request)
+    data["custom"] = _custom(data, Company, user, None)
     if not data.pop("force", False):
         found = company_duplicates(
             user,
@@ -271,6 +287,8 @@ def company(request: Request, pk: int) -> Response:
     version = data.pop("version", None)
     if version is None:
         raise ValidationError({"version": [_("Send the version you read.")]})
+    if (custom := _custom(data, Company, request.user, record.custom or {})) is not None:
+        data["custom"] = custom
     tags = data.pop("tags", None)
     try:
         contact_services.company_update(
@@ -340,6 +358,7 @@ def contacts(request: Request) -> Response:
             qs = qs.filter(contact_search_q(q))
         return Response(keyset_page(request, qs, serializer_class=s.ContactSerializer))
     data = _validated(s.ContactCreateSerializer, request)
+    data["custom"] = _custom(data, Contact, user, None)
     if not data.pop("force", False):
         region = _region_of(data, data.get("company"))
         found = contact_duplicates(
@@ -379,6 +398,8 @@ def contact(request: Request, pk: int) -> Response:
     version = data.pop("version", None)
     if version is None:
         raise ValidationError({"version": [_("Send the version you read.")]})
+    if (custom := _custom(data, Contact, request.user, record.custom or {})) is not None:
+        data["custom"] = custom
     tags = data.pop("tags", None)
     try:
         contact_services.contact_update(
@@ -459,6 +480,7 @@ def deals(request: Request) -> Response:
             qs = qs.filter(title__icontains=q)
         return Response(keyset_page(request, qs, serializer_class=s.DealSerializer))
     data = _deal_fields(_validated(s.DealWriteSerializer, request))
+    data["custom"] = _custom(data, Deal, user, None)
     pipeline = data.pop("pipeline", None) or (
         Pipeline.objects.filter(is_default=True).first() or Pipeline.objects.order_by("position", "pk").first()
     )
@@ -493,6 +515,8 @@ def deal(request: Request, pk: int) -> Response:
     version = data.pop("version", None)
     if version is None:
         raise ValidationError({"version": [_("Send the version you read.")]})
+    if (custom := _custom(data, Deal, request.user, record.custom or {})) is not None:
+        data["custom"] = custom
     try:
         deal_services.deal_update(deal=record, actor=request.user, version=version, data=data)
     except VersionConflict as exc:

@@ -17,6 +17,7 @@ from rest_framework import serializers
 from activities.forms import assignable_users
 from activities.models import Activity, ActivityType
 from contacts.models import Company, CompanySize, Contact, LifecycleStage, Source
+from crm import custom_fields
 from crm.models import User, users_visible_to
 from crm.params import MAX_ID
 from deals.models import Deal, LostReason, Pipeline, Stage
@@ -34,6 +35,31 @@ class StrictSerializer(serializers.Serializer):
         if unknown:
             raise serializers.ValidationError({name: [_("Unknown field.")] for name in unknown})
         return super().to_internal_value(data)
+
+
+CUSTOM_HELP = gettext_lazy(
+    'Custom fields by key (see Settings → Custom fields): text, numbers, "YYYY-MM-DD" dates, true/false, '
+    "a choice, a list of choices, a user id or username, a URL; null clears a value."
+)
+
+
+class CustomValuesField(serializers.DictField):
+    """The ``custom`` object of a write: keys and raw values, validated against the definitions
+    by ``crm.custom_fields.clean_values`` (in the view, which knows the record)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=False, help_text=CUSTOM_HELP, **kwargs)
+
+
+class CustomFieldsMixin(serializers.Serializer):
+    """The ``custom`` object of a read: every active custom field of the model, null when empty."""
+
+    custom = serializers.SerializerMethodField(help_text=CUSTOM_HELP)
+
+    @extend_schema_field(serializers.DictField())
+    def get_custom(self, obj: Any) -> dict[str, Any]:
+        stored = obj.custom or {}
+        return {defn.key: stored.get(defn.key) for defn in custom_fields.fields_for(obj)}
 
 
 class RecordField(serializers.IntegerField):
@@ -122,7 +148,7 @@ class DuplicateErrorSerializer(ErrorSerializer):
 # --- Companies ----------------------------------------------------------------------------
 
 
-class CompanySerializer(serializers.ModelSerializer):
+class CompanySerializer(CustomFieldsMixin, serializers.ModelSerializer):
     country = serializers.SerializerMethodField()
     tags = serializers.SerializerMethodField()
 
@@ -152,6 +178,7 @@ class CompanySerializer(serializers.ModelSerializer):
             "updated_at",
             "archived_at",
             "version",
+            "custom",
         ]
         read_only_fields = fields
 
@@ -181,6 +208,7 @@ class CompanyWriteSerializer(StrictSerializer):
     tags = TagsField()
     external_id = _text(100)
     keep_invalid_phone = serializers.BooleanField(required=False)
+    custom = CustomValuesField()
 
 
 class CompanyCreateSerializer(CompanyWriteSerializer):
@@ -227,6 +255,7 @@ class ContactSerializer(CompanySerializer):
             "updated_at",
             "archived_at",
             "version",
+            "custom",
         ]
         read_only_fields = fields
 
@@ -255,6 +284,7 @@ class ContactWriteSerializer(StrictSerializer):
     tags = TagsField()
     external_id = _text(100)
     keep_invalid_phone = serializers.BooleanField(required=False)
+    custom = CustomValuesField()
 
 
 class ContactCreateSerializer(ContactWriteSerializer):
@@ -268,7 +298,7 @@ class ContactUpdateSerializer(ContactWriteSerializer):
 # --- Deals --------------------------------------------------------------------------------
 
 
-class DealSerializer(serializers.ModelSerializer):
+class DealSerializer(CustomFieldsMixin, serializers.ModelSerializer):
     contacts = serializers.SerializerMethodField()
     stage_name = serializers.CharField(source="stage.name", read_only=True)
 
@@ -296,6 +326,7 @@ class DealSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
             "version",
+            "custom",
         ]
         read_only_fields = fields
 
@@ -328,6 +359,7 @@ class DealWriteSerializer(StrictSerializer):
     source = _choice(Source.choices, allow_blank=True)
     lost_reason = RecordField(queryset_for=lambda user: LostReason.objects.all(), required=False, allow_null=True)
     lost_note = _text(2000)
+    custom = CustomValuesField()
 
 
 class DealUpdateSerializer(DealWriteSerializer):

@@ -10,17 +10,20 @@ from django.utils.translation import gettext_lazy as _
 from activities.models import ActivityType
 from contacts.forms import offer_only_the_chosen_company
 from contacts.models import Company, Contact
-from crm.forms import StrictInputMixin
+from crm import custom_fields
+from crm.custom_fields import CustomFieldsFormMixin
+from crm.forms import StrictInputMixin, strict_field
 from crm.models import Team, User
 from crm.params import id_or_none
 from service.models import Case, CasePriority, CaseStatus
 from service.selectors import queue_members, queues_for
 
 
-class CaseForm(StrictInputMixin, forms.ModelForm):
+class CaseForm(CustomFieldsFormMixin, StrictInputMixin, forms.ModelForm):
     """Open or edit a case. The queue is one of the user's teams (admins: any); the assignee
     a member or manager of a queue the user works in; the customer a visible company/contact."""
 
+    custom_model = "service.case"
     version = forms.CharField(widget=forms.HiddenInput, required=False)
 
     class Meta:
@@ -29,8 +32,8 @@ class CaseForm(StrictInputMixin, forms.ModelForm):
         widgets = {"description": forms.Textarea(attrs={"rows": 5})}
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        self.user = user  # before the custom fields are added: a user field offers whom they see
         super().__init__(*args, **kwargs)
-        self.user = user
         instance: Case = self.instance
         self.fields["company"].queryset = Company.objects.visible_to(user).filter(
             Q(archived_at__isnull=True) | Q(pk=instance.company_id or 0)
@@ -78,7 +81,10 @@ class CaseForm(StrictInputMixin, forms.ModelForm):
         return cleaned
 
     def service_kwargs(self) -> dict[str, Any]:
-        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+        data = {name: self.cleaned_data[name] for name in self.Meta.fields}
+        if self.custom_defs:
+            data["custom"] = self.custom_values()
+        return data
 
 
 class CaseFilterForm(StrictInputMixin, forms.Form):
@@ -106,6 +112,9 @@ class CaseFilterForm(StrictInputMixin, forms.Form):
             ("me", _("Me")),
             ("none", _("Unassigned")),
         ]
+        for name, form_f in custom_fields.filter_form_fields("service.case", user=user).items():
+            strict_field(form_f)
+            self.fields[name] = form_f
         for name, field in self.fields.items():
             if name == "breached":
                 field.widget.attrs["class"] = "form-check-input"
@@ -135,7 +144,7 @@ class CaseFilterForm(StrictInputMixin, forms.Form):
             qs = qs.filter(assignee__isnull=True)
         if f.get("breached"):
             qs = qs.filter(sla_breached=True)
-        return qs
+        return custom_fields.apply_filters(qs, custom_fields.filter_values("service.case", f))
 
 
 # A case leaves "new" for good: its first move out of it is its first response.

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Self
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -188,6 +189,8 @@ class Case(models.Model):
     )
     csat_comment = models.TextField(_("satisfaction comment"), blank=True)
     csat_at = models.DateTimeField(_("rated"), null=True, blank=True)
+    # Admin-defined fields (crm.custom_fields): key -> JSON value; GIN-indexed for filters.
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True, editable=False)
     version = models.PositiveIntegerField(default=1, editable=False)
 
     objects = CaseQuerySet.as_manager()
@@ -201,6 +204,7 @@ class Case(models.Model):
             ),
         ]
         indexes = [
+            GinIndex(fields=["custom"], opclasses=["jsonb_path_ops"], name="case_custom"),  # crm.custom_fields
             # The queue lists: a team's cases by status, newest first (keyset paging).
             models.Index(fields=["team", "status", "-created_at", "-id"], name="case_team_status_created"),
             models.Index(fields=["team", "-created_at", "-id"], name="case_team_created"),

@@ -265,6 +265,7 @@ def case_create(
     channel: str = CaseChannel.PHONE,
     assignee: User | None = None,
     now: datetime | None = None,
+    custom: dict | None = None,
 ) -> Case:
     """Open a case in ``team``'s queue; its SLA clock starts now."""
     _customer_check(company, contact)
@@ -282,6 +283,7 @@ def case_create(
         assignee=assignee,
         created_by=actor,
         created_at=now,
+        custom=custom or {},
     )
     _start_clock(case, now)
     case.save(update_fields=["first_response_due_at", "resolution_due_at"])
@@ -295,7 +297,10 @@ def case_create(
     return case
 
 
-CASE_EDIT_FIELDS = ("subject", "description", "company", "contact", "priority", "channel", "team", "assignee")
+CASE_EDIT_FIELDS = (
+    *("subject", "description", "company", "contact", "priority", "channel", "team", "assignee"),
+    "custom",
+)
 
 
 @transaction.atomic

@@ -8,12 +8,15 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts.models import Company, Contact
 from crm import security
+from crm.custom_fields import CustomCells
 from crm.models import Team
 from crm.params import clean_text, optional_id, parse_choice
+from crm.saved_views import Column, columns_for, header_cells, list_state
 from crm.versioning import VersionConflict, parse_version
 from service import selectors, services
 from service.forms import (
@@ -29,11 +32,24 @@ from service.forms import (
 from service.models import Case, CaseWebForm
 
 
+def _case_columns() -> list[Column]:
+    builtin = [
+        *(("customer", _lazy("Customer")), ("queue", _lazy("Queue")), ("assignee", _lazy("Assignee"))),
+        *(("priority", _lazy("Priority")), ("status", _lazy("Status")), ("sla", _lazy("SLA"))),
+        ("opened", _lazy("Opened")),
+    ]
+    return columns_for(builtin, "service.case")
+
+
 @require_GET
 def case_list(request: HttpRequest) -> HttpResponse:
-    form = CaseFilterForm(request.GET or None, user=request.user)
+    state = list_state(request, "cases", columns=_case_columns())
+    if state.redirect:
+        return state.redirect
+    params = state.params
+    form = CaseFilterForm(params or None, user=request.user)
     qs = form.apply(Case.objects.visible_to(request.user), request.user)
-    sort = parse_choice(request.GET.get("sort"), selectors.CASE_SORTS.keys(), name="sort", default="newest")
+    sort = parse_choice(params.get("sort"), selectors.CASE_SORTS.keys(), name="sort", default="newest")
     page = selectors.case_page(
         request.user,
         qs,
@@ -54,6 +70,10 @@ def case_list(request: HttpRequest) -> HttpResponse:
             "queues": selectors.queue_counts(request.user),
             "current_team": form.cleaned_data.get("team") if form.is_valid() else None,
             "now": timezone.now(),
+            "views": state,
+            "columns": state.columns,
+            "header": header_cells(state),
+            "custom_cells": CustomCells("service.case", state.columns, page.rows),
         },
     )
 

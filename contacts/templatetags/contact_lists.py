@@ -23,11 +23,16 @@ from django_countries import countries as country_names
 
 from contacts.models import Contact, LifecycleStage, ValueSegment
 from contacts.normalize import format_phone
+from crm.custom_fields import CustomCells
 from crm.html import escape, url_around_id
 from crm.l10n import person_name
 from crm.rows import ListRow
 
 register = template.Library()
+
+# The built-in columns of each list, in their default order (``crm.saved_views`` picks some).
+CONTACT_COLUMNS = ("name", "company", "email", "phone", "country", "stage", "owner", "tags", "created")
+COMPANY_COLUMNS = ("name", "domain", "phone", "contacts", "country", "stage", "owner", "tags", "created")
 
 
 def _created(value) -> str:
@@ -87,9 +92,15 @@ def plain_field(field: BoundField) -> SafeString:
 
 
 @register.simple_tag
-def contact_rows(rows: Iterable[ListRow], any_editable: bool, list_url: str) -> SafeString:
+def contact_rows(
+    rows: Iterable[ListRow], any_editable: bool, list_url: str, columns: list[str] | None = None
+) -> SafeString:
     """``<tr>``s of the contact list (columns as in ``contacts/contact_list.html``'s header),
-    from ``contacts.selectors.CONTACT_ROW_FIELDS`` rows."""
+    from ``contacts.selectors.CONTACT_ROW_FIELDS`` rows. ``columns``: the keys of the columns
+    shown, in order (``CONTACT_COLUMNS`` and ``cf_<key>`` custom fields); all built-in ones by default."""
+    rows = list(rows)
+    columns = columns or list(CONTACT_COLUMNS)
+    custom = CustomCells("contacts.contact", columns, rows)
     text = _strings()
     stages = _labels(LifecycleStage)
     countries: dict[str, str] = {}
@@ -107,8 +118,9 @@ def contact_rows(rows: Iterable[ListRow], any_editable: bool, list_url: str) -> 
                     f'aria-label="{text["select"]} {name}">'
                 )
             cells.append(f'<td class="text-center">{box}</td>')
+        cell: dict[str, str] = {}
         title = f'<div class="small text-secondary">{escape(contact.title)}</div>' if contact.title else ""
-        cells.append(
+        cell["name"] = (
             f'<td style="min-width: 12rem"><a class="fw-semibold" href="{contact_head}{contact.pk}{contact_tail}">'
             f"{name}</a>{title}</td>"
         )
@@ -118,7 +130,7 @@ def contact_rows(rows: Iterable[ListRow], any_editable: bool, list_url: str) -> 
                 f'<a class="link-body-emphasis" href="{company_head}{contact.company_id}{company_tail}">'
                 f"{escape(contact.company__name)}</a>"
             )
-        cells.append(f'<td style="min-width: 10rem">{company}</td>')
+        cell["company"] = f'<td style="min-width: 10rem">{company}</td>'
         email = ""
         if contact.email:
             address = escape(contact.email)
@@ -130,7 +142,7 @@ def contact_rows(rows: Iterable[ListRow], any_editable: bool, list_url: str) -> 
                 )
             else:
                 email = f'<a href="mailto:{address}">{address}</a>'
-        cells.append(f"<td>{email}</td>")
+        cell["email"] = f"<td>{email}</td>"
         phone = ""
         number = contact.phone or contact.mobile
         if number:
@@ -145,24 +157,31 @@ def contact_rows(rows: Iterable[ListRow], any_editable: bool, list_url: str) -> 
                 phone = f'<a href="tel:{escape(number)}" class="text-nowrap">{shown}</a>'
             if contact.phone_is_invalid:
                 phone += " " + _unverified(text)
-        cells.append(f"<td>{phone}</td>")
-        cells.append(f"<td>{_country(contact.country, countries)}</td>")
-        cells.append(
+        cell["phone"] = f"<td>{phone}</td>"
+        cell["country"] = f"<td>{_country(contact.country, countries)}</td>"
+        cell["stage"] = (
             f'<td><span class="badge stage-{escape(contact.lifecycle_stage)}">'
             f"{stages.get(contact.lifecycle_stage, escape(contact.lifecycle_stage))}</span></td>"
         )
-        cells.append(f'<td class="text-nowrap">{escape(_owner(contact))}</td>')
-        cells.append(f"<td>{_tags(contact, list_url)}</td>")
-        cells.append(f'<td class="text-nowrap small text-secondary">{_created(contact.created_at)}</td>')
+        cell["owner"] = f'<td class="text-nowrap">{escape(_owner(contact))}</td>'
+        cell["tags"] = f"<td>{_tags(contact, list_url)}</td>"
+        cell["created"] = f'<td class="text-nowrap small text-secondary">{_created(contact.created_at)}</td>'
+        cells.extend(cell[key] if key in cell else custom.cell(contact, key) for key in columns)
         cells.append("</tr>")
         out.append("\n  ".join(cells[:-1]) + "\n" + cells[-1])
     return mark_safe("\n".join(out))  # noqa: S308 (every interpolated value is escaped above)
 
 
 @register.simple_tag
-def company_rows(rows: Iterable[ListRow], any_editable: bool, list_url: str) -> SafeString:
+def company_rows(
+    rows: Iterable[ListRow], any_editable: bool, list_url: str, columns: list[str] | None = None
+) -> SafeString:
     """``<tr>``s of the company list (columns as in ``contacts/company_list.html``'s header),
-    from ``contacts.selectors.COMPANY_ROW_FIELDS`` rows."""
+    from ``contacts.selectors.COMPANY_ROW_FIELDS`` rows. ``columns``: the keys of the columns
+    shown, in order (``COMPANY_COLUMNS`` and ``cf_<key>`` custom fields); all built-in ones by default."""
+    rows = list(rows)
+    columns = columns or list(COMPANY_COLUMNS)
+    custom = CustomCells("contacts.company", columns, rows)
     text = _strings()
     stages = _labels(LifecycleStage)
     segments = _labels(ValueSegment)
@@ -180,13 +199,14 @@ def company_rows(rows: Iterable[ListRow], any_editable: bool, list_url: str) -> 
                     f'aria-label="{text["select"]} {name}">'
                 )
             cells.append(f'<td class="text-center">{box}</td>')
+        cell: dict[str, str] = {}
         industry = f'<div class="small text-secondary">{escape(company.industry)}</div>' if company.industry else ""
-        cells.append(
+        cell["name"] = (
             f'<td style="min-width: 14rem"><a class="fw-semibold" href="{company_head}{company.pk}{company_tail}">'
             f"{name}</a>{industry}</td>"
         )
         domain = f'<span class="text-nowrap">{escape(company.domain)}</span>' if company.domain else ""
-        cells.append(f"<td>{domain}</td>")
+        cell["domain"] = f"<td>{domain}</td>"
         phone = ""
         if company.phone:
             phone = (
@@ -194,20 +214,21 @@ def company_rows(rows: Iterable[ListRow], any_editable: bool, list_url: str) -> 
             )
             if company.phone_is_invalid:
                 phone += " " + _unverified(text)
-        cells.append(f"<td>{phone}</td>")
-        cells.append(f'<td class="text-end">{company.contact_count}</td>')
-        cells.append(f"<td>{_country(company.country, countries)}</td>")
+        cell["phone"] = f"<td>{phone}</td>"
+        cell["contacts"] = f'<td class="text-end">{company.contact_count}</td>'
+        cell["country"] = f"<td>{_country(company.country, countries)}</td>"
         segment = ""
         if company.value_segment:
             label = segments.get(company.value_segment, escape(company.value_segment))
             segment = f'<div class="small text-secondary text-nowrap">{label}</div>'
-        cells.append(
+        cell["stage"] = (
             f'<td><span class="badge stage-{escape(company.lifecycle_stage)}">'
             f"{stages.get(company.lifecycle_stage, escape(company.lifecycle_stage))}</span>{segment}</td>"
         )
-        cells.append(f'<td class="text-nowrap">{escape(_owner(company))}</td>')
-        cells.append(f"<td>{_tags(company, list_url)}</td>")
-        cells.append(f'<td class="text-nowrap small text-secondary">{_created(company.created_at)}</td>')
+        cell["owner"] = f'<td class="text-nowrap">{escape(_owner(company))}</td>'
+        cell["tags"] = f"<td>{_tags(company, list_url)}</td>"
+        cell["created"] = f'<td class="text-nowrap small text-secondary">{_created(company.created_at)}</td>'
+        cells.extend(cell[key] if key in cell else custom.cell(company, key) for key in columns)
         cells.append("</tr>")
         out.append("\n  ".join(cells[:-1]) + "\n" + cells[-1])
     return mark_safe("\n".join(out))  # noqa: S308 (every interpolated value is escaped above)

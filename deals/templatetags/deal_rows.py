@@ -28,6 +28,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
 from django.utils.translation import gettext, ngettext
 
+from crm.custom_fields import CustomCells
 from crm.html import escape, url_around_id
 from crm.l10n import MoneyText, money
 from deals.models import Deal, DealStatus, Stage
@@ -256,9 +257,17 @@ _BADGES = {
 _OPEN_BADGE = "badge text-bg-primary-subtle text-primary-emphasis border border-primary-subtle"
 
 
+# The deal list's built-in columns after the title, in their default order (``crm.saved_views``).
+DEAL_COLUMNS = ("company", "stage", "owner", "amount", "probability", "close")
+
+
 @register.simple_tag
-def deal_list_rows(rows: Iterable[Deal]) -> SafeString:
-    """``<tr>``s of the deal list (columns as in ``deals/deal_list.html``'s header)."""
+def deal_list_rows(rows: Iterable[Deal], columns: list[str] | None = None) -> SafeString:
+    """``<tr>``s of the deal list (columns as in ``deals/deal_list.html``'s header): the title,
+    then ``columns`` (``DEAL_COLUMNS`` keys and ``cf_<key>`` custom fields)."""
+    rows = list(rows)
+    columns = list(columns or DEAL_COLUMNS)
+    custom = CustomCells("deals.deal", columns, rows)
     detail_head, detail_tail = url_around_id("deals:detail")
     manual_title = escape(gettext("Set by hand; kept when the stage changes"))
     manual = escape(gettext("manual"))
@@ -284,16 +293,19 @@ def deal_list_rows(rows: Iterable[Deal]) -> SafeString:
             close = dates[close_date]
         if deal.status == DealStatus.OPEN and close_date is not None and close_date < today:  # Deal.is_overdue
             close += f' <span class="badge text-bg-danger">{overdue}</span>'
+        cell = {
+            "company": f"<td>{company}</td>",
+            "stage": f'<td><span class="{badge}">{escape(deal.stage.name)}</span>\n'
+            f'            <span class="small text-secondary">{escape(deal.pipeline.name)}</span></td>',
+            "owner": f'<td class="text-nowrap">{escape(deal.owner)}</td>',
+            "amount": f'<td class="text-end text-nowrap">{escape(numbers.money(deal.amount, deal.currency, 2))}</td>',
+            "probability": f'<td class="text-end">{deal.probability}%{flag}</td>',
+            "close": f'<td class="text-nowrap">{close}</td>',
+        }
+        cells = "".join(f"\n          {cell[key] if key in cell else custom.cell(deal, key)}" for key in columns)
         out.append(
             f"""<tr>
-          <td><a href="{detail_head}{deal.pk}{detail_tail}">{escape(deal.title)}</a></td>
-          <td>{company}</td>
-          <td><span class="{badge}">{escape(deal.stage.name)}</span>
-            <span class="small text-secondary">{escape(deal.pipeline.name)}</span></td>
-          <td class="text-nowrap">{escape(deal.owner)}</td>
-          <td class="text-end text-nowrap">{escape(numbers.money(deal.amount, deal.currency, 2))}</td>
-          <td class="text-end">{deal.probability}%{flag}</td>
-          <td class="text-nowrap">{close}</td>
+          <td><a href="{detail_head}{deal.pk}{detail_tail}">{escape(deal.title)}</a></td>{cells}
         </tr>"""
         )
     return mark_safe("\n        ".join(out))  # noqa: S308 (every interpolated value is escaped above)
