@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
 
     dependencies = [
-        ('contacts', '0022_add_custom_fields'),
+        ('contacts', '0023_add_custom_fields'),
         ('deals', '0011_line_item_product_label'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
 
     dependencies = [
-        ('contacts', '0022_add_custom_fields'),
+        ('contacts', '0023_add_custom_fields'),
         ('crm', '0008_add_custom_fields_and_saved_views'),
         ('service', '0002_add_case_web_form'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
 
     dependencies = [
-        ('contacts', '0021_add_contact_cjk_name_index'),
+        ("contacts", "0022_search_names_with_yo_folded"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
