@@ -27,7 +27,19 @@ from typing import Any
 
 from django.conf import settings
 from django.db import OperationalError, connections, router, transaction
-from django.db.models import Avg, BooleanField, Count, DecimalField, ExpressionWrapper, F, Max, Min, Q, QuerySet, Sum
+from django.db.models import (
+    Avg,
+    BooleanField,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Max,
+    Min,
+    Q,
+    QuerySet,
+    Sum,
+)
 from django.db.models.functions import Cast, NullIf, Trunc
 from django.http import QueryDict
 from django.urls import reverse
@@ -125,7 +137,10 @@ def register_dimension_provider(dataset_key: str, provider: Callable[[], Iterabl
 # Labels -------------------------------------------------------------------------------------
 
 
-def _choices(choices: Iterable[tuple[str, Any]], empty: Label = _("Not set")) -> Callable[[Iterable[Any]], dict]:
+NOT_SET = _("Not set")
+
+
+def _choices(choices: Iterable[tuple[str, Any]], empty: Label = NOT_SET) -> Callable[[Iterable[Any]], dict]:
     def labels(values: Iterable[Any]) -> dict[Any, str]:
         names = {value: str(label) for value, label in choices}
         return {v: names.get(v, str(empty) if v in ("", None) else str(v)) for v in values}
@@ -222,10 +237,8 @@ def _share(numerator: Q, denominator: Q | None) -> Callable[[], Any]:
 
     def build() -> Any:
         below = Count("pk", filter=denominator) if denominator is not None else Count("pk")
-        return ExpressionWrapper(
-            Cast(Count("pk", filter=numerator), DecimalField()) * 100 / NullIf(below, 0),
-            output_field=DecimalField(),
-        )
+        matching = Cast(Count("pk", filter=numerator), DecimalField(max_digits=30, decimal_places=4))
+        return ExpressionWrapper(matching * 100 / NullIf(below, 0), output_field=DecimalField())
 
     return build
 
@@ -562,8 +575,11 @@ class ReportResult:
 
     @property
     def title(self) -> str:
-        names = " × ".join(str(d.label) for d in self.dims)
-        return f"{self.measure.label} — {self.dataset.label} {_('by')} {names}"
+        return str(_("%(measure)s — %(dataset)s by %(dimensions)s")) % {
+            "measure": self.measure.label,
+            "dataset": self.dataset.label,
+            "dimensions": " × ".join(str(d.label) for d in self.dims),
+        }
 
 
 def _dimension(dataset: Dataset, key: str, date: DateField) -> Dimension:
@@ -581,7 +597,7 @@ def _dimension(dataset: Dataset, key: str, date: DateField) -> Dimension:
             end = _period_end(start, period)
             return {date.drill[0]: start.isoformat(), date.drill[1]: end.isoformat()}
 
-        return Dimension(key, _LazyFormat(PERIOD_LABELS[key], ""), expression, _period_label(key), drill, key)
+        return Dimension(key, PERIOD_LABELS[key], expression, _period_label(key), drill, key)
     return dataset.all_dimensions()[key]
 
 
@@ -627,10 +643,14 @@ def run_report(spec: ReportSpec, scope: ReportScope) -> ReportResult:
     cap = settings.REPORT_BUILDER_MAX_GROUPS
     alias = router.db_for_read(qs.model)
     try:
-        with transaction.atomic(using=alias):
-            with connections[alias].cursor() as cursor:
-                cursor.execute("SET LOCAL statement_timeout = %s", [int(settings.REPORT_BUILDER_TIMEOUT_MS)])
+        connection = connections[alias]
+        nested = connection.in_atomic_block
+        with transaction.atomic(using=alias), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = %s", [int(settings.REPORT_BUILDER_TIMEOUT_MS)])
             found = list(grouped.using(alias)[: cap + 1])
+            if nested:
+                # Inside an outer transaction the savepoint's SET LOCAL would outlive it.
+                cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
     except OperationalError as error:
         if getattr(error.__cause__, "pgcode", "") != "57014":  # query_canceled
             raise
@@ -679,11 +699,11 @@ def _fill(result: ReportResult, found: list[dict], scope: ReportScope) -> None:
         ]
     else:
         second = list(dict.fromkeys(row["g1"] for row in found))
-        if not dims[1].period:
-            labels1 = dims[1].labels(second)
-            second.sort(key=lambda v: labels1[v].casefold())
+        labels1 = dims[1].labels(second)
+        if dims[1].period:  # oldest first, "no date" last
+            second.sort(key=lambda v: (v is None, v.isoformat()[:10] if v is not None else ""))
         else:
-            labels1 = dims[1].labels(second)
+            second.sort(key=lambda v: labels1[v].casefold())
         result.columns = [(key, labels1[key]) for key in second]
         values = {(row["g0"], row["g1"]): row["value"] for row in found}
         for key in first:

@@ -667,7 +667,7 @@ def _builder_context(request: HttpRequest, spec: builder.ReportSpec, scope: Repo
         ],
         "statuses": builder.STATUS_FILTERS.get(spec.dataset, []),
         "sources": list(Source.choices) if spec.dataset in builder.SOURCE_FILTER_DATASETS else [],
-        "query": query,
+        "report_query": query,
         "csv_url": f"{reverse('reports:builder-export')}?{query}&format=csv",
         "xlsx_url": f"{reverse('reports:builder-export')}?{query}&format=xlsx",
         "base_currency": settings.BASE_CURRENCY,
