@@ -197,6 +197,10 @@ def _param(name: str) -> Callable[[Any], dict[str, str]]:
     return lambda value: {name: "" if value is None else str(value)}
 
 
+# Public for other apps' datasets (integrations registers business events).
+model_names, user_names, country_names = _model_names, _user_names, _country_names
+
+
 # Common dimensions ------------------------------------------------------------------------
 
 
