@@ -346,3 +346,13 @@ def test_a_dashboard_costs_a_few_queries_per_card(built, north, manager_client, 
     # its labels; plus the page's own few.
     with django_assert_max_num_queries(8 + 3 * 7):
         assert manager_client.get(board.get_absolute_url()).status_code == 200
+
+
+def test_a_saved_report_page_issues_a_constant_number_of_queries(
+    built, north, manager_client, owner_client, django_assert_max_num_queries
+):
+    _save(manager_client, share=north.pk, scope_team=north.pk)
+    report = SavedReport.objects.get()
+    for client in (manager_client, owner_client):
+        with django_assert_max_num_queries(16):
+            assert client.get(report.get_absolute_url()).status_code == 200
