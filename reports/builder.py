@@ -103,8 +103,11 @@ class Dataset:
     dates: list[DateField]
     list_url: str = ""  # the URL name of the list that shows these records
     owner_param: str = "owner"  # the list's parameter for the owner (cases: assignee)
-    # Extra drill parameters every link carries (e.g. the archived/active state).
+    # Extra drill parameters every link carries (cases: any status, not only active ones).
     drill_base: dict[str, str] = field(default_factory=dict)
+    # The filter parameters the list understands: a cell needing any other gets no link,
+    # since the list would show records that are not the cell's.
+    list_params: frozenset[str] = frozenset()
     note: Label = ""
 
     def all_dimensions(self) -> dict[str, Dimension]:
@@ -265,6 +268,10 @@ DEALS = Dataset(
     label=_("Deals"),
     queryset=_deal_facts,
     list_url="deals:list",
+    list_params=frozenset(
+        {"owner", "team", "stage", "pipeline", "status", "source"}
+        | {"closed_from", "closed_to", "created_from", "created_to", "close_from", "close_to"}
+    ),
     note=_(
         "Deals as of the last rollup refresh; amounts in the base currency (closed deals at their close date's rate)."
     ),
@@ -330,6 +337,7 @@ ACTIVITIES = Dataset(
     label=_("Activities"),
     queryset=_activities,
     list_url="activities:list",
+    list_params=frozenset({"owner", "type", "status", "date_from", "date_to"}),
     dimensions=[
         _owner("owner_id"),
         _team("owner__teams"),
@@ -375,11 +383,13 @@ def _customer_dimensions(*, segment: bool) -> list[Dimension]:
     return dims
 
 
+CUSTOMER_LIST_PARAMS = frozenset({"owner", "team", "country", "source", "stage", "tag", "created_from", "created_to"})
 COMPANIES = Dataset(
     key="companies",
     label=_("Companies"),
     queryset=lambda scope: Company.objects.active().filter(scope.owner_filter()),
     list_url="contacts:company-list",
+    list_params=CUSTOMER_LIST_PARAMS | {"segment"},
     dimensions=_customer_dimensions(segment=True),
     measures=[Measure("count", _("Number of companies"), lambda: Count("pk"), "count")],
     dates=[DateField("created", _("Created"), "created_at", ("created_from", "created_to"))],
@@ -389,6 +399,7 @@ CONTACTS = Dataset(
     label=_("Contacts"),
     queryset=lambda scope: Contact.objects.active().filter(scope.owner_filter()),
     list_url="contacts:contact-list",
+    list_params=CUSTOMER_LIST_PARAMS,
     dimensions=_customer_dimensions(segment=False),
     measures=[Measure("count", _("Number of contacts"), lambda: Count("pk"), "count")],
     dates=[DateField("created", _("Created"), "created_at", ("created_from", "created_to"))],
@@ -411,6 +422,8 @@ CASES = Dataset(
     queryset=_cases,
     list_url="service:list",
     owner_param="assignee",
+    drill_base={"status": "all"},
+    list_params=frozenset({"team", "status", "priority"}),
     note=_("Cases of the queues you may see; the team is the case's queue, the owner its assignee."),
     dimensions=[
         Dimension("owner", _("Assignee"), "assignee_id", _user_names, _param("assignee")),
@@ -748,7 +761,8 @@ def _drill(result: ReportResult, scope: ReportScope, pairs: list[tuple[Dimension
     if not dataset.list_url:
         return ""
     query = QueryDict(mutable=True)
-    query.update(dataset.drill_base)
+    for key, value in dataset.drill_base.items():
+        query[key] = value
     date = dataset.date_map()[result.spec.date]
     for dim, value in pairs:
         if dim.drill is None:
@@ -756,17 +770,21 @@ def _drill(result: ReportResult, scope: ReportScope, pairs: list[tuple[Dimension
         part = dim.drill(value)
         if not part:
             return ""
-        query.update(part)
+        for key, text in part.items():
+            query[key] = text
     if date.drill is not None:
-        if result.spec.date_from and date.drill[0] not in query:
-            query[date.drill[0]] = result.spec.date_from.isoformat()
-        if result.spec.date_to and date.drill[1] not in query:
-            query[date.drill[1]] = result.spec.date_to.isoformat()
+        # The period's days within the report's own dates (a quarter cut by "from" counts less).
+        first, last = date.drill
+        if result.spec.date_from and (first not in query or query[first] < result.spec.date_from.isoformat()):
+            query[first] = result.spec.date_from.isoformat()
+        if result.spec.date_to and (last not in query or query[last] > result.spec.date_to.isoformat()):
+            query[last] = result.spec.date_to.isoformat()
     elif result.spec.date_from or result.spec.date_to:
         return ""  # the list cannot filter this date: its records would not be the cell's
-    if result.spec.status and "status" not in query:
+    # Filters of the whole report (a status dimension within them names the same status).
+    if result.spec.status:
         query["status"] = result.spec.status
-    if result.spec.source and "source" not in query:
+    if result.spec.source:
         query["source"] = result.spec.source
     if scope.pipeline is not None and "pipeline" not in query and dataset.key == "deals":
         query["pipeline"] = str(scope.pipeline.pk)
@@ -778,6 +796,8 @@ def _drill(result: ReportResult, scope: ReportScope, pairs: list[tuple[Dimension
             query["team"] = str(scope.team.id)
         elif scope.allowed_owner_ids is not None and len(scope.allowed_owner_ids) == 1 and dataset.key != "cases":
             query[dataset.owner_param] = str(next(iter(scope.allowed_owner_ids)))
+    if any(key not in dataset.list_params for key in query if key not in dataset.drill_base):
+        return ""
     return f"{reverse(dataset.list_url)}?{query.urlencode()}"
 
 

@@ -356,3 +356,30 @@ def test_a_saved_report_page_issues_a_constant_number_of_queries(
     for client in (manager_client, owner_client):
         with django_assert_max_num_queries(16):
             assert client.get(report.get_absolute_url()).status_code == 200
+
+
+def test_a_cell_links_only_where_the_list_can_show_exactly_its_records(db, north, owner, manager, manager_client):
+    from service.tests.factories import make_case
+
+    make_case(team=north, owner=owner)
+    # Cases by queue: the case list filters by queue, and by any status (not only active ones).
+    result = _get(manager_client, dataset="cases", dim1="team").context["result"]
+    assert "team=" in result.rows[0].total.url and "status=all" in result.rows[0].total.url
+    # By assignee: the case list cannot filter by a person, so no link.
+    result = _get(manager_client, dataset="cases", dim1="owner").context["result"]
+    assert result.rows[0].total.url == ""
+    # Activities by team: the activity list has no team filter.
+    from activities.models import Activity, ActivityType
+
+    kind = ActivityType.objects.first() or ActivityType.objects.create(name="Call", key="call")
+    Activity.objects.create(type=kind, subject="Call", owner=owner, created_by=owner)
+    result = _get(manager_client, dataset="activities", dim1="team").context["result"]
+    assert result.rows and result.rows[0].total.url == ""
+    result = _get(manager_client, dataset="activities", dim1="type").context["result"]
+    assert result.rows[0].total.url.startswith(reverse("activities:list"))
+
+
+def test_a_period_cell_is_cut_by_the_reports_own_dates(built, owner_client):
+    params = {**WON_BY_SOURCE, "dim2": "quarter", "date_from": "2026-01-15"}
+    cell = _table(_get(owner_client, **params))["Referral"]["cells"][0]
+    assert "closed_from=2026-01-15" in cell.url and "closed_to=2026-03-31" in cell.url
