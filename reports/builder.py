@@ -197,7 +197,8 @@ def _period_label(period: str) -> Callable[[Iterable[Any]], dict]:
 
 
 def _param(name: str) -> Callable[[Any], dict[str, str]]:
-    return lambda value: {name: "" if value is None else str(value)}
+    # "Not set" (None or "") has no list filter: an empty parameter would mean "any".
+    return lambda value: {} if value in (None, "") else {name: str(value)}
 
 
 # Public for other apps' datasets (integrations registers business events).

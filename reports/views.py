@@ -872,6 +872,7 @@ def dashboard(request: HttpRequest, pk: int) -> HttpResponse:
         "dashboard": board,
         "cards": _dashboard_cards(request, board),
         "can_set_default": board.team_id is not None and can_manage_team(request.user, board.team),
+        "can_unpin": board.user_id == request.user.pk or can_manage_team(request.user, board.team),
         "base_currency": settings.BASE_CURRENCY,
     }
     return render(request, "reports/dashboard.html", context)

@@ -383,3 +383,16 @@ def test_a_period_cell_is_cut_by_the_reports_own_dates(built, owner_client):
     params = {**WON_BY_SOURCE, "dim2": "quarter", "date_from": "2026-01-15"}
     cell = _table(_get(owner_client, **params))["Referral"]["cells"][0]
     assert "closed_from=2026-01-15" in cell.url and "closed_to=2026-03-31" in cell.url
+
+
+def test_a_rep_pins_to_and_unpins_from_their_own_dashboard(built, owner_client, teammate_client):
+    _save(owner_client, name="Mine")
+    owner_client.post(reverse("reports:dashboard-create"), {"name": "My board"})
+    board = Dashboard.objects.get()
+    owner_client.post(reverse("reports:saved-pin", args=[SavedReport.objects.get().pk]), {"dashboard": board.pk})
+    item = DashboardItem.objects.get()
+    assert "Remove Mine from the dashboard" in owner_client.get(board.get_absolute_url()).content.decode()
+    assert teammate_client.get(board.get_absolute_url()).status_code == 404
+    assert teammate_client.post(reverse("reports:dashboard-unpin", args=[item.pk])).status_code == 404
+    owner_client.post(reverse("reports:dashboard-unpin", args=[item.pk]))
+    assert not DashboardItem.objects.exists()
