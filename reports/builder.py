@@ -257,8 +257,10 @@ def _share(numerator: Q, denominator: Q | None) -> Callable[[], Any]:
 def _deal_facts(scope: ReportScope) -> QuerySet:
     from reports.selectors import rollup_status
 
-    generation = rollup_status().generation_id
-    qs = DealFact.objects.filter(generation_id=generation)
+    # Read once per scope: a dashboard's deal cards share the viewer's scope.
+    if "_generation_id" not in scope.__dict__:
+        scope.__dict__["_generation_id"] = rollup_status().generation_id
+    qs = DealFact.objects.filter(generation_id=scope.__dict__["_generation_id"])
     return qs.filter(scope.owner_filter())
 
 

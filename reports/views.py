@@ -692,10 +692,10 @@ def report_builder(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def report_builder_export(request: HttpRequest) -> HttpResponse:
-    spec, _scope, result = _run_builder(request, request.GET)
+    spec, scope, result = _run_builder(request, request.GET)
     if result.too_broad:
         messages.error(request, result.too_broad)
-        return redirect(f"{reverse('reports:builder')}?{spec.params(_scope).urlencode()}")
+        return redirect(f"{reverse('reports:builder')}?{spec.params(scope).urlencode()}")
     header, rows = builder.export_rows(result)
     fmt = parse_choice(request.GET.get("format"), ("csv", "xlsx"), name="format", default="csv")
     name = f"report-{spec.dataset}"
@@ -762,16 +762,23 @@ def saved_report(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "reports/saved_report.html", context)
 
 
-def _viewer_scope(user: Any, stored: dict) -> ReportScope:
+def _viewer_scope(user: Any, stored: dict, cache: dict | None = None) -> ReportScope:
     """The stored team/owner filters when the viewer may use them; otherwise the viewer's own
-    scope: a rep opening a manager's team report sees their own figures, never a 404."""
+    scope: a rep opening a manager's team report sees their own figures, never a 404.
+    ``cache``: scopes already built for this request (a dashboard's cards share them)."""
     params = QueryDict(mutable=True)
     for key, values in stored.items():
         params.setlist(key, [str(v) for v in (values if isinstance(values, list) else [values])])
+    key = tuple(params.get(name, "") for name in ("team", "owner", "pipeline"))
+    if cache is not None and key in cache:
+        return cache[key]
     try:
-        return builder.scope_for(user, params)
+        scope = builder.scope_for(user, params)
     except Http404:
-        return builder.scope_for(user, QueryDict())
+        scope = builder.scope_for(user, QueryDict())
+    if cache is not None:
+        cache[key] = scope
+    return scope
 
 
 @require_POST
@@ -826,7 +833,8 @@ def _dashboard_cards(request: HttpRequest, dashboard: Any) -> list[dict]:
 def _report_card(item: Any, request: HttpRequest) -> dict:
     report = item.report
     spec = builder.spec_from_json(report.spec)
-    scope = _viewer_scope(request.user, report.spec)
+    scopes = request.__dict__.setdefault("_builder_scopes", {})
+    scope = _viewer_scope(request.user, report.spec, scopes)
     result = builder.run_report(spec, scope)
     return {
         "template": "reports/partials/report_card.html",
