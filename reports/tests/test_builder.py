@@ -396,3 +396,38 @@ def test_a_rep_pins_to_and_unpins_from_their_own_dashboard(built, owner_client, 
     assert teammate_client.post(reverse("reports:dashboard-unpin", args=[item.pk])).status_code == 404
     owner_client.post(reverse("reports:dashboard-unpin", args=[item.pk]))
     assert not DashboardItem.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"dim1": "source", "dim2": "quarter", "measure": "sum_amount_base", "status": "won"},
+        {"dim1": "owner", "dim2": "status", "measure": "count"},
+        {"dim1": "team", "dim2": "month", "measure": "win_rate"},
+        {"dim1": "year", "measure": "conversion", "source": "website"},
+    ],
+)
+def test_the_closed_cells_give_the_same_figures_as_the_facts(built, params, admin_user, monkeypatch):
+    from django.db import connection
+    from django.http import QueryDict
+    from django.test.utils import CaptureQueriesContext
+
+    query = QueryDict(mutable=True)
+    query.update({"dataset": "deals", "date": "closed", "date_from": "2025-12-01", "date_to": "2026-02-28", **params})
+    spec = builder.parse_spec(query)
+
+    def figures():
+        result = builder.run_report(spec, builder.scope_for(admin_user, QueryDict()))
+        return [
+            (row.label, row.total.value, [c.value for c in row.cells], [c.url for c in row.cells])
+            for row in result.rows
+        ]
+
+    with CaptureQueriesContext(connection) as queries:
+        from_cells = figures()
+    assert any("reports_closedcell" in q["sql"] for q in queries.captured_queries)
+    monkeypatch.setattr(builder, "_closed_cells", lambda spec, scope: None)
+    with CaptureQueriesContext(connection) as queries:
+        from_facts = figures()
+    assert any("reports_dealfact" in q["sql"] for q in queries.captured_queries)
+    assert from_cells and from_cells == from_facts
