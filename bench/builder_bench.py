@@ -34,7 +34,12 @@ from reports.selectors import rollup_status  # noqa: E402
 
 SPECS = {
     "source × quarter (closed), sum of amount": (
-        "dataset=deals&dim1=source&dim2=quarter&measure=sum_amount_base&date=closed"
+        "dataset=deals&dim1=source&dim2=quarter&measure=sum_amount_base&date=closed&status=won"
+        "&date_from=2025-01-01&date_to=2026-12-31"
+    ),
+    "source × quarter, facts (days cut a month)": (
+        "dataset=deals&dim1=source&dim2=quarter&measure=sum_amount_base&date=closed&status=won"
+        "&date_from=2025-01-15&date_to=2026-12-31"
     ),
     "owner × status, count": "dataset=deals&dim1=owner&dim2=status&measure=count&date=created",
     "stage × month (created), win rate": "dataset=deals&dim1=stage&dim2=month&measure=win_rate&date=created",

@@ -112,6 +112,7 @@ def test_a_manager_builds_saves_and_pins_a_report_a_rep_sees_their_share(page: P
     card_links.first.click()
     expect(page).to_have_url(re.compile(r"/deals/\?.*owner=\d+"))
     # The list's total of these deals is the figure of the cell she clicked.
-    expect(page.get_by_text(cell_text, exact=True).first).to_be_visible()
+    total = page.locator(".card", has=page.get_by_text("total of these deals")).locator(".stat")
+    expect(total).to_have_text(re.compile(rf"^{re.escape(cell_text)}\s"))
     expect(page.get_by_label("Owner").locator("option:checked")).to_have_text("Alice Novak")
     _shot(page, "06-rep-drills-into-her-cell")
