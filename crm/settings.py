@@ -336,6 +336,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
     # Daily, but each subscription gets one email per ISO week; a failed send retries next day.
     "reports-weekly-email": {"task": "reports.tasks.send_weekly_reports", "schedule": crontab(hour=7, minute=0)},
+    # Saved builder reports people subscribed to: the same once-per-ISO-week rule.
+    "reports-saved-report-email": {
+        "task": "reports.tasks.send_saved_report_emails",
+        "schedule": crontab(hour=7, minute=5),
+    },
     # After the nightly rollup rebuild, whose per-deal amounts in base currency it sums.
     "reports-customer-value": {
         "task": "reports.tasks.recompute_customer_value",
@@ -601,6 +606,10 @@ DEAL_STALE_DAYS = env_int("DEAL_STALE_DAYS", 14, minimum=1)
 RFM_WINDOW_MONTHS = env_int("RFM_WINDOW_MONTHS", 24, minimum=1)
 # A customer with no done activity and no purchase for this many days, and no open deal, is dormant.
 DORMANT_DAYS = env_int("DORMANT_DAYS", 90, minimum=1)
+# Report builder guard rails: a query longer than this is cancelled (SET LOCAL
+# statement_timeout) and the page asks to narrow the report; so is one with more groups.
+REPORT_BUILDER_TIMEOUT_MS = env_int("REPORT_BUILDER_TIMEOUT_MS", 5000, minimum=100)
+REPORT_BUILDER_MAX_GROUPS = env_int("REPORT_BUILDER_MAX_GROUPS", 1000, minimum=10)
 # Expected customer lifespan in lifetime value, used while too few customers exist to measure churn.
 CUSTOMER_LIFESPAN_YEARS = env_int("CUSTOMER_LIFESPAN_YEARS", 3, minimum=1)
 CUSTOMER_LIFESPAN_MAX_YEARS = env_int("CUSTOMER_LIFESPAN_MAX_YEARS", 10, minimum=1)

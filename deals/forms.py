@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -7,11 +8,12 @@ from django import forms
 from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 import contacts.lookups  # noqa: F401 - registers trgm_icontains
 from contacts.forms import offer_only_the_chosen_company, use_fast_inputs, use_fast_select
-from contacts.models import Company, Contact
+from contacts.models import Company, Contact, Source
 from crm import custom_fields
 from crm.custom_fields import CustomFieldsFormMixin
 from crm.forms import StrictInputMixin, preload_choices, strict_field
@@ -254,6 +256,16 @@ class DealFilterForm(StrictInputMixin, forms.Form):
         required=False, label=_("Closing from"), widget=forms.DateInput(attrs={"type": "date"})
     )
     close_to = forms.DateField(required=False, label=_("Closing to"), widget=forms.DateInput(attrs={"type": "date"}))
+    # Closed and created days: the report builder's drill-down opens a cell's deals with them.
+    closed_from = forms.DateField(
+        required=False, label=_("Closed from"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    closed_to = forms.DateField(required=False, label=_("Closed to"), widget=forms.DateInput(attrs={"type": "date"}))
+    created_from = forms.DateField(
+        required=False, label=_("Created from"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    created_to = forms.DateField(required=False, label=_("Created to"), widget=forms.DateInput(attrs={"type": "date"}))
+    source = forms.ChoiceField(choices=[("", _("Any source")), *Source.choices], required=False, label=_("Source"))
     amount_min = forms.DecimalField(required=False, label=_("Amount from"), min_value=0, max_digits=14)
     amount_max = forms.DecimalField(required=False, label=_("Amount to"), min_value=0, max_digits=14)
     company = forms.IntegerField(required=False, widget=forms.HiddenInput)
@@ -291,7 +303,7 @@ class DealFilterForm(StrictInputMixin, forms.Form):
         preload_choices(self.fields["stage"], self.stages)
         preload_choices(self.fields["owner"], user.visible_users)
         preload_choices(self.fields["team"], user.visible_teams)
-        for name in ("pipeline", "stage", "owner", "team", "status", "sort"):
+        for name in ("pipeline", "stage", "owner", "team", "status", "source", "sort"):
             use_fast_select(self.fields[name])  # Django renders a template per <option>
         for name, form_f in custom_fields.filter_form_fields("deals.deal", user=user).items():
             strict_field(form_f)
@@ -334,6 +346,18 @@ class DealFilterForm(StrictInputMixin, forms.Form):
             qs = qs.filter(expected_close_date__gte=f["close_from"])
         if "close_to" in f:
             qs = qs.filter(expected_close_date__lte=f["close_to"])
+        tz = timezone.get_current_timezone()
+        for key, field, lookup in (
+            ("closed_from", "closed_at", "gte"),
+            ("closed_to", "closed_at", "lt"),
+            ("created_from", "created_at", "gte"),
+            ("created_to", "created_at", "lt"),
+        ):
+            if key in f:
+                day = f[key] + dt.timedelta(days=1) if lookup == "lt" else f[key]
+                qs = qs.filter(**{f"{field}__{lookup}": dt.datetime.combine(day, dt.time.min, tzinfo=tz)})
+        if "source" in f:
+            qs = qs.filter(source=f["source"])
         if "amount_min" in f:
             qs = qs.filter(amount__gte=f["amount_min"])
         if "amount_max" in f:
@@ -346,7 +370,20 @@ class DealFilterForm(StrictInputMixin, forms.Form):
 
 
 # Filters on columns the stored totals (``DealTotal``) do not have.
-ROW_FILTERS = ("q", "close_from", "close_to", "amount_min", "amount_max", "company", "contact")
+ROW_FILTERS = (
+    "q",
+    "close_from",
+    "close_to",
+    "closed_from",
+    "closed_to",
+    "created_from",
+    "created_to",
+    "source",
+    "amount_min",
+    "amount_max",
+    "company",
+    "contact",
+)
 
 
 class BoardFilterForm(StrictInputMixin, forms.Form):

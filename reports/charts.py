@@ -206,3 +206,138 @@ def line_chart(
         if i % step == 0
     ]
     return chart
+
+
+# The report builder's charts: any number of series, eight colours (the rest reuse them).
+SERIES_COLOURS = 8
+
+
+def stacked_bar_chart(
+    *,
+    title: str,
+    description: str,
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[Number | None]]],
+    height: int = 280,
+) -> Chart:
+    """One bar per label, each series a segment stacked on the previous ones."""
+    chart = Chart(kind="bars", title=title, description=description, height=height)
+    totals = [sum(float(data[i] or 0) for _name, data in series) for i in range(len(labels))]
+    maximum = _nice_max(max(totals, default=0))
+    plot_width = WIDTH - PLOT_LEFT - PLOT_RIGHT
+    plot_height = height - PLOT_TOP - PLOT_BOTTOM
+    group = plot_width / max(len(labels), 1)
+    chart.ticks = _y_ticks(PLOT_TOP, plot_height, maximum)
+    base = [0.0] * len(labels)
+    for s_index, (name, data) in enumerate(series):
+        colour = s_index % SERIES_COLOURS
+        chart.legend.append({"name": name, "series": colour})
+        for l_index, value in enumerate(data):
+            number = max(float(value or 0), 0.0)
+            if not number:
+                continue
+            bar_height = plot_height * number / maximum
+            base[l_index] += bar_height
+            chart.shapes.append(
+                {
+                    "x": round(PLOT_LEFT + l_index * group + group * 0.15, 1),
+                    "y": round(PLOT_TOP + plot_height - base[l_index], 1),
+                    "width": round(max(group * 0.7, 1), 1),
+                    "height": round(bar_height, 1),
+                    "series": colour,
+                    "tooltip": f"{labels[l_index]} · {name}: {_short(value or 0)}",
+                }
+            )
+    chart.labels = _axis_labels(labels, group, height)
+    return chart
+
+
+def _axis_labels(labels: Sequence[str], group: float, height: int) -> list[dict]:
+    step = _label_step(len(labels))
+    room = max(int(group * step / AXIS_CHAR_WIDTH), 4)
+    return [
+        {
+            "x": round(PLOT_LEFT + i * group + group / 2, 1),
+            "y": height - PLOT_BOTTOM + 16,
+            "text": label,
+            "lines": _axis_lines(str(label), room),
+        }
+        for i, label in enumerate(labels)
+        if i % step == 0
+    ]
+
+
+def multi_line_chart(
+    *,
+    title: str,
+    description: str,
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[Number | None]]],
+    suffix: str = "",
+) -> Chart:
+    """One line per series over the labels; a missing value breaks nothing, it is skipped."""
+    height = 260
+    chart = Chart(kind="lines", title=title, description=description, height=height)
+    inset = 28
+    plot_width = WIDTH - PLOT_LEFT - PLOT_RIGHT - 2 * inset
+    plot_height = height - PLOT_TOP - PLOT_BOTTOM
+    values = [float(v) for _n, data in series for v in data if v is not None]
+    maximum = _nice_max(max(values, default=0))
+    chart.ticks = _y_ticks(PLOT_TOP, plot_height, maximum, suffix=suffix)
+    step_x = plot_width / max(len(labels) - 1, 1)
+
+    def x_of(index: int) -> float:
+        return round(PLOT_LEFT + inset + index * step_x, 1) if len(labels) > 1 else PLOT_LEFT + inset + plot_width / 2
+
+    for s_index, (name, data) in enumerate(series):
+        colour = s_index % SERIES_COLOURS
+        points = []
+        for index, value in enumerate(data):
+            if value is None:
+                continue
+            y = round(PLOT_TOP + plot_height - plot_height * float(value) / maximum, 1)
+            points.append(f"{x_of(index)},{y}")
+            chart.shapes.append(
+                {"x": x_of(index), "y": y, "series": colour, "tooltip": f"{labels[index]} · {name}: {_short(value)}"}
+            )
+        chart.legend.append({"name": name, "series": colour, "points": " ".join(points)})
+    step = _label_step(len(labels))
+    chart.labels = [
+        {"x": x_of(i), "y": height - PLOT_BOTTOM + 16, "text": label} for i, label in enumerate(labels) if i % step == 0
+    ]
+    return chart
+
+
+def pie_chart(*, title: str, description: str, slices: Sequence[tuple[str, Number | None]]) -> Chart:
+    """Slices of a whole, largest first as given; negative and empty values are left out."""
+    import math
+
+    height = 280
+    chart = Chart(kind="pie", title=title, description=description, height=height)
+    parts = [(label, float(value)) for label, value in slices if value is not None and float(value) > 0]
+    whole = sum(value for _label, value in parts) or 1.0
+    cx, cy, radius = 150.0, height / 2, height / 2 - 16
+    angle = -math.pi / 2
+    for index, (label, value) in enumerate(parts):
+        colour = index % SERIES_COLOURS
+        share = value / whole
+        sweep = share * 2 * math.pi
+        end = angle + sweep
+        x1, y1 = cx + radius * math.cos(angle), cy + radius * math.sin(angle)
+        x2, y2 = cx + radius * math.cos(end), cy + radius * math.sin(end)
+        large = 1 if sweep > math.pi else 0
+        if share >= 0.9999:
+            path = (
+                f"M {cx - radius:.1f} {cy:.1f} a {radius:.1f} {radius:.1f} 0 1 0 {2 * radius:.1f} 0 "
+                f"a {radius:.1f} {radius:.1f} 0 1 0 {-2 * radius:.1f} 0"
+            )
+        else:
+            path = (
+                f"M {cx:.1f} {cy:.1f} L {x1:.1f} {y1:.1f} A {radius:.1f} {radius:.1f} 0 {large} 1 {x2:.1f} {y2:.1f} Z"
+            )
+        percent = _decimal(f"{share * 100:.1f}")
+        chart.shapes.append({"path": path, "series": colour, "tooltip": f"{label}: {_short(value)} ({percent}%)"})
+        if index < 12:
+            chart.legend.append({"name": label, "series": colour, "y": 28 + index * 20, "text": f"{percent}%"})
+        angle = end
+    return chart

@@ -637,3 +637,136 @@ class DormancyFollowUp(models.Model):
 
     def __str__(self) -> str:
         return f"{self.company_id} quiet since {self.dormant_since:%Y-%m-%d}"
+
+
+# Report builder ---------------------------------------------------------------------------
+# A saved report stores its spec (whitelisted keys only, see ``reports.builder``) and is run
+# with the viewer's access scope each time, so one shared report shows each reader only what
+# they may see.
+
+
+class SavedReport(models.Model):
+    name = models.CharField(_("name"), max_length=120)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_reports", verbose_name=_("owner")
+    )
+    # Shared with this team (its members and managers may open it); None: private.
+    team = models.ForeignKey(
+        Team,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="saved_reports",
+        verbose_name=_("shared with team"),
+    )
+    spec = models.JSONField(_("definition"), default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [
+            models.Index(fields=["owner", "name"], name="savedreport_owner"),
+            models.Index(fields=["team", "name"], name="savedreport_team"),
+        ]
+        verbose_name = _("saved report")
+        verbose_name_plural = _("saved reports")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("reports:saved", args=[self.pk])
+
+
+class Dashboard(models.Model):
+    """A user's own dashboard (``user`` set) or a team's (``team`` set), never both."""
+
+    name = models.CharField(_("name"), max_length=120)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="dashboards"
+    )
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, null=True, blank=True, related_name="dashboards")
+    # The team's default dashboard, shown on the Reports home to its members and managers.
+    is_team_default = models.BooleanField(_("team default"), default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False, team__isnull=True)
+                | models.Q(user__isnull=True, team__isnull=False),
+                name="dashboard_user_xor_team",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(is_team_default=False) | models.Q(team__isnull=False),
+                name="dashboard_default_is_team",
+            ),
+            models.UniqueConstraint(
+                fields=["team"], condition=models.Q(is_team_default=True), name="dashboard_one_default_per_team"
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "name"], name="dashboard_user")]
+        verbose_name = _("dashboard")
+        verbose_name_plural = _("dashboards")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("reports:dashboard", args=[self.pk])
+
+
+class DashboardItemKind(models.TextChoices):
+    REPORT = "report", _("Saved report")
+    # Saved list views pin here later: a new kind with its own foreign key and renderer
+    # (``reports.dashboards.register_item_kind``).
+
+
+class DashboardItem(models.Model):
+    dashboard = models.ForeignKey(Dashboard, on_delete=models.CASCADE, related_name="items")
+    kind = models.CharField(max_length=20, choices=DashboardItemKind.choices, default=DashboardItemKind.REPORT)
+    report = models.ForeignKey(SavedReport, on_delete=models.CASCADE, null=True, blank=True, related_name="pins")
+    position = models.PositiveSmallIntegerField(default=0)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(kind="report") | models.Q(report__isnull=False), name="dashboarditem_report_set"
+            ),
+            models.UniqueConstraint(fields=["dashboard", "report"], name="dashboarditem_unique_report"),
+        ]
+        verbose_name = _("dashboard item")
+        verbose_name_plural = _("dashboard items")
+
+    def __str__(self) -> str:
+        return f"{self.dashboard} · {self.report}"
+
+
+class SavedReportSubscription(models.Model):
+    """A weekly email of one saved report, run with the recipient's own access scope."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    report = models.ForeignKey(SavedReport, on_delete=models.CASCADE, related_name="subscriptions")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_sent_week = models.CharField(max_length=8, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "report"], name="savedreportsubscription_unique"),
+        ]
+        verbose_name = _("saved report subscription")
+        verbose_name_plural = _("saved report subscriptions")
+
+    def __str__(self) -> str:
+        return f"{self.user} ← {self.report}"

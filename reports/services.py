@@ -39,6 +39,9 @@ from reports.models import (
     CohortCell,
     CrossSellSuggestion,
     CustomerValue,
+    Dashboard,
+    DashboardItem,
+    DashboardItemKind,
     DealFact,
     DormancyFollowUp,
     DormantCell,
@@ -51,6 +54,8 @@ from reports.models import (
     ReportSubscription,
     RollupGeneration,
     RollupPointer,
+    SavedReport,
+    SavedReportSubscription,
     SegmentCell,
     StageFact,
     StageTimeCell,
@@ -758,3 +763,98 @@ def dormancy_followups_create(*, now: dt.datetime | None = None) -> int:
             follow_up.save(update_fields=["activity"])
             created += 1
     return created
+
+
+# Report builder: saved reports, dashboards, subscriptions ---------------------------------
+
+
+def saved_report_create(*, owner: User, name: str, spec: dict, team: Team | None) -> SavedReport:
+    """Save a builder report (``spec`` from ``ReportSpec.to_json``: whitelisted keys only)."""
+    return SavedReport.objects.create(owner=owner, name=name, spec=spec, team=team)
+
+
+def saved_report_update(*, report: SavedReport, name: str, spec: dict, team: Team | None) -> SavedReport:
+    report.name, report.spec, report.team = name, spec, team
+    report.save(update_fields=["name", "spec", "team", "updated_at"])
+    return report
+
+
+def saved_report_delete(*, report: SavedReport) -> None:
+    report.delete()
+
+
+def dashboard_create(*, name: str, user: User | None = None, team: Team | None = None) -> Dashboard:
+    return Dashboard.objects.create(name=name, user=user, team=team)
+
+
+def dashboard_pin(*, dashboard: Dashboard, report: SavedReport, actor: User) -> DashboardItem:
+    """Pin ``report`` to ``dashboard``. A report pinned to a team dashboard is shared with that
+    team (otherwise its members would see a card they may not open)."""
+    with transaction.atomic():
+        if dashboard.team_id and report.team_id != dashboard.team_id:
+            report.team_id = dashboard.team_id
+            report.save(update_fields=["team", "updated_at"])
+        last = dashboard.items.order_by("-position").values_list("position", flat=True).first()
+        item, _created = DashboardItem.objects.get_or_create(
+            dashboard=dashboard,
+            report=report,
+            defaults={"kind": DashboardItemKind.REPORT, "position": (last or 0) + 1, "added_by": actor},
+        )
+    return item
+
+
+def dashboard_unpin(*, item: DashboardItem) -> None:
+    item.delete()
+
+
+def dashboard_set_team_default(*, dashboard: Dashboard) -> Dashboard:
+    """Make ``dashboard`` its team's default (the previous default stops being one)."""
+    with transaction.atomic():
+        Dashboard.objects.filter(team_id=dashboard.team_id, is_team_default=True).exclude(pk=dashboard.pk).update(
+            is_team_default=False
+        )
+        dashboard.is_team_default = True
+        dashboard.save(update_fields=["is_team_default"])
+    return dashboard
+
+
+def saved_report_subscription_toggle(*, user: User, report: SavedReport) -> bool:
+    deleted, _ = SavedReportSubscription.objects.filter(user=user, report=report).delete()
+    if deleted:
+        return False
+    SavedReportSubscription.objects.get_or_create(user=user, report=report)
+    return True
+
+
+def saved_report_subscription_send(*, subscription_id: int, today: dt.date | None = None) -> bool:
+    """Email one saved report, run with the recipient's scope and in their language, once per
+    ISO week; True when sent. A recipient who lost access to the report gets nothing."""
+    from reports import builder
+    from reports.dashboards import saved_reports_visible_to
+
+    week = iso_week(today or timezone.localdate())
+    with transaction.atomic():
+        subscription = (
+            SavedReportSubscription.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("user", "report")
+            .filter(pk=subscription_id)
+            .exclude(last_sent_week=week)
+            .first()
+        )
+        if subscription is None or not subscription.user.email or not subscription.user.is_active:
+            return False
+        user, report = subscription.user, subscription.report
+        if not saved_reports_visible_to(user).filter(pk=report.pk).exists():
+            return False
+        with user_locale(user):
+            spec = builder.spec_from_json(report.spec)
+            scope = builder.scope_for(user, spec.params())
+            result = builder.run_report(spec, scope)
+            context = {"report": report, "result": result, "week": week, "site_url": settings.SITE_URL}
+            context["base_currency"] = settings.BASE_CURRENCY
+            subject = render_to_string("reports/email/saved_report_subject.txt", context).strip()
+            message = render_to_string("reports/email/saved_report_body.txt", context)
+        send_mail(subject=subject, message=message, from_email=None, recipient_list=[user.email])
+        subscription.last_sent_week = week
+        subscription.save(update_fields=["last_sent_week"])
+    return True

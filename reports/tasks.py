@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 
 from reports import services
-from reports.models import ReportSubscription
+from reports.models import ReportSubscription, SavedReportSubscription
 
 logger = logging.getLogger(__name__)
 
@@ -57,3 +57,14 @@ def refresh_customer_value(company_ids: list[int]) -> int:
 @shared_task(time_limit=30 * 60, soft_time_limit=29 * 60, autoretry_for=(Exception,), retry_backoff=True, max_retries=3)
 def follow_up_dormant_customers() -> int:
     return services.dormancy_followups_create()
+
+
+@shared_task(time_limit=30 * 60, soft_time_limit=29 * 60)
+def send_saved_report_emails() -> int:
+    sent = 0
+    for subscription_id in SavedReportSubscription.objects.values_list("id", flat=True):
+        try:
+            sent += services.saved_report_subscription_send(subscription_id=subscription_id)
+        except Exception:
+            logger.exception("Saved report email %s not sent", subscription_id)
+    return sent

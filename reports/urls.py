@@ -32,3 +32,19 @@ urlpatterns = [
     path("rebuild/", views.rebuild, name="rebuild"),
     path("subscriptions/<int:team_id>/toggle/", views.subscription_toggle, name="subscription-toggle"),
 ]
+
+urlpatterns += [
+    path("builder/", views.report_builder, name="builder"),
+    path("builder/export/", views.report_builder_export, name="builder-export"),
+    path("saved/", views.saved_report_list, name="saved-list"),
+    path("saved/new/", views.saved_report_save, name="saved-save"),
+    path("saved/<int:pk>/", views.saved_report, name="saved"),
+    path("saved/<int:pk>/delete/", views.saved_report_delete, name="saved-delete"),
+    path("saved/<int:pk>/subscribe/", views.saved_report_subscribe, name="saved-subscribe"),
+    path("saved/<int:pk>/pin/", views.saved_report_pin, name="saved-pin"),
+    path("dashboards/", views.dashboard_list, name="dashboards"),
+    path("dashboards/new/", views.dashboard_create, name="dashboard-create"),
+    path("dashboards/<int:pk>/", views.dashboard, name="dashboard"),
+    path("dashboards/<int:pk>/default/", views.dashboard_set_default, name="dashboard-default"),
+    path("dashboards/items/<int:item_id>/unpin/", views.dashboard_unpin, name="dashboard-unpin"),
+]

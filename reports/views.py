@@ -7,7 +7,8 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -15,10 +16,22 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from contacts.models import Source, ValueSegment
-from crm.exports import csv_response
+from crm.exports import csv_response, xlsx_response
 from crm.params import optional_int, parse_choice, safe_next
 from crm.services import outbox_enqueue
-from reports import charts, selectors, services, tasks
+from reports import builder, charts, selectors, services, tasks
+from reports.dashboards import (
+    can_manage_team,
+    dashboard_for_user,
+    dashboards_visible_to,
+    default_dashboards,
+    item_renderer,
+    register_item_kind,
+    saved_report_for_user,
+    saved_reports_visible_to,
+)
+from reports.forms import DashboardForm, PinForm, SavedReportForm, pinnable_dashboards
+from reports.models import DashboardItem, DashboardItemKind, SavedReportSubscription
 from reports.scope import ReportScope, add_months, report_scope_for_user
 from reports.value import AT_RISK_SEGMENTS
 
@@ -36,10 +49,19 @@ def _context(request: HttpRequest, scope: ReportScope, report: str, **extra: Any
 
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
+    boards = [
+        {"dashboard": board, "cards": _dashboard_cards(request, board)}
+        for board in default_dashboards(request.user)[:3]
+    ]
     return render(
         request,
         "reports/index.html",
-        {"status": selectors.rollup_status(), "can_rebuild": request.user.is_admin or request.user.is_manager},
+        {
+            "status": selectors.rollup_status(),
+            "can_rebuild": request.user.is_admin or request.user.is_manager,
+            "default_boards": boards,
+            "base_currency": settings.BASE_CURRENCY,
+        },
     )
 
 
@@ -572,3 +594,319 @@ def value_recompute(request: HttpRequest) -> HttpResponse:
         _("Recompute queued. The figures switch over when it finishes."),
         "reports:customer-value",
     )
+
+
+# Report builder ------------------------------------------------------------------------------
+
+
+def _builder_chart(result: builder.ReportResult) -> charts.Chart | None:
+    """The chart the spec asks for, or None (table only, or nothing to draw)."""
+    spec, rows = result.spec, result.rows
+    if spec.chart == "table" or not rows:
+        return None
+    dims = result.dims
+    labels = [row.label for row in rows]
+    description = _("%(measure)s of %(dataset)s by %(dims)s; the same figures are in the table below.") % {
+        "measure": result.measure.label,
+        "dataset": result.dataset.label,
+        "dims": " × ".join(str(d.label) for d in dims),
+    }
+    title = result.title
+    suffix = "%" if result.measure.kind == "percent" else ""
+    if len(dims) == 1 or spec.chart == "pie":
+        values = [row.total.value for row in rows]
+        if spec.chart == "pie":
+            # Two dimensions: the slices are the first dimension's totals.
+            return charts.pie_chart(title=title, description=description, slices=list(zip(labels, values, strict=True)))
+        if spec.chart == "line":
+            return charts.multi_line_chart(
+                title=title,
+                description=description,
+                labels=labels,
+                series=[(str(result.measure.label), values)],
+                suffix=suffix,
+            )
+        return charts.bar_chart(
+            title=title, description=description, labels=labels, series=[(str(result.measure.label), values)]
+        )
+    series = [(label, [row.cells[i].value for row in rows]) for i, (_key, label) in enumerate(result.columns)]
+    if spec.chart == "stacked":
+        return charts.stacked_bar_chart(title=title, description=description, labels=labels, series=series)
+    if spec.chart == "line":
+        return charts.multi_line_chart(
+            title=title, description=description, labels=labels, series=series, suffix=suffix
+        )
+    return charts.bar_chart(title=title, description=description, labels=labels, series=series)
+
+
+def _run_builder(request: HttpRequest, params: Any) -> tuple[builder.ReportSpec, ReportScope, builder.ReportResult]:
+    spec = builder.parse_spec(params)
+    scope = builder.scope_for(request.user, params)
+    return spec, scope, builder.run_report(spec, scope)
+
+
+def _builder_context(request: HttpRequest, spec: builder.ReportSpec, scope: ReportScope, result: Any) -> dict:
+    dataset = builder.DATASETS[spec.dataset]
+    query = spec.params(scope).urlencode()
+    return {
+        "spec": spec,
+        "scope": scope,
+        "result": result,
+        "chart": None if result.too_broad else _builder_chart(result),
+        "dataset": dataset,
+        "datasets": list(builder.DATASETS.values()),
+        "dimension_choices": builder.dimension_choices(dataset),
+        "measures": dataset.measures,
+        "dates": dataset.dates,
+        "charts": [
+            ("bar", _("Bars")),
+            ("stacked", _("Stacked bars")),
+            ("line", _("Line")),
+            ("pie", _("Pie")),
+            ("table", _("Table only")),
+        ],
+        "statuses": builder.STATUS_FILTERS.get(spec.dataset, []),
+        "sources": list(Source.choices) if spec.dataset in builder.SOURCE_FILTER_DATASETS else [],
+        "report_query": query,
+        "csv_url": f"{reverse('reports:builder-export')}?{query}&format=csv",
+        "xlsx_url": f"{reverse('reports:builder-export')}?{query}&format=xlsx",
+        "base_currency": settings.BASE_CURRENCY,
+        "status": selectors.rollup_status() if spec.dataset == "deals" else None,
+    }
+
+
+@require_GET
+def report_builder(request: HttpRequest) -> HttpResponse:
+    spec, scope, result = _run_builder(request, request.GET)
+    context = _builder_context(request, spec, scope, result)
+    editing = None
+    report_id = optional_int(request.GET, "report")
+    if report_id is not None:
+        editing = saved_report_for_user(request.user, report_id, write=True)
+    context["editing"] = editing
+    context["save_form"] = SavedReportForm(
+        user=request.user, initial={"name": editing.name, "team": editing.team_id} if editing else None
+    )
+    return render(request, "reports/builder.html", context)
+
+
+@require_GET
+def report_builder_export(request: HttpRequest) -> HttpResponse:
+    spec, scope, result = _run_builder(request, request.GET)
+    if result.too_broad:
+        messages.error(request, result.too_broad)
+        return redirect(f"{reverse('reports:builder')}?{spec.params(scope).urlencode()}")
+    header, rows = builder.export_rows(result)
+    fmt = parse_choice(request.GET.get("format"), ("csv", "xlsx"), name="format", default="csv")
+    name = f"report-{spec.dataset}"
+    if fmt == "xlsx":
+        return xlsx_response(f"{name}.xlsx", header, rows, request=request, title=str(result.dataset.label))
+    return csv_response(f"{name}.csv", header, rows, request=request)
+
+
+def _spec_from_post(request: HttpRequest) -> tuple[builder.ReportSpec, ReportScope]:
+    """The report posted with the save form, whose own ``team`` field is who it is shared
+    with: the report's team/owner filters come as ``scope_team``/``scope_owner``."""
+    spec = builder.parse_spec(request.POST)
+    params = QueryDict(mutable=True)
+    for name, target in (("scope_team", "team"), ("scope_owner", "owner"), ("pipeline", "pipeline")):
+        if request.POST.get(name):
+            params[target] = request.POST[name]
+    return spec, builder.scope_for(request.user, params)
+
+
+@require_POST
+def saved_report_save(request: HttpRequest) -> HttpResponse:
+    """Save the builder's report as new, or (``report`` given) update the user's own one."""
+    spec, scope = _spec_from_post(request)
+    form = SavedReportForm(request.POST, user=request.user)
+    report_id = optional_int(request.POST, "report")
+    editing = saved_report_for_user(request.user, report_id, write=True) if report_id is not None else None
+    if not form.is_valid():
+        result = builder.run_report(spec, scope)
+        context = _builder_context(request, spec, scope, result) | {"save_form": form, "editing": editing}
+        return render(request, "reports/builder.html", context, status=400)
+    data = dict(spec.params(scope).lists())
+    if editing is not None:
+        report = services.saved_report_update(
+            report=editing, name=form.cleaned_data["name"], spec=data, team=form.cleaned_data["team"]
+        )
+    else:
+        report = services.saved_report_create(
+            owner=request.user, name=form.cleaned_data["name"], spec=data, team=form.cleaned_data["team"]
+        )
+    messages.success(request, _("Report “%(name)s” saved.") % {"name": report.name})
+    return redirect(report)
+
+
+@require_GET
+def saved_report_list(request: HttpRequest) -> HttpResponse:
+    reports = list(saved_reports_visible_to(request.user).order_by("name", "id")[:200])
+    return render(request, "reports/saved_list.html", {"reports": reports})
+
+
+@require_GET
+def saved_report(request: HttpRequest, pk: int) -> HttpResponse:
+    report = saved_report_for_user(request.user, pk)
+    spec = builder.spec_from_json(report.spec)
+    scope = _viewer_scope(request.user, report.spec)
+    result = builder.run_report(spec, scope)
+    context = _builder_context(request, spec, scope, result)
+    context.update(
+        report=report,
+        can_edit=request.user.is_admin or report.owner_id == request.user.pk,
+        subscribed=SavedReportSubscription.objects.filter(user=request.user, report=report).exists(),
+        pin_form=PinForm(user=request.user),
+        pinned_on=list(report.pins.select_related("dashboard").filter(dashboard__in=pinnable_dashboards(request.user))),
+    )
+    return render(request, "reports/saved_report.html", context)
+
+
+def _viewer_scope(user: Any, stored: dict, cache: dict | None = None) -> ReportScope:
+    """The stored team/owner filters when the viewer may use them; otherwise the viewer's own
+    scope: a rep opening a manager's team report sees their own figures, never a 404.
+    ``cache``: scopes already built for this request (a dashboard's cards share them)."""
+    params = QueryDict(mutable=True)
+    for key, values in stored.items():
+        params.setlist(key, [str(v) for v in (values if isinstance(values, list) else [values])])
+    key = tuple(params.get(name, "") for name in ("team", "owner", "pipeline"))
+    if cache is not None and key in cache:
+        return cache[key]
+    try:
+        scope = builder.scope_for(user, params)
+    except Http404:
+        scope = builder.scope_for(user, QueryDict())
+    if cache is not None:
+        cache[key] = scope
+    return scope
+
+
+@require_POST
+def saved_report_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    report = saved_report_for_user(request.user, pk, write=True)
+    services.saved_report_delete(report=report)
+    messages.success(request, _("Report “%(name)s” deleted.") % {"name": report.name})
+    return redirect("reports:saved-list")
+
+
+@require_POST
+def saved_report_subscribe(request: HttpRequest, pk: int) -> HttpResponse:
+    report = saved_report_for_user(request.user, pk)
+    if services.saved_report_subscription_toggle(user=request.user, report=report):
+        messages.success(request, _("You will get this report by email every week."))
+    else:
+        messages.success(request, _("Weekly email of this report cancelled."))
+    return redirect(report)
+
+
+@require_POST
+def saved_report_pin(request: HttpRequest, pk: int) -> HttpResponse:
+    report = saved_report_for_user(request.user, pk)
+    form = PinForm(request.POST, user=request.user)
+    if not form.is_valid():
+        raise Http404("No such dashboard.")
+    dashboard = form.cleaned_data["dashboard"]
+    if dashboard.team_id and report.team_id != dashboard.team_id and report.owner_id != request.user.pk:
+        # Pinning shares the report with the team: only its owner may do that.
+        messages.error(request, _("Only the report's owner can share it with another team."))
+        return redirect(report)
+    services.dashboard_pin(dashboard=dashboard, report=report, actor=request.user)
+    messages.success(request, _("Pinned to “%(dashboard)s”.") % {"dashboard": dashboard.name})
+    return redirect(dashboard)
+
+
+# Dashboards ----------------------------------------------------------------------------------
+
+DASHBOARD_MAX_ITEMS = 12
+
+
+def _dashboard_cards(request: HttpRequest, dashboard: Any) -> list[dict]:
+    """Each pinned item run for the viewer (their own scope): one card each."""
+    cards = []
+    for item in dashboard.items.select_related("report")[:DASHBOARD_MAX_ITEMS]:
+        renderer = item_renderer(item.kind)
+        if renderer is not None:
+            cards.append(renderer(item, request))
+    return cards
+
+
+def _report_card(item: Any, request: HttpRequest) -> dict:
+    report = item.report
+    spec = builder.spec_from_json(report.spec)
+    scopes = request.__dict__.setdefault("_builder_scopes", {})
+    scope = _viewer_scope(request.user, report.spec, scopes)
+    result = builder.run_report(spec, scope)
+    return {
+        "template": "reports/partials/report_card.html",
+        "item": item,
+        "report": report,
+        "result": result,
+        "chart": None if result.too_broad else _builder_chart(result),
+        "id": f"item-{item.pk}",
+    }
+
+
+register_item_kind(DashboardItemKind.REPORT, _report_card)
+
+
+@require_GET
+def dashboard_list(request: HttpRequest) -> HttpResponse:
+    dashboards = list(dashboards_visible_to(request.user).filter(Q(user=request.user) | Q(team__isnull=False)))
+    return render(
+        request,
+        "reports/dashboard_list.html",
+        {"dashboards": dashboards, "form": DashboardForm(user=request.user)},
+    )
+
+
+@require_POST
+def dashboard_create(request: HttpRequest) -> HttpResponse:
+    form = DashboardForm(request.POST, user=request.user)
+    if not form.is_valid():
+        dashboards = list(dashboards_visible_to(request.user).filter(Q(user=request.user) | Q(team__isnull=False)))
+        return render(request, "reports/dashboard_list.html", {"dashboards": dashboards, "form": form}, status=400)
+    team = form.cleaned_data.get("team")
+    dashboard = services.dashboard_create(
+        name=form.cleaned_data["name"], user=None if team else request.user, team=team
+    )
+    messages.success(request, _("Dashboard “%(name)s” created.") % {"name": dashboard.name})
+    return redirect(dashboard)
+
+
+@require_GET
+def dashboard(request: HttpRequest, pk: int) -> HttpResponse:
+    board = dashboard_for_user(request.user, pk)
+    context = {
+        "dashboard": board,
+        "cards": _dashboard_cards(request, board),
+        "can_set_default": board.team_id is not None and can_manage_team(request.user, board.team),
+        "can_unpin": board.user_id == request.user.pk or can_manage_team(request.user, board.team),
+        "base_currency": settings.BASE_CURRENCY,
+    }
+    return render(request, "reports/dashboard.html", context)
+
+
+@require_POST
+def dashboard_set_default(request: HttpRequest, pk: int) -> HttpResponse:
+    board = dashboard_for_user(request.user, pk)
+    if not can_manage_team(request.user, board.team):
+        raise Http404("No such dashboard.")
+    services.dashboard_set_team_default(dashboard=board)
+    messages.success(
+        request, _("“%(name)s” is now the default dashboard of %(team)s.") % {"name": board.name, "team": board.team}
+    )
+    return redirect(board)
+
+
+@require_POST
+def dashboard_unpin(request: HttpRequest, item_id: int) -> HttpResponse:
+    item = DashboardItem.objects.select_related("dashboard").filter(pk=item_id).first()
+    if item is None:
+        raise Http404("No such item.")
+    board = dashboard_for_user(request.user, item.dashboard_id)
+    # A personal dashboard's owner, or for a team dashboard its managers and whoever pinned it.
+    if board.team_id and not (can_manage_team(request.user, board.team) or item.added_by_id == request.user.pk):
+        raise Http404("No such item.")
+    services.dashboard_unpin(item=item)
+    messages.success(request, _("Removed from the dashboard."))
+    return redirect(board)
