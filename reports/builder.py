@@ -40,6 +40,7 @@ from django.db.models import (
     QuerySet,
     Sum,
 )
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce, NullIf, Trunc
 from django.http import QueryDict
 from django.urls import reverse
@@ -50,7 +51,8 @@ from django_countries import countries
 
 from activities.models import Activity, ActivityType
 from contacts.models import Company, Contact, LifecycleStage, Source, Tag, ValueSegment
-from crm.models import Team
+from crm import custom_fields
+from crm.models import CustomFieldType, Team
 from crm.params import BadParameter, optional_date, parse_choice
 from deals.models import DealStatus, Pipeline, Stage, StageChange
 from reports.models import DealFact
@@ -870,9 +872,15 @@ def _drill(result: ReportResult, scope: ReportScope, pairs: list[tuple[Dimension
             query["team"] = str(scope.team.id)
         elif scope.allowed_owner_ids is not None and len(scope.allowed_owner_ids) == 1 and dataset.key != "cases":
             query[dataset.owner_param] = str(next(iter(scope.allowed_owner_ids)))
-    if any(key not in dataset.list_params for key in query if key not in dataset.drill_base):
+    understood = dataset.list_params
+    if any(key not in understood and not _is_custom_param(key) for key in query if key not in dataset.drill_base):
         return ""
     return f"{reverse(dataset.list_url)}?{query.urlencode()}"
+
+
+def _is_custom_param(key: str) -> bool:
+    # Every list with custom fields filters on ``cf_<key>`` (crm.custom_fields.filter_form_fields).
+    return key.startswith(custom_fields.FIELD_PREFIX)
 
 
 def export_rows(result: ReportResult) -> tuple[list[str], list[list[Any]]]:
@@ -887,3 +895,34 @@ def export_rows(result: ReportResult) -> tuple[list[str], list[list[Any]]]:
 
 def bad_spec_message(error: BadParameter) -> str:
     return str(error)
+
+
+# Custom fields: every "one choice" field of a record is a dimension ("Region"), read from the
+# record's ``custom`` JSONB; the list filters on it, so each cell opens its records.
+def _custom_choice_dimensions(model: str, path: str) -> Callable[[], list[Dimension]]:
+    def provider() -> list[Dimension]:
+        dims = []
+        for defn in custom_fields.fields_for(model):
+            if defn.field_type != CustomFieldType.CHOICE:
+                continue
+            dims.append(
+                Dimension(
+                    defn.form_name,
+                    defn.label,
+                    KeyTextTransform(defn.key, path),
+                    _choices([(choice, choice) for choice in defn.choices]),
+                    _param(defn.form_name),
+                )
+            )
+        return dims
+
+    return provider
+
+
+for _dataset_key, _model, _path in (
+    ("companies", "contacts.company", "custom"),
+    ("contacts", "contacts.contact", "custom"),
+    ("deals", "deals.deal", "deal__custom"),
+    ("cases", "service.case", "custom"),
+):
+    register_dimension_provider(_dataset_key, _custom_choice_dimensions(_model, _path))

@@ -431,3 +431,25 @@ def test_the_closed_cells_give_the_same_figures_as_the_facts(built, params, admi
         from_facts = figures()
     assert any("reports_dealfact" in q["sql"] for q in queries.captured_queries)
     assert from_cells and from_cells == from_facts
+
+
+def test_a_report_groups_companies_by_a_choice_custom_field_and_opens_each_cell(db, owner, outsider, owner_client):
+    from contacts.tests.factories import CompanyFactory
+    from crm.models import CustomField
+
+    CustomField.objects.create(
+        model="contacts.company", key="region", label="Region", field_type="choice", choices=["EMEA", "APAC"]
+    )
+    CompanyFactory(owner=owner, name="Alpha", custom={"region": "EMEA"})
+    CompanyFactory(owner=owner, name="Beta", custom={"region": "EMEA"})
+    CompanyFactory(owner=owner, name="Gamma", custom={"region": "APAC"})
+    CompanyFactory(owner=owner, name="Delta")
+    CompanyFactory(owner=outsider, name="Elsewhere", custom={"region": "EMEA"})  # not the rep's to count
+
+    response = _get(owner_client, dataset="companies", dim1="cf_region")
+    table = _table(response)
+    assert {label: row["total"] for label, row in table.items()} == {"EMEA": 2, "APAC": 1, "Not set": 1}
+    listed = owner_client.get(table["EMEA"]["url"])
+    assert "cf_region=EMEA" in table["EMEA"]["url"]
+    names = {company.name for company in listed.context["page"].rows}
+    assert names == {"Alpha", "Beta"}
