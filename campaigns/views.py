@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import codecs
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -224,7 +222,7 @@ def campaign_import(request: HttpRequest, pk: int) -> HttpResponse:
                 headers = [header.strip().lower() for header in table.headers]
                 rows = ((line, dict(zip(headers, cells, strict=False))) for line, cells in table.rows)
                 result = services.responses_import(campaign=campaign, actor=request.user, rows=rows)
-            except (ImportFileError, UnicodeDecodeError, codecs.CodecRegistryError) as exc:
+            except (ImportFileError, UnicodeDecodeError, LookupError) as exc:
                 error = str(exc) or _("The file could not be read as CSV.")
     status = 200 if result is not None else 400
     return render(
