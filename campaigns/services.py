@@ -13,6 +13,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, F
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -192,12 +193,13 @@ def campaign_finish(*, campaign: Campaign, actor: User) -> Campaign:
 
 
 def _task_due(campaign: Campaign, now: dt.datetime) -> dt.datetime:
-    """Due today (end of the working day) or on the campaign's first day if later."""
+    """Within the next two hours (still today), or at 9:00 on the campaign's first day if
+    that is later: the tasks sit in My day's "Today" ahead of the day's open-ended ones."""
     start, tomorrow = day_bounds(now)
     if campaign.starts_on and campaign.starts_on > start.date():
         day = dt.datetime.combine(campaign.starts_on, dt.time(9, 0))
         return timezone.make_aware(day)
-    return tomorrow - dt.timedelta(minutes=1)
+    return min(now + dt.timedelta(hours=2), tomorrow - dt.timedelta(minutes=1))
 
 
 def campaign_create_call_tasks(*, campaign: Campaign, actor: User) -> int:
@@ -230,7 +232,7 @@ def campaign_create_call_tasks(*, campaign: Campaign, actor: User) -> int:
                 Activity(
                     type=task_type,
                     subject=subject[:200],
-                    body=_("Campaign member: record the response on the campaign page."),
+                    body=_("Record the response: %(url)s") % {"url": reverse("campaigns:member", args=[member.pk])},
                     owner_id=member.owner_id,
                     created_by=actor,
                     contact_id=member.contact_id,
