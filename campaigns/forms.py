@@ -80,6 +80,9 @@ class CampaignForm(StrictInputMixin, forms.ModelForm):
             self.initial.setdefault("currency", settings.BASE_CURRENCY)
         self.fields["segment"].queryset = Segment.objects.visible_to(user).order_by("name")
         self.fields["team"].queryset = teams_visible_to(user)
+        self.fields["team"].help_text = _("The team's members see the campaign and work its members.")
+        if not self.instance.pk and len(user.visible_teams) == 1:
+            self.initial.setdefault("team", user.visible_teams[0].pk)
         if self.instance.pk and not self.instance.is_draft:
             for name in ("channel", "segment"):
                 self.fields[name].disabled = True

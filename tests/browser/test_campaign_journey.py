@@ -36,6 +36,8 @@ def test_a_call_campaign_closes_the_loop(page: Page):
     page.get_by_label("Goal").select_option("retain")
     page.get_by_label("Channel").select_option("call")
     page.get_by_label("Target segment").select_option(label=segment)
+    # The team's reps see the campaign (the manager's own records they would not).
+    page.get_by_label("Team").select_option(label="Inside Sales")
     page.get_by_label("Budget").fill("2000")
     page.get_by_label("Actual cost").fill("1000")
     page.get_by_role("button", name="Save").click()
