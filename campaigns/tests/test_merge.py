@@ -13,14 +13,21 @@ pytestmark = pytest.mark.django_db
 
 def test_a_contact_merge_moves_memberships_except_duplicates_and_undo_restores(owner):
     kept = contact_services.contact_create(actor=owner, owner=owner, last_name="Petrova", email="a@x.example")
-    both = services.campaign_start(campaign=campaign(owner, channel="event"), actor=owner)  # both join
     dupe = contact_services.contact_create(actor=owner, owner=owner, last_name="Petrova", email="b@x.example")
-    ContactAttribution.objects.filter(contact=kept).delete()
+    both = services.campaign_start(campaign=campaign(owner, channel="event"), actor=owner)
     only_dupe = services.campaign_start(campaign=campaign(owner, channel="event", seg=segment(owner)), actor=owner)
+    CampaignMember.objects.filter(campaign=only_dupe, contact=kept).delete()
+    ContactAttribution.objects.filter(contact=kept).delete()
+
     record = records_merge(actor=owner, survivor=kept, loser=dupe, choices={})
-    moved = CampaignMember.objects.get(campaign=only_dupe, contact=kept)
-    assert CampaignMember.objects.filter(campaign=both, contact=kept).count() == 1
-    assert ContactAttribution.objects.get(contact=kept).campaign == only_dupe
+    moved = CampaignMember.objects.get(campaign=only_dupe)
+    assert moved.contact == kept
+    # Already a member of "both": the loser's membership stays with the (archived) loser.
+    assert set(CampaignMember.objects.filter(campaign=both).values_list("contact", flat=True)) == {kept.pk, dupe.pk}
+    assert ContactAttribution.objects.get(contact=kept).campaign == both
+
     merge_undo(actor=owner, record=record)
     moved.refresh_from_db()
-    assert moved.contact == dupe and not ContactAttribution.objects.filter(contact=kept).exists()
+    assert moved.contact == dupe
+    assert not ContactAttribution.objects.filter(contact=kept).exists()
+    assert ContactAttribution.objects.get(contact=dupe).campaign == both
