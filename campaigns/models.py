@@ -234,8 +234,6 @@ class CampaignMember(models.Model):
     consented_at = models.DateTimeField(_("consented"), null=True, blank=True)
     created_at = models.DateTimeField(_("joined"), default=timezone.now, editable=False)
 
-    objects = TeamOwnedQuerySet.as_manager()
-
     class Meta:
         ordering = ["id"]
         constraints = [

@@ -46,7 +46,9 @@ def member_for_user(user: User, pk: int) -> CampaignMember:
     """A member is seen by whoever sees its campaign, and by the contact's owner's teammates
     (a rep works their members from the task even when the campaign is another team's)."""
     member = (
-        CampaignMember.objects.select_related("campaign", "campaign__owner", "contact", "contact__company", "task")
+        CampaignMember.objects.select_related(
+            "campaign", "campaign__owner", "owner", "contact", "contact__company", "task"
+        )
         .filter(pk=pk)
         .first()
     )

@@ -192,3 +192,18 @@ class TestQueryCounts:
                 services.campaign_start(campaign=campaign(owner, seg=segment(owner)), actor=owner)
             with django_assert_max_num_queries(len(few.captured_queries)):
                 owner_client.get(url)
+
+
+def test_the_member_page_is_constant(running, owner, owner_client, django_assert_max_num_queries):
+    member = CampaignMember.objects.first()
+    owner_client.get(member.get_absolute_url())
+    with django_assert_max_num_queries(9) as few:
+        owner_client.get(member.get_absolute_url())
+    stage = Pipeline.objects.get(is_default=True).stages.filter(is_won=False, is_lost=False).first()
+    for i in range(3):
+        services.deal_from_member(
+            member=member, actor=owner, title=f"D{i}", amount=Decimal(10), currency="USD",
+            pipeline=stage.pipeline, stage=stage,
+        )  # fmt: skip
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        owner_client.get(member.get_absolute_url())
