@@ -38,11 +38,15 @@ from contacts.models import Contact, Source, Tag
 from contacts.normalize import normalize_phone
 from contacts.services import contact_create
 from crm.models import Team, User
+from crm.services import outbox_enqueue
 from deals.models import Deal, Pipeline, Stage
 from deals.services import deal_create
 
-# Members are written in batches of this many rows (one INSERT each).
+# Call tasks are written in batches of this many rows (one INSERT each).
 BATCH = 2000
+# A call campaign this large gets its tasks from a worker after the start commits (outbox);
+# a smaller one at once, in the request that starts it.
+CALL_TASKS_INLINE = 2000
 
 
 # --- Segments -----------------------------------------------------------------------------
@@ -140,7 +144,10 @@ def campaign_start(*, campaign: Campaign, actor: User) -> Campaign:
         campaign.version += 1
         campaign.save()
         campaign_recount(campaign=campaign)
-    if campaign.channel == CampaignChannel.CALL:
+        in_background = campaign.channel == CampaignChannel.CALL and members > CALL_TASKS_INLINE
+        if in_background:
+            outbox_enqueue(task="campaigns.tasks.create_call_tasks", args=[campaign.pk, actor.pk])
+    if campaign.channel == CampaignChannel.CALL and not in_background:
         campaign_create_call_tasks(campaign=campaign, actor=actor)
         campaign.refresh_from_db()
     return campaign

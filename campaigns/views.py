@@ -150,7 +150,9 @@ def campaign_start(request: HttpRequest, pk: int) -> HttpResponse:
     text = ngettext(
         "Campaign started: %(members)s member.", "Campaign started: %(members)s members.", campaign.members_count
     ) % {"members": campaign.members_count}
-    if campaign.tasks_created:
+    if campaign.channel == CampaignChannel.CALL and campaign.members_count and not campaign.tasks_created:
+        text += " " + _("The call tasks are being created in the background; refresh in a minute.")
+    elif campaign.tasks_created:
         text += " " + ngettext("%(n)s call task created.", "%(n)s call tasks created.", campaign.tasks_created) % {
             "n": campaign.tasks_created
         }

@@ -313,6 +313,7 @@ CELERY_TASK_ROUTES = {
     "contacts.tasks.import_analyse": {"queue": CELERY_QUEUE_NAMES["imports"]},
     "contacts.tasks.import_run": {"queue": CELERY_QUEUE_NAMES["imports"]},
     "contacts.tasks.refresh_duplicates": {"queue": CELERY_QUEUE_NAMES["imports"]},
+    "campaigns.tasks.create_call_tasks": {"queue": CELERY_QUEUE_NAMES["imports"]},
     "reports.tasks.*": {"queue": CELERY_QUEUE_NAMES["rollups"]},
     "integrations.*": {"queue": CELERY_QUEUE_NAMES["integrations"]},
 }

@@ -232,3 +232,19 @@ class TestResponseImport:
 def test_contact_model_is_untouched_by_attribution(owner):
     """Attribution lives in campaigns: no campaign column on contacts or deals."""
     assert not any("campaign" in f.name for f in Contact._meta.concrete_fields)
+
+
+def test_a_large_call_campaign_gets_its_tasks_from_the_outbox(owner, settings, monkeypatch):
+    from campaigns import tasks
+    from crm.models import Outbox
+
+    monkeypatch.setattr(services, "CALL_TASKS_INLINE", 1)
+    contact(owner, "One")
+    contact(owner, "Two")
+    started = services.campaign_start(campaign=campaign(owner), actor=owner)
+    assert started.tasks_created == 0 and not Activity.objects.exists()
+    row = Outbox.objects.get(task="campaigns.tasks.create_call_tasks")
+    assert row.args == [started.pk, owner.pk]
+    assert tasks.create_call_tasks(*row.args) == 2
+    assert tasks.create_call_tasks(*row.args) == 0  # a redelivery creates nothing twice
+    assert Activity.objects.count() == 2
