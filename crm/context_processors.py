@@ -14,6 +14,7 @@ SHELL_ROUTES = {
     "deals": "deals:list",
     "activities": "activities:list",
     "cases": "service:list",
+    "campaigns": "campaigns:list",
     "reports": "reports:index",
     "admin": "admin:index",
     "search": "search",

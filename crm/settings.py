@@ -136,6 +136,7 @@ INSTALLED_APPS = [
     "deals",
     "activities",
     "service",
+    "campaigns",
     "reports",
     # REST API and API tokens (README, "API and integrations"); last: it may import every app.
     "rest_framework",
@@ -312,6 +313,7 @@ CELERY_TASK_ROUTES = {
     "contacts.tasks.import_analyse": {"queue": CELERY_QUEUE_NAMES["imports"]},
     "contacts.tasks.import_run": {"queue": CELERY_QUEUE_NAMES["imports"]},
     "contacts.tasks.refresh_duplicates": {"queue": CELERY_QUEUE_NAMES["imports"]},
+    "campaigns.tasks.create_call_tasks": {"queue": CELERY_QUEUE_NAMES["imports"]},
     "reports.tasks.*": {"queue": CELERY_QUEUE_NAMES["rollups"]},
     "integrations.*": {"queue": CELERY_QUEUE_NAMES["integrations"]},
 }
@@ -386,6 +388,8 @@ SLA_LEASE_SECONDS = env_int("SLA_LEASE_SECONDS", REMINDER_LEASE_SECONDS, minimum
 SURVEY_TTL_DAYS = env_int("SURVEY_TTL_DAYS", 14, minimum=1)
 # The public case form (/cases/web/<key>/): at most this many submissions an hour per IP address.
 WEB_CASE_LIMIT = env_int("WEB_CASE_LIMIT", 10, minimum=1)
+# Web-to-lead submissions accepted per client address per hour (campaigns' public forms).
+LEAD_FORM_LIMIT = env_int("LEAD_FORM_LIMIT", 10, minimum=1)
 
 # --- Outbound webhooks (integrations; README, "Outbound webhooks") ----------------------------
 # Private, loopback and link-local addresses are refused in production (SSRF); development and

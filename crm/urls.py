@@ -66,6 +66,7 @@ urlpatterns = [
     path("deals/", include("deals.urls")),
     path("activities/", include("activities.urls")),
     path("cases/", include("service.urls")),
+    path("campaigns/", include("campaigns.urls")),
     path("reports/", include("reports.urls")),
     # REST API and personal API tokens (the integrations app, last in the import order).
     path("api/v1/", include((integrations_urls.api_urlpatterns, "api"))),

@@ -7,9 +7,24 @@ class ReportsConfig(AppConfig):
     verbose_name = _("Reports")
 
     def ready(self) -> None:
+        # Segments in campaigns filter on customer value through this hook (campaigns never
+        # imports reports): dormant customers and those with a cross-sell suggestion.
+        from campaigns.segments import register_company_filter
         from crm.home import register_home_panel
         from reports import receivers  # noqa: F401  (connects the signal receivers)
         from reports.home import home_panel_context
+        from reports.models import CrossSellSuggestion, CustomerValue
+
+        register_company_filter(
+            "dormant",
+            _("Dormant customers"),
+            lambda: CustomerValue.objects.filter(is_dormant=True).values("company_id"),
+        )
+        register_company_filter(
+            "cross_sell",
+            _("Cross-sell candidates"),
+            lambda: CrossSellSuggestion.objects.filter(rank=1).values("company_id"),
+        )
 
         register_home_panel(
             key="reports-sales", order=50, template_name="reports/partials/home_panel.html", context=home_panel_context

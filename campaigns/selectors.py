@@ -1,0 +1,193 @@
+"""Reads of the campaigns app: access helpers, the campaign page's closed loop, members
+pages and the campaigns report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db.models import Count, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.http import Http404
+from django.utils import timezone
+
+from campaigns.models import Campaign, CampaignMember, DealAttribution, LeadForm, MemberStatus, Segment
+from crm.models import User
+from deals.models import DealStatus
+from deals.money import MissingRate, RateBook
+
+MEMBERS_PAGE = 50
+REPORT_LIMIT = 200
+
+
+def campaigns_for_user(user: User) -> QuerySet[Campaign]:
+    return Campaign.objects.visible_to(user).select_related("owner", "team", "segment")
+
+
+def campaign_for_user(user: User, pk: int) -> Campaign:
+    """The campaign if ``user`` may see it (owner, teammates, the campaign's team); else 404."""
+    try:
+        return campaigns_for_user(user).get(pk=pk)
+    except Campaign.DoesNotExist:
+        raise Http404 from None
+
+
+def segment_for_user(user: User, pk: int) -> Segment:
+    try:
+        return Segment.objects.visible_to(user).select_related("owner", "team").get(pk=pk)
+    except Segment.DoesNotExist:
+        raise Http404 from None
+
+
+def member_for_user(user: User, pk: int) -> CampaignMember:
+    """A member is seen by whoever sees its campaign, and by the contact's owner's teammates
+    (a rep works their members from the task even when the campaign is another team's)."""
+    member = (
+        CampaignMember.objects.select_related(
+            "campaign", "campaign__owner", "owner", "contact", "contact__company", "task"
+        )
+        .filter(pk=pk)
+        .first()
+    )
+    if member is None:
+        raise Http404
+    if not (
+        user.can_read_owner(member.owner_id) or Campaign.objects.visible_to(user).filter(pk=member.campaign_id).exists()
+    ):
+        raise Http404
+    return member
+
+
+@dataclass
+class Loop:
+    """The closed loop of one campaign, money in BASE_CURRENCY."""
+
+    members: int
+    responses: int
+    deals_created: int
+    open_deals: int
+    pipeline: Decimal
+    won_deals: int
+    won_revenue: Decimal
+    cost: Decimal | None
+    budget: Decimal | None
+    missing_rate: str = ""
+
+    @property
+    def roi_percent(self) -> Decimal | None:
+        """(won revenue − cost) ÷ cost, in per cent; none without a cost."""
+        if not self.cost:
+            return None
+        return ((self.won_revenue - self.cost) * 100 / self.cost).quantize(Decimal("1"), rounding=ROUND_HALF_UP)
+
+    @property
+    def cost_per_won_deal(self) -> Decimal | None:
+        if self.cost is None or not self.won_deals:
+            return None
+        return (self.cost / self.won_deals).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+    @property
+    def response_rate(self) -> Decimal | None:
+        if not self.members:
+            return None
+        return (Decimal(self.responses) * 100 / self.members).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def _deal_sums(campaign_ids: list[int]) -> dict[int, list[tuple[str, str, Decimal, dt.date | None, int]]]:
+    """Per campaign: (status, currency, amount, close date, deals) of the deals it created,
+    grouped so the row count depends on currencies and close days, not on deals (one query)."""
+    rows = (
+        DealAttribution.objects.filter(created_by_campaign_id__in=campaign_ids)
+        .annotate(closed_on=TruncDate("deal__closed_at"))
+        .values_list("created_by_campaign_id", "deal__status", "deal__currency", "closed_on")
+        .annotate(amount=Sum("deal__amount"), deals=Count("deal_id"))
+        .order_by()
+    )
+    sums: dict[int, list] = {}
+    for campaign_id, status, currency, closed_on, amount, deals in rows:
+        sums.setdefault(campaign_id, []).append((status, currency, amount, closed_on, deals))
+    return sums
+
+
+def loops(campaigns: Iterable[Campaign], *, book: RateBook | None = None) -> dict[int, Loop]:
+    """The loop of each campaign: members and responses from the campaign's stored counts,
+    deals from one grouped query, money converted through one RateBook (won deals at the
+    rate of their close day, open pipeline and cost at today's and the start day's)."""
+    campaigns = list(campaigns)
+    book = book or RateBook()
+    today = timezone.localdate()
+    sums = _deal_sums([c.pk for c in campaigns])
+    result = {}
+    for campaign in campaigns:
+        missing = ""
+        created = open_deals = won = 0
+        pipeline = won_revenue = Decimal("0")
+        cost = budget = None
+        try:
+            for status, currency, amount, closed_on, deals in sums.get(campaign.pk, []):
+                created += deals
+                if status == DealStatus.OPEN:
+                    open_deals += deals
+                    pipeline += book.to_base(amount, currency, today)
+                elif status == DealStatus.WON:
+                    won += deals
+                    won_revenue += book.to_base(amount, currency, closed_on or today)
+            on = campaign.starts_on or campaign.created_at.date()
+            cost = book.to_base(campaign.actual_cost, campaign.currency, on)
+            budget = book.to_base(campaign.budget, campaign.currency, on)
+        except MissingRate as exc:
+            missing = exc.currency
+        result[campaign.pk] = Loop(
+            members=campaign.members_count,
+            responses=campaign.responses,
+            deals_created=created,
+            open_deals=open_deals,
+            pipeline=pipeline,
+            won_deals=won,
+            won_revenue=won_revenue,
+            cost=cost,
+            budget=budget,
+            missing_rate=missing,
+        )
+    return result
+
+
+def status_rows(campaign: Campaign) -> list[tuple[str, str, int]]:
+    """(status, label, members) for every response status, from the stored counts."""
+    return [(s.value, s.label, campaign.status_counts.get(s.value, 0)) for s in MemberStatus]
+
+
+def member_page(
+    campaign: Campaign, *, status: str = "", owner: User | None = None, after: int = 0
+) -> tuple[list[CampaignMember], int | None]:
+    """One page of members by id (keyset: ``after`` the last id shown) and the next cursor."""
+    qs = CampaignMember.objects.filter(campaign=campaign)
+    if status:
+        qs = qs.filter(status=status)
+    if owner is not None:
+        qs = qs.filter(owner=owner)
+    if after:
+        qs = qs.filter(pk__gt=after)
+    rows = list(qs.select_related("contact", "contact__company", "owner", "task").order_by("pk")[: MEMBERS_PAGE + 1])
+    more = len(rows) > MEMBERS_PAGE
+    rows = rows[:MEMBERS_PAGE]
+    return rows, (rows[-1].pk if more and rows else None)
+
+
+def campaign_deals(campaign: Campaign, *, limit: int = 50) -> list[DealAttribution]:
+    return list(
+        DealAttribution.objects.filter(created_by_campaign=campaign)
+        .select_related("deal", "deal__owner", "deal__stage", "member__contact")
+        .order_by("-deal__created_at")[:limit]
+    )
+
+
+def lead_forms(campaign: Campaign) -> list[LeadForm]:
+    return list(LeadForm.objects.filter(campaign=campaign).select_related("team").order_by("pk"))
+
+
+def base_currency() -> str:
+    return settings.BASE_CURRENCY
