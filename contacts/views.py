@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts import services
 from contacts.duplicates import (
@@ -64,6 +64,7 @@ from contacts.selectors import (
 )
 from contacts.tasks import refresh_duplicates
 from crm import exports
+from crm.inline import InlineSpec, inline_edit_view, register_inline
 from crm.params import clean_text, optional_id, safe_next
 from crm.rows import list_rows
 from crm.services import outbox_enqueue
@@ -699,3 +700,70 @@ def data_quality_view(request: HttpRequest) -> HttpResponse:
         "nav": "data-quality",
     }
     return render(request, "contacts/data_quality.html", context)
+
+
+# --- Inline editing -------------------------------------------------------------------------
+
+
+def _customer_inline_save(update: Any, key: str) -> Any:
+    """Save one inline-edited field through ``update`` (``company_update``/``contact_update``)."""
+
+    def save(*, user: Any, record: Company | Contact, name: str, form: Any, version: int | None) -> Any:
+        kwargs: dict[str, Any] = {
+            "actor": user,
+            key: record,
+            "version": version,
+            "keep_invalid_phone": form.cleaned_data.get("keep_phone_as_typed", False),
+        }
+        if name == "tags":
+            kwargs["tag_names"] = form.cleaned_data["tags"]
+        else:
+            kwargs[name] = form.cleaned_data[name]
+        return update(**kwargs)
+
+    return save
+
+
+def _inline_tags(record: Company | Contact) -> dict[str, Any]:
+    list_name = "contacts:company-list" if isinstance(record, Company) else "contacts:contact-list"
+    return {"tags": record_tags(record), "list_url": reverse(list_name)}
+
+
+register_inline(
+    InlineSpec(
+        model=Company,
+        url_name="contacts:company-inline",
+        fields=("owner", "lifecycle_stage", "phone", "email", "tags"),
+        form_class=CompanyForm,
+        get=lambda user, pk, write: company_for_user(user, pk, write=write, with_tags=True),
+        save=_customer_inline_save(services.company_update, "company"),
+        duplicates=lambda request, form, record: _company_duplicates(request, form, exclude_pk=record.pk),
+        display_template="contacts/partials/inline_display.html",
+        display_context=_inline_tags,
+    )
+)
+register_inline(
+    InlineSpec(
+        model=Contact,
+        url_name="contacts:contact-inline",
+        fields=("owner", "lifecycle_stage", "phone", "mobile", "email", "tags"),
+        form_class=ContactForm,
+        get=lambda user, pk, write: contact_for_user(user, pk, write=write, with_tags=True),
+        save=_customer_inline_save(services.contact_update, "contact"),
+        duplicates=lambda request, form, record: _contact_duplicates(request, form, exclude_pk=record.pk),
+        display_template="contacts/partials/inline_display.html",
+        display_context=_inline_tags,
+    )
+)
+
+
+@require_http_methods(["GET", "POST"])
+def company_inline(request: HttpRequest, pk: int, field: str) -> HttpResponse:
+    """One field of a company edited in place (``crm.inline``): access as ``company_edit``."""
+    return inline_edit_view(request, Company, pk, field)
+
+
+@require_http_methods(["GET", "POST"])
+def contact_inline(request: HttpRequest, pk: int, field: str) -> HttpResponse:
+    """One field of a contact edited in place (``crm.inline``): access as ``contact_edit``."""
+    return inline_edit_view(request, Contact, pk, field)

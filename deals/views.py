@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from contacts.models import Company, Contact
 from crm import exports
+from crm.inline import InlineSpec, inline_edit_view, register_inline
 from crm.params import optional_id, safe_next
 from crm.versioning import VersionConflict, parse_version
 from deals import selectors, services
@@ -470,3 +471,37 @@ def board_column(request: HttpRequest, pipeline_pk: int, stage_pk: int) -> HttpR
             "oob": True,
         },
     )
+
+
+# --- Inline editing -------------------------------------------------------------------------
+
+
+def _deal_inline_save(*, user: Any, record: Deal, name: str, form: DealForm, version: int | None) -> Deal:
+    return services.deal_update(deal=record, actor=user, version=version, data={name: form.cleaned_data[name]})
+
+
+def _deal_inline_stages(form: DealForm, record: Deal, name: str) -> None:
+    """The inline stage menu offers the deal's own pipeline (moving to another is the full form's job)."""
+    if name == "stage":
+        form.fields["stage"].queryset = form.fields["stage"].queryset.filter(pipeline_id=record.pipeline_id)
+
+
+register_inline(
+    InlineSpec(
+        model=Deal,
+        url_name="deals:inline",
+        fields=("owner", "stage", "amount", "expected_close_date"),
+        form_class=DealForm,
+        get=lambda user, pk, write: selectors.deal_for_user(user, pk, write=write),
+        save=_deal_inline_save,
+        display_template="deals/partials/inline_display.html",
+        editable=lambda user, record, name: not (name == "amount" and record.amount_from_line_items),
+        form_setup=_deal_inline_stages,
+    )
+)
+
+
+@require_http_methods(["GET", "POST"])
+def deal_inline(request: HttpRequest, pk: int, field: str) -> HttpResponse:
+    """One field of a deal edited in place (``crm.inline``): access as ``deal_edit``."""
+    return inline_edit_view(request, Deal, pk, field)
