@@ -34,7 +34,6 @@ from contacts.forms import (
     ContactQuickForm,
     DuplicateFilterForm,
     MergeForm,
-    ReassignForm,
     parse_tags,
 )
 from contacts.keyset import SortOption, capped_count, for_search, keyset_page, search_page
@@ -69,6 +68,7 @@ from crm.params import clean_text, optional_id, safe_next
 from crm.rows import list_rows
 from crm.services import outbox_enqueue
 from crm.versioning import VersionConflict
+from crm.views import bulk_apply
 
 PAGE_SIZE = 50
 # Changing one of these on an existing record is when a possible duplicate is worth a look.
@@ -110,6 +110,8 @@ def _list_context(request: HttpRequest, form: Any, qs: Any, sorts: dict[str, Sor
         "page": page,
         "count": count,
         "count_more": more,
+        # "Apply to all N matching" names N only when the count is exact (not "10,000+").
+        "bulk_count": None if more else count,
         "sort": sort,
         "sort_links": sort_links,
         "page_query": params.urlencode(),
@@ -274,21 +276,14 @@ def company_restore(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def company_reassign(request: HttpRequest) -> HttpResponse:
-    form = ReassignForm(request.POST, user=request.user, model=Company)
-    if form.is_valid():
-        count = services.companies_reassign(
-            actor=request.user,
-            companies=form.cleaned_data["ids"],  # already limited to what the user may edit
-            owner=form.cleaned_data["owner"],
-        )
-        messages.success(
-            request,
-            ngettext("%(count)d company assigned to %(owner)s.", "%(count)d companies assigned to %(owner)s.", count)
-            % {"count": count, "owner": form.cleaned_data["owner"]},
-        )
-    else:
-        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
-    return _back(request, "contacts:company-list")
+    """The former "Assign to…" endpoint: now the list's bulk action ``assign`` (``crm.bulk_actions``)."""
+    return _bulk_assign(request, "company")
+
+
+def _bulk_assign(request: HttpRequest, kind: str) -> HttpResponse:
+    request.POST = request.POST.copy()
+    request.POST["action"] = "assign"
+    return bulk_apply(request, kind)
 
 
 @require_GET
@@ -416,24 +411,8 @@ def contact_restore(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def contact_reassign(request: HttpRequest) -> HttpResponse:
-    form = ReassignForm(request.POST, user=request.user, model=Contact)
-    if form.is_valid():
-        count = services.contacts_reassign(
-            actor=request.user,
-            contacts=form.cleaned_data["ids"],  # already limited to what the user may edit
-            owner=form.cleaned_data["owner"],
-        )
-        messages.success(
-            request,
-            ngettext("%(count)d contact assigned to %(owner)s.", "%(count)d contacts assigned to %(owner)s.", count)
-            % {"count": count, "owner": form.cleaned_data["owner"]},
-        )
-    else:
-        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
-    return _back(request, "contacts:contact-list")
-
-
-# --- Tags ---------------------------------------------------------------------------------
+    """The former "Assign to…" endpoint: now the list's bulk action ``assign`` (``crm.bulk_actions``)."""
+    return _bulk_assign(request, "contact")
 
 
 @require_GET
@@ -521,18 +500,31 @@ def _export(request: HttpRequest, kind: str, fmt: str) -> HttpResponse:
     exported file can be imported back."""
     if fmt not in ("csv", "xlsx"):
         raise Http404
+    return export_records(request, kind, request.GET, fmt=fmt)
+
+
+def export_records(
+    request: HttpRequest, kind: str, query: Any, *, ids: list[int] | None = None, fmt: str = "csv"
+) -> HttpResponse:
+    """``_export`` of the list filtered by ``query``; with ``ids`` (the rows ticked for the
+    bulk bar's "Export"), only those."""
     stamp = timezone.localdate().isoformat()
+    data = query
     if kind == "companies":
-        form = CompanyFilterForm(request.GET, user=request.user, default_sort="name")
-        qs = _export_order(company_list(request.user, form.filters()), company_sorts()[form.sort_key])
+        form = CompanyFilterForm(data, user=request.user, default_sort="name")
+        qs = company_list(request.user, form.filters())
+        qs = qs if ids is None else qs.filter(pk__in=ids)
+        qs = _export_order(qs, company_sorts()[form.sort_key])
         header = [_("Name"), _("Website"), _("Industry"), _("Size"), _("Phone"), _("Email"), _("Street"), _("City"),
                   _("Postal code"), _("Region"), _("Country"), _("Owner"), _("Lifecycle stage"), _("Source"),
                   _("Tags"), _("External ID"), _("Contacts"), _("Created")]  # fmt: skip
         rows = _company_export_rows(qs)
         title = _("Companies")
     else:
-        form = ContactFilterForm(request.GET, user=request.user, default_sort="name")
-        qs = _export_order(contact_list(request.user, form.filters()), contact_sorts()[form.sort_key])
+        form = ContactFilterForm(data, user=request.user, default_sort="name")
+        qs = contact_list(request.user, form.filters())
+        qs = qs if ids is None else qs.filter(pk__in=ids)
+        qs = _export_order(qs, contact_sorts()[form.sort_key])
         header = [_("First name"), _("Last name"), _("Job title"), _("Email"), _("Second email"), _("Phone"),
                   _("Mobile"), _("Company"), _("Company website"), _("Street"), _("Address line 2"), _("City"),
                   _("Region"), _("Postcode"), _("Country"), _("Birth date"), _("Owner"), _("Lifecycle stage"),

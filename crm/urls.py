@@ -24,6 +24,9 @@ urlpatterns = [
     path("notifications/read-all/", views.notification_mark_all_read, name="notification-read-all"),
     path("notifications/<int:pk>/", views.notification_open, name="notification-open"),
     path("notifications/<int:pk>/read/", views.notification_mark_read, name="notification-read"),
+    path("bulk/<str:kind>/", views.bulk_apply, name="bulk-apply"),
+    path("bulk/jobs/<int:pk>/", views.bulk_status, name="bulk-status"),
+    path("bulk/jobs/<int:pk>/undo/", views.bulk_undo, name="bulk-undo"),
     path("account/preferences/", views.preferences, name="preferences"),
     path("account/language/", views.language_set, name="language-set"),
     # Sign-in and passwords (crm.auth_views): Django's views, with throttling, the second

@@ -66,3 +66,39 @@ def test_an_inline_edit_on_a_stale_page_shows_the_conflict_in_place(page: Page):
     expect(other.get_by_role("link", name=theirs)).to_be_visible()
     expect(other.get_by_role("link", name=email)).to_be_visible()
     other.close()
+
+
+def test_a_bulk_owner_change_on_all_matching_rows_is_confirmed_and_undone(page: Page):
+    login(page, "alice")
+    prefix = unique("Bulkmove")
+    for n in (1, 2, 3):
+        create_company(page, f"{prefix} {n}")
+
+    page.goto("/companies/")
+    page.get_by_placeholder("Name, domain, email or phone").fill(prefix)
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("link", name=f"{prefix} 3")).to_be_visible()
+
+    page.get_by_label("Bulk action").select_option(label="Assign to…")
+    page.get_by_label("New owner").select_option(label="Bob Ivanov")
+    page.get_by_role("button", name="Apply to all 3 matching").click()
+
+    expect(page.get_by_role("heading", name="Confirm the bulk action")).to_be_visible()
+    expect(page.get_by_text("on all 3 companies matching the list's filters")).to_be_visible()
+    page.get_by_role("button", name="Yes, change 3 records").click()
+
+    status = page.get_by_role("status").filter(has_text="Assign to")
+    expect(status).to_contain_text("3 companies changed")
+    rows = page.get_by_role("row").filter(has_text=prefix)
+    expect(rows).to_have_count(3)
+    for n in range(3):
+        expect(rows.nth(n)).to_contain_text("Bob Ivanov")
+
+    status.get_by_role("button", name="Undo").click()
+    expect(page.get_by_role("status").filter(has_text="Undone")).to_be_visible()
+    for n in range(3):
+        expect(rows.nth(n)).to_contain_text("Alice Novak")
+        expect(rows.nth(n)).not_to_contain_text("Bob Ivanov")
+    # Each company's history has the change and its undo.
+    rows.first.get_by_role("link", name=prefix).click()
+    expect(page.get_by_text("Bob Ivanov").first).to_be_visible()
