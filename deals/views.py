@@ -55,6 +55,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
             "total": total,
             "querystring": querystring.urlencode(),
             "pipelines": form.pipelines,
+            "bulk_count": total.count,
         },
     )
 
@@ -101,7 +102,11 @@ def _export_rows(qs) -> Iterator[list[object]]:
 def _export(request: HttpRequest, fmt: str) -> HttpResponse:
     """The filtered list (only deals the user may see) as CSV, streamed row by row, or XLSX."""
     form = DealFilterForm(request.GET or None, user=request.user)
-    qs = form.apply(selectors.deals_for_user(request.user))
+    return export_deals(request, form.apply(selectors.deals_for_user(request.user)), fmt=fmt)
+
+
+def export_deals(request: HttpRequest, qs: Any, *, fmt: str = "csv") -> HttpResponse:
+    """``qs`` (deals the user may see) as a file, also for the bulk bar's "Export"."""
     filename = f"deals-{timezone.localdate().isoformat()}.{fmt}"
     if fmt == "xlsx":
         return exports.xlsx_response(filename, _export_header(), _export_rows(qs), title=_("Deals"), request=request)

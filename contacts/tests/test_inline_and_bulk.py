@@ -127,7 +127,7 @@ def test_bulk_assign_of_ticked_rows_writes_one_history_entry_each(owner_client, 
     companies = [CompanyFactory(owner=owner) for _ in range(3)]
     before = [c.history.count() for c in companies]
     owner_client.post(_bulk(), {"action": "assign", "owner": teammate.pk, "ids": [c.pk for c in companies[:2]]})
-    for company, count in zip(companies, before, strict=True):
+    for company in companies:
         company.refresh_from_db()
     assert [c.owner for c in companies] == [teammate, teammate, owner]
     assert [c.history.count() for c in companies] == [before[0] + 1, before[1] + 1, before[2]]

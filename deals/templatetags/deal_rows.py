@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Context, Decimal
+from typing import Any
 from urllib.parse import quote
 
 from django import template
@@ -257,8 +258,10 @@ _OPEN_BADGE = "badge text-bg-primary-subtle text-primary-emphasis border border-
 
 
 @register.simple_tag
-def deal_list_rows(rows: Iterable[Deal]) -> SafeString:
-    """``<tr>``s of the deal list (columns as in ``deals/deal_list.html``'s header)."""
+def deal_list_rows(rows: Iterable[Deal], user: Any = None) -> SafeString:
+    """``<tr>``s of the deal list (columns as in ``deals/deal_list.html``'s header); with
+    ``user``, a first column ticks the deals they may change for the bulk bar."""
+    select = escape(gettext("Select"))
     detail_head, detail_tail = url_around_id("deals:detail")
     manual_title = escape(gettext("Set by hand; kept when the stage changes"))
     manual = escape(gettext("manual"))
@@ -284,8 +287,16 @@ def deal_list_rows(rows: Iterable[Deal]) -> SafeString:
             close = dates[close_date]
         if deal.status == DealStatus.OPEN and close_date is not None and close_date < today:  # Deal.is_overdue
             close += f' <span class="badge text-bg-danger">{overdue}</span>'
+        tick = ""
+        if user is not None:
+            tick = (
+                f'<td class="text-center"><input class="form-check-input" type="checkbox" name="ids" '
+                f'value="{deal.pk}" aria-label="{select} {escape(deal.title)}"></td>'
+                if user.can_edit_owner(deal.owner_id)
+                else "<td></td>"
+            )
         out.append(
-            f"""<tr>
+            f"""<tr>{tick}
           <td><a href="{detail_head}{deal.pk}{detail_tail}">{escape(deal.title)}</a></td>
           <td>{company}</td>
           <td><span class="{badge}">{escape(deal.stage.name)}</span>
