@@ -51,6 +51,8 @@ class BulkAction:
     params: tuple[str, ...] = ()
     clean: Callable[[User, QueryDict], dict[str, Any]] = field(default=lambda user, data: {})
     describe: Callable[[dict[str, Any]], str] = field(default=lambda params: "")
+    # Asked on a confirmation page even for ticked rows (an action without undo).
+    always_confirm: bool = False
 
 
 @dataclass(frozen=True)

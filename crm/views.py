@@ -195,24 +195,30 @@ def bulk_apply(request: HttpRequest, kind: str) -> HttpResponse:
     except BulkInputError as exc:
         messages.error(request, str(exc))
         return redirect(back)
-    if request.POST.get("scope") == "all":
+    scope_all = request.POST.get("scope") == "all"
+    if scope_all:
         matching = spec.matching(request.user, query)
-        if not request.POST.get("confirmed"):
-            count = matching.count()
-            context = {
-                "spec": spec,
-                "action": action,
-                "count": count,
-                "noun": spec.noun(count),
-                "detail": action.describe(params),
-                "fields": [(name, request.POST.getlist(name)) for name in ("action", "query", "next", *action.params)],
-                "back": back,
-                "sync_max": settings.BULK_SYNC_MAX,
-            }
-            return render(request, "crm/bulk_confirm.html", context)
-        ids = list(matching.order_by().values_list("pk", flat=True))
     else:
-        ids = _bulk_ids(request, spec)
+        matching = spec.model.objects.filter(pk__in=_bulk_ids(request, spec))
+    if (scope_all or action.always_confirm) and not request.POST.get("confirmed"):
+        count = matching.count()
+        context = {
+            "spec": spec,
+            "action": action,
+            "count": count,
+            "noun": spec.noun(count),
+            "detail": action.describe(params),
+            "fields": [
+                (name, request.POST.getlist(name))
+                for name in ("action", "query", "next", "scope", "ids", *action.params)
+            ],
+            "scope_all": scope_all,
+            "undoable": action.undo is not None,
+            "back": back,
+            "sync_max": settings.BULK_SYNC_MAX,
+        }
+        return render(request, "crm/bulk_confirm.html", context)
+    ids = list(matching.order_by().values_list("pk", flat=True))
     if not ids:
         messages.error(request, _("Tick at least one row first."))
         return redirect(back)
