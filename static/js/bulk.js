@@ -1,8 +1,10 @@
 // Bulk bars of the lists (crm/bulk_actions.py): row checkboxes, "select all", the count of
-// ticked rows, and only the inputs the chosen action takes.
+// ticked rows, and only the inputs the chosen action takes. Row checkboxes may sit outside
+// the bar's form (form="bulk-form"), so a list's inline editors are not inside it.
 document.querySelectorAll("form[data-bulk-form]").forEach((form) => {
-  const all = form.querySelector("[data-select-all]");
-  const boxes = () => Array.from(form.querySelectorAll("input[name=ids]"));
+  const owned = () => Array.from(form.elements);
+  const all = owned().find((e) => e.matches("[data-select-all]"));
+  const boxes = () => owned().filter((e) => e.name === "ids");
   const count = form.querySelector("[data-bulk-count]");
   const submit = form.querySelector("[data-bulk-submit]");
   const action = form.querySelector("[data-bulk-action]");
@@ -17,7 +19,8 @@ document.querySelectorAll("form[data-bulk-form]").forEach((form) => {
       param.hidden = !param.dataset.bulkParam.split(" ").includes(chosen);
     });
   };
-  form.addEventListener("change", (event) => {
+  document.addEventListener("change", (event) => {
+    if (event.target.form !== form) return;
     if (event.target === all) boxes().forEach((b) => { b.checked = all.checked; });
     refresh();
   });
