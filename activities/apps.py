@@ -44,6 +44,7 @@ class ActivitiesConfig(AppConfig):
     verbose_name = _("Activities and reminders")
 
     def ready(self) -> None:
+        import activities.bulk_actions  # noqa: F401 (registers the list's bulk actions, for the web and the worker)
         from activities import (
             merge,
             receivers,  # noqa: F401 - connects the timeline receiver

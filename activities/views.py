@@ -38,43 +38,8 @@ def activity_list(request: HttpRequest) -> HttpResponse:
         return state.redirect
     params = state.params
     form = ActivityFilterForm(params or None, user=request.user)
-    filters = form.filters() if params else {}
-    qs = Activity.objects.all()
-    if "owner" in filters and request.user.can_read_owner(filters["owner"].pk):
-        # One visible assignee (e.g. a "Show all" link of My day): ``visible_to`` adds nothing
-        # but an ``owner_id IN (…)`` that, ANDed with ``owner_id = …``, made PostgreSQL expect
-        # a handful of rows and sort all of them (bench/FINDINGS.md, "My day and home").
-        qs = qs.filter(owner=filters["owner"])
-    else:
-        qs = qs.visible_to(request.user)
-    if "type" in filters:
-        qs = qs.filter(type=filters["type"])
-    if "owner" in form.errors:
-        # Someone whose activities the user may not see (e.g. a "Show all" link of My day
-        # opened by an outsider): nothing, rather than everyone's.
-        qs = qs.none()
-    status = filters.get("status")
     now = timezone.now()
-    if status == "open":
-        qs = qs.open()
-    elif status == "done":
-        qs = qs.done()
-    elif status in selectors.DAY_SECTIONS:
-        # My day's sections ("Show all N overdue"): exactly the activities that section counts.
-        qs = qs.filter(selectors.day_section_q(status, now))
-    company = None
-    if "company" in filters:
-        company = Company.objects.visible_to(request.user).filter(pk=filters["company"]).first()
-        if company is not None:
-            qs = qs.filter(company=company)
-    by_due = filters.get("sort") == "due"
-    date_field = "due_at" if by_due else "created_at"
-    tz = timezone.get_current_timezone()
-    if "date_from" in filters:
-        qs = qs.filter(**{f"{date_field}__gte": datetime.combine(filters["date_from"], datetime.min.time(), tzinfo=tz)})
-    if "date_to" in filters:
-        day_after = filters["date_to"] + timedelta(days=1)
-        qs = qs.filter(**{f"{date_field}__lt": datetime.combine(day_after, datetime.min.time(), tzinfo=tz)})
+    qs, company, by_due = selectors.activity_list_queryset(request.user, form, bool(params), now=now)
     rows, next_cursor = selectors.activity_list_page(qs, by_due=by_due, cursor=request.GET.get("after", ""))
     selectors.label_list_rows(rows, user=request.user, types=form.types, people=request.user.visible_users)
     querystring = request.GET.copy()

@@ -7,6 +7,7 @@ class ContactsConfig(AppConfig):
     verbose_name = _("Companies and contacts")
 
     def ready(self) -> None:
+        import contacts.bulk_actions  # noqa: F401 (registers the lists' bulk actions, for the web and the worker)
         from contacts.panels import customers_panel
         from contacts.search import search_companies, search_contacts
         from crm.home import register_home_panel

@@ -16,7 +16,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts import services
 from contacts.duplicates import (
@@ -35,7 +35,6 @@ from contacts.forms import (
     ContactQuickForm,
     DuplicateFilterForm,
     MergeForm,
-    ReassignForm,
     parse_tags,
 )
 from contacts.keyset import SortOption, capped_count, for_search, keyset_page, search_page
@@ -65,11 +64,13 @@ from contacts.selectors import (
 )
 from contacts.tasks import refresh_duplicates
 from crm import custom_fields, exports
+from crm.inline import InlineSpec, inline_edit_view, register_inline
 from crm.params import clean_text, optional_id, safe_next
 from crm.rows import list_rows
 from crm.saved_views import Column, ListState, list_state
 from crm.services import outbox_enqueue
 from crm.versioning import VersionConflict
+from crm.views import bulk_apply
 
 PAGE_SIZE = 50
 # Changing one of these on an existing record is when a possible duplicate is worth a look.
@@ -156,6 +157,8 @@ def _list_context(request: HttpRequest, form: Any, qs: Any, sorts: dict[str, Sor
         "page": page,
         "count": count,
         "count_more": more,
+        # "Apply to all N matching" names N only when the count is exact (not "10,000+").
+        "bulk_count": None if more else count,
         "sort": sort,
         "sort_links": sort_links,
         "page_query": params.urlencode(),
@@ -329,21 +332,14 @@ def company_restore(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def company_reassign(request: HttpRequest) -> HttpResponse:
-    form = ReassignForm(request.POST, user=request.user, model=Company)
-    if form.is_valid():
-        count = services.companies_reassign(
-            actor=request.user,
-            companies=form.cleaned_data["ids"],  # already limited to what the user may edit
-            owner=form.cleaned_data["owner"],
-        )
-        messages.success(
-            request,
-            ngettext("%(count)d company assigned to %(owner)s.", "%(count)d companies assigned to %(owner)s.", count)
-            % {"count": count, "owner": form.cleaned_data["owner"]},
-        )
-    else:
-        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
-    return _back(request, "contacts:company-list")
+    """The former "Assign to…" endpoint: now the list's bulk action ``assign`` (``crm.bulk_actions``)."""
+    return _bulk_assign(request, "company")
+
+
+def _bulk_assign(request: HttpRequest, kind: str) -> HttpResponse:
+    request.POST = request.POST.copy()
+    request.POST["action"] = "assign"
+    return bulk_apply(request, kind)
 
 
 @require_GET
@@ -477,24 +473,8 @@ def contact_restore(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def contact_reassign(request: HttpRequest) -> HttpResponse:
-    form = ReassignForm(request.POST, user=request.user, model=Contact)
-    if form.is_valid():
-        count = services.contacts_reassign(
-            actor=request.user,
-            contacts=form.cleaned_data["ids"],  # already limited to what the user may edit
-            owner=form.cleaned_data["owner"],
-        )
-        messages.success(
-            request,
-            ngettext("%(count)d contact assigned to %(owner)s.", "%(count)d contacts assigned to %(owner)s.", count)
-            % {"count": count, "owner": form.cleaned_data["owner"]},
-        )
-    else:
-        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
-    return _back(request, "contacts:contact-list")
-
-
-# --- Tags ---------------------------------------------------------------------------------
+    """The former "Assign to…" endpoint: now the list's bulk action ``assign`` (``crm.bulk_actions``)."""
+    return _bulk_assign(request, "contact")
 
 
 @require_GET
@@ -591,26 +571,38 @@ def _export(request: HttpRequest, kind: str, fmt: str) -> HttpResponse:
     exported file can be imported back."""
     if fmt not in ("csv", "xlsx"):
         raise Http404
-    stamp = timezone.localdate().isoformat()
     model = "contacts.company" if kind == "companies" else "contacts.contact"
     header_def = _COMPANY_HEADER if kind == "companies" else _CONTACT_HEADER
     # A saved view's filters apply to its export too (``?view=`` in the list's links).
     state = list_state(request, kind, columns=_columns(header_def, model))
-    params = state.params
+    return export_records(request, kind, state.params, fmt=fmt)
+
+
+def export_records(
+    request: HttpRequest, kind: str, query: Any, *, ids: list[int] | None = None, fmt: str = "csv"
+) -> HttpResponse:
+    """``_export`` of the list filtered by ``query``; with ``ids`` (the rows ticked for the
+    bulk bar's "Export"), only those."""
+    stamp = timezone.localdate().isoformat()
+    model = "contacts.company" if kind == "companies" else "contacts.contact"
     defs = custom_fields.fields_for(model)
     # User fields' names: every user's, once (a few hundred at most), not a query per row.
     names = custom_fields.all_user_names() if any(d.field_type == "user" for d in defs) else {}
     if kind == "companies":
-        form = CompanyFilterForm(params, user=request.user, default_sort="name")
-        qs = _export_order(company_list(request.user, form.filters()), company_sorts()[form.sort_key])
+        form = CompanyFilterForm(query, user=request.user, default_sort="name")
+        qs = company_list(request.user, form.filters())
+        qs = qs if ids is None else qs.filter(pk__in=ids)
+        qs = _export_order(qs, company_sorts()[form.sort_key])
         header = [_("Name"), _("Website"), _("Industry"), _("Size"), _("Phone"), _("Email"), _("Street"), _("City"),
                   _("Postal code"), _("Region"), _("Country"), _("Owner"), _("Lifecycle stage"), _("Source"),
                   _("Tags"), _("External ID"), _("Contacts"), _("Created")]  # fmt: skip
         rows = _company_export_rows(qs, defs, names)
         title = _("Companies")
     else:
-        form = ContactFilterForm(params, user=request.user, default_sort="name")
-        qs = _export_order(contact_list(request.user, form.filters()), contact_sorts()[form.sort_key])
+        form = ContactFilterForm(query, user=request.user, default_sort="name")
+        qs = contact_list(request.user, form.filters())
+        qs = qs if ids is None else qs.filter(pk__in=ids)
+        qs = _export_order(qs, contact_sorts()[form.sort_key])
         header = [_("First name"), _("Last name"), _("Job title"), _("Email"), _("Second email"), _("Phone"),
                   _("Mobile"), _("Company"), _("Company website"), _("Street"), _("Address line 2"), _("City"),
                   _("Region"), _("Postcode"), _("Country"), _("Birth date"), _("Owner"), _("Lifecycle stage"),
@@ -779,3 +771,70 @@ def data_quality_view(request: HttpRequest) -> HttpResponse:
         "nav": "data-quality",
     }
     return render(request, "contacts/data_quality.html", context)
+
+
+# --- Inline editing -------------------------------------------------------------------------
+
+
+def _customer_inline_save(update: Any, key: str) -> Any:
+    """Save one inline-edited field through ``update`` (``company_update``/``contact_update``)."""
+
+    def save(*, user: Any, record: Company | Contact, name: str, form: Any, version: int | None) -> Any:
+        kwargs: dict[str, Any] = {
+            "actor": user,
+            key: record,
+            "version": version,
+            "keep_invalid_phone": form.cleaned_data.get("keep_phone_as_typed", False),
+        }
+        if name == "tags":
+            kwargs["tag_names"] = form.cleaned_data["tags"]
+        else:
+            kwargs[name] = form.cleaned_data[name]
+        return update(**kwargs)
+
+    return save
+
+
+def _inline_tags(record: Company | Contact) -> dict[str, Any]:
+    list_name = "contacts:company-list" if isinstance(record, Company) else "contacts:contact-list"
+    return {"tags": record_tags(record), "list_url": reverse(list_name)}
+
+
+register_inline(
+    InlineSpec(
+        model=Company,
+        url_name="contacts:company-inline",
+        fields=("owner", "lifecycle_stage", "phone", "email", "tags"),
+        form_class=CompanyForm,
+        get=lambda user, pk, write: company_for_user(user, pk, write=write, with_tags=True),
+        save=_customer_inline_save(services.company_update, "company"),
+        duplicates=lambda request, form, record: _company_duplicates(request, form, exclude_pk=record.pk),
+        display_template="contacts/partials/inline_display.html",
+        display_context=_inline_tags,
+    )
+)
+register_inline(
+    InlineSpec(
+        model=Contact,
+        url_name="contacts:contact-inline",
+        fields=("owner", "lifecycle_stage", "phone", "mobile", "email", "tags"),
+        form_class=ContactForm,
+        get=lambda user, pk, write: contact_for_user(user, pk, write=write, with_tags=True),
+        save=_customer_inline_save(services.contact_update, "contact"),
+        duplicates=lambda request, form, record: _contact_duplicates(request, form, exclude_pk=record.pk),
+        display_template="contacts/partials/inline_display.html",
+        display_context=_inline_tags,
+    )
+)
+
+
+@require_http_methods(["GET", "POST"])
+def company_inline(request: HttpRequest, pk: int, field: str) -> HttpResponse:
+    """One field of a company edited in place (``crm.inline``): access as ``company_edit``."""
+    return inline_edit_view(request, Company, pk, field)
+
+
+@require_http_methods(["GET", "POST"])
+def contact_inline(request: HttpRequest, pk: int, field: str) -> HttpResponse:
+    """One field of a contact edited in place (``crm.inline``): access as ``contact_edit``."""
+    return inline_edit_view(request, Contact, pk, field)

@@ -498,3 +498,51 @@ class LastListView(models.Model):
 
     def __str__(self) -> str:
         return f"{self.list_name}: {self.view_id}"
+
+
+class BulkJobState(models.TextChoices):
+    PENDING = "pending", _("Waiting for a worker")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    UNDOING = "undoing", _("Undoing")
+    UNDONE = "undone", _("Undone")
+    FAILED = "failed", _("Failed")
+
+
+class BulkJob(models.Model):
+    """One bulk action on a list (``crm.bulk_actions``): which records, what to do, how far
+    it got, and each changed record's previous values, so the last one can be undone."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="bulk_jobs", verbose_name=_("user"))
+    kind = models.CharField(_("records"), max_length=40)
+    action = models.CharField(_("action"), max_length=40)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    summary = models.CharField(_("summary"), max_length=300, blank=True)
+    ids = models.JSONField(_("record ids"), default=list, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=BulkJobState.choices, default=BulkJobState.PENDING)
+    total = models.PositiveIntegerField(_("records"), default=0)
+    processed = models.PositiveIntegerField(_("processed"), default=0)
+    changed = models.PositiveIntegerField(_("changed"), default=0)
+    skipped = models.PositiveIntegerField(_("skipped (no permission)"), default=0)
+    # {record id: {field: value before}} of the records this job changed: what undo writes back.
+    previous = models.JSONField(_("previous values"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("bulk action")
+        verbose_name_plural = _("bulk actions")
+        indexes = [models.Index(fields=["user", "kind", "-created_at"], name="bulkjob_user_kind_recent")]
+
+    def __str__(self) -> str:
+        return self.summary or f"{self.kind} {self.action}"
+
+    @property
+    def is_busy(self) -> bool:
+        return self.state in {BulkJobState.PENDING, BulkJobState.RUNNING, BulkJobState.UNDOING}
+
+    @property
+    def progress(self) -> int:
+        return round(100 * self.processed / self.total) if self.total else 100

@@ -630,6 +630,10 @@ IMPORT_MAX_UNPACKED_BYTES = env_int("IMPORT_MAX_UNPACKED_BYTES", 100 * 1000 * 10
 IMPORT_MAX_COMPRESSION_RATIO = env_int("IMPORT_MAX_COMPRESSION_RATIO", 100, minimum=10)
 # A merge can be undone for this many days; the nightly finaliser then removes the undo.
 MERGE_UNDO_DAYS = env_int("MERGE_UNDO_DAYS", 30, minimum=1)
+# Bulk actions on lists (crm.bulk_actions): up to this many records change in the request;
+# more run as a Celery job with progress. The last one can be undone for this long.
+BULK_SYNC_MAX = env_int("BULK_SYNC_MAX", 500, minimum=1)
+BULK_UNDO_WINDOW = timedelta(minutes=env_int("BULK_UNDO_MINUTES", 60, minimum=1))
 
 LOGGING = {
     "version": 1,

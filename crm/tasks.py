@@ -40,3 +40,12 @@ def send_password_reset(*, email: str, domain: str, use_https: bool) -> int:
     if users:
         form.save(domain_override=domain, use_https=use_https)
     return len(users)
+
+
+@shared_task(time_limit=60 * 60, soft_time_limit=59 * 60)
+def run_bulk_job(job_id: int) -> int:
+    """A large bulk action (or its undo), resumed from where it got to if run again."""
+    from crm.bulk_actions import bulk_job_continue
+
+    job = bulk_job_continue(job_id=job_id)
+    return job.processed if job is not None else 0

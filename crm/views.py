@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import loader
 from django.urls import reverse
@@ -16,10 +18,21 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from crm import saved_views, services
+from crm.bulk_actions import (
+    BulkInputError,
+    BulkKind,
+    bulk_job_create,
+    bulk_job_run,
+    bulk_job_undo_run,
+    bulk_job_undo_start,
+    bulk_kind,
+    bulk_status_context,
+    last_job,
+)
 from crm.forms import CustomFieldForm, PreferencesForm, SavedViewForm
 from crm.i18n import language_codes
-from crm.models import CustomField, CustomFieldModel, Notification
-from crm.params import BadParameter, clean_text, optional_id, safe_next
+from crm.models import BulkJob, CustomField, CustomFieldModel, Notification
+from crm.params import BadParameter, clean_text, id_or_none, optional_id, safe_next
 from crm.search import search_all
 from crm.security import two_factor_enabled
 from crm.selectors import health_status, notification_for_user
@@ -225,3 +238,108 @@ def custom_field_edit(request: HttpRequest, pk: int | None = None) -> HttpRespon
         messages.success(request, _("Custom field “%(label)s” saved.") % {"label": saved.label})
         return redirect("custom-field-list")
     return render(request, "crm/custom_field_form.html", {"form": form, "field": field})
+
+
+# --- Bulk actions on lists (crm.bulk_actions) --------------------------------------------------
+
+
+def _bulk_ids(request: HttpRequest, kind: BulkKind) -> list[int]:
+    """The ticked rows, limited to what the user may see."""
+    wanted = {pk for pk in map(id_or_none, request.POST.getlist("ids")) if pk is not None}
+    if not wanted:
+        return []
+    visible = kind.model.objects.visible_to(request.user).filter(pk__in=wanted)
+    return sorted(visible.values_list("pk", flat=True))
+
+
+@require_POST
+def bulk_apply(request: HttpRequest, kind: str) -> HttpResponse:
+    """Run a list's bulk action on the ticked rows, or (``scope=all``, after a confirmation
+    showing how many) on every row matching the list's filters."""
+    spec = bulk_kind(kind)
+    if spec is None:
+        raise Http404
+    back = safe_next(request, spec.list_url_name)
+    query = QueryDict(clean_text(request.POST.get("query"), name="query", max_length=2000))
+    if request.POST.get("action") == "export" and spec.export is not None:
+        if request.POST.get("scope") == "all":
+            return spec.export(request, query, None)
+        ids = _bulk_ids(request, spec)
+        if ids:
+            return spec.export(request, query, ids)
+        messages.error(request, _("Tick at least one row first."))
+        return redirect(back)
+    action = spec.actions.get(request.POST.get("action", ""))
+    if action is None:
+        messages.error(request, _("Choose what to do with the rows first."))
+        return redirect(back)
+    try:
+        params = action.clean(request.user, request.POST)
+    except BulkInputError as exc:
+        messages.error(request, str(exc))
+        return redirect(back)
+    scope_all = request.POST.get("scope") == "all"
+    if scope_all:
+        matching = spec.matching(request.user, query)
+    else:
+        matching = spec.model.objects.filter(pk__in=_bulk_ids(request, spec))
+    if (scope_all or action.always_confirm) and not request.POST.get("confirmed"):
+        count = matching.count()
+        context = {
+            "spec": spec,
+            "action": action,
+            "count": count,
+            "noun": spec.noun(count),
+            "detail": action.describe(params),
+            "fields": [
+                (name, request.POST.getlist(name))
+                for name in ("action", "query", "next", "scope", "ids", *action.params)
+            ],
+            "scope_all": scope_all,
+            "undoable": action.undo is not None,
+            "back": back,
+            "sync_max": settings.BULK_SYNC_MAX,
+        }
+        return render(request, "crm/bulk_confirm.html", context)
+    ids = list(matching.order_by().values_list("pk", flat=True))
+    if not ids:
+        messages.error(request, _("Tick at least one row first."))
+        return redirect(back)
+    job = bulk_job_create(user=request.user, kind=spec, action=action, params=params, ids=ids)
+    if job.total <= settings.BULK_SYNC_MAX:
+        bulk_job_run(job_id=job.pk)
+    return redirect(back)
+
+
+@require_GET
+def bulk_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The list's bulk banner (polled while a job runs)."""
+    job = BulkJob.objects.filter(pk=pk, user=request.user).defer("ids", "previous").first()
+    if job is None:
+        raise Http404
+    current = urlsplit(request.headers.get("HX-Current-URL", ""))
+    next_url = f"{current.path}?{current.query}" if current.query else current.path
+    context = {**bulk_status_context(job), "polled": True, "next_url": next_url}
+    return render(request, "partials/bulk_status.html", context)
+
+
+@require_POST
+def bulk_undo(request: HttpRequest, pk: int) -> HttpResponse:
+    """Undo the user's last bulk action on a list: every changed record gets its previous values back."""
+    job = BulkJob.objects.filter(pk=pk, user=request.user).defer("ids").first()
+    if job is None:
+        raise Http404
+    spec = bulk_kind(job.kind)
+    back = safe_next(request, spec.list_url_name if spec else "home")
+    latest = last_job(request.user, job.kind)
+    if latest is None or latest.pk != job.pk:
+        messages.error(request, _("Only the last bulk action on a list can be undone."))
+        return redirect(back)
+    try:
+        job = bulk_job_undo_start(job=job)
+    except BulkInputError as exc:
+        messages.error(request, str(exc))
+        return redirect(back)
+    if job.changed <= settings.BULK_SYNC_MAX:
+        bulk_job_undo_run(job_id=job.pk)
+    return redirect(back)

@@ -7,6 +7,7 @@ class DealsConfig(AppConfig):
     verbose_name = _("Deals and pipelines")
 
     def ready(self) -> None:
+        import deals.bulk_actions  # noqa: F401 (registers the list's bulk actions, for the web and the worker)
         from contacts.merge import register_merge_handler
         from crm.home import register_home_panel
         from crm.search import register_search_provider

@@ -15,6 +15,7 @@ urlpatterns = [
     path("board/<int:pipeline_pk>/stages/<int:stage_pk>/", views.board_column, name="board-column"),
     path("<int:pk>/", views.deal_detail, name="detail"),
     path("<int:pk>/edit/", views.deal_edit, name="edit"),
+    path("<int:pk>/inline/<str:field>/", views.deal_inline, name="inline"),
     path("<int:pk>/move/", views.deal_move, name="move"),
     path("<int:pk>/card/", views.deal_card, name="card"),
     path("<int:pk>/line-items/", views.line_item_add, name="line-item-add"),

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from contacts.models import Company, Contact
 from crm import custom_fields, exports
+from crm.inline import InlineSpec, inline_edit_view, register_inline
 from crm.params import optional_id, safe_next
 from crm.saved_views import Column, columns_for, header_cells, list_state
 from crm.versioning import VersionConflict, parse_version
@@ -70,6 +71,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
             "views": state,
             "columns": state.columns,
             "header": header_cells(state, end=("amount", "probability")),
+            "bulk_count": total.count,
         },
     )
 
@@ -119,7 +121,11 @@ def _export(request: HttpRequest, fmt: str) -> HttpResponse:
     """The filtered list (only deals the user may see) as CSV, streamed row by row, or XLSX."""
     state = list_state(request, "deals", columns=_deal_columns())  # a saved view's filters apply too
     form = DealFilterForm(state.params or None, user=request.user)
-    qs = form.apply(selectors.deals_for_user(request.user))
+    return export_deals(request, form.apply(selectors.deals_for_user(request.user)), fmt=fmt)
+
+
+def export_deals(request: HttpRequest, qs: Any, *, fmt: str = "csv") -> HttpResponse:
+    """``qs`` (deals the user may see) as a file, also for the bulk bar's "Export"."""
     defs = custom_fields.fields_for("deals.deal")
     names = custom_fields.all_user_names() if any(d.field_type == "user" for d in defs) else {}
     header = _export_header() + [defn.label for defn in defs]
@@ -493,3 +499,37 @@ def board_column(request: HttpRequest, pipeline_pk: int, stage_pk: int) -> HttpR
             "oob": True,
         },
     )
+
+
+# --- Inline editing -------------------------------------------------------------------------
+
+
+def _deal_inline_save(*, user: Any, record: Deal, name: str, form: DealForm, version: int | None) -> Deal:
+    return services.deal_update(deal=record, actor=user, version=version, data={name: form.cleaned_data[name]})
+
+
+def _deal_inline_stages(form: DealForm, record: Deal, name: str) -> None:
+    """The inline stage menu offers the deal's own pipeline (moving to another is the full form's job)."""
+    if name == "stage":
+        form.fields["stage"].queryset = form.fields["stage"].queryset.filter(pipeline_id=record.pipeline_id)
+
+
+register_inline(
+    InlineSpec(
+        model=Deal,
+        url_name="deals:inline",
+        fields=("owner", "stage", "amount", "expected_close_date"),
+        form_class=DealForm,
+        get=lambda user, pk, write: selectors.deal_for_user(user, pk, write=write),
+        save=_deal_inline_save,
+        display_template="deals/partials/inline_display.html",
+        editable=lambda user, record, name: not (name == "amount" and record.amount_from_line_items),
+        form_setup=_deal_inline_stages,
+    )
+)
+
+
+@require_http_methods(["GET", "POST"])
+def deal_inline(request: HttpRequest, pk: int, field: str) -> HttpResponse:
+    """One field of a deal edited in place (``crm.inline``): access as ``deal_edit``."""
+    return inline_edit_view(request, Deal, pk, field)

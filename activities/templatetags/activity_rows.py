@@ -180,7 +180,7 @@ def activity_row(context: template.Context, activity: Activity) -> SafeString:
 
 
 @register.simple_tag(takes_context=True)
-def activity_list_rows(context: template.Context, rows: Iterable[Any]) -> SafeString:
+def activity_list_rows(context: template.Context, rows: Iterable[Any], selectable: bool = False) -> SafeString:
     """``<tr>``s of the activity list from ``selectors.activity_list_page`` rows labelled by
     ``selectors.label_list_rows``: the type icon and subject, the record it is linked to
     (its deal, else its contact, else its company), the assignee, the due time, the status
@@ -203,10 +203,21 @@ def activity_list_rows(context: template.Context, rows: Iterable[Any]) -> SafeSt
             ("open", "secondary", gettext_noop("open")),
         )
     }
+    request = context.get("request")
+    user = request.user if selectable and request is not None else None
+    select = _e(gettext("Select"))
     out: list[str] = []
     for row in rows:
         pk = row["id"]
         kind = row["type"]
+        tick = ""
+        if user is not None:
+            tick = (
+                f'<td class="text-center"><input class="form-check-input" type="checkbox" name="ids" '
+                f'value="{pk}" aria-label="{select} {_e(row["subject"])}"></td>\n'
+                if user.can_edit_owner(row["owner_id"])
+                else "<td></td>\n"
+            )
         if row["linked"] is None:
             linked = "—"
         else:
@@ -222,7 +233,7 @@ def activity_list_rows(context: template.Context, rows: Iterable[Any]) -> SafeSt
         else:
             status = badges["open"]
         out.append(
-            f'<tr>\n<td><i class="bi {_e(kind.icon)}" style="color: {_e(kind.color)}" '
+            f'<tr>\n{tick}<td><i class="bi {_e(kind.icon)}" style="color: {_e(kind.color)}" '
             f'title="{_e(kind.label)}" aria-hidden="true"></i> '
             f'<a href="{detail[0]}{pk}{detail[1]}">{_e(row["subject"])}</a></td>\n'
             f'<td class="small">{linked}</td>\n'

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Context, Decimal
+from typing import Any
 from urllib.parse import quote
 
 from django import template
@@ -25,6 +26,7 @@ from django.urls import reverse
 from django.utils import numberformat, timezone
 from django.utils.formats import get_format, localize
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import capfirst
 from django.utils.timezone import template_localtime
 from django.utils.translation import gettext, ngettext
 
@@ -260,14 +262,48 @@ _OPEN_BADGE = "badge text-bg-primary-subtle text-primary-emphasis border border-
 # The deal list's built-in columns after the title, in their default order (``crm.saved_views``).
 DEAL_COLUMNS = ("company", "stage", "owner", "amount", "probability", "close")
 
+_PK_MARKER = 987654321
+
+
+class _InlineCells:
+    """A list cell with the pencil of its inline editor, the markup of
+    ``partials/inline_field.html`` written in Python (50 rows × 3 cells of template renders
+    would cost more than the rest of the page)."""
+
+    FIELDS = ("owner", "amount", "expected_close_date")
+
+    def __init__(self) -> None:
+        # As the template's label: the model field's name ("Edit Expected close date").
+        self.edit = {
+            name: escape(gettext("Edit %(label)s") % {"label": capfirst(Deal._meta.get_field(name).verbose_name)})
+            for name in self.FIELDS
+        }
+        self.urls = {
+            name: reverse("deals:inline", args=[_PK_MARKER, name]).split(str(_PK_MARKER)) for name in self.FIELDS
+        }
+
+    def cell(self, pk: int, name: str, shown: str) -> str:
+        dom = f"inline-deal-{pk}-{name}"
+        return (
+            f'<span class="inline-field" id="{dom}">{shown}<button type="button" '
+            f'class="btn btn-link btn-sm p-0 ms-1 align-baseline inline-edit" '
+            f'hx-get="{self.urls[name][0]}{pk}{self.urls[name][1]}" hx-include="#inline-deal-{pk}-version" '
+            f'hx-target="#{dom}" hx-swap="outerHTML" title="{self.edit[name]}">'
+            f'<i class="bi bi-pencil" aria-hidden="true"></i><span class="visually-hidden">{self.edit[name]}</span>'
+            "</button></span>"
+        )
+
 
 @register.simple_tag
-def deal_list_rows(rows: Iterable[Deal], columns: list[str] | None = None) -> SafeString:
+def deal_list_rows(rows: Iterable[Deal], columns: list[str] | None = None, user: Any = None) -> SafeString:
     """``<tr>``s of the deal list (columns as in ``deals/deal_list.html``'s header): the title,
-    then ``columns`` (``DEAL_COLUMNS`` keys and ``cf_<key>`` custom fields)."""
+    then ``columns`` (``DEAL_COLUMNS`` keys and ``cf_<key>`` custom fields); with ``user``, a
+    first column ticks the deals they may change for the bulk bar, and cells get inline editors."""
     rows = list(rows)
     columns = list(columns or DEAL_COLUMNS)
     custom = CustomCells("deals.deal", columns, rows)
+    select = escape(gettext("Select"))
+    inline = _InlineCells()
     detail_head, detail_tail = url_around_id("deals:detail")
     manual_title = escape(gettext("Set by hand; kept when the stage changes"))
     manual = escape(gettext("manual"))
@@ -293,18 +329,41 @@ def deal_list_rows(rows: Iterable[Deal], columns: list[str] | None = None) -> Sa
             close = dates[close_date]
         if deal.status == DealStatus.OPEN and close_date is not None and close_date < today:  # Deal.is_overdue
             close += f' <span class="badge text-bg-danger">{overdue}</span>'
+        tick = ""
+        owner_cell, amount_cell, close_cell = (
+            escape(deal.owner),
+            escape(numbers.money(deal.amount, deal.currency, 2)),
+            close,
+        )
+        if user is not None:
+            editable = user.can_edit_owner(deal.owner_id)
+            tick = (
+                f'<td class="text-center"><input class="form-check-input" type="checkbox" name="ids" form="bulk-form" '
+                f'value="{deal.pk}" aria-label="{select} {escape(deal.title)}">'
+                if editable
+                else "<td>"
+            )
+            # The row's version, sent by its inline editors (crm.inline); then the cell's pencils.
+            tick += (
+                f'<input type="hidden" name="version" id="inline-deal-{deal.pk}-version" value="{deal.version}"></td>'
+            )
+            if editable:
+                owner_cell = inline.cell(deal.pk, "owner", owner_cell)
+                if not deal.amount_from_line_items:
+                    amount_cell = inline.cell(deal.pk, "amount", amount_cell)
+                close_cell = inline.cell(deal.pk, "expected_close_date", close_cell)
         cell = {
             "company": f"<td>{company}</td>",
             "stage": f'<td><span class="{badge}">{escape(deal.stage.name)}</span>\n'
             f'            <span class="small text-secondary">{escape(deal.pipeline.name)}</span></td>',
-            "owner": f'<td class="text-nowrap">{escape(deal.owner)}</td>',
-            "amount": f'<td class="text-end text-nowrap">{escape(numbers.money(deal.amount, deal.currency, 2))}</td>',
+            "owner": f'<td class="text-nowrap">{owner_cell}</td>',
+            "amount": f'<td class="text-end text-nowrap">{amount_cell}</td>',
             "probability": f'<td class="text-end">{deal.probability}%{flag}</td>',
-            "close": f'<td class="text-nowrap">{close}</td>',
+            "close": f'<td class="text-nowrap">{close_cell}</td>',
         }
         cells = "".join(f"\n          {cell[key] if key in cell else custom.cell(deal, key)}" for key in columns)
         out.append(
-            f"""<tr>
+            f"""<tr>{tick}
           <td><a href="{detail_head}{deal.pk}{detail_tail}">{escape(deal.title)}</a></td>{cells}
         </tr>"""
         )

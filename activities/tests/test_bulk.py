@@ -1,0 +1,61 @@
+"""Bulk actions on the activity list (crm.bulk_actions): mark done, assign, delete."""
+
+import pytest
+from django.urls import reverse
+
+from activities.models import Activity
+from activities.tests.factories import ActivityFactory
+from crm.models import BulkJob
+
+pytestmark = pytest.mark.django_db
+
+URL = reverse("bulk-apply", args=["activity"])
+
+
+def test_mark_done_of_ticked_activities_and_its_undo(owner_client, owner, teammate):
+    mine = [ActivityFactory(owner=owner) for _ in range(2)]
+    theirs = ActivityFactory(owner=teammate)
+    owner_client.post(URL, {"action": "done", "ids": [a.pk for a in [*mine, theirs]]})
+    for activity in [*mine, theirs]:
+        activity.refresh_from_db()
+    assert all(a.done_at is not None for a in mine)
+    assert theirs.done_at is None  # a teammate's: skipped
+    job = BulkJob.objects.get()
+    assert (job.changed, job.skipped) == (2, 1)
+    owner_client.post(reverse("bulk-undo", args=[job.pk]))
+    for activity in mine:
+        activity.refresh_from_db()
+        assert activity.done_at is None
+
+
+def test_delete_is_confirmed_first_even_for_ticked_rows(owner_client, owner):
+    activity = ActivityFactory(owner=owner)
+    data = {"action": "delete", "ids": [activity.pk], "scope": "selected"}
+    response = owner_client.post(URL, data)
+    assert "This cannot be undone." in response.content.decode()
+    assert Activity.objects.filter(pk=activity.pk).exists()
+    owner_client.post(URL, {**data, "confirmed": "1"})
+    assert not Activity.objects.filter(pk=activity.pk).exists()
+
+
+def test_an_outsider_changes_nothing(outsider_client, owner):
+    activity = ActivityFactory(owner=owner)
+    outsider_client.post(URL, {"action": "done", "ids": [activity.pk]})
+    activity.refresh_from_db()
+    assert activity.done_at is None
+
+
+def test_all_matching_uses_the_lists_filters(owner_client, owner):
+    open_ones = [ActivityFactory(owner=owner) for _ in range(2)]
+    data = {"action": "done", "scope": "all", "query": "status=open"}
+    response = owner_client.post(URL, data)
+    assert "on all 2 activities matching" in response.content.decode()
+    owner_client.post(URL, {**data, "confirmed": "1"})
+    assert all(Activity.objects.get(pk=a.pk).done_at is not None for a in open_ones)
+
+
+def test_the_list_shows_the_bulk_bar(owner_client, owner):
+    ActivityFactory(owner=owner)
+    response = owner_client.get(reverse("activities:list"))
+    assert "Mark done" in response.content.decode()
+    assert 'name="ids"' in response.content.decode()

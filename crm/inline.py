@@ -1,0 +1,227 @@
+"""Inline editing: one field of a record changed in place (htmx), through the record's full form.
+
+The full edit form is the one source of validation: the inline editor binds it with every
+value taken from the saved record except the edited field, validates the whole form, and
+shows the errors of that field in place. The save goes through the same service as the full
+form, so the version check (``crm.versioning``), the normalisation and the history record are
+the same; the possible-duplicate warning of the full form is asked for the same way.
+
+An app describes its record kind once with an ``InlineSpec`` (form class, service call,
+display template, access helper) and routes ``<pk>/inline/<field>/`` to ``inline_edit_view``.
+Pages show a field with ``{% inline_field record "phone" %}`` (``crm.templatetags.inline_tags``).
+
+The version a page was rendered at lives in one hidden input per record
+(``{% inline_version record %}``); every editor of that record sends it, and a save answers
+with the new version out of band, so a second field edited on the same page is not a
+conflict with oneself, while a page opened before someone else's save is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+
+from crm.versioning import VersionConflict, parse_version
+
+_SPECS: dict[type[models.Model], InlineSpec] = {}
+
+
+@dataclass(frozen=True)
+class InlineSpec:
+    """How one kind of record is edited inline.
+
+    ``fields``: the editable field names (of ``form_class``). ``get(user, pk, write)``: the
+    access helper (404 for an outsider, 403 for read-only). ``save(user, record, field,
+    form, version)``: calls the record's update service with the cleaned value of ``field``
+    and returns the saved record. ``duplicates(request, form, record)``: the full form's
+    possible-duplicate check (empty to go on). ``display_context(record)``: extra values the
+    display template needs. ``editable(user, record, field)``: false where the full form
+    disables the field (a deal amount summed from line items).
+    """
+
+    model: type[models.Model]
+    url_name: str
+    fields: tuple[str, ...]
+    form_class: Callable[..., forms.ModelForm]
+    get: Callable[..., models.Model]
+    save: Callable[..., models.Model]
+    display_template: str
+    duplicates: Callable[..., list] | None = None
+    display_context: Callable[[models.Model], dict[str, Any]] = field(default=lambda record: {})
+    editable: Callable[[Any, models.Model, str], bool] = field(default=lambda user, record, name: True)
+    form_setup: Callable[[forms.ModelForm, models.Model, str], None] = field(default=lambda form, record, name: None)
+
+
+def register_inline(spec: InlineSpec) -> InlineSpec:
+    _SPECS[spec.model] = spec
+    return spec
+
+
+def spec_for(record: models.Model) -> InlineSpec:
+    return _SPECS[type(record)]
+
+
+def dom_id(record: models.Model, name: str = "") -> str:
+    base = f"inline-{record._meta.model_name}-{record.pk}"
+    return f"{base}-{name}" if name else f"{base}-version"
+
+
+def instance_data(form: forms.BaseForm) -> QueryDict:
+    """What the (unbound) ``form`` would post unchanged: every field's current value."""
+    data = QueryDict(mutable=True)
+    for name, form_field in form.fields.items():
+        if form_field.disabled:
+            continue
+        value = form[name].value()
+        if isinstance(form_field.widget, forms.CheckboxInput):
+            if value:
+                data[name] = "on"
+        elif isinstance(value, list | tuple):
+            data.setlist(name, [str(getattr(v, "pk", v)) for v in value])
+        elif value is None:
+            data[name] = ""
+        else:
+            data[name] = str(getattr(value, "pk", value))
+    return data
+
+
+def _form(spec: InlineSpec, request: HttpRequest, record: models.Model, name: str, data: QueryDict | None) -> Any:
+    form = spec.form_class(data, instance=record, user=request.user)
+    spec.form_setup(form, record, name)
+    return form
+
+
+def bound_form(spec: InlineSpec, request: HttpRequest, record: models.Model, name: str, *, version: int | None) -> Any:
+    """The full form bound to the saved values, with ``name`` (and the phone's "keep as
+    typed") as posted and the version the editor loaded."""
+    data = instance_data(_form(spec, request, record, name, None))
+    if isinstance(spec.form_class(instance=record, user=request.user).fields[name], forms.MultipleChoiceField):
+        data.setlist(name, request.POST.getlist(name))
+    else:
+        data[name] = request.POST.get(name, "")
+    if "keep_phone_as_typed" in data or "keep_phone_as_typed" in request.POST:
+        data.pop("keep_phone_as_typed", None)
+        if request.POST.get("keep_phone_as_typed"):
+            data["keep_phone_as_typed"] = "on"
+    if "version" in data:
+        data["version"] = "" if version is None else str(version)
+    return _form(spec, request, record, name, data)
+
+
+def _context(spec: InlineSpec, request: HttpRequest, record: models.Model, name: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "record": record,
+        "field_name": name,
+        "dom_id": dom_id(record, name),
+        "version_id": dom_id(record),
+        "url": reverse(spec.url_name, args=[record.pk, name]),
+        "display_template": spec.display_template,
+        "label": capfirst(record._meta.get_field(name).verbose_name),
+        "can_edit": request.user.can_edit_owner(record.owner_id) and spec.editable(request.user, record, name),
+        **spec.display_context(record),
+        **extra,
+    }
+
+
+def _style(form: Any, name: str) -> None:
+    """Bootstrap's small sizes on the edited field, marked for the keyboard script."""
+    widget = form.fields[name].widget
+    css = "form-select form-select-sm" if isinstance(widget, forms.Select) else "form-control form-control-sm"
+    widget.attrs.update({"class": css, "data-inline-input": True, "data-inline-autofocus": True})
+    if name in form.errors:
+        widget.attrs.update({"aria-invalid": "true", "aria-describedby": f"{dom_id(form.instance, name)}-error"})
+    if "keep_phone_as_typed" in form.fields:
+        form.fields["keep_phone_as_typed"].widget.attrs["class"] = "form-check-input"
+
+
+def _editor(request: HttpRequest, spec: InlineSpec, record: models.Model, name: str, form: Any, **extra: Any):
+    _style(form, name)
+    context = _context(spec, request, record, name, form=form, bound_field=form[name], **extra)
+    if name in getattr(form, "phone_fields", ()) and form.show_keep_phone:
+        context["keep_field"] = form["keep_phone_as_typed"]
+    other_errors = [
+        str(error) for key, errors in form.errors.items() if key not in {name, "version", "__all__"} for error in errors
+    ]
+    context["other_errors"] = other_errors
+    return render(request, "partials/inline_editor.html", context)
+
+
+def _display(
+    request: HttpRequest, spec: InlineSpec, record: models.Model, name: str, *, focus: bool, version_oob: bool
+) -> HttpResponse:
+    context = _context(spec, request, record, name, focus=focus, version_oob=version_oob)
+    return render(request, "partials/inline_field.html", context)
+
+
+def inline_edit_view(request: HttpRequest, model: type[models.Model], pk: int, name: str) -> HttpResponse:
+    """GET: the editor of ``name`` (``?cancel=1``: the field as shown). POST: validate with the
+    full form and save, answering with the field as shown or the editor with its error."""
+    spec = _SPECS[model]
+    if name not in spec.fields:
+        raise Http404
+    if request.method == "GET" and request.GET.get("cancel"):
+        record = spec.get(request.user, pk, write=False)
+        return _display(request, spec, record, name, focus=True, version_oob=False)
+    record = spec.get(request.user, pk, write=True)
+    if not spec.editable(request.user, record, name):
+        raise Http404
+    params = request.POST if request.method == "POST" else request.GET
+    version = parse_version(params.get("version"))
+    if version is None:
+        version = record.version
+    if request.method != "POST":
+        form = _form(spec, request, record, name, None)
+        return _editor(request, spec, record, name, form, version=version)
+
+    form = bound_form(spec, request, record, name, version=version)
+    if not form.is_valid():
+        record = spec.get(request.user, pk, write=True)  # validating wrote the typed value onto it
+        return _editor(request, spec, record, name, form, version=version)
+    duplicates = []
+    # A stale version is answered first (the service refuses it): the editor then decides
+    # on the current record, and a duplicate warning, if any, comes with the next save.
+    if spec.duplicates is not None and version == record.version:
+        duplicates = spec.duplicates(request, form, record)
+    if duplicates:
+        record = spec.get(request.user, pk, write=True)
+        return _editor(request, spec, record, name, form, version=version, duplicates=duplicates)
+    try:
+        spec.save(user=request.user, record=record, name=name, form=form, version=version)
+    except VersionConflict as conflict:
+        current = spec.get(request.user, pk, write=False)
+        return _editor(
+            request,
+            spec,
+            current,
+            name,
+            form,
+            version=conflict.version,
+            conflict=conflict,
+            conflict_text=conflict_message(conflict),
+            conflict_display=_context(spec, request, current, name),
+            version_oob=True,
+        )
+    except ValidationError as exc:
+        form.add_error(name if name in getattr(exc, "error_dict", {}) else None, exc)
+        record = spec.get(request.user, pk, write=True)
+        return _editor(request, spec, record, name, form, version=version)
+    record = spec.get(request.user, pk, write=False)
+    return _display(request, spec, record, name, focus=True, version_oob=True)
+
+
+def conflict_message(conflict: VersionConflict) -> str:
+    if conflict.changed_by is not None:
+        return _("%(person)s changed this record after you opened the page. It now reads:") % {
+            "person": conflict.changed_by
+        }
+    return _("Someone else changed this record after you opened the page. It now reads:")

@@ -1,0 +1,39 @@
+"""The bulk bar and the last bulk action's banner of a list (``crm.bulk_actions``)."""
+
+from __future__ import annotations
+
+from django import template
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
+
+from crm.bulk_actions import banner_job, bulk_kind, bulk_status_context
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def bulk_bar(context: template.Context, kind: str, count: int | None = None, query: str = "") -> SafeString:
+    request = context["request"]
+    spec = bulk_kind(kind)
+    views = context.get("views")  # crm.saved_views.ListState of the list
+    if views is not None:
+        # The URL may hold only ``?view=``: "all matching" means the saved view's filters.
+        query = views.query
+    values = {
+        "spec": spec,
+        "actions": list(spec.actions.values()),
+        "param_fields": spec.param_fields(request.user),
+        "count": count,
+        "query": query,
+    }
+    return render_to_string("partials/bulk_bar.html", values, request=request)
+
+
+@register.simple_tag(takes_context=True)
+def bulk_status(context: template.Context, kind: str) -> SafeString:
+    request = context["request"]
+    job = banner_job(request.user, kind)
+    if job is None:
+        return SafeString("")
+    values = {**bulk_status_context(job), "next_url": request.get_full_path()}
+    return render_to_string("partials/bulk_status.html", values, request=request)
