@@ -526,7 +526,7 @@ def top_customers_csv(request: HttpRequest) -> HttpResponse:
     suggestions = selectors.first_suggestions([row.company_id for row in rows])
     header = [_("Rank"), _("Company"), _("Owner"), _("Segment"), _("R"), _("F"), _("M"), _("Lifetime value")]
     header += [_("Revenue, all time"), _("Revenue, last 12 months"), _("Won deals"), _("Last purchase")]
-    header += [_("Open pipeline"), _("Suggested offer"), _("Why")]
+    header += [_("Open pipeline"), _("Suggested offer"), _("Why"), _("Service trouble")]
     data = []
     for rank, row in enumerate(rows, start=page.start_index()):
         suggestion = suggestions.get(row.company_id)
@@ -547,6 +547,7 @@ def top_customers_csv(request: HttpRequest) -> HttpResponse:
                 row.open_pipeline,
                 suggestion.product.name if suggestion else "",
                 suggestion.reason if suggestion else "",
+                row.service_reason if row.service_risk else "",
             ]
         )
     return csv_response("top-customers.csv", header, data, request=request)
