@@ -5,6 +5,7 @@ SLA row), filtered to that queue."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
@@ -60,5 +61,5 @@ def test_a_manager_sees_a_breached_case_counted_in_the_service_report(page: Page
     # The CSV carries the same figures.
     with page.expect_download() as download:
         page.get_by_role("link", name="CSV").click()
-    text = open(download.value.path(), encoding="utf-8").read()
+    text = Path(download.value.path()).read_text(encoding="utf-8")
     assert re.search(rf"SLA by queue,{re.escape(desk)},,[^\n]*?,1,0,1,0\.0,", text), text
