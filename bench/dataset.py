@@ -49,6 +49,19 @@ from deals.models import (
     Stage,
     StageChange,
 )
+from service.models import (
+    ACTIVE_STATUSES,
+    Case,
+    CasePriority,
+    CaseStatus,
+    SlaPolicy,
+    SlaTarget,
+    SlaTimer,
+    SlaTimerKind,
+    SlaTimerState,
+    TeamCalendar,
+)
+from service.sla import BusinessHours
 
 T = TypeVar("T")
 DAY = 86_400.0
@@ -70,11 +83,12 @@ class Sizes:
     contacts: int
     deals: int
     activities: int = 0
+    cases: int = 0
 
 
 PRESETS: dict[str, Sizes] = {
-    "small": Sizes(companies=1_000, contacts=10_000, deals=3_000, activities=30_000),
-    "large": Sizes(companies=100_000, contacts=1_000_000, deals=300_000, activities=3_000_000),
+    "small": Sizes(companies=1_000, contacts=10_000, deals=3_000, activities=30_000, cases=3_000),
+    "large": Sizes(companies=100_000, contacts=1_000_000, deals=300_000, activities=3_000_000, cases=300_000),
 }
 
 
@@ -269,6 +283,32 @@ class Generator:
                 cursor.execute(f"{command} {connection.ops.quote_name(model._meta.db_table)}")
         timed("vacuum" if command != "ANALYZE" else "analyze", {}, started)
         return results
+
+    def run_only(self, name: str) -> StepResult:
+        """Replace one standalone step's tables on a loaded dataset (``STANDALONE_STEPS``)."""
+        step = next(step for step in STEPS if step.name == name)
+        started = time.perf_counter()
+        with transaction.atomic():
+            truncate(step.models)
+            skip_row_checks = self._skip_foreign_key_triggers()
+            indexes = drop_secondary_indexes(step.models)
+            rows = step.run(self)
+            recreate_indexes(indexes)
+            if skip_row_checks:
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL session_replication_role = origin")
+                check_foreign_keys(step.models)
+            with connection.cursor() as cursor:
+                for statement in connection.ops.sequence_reset_sql(no_style(), list(step.models)):
+                    cursor.execute(statement)
+        with connection.cursor() as cursor:
+            for model in step.models:
+                command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
+                cursor.execute(f"{command} {connection.ops.quote_name(model._meta.db_table)}")
+        result = StepResult(name, rows, time.perf_counter() - started)
+        summary = ", ".join(f"{table} {count:,}" for table, count in rows.items())
+        self.log(f"  {name:<10} {result.seconds:7.1f} s  {summary}")
+        return result
 
     def _skip_foreign_key_triggers(self) -> bool:
         """Skip the per-row foreign-key triggers during the load, as ``pg_restore
@@ -851,6 +891,135 @@ class Generator:
         self._deal_last_activity()
         return {"activities": rows, "reminders": reminders, "timeline events": events}
 
+    # --- service cases ---------------------------------------------------------------------
+
+    def _cases(self) -> dict[str, int]:
+        """Support cases over two years, in the queue of the company owner's team: most
+        answered and closed, a backlog of recent ones still open, SLA due times from the
+        default policies (half the teams work Monday–Friday 09–17 UTC, the others around the
+        clock), one warning and one breach timer per target, and some satisfaction scores.
+
+        Reads companies, their first contact and the teams from the database rather than from
+        the earlier steps, so ``generate_dataset --only cases`` adds cases to a loaded dataset."""
+        rng = self.rng("cases")
+        policies = {
+            CasePriority.LOW: (8 * 60, 5 * 8 * 60),
+            CasePriority.NORMAL: (4 * 60, 3 * 8 * 60),
+            CasePriority.HIGH: (60, 8 * 60),
+            CasePriority.URGENT: (30, 4 * 60),
+        }
+        SlaPolicy.objects.bulk_create(
+            SlaPolicy(priority=p, first_response_minutes=first, resolution_minutes=res, warning_minutes=30)
+            for p, (first, res) in policies.items()
+        )
+        teams = list(Team.objects.order_by("pk").values_list("pk", flat=True))
+        calendars = TeamCalendar.objects.bulk_create(TeamCalendar(team_id=pk) for pk in teams[::2])
+        self.case_hours = {pk: BusinessHours.around_the_clock() for pk in teams}
+        for calendar in calendars:
+            self.case_hours[calendar.team_id] = BusinessHours()
+        members = _through(Team, "members")
+        self.case_team_of = dict(members.objects.values_list("user_id", "team_id"))
+        self.case_team_of.update(_through(Team, "managers").objects.values_list("user_id", "team_id"))
+        self.case_team_members: dict[int, list[int]] = {}
+        for user, team in self.case_team_of.items():
+            self.case_team_members.setdefault(team, []).append(user)
+        companies = list(Company.objects.order_by("pk").values_list("pk", "owner_id"))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT DISTINCT ON (company_id) company_id, id FROM contacts_contact "
+                "WHERE company_id IS NOT NULL ORDER BY company_id, id"
+            )
+            first_contact = dict(cursor.fetchall())
+        self.timer_lines: list[str] = []
+        rows = self._copy(Case, CASE_COLUMNS, self._case_lines(rng, companies, first_contact, policies, teams))
+        timers = self._copy(SlaTimer, TIMER_COLUMNS, self.timer_lines)
+        del self.timer_lines
+        return {"cases": rows, "SLA timers": timers, "SLA policies": len(policies), "calendars": len(calendars)}
+
+    def _case_lines(self, rng, companies, first_contact, policies, teams) -> Iterator[str]:
+        priorities = list(policies)
+        priority_cum = _cumulative([20, 55, 20, 5])
+        score_cum = _cumulative([5, 7, 13, 35, 40])
+        fresh_cum = _cumulative([30, 40, 15, 10, 5])  # new, open, waiting, resolved, closed
+        fresh_statuses = [CaseStatus.NEW, CaseStatus.OPEN, CaseStatus.WAITING, CaseStatus.RESOLVED, CaseStatus.CLOSED]
+        two_years = 730 * DAY
+        timer_pk = 0
+        for i in range(self.sizes.cases):
+            pk = i + 1
+            company, owner = companies[int(len(companies) * rng.random() ** 1.6)] if companies else (None, None)
+            team = self.case_team_of.get(owner) or _pick(rng, teams)
+            assignee = _pick(rng, self.case_team_members.get(team, [None])) if rng.random() < 0.9 else None
+            hours = self.case_hours[team]
+            created = self.now - two_years * rng.random() ** 1.5
+            created_at = dt.datetime.fromtimestamp(created, tz=dt.UTC)
+            priority = priorities[_weighted(rng, priority_cum)]
+            first_budget, resolution_budget = (m * 60 for m in policies[priority])
+            age_days = (self.now - created) / DAY
+            if age_days < 14:
+                status = fresh_statuses[_weighted(rng, fresh_cum)]
+            else:
+                status = CaseStatus.CLOSED if rng.random() < 0.97 else _pick(rng, fresh_statuses[:3])
+            now = dt.datetime.fromtimestamp(self.now, tz=dt.UTC)
+            first_due = hours.add(created_at, first_budget)
+            resolution_due = hours.add(created_at, resolution_budget)
+            responded = resolved = None
+            if status != CaseStatus.NEW:
+                responded = hours.add(created_at, first_budget * rng.lognormvariate(-0.6, 0.6))
+                responded = min(responded, now)
+            if status in (CaseStatus.RESOLVED, CaseStatus.CLOSED):
+                resolved = hours.add(created_at, resolution_budget * rng.lognormvariate(-0.5, 0.5))
+                resolved = min(max(resolved, responded or created_at), now)
+            first_late = (responded or now) > first_due
+            resolution_late = (resolved or now) > resolution_due and (resolved is not None or status != "waiting")
+            score = csat_at = None
+            if resolved is not None and rng.random() < 0.3:
+                score = _weighted(rng, score_cum) + 1
+                csat_at = min(resolved + dt.timedelta(days=1), now)
+            closed = resolved + dt.timedelta(days=3) if status == CaseStatus.CLOSED and resolved else None
+            yield (
+                "\t".join(
+                    (
+                        str(pk),
+                        f"{pools.CASE_SUBJECTS[pk % len(pools.CASE_SUBJECTS)]} #{pk}",
+                        str(company) if company else NULL,
+                        str(first_contact.get(company, NULL)) if company else NULL,
+                        priority,
+                        status,
+                        _pick(rng, ("phone", "email", "email", "web", "api")),
+                        str(team),
+                        str(assignee) if assignee else NULL,
+                        _ts(created),
+                        _ts(max(created, (resolved or responded or created_at).timestamp())),
+                        _ts(first_due.timestamp()),
+                        _ts(responded.timestamp()) if responded else NULL,
+                        _ts(resolution_due.timestamp()),
+                        _ts(resolved.timestamp()) if resolved else NULL,
+                        _ts(closed.timestamp()) if closed else NULL,
+                        _b(first_late or resolution_late),
+                        str(score) if score else NULL,
+                        _ts(csat_at.timestamp()) if csat_at else NULL,
+                    )
+                )
+                + "\n"
+            )
+            active = status in ACTIVE_STATUSES
+            for target, due, answered, budget in (
+                (SlaTarget.FIRST_RESPONSE, first_due, responded, first_budget),
+                (SlaTarget.RESOLUTION, resolution_due, resolved, resolution_budget),
+            ):
+                warning = hours.add(created_at, max(budget - 30 * 60, 0))
+                for kind, at in ((SlaTimerKind.WARNING, warning), (SlaTimerKind.BREACH, due)):
+                    timer_pk += 1
+                    if (answered or now) > at:
+                        state, sent = SlaTimerState.SENT, _ts(at.timestamp())
+                    elif active and answered is None:
+                        state, sent = SlaTimerState.PENDING, NULL
+                    else:
+                        state, sent = SlaTimerState.CANCELLED, NULL
+                    self.timer_lines.append(
+                        "\t".join((str(timer_pk), str(pk), target, kind, _ts(at.timestamp()), state, sent, sent)) + "\n"
+                    )
+
     @staticmethod
     def _deal_last_activity() -> None:
         """``Deal.last_activity_at`` as ``activities.services`` keeps it: the latest done activity."""
@@ -1041,6 +1210,13 @@ ACTIVITY_SUBJECTS = {
 }
 CALL_OUTCOMES = ("Connected", "Left voicemail", "No answer", "Booked a meeting", "Call back later")
 
+CASE_COLUMNS = [
+    "id", "subject", "company_id", "contact_id", "priority", "status", "channel", "team_id", "assignee_id",
+    "created_at", "updated_at", "first_response_due_at", "first_responded_at", "resolution_due_at", "resolved_at",
+    "closed_at", "sla_breached", "csat_score", "csat_at",
+]  # fmt: skip
+TIMER_COLUMNS = ["id", "case_id", "target", "kind", "due_at", "state", "sent_at", "notified_at"]
+
 REFERENCE_MODELS = (Tag, Pipeline, Stage, LostReason, Product, ExchangeRate)
 STEPS: tuple[Step, ...] = (
     Step(
@@ -1053,7 +1229,12 @@ STEPS: tuple[Step, ...] = (
     Step("contacts", (Contact, _through(Contact, "tags")), Generator._contacts),
     Step("deals", (Deal, StageChange, LineItem, _through(Deal, "contacts"), DealTotal), Generator._deals),
     Step("activities", (Activity, Reminder, TimelineEvent), Generator._activities),
+    Step("cases", (Case, SlaTimer, SlaPolicy, TeamCalendar), Generator._cases),
 )
+
+
+# Steps that read what they need from the database, so ``--only`` can regenerate them alone.
+STANDALONE_STEPS = frozenset({"cases"})
 
 
 def generated_models() -> list[type[models.Model]]:

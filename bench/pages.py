@@ -27,6 +27,7 @@ class Subjects:
     pipeline_id: int
     common_term: str
     rare_term: str
+    case_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,9 @@ PAGES: list[Page] = [
     Page("report: retention cohorts", "reports:cohorts", REPORT),
     Page("report: dormant customers", "reports:dormant", REPORT),
     Page("report: cross-sell", "reports:cross-sell", REPORT),
+    Page("case list", "service:list", LIST),
+    Page("case page", "service:detail", Budget(p50_ms=40), args=lambda s: (s.case_id,)),
+    Page("report: service", "reports:service", REPORT),
 ]
 
 # Throughput of one page under concurrent load (wrk, loopback only, bounded in time).

@@ -537,3 +537,19 @@ def name_pool(locale: str) -> NamePool:
     if last_cum is None:
         last_names = _clean(last_names)
     return NamePool(first_names, first_cum, last_names, last_cum)
+
+
+CASE_SUBJECTS = (
+    "Cannot sign in",
+    "Invoice shows the wrong amount",
+    "Export times out",
+    "Request for a refund",
+    "Seat licence not applied",
+    "Integration stopped syncing",
+    "Password reset email not received",
+    "Question about the contract",
+    "Slow dashboard",
+    "Data missing after import",
+    "Add users to our account",
+    "Onboarding session request",
+)

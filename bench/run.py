@@ -372,6 +372,7 @@ def pick_subjects(username: str) -> Any:
     from contacts.models import Company, Contact
     from crm.models import User
     from deals.models import Deal, Pipeline, StageChange
+    from service.models import ACTIVE_STATUSES, Case
 
     user = User.objects.get(username=username)
     company = Company.objects.visible_to(user).annotate(n=Count("contacts")).order_by("-n", "pk").first()
@@ -385,6 +386,7 @@ def pick_subjects(username: str) -> Any:
         .first()
     )
     pipeline = Pipeline.objects.filter(is_default=True).first() or Pipeline.objects.first()
+    case = Case.objects.visible_to(user).filter(status__in=ACTIVE_STATUSES).order_by("-created_at", "-pk").first()
     # 0 where the dataset has nothing to show: the page answers 404 and is reported as an error.
     return Subjects(
         company_id=company.pk if company else 0,
@@ -393,6 +395,7 @@ def pick_subjects(username: str) -> Any:
         pipeline_id=pipeline.pk if pipeline else 0,
         common_term=COMMON_LAST_NAME.lower(),
         rare_term=RARE_LAST_NAME.lower(),
+        case_id=case.pk if case else 0,
     )
 
 

@@ -619,6 +619,10 @@ CUSTOMER_LIFESPAN_YEARS = env_int("CUSTOMER_LIFESPAN_YEARS", 3, minimum=1)
 CUSTOMER_LIFESPAN_MAX_YEARS = env_int("CUSTOMER_LIFESPAN_MAX_YEARS", 10, minimum=1)
 # Churn is measured only once this many customers bought in the year before the last one.
 CHURN_MIN_CUSTOMERS = env_int("CHURN_MIN_CUSTOMERS", 20, minimum=1)
+# Service trouble in customer value: an average satisfaction score at or below this (1–5),
+# over the scores given in the last SERVICE_CSAT_DAYS days, is low.
+SERVICE_LOW_CSAT = env_int("SERVICE_LOW_CSAT", 2, minimum=1)
+SERVICE_CSAT_DAYS = env_int("SERVICE_CSAT_DAYS", 180, minimum=1)
 # The largest file and the most rows one import accepts (the file is kept in the database).
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 30 * 1024 * 1024, minimum=1024)
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 200_000, minimum=1)

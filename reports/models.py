@@ -328,6 +328,100 @@ class ActivityWeek(models.Model):
         return f"{self.owner_id} {self.week}: {self.calls}/{self.meetings}/{self.tasks_done}"
 
 
+# Service cases ------------------------------------------------------------------------------
+# One ``CaseFact`` per case under the same generation as the deal facts (the nightly rebuild
+# writes both, ``services.rollups_refresh_for_case`` replaces one case's), and three cell
+# tables the service report sums: cases opened per queue, priority and month with their SLA
+# outcomes and business-time totals; the open backlog per queue and day opened (its age is
+# counted from the day at read time); satisfaction ratings per queue and month rated.
+
+
+class CaseFact(models.Model):
+    """One case as the service report counts it; times are business seconds of its queue's calendar."""
+
+    generation = _cell_fk(RollupGeneration)
+    case = models.ForeignKey("service.Case", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    team = _cell_fk(Team)
+    priority = models.CharField(max_length=10)
+    status = models.CharField(max_length=10)
+    created_month = models.DateField()
+    # The local day opened while the case is open (new, open, waiting): what the backlog counts.
+    open_day = models.DateField(null=True, blank=True)
+    # SLA outcome per target: True met, False breached, null not decided yet or no target.
+    first_response_met = models.BooleanField(null=True)
+    resolution_met = models.BooleanField(null=True)
+    first_response_seconds = models.BigIntegerField(null=True, blank=True)
+    resolution_seconds = models.BigIntegerField(null=True, blank=True)
+    csat_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    csat_month = models.DateField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["generation", "case"], name="casefact_unique_case_per_generation"),
+        ]
+
+    def __str__(self) -> str:
+        return f"case {self.case_id} @ generation {self.generation_id}"
+
+
+class CaseCell(models.Model):
+    """Cases of one queue and priority opened in one month: SLA outcomes and time totals."""
+
+    generation = _cell_fk(RollupGeneration)
+    team = _cell_fk(Team)
+    priority = models.CharField(max_length=10)
+    created_month = models.DateField()
+    cases = models.PositiveIntegerField()
+    first_response_met = models.PositiveIntegerField()
+    first_response_breached = models.PositiveIntegerField()
+    resolution_met = models.PositiveIntegerField()
+    resolution_breached = models.PositiveIntegerField()
+    # Sum and count of the facts' business seconds, for the averages.
+    first_response_seconds = models.BigIntegerField(null=True, blank=True)
+    first_responses = models.PositiveIntegerField()
+    resolution_seconds = models.BigIntegerField(null=True, blank=True)
+    resolutions = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["generation", "created_month", "team"], name="casecell_period")]
+
+    def __str__(self) -> str:
+        return f"{self.team_id} {self.priority} {self.created_month:%Y-%m}: {self.cases}"
+
+
+class BacklogCell(models.Model):
+    """Open cases (new, open, waiting) of one queue and priority opened on one local day."""
+
+    generation = _cell_fk(RollupGeneration)
+    team = _cell_fk(Team)
+    priority = models.CharField(max_length=10)
+    open_day = models.DateField()
+    cases = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["generation", "team"], name="backlogcell_team")]
+
+    def __str__(self) -> str:
+        return f"{self.team_id} {self.open_day}: {self.cases}"
+
+
+class CsatCell(models.Model):
+    """Satisfaction ratings of one queue's cases in the month they were given."""
+
+    generation = _cell_fk(RollupGeneration)
+    team = _cell_fk(Team)
+    csat_month = models.DateField()
+    ratings = models.PositiveIntegerField()
+    score_total = models.PositiveIntegerField()
+    low = models.PositiveIntegerField()  # ratings of 1 or 2
+
+    class Meta:
+        indexes = [models.Index(fields=["generation", "csat_month", "team"], name="csatcell_period")]
+
+    def __str__(self) -> str:
+        return f"{self.team_id} {self.csat_month:%Y-%m}: {self.ratings}"
+
+
 class ForecastSnapshot(models.Model):
     """The open pipeline as it stood when ``month`` began, kept to measure forecast accuracy."""
 
@@ -439,6 +533,13 @@ class CustomerValue(models.Model):
     segment = models.CharField(_("segment"), max_length=12, choices=ValueSegment.choices, blank=True)
     # {"YYYY-MM-DD" (quarter start): "revenue"} of won deals, for the company page chart.
     quarters = models.JSONField(default=dict, blank=True)
+    # Service (docs/customer-value.md, "Service trouble"): open cases that breached an SLA,
+    # the average satisfaction score given in the last SERVICE_CSAT_DAYS and how many scores.
+    breached_cases = models.PositiveIntegerField(_("open breached cases"), default=0)
+    csat_average = models.DecimalField(_("satisfaction"), max_digits=3, decimal_places=2, null=True, blank=True)
+    csat_ratings = models.PositiveIntegerField(default=0)
+    # Service trouble moved the customer into "At risk" or "Can't lose".
+    service_risk = models.BooleanField(_("service trouble"), default=False)
 
     class Meta:
         indexes = [
@@ -462,6 +563,23 @@ class CustomerValue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.company_id}: {self.lifetime_value}"
+
+    @property
+    def low_csat(self) -> bool:
+        return self.csat_average is not None and self.csat_average <= settings.SERVICE_LOW_CSAT
+
+    @property
+    def service_reason(self) -> str:
+        """Why service trouble counts against this customer, e.g. "2 breached cases, CSAT 2/5"."""
+        parts = []
+        if self.breached_cases:
+            parts.append(
+                ngettext("%(count)s breached case", "%(count)s breached cases", self.breached_cases)
+                % {"count": self.breached_cases}
+            )
+        if self.low_csat:
+            parts.append(_("CSAT %(score)s/5") % {"score": f"{self.csat_average.normalize():f}"})
+        return ", ".join(parts)
 
 
 class SegmentCell(models.Model):

@@ -10,7 +10,9 @@ from django.dispatch import receiver
 from crm.services import outbox_enqueue
 from deals.models import Deal
 from deals.signals import deal_stage_changed
-from reports.services import rollup_cells_forget_deal
+from reports.services import rollup_cells_forget_case, rollup_cells_forget_deal
+from service.models import Case
+from service.signals import case_changed
 
 
 @receiver(deal_stage_changed, dispatch_uid="reports-refresh-deal-rollups")
@@ -22,3 +24,16 @@ def enqueue_rollup_refresh(sender, *, deal, stage_change, **kwargs) -> None:
 @receiver(pre_delete, sender=Deal, dispatch_uid="reports-forget-deleted-deal")
 def forget_deleted_deal(sender, instance, **kwargs) -> None:
     rollup_cells_forget_deal(deal_id=instance.pk)
+
+
+@receiver(case_changed, dispatch_uid="reports-refresh-case-rollups")
+def enqueue_case_refresh(sender, *, case, company_ids, **kwargs) -> None:
+    # Both idempotent: the case's fact and the customers' value rows are computed again.
+    outbox_enqueue(task="reports.tasks.refresh_case_rollups", args=[case.pk])
+    if company_ids:
+        outbox_enqueue(task="reports.tasks.refresh_customer_value", args=[list(company_ids)])
+
+
+@receiver(pre_delete, sender=Case, dispatch_uid="reports-forget-deleted-case")
+def forget_deleted_case(sender, instance, **kwargs) -> None:
+    rollup_cells_forget_case(case_id=instance.pk)

@@ -18,6 +18,7 @@ from django.utils import timezone
 from crm.models import Team, User
 from crm.params import optional_id, parse_month
 from deals.models import Pipeline
+from service.selectors import queues_for
 
 PERIOD_MONTHS = 6
 
@@ -150,5 +151,72 @@ def report_scope_for_user(user: User, params: QueryDict, *, require_pipeline: bo
     if start > end:
         start, end = end, start
     # A period of decades would draw a chart nobody can read; five years is plenty.
+    scope.start, scope.end = max(start, add_months(end, -59)), end
+    return scope
+
+
+@dataclass
+class ServiceScope:
+    """The queues whose service figures ``user`` may see, and the URL filters.
+
+    Service reports follow case access rather than the sales reports' owner scope: a queue is
+    a team, and a team's members and managers see its cases (``service.selectors.queues_for``),
+    admins every queue. A ``team`` filter naming another queue is a 404."""
+
+    user: User
+    teams: list[TeamChoice]
+    team: TeamChoice | None = None
+    start: dt.date = field(default_factory=lambda: timezone.localdate().replace(day=1))
+    end: dt.date = field(default_factory=lambda: timezone.localdate().replace(day=1))
+    # The shared filter form shows an owner or pipeline choice only when these are given.
+    owners: tuple = ()
+    pipelines: tuple = ()
+
+    @property
+    def team_ids(self) -> list[int]:
+        return [self.team.id] if self.team is not None else [team.id for team in self.teams]
+
+    @property
+    def team_names(self) -> dict[int, str]:
+        return {team.id: team.name for team in self.teams}
+
+    @property
+    def can_rebuild(self) -> bool:
+        return self.user.is_admin or self.user.is_manager
+
+    def months(self) -> list[dt.date]:
+        months, month = [], self.start
+        while month <= self.end:
+            months.append(month)
+            month = add_months(month, 1)
+        return months
+
+    def query(self, **overrides: str) -> str:
+        params = QueryDict(mutable=True)
+        params["from"] = f"{self.start:%Y-%m}"
+        params["to"] = f"{self.end:%Y-%m}"
+        if self.team:
+            params["team"] = str(self.team.id)
+        params.update(overrides)
+        return params.urlencode()
+
+
+def service_scope_for_user(user: User, params: QueryDict) -> ServiceScope:
+    """The service report scope for ``user`` and the URL filters (Http404: a queue out of reach)."""
+    teams = [
+        TeamChoice(id=row["id"], name=row["name"], member_ids=frozenset())
+        for row in queues_for(user).order_by("name", "id").values("id", "name")
+    ]
+    scope = ServiceScope(user=user, teams=teams)
+    team_id = optional_id(params, "team")
+    if team_id is not None:
+        scope.team = next((team for team in teams if team.id == team_id), None)
+        if scope.team is None:
+            raise Http404("No such queue in your reports.")
+    this_month = timezone.localdate().replace(day=1)
+    end = _month_param(params, "to") or this_month
+    start = _month_param(params, "from") or add_months(end, -(PERIOD_MONTHS - 1))
+    if start > end:
+        start, end = end, start
     scope.start, scope.end = max(start, add_months(end, -59)), end
     return scope

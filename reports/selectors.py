@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum
+from django.db.models import Case as Case_
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum, Value, When
 from django.db.models.functions import NullIf
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -28,9 +29,12 @@ from crm.models import Team
 from deals.models import DealStatus, Pipeline, Product, Stage
 from reports.models import (
     ActivityWeek,
+    BacklogCell,
+    CaseCell,
     ClosedCell,
     CohortCell,
     CrossSellSuggestion,
+    CsatCell,
     CustomerValue,
     DormancyFollowUp,
     DormantCell,
@@ -47,8 +51,9 @@ from reports.models import (
     StageTimeCell,
     ValueRun,
 )
-from reports.scope import ReportScope, TeamChoice, add_months
+from reports.scope import ReportScope, ServiceScope, TeamChoice, add_months
 from reports.value import AT_RISK_SEGMENTS, SEGMENT_ADVICE, SEGMENT_ORDER
+from service.models import CasePriority
 
 ZERO = Decimal("0.00")
 
@@ -917,3 +922,210 @@ def cross_sell_report(scope: ReportScope, *, limit: int = CROSS_SELL_RULES) -> C
             )
     rules.sort(key=lambda rule: (-(rule.lift or 0), -(rule.confidence or 0), rule.antecedent, rule.consequent))
     return CrossSellReport(rules=rules[:limit], customers=customers)
+
+
+# Service ------------------------------------------------------------------------------------
+
+# Backlog age buckets: (label, youngest age in days, oldest age in days or None).
+BACKLOG_BUCKETS = (
+    (_("Today"), 0, 0),
+    (_("1–2 days"), 1, 2),
+    (_("3–7 days"), 3, 7),
+    (_("8–30 days"), 8, 30),
+    (_("Over 30 days"), 31, None),
+)
+
+
+def _hours(seconds: int, count: int) -> float | None:
+    return round(seconds / count / 3600, 1) if count else None
+
+
+@dataclass
+class SlaLine:
+    """Cases opened in a group (queue, priority or month) and how their SLA targets went."""
+
+    key: object
+    label: str
+    cases: int = 0
+    first_response_met: int = 0
+    first_response_breached: int = 0
+    resolution_met: int = 0
+    resolution_breached: int = 0
+    first_response_seconds: int = 0
+    first_responses: int = 0
+    resolution_seconds: int = 0
+    resolutions: int = 0
+
+    def add(self, cell: dict) -> None:
+        for name in (
+            "cases",
+            "first_response_met",
+            "first_response_breached",
+            "resolution_met",
+            "resolution_breached",
+            "first_responses",
+            "resolutions",
+        ):
+            setattr(self, name, getattr(self, name) + cell[name])
+        self.first_response_seconds += cell["first_response_seconds"] or 0
+        self.resolution_seconds += cell["resolution_seconds"] or 0
+
+    @property
+    def first_response_compliance(self) -> float | None:
+        """Met ÷ (met + breached), in %: cases still within their time are not counted yet."""
+        return percent(self.first_response_met, self.first_response_met + self.first_response_breached)
+
+    @property
+    def resolution_compliance(self) -> float | None:
+        return percent(self.resolution_met, self.resolution_met + self.resolution_breached)
+
+    @property
+    def first_response_hours(self) -> float | None:
+        return _hours(self.first_response_seconds, self.first_responses)
+
+    @property
+    def resolution_hours(self) -> float | None:
+        return _hours(self.resolution_seconds, self.resolutions)
+
+    @property
+    def breached(self) -> int:
+        return self.first_response_breached + self.resolution_breached
+
+
+@dataclass
+class BacklogLine:
+    key: int | None
+    label: str
+    buckets: list[int] = field(default_factory=lambda: [0] * len(BACKLOG_BUCKETS))
+
+    @property
+    def total(self) -> int:
+        return sum(self.buckets)
+
+
+@dataclass
+class CsatLine:
+    key: object
+    label: str
+    ratings: int = 0
+    score_total: int = 0
+    low: int = 0
+
+    @property
+    def average(self) -> float | None:
+        return round(self.score_total / self.ratings, 2) if self.ratings else None
+
+
+@dataclass
+class CsatRow:
+    """One queue's satisfaction per month of the period, and over the period."""
+
+    team: CsatLine
+    months: list[CsatLine]
+
+
+@dataclass
+class ServiceReport:
+    backlog: list[BacklogLine]
+    backlog_total: BacklogLine
+    by_team: list[SlaLine]
+    by_priority: list[SlaLine]
+    by_month: list[SlaLine]
+    total: SlaLine
+    csat: list[CsatRow]
+    csat_by_month: list[CsatLine]
+    csat_total: CsatLine
+
+
+def service_report(scope: ServiceScope, generation_id: int | None, *, today: dt.date | None = None) -> ServiceReport:
+    """Backlog (as of now), SLA outcomes and times (cases opened in the period) and
+    satisfaction (scores given in the period) of the scope's queues: three reads of cells."""
+    today = today or timezone.localdate()
+    team_ids = scope.team_ids
+    names = scope.team_names
+    months = scope.months()
+    end = add_months(scope.end, 1)
+
+    # Backlog: the open cases per queue and age bucket, the age counted from the day opened.
+    bucket = Case_(
+        *(
+            When(open_day__gte=today - dt.timedelta(days=oldest), then=Value(index))
+            for index, (_label, _youngest, oldest) in enumerate(BACKLOG_BUCKETS)
+            if oldest is not None
+        ),
+        default=Value(len(BACKLOG_BUCKETS) - 1),
+    )
+    backlog_rows = (
+        BacklogCell.objects.filter(generation_id=generation_id, team_id__in=team_ids)
+        .annotate(bucket=bucket)
+        .values("team_id", "bucket")
+        .annotate(cases=Sum("cases"))
+        .order_by()
+    )
+    backlog = {pk: BacklogLine(key=pk, label=names.get(pk, "")) for pk in team_ids}
+    total_backlog = BacklogLine(key=None, label=str(_("All queues")))
+    for row in backlog_rows:
+        backlog[row["team_id"]].buckets[row["bucket"]] += row["cases"]
+        total_backlog.buckets[row["bucket"]] += row["cases"]
+
+    # SLA outcomes and times of the cases opened in the period.
+    by_team = {pk: SlaLine(key=pk, label=names.get(pk, "")) for pk in team_ids}
+    by_priority = {value: SlaLine(key=value, label=str(label)) for value, label in CasePriority.choices}
+    by_month = {month: SlaLine(key=month, label=f"{month:%Y-%m}") for month in months}
+    total = SlaLine(key=None, label=str(_("All queues")))
+    cells = CaseCell.objects.filter(
+        generation_id=generation_id, team_id__in=team_ids, created_month__gte=scope.start, created_month__lt=end
+    ).values(
+        "team_id",
+        "priority",
+        "created_month",
+        "cases",
+        "first_response_met",
+        "first_response_breached",
+        "resolution_met",
+        "resolution_breached",
+        "first_response_seconds",
+        "first_responses",
+        "resolution_seconds",
+        "resolutions",
+    )
+    for cell in cells:
+        for line in (
+            by_team[cell["team_id"]],
+            by_priority.get(cell["priority"]),
+            by_month.get(cell["created_month"]),
+            total,
+        ):
+            if line is not None:
+                line.add(cell)
+
+    # Satisfaction per queue and month rated.
+    csat = {
+        pk: CsatRow(team=CsatLine(key=pk, label=names.get(pk, "")), months=[CsatLine(key=m, label="") for m in months])
+        for pk in team_ids
+    }
+    csat_by_month = [CsatLine(key=month, label=f"{month:%Y-%m}") for month in months]
+    csat_total = CsatLine(key=None, label=str(_("All queues")))
+    month_index = {month: index for index, month in enumerate(months)}
+    for cell in CsatCell.objects.filter(
+        generation_id=generation_id, team_id__in=team_ids, csat_month__gte=scope.start, csat_month__lt=end
+    ).values("team_id", "csat_month", "ratings", "score_total", "low"):
+        index = month_index.get(cell["csat_month"])
+        row = csat[cell["team_id"]]
+        in_month = (row.months[index], csat_by_month[index]) if index is not None else ()
+        for line in (row.team, *in_month, csat_total):
+            if line is not None:
+                line.ratings += cell["ratings"]
+                line.score_total += cell["score_total"]
+                line.low += cell["low"]
+    return ServiceReport(
+        backlog=list(backlog.values()),
+        backlog_total=total_backlog,
+        by_team=list(by_team.values()),
+        by_priority=[line for line in by_priority.values() if line.cases],
+        by_month=list(by_month.values()),
+        total=total,
+        csat=list(csat.values()),
+        csat_by_month=csat_by_month,
+        csat_total=csat_total,
+    )

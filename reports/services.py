@@ -35,9 +35,13 @@ from deals.money import CENT
 from reports import value
 from reports.models import (
     ActivityWeek,
+    BacklogCell,
+    CaseCell,
+    CaseFact,
     ClosedCell,
     CohortCell,
     CrossSellSuggestion,
+    CsatCell,
     CustomerValue,
     Dashboard,
     DashboardItem,
@@ -64,6 +68,9 @@ from reports.models import (
 )
 from reports.scope import add_months
 from reports.selectors import rollup_status, team_summary
+from service.models import ACTIVE_STATUSES, RUNNING_STATUSES, Case
+from service.services import business_hours_for
+from service.sla import BusinessHours
 
 logger = logging.getLogger(__name__)
 
@@ -203,6 +210,8 @@ class _CellSpec:
     # How rows of one key add up when a deal's contribution is added or taken away (default
     # ``sum(column)``); written so the result is what a GROUP BY over the facts gives.
     totals: tuple[tuple[str, str], ...] = ()
+    # The fact column naming what one incremental refresh replaces (a deal, a case).
+    subject: str = "deal_id"
 
     def __post_init__(self) -> None:
         if self.values[0][1] != "count(*)":
@@ -338,7 +347,7 @@ def _add_deal_sql(spec: _CellSpec) -> str:
         f"WITH delta AS (SELECT {', '.join(f'f.{column}' for column in keys)}, "  # noqa: S608 (SQL names from model metadata and module constants; values are bound parameters)
         f"{', '.join(f'%(sign)s * {aggregate} AS {column}' for column, aggregate in spec.values)} "
         f"FROM {spec.fact_table} f "
-        f"WHERE f.generation_id = %(generation)s AND f.deal_id = %(deal)s AND {spec.where} "
+        f"WHERE f.generation_id = %(generation)s AND f.{spec.subject} = %(deal)s AND {spec.where} "
         f"GROUP BY {', '.join(f'f.{column}' for column in keys)}), "
         f"gone AS (DELETE FROM {spec.table} c USING delta d WHERE c.generation_id = %(generation)s AND {match} "
         f"RETURNING {', '.join(f'c.{column}' for column in keys + values)}) "
@@ -386,6 +395,177 @@ def _write_activity_weeks(generation_id: int) -> int:
     return len(rows)
 
 
+# Service cases ------------------------------------------------------------------------------
+# Case facts are derived in Python rather than SQL: the times are business seconds of each
+# queue's calendar (``service.sla.BusinessHours``: working days, hours, holidays, time zone),
+# which SQL cannot reproduce without duplicating that code. A case's SLA outcome per target:
+# met when answered (resolved) by its due time, breached when answered late or still
+# unanswered past it, undecided (null) while it still has time or has no SLA target.
+
+CASE_CELL_SPECS = (
+    _CellSpec(
+        CaseCell,
+        CaseFact,
+        keys=("team_id", "priority", "created_month"),
+        values=(
+            ("cases", "count(*)"),
+            ("first_response_met", "count(*) FILTER (WHERE f.first_response_met)"),
+            ("first_response_breached", "count(*) FILTER (WHERE NOT f.first_response_met)"),
+            ("resolution_met", "count(*) FILTER (WHERE f.resolution_met)"),
+            ("resolution_breached", "count(*) FILTER (WHERE NOT f.resolution_met)"),
+            ("first_response_seconds", "sum(f.first_response_seconds)"),
+            ("first_responses", "count(f.first_response_seconds)"),
+            ("resolution_seconds", "sum(f.resolution_seconds)"),
+            ("resolutions", "count(f.resolution_seconds)"),
+        ),
+        where="TRUE",
+        order=("created_month", "team_id"),
+        totals=(
+            ("first_response_seconds", "CASE WHEN sum(first_responses) > 0 THEN sum(first_response_seconds) END"),
+            ("resolution_seconds", "CASE WHEN sum(resolutions) > 0 THEN sum(resolution_seconds) END"),
+        ),
+        subject="case_id",
+    ),
+    _CellSpec(
+        BacklogCell,
+        CaseFact,
+        keys=("team_id", "priority", "open_day"),
+        values=(("cases", "count(*)"),),
+        where="f.open_day IS NOT NULL",
+        order=("team_id", "open_day"),
+        subject="case_id",
+    ),
+    _CellSpec(
+        CsatCell,
+        CaseFact,
+        keys=("team_id", "csat_month"),
+        values=(
+            ("ratings", "count(*)"),
+            ("score_total", "sum(f.csat_score)"),
+            ("low", "count(*) FILTER (WHERE f.csat_score <= 2)"),
+        ),
+        where="f.csat_score IS NOT NULL AND f.csat_month IS NOT NULL",
+        order=("csat_month", "team_id"),
+        subject="case_id",
+    ),
+)
+CASE_MODELS = (CaseFact, *(spec.model for spec in CASE_CELL_SPECS))
+CASE_FACT_FIELDS = (
+    "id",
+    "team_id",
+    "priority",
+    "status",
+    "created_at",
+    "first_response_due_at",
+    "first_responded_at",
+    "resolution_due_at",
+    "resolved_at",
+    "resolution_seconds_left",
+    "csat_score",
+    "csat_at",
+)
+CASE_FACT_BATCH = 5000
+
+
+def _met(answered_at: dt.datetime | None, due_at: dt.datetime | None, *, overdue: bool) -> bool | None:
+    if due_at is None:
+        return None
+    if answered_at is not None:
+        return answered_at <= due_at
+    return False if overdue else None
+
+
+def case_fact_for(row: dict, *, hours: BusinessHours, now: dt.datetime) -> CaseFact:
+    """The fact of one case (a ``values()`` row of ``CASE_FACT_FIELDS``) as of ``now``."""
+    created = row["created_at"]
+    first_due, responded = row["first_response_due_at"], row["first_responded_at"]
+    resolution_due, resolved = row["resolution_due_at"], row["resolved_at"]
+    running = row["status"] in RUNNING_STATUSES
+    # Waiting on the customer stops the clock; a case that ran out before the pause stays late.
+    resolution_overdue = (running and resolution_due is not None and now > resolution_due) or (
+        not running and resolved is None and row["resolution_seconds_left"] == 0
+    )
+    csat_at = row["csat_at"]
+    return CaseFact(
+        case_id=row["id"],
+        team_id=row["team_id"],
+        priority=row["priority"],
+        status=row["status"],
+        created_month=month_of(created),
+        open_day=timezone.localtime(created).date() if row["status"] in ACTIVE_STATUSES else None,
+        first_response_met=_met(responded, first_due, overdue=first_due is not None and now > first_due),
+        resolution_met=_met(resolved, resolution_due, overdue=resolution_overdue),
+        first_response_seconds=int(hours.seconds_between(created, responded)) if responded else None,
+        resolution_seconds=int(hours.seconds_between(created, resolved)) if resolved else None,
+        csat_score=row["csat_score"] if csat_at is not None else None,
+        csat_month=month_of(csat_at) if csat_at is not None and row["csat_score"] is not None else None,
+    )
+
+
+def _write_case_facts(generation_id: int, *, case_id: int | None = None) -> int:
+    """Write the facts of every case (or of one); returns how many. Each queue's calendar is
+    read once; rows are written in batches so memory stays flat on a few hundred thousand cases."""
+    now = timezone.now()
+    calendars: dict[int, BusinessHours] = {}
+    cases = Case.objects.order_by("pk").values(*CASE_FACT_FIELDS)
+    if case_id is not None:
+        cases = cases.filter(pk=case_id)
+    batch: list[CaseFact] = []
+    count = 0
+    for row in cases.iterator(chunk_size=CASE_FACT_BATCH):
+        hours = calendars.get(row["team_id"])
+        if hours is None:
+            hours = calendars[row["team_id"]] = business_hours_for(row["team_id"])
+        fact = case_fact_for(row, hours=hours, now=now)
+        fact.generation_id = generation_id
+        batch.append(fact)
+        if len(batch) >= CASE_FACT_BATCH:
+            CaseFact.objects.bulk_create(batch)
+            count += len(batch)
+            batch = []
+    CaseFact.objects.bulk_create(batch)
+    return count + len(batch)
+
+
+def _write_case_cells(generation_id: int) -> None:
+    with connection.cursor() as cursor:
+        for spec in CASE_CELL_SPECS:
+            cursor.execute(_insert_cells_sql(spec), {"generation": generation_id})
+
+
+def _add_case_to_cells(generation_id: int, case_id: int, *, sign: int) -> None:
+    """As ``_add_deal_to_cells``, for one case's fact."""
+    params = {"generation": generation_id, "deal": case_id, "sign": sign}
+    with connection.cursor() as cursor:
+        for spec in CASE_CELL_SPECS:
+            cursor.execute(_add_deal_sql(spec), params)
+
+
+def rollups_refresh_for_case(*, case_id: int) -> bool:
+    """Replace one case's fact (and its share of the cells) in the current generation.
+
+    Returns False when there is no generation yet: the first full rebuild will include it."""
+    with transaction.atomic():
+        pointer = _locked_pointer()
+        if pointer.generation_id is None:
+            return False
+        _add_case_to_cells(pointer.generation_id, case_id, sign=-1)
+        CaseFact.objects.filter(generation_id=pointer.generation_id, case_id=case_id).delete()
+        _write_case_facts(pointer.generation_id, case_id=case_id)
+        _add_case_to_cells(pointer.generation_id, case_id, sign=1)
+        pointer.refreshed_at = timezone.now()
+        pointer.save(update_fields=["refreshed_at"])
+    return True
+
+
+def rollup_cells_forget_case(*, case_id: int) -> None:
+    """Before a case is deleted (its fact goes with it): take it out of the cells."""
+    with transaction.atomic():
+        pointer = RollupPointer.objects.select_for_update().filter(pk=1).first()
+        if pointer is not None and pointer.generation_id is not None:
+            _add_case_to_cells(pointer.generation_id, case_id, sign=-1)
+
+
 def _locked_pointer() -> RollupPointer:
     RollupPointer.objects.get_or_create(pk=1)
     return RollupPointer.objects.select_for_update().get(pk=1)
@@ -406,6 +586,8 @@ def rollups_rebuild(*, chunk_size: int = 50_000) -> RollupGeneration:
         for low, high in _deal_id_ranges(chunk_size):
             count += _write_facts(generation.pk, low, high)
         _write_cells(generation.pk)
+        cases = _write_case_facts(generation.pk)
+        _write_case_cells(generation.pk)
         _write_activity_weeks(generation.pk)
         now = timezone.now()
         generation.finished_at = now
@@ -415,13 +597,13 @@ def rollups_rebuild(*, chunk_size: int = 50_000) -> RollupGeneration:
         pointer.generation = generation
         pointer.refreshed_at = now
         pointer.save(update_fields=["generation", "refreshed_at"])
-        for model in (DealFact, StageFact, StageVisit, ActivityWeek, *CELL_MODELS):
+        for model in (DealFact, StageFact, StageVisit, ActivityWeek, *CELL_MODELS, *CASE_MODELS):
             model.objects.exclude(generation=generation).delete()
         # Fresh planner statistics for the new generation (ANALYZE samples the rows this
         # transaction wrote and skips the ones it deleted): with the old ones the planner
         # expects one row per generation and sorts report groups on disk.
         with connection.cursor() as cursor:
-            for model in (DealFact, StageFact, StageVisit, ActivityWeek, *CELL_MODELS):
+            for model in (DealFact, StageFact, StageVisit, ActivityWeek, *CELL_MODELS, *CASE_MODELS):
                 cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
         # Keep a short history of rebuild times (Admin › Rollup generations), not every night's row.
         keep = RollupGeneration.objects.order_by("-started_at", "-id").values_list("id", flat=True)[:KEEP_GENERATIONS]
@@ -431,9 +613,9 @@ def rollups_rebuild(*, chunk_size: int = 50_000) -> RollupGeneration:
         # reads the tables (VACUUM cannot run inside a transaction; a caller's own
         # transaction leaves it to autovacuum).
         with connection.cursor() as cursor:
-            for model in (DealFact, StageFact, StageVisit, ActivityWeek, *CELL_MODELS):
+            for model in (DealFact, StageFact, StageVisit, ActivityWeek, *CELL_MODELS, *CASE_MODELS):
                 cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(model._meta.db_table)}")
-    logger.info("Rollups rebuilt: %s deals in %.1fs", count, generation.seconds)
+    logger.info("Rollups rebuilt: %s deals and %s cases in %.1fs", count, cases, generation.seconds)
     return generation
 
 
@@ -583,6 +765,8 @@ def _value_params(now: dt.datetime) -> dict:
         "window_start": add_months(today, -settings.RFM_WINDOW_MONTHS),
         "dormant_before": now - dt.timedelta(days=settings.DORMANT_DAYS),
         "min_customers": CROSS_SELL_MIN_CUSTOMERS,
+        "csat_since": now - dt.timedelta(days=settings.SERVICE_CSAT_DAYS),
+        "low_csat": settings.SERVICE_LOW_CSAT,
     }
 
 
@@ -604,7 +788,7 @@ def customer_value_refresh_companies(*, company_ids: list[int], now: dt.datetime
         kept = {
             row["company_id"]: row
             for row in CustomerValue.objects.filter(company_id__in=company_ids).values(
-                "company_id", "r_score", "f_score", "m_score", "segment"
+                "company_id", "owner_id", "r_score", "f_score", "m_score", "segment"
             )
         }
         with connection.cursor() as cursor:
@@ -617,12 +801,28 @@ def customer_value_refresh_companies(*, company_ids: list[int], now: dt.datetime
             CustomerValue.objects.filter(company_id__in=company_ids).delete()
             cursor.execute(value.INSERT_COMPANY_VALUES, params)
         written = 0
+        moved_owners: set[int] = set()
         for row in CustomerValue.objects.filter(company_id__in=company_ids).select_for_update():
             previous = kept.get(row.company_id, {})
             row.r_score, row.f_score, row.m_score = (previous.get(k) for k in ("r_score", "f_score", "m_score"))
-            row.segment = previous.get("segment", "")
+            # The scores rank the customer among all (kept from the full run); service trouble
+            # is the customer's own, so the segment follows it at once (an SLA breach today
+            # puts a champion on the "At risk" list today, not tomorrow).
+            if row.r_score is None:
+                row.segment = ""
+            else:
+                row.segment = value.segment_for(row.r_score, row.f_score, row.m_score, service_trouble=row.service_risk)
+            if row.segment != previous.get("segment", ""):
+                moved_owners.add(row.owner_id)
+                if previous.get("owner_id") is not None:
+                    moved_owners.add(previous["owner_id"])
             row.save(update_fields=["r_score", "f_score", "m_score", "segment"])
             written += 1
+        with connection.cursor() as cursor:
+            cursor.execute(value.UPDATE_SEGMENTS_OF_COMPANIES, params)
+            if moved_owners:
+                # The segment counts of these owners from their rows (a few hundred each).
+                cursor.execute(value.REWRITE_SEGMENT_CELLS_OF_OWNERS, {"owners": sorted(moved_owners)})
     return written
 
 

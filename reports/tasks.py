@@ -17,6 +17,11 @@ def refresh_deal_rollups(deal_id: int) -> bool:
     return services.rollups_refresh_for_deal(deal_id=deal_id)
 
 
+@shared_task(time_limit=60, soft_time_limit=50, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def refresh_case_rollups(case_id: int) -> bool:
+    return services.rollups_refresh_for_case(case_id=case_id)
+
+
 # Long on a large database (see README "Reports" for the measured time); one at a time is
 # enforced by the lock on the pointer row, so an overlapping run simply waits.
 @shared_task(time_limit=60 * 60, soft_time_limit=55 * 60)

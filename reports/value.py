@@ -49,8 +49,22 @@ def fm_score(f_score: int, m_score: int) -> int:
     return int((Decimal(f_score + m_score) / 2).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
 
 
-def segment_for(r_score: int, f_score: int, m_score: int) -> str:
-    return SEGMENT_GRID[r_score][fm_score(f_score, m_score) - 1]
+# Service trouble (an open case that breached its SLA, or a low average satisfaction score)
+# lowers the recency score of a customer worth keeping (FM 3 or more) to at most this, so it
+# lands in "At risk" (FM 3–4) or "Can't lose" (FM 5) whatever it bought lately.
+SERVICE_TROUBLE_MAX_R = 2
+SERVICE_TROUBLE_MIN_FM = 3
+
+
+def effective_r(r_score: int, f_score: int, m_score: int, *, service_trouble: bool = False) -> int:
+    if service_trouble and fm_score(f_score, m_score) >= SERVICE_TROUBLE_MIN_FM:
+        return min(r_score, SERVICE_TROUBLE_MAX_R)
+    return r_score
+
+
+def segment_for(r_score: int, f_score: int, m_score: int, *, service_trouble: bool = False) -> str:
+    r = effective_r(r_score, f_score, m_score, service_trouble=service_trouble)
+    return SEGMENT_GRID[r][fm_score(f_score, m_score) - 1]
 
 
 def quintile_score(strictly_worse: int, customers: int) -> int:
@@ -59,13 +73,19 @@ def quintile_score(strictly_worse: int, customers: int) -> int:
 
 
 def _segment_case() -> str:
-    """The grid as a SQL CASE over ``r`` and ``fm`` (generated, so SQL and Python agree)."""
+    """The grid as a SQL CASE over ``r`` and ``fm`` (generated, so SQL and Python agree);
+    ``service_trouble`` lowers R as ``effective_r`` does."""
     whens = " ".join(
         f"WHEN {r * 10 + fm} THEN '{segment}'"
         for r, row in SEGMENT_GRID.items()
         for fm, segment in enumerate(row, start=1)
     )
-    return f"CASE r_score * 10 + (f_score + m_score + 1) / 2 {whens} END"
+    fm = "(f_score + m_score + 1) / 2"
+    r = (
+        f"CASE WHEN service_trouble AND {fm} >= {SERVICE_TROUBLE_MIN_FM} "
+        f"THEN LEAST(r_score, {SERVICE_TROUBLE_MAX_R}) ELSE r_score END"
+    )
+    return f"CASE ({r}) * 10 + {fm} {whens} END"
 
 
 # 1. The deals the run reads, frozen in one statement (a consistent snapshot even if the
@@ -186,7 +206,8 @@ INSERT INTO reports_customervalue (
     company_id, owner_id, revenue_total, revenue_this_year, revenue_12m, revenue_external, won_deals, first_won_on,
     last_won_on,
     cohort_month, average_deal, open_pipeline, open_deals, purchases_per_year, lifetime_value, last_activity_at,
-    last_touch_at, is_dormant, frequency, monetary, recency_days, r_score, f_score, m_score, segment, quarters)
+    last_touch_at, is_dormant, frequency, monetary, recency_days, r_score, f_score, m_score, segment, quarters,
+    breached_cases, csat_average, csat_ratings, service_risk)
 WITH agg AS (
     SELECT company_id, MIN(owner_id) AS owner_id,
            COALESCE(SUM(amount_base) FILTER (WHERE status IN ('won', 'refund')), 0) AS revenue_total,
@@ -218,6 +239,18 @@ WITH agg AS (
                    SUM(amount_base)::text AS revenue
               FROM value_deals WHERE status IN ('won', 'refund') GROUP BY 1, 2) AS q
      GROUP BY company_id
+), service AS (
+    SELECT company_id,
+           COUNT(*) FILTER (WHERE status IN ('new', 'open', 'waiting') AND sla_breached) AS breached_cases,
+           ROUND(AVG(csat_score) FILTER (WHERE csat_at > %(csat_since)s), 2) AS csat_average,
+           COUNT(csat_score) FILTER (WHERE csat_at > %(csat_since)s) AS csat_ratings
+      FROM service_case
+     WHERE company_id IN (SELECT company_id FROM value_deals)
+     GROUP BY company_id
+), troubled AS (
+    SELECT company_id, breached_cases, csat_average, csat_ratings,
+           breached_cases > 0 OR COALESCE(csat_average <= %(low_csat)s, false) AS service_trouble
+      FROM service
 ), touched AS (
     SELECT agg.*, la.last_activity_at,
            GREATEST(la.last_activity_at, agg.last_won_at) AS last_touch_at,
@@ -236,10 +269,13 @@ SELECT t.company_id, t.owner_id, t.revenue_total, t.revenue_this_year, t.revenue
        t.frequency, t.monetary,
        CASE WHEN s.company_id IS NOT NULL THEN %(today)s - t.last_won_on END,
        s.r_score, s.f_score, s.m_score, COALESCE({_segment_case()}, ''),
-       COALESCE(q.quarters, '{{}}'::jsonb)
+       COALESCE(q.quarters, '{{}}'::jsonb),
+       COALESCE(sv.breached_cases, 0), sv.csat_average, COALESCE(sv.csat_ratings, 0),
+       COALESCE(sv.service_trouble, false)
   FROM touched t
   LEFT JOIN scored s USING (company_id)
   LEFT JOIN quarters q USING (company_id)
+  LEFT JOIN troubled sv USING (company_id)
 """  # noqa: S608 (SQL names from model metadata and module constants; values are bound parameters)
 
 # Per owner summaries the segments and dormant pages sum instead of scanning every customer.
@@ -409,3 +445,17 @@ SELECT c.id AS company_id, GREATEST(
   FROM contacts_company c WHERE c.id = ANY(%(companies)s)
 """
 INSERT_COMPANY_VALUES = INSERT_CUSTOMER_VALUE.replace(LAST_ACTIVITY, LAST_ACTIVITY_OF_COMPANIES)
+
+# The refreshed customers' segments onto their companies, and the segment counts of owners
+# whose customers changed segment (service trouble moves a customer between full runs).
+UPDATE_SEGMENTS_OF_COMPANIES = """
+UPDATE contacts_company c SET value_segment = COALESCE(v.segment, '')
+  FROM contacts_company c2 LEFT JOIN reports_customervalue v ON v.company_id = c2.id
+ WHERE c.id = c2.id AND c.id = ANY(%(companies)s) AND c.value_segment <> COALESCE(v.segment, '');
+"""
+REWRITE_SEGMENT_CELLS_OF_OWNERS = """
+DELETE FROM reports_segmentcell WHERE owner_id = ANY(%(owners)s);
+INSERT INTO reports_segmentcell (owner_id, segment, customers, revenue, lifetime_value)
+SELECT owner_id, segment, COUNT(*), SUM(monetary), SUM(lifetime_value)
+  FROM reports_customervalue WHERE owner_id = ANY(%(owners)s) GROUP BY 1, 2;
+"""

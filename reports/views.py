@@ -32,7 +32,7 @@ from reports.dashboards import (
 )
 from reports.forms import DashboardForm, PinForm, SavedReportForm, pinnable_dashboards
 from reports.models import DashboardItem, DashboardItemKind, SavedReportSubscription
-from reports.scope import ReportScope, add_months, report_scope_for_user
+from reports.scope import ReportScope, ServiceScope, add_months, report_scope_for_user, service_scope_for_user
 from reports.value import AT_RISK_SEGMENTS
 
 
@@ -283,6 +283,107 @@ def activity_csv(request: HttpRequest) -> HttpResponse:
     return csv_response("activity.csv", header, rows, request=request)
 
 
+def _service(request: HttpRequest) -> tuple[ServiceScope, selectors.RollupStatus, selectors.ServiceReport]:
+    scope = service_scope_for_user(request.user, request.GET)
+    status = selectors.rollup_status()
+    return scope, status, selectors.service_report(scope, status.generation_id)
+
+
+@require_GET
+def service(request: HttpRequest) -> HttpResponse:
+    scope, status, report = _service(request)
+    backlog_chart = charts.bar_chart(
+        title=_("Open cases by age"),
+        description=_("Cases now new, open or waiting on the customer in your queues, by days since they were opened."),
+        labels=[str(label) for label, _youngest, _oldest in selectors.BACKLOG_BUCKETS],
+        series=[(_("Open cases"), report.backlog_total.buckets)],
+        height=220,
+    )
+    sla_chart = charts.bar_chart(
+        title=_("SLA targets met by month opened"),
+        description=_(
+            "Of the cases opened in each month whose target was met or breached, the share that met it, in %."
+        ),
+        labels=[line.label for line in report.by_month],
+        series=[
+            (_("First response met %"), [line.first_response_compliance for line in report.by_month]),
+            (_("Resolution met %"), [line.resolution_compliance for line in report.by_month]),
+        ],
+    )
+    csat_chart = charts.line_chart(
+        title=_("Average satisfaction by month"),
+        description=_("Average customer rating (1–5) of the scores given in each month."),
+        labels=[line.label for line in report.csat_by_month],
+        values=[line.average for line in report.csat_by_month],
+        suffix="",
+    )
+    context = {
+        "scope": scope,
+        "report": "service",
+        "status": status,
+        "service": report,
+        "buckets": [label for label, _youngest, _oldest in selectors.BACKLOG_BUCKETS],
+        "months": scope.months(),
+        "backlog_chart": backlog_chart,
+        "sla_chart": sla_chart,
+        "csat_chart": csat_chart,
+        "csv_url": f"{reverse('reports:service-csv')}?{scope.query()}",
+    }
+    return render(request, "reports/service.html", context)
+
+
+@require_GET
+def service_csv(request: HttpRequest) -> HttpResponse:
+    _scope, _status, report = _service(request)
+    header = [_("Section"), _("Queue"), _("Group")]
+    header += [str(label) for label, _youngest, _oldest in selectors.BACKLOG_BUCKETS] + [_("Open cases")]
+    header += [_("Cases opened"), _("First response met"), _("First response breached"), _("First response met %")]
+    header += [_("Resolution met"), _("Resolution breached"), _("Resolution met %")]
+    header += [_("Average first response (business hours)"), _("Average resolution (business hours)")]
+    header += [_("Ratings"), _("Average satisfaction"), _("Low ratings (1–2)")]
+    blank_backlog = [""] * (len(selectors.BACKLOG_BUCKETS) + 1)
+    blank_sla = [""] * 9
+    rows: list[list[object]] = []
+    for line in [*report.backlog, report.backlog_total]:
+        rows.append([_("Backlog"), line.label, "", *line.buckets, line.total, *blank_sla, "", "", ""])
+
+    def sla(section: str, queue: str, group: str, line: selectors.SlaLine) -> list[object]:
+        return [
+            section,
+            queue,
+            group,
+            *blank_backlog,
+            line.cases,
+            line.first_response_met,
+            line.first_response_breached,
+            line.first_response_compliance,
+            line.resolution_met,
+            line.resolution_breached,
+            line.resolution_compliance,
+            line.first_response_hours,
+            line.resolution_hours,
+            "",
+            "",
+            "",
+        ]
+
+    rows += [sla(_("SLA by queue"), line.label, "", line) for line in [*report.by_team, report.total]]
+    rows += [sla(_("SLA by priority"), "", line.label, line) for line in report.by_priority]
+    rows += [sla(_("SLA by month opened"), "", line.label, line) for line in report.by_month]
+    for row in report.csat:
+        for month, line in zip(report.csat_by_month, row.months, strict=True):
+            if line.ratings:
+                rows.append(
+                    [_("Satisfaction"), row.team.label, month.label, *blank_backlog, *blank_sla]
+                    + [line.ratings, line.average, line.low]
+                )
+    total = report.csat_total
+    rows.append(
+        [_("Satisfaction"), total.label, "", *blank_backlog, *blank_sla, total.ratings, total.average, total.low]
+    )
+    return csv_response("service.csv", header, rows, request=request)
+
+
 def _queue_for_managers(request: HttpRequest, task: Any, message: str, fallback: str) -> HttpResponse:
     """Managers and admins queue a recompute (through the outbox) and go back to the page they were on."""
     if not (request.user.is_admin or request.user.is_manager):
@@ -447,7 +548,7 @@ def top_customers_csv(request: HttpRequest) -> HttpResponse:
     suggestions = selectors.first_suggestions([row.company_id for row in rows])
     header = [_("Rank"), _("Company"), _("Owner"), _("Segment"), _("R"), _("F"), _("M"), _("Lifetime value")]
     header += [_("Revenue, all time"), _("Revenue, last 12 months"), _("Won deals"), _("Last purchase")]
-    header += [_("Open pipeline"), _("Suggested offer"), _("Why")]
+    header += [_("Open pipeline"), _("Suggested offer"), _("Why"), _("Service trouble")]
     data = []
     for rank, row in enumerate(rows, start=page.start_index()):
         suggestion = suggestions.get(row.company_id)
@@ -468,6 +569,7 @@ def top_customers_csv(request: HttpRequest) -> HttpResponse:
                 row.open_pipeline,
                 suggestion.product.name if suggestion else "",
                 suggestion.reason if suggestion else "",
+                row.service_reason if row.service_risk else "",
             ]
         )
     return csv_response("top-customers.csv", header, data, request=request)

@@ -57,6 +57,7 @@ from service.models import (
     SurveyToken,
     TeamCalendar,
 )
+from service.signals import case_changed
 from service.sla import BusinessHours
 
 logger = logging.getLogger(__name__)
@@ -224,6 +225,12 @@ def _rescope(case: Case, used: dict[str, float], now: datetime) -> None:
     _schedule(case, clock, start=now, seconds=left)
 
 
+def _changed(case: Case, *, previous_company_id: int | None = None) -> None:
+    """Tell the reports (rollups, customer value) that ``case`` changed, in this transaction."""
+    company_ids = sorted({pk for pk in (case.company_id, previous_company_id) if pk is not None})
+    case_changed.send(sender=Case, case=case, company_ids=company_ids)
+
+
 def _mark_first_response(case: Case, now: datetime) -> None:
     if case.first_responded_at is None:
         case.first_responded_at = now
@@ -287,6 +294,7 @@ def case_create(
     )
     _start_clock(case, now)
     case.save(update_fields=["first_response_due_at", "resolution_due_at"])
+    _changed(case)
     _timeline(
         case,
         kind="case_opened",
@@ -319,12 +327,14 @@ def case_update(*, case: Case, actor: User, version: int | None = None, **fields
     )
     now = timezone.now()
     used = _used(case, _clock(case), now) if rescope else {}
+    previous_company_id = case.company_id
     for name, value in fields.items():
         setattr(case, name, value)
     if rescope:
         _rescope(case, used, now)
     bump(case)
     case.save()
+    _changed(case, previous_company_id=previous_company_id)
     return case
 
 
@@ -371,6 +381,7 @@ def case_set_status(*, case: Case, actor: User | None, status: str, now: datetim
         _cancel(case, SlaTarget.RESOLUTION)
     bump(case)
     case.save()
+    _changed(case)
     if status == CaseStatus.RESOLVED:
         _timeline(
             case, kind="case_resolved", title=_("Case resolved: %(subject)s") % {"subject": case.subject}, actor=actor
@@ -409,6 +420,7 @@ def case_log_activity(
             case.status = CaseStatus.OPEN
         bump(case)
         case.save()
+        _changed(case)
     return link
 
 
@@ -504,6 +516,8 @@ def sla_deliver(*, timer_id: int, now: datetime | None = None) -> str:
             if timer.kind == SlaTimerKind.BREACH:
                 if not case.sla_breached:
                     Case.objects.filter(pk=case.pk).update(sla_breached=True)
+                    case.sla_breached = True
+                _changed(case)
                 with translation.override(settings.LANGUAGE_CODE):
                     _timeline(
                         case,
@@ -624,6 +638,7 @@ def survey_answer(*, token: str, score: int, comment: str = "", now: datetime | 
     case.csat_at = now
     bump(case)
     case.save(update_fields=["csat_score", "csat_comment", "csat_at", "version", "updated_at"])
+    _changed(case)
     with translation.override(settings.LANGUAGE_CODE):
         _timeline(
             case,

@@ -29,6 +29,12 @@ class Command(BaseCommand):
         parser.add_argument("--contacts", type=int, help="override the preset's number of contacts")
         parser.add_argument("--deals", type=int, help="override the preset's number of deals")
         parser.add_argument("--activities", type=int, help="override the preset's number of activities")
+        parser.add_argument("--cases", type=int, help="override the preset's number of service cases")
+        parser.add_argument(
+            "--only",
+            choices=[step.name for step in dataset.STEPS if step.name in dataset.STANDALONE_STEPS],
+            help="(re)generate only this step's tables on a loaded dataset (e.g. cases at another scale)",
+        )
         parser.add_argument("--seed", type=int, default=42, help="same seed and --as-of date give the same rows")
         parser.add_argument(
             "--as-of",
@@ -54,8 +60,9 @@ class Command(BaseCommand):
             contacts=options["contacts"],
             deals=options["deals"],
             activities=options["activities"],
+            cases=options["cases"],
         )
-        if min(sizes.companies, sizes.contacts, sizes.deals, sizes.activities) < 0:
+        if min(sizes.companies, sizes.contacts, sizes.deals, sizes.activities, sizes.cases) < 0:
             raise CommandError("Sizes cannot be negative.")
         try:
             generator = dataset.Generator(
@@ -68,6 +75,13 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         name = connection.settings_dict["NAME"]
+        if options["only"]:
+            if "bench" not in name and not name.startswith("test_"):
+                raise CommandError(f"--only replaces tables of {name}; it only runs on a benchmark or test database.")
+            started = time.perf_counter()
+            generator.run_only(options["only"])
+            self.stdout.write(self.style.SUCCESS(f"Done in {time.perf_counter() - started:.1f} s."))
+            return
         if options["reset"]:
             # --reset empties the users table too: only in a database made for benchmarks or tests.
             if "bench" not in name and not name.startswith("test_"):
