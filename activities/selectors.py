@@ -595,3 +595,40 @@ def feed_activities(user: User, *, now: datetime | None = None) -> list[Activity
         .select_related("type", "company", "contact", "deal")
         .order_by("due_at", "id")[:CALENDAR_LIMIT]
     )
+
+
+# --- Attachments on the timeline (files are contacts.Attachment rows) ----------------------
+
+
+def _attachment_look(_loaded: Any, events: list[TimelineEvent]) -> dict[int, EventLook]:
+    from django.urls import reverse
+    from django.utils.html import format_html
+    from django.utils.translation import gettext
+
+    looks = {}
+    label = gettext("File attached")
+    for event in events:
+        info = event.data or {}
+        detail = ""
+        if isinstance(info.get("attachment_id"), int):
+            url = reverse("contacts:attachment-view", args=[info["attachment_id"]])
+            detail = format_html(
+                '<div class="small mt-1"><a href="{}"><i class="bi bi-paperclip" aria-hidden="true"></i> {}</a></div>',
+                url,
+                info.get("name", ""),
+            )
+        looks[event.pk] = EventLook(icon="bi-paperclip", color="#6c757d", label=label, detail_html=detail)
+    return looks
+
+
+def attachment_timeline_kind() -> TimelineKind:
+    """Files attached to a customer, its deals, activities or cases, linked to their preview page
+    (which checks access again)."""
+    return TimelineKind(
+        kind="attachment",
+        label=gettext_noop("Files"),
+        all_label=gettext_noop("All files"),
+        load=lambda: None,
+        options=lambda _loaded: [],
+        look=_attachment_look,
+    )
