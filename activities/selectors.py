@@ -183,7 +183,11 @@ def label_list_rows(rows: list[ListRow], *, user: User, types: Iterable[Activity
 TIMELINE_PAGE_SIZE = 20
 # Filter chips besides one per activity type: key → (label, kinds).
 EVENT_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "deals": (gettext_noop("Deal changes"), ("stage_change", "deal_won", "deal_lost", "deal_created", "deal_reopened")),
+    "deals": (
+        gettext_noop("Deal changes"),
+        ("stage_change", "deal_won", "deal_lost", "deal_created", "deal_reopened"),
+    ),
+    "quotes": (gettext_noop("Quotes"), ("quote_created", "quote_sent", "quote_accepted", "quote_declined")),
     "merge": (gettext_noop("Merges"), ("merge",)),
     "import": (gettext_noop("Imports"), ("import",)),
     "record": (gettext_noop("Record changes"), ("created", "archived", "restored", "owner_changed")),

@@ -604,7 +604,11 @@ ATTACHMENT_EXTENSIONS = env_list(
 # Cyrillic; point it at a CJK font such as Noto Sans CJK for Chinese quotes).
 QUOTE_PDF_FONT = env_str("QUOTE_PDF_FONT", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 QUOTE_PDF_FONT_BOLD = env_str("QUOTE_PDF_FONT_BOLD", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+# Drawn where the main font has no glyph (Chinese): Debian's fonts-droid-fallback.
+QUOTE_PDF_FONT_CJK = env_str("QUOTE_PDF_FONT_CJK", "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")
 QUOTE_VALID_DAYS = env_int("QUOTE_VALID_DAYS", 30, minimum=1)
+# The seller's name printed at the top of every quote.
+QUOTE_SELLER_NAME = env_str("QUOTE_SELLER_NAME", "")
 
 # --- Domain settings ----------------------------------------------------------------------
 
