@@ -36,12 +36,12 @@ class QuoteEditForm(forms.Form):
         self.line_rows = []
         for i, line in enumerate(self.current_lines):
             self.fields[f"discount_{i}"] = forms.DecimalField(
-                label=_("Discount % for %(item)s") % {"item": line.description},
+                label=_("Discount %% for %(item)s") % {"item": line.description},
                 initial=line.discount_percent,
                 **PERCENT,
             )
             self.fields[f"tax_{i}"] = forms.DecimalField(
-                label=_("Tax % for %(item)s") % {"item": line.description}, initial=line.tax_percent, **PERCENT
+                label=_("Tax %% for %(item)s") % {"item": line.description}, initial=line.tax_percent, **PERCENT
             )
         for field in self.fields.values():
             field.widget.attrs.setdefault("class", "form-control form-control-sm")
