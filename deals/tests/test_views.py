@@ -481,6 +481,6 @@ def test_a_managers_board_and_deal_page_make_a_constant_number_of_queries(
         response = manager_client.get(reverse("deals:board", args=[pipeline.pk]))
     assert sum(len(c.cards) for c in response.context["columns"]) == 50
     deal = Deal.objects.filter(pipeline=pipeline).order_by("pk").first()
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(12):  # +1 quotes card, +1 files (as above)
         response = manager_client.get(reverse("deals:detail", args=[deal.pk]))
     assert response.status_code == 200
