@@ -7,7 +7,13 @@ class ContactsConfig(AppConfig):
     verbose_name = _("Companies and contacts")
 
     def ready(self) -> None:
-        from contacts.attachments import company_customers, contact_customers, for_write, register_attachable
+        from contacts.attachments import (
+            company_customers,
+            contact_customers,
+            for_write,
+            register_attachable,
+            register_merge_handlers,
+        )
         from contacts.models import Company, Contact
         from contacts.panels import customers_panel
         from contacts.search import search_companies, search_contacts
@@ -17,6 +23,7 @@ class ContactsConfig(AppConfig):
 
         register_attachable(kind="company", model=Company, get=for_write(company_for_user), customers=company_customers)
         register_attachable(kind="contact", model=Contact, get=for_write(contact_for_user), customers=contact_customers)
+        register_merge_handlers()
         register_search_provider(key="companies", order=10, search=search_companies)
         register_search_provider(key="contacts", order=20, search=search_contacts)
         register_home_panel(

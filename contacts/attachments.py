@@ -283,3 +283,33 @@ def contact_customers(contact: Contact) -> dict[str, Any]:
 def for_write(get: Callable[..., models.Model]) -> Callable[[User, int, bool], models.Model]:
     """Adapts an app's ``<model>_for_user(user, pk, write=...)`` helper to ``Attachable.get``."""
     return lambda user, pk, write: get(user, pk, write=write)
+
+
+# --- Merges (registered in ContactsConfig.ready) -------------------------------------------
+
+
+def _merge_move(*, loser: Company | Contact, survivor: Company | Contact) -> dict[str, list[int]]:
+    """The loser's files go to the survivor (and back on undo): a merged-away record that is
+    deleted later must not take them with it."""
+    content_type = ContentType.objects.get_for_model(loser)
+    ids = list(
+        Attachment.objects.filter(content_type=content_type, object_id=loser.pk)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    Attachment.objects.filter(pk__in=ids).update(object_id=survivor.pk)
+    return {"attachments": ids}
+
+
+def _merge_restore(*, loser: Company | Contact, survivor: Company | Contact, moved: dict[str, list[int]]) -> None:
+    content_type = ContentType.objects.get_for_model(loser)
+    Attachment.objects.filter(
+        pk__in=moved.get("attachments", []), content_type=content_type, object_id=survivor.pk
+    ).update(object_id=loser.pk)
+
+
+def register_merge_handlers() -> None:
+    from contacts.merge import register_merge_handler
+
+    for kind in ("company", "contact"):
+        register_merge_handler(kind=kind, key="attachments", move=_merge_move, restore=_merge_restore)

@@ -203,3 +203,16 @@ def test_data_quality_counts_records_with_files(owner_client, company):
     response = owner_client.get(reverse("contacts:data-quality"))
     assert response.context["totals"].companies["with_files"] == 1
     assert response.context["totals"].companies["total"] == 2
+
+
+def test_a_merge_moves_the_files_to_the_survivor_and_undo_moves_them_back(owner_client, owner, company):
+    from contacts.merge import merge_undo, records_merge
+
+    loser = Company.objects.create(name="Acme Ltd", owner=owner)
+    upload(owner_client, "company", loser.pk, "contract.pdf", PDF)
+    record = records_merge(actor=owner, survivor=company, loser=loser, choices={})
+    attachment = Attachment.objects.get()
+    assert attachment.object_id == company.pk
+    merge_undo(actor=owner, record=record)
+    attachment.refresh_from_db()
+    assert attachment.object_id == loser.pk
