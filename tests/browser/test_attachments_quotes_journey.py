@@ -116,4 +116,4 @@ def test_a_rep_makes_a_quote_downloads_the_pdf_sends_it_and_finds_it_on_the_time
 
     page.goto(f"/deals/{deal_id}/")
     expect(page.get_by_text(f"Quote {number} (version 2) sent to buyer@customer.example")).to_be_visible()
-    expect(page.locator("#quotes").get_by_role("link", name=number)).to_be_visible()
+    expect(page.locator("#quotes").get_by_role("link", name=number, exact=True)).to_be_visible()
