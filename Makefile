@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_WORKERS ?= auto
 
-.PHONY: run test setup services db demo chromium pgbouncer gettext messages lint check audit pytest bench bench-db dataset wrk screenshots clean help dedupe-bench replica replica-stop backup loadtest
+.PHONY: run test setup services db demo pdffonts chromium pgbouncer gettext messages lint check audit pytest bench bench-db dataset wrk screenshots clean help dedupe-bench replica replica-stop backup loadtest
 
 help:
 	@echo "make run    - set everything up and serve the CRM on http://127.0.0.1:8000 (web, worker, beat)"
@@ -39,10 +39,19 @@ db: $(STAMP) services
 demo: db
 	@$(BIN)/python manage.py seed_demo
 
-run: setup demo
+run: setup pdffonts demo
 	@echo "Serving the CRM on http://127.0.0.1:8000 with Celery workers (default, bulk, integrations queues) and beat (a process that dies is restarted). Ctrl-C stops all."
 	@mkdir -p var
 	$(BIN)/python scripts/supervise.py -f Procfile
+
+# Quote PDFs (deals.quotes) are drawn in DejaVu Sans (Latin, Cyrillic) with Droid Sans Fallback
+# for Chinese; without them a quote's Russian or Chinese text would come out as boxes.
+pdffonts:
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf -a -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing the fonts quote PDFs are drawn in (apt-get)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core fonts-droid-fallback >/dev/null; \
+	  else echo "Quote PDFs need fonts: sudo apt-get install fonts-dejavu-core fonts-droid-fallback"; fi; }
 
 chromium:
 	@test -x $(CHROMIUM) || { \
@@ -97,7 +106,7 @@ audit: $(STAMP)
 pytest: $(STAMP)
 	$(TEST_ENV) $(BIN)/pytest -n $(PYTEST_WORKERS)
 
-test: setup demo chromium pgbouncer gettext lint check audit pytest
+test: setup demo chromium pdffonts pgbouncer gettext lint check audit pytest
 
 # The demo has Chinese company names; without a CJK font Chromium draws them as boxes.
 screenshots: setup chromium

@@ -49,6 +49,9 @@ class ActivitiesConfig(AppConfig):
             merge,
             receivers,  # noqa: F401 - connects the timeline receiver
         )
+        from activities.models import Activity
+        from activities.selectors import activity_for_user, attachment_timeline_kind, register_timeline_kind
+        from contacts.attachments import for_write, register_attachable
         from contacts.merge import register_merge_handler
         from crm.home import register_home_panel
         from crm.search import register_search_provider
@@ -58,6 +61,13 @@ class ActivitiesConfig(AppConfig):
             key="activities-today", order=10, template_name="activities/partials/home_today.html", context=_today_panel
         )
         register_search_provider(key="activities", order=40, search=_search)
+        register_attachable(
+            kind="activity",
+            model=Activity,
+            get=for_write(activity_for_user),
+            customers=lambda a: {"company": a.company, "contact": a.contact, "deal": a.deal},
+        )
+        register_timeline_kind(attachment_timeline_kind())
         register_card_decorator(key="activities-next", decorate=_decorate_board_cards)
         register_merge_handler(kind="company", key="activities", move=merge.company_move, restore=merge.company_restore)
         register_merge_handler(kind="contact", key="activities", move=merge.contact_move, restore=merge.contact_restore)

@@ -183,7 +183,11 @@ def label_list_rows(rows: list[ListRow], *, user: User, types: Iterable[Activity
 TIMELINE_PAGE_SIZE = 20
 # Filter chips besides one per activity type: key → (label, kinds).
 EVENT_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "deals": (gettext_noop("Deal changes"), ("stage_change", "deal_won", "deal_lost", "deal_created", "deal_reopened")),
+    "deals": (
+        gettext_noop("Deal changes"),
+        ("stage_change", "deal_won", "deal_lost", "deal_created", "deal_reopened"),
+    ),
+    "quotes": (gettext_noop("Quotes"), ("quote_created", "quote_sent", "quote_accepted", "quote_declined")),
     "merge": (gettext_noop("Merges"), ("merge",)),
     "import": (gettext_noop("Imports"), ("import",)),
     "record": (gettext_noop("Record changes"), ("created", "archived", "restored", "owner_changed")),
@@ -641,3 +645,38 @@ def activity_list_queryset(
         day_after = filters["date_to"] + timedelta(days=1)
         qs = qs.filter(**{f"{date_field}__lt": datetime.combine(day_after, datetime.min.time(), tzinfo=tz)})
     return qs, company, by_due
+# --- Attachments on the timeline (files are contacts.Attachment rows) ----------------------
+
+
+def _attachment_look(_loaded: Any, events: list[TimelineEvent]) -> dict[int, EventLook]:
+    from django.urls import reverse
+    from django.utils.html import format_html
+    from django.utils.translation import gettext
+
+    looks = {}
+    label = gettext("File attached")
+    for event in events:
+        info = event.data or {}
+        detail = ""
+        if isinstance(info.get("attachment_id"), int):
+            url = reverse("contacts:attachment-view", args=[info["attachment_id"]])
+            detail = format_html(
+                '<div class="small mt-1"><a href="{}"><i class="bi bi-paperclip" aria-hidden="true"></i> {}</a></div>',
+                url,
+                info.get("name", ""),
+            )
+        looks[event.pk] = EventLook(icon="bi-paperclip", color="#6c757d", label=label, detail_html=detail)
+    return looks
+
+
+def attachment_timeline_kind() -> TimelineKind:
+    """Files attached to a customer, its deals, activities or cases, linked to their preview page
+    (which checks access again)."""
+    return TimelineKind(
+        kind="attachment",
+        label=gettext_noop("Files"),
+        all_label=gettext_noop("All files"),
+        load=lambda: None,
+        options=lambda _loaded: [],
+        look=_attachment_look,
+    )

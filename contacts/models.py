@@ -4,6 +4,7 @@ from datetime import timedelta
 from typing import Self
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
@@ -830,3 +831,65 @@ class MergeRecord(models.Model):
     @property
     def can_undo(self) -> bool:
         return self.undone_at is None and self.finalized_at is None and timezone.now() < self.undo_until
+
+
+def _attachment_storage():
+    from django.core.files.storage import storages
+
+    return storages["attachments"]
+
+
+def _attachment_path(instance: Attachment, filename: str) -> str:
+    """A random name in a folder per month: never the uploader's name, never guessable."""
+    import secrets
+
+    now = timezone.now()
+    return f"{now:%Y/%m}/{secrets.token_urlsafe(24)}"
+
+
+class Attachment(models.Model):
+    """A file attached to a company, contact, deal, activity or case.
+
+    Generic (content type + id) and kept here, the lowest app with customer records, so the
+    apps above register their own models and access helpers (``contacts.attachments``)
+    instead of each keeping its own copy of the table, the checks and the views.
+    """
+
+    content_type = models.ForeignKey("contenttypes.ContentType", on_delete=models.CASCADE, related_name="+")
+    object_id = models.PositiveBigIntegerField()
+    target = GenericForeignKey("content_type", "object_id")
+    file = models.FileField(_("file"), storage=_attachment_storage, upload_to=_attachment_path, max_length=200)
+    name = models.CharField(_("name"), max_length=200)
+    mime_type = models.CharField(_("type"), max_length=100)
+    size = models.PositiveBigIntegerField(_("size"))
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("uploaded by")
+    )
+    created_at = models.DateTimeField(_("uploaded"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["content_type", "object_id", "-created_at", "-id"], name="attachment_target_recent"),
+        ]
+        constraints = [models.CheckConstraint(condition=models.Q(size__gt=0), name="attachment_size_positive")]
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("contacts:attachment-view", args=[self.pk])
+
+    @property
+    def previewable(self) -> bool:
+        return self.mime_type in PREVIEW_TYPES
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime_type.startswith("image/")
+
+
+# Types the browser may show inline (the preview): images and PDF; everything else downloads.
+PREVIEW_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"})

@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.lookups import DataContains
@@ -39,6 +40,7 @@ from contacts.keyset import SortOption
 from contacts.lookups import TrigramIContains  # also registers __trgm_icontains
 from contacts.matching import reason_label
 from contacts.models import (
+    Attachment,
     CandidateStatus,
     Company,
     Contact,
@@ -728,6 +730,17 @@ def _quality_counts(user: User, model: type[Company] | type[Contact]) -> dict[in
         "total": Count("id"),
         "completeness_sum": Sum("completeness"),
         "invalid_phone": Count("id", filter=Q(phone_is_invalid=True)),
+        # Records with at least one file (the attachment index answers each probe).
+        "with_files": Count(
+            "id",
+            filter=Q(
+                Exists(
+                    Attachment.objects.filter(
+                        content_type=ContentType.objects.get_for_model(model), object_id=OuterRef("pk")
+                    )
+                )
+            ),
+        ),
     }
     for measure in _MEASURES[model]:
         if measure != "owner":  # an inactive owner is a property of the whole owner row
@@ -749,7 +762,7 @@ def data_quality(user: User) -> dict[str, Any]:
     owner_ids = set(companies) | set(contacts)
     owners = {u.pk: u for u in User.objects.filter(pk__in=owner_ids)}
     teams = list(teams_visible_to(user).prefetch_related("members").order_by("name"))
-    empty = {"total": 0, "completeness_sum": 0, "invalid_phone": 0}
+    empty = {"total": 0, "completeness_sum": 0, "invalid_phone": 0, "with_files": 0}
 
     def add(into: dict[str, Any], counts: dict[str, Any]) -> None:
         for key, value in counts.items():

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from contacts import import_views, views
+from contacts import attachment_views, import_views, views
 
 app_name = "contacts"
 
@@ -42,4 +42,9 @@ urlpatterns = [
     path("contacts/<int:pk>/merge/<int:other>/", views.contact_merge, name="contact-merge"),
     path("merges/<int:pk>/undo/", views.merge_undo_view, name="merge-undo"),
     path("data-quality/", views.data_quality_view, name="data-quality"),
+    path("attachments/<str:kind>/<int:pk>/", attachment_views.attachment_upload, name="attachment-upload"),
+    path("attachments/<int:pk>/", attachment_views.attachment_view, name="attachment-view"),
+    path("attachments/<int:pk>/download/", attachment_views.attachment_download, name="attachment-download"),
+    path("attachments/<int:pk>/inline/", attachment_views.attachment_inline, name="attachment-inline"),
+    path("attachments/<int:pk>/remove/", attachment_views.attachment_remove, name="attachment-remove"),
 ]

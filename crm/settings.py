@@ -433,8 +433,15 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "media/"
+# Attachments live outside MEDIA_ROOT and static: nothing serves this folder; every file goes
+# out through contacts.attachment_views, which checks access like the record it belongs to.
+ATTACHMENT_ROOT = Path(os.environ.get("ATTACHMENT_ROOT", VAR_DIR / "attachments"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "attachments": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": ATTACHMENT_ROOT, "base_url": None},
+    },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
@@ -595,6 +602,22 @@ EMAIL_CAPTURE_MAX_BYTES = env_int("EMAIL_CAPTURE_MAX_BYTES", 10 * 1024 * 1024, m
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+# Attachments (README, "Attachments and quotes"): the largest file accepted, and the file
+# extensions accepted (each checked against the file's first bytes: contacts/attachments.py).
+ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024, minimum=1024)
+ATTACHMENT_EXTENSIONS = env_list(
+    "ATTACHMENT_EXTENSIONS",
+    ["pdf", "png", "jpg", "jpeg", "gif", "webp", "txt", "csv", "docx", "xlsx", "pptx", "odt", "ods"],
+)
+# Quotes (deals.quotes): the TrueType font the PDF is drawn in (DejaVu covers Latin and
+# Cyrillic; point it at a CJK font such as Noto Sans CJK for Chinese quotes).
+QUOTE_PDF_FONT = env_str("QUOTE_PDF_FONT", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+QUOTE_PDF_FONT_BOLD = env_str("QUOTE_PDF_FONT_BOLD", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+# Drawn where the main font has no glyph (Chinese): Debian's fonts-droid-fallback.
+QUOTE_PDF_FONT_CJK = env_str("QUOTE_PDF_FONT_CJK", "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")
+QUOTE_VALID_DAYS = env_int("QUOTE_VALID_DAYS", 30, minimum=1)
+# The seller's name printed at the top of every quote.
+QUOTE_SELLER_NAME = env_str("QUOTE_SELLER_NAME", "")
 
 # --- Domain settings ----------------------------------------------------------------------
 

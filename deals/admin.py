@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from crm.admin import StrictHistoryAdmin
 from crm.versioning import VersionedAdminForm
 from deals import services
-from deals.models import Deal, ExchangeRate, LineItem, LostReason, Pipeline, Product, Stage, StageChange
+from deals.models import Deal, ExchangeRate, LineItem, LostReason, Pipeline, Product, Quote, Stage, StageChange
 
 
 class StageInline(admin.TabularInline):
@@ -21,6 +21,23 @@ class PipelineAdmin(admin.ModelAdmin):
     list_display = ["name", "is_default", "position"]
     list_editable = ["position"]
     inlines = [StageInline]
+    fields = ["name", "is_default", "position", "quote_accepted_stage", "quote_declined_stage"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # The quote stages: only this pipeline's own (none while it is being created).
+        if db_field.name in ("quote_accepted_stage", "quote_declined_stage"):
+            pipeline_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+            kwargs["queryset"] = Stage.objects.filter(pipeline_id=pipeline_id) if pipeline_id else Stage.objects.none()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Quote)
+class QuoteAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "deal", "status", "version", "created_at", "sent_at"]
+    list_filter = ["status", "year"]
+    list_select_related = ["deal"]
+    raw_id_fields = ["deal", "created_by"]
+    readonly_fields = ["year", "sequence", "version", "created_at", "sent_at", "decided_at"]
 
 
 @admin.register(LostReason)

@@ -8,11 +8,15 @@ class DealsConfig(AppConfig):
 
     def ready(self) -> None:
         import deals.bulk_actions  # noqa: F401 (registers the list's bulk actions, for the web and the worker)
+        from contacts.attachments import for_write, register_attachable
         from contacts.merge import register_merge_handler
         from crm.home import register_home_panel
         from crm.search import register_search_provider
         from deals import merge
-        from deals.selectors import home_panel_context, search_deals
+        from deals.models import Deal
+        from deals.selectors import deal_for_user, home_panel_context, search_deals
+
+        register_attachable(kind="deal", model=Deal, get=for_write(deal_for_user), customers=lambda d: {"deal": d})
 
         register_merge_handler(kind="company", key="deals", move=merge.company_move, restore=merge.company_restore)
         register_merge_handler(kind="contact", key="deals", move=merge.contact_move, restore=merge.contact_restore)

@@ -40,6 +40,23 @@ class Pipeline(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
     is_default = models.BooleanField(_("default"), default=False)
     position = models.PositiveSmallIntegerField(_("position"), default=0)
+    # Where a deal goes when its customer accepts or declines a quote (deals.quotes); empty: it stays.
+    quote_accepted_stage = models.ForeignKey(
+        "Stage",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("stage when a quote is accepted"),
+    )
+    quote_declined_stage = models.ForeignKey(
+        "Stage",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("stage when a quote is declined"),
+    )
 
     class Meta:
         ordering = ["position", "name"]
@@ -56,6 +73,14 @@ class Pipeline(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("deals:board", args=[self.pk])
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        for field in ("quote_accepted_stage", "quote_declined_stage"):
+            stage = getattr(self, field)
+            if stage is not None and stage.pipeline_id != self.pk:
+                raise ValidationError({field: _("Choose a stage of this pipeline.")})
 
 
 class Stage(models.Model):
@@ -334,3 +359,124 @@ class DealTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner_id}/{self.pipeline_id}/{self.stage_id}/{self.status}/{self.currency}/{self.rate_month}"
+
+
+# --- Quotes (deals.quotes) ------------------------------------------------------------------
+
+
+class QuoteStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SENT = "sent", _("Sent")
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+
+
+class QuoteNumber(models.Model):
+    """The last quote number given out in a year. Numbers are taken with this row locked, in
+    the transaction that creates the quote: a rolled-back quote gives its number back, so a
+    year's numbers have no gaps."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("quote number sequence")
+        verbose_name_plural = _("quote number sequences")
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"
+
+
+class Quote(models.Model):
+    """A numbered offer made from a deal's line items. Its content lives in versions: an edit
+    adds version N+1 and keeps the ones already sent."""
+
+    deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="quotes", verbose_name=_("deal"))
+    year = models.PositiveSmallIntegerField(_("year"))
+    sequence = models.PositiveIntegerField(_("number in the year"))
+    status = models.CharField(_("status"), max_length=10, choices=QuoteStatus.choices, default=QuoteStatus.DRAFT)
+    version = models.PositiveIntegerField(_("current version"), default=1)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    decided_at = models.DateTimeField(_("accepted or declined"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["year", "sequence"], name="quote_unique_number")]
+        indexes = [models.Index(fields=["deal", "-created_at", "-id"], name="quote_deal_recent")]
+        verbose_name = _("quote")
+        verbose_name_plural = _("quotes")
+
+    def __str__(self) -> str:
+        return self.number
+
+    def get_absolute_url(self) -> str:
+        return reverse("deals:quote-detail", args=[self.pk])
+
+    @property
+    def number(self) -> str:
+        return f"Q-{self.year}-{self.sequence:04d}"
+
+    @property
+    def is_decided(self) -> bool:
+        return self.status in (QuoteStatus.ACCEPTED, QuoteStatus.DECLINED)
+
+
+class QuoteVersion(models.Model):
+    quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField(_("version"))
+    valid_until = models.DateField(_("valid until"))
+    terms = models.TextField(_("terms"), blank=True)
+    currency = models.CharField(_("currency"), max_length=3)
+    subtotal = models.DecimalField(_("subtotal"), max_digits=16, decimal_places=2)
+    discount_total = models.DecimalField(_("discounts"), max_digits=16, decimal_places=2)
+    tax_total = models.DecimalField(_("tax"), max_digits=16, decimal_places=2)
+    total = models.DecimalField(_("total"), max_digits=16, decimal_places=2)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["quote", "-version"]
+        constraints = [models.UniqueConstraint(fields=["quote", "version"], name="quoteversion_unique_version")]
+        verbose_name = _("quote version")
+        verbose_name_plural = _("quote versions")
+
+    def __str__(self) -> str:
+        return f"{self.quote.number} v{self.version}"
+
+
+class QuoteLine(models.Model):
+    """A line as quoted: the product's name and price are copied, so a later change to the
+    deal or the catalogue never rewrites a quote already sent."""
+
+    quote_version = models.ForeignKey(QuoteVersion, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField(default=0)
+    description = models.CharField(_("description"), max_length=300)
+    sku = models.CharField(_("SKU"), max_length=60, blank=True)
+    quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=2)
+    unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=2)
+    discount_percent = models.DecimalField(_("discount %"), max_digits=5, decimal_places=2, default=Decimal("0"))
+    tax_percent = models.DecimalField(_("tax %"), max_digits=5, decimal_places=2, default=Decimal("0"))
+    net = models.DecimalField(_("net"), max_digits=16, decimal_places=2)
+    tax = models.DecimalField(_("tax"), max_digits=16, decimal_places=2)
+    total = models.DecimalField(_("total"), max_digits=16, decimal_places=2)
+
+    class Meta:
+        ordering = ["quote_version", "position", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="quoteline_quantity_positive"),
+            models.CheckConstraint(
+                condition=models.Q(discount_percent__gte=0, discount_percent__lte=100), name="quoteline_discount_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(tax_percent__gte=0, tax_percent__lte=100), name="quoteline_tax_range"
+            ),
+        ]
+        verbose_name = _("quote line")
+        verbose_name_plural = _("quote lines")
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.description}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from deals import views
+from deals import quote_views, views
 
 app_name = "deals"
 
@@ -21,4 +21,10 @@ urlpatterns = [
     path("<int:pk>/line-items/", views.line_item_add, name="line-item-add"),
     path("<int:pk>/line-items/<int:item_pk>/", views.line_item_edit, name="line-item-edit"),
     path("<int:pk>/line-items/<int:item_pk>/remove/", views.line_item_remove, name="line-item-remove"),
+    path("<int:pk>/quotes/new/", quote_views.quote_create, name="quote-create"),
+    path("quotes/<int:pk>/", quote_views.quote_detail, name="quote-detail"),
+    path("quotes/<int:pk>/pdf/", quote_views.quote_pdf, name="quote-pdf"),
+    path("quotes/<int:pk>/edit/", quote_views.quote_edit, name="quote-edit"),
+    path("quotes/<int:pk>/send/", quote_views.quote_send, name="quote-send"),
+    path("quotes/<int:pk>/answer/", quote_views.quote_answer, name="quote-answer"),
 ]

@@ -10,12 +10,21 @@ class ServiceConfig(AppConfig):
         from django.utils.translation import gettext_noop
 
         from activities.templatetags.activity_tags import register_timeline_kinds
+        from contacts.attachments import for_write, register_attachable
         from contacts.merge import register_merge_handler
         from service import merge
+        from service.models import Case
+        from service.selectors import case_for_user
 
         register_merge_handler(kind="company", key="service", move=merge.company_move, restore=merge.company_restore)
         register_merge_handler(kind="contact", key="service", move=merge.contact_move, restore=merge.contact_restore)
 
+        register_attachable(
+            kind="case",
+            model=Case,
+            get=for_write(case_for_user),
+            customers=lambda c: {"company": c.company, "contact": c.contact},
+        )
         register_timeline_kinds(
             filter_key="cases",
             filter_label=gettext_noop("Cases"),

@@ -41,6 +41,10 @@ KIND_ICONS = {
     "archived": "bi-archive",
     "restored": "bi-box-arrow-up",
     "owner_changed": "bi-person-check",
+    "quote_created": "bi-file-earmark-text",
+    "quote_sent": "bi-send",
+    "quote_accepted": "bi-file-earmark-check",
+    "quote_declined": "bi-file-earmark-x",
 }
 
 
@@ -147,6 +151,10 @@ KIND_LABELS = {
     "archived": gettext_lazy("Archived"),
     "restored": gettext_lazy("Restored"),
     "owner_changed": gettext_lazy("Owner changed"),
+    "quote_created": gettext_lazy("Quote made"),
+    "quote_sent": gettext_lazy("Quote sent"),
+    "quote_accepted": gettext_lazy("Quote accepted"),
+    "quote_declined": gettext_lazy("Quote declined"),
 }
 
 

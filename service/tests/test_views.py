@@ -198,8 +198,9 @@ class TestQueryCounts:
         email = ActivityType.objects.get(key="email")
         services.case_log_activity(case=case, actor=owner, type=email, subject="One")
         owner_client.get(case.get_absolute_url())
-        # The user, the case, reply types, conversation, timers, surveys, the assignee choices.
-        with django_assert_max_num_queries(7) as few:
+        # The user, the case, reply types, conversation, timers, surveys, the assignee choices,
+        # its files (contacts.attachments).
+        with django_assert_max_num_queries(8) as few:
             owner_client.get(case.get_absolute_url())
         for i in range(10):
             services.case_log_activity(case=case, actor=owner, type=email, subject=f"More {i}")
