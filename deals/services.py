@@ -392,3 +392,25 @@ def line_item_remove(*, line_item: LineItem, actor: User | None) -> None:
         name = line_item.product.name
         line_item.delete()
         _after_line_items_changed(locked, _("Line item removed: %(product)s") % {"product": name})
+
+
+# --- Pipeline stages --------------------------------------------------------------------------
+
+
+def stage_positions_settle(*, pipeline: Pipeline, claimed: Iterable[int] = ()) -> list[Stage]:
+    """Renumbers the pipeline's stages 0, 1, 2… in their order. A stage in ``claimed`` (just
+    added, or its position just typed) takes the position it asked for and the stage that
+    held it moves one down: inserting at "Proposal + 1" lands right after Proposal, before
+    Negotiation, instead of behind it by id. Returns the stages in order."""
+    claimed_ids = set(claimed)
+    with transaction.atomic():
+        stages = list(Stage.objects.select_for_update().filter(pipeline=pipeline).order_by("position", "id"))
+        stages.sort(key=lambda s: (s.position, s.pk not in claimed_ids, s.pk))
+        changed = []
+        for index, stage in enumerate(stages):
+            if stage.position != index:
+                stage.position = index
+                changed.append(stage)
+        if changed:
+            Stage.objects.bulk_update(changed, ["position"])
+    return stages
