@@ -1,7 +1,13 @@
 from django.contrib import admin
 
-from activities.models import Activity, ActivityType, CalendarFeed, Reminder, TimelineEvent
+from activities.models import Activity, ActivityOutcome, ActivityType, CalendarFeed, Reminder, TimelineEvent
 from crm.admin import LabelledChangelistMixin, LabelledTabularInline
+
+
+class ActivityOutcomeInline(LabelledTabularInline):
+    model = ActivityOutcome
+    extra = 1
+    fields = ["position", "name", "active"]
 
 
 @admin.register(ActivityType)
@@ -21,6 +27,7 @@ class ActivityTypeAdmin(LabelledChangelistMixin, admin.ModelAdmin):
     list_editable = ["position", "active"]
     prepopulated_fields = {"key": ["name"]}
     search_fields = ["name", "key"]
+    inlines = [ActivityOutcomeInline]
 
 
 class ReminderInline(LabelledTabularInline):

@@ -95,6 +95,14 @@ class DealForm(StrictInputMixin, forms.ModelForm):
         self.fields["currency"] = forms.ChoiceField(label=_("Currency"), choices=currency_choices())
         self.fields["contacts"].queryset = self._contact_choices()
         self.fields["contacts"].help_text = _("Contacts of the chosen company, and those already on the deal.")
+        # static/js/multi-picker.js turns the list into a filter box and checkboxes.
+        self.fields["contacts"].widget.attrs.update(
+            {
+                "data-multi-picker": "",
+                "data-filter-label": _("Filter contacts"),
+                "data-empty-text": _("No contact matches."),
+            }
+        )
         offer_only_the_chosen_company(self)
         self.fields["company"].widget.attrs.update(
             {

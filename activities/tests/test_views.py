@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from activities.models import Activity, CalendarFeed, Reminder, ReminderState, TimelineEvent
+from activities.models import Activity, ActivityOutcome, CalendarFeed, Reminder, ReminderState, TimelineEvent
 from activities.selectors import LIST_PAGE_SIZE
 from activities.tests.factories import ActivityFactory, CompanyFactory, ContactFactory, DealFactory, activity_type
 
@@ -143,7 +143,7 @@ class TestLogging:
                 "on": f"company:{company.pk}",
                 "type": "call",
                 "subject": "Spoke to CFO",
-                "outcome": "Interested",
+                "outcome": "Connected",
                 "duration_minutes": "15",
             },
             **HTMX,
@@ -152,8 +152,31 @@ class TestLogging:
         assert response["HX-Trigger"] == "activity-logged"
         activity = Activity.objects.get(subject="Spoke to CFO")
         assert activity.company == company and activity.owner == owner and activity.done_at is not None
-        assert activity.outcome == "Interested" and activity.duration_minutes == 15
+        assert activity.outcome == "Connected" and activity.duration_minutes == 15
         assert TimelineEvent.objects.get(activity=activity).company == company
+
+    def test_a_calls_outcome_is_picked_from_the_types_outcomes(self, owner_client, company):
+        call = activity_type("call")
+        ActivityOutcome.objects.get_or_create(type=call, name="Connected")
+        ActivityOutcome.objects.get_or_create(type=call, name="Retired", defaults={"active": False})
+        form = owner_client.get(reverse("activities:log"), {"on": f"company:{company.pk}", "type": "call"})
+        html = form.content.decode()
+        assert '<select name="outcome"' in html
+        assert '<option value="Connected">Connected</option>' in html
+        assert "Retired" not in html
+        response = owner_client.post(
+            reverse("activities:log"),
+            {"on": f"company:{company.pk}", "type": "call", "subject": "Cold call", "outcome": "Whatever I type"},
+        )
+        assert response.status_code == 200  # the form again, with the error
+        assert not Activity.objects.filter(subject="Cold call").exists()
+
+    def test_an_old_free_text_outcome_stays_on_its_activity_when_edited(self, owner_client, owner, company):
+        call = activity_type("call")
+        ActivityOutcome.objects.get_or_create(type=call, name="Connected")
+        activity = ActivityFactory(owner=owner, company=company, type=call, outcome="Said maybe in spring")
+        html = owner_client.get(reverse("activities:edit", args=[activity.pk])).content.decode()
+        assert 'value="Said maybe in spring" selected' in html
 
     def test_a_task_on_a_deal_gets_an_assignee_due_time_and_reminder(self, owner_client, owner):
         deal = DealFactory(owner=owner)

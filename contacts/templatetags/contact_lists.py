@@ -23,15 +23,15 @@ from django_countries import countries as country_names
 
 from contacts.models import Contact, LifecycleStage, ValueSegment
 from contacts.normalize import format_phone
-from crm.html import escape, url_around_id
+from crm.html import DateText, escape, url_around_id
 from crm.l10n import person_name
 from crm.rows import ListRow
 
 register = template.Library()
 
 
-def _created(value) -> str:
-    return localtime(value).strftime("%Y-%m-%d") if value else ""
+def _created(value, dates: DateText) -> str:
+    return dates.day(localtime(value)) if value else ""
 
 
 def _tags(record, list_url: str) -> str:
@@ -95,6 +95,7 @@ def contact_rows(rows: Iterable[ListRow], any_editable: bool, list_url: str) -> 
     countries: dict[str, str] = {}
     contact_head, contact_tail = url_around_id("contacts:contact-detail")
     company_head, company_tail = url_around_id("contacts:company-detail")
+    dates = DateText()
     out: list[str] = []
     for contact in rows:
         name = escape(person_name(contact.first_name, contact.last_name))  # Contact.full_name
@@ -153,7 +154,7 @@ def contact_rows(rows: Iterable[ListRow], any_editable: bool, list_url: str) -> 
         )
         cells.append(f'<td class="text-nowrap">{escape(_owner(contact))}</td>')
         cells.append(f"<td>{_tags(contact, list_url)}</td>")
-        cells.append(f'<td class="text-nowrap small text-secondary">{_created(contact.created_at)}</td>')
+        cells.append(f'<td class="text-nowrap small text-secondary">{_created(contact.created_at, dates)}</td>')
         cells.append("</tr>")
         out.append("\n  ".join(cells[:-1]) + "\n" + cells[-1])
     return mark_safe("\n".join(out))  # noqa: S308 (every interpolated value is escaped above)
@@ -168,6 +169,7 @@ def company_rows(rows: Iterable[ListRow], any_editable: bool, list_url: str) -> 
     segments = _labels(ValueSegment)
     countries: dict[str, str] = {}
     company_head, company_tail = url_around_id("contacts:company-detail")
+    dates = DateText()
     out: list[str] = []
     for company in rows:
         name = escape(company.name)
@@ -207,7 +209,7 @@ def company_rows(rows: Iterable[ListRow], any_editable: bool, list_url: str) -> 
         )
         cells.append(f'<td class="text-nowrap">{escape(_owner(company))}</td>')
         cells.append(f"<td>{_tags(company, list_url)}</td>")
-        cells.append(f'<td class="text-nowrap small text-secondary">{_created(company.created_at)}</td>')
+        cells.append(f'<td class="text-nowrap small text-secondary">{_created(company.created_at, dates)}</td>')
         cells.append("</tr>")
         out.append("\n  ".join(cells[:-1]) + "\n" + cells[-1])
     return mark_safe("\n".join(out))  # noqa: S308 (every interpolated value is escaped above)
