@@ -13,6 +13,8 @@ from django.db.models import (
     BooleanField,
     Case,
     Count,
+    DateTimeField,
+    ExpressionWrapper,
     F,
     Func,
     IntegerField,
@@ -444,12 +446,20 @@ def people_whose_day_user_may_see(user: User) -> list[User]:
 
 
 def stale_deals(owner: User, *, now: datetime | None = None, limit: int = 20) -> list[Deal]:
+    """The owner's open deals quiet for longer than their stage's rotting days (the pipeline
+    editor's setting; DEAL_STALE_DAYS when a stage sets none)."""
     now = now or timezone.now()
-    cutoff = now - timedelta(days=getattr(settings, "DEAL_STALE_DAYS", 14))
+    default_days = getattr(settings, "DEAL_STALE_DAYS", 14)
+    quiet_since = Coalesce("last_activity_at", "created_at")
+    days = Coalesce("stage__rotting_days", Value(default_days))
+    stale_from = ExpressionWrapper(quiet_since + days * Value(timedelta(days=1)), output_field=DateTimeField())
+    # The owner's open deals are few (an indexed owner/status lookup); each is compared with
+    # its own stage's limit.
     return list(
         Deal.objects.open()
         .filter(owner=owner)
-        .filter(Q(last_activity_at__lt=cutoff) | Q(last_activity_at__isnull=True, created_at__lt=cutoff))
+        .alias(stale_from=stale_from)
+        .filter(stale_from__lt=now)
         .select_related("company", "stage")
         # What My day shows of them; not the wide deal and company rows.
         .only("title", "owner_id", "last_activity_at", "created_at", "company__name", "stage__name")

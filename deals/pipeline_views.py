@@ -155,7 +155,7 @@ def stage_delete(request: HttpRequest, pipeline_pk: int, pk: int) -> HttpRespons
     stage = stage_for_editor(request.user, pipeline_pk, pk)
     targets = services.stage_delete_targets(stage)
     deal_count = Deal.objects.filter(stage=stage).count()
-    form = StageDeleteForm(request.POST or None, targets=targets)
+    form = StageDeleteForm(request.POST if request.method == "POST" else None, targets=targets)
     if request.method == "POST" and form.is_valid():
         try:
             moved = services.stage_delete(stage=stage, move_to=form.cleaned_data["move_to"], actor=request.user)

@@ -8,7 +8,14 @@ from django.utils import timezone
 
 from activities.models import Activity, ActivityOutcome, CalendarFeed, Reminder, ReminderState, TimelineEvent
 from activities.selectors import LIST_PAGE_SIZE
-from activities.tests.factories import ActivityFactory, CompanyFactory, ContactFactory, DealFactory, activity_type
+from activities.tests.factories import (
+    ActivityFactory,
+    CompanyFactory,
+    ContactFactory,
+    DealFactory,
+    StageFactory,
+    activity_type,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -324,6 +331,14 @@ class TestMyDay:
         assert [a.subject for a in day["overdue"]] == ["Was due yesterday"]
         assert [a.subject for a in day["upcoming"]] == ["Due in three days"]
         assert [d.title for d in day["stale_deals"]] == ["Sleepy deal"]
+
+    def test_a_stages_rotting_days_decide_when_its_deals_go_stale(self, owner_client, owner):
+        now = timezone.now()
+        fast = StageFactory(name="Fast", rotting_days=3)
+        DealFactory(owner=owner, title="Quick stage deal", stage=fast, last_activity_at=now - timedelta(days=5))
+        DealFactory(owner=owner, title="Default stage deal", last_activity_at=now - timedelta(days=5))
+        day = owner_client.get(reverse("activities:my-day")).context["day"]
+        assert [d.title for d in day["stale_deals"]] == ["Quick stage deal"]
 
     def test_a_manager_views_a_team_members_day(self, manager_client, task, owner):
         response = manager_client.get(reverse("activities:my-day"), {"user": owner.pk})
