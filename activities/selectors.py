@@ -605,3 +605,53 @@ def feed_activities(user: User, *, now: datetime | None = None) -> list[Activity
         .select_related("type", "company", "contact", "deal")
         .order_by("due_at", "id")[:CALENDAR_LIMIT]
     )
+
+
+# --- The calendar's time grid (week and day views) ------------------------------------------
+
+GRID_FIRST_HOUR = 7
+GRID_LAST_HOUR = 21  # the grid ends at 21:00
+GRID_HOUR_PX = 48
+GRID_SLOT_MINUTES = 30
+
+
+def calendar_grid(
+    user: User, days: list[date], by_day: dict[date, list[Activity]], *, today: date
+) -> list[dict[str, Any]]:
+    """One column per day: timed items placed by start and length (pixels from the grid's
+    top), items before or after the grid's hours listed above it, and the empty slots a
+    click turns into a new meeting. ``can_move``: the user may reschedule it (drag)."""
+    tz = timezone.get_current_timezone()
+    grid_minutes = (GRID_LAST_HOUR - GRID_FIRST_HOUR) * 60
+    px_per_minute = GRID_HOUR_PX / 60
+    columns = []
+    for day in days:
+        placed, outside = [], []
+        for activity in by_day.get(day, []):
+            local = timezone.localtime(activity.due_at, tz)
+            start = (local.hour - GRID_FIRST_HOUR) * 60 + local.minute
+            if activity.ends_at and activity.ends_at > activity.due_at:
+                length = int((activity.ends_at - activity.due_at).total_seconds() // 60)
+            else:
+                length = activity.duration_minutes or GRID_SLOT_MINUTES
+            item = {
+                "activity": activity,
+                "time": f"{local.hour:02d}:{local.minute:02d}",
+                "can_move": user.can_edit_owner(activity.owner_id),
+            }
+            if 0 <= start < grid_minutes:
+                item["top"] = round(start * px_per_minute)
+                item["height"] = round(max(min(length, grid_minutes - start), 20) * px_per_minute)
+                placed.append(item)
+            else:
+                outside.append(item)
+        slots = []
+        for minutes in range(0, grid_minutes, GRID_SLOT_MINUTES):
+            hour, minute = divmod(GRID_FIRST_HOUR * 60 + minutes, 60)
+            slots.append({"start": f"{day.isoformat()}T{hour:02d}:{minute:02d}", "time": f"{hour:02d}:{minute:02d}"})
+        columns.append({"day": day, "is_today": day == today, "items": placed, "outside": outside, "slots": slots})
+    return columns
+
+
+def grid_hours() -> list[str]:
+    return [f"{hour:02d}:00" for hour in range(GRID_FIRST_HOUR, GRID_LAST_HOUR)]
