@@ -395,6 +395,45 @@ class TestCalendar:
             ActivityFactory(owner=owner, due_at=timezone.now() + timedelta(hours=i))
         with django_assert_max_num_queries(5):
             owner_client.get(reverse("activities:calendar"))
+        with django_assert_max_num_queries(5):
+            owner_client.get(reverse("activities:calendar"), {"view": "week"})
+
+    def test_the_week_grid_places_a_meeting_by_its_start_and_length(self, owner_client, owner):
+        start = timezone.localtime().replace(hour=9, minute=30, second=0, microsecond=0)
+        ActivityFactory(
+            owner=owner,
+            type=activity_type("meeting"),
+            subject="Kick-off",
+            due_at=start,
+            ends_at=start + timedelta(minutes=90),
+        )
+        ActivityFactory(owner=owner, subject="Early call", due_at=start.replace(hour=6))
+        response = owner_client.get(reverse("activities:calendar"), {"view": "day", "date": start.date().isoformat()})
+        column = response.context["grid"][0]
+        item = column["items"][0]
+        assert item["activity"].subject == "Kick-off"
+        assert (item["top"], item["height"]) == (2.5 * 48, 1.5 * 48)  # 07:00 at the top, 48 px an hour
+        assert item["can_move"] is True
+        assert [i["activity"].subject for i in column["outside"]] == ["Early call"]
+        html = response.content.decode()
+        reschedule = reverse("activities:reschedule", args=[item["activity"].pk])
+        assert f'draggable="true" data-reschedule-url="{reschedule}"' in html
+        slot = f"{start.date().isoformat()}T10:00"
+        assert f'href="{reverse("activities:log")}?type=meeting&amp;start={slot}"' in html
+
+    def test_a_teammates_activity_in_the_team_grid_cannot_be_dragged(self, teammate_client, owner, north):
+        ActivityFactory(owner=owner, subject="Not mine", due_at=timezone.localtime().replace(hour=10, minute=0))
+        response = teammate_client.get(reverse("activities:calendar"), {"view": "week", "team": north.pk})
+        items = [i for column in response.context["grid"] for i in column["items"] + column["outside"]]
+        assert [i["can_move"] for i in items if i["activity"].subject == "Not mine"] == [False]
+        assert "data-reschedule-url" not in response.content.decode()
+
+    def test_a_slot_link_opens_the_log_form_at_that_time_and_a_bad_start_is_a_400(self, owner_client):
+        response = owner_client.get(reverse("activities:log"), {"type": "meeting", "start": "2031-03-04T09:30"})
+        html = response.content.decode()
+        assert 'value="2031-03-04T09:30"' in html and 'value="2031-03-04T10:30"' in html
+        for bad in ("2031-03-04T25:00", "x²", "2031-02-30T09:00"):
+            assert owner_client.get(reverse("activities:log"), {"type": "meeting", "start": bad}).status_code == 400
 
 
 class TestIcsFeed:
