@@ -71,7 +71,8 @@ def test_a_stage_deleted_in_the_pipeline_editor_keeps_its_place_in_the_funnel(bu
 
     from deals.models import Stage
 
-    proposal = Stage.objects.get(name="Proposal")
+    pipeline = manager_client.get(reverse("reports:funnel") + "?" + JAN).context["funnel"].rows[0].stage.pipeline_id
+    proposal = Stage.objects.get(pipeline_id=pipeline, name="Proposal")
     Stage.objects.filter(pk=proposal.pk).update(archived_at=timezone.now())  # as stage_delete leaves a used stage
     rows = manager_client.get(reverse("reports:funnel") + "?" + JAN).context["funnel"].rows
     shown = [(row.stage.name, row.entered) for row in rows]
