@@ -19,9 +19,11 @@ def test_an_admin_adds_a_stage_and_the_funnel_shows_it(page: Page):
     _open_admin(page, "Pipelines")
     page.get_by_role("link", name="Sales", exact=True).click()
     page.get_by_text("Add another Stage").click()
-    # The last visible row is the one just added. Position 3 is Negotiation's: the new
-    # stage takes it and Negotiation moves one down.
-    page.locator("input[name$='-position']:visible").last.fill("3")
+    # The last visible row is the one just added. "Proposal + 1" is the next stage's
+    # position: the new stage takes it and that stage moves one down.
+    proposal_row = page.locator("tr").filter(has=page.locator("input[name$='-name'][value='Proposal']"))
+    proposal_position = int(proposal_row.locator("input[name$='-position']").input_value())
+    page.locator("input[name$='-position']:visible").last.fill(str(proposal_position + 1))
     page.locator("input[name$='-name']:visible").last.fill(stage)
     page.locator("input[name$='-probability']:visible").last.fill("60")
     page.get_by_role("button", name="Save", exact=True).click()
