@@ -1,10 +1,17 @@
 from django.contrib import admin
 
-from activities.models import Activity, ActivityType, CalendarFeed, Reminder, TimelineEvent
+from activities.models import Activity, ActivityOutcome, ActivityType, CalendarFeed, Reminder, TimelineEvent
+from crm.admin import LabelledChangelistMixin, LabelledTabularInline
+
+
+class ActivityOutcomeInline(LabelledTabularInline):
+    model = ActivityOutcome
+    extra = 1
+    fields = ["position", "name", "active"]
 
 
 @admin.register(ActivityType)
-class ActivityTypeAdmin(admin.ModelAdmin):
+class ActivityTypeAdmin(LabelledChangelistMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "key",
@@ -20,9 +27,10 @@ class ActivityTypeAdmin(admin.ModelAdmin):
     list_editable = ["position", "active"]
     prepopulated_fields = {"key": ["name"]}
     search_fields = ["name", "key"]
+    inlines = [ActivityOutcomeInline]
 
 
-class ReminderInline(admin.TabularInline):
+class ReminderInline(LabelledTabularInline):
     model = Reminder
     extra = 0
     fields = ["remind_at", "minutes_before", "state", "sent_at", "email_sent_at", "attempts", "last_error"]
@@ -30,7 +38,7 @@ class ReminderInline(admin.TabularInline):
 
 
 @admin.register(Activity)
-class ActivityAdmin(admin.ModelAdmin):
+class ActivityAdmin(LabelledChangelistMixin, admin.ModelAdmin):
     list_display = ["subject", "type", "owner", "due_at", "done_at", "created_at"]
     list_filter = ["type", "done_at"]
     search_fields = ["subject"]

@@ -101,6 +101,8 @@ class ActivityForm(StrictInputMixin, forms.ModelForm):
             self.fields.pop("duration_minutes", None)
         if not activity_type.has_outcome:
             self.fields.pop("outcome")
+        else:
+            self._offer_outcomes(activity_type)
         if activity_type.has_attendees:
             self.fields["attendee_users"].queryset = users_visible_to(user)
             self.fields["attendee_contacts"].queryset = (
@@ -119,6 +121,21 @@ class ActivityForm(StrictInputMixin, forms.ModelForm):
         else:
             self.fields.pop("version")
         self.helper = self._compact_layout()
+
+    def _offer_outcomes(self, activity_type: ActivityType) -> None:
+        """The type's outcomes as a picklist (free text while an admin has defined none); an
+        older outcome written by hand stays selectable on its activity."""
+        names = list(activity_type.outcomes.filter(active=True).values_list("name", flat=True))
+        if not names:
+            return
+        current = self.instance.outcome if self.instance.pk else ""
+        choices = [("", "—"), *((name, name) for name in names)]
+        if current and current not in names:
+            choices.append((current, current))
+        field = self.fields["outcome"]
+        self.fields["outcome"] = forms.ChoiceField(
+            label=field.label, choices=choices, required=False, help_text=field.help_text
+        )
 
     def _compact_layout(self) -> FormHelper:
         """Related fields side by side, so even a meeting fits in a short form."""

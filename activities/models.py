@@ -82,6 +82,30 @@ class ActivityType(models.Model):
         return self.name
 
 
+class ActivityOutcome(models.Model):
+    """An outcome an admin offers for one activity type ("Connected", "Left a voicemail" for
+    calls): the log form's outcome is a pick from these. The activity keeps the outcome's name
+    as text, so older free-text outcomes stay as they were written."""
+
+    type = models.ForeignKey(
+        ActivityType, on_delete=models.CASCADE, related_name="outcomes", verbose_name=_("activity type")
+    )
+    name = models.CharField(_("name"), max_length=200)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["type", "position", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["type", "name"], name="activityoutcome_unique_name_per_type"),
+        ]
+        verbose_name = _("activity outcome")
+        verbose_name_plural = _("activity outcomes")
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class ActivityQuerySet(OwnedQuerySet):
     def open(self) -> Self:
         return self.filter(done_at__isnull=True)

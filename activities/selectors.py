@@ -13,6 +13,8 @@ from django.db.models import (
     BooleanField,
     Case,
     Count,
+    DateTimeField,
+    ExpressionWrapper,
     F,
     Func,
     IntegerField,
@@ -448,12 +450,20 @@ def people_whose_day_user_may_see(user: User) -> list[User]:
 
 
 def stale_deals(owner: User, *, now: datetime | None = None, limit: int = 20) -> list[Deal]:
+    """The owner's open deals quiet for longer than their stage's rotting days (the pipeline
+    editor's setting; DEAL_STALE_DAYS when a stage sets none)."""
     now = now or timezone.now()
-    cutoff = now - timedelta(days=getattr(settings, "DEAL_STALE_DAYS", 14))
+    default_days = getattr(settings, "DEAL_STALE_DAYS", 14)
+    quiet_since = Coalesce("last_activity_at", "created_at")
+    days = Coalesce("stage__rotting_days", Value(default_days))
+    stale_from = ExpressionWrapper(quiet_since + days * Value(timedelta(days=1)), output_field=DateTimeField())
+    # The owner's open deals are few (an indexed owner/status lookup); each is compared with
+    # its own stage's limit.
     return list(
         Deal.objects.open()
         .filter(owner=owner)
-        .filter(Q(last_activity_at__lt=cutoff) | Q(last_activity_at__isnull=True, created_at__lt=cutoff))
+        .alias(stale_from=stale_from)
+        .filter(stale_from__lt=now)
         .select_related("company", "stage")
         # What My day shows of them; not the wide deal and company rows.
         .only("title", "owner_id", "last_activity_at", "created_at", "company__name", "stage__name")
@@ -645,6 +655,8 @@ def activity_list_queryset(
         day_after = filters["date_to"] + timedelta(days=1)
         qs = qs.filter(**{f"{date_field}__lt": datetime.combine(day_after, datetime.min.time(), tzinfo=tz)})
     return qs, company, by_due
+
+
 # --- Attachments on the timeline (files are contacts.Attachment rows) ----------------------
 
 
@@ -680,3 +692,53 @@ def attachment_timeline_kind() -> TimelineKind:
         options=lambda _loaded: [],
         look=_attachment_look,
     )
+
+
+# --- The calendar's time grid (week and day views) ------------------------------------------
+
+GRID_FIRST_HOUR = 7
+GRID_LAST_HOUR = 21  # the grid ends at 21:00
+GRID_HOUR_PX = 48
+GRID_SLOT_MINUTES = 30
+
+
+def calendar_grid(
+    user: User, days: list[date], by_day: dict[date, list[Activity]], *, today: date
+) -> list[dict[str, Any]]:
+    """One column per day: timed items placed by start and length (pixels from the grid's
+    top), items before or after the grid's hours listed above it, and the empty slots a
+    click turns into a new meeting. ``can_move``: the user may reschedule it (drag)."""
+    tz = timezone.get_current_timezone()
+    grid_minutes = (GRID_LAST_HOUR - GRID_FIRST_HOUR) * 60
+    px_per_minute = GRID_HOUR_PX / 60
+    columns = []
+    for day in days:
+        placed, outside = [], []
+        for activity in by_day.get(day, []):
+            local = timezone.localtime(activity.due_at, tz)
+            start = (local.hour - GRID_FIRST_HOUR) * 60 + local.minute
+            if activity.ends_at and activity.ends_at > activity.due_at:
+                length = int((activity.ends_at - activity.due_at).total_seconds() // 60)
+            else:
+                length = activity.duration_minutes or GRID_SLOT_MINUTES
+            item = {
+                "activity": activity,
+                "time": f"{local.hour:02d}:{local.minute:02d}",
+                "can_move": user.can_edit_owner(activity.owner_id),
+            }
+            if 0 <= start < grid_minutes:
+                item["top"] = round(start * px_per_minute)
+                item["height"] = round(max(min(length, grid_minutes - start), 20) * px_per_minute)
+                placed.append(item)
+            else:
+                outside.append(item)
+        slots = []
+        for minutes in range(0, grid_minutes, GRID_SLOT_MINUTES):
+            hour, minute = divmod(GRID_FIRST_HOUR * 60 + minutes, 60)
+            slots.append({"start": f"{day.isoformat()}T{hour:02d}:{minute:02d}", "time": f"{hour:02d}:{minute:02d}"})
+        columns.append({"day": day, "is_today": day == today, "items": placed, "outside": outside, "slots": slots})
+    return columns
+
+
+def grid_hours() -> list[str]:
+    return [f"{hour:02d}:00" for hour in range(GRID_FIRST_HOUR, GRID_LAST_HOUR)]

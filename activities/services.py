@@ -45,6 +45,7 @@ from activities.models import (
 from activities.signals import activity_completed
 from contacts.models import Company, Contact
 from crm.bulk import copy_instances
+from crm.html import DateText
 from crm.i18n import user_locale
 from crm.models import User
 from crm.services import notification_create
@@ -324,7 +325,7 @@ def reminder_claim(*, now: datetime | None = None, batch_size: int = REMINDER_BA
 def _reminder_text(activity: Activity) -> str:
     """In the assignee's language and time zone: the in-app text is stored, the email is sent."""
     with user_locale(activity.owner):
-        when = timezone.localtime(activity.due_at).strftime("%Y-%m-%d %H:%M") if activity.due_at else ""
+        when = DateText().day_time(timezone.localtime(activity.due_at)) if activity.due_at else ""
         return _("Reminder: %(subject)s %(when)s") % {"subject": activity.subject, "when": when}
 
 

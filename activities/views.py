@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import calendar as pycalendar
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -22,7 +22,7 @@ from activities.templatetags.activity_tags import timeline_context
 from contacts.models import Company, Contact
 from crm.home import home_panels
 from crm.models import teams_visible_to, users_visible_to
-from crm.params import optional_date, optional_id, parse_choice, safe_next
+from crm.params import optional_date, optional_id, parse_choice, parse_date, parse_int, safe_next
 from crm.saved_views import list_state
 from crm.versioning import VersionConflict
 from deals.models import Deal
@@ -161,6 +161,21 @@ def _target(request: HttpRequest) -> tuple[Company | None, Contact | None, Deal 
     return obj.company, None, obj, raw
 
 
+def _initial_times(request: HttpRequest) -> dict[str, datetime]:
+    """``?start=2026-12-07T09:30`` (a calendar slot): the new activity starts then, for an hour."""
+    raw = request.GET.get("start")
+    if not raw:
+        return {}
+    day, _sep, clock = raw.partition("T")
+    hour, _sep, minute = clock.partition(":")
+    start = datetime.combine(
+        parse_date(day, name="start"),
+        time(parse_int(hour, name="start", maximum=23), parse_int(minute or "0", name="start", maximum=59)),
+        tzinfo=timezone.get_current_timezone(),
+    )
+    return {"due_at": start, "ends_at": start + timedelta(hours=1)}
+
+
 def activity_log(request: HttpRequest) -> HttpResponse:
     """The log form: an htmx fragment on customer pages, a full page elsewhere."""
     company, contact, deal, on = _target(request)
@@ -170,6 +185,7 @@ def activity_log(request: HttpRequest) -> HttpResponse:
         user=request.user,
         activity_type=activity_type,
         contacts=_attendee_contacts(request, company, contact, deal),
+        initial=_initial_times(request),
     )
     logged = None
     if request.method == "POST" and form.is_valid():
@@ -315,8 +331,11 @@ def my_day(request: HttpRequest) -> HttpResponse:
 def calendar_view(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     anchor = optional_date(request.GET, "date", default=today)
-    mode = parse_choice(request.GET.get("view"), ("week", "month"), name="view", default="month")
-    if mode == "week":
+    mode = parse_choice(request.GET.get("view"), ("day", "week", "month"), name="view", default="month")
+    if mode == "day":
+        first = last = anchor
+        prev_anchor, next_anchor = anchor - timedelta(days=1), anchor + timedelta(days=1)
+    elif mode == "week":
         first = anchor - timedelta(days=anchor.weekday())
         last = first + timedelta(days=6)
         prev_anchor, next_anchor = first - timedelta(days=7), first + timedelta(days=7)
@@ -340,11 +359,15 @@ def calendar_view(request: HttpRequest) -> HttpResponse:
     for key in ("date", "view"):
         scope.pop(key, None)
     feed = CalendarFeed.objects.filter(user=request.user).first()
+    grid = selectors.calendar_grid(request.user, days, by_day, today=today) if mode != "month" else []
     return render(
         request,
         "activities/calendar.html",
         {
             "mode": mode,
+            "grid": grid,
+            "grid_hours": selectors.grid_hours() if grid else [],
+            "grid_height": (selectors.GRID_LAST_HOUR - selectors.GRID_FIRST_HOUR) * selectors.GRID_HOUR_PX,
             "anchor": anchor,
             "today": today,
             "weeks": weeks,

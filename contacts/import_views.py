@@ -130,7 +130,10 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("contacts:import-mapping", pk=job.pk)
     errors = []
     if job.state in (ImportState.PREVIEW, ImportState.DONE, ImportState.FAILED):
-        errors = list(job.row_errors.only("line", "reason")[:ERRORS_SHOWN])
+        errors = list(job.row_errors.only("line", "reason", "values")[:ERRORS_SHOWN])
+        for error in errors:  # the row as read, so the reason can be checked against it
+            cells = zip(job.headers, error.values, strict=False)
+            error.cells = [(header, value) for header, value in cells if str(value).strip()]
     context = {
         "job": job,
         "errors": errors,

@@ -54,6 +54,7 @@ from contacts.models import (
 )
 from contacts.normalize import format_phone, looks_like_phone, normalize_phone, phone_digits
 from crm import custom_fields
+from crm.html import DateText
 from crm.l10n import is_cjk, name_collation
 from crm.models import User, teams_visible_to
 from crm.params import id_or_none, int_or_none
@@ -625,7 +626,9 @@ def _display(f: Any, value: Any, names: dict[type, dict[int, str]]) -> str:
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, datetime):
-        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+        return DateText().day_time(timezone.localtime(value))
+    if isinstance(value, date):
+        return DateText().day(value)
     return str(value)
 
 

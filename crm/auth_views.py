@@ -37,6 +37,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_static.models import StaticDevice
 
 from crm import security
+from crm.middleware import session_remember
 from crm.models import SecurityEventKind, User
 from crm.tasks import send_password_reset
 
@@ -72,15 +73,28 @@ def lockout_response(request: HttpRequest, original_response: HttpResponse | Non
         minutes,
     ) % {"minutes": minutes}
     form = SignInForm(request)
-    return render(request, "registration/login.html", {"form": form, "locked_message": message}, status=429)
+    return render(
+        request,
+        "registration/login.html",
+        {"form": form, "locked_message": message, "product_name": settings.PRODUCT_NAME},
+        status=429,
+    )
 
 
 class SignInForm(AuthenticationForm):
     """Django's sign-in form, with the username's length enforced: Django only sets the
     widget's maxlength, and a longer name would reach django-axes' 255-character column."""
 
+    remember = forms.BooleanField(
+        label=gettext_lazy("Remember me"),
+        required=False,
+    )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["remember"].help_text = gettext_lazy(
+            "Stay signed in on this device for %(days)d days. Leave it off on a shared computer."
+        ) % {"days": settings.REMEMBER_ME_DAYS}
         field = self.fields["username"]
         field.validators.append(MaxLengthValidator(field.max_length or 150))
 
@@ -102,11 +116,15 @@ def sign_in(request: HttpRequest) -> HttpResponse:
                 "backend": user.backend,
                 "at": int(time.time()),
                 "next": next_url,
+                "remember": bool(form.cleaned_data.get("remember")),
             }
             return redirect("login-code")
         auth_login(request, user)
+        session_remember(request.session, remember=bool(form.cleaned_data.get("remember")))
         return redirect(next_url or settings.LOGIN_REDIRECT_URL)
-    return render(request, "registration/login.html", {"form": form, "next": next_url})
+    return render(
+        request, "registration/login.html", {"form": form, "next": next_url, "product_name": settings.PRODUCT_NAME}
+    )
 
 
 class CodeForm(forms.Form):
@@ -155,6 +173,7 @@ def sign_in_code(request: HttpRequest) -> HttpResponse:
             user.backend = pending["backend"]
             request._crm_sign_in_factor = "recovery_code" if isinstance(device, StaticDevice) else "totp"
             auth_login(request, user)
+            session_remember(request.session, remember=pending.get("remember") is True)
             request.session[DEVICE_ID_SESSION_KEY] = device.persistent_id
             if isinstance(device, StaticDevice):
                 messages.warning(

@@ -5,10 +5,13 @@
 from __future__ import annotations
 
 import html
-from datetime import datetime
+from datetime import date, datetime
 
 from django.urls import reverse
-from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
+from django.utils import timezone
+from django.utils.dates import MONTHS_3
+from django.utils.timesince import timesince, timeuntil
+from django.utils.translation import gettext
 
 from crm.l10n import style
 
@@ -36,37 +39,42 @@ def escaped_url_around_id(name: str, *args: object) -> tuple[str, str]:
 
 
 class DateText:
-    """Dates as ``|date`` writes them, for rows written in Python: ``dateformat`` looks up
-    its translated names on every call, dozens of times per page. Build one per page (the
-    month names and the order are those of the active language, ``crm.l10n``); pass local
-    times. English: ``3 Dec 2026``; Russian: ``3 дек. 2026``; Chinese: ``2026年12月3日``."""
+    """The CRM's one rule per kind of date, in the active language (``crm.l10n`` patterns);
+    build one per page and pass local times. Templates use the same rules through
+    ``crm_l10n``'s ``|day``, ``|day_time`` and ``|ago`` filters.
 
-    def __init__(self) -> None:
+    - a date: ``3 Dec`` in the current year, ``8 Jun 2025`` in any other (Russian ``3 дек.``,
+      ``8 июн. 2025``; Chinese ``12月3日``, ``2025年6月8日``);
+    - a date and time: the date as above and the 24-hour time, ``3 Dec, 14:05``;
+    - relative: ``3 days ago``, ``in 2 hours``, ``just now`` (``relative``), for "when did it
+      happen" next to notifications and activity, with the date and time in its title.
+
+    A weekday without the year ("Sun 8 Jun") misled: 8 Jun is a Monday this year."""
+
+    def __init__(self, today: date | None = None) -> None:
         patterns = style()
         months = patterns["CRM_MONTHS_SHORT"] or [str(MONTHS_3[i]).title() for i in range(1, 13)]
-        weekdays = patterns["CRM_WEEKDAYS_SHORT"] or [WEEKDAYS_ABBR[i] for i in range(7)]
         self.months = {i: escape(months[i - 1]) for i in range(1, 13)}  # ``|date:"M"``
-        self.weekdays = [escape(day) for day in weekdays]  # ``|date:"D"``
         self._day = patterns["CRM_DAY_FORMAT"]
+        self._day_this_year = patterns["CRM_DAY_THIS_YEAR_FORMAT"]
         self._day_time = patterns["CRM_DAY_TIME_FORMAT"]
-        self._weekday_time = patterns["CRM_WEEKDAY_TIME_FORMAT"]
+        self.year = (today or timezone.localdate()).year
 
-    def day(self, local: datetime) -> str:
-        """``|date:"j M Y"`` in English."""
-        return self._day.format(
-            day=local.day, month=self.months[local.month], month_number=local.month, year=local.year
-        )
+    def day(self, local: datetime | date) -> str:
+        """``3 Dec`` this year, ``3 Dec 2025`` otherwise."""
+        pattern = self._day_this_year if local.year == self.year else self._day
+        return pattern.format(day=local.day, month=self.months[local.month], month_number=local.month, year=local.year)
 
     def day_time(self, local: datetime) -> str:
-        """``|date:"j M Y, H:i"`` in English."""
+        """``3 Dec, 14:05`` this year, ``3 Dec 2025, 14:05`` otherwise."""
         return self._day_time.format(date=self.day(local), time=f"{local.hour:02d}:{local.minute:02d}")
 
-    def weekday_time(self, local: datetime) -> str:
-        """``|date:"D j M, H:i"`` in English."""
-        return self._weekday_time.format(
-            weekday=self.weekdays[local.weekday()],
-            day=local.day,
-            month=self.months[local.month],
-            month_number=local.month,
-            time=f"{local.hour:02d}:{local.minute:02d}",
-        )
+    def relative(self, value: datetime, now: datetime | None = None) -> str:
+        """``5 minutes ago``, ``in 3 days``, ``just now``: the largest unit only."""
+        now = now or timezone.now()
+        seconds = (now - value).total_seconds()
+        if abs(seconds) < 60:
+            return gettext("just now")
+        if seconds > 0:
+            return gettext("%(span)s ago") % {"span": timesince(value, now, depth=1)}
+        return gettext("in %(span)s") % {"span": timeuntil(value, now, depth=1)}

@@ -19,12 +19,11 @@ CURRENCY_SYMBOLS = {"RUB": "₽", "CNY": "¥", "USD": "$", "EUR": "€", "GBP": 
 DEFAULTS = {
     # str.format patterns: {amount} the grouped number, {symbol} the currency's sign, {code} its code.
     "CRM_MONEY_FORMAT": "{amount} {code}",
-    # {day} {month} (short name) {month_number} {year} {weekday} {time}
+    # {day} {month} (short name) {month_number} {year}; {date} {time} (crm.html.DateText)
     "CRM_DAY_FORMAT": "{day} {month} {year}",
+    "CRM_DAY_THIS_YEAR_FORMAT": "{day} {month}",
     "CRM_DAY_TIME_FORMAT": "{date}, {time}",
-    "CRM_WEEKDAY_TIME_FORMAT": "{weekday} {day} {month}, {time}",
     "CRM_MONTHS_SHORT": None,  # None: Django's MONTHS_3, title-cased ("Dec")
-    "CRM_WEEKDAYS_SHORT": None,  # None: Django's WEEKDAYS_ABBR ("Thu")
 }
 
 

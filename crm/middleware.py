@@ -20,6 +20,8 @@ from crm.models import SecurityEventKind
 from crm.security import security_event_record, session_is_verified, two_factor_required
 
 LAST_SEEN_KEY = "crm_last_seen"
+# Set by the sign-in when "remember me" was ticked: the idle limit is REMEMBER_ME_DAYS.
+REMEMBER_KEY = "crm_remember"
 # The last-seen time is written at most this often, so pages do not save the session each time.
 LAST_SEEN_RESOLUTION = 60
 
@@ -62,6 +64,23 @@ class TextHeadersMiddleware:
         return self.get_response(request)
 
 
+def idle_limit_seconds(session) -> int:
+    """How long a session may go unused: days when "remember me" was ticked, minutes otherwise."""
+    if session.get(REMEMBER_KEY) is True:
+        return settings.REMEMBER_ME_DAYS * 24 * 60 * 60
+    return settings.SESSION_IDLE_MINUTES * 60
+
+
+def session_remember(session, *, remember: bool) -> None:
+    """Keeps the session across browser restarts for REMEMBER_ME_DAYS, or ends it with the browser."""
+    if remember:
+        session[REMEMBER_KEY] = True
+        session.set_expiry(settings.REMEMBER_ME_DAYS * 24 * 60 * 60)
+    else:
+        session.pop(REMEMBER_KEY, None)
+        session.set_expiry(0)
+
+
 def session_touch(session) -> None:
     session[LAST_SEEN_KEY] = int(time.time())
 
@@ -89,7 +108,7 @@ class SessionIdleTimeoutMiddleware:
             return None
         now = int(time.time())
         last_seen = request.session.get(LAST_SEEN_KEY)
-        if isinstance(last_seen, int) and now - last_seen > settings.SESSION_IDLE_MINUTES * 60:
+        if isinstance(last_seen, int) and now - last_seen > idle_limit_seconds(request.session):
             security_event_record(
                 kind=SecurityEventKind.SESSION_EXPIRED,
                 user=user,

@@ -481,6 +481,11 @@ PASSWORD_RESET_LIMIT = env_int("PASSWORD_RESET_LIMIT", 5, minimum=1)
 # longer, so the middleware still finds the stale session and can say why it ended.
 SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 8 * 60, minimum=1)
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60 + 24 * 60 * 60
+# "Remember me" on the sign-in page: the session outlives the browser and may sit idle this
+# many days (instead of SESSION_IDLE_MINUTES); without it the cookie ends with the browser.
+REMEMBER_ME_DAYS = env_int("REMEMBER_ME_DAYS", 14, minimum=1)
+# The product's name on the sign-in page and in the page titles.
+PRODUCT_NAME = env_str("PRODUCT_NAME", "Relay CRM")
 
 # Two-factor sign-in (django-otp): roles that must use it (comma-separated: admin, manager,
 # rep); users can also be required one by one in Admin › Users.

@@ -18,6 +18,7 @@ urlpatterns = [
     # My day is everyone's home page (the activities app owns it; the root URLconf may import any app).
     path("", activities_views.my_day, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("search/", views.search, name="search"),
     path("notifications/", views.notification_list, name="notification-list"),
     path("notifications/bell/", views.notification_bell, name="notification-bell"),

@@ -3,13 +3,13 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from crm.admin import StrictHistoryAdmin
+from crm.admin import LabelledChangelistMixin, LabelledTabularInline, StrictHistoryAdmin
 from crm.versioning import VersionedAdminForm
 from deals import services
 from deals.models import Deal, ExchangeRate, LineItem, LostReason, Pipeline, Product, Quote, Stage, StageChange
 
 
-class StageInline(admin.TabularInline):
+class StageInline(LabelledTabularInline):
     model = Stage
     extra = 0
     fields = ["position", "name", "probability", "is_won", "is_lost"]
@@ -17,7 +17,7 @@ class StageInline(admin.TabularInline):
 
 
 @admin.register(Pipeline)
-class PipelineAdmin(admin.ModelAdmin):
+class PipelineAdmin(LabelledChangelistMixin, admin.ModelAdmin):
     list_display = ["name", "is_default", "position"]
     list_editable = ["position"]
     inlines = [StageInline]
@@ -38,6 +38,18 @@ class QuoteAdmin(admin.ModelAdmin):
     list_select_related = ["deal"]
     raw_id_fields = ["deal", "created_by"]
     readonly_fields = ["year", "sequence", "version", "created_at", "sent_at", "decided_at"]
+
+    def save_formset(self, request, form, formset, change) -> None:
+        super().save_formset(request, form, formset, change)
+        if formset.model is Stage:
+            # New stages and stages whose position was typed take that place; the others make room.
+            new_ids = {stage.pk for stage in formset.new_objects}
+            claimed = [
+                f.instance.pk
+                for f in formset.forms
+                if f.instance.pk and ("position" in f.changed_data or f.instance.pk in new_ids)
+            ]
+            services.stage_positions_settle(pipeline=form.instance, claimed=claimed)
 
 
 @admin.register(LostReason)
@@ -61,14 +73,14 @@ class ProductAdmin(admin.ModelAdmin):
     search_fields = ["name", "sku"]
 
 
-class LineItemInline(admin.TabularInline):
+class LineItemInline(LabelledTabularInline):
     model = LineItem
     extra = 0
     autocomplete_fields = ["product"]
     fields = ["product", "quantity", "unit_price", "discount_percent", "position"]
 
 
-class StageChangeInline(admin.TabularInline):
+class StageChangeInline(LabelledTabularInline):
     model = StageChange
     extra = 0
     can_delete = False

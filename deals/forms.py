@@ -100,6 +100,14 @@ class DealForm(CustomFieldsFormMixin, StrictInputMixin, forms.ModelForm):
         self.fields["currency"] = forms.ChoiceField(label=_("Currency"), choices=currency_choices())
         self.fields["contacts"].queryset = self._contact_choices()
         self.fields["contacts"].help_text = _("Contacts of the chosen company, and those already on the deal.")
+        # static/js/multi-picker.js turns the list into a filter box and checkboxes.
+        self.fields["contacts"].widget.attrs.update(
+            {
+                "data-multi-picker": "",
+                "data-filter-label": _("Filter contacts"),
+                "data-empty-text": _("No contact matches."),
+            }
+        )
         offer_only_the_chosen_company(self)
         self.fields["company"].widget.attrs.update(
             {
@@ -421,3 +429,47 @@ class BoardFilterForm(StrictInputMixin, forms.Form):
         cleaned = getattr(self, "cleaned_data", {})
         parts = [f"{key}={cleaned[key].pk}" for key in ("owner", "team") if cleaned.get(key)]
         return "&".join(parts)
+
+
+class StageForm(forms.Form):
+    """A stage's name, probability and rotting days (the pipeline editor's row and "Add")."""
+
+    name = forms.CharField(
+        label=_("Name"), max_length=100, widget=forms.TextInput(attrs={"class": "form-control form-control-sm"})
+    )
+    probability = forms.IntegerField(
+        label=_("Probability %"),
+        min_value=0,
+        max_value=100,
+        widget=forms.NumberInput(attrs={"class": "form-control form-control-sm"}),
+    )
+    rotting_days = forms.IntegerField(
+        label=_("Rotting days"),
+        min_value=1,
+        max_value=3650,
+        required=False,
+        widget=forms.NumberInput(attrs={"class": "form-control form-control-sm"}),
+    )
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name or "\x00" in name:
+            raise forms.ValidationError(_("Enter a name."))
+        return name
+
+
+class StageAddForm(StageForm):
+    kind = forms.ChoiceField(
+        label=_("Kind"),
+        choices=[("open", _("Open")), ("won", _("Won")), ("lost", _("Lost"))],
+        initial="open",
+        widget=forms.Select(attrs={"class": "form-select form-select-sm"}),
+    )
+
+
+class StageDeleteForm(forms.Form):
+    move_to = forms.ModelChoiceField(queryset=Stage.objects.none(), label=_("Move its deals to"), required=False)
+
+    def __init__(self, *args: Any, targets: list[Stage], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["move_to"].queryset = Stage.objects.filter(pk__in=[s.pk for s in targets]).order_by("position")

@@ -83,6 +83,11 @@ class Pipeline(models.Model):
                 raise ValidationError({field: _("Choose a stage of this pipeline.")})
 
 
+class StageManager(models.Manager["Stage"]):
+    def get_queryset(self) -> models.QuerySet[Stage]:
+        return super().get_queryset().filter(archived_at__isnull=True)
+
+
 class Stage(models.Model):
     pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages")
     name = models.CharField(_("name"), max_length=100)
@@ -92,11 +97,33 @@ class Stage(models.Model):
     )
     is_won = models.BooleanField(_("won stage"), default=False)
     is_lost = models.BooleanField(_("lost stage"), default=False)
+    rotting_days = models.PositiveSmallIntegerField(
+        _("rotting days"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text=_("An open deal here goes stale after this many days without activity; empty: the CRM's default."),
+    )
+    # A deleted stage that deals once passed through: its history (StageChange rows, the
+    # funnel) still points at it, so it is hidden rather than removed.
+    archived_at = models.DateTimeField(_("deleted at"), null=True, blank=True, editable=False)
+
+    # ``objects`` leaves deleted stages out (boards, forms, the editor, the API);
+    # ``all_objects`` has them (Django admin, history). Related lookups (``deal.stage``,
+    # ``change.from_stage``) use the base manager and always find them.
+    all_objects = models.Manager()
+    objects = StageManager()
 
     class Meta:
+        default_manager_name = "objects"
         ordering = ["pipeline", "position", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["pipeline", "name"], name="stage_unique_name_per_pipeline"),
+            # A deleted stage's name is free for a new stage.
+            models.UniqueConstraint(
+                fields=["pipeline", "name"],
+                condition=models.Q(archived_at__isnull=True),
+                name="stage_unique_name_per_pipeline",
+            ),
             models.CheckConstraint(condition=models.Q(probability__lte=100), name="stage_probability_max_100"),
             models.CheckConstraint(
                 condition=~(models.Q(is_won=True) & models.Q(is_lost=True)), name="stage_not_won_and_lost"
@@ -111,6 +138,10 @@ class Stage(models.Model):
     @property
     def is_closed(self) -> bool:
         return self.is_won or self.is_lost
+
+    @property
+    def stale_after_days(self) -> int:
+        return self.rotting_days or settings.DEAL_STALE_DAYS
 
 
 class LostReason(models.Model):

@@ -333,13 +333,14 @@ class Staleness:
 
 
 def deal_staleness(deal: Deal) -> Staleness:
-    """Why an open deal looks stale: no activity for DEAL_STALE_DAYS, or over 2× the usual time in stage."""
+    """Why an open deal looks stale: no activity for its stage's rotting days (DEAL_STALE_DAYS
+    when the stage sets none), or over 2× the usual time in stage."""
     if not deal.is_open:
         return Staleness(None, None, None)
     now = timezone.now()
     quiet_since = deal.last_activity_at or deal.created_at
     quiet_days = (now - quiet_since).days
-    no_activity = quiet_days if quiet_days >= settings.DEAL_STALE_DAYS else None
+    no_activity = quiet_days if quiet_days >= deal.stage.stale_after_days else None
     median = stage_median_seconds(deal.pipeline_id).get(deal.stage_id)
     in_stage = (now - deal.stage_entered_at).total_seconds()
     stuck = None

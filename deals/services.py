@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -393,3 +394,135 @@ def line_item_remove(*, line_item: LineItem, actor: User | None) -> None:
         name = line_item.product.name
         line_item.delete()
         _after_line_items_changed(locked, _("Line item removed: %(product)s") % {"product": name})
+
+
+# --- Pipeline stages --------------------------------------------------------------------------
+
+
+def stage_positions_settle(*, pipeline: Pipeline, claimed: Iterable[int] = ()) -> list[Stage]:
+    """Renumbers the pipeline's stages 0, 1, 2… in their order. A stage in ``claimed`` (just
+    added, or its position just typed) takes the position it asked for and the stage that
+    held it moves one down: inserting at "Proposal + 1" lands right after Proposal, before
+    Negotiation, instead of behind it by id. Returns the stages in order."""
+    claimed_ids = set(claimed)
+    with transaction.atomic():
+        stages = list(Stage.objects.select_for_update().filter(pipeline=pipeline).order_by("position", "id"))
+        stages.sort(key=lambda s: (s.position, s.pk not in claimed_ids, s.pk))
+        changed = []
+        for index, stage in enumerate(stages):
+            if stage.position != index:
+                stage.position = index
+                changed.append(stage)
+        if changed:
+            Stage.objects.bulk_update(changed, ["position"])
+    return stages
+
+
+def _stage_kind(stage: Stage) -> tuple[bool, bool]:
+    return (stage.is_won, stage.is_lost)
+
+
+def stage_add(
+    *,
+    pipeline: Pipeline,
+    name: str,
+    probability: int,
+    rotting_days: int | None = None,
+    is_won: bool = False,
+    is_lost: bool = False,
+) -> Stage:
+    """A new stage: an open one goes after the last open stage (before Won and Lost), a won or
+    lost one at the end. Reordering is ``stage_reorder``'s job."""
+    if is_won and is_lost:
+        raise ValidationError(_("A stage cannot be both won and lost."))
+    with transaction.atomic():
+        stages = stage_positions_settle(pipeline=pipeline)
+        if Stage.objects.filter(pipeline=pipeline, name=name).exists():
+            raise ValidationError({"name": _("This pipeline already has a stage with that name.")})
+        if is_won or is_lost:
+            position = len(stages)
+        else:
+            open_positions = [s.position for s in stages if not s.is_closed]
+            position = (max(open_positions) + 1) if open_positions else 0
+        stage = Stage.objects.create(
+            pipeline=pipeline,
+            name=name,
+            probability=probability,
+            rotting_days=rotting_days,
+            is_won=is_won,
+            is_lost=is_lost,
+            position=position,
+        )
+        stage_positions_settle(pipeline=pipeline, claimed=[stage.pk])
+    stage.refresh_from_db()
+    return stage
+
+
+def stage_update(*, stage: Stage, name: str, probability: int, rotting_days: int | None) -> Stage:
+    """Rename a stage, change its probability or its rotting days. Deals keep the probability
+    they have; new moves into the stage take the new one."""
+    if Stage.objects.filter(pipeline_id=stage.pipeline_id, name=name).exclude(pk=stage.pk).exists():
+        raise ValidationError({"name": _("This pipeline already has a stage with that name.")})
+    stage.name, stage.probability, stage.rotting_days = name, probability, rotting_days
+    stage.full_clean(exclude=["pipeline", "position"])
+    stage.save(update_fields=["name", "probability", "rotting_days"])
+    return stage
+
+
+def stage_reorder(*, pipeline: Pipeline, stage_ids: list[int]) -> list[Stage]:
+    """Put the pipeline's stages in the order of ``stage_ids`` (every stage, each once)."""
+    with transaction.atomic():
+        stages = {s.pk: s for s in Stage.objects.select_for_update().filter(pipeline=pipeline)}
+        if sorted(stage_ids) != sorted(stages):
+            raise ValidationError(_("The list of stages changed meanwhile; reload the page and try again."))
+        ordered = [stages[pk] for pk in stage_ids]
+        for index, stage in enumerate(ordered):
+            stage.position = index
+        Stage.objects.bulk_update(ordered, ["position"])
+    return ordered
+
+
+def stage_shift(*, stage: Stage, offset: int) -> list[Stage]:
+    """Move a stage one place up (``offset=-1``) or down (``+1``): the keyboard's way to reorder."""
+    stages = stage_positions_settle(pipeline=stage.pipeline)
+    ids = [s.pk for s in stages]
+    index = ids.index(stage.pk)
+    target = min(max(index + offset, 0), len(ids) - 1)
+    ids.insert(target, ids.pop(index))
+    return stage_reorder(pipeline=stage.pipeline, stage_ids=ids)
+
+
+def stage_delete_targets(stage: Stage) -> list[Stage]:
+    """Where a deleted stage's deals may go: another stage of the pipeline of the same kind
+    (open, won or lost), so no deal is reopened or closed by the deletion."""
+    return [
+        s
+        for s in Stage.objects.filter(pipeline_id=stage.pipeline_id).exclude(pk=stage.pk).order_by("position", "id")
+        if _stage_kind(s) == _stage_kind(stage)
+    ]
+
+
+def stage_delete(*, stage: Stage, move_to: Stage | None, actor: User | None) -> int:
+    """Delete a stage after moving its deals to ``move_to`` (each move recorded as usual).
+    A stage that deals passed through stays in their history and the funnel, hidden
+    (``archived_at``); one never used is removed. Returns the number of deals moved."""
+    targets = {s.pk for s in stage_delete_targets(stage)}
+    if not targets:
+        raise ValidationError(_("A pipeline needs an open, a won and a lost stage: add another of this kind first."))
+    deal_ids = list(Deal.objects.filter(stage=stage).values_list("pk", flat=True))
+    if deal_ids and (move_to is None or move_to.pk not in targets):
+        raise ValidationError({"move_to": _("Choose another stage of the same kind for its deals.")})
+    for deal in Deal.objects.filter(pk__in=deal_ids).order_by("pk"):
+        deal_move_stage(deal=deal, stage=move_to, actor=actor, lost_reason=deal.lost_reason, lost_note=deal.lost_note)
+    with transaction.atomic():
+        locked = Stage.objects.select_for_update().get(pk=stage.pk)
+        if Deal.objects.filter(stage=locked).exists():  # a deal moved in meanwhile
+            raise ValidationError(_("A deal entered this stage meanwhile; try again."))
+        used = StageChange.objects.filter(Q(from_stage=locked) | Q(to_stage=locked)).exists()
+        if used:
+            locked.archived_at = timezone.now()
+            locked.save(update_fields=["archived_at"])
+        else:
+            locked.delete()
+        stage_positions_settle(pipeline=locked.pipeline)
+    return len(deal_ids)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from deals import quote_views, views
+from deals import pipeline_views, quote_views, views
 
 app_name = "deals"
 
@@ -11,6 +11,14 @@ urlpatterns = [
     path("new/", views.deal_create, name="create"),
     path("contact-options/", views.contact_options, name="contact-options"),
     path("board/", views.board_default, name="board-default"),
+    # The pipeline editor (admins and managers).
+    path("pipelines/", pipeline_views.pipeline_editor_default, name="pipeline-editor-default"),
+    path("pipelines/<int:pipeline_pk>/", pipeline_views.pipeline_editor, name="pipeline-editor"),
+    path("pipelines/<int:pipeline_pk>/stages/", pipeline_views.stage_add, name="stage-add"),
+    path("pipelines/<int:pipeline_pk>/stages/order/", pipeline_views.stage_reorder, name="stage-reorder"),
+    path("pipelines/<int:pipeline_pk>/stages/<int:pk>/", pipeline_views.stage_edit, name="stage-edit"),
+    path("pipelines/<int:pipeline_pk>/stages/<int:pk>/shift/", pipeline_views.stage_shift, name="stage-shift"),
+    path("pipelines/<int:pipeline_pk>/stages/<int:pk>/delete/", pipeline_views.stage_delete, name="stage-delete"),
     path("board/<int:pipeline_pk>/", views.board, name="board"),
     path("board/<int:pipeline_pk>/stages/<int:stage_pk>/", views.board_column, name="board-column"),
     path("<int:pk>/", views.deal_detail, name="detail"),

@@ -175,6 +175,37 @@ def funnel_chart(*, title: str, description: str, steps: Sequence[tuple[str, int
     return chart
 
 
+# The phone funnel's width in viewBox units: about a 390 px screen's card, so its 13-unit
+# text stays near 13 px (the 720-wide chart shrank its labels to about 5 px).
+NARROW_WIDTH = 340
+
+
+def funnel_chart_narrow(*, title: str, description: str, steps: Sequence[tuple[str, int, str]]) -> Chart:
+    """The funnel for phones: each step's name above its bar, the bars across the full width."""
+    row = 58
+    height = max(len(steps), 1) * row + 4
+    chart = Chart(kind="funnel", title=title, description=description, height=height, width=NARROW_WIDTH)
+    usable = NARROW_WIDTH - 8
+    top = max((count for _label, count, _note in steps), default=0) or 1
+    for index, (label, count, note) in enumerate(steps):
+        width = max(usable * count / top, 2)
+        y = 4 + index * row
+        chart.labels.append({"x": 4, "y": y + 9, "text": label, "anchor": "start"})
+        bar_y = y + 20
+        chart.shapes.append(
+            {
+                "x": round(4 + (usable - width) / 2, 1),
+                "y": bar_y,
+                "width": round(width, 1),
+                "height": row - 26,
+                "series": 0,
+                "tooltip": f"{label}: {count}",
+            }
+        )
+        chart.labels.append({"x": 4 + usable / 2, "y": bar_y + (row - 26) / 2, "text": f"{count} {note}".strip()})
+    return chart
+
+
 def line_chart(
     *, title: str, description: str, labels: Sequence[str], values: Sequence[float | None], suffix: str = "%"
 ) -> Chart:

@@ -175,7 +175,8 @@ class FunnelReport:
 def funnel_report(scope: ReportScope, generation_id: int | None) -> FunnelReport:
     if scope.pipeline is None:
         return FunnelReport(rows=[])
-    stages = list(Stage.objects.filter(pipeline=scope.pipeline, is_lost=False).order_by("position", "id"))
+    # Deleted stages (the pipeline editor hides used ones) stay while the period has entrants.
+    stages = list(Stage.all_objects.filter(pipeline=scope.pipeline, is_lost=False).order_by("position", "id"))
     cells = {
         cell["stage_id"]: cell
         for cell in _facts(FunnelCell, scope, generation_id)
@@ -184,6 +185,7 @@ def funnel_report(scope: ReportScope, generation_id: int | None) -> FunnelReport
         .annotate(n=Sum("entered"), later=Sum("reached_later"), amount=Sum("amount_base"))
         .order_by()
     }
+    stages = [stage for stage in stages if stage.archived_at is None or cells.get(stage.pk, {}).get("n")]
     top = cells.get(stages[0].pk, {}).get("n", 0) if stages else 0
     rows = []
     for stage in stages:
@@ -467,7 +469,7 @@ def velocity_report(scope: ReportScope, generation_id: int | None) -> VelocityRe
         open_deals, won, lost, average_won, cycle_days = cursor.fetchone()
     stage_times = []
     if scope.pipeline is not None:
-        stages = list(Stage.objects.filter(pipeline=scope.pipeline).order_by("position", "id"))
+        stages = list(Stage.all_objects.filter(pipeline=scope.pipeline).order_by("position", "id"))
         cells = {
             cell["stage_id"]: cell
             for cell in _facts(StageTimeCell, scope, generation_id)
@@ -479,6 +481,8 @@ def velocity_report(scope: ReportScope, generation_id: int | None) -> VelocityRe
         for stage in stages:
             if stage.is_won or stage.is_lost:
                 continue  # closed deals stay there; time in them is not part of the cycle
+            if stage.archived_at is not None and not cells.get(stage.pk, {}).get("n"):
+                continue  # a deleted stage with no stays in the period
             cell = cells.get(stage.pk, {})
             seconds = cell.get("average_seconds")
             stage_times.append(

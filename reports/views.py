@@ -74,16 +74,19 @@ def _funnel(request: HttpRequest) -> tuple[ReportScope, selectors.RollupStatus, 
 @require_GET
 def funnel(request: HttpRequest) -> HttpResponse:
     scope, status, report = _funnel(request)
-    chart = charts.funnel_chart(
-        title=_("Sales funnel: deals entering each stage"),
-        description=_("Deals of %(pipeline)s that entered each stage from %(start)s to %(end)s.")
+    chart_text = {
+        "title": _("Sales funnel: deals entering each stage"),
+        "description": _("Deals of %(pipeline)s that entered each stage from %(start)s to %(end)s.")
         % {"pipeline": scope.pipeline or "", "start": f"{scope.start:%Y-%m}", "end": f"{scope.end:%Y-%m}"},
-        steps=[
+        "steps": [
             (row.stage.name, row.entered, f"({row.of_top:g}%)" if row.of_top is not None else "") for row in report.rows
         ],
-    )
+    }
+    chart = charts.funnel_chart(**chart_text)
+    narrow_chart = charts.funnel_chart_narrow(**chart_text)
     subscribed = selectors.subscribed_team_ids(request.user) if request.user.is_manager else set()
     context = _context(request, scope, "funnel", status=status, funnel=report, chart=chart, subscribed=subscribed)
+    context["narrow_chart"] = narrow_chart
     return render(request, "reports/funnel.html", context)
 
 

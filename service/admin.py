@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from crm.admin import LabelledTabularInline
 from service.models import Case, CaseWebForm, Holiday, SlaPolicy, SlaTimer, SurveyToken, TeamCalendar
 
 
@@ -14,7 +15,7 @@ class SlaPolicyAdmin(admin.ModelAdmin):
     ]
 
 
-class HolidayInline(admin.TabularInline):
+class HolidayInline(LabelledTabularInline):
     model = Holiday
     extra = 1
 

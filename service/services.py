@@ -37,6 +37,7 @@ from activities.models import ActivityType
 from activities.services import activity_create, timeline_record
 from contacts.models import Company, Contact, Source
 from contacts.services import contact_create
+from crm.html import DateText
 from crm.i18n import user_locale
 from crm.models import Team, User
 from crm.services import notification_create, outbox_enqueue
@@ -460,7 +461,7 @@ def _sla_text(timer: SlaTimer, case: Case, user: User) -> str:
         values = {"number": case.pk, "subject": case.subject, "target": timer.get_target_display()}
         if timer.kind == SlaTimerKind.WARNING:
             due = getattr(case, f"{timer.target}_due_at")
-            values["when"] = timezone.localtime(due).strftime("%Y-%m-%d %H:%M") if due else ""
+            values["when"] = DateText().day_time(timezone.localtime(due)) if due else ""
             return _("SLA warning: case #%(number)s “%(subject)s”, %(target)s due %(when)s") % values
         return _("SLA breached: case #%(number)s “%(subject)s”, %(target)s overdue") % values
 

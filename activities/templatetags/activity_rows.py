@@ -75,7 +75,8 @@ class _Page:
         self.menu_start = (
             '<div class="dropdown">\n'
             '<button class="btn btn-sm btn-outline-secondary dropdown-toggle" type="button" '
-            'data-bs-toggle="dropdown" data-bs-auto-close="outside" aria-expanded="false">\n'
+            f'data-bs-toggle="dropdown" data-bs-auto-close="outside" aria-expanded="false" '
+            f'aria-label="{text["reschedule"]}" title="{text["reschedule"]}">\n'
             '<i class="bi bi-calendar-event" aria-hidden="true"></i>'
             f'<span class="d-none d-md-inline"> {text["reschedule"]}</span>\n</button>\n'
             '<div class="dropdown-menu dropdown-menu-end p-2 reschedule-menu">\n'
@@ -113,7 +114,7 @@ class _Page:
             late = "text-danger" if not done and due_at < self.now else ""
             meta.append(
                 f'<span class="{late}"><i class="bi bi-clock" aria-hidden="true"></i> '
-                f"{self.dates.weekday_time(local_due)}</span>"
+                f"{self.dates.day_time(local_due)}</span>"
             )
         for field, (head, tail) in self.records:
             record = getattr(activity, field)

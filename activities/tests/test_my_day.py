@@ -211,13 +211,21 @@ class TestRows:
         local = timezone.localtime(activity.due_at)
         assert f'id="due-{pk}" required value="{local:%Y-%m-%dT%H:%M}"' in html
         assert '<span class="text-danger"><i class="bi bi-clock" aria-hidden="true"></i> ' in html
-        assert f"{local:%a} {local.day} {local:%b}, {local:%H:%M}</span>" in html
+        year = "" if local.year == timezone.localdate().year else f" {local.year}"
+        assert f"{local.day} {local:%b}{year}, {local:%H:%M}</span>" in html
+        # The menu button keeps its name when its text is hidden below 768 px.
+        assert 'aria-expanded="false" aria-label="Reschedule" title="Reschedule">' in html
         assert f'href="{activity.get_absolute_url()}">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</a>' in html
         assert f'· <a href="{company.get_absolute_url()}">Acme &amp; Sons</a>' in html
         assert f'· <a href="{contact.get_absolute_url()}">Ann &lt;Lee&gt;</a>' in html
         assert f'· <a href="{deal.get_absolute_url()}">Big &#x27;one&#x27;</a>' in html
         kind = activity.type
         assert f'<i class="bi {kind.icon}" style="color: {kind.color}" aria-hidden="true" title="{kind.name}">' in html
+
+    def test_an_item_overdue_since_last_year_shows_the_year(self, owner, noon):
+        due = noon.replace(year=noon.year - 1, month=6, day=8, hour=9)
+        html = self._row(ActivityFactory(owner=owner, due_at=due), now=noon)
+        assert f"8 Jun {noon.year - 1}, 09:00</span>" in html
 
     def test_a_done_row_can_be_reopened_and_has_no_reschedule_menu(self, owner, noon):
         activity = ActivityFactory(owner=owner, due_at=noon - timedelta(days=1), done_at=noon)

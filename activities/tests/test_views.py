@@ -6,9 +6,16 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from activities.models import Activity, CalendarFeed, Reminder, ReminderState, TimelineEvent
+from activities.models import Activity, ActivityOutcome, CalendarFeed, Reminder, ReminderState, TimelineEvent
 from activities.selectors import LIST_PAGE_SIZE
-from activities.tests.factories import ActivityFactory, CompanyFactory, ContactFactory, DealFactory, activity_type
+from activities.tests.factories import (
+    ActivityFactory,
+    CompanyFactory,
+    ContactFactory,
+    DealFactory,
+    StageFactory,
+    activity_type,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -145,7 +152,7 @@ class TestLogging:
                 "on": f"company:{company.pk}",
                 "type": "call",
                 "subject": "Spoke to CFO",
-                "outcome": "Interested",
+                "outcome": "Connected",
                 "duration_minutes": "15",
             },
             **HTMX,
@@ -154,8 +161,31 @@ class TestLogging:
         assert response["HX-Trigger"] == "activity-logged"
         activity = Activity.objects.get(subject="Spoke to CFO")
         assert activity.company == company and activity.owner == owner and activity.done_at is not None
-        assert activity.outcome == "Interested" and activity.duration_minutes == 15
+        assert activity.outcome == "Connected" and activity.duration_minutes == 15
         assert TimelineEvent.objects.get(activity=activity).company == company
+
+    def test_a_calls_outcome_is_picked_from_the_types_outcomes(self, owner_client, company):
+        call = activity_type("call")
+        ActivityOutcome.objects.get_or_create(type=call, name="Connected")
+        ActivityOutcome.objects.get_or_create(type=call, name="Retired", defaults={"active": False})
+        form = owner_client.get(reverse("activities:log"), {"on": f"company:{company.pk}", "type": "call"})
+        html = form.content.decode()
+        assert '<select name="outcome"' in html
+        assert '<option value="Connected">Connected</option>' in html
+        assert "Retired" not in html
+        response = owner_client.post(
+            reverse("activities:log"),
+            {"on": f"company:{company.pk}", "type": "call", "subject": "Cold call", "outcome": "Whatever I type"},
+        )
+        assert response.status_code == 200  # the form again, with the error
+        assert not Activity.objects.filter(subject="Cold call").exists()
+
+    def test_an_old_free_text_outcome_stays_on_its_activity_when_edited(self, owner_client, owner, company):
+        call = activity_type("call")
+        ActivityOutcome.objects.get_or_create(type=call, name="Connected")
+        activity = ActivityFactory(owner=owner, company=company, type=call, outcome="Said maybe in spring")
+        html = owner_client.get(reverse("activities:edit", args=[activity.pk])).content.decode()
+        assert 'value="Said maybe in spring" selected' in html
 
     def test_a_task_on_a_deal_gets_an_assignee_due_time_and_reminder(self, owner_client, owner):
         deal = DealFactory(owner=owner)
@@ -304,6 +334,14 @@ class TestMyDay:
         assert [a.subject for a in day["upcoming"]] == ["Due in three days"]
         assert [d.title for d in day["stale_deals"]] == ["Sleepy deal"]
 
+    def test_a_stages_rotting_days_decide_when_its_deals_go_stale(self, owner_client, owner):
+        now = timezone.now()
+        fast = StageFactory(name="Fast", rotting_days=3)
+        DealFactory(owner=owner, title="Quick stage deal", stage=fast, last_activity_at=now - timedelta(days=5))
+        DealFactory(owner=owner, title="Default stage deal", last_activity_at=now - timedelta(days=5))
+        day = owner_client.get(reverse("activities:my-day")).context["day"]
+        assert [d.title for d in day["stale_deals"]] == ["Quick stage deal"]
+
     def test_a_manager_views_a_team_members_day(self, manager_client, task, owner):
         response = manager_client.get(reverse("activities:my-day"), {"user": owner.pk})
         assert response.context["person"] == owner
@@ -359,6 +397,45 @@ class TestCalendar:
             ActivityFactory(owner=owner, due_at=timezone.now() + timedelta(hours=i))
         with django_assert_max_num_queries(5):
             owner_client.get(reverse("activities:calendar"))
+        with django_assert_max_num_queries(5):
+            owner_client.get(reverse("activities:calendar"), {"view": "week"})
+
+    def test_the_week_grid_places_a_meeting_by_its_start_and_length(self, owner_client, owner):
+        start = timezone.localtime().replace(hour=9, minute=30, second=0, microsecond=0)
+        ActivityFactory(
+            owner=owner,
+            type=activity_type("meeting"),
+            subject="Kick-off",
+            due_at=start,
+            ends_at=start + timedelta(minutes=90),
+        )
+        ActivityFactory(owner=owner, subject="Early call", due_at=start.replace(hour=6))
+        response = owner_client.get(reverse("activities:calendar"), {"view": "day", "date": start.date().isoformat()})
+        column = response.context["grid"][0]
+        item = column["items"][0]
+        assert item["activity"].subject == "Kick-off"
+        assert (item["top"], item["height"]) == (2.5 * 48, 1.5 * 48)  # 07:00 at the top, 48 px an hour
+        assert item["can_move"] is True
+        assert [i["activity"].subject for i in column["outside"]] == ["Early call"]
+        html = response.content.decode()
+        reschedule = reverse("activities:reschedule", args=[item["activity"].pk])
+        assert f'draggable="true" data-reschedule-url="{reschedule}"' in html
+        slot = f"{start.date().isoformat()}T10:00"
+        assert f'href="{reverse("activities:log")}?type=meeting&amp;start={slot}"' in html
+
+    def test_a_teammates_activity_in_the_team_grid_cannot_be_dragged(self, teammate_client, owner, north):
+        ActivityFactory(owner=owner, subject="Not mine", due_at=timezone.localtime().replace(hour=10, minute=0))
+        response = teammate_client.get(reverse("activities:calendar"), {"view": "week", "team": north.pk})
+        items = [i for column in response.context["grid"] for i in column["items"] + column["outside"]]
+        assert [i["can_move"] for i in items if i["activity"].subject == "Not mine"] == [False]
+        assert "data-reschedule-url" not in response.content.decode()
+
+    def test_a_slot_link_opens_the_log_form_at_that_time_and_a_bad_start_is_a_400(self, owner_client):
+        response = owner_client.get(reverse("activities:log"), {"type": "meeting", "start": "2031-03-04T09:30"})
+        html = response.content.decode()
+        assert 'value="2031-03-04T09:30"' in html and 'value="2031-03-04T10:30"' in html
+        for bad in ("2031-03-04T25:00", "x²", "2031-02-30T09:00"):
+            assert owner_client.get(reverse("activities:log"), {"type": "meeting", "start": bad}).status_code == 400
 
 
 class TestIcsFeed:

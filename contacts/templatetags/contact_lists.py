@@ -24,7 +24,7 @@ from django_countries import countries as country_names
 from contacts.models import Contact, LifecycleStage, ValueSegment
 from contacts.normalize import format_phone
 from crm.custom_fields import CustomCells
-from crm.html import escape, url_around_id
+from crm.html import DateText, escape, url_around_id
 from crm.l10n import person_name
 from crm.rows import ListRow
 
@@ -35,8 +35,8 @@ CONTACT_COLUMNS = ("name", "company", "email", "phone", "country", "stage", "own
 COMPANY_COLUMNS = ("name", "domain", "phone", "contacts", "country", "stage", "owner", "tags", "created")
 
 
-def _created(value) -> str:
-    return localtime(value).strftime("%Y-%m-%d") if value else ""
+def _created(value, dates: DateText) -> str:
+    return dates.day(localtime(value)) if value else ""
 
 
 def _tags(record, list_url: str) -> str:
@@ -106,6 +106,7 @@ def contact_rows(
     countries: dict[str, str] = {}
     contact_head, contact_tail = url_around_id("contacts:contact-detail")
     company_head, company_tail = url_around_id("contacts:company-detail")
+    dates = DateText()
     out: list[str] = []
     for contact in rows:
         name = escape(person_name(contact.first_name, contact.last_name))  # Contact.full_name
@@ -165,7 +166,7 @@ def contact_rows(
         )
         cell["owner"] = f'<td class="text-nowrap">{escape(_owner(contact))}</td>'
         cell["tags"] = f"<td>{_tags(contact, list_url)}</td>"
-        cell["created"] = f'<td class="text-nowrap small text-secondary">{_created(contact.created_at)}</td>'
+        cell["created"] = f'<td class="text-nowrap small text-secondary">{_created(contact.created_at, dates)}</td>'
         cells.extend(cell[key] if key in cell else custom.cell(contact, key) for key in columns)
         cells.append("</tr>")
         out.append("\n  ".join(cells[:-1]) + "\n" + cells[-1])
@@ -187,6 +188,7 @@ def company_rows(
     segments = _labels(ValueSegment)
     countries: dict[str, str] = {}
     company_head, company_tail = url_around_id("contacts:company-detail")
+    dates = DateText()
     out: list[str] = []
     for company in rows:
         name = escape(company.name)
@@ -227,7 +229,7 @@ def company_rows(
         )
         cell["owner"] = f'<td class="text-nowrap">{escape(_owner(company))}</td>'
         cell["tags"] = f"<td>{_tags(company, list_url)}</td>"
-        cell["created"] = f'<td class="text-nowrap small text-secondary">{_created(company.created_at)}</td>'
+        cell["created"] = f'<td class="text-nowrap small text-secondary">{_created(company.created_at, dates)}</td>'
         cells.extend(cell[key] if key in cell else custom.cell(company, key) for key in columns)
         cells.append("</tr>")
         out.append("\n  ".join(cells[:-1]) + "\n" + cells[-1])

@@ -212,3 +212,11 @@ def test_a_file_over_the_row_limit_gets_a_clear_error(owner_client, settings):
     response = upload(owner_client, "Last name\nA\nB\nC\n", encoding="utf-8")
     assert "The file has more than 2 rows; split it into smaller files." in response.content.decode()
     assert not ImportJob.objects.exists()
+
+
+def test_the_preview_shows_each_rejected_rows_values_beside_the_reason(owner_client, previewed):
+    page = owner_client.get(previewed.get_absolute_url()).content.decode()
+    assert "The row in the file" in page
+    assert '<span class="text-secondary">Почта:</span> oleg@example</span>' in page
+    assert '<span class="text-secondary">Имя:</span> Иван</span>' in page
+    assert '<span class="text-secondary">Фамилия:</span>' not in page.split("Rejected rows")[1]  # empty cells left out

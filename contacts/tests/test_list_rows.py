@@ -37,7 +37,7 @@ def test_contact_row_links_name_company_email_and_phone(owner_client, contact):
     assert '<td class="text-nowrap">Olga Owner</td>' in body
     assert f'href="{reverse("contacts:contact-list")}?tag=vip%20%26%20co">vip &amp; co</a>' in body
     created = timezone.localtime(contact.created_at)
-    assert f'<td class="text-nowrap small text-secondary">{created:%Y-%m-%d}</td>' in body
+    assert f'<td class="text-nowrap small text-secondary">{created.day} {created:%b}</td>' in body
     assert f'name="ids" value="{contact.pk}" aria-label="Select Anna Petrova"' in body
 
 

@@ -1,5 +1,14 @@
-"""Dates in the reader's locale for templates, the same as the rows written in Python
-(``crm.html.DateText``): ``{{ value|day }}``, ``{{ value|day_time }}``."""
+"""The CRM's date rules for templates, the same as the rows written in Python
+(``crm.html.DateText``): one per kind, in the reader's language, with the year whenever it is
+not the current one.
+
+- ``{{ value|day }}``: a date, ``3 Dec`` / ``8 Jun 2025``;
+- ``{{ value|day_time }}``: a date and time, ``3 Dec, 14:05`` / ``8 Jun 2025, 09:30``;
+- ``{{ value|ago }}``: relative, ``3 days ago`` / ``in 2 hours``;
+  ``{% relative_time value %}`` wraps it in ``<time>`` with the date and time as its title.
+
+Machine values (``value="2026-12-03"`` of an input, URL parameters, ``datetime=""``) keep
+``|date:"Y-m-d"`` / ``|date:"c"``."""
 
 from __future__ import annotations
 
@@ -7,25 +16,52 @@ from datetime import date, datetime
 
 from django import template
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from crm.html import DateText
 
 register = template.Library()
 
 
-def _local(value: datetime | date) -> datetime:
+def _local(value: datetime | date) -> datetime | date:
     if isinstance(value, datetime):
         return timezone.localtime(value) if timezone.is_aware(value) else value
-    return datetime(value.year, value.month, value.day)
+    return value
 
 
 @register.filter
 def day(value: datetime | date | None) -> str:
-    """``3 Dec 2026``, ``3 дек. 2026``, ``2026年12月3日``."""
+    """``3 Dec`` this year, ``3 Dec 2025`` otherwise (``3 дек.``, ``2025年12月3日``)."""
     return "" if value in (None, "") else DateText().day(_local(value))
 
 
 @register.filter
 def day_time(value: datetime | None) -> str:
-    """``3 Dec 2026, 14:05``, ``3 дек. 2026, 14:05``, ``2026年12月3日 14:05``."""
-    return "" if value in (None, "") else DateText().day_time(_local(value))
+    """``3 Dec, 14:05`` this year, ``3 Dec 2025, 14:05`` otherwise."""
+    if value in (None, ""):
+        return ""
+    local = _local(value)
+    if not isinstance(local, datetime):
+        return DateText().day(local)
+    return DateText().day_time(local)
+
+
+@register.filter
+def ago(value: datetime | None) -> str:
+    """``5 minutes ago``, ``in 3 days``, ``just now``."""
+    return "" if value in (None, "") else DateText().relative(value)
+
+
+@register.simple_tag
+def relative_time(value: datetime | None) -> SafeString | str:
+    """``<time datetime="…" title="3 Dec, 14:05">5 minutes ago</time>``."""
+    if value in (None, ""):
+        return ""
+    dates = DateText()
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        value.isoformat(),
+        dates.day_time(_local(value)),
+        dates.relative(value),
+    )

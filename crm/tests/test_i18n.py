@@ -138,4 +138,8 @@ def test_a_reminder_is_written_in_the_assignees_language_and_time_zone():
     activity = ActivityFactory(owner=owner, subject="Позвонить", due_at=due)
     text = _reminder_text(activity)
     local = due.astimezone(zoneinfo.ZoneInfo("Asia/Shanghai"))
-    assert text == f"Напоминание: Позвонить {local:%Y-%m-%d %H:%M}"
+    months = ["янв.", "февр.", "мар.", "апр.", "мая", "июн.", "июл.", "авг.", "сент.", "окт.", "нояб.", "дек."]
+    day = f"{local.day} {months[local.month - 1]}"
+    if local.year != timezone.localdate().year:
+        day += f" {local.year}"
+    assert text == f"Напоминание: Позвонить {day}, {local:%H:%M}"

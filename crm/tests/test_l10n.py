@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import datetime
 from decimal import Decimal
 
@@ -33,17 +34,44 @@ def test_money_as_the_locale_writes_it(language, currency, expected):
 
 
 @pytest.mark.parametrize(
-    ("language", "day", "day_time", "weekday_time"),
+    ("language", "day", "day_time", "this_year_day", "this_year_day_time"),
     [
-        ("ru", "3 дек. 2026", "3 дек. 2026, 14:05", "чт, 3 дек., 14:05"),
-        ("zh-hans", "2026年12月3日", "2026年12月3日 14:05", "12月3日 周四 14:05"),
-        ("en", "3 Dec 2026", "3 Dec 2026, 14:05", "Thu 3 Dec, 14:05"),
+        ("ru", "3 дек. 2026", "3 дек. 2026, 14:05", "3 дек.", "3 дек., 14:05"),
+        ("zh-hans", "2026年12月3日", "2026年12月3日 14:05", "12月3日", "12月3日 14:05"),
+        ("en", "3 Dec 2026", "3 Dec 2026, 14:05", "3 Dec", "3 Dec, 14:05"),
     ],
 )
-def test_dates_written_in_python_follow_the_locale(language, day, day_time, weekday_time):
+def test_dates_written_in_python_follow_the_locale_with_the_year_unless_it_is_this_one(
+    language, day, day_time, this_year_day, this_year_day_time
+):
+    with translation.override(language):
+        other_year = DateText(today=dt.date(2027, 1, 5))
+        assert (other_year.day(DAY), other_year.day_time(DAY)) == (day, day_time)
+        this_year = DateText(today=dt.date(2026, 1, 5))
+        assert (this_year.day(DAY), this_year.day_time(DAY)) == (this_year_day, this_year_day_time)
+        assert this_year.day(DAY.date()) == this_year_day
+
+
+def test_an_overdue_item_from_last_year_shows_its_year_and_no_misleading_weekday():
+    with translation.override("en"):
+        assert DateText(today=dt.date(2026, 12, 4)).day_time(dt.datetime(2025, 6, 8, 9, 0)) == "8 Jun 2025, 09:00"
+
+
+@pytest.mark.parametrize(
+    ("language", "past", "future", "now"),
+    [
+        ("en", "3\xa0days ago", "in 2\xa0hours", "just now"),
+        ("ru", "3\xa0дня назад", "через 2\xa0часа", "только что"),
+    ],
+)
+def test_relative_times_are_one_unit_in_the_readers_language(language, past, future, now):
+    moment = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
     with translation.override(language):
         dates = DateText()
-        assert (dates.day(DAY), dates.day_time(DAY), dates.weekday_time(DAY)) == (day, day_time, weekday_time)
+        assert dates.relative(moment - dt.timedelta(days=3, hours=5), moment) == past
+        if language == "en":  # the lead translates the new "in …" and "just now" at merge
+            assert dates.relative(moment + dt.timedelta(hours=2, minutes=10), moment) == future
+            assert dates.relative(moment - dt.timedelta(seconds=20), moment) == now
 
 
 @pytest.mark.parametrize(("language", "expected"), [("ru", "1\xa0234\xa0568"), ("zh-hans", "1,234,568")])
@@ -89,3 +117,19 @@ def test_the_sql_name_matches_the_python_one(owner):
         contact = ContactFactory(owner=owner, first_name=first, last_name=last)
         sql = Contact.objects.filter(pk=contact.pk).annotate(n=full_name()).values_list("n", flat=True).get()
         assert sql == contact.full_name
+
+
+def test_the_template_filters_apply_the_same_rules():
+    from django.template import Context, Template
+
+    moment = dt.datetime(2025, 6, 8, 9, 30, tzinfo=dt.UTC)
+    with translation.override("en"):
+        html = Template(
+            "{% load crm_l10n %}{{ d|day }}|{{ d|day_time }}|{{ missing|day }}|{% relative_time d %}"
+        ).render(Context({"d": moment}))
+    day_part, day_time_part, empty, relative = html.split("|")
+    assert day_part == "8 Jun 2025"
+    assert day_time_part == "8 Jun 2025, 09:30"
+    assert empty == ""
+    assert relative.startswith('<time datetime="2025-06-08T09:30:00+00:00" title="8 Jun 2025, 09:30">')
+    assert relative.endswith(" ago</time>")

@@ -20,7 +20,6 @@ from urllib.parse import quote
 
 from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
-from django.template.defaultfilters import date as date_filter
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils import numberformat, timezone
@@ -31,7 +30,7 @@ from django.utils.timezone import template_localtime
 from django.utils.translation import gettext, ngettext
 
 from crm.custom_fields import CustomCells
-from crm.html import escape, url_around_id
+from crm.html import DateText, escape, url_around_id
 from crm.l10n import MoneyText, money
 from deals.models import Deal, DealStatus, Stage
 from deals.templatetags.deal_tags import board_filter_pairs
@@ -70,6 +69,7 @@ class _Cards:
     """What every card of one board response shares, computed once."""
 
     def __init__(self, context: template.Context) -> None:
+        self.dates = DateText()
         self.user = context["request"].user
         stages: Sequence[Stage] = context.get("stages") or []
         self.menu = [
@@ -150,7 +150,7 @@ class _Cards:
         next_activity = ""
         activity = getattr(deal, "next_activity", None)
         if activity:
-            due = date_filter(template_localtime(activity.due_at), "SHORT_DATE_FORMAT")
+            due = self.dates.day(template_localtime(activity.due_at))
             next_activity = (
                 f'\n    <div class="small mt-1 deal-card-next"><i class="bi bi-calendar-event" aria-hidden="true"></i> '
                 f'<a href="{escape(activity.get_absolute_url())}">{escape(activity.subject)}</a> '
@@ -305,15 +305,22 @@ def deal_list_rows(rows: Iterable[Deal], columns: list[str] | None = None, user:
     select = escape(gettext("Select"))
     inline = _InlineCells()
     detail_head, detail_tail = url_around_id("deals:detail")
+    company_head, company_tail = url_around_id("contacts:company-detail")
     manual_title = escape(gettext("Set by hand; kept when the stage changes"))
     manual = escape(gettext("manual"))
     overdue = escape(gettext("overdue"))
     numbers = Numbers()
     today = timezone.localdate()
+    day_text = DateText()
     dates: dict[dt.date, str] = {}
     out: list[str] = []
     for deal in rows:
-        company = escape(deal.company.name) if deal.company else '<span class="text-secondary">—</span>'
+        company = (
+            f'<a class="link-body-emphasis" href="{company_head}{deal.company_id}{company_tail}">'
+            f"{escape(deal.company.name)}</a>"
+            if deal.company
+            else '<span class="text-secondary">—</span>'
+        )
         badge = _BADGES.get(deal.status, _OPEN_BADGE)
         flag = (
             f' <span class="badge text-bg-light border" title="{manual_title}">{manual}</span>'
@@ -325,7 +332,7 @@ def deal_list_rows(rows: Iterable[Deal], columns: list[str] | None = None, user:
             close = "—"
         else:
             if close_date not in dates:
-                dates[close_date] = escape(localize(close_date))
+                dates[close_date] = day_text.day(close_date)
             close = dates[close_date]
         if deal.status == DealStatus.OPEN and close_date is not None and close_date < today:  # Deal.is_overdue
             close += f' <span class="badge text-bg-danger">{overdue}</span>'

@@ -81,3 +81,58 @@ def test_a_deal_added_in_admin_gets_its_first_stage_change(admin_client, admin_u
     assert response.status_code == 302, [str(e) for e in response.context["errors"]]
     change = StageChange.objects.get(deal__title="Added in admin")
     assert (change.from_stage, change.to_stage.name, change.actor) == (None, "Qualified", admin_user)
+
+
+def _pipeline_form(pipeline, stages, extra=()):
+    data = {
+        "name": pipeline.name,
+        "is_default": "on" if pipeline.is_default else "",
+        "position": pipeline.position,
+        "stages-TOTAL_FORMS": str(len(stages) + len(extra)),
+        "stages-INITIAL_FORMS": str(len(stages)),
+        "stages-MIN_NUM_FORMS": "0",
+        "stages-MAX_NUM_FORMS": "1000",
+    }
+    for i, s in enumerate(stages):
+        data.update(
+            {
+                f"stages-{i}-id": s.pk,
+                f"stages-{i}-pipeline": pipeline.pk,
+                f"stages-{i}-position": s.position,
+                f"stages-{i}-name": s.name,
+                f"stages-{i}-probability": s.probability,
+                f"stages-{i}-is_won": "on" if s.is_won else "",
+                f"stages-{i}-is_lost": "on" if s.is_lost else "",
+            }
+        )
+    for j, (position, name) in enumerate(extra, start=len(stages)):
+        data.update(
+            {
+                f"stages-{j}-pipeline": pipeline.pk,
+                f"stages-{j}-position": position,
+                f"stages-{j}-name": name,
+                f"stages-{j}-probability": 60,
+            }
+        )
+    return data
+
+
+def test_a_stage_inserted_at_an_occupied_position_pushes_the_others_down(admin_client):
+    pipeline = make_pipeline()
+    stages = list(pipeline.stages.order_by("position"))
+    proposal = stage(pipeline, "Proposal")
+    url = reverse("admin:deals_pipeline_change", args=[pipeline.pk])
+    response = admin_client.post(url, _pipeline_form(pipeline, stages, extra=[(proposal.position + 1, "Review")]))
+    assert response.status_code == 302
+    names = list(pipeline.stages.order_by("position").values_list("name", flat=True))
+    assert names[names.index("Proposal") + 1] == "Review"
+    positions = list(pipeline.stages.order_by("position").values_list("position", flat=True))
+    assert positions == list(range(len(positions)))
+
+
+def test_every_stage_input_in_pipeline_admin_has_an_accessible_name(admin_client):
+    pipeline = make_pipeline()
+    html = admin_client.get(reverse("admin:deals_pipeline_change", args=[pipeline.pk])).content.decode()
+    assert 'aria-label="Probability %, row 1"' in html
+    assert 'aria-label="Name, row 2"' in html
+    assert 'aria-label="Delete, row 1"' in html

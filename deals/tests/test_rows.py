@@ -20,7 +20,7 @@ from deals import services
 from deals.models import Deal, Stage
 from deals.tests.factories import CompanyFactory, DealFactory, LostReasonFactory
 
-OLD_CARD = """{% load i18n deal_tags %}{% with can_move=deal|editable_by:request.user %}
+OLD_CARD = """{% load i18n deal_tags crm_l10n %}{% with can_move=deal|editable_by:request.user %}
 <article class="deal-card card" id="deal-card-{{ deal.pk }}" data-stage-id="{{ deal.stage_id }}"{% if can_move %} data-draggable{% endif %} data-card-url="{% url 'deals:card' deal.pk %}" aria-label="{{ deal.title }}">
   <div class="card-body p-2">
     <a class="deal-card-title fw-semibold text-decoration-none" href="{{ deal.get_absolute_url }}">{{ deal.title }}</a>
@@ -46,20 +46,20 @@ OLD_CARD = """{% load i18n deal_tags %}{% with can_move=deal|editable_by:request
       </form>
       {% endif %}
     </div>
-    {% if deal.next_activity %}<div class="small mt-1 deal-card-next"><i class="bi bi-calendar-event" aria-hidden="true"></i> <a href="{{ deal.next_activity.get_absolute_url }}">{{ deal.next_activity.subject }}</a> <span class="text-secondary">{{ deal.next_activity.due_at|date:"SHORT_DATE_FORMAT" }}</span></div>{% endif %}
+    {% if deal.next_activity %}<div class="small mt-1 deal-card-next"><i class="bi bi-calendar-event" aria-hidden="true"></i> <a href="{{ deal.next_activity.get_absolute_url }}">{{ deal.next_activity.subject }}</a> <span class="text-secondary">{{ deal.next_activity.due_at|day }}</span></div>{% endif %}
   </div>
 </article>
 {% endwith %}
 """
 
-OLD_ROW = """{% load i18n %}<tr>
+OLD_ROW = """{% load i18n crm_l10n %}<tr>
   <td><a href="{{ deal.get_absolute_url }}">{{ deal.title }}</a></td>
-  <td>{% if deal.company %}{{ deal.company.name }}{% else %}<span class="text-secondary">—</span>{% endif %}</td>
+  <td>{% if deal.company %}<a class="link-body-emphasis" href="{{ deal.company.get_absolute_url }}">{{ deal.company.name }}</a>{% else %}<span class="text-secondary">—</span>{% endif %}</td>
   <td>{% include "deals/partials/status_badge.html" %} <span class="small text-secondary">{{ deal.pipeline.name }}</span></td>
   <td class="text-nowrap">{{ deal.owner }}</td>
   <td class="text-end text-nowrap">{{ deal.amount|floatformat:"2g" }} {{ deal.currency }}</td>
   <td class="text-end">{{ deal.probability }}%{% if deal.probability_is_manual %} <span class="badge text-bg-light border" title="{% translate 'Set by hand; kept when the stage changes' %}">{% translate "manual" %}</span>{% endif %}</td>
-  <td class="text-nowrap">{{ deal.expected_close_date|default:"—" }}{% if deal.is_overdue %} <span class="badge text-bg-danger">{% translate "overdue" %}</span>{% endif %}</td>
+  <td class="text-nowrap">{{ deal.expected_close_date|day|default:"—" }}{% if deal.is_overdue %} <span class="badge text-bg-danger">{% translate "overdue" %}</span>{% endif %}</td>
 </tr>"""
 
 

@@ -1,4 +1,5 @@
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -484,3 +485,16 @@ def test_a_managers_board_and_deal_page_make_a_constant_number_of_queries(
     with django_assert_max_num_queries(12):  # +1 quotes card, +1 files (as above)
         response = manager_client.get(reverse("deals:detail", args=[deal.pk]))
     assert response.status_code == 200
+
+
+def test_a_required_fields_star_is_hidden_from_screen_readers(owner_client):
+    html = owner_client.get(reverse("deals:create")).content.decode()
+    assert '<span class="asteriskField" aria-hidden="true">*</span>' in html
+    assert '<span class="asteriskField">*</span>' not in html
+    assert re.search(r'<input type="text" name="title"[^>]* required', html)
+
+
+def test_the_contacts_field_is_a_searchable_checkbox_list(owner_client):
+    html = owner_client.get(reverse("deals:create")).content.decode()
+    assert 'data-multi-picker=""' in html and 'data-filter-label="Filter contacts"' in html
+    assert "js/multi-picker" in html

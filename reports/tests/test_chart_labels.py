@@ -28,3 +28,16 @@ def test_thousands_and_millions_are_shortened_in_the_readers_format():
         assert _short(35_000) == "35k"
     with translation.override("en"):
         assert _short(1_500) == "1.5k"
+
+
+def test_the_phone_funnel_is_drawn_narrow_so_its_labels_keep_their_size():
+    from reports.charts import NARROW_WIDTH, funnel_chart_narrow
+
+    chart = funnel_chart_narrow(title="t", description="d", steps=[("Lead", 10, "(100%)"), ("Won", 2, "(20%)")])
+    assert chart.view_box == f"0 0 {NARROW_WIDTH} {chart.height}"
+    assert NARROW_WIDTH <= 360  # a 390 px screen's card: 13-unit text stays about 13 px
+    names = [label for label in chart.labels if label.get("anchor") == "start"]
+    assert [n["text"] for n in names] == ["Lead", "Won"]
+    bars = chart.shapes
+    assert all(name["y"] < bar["y"] for name, bar in zip(names, bars, strict=True))  # the name above its bar
+    assert bars[0]["width"] == NARROW_WIDTH - 8

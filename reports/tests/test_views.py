@@ -66,6 +66,21 @@ def test_the_funnel_page_shows_the_hand_computed_figures(built, manager_client):
     assert "33.3%" in response.content.decode()
 
 
+def test_a_stage_deleted_in_the_pipeline_editor_keeps_its_place_in_the_funnel(built, manager_client):
+    from django.utils import timezone
+
+    from deals.models import Stage
+
+    pipeline = manager_client.get(reverse("reports:funnel") + "?" + JAN).context["funnel"].rows[0].stage.pipeline_id
+    proposal = Stage.objects.get(pipeline_id=pipeline, name="Proposal")
+    Stage.objects.filter(pk=proposal.pk).update(archived_at=timezone.now())  # as stage_delete leaves a used stage
+    rows = manager_client.get(reverse("reports:funnel") + "?" + JAN).context["funnel"].rows
+    shown = [(row.stage.name, row.entered) for row in rows]
+    assert shown == [("Lead", 3), ("Qualified", 4), ("Proposal", 2), ("Won", 1)]
+    rows = manager_client.get(reverse("reports:funnel"), {"from": "2020-01", "to": "2020-01"}).context["funnel"].rows
+    assert "Proposal" not in [row.stage.name for row in rows]  # no entrants then: not shown
+
+
 def test_a_rep_sees_only_their_own_funnel(built, teammate_client):
     response = teammate_client.get(reverse("reports:funnel") + "?" + JAN)
     assert [row.entered for row in response.context["funnel"].rows] == [1, 1, 0, 0]

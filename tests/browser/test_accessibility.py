@@ -34,6 +34,8 @@ REP_PAGES = {
     "/activities/log/?type=note": "Log an activity",
     "/activities/my-day/": "My day",
     "/activities/calendar/": None,
+    "/activities/calendar/?view=week": None,
+    "/activities/calendar/?view=day": None,
     "/notifications/": "Notifications",
     "/account/preferences/": None,
     "/cases/": "Cases",
@@ -55,6 +57,7 @@ MANAGER_PAGES = {
     "/reports/customers/cohorts/": "Retention by cohort",
     "/reports/customers/dormant/": "Dormant customers",
     "/reports/customers/cross-sell/": "Products bought together",
+    "/deals/pipelines/": None,
 }
 # The first record of each list: the 360 pages, the deal page and the case page.
 RECORD_LISTS = ["/companies/", "/contacts/", "/deals/", "/cases/"]

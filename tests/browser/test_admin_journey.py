@@ -19,9 +19,11 @@ def test_an_admin_adds_a_stage_and_the_funnel_shows_it(page: Page):
     _open_admin(page, "Pipelines")
     page.get_by_role("link", name="Sales", exact=True).click()
     page.get_by_text("Add another Stage").click()
-    # Django admin's tabular inline names its cells by column header only, hence the
-    # name attributes; the last visible row is the one just added.
-    page.locator("input[name$='-position']:visible").last.fill("3")
+    # The last visible row is the one just added. "Proposal + 1" is the next stage's
+    # position: the new stage takes it and that stage moves one down.
+    proposal_row = page.locator("tr").filter(has=page.locator("input[name$='-name'][value='Proposal']"))
+    proposal_position = int(proposal_row.locator("input[name$='-position']").input_value())
+    page.locator("input[name$='-position']:visible").last.fill(str(proposal_position + 1))
     page.locator("input[name$='-name']:visible").last.fill(stage)
     page.locator("input[name$='-probability']:visible").last.fill("60")
     page.get_by_role("button", name="Save", exact=True).click()
@@ -32,7 +34,7 @@ def test_an_admin_adds_a_stage_and_the_funnel_shows_it(page: Page):
     stages = page.get_by_role("table").first.locator("tbody th[scope=row]")
     expect(stages.filter(has_text=stage)).to_be_visible()
     names = stages.all_inner_texts()
-    assert names.index("Negotiation") < names.index(stage) < names.index("Won"), names
+    assert names.index("Proposal") < names.index(stage) < names.index("Negotiation"), names
 
 
 def test_an_admin_adds_an_activity_type_and_can_log_one(page: Page):

@@ -2,7 +2,6 @@
 # its sign, short dates "3 дек. 2026".
 CRM_MONEY_FORMAT = "{amount}\xa0{symbol}"
 CRM_DAY_FORMAT = "{day} {month} {year}"
+CRM_DAY_THIS_YEAR_FORMAT = "{day} {month}"
 CRM_DAY_TIME_FORMAT = "{date}, {time}"
-CRM_WEEKDAY_TIME_FORMAT = "{weekday}, {day} {month}, {time}"
 CRM_MONTHS_SHORT = ["янв.", "февр.", "мар.", "апр.", "мая", "июн.", "июл.", "авг.", "сент.", "окт.", "нояб.", "дек."]
-CRM_WEEKDAYS_SHORT = ["пн", "вт", "ср", "чт", "пт", "сб", "вс"]

@@ -2,10 +2,9 @@
 # sign before the amount, dates "2026年12月3日".
 CRM_MONEY_FORMAT = "{symbol}{amount}"
 CRM_DAY_FORMAT = "{year}年{month_number}月{day}日"
+CRM_DAY_THIS_YEAR_FORMAT = "{month_number}月{day}日"
 CRM_DAY_TIME_FORMAT = "{date} {time}"
-CRM_WEEKDAY_TIME_FORMAT = "{month_number}月{day}日 {weekday} {time}"
 CRM_MONTHS_SHORT = [f"{n}月" for n in range(1, 13)]
-CRM_WEEKDAYS_SHORT = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"]
 # Django's zh_Hans groups by four with an empty separator ("1234567.89"): business Chinese writes
 # amounts with Western thousands commas (¥1,234,567.89).
 DECIMAL_SEPARATOR = "."
