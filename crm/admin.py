@@ -10,7 +10,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from simple_history.admin import SimpleHistoryAdmin
 
-from crm.models import Notification, Outbox, SecurityEvent, Team, User
+from crm.models import Notification, Outbox, RoleCost, SecurityEvent, Team, User
 from crm.params import id_or_none
 from crm.signals import team_event_record
 
@@ -88,6 +88,12 @@ class UserAdmin(BaseUserAdmin):
                 team_event_record(team_id=row.team_id, user_ids=[row.user_id], relation="member", action="added")
             for row in formset.deleted_objects:
                 team_event_record(team_id=row.team_id, user_ids=[row.user_id], relation="member", action="removed")
+
+
+@admin.register(RoleCost)
+class RoleCostAdmin(admin.ModelAdmin):
+    list_display = ["role", "hourly_cost"]
+    list_editable = ["hourly_cost"]
 
 
 @admin.register(Team)

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from crm.admin import StrictHistoryAdmin
 from crm.versioning import VersionedAdminForm
 from deals import services
-from deals.models import Deal, ExchangeRate, LineItem, LostReason, Pipeline, Product, Stage, StageChange
+from deals.models import Deal, ExchangeRate, LineItem, LostReason, Pipeline, Product, ProductCost, Stage, StageChange
 
 
 class StageInline(admin.TabularInline):
@@ -18,8 +18,8 @@ class StageInline(admin.TabularInline):
 
 @admin.register(Pipeline)
 class PipelineAdmin(admin.ModelAdmin):
-    list_display = ["name", "is_default", "position"]
-    list_editable = ["position"]
+    list_display = ["name", "is_default", "default_margin_percent", "position"]
+    list_editable = ["default_margin_percent", "position"]
     inlines = [StageInline]
 
 
@@ -37,8 +37,15 @@ class ExchangeRateAdmin(admin.ModelAdmin):
     date_hierarchy = "date"
 
 
+class ProductCostInline(admin.TabularInline):
+    model = ProductCost
+    extra = 1
+    fields = ["valid_from", "cost", "currency"]
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
+    inlines = [ProductCostInline]
     list_display = ["name", "sku", "price", "currency", "active"]
     list_filter = ["active", "currency"]
     search_fields = ["name", "sku"]
@@ -48,7 +55,7 @@ class LineItemInline(admin.TabularInline):
     model = LineItem
     extra = 0
     autocomplete_fields = ["product"]
-    fields = ["product", "quantity", "unit_price", "discount_percent", "position"]
+    fields = ["product", "quantity", "unit_price", "discount_percent", "unit_cost", "position"]
 
 
 class StageChangeInline(admin.TabularInline):
