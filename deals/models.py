@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Self
 
 from django.conf import settings
@@ -333,7 +333,8 @@ class LineItem(models.Model):
     def total_cost(self) -> Decimal | None:
         if self.unit_cost is None:
             return None
-        return (self.quantity * self.unit_cost).quantize(Decimal("0.01"))
+        # Half away from zero, as PostgreSQL's round() in the customer-value job.
+        return (self.quantity * self.unit_cost).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 class DealTotal(models.Model):

@@ -21,6 +21,7 @@ DEMO_TYPES = [
     ("refund_issued", "Refund issued", "bi-arrow-return-left", "#dc3545", RevenueEffect.REFUND),
     ("ticket_opened", "Support ticket opened", "bi-life-preserver", "#0d6efd", RevenueEffect.NONE),
     ("shipment_sent", "Shipment sent", "bi-truck", "#6f42c1", RevenueEffect.NONE),
+    ("freight_billed", "Freight billed", "bi-box-seam", "#fd7e14", RevenueEffect.COST),
 ]
 
 
@@ -98,5 +99,22 @@ def seed(*, people: DemoPeople) -> None:
             "data": {"invoice": "9001"},
         }
     )
+    # The big-revenue-but-unprofitable customer's hardware ships by express freight, billed to us.
+    whale = Company.objects.filter(deals__line_items__product__sku="DEMO-HW").distinct().first()
+    if whale is not None:
+        for i in range(8):
+            items.append(
+                {
+                    "source": "erp",
+                    "external_id": f"FRT-{whale.pk}-{i + 1}",
+                    "type": "freight_billed",
+                    "occurred_at": now - dt.timedelta(days=15 + i * 80),
+                    "title": f"Express freight, shipment {7100 + i}",
+                    "amount": Decimal("1850.00"),
+                    "currency": "USD",
+                    "customer": {"id": str(whale.pk)},
+                    "data": {"carrier": "express", "pallets": 2},
+                }
+            )
     events_ingest(user=people.alice, items=items, invalid={})
     customer_value_recompute()

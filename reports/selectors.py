@@ -31,6 +31,7 @@ from reports.models import (
     ClosedCell,
     CohortCell,
     CrossSellSuggestion,
+    CustomerProfit,
     CustomerValue,
     DormancyFollowUp,
     DormantCell,
@@ -40,6 +41,7 @@ from reports.models import (
     OpenCell,
     ProductCustomers,
     ProductPair,
+    ProfitGroup,
     ReportSubscription,
     RollupGeneration,
     RollupPointer,
@@ -917,3 +919,112 @@ def cross_sell_report(scope: ReportScope, *, limit: int = CROSS_SELL_RULES) -> C
             )
     rules.sort(key=lambda rule: (-(rule.lift or 0), -(rule.confidence or 0), rule.antecedent, rule.consequent))
     return CrossSellReport(rules=rules[:limit], customers=customers)
+
+
+# Profitability ---------------------------------------------------------------------------
+
+PROFIT_LIST_SIZE = 15
+WHALE_POINTS = 100
+
+
+@dataclass
+class ProfitTotals:
+    customers: int = 0
+    revenue: Decimal = ZERO
+    gross_margin: Decimal = ZERO
+    service_cost: Decimal = ZERO
+    acquisition_cost: Decimal = ZERO
+    profit: Decimal = ZERO
+    unprofitable: int = 0
+    unprofitable_loss: Decimal = ZERO  # Σ profit of the unprofitable customers (≤ 0)
+
+
+@dataclass
+class ProfitabilityReport:
+    period: str
+    totals: ProfitTotals
+    by_profit: list[CustomerProfit]
+    by_revenue: list[CustomerProfit]
+    unprofitable_large: list[CustomerProfit]
+    profitable_small: list[CustomerProfit]
+    # The whale curve: (share of customers %, cumulative profit as % of the total), most profitable first.
+    curve: list[tuple[float, float]] = field(default_factory=list)
+    peak_percent: float | None = None  # the top of the curve
+    peak_customers_percent: float | None = None  # … reached with this share of the customers
+
+
+def _profits(scope: ReportScope, period: str):
+    return CustomerProfit.objects.filter(scope.owner_filter(), period=period)
+
+
+def whale_curve(scope: ReportScope, period: str, *, customers: int, profitable: int) -> list[tuple[int, Decimal]]:
+    """(n, cumulative profit of the n most profitable customers in scope) at about
+    ``WHALE_POINTS`` evenly spaced n, plus the first, the last and the peak (n = ``profitable``,
+    the last customer with a positive profit): one statement over the scope's rows, read in the
+    rank index's order."""
+    if customers == 0:
+        return []
+    step = max(customers // WHALE_POINTS, 1)
+    owners = scope.owner_ids
+    owner_sql = "" if owners is None else "AND owner_id = ANY(%(owners)s)"
+    sql = f"""
+        SELECT n, cum FROM (
+            SELECT row_number() OVER w AS n, sum(profit) OVER w AS cum, profit
+              FROM reports_customerprofit WHERE period = %(period)s {owner_sql}
+            WINDOW w AS (ORDER BY profit_rank ROWS UNBOUNDED PRECEDING)
+        ) x
+        WHERE n %% %(step)s = 0 OR n = 1 OR n = %(last)s OR n = %(peak)s
+        ORDER BY n
+    """  # noqa: S608 (a constant fragment; values are bound parameters)
+    params = {"period": period, "owners": sorted(owners or []), "step": step, "last": customers, "peak": profitable}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(n, Decimal(cum)) for n, cum in cursor.fetchall()]
+
+
+def profitability_report(scope: ReportScope, *, period: str, size: int = PROFIT_LIST_SIZE) -> ProfitabilityReport:
+    """The Profitability page: totals, the two rankings, the two action lists and the whale curve."""
+    rows = _profits(scope, period)
+    # Aggregate names apart from the fields' ("profit" would shadow the column in the filters).
+    sums = rows.aggregate(
+        n_customers=Count("pk"),
+        sum_revenue=Sum("revenue"),
+        sum_gross_margin=Sum("gross_margin"),
+        sum_service_cost=Sum("service_cost"),
+        sum_acquisition_cost=Sum("acquisition_cost"),
+        sum_profit=Sum("profit"),
+        n_unprofitable=Count("pk", filter=Q(profit__lt=0)),
+        sum_unprofitable_loss=Sum("profit", filter=Q(profit__lt=0)),
+        n_profitable=Count("pk", filter=Q(profit__gt=0)),
+    )
+    profitable = sums.pop("n_profitable")
+    totals = ProfitTotals(**{key.split("_", 1)[1]: value if value is not None else ZERO for key, value in sums.items()})
+    related = rows.select_related("company", "owner")
+    report = ProfitabilityReport(
+        period=period,
+        totals=totals,
+        by_profit=list(related.order_by("profit_rank")[:size]),
+        by_revenue=list(related.order_by("-revenue", "company_id")[:size]),
+        unprofitable_large=list(
+            related.filter(group=ProfitGroup.UNPROFITABLE_LARGE).order_by("profit_rank").reverse()[:size]
+        ),
+        profitable_small=list(related.filter(group=ProfitGroup.PROFITABLE_SMALL).order_by("profit_rank")[:size]),
+    )
+    points = whale_curve(scope, period, customers=totals.customers, profitable=profitable)
+    if points and totals.profit:
+        total = float(totals.profit)
+        report.curve = [(100.0 * n / totals.customers, 100.0 * float(cum) / total) for n, cum in points]
+        peak_n, peak_cum = max(points, key=lambda point: point[1])
+        report.peak_percent = round(100.0 * float(peak_cum) / total, 1)
+        report.peak_customers_percent = round(100.0 * peak_n / totals.customers, 1)
+    return report
+
+
+def customer_profits(scope: ReportScope, *, period: str):
+    """Every customer in scope for the period, most profitable first (the export)."""
+    return _profits(scope, period).order_by("profit_rank")
+
+
+def company_profits(company_id: int) -> dict[str, CustomerProfit]:
+    """The company card's profitability, by period."""
+    return {row.period: row for row in CustomerProfit.objects.filter(company_id=company_id)}

@@ -662,6 +662,14 @@ def customer_value_refresh_companies(*, company_ids: list[int], now: dt.datetime
     return written
 
 
+def customer_value_refresh_for_deal(*, deal_id: int) -> int:
+    """Refresh the customer of a deal that was won, or left the won stage (after its facts)."""
+    company_id = Deal.objects.filter(pk=deal_id, company__isnull=False).values_list("company_id", flat=True).first()
+    if company_id is None:
+        return 0
+    return customer_value_refresh_companies(company_ids=[company_id])
+
+
 def customer_value_recompute(*, now: dt.datetime | None = None) -> ValueRun:
     """Rebuild every customer-value table from the current rollup generation, atomically.
 

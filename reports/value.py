@@ -589,6 +589,17 @@ INSERT INTO value_acquisition (company_id, period, cost)
 SELECT unnest(%(ids)s::int[]), %(period)s, unnest(%(costs)s::numeric[])
 """
 
+PROFIT_GROUP_ADVICE = {
+    "unprofitable_large": _(
+        "Re-price: review discounts and the products they buy; move their service to cheaper channels "
+        "(self-service, pooled support) or charge for it; agree a minimum margin before the next deal."
+    ),
+    "profitable_small": _(
+        "Grow them: a named account owner, cross-sell what similar customers buy, and invest in their "
+        "service — every extra sale keeps its margin."
+    ),
+}
+
 # Large customers: the top LARGE_SHARE of the period's customers by revenue; small: the bottom
 # SMALL_SHARE. A small customer is "worth growing" when its profit is at least
 # GROWTH_MIN_PROFIT_PERCENT of its revenue.

@@ -25,7 +25,17 @@ class CaseForm(StrictInputMixin, forms.ModelForm):
 
     class Meta:
         model = Case
-        fields = ["subject", "company", "contact", "team", "assignee", "priority", "channel", "description"]
+        fields = [
+            "subject",
+            "company",
+            "contact",
+            "team",
+            "assignee",
+            "priority",
+            "channel",
+            "time_spent_minutes",
+            "description",
+        ]
         widgets = {"description": forms.Textarea(attrs={"rows": 5})}
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
@@ -42,6 +52,9 @@ class CaseForm(StrictInputMixin, forms.ModelForm):
         self.fields["team"].empty_label = None
         self.fields["assignee"].queryset = queue_members(self.fields["team"].queryset)
         self.fields["assignee"].empty_label = _("Unassigned")
+        self.fields["time_spent_minutes"].help_text = _(
+            "Work on the case so far; counts in the customer's cost to serve."
+        )
         offer_only_the_chosen_company(self)
         self.fields["company"].widget.attrs.update(
             {

@@ -264,6 +264,7 @@ def case_create(
     priority: str = CasePriority.NORMAL,
     channel: str = CaseChannel.PHONE,
     assignee: User | None = None,
+    time_spent_minutes: int = 0,
     now: datetime | None = None,
 ) -> Case:
     """Open a case in ``team``'s queue; its SLA clock starts now."""
@@ -280,6 +281,7 @@ def case_create(
         channel=channel,
         team=team,
         assignee=assignee,
+        time_spent_minutes=time_spent_minutes or 0,
         created_by=actor,
         created_at=now,
     )
@@ -295,7 +297,17 @@ def case_create(
     return case
 
 
-CASE_EDIT_FIELDS = ("subject", "description", "company", "contact", "priority", "channel", "team", "assignee")
+CASE_EDIT_FIELDS = (
+    "subject",
+    "description",
+    "company",
+    "contact",
+    "priority",
+    "channel",
+    "team",
+    "assignee",
+    "time_spent_minutes",
+)
 
 
 @transaction.atomic
