@@ -36,6 +36,7 @@ def event_types_ensure() -> dict[str, EventType]:
 
 def seed(*, people: DemoPeople) -> None:
     event_types_ensure()
+    _freight_costs(people)
     if BusinessEvent.objects.filter(source__in=["erp", "helpdesk"]).exists():
         return
     rng = random.Random(16)
@@ -99,22 +100,31 @@ def seed(*, people: DemoPeople) -> None:
             "data": {"invoice": "9001"},
         }
     )
-    # The big-revenue-but-unprofitable customer's hardware ships by express freight, billed to us.
-    whale = Company.objects.filter(deals__line_items__product__sku="DEMO-HW").distinct().first()
-    if whale is not None:
-        for i in range(8):
-            items.append(
-                {
-                    "source": "erp",
-                    "external_id": f"FRT-{whale.pk}-{i + 1}",
-                    "type": "freight_billed",
-                    "occurred_at": now - dt.timedelta(days=15 + i * 80),
-                    "title": f"Express freight, shipment {7100 + i}",
-                    "amount": Decimal("1850.00"),
-                    "currency": "USD",
-                    "customer": {"id": str(whale.pk)},
-                    "data": {"carrier": "express", "pallets": 2},
-                }
-            )
     events_ingest(user=people.alice, items=items, invalid={})
     customer_value_recompute()
+
+
+def _freight_costs(people: DemoPeople) -> None:
+    """The big-revenue-but-unprofitable customer's hardware ships by express freight, billed to
+    us: cost events (sent by an admin's integration, which sees every customer)."""
+    if BusinessEvent.objects.filter(source="erp", external_id__startswith="FRT-").exists():
+        return
+    whale = Company.objects.filter(deals__line_items__product__sku="DEMO-HW").distinct().first()
+    if whale is None:
+        return
+    now = timezone.now()
+    items = [
+        {
+            "source": "erp",
+            "external_id": f"FRT-{whale.pk}-{i + 1}",
+            "type": "freight_billed",
+            "occurred_at": now - dt.timedelta(days=15 + i * 80),
+            "title": f"Express freight, shipment {7100 + i}",
+            "amount": Decimal("1850.00"),
+            "currency": "USD",
+            "customer": {"id": str(whale.pk)},
+            "data": {"carrier": "express", "pallets": 2},
+        }
+        for i in range(8)
+    ]
+    events_ingest(user=people.admin, items=items, invalid={})

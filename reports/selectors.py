@@ -936,7 +936,7 @@ class ProfitTotals:
     acquisition_cost: Decimal = ZERO
     profit: Decimal = ZERO
     unprofitable: int = 0
-    unprofitable_loss: Decimal = ZERO  # Σ profit of the unprofitable customers (≤ 0)
+    unprofitable_loss: Decimal = ZERO  # what the unprofitable customers lose: −Σ their profit (≥ 0)
 
 
 @dataclass
@@ -999,6 +999,7 @@ def profitability_report(scope: ReportScope, *, period: str, size: int = PROFIT_
     )
     profitable = sums.pop("n_profitable")
     totals = ProfitTotals(**{key.split("_", 1)[1]: value if value is not None else ZERO for key, value in sums.items()})
+    totals.unprofitable_loss = -totals.unprofitable_loss
     related = rows.select_related("company", "owner")
     report = ProfitabilityReport(
         period=period,

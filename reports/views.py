@@ -609,7 +609,7 @@ def profitability(request: HttpRequest) -> HttpResponse:
         request,
         scope,
         "profitability",
-        report=report,
+        profits=report,
         chart=chart,
         period=period,
         periods=ProfitPeriod.choices,

@@ -278,7 +278,7 @@ def test_report_totals_rankings_and_whale_curve(profit_built, owner):
     assert (report.totals.customers, report.totals.unprofitable, report.totals.unprofitable_loss) == (
         5,
         2,
-        D("-1896.67"),
+        D("1896.67"),
     )
     assert [row.company.name for row in report.by_profit] == [
         "Profit A",
