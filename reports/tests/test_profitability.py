@@ -343,3 +343,67 @@ def test_a_deal_without_line_items_shows_an_estimated_margin(profit_built, owner
     margin = response.context["margin"]
     assert (margin.cost, margin.margin, margin.estimated) == (D("12000.00"), D("8000.00"), True)
     assert "estimated" in response.content.decode()
+
+
+# The page, its exports, the company card and the API: access like the other reports.
+
+PAGES = ["reports:profitability", "reports:profitability-csv", "reports:profitability-xlsx"]
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_the_owner_and_the_manager_see_the_customers_a_teammate_and_an_outsider_do_not(
+    name, profit_built, owner, north, owner_client, teammate_client, outsider_client, manager_client
+):
+    assert owner_client.get(reverse(name)).status_code == 200
+    assert manager_client.get(reverse(name), {"owner": owner.pk}).status_code == 200
+    for client in (teammate_client, outsider_client):
+        assert client.get(reverse(name)).status_code == 200  # their own (empty) numbers
+        assert client.get(reverse(name), {"owner": owner.pk}).status_code == 404
+        assert client.get(reverse(name), {"team": north.pk}).status_code == 404
+
+
+def test_the_page_ranks_draws_the_whale_curve_and_suggests_actions(profit_built, owner_client, teammate_client):
+    response = owner_client.get(reverse("reports:profitability"))
+    html = response.content.decode()
+    assert response.context["profits"].totals.profit == D("4633.33")
+    assert 'role="img"' in html and 'id="whale-chart-title"' in html and 'id="whale-chart-desc"' in html
+    assert "140.9" in html  # the top of the curve
+    assert "Unprofitable large customers" in html and "Re-price" in html and "Grow them" in html
+    assert "Profit C" in html and "-1,867" in html
+    assert teammate_client.get(reverse("reports:profitability")).context["profits"].totals.customers == 0
+    all_time = owner_client.get(reverse("reports:profitability"), {"period": "all"})
+    assert all_time.context["profits"].totals.profit == D("7833.33")  # D's old deal counts: + 3,200
+    assert owner_client.get(reverse("reports:profitability"), {"period": "5y"}).status_code == 400
+
+
+def test_the_exports_list_every_customer_with_the_breakdown(profit_built, owner_client):
+    body = owner_client.get(reverse("reports:profitability-csv")).getvalue().decode("utf-8-sig").replace("\r", "")
+    lines = body.splitlines()
+    assert lines[0].startswith("Rank by profit,Company,Owner,Revenue,Cost of sales")
+    assert len(lines) == 6
+    assert lines[5].startswith("5,Profit C,")
+    assert ",20000.00,12000.00,12000.00,8000.00,40.0,21.7,66.67,800.00,0.00,866.67,9000.00,-1866.67," in lines[5]
+    xlsx = owner_client.get(reverse("reports:profitability-xlsx"))
+    assert xlsx["Content-Type"].startswith("application/vnd.openxmlformats")
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(BytesIO(b"".join(xlsx.streaming_content))).active
+    assert [cell.value for cell in sheet[2]][:2] == [1, "Profit A"]
+
+
+def test_the_profitability_page_issues_a_fixed_number_of_queries(
+    profit_built, owner_client, manager_client, admin_client, django_assert_max_num_queries
+):
+    for client in (owner_client, manager_client, admin_client):
+        with django_assert_max_num_queries(12):
+            assert client.get(reverse("reports:profitability")).status_code == 200
+
+
+def test_the_company_card_shows_the_breakdown(profit_built, owner_client, outsider_client):
+    c = profit_built["companies"]["C"]
+    html = owner_client.get(c.get_absolute_url()).content.decode()
+    assert "Unprofitable large customer" in html
+    assert "-1,867 USD" in html and "12,000 estimated" in html and "9,000" in html
+    assert outsider_client.get(c.get_absolute_url()).status_code == 404
