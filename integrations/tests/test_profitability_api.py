@@ -10,7 +10,7 @@ from reports.tests.test_profitability import (  # noqa: F401 - the example's fix
 )
 
 
-def test_the_api_gives_the_figures_of_a_company_it_may_see(profit_built, owner, teammate, outsider):
+def test_the_api_gives_the_figures_of_a_company_it_may_see(profit_built, owner, teammate, outsider):  # noqa: F811
     c = profit_built["companies"]["C"]
     url = f"/api/v1/companies/{c.pk}/profitability/"
     body = token_client(owner).get(url).json()
