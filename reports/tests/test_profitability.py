@@ -382,7 +382,7 @@ def test_the_exports_list_every_customer_with_the_breakdown(profit_built, owner_
     assert lines[0].startswith("Rank by profit,Company,Owner,Revenue,Cost of sales")
     assert len(lines) == 6
     assert lines[5].startswith("5,Profit C,")
-    assert ",20000.00,12000.00,12000.00,8000.00,40.0,21.7,66.67,800.00,0.00,866.67,9000.00,-1866.67," in lines[5]
+    assert ",20000.00,12000.00,12000.00,8000.00,40.0,21.7,66.67,800.00,0.00,866.67,9000.00,-1866.67,-9.3," in lines[5]
     xlsx = owner_client.get(reverse("reports:profitability-xlsx"))
     assert xlsx["Content-Type"].startswith("application/vnd.openxmlformats")
     from io import BytesIO
