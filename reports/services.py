@@ -591,7 +591,11 @@ def _snapshot_costs(cursor, params: dict, *, now: dt.datetime, companies: list[i
     """Cost of sales onto ``value_deals``; cost to serve and acquisition cost into their temp
     tables (for ``companies`` only when given): what ``INSERT_CUSTOMER_PROFIT`` reads."""
     cursor.execute(value.COST_OF_SALES, params)
-    cursor.execute(value.SERVICE_ALL if companies is None else value.SERVICE_OF_COMPANIES, params)
+    if companies is None:
+        cursor.execute(value.SNAPSHOT_ACTIVITY, params)
+        cursor.execute(value.SERVICE_ALL, params)
+    else:
+        cursor.execute(value.SERVICE_OF_COMPANIES, params)
     for statement, statement_params in value.cost_source_statements(
         tz=params["tz"], base=settings.BASE_CURRENCY, now=now, year_ago=params["year_ago"], companies=companies
     ):

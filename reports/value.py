@@ -431,7 +431,9 @@ assert _MONETARY_REVENUE in INSERT_CUSTOMER_VALUE  # noqa: S101 (a typo here wou
 
 
 def customer_value_sql(sql: str, *, monetary: str) -> str:
-    """``INSERT_CUSTOMER_VALUE`` (or its one-company form) with M from ``monetary``: "revenue" or "margin"."""
+    """``INSERT_CUSTOMER_VALUE`` (or its one-company form) with M from ``monetary``: "revenue" or
+    "margin"; the full form reads the last activities from ``value_activity`` (SNAPSHOT_ACTIVITY)."""
+    sql = sql.replace(LAST_ACTIVITY, LAST_ACTIVITY_FROM_SNAPSHOT)
     return sql.replace(_MONETARY_REVENUE, _MONETARY_MARGIN) if monetary == "margin" else sql
 
 
@@ -467,43 +469,77 @@ UPDATE value_deals v SET cost_base = x.cost_base, cost_estimated = x.cost_estima
  WHERE v.deal_id = x.deal_id AND v.status = 'won' AND NOT v.external
 """
 
-# 8. Cost to serve, summed per customer, kind and "in the last 12 months": done activities
-#    (logged on the company, else its contact, else its deal — as the last activity) and cases,
-#    each minutes × the hourly cost of the role of the person doing it (the activity's assignee,
-#    the case's assignee; a case without one at the rep's rate); ``cost`` holds minutes × hourly
-#    cost (÷ 60 when summed). Minutes: the activity's time spent, else its type's default.
-SNAPSHOT_SERVICE = """
-DROP TABLE IF EXISTS value_service;
-CREATE TEMP TABLE value_service ON COMMIT DROP AS
-SELECT COALESCE(a.company_id, ct.company_id, d.company_id) AS company_id, 'activity'::text AS kind,
-       (a.done_at AT TIME ZONE %(tz)s)::date > %(year_ago)s AS recent,
-       SUM(COALESCE(a.time_spent_minutes, t.default_minutes))::bigint AS minutes,
-       SUM(COALESCE(a.time_spent_minutes, t.default_minutes) * COALESCE(rc.hourly_cost, 0))::numeric AS cost
+_ACTIVITY_MINUTES = "COALESCE(a.time_spent_minutes, t.default_minutes)"
+_ACTIVITY_FROM = """
   FROM activities_activity a
   JOIN activities_activitytype t ON t.id = a.type_id
   JOIN crm_user u ON u.id = a.owner_id
   LEFT JOIN crm_rolecost rc ON rc.role = u.role
   LEFT JOIN contacts_contact ct ON ct.id = a.contact_id AND a.company_id IS NULL
   LEFT JOIN deals_deal d ON d.id = a.deal_id AND a.company_id IS NULL AND a.contact_id IS NULL
- WHERE a.done_at IS NOT NULL AND a.done_at <= %(now)s {activity_filter}
-   AND COALESCE(a.time_spent_minutes, t.default_minutes) > 0
- GROUP BY 1, 2, 3
-UNION ALL
+"""
+_CASES = """
 SELECT k.company_id, 'case', (k.created_at AT TIME ZONE %(tz)s)::date > %(year_ago)s,
        SUM(k.time_spent_minutes)::bigint, SUM(k.time_spent_minutes * COALESCE(rc.hourly_cost, 0))::numeric
   FROM service_case k
   LEFT JOIN crm_user u ON u.id = k.assignee_id
   LEFT JOIN crm_rolecost rc ON rc.role = COALESCE(u.role, 'rep')
  WHERE k.company_id IS NOT NULL AND k.time_spent_minutes > 0 AND k.created_at <= %(now)s {case_filter}
- GROUP BY 1, 2, 3;
+ GROUP BY 1, 2, 3
 """
-SERVICE_ALL = SNAPSHOT_SERVICE.format(activity_filter="", case_filter="")
-SERVICE_OF_COMPANIES = SNAPSHOT_SERVICE.format(
-    activity_filter="""AND (a.company_id = ANY(%(companies)s)
+# The full run reads every done activity once: its last done activity per company (dormancy,
+# the LAST_ACTIVITY of INSERT_CUSTOMER_VALUE) and its time and cost, recent and older.
+SNAPSHOT_ACTIVITY = f"""
+DROP TABLE IF EXISTS value_activity;
+CREATE TEMP TABLE value_activity ON COMMIT DROP AS
+SELECT COALESCE(a.company_id, ct.company_id, d.company_id) AS company_id, MAX(a.done_at) AS last_activity_at,
+       COALESCE(SUM({_ACTIVITY_MINUTES}) FILTER (WHERE a.done_at <= %(now)s
+           AND (a.done_at AT TIME ZONE %(tz)s)::date > %(year_ago)s), 0)::bigint AS minutes_recent,
+       COALESCE(SUM({_ACTIVITY_MINUTES} * COALESCE(rc.hourly_cost, 0)) FILTER (WHERE a.done_at <= %(now)s
+           AND (a.done_at AT TIME ZONE %(tz)s)::date > %(year_ago)s), 0)::numeric AS cost_recent,
+       COALESCE(SUM({_ACTIVITY_MINUTES}) FILTER (WHERE a.done_at <= %(now)s
+           AND (a.done_at AT TIME ZONE %(tz)s)::date <= %(year_ago)s), 0)::bigint AS minutes_older,
+       COALESCE(SUM({_ACTIVITY_MINUTES} * COALESCE(rc.hourly_cost, 0)) FILTER (WHERE a.done_at <= %(now)s
+           AND (a.done_at AT TIME ZONE %(tz)s)::date <= %(year_ago)s), 0)::numeric AS cost_older
+{_ACTIVITY_FROM}
+ WHERE a.done_at IS NOT NULL
+ GROUP BY 1;
+"""
+LAST_ACTIVITY_FROM_SNAPSHOT = "SELECT company_id, last_activity_at FROM value_activity WHERE company_id IS NOT NULL"
+
+# 8. Cost to serve, summed per customer, kind and "in the last 12 months": done activities
+#    (logged on the company, else its contact, else its deal — as the last activity) and cases,
+#    each minutes × the hourly cost of the role of the person doing it (the activity's assignee,
+#    the case's assignee; a case without one at the rep's rate); ``cost`` holds minutes × hourly
+#    cost (÷ 60 when summed). Minutes: the activity's time spent, else its type's default.
+SERVICE_ALL = f"""
+DROP TABLE IF EXISTS value_service;
+CREATE TEMP TABLE value_service ON COMMIT DROP AS
+SELECT company_id, 'activity'::text AS kind, true AS recent, minutes_recent AS minutes, cost_recent AS cost
+  FROM value_activity WHERE company_id IS NOT NULL AND minutes_recent > 0
+UNION ALL
+SELECT company_id, 'activity', false, minutes_older, cost_older
+  FROM value_activity WHERE company_id IS NOT NULL AND minutes_older > 0
+UNION ALL
+{_CASES.format(case_filter="")};
+"""  # noqa: S608 (module constants; values are bound parameters)
+# One or a few customers (the refresh): their activities through the indexes.
+SERVICE_OF_COMPANIES = f"""
+DROP TABLE IF EXISTS value_service;
+CREATE TEMP TABLE value_service ON COMMIT DROP AS
+SELECT COALESCE(a.company_id, ct.company_id, d.company_id) AS company_id, 'activity'::text AS kind,
+       (a.done_at AT TIME ZONE %(tz)s)::date > %(year_ago)s AS recent,
+       SUM({_ACTIVITY_MINUTES})::bigint AS minutes,
+       SUM({_ACTIVITY_MINUTES} * COALESCE(rc.hourly_cost, 0))::numeric AS cost
+{_ACTIVITY_FROM}
+ WHERE a.done_at IS NOT NULL AND a.done_at <= %(now)s AND {_ACTIVITY_MINUTES} > 0
+   AND (a.company_id = ANY(%(companies)s)
         OR (a.company_id IS NULL AND ct.company_id = ANY(%(companies)s))
-        OR (a.company_id IS NULL AND a.contact_id IS NULL AND d.company_id = ANY(%(companies)s)))""",
-    case_filter="AND k.company_id = ANY(%(companies)s)",
-)
+        OR (a.company_id IS NULL AND a.contact_id IS NULL AND d.company_id = ANY(%(companies)s)))
+ GROUP BY 1, 2, 3
+UNION ALL
+{_CASES.format(case_filter="AND k.company_id = ANY(%(companies)s)")};
+"""
 
 
 # 8b. Costs other systems report (a registered source's rows with effect "cost": a shipping
