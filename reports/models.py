@@ -536,6 +536,47 @@ class CustomerProfit(models.Model):
         return (Decimal(self.service_minutes) / 60).quantize(Decimal("0.1"))
 
 
+class ProfitCell(models.Model):
+    """Profitability of one owner's customers in one period, so the page's totals sum a few rows."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=3, choices=ProfitPeriod.choices)
+    customers = models.PositiveIntegerField()
+    revenue = models.DecimalField(max_digits=18, decimal_places=2)
+    gross_margin = models.DecimalField(max_digits=18, decimal_places=2)
+    service_cost = models.DecimalField(max_digits=18, decimal_places=2)
+    acquisition_cost = models.DecimalField(max_digits=18, decimal_places=2)
+    profit = models.DecimalField(max_digits=18, decimal_places=2)
+    unprofitable = models.PositiveIntegerField()
+    unprofitable_loss = models.DecimalField(max_digits=18, decimal_places=2)  # −Σ profit of those (≥ 0)
+    profitable = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["period", "owner"], name="profitcell_unique_cell")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.period}: {self.profit}"
+
+
+class ProfitBucket(models.Model):
+    """The whale curve's rollup: one owner's customers of a period in one slice of the company-
+    wide profit ranking (``bucket`` grows with the rank; positive and non-positive profits never
+    share a slice). Summing a scope's owners per bucket, in bucket order, gives the scope's exact
+    cumulative profit at each slice's end — the ranking restricted to a scope keeps its order."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=3, choices=ProfitPeriod.choices)
+    bucket = models.PositiveIntegerField()
+    customers = models.PositiveIntegerField()
+    profit = models.DecimalField(max_digits=18, decimal_places=2)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["period", "owner", "bucket"], name="profitbucket_unique_bucket")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.period} #{self.bucket}: {self.profit}"
+
+
 class SegmentCell(models.Model):
     """Customers of one owner in one segment ("" = not scored), so pages sum a few rows."""
 

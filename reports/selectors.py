@@ -41,6 +41,8 @@ from reports.models import (
     OpenCell,
     ProductCustomers,
     ProductPair,
+    ProfitBucket,
+    ProfitCell,
     ProfitGroup,
     ReportSubscription,
     RollupGeneration,
@@ -924,7 +926,6 @@ def cross_sell_report(scope: ReportScope, *, limit: int = CROSS_SELL_RULES) -> C
 # Profitability ---------------------------------------------------------------------------
 
 PROFIT_LIST_SIZE = 15
-WHALE_POINTS = 100
 
 
 @dataclass
@@ -957,62 +958,50 @@ def _profits(scope: ReportScope, period: str):
     return CustomerProfit.objects.filter(scope.owner_filter(), period=period)
 
 
-def whale_curve(scope: ReportScope, period: str, *, customers: int, profitable: int) -> list[tuple[int, Decimal]]:
-    """(n, cumulative profit of the n most profitable customers in scope) at about
-    ``WHALE_POINTS`` evenly spaced n, plus the first, the last and the peak (n = ``profitable``,
-    the last customer with a positive profit): one statement over the scope's rows, read in the
-    rank index's order."""
-    if customers == 0:
-        return []
-    step = max(customers // WHALE_POINTS, 1)
-    owners = scope.owner_ids
-    owner_sql = "" if owners is None else "AND owner_id = ANY(%(owners)s)"
-    sql = f"""
-        SELECT n, cum FROM (
-            SELECT row_number() OVER w AS n, sum(profit) OVER w AS cum, profit
-              FROM reports_customerprofit WHERE period = %(period)s {owner_sql}
-            WINDOW w AS (ORDER BY profit_rank ROWS UNBOUNDED PRECEDING)
-        ) x
-        WHERE n %% %(step)s = 0 OR n = 1 OR n = %(last)s OR n = %(peak)s
-        ORDER BY n
-    """  # noqa: S608 (a constant fragment; values are bound parameters)
-    params = {"period": period, "owners": sorted(owners or []), "step": step, "last": customers, "peak": profitable}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [(n, Decimal(cum)) for n, cum in cursor.fetchall()]
+def whale_curve(scope: ReportScope, period: str) -> list[tuple[int, Decimal]]:
+    """(n, cumulative profit of the scope's n most profitable customers) at the end of each slice
+    of the ranking (``ProfitBucket``): a few hundred rows per owner summed per slice, however
+    many customers there are. Exact at every point, the peak included (slices split there)."""
+    rows = (
+        ProfitBucket.objects.filter(scope.owner_filter(), period=period)
+        .values("bucket")
+        .annotate(n=Sum("customers"), total=Sum("profit"))
+        .order_by("bucket")
+    )
+    points, n, cumulative = [], 0, Decimal("0")
+    for row in rows:
+        n += row["n"]
+        cumulative += row["total"]
+        points.append((n, cumulative))
+    return points
 
 
 def profitability_report(scope: ReportScope, *, period: str, size: int = PROFIT_LIST_SIZE) -> ProfitabilityReport:
-    """The Profitability page: totals, the two rankings, the two action lists and the whale curve."""
-    rows = _profits(scope, period)
-    # Aggregate names apart from the fields' ("profit" would shadow the column in the filters).
-    sums = rows.aggregate(
-        n_customers=Count("pk"),
-        sum_revenue=Sum("revenue"),
-        sum_gross_margin=Sum("gross_margin"),
-        sum_service_cost=Sum("service_cost"),
-        sum_acquisition_cost=Sum("acquisition_cost"),
-        sum_profit=Sum("profit"),
-        n_unprofitable=Count("pk", filter=Q(profit__lt=0)),
-        sum_unprofitable_loss=Sum("profit", filter=Q(profit__lt=0)),
-        n_profitable=Count("pk", filter=Q(profit__gt=0)),
+    """The Profitability page: totals and the whale curve from the per-owner rollups, the two
+    rankings and the two action lists from the indexed rows (``size`` each)."""
+    sums = ProfitCell.objects.filter(scope.owner_filter(), period=period).aggregate(
+        customers=Sum("customers"),
+        revenue=Sum("revenue"),
+        gross_margin=Sum("gross_margin"),
+        service_cost=Sum("service_cost"),
+        acquisition_cost=Sum("acquisition_cost"),
+        profit=Sum("profit"),
+        unprofitable=Sum("unprofitable"),
+        unprofitable_loss=Sum("unprofitable_loss"),
     )
-    profitable = sums.pop("n_profitable")
-    totals = ProfitTotals(**{key.split("_", 1)[1]: value if value is not None else ZERO for key, value in sums.items()})
-    totals.unprofitable_loss = -totals.unprofitable_loss
-    related = rows.select_related("company", "owner")
+    totals = ProfitTotals(**{key: value if value is not None else ZERO for key, value in sums.items()})
+    totals.customers, totals.unprofitable = int(totals.customers), int(totals.unprofitable)
+    related = _profits(scope, period).select_related("company", "owner")
     report = ProfitabilityReport(
         period=period,
         totals=totals,
         by_profit=list(related.order_by("profit_rank")[:size]),
         by_revenue=list(related.order_by("-revenue", "company_id")[:size]),
-        unprofitable_large=list(
-            related.filter(group=ProfitGroup.UNPROFITABLE_LARGE).order_by("profit_rank").reverse()[:size]
-        ),
+        unprofitable_large=list(related.filter(group=ProfitGroup.UNPROFITABLE_LARGE).order_by("-profit_rank")[:size]),
         profitable_small=list(related.filter(group=ProfitGroup.PROFITABLE_SMALL).order_by("profit_rank")[:size]),
     )
-    points = whale_curve(scope, period, customers=totals.customers, profitable=profitable)
-    if points and totals.profit:
+    points = whale_curve(scope, period)
+    if points and totals.profit and totals.customers:
         total = float(totals.profit)
         report.curve = [(100.0 * n / totals.customers, 100.0 * float(cum) / total) for n, cum in points]
         peak_n, peak_cum = max(points, key=lambda point: point[1])

@@ -49,6 +49,8 @@ from reports.models import (
     OpenCell,
     ProductCustomers,
     ProductPair,
+    ProfitBucket,
+    ProfitCell,
     ReportSubscription,
     RollupGeneration,
     RollupPointer,
@@ -541,6 +543,8 @@ def report_subscription_send(*, subscription_id: int, today: dt.date | None = No
 
 CROSS_SELL_MIN_CUSTOMERS = 2
 VALUE_TABLES = (
+    ProfitBucket,
+    ProfitCell,
     CustomerProfit,
     CrossSellSuggestion,
     ProductPair,
@@ -584,6 +588,7 @@ def _value_params(now: dt.datetime) -> dict:
         "large_share": value.LARGE_SHARE,
         "small_share": value.SMALL_SHARE,
         "growth_min_percent": value.GROWTH_MIN_PROFIT_PERCENT,
+        "slices": value.WHALE_SLICES,
     }
 
 
@@ -706,6 +711,8 @@ def customer_value_recompute(*, now: dt.datetime | None = None) -> ValueRun:
             for statement in (
                 value.customer_value_sql(value.INSERT_CUSTOMER_VALUE, monetary=settings.RFM_MONETARY),
                 value.INSERT_ALL_PROFITS,
+                value.INSERT_PROFIT_CELLS,
+                value.INSERT_PROFIT_BUCKETS,
                 value.INSERT_SEGMENT_CELLS,
                 value.INSERT_DORMANT_CELLS,
                 value.INSERT_COHORTS,

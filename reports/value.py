@@ -705,3 +705,25 @@ SELECT company_id, period, owner_id, revenue, cost_of_sales, estimated_cost, gro
 """
 INSERT_ALL_PROFITS = INSERT_CUSTOMER_PROFIT.format(customer_filter="")
 INSERT_COMPANY_PROFITS = INSERT_CUSTOMER_PROFIT.format(customer_filter="WHERE cv.company_id = ANY(%(companies)s)")
+
+# 11. Per-owner rollups of the profitability rows: totals (ProfitCell) and the whale curve's
+#     slices (ProfitBucket: WHALE_SLICES slices of the company-wide ranking, each split where
+#     profit turns from positive to not, so the curve's peak is exact).
+WHALE_SLICES = 200
+INSERT_PROFIT_CELLS = """
+INSERT INTO reports_profitcell (owner_id, period, customers, revenue, gross_margin, service_cost, acquisition_cost,
+                                profit, unprofitable, unprofitable_loss, profitable)
+SELECT owner_id, period, COUNT(*), SUM(revenue), SUM(gross_margin), SUM(service_cost), SUM(acquisition_cost),
+       SUM(profit), COUNT(*) FILTER (WHERE profit < 0), COALESCE(-SUM(profit) FILTER (WHERE profit < 0), 0),
+       COUNT(*) FILTER (WHERE profit > 0)
+  FROM reports_customerprofit GROUP BY 1, 2
+"""
+INSERT_PROFIT_BUCKETS = """
+INSERT INTO reports_profitbucket (owner_id, period, bucket, customers, profit)
+SELECT owner_id, period,
+       ((profit_rank - 1) * %(slices)s / n) * 2 + CASE WHEN profit > 0 THEN 0 ELSE 1 END,
+       COUNT(*), SUM(profit)
+  FROM (SELECT owner_id, period, profit_rank, profit, COUNT(*) OVER (PARTITION BY period) AS n
+          FROM reports_customerprofit) AS ranked
+ GROUP BY 1, 2, 3
+"""
