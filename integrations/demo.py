@@ -36,9 +36,16 @@ def event_types_ensure() -> dict[str, EventType]:
 
 def seed(*, people: DemoPeople) -> None:
     event_types_ensure()
-    _freight_costs(people)
-    if BusinessEvent.objects.filter(source__in=["erp", "helpdesk"]).exists():
-        return
+    added = _customer_events(people)
+    added = _freight_costs(people) or added
+    if added:
+        customer_value_recompute()
+
+
+def _customer_events(people: DemoPeople) -> bool:
+    """Invoices, a refund and tickets for alice's customers, and one event nobody matches."""
+    if BusinessEvent.objects.filter(source__in=["erp", "helpdesk"]).exclude(external_id__startswith="FRT-").exists():
+        return False
     rng = random.Random(16)
     now = timezone.now()
     companies = list(Company.objects.filter(owner=people.alice, archived_at__isnull=True).order_by("id")[:6])
@@ -101,17 +108,17 @@ def seed(*, people: DemoPeople) -> None:
         }
     )
     events_ingest(user=people.alice, items=items, invalid={})
-    customer_value_recompute()
+    return True
 
 
-def _freight_costs(people: DemoPeople) -> None:
+def _freight_costs(people: DemoPeople) -> bool:
     """The big-revenue-but-unprofitable customer's hardware ships by express freight, billed to
     us: cost events (sent by an admin's integration, which sees every customer)."""
     if BusinessEvent.objects.filter(source="erp", external_id__startswith="FRT-").exists():
-        return
+        return False
     whale = Company.objects.filter(deals__line_items__product__sku="DEMO-HW").distinct().first()
     if whale is None:
-        return
+        return False
     now = timezone.now()
     items = [
         {
@@ -128,3 +135,4 @@ def _freight_costs(people: DemoPeople) -> None:
         for i in range(8)
     ]
     events_ingest(user=people.admin, items=items, invalid={})
+    return True
