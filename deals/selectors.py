@@ -112,8 +112,14 @@ def deal_margin(deal: Deal, line_items: list[LineItem]) -> DealMargin:
     margin = deal.amount - cost
     percent = (margin * 100 / deal.amount).quantize(Decimal("0.1"), ROUND_HALF_UP) if deal.amount else None
     on = timezone.localdate(deal.closed_at) if deal.closed_at else timezone.localdate()
+    today_rate = getattr(deal, "rate_on_day", None)  # today's, read with the deal (deal_for_user)
     try:
-        rate = Decimal("1") if deal.currency == settings.BASE_CURRENCY else RateBook().rate(deal.currency, on)
+        if deal.currency == settings.BASE_CURRENCY:
+            rate = Decimal("1")
+        elif today_rate is not None and on == timezone.localdate():
+            rate = today_rate
+        else:
+            rate = RateBook().rate(deal.currency, on)  # a won deal: its close date's rate (one query)
     except MissingRate:
         return DealMargin(deal.amount, cost, margin, percent, not known)
     revenue_base = (deal.amount * rate).quantize(CENT, ROUND_HALF_UP)
