@@ -21,10 +21,11 @@ class ActivityTypeAdmin(LabelledChangelistMixin, admin.ModelAdmin):
         "has_duration",
         "has_outcome",
         "has_attendees",
+        "default_minutes",
         "position",
         "active",
     ]
-    list_editable = ["position", "active"]
+    list_editable = ["default_minutes", "position", "active"]
     prepopulated_fields = {"key": ["name"]}
     search_fields = ["name", "key"]
     inlines = [ActivityOutcomeInline]

@@ -62,6 +62,7 @@ class ActivityForm(StrictInputMixin, forms.ModelForm):
             "due_at",
             "ends_at",
             "duration_minutes",
+            "time_spent_minutes",
             "outcome",
             "owner",
             "attendee_users",
@@ -88,6 +89,12 @@ class ActivityForm(StrictInputMixin, forms.ModelForm):
         self.fields["owner"].label = _("Assignee")
         self.fields["owner"].empty_label = _("Me")
         self.fields["subject"].widget.attrs["placeholder"] = activity_type.label
+        # Time spent counts in the customer's cost to serve; blank keeps the type's default.
+        self.fields["time_spent_minutes"].help_text = _("Blank: the default for this type, %(minutes)s min.") % {
+            "minutes": activity_type.default_minutes
+        }
+        if not self.instance.pk:
+            self.fields["time_spent_minutes"].initial = activity_type.default_minutes or None
         if activity_type.has_duration:
             self.fields["due_at"].label = _("Starts")
         if not activity_type.has_due:
@@ -147,7 +154,7 @@ class ActivityForm(StrictInputMixin, forms.ModelForm):
             ["due_at", "ends_at", "duration_minutes"],
             ["outcome", "owner"],
             ["attendee_users", "attendee_contacts"],
-            ["remind", "done"],
+            ["remind", "done", "time_spent_minutes"],
             ["version"],
         ]
         rows = []

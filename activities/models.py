@@ -59,6 +59,11 @@ class ActivityType(models.Model):
     has_duration = models.BooleanField(_("has start, end and duration"), default=False)
     has_outcome = models.BooleanField(_("has an outcome"), default=False)
     has_attendees = models.BooleanField(_("has attendees"), default=False)
+    default_minutes = models.PositiveIntegerField(
+        _("default time spent (minutes)"),
+        default=0,
+        help_text=_("Time an activity of this type takes unless the person logging it says otherwise (cost to serve)."),
+    )
     position = models.PositiveSmallIntegerField(_("position"), default=100)
     active = models.BooleanField(_("active"), default=True)
 
@@ -144,6 +149,8 @@ class Activity(models.Model):
     due_at = models.DateTimeField(_("due / starts"), null=True, blank=True)
     ends_at = models.DateTimeField(_("ends"), null=True, blank=True)
     duration_minutes = models.PositiveIntegerField(_("duration (minutes)"), null=True, blank=True)
+    # Work time for the cost to serve; NULL: the type's default.
+    time_spent_minutes = models.PositiveIntegerField(_("time spent (minutes)"), null=True, blank=True)
     outcome = models.CharField(_("outcome"), max_length=200, blank=True)
     attendee_users = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="meetings", verbose_name=_("attending colleagues")
@@ -179,6 +186,10 @@ class Activity(models.Model):
             models.Index(fields=["updated_at", "id"], name="activity_updated"),
             models.Index(fields=["type", "-created_at"], name="activity_type_created"),
             models.Index(fields=["company", "-created_at"], name="activity_company"),
+            # The cost to serve of a few customers (incremental customer-value refresh).
+            models.Index(
+                fields=["company", "done_at"], condition=Q(done_at__isnull=False), name="activity_company_done"
+            ),
             models.Index(fields=["contact", "-created_at"], name="activity_contact"),
             # The kanban's "next activity": open activities of a deal by due time.
             models.Index(fields=["deal", "due_at"], condition=Q(done_at__isnull=True), name="activity_deal_open_due"),

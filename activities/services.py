@@ -75,6 +75,10 @@ BUILTIN_TYPES = [
 ]
 
 
+# Time a built-in activity usually takes (cost to serve); as migration 0009 sets them.
+BUILTIN_DEFAULT_MINUTES = {"call": 15, "meeting": 60, "email": 10, "task": 15, "note": 0}
+
+
 def activity_types_ensure_builtin() -> None:
     """Create any missing built-in type (the data migration does this on a fresh database;
     demo seeding and tests call it after a flush emptied the table)."""
@@ -90,6 +94,7 @@ def activity_types_ensure_builtin() -> None:
                 "has_outcome": has_outcome,
                 "has_attendees": has_attendees,
                 "position": position,
+                "default_minutes": BUILTIN_DEFAULT_MINUTES.get(key, 0),
             },
         )
 
@@ -140,6 +145,7 @@ def activity_create(
     due_at: datetime | None = None,
     ends_at: datetime | None = None,
     duration_minutes: int | None = None,
+    time_spent_minutes: int | None = None,
     outcome: str = "",
     done: bool = False,
     done_at: datetime | None = None,
@@ -162,6 +168,7 @@ def activity_create(
         due_at=due_at,
         ends_at=ends_at,
         duration_minutes=duration_minutes,
+        time_spent_minutes=time_spent_minutes,
         outcome=outcome,
         done_at=(done_at or timezone.now()) if done else None,
     )

@@ -13,7 +13,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from simple_history.admin import SimpleHistoryAdmin
 
 from crm.forms import CustomFieldForm
-from crm.models import CustomField, Notification, Outbox, SavedView, SecurityEvent, Team, User
+from crm.models import CustomField, Notification, Outbox, RoleCost, SavedView, SecurityEvent, Team, User
 from crm.params import id_or_none
 from crm.signals import team_event_record
 
@@ -143,6 +143,12 @@ class UserAdmin(LabelledChangelistMixin, BaseUserAdmin):
                 team_event_record(team_id=row.team_id, user_ids=[row.user_id], relation="member", action="added")
             for row in formset.deleted_objects:
                 team_event_record(team_id=row.team_id, user_ids=[row.user_id], relation="member", action="removed")
+
+
+@admin.register(RoleCost)
+class RoleCostAdmin(admin.ModelAdmin):
+    list_display = ["role", "hourly_cost"]
+    list_editable = ["hourly_cost"]
 
 
 @admin.register(Team)

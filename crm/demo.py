@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 
-from crm.models import Role, Team, User
+from crm.models import Role, RoleCost, Team, User
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ def _demo_user(username: str, first: str, last: str, role: str, language: str) -
 
 def seed(*, people: DemoPeople | None = None) -> DemoPeople:
     users = {row[0]: _demo_user(*row) for row in DEMO_USERS}
+    for role, hourly in ((Role.REP, "40.00"), (Role.MANAGER, "65.00"), (Role.ADMIN, "55.00")):
+        RoleCost.objects.get_or_create(role=role, defaults={"hourly_cost": Decimal(hourly)})
     inside, _ = Team.objects.get_or_create(name="Inside Sales")
     enterprise, _ = Team.objects.get_or_create(name="Enterprise")
     inside.members.add(users["alice"], users["bob"], users["dmitry"])

@@ -28,6 +28,23 @@ class Role(models.TextChoices):
     ADMIN = "admin", _("Admin")
 
 
+class RoleCost(models.Model):
+    """What an hour of a role's time costs, in BASE_CURRENCY (admin-set): the cost to serve of
+    activities and cases is their time spent × the hourly cost of the person's role."""
+
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, unique=True)
+    hourly_cost = models.DecimalField(_("hourly cost"), max_digits=10, decimal_places=2)
+
+    class Meta:
+        ordering = ["role"]
+        constraints = [models.CheckConstraint(condition=models.Q(hourly_cost__gte=0), name="rolecost_not_negative")]
+        verbose_name = _("hourly cost of a role")
+        verbose_name_plural = _("hourly costs of roles")
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()}: {self.hourly_cost}"
+
+
 class User(AbstractUser):
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.REP)
     email_reminders = models.BooleanField(

@@ -636,6 +636,8 @@ DEMO_PASSWORD = env_str("DEMO_PASSWORD", "demo-pass-2026")
 DEAL_STALE_DAYS = env_int("DEAL_STALE_DAYS", 14, minimum=1)
 # Customer value (docs/customer-value.md): RFM scores customers who bought in this many months.
 RFM_WINDOW_MONTHS = env_int("RFM_WINDOW_MONTHS", 24, minimum=1)
+# RFM monetary from "revenue" (won amounts) or "margin" (gross margin: revenue − cost of sales).
+RFM_MONETARY = env_choice("RFM_MONETARY", "revenue", {"revenue", "margin"})
 # A customer with no done activity and no purchase for this many days, and no open deal, is dormant.
 DORMANT_DAYS = env_int("DORMANT_DAYS", 90, minimum=1)
 # Report builder guard rails: a query longer than this is cancelled (SET LOCAL

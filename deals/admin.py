@@ -6,7 +6,18 @@ from django.utils.translation import gettext_lazy as _
 from crm.admin import LabelledChangelistMixin, LabelledTabularInline, StrictHistoryAdmin
 from crm.versioning import VersionedAdminForm
 from deals import services
-from deals.models import Deal, ExchangeRate, LineItem, LostReason, Pipeline, Product, Quote, Stage, StageChange
+from deals.models import (
+    Deal,
+    ExchangeRate,
+    LineItem,
+    LostReason,
+    Pipeline,
+    Product,
+    ProductCost,
+    Quote,
+    Stage,
+    StageChange,
+)
 
 
 class StageInline(LabelledTabularInline):
@@ -18,8 +29,8 @@ class StageInline(LabelledTabularInline):
 
 @admin.register(Pipeline)
 class PipelineAdmin(LabelledChangelistMixin, admin.ModelAdmin):
-    list_display = ["name", "is_default", "position"]
-    list_editable = ["position"]
+    list_display = ["name", "is_default", "default_margin_percent", "position"]
+    list_editable = ["default_margin_percent", "position"]
     inlines = [StageInline]
     fields = ["name", "is_default", "position", "quote_accepted_stage", "quote_declined_stage"]
 
@@ -66,8 +77,15 @@ class ExchangeRateAdmin(admin.ModelAdmin):
     date_hierarchy = "date"
 
 
+class ProductCostInline(admin.TabularInline):
+    model = ProductCost
+    extra = 1
+    fields = ["valid_from", "cost", "currency"]
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
+    inlines = [ProductCostInline]
     list_display = ["name", "sku", "price", "currency", "active"]
     list_filter = ["active", "currency"]
     search_fields = ["name", "sku"]
@@ -77,7 +95,7 @@ class LineItemInline(LabelledTabularInline):
     model = LineItem
     extra = 0
     autocomplete_fields = ["product"]
-    fields = ["product", "quantity", "unit_price", "discount_percent", "position"]
+    fields = ["product", "quantity", "unit_price", "discount_percent", "unit_cost", "position"]
 
 
 class StageChangeInline(LabelledTabularInline):

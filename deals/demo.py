@@ -21,7 +21,18 @@ from simple_history.utils import bulk_create_with_history
 
 from contacts.models import Company, Contact, LifecycleStage, Source
 from crm.demo import DemoPeople
-from deals.models import Deal, DealStatus, ExchangeRate, LineItem, LostReason, Pipeline, Product, Stage, StageChange
+from deals.models import (
+    Deal,
+    DealStatus,
+    ExchangeRate,
+    LineItem,
+    LostReason,
+    Pipeline,
+    Product,
+    ProductCost,
+    Stage,
+    StageChange,
+)
 
 DEAL_COUNT = 600
 MONTHS = 18
@@ -53,7 +64,25 @@ PRODUCTS = [
     ("DEMO-API", "API access add-on", "900.00", "USD"),
     ("DEMO-TRAIN-EU", "On-site training day (EU)", "1400.00", "EUR"),
     ("DEMO-MIGRATE", "Data migration", "3800.00", "USD"),
+    ("DEMO-HW", "Hardware bundle (resold)", "25000.00", "USD"),
 ]
+# Cost prices (share of the price) since two years ago, and a price rise of the supplier six
+# months ago for some: the line items keep the cost of the day they were sold.
+COST_SHARES = {
+    "DEMO-SEAT": ("0.20", "0.25"),
+    "DEMO-SEAT-EU": ("0.20", "0.25"),
+    "DEMO-ONBOARD": ("0.55", "0.55"),
+    "DEMO-ONBOARD-EU": ("0.55", "0.60"),
+    "DEMO-SUPPORT": ("0.35", "0.35"),
+    "DEMO-API": ("0.10", "0.10"),
+    "DEMO-TRAIN-EU": ("0.50", "0.50"),
+    "DEMO-MIGRATE": ("0.60", "0.65"),
+    "DEMO-HW": ("0.93", "0.95"),
+}
+PIPELINE_MARGINS = {"Sales": Decimal("45"), "Enterprise": Decimal("35")}
+# The customer whose revenue is big and whose profit is not: it buys resold hardware at a thin
+# margin (and, in service's demo, opens many long cases).
+WHALE_SKU = "DEMO-HW"
 DEMO_COMPANIES = [
     "Northwind Traders",
     "Globex",
@@ -293,6 +322,7 @@ def seed(*, people: DemoPeople) -> None:
         [Product(sku=sku, name=name, price=Decimal(price), currency=cur) for sku, name, price, cur in PRODUCTS],
         ignore_conflicts=True,
     )
+    _costs(today)
     owners = [people.alice, people.bob, people.carol, people.manager, people.erin]
     if Deal.objects.filter(owner__in=owners).exists():
         return
@@ -390,8 +420,60 @@ def seed(*, people: DemoPeople) -> None:
     StageChange.objects.bulk_create(changes, batch_size=2000)
     LineItem.objects.bulk_create(items, batch_size=2000)
     Deal.contacts.through.objects.bulk_create(links, batch_size=2000, ignore_conflicts=True)
+    _whale(story_companies[sum(n for n, *_r in list(STORIES.values())[:2]) :])
+    _snapshot_demo_costs()
     if people.dmitry is not None:
         _russian_rep_story(people.dmitry, sales, now)
+
+
+def _costs(today: dt.date) -> None:
+    """Pipelines' default margins and the products' cost history (idempotent)."""
+    for name, percent in PIPELINE_MARGINS.items():
+        Pipeline.objects.filter(name=name, default_margin_percent=100).update(default_margin_percent=percent)
+    for product in Product.objects.filter(sku__in=COST_SHARES):
+        old, new = (Decimal(share) for share in COST_SHARES[product.sku])
+        for since, share in ((today - dt.timedelta(days=730 + 365), old), (today - dt.timedelta(days=180), new)):
+            ProductCost.objects.get_or_create(
+                product=product,
+                valid_from=since,
+                defaults={"cost": (product.price * share).quantize(Decimal("0.01")), "currency": product.currency},
+            )
+
+
+def _whale(big_customers: list[Company]) -> None:
+    """One big customer's won deals become resold hardware at a thin margin (one line item each)."""
+    english = [company for company in big_customers if company.country not in ("RU", "CN")] or big_customers
+    if not english:
+        return
+    whale = english[0]
+    product = Product.objects.get(sku=WHALE_SKU)
+    deals = list(Deal.objects.filter(company=whale, status=DealStatus.WON))
+    LineItem.objects.filter(deal__in=deals).delete()
+    LineItem.objects.bulk_create(
+        [
+            LineItem(deal=deal, product=product, quantity=Decimal("1"), unit_price=deal.amount, position=1)
+            for deal in deals
+        ]
+    )
+    Deal.objects.filter(pk__in=[deal.pk for deal in deals]).update(amount_from_line_items=True)
+
+
+def _snapshot_demo_costs() -> None:
+    """The cost at sale of the demo's line items (written in bulk, without the services): the
+    product's cost price on the close date (today for open deals) in the deal's currency; the
+    whale's hardware at its share of the price paid."""
+    from deals.services import line_items_snapshot_cost
+
+    for deal in Deal.objects.filter(line_items__isnull=False).distinct():
+        on = timezone.localdate(deal.closed_at) if deal.closed_at else timezone.localdate()
+        line_items_snapshot_cost(deal=deal, on=on)
+    for item in LineItem.objects.filter(product__sku=WHALE_SKU).select_related("deal"):
+        share = Decimal(
+            COST_SHARES[WHALE_SKU][
+                0 if item.deal.closed_at and item.deal.closed_at < timezone.now() - dt.timedelta(days=180) else 1
+            ]
+        )
+        LineItem.objects.filter(pk=item.pk).update(unit_cost=(item.unit_price * share).quantize(Decimal("0.01")))
 
 
 # Dmitry (the demo rep who reads the CRM in Russian) and his own customers, in roubles. Written

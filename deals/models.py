@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Self
 
 from django.conf import settings
@@ -57,12 +57,26 @@ class Pipeline(models.Model):
         related_name="+",
         verbose_name=_("stage when a quote is declined"),
     )
+    # Gross margin assumed for a won deal whose cost is unknown (no line items, or a line
+    # item whose product had no cost price on the day): shown as "estimated".
+    default_margin_percent = models.DecimalField(
+        _("default gross margin %"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("100"),
+        validators=[MinValueValidator(Decimal("-100")), MaxValueValidator(Decimal("100"))],
+        help_text=_("Used for deals without line items (or with products that have no cost price); 100 = no cost."),
+    )
 
     class Meta:
         ordering = ["position", "name"]
         constraints = [
             models.UniqueConstraint(
                 fields=["is_default"], condition=models.Q(is_default=True), name="pipeline_single_default"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(default_margin_percent__gte=-100, default_margin_percent__lte=100),
+                name="pipeline_default_margin_range",
             ),
         ]
         verbose_name = _("pipeline")
@@ -320,12 +334,36 @@ class Product(models.Model):
         return f"{self.name} ({self.sku})"
 
 
+class ProductCost(models.Model):
+    """A product's cost price from ``valid_from`` on, until the next row's date (history)."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="costs", verbose_name=_("product"))
+    valid_from = models.DateField(_("valid from"))
+    cost = models.DecimalField(_("unit cost"), max_digits=14, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, default="USD")
+
+    class Meta:
+        ordering = ["product", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "valid_from"], name="productcost_unique_product_date"),
+            models.CheckConstraint(condition=models.Q(cost__gte=0), name="productcost_cost_not_negative"),
+        ]
+        verbose_name = _("product cost price")
+        verbose_name_plural = _("product cost prices")
+
+    def __str__(self) -> str:
+        return f"{self.product_id}: {self.cost} {self.currency} from {self.valid_from}"
+
+
 class LineItem(models.Model):
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="line_items")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="line_items", verbose_name=_("product"))
     quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=2, default=Decimal("1"))
     unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=2)
     discount_percent = models.DecimalField(_("discount %"), max_digits=5, decimal_places=2, default=Decimal("0"))
+    # The product's cost price when the item was sold, in the deal's currency (snapshot taken
+    # on save and again when the deal is won); NULL when the product had no cost price then.
+    unit_cost = models.DecimalField(_("unit cost"), max_digits=14, decimal_places=2, null=True, blank=True)
     position = models.PositiveSmallIntegerField(default=0)
     # Optimistic locking: every edit bumps it; a form posted with an older value conflicts.
     version = models.PositiveIntegerField(default=1, editable=False)
@@ -349,6 +387,13 @@ class LineItem(models.Model):
     def total(self) -> Decimal:
         gross = self.quantity * self.unit_price
         return (gross * (Decimal("100") - self.discount_percent) / Decimal("100")).quantize(Decimal("0.01"))
+
+    @property
+    def total_cost(self) -> Decimal | None:
+        if self.unit_cost is None:
+            return None
+        # Half away from zero, as PostgreSQL's round() in the customer-value job.
+        return (self.quantity * self.unit_cost).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 class DealTotal(models.Model):

@@ -24,8 +24,8 @@ from contacts.keyset import unindexed
 from crm import custom_fields
 from crm.params import MAX_DATE, MIN_DATE, id_or_none
 from crm.search import SearchHit, SearchSection
-from deals.models import Deal, DealStatus, DealTotal, ExchangeRate, Pipeline, Stage, StageChange
-from deals.money import CENT, RateBook, to_base
+from deals.models import Deal, DealStatus, DealTotal, ExchangeRate, LineItem, Pipeline, Stage, StageChange
+from deals.money import CENT, MissingRate, RateBook, to_base
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -84,6 +84,51 @@ def deal_amount_in_base(deal: Deal, on: dt.date) -> Decimal | None:
         return to_base(deal.amount, deal.currency, on)
     except LookupError:
         return None
+
+
+@dataclass(frozen=True)
+class DealMargin:
+    """Revenue, cost and gross margin of a deal, in its currency and in the base currency."""
+
+    revenue: Decimal
+    cost: Decimal
+    margin: Decimal
+    percent: Decimal | None
+    estimated: bool  # no known cost: the pipeline's default margin
+    revenue_base: Decimal | None = None  # None: no exchange rate for the deal's currency
+    cost_base: Decimal | None = None
+    margin_base: Decimal | None = None
+
+
+def deal_margin(deal: Deal, line_items: list[LineItem]) -> DealMargin:
+    """The deal's gross margin as the customer-value job computes it (docs/customer-value.md):
+    cost = Σ quantity × unit cost at sale when every line item has one, else the amount ×
+    (100 − the pipeline's default margin %) ÷ 100. Base currency at the close date's rate for a
+    won deal (as its revenue is reported), today's otherwise."""
+    known = bool(line_items) and all(item.unit_cost is not None for item in line_items)
+    if known:
+        cost = sum((item.total_cost for item in line_items), Decimal("0"))
+    else:
+        cost = (deal.amount * (100 - deal.pipeline.default_margin_percent) / 100).quantize(CENT, ROUND_HALF_UP)
+    margin = deal.amount - cost
+    percent = (margin * 100 / deal.amount).quantize(Decimal("0.1"), ROUND_HALF_UP) if deal.amount else None
+    on = timezone.localdate(deal.closed_at) if deal.closed_at else timezone.localdate()
+    today_rate = getattr(deal, "rate_on_day", None)  # today's, read with the deal (deal_for_user)
+    try:
+        if deal.currency == settings.BASE_CURRENCY:
+            rate = Decimal("1")
+        elif today_rate is not None and on == timezone.localdate():
+            rate = today_rate
+        else:
+            rate = RateBook().rate(deal.currency, on)  # a won deal: its close date's rate (one query)
+    except MissingRate:
+        return DealMargin(deal.amount, cost, margin, percent, not known)
+    revenue_base = (deal.amount * rate).quantize(CENT, ROUND_HALF_UP)
+    if known:
+        cost_base = (cost * rate).quantize(CENT, ROUND_HALF_UP)
+    else:
+        cost_base = (revenue_base * (100 - deal.pipeline.default_margin_percent) / 100).quantize(CENT, ROUND_HALF_UP)
+    return DealMargin(deal.amount, cost, margin, percent, not known, revenue_base, cost_base, revenue_base - cost_base)
 
 
 def default_pipeline() -> Pipeline | None:

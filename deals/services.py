@@ -20,8 +20,8 @@ from contacts.models import Contact
 from contacts.signals import customer_event
 from crm.models import User
 from crm.versioning import VersionConflict, bump, lock_versioned
-from deals.models import Deal, DealStatus, LineItem, LostReason, Pipeline, Product, Stage, StageChange
-from deals.money import RateBook
+from deals.models import Deal, DealStatus, LineItem, LostReason, Pipeline, Product, ProductCost, Stage, StageChange
+from deals.money import CENT, MissingRate, RateBook
 from deals.selectors import deal_reopen_stage
 from deals.signals import deal_stage_changed
 
@@ -125,6 +125,9 @@ def _apply_stage(
         note=lost_note if stage.is_lost else "",
     )
     change._event_kind = _event_kind(old_status, deal.status)
+    if deal.status == DealStatus.WON and old_status != DealStatus.WON and deal.pk is not None:
+        # The cost at the time of sale: the product cost prices of the close date.
+        line_items_snapshot_cost(deal=deal, on=timezone.localdate(at))
     return change
 
 
@@ -335,6 +338,41 @@ def line_item_default_price(*, product: Product, currency: str, on: dt.date | No
     return (in_base / book.rate(currency, on)).quantize(Decimal("0.01"))
 
 
+def product_unit_cost(*, product: Product, currency: str, on: dt.date, book: RateBook | None = None) -> Decimal | None:
+    """The product's cost price on ``on`` (its latest ``ProductCost`` from that day or before),
+    in ``currency``; None when the product had no cost price then or no rate converts it."""
+    row = ProductCost.objects.filter(product=product, valid_from__lte=on).order_by("-valid_from").first()
+    if row is None:
+        return None
+    if row.currency == currency:
+        return row.cost
+    book = book or RateBook()
+    try:
+        return (book.to_base(row.cost, row.currency, on) / book.rate(currency, on)).quantize(CENT)
+    except MissingRate:
+        return None
+
+
+def line_items_snapshot_cost(*, deal: Deal, on: dt.date) -> int:
+    """Store every line item's unit cost as of ``on`` (the deal was won that day); returns how
+    many changed. Runs inside the caller's transaction."""
+    book = RateBook()
+    changed = 0
+    for item in LineItem.objects.filter(deal=deal).select_related("product"):
+        cost = product_unit_cost(product=item.product, currency=deal.currency, on=on, book=book)
+        if cost != item.unit_cost:
+            LineItem.objects.filter(pk=item.pk).update(unit_cost=cost)
+            changed += 1
+    return changed
+
+
+def _cost_date(deal: Deal) -> dt.date:
+    """The day whose cost prices a line item takes: the close date of a won deal, else today."""
+    if deal.status == DealStatus.WON and deal.closed_at is not None:
+        return timezone.localdate(deal.closed_at)
+    return timezone.localdate()
+
+
 def line_item_add(
     *,
     deal: Deal,
@@ -355,6 +393,7 @@ def line_item_add(
             quantity=quantity,
             unit_price=unit_price,
             discount_percent=discount_percent,
+            unit_cost=product_unit_cost(product=product, currency=locked.currency, on=_cost_date(locked)),
             position=position,
         )
         item.full_clean()
@@ -381,6 +420,9 @@ def line_item_update(
         line_item.quantity = quantity
         line_item.unit_price = unit_price
         line_item.discount_percent = discount_percent
+        line_item.unit_cost = product_unit_cost(
+            product=line_item.product, currency=locked.currency, on=_cost_date(locked)
+        )
         line_item.full_clean()
         bump(line_item)
         line_item.save()

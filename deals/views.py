@@ -246,6 +246,7 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "contacts": list(deal.contacts.select_related("company")),
             "line_items": line_items,
             "line_items_total": sum((item.total for item in line_items), Decimal("0")),
+            "margin": selectors.deal_margin(deal, line_items),
             "line_item_form": LineItemAddForm() if can_edit else None,
             "stage_history": selectors.deal_stage_history(deal),
             "edit_history": selectors.deal_edit_history(deal),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
@@ -46,6 +47,7 @@ from integrations.events import events_ingest
 from integrations.models import EventType
 from integrations.pagination import keyset_page, parse_timestamp
 from integrations.parsers import OctetStreamEmailParser, RawEmailParser, TextEmailParser
+from reports import selectors as report_selectors
 
 NOTE_TYPE = "note"
 
@@ -302,6 +304,34 @@ def company(request: Request, pk: int) -> Response:
     except VersionConflict as exc:
         return _conflict(exc, Company.objects.prefetch_related("tags").get(pk=record.pk), s.CompanySerializer, request)
     return _company_out(request, record.pk)
+
+
+@extend_schema(
+    summary="A company's profitability",
+    description="Revenue, gross margin, cost to serve, acquisition cost and profit per period, as the "
+    "nightly customer-value job (and its refresh after changes) computed them; empty periods before the "
+    "first run or for a company that is not a customer.",
+    responses={200: s.CompanyProfitabilityResponseSerializer, **ERRORS},
+)
+@api_endpoint(["GET"])
+def company_profitability(request: Request, pk: int) -> Response:
+    record = _company(request.user, pk)
+    run = report_selectors.value_run()
+    rows = sorted(report_selectors.company_profits(record.pk).values(), key=lambda row: row.period != "12m")
+    periods = [
+        {
+            "period": row.period,
+            "currency": settings.BASE_CURRENCY,
+            **{
+                name: getattr(row, name)
+                for name in s.CompanyProfitabilitySerializer().fields
+                if name not in ("period", "currency")
+            },
+        }
+        for row in rows
+    ]
+    data = {"company": record.pk, "computed_at": run.computed_at if run else None, "periods": periods}
+    return Response(s.CompanyProfitabilityResponseSerializer(data).data)
 
 
 @extend_schema(summary="Archive a company", request=None, responses={200: s.CompanySerializer, **ERRORS})

@@ -21,6 +21,7 @@ DEMO_TYPES = [
     ("refund_issued", "Refund issued", "bi-arrow-return-left", "#dc3545", RevenueEffect.REFUND),
     ("ticket_opened", "Support ticket opened", "bi-life-preserver", "#0d6efd", RevenueEffect.NONE),
     ("shipment_sent", "Shipment sent", "bi-truck", "#6f42c1", RevenueEffect.NONE),
+    ("freight_billed", "Freight billed", "bi-box-seam", "#fd7e14", RevenueEffect.COST),
 ]
 
 
@@ -35,8 +36,16 @@ def event_types_ensure() -> dict[str, EventType]:
 
 def seed(*, people: DemoPeople) -> None:
     event_types_ensure()
-    if BusinessEvent.objects.filter(source__in=["erp", "helpdesk"]).exists():
-        return
+    added = _customer_events(people)
+    added = _freight_costs(people) or added
+    if added:
+        customer_value_recompute()
+
+
+def _customer_events(people: DemoPeople) -> bool:
+    """Invoices, a refund and tickets for alice's customers, and one event nobody matches."""
+    if BusinessEvent.objects.filter(source__in=["erp", "helpdesk"]).exclude(external_id__startswith="FRT-").exists():
+        return False
     rng = random.Random(16)
     now = timezone.now()
     companies = list(Company.objects.filter(owner=people.alice, archived_at__isnull=True).order_by("id")[:6])
@@ -99,4 +108,31 @@ def seed(*, people: DemoPeople) -> None:
         }
     )
     events_ingest(user=people.alice, items=items, invalid={})
-    customer_value_recompute()
+    return True
+
+
+def _freight_costs(people: DemoPeople) -> bool:
+    """The big-revenue-but-unprofitable customer's hardware ships by express freight, billed to
+    us: cost events (sent by an admin's integration, which sees every customer)."""
+    if BusinessEvent.objects.filter(source="erp", external_id__startswith="FRT-").exists():
+        return False
+    whale = Company.objects.filter(deals__line_items__product__sku="DEMO-HW").distinct().first()
+    if whale is None:
+        return False
+    now = timezone.now()
+    items = [
+        {
+            "source": "erp",
+            "external_id": f"FRT-{whale.pk}-{i + 1}",
+            "type": "freight_billed",
+            "occurred_at": now - dt.timedelta(days=15 + i * 80),
+            "title": f"Express freight, shipment {7100 + i}",
+            "amount": Decimal("1850.00"),
+            "currency": "USD",
+            "customer": {"id": str(whale.pk)},
+            "data": {"carrier": "express", "pallets": 2},
+        }
+        for i in range(8)
+    ]
+    events_ingest(user=people.admin, items=items, invalid={})
+    return True

@@ -248,7 +248,7 @@ def _refresh_customer_value(events: Iterable[BusinessEvent]) -> None:
     """Queue, in the caller's transaction (the outbox), a refresh of the customer value of
     every company a new revenue or refund event names: its revenue shows at once rather than
     after the nightly run."""
-    effects = (RevenueEffect.REVENUE, RevenueEffect.REFUND)
+    effects = (RevenueEffect.REVENUE, RevenueEffect.REFUND, RevenueEffect.COST)
     companies = sorted(
         {e.company_id for e in events if e.company_id and e.amount is not None and e.type.revenue_effect in effects}
     )
@@ -316,7 +316,7 @@ def revenue_event_rows() -> QuerySet:
         BusinessEvent.objects.filter(
             company__isnull=False,
             amount__isnull=False,
-            type__revenue_effect__in=[RevenueEffect.REVENUE, RevenueEffect.REFUND],
+            type__revenue_effect__in=[RevenueEffect.REVENUE, RevenueEffect.REFUND, RevenueEffect.COST],
         )
         .order_by()
         .values_list("company_id", "occurred_at", "amount", "currency", "type__revenue_effect")

@@ -68,6 +68,7 @@ class RevenueEffect(models.TextChoices):
     NONE = "none", _("None")
     REVENUE = "revenue", _("Revenue")
     REFUND = "refund", _("Refund")
+    COST = "cost", _("Cost to serve")
 
 
 class EventType(models.Model):

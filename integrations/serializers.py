@@ -508,3 +508,31 @@ class EmailCaptureResultSerializer(serializers.Serializer):
     direction = serializers.ChoiceField(choices=["inbound", "outbound"], required=False)
     activities = serializers.ListField(child=serializers.IntegerField(), required=False)
     contacts = serializers.ListField(child=serializers.IntegerField(), required=False)
+
+
+class CompanyProfitabilitySerializer(serializers.Serializer):
+    """One period of a customer's profitability (docs/customer-value.md), in the base currency."""
+
+    period = serializers.CharField(help_text="12m (the last 365 days) or all (all time).")
+    currency = serializers.CharField()
+    revenue = serializers.DecimalField(max_digits=16, decimal_places=2)
+    cost_of_sales = serializers.DecimalField(max_digits=16, decimal_places=2)
+    estimated_cost = serializers.DecimalField(
+        max_digits=16, decimal_places=2, help_text="Of cost_of_sales: assumed from pipelines' default margins."
+    )
+    gross_margin = serializers.DecimalField(max_digits=16, decimal_places=2)
+    service_minutes = serializers.IntegerField()
+    activity_cost = serializers.DecimalField(max_digits=16, decimal_places=2)
+    case_cost = serializers.DecimalField(max_digits=16, decimal_places=2)
+    external_cost = serializers.DecimalField(max_digits=16, decimal_places=2)
+    service_cost = serializers.DecimalField(max_digits=16, decimal_places=2)
+    acquisition_cost = serializers.DecimalField(max_digits=16, decimal_places=2)
+    profit = serializers.DecimalField(max_digits=16, decimal_places=2)
+    profit_rank = serializers.IntegerField(help_text="1 = the most profitable customer (as of the last full run).")
+    group = serializers.CharField(help_text="unprofitable_large, profitable_small or empty.")
+
+
+class CompanyProfitabilityResponseSerializer(serializers.Serializer):
+    company = serializers.IntegerField()
+    computed_at = serializers.DateTimeField(allow_null=True)
+    periods = CompanyProfitabilitySerializer(many=True)

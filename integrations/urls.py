@@ -24,6 +24,7 @@ api_urlpatterns = [
     path("companies/", api.companies, name="companies"),
     path("companies/<int:pk>/", api.company, name="company"),
     path("companies/<int:pk>/archive/", api.company_archive, name="company-archive"),
+    path("companies/<int:pk>/profitability/", api.company_profitability, name="company-profitability"),
     path("companies/<int:pk>/restore/", api.company_restore, name="company-restore"),
     path("contacts/", api.contacts, name="contacts"),
     path("contacts/<int:pk>/", api.contact, name="contact"),

@@ -372,3 +372,38 @@ def pie_chart(*, title: str, description: str, slices: Sequence[tuple[str, Numbe
             chart.legend.append({"name": label, "series": colour, "y": 28 + index * 20, "text": f"{percent}%"})
         angle = end
     return chart
+def whale_chart(*, title: str, description: str, points: Sequence[tuple[float, float]]) -> Chart:
+    """The whale curve: x = share of customers ranked by profit (0–100 %), y = cumulative profit
+    as % of the total (rises above 100 % while profitable customers add up, then falls back to
+    100 % as the unprofitable ones give part of it away). A dashed line marks 100 %."""
+    height = 280
+    chart = Chart(kind="whale", title=title, description=description, height=height)
+    plot_width = WIDTH - PLOT_LEFT - PLOT_RIGHT
+    plot_height = height - PLOT_TOP - PLOT_BOTTOM
+    ys = [y for _x, y in points] + [0.0, 100.0]
+    top, bottom = _nice_max(max(ys)), min(min(ys), 0.0)
+    if bottom < 0:
+        bottom = -_nice_max(-bottom)
+    span = top - bottom
+
+    def y_of(value: float) -> float:
+        return round(PLOT_TOP + plot_height * (top - value) / span, 1)
+
+    chart.ticks = [{"y": y_of(bottom + span * i / 4), "label": _short(bottom + span * i / 4) + "%"} for i in range(5)]
+    chart.points = " ".join(f"{round(PLOT_LEFT + plot_width * x / 100, 1)},{y_of(y)}" for x, y in [(0.0, 0.0), *points])
+    chart.shapes = [{"x1": PLOT_LEFT, "x2": WIDTH - PLOT_RIGHT, "y": y_of(100.0), "label": "100%"}]
+    if points:
+        peak_x, peak_y = max(points, key=lambda point: point[1])
+        chart.legend = [
+            {
+                "x": round(PLOT_LEFT + plot_width * peak_x / 100, 1),
+                "y": y_of(peak_y),
+                "label_y": round(y_of(peak_y) - 10, 1),
+                "label": f"{_short(peak_y)}%",
+            }
+        ]
+    chart.labels = [
+        {"x": round(PLOT_LEFT + plot_width * share / 100, 1), "y": height - PLOT_BOTTOM + 16, "text": f"{share}%"}
+        for share in (0, 20, 40, 60, 80, 100)
+    ]
+    return chart

@@ -16,6 +16,8 @@ deleting a deal looks facts up by.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -580,6 +582,117 @@ class CustomerValue(models.Model):
         if self.low_csat:
             parts.append(_("CSAT %(score)s/5") % {"score": f"{self.csat_average.normalize():f}"})
         return ", ".join(parts)
+
+
+class ProfitPeriod(models.TextChoices):
+    LAST_12_MONTHS = "12m", _("Last 12 months")
+    ALL_TIME = "all", _("All time")
+
+
+class ProfitGroup(models.TextChoices):
+    UNPROFITABLE_LARGE = "unprofitable_large", _("Unprofitable large customer")
+    PROFITABLE_SMALL = "profitable_small", _("Profitable small customer worth growing")
+
+
+class CustomerProfit(models.Model):
+    """A customer's profitability in one period (docs/customer-value.md, "Profitability"):
+    gross margin − cost to serve − acquisition cost; money in BASE_CURRENCY. Written by the
+    customer-value recompute next to ``CustomerValue`` (one row per customer and period)."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+", verbose_name=_("company"))
+    period = models.CharField(_("period"), max_length=3, choices=ProfitPeriod.choices)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    revenue = models.DecimalField(_("revenue"), max_digits=16, decimal_places=2)
+    cost_of_sales = models.DecimalField(_("cost of sales"), max_digits=16, decimal_places=2)
+    # Of cost_of_sales: the part assumed from pipelines' default margins (no known cost).
+    estimated_cost = models.DecimalField(_("estimated cost of sales"), max_digits=16, decimal_places=2)
+    gross_margin = models.DecimalField(_("gross margin"), max_digits=16, decimal_places=2)
+    service_minutes = models.PositiveIntegerField(_("time spent (minutes)"))
+    activity_cost = models.DecimalField(_("cost of activities"), max_digits=16, decimal_places=2)
+    case_cost = models.DecimalField(_("cost of cases"), max_digits=16, decimal_places=2)
+    external_cost = models.DecimalField(_("costs from other systems"), max_digits=16, decimal_places=2)
+    service_cost = models.DecimalField(_("cost to serve"), max_digits=16, decimal_places=2)
+    acquisition_cost = models.DecimalField(_("acquisition cost"), max_digits=16, decimal_places=2)
+    profit = models.DecimalField(_("profit"), max_digits=16, decimal_places=2)
+    # Rank by profit among all customers of the period (1 = most profitable).
+    profit_rank = models.PositiveIntegerField()
+    group = models.CharField(_("group"), max_length=20, choices=ProfitGroup.choices, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["company", "period"], name="customerprofit_unique_company_period"),
+        ]
+        indexes = [
+            models.Index(fields=["period", "profit_rank"], name="customerprofit_rank"),
+            models.Index(fields=["period", "owner", "profit_rank"], name="customerprofit_owner_rank"),
+            models.Index(fields=["period", "-revenue", "company"], name="customerprofit_revenue"),
+            models.Index(fields=["period", "owner", "-revenue", "company"], name="customerprofit_owner_revenue"),
+            models.Index(
+                fields=["period", "group", "owner"], condition=~models.Q(group=""), name="customerprofit_group"
+            ),
+        ]
+        verbose_name = _("customer profitability")
+        verbose_name_plural = _("customer profitability")
+
+    def __str__(self) -> str:
+        return f"{self.company_id} {self.period}: {self.profit}"
+
+    @property
+    def margin_percent(self) -> Decimal | None:
+        if not self.revenue:
+            return None
+        return (self.gross_margin * 100 / self.revenue).quantize(Decimal("0.1"))
+
+    @property
+    def profit_percent(self) -> Decimal | None:
+        if not self.revenue:
+            return None
+        return (self.profit * 100 / self.revenue).quantize(Decimal("0.1"))
+
+    @property
+    def service_hours(self) -> Decimal:
+        return (Decimal(self.service_minutes) / 60).quantize(Decimal("0.1"))
+
+
+class ProfitCell(models.Model):
+    """Profitability of one owner's customers in one period, so the page's totals sum a few rows."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=3, choices=ProfitPeriod.choices)
+    customers = models.PositiveIntegerField()
+    revenue = models.DecimalField(max_digits=18, decimal_places=2)
+    gross_margin = models.DecimalField(max_digits=18, decimal_places=2)
+    service_cost = models.DecimalField(max_digits=18, decimal_places=2)
+    acquisition_cost = models.DecimalField(max_digits=18, decimal_places=2)
+    profit = models.DecimalField(max_digits=18, decimal_places=2)
+    unprofitable = models.PositiveIntegerField()
+    unprofitable_loss = models.DecimalField(max_digits=18, decimal_places=2)  # −Σ profit of those (≥ 0)
+    profitable = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["period", "owner"], name="profitcell_unique_cell")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.period}: {self.profit}"
+
+
+class ProfitBucket(models.Model):
+    """The whale curve's rollup: one owner's customers of a period in one slice of the company-
+    wide profit ranking (``bucket`` grows with the rank; positive and non-positive profits never
+    share a slice). Summing a scope's owners per bucket, in bucket order, gives the scope's exact
+    cumulative profit at each slice's end — the ranking restricted to a scope keeps its order."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=3, choices=ProfitPeriod.choices)
+    bucket = models.PositiveIntegerField()
+    customers = models.PositiveIntegerField()
+    profit = models.DecimalField(max_digits=18, decimal_places=2)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["period", "owner", "bucket"], name="profitbucket_unique_bucket")]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.period} #{self.bucket}: {self.profit}"
 
 
 class SegmentCell(models.Model):

@@ -35,6 +35,7 @@ from reports.models import (
     CohortCell,
     CrossSellSuggestion,
     CsatCell,
+    CustomerProfit,
     CustomerValue,
     DormancyFollowUp,
     DormantCell,
@@ -44,6 +45,9 @@ from reports.models import (
     OpenCell,
     ProductCustomers,
     ProductPair,
+    ProfitBucket,
+    ProfitCell,
+    ProfitGroup,
     ReportSubscription,
     RollupGeneration,
     RollupPointer,
@@ -1133,3 +1137,98 @@ def service_report(scope: ServiceScope, generation_id: int | None, *, today: dt.
         csat_by_month=csat_by_month,
         csat_total=csat_total,
     )
+# Profitability ---------------------------------------------------------------------------
+
+PROFIT_LIST_SIZE = 15
+
+
+@dataclass
+class ProfitTotals:
+    customers: int = 0
+    revenue: Decimal = ZERO
+    gross_margin: Decimal = ZERO
+    service_cost: Decimal = ZERO
+    acquisition_cost: Decimal = ZERO
+    profit: Decimal = ZERO
+    unprofitable: int = 0
+    unprofitable_loss: Decimal = ZERO  # what the unprofitable customers lose: −Σ their profit (≥ 0)
+
+
+@dataclass
+class ProfitabilityReport:
+    period: str
+    totals: ProfitTotals
+    by_profit: list[CustomerProfit]
+    by_revenue: list[CustomerProfit]
+    unprofitable_large: list[CustomerProfit]
+    profitable_small: list[CustomerProfit]
+    # The whale curve: (share of customers %, cumulative profit as % of the total), most profitable first.
+    curve: list[tuple[float, float]] = field(default_factory=list)
+    peak_percent: float | None = None  # the top of the curve
+    peak_customers_percent: float | None = None  # … reached with this share of the customers
+
+
+def _profits(scope: ReportScope, period: str):
+    return CustomerProfit.objects.filter(scope.owner_filter(), period=period)
+
+
+def whale_curve(scope: ReportScope, period: str) -> list[tuple[int, Decimal]]:
+    """(n, cumulative profit of the scope's n most profitable customers) at the end of each slice
+    of the ranking (``ProfitBucket``): a few hundred rows per owner summed per slice, however
+    many customers there are. Exact at every point, the peak included (slices split there)."""
+    rows = (
+        ProfitBucket.objects.filter(scope.owner_filter(), period=period)
+        .values("bucket")
+        .annotate(n=Sum("customers"), total=Sum("profit"))
+        .order_by("bucket")
+    )
+    points, n, cumulative = [], 0, Decimal("0")
+    for row in rows:
+        n += row["n"]
+        cumulative += row["total"]
+        points.append((n, cumulative))
+    return points
+
+
+def profitability_report(scope: ReportScope, *, period: str, size: int = PROFIT_LIST_SIZE) -> ProfitabilityReport:
+    """The Profitability page: totals and the whale curve from the per-owner rollups, the two
+    rankings and the two action lists from the indexed rows (``size`` each)."""
+    sums = ProfitCell.objects.filter(scope.owner_filter(), period=period).aggregate(
+        customers=Sum("customers"),
+        revenue=Sum("revenue"),
+        gross_margin=Sum("gross_margin"),
+        service_cost=Sum("service_cost"),
+        acquisition_cost=Sum("acquisition_cost"),
+        profit=Sum("profit"),
+        unprofitable=Sum("unprofitable"),
+        unprofitable_loss=Sum("unprofitable_loss"),
+    )
+    totals = ProfitTotals(**{key: value if value is not None else ZERO for key, value in sums.items()})
+    totals.customers, totals.unprofitable = int(totals.customers), int(totals.unprofitable)
+    related = _profits(scope, period).select_related("company", "owner")
+    report = ProfitabilityReport(
+        period=period,
+        totals=totals,
+        by_profit=list(related.order_by("profit_rank")[:size]),
+        by_revenue=list(related.order_by("-revenue", "company_id")[:size]),
+        unprofitable_large=list(related.filter(group=ProfitGroup.UNPROFITABLE_LARGE).order_by("-profit_rank")[:size]),
+        profitable_small=list(related.filter(group=ProfitGroup.PROFITABLE_SMALL).order_by("profit_rank")[:size]),
+    )
+    points = whale_curve(scope, period)
+    if points and totals.profit and totals.customers:
+        total = float(totals.profit)
+        report.curve = [(100.0 * n / totals.customers, 100.0 * float(cum) / total) for n, cum in points]
+        peak_n, peak_cum = max(points, key=lambda point: point[1])
+        report.peak_percent = round(100.0 * float(peak_cum) / total, 1)
+        report.peak_customers_percent = round(100.0 * peak_n / totals.customers, 1)
+    return report
+
+
+def customer_profits(scope: ReportScope, *, period: str):
+    """Every customer in scope for the period, most profitable first (the export)."""
+    return _profits(scope, period).order_by("profit_rank")
+
+
+def company_profits(company_id: int) -> dict[str, CustomerProfit]:
+    """The company card's profitability, by period."""
+    return {row.period: row for row in CustomerProfit.objects.filter(company_id=company_id)}

@@ -42,6 +42,7 @@ from reports.models import (
     CohortCell,
     CrossSellSuggestion,
     CsatCell,
+    CustomerProfit,
     CustomerValue,
     Dashboard,
     DashboardItem,
@@ -55,6 +56,8 @@ from reports.models import (
     OpenCell,
     ProductCustomers,
     ProductPair,
+    ProfitBucket,
+    ProfitCell,
     ReportSubscription,
     RollupGeneration,
     RollupPointer,
@@ -727,6 +730,9 @@ def report_subscription_send(*, subscription_id: int, today: dt.date | None = No
 
 CROSS_SELL_MIN_CUSTOMERS = 2
 VALUE_TABLES = (
+    ProfitBucket,
+    ProfitCell,
+    CustomerProfit,
     CrossSellSuggestion,
     ProductPair,
     ProductCustomers,
@@ -767,7 +773,34 @@ def _value_params(now: dt.datetime) -> dict:
         "min_customers": CROSS_SELL_MIN_CUSTOMERS,
         "csat_since": now - dt.timedelta(days=settings.SERVICE_CSAT_DAYS),
         "low_csat": settings.SERVICE_LOW_CSAT,
+        "base": settings.BASE_CURRENCY,
+        "large_share": value.LARGE_SHARE,
+        "small_share": value.SMALL_SHARE,
+        "growth_min_percent": value.GROWTH_MIN_PROFIT_PERCENT,
+        "slices": value.WHALE_SLICES,
     }
+
+
+def _snapshot_costs(cursor, params: dict, *, now: dt.datetime, companies: list[int] | None) -> None:
+    """Cost of sales onto ``value_deals``; cost to serve and acquisition cost into their temp
+    tables (for ``companies`` only when given): what ``INSERT_CUSTOMER_PROFIT`` reads."""
+    cursor.execute(value.COST_OF_SALES, params)
+    if companies is None:
+        cursor.execute(value.SNAPSHOT_ACTIVITY, params)
+        cursor.execute(value.SERVICE_ALL, params)
+    else:
+        cursor.execute(value.SERVICE_OF_COMPANIES, params)
+    for statement, statement_params in value.cost_source_statements(
+        tz=params["tz"], base=settings.BASE_CURRENCY, now=now, year_ago=params["year_ago"], companies=companies
+    ):
+        cursor.execute(statement, statement_params)
+    cursor.execute("ANALYZE value_service")
+    cursor.execute(value.SNAPSHOT_ACQUISITION)
+    for period, start in (("12m", params["year_ago"]), ("all", None)):
+        costs = value.acquisition_costs(start=start, end=params["today"], company_ids=companies)
+        if costs:
+            ids = list(costs)
+            cursor.execute(value.INSERT_ACQUISITION, {"ids": ids, "costs": [costs[pk] for pk in ids], "period": period})
 
 
 def customer_value_refresh_companies(*, company_ids: list[int], now: dt.datetime | None = None) -> int:
@@ -791,6 +824,12 @@ def customer_value_refresh_companies(*, company_ids: list[int], now: dt.datetime
                 "company_id", "owner_id", "r_score", "f_score", "m_score", "segment"
             )
         }
+        kept_ranks = {
+            (row["company_id"], row["period"]): row
+            for row in CustomerProfit.objects.filter(company_id__in=company_ids).values(
+                "company_id", "period", "profit_rank", "group"
+            )
+        }
         with connection.cursor() as cursor:
             cursor.execute(value.SNAPSHOT_COMPANY_DEALS, params)
             for statement, statement_params in value.revenue_source_statements(
@@ -798,8 +837,19 @@ def customer_value_refresh_companies(*, company_ids: list[int], now: dt.datetime
             ):
                 cursor.execute(statement, statement_params)
             cursor.execute(value.INDEX_DEALS)
+            _snapshot_costs(cursor, params, now=now, companies=company_ids)
+            CustomerProfit.objects.filter(company_id__in=company_ids).delete()
             CustomerValue.objects.filter(company_id__in=company_ids).delete()
-            cursor.execute(value.INSERT_COMPANY_VALUES, params)
+            cursor.execute(
+                value.customer_value_sql(value.INSERT_COMPANY_VALUES, monetary=settings.RFM_MONETARY), params
+            )
+            cursor.execute(value.INSERT_COMPANY_PROFITS, params)
+        # Rank and group compare a customer with all the others: the last full run's stay.
+        for profit in CustomerProfit.objects.filter(company_id__in=company_ids).select_for_update():
+            previous = kept_ranks.get((profit.company_id, profit.period))
+            profit.profit_rank = previous["profit_rank"] if previous else profit.profit_rank
+            profit.group = previous["group"] if previous else ""
+            profit.save(update_fields=["profit_rank", "group"])
         written = 0
         moved_owners: set[int] = set()
         for row in CustomerValue.objects.filter(company_id__in=company_ids).select_for_update():
@@ -826,6 +876,14 @@ def customer_value_refresh_companies(*, company_ids: list[int], now: dt.datetime
     return written
 
 
+def customer_value_refresh_for_deal(*, deal_id: int) -> int:
+    """Refresh the customer of a deal that was won, or left the won stage (after its facts)."""
+    company_id = Deal.objects.filter(pk=deal_id, company__isnull=False).values_list("company_id", flat=True).first()
+    if company_id is None:
+        return 0
+    return customer_value_refresh_companies(company_ids=[company_id])
+
+
 def customer_value_recompute(*, now: dt.datetime | None = None) -> ValueRun:
     """Rebuild every customer-value table from the current rollup generation, atomically.
 
@@ -848,6 +906,7 @@ def customer_value_recompute(*, now: dt.datetime | None = None) -> ValueRun:
             ):
                 cursor.execute(statement, statement_params)
             cursor.execute(value.INDEX_DEALS)
+            _snapshot_costs(cursor, params, now=now, companies=None)
             cursor.execute(value.CHURN, params)
             earlier, churned = cursor.fetchone()
             churn, lifespan = lifespan_from_churn(earlier=earlier, churned=churned)
@@ -855,7 +914,10 @@ def customer_value_recompute(*, now: dt.datetime | None = None) -> ValueRun:
             for model in VALUE_TABLES:
                 model.objects.all().delete()
             for statement in (
-                value.INSERT_CUSTOMER_VALUE,
+                value.customer_value_sql(value.INSERT_CUSTOMER_VALUE, monetary=settings.RFM_MONETARY),
+                value.INSERT_ALL_PROFITS,
+                value.INSERT_PROFIT_CELLS,
+                value.INSERT_PROFIT_BUCKETS,
                 value.INSERT_SEGMENT_CELLS,
                 value.INSERT_DORMANT_CELLS,
                 value.INSERT_COHORTS,

@@ -14,7 +14,10 @@ logger = logging.getLogger(__name__)
 
 @shared_task(time_limit=60, soft_time_limit=50, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
 def refresh_deal_rollups(deal_id: int) -> bool:
-    return services.rollups_refresh_for_deal(deal_id=deal_id)
+    refreshed = services.rollups_refresh_for_deal(deal_id=deal_id)
+    # A won (or un-won) deal changes its customer's revenue and margin: from the fresh facts.
+    services.customer_value_refresh_for_deal(deal_id=deal_id)
+    return refreshed
 
 
 @shared_task(time_limit=60, soft_time_limit=50, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)

@@ -9,10 +9,11 @@ of their close date, open deals at today's).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
@@ -94,7 +95,8 @@ SNAPSHOT_DEALS = """
 DROP TABLE IF EXISTS value_deals, value_baskets;
 CREATE TEMP TABLE value_deals ON COMMIT DROP AS
 SELECT f.deal_id, f.company_id, c.owner_id, f.status, f.amount_base, f.closed_at,
-       (f.closed_at AT TIME ZONE %(tz)s)::date AS closed_on, f.closed_month, false AS external
+       (f.closed_at AT TIME ZONE %(tz)s)::date AS closed_on, f.closed_month, false AS external,
+       0::numeric(16, 2) AS cost_base, 0::numeric(16, 2) AS cost_estimated
   FROM reports_dealfact f
   JOIN contacts_company c ON c.id = f.company_id AND c.archived_at IS NULL
  WHERE f.generation_id = (SELECT generation_id FROM reports_rolluppointer WHERE id = 1)
@@ -117,12 +119,12 @@ def revenue_source_insert_sql(source_sql: str) -> str:
     """The INSERT for one source; positional parameters: tz, tz, the source's own, base, tz, now."""
     return f"""
 INSERT INTO value_deals (deal_id, company_id, owner_id, status, amount_base, closed_at, closed_on, closed_month,
-                         external)
+                         external, cost_base, cost_estimated)
 SELECT NULL, c.id, c.owner_id, CASE WHEN s.effect = 'refund' THEN 'refund' ELSE 'won' END,
        CASE WHEN s.effect = 'refund' THEN -abs(COALESCE(round(s.amount * r.rate, 2), 0.00))
             ELSE COALESCE(round(s.amount * r.rate, 2), 0.00) END,
        s.occurred_at, (s.occurred_at AT TIME ZONE %s)::date,
-       date_trunc('month', s.occurred_at AT TIME ZONE %s)::date, true
+       date_trunc('month', s.occurred_at AT TIME ZONE %s)::date, true, 0, 0
   FROM ({source_sql}) AS s(company_id, occurred_at, amount, currency, effect)
   JOIN contacts_company c ON c.id = s.company_id AND c.archived_at IS NULL
   CROSS JOIN LATERAL (
@@ -215,7 +217,7 @@ WITH agg AS (
                AS revenue_this_year,
            COALESCE(SUM(amount_base) FILTER (WHERE status IN ('won', 'refund') AND closed_on > %(year_ago)s), 0)
                AS revenue_12m,
-           COALESCE(SUM(amount_base) FILTER (WHERE external), 0) AS revenue_external,
+           COALESCE(SUM(amount_base) FILTER (WHERE external AND status IN ('won', 'refund')), 0) AS revenue_external,
            COUNT(*) FILTER (WHERE status = 'won') AS won_deals,
            MIN(closed_on) FILTER (WHERE status = 'won') AS first_won_on,
            MAX(closed_on) FILTER (WHERE status = 'won') AS last_won_on,
@@ -458,4 +460,331 @@ DELETE FROM reports_segmentcell WHERE owner_id = ANY(%(owners)s);
 INSERT INTO reports_segmentcell (owner_id, segment, customers, revenue, lifetime_value)
 SELECT owner_id, segment, COUNT(*), SUM(monetary), SUM(lifetime_value)
   FROM reports_customervalue WHERE owner_id = ANY(%(owners)s) GROUP BY 1, 2;
+"""
+
+# Profitability ---------------------------------------------------------------------------
+# Customer profitability = gross margin − cost to serve − acquisition cost, per customer and
+# period ("12m": the last 365 days, as revenue_12m; "all": all time). docs/customer-value.md,
+# "Profitability", defines every figure; the test checks them against a hand-computed example.
+
+# RFM monetary from the margin instead of the revenue (setting RFM_MONETARY = "margin").
+_MONETARY_REVENUE = (
+    "COALESCE(SUM(amount_base) FILTER (WHERE status IN ('won', 'refund') AND closed_on >= %(window_start)s), 0)\n"
+    "               AS monetary"
+)
+_MONETARY_MARGIN = (
+    "COALESCE(SUM(amount_base - cost_base) FILTER (WHERE status IN ('won', 'refund') "
+    "AND closed_on >= %(window_start)s), 0)\n               AS monetary"
+)
+assert _MONETARY_REVENUE in INSERT_CUSTOMER_VALUE  # noqa: S101 (a typo here would silently change nothing)
+
+
+def customer_value_sql(sql: str, *, monetary: str) -> str:
+    """``INSERT_CUSTOMER_VALUE`` (or its one-company form) with M from ``monetary``: "revenue" or
+    "margin"; the full form reads the last activities from ``value_activity`` (SNAPSHOT_ACTIVITY)."""
+    sql = sql.replace(LAST_ACTIVITY, LAST_ACTIVITY_FROM_SNAPSHOT)
+    return sql.replace(_MONETARY_REVENUE, _MONETARY_MARGIN) if monetary == "margin" else sql
+
+
+# 7. Cost of sales of every won deal in the snapshot, in the base currency at the rate of its
+#    close date (as its revenue): Σ quantity × unit cost of its line items when every line item
+#    has a cost (the snapshot taken when it was sold); otherwise the deal's revenue ×
+#    (100 − its pipeline's default margin %) ÷ 100, recorded as estimated.
+COST_OF_SALES = """
+UPDATE value_deals v SET cost_base = x.cost_base, cost_estimated = x.cost_estimated
+  FROM (
+    SELECT v.deal_id,
+           CASE WHEN li.known THEN COALESCE(round(li.cost * r.rate, 2), 0.00)
+                ELSE round(v.amount_base * (100 - p.default_margin_percent) / 100, 2) END AS cost_base,
+           CASE WHEN li.known THEN 0.00
+                ELSE round(v.amount_base * (100 - p.default_margin_percent) / 100, 2) END AS cost_estimated
+      FROM value_deals v
+      JOIN deals_deal d ON d.id = v.deal_id
+      JOIN deals_pipeline p ON p.id = d.pipeline_id
+      CROSS JOIN LATERAL (
+        SELECT COALESCE(bool_and(l.unit_cost IS NOT NULL), false) AS known,
+               SUM(round(l.quantity * l.unit_cost, 2)) AS cost
+          FROM deals_lineitem l WHERE l.deal_id = v.deal_id
+      ) li
+      CROSS JOIN LATERAL (
+        SELECT CASE WHEN d.currency = %(base)s OR NOT li.known THEN 1::numeric ELSE COALESCE(
+            (SELECT e.rate FROM deals_exchangerate e
+              WHERE e.currency = d.currency AND e.date <= v.closed_on ORDER BY e.date DESC LIMIT 1),
+            (SELECT e.rate FROM deals_exchangerate e WHERE e.currency = d.currency ORDER BY e.date LIMIT 1)
+        ) END AS rate
+      ) r
+     WHERE v.status = 'won' AND NOT v.external
+  ) x
+ WHERE v.deal_id = x.deal_id AND v.status = 'won' AND NOT v.external
+"""
+
+_ACTIVITY_MINUTES = "COALESCE(a.time_spent_minutes, t.default_minutes)"
+_ACTIVITY_FROM = """
+  FROM activities_activity a
+  JOIN activities_activitytype t ON t.id = a.type_id
+  JOIN crm_user u ON u.id = a.owner_id
+  LEFT JOIN crm_rolecost rc ON rc.role = u.role
+  LEFT JOIN contacts_contact ct ON ct.id = a.contact_id AND a.company_id IS NULL
+  LEFT JOIN deals_deal d ON d.id = a.deal_id AND a.company_id IS NULL AND a.contact_id IS NULL
+"""
+_CASES = """
+SELECT k.company_id, 'case', (k.created_at AT TIME ZONE %(tz)s)::date > %(year_ago)s,
+       SUM(k.time_spent_minutes)::bigint, SUM(k.time_spent_minutes * COALESCE(rc.hourly_cost, 0))::numeric
+  FROM service_case k
+  LEFT JOIN crm_user u ON u.id = k.assignee_id
+  LEFT JOIN crm_rolecost rc ON rc.role = COALESCE(u.role, 'rep')
+ WHERE k.company_id IS NOT NULL AND k.time_spent_minutes > 0 AND k.created_at <= %(now)s {case_filter}
+ GROUP BY 1, 2, 3
+"""
+# The full run reads every done activity once: its last done activity per company (dormancy,
+# the LAST_ACTIVITY of INSERT_CUSTOMER_VALUE) and its time and cost, recent and older.
+SNAPSHOT_ACTIVITY = f"""
+DROP TABLE IF EXISTS value_activity;
+CREATE TEMP TABLE value_activity ON COMMIT DROP AS
+SELECT COALESCE(a.company_id, ct.company_id, d.company_id) AS company_id, MAX(a.done_at) AS last_activity_at,
+       COALESCE(SUM({_ACTIVITY_MINUTES}) FILTER (WHERE a.done_at <= %(now)s
+           AND (a.done_at AT TIME ZONE %(tz)s)::date > %(year_ago)s), 0)::bigint AS minutes_recent,
+       COALESCE(SUM({_ACTIVITY_MINUTES} * COALESCE(rc.hourly_cost, 0)) FILTER (WHERE a.done_at <= %(now)s
+           AND (a.done_at AT TIME ZONE %(tz)s)::date > %(year_ago)s), 0)::numeric AS cost_recent,
+       COALESCE(SUM({_ACTIVITY_MINUTES}) FILTER (WHERE a.done_at <= %(now)s
+           AND (a.done_at AT TIME ZONE %(tz)s)::date <= %(year_ago)s), 0)::bigint AS minutes_older,
+       COALESCE(SUM({_ACTIVITY_MINUTES} * COALESCE(rc.hourly_cost, 0)) FILTER (WHERE a.done_at <= %(now)s
+           AND (a.done_at AT TIME ZONE %(tz)s)::date <= %(year_ago)s), 0)::numeric AS cost_older
+{_ACTIVITY_FROM}
+ WHERE a.done_at IS NOT NULL
+ GROUP BY 1;
+"""
+LAST_ACTIVITY_FROM_SNAPSHOT = "SELECT company_id, last_activity_at FROM value_activity WHERE company_id IS NOT NULL"
+
+# 8. Cost to serve, summed per customer, kind and "in the last 12 months": done activities
+#    (logged on the company, else its contact, else its deal — as the last activity) and cases,
+#    each minutes × the hourly cost of the role of the person doing it (the activity's assignee,
+#    the case's assignee; a case without one at the rep's rate); ``cost`` holds minutes × hourly
+#    cost (÷ 60 when summed). Minutes: the activity's time spent, else its type's default.
+SERVICE_ALL = f"""
+DROP TABLE IF EXISTS value_service;
+CREATE TEMP TABLE value_service ON COMMIT DROP AS
+SELECT company_id, 'activity'::text AS kind, true AS recent, minutes_recent AS minutes, cost_recent AS cost
+  FROM value_activity WHERE company_id IS NOT NULL AND minutes_recent > 0
+UNION ALL
+SELECT company_id, 'activity', false, minutes_older, cost_older
+  FROM value_activity WHERE company_id IS NOT NULL AND minutes_older > 0
+UNION ALL
+{_CASES.format(case_filter="")};
+"""  # noqa: S608 (module constants; values are bound parameters)
+# One or a few customers (the refresh): their activities through the indexes — logged on the
+# company, on one of its contacts, on one of its deals (three indexed branches, not an OR over
+# the joins, which would read every activity).
+SERVICE_OF_COMPANIES = f"""
+DROP TABLE IF EXISTS value_service;
+CREATE TEMP TABLE value_service ON COMMIT DROP AS
+SELECT a.company_id, 'activity'::text AS kind,
+       (a.done_at AT TIME ZONE %(tz)s)::date > %(year_ago)s AS recent,
+       SUM({_ACTIVITY_MINUTES})::bigint AS minutes,
+       SUM({_ACTIVITY_MINUTES} * COALESCE(rc.hourly_cost, 0))::numeric AS cost
+  FROM (SELECT x.company_id, x.done_at, x.time_spent_minutes, x.type_id, x.owner_id FROM activities_activity x
+         WHERE x.company_id = ANY(%(companies)s) AND x.done_at IS NOT NULL
+        UNION ALL
+        SELECT ct.company_id, x.done_at, x.time_spent_minutes, x.type_id, x.owner_id
+          FROM contacts_contact ct JOIN activities_activity x ON x.contact_id = ct.id AND x.company_id IS NULL
+         WHERE ct.company_id = ANY(%(companies)s) AND x.done_at IS NOT NULL
+        UNION ALL
+        SELECT d.company_id, x.done_at, x.time_spent_minutes, x.type_id, x.owner_id
+          FROM deals_deal d
+          JOIN activities_activity x ON x.deal_id = d.id AND x.company_id IS NULL AND x.contact_id IS NULL
+         WHERE d.company_id = ANY(%(companies)s) AND x.done_at IS NOT NULL) a
+  JOIN activities_activitytype t ON t.id = a.type_id
+  JOIN crm_user u ON u.id = a.owner_id
+  LEFT JOIN crm_rolecost rc ON rc.role = u.role
+ WHERE a.done_at <= %(now)s AND {_ACTIVITY_MINUTES} > 0
+ GROUP BY 1, 2, 3
+UNION ALL
+{_CASES.format(case_filter="AND k.company_id = ANY(%(companies)s)")};
+"""  # noqa: S608 (module constants; values are bound parameters)
+
+
+# 8b. Costs other systems report (a registered source's rows with effect "cost": a shipping
+#     bill, an outsourced support invoice), converted at the rate of their day like revenue.
+def cost_source_insert_sql(source_sql: str) -> str:
+    """The INSERT for one source's cost rows; positional parameters: tz, year ago, the source's own, base, tz, now."""
+    return f"""
+INSERT INTO value_service (company_id, kind, recent, minutes, cost)
+SELECT s.company_id, 'external', (s.occurred_at AT TIME ZONE %s)::date > %s, 0,
+       SUM(COALESCE(round(abs(s.amount) * r.rate, 2), 0.00))
+  FROM ({source_sql}) AS s(company_id, occurred_at, amount, currency, effect)
+  CROSS JOIN LATERAL (
+    SELECT CASE WHEN s.currency = '' OR s.currency = %s THEN 1::numeric ELSE COALESCE(
+        (SELECT e.rate FROM deals_exchangerate e
+          WHERE e.currency = s.currency AND e.date <= (s.occurred_at AT TIME ZONE %s)::date
+          ORDER BY e.date DESC LIMIT 1),
+        (SELECT e.rate FROM deals_exchangerate e WHERE e.currency = s.currency ORDER BY e.date LIMIT 1)
+    ) END AS rate
+  ) r
+ WHERE s.amount IS NOT NULL AND s.effect = 'cost' AND s.company_id IS NOT NULL AND s.occurred_at <= %s
+ GROUP BY 1, 2, 3
+"""  # noqa: S608 (the source's SQL comes from a registered queryset; values are bound parameters)
+
+
+def cost_source_statements(
+    *, tz: str, base: str, now: datetime, year_ago: date, companies: list[int] | None = None
+) -> list[tuple[str, list]]:
+    """(SQL, params) adding every registered revenue source's cost rows to ``value_service``."""
+    statements = []
+    for source in revenue_sources():
+        rows = source.rows()
+        if companies is not None:
+            rows = rows.filter(company_id__in=companies)
+        source_sql, source_params = rows.query.sql_with_params()
+        statements.append((cost_source_insert_sql(source_sql), [tz, year_ago, *source_params, base, tz, now]))
+    return statements
+
+
+# 9. Acquisition cost: what it cost to win each customer (a campaign's cost spread over the
+#    customers it acquired), from sources other apps register; reports never imports them.
+class AcquisitionCostSource(Protocol):
+    def __call__(self, *, start: date | None, end: date, company_ids: list[int] | None) -> Mapping[int, Decimal]: ...
+
+
+_ACQUISITION_SOURCES: dict[str, AcquisitionCostSource] = {}
+
+
+def register_acquisition_cost_source(key: str, source: AcquisitionCostSource) -> None:
+    """Let a higher app (campaigns) charge customers what it cost to acquire them.
+
+    ``source(start=…, end=…, company_ids=…)`` returns ``{company_id: cost}`` in BASE_CURRENCY
+    (a Decimal, rounded to the cent) for the customers acquired between ``start`` (exclusive;
+    None = since ever) and ``end`` (inclusive), only those in ``company_ids`` when it is not
+    None. A company may be missing (no acquisition cost); costs of several sources add up.
+    It runs inside the recompute's transaction and must only read. Registering the same key
+    again replaces it. See docs/customer-value.md, "Acquisition cost".
+    """
+    _ACQUISITION_SOURCES[key] = source
+
+
+def unregister_acquisition_cost_source(key: str) -> None:
+    _ACQUISITION_SOURCES.pop(key, None)
+
+
+def acquisition_costs(*, start: date | None, end: date, company_ids: list[int] | None) -> dict[int, Decimal]:
+    """Every registered source's costs, added up per company."""
+    totals: dict[int, Decimal] = {}
+    for source in list(_ACQUISITION_SOURCES.values()):
+        for company_id, cost in source(start=start, end=end, company_ids=company_ids).items():
+            if cost:
+                totals[int(company_id)] = totals.get(int(company_id), Decimal("0")) + Decimal(cost).quantize(
+                    Decimal("0.01"), rounding=ROUND_HALF_UP
+                )
+    return totals
+
+
+SNAPSHOT_ACQUISITION = """
+DROP TABLE IF EXISTS value_acquisition;
+CREATE TEMP TABLE value_acquisition (company_id int, period text, cost numeric(16, 2)) ON COMMIT DROP;
+"""
+INSERT_ACQUISITION = """
+INSERT INTO value_acquisition (company_id, period, cost)
+SELECT unnest(%(ids)s::int[]), %(period)s, unnest(%(costs)s::numeric[])
+"""
+
+PROFIT_GROUP_ADVICE = {
+    "unprofitable_large": _(
+        "Re-price: review discounts and the products they buy; move their service to cheaper channels "
+        "(self-service, pooled support) or charge for it; agree a minimum margin before the next deal."
+    ),
+    "profitable_small": _(
+        "Grow them: a named account owner, cross-sell what similar customers buy, and invest in their "
+        "service — every extra sale keeps its margin."
+    ),
+}
+
+# Large customers: the top LARGE_SHARE of the period's customers by revenue; small: the bottom
+# SMALL_SHARE. A small customer is "worth growing" when its profit is at least
+# GROWTH_MIN_PROFIT_PERCENT of its revenue.
+LARGE_SHARE = Decimal("0.2")
+SMALL_SHARE = Decimal("0.5")
+GROWTH_MIN_PROFIT_PERCENT = Decimal("30")
+
+# 10. The profitability rows, for the customers ``reports_customervalue`` holds (both periods).
+INSERT_CUSTOMER_PROFIT = """
+INSERT INTO reports_customerprofit (
+    company_id, period, owner_id, revenue, cost_of_sales, estimated_cost, gross_margin, service_minutes,
+    activity_cost, case_cost, external_cost, service_cost, acquisition_cost, profit, profit_rank, "group")
+WITH periods(period, recent_only) AS (VALUES ('12m', true), ('all', false)),
+customers AS (
+    SELECT cv.company_id, cv.owner_id, p.period, p.recent_only
+      FROM reports_customervalue cv CROSS JOIN periods p {customer_filter}
+), sales AS (
+    SELECT c.company_id, c.period,
+           COALESCE(SUM(v.amount_base) FILTER (WHERE v.status IN ('won', 'refund')), 0) AS revenue,
+           COALESCE(SUM(v.cost_base) FILTER (WHERE v.status = 'won'), 0) AS cost_of_sales,
+           COALESCE(SUM(v.cost_estimated) FILTER (WHERE v.status = 'won'), 0) AS estimated_cost
+      FROM customers c
+      JOIN value_deals v ON v.company_id = c.company_id AND (NOT c.recent_only OR v.closed_on > %(year_ago)s)
+     GROUP BY 1, 2
+), service AS (
+    SELECT c.company_id, c.period,
+           SUM(s.minutes) FILTER (WHERE s.kind <> 'external') AS minutes,
+           round(COALESCE(SUM(s.cost) FILTER (WHERE s.kind = 'activity'), 0) / 60, 2) AS activity_cost,
+           round(COALESCE(SUM(s.cost) FILTER (WHERE s.kind = 'case'), 0) / 60, 2) AS case_cost,
+           COALESCE(SUM(s.cost) FILTER (WHERE s.kind = 'external'), 0) AS external_cost
+      FROM customers c
+      JOIN value_service s ON s.company_id = c.company_id AND (NOT c.recent_only OR s.recent)
+     GROUP BY 1, 2
+), acquisition AS (
+    SELECT company_id, period, SUM(cost) AS cost FROM value_acquisition GROUP BY 1, 2
+), figures AS (
+    SELECT c.company_id, c.period, c.owner_id,
+           COALESCE(sa.revenue, 0) AS revenue, COALESCE(sa.cost_of_sales, 0) AS cost_of_sales,
+           COALESCE(sa.estimated_cost, 0) AS estimated_cost,
+           COALESCE(sa.revenue, 0) - COALESCE(sa.cost_of_sales, 0) AS gross_margin,
+           COALESCE(se.minutes, 0) AS minutes, COALESCE(se.activity_cost, 0) AS activity_cost,
+           COALESCE(se.case_cost, 0) AS case_cost, COALESCE(se.external_cost, 0) AS external_cost,
+           COALESCE(se.activity_cost, 0) + COALESCE(se.case_cost, 0) + COALESCE(se.external_cost, 0) AS service_cost,
+           COALESCE(a.cost, 0) AS acquisition_cost
+      FROM customers c
+      LEFT JOIN sales sa ON sa.company_id = c.company_id AND sa.period = c.period
+      LEFT JOIN service se ON se.company_id = c.company_id AND se.period = c.period
+      LEFT JOIN acquisition a ON a.company_id = c.company_id AND a.period = c.period
+), profits AS (
+    SELECT f.*, f.gross_margin - f.service_cost - f.acquisition_cost AS profit FROM figures f
+), ranked AS (
+    SELECT p.*,
+           ROW_NUMBER() OVER (PARTITION BY period ORDER BY profit DESC, company_id) AS profit_rank,
+           ROW_NUMBER() OVER (PARTITION BY period ORDER BY revenue DESC, company_id) AS revenue_rank,
+           COUNT(*) OVER (PARTITION BY period) AS customers
+      FROM profits p
+)
+SELECT company_id, period, owner_id, revenue, cost_of_sales, estimated_cost, gross_margin, minutes,
+       activity_cost, case_cost, external_cost, service_cost, acquisition_cost, profit, profit_rank,
+       CASE WHEN profit < 0 AND revenue > 0 AND revenue_rank <= CEIL(customers * %(large_share)s)
+                THEN 'unprofitable_large'
+            WHEN profit > 0 AND revenue > 0 AND revenue_rank > FLOOR(customers * (1 - %(small_share)s))
+                 AND profit * 100 >= revenue * %(growth_min_percent)s
+                THEN 'profitable_small'
+            ELSE '' END
+  FROM ranked
+"""
+INSERT_ALL_PROFITS = INSERT_CUSTOMER_PROFIT.format(customer_filter="")
+INSERT_COMPANY_PROFITS = INSERT_CUSTOMER_PROFIT.format(customer_filter="WHERE cv.company_id = ANY(%(companies)s)")
+
+# 11. Per-owner rollups of the profitability rows: totals (ProfitCell) and the whale curve's
+#     slices (ProfitBucket: WHALE_SLICES slices of the company-wide ranking, each split where
+#     profit turns from positive to not, so the curve's peak is exact).
+WHALE_SLICES = 200
+INSERT_PROFIT_CELLS = """
+INSERT INTO reports_profitcell (owner_id, period, customers, revenue, gross_margin, service_cost, acquisition_cost,
+                                profit, unprofitable, unprofitable_loss, profitable)
+SELECT owner_id, period, COUNT(*), SUM(revenue), SUM(gross_margin), SUM(service_cost), SUM(acquisition_cost),
+       SUM(profit), COUNT(*) FILTER (WHERE profit < 0), COALESCE(-SUM(profit) FILTER (WHERE profit < 0), 0),
+       COUNT(*) FILTER (WHERE profit > 0)
+  FROM reports_customerprofit GROUP BY 1, 2
+"""
+INSERT_PROFIT_BUCKETS = """
+INSERT INTO reports_profitbucket (owner_id, period, bucket, customers, profit)
+SELECT owner_id, period,
+       ((profit_rank - 1) * %(slices)s / n) * 2 + CASE WHEN profit > 0 THEN 0 ELSE 1 END,
+       COUNT(*), SUM(profit)
+  FROM (SELECT owner_id, period, profit_rank, profit, COUNT(*) OVER (PARTITION BY period) AS n
+          FROM reports_customerprofit) AS ranked
+ GROUP BY 1, 2, 3
 """

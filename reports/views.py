@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from contacts.models import Source, ValueSegment
-from crm.exports import csv_response, xlsx_response
+from crm.exports import csv_response, csv_streaming_response, xlsx_response
 from crm.params import optional_int, parse_choice, safe_next
 from crm.services import outbox_enqueue
 from reports import builder, charts, selectors, services, tasks
@@ -31,9 +31,9 @@ from reports.dashboards import (
     saved_reports_visible_to,
 )
 from reports.forms import DashboardForm, PinForm, SavedReportForm, pinnable_dashboards
-from reports.models import DashboardItem, DashboardItemKind, SavedReportSubscription
+from reports.models import DashboardItem, DashboardItemKind, ProfitGroup, ProfitPeriod, SavedReportSubscription
 from reports.scope import ReportScope, ServiceScope, add_months, report_scope_for_user, service_scope_for_user
-from reports.value import AT_RISK_SEGMENTS
+from reports.value import AT_RISK_SEGMENTS, PROFIT_GROUP_ADVICE
 
 
 def _context(request: HttpRequest, scope: ReportScope, report: str, **extra: Any) -> dict[str, Any]:
@@ -1015,3 +1015,95 @@ def dashboard_unpin(request: HttpRequest, item_id: int) -> HttpResponse:
     services.dashboard_unpin(item=item)
     messages.success(request, _("Removed from the dashboard."))
     return redirect(board)
+# Profitability ---------------------------------------------------------------------------
+
+
+def _profit_period(request: HttpRequest) -> str:
+    return parse_choice(
+        request.GET.get("period"), ProfitPeriod.values, name="period", default=ProfitPeriod.LAST_12_MONTHS
+    )
+
+
+@require_GET
+def profitability(request: HttpRequest) -> HttpResponse:
+    scope = _value_scope(request)
+    period = _profit_period(request)
+    report = selectors.profitability_report(scope, period=period)
+    chart = None
+    if report.curve:
+        chart = charts.whale_chart(
+            title=_("Whale curve: cumulative profit by customers ranked by profitability"),
+            description=_(
+                "Customers ranked from the most to the least profitable (x, share of customers in %%) against "
+                "their cumulative profit as a share of the total profit (y, %%). The top reaches %(peak)s %% "
+                "with %(share)s %% of the customers; the rest give %(lost)s %% of it away."
+            )
+            % {
+                "peak": report.peak_percent,
+                "share": report.peak_customers_percent,
+                "lost": round(report.peak_percent - 100, 1) if report.peak_percent is not None else 0,
+            },
+            points=report.curve,
+        )
+    context = _value_context(
+        request,
+        scope,
+        "profitability",
+        profits=report,
+        chart=chart,
+        period=period,
+        periods=ProfitPeriod.choices,
+        advice=PROFIT_GROUP_ADVICE,
+        groups=ProfitGroup,
+        rfm_monetary=settings.RFM_MONETARY,
+    )
+    context["csv_url"] += f"&period={period}"
+    context["xlsx_url"] = f"{reverse('reports:profitability-xlsx')}?{scope.query()}&period={period}"
+    return render(request, "reports/profitability.html", context)
+
+
+def _profitability_export(request: HttpRequest) -> tuple[list[str], object, str]:
+    scope = _value_scope(request)
+    period = _profit_period(request)
+    header = [_("Rank by profit"), _("Company"), _("Owner"), _("Revenue"), _("Cost of sales"), _("of which estimated")]
+    header += [_("Gross margin"), _("Gross margin %"), _("Hours spent"), _("Cost of activities"), _("Cost of cases")]
+    header += [_("Costs from other systems"), _("Cost to serve"), _("Acquisition cost"), _("Profit"), _("Profit %")]
+    header += [_("Group"), _("Suggested action")]
+    rows = selectors.customer_profits(scope, period=period).select_related("company", "owner").iterator(chunk_size=2000)
+
+    def lines():
+        for row in rows:
+            yield [
+                row.profit_rank,
+                row.company.name,
+                str(row.owner),
+                row.revenue,
+                row.cost_of_sales,
+                row.estimated_cost,
+                row.gross_margin,
+                row.margin_percent,
+                row.service_hours,
+                row.activity_cost,
+                row.case_cost,
+                row.external_cost,
+                row.service_cost,
+                row.acquisition_cost,
+                row.profit,
+                row.profit_percent,
+                row.get_group_display(),
+                str(PROFIT_GROUP_ADVICE.get(row.group, "")),
+            ]
+
+    return header, lines(), f"customer-profitability-{period}"
+
+
+@require_GET
+def profitability_csv(request: HttpRequest) -> HttpResponse:
+    header, rows, name = _profitability_export(request)
+    return csv_streaming_response(f"{name}.csv", header, rows, request=request)
+
+
+@require_GET
+def profitability_xlsx(request: HttpRequest) -> HttpResponse:
+    header, rows, name = _profitability_export(request)
+    return xlsx_response(f"{name}.xlsx", header, rows, request=request, title=_("Profitability"))

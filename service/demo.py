@@ -47,6 +47,7 @@ def seed(*, people: DemoPeople) -> None:
         defaults={"time_zone": "Europe/Berlin", "weekdays": "12345", "start": "08:00", "end": "18:00"},
     )
     TeamCalendar.objects.get_or_create(team=people.enterprise, defaults={"around_the_clock": True})
+    _whale_cases(people)
     if Case.objects.filter(subject=CASES[0][0]).exists():
         return
     # The cases are written in English: they go to English-speaking customers (the Russian and
@@ -91,3 +92,41 @@ def seed(*, people: DemoPeople) -> None:
             services.survey_answer(token=token, score=int(fate.split(":")[1]), comment="Demo rating.")
     # The breached cases' warnings and escalations (beat does this every minute).
     services.sla_sweep()
+
+
+# The demo's big-revenue-but-unprofitable customer (deals' demo: resold hardware at a thin
+# margin) also keeps the service desk busy: long cases over the last two years.
+WHALE_CASES = [
+    "Hardware arrived with a faulty power supply",
+    "Firmware update bricked two units",
+    "On-site visit: rack installation",
+    "Replacement shipment tracking",
+    "Warranty claim for a failed disk",
+    "Integration with the customer's monitoring",
+]
+
+
+def _whale_cases(people: DemoPeople) -> None:
+    from deals.demo import WHALE_SKU
+
+    whale = Company.objects.filter(deals__line_items__product__sku=WHALE_SKU).distinct().first()
+    if whale is None or Case.objects.filter(company=whale, subject__startswith=WHALE_CASES[0]).exists():
+        return
+    now = timezone.now()
+    contact = Contact.objects.filter(company=whale).order_by("id").first()
+    for i in range(36):
+        assignee = (people.alice, people.bob, people.carol)[i % 3]
+        opened = now - dt.timedelta(days=10 + i * 19, hours=i)
+        case = services.case_create(
+            actor=assignee,
+            subject=f"{WHALE_CASES[i % len(WHALE_CASES)]} (#{i + 1})",
+            team=people.enterprise if assignee == people.carol else people.inside_sales,
+            company=whale,
+            contact=contact,
+            priority=CasePriority.HIGH if i % 4 == 0 else CasePriority.NORMAL,
+            channel="phone",
+            assignee=assignee,
+            now=opened,
+        )
+        case = services.case_update(case=case, actor=assignee, time_spent_minutes=240 + (i % 5) * 90)
+        services.case_set_status(case=case, actor=assignee, status="resolved", now=opened + dt.timedelta(days=2))

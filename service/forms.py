@@ -28,7 +28,17 @@ class CaseForm(CustomFieldsFormMixin, StrictInputMixin, forms.ModelForm):
 
     class Meta:
         model = Case
-        fields = ["subject", "company", "contact", "team", "assignee", "priority", "channel", "description"]
+        fields = [
+            "subject",
+            "company",
+            "contact",
+            "team",
+            "assignee",
+            "priority",
+            "channel",
+            "time_spent_minutes",
+            "description",
+        ]
         widgets = {"description": forms.Textarea(attrs={"rows": 5})}
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
@@ -45,6 +55,10 @@ class CaseForm(CustomFieldsFormMixin, StrictInputMixin, forms.ModelForm):
         self.fields["team"].empty_label = None
         self.fields["assignee"].queryset = queue_members(self.fields["team"].queryset)
         self.fields["assignee"].empty_label = _("Unassigned")
+        self.fields["time_spent_minutes"].required = False  # blank: none logged yet
+        self.fields["time_spent_minutes"].help_text = _(
+            "Work on the case so far; counts in the customer's cost to serve."
+        )
         offer_only_the_chosen_company(self)
         self.fields["company"].widget.attrs.update(
             {
@@ -79,6 +93,9 @@ class CaseForm(CustomFieldsFormMixin, StrictInputMixin, forms.ModelForm):
         if team and assignee and not queue_members(Team.objects.filter(pk=team.pk)).filter(pk=assignee.pk).exists():
             self.add_error("assignee", _("The assignee must be in the queue's team."))
         return cleaned
+
+    def clean_time_spent_minutes(self) -> int:
+        return self.cleaned_data.get("time_spent_minutes") or 0
 
     def service_kwargs(self) -> dict[str, Any]:
         data = {name: self.cleaned_data[name] for name in self.Meta.fields}

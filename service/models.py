@@ -188,6 +188,8 @@ class Case(models.Model):
         _("satisfaction"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(5)]
     )
     csat_comment = models.TextField(_("satisfaction comment"), blank=True)
+    # Work time for the cost to serve (hours × the assignee's role cost).
+    time_spent_minutes = models.PositiveIntegerField(_("time spent (minutes)"), default=0)
     csat_at = models.DateTimeField(_("rated"), null=True, blank=True)
     # Admin-defined fields (crm.custom_fields): key -> JSON value; GIN-indexed for filters.
     custom = models.JSONField(_("custom fields"), default=dict, blank=True, editable=False)

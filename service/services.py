@@ -272,6 +272,7 @@ def case_create(
     priority: str = CasePriority.NORMAL,
     channel: str = CaseChannel.PHONE,
     assignee: User | None = None,
+    time_spent_minutes: int = 0,
     now: datetime | None = None,
     custom: dict | None = None,
 ) -> Case:
@@ -289,6 +290,7 @@ def case_create(
         channel=channel,
         team=team,
         assignee=assignee,
+        time_spent_minutes=time_spent_minutes or 0,
         created_by=actor,
         created_at=now,
         custom=custom or {},
@@ -308,6 +310,7 @@ def case_create(
 
 CASE_EDIT_FIELDS = (
     *("subject", "description", "company", "contact", "priority", "channel", "team", "assignee"),
+    "time_spent_minutes",
     "custom",
 )
 

@@ -186,6 +186,23 @@ class TestLogging:
         activity = ActivityFactory(owner=owner, company=company, type=call, outcome="Said maybe in spring")
         html = owner_client.get(reverse("activities:edit", args=[activity.pk])).content.decode()
         assert 'value="Said maybe in spring" selected' in html
+    def test_time_spent_is_kept_or_left_to_the_type_default(self, owner_client, owner, company):
+        from crm.models import Outbox
+
+        form = owner_client.get(reverse("activities:log"), {"on": f"company:{company.pk}", "type": "call"})
+        assert 'name="time_spent_minutes"' in form.content.decode()
+        for subject, minutes in (("Long call", "45"), ("Usual call", "")):
+            owner_client.post(
+                reverse("activities:log"),
+                {"on": f"company:{company.pk}", "type": "call", "subject": subject, "time_spent_minutes": minutes},
+                **HTMX,
+            )
+        assert Activity.objects.get(subject="Long call").time_spent_minutes == 45
+        usual = Activity.objects.get(subject="Usual call")
+        assert usual.time_spent_minutes is None and usual.type.default_minutes == 15
+        # Each done activity queues its customer's profitability refresh.
+        queued = Outbox.objects.filter(task="reports.tasks.refresh_customer_value")
+        assert [row.args for row in queued] == [[[company.pk]], [[company.pk]]]
 
     def test_a_task_on_a_deal_gets_an_assignee_due_time_and_reminder(self, owner_client, owner):
         deal = DealFactory(owner=owner)

@@ -1,6 +1,7 @@
 """Customer value on another app's page: ``{% customer_value company %}`` on the company page.
 
-Two queries (the company's value row and its cross-sell suggestions), read from the tables
+Three queries (the company's value row, its profitability per period and its cross-sell
+suggestions), read from the tables
 the nightly recompute fills; nothing is computed per request.
 """
 
@@ -17,9 +18,9 @@ from django.utils.translation import gettext as _
 
 from contacts.models import Company
 from reports import charts
-from reports.models import CrossSellSuggestion, CustomerValue
+from reports.models import CrossSellSuggestion, CustomerProfit, CustomerValue
 from reports.scope import add_months
-from reports.value import AT_RISK_SEGMENTS, SEGMENT_ADVICE
+from reports.value import AT_RISK_SEGMENTS, PROFIT_GROUP_ADVICE, SEGMENT_ADVICE
 
 register = template.Library()
 
@@ -45,6 +46,11 @@ def customer_value(context: template.Context, company: Company) -> dict[str, Any
         if value
         else []
     )
+    profits = (
+        sorted(CustomerProfit.objects.filter(company_id=company.pk), key=lambda row: row.period != "12m")
+        if value
+        else []
+    )
     chart = None
     if value is not None and value.won_deals:
         points = quarter_revenue(value)
@@ -67,4 +73,8 @@ def customer_value(context: template.Context, company: Company) -> dict[str, Any
         "at_risk": value is not None and value.segment in AT_RISK_SEGMENTS,
         "advice": SEGMENT_ADVICE.get(value.segment, "") if value else "",
         "base_currency": settings.BASE_CURRENCY,
+        "profits": profits,
+        "profit_advice": next((PROFIT_GROUP_ADVICE[row.group] for row in profits if row.group), ""),
+        "profit_group": next((row.get_group_display() for row in profits if row.group), ""),
+        "profit_group_key": next((row.group for row in profits if row.group), ""),
     }

@@ -172,8 +172,9 @@ def test_a_teammate_sees_the_card_and_an_outsider_gets_nothing(
     value_built, teammate, outsider, outsider_client, django_assert_max_num_queries
 ):
     e = value_built["companies"]["E"]
-    # The value row, its suggestions, and the viewer's visible owners (cached on a real page).
-    with django_assert_max_num_queries(3):
+    # The value row, its profitability, its suggestions, and the viewer's visible owners
+    # (cached on a real page).
+    with django_assert_max_num_queries(4):
         assert "Lifetime value" in _render_card(teammate, e)
     assert "Lifetime value" not in _render_card(outsider, e)
     assert outsider_client.get(e.get_absolute_url()).status_code == 404

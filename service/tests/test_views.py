@@ -111,6 +111,17 @@ class TestPages:
         assert response.status_code == 302 and response.url == case.get_absolute_url()
         assert (case.team, case.assignee, case.channel, case.created_by) == (north, owner, "web", owner)
         assert case.first_response_due_at is not None
+        assert case.time_spent_minutes == 0  # none logged yet
+
+    def test_the_time_spent_is_edited_on_the_form_and_shown(self, north, owner, owner_client):
+        company = Company.objects.create(name="Acme", owner=owner)
+        fields = {"subject": "Long one", "company": company.pk, "team": north.pk, "priority": "low", "channel": "web"}
+        owner_client.post(reverse("service:create"), {**fields, "time_spent_minutes": "95"})
+        case = Case.objects.get(subject="Long one")
+        assert case.time_spent_minutes == 95
+        assert "95 minutes" in owner_client.get(case.get_absolute_url()).content.decode()
+        response = owner_client.post(reverse("service:create"), {**fields, "time_spent_minutes": "-5"})
+        assert response.status_code == 200 and Case.objects.count() == 1  # the field's error, nothing saved
 
     def test_the_form_refuses_a_queue_and_assignee_the_user_has_no_business_with(
         self, north, south, owner, outsider, owner_client

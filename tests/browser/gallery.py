@@ -38,7 +38,11 @@ company = (
 )
 contact = company.contacts.order_by("id").first()
 deal = company.deals.filter(status="open", owner=alice).order_by("-amount", "id").first()
-print(json.dumps({"company": company.pk, "contact": contact.pk, "deal": deal.pk}))
+# The demo's big-revenue-but-unprofitable customer (deals.demo.WHALE_SKU) and one of its deals.
+whale = Company.objects.filter(deals__line_items__product__sku="DEMO-HW").distinct().first()
+whale_deal = whale.deals.filter(status="won").order_by("-closed_at", "id").first()
+print(json.dumps({"company": company.pk, "contact": contact.pk, "deal": deal.pk, "whale": whale.pk,
+                  "whale_deal": whale_deal.pk}))
 """
 
 
@@ -123,6 +127,9 @@ PAGES: list[tuple[str, str | None, str, int, Callable[[Page], None] | None]] = [
     ("37-import-result", "bob", "/imports/new/", DESKTOP, import_a_messy_file),
     ("38-duplicates", "manager", "/duplicates/", DESKTOP, None),
     ("41-data-quality", "manager", "/data-quality/", DESKTOP, None),
+    ("42-profitability", "erin", "/reports/customers/profitability/", DESKTOP, None),
+    ("43-company-profitability", "erin", "/companies/{whale}/", DESKTOP, None),
+    ("44-deal-margin", "erin", "/deals/{whale_deal}/", DESKTOP, None),
 ]
 
 
