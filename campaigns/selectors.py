@@ -9,14 +9,22 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Min, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
 
-from campaigns.models import Campaign, CampaignMember, DealAttribution, LeadForm, MemberStatus, Segment
+from campaigns.models import (
+    Campaign,
+    CampaignMember,
+    ContactAttribution,
+    DealAttribution,
+    LeadForm,
+    MemberStatus,
+    Segment,
+)
 from crm.models import User
-from deals.models import DealStatus
+from deals.models import Deal, DealStatus
 from deals.money import MissingRate, RateBook
 
 MEMBERS_PAGE = 50
@@ -191,3 +199,84 @@ def lead_forms(campaign: Campaign) -> list[LeadForm]:
 
 def base_currency() -> str:
     return settings.BASE_CURRENCY
+
+
+# --- Acquisition cost (customer profitability) ----------------------------------------------
+
+
+def acquired_customers(*, today: dt.date | None = None) -> dict[int, tuple[int, dt.date]]:
+    """``{company_id: (campaign_id, acquired_on)}``: the customers each campaign acquired.
+
+    A company's campaign is the first touch of its contacts (the earliest ``ContactAttribution``
+    among them); the campaign acquired it when the company's first won deal closed between the
+    campaign's start and ``CAMPAIGN_ACQUISITION_DAYS`` after its end (a running campaign: after
+    today). ``acquired_on`` is that deal's close day. Three queries, whatever the numbers."""
+    today = today or timezone.localdate()
+    first_touch: dict[int, int] = {}
+    touches = (
+        ContactAttribution.objects.filter(contact__company__isnull=False)
+        .order_by("contact__company_id", "created_at", "pk")
+        .values_list("contact__company_id", "campaign_id")
+    )
+    for company_id, campaign_id in touches.iterator(chunk_size=5000):
+        first_touch.setdefault(company_id, campaign_id)
+    if not first_touch:
+        return {}
+    first_won = (
+        Deal.objects.filter(
+            status=DealStatus.WON,
+            closed_at__isnull=False,
+            company_id__in=ContactAttribution.objects.values("contact__company_id"),
+        )
+        .values("company_id")
+        .annotate(first=Min("closed_at"))
+        .values_list("company_id", "first")
+    )
+    campaigns = Campaign.objects.in_bulk(set(first_touch.values()))
+    after_end = dt.timedelta(days=settings.CAMPAIGN_ACQUISITION_DAYS)
+    acquired = {}
+    for company_id, first in first_won.iterator(chunk_size=5000):
+        campaign = campaigns.get(first_touch.get(company_id))
+        if campaign is None or campaign.started_at is None:
+            continue  # a draft never touched anyone
+        won_on = timezone.localdate(first)
+        starts = campaign.starts_on or timezone.localdate(campaign.started_at)
+        ends = (campaign.ends_on or today) + after_end
+        if starts <= won_on <= ends:
+            acquired[company_id] = (campaign.pk, won_on)
+    return acquired
+
+
+def acquisition_costs(*, start: dt.date | None, end: dt.date, company_ids: list[int] | None) -> dict[int, Decimal]:
+    """Each campaign's actual cost (base currency, at its start day's rate) spread evenly over
+    the customers it acquired (``acquired_customers``), cent by cent: the first customers by id
+    take the odd cents, so the shares add up to the cost exactly. A customer's share falls in
+    the period of its first won deal: after ``start`` (None: since ever), up to ``end``. What
+    ``reports.value.register_acquisition_cost_source`` expects (registered by reports)."""
+    acquired = acquired_customers()
+    by_campaign: dict[int, list[int]] = {}
+    for company_id, (campaign_id, _won_on) in acquired.items():
+        by_campaign.setdefault(campaign_id, []).append(company_id)
+    book = RateBook()
+    wanted = None if company_ids is None else set(company_ids)
+    costs: dict[int, Decimal] = {}
+    for campaign in Campaign.objects.filter(pk__in=by_campaign).only(
+        "actual_cost", "currency", "starts_on", "started_at", "created_at"
+    ):
+        on = campaign.starts_on or timezone.localdate(campaign.started_at or campaign.created_at)
+        try:
+            cents = int(
+                (book.to_base(campaign.actual_cost, campaign.currency, on) * 100).to_integral_value(ROUND_HALF_UP)
+            )
+        except MissingRate:
+            continue  # no rate for its currency yet: no cost rather than a wrong one
+        companies = sorted(by_campaign[campaign.pk])
+        share, odd = divmod(cents, len(companies))
+        for index, company_id in enumerate(companies):
+            won_on = acquired[company_id][1]
+            if (start is not None and won_on <= start) or won_on > end:
+                continue
+            if wanted is not None and company_id not in wanted:
+                continue
+            costs[company_id] = Decimal(share + (1 if index < odd else 0)) / 100
+    return costs

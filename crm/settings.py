@@ -390,6 +390,9 @@ SURVEY_TTL_DAYS = env_int("SURVEY_TTL_DAYS", 14, minimum=1)
 WEB_CASE_LIMIT = env_int("WEB_CASE_LIMIT", 10, minimum=1)
 # Web-to-lead submissions accepted per client address per hour (campaigns' public forms).
 LEAD_FORM_LIMIT = env_int("LEAD_FORM_LIMIT", 10, minimum=1)
+# A campaign acquired a customer when one of its contacts was first touched by it and the
+# company's first won deal closed between the campaign's start and this many days after its end.
+CAMPAIGN_ACQUISITION_DAYS = env_int("CAMPAIGN_ACQUISITION_DAYS", 90, minimum=0)
 
 # --- Outbound webhooks (integrations; README, "Outbound webhooks") ----------------------------
 # Private, loopback and link-local addresses are refused in production (SSRF); development and
