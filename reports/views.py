@@ -33,7 +33,7 @@ from reports.dashboards import (
 from reports.forms import DashboardForm, PinForm, SavedReportForm, pinnable_dashboards
 from reports.models import DashboardItem, DashboardItemKind, ProfitGroup, ProfitPeriod, SavedReportSubscription
 from reports.scope import ReportScope, ServiceScope, add_months, report_scope_for_user, service_scope_for_user
-from reports.value import AT_RISK_SEGMENTS, PROFIT_GROUP_ADVICE
+from reports.value import AT_RISK_SEGMENTS, GROWTH_MIN_PROFIT_PERCENT, PROFIT_GROUP_ADVICE
 
 
 def _context(request: HttpRequest, scope: ReportScope, report: str, **extra: Any) -> dict[str, Any]:
@@ -1056,6 +1056,7 @@ def profitability(request: HttpRequest) -> HttpResponse:
         advice=PROFIT_GROUP_ADVICE,
         groups=ProfitGroup,
         rfm_monetary=settings.RFM_MONETARY,
+        growth_min_percent=GROWTH_MIN_PROFIT_PERCENT,
     )
     context["csv_url"] += f"&period={period}"
     context["xlsx_url"] = f"{reverse('reports:profitability-xlsx')}?{scope.query()}&period={period}"
