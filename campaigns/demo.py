@@ -17,7 +17,8 @@ from crm.demo import DemoPeople
 from deals.models import Pipeline
 from deals.services import deal_mark_won
 
-CALL_CAMPAIGN = "Renewal calls: Russian customers"
+# Its customers are Russian and so are its reps' call tasks ("Звонок: Продление договоров …").
+CALL_CAMPAIGN = "Продление договоров: клиенты в России"
 
 
 def _segment(name: str, people: DemoPeople, **criteria: object) -> Segment:

@@ -10,11 +10,12 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, F
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from activities.models import Activity, ActivityType, TimelineEvent
@@ -231,7 +232,19 @@ def campaign_create_call_tasks(*, campaign: Campaign, actor: User) -> int:
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if campaign.status == CampaignStatus.DRAFT:
             raise ValidationError(_("Start the campaign first."))
-        subject = (_("Call: %(campaign)s") % {"campaign": campaign.name})[:200]
+        # Each task reads in its owner's language ("Звонок: …" for a Russian-speaking rep).
+        languages: dict[int, str] = {}
+        subjects: dict[str, str] = {}
+
+        def subject_for(owner_id: int) -> str:
+            if owner_id not in languages:
+                languages[owner_id] = User.objects.filter(pk=owner_id).values_list("language", flat=True).first() or ""
+            language = languages[owner_id] or settings.LANGUAGE_CODE
+            if language not in subjects:
+                with translation.override(language):
+                    subjects[language] = (_("Call: %(campaign)s") % {"campaign": campaign.name})[:200]
+            return subjects[language]
+
         pending = (
             CampaignMember.objects.filter(campaign=campaign, task__isnull=True)
             .select_related("contact")
@@ -245,7 +258,7 @@ def campaign_create_call_tasks(*, campaign: Campaign, actor: User) -> int:
             tasks = [
                 Activity(
                     type=task_type,
-                    subject=subject[:200],
+                    subject=subject_for(member.owner_id),
                     body=_("Record the response: %(url)s") % {"url": reverse("campaigns:member", args=[member.pk])},
                     owner_id=member.owner_id,
                     created_by=actor,

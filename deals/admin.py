@@ -32,7 +32,14 @@ class PipelineAdmin(LabelledChangelistMixin, admin.ModelAdmin):
     list_display = ["name", "is_default", "default_margin_percent", "position"]
     list_editable = ["default_margin_percent", "position"]
     inlines = [StageInline]
-    fields = ["name", "is_default", "position", "quote_accepted_stage", "quote_declined_stage"]
+    fields = [
+        "name",
+        "is_default",
+        "position",
+        "default_margin_percent",
+        "quote_accepted_stage",
+        "quote_declined_stage",
+    ]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         # The quote stages: only this pipeline's own (none while it is being created).
@@ -40,15 +47,6 @@ class PipelineAdmin(LabelledChangelistMixin, admin.ModelAdmin):
             pipeline_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
             kwargs["queryset"] = Stage.objects.filter(pipeline_id=pipeline_id) if pipeline_id else Stage.objects.none()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-
-@admin.register(Quote)
-class QuoteAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "deal", "status", "version", "created_at", "sent_at"]
-    list_filter = ["status", "year"]
-    list_select_related = ["deal"]
-    raw_id_fields = ["deal", "created_by"]
-    readonly_fields = ["year", "sequence", "version", "created_at", "sent_at", "decided_at"]
 
     def save_formset(self, request, form, formset, change) -> None:
         super().save_formset(request, form, formset, change)
@@ -61,6 +59,15 @@ class QuoteAdmin(admin.ModelAdmin):
                 if f.instance.pk and ("position" in f.changed_data or f.instance.pk in new_ids)
             ]
             services.stage_positions_settle(pipeline=form.instance, claimed=claimed)
+
+
+@admin.register(Quote)
+class QuoteAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "deal", "status", "version", "created_at", "sent_at"]
+    list_filter = ["status", "year"]
+    list_select_related = ["deal"]
+    raw_id_fields = ["deal", "created_by"]
+    readonly_fields = ["year", "sequence", "version", "created_at", "sent_at", "decided_at"]
 
 
 @admin.register(LostReason)

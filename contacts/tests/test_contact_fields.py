@@ -215,7 +215,7 @@ def test_the_contact_page_shows_the_address_block_and_birth_date(client_for, own
         body = response.content.decode()
         assert 'id="contact-address"' in body
         assert "Tverskaya 1<br>" in body and "Office 4<br>" in body and "125009 Moscow" in body
-        assert "1985-03-08" in body
+        assert "8 Mar 1985" in body  # the date rule: day, month, year (not this year)
 
 
 def test_the_contact_page_says_when_there_is_no_address(owner_client, owner):

@@ -14,16 +14,18 @@ PUBLIC = {
     "password_reset_complete",
     "healthz",
     "language-set",  # the sign-in page's language switcher (POST only)
+    "favicon",  # the browser asks for it on the sign-in page too
 }
 # Token-protected or third-party flows that answer 404 (not a redirect) to strangers.
 TOKEN_ROUTES: set[str] = {
     "ics",  # activities:ics, the secret-token calendar feed
     "survey",  # service:survey, the customer's one-time satisfaction link
     "web-form",  # service:web-form, a queue's public case form (its key in the URL)
+    "lead-form",  # campaigns:lead-form, a campaign's public lead form (its key in the URL)
 }
 
 
-@pytest.mark.parametrize("path", ["/cases/survey/x/", "/cases/web/x/"])
+@pytest.mark.parametrize("path", ["/cases/survey/x/", "/cases/web/x/", "/campaigns/lead/x/"])
 def test_token_routes_answer_404_to_a_wrong_token(client, db, path):
     assert client.get(path).status_code == 404
 

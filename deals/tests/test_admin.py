@@ -88,6 +88,7 @@ def _pipeline_form(pipeline, stages, extra=()):
         "name": pipeline.name,
         "is_default": "on" if pipeline.is_default else "",
         "position": pipeline.position,
+        "default_margin_percent": pipeline.default_margin_percent,
         "stages-TOTAL_FORMS": str(len(stages) + len(extra)),
         "stages-INITIAL_FORMS": str(len(stages)),
         "stages-MIN_NUM_FORMS": "0",
