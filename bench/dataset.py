@@ -908,12 +908,15 @@ class Generator:
             CasePriority.HIGH: (60, 8 * 60),
             CasePriority.URGENT: (30, 4 * 60),
         }
+        # Ids assigned here, like every other row (the same seed gives the same rows after a reset).
         SlaPolicy.objects.bulk_create(
-            SlaPolicy(priority=p, first_response_minutes=first, resolution_minutes=res, warning_minutes=30)
-            for p, (first, res) in policies.items()
+            SlaPolicy(id=i, priority=p, first_response_minutes=first, resolution_minutes=res, warning_minutes=30)
+            for i, (p, (first, res)) in enumerate(policies.items(), start=1)
         )
         teams = list(Team.objects.order_by("pk").values_list("pk", flat=True))
-        calendars = TeamCalendar.objects.bulk_create(TeamCalendar(team_id=pk) for pk in teams[::2])
+        calendars = TeamCalendar.objects.bulk_create(
+            TeamCalendar(id=i, team_id=pk) for i, pk in enumerate(teams[::2], start=1)
+        )
         self.case_hours = {pk: BusinessHours.around_the_clock() for pk in teams}
         for calendar in calendars:
             self.case_hours[calendar.team_id] = BusinessHours()
