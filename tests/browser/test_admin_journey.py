@@ -41,7 +41,8 @@ def test_an_admin_adds_an_activity_type_and_can_log_one(page: Page):
     name = unique("Site visit")
     _open_admin(page, "Activity types")
     page.get_by_role("link", name=re.compile("Add activity type", re.I)).click()
-    page.get_by_label("Name").press_sequentially(name)
+    # "Name:" is the type's own field; the outcome rows below have "Name, row N".
+    page.get_by_label("Name:", exact=True).press_sequentially(name)
     # The key is filled in from the name by admin's prepopulated-fields script.
     expect(page.get_by_label("Key")).to_have_value(re.compile(r"^site-visit-"))
     page.get_by_label("Icon").fill("bi-geo-alt")

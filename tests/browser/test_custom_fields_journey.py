@@ -49,7 +49,7 @@ def test_an_admin_adds_fields_and_a_rep_fills_and_filters_by_them(page: Page):
     views = page.locator("[data-saved-views]")
     views.get_by_role("button", name="Columns").click()
     views.get_by_label(region, exact=True).check()
-    page.get_by_role("button", name="Apply").click()
+    page.get_by_role("button", name="Apply", exact=True).click()
     expect(page.locator("table.crm-list thead")).to_contain_text(region)
 
     views = page.locator("[data-saved-views]")

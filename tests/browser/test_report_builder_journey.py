@@ -114,5 +114,6 @@ def test_a_manager_builds_saves_and_pins_a_report_a_rep_sees_their_share(page: P
     # The list's total of these deals is the figure of the cell she clicked.
     total = page.locator(".card", has=page.get_by_text("total of these deals")).locator(".stat")
     expect(total).to_have_text(re.compile(rf"^{re.escape(cell_text)}\s"))
-    expect(page.get_by_label("Owner").locator("option:checked")).to_have_text("Alice Novak")
+    owner_filter = page.get_by_role("form", name="Filter deals").get_by_label("Owner")
+    expect(owner_filter.locator("option:checked")).to_have_text("Alice Novak")
     _shot(page, "06-rep-drills-into-her-cell")
