@@ -92,9 +92,12 @@ class SignInForm(AuthenticationForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["remember"].help_text = gettext_lazy(
-            "Stay signed in on this device for %(days)d days. Leave it off on a shared computer."
-        ) % {"days": settings.REMEMBER_ME_DAYS}
+        days = settings.REMEMBER_ME_DAYS
+        self.fields["remember"].help_text = ngettext(
+            "Stay signed in on this device for %(days)d day. Leave it off on a shared computer.",
+            "Stay signed in on this device for %(days)d days. Leave it off on a shared computer.",
+            days,
+        ) % {"days": days}
         field = self.fields["username"]
         field.validators.append(MaxLengthValidator(field.max_length or 150))
 

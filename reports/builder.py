@@ -47,6 +47,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django_countries import countries
 
 from activities.models import Activity, ActivityType
@@ -681,13 +682,16 @@ def run_report(spec: ReportSpec, scope: ReportScope) -> ReportResult:
     except OperationalError as error:
         if getattr(error.__cause__, "pgcode", "") != "57014":  # query_canceled
             raise
-        result.too_broad = str(
-            _(
-                "This report asks for more than can be counted in %(seconds)s seconds. "
-                "Narrow the dates, pick a team or an owner, or group by fewer dimensions."
-            )
-            % {"seconds": _seconds(settings.REPORT_BUILDER_TIMEOUT_MS)}
-        )
+        ms = settings.REPORT_BUILDER_TIMEOUT_MS
+        # A fraction of a second takes the plural ("0.5 seconds"; Russian "0,5 секунды").
+        count = ms // 1000 if ms % 1000 == 0 else 2
+        result.too_broad = ngettext(
+            "This report asks for more than can be counted in %(seconds)s second. "
+            "Narrow the dates, pick a team or an owner, or group by fewer dimensions.",
+            "This report asks for more than can be counted in %(seconds)s seconds. "
+            "Narrow the dates, pick a team or an owner, or group by fewer dimensions.",
+            count,
+        ) % {"seconds": _seconds(ms)}
         return result
     if len(found) > cap:
         result.too_broad = str(

@@ -22,7 +22,7 @@ CATALOGUES = {
     "zh_Hans": ROOT / "locale/zh_Hans/LC_MESSAGES/django.po",
 }
 # What makemessages reads: the apps and the templates (not the tools, tests or the virtualenv).
-SOURCES = ("crm", "contacts", "deals", "activities", "service", "reports", "integrations", "templates")
+SOURCES = ("crm", "contacts", "deals", "activities", "service", "campaigns", "reports", "integrations", "templates")
 
 
 def _key(entry: polib.POEntry) -> tuple[str, str, str]:
