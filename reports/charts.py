@@ -372,6 +372,8 @@ def pie_chart(*, title: str, description: str, slices: Sequence[tuple[str, Numbe
             chart.legend.append({"name": label, "series": colour, "y": 28 + index * 20, "text": f"{percent}%"})
         angle = end
     return chart
+
+
 def whale_chart(*, title: str, description: str, points: Sequence[tuple[float, float]]) -> Chart:
     """The whale curve: x = share of customers ranked by profit (0–100 %), y = cumulative profit
     as % of the total (rises above 100 % while profitable customers add up, then falls back to

@@ -40,6 +40,8 @@ def enqueue_case_refresh(sender, *, case, company_ids, **kwargs) -> None:
 @receiver(pre_delete, sender=Case, dispatch_uid="reports-forget-deleted-case")
 def forget_deleted_case(sender, instance, **kwargs) -> None:
     rollup_cells_forget_case(case_id=instance.pk)
+
+
 # Profitability between nightly runs: work logged on a customer changes its cost to serve at
 # once (the refresh is idempotent, so a repeated delivery changes nothing).
 @receiver(activity_completed, dispatch_uid="reports-refresh-value-on-activity")

@@ -1137,6 +1137,8 @@ def service_report(scope: ServiceScope, generation_id: int | None, *, today: dt.
         csat_by_month=csat_by_month,
         csat_total=csat_total,
     )
+
+
 # Profitability ---------------------------------------------------------------------------
 
 PROFIT_LIST_SIZE = 15

@@ -1015,6 +1015,8 @@ def dashboard_unpin(request: HttpRequest, item_id: int) -> HttpResponse:
     services.dashboard_unpin(item=item)
     messages.success(request, _("Removed from the dashboard."))
     return redirect(board)
+
+
 # Profitability ---------------------------------------------------------------------------
 
 

@@ -187,6 +187,7 @@ class TestLogging:
         activity = ActivityFactory(owner=owner, company=company, type=call, outcome="Said maybe in spring")
         html = owner_client.get(reverse("activities:edit", args=[activity.pk])).content.decode()
         assert 'value="Said maybe in spring" selected' in html
+
     def test_time_spent_is_kept_or_left_to_the_type_default(self, owner_client, owner, company):
         from crm.models import Outbox
 
