@@ -102,6 +102,28 @@ PAGES: list[Page] = [
     Page("case list", "service:list", LIST),
     Page("case page", "service:detail", Budget(p50_ms=40), args=lambda s: (s.case_id,)),
     Page("report: service", "reports:service", REPORT),
+    Page("report: profitability", "reports:profitability", REPORT),
+    # The report builder over every deal's rollup row: won revenue by source and quarter (the
+    # issue's example, answered from the closed-deal cells) and count by owner and status.
+    Page(
+        "report builder: won by source × quarter",
+        "reports:builder",
+        Budget(p50_ms=300),
+        query=lambda s: {
+            "dataset": "deals",
+            "dim1": "source",
+            "dim2": "quarter",
+            "measure": "sum_amount_base",
+            "status": "won",
+            "date": "closed",
+        },
+    ),
+    Page(
+        "report builder: deals by owner × status",
+        "reports:builder",
+        Budget(p50_ms=300),
+        query=lambda s: {"dataset": "deals", "dim1": "owner", "dim2": "status", "measure": "count"},
+    ),
 ]
 
 # Throughput of one page under concurrent load (wrk, loopback only, bounded in time).
