@@ -17,11 +17,7 @@ from activities.models import Activity
 from activities.selectors import activity_list_queryset
 from crm.bulk_actions import BulkAction, BulkInputError, BulkKind, ParamField, register_bulk_kind
 from crm.models import User, users_visible_to
-
-
-def _digits(value: Any) -> int:
-    text = str(value or "")
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 0
+from crm.params import id_or_none
 
 
 def _done(user: User, activity: Activity, params: dict[str, Any]) -> dict[str, Any] | None:
@@ -36,7 +32,7 @@ def _done_undo(user: User, activity: Activity, previous: dict[str, Any]) -> None
 
 
 def _clean_owner(user: User, data: QueryDict) -> dict[str, Any]:
-    owner = users_visible_to(user).filter(pk=_digits(data.get("owner"))).first()
+    owner = users_visible_to(user).filter(pk=id_or_none(data.get("owner")) or 0).first()
     if owner is None:
         raise BulkInputError(_("Choose who the activities go to."))
     return {"owner": owner.pk, "owner_name": str(owner)}

@@ -39,6 +39,7 @@ from contacts.models import Contact, Source, Tag
 from contacts.normalize import normalize_phone
 from contacts.services import contact_create
 from crm.models import Team, User
+from crm.params import id_or_none
 from crm.services import outbox_enqueue
 from deals.models import Deal, Pipeline, Stage
 from deals.services import deal_create
@@ -369,15 +370,16 @@ def responses_import(*, campaign: Campaign, actor: User, rows: Iterable[tuple[in
         if status is None:
             result.errors.append((line, _("Unknown status “%(value)s”.") % {"value": (row.get("status") or "")[:40]}))
             continue
-        if raw_id and not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) < 12):
+        member_id = id_or_none(raw_id) if raw_id else None
+        if raw_id and member_id is None:
             result.errors.append((line, _("“%(value)s” is not a member id.") % {"value": raw_id[:40]}))
             continue
         if not raw_id and not email:
             result.errors.append((line, _("The row names no member (member_id or email).")))
             continue
-        wanted.append((line, raw_id, email, status))
-    ids = {int(raw_id) for _line, raw_id, _email, _status in wanted if raw_id}
-    emails = {email for _line, raw_id, email, _status in wanted if not raw_id}
+        wanted.append((line, member_id, email, status))
+    ids = {member_id for _line, member_id, _email, _status in wanted if member_id}
+    emails = {email for _line, member_id, email, _status in wanted if not member_id}
     members = CampaignMember.objects.filter(campaign=campaign)
     by_id = dict(members.filter(pk__in=ids).values_list("pk", "pk")) if ids else {}
     by_email: dict[str, int] = {}
@@ -386,10 +388,10 @@ def responses_import(*, campaign: Campaign, actor: User, rows: Iterable[tuple[in
             by_email.setdefault(email.lower(), pk)
     now = timezone.now()
     changes: dict[str, list[int]] = {}
-    for line, raw_id, email, status in wanted:
-        pk = by_id.get(int(raw_id)) if raw_id else by_email.get(email)
+    for line, member_id, email, status in wanted:
+        pk = by_id.get(member_id) if member_id else by_email.get(email)
         if pk is None:
-            name = raw_id or email
+            name = str(member_id) if member_id else email
             result.errors.append((line, _("No member “%(value)s” in this campaign.") % {"value": name[:80]}))
             continue
         changes.setdefault(status, []).append(pk)

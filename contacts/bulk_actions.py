@@ -18,6 +18,7 @@ from contacts.models import Company, Contact, LifecycleStage
 from contacts.selectors import company_list, contact_list
 from crm.bulk_actions import BulkAction, BulkInputError, BulkKind, ParamField, register_bulk_kind
 from crm.models import User, users_visible_to
+from crm.params import id_or_none
 
 
 def _update(record: Company | Contact, user: User, **fields: Any) -> None:
@@ -29,15 +30,10 @@ def _update(record: Company | Contact, user: User, **fields: Any) -> None:
 
 
 def _clean_owner(user: User, data: QueryDict) -> dict[str, Any]:
-    owner = users_visible_to(user).filter(pk=_digits(data.get("owner"))).first()
+    owner = users_visible_to(user).filter(pk=id_or_none(data.get("owner")) or 0).first()
     if owner is None:
         raise BulkInputError(_("Choose who the records go to."))
     return {"owner": owner.pk, "owner_name": str(owner)}
-
-
-def _digits(value: Any) -> int:
-    text = str(value or "")
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 0
 
 
 def _assign(user: User, record: Any, params: dict[str, Any]) -> dict[str, Any] | None:

@@ -14,18 +14,14 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from crm.bulk_actions import BulkAction, BulkInputError, BulkKind, ParamField, register_bulk_kind
 from crm.models import User
+from crm.params import id_or_none
 from deals import selectors, services
 from deals.forms import DealFilterForm, owners_for
 from deals.models import Deal, Stage
 
 
-def _digits(value: Any) -> int:
-    text = str(value or "")
-    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 0
-
-
 def _clean_owner(user: User, data: QueryDict) -> dict[str, Any]:
-    owner = owners_for(user).filter(pk=_digits(data.get("owner"))).first()
+    owner = owners_for(user).filter(pk=id_or_none(data.get("owner")) or 0).first()
     if owner is None:
         raise BulkInputError(_("Choose who the deals go to."))
     return {"owner": owner.pk, "owner_name": str(owner)}
@@ -51,7 +47,7 @@ def _movable_stages() -> Any:
 
 
 def _clean_stage(user: User, data: QueryDict) -> dict[str, Any]:
-    stage = _movable_stages().filter(pk=_digits(data.get("stage"))).first()
+    stage = _movable_stages().filter(pk=id_or_none(data.get("stage")) or 0).first()
     if stage is None:
         raise BulkInputError(_("Choose the stage to move the deals to."))
     return {"stage": stage.pk, "stage_name": f"{stage.pipeline.name} › {stage.name}", "pipeline": stage.pipeline_id}

@@ -205,10 +205,11 @@ class TestResponseImport:
             (5, {"email": "ben@example.com", "status": "exploded"}),
             (6, {"member_id": "12x", "status": "sent"}),
             (7, {"status": "sent"}),
+            (8, {"member_id": "²", "status": "sent"}),  # a digit to str.isdigit(), not to int()
         ]
         result = services.responses_import(campaign=started, actor=owner, rows=rows)
         assert result.updated == 2
-        assert [line for line, _message in result.errors] == [5, 6, 7, 4]
+        assert [line for line, _message in result.errors] == [5, 6, 7, 8, 4]
         assert dict(CampaignMember.objects.values_list("contact__last_name", "status")) == {
             "Ann": "responded",
             "Ben": "bounced",
