@@ -191,6 +191,16 @@ def test_a_rep_creates_a_deal_and_drags_it_across_the_board(page: Page):
     page.mouse.down()
     page.mouse.move(start["x"] + 15, start["y"] + 10, steps=3)
     page.mouse.move(end["x"] + 50, end["y"] + 30, steps=25)
+    # On the way the card's placeholder passes through the columns in between, and SortableJS
+    # ignores the pointer while their 150 ms animation runs: keep moving a little, as a hand
+    # does, until the placeholder sits in the target column.
+    ghost = target.locator(".deal-card-ghost")
+    for nudge in range(10):
+        if ghost.count():
+            break
+        page.wait_for_timeout(100)
+        page.mouse.move(end["x"] + 50 + 4 * (nudge % 2), end["y"] + 30 + 2 * nudge, steps=2)
+    expect(ghost).to_have_count(1)
     # The card jumps columns on drop, before the server has stored the move: wait for the
     # answer, or the reload below can overtake the request.
     with page.expect_response(lambda r: r.url.endswith("/move/") and r.request.method == "POST") as moved:
