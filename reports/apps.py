@@ -32,6 +32,11 @@ class ReportsConfig(AppConfig):
 
         register_acquisition_cost_source("campaigns", acquisition_costs)
 
+        # Campaign members as a report builder dataset (campaigns must not import reports).
+        from reports.builder_campaigns import register_report_dataset
+
+        register_report_dataset()
+
         register_home_panel(
             key="reports-sales", order=50, template_name="reports/partials/home_panel.html", context=home_panel_context
         )

@@ -254,6 +254,10 @@ def _share(numerator: Q, denominator: Q | None) -> Callable[[], Any]:
     return build
 
 
+# Public for other apps' datasets (reports.builder_campaigns).
+choice_names, share = _choices, _share
+
+
 # Datasets -----------------------------------------------------------------------------------
 
 
