@@ -16,6 +16,8 @@ class ServiceConfig(AppConfig):
         from service.models import Case
         from service.selectors import case_for_user
 
+        import service.bulk_actions  # noqa: F401 (registers the case list's bulk actions, for the web and the worker)
+
         register_merge_handler(kind="company", key="service", move=merge.company_move, restore=merge.company_restore)
         register_merge_handler(kind="contact", key="service", move=merge.contact_move, restore=merge.contact_restore)
 
@@ -31,6 +33,7 @@ class ServiceConfig(AppConfig):
             kinds={
                 "case_opened": (_("Case opened"), "bi-life-preserver"),
                 "case_resolved": (_("Case resolved"), "bi-check2-circle"),
+                "case_changed": (_("Case changed"), "bi-pencil-square"),
                 "case_csat": (_("Satisfaction"), "bi-star"),
                 "sla_breach": (_("SLA breach"), "bi-alarm"),
             },
