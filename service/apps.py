@@ -9,14 +9,13 @@ class ServiceConfig(AppConfig):
     def ready(self) -> None:
         from django.utils.translation import gettext_noop
 
+        import service.bulk_actions  # noqa: F401 (registers the case list's bulk actions, for the web and the worker)
         from activities.templatetags.activity_tags import register_timeline_kinds
         from contacts.attachments import for_write, register_attachable
         from contacts.merge import register_merge_handler
         from service import merge
         from service.models import Case
         from service.selectors import case_for_user
-
-        import service.bulk_actions  # noqa: F401 (registers the case list's bulk actions, for the web and the worker)
 
         register_merge_handler(kind="company", key="service", move=merge.company_move, restore=merge.company_restore)
         register_merge_handler(kind="contact", key="service", move=merge.contact_move, restore=merge.contact_restore)

@@ -120,7 +120,9 @@ def test_the_company_page_with_inline_fields_keeps_its_query_count(owner_client,
 # --- Inline editing on the list rows --------------------------------------------------------------
 
 
-def test_the_lists_rows_carry_inline_editors_for_what_the_user_may_change(owner_client, teammate_client, owner, teammate):
+def test_the_lists_rows_carry_inline_editors_for_what_the_user_may_change(
+    owner_client, teammate_client, owner, teammate
+):
     mine = CompanyFactory(owner=owner, name="Mine GmbH")
     theirs = CompanyFactory(owner=teammate, name="Theirs GmbH")
     body = owner_client.get(reverse("contacts:company-list")).content.decode()

@@ -23,9 +23,8 @@ def sla_policy():
 
 
 def _changed_events(case: Case) -> list[str]:
-    return list(
-        TimelineEvent.objects.filter(kind="case_changed", data__case=case.pk).order_by("id").values_list("title", flat=True)
-    )
+    events = TimelineEvent.objects.filter(kind="case_changed", data__case=case.pk).order_by("id")
+    return list(events.values_list("title", flat=True))
 
 
 def test_the_list_shows_the_bulk_bar_and_a_box_for_cases_the_user_may_change(north, owner, teammate, owner_client):
