@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -16,6 +17,7 @@ from activities.forms import ActivityFilterForm
 from activities.models import Activity
 from activities.selectors import activity_list_queryset
 from crm.bulk_actions import BulkAction, BulkInputError, BulkKind, ParamField, register_bulk_kind
+from crm.exports import csv_streaming_response
 from crm.models import User, users_visible_to
 from crm.params import id_or_none
 
@@ -63,6 +65,44 @@ def _matching(user: User, query: QueryDict) -> Any:
     return qs
 
 
+def _export_header() -> list[str]:
+    return [
+        *(_("Type"), _("Subject"), _("Assignee"), _("Company"), _("Contact"), _("Deal"), _("Due")),
+        *(_("Done"), _("Outcome"), _("Logged"), _("Notes")),
+    ]
+
+
+def _local(value: Any) -> Any:
+    return timezone.localtime(value) if value is not None else None
+
+
+def _export(request: HttpRequest, query: QueryDict, ids: list[int] | None) -> HttpResponse:
+    """The list as filtered (``ids``: only those rows) as CSV, one row per activity."""
+    qs = _matching(request.user, query)
+    if ids is not None:
+        qs = qs.filter(pk__in=ids)
+    qs = qs.select_related("type", "owner", "company", "contact", "deal").order_by("-created_at", "-id")
+
+    def rows():
+        for activity in qs.iterator(chunk_size=2000):
+            yield (
+                activity.type.name,
+                activity.subject,
+                str(activity.owner or ""),
+                activity.company.name if activity.company else "",
+                activity.contact.full_name if activity.contact else "",
+                activity.deal.title if activity.deal else "",
+                _local(activity.due_at),
+                _local(activity.done_at),
+                activity.outcome,
+                _local(activity.created_at),
+                activity.body,
+            )
+
+    filename = f"activities-{timezone.localdate().isoformat()}.csv"
+    return csv_streaming_response(filename, _export_header(), rows(), request=request)
+
+
 register_bulk_kind(
     BulkKind(
         key="activity",
@@ -91,5 +131,6 @@ register_bulk_kind(
         param_fields=lambda user: [
             ParamField("owner", _("New assignee"), ("assign",), [(u.pk, str(u)) for u in user.visible_users])
         ],
+        export=_export,
     )
 )

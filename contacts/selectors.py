@@ -422,11 +422,12 @@ _OWNER_NAME = ("owner_id", "owner__username", "owner__first_name", "owner__last_
 COMPANY_ROW_FIELDS = (
     *("id", "name", "industry", "domain", "phone", "phone_is_invalid", "country", "lifecycle_stage"),
     *("value_segment", "archived_at", "created_at", "tag_names", "contact_count", *_OWNER_NAME, "custom"),
+    "version",  # sent by the row's inline editors (crm.inline)
 )
 CONTACT_ROW_FIELDS = (
     *("id", "first_name", "last_name", "title", "email", "do_not_email", "phone", "mobile", "do_not_call"),
     *("phone_is_invalid", "country", "lifecycle_stage", "archived_at", "created_at", "tag_names", *_OWNER_NAME),
-    *("company_id", "company__name", "custom"),
+    *("company_id", "company__name", "custom", "version"),
 )
 
 

@@ -45,6 +45,9 @@ class BulkAction:
     apply: Callable[[User, Any, dict[str, Any]], dict[str, Any] | None]
     undo: Callable[[User, Any, dict[str, Any]], None] | None = None
     allowed: Callable[[User, Any], bool] | None = None
+    # As ``allowed``, when the answer depends on the job's ``params`` too (a case's new
+    # assignee must be in the case's own queue); checked instead of ``allowed``.
+    allowed_with: Callable[[User, Any, dict[str, Any]], bool] | None = None
     # May this user undo it on this record (``previous``, the job's ``params``)? Defaults to ``allowed``.
     undo_allowed: Callable[[User, Any, dict[str, Any], dict[str, Any]], bool] | None = None
     # Names of the request parameters the action takes (validated by ``clean``).
@@ -100,7 +103,9 @@ class BulkInputError(ValueError):
     """A bulk request that cannot run (no action, a bad parameter); the message is for the user."""
 
 
-def _can(action: BulkAction, user: User, record: Any) -> bool:
+def _can(action: BulkAction, user: User, record: Any, params: dict[str, Any]) -> bool:
+    if action.allowed_with is not None:
+        return action.allowed_with(user, record, params)
     if action.allowed is not None:
         return action.allowed(user, record)
     return user.can_edit_owner(record.owner_id)
@@ -160,7 +165,7 @@ def bulk_job_run(*, job_id: int) -> BulkJob | None:
                 record = records.get(pk)
                 if record is None:
                     continue  # deleted or merged since
-                if not _can(action, user, record):
+                if not _can(action, user, record, job.params):
                     skipped += 1
                     continue
                 before = action.apply(user, record, job.params)
@@ -233,7 +238,7 @@ def bulk_job_undo_run(*, job_id: int) -> BulkJob | None:
                 if action.undo_allowed is not None:
                     allowed = action.undo_allowed(user, record, previous, job.params)
                 else:
-                    allowed = _can(action, user, record)
+                    allowed = _can(action, user, record, job.params)
                 if allowed:
                     action.undo(user, record, previous)
             BulkJob.objects.filter(pk=job.pk).update(processed=F("processed") + len(chunk))

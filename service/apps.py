@@ -9,6 +9,7 @@ class ServiceConfig(AppConfig):
     def ready(self) -> None:
         from django.utils.translation import gettext_noop
 
+        import service.bulk_actions  # noqa: F401 (registers the case list's bulk actions, for the web and the worker)
         from activities.templatetags.activity_tags import register_timeline_kinds
         from contacts.attachments import for_write, register_attachable
         from contacts.merge import register_merge_handler
@@ -31,6 +32,7 @@ class ServiceConfig(AppConfig):
             kinds={
                 "case_opened": (_("Case opened"), "bi-life-preserver"),
                 "case_resolved": (_("Case resolved"), "bi-check2-circle"),
+                "case_changed": (_("Case changed"), "bi-pencil-square"),
                 "case_csat": (_("Satisfaction"), "bi-star"),
                 "sla_breach": (_("SLA breach"), "bi-alarm"),
             },

@@ -399,6 +399,20 @@ def case_set_status(*, case: Case, actor: User | None, status: str, now: datetim
     return case
 
 
+def case_change_record(*, case: Case, actor: User | None, field: str, old: str, new: str) -> None:
+    """The history entry of a change made to many cases at once (``service.bulk_actions``):
+    cases keep no field history table, so each one's change and its undo go on its
+    customer's timeline (``case_changed``)."""
+    _timeline(
+        case,
+        kind="case_changed",
+        title=_("Case #%(id)s %(field)s: %(old)s → %(new)s")
+        % {"id": case.pk, "field": field, "old": old or "—", "new": new or "—"},
+        actor=actor,
+        data={"field": field},
+    )
+
+
 @transaction.atomic
 def case_log_activity(
     *, case: Case, actor: User, type: ActivityType, subject: str, body: str = "", now: datetime | None = None

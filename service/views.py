@@ -60,6 +60,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
     querystring = request.GET.copy()
     for key in ("after", "before"):
         querystring.pop(key, None)
+    editable = selectors.editable_case_ids(request.user, page.rows)
     return render(
         request,
         "service/case_list.html",
@@ -74,6 +75,8 @@ def case_list(request: HttpRequest) -> HttpResponse:
             "columns": state.columns,
             "header": header_cells(state),
             "custom_cells": CustomCells("service.case", state.columns, page.rows),
+            "editable": editable,
+            "any_editable": bool(editable),
         },
     )
 

@@ -59,3 +59,25 @@ def test_the_list_shows_the_bulk_bar(owner_client, owner):
     response = owner_client.get(reverse("activities:list"))
     assert "Mark done" in response.content.decode()
     assert 'name="ids"' in response.content.decode()
+
+
+def test_export_of_ticked_activities_has_only_those_the_user_may_see(owner_client, outsider_client, owner):
+    picked = ActivityFactory(owner=owner, subject="Call the printer people")
+    ActivityFactory(owner=owner, subject="Left out meeting")
+    response = owner_client.post(URL, {"action": "export", "ids": [picked.pk], "scope": "selected"})
+    body = b"".join(response.streaming_content).decode()
+    assert body.splitlines()[0].lstrip("\ufeff").startswith("Type,Subject,Assignee")
+    assert "Call the printer people" in body and "Left out meeting" not in body
+    # Nothing of someone else's team: no file, back to the list.
+    response = outsider_client.post(URL, {"action": "export", "ids": [picked.pk], "scope": "selected"})
+    assert response.status_code == 302
+
+
+def test_export_of_all_matching_follows_the_lists_filters(teammate_client, owner):
+    ActivityFactory(owner=owner, subject="Still open")
+    done = ActivityFactory(owner=owner, subject="Already done")
+    Activity.objects.filter(pk=done.pk).update(done_at=done.created_at)
+    response = teammate_client.post(URL, {"action": "export", "scope": "all", "query": "status=open"})
+    body = b"".join(response.streaming_content).decode()
+    assert "Still open" in body and "Already done" not in body  # a teammate reads the team's
+    assert "Export (CSV)" in teammate_client.get(reverse("activities:list")).content.decode()

@@ -21,10 +21,11 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext
 from django_countries import countries as country_names
 
-from contacts.models import Contact, LifecycleStage, ValueSegment
+from contacts.models import Company, Contact, LifecycleStage, ValueSegment
 from contacts.normalize import format_phone
 from crm.custom_fields import CustomCells
 from crm.html import DateText, escape, url_around_id
+from crm.inline import InlineCells
 from crm.l10n import person_name
 from crm.rows import ListRow
 
@@ -33,6 +34,10 @@ register = template.Library()
 # The built-in columns of each list, in their default order (``crm.saved_views`` picks some).
 CONTACT_COLUMNS = ("name", "company", "email", "phone", "country", "stage", "owner", "tags", "created")
 COMPANY_COLUMNS = ("name", "domain", "phone", "contacts", "country", "stage", "owner", "tags", "created")
+
+# The cells edited in place on rows the user may change (crm.inline; the record pages' specs).
+CONTACT_INLINE = ("owner", "lifecycle_stage", "phone", "mobile", "email", "tags")
+COMPANY_INLINE = ("owner", "lifecycle_stage", "phone", "tags")
 
 
 def _created(value, dates: DateText) -> str:
@@ -77,6 +82,16 @@ def _strings() -> dict[str, str]:
     }
 
 
+class _Editable:
+    """A row's cells, with their inline editors when the user may change the row."""
+
+    def __init__(self, inline: InlineCells, pk: int, editable: bool) -> None:
+        self.inline, self.pk, self.editable = inline, pk, editable
+
+    def __call__(self, name: str, shown: str) -> str:
+        return self.inline.cell(self.pk, name, shown) if self.editable else shown
+
+
 def _unverified(text: dict[str, str]) -> str:
     return (
         f'<span class="badge text-bg-warning" title="{text["unverified_title"]}">'
@@ -107,17 +122,19 @@ def contact_rows(
     contact_head, contact_tail = url_around_id("contacts:contact-detail")
     company_head, company_tail = url_around_id("contacts:company-detail")
     dates = DateText()
+    inline = InlineCells(Contact, "contacts:contact-inline", CONTACT_INLINE) if any_editable else None
     out: list[str] = []
     for contact in rows:
         name = escape(person_name(contact.first_name, contact.last_name))  # Contact.full_name
         cells = ['<tr class="table-secondary">' if contact.archived_at is not None else "<tr>"]
+        edit = _Editable(inline, contact.pk, any_editable and contact.can_edit)
         if any_editable:
             box = ""
             if contact.can_edit:
                 box = (
-                    f'<input class="form-check-input" type="checkbox" name="ids" value="{contact.pk}" '
-                    f'aria-label="{text["select"]} {name}">'
-                )
+                    f'<input class="form-check-input" type="checkbox" name="ids" form="bulk-form" '
+                    f'value="{contact.pk}" aria-label="{text["select"]} {name}">'
+                ) + inline.version(contact.pk, contact.version)
             cells.append(f'<td class="text-center">{box}</td>')
         cell: dict[str, str] = {}
         title = f'<div class="small text-secondary">{escape(contact.title)}</div>' if contact.title else ""
@@ -143,7 +160,7 @@ def contact_rows(
                 )
             else:
                 email = f'<a href="mailto:{address}">{address}</a>'
-        cell["email"] = f"<td>{email}</td>"
+        cell["email"] = f"<td>{edit('email', email)}</td>"
         phone = ""
         number = contact.phone or contact.mobile
         if number:
@@ -158,14 +175,16 @@ def contact_rows(
                 phone = f'<a href="tel:{escape(number)}" class="text-nowrap">{shown}</a>'
             if contact.phone_is_invalid:
                 phone += " " + _unverified(text)
-        cell["phone"] = f"<td>{phone}</td>"
+        # The number shown is the one edited: the phone, or the mobile of someone without one.
+        cell["phone"] = f"<td>{edit('mobile' if contact.mobile and not contact.phone else 'phone', phone)}</td>"
         cell["country"] = f"<td>{_country(contact.country, countries)}</td>"
-        cell["stage"] = (
-            f'<td><span class="badge stage-{escape(contact.lifecycle_stage)}">'
-            f"{stages.get(contact.lifecycle_stage, escape(contact.lifecycle_stage))}</span></td>"
+        stage = (
+            f'<span class="badge stage-{escape(contact.lifecycle_stage)}">'
+            f"{stages.get(contact.lifecycle_stage, escape(contact.lifecycle_stage))}</span>"
         )
-        cell["owner"] = f'<td class="text-nowrap">{escape(_owner(contact))}</td>'
-        cell["tags"] = f"<td>{_tags(contact, list_url)}</td>"
+        cell["stage"] = f"<td>{edit('lifecycle_stage', stage)}</td>"
+        cell["owner"] = f'<td class="text-nowrap">{edit("owner", escape(_owner(contact)))}</td>'
+        cell["tags"] = f"<td>{edit('tags', _tags(contact, list_url))}</td>"
         cell["created"] = f'<td class="text-nowrap small text-secondary">{_created(contact.created_at, dates)}</td>'
         cells.extend(cell[key] if key in cell else custom.cell(contact, key) for key in columns)
         cells.append("</tr>")
@@ -189,17 +208,19 @@ def company_rows(
     countries: dict[str, str] = {}
     company_head, company_tail = url_around_id("contacts:company-detail")
     dates = DateText()
+    inline = InlineCells(Company, "contacts:company-inline", COMPANY_INLINE) if any_editable else None
     out: list[str] = []
     for company in rows:
         name = escape(company.name)
         cells = ['<tr class="table-secondary">' if company.archived_at is not None else "<tr>"]
+        edit = _Editable(inline, company.pk, any_editable and company.can_edit)
         if any_editable:
             box = ""
             if company.can_edit:
                 box = (
-                    f'<input class="form-check-input" type="checkbox" name="ids" value="{company.pk}" '
-                    f'aria-label="{text["select"]} {name}">'
-                )
+                    f'<input class="form-check-input" type="checkbox" name="ids" form="bulk-form" '
+                    f'value="{company.pk}" aria-label="{text["select"]} {name}">'
+                ) + inline.version(company.pk, company.version)
             cells.append(f'<td class="text-center">{box}</td>')
         cell: dict[str, str] = {}
         industry = f'<div class="small text-secondary">{escape(company.industry)}</div>' if company.industry else ""
@@ -216,19 +237,20 @@ def company_rows(
             )
             if company.phone_is_invalid:
                 phone += " " + _unverified(text)
-        cell["phone"] = f"<td>{phone}</td>"
+        cell["phone"] = f"<td>{edit('phone', phone)}</td>"
         cell["contacts"] = f'<td class="text-end">{company.contact_count}</td>'
         cell["country"] = f"<td>{_country(company.country, countries)}</td>"
         segment = ""
         if company.value_segment:
             label = segments.get(company.value_segment, escape(company.value_segment))
             segment = f'<div class="small text-secondary text-nowrap">{label}</div>'
-        cell["stage"] = (
-            f'<td><span class="badge stage-{escape(company.lifecycle_stage)}">'
-            f"{stages.get(company.lifecycle_stage, escape(company.lifecycle_stage))}</span>{segment}</td>"
+        stage = (
+            f'<span class="badge stage-{escape(company.lifecycle_stage)}">'
+            f"{stages.get(company.lifecycle_stage, escape(company.lifecycle_stage))}</span>"
         )
-        cell["owner"] = f'<td class="text-nowrap">{escape(_owner(company))}</td>'
-        cell["tags"] = f"<td>{_tags(company, list_url)}</td>"
+        cell["stage"] = f"<td>{edit('lifecycle_stage', stage)}{segment}</td>"
+        cell["owner"] = f'<td class="text-nowrap">{edit("owner", escape(_owner(company)))}</td>'
+        cell["tags"] = f"<td>{edit('tags', _tags(company, list_url))}</td>"
         cell["created"] = f'<td class="text-nowrap small text-secondary">{_created(company.created_at, dates)}</td>'
         cells.extend(cell[key] if key in cell else custom.cell(company, key) for key in columns)
         cells.append("</tr>")

@@ -275,6 +275,9 @@ def test_the_list_makes_a_constant_number_of_queries(owner_client, owner, django
         response = owner_client.get(reverse("contacts:company-list"))
     assert len(response.context["page"].rows) == 50
     assert response.content.count(b"?tag=t1") == 50  # the tags come with the rows, not in a query of their own
+    # Every row's inline editors (owner, stage, phone, tags) cost no query either.
+    assert response.content.count(b'class="inline-field" id="inline-company-') == 50 * 4
+    assert response.content.count(b'name="version" id="inline-company-') == 50
 
 
 def test_the_company_page_makes_a_constant_number_of_queries(

@@ -215,6 +215,9 @@ def test_the_list_makes_a_constant_number_of_queries(owner_client, owner, django
         response = owner_client.get(reverse("contacts:contact-list"))
     assert len(response.context["page"].rows) == 50
     assert response.content.count(b"?tag=vip") == 50  # the tags come with the rows, not in a query of their own
+    # Every row's inline editors (owner, stage, phone, email, tags) cost no query either.
+    assert response.content.count(b'class="inline-field" id="inline-contact-') == 50 * 5
+    assert response.content.count(b'name="version" id="inline-contact-') == 50
 
 
 def test_the_contact_page_makes_a_constant_number_of_queries(

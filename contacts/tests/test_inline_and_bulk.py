@@ -117,6 +117,57 @@ def test_the_company_page_with_inline_fields_keeps_its_query_count(owner_client,
     assert f'id="inline-company-{company.pk}-phone"' in response.content.decode()
 
 
+# --- Inline editing on the list rows --------------------------------------------------------------
+
+
+def test_the_lists_rows_carry_inline_editors_for_what_the_user_may_change(
+    owner_client, teammate_client, owner, teammate
+):
+    mine = CompanyFactory(owner=owner, name="Mine GmbH")
+    theirs = CompanyFactory(owner=teammate, name="Theirs GmbH")
+    body = owner_client.get(reverse("contacts:company-list")).content.decode()
+    for name in ("owner", "lifecycle_stage", "phone", "tags"):
+        assert f'id="inline-company-{mine.pk}-{name}"' in body
+        assert f'id="inline-company-{theirs.pk}-{name}"' not in body  # a teammate's row: read only
+    assert f'id="inline-company-{mine.pk}-version" value="{mine.version}"' in body
+    assert "Edit Lifecycle stage" in body
+    # The row boxes belong to the bulk form from outside it: an editor posts only its own field.
+    assert f'name="ids" form="bulk-form" value="{mine.pk}"' in body
+    assert body.index("</form>", body.index('id="bulk-form"')) < body.index(f'id="inline-company-{mine.pk}-phone"')
+    assert "Export (CSV)" in body
+    # An outsider's list has no row of theirs at all; a teammate's shows it without pencils.
+    body = teammate_client.get(reverse("contacts:company-list")).content.decode()
+    assert f'id="inline-company-{mine.pk}-phone"' not in body and "Mine GmbH" in body
+
+
+def test_a_contact_rows_phone_cell_edits_the_number_it_shows(owner_client, owner):
+    mobile_only = ContactFactory(owner=owner, phone="", mobile="+4915112345678")
+    both = ContactFactory(owner=owner, phone="+493012345678", mobile="+4915187654321")
+    body = owner_client.get(reverse("contacts:contact-list")).content.decode()
+    assert f'id="inline-contact-{mobile_only.pk}-mobile"' in body
+    assert f'id="inline-contact-{both.pk}-phone"' in body
+    assert f'id="inline-contact-{both.pk}-email"' in body
+
+
+def test_a_list_rows_stage_saved_in_place_with_its_version_and_history(owner_client, owner):
+    company = CompanyFactory(owner=owner, lifecycle_stage="lead")
+    page = owner_client.get(reverse("contacts:company-list")).content.decode()
+    version = company.version
+    assert f'id="inline-company-{company.pk}-version" value="{version}"' in page
+    url = reverse("contacts:company-inline", args=[company.pk, "lifecycle_stage"])
+    editor = owner_client.get(url, {"version": version}).content.decode()
+    assert 'name="lifecycle_stage"' in editor and "data-inline-editor" in editor
+    response = owner_client.post(url, {"lifecycle_stage": "customer", "version": version})
+    assert "Customer" in response.content.decode()
+    company.refresh_from_db()
+    assert (company.lifecycle_stage, company.version) == ("customer", version + 1)
+    assert company.history.first().history_user == owner
+    # The same row's owner edited from the page loaded before: a conflict, nothing saved.
+    url = reverse("contacts:company-inline", args=[company.pk, "owner"])
+    response = owner_client.post(url, {"owner": owner.pk, "version": version})
+    assert "after you opened the page" in response.content.decode()
+
+
 # --- Bulk actions -----------------------------------------------------------------------------
 
 

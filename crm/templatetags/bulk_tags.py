@@ -23,6 +23,9 @@ def bulk_bar(context: template.Context, kind: str, count: int | None = None, que
         "spec": spec,
         "actions": list(spec.actions.values()),
         "param_fields": spec.param_fields(request.user),
+        # Not ``spec.export`` in the template: a template calls a callable it is given, and
+        # this one takes arguments, so the option never showed.
+        "can_export": spec.export is not None,
         "count": count,
         "query": query,
     }

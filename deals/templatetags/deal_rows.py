@@ -25,12 +25,12 @@ from django.urls import reverse
 from django.utils import numberformat, timezone
 from django.utils.formats import get_format, localize
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.text import capfirst
 from django.utils.timezone import template_localtime
 from django.utils.translation import gettext, ngettext
 
 from crm.custom_fields import CustomCells
 from crm.html import DateText, escape, url_around_id
+from crm.inline import InlineCells
 from crm.l10n import MoneyText, money
 from deals.models import Deal, DealStatus, Stage
 from deals.templatetags.deal_tags import board_filter_pairs
@@ -262,36 +262,8 @@ _OPEN_BADGE = "badge text-bg-primary-subtle text-primary-emphasis border border-
 # The deal list's built-in columns after the title, in their default order (``crm.saved_views``).
 DEAL_COLUMNS = ("company", "stage", "owner", "amount", "probability", "close")
 
-_PK_MARKER = 987654321
-
-
-class _InlineCells:
-    """A list cell with the pencil of its inline editor, the markup of
-    ``partials/inline_field.html`` written in Python (50 rows × 3 cells of template renders
-    would cost more than the rest of the page)."""
-
-    FIELDS = ("owner", "amount", "expected_close_date")
-
-    def __init__(self) -> None:
-        # As the template's label: the model field's name ("Edit Expected close date").
-        self.edit = {
-            name: escape(gettext("Edit %(label)s") % {"label": capfirst(Deal._meta.get_field(name).verbose_name)})
-            for name in self.FIELDS
-        }
-        self.urls = {
-            name: reverse("deals:inline", args=[_PK_MARKER, name]).split(str(_PK_MARKER)) for name in self.FIELDS
-        }
-
-    def cell(self, pk: int, name: str, shown: str) -> str:
-        dom = f"inline-deal-{pk}-{name}"
-        return (
-            f'<span class="inline-field" id="{dom}">{shown}<button type="button" '
-            f'class="btn btn-link btn-sm p-0 ms-1 align-baseline inline-edit" '
-            f'hx-get="{self.urls[name][0]}{pk}{self.urls[name][1]}" hx-include="#inline-deal-{pk}-version" '
-            f'hx-target="#{dom}" hx-swap="outerHTML" title="{self.edit[name]}">'
-            f'<i class="bi bi-pencil" aria-hidden="true"></i><span class="visually-hidden">{self.edit[name]}</span>'
-            "</button></span>"
-        )
+# The deal list's cells edited in place (crm.inline).
+INLINE_FIELDS = ("owner", "amount", "expected_close_date")
 
 
 @register.simple_tag
@@ -303,7 +275,7 @@ def deal_list_rows(rows: Iterable[Deal], columns: list[str] | None = None, user:
     columns = list(columns or DEAL_COLUMNS)
     custom = CustomCells("deals.deal", columns, rows)
     select = escape(gettext("Select"))
-    inline = _InlineCells()
+    inline = InlineCells(Deal, "deals:inline", INLINE_FIELDS)
     detail_head, detail_tail = url_around_id("deals:detail")
     company_head, company_tail = url_around_id("contacts:company-detail")
     manual_title = escape(gettext("Set by hand; kept when the stage changes"))
@@ -351,9 +323,7 @@ def deal_list_rows(rows: Iterable[Deal], columns: list[str] | None = None, user:
                 else "<td>"
             )
             # The row's version, sent by its inline editors (crm.inline); then the cell's pencils.
-            tick += (
-                f'<input type="hidden" name="version" id="inline-deal-{deal.pk}-version" value="{deal.version}"></td>'
-            )
+            tick += inline.version(deal.pk, deal.version) + "</td>"
             if editable:
                 owner_cell = inline.cell(deal.pk, "owner", owner_cell)
                 if not deal.amount_from_line_items:

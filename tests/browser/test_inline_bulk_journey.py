@@ -5,6 +5,7 @@ import random
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import create_company, login, unique
+from tests.browser.stack import Stack
 
 
 def saved_anyway_if_asked(page: Page, saved: Locator) -> None:
@@ -102,3 +103,73 @@ def test_a_bulk_owner_change_on_all_matching_rows_is_confirmed_and_undone(page: 
     # Each company's history has the change and its undo.
     rows.first.get_by_role("link", name=prefix).click()
     expect(page.get_by_text("Bob Ivanov").first).to_be_visible()
+
+
+def test_a_lifecycle_stage_edited_in_place_on_the_company_list(page: Page):
+    login(page, "alice")
+    name = unique("Listinline")
+    create_company(page, name)
+    page.goto("/companies/")
+    page.get_by_placeholder("Name, domain, email or phone").fill(name)
+    page.get_by_role("button", name="Search").click()
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=name))
+    expect(row).to_have_count(1)
+
+    # Esc leaves the row as it was and gives the focus back to the pencil.
+    row.get_by_role("button", name="Edit Lifecycle stage").click()
+    stage = row.get_by_label("Lifecycle stage", exact=True)
+    expect(stage).to_be_focused()
+    stage.select_option(label="Customer")
+    stage.press("Escape")
+    expect(row.get_by_role("button", name="Edit Lifecycle stage")).to_be_focused()
+    expect(row).not_to_contain_text("Customer")
+
+    # Enter saves it in place, through the company form's rules.
+    row.get_by_role("button", name="Edit Lifecycle stage").click()
+    row.get_by_label("Lifecycle stage", exact=True).select_option(label="Customer")
+    row.get_by_label("Lifecycle stage", exact=True).press("Enter")
+    saved_anyway_if_asked(page, row.get_by_text("Customer", exact=True))
+    expect(row.get_by_role("button", name="Edit Lifecycle stage")).to_be_focused()
+    page.reload()
+    expect(page.get_by_role("row").filter(has=page.get_by_role("link", name=name))).to_contain_text("Customer")
+
+
+CASES_SETUP = """
+from contacts.models import Company
+from crm.models import Team, User
+from service import services
+alice = User.objects.get(username="alice")
+team = Team.objects.create(name={team!r})
+team.members.add(alice)
+company = Company.objects.create(name={team!r} + " customer", owner=alice)
+for n in (1, 2):
+    services.case_create(actor=alice, subject=f"{prefix} {{n}}", team=team, company=company, assignee=alice)
+"""
+
+
+def test_a_bulk_status_change_on_the_case_list_and_its_undo(page: Page, stack: Stack):
+    prefix = unique("Bulkcase")
+    stack.manage("shell", "-c", CASES_SETUP.format(team=unique("Bulk desk"), prefix=prefix))
+    login(page, "alice")
+    page.goto("/cases/")
+    page.get_by_label("Subject").fill(prefix)
+    page.get_by_role("button", name="Apply", exact=True).click()
+    rows = page.get_by_role("row").filter(has_text=prefix)
+    expect(rows).to_have_count(2)
+
+    page.get_by_role("checkbox", name="Select all on this page").check()
+    expect(page.get_by_text("2 selected")).to_be_visible()
+    page.get_by_label("Bulk action").select_option(label="Change status")
+    page.get_by_label("New status").select_option(label="Waiting on customer")
+    page.get_by_role("button", name="Apply to selected").click()
+
+    status = page.get_by_role("status").filter(has_text="Change status")
+    expect(status).to_contain_text("2 cases changed")
+    for n in range(2):
+        expect(rows.nth(n)).to_contain_text("Waiting on customer")
+
+    status.get_by_role("button", name="Undo").click()
+    expect(page.get_by_role("status").filter(has_text="Undone")).to_be_visible()
+    for n in range(2):
+        expect(rows.nth(n)).to_contain_text("New")
+        expect(rows.nth(n)).not_to_contain_text("Waiting on customer")
