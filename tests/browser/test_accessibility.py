@@ -160,6 +160,12 @@ def test_the_new_controls_are_labelled_and_named(page: Page, stack):
         expect(page.get_by_role("button", name=f"Save {label}")).to_be_visible()
     _labelled_and_named(page, "deal page, inline editors open", failures)
 
+    # A deal list row's inline editor open.
+    page.goto("/deals/")
+    page.locator("table tbody").get_by_role("button", name=re.compile(r"^Edit ")).first.click()
+    expect(page.locator("table tbody [data-inline-editor]")).to_be_visible()
+    _labelled_and_named(page, "deal list, row editor open", failures)
+
     # A list with rows ticked: the bulk bar's inputs for each action.
     page.goto("/deals/")
     page.locator("table tbody input[type=checkbox]").first.check()
