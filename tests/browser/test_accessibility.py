@@ -200,6 +200,7 @@ def test_the_new_controls_are_labelled_and_named(page: Page, stack):
     _labelled_and_named(page, "calendar day grid", failures)
 
     # The pipeline editor and a stage's delete page (a manager's).
+    page.context.clear_cookies()  # signed out: the sign-in page would send alice home
     login(page, "manager")
     page.goto("/deals/pipelines/")
     expect(page.get_by_role("heading", level=1)).to_be_visible()
