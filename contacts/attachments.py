@@ -23,6 +23,7 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.db import models, transaction
 from django.db.models.signals import post_delete
 from django.http import Http404
@@ -184,6 +185,37 @@ def validate_upload(upload: UploadedFile) -> tuple[str, str]:
             % {"ext": extension.upper()}
         )
     return name, mime_type
+
+
+def too_large_message() -> str:
+    return _("The file is larger than %(max)s, the largest accepted.") % {
+        "max": filesizeformat(settings.ATTACHMENT_MAX_BYTES)
+    }
+
+
+class AttachmentSizeLimit(FileUploadHandler):
+    """Refuses a file while it streams in, as soon as it passes ``ATTACHMENT_MAX_BYTES``.
+
+    Put first in ``request.upload_handlers``: it passes each chunk on to Django's memory /
+    temporary-file handlers until the file's running size crosses the limit, then raises
+    ``SkipFile`` — the parser closes (and so deletes) what the later handlers wrote and reads
+    the rest of that file without keeping it. The other files of the request go on. The names
+    refused are in ``refused`` for the view to report.
+    """
+
+    def __init__(self, request: Any = None) -> None:
+        super().__init__(request)
+        self.limit = settings.ATTACHMENT_MAX_BYTES
+        self.refused: list[str] = []
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
+        if start + len(raw_data) > self.limit:
+            self.refused.append(clean_name(self.file_name or ""))
+            raise SkipFile
+        return raw_data
+
+    def file_complete(self, file_size: int) -> None:
+        return None  # the next handler makes the file
 
 
 # --- Writes -------------------------------------------------------------------------------

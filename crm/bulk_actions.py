@@ -85,6 +85,10 @@ class BulkKind:
     param_fields: Callable[[User], list[ParamField]] = field(default=lambda user: [])
     # ``export(request, query, ids)``: the list filtered by ``query`` as a file; ``ids``: only those rows.
     export: Callable[[Any, QueryDict, list[int] | None], Any] | None = None
+    # Run once every record has been processed, before the job is marked done (e.g. a stage
+    # deletion removes the stage once its deals have moved). Must be idempotent: a worker that
+    # dies after it and before "done" runs it again.
+    finish: Callable[[BulkJob], None] | None = None
 
 
 _KINDS: dict[str, BulkKind] = {}
@@ -180,6 +184,8 @@ def bulk_job_run(*, job_id: int) -> BulkJob | None:
                 previous=job.previous,
             )
         job.refresh_from_db()
+    if kind.finish is not None:
+        kind.finish(job)
     BulkJob.objects.filter(pk=job.pk).update(state=BulkJobState.DONE, finished_at=timezone.now())
     job.refresh_from_db()
     return job

@@ -146,6 +146,9 @@ def _style(form: Any, name: str) -> None:
 
 
 def _editor(request: HttpRequest, spec: InlineSpec, record: models.Model, name: str, form: Any, **extra: Any):
+    # Ids of the record's own (``id_owner`` would be the list filter's Owner on a list page,
+    # and the editor's label would then name the filter's select instead of this one).
+    form.auto_id = f"{dom_id(record, name)}-%s"
     _style(form, name)
     context = _context(spec, request, record, name, form=form, bound_field=form[name], **extra)
     if name in getattr(form, "phone_fields", ()) and form.show_keep_phone:

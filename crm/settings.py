@@ -329,6 +329,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "activities-reminder-sweep": {"task": "activities.tasks.reminder_sweep", "schedule": float(BEAT_SWEEP_SECONDS)},
     # SLA warnings and escalations: due times live in the database, claimed like reminders.
     "service-sla-sweep": {"task": "service.tasks.sla_sweep", "schedule": float(BEAT_SWEEP_SECONDS)},
+    # Quote emails whose send failed (SMTP refused): tried again when due.
+    "deals-quote-email-sweep": {"task": "deals.tasks.quote_email_sweep", "schedule": float(BEAT_SWEEP_SECONDS)},
     "activities-daily-digest": {"task": "activities.tasks.daily_digest", "schedule": crontab(hour=7, minute=0)},
     "reports-nightly-rebuild": {"task": "reports.tasks.rebuild_rollups", "schedule": crontab(hour=2, minute=15)},
     # The open pipeline as the month begins: what forecast accuracy is measured against.

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from crm.bulk_actions import BulkAction, BulkInputError, BulkKind, ParamField, register_bulk_kind
-from crm.models import User
+from crm.models import BulkJob, User
 from crm.params import id_or_none
 from deals import selectors, services
 from deals.forms import DealFilterForm, owners_for
@@ -129,5 +129,53 @@ register_bulk_kind(
         },
         param_fields=_param_fields,
         export=_export,
+    )
+)
+
+
+# --- Deleting a stage with many deals (deals.services.stage_delete) ----------------------------
+
+
+def _move_out_of_deleted_stage(user: User, deal: Deal, params: dict[str, Any]) -> dict[str, Any] | None:
+    if deal.stage_id != params["stage"]:
+        return None  # moved elsewhere since the deletion was confirmed
+    target = Stage.objects.get(pk=params["move_to"])
+    services.deal_move_stage(
+        deal=deal, stage=target, actor=user, lost_reason=deal.lost_reason, lost_note=deal.lost_note
+    )
+    return {"stage": params["stage"]}
+
+
+def _retire_stage(job: BulkJob) -> None:
+    stage = Stage.objects.filter(pk=job.params["stage"]).first()
+    if stage is not None:
+        services.stage_retire(
+            stage=stage, move_to=Stage.objects.filter(pk=job.params["move_to"]).first(), actor=job.user
+        )
+
+
+register_bulk_kind(
+    BulkKind(
+        key=services.STAGE_DELETION_KIND,
+        model=Deal,
+        list_url_name="deals:pipeline-editor-default",
+        noun=lambda n: ngettext("deal", "deals", n),
+        # Not a list of its own: jobs are made by the pipeline editor's delete, never from a bar.
+        matching=lambda user, query: Deal.objects.none(),
+        load=lambda: Deal.objects.select_related("owner", "stage", "pipeline", "lost_reason"),
+        actions={
+            "move": BulkAction(
+                key="move",
+                label=gettext_lazy("Delete a stage"),
+                apply=_move_out_of_deleted_stage,
+                # The pipeline editor's people (admins, managers) move every deal of the stage.
+                allowed=lambda user, deal: user.is_admin or user.is_manager,
+                describe=lambda p: (
+                    _("“%(stage)s”, its deals moving to “%(to)s”")
+                    % {"stage": p.get("stage_name", ""), "to": p.get("move_to_name", "")}
+                ),
+            ),
+        },
+        finish=_retire_stage,
     )
 )

@@ -524,6 +524,49 @@ class QuoteVersion(models.Model):
         return f"{self.quote.number} v{self.version}"
 
 
+class QuoteEmailState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+class QuoteEmail(models.Model):
+    """One "send this version by email" request. The request only writes this row (and an
+    outbox row for the task); a worker draws the PDF and hands the mail to the server
+    (``deals.quotes.quote_email_deliver``). A refused mail is tried again at
+    ``next_attempt_at`` (beat's sweep), up to ``QUOTE_EMAIL_MAX_ATTEMPTS`` times, with the
+    server's answer in ``last_error``; the quote counts as sent once the mail is."""
+
+    quote = models.ForeignKey(Quote, on_delete=models.CASCADE, related_name="emails", verbose_name=_("quote"))
+    version = models.PositiveIntegerField(_("version"))
+    to = models.JSONField(_("to"), default=list)
+    subject = models.CharField(_("subject"), max_length=200)
+    message = models.TextField(_("message"), blank=True)
+    reply_to = models.EmailField(_("reply to"), blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=QuoteEmailState.choices, default=QuoteEmailState.QUEUED)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True, default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("sent by")
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The sweep: queued mails whose (next) attempt is due.
+            models.Index(fields=["next_attempt_at"], condition=models.Q(state="queued"), name="quoteemail_due"),
+            models.Index(fields=["quote", "-created_at"], name="quoteemail_quote_recent"),
+        ]
+        verbose_name = _("quote email")
+        verbose_name_plural = _("quote emails")
+
+    def __str__(self) -> str:
+        return f"{self.quote_id} v{self.version} → {', '.join(self.to)}"
+
+
 class QuoteLine(models.Model):
     """A line as quoted: the product's name and price are copied, so a later change to the
     deal or the catalogue never rewrites a quote already sent."""

@@ -158,7 +158,7 @@ def stage_delete(request: HttpRequest, pipeline_pk: int, pk: int) -> HttpRespons
     form = StageDeleteForm(request.POST if request.method == "POST" else None, targets=targets)
     if request.method == "POST" and form.is_valid():
         try:
-            moved = services.stage_delete(stage=stage, move_to=form.cleaned_data["move_to"], actor=request.user)
+            deletion = services.stage_delete(stage=stage, move_to=form.cleaned_data["move_to"], actor=request.user)
         except ValidationError as exc:
             if hasattr(exc, "error_dict"):
                 for field, errors in exc.error_dict.items():
@@ -166,15 +166,25 @@ def stage_delete(request: HttpRequest, pipeline_pk: int, pk: int) -> HttpRespons
             else:
                 form.add_error(None, exc)
         else:
-            messages.success(
-                request,
-                ngettext(
-                    "Stage “%(name)s” deleted; %(n)d deal moved.",
-                    "Stage “%(name)s” deleted; %(n)d deals moved.",
-                    moved,
+            if deletion.job is not None:
+                messages.info(
+                    request,
+                    _(
+                        "%(n)d deals are moving out of “%(name)s” in the background (progress below); "
+                        "the stage is deleted once they all have moved."
+                    )
+                    % {"name": stage.name, "n": deletion.job.total},
                 )
-                % {"name": stage.name, "n": moved},
-            )
+            else:
+                messages.success(
+                    request,
+                    ngettext(
+                        "Stage “%(name)s” deleted; %(n)d deal moved.",
+                        "Stage “%(name)s” deleted; %(n)d deals moved.",
+                        deletion.moved,
+                    )
+                    % {"name": stage.name, "n": deletion.moved},
+                )
             return redirect("deals:pipeline-editor", pipeline_pk=stage.pipeline_id)
     return render(
         request,

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from crm.params import BadParameter, parse_id
 from deals import quotes
-from deals.models import QuoteStatus
+from deals.models import QuoteEmailState, QuoteStatus
 from deals.quote_forms import QuoteEditForm, QuoteSendForm
 from deals.selectors import deal_for_user
 
@@ -37,6 +37,11 @@ def quote_create(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(deal)
     messages.success(request, _("Quote %(number)s made.") % {"number": quote.number})
     return redirect(quote)
+
+
+def _emails(quote) -> dict[str, object]:
+    emails = quotes.quote_emails(quote)
+    return {"emails": emails, "emails_pending": any(e.state == QuoteEmailState.QUEUED for e in emails)}
 
 
 def _send_form(quote, version) -> QuoteSendForm:
@@ -65,6 +70,7 @@ def quote_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_edit": can_edit,
             "versions": list(range(quote.version, 0, -1)),
             "send_form": _send_form(quote, version) if can_edit and not quote.is_decided else None,
+            **_emails(quote),
         },
     )
 
@@ -117,7 +123,7 @@ def quote_send(request: HttpRequest, pk: int) -> HttpResponse:
     form = QuoteSendForm(request.POST)
     if form.is_valid():
         try:
-            version = quotes.quote_send(
+            email = quotes.quote_send(
                 quote=quote,
                 actor=request.user,
                 to=form.cleaned_data["to"],
@@ -129,7 +135,8 @@ def quote_send(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("Version %(n)s sent to %(to)s.") % {"n": version.version, "to": ", ".join(form.cleaned_data["to"])},
+                _("Version %(n)s is queued for sending to %(to)s; its state is shown under “Emails”.")
+                % {"n": email.version, "to": ", ".join(email.to)},
             )
             return redirect(quote)
     version = quotes.quote_version(quote)
@@ -141,9 +148,17 @@ def quote_send(request: HttpRequest, pk: int) -> HttpResponse:
             "can_edit": True,
             "versions": list(range(quote.version, 0, -1)),
             "send_form": form,
+            **_emails(quote),
         },
         status=400,
     )
+
+
+@require_GET
+def quote_emails(request: HttpRequest, pk: int) -> HttpResponse:
+    """The "Emails" panel alone: the quote page polls it while an email waits to go out."""
+    quote = quotes.quote_for_user(request.user, pk)
+    return render(request, "deals/partials/quote_emails.html", {"quote": quote, **_emails(quote)})
 
 
 @require_POST

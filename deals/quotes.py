@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMessage
@@ -30,9 +32,24 @@ from django.utils.translation import gettext as _
 
 from contacts.signals import customer_event
 from crm.models import User
-from deals.models import Deal, LineItem, LostReason, Quote, QuoteLine, QuoteNumber, QuoteStatus, QuoteVersion, Stage
+from crm.services import notification_create, outbox_enqueue
+from deals.models import (
+    Deal,
+    LineItem,
+    LostReason,
+    Quote,
+    QuoteEmail,
+    QuoteEmailState,
+    QuoteLine,
+    QuoteNumber,
+    QuoteStatus,
+    QuoteVersion,
+    Stage,
+)
 from deals.selectors import deal_for_user
 from deals.services import deal_move_stage
+
+logger = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
 # The lost reason a declined quote gives when the pipeline sends the deal to a lost stage
@@ -269,50 +286,147 @@ def quote_filename(version: QuoteVersion) -> str:
 # --- Sending and answers --------------------------------------------------------------------
 
 
-def quote_send(*, quote: Quote, actor: User, to: list[str], subject: str, message: str) -> QuoteVersion:
-    """Email the current version's PDF to ``to``, mark the quote sent and log it on the
-    deal's timeline. The mail goes out before the change commits: a mail server that refuses
-    it leaves the quote as it was, and the sender sees the error."""
-    version = quote_version(quote)
-    pdf = quote_pdf(version)
+QUOTE_EMAIL_MAX_ATTEMPTS = 5
+QUOTE_EMAIL_BACKOFF_SECONDS = 60
+
+
+def quote_send(*, quote: Quote, actor: User, to: list[str], subject: str, message: str) -> QuoteEmail:
+    """Queue the current version for sending by email to ``to``.
+
+    Writes the request and an outbox row in one transaction: the mail goes out from a worker
+    (``quote_email_deliver``) once this commits, and the quote is marked sent — and logged on
+    the deal's timeline — when the mail server has taken it, not before."""
     with transaction.atomic():
         locked = Quote.objects.select_for_update().get(pk=quote.pk)
         if locked.is_decided:
             raise ValidationError(_("This quote has been answered already."))
-        email = EmailMessage(
-            subject=subject,
-            body=message,
-            from_email=settings.DEFAULT_FROM_EMAIL,
+        email = QuoteEmail.objects.create(
+            quote=locked,
+            version=locked.version,
             to=to,
-            reply_to=[actor.email] if actor.email else None,
+            subject=subject[:200],
+            message=message,
+            reply_to=actor.email or "",
+            created_by=actor,
         )
-        email.attach(quote_filename(version), pdf, "application/pdf")
-        email.send()
-        locked.status = QuoteStatus.SENT
-        locked.sent_at = timezone.now()
-        locked.save(update_fields=["status", "sent_at"])
+        outbox_enqueue(task="deals.tasks.quote_email_send", args=[email.pk])
+    return email
+
+
+def quote_emails(quote: Quote) -> list[QuoteEmail]:
+    """The quote's emails, newest first (one query)."""
+    return list(QuoteEmail.objects.filter(quote=quote).order_by("-created_at", "-id")[:20])
+
+
+def quote_email_deliver(*, email_id: int, now: dt.datetime | None = None) -> str | None:
+    """Send one queued quote email whose attempt is due; returns its state (``None``: not
+    due, or another worker has it). Idempotent: a sent or failed email is left alone.
+
+    The row stays locked while the mail server is talking, so a second worker given the same
+    email skips it. A refused mail gets ``attempts + 1``, the server's answer in
+    ``last_error`` and a later ``next_attempt_at`` (beat's sweep tries again), and fails
+    after ``QUOTE_EMAIL_MAX_ATTEMPTS`` with a notification to the sender."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        email = (
+            QuoteEmail.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("quote__deal__company", "created_by")
+            .filter(pk=email_id, state=QuoteEmailState.QUEUED, next_attempt_at__lte=now)
+            .first()
+        )
+        if email is None:
+            return None
+        quote = email.quote
+        if quote.is_decided:
+            email.state = QuoteEmailState.FAILED
+            email.last_error = _("The quote was answered before the email went out.")
+            email.next_attempt_at = None
+            email.save(update_fields=["state", "last_error", "next_attempt_at"])
+            return email.state
+        version = quote_version(quote, email.version)
+        try:
+            message = EmailMessage(
+                subject=email.subject,
+                body=email.message,
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                to=email.to,
+                reply_to=[email.reply_to] if email.reply_to else None,
+            )
+            message.attach(quote_filename(version), quote_pdf(version), "application/pdf")
+            message.send()
+        except SoftTimeLimitExceeded:
+            raise  # out of time: roll back; the sweep finds the email still queued and due
+        except Exception as exc:  # noqa: BLE001 - any SMTP/backend failure is recorded and retried
+            _record_quote_email_failure(email, exc, now)
+            return email.state
+        email.state = QuoteEmailState.SENT
+        email.sent_at = timezone.now()
+        email.attempts += 1
+        email.last_error = ""
+        email.next_attempt_at = None
+        email.save(update_fields=["state", "sent_at", "attempts", "last_error", "next_attempt_at"])
+        locked = Quote.objects.select_for_update().get(pk=quote.pk)
+        locked.sent_at = email.sent_at
+        fields = ["sent_at"]
+        if locked.version == email.version and not locked.is_decided:
+            locked.status = QuoteStatus.SENT
+            fields.append("status")
+        locked.save(update_fields=fields)
         deal = quote.deal
         customer_event.send(
             sender=Quote,
             kind="quote_sent",
             title=_("Quote %(number)s (version %(version)s) sent to %(to)s")
-            % {"number": quote.number, "version": version.version, "to": ", ".join(to)},
-            actor=actor,
+            % {"number": quote.number, "version": version.version, "to": ", ".join(email.to)},
+            actor=email.created_by,
             company=deal.company,
             contact=None,
             deal=deal,
-            body=message,
+            body=email.message,
             data={
                 "quote_id": quote.pk,
                 "number": quote.number,
                 "version": version.version,
-                "to": to,
+                "to": email.to,
                 "total": str(version.total),
                 "currency": version.currency,
             },
         )
-    quote.refresh_from_db()
-    return version
+    return email.state
+
+
+def _record_quote_email_failure(email: QuoteEmail, exc: Exception, now: dt.datetime) -> None:
+    email.attempts += 1
+    email.last_error = f"{exc.__class__.__name__}: {exc}"[:2000]
+    if email.attempts >= QUOTE_EMAIL_MAX_ATTEMPTS:
+        email.state = QuoteEmailState.FAILED
+        email.next_attempt_at = None
+        if email.created_by is not None:
+            notification_create(
+                user=email.created_by,
+                text=_("Quote %(number)s could not be sent to %(to)s: %(error)s")
+                % {"number": email.quote.number, "to": ", ".join(email.to), "error": email.last_error},
+                link=email.quote.get_absolute_url(),
+            )
+    else:
+        delay = min(QUOTE_EMAIL_BACKOFF_SECONDS * 2 ** (email.attempts - 1), 3600)
+        email.next_attempt_at = now + dt.timedelta(seconds=delay)
+    email.save(update_fields=["attempts", "last_error", "state", "next_attempt_at"])
+    logger.warning("Quote email %s failed (attempt %s): %s", email.pk, email.attempts, email.last_error)
+
+
+def quote_email_sweep(*, now: dt.datetime | None = None, limit: int = 100) -> int:
+    """Beat: send the queued quote emails that are due (retries, and any whose first task was
+    lost); returns how many were tried."""
+    now = now or timezone.now()
+    ids = list(
+        QuoteEmail.objects.filter(state=QuoteEmailState.QUEUED, next_attempt_at__lte=now)
+        .order_by("next_attempt_at", "id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for email_id in ids:
+        quote_email_deliver(email_id=email_id, now=now)
+    return len(ids)
 
 
 def quote_decide(*, quote: Quote, status: str, actor: User) -> Quote:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -18,7 +20,8 @@ from django.utils.translation import gettext as _
 
 from contacts.models import Contact
 from contacts.signals import customer_event
-from crm.models import User
+from crm.bulk_actions import bulk_job_create, bulk_kind
+from crm.models import BulkJob, BulkJobState, User
 from crm.versioning import VersionConflict, bump, lock_versioned
 from deals.models import Deal, DealStatus, LineItem, LostReason, Pipeline, Product, ProductCost, Stage, StageChange
 from deals.money import CENT, MissingRate, RateBook
@@ -544,22 +547,73 @@ def stage_delete_targets(stage: Stage) -> list[Stage]:
     ]
 
 
-def stage_delete(*, stage: Stage, move_to: Stage | None, actor: User | None) -> int:
+STAGE_DELETION_KIND = "stage-deletion"
+
+
+@dataclass(frozen=True)
+class StageDeletion:
+    """What ``stage_delete`` did: ``moved`` deals in the request and the stage is gone, or a
+    ``job`` moving them in the background (the stage goes when it finishes)."""
+
+    moved: int
+    job: BulkJob | None = None
+
+
+def stage_delete(*, stage: Stage, move_to: Stage | None, actor: User) -> StageDeletion:
     """Delete a stage after moving its deals to ``move_to`` (each move recorded as usual).
     A stage that deals passed through stays in their history and the funnel, hidden
-    (``archived_at``); one never used is removed. Returns the number of deals moved."""
+    (``archived_at``); one never used is removed.
+
+    Up to ``BULK_SYNC_MAX`` deals move in the request; more move in a bulk job on a worker
+    (its progress is the pipeline editor's banner) that removes the stage at the end."""
     targets = {s.pk for s in stage_delete_targets(stage)}
     if not targets:
         raise ValidationError(_("A pipeline needs an open, a won and a lost stage: add another of this kind first."))
-    deal_ids = list(Deal.objects.filter(stage=stage).values_list("pk", flat=True))
+    deal_ids = list(Deal.objects.filter(stage=stage).order_by("pk").values_list("pk", flat=True))
     if deal_ids and (move_to is None or move_to.pk not in targets):
         raise ValidationError({"move_to": _("Choose another stage of the same kind for its deals.")})
+    if stage_deletion_running(stage):
+        raise ValidationError(_("This stage is being deleted already: its deals are moving."))
+    kind = bulk_kind(STAGE_DELETION_KIND)  # registered by deals.bulk_actions (DealsConfig.ready)
+    if len(deal_ids) > settings.BULK_SYNC_MAX and move_to is not None and kind is not None:
+        job = bulk_job_create(
+            user=actor,
+            kind=kind,
+            action=kind.actions["move"],
+            params={"stage": stage.pk, "stage_name": stage.name, "move_to": move_to.pk, "move_to_name": move_to.name},
+            ids=deal_ids,
+        )
+        return StageDeletion(moved=0, job=job)
     for deal in Deal.objects.filter(pk__in=deal_ids).order_by("pk"):
         deal_move_stage(deal=deal, stage=move_to, actor=actor, lost_reason=deal.lost_reason, lost_note=deal.lost_note)
+    stage_retire(stage=stage, move_to=move_to, actor=actor)
+    return StageDeletion(moved=len(deal_ids))
+
+
+def stage_deletion_running(stage: Stage) -> bool:
+    return BulkJob.objects.filter(
+        kind=STAGE_DELETION_KIND,
+        params__stage=stage.pk,
+        state__in=[BulkJobState.PENDING, BulkJobState.RUNNING],
+    ).exists()
+
+
+def stage_retire(*, stage: Stage, move_to: Stage | None, actor: User | None) -> int:
+    """The end of a deletion, once the deals have moved: any deal that entered the stage
+    meanwhile moves too, then the stage is archived (it has history) or removed. Idempotent.
+    Returns how many late deals it moved."""
+    late = 0
     with transaction.atomic():
-        locked = Stage.objects.select_for_update().get(pk=stage.pk)
-        if Deal.objects.filter(stage=locked).exists():  # a deal moved in meanwhile
-            raise ValidationError(_("A deal entered this stage meanwhile; try again."))
+        locked = Stage.objects.select_for_update().filter(pk=stage.pk).first()
+        if locked is None or locked.archived_at is not None:
+            return 0
+        for deal in Deal.objects.filter(stage=locked).order_by("pk"):
+            if move_to is None:
+                raise ValidationError(_("A deal entered this stage meanwhile; try again."))
+            deal_move_stage(
+                deal=deal, stage=move_to, actor=actor, lost_reason=deal.lost_reason, lost_note=deal.lost_note
+            )
+            late += 1
         used = StageChange.objects.filter(Q(from_stage=locked) | Q(to_stage=locked)).exists()
         if used:
             locked.archived_at = timezone.now()
@@ -567,4 +621,4 @@ def stage_delete(*, stage: Stage, move_to: Stage | None, actor: User | None) -> 
         else:
             locked.delete()
         stage_positions_settle(pipeline=locked.pipeline)
-    return len(deal_ids)
+    return late

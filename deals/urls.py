@@ -34,5 +34,6 @@ urlpatterns = [
     path("quotes/<int:pk>/pdf/", quote_views.quote_pdf, name="quote-pdf"),
     path("quotes/<int:pk>/edit/", quote_views.quote_edit, name="quote-edit"),
     path("quotes/<int:pk>/send/", quote_views.quote_send, name="quote-send"),
+    path("quotes/<int:pk>/emails/", quote_views.quote_emails, name="quote-emails"),
     path("quotes/<int:pk>/answer/", quote_views.quote_answer, name="quote-answer"),
 ]

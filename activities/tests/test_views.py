@@ -442,12 +442,40 @@ class TestCalendar:
         slot = f"{start.date().isoformat()}T10:00"
         assert f'href="{reverse("activities:log")}?type=meeting&amp;start={slot}"' in html
 
+    def test_the_grid_has_a_keyboard_path_to_plan_and_to_move(self, owner_client, owner):
+        start = timezone.localtime().replace(hour=9, minute=30, second=0, microsecond=0)
+        meeting = ActivityFactory(
+            owner=owner,
+            type=activity_type("meeting"),
+            subject="Kick-off",
+            due_at=start,
+            ends_at=start + timedelta(hours=1),
+        )
+        day = start.date().isoformat()
+        url = reverse("activities:calendar") + f"?view=day&date={day}"
+        html = owner_client.get(url).content.decode()
+        # "New meeting at": a plain form to the log page, starting on the grid's first day.
+        assert f'<form method="get" action="{reverse("activities:log")}"' in html
+        assert f'name="start" id="calendar-new-start" value="{day}T09:00"' in html
+        # "Move": a button opening a popover form that posts to the reschedule URL and comes back here.
+        assert f'popovertarget="move-{meeting.pk}"' in html
+        assert f'action="{reverse("activities:reschedule", args=[meeting.pk])}"' in html
+        assert f'id="move-{meeting.pk}-at" value="{day}T09:30"' in html
+        response = owner_client.post(
+            reverse("activities:reschedule", args=[meeting.pk]), {"due_at": f"{day}T14:00", "next": url}
+        )
+        assert response.status_code == 302 and response["Location"] == url
+        meeting.refresh_from_db()
+        assert timezone.localtime(meeting.due_at).strftime("%H:%M") == "14:00"
+        assert meeting.ends_at - meeting.due_at == timedelta(hours=1)
+
     def test_a_teammates_activity_in_the_team_grid_cannot_be_dragged(self, teammate_client, owner, north):
         ActivityFactory(owner=owner, subject="Not mine", due_at=timezone.localtime().replace(hour=10, minute=0))
         response = teammate_client.get(reverse("activities:calendar"), {"view": "week", "team": north.pk})
         items = [i for column in response.context["grid"] for i in column["items"] + column["outside"]]
         assert [i["can_move"] for i in items if i["activity"].subject == "Not mine"] == [False]
         assert "data-reschedule-url" not in response.content.decode()
+        assert "popovertarget" not in response.content.decode()  # nor moved from the keyboard
 
     def test_a_slot_link_opens_the_log_form_at_that_time_and_a_bad_start_is_a_400(self, owner_client):
         response = owner_client.get(reverse("activities:log"), {"type": "meeting", "start": "2031-03-04T09:30"})

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import io
 import zipfile
+from typing import ClassVar
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
+from django.test import Client
 from django.urls import reverse
 
 from activities.models import TimelineEvent
 from activities.tests.factories import ActivityFactory
-from contacts.attachments import sniff
+from contacts.attachments import AttachmentSizeLimit, sniff
 from contacts.models import Attachment, Company
 from deals.tests.factories import DealFactory
 from service.tests.factories import make_case
@@ -137,7 +140,78 @@ def test_oversize_upload_is_refused(owner_client, company, settings):
     settings.ATTACHMENT_MAX_BYTES = 1024
     response = upload(owner_client, "company", company.pk, "big.pdf", PDF + b"0" * 2048)
     assert not Attachment.objects.exists()
-    assert any("largest accepted" in str(m) for m in response.wsgi_request._messages)
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert messages == ["big.pdf: The file is larger than 1.0\xa0KB, the largest accepted."]
+
+
+class ChunkSpy(FileUploadHandler):
+    """Stands after the size limit in the handler chain: records what was passed on to it."""
+
+    received: ClassVar[dict[str, int]] = {}
+
+    def new_file(self, *args, **kwargs):
+        super().new_file(*args, **kwargs)
+        ChunkSpy.received[self.file_name] = 0
+
+    def receive_data_chunk(self, raw_data, start):
+        ChunkSpy.received[self.file_name] += len(raw_data)
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None
+
+
+def test_an_oversize_file_is_refused_while_it_streams_and_nothing_is_kept(
+    owner_client, company, settings, tmp_path, private_storage
+):
+    """A real multipart body: a 1 MB file over a 100 kB limit next to a small one. The big one
+    is dropped once its running size passes the limit (the handlers after the limit never see
+    more than that, and its temporary file is gone); the small one is attached."""
+    settings.ATTACHMENT_MAX_BYTES = 100_000
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024  # both files would go to temporary files
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "incoming")
+    (tmp_path / "incoming").mkdir()
+    settings.FILE_UPLOAD_HANDLERS = [
+        "contacts.tests.test_attachments.ChunkSpy",
+        "django.core.files.uploadhandler.MemoryFileUploadHandler",
+        "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+    ]
+    ChunkSpy.received.clear()
+    big = SimpleUploadedFile("big.pdf", PDF + b"0" * 1_000_000, content_type="application/pdf")
+    small = SimpleUploadedFile("small.png", PNG, content_type="image/png")
+    response = owner_client.post(
+        reverse("contacts:attachment-upload", args=["company", company.pk]), {"file": [big, small]}
+    )
+
+    assert response.status_code == 302
+    assert ChunkSpy.received["big.pdf"] <= 100_000
+    assert ChunkSpy.received["small.png"] == len(PNG)
+    assert list((tmp_path / "incoming").iterdir()) == []
+    assert list(Attachment.objects.values_list("name", flat=True)) == ["small.png"]
+    stored = [p for p in private_storage.rglob("*") if p.is_file()]
+    assert [p.read_bytes() for p in stored] == [PNG]
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert "big.pdf: The file is larger than 97.7\xa0KB, the largest accepted." in messages
+    assert "1 file attached." in messages
+
+
+def test_the_size_limit_passes_chunks_on_until_the_limit(settings):
+    settings.ATTACHMENT_MAX_BYTES = 10
+    limit = AttachmentSizeLimit()
+    limit.new_file("file", "a/b.pdf", "application/pdf", None)
+    assert limit.receive_data_chunk(b"x" * 6, 0) == b"x" * 6
+    assert limit.receive_data_chunk(b"x" * 4, 6) == b"x" * 4
+    with pytest.raises(SkipFile):
+        limit.receive_data_chunk(b"x", 10)
+    assert limit.refused == ["b.pdf"]
+
+
+def test_the_upload_still_checks_csrf(owner, company):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    response = upload(client, "company", company.pk, "logo.png", PNG)
+    assert response.status_code == 403
+    assert not Attachment.objects.exists()
 
 
 def test_office_documents_are_recognised():

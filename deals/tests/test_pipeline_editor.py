@@ -3,6 +3,8 @@
 import pytest
 from django.urls import reverse
 
+from crm.models import BulkJob, Outbox
+from crm.tasks import run_bulk_job
 from deals.models import Deal, Stage, StageChange
 from deals.tests.factories import DealFactory, LostReasonFactory, make_pipeline, stage
 
@@ -126,6 +128,67 @@ def test_deleting_a_used_stage_moves_its_deals_and_keeps_its_history(manager_cli
         {"new-name": "Proposal", "new-probability": "50", "new-kind": "open"},
     )
     assert "Proposal" in _names(pipeline)
+
+
+def test_deleting_a_stage_with_many_deals_moves_them_in_a_job_with_progress(
+    manager_client, manager, owner, outsider, pipeline, settings
+):
+    settings.BULK_SYNC_MAX = 3
+    proposal, negotiation = stage(pipeline, "Proposal"), stage(pipeline, "Negotiation")
+    # Deals of other teams too: the pipeline is everyone's, so all of its deals move.
+    deals = [DealFactory(owner=who, pipeline=pipeline, stage=proposal) for who in (owner, owner, outsider, owner)]
+    url = reverse("deals:stage-delete", args=[pipeline.pk, proposal.pk])
+    response = manager_client.post(url, {"move_to": negotiation.pk})
+    assert response.status_code == 302
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert messages == [
+        "4 deals are moving out of “Proposal” in the background (progress below); "
+        "the stage is deleted once they all have moved."
+    ]
+    # Nothing moved in the request: a job is queued through the outbox.
+    job = BulkJob.objects.get(kind="stage-deletion")
+    assert (job.user, job.total, job.state, job.ids) == (manager, 4, "pending", sorted(d.pk for d in deals))
+    assert Outbox.objects.filter(task="crm.tasks.run_bulk_job", args=[job.pk]).exists()
+    assert Deal.objects.filter(stage=proposal).count() == 4
+    assert "Proposal" in _names(pipeline)
+    editor = manager_client.get(reverse("deals:pipeline-editor", args=[pipeline.pk])).content.decode()
+    assert "is waiting for a worker" in editor
+    assert reverse("bulk-status", args=[job.pk]) in editor  # the banner polls the job's progress
+    # Deleting it again while the job runs is refused.
+    again = manager_client.post(url, {"move_to": negotiation.pk})
+    assert "This stage is being deleted already" in again.content.decode()
+    assert BulkJob.objects.filter(kind="stage-deletion").count() == 1
+    # A deal moved in after the confirmation moves too, when the job ends.
+    late = DealFactory(owner=owner, pipeline=pipeline, stage=proposal)
+
+    run_bulk_job(job.pk)  # what the worker runs
+
+    job.refresh_from_db()
+    assert (job.state, job.processed, job.changed, job.skipped) == ("done", 4, 4, 0)
+    assert not Deal.objects.filter(stage_id=proposal.pk).exists()
+    for deal in [*deals, late]:
+        moves = StageChange.objects.filter(deal=deal, from_stage=proposal)
+        assert [(m.to_stage_id, m.actor) for m in moves] == [(negotiation.pk, manager)]  # one history entry each
+    assert "Proposal" not in _names(pipeline)
+    assert Stage.all_objects.get(pk=proposal.pk).archived_at is not None
+    status = manager_client.get(reverse("bulk-status", args=[job.pk])).content.decode()
+    assert "4 deals changed" in status and "hx-trigger" not in status
+    # The task run again (at-least-once delivery) changes nothing.
+    run_bulk_job(job.pk)
+    assert StageChange.objects.filter(from_stage=proposal).count() == 5
+
+
+def test_a_stage_with_deals_up_to_the_limit_is_deleted_in_the_request(manager_client, owner, pipeline, settings):
+    settings.BULK_SYNC_MAX = 3
+    proposal, negotiation = stage(pipeline, "Proposal"), stage(pipeline, "Negotiation")
+    for _n in range(3):
+        DealFactory(owner=owner, pipeline=pipeline, stage=proposal)
+    response = manager_client.post(
+        reverse("deals:stage-delete", args=[pipeline.pk, proposal.pk]), {"move_to": negotiation.pk}
+    )
+    assert [str(m) for m in response.wsgi_request._messages] == ["Stage “Proposal” deleted; 3 deals moved."]
+    assert not BulkJob.objects.exists()
+    assert Deal.objects.filter(stage=negotiation).count() == 3
 
 
 def test_an_unused_stage_is_removed_and_the_last_of_its_kind_is_kept(manager_client, pipeline):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import smtplib
 import threading
 from decimal import Decimal
 
@@ -12,12 +13,15 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 from pypdf import PdfReader
 
 from activities.models import TimelineEvent
 from contacts.models import Company, Contact
+from crm.models import Notification, Outbox
 from deals import quotes
-from deals.models import LineItem, Quote, QuoteNumber, QuoteStatus
+from deals.models import LineItem, Quote, QuoteEmail, QuoteNumber, QuoteStatus
+from deals.tasks import quote_email_send
 from deals.tests.factories import DealFactory, ProductFactory, make_pipeline, stage
 
 
@@ -163,7 +167,7 @@ def test_the_pdf_has_the_quote_in_cyrillic(owner_client, deal, owner):
     assert any("DejaVu" in str(font.get_object()["/BaseFont"]) for font in fonts.values())
 
 
-def test_sending_mails_the_pdf_and_logs_it(owner_client, deal, owner):
+def test_sending_queues_the_email_and_the_worker_mails_the_pdf_and_logs_it(owner_client, deal, owner):
     quote = quotes.quote_create(deal=deal, actor=owner)
     page = owner_client.get(reverse("deals:quote-detail", args=[quote.pk]))
     assert page.context["send_form"].initial["to"] == "anna@vector.example"
@@ -172,17 +176,134 @@ def test_sending_mails_the_pdf_and_logs_it(owner_client, deal, owner):
         {"to": "anna@vector.example, boss@vector.example", "subject": "Quote", "message": "Здравствуйте"},
     )
     assert response.status_code == 302
+    # The request only queued it: no mail, the quote not yet sent, nothing on the timeline.
+    email = QuoteEmail.objects.get(quote=quote)
+    assert (email.state, email.version, email.to) == ("queued", 1, ["anna@vector.example", "boss@vector.example"])
+    assert Outbox.objects.filter(task="deals.tasks.quote_email_send", args=[email.pk], sent_at__isnull=True).exists()
+    assert not mail.outbox
+    quote.refresh_from_db()
+    assert quote.status == QuoteStatus.DRAFT
+    assert not TimelineEvent.objects.filter(kind="quote_sent").exists()
+    messages = [str(m) for m in response.wsgi_request._messages]
+    to = "anna@vector.example, boss@vector.example"
+    assert messages == [f"Version 1 is queued for sending to {to}; its state is shown under “Emails”."]
+    page = owner_client.get(reverse("deals:quote-detail", args=[quote.pk]))
+    assert "Queued: it goes out in a moment." in page.content.decode()
+    assert reverse("deals:quote-emails", args=[quote.pk]) in page.content.decode()  # polls while queued
+
+    assert quote_email_send(email.pk) == "sent"  # what the outbox relay runs on a worker
+
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["anna@vector.example", "boss@vector.example"]
+    assert message.reply_to == [owner.email]
     (name, content, mimetype), = message.attachments  # fmt: skip
     assert (name, mimetype) == (f"{quote.number}-v1.pdf", "application/pdf")
     assert content.startswith(b"%PDF-")
     quote.refresh_from_db()
-    assert quote.status == QuoteStatus.SENT and quote.sent_at is not None
+    email.refresh_from_db()
+    assert quote.status == QuoteStatus.SENT and quote.sent_at == email.sent_at
+    assert (email.state, email.attempts, email.next_attempt_at) == ("sent", 1, None)
     event = TimelineEvent.objects.get(kind="quote_sent", deal=deal)
     assert event.data["to"] == ["anna@vector.example", "boss@vector.example"]
     assert event.company_id == deal.company_id
+    panel = owner_client.get(reverse("deals:quote-emails", args=[quote.pk])).content.decode()
+    assert "Sent " in panel and "hx-trigger" not in panel
+
+    # Run again (the outbox sends at least once): nothing more goes out.
+    assert quote_email_send(email.pk) is None
+    assert len(mail.outbox) == 1
+    assert TimelineEvent.objects.filter(kind="quote_sent").count() == 1
+
+
+class FlakySMTP:
+    """Stands in for ``smtplib.SMTP``: refuses the first ``refusals`` mails with a 451."""
+
+    refusals = 0
+    delivered: list[list[str]] = []
+
+    def __init__(self, host, port, **kwargs):
+        pass
+
+    def sendmail(self, from_addr, to_addrs, msg):
+        if FlakySMTP.refusals:
+            FlakySMTP.refusals -= 1
+            raise smtplib.SMTPDataError(451, b"4.3.0 Mail server busy, try later")
+        FlakySMTP.delivered.append(list(to_addrs))
+        return {}
+
+    def quit(self):
+        pass
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def flaky_smtp(settings, monkeypatch):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = ""
+    monkeypatch.setattr(smtplib, "SMTP", FlakySMTP)
+    FlakySMTP.delivered = []
+    return FlakySMTP
+
+
+def test_a_refused_quote_email_records_why_and_is_sent_by_a_later_sweep(flaky_smtp, deal, owner):
+    flaky_smtp.refusals = 1
+    quote = quotes.quote_create(deal=deal, actor=owner)
+    email = quotes.quote_send(quote=quote, actor=owner, to=["anna@vector.example"], subject="Quote", message="Hi")
+    sent_at = timezone.now()
+
+    assert quotes.quote_email_deliver(email_id=email.pk, now=sent_at) == "queued"
+    email.refresh_from_db()
+    assert email.attempts == 1
+    assert "SMTPDataError" in email.last_error and "Mail server busy" in email.last_error
+    assert email.next_attempt_at == sent_at + dt.timedelta(seconds=quotes.QUOTE_EMAIL_BACKOFF_SECONDS)
+    quote.refresh_from_db()
+    assert quote.status == QuoteStatus.DRAFT
+    assert not TimelineEvent.objects.filter(kind="quote_sent").exists()
+
+    # Not due yet: the sweep leaves it; once due, it goes out.
+    assert quotes.quote_email_sweep(now=sent_at + dt.timedelta(seconds=10)) == 0
+    assert quotes.quote_email_sweep(now=sent_at + dt.timedelta(seconds=61)) == 1
+    email.refresh_from_db()
+    quote.refresh_from_db()
+    assert (email.state, email.attempts, email.last_error) == ("sent", 2, "")
+    assert flaky_smtp.delivered == [["anna@vector.example"]]
+    assert quote.status == QuoteStatus.SENT
+    assert TimelineEvent.objects.filter(kind="quote_sent", deal=deal).count() == 1
+
+
+def test_a_quote_email_refused_every_time_fails_and_tells_the_sender(flaky_smtp, owner_client, deal, owner):
+    flaky_smtp.refusals = 99
+    quote = quotes.quote_create(deal=deal, actor=owner)
+    email = quotes.quote_send(quote=quote, actor=owner, to=["anna@vector.example"], subject="Quote", message="Hi")
+    when = timezone.now()
+    for _attempt in range(quotes.QUOTE_EMAIL_MAX_ATTEMPTS):
+        quotes.quote_email_deliver(email_id=email.pk, now=when)
+        email.refresh_from_db()
+        when = email.next_attempt_at or when
+    assert (email.state, email.attempts, email.next_attempt_at) == ("failed", quotes.QUOTE_EMAIL_MAX_ATTEMPTS, None)
+    assert quotes.quote_email_sweep(now=when + dt.timedelta(days=1)) == 0
+    quote.refresh_from_db()
+    assert quote.status == QuoteStatus.DRAFT and quote.sent_at is None
+    assert not TimelineEvent.objects.filter(kind="quote_sent").exists()
+    note = Notification.objects.get(user=owner)
+    assert note.text.startswith(f"Quote {quote.number} could not be sent to anna@vector.example: SMTPDataError")
+    assert note.link == quote.get_absolute_url()
+    panel = owner_client.get(reverse("deals:quote-emails", args=[quote.pk])).content.decode()
+    assert "Not sent after 5 attempts:" in panel
+
+
+def test_an_email_queued_before_the_quote_was_answered_is_not_sent(deal, owner):
+    quote = quotes.quote_create(deal=deal, actor=owner)
+    email = quotes.quote_send(quote=quote, actor=owner, to=["anna@vector.example"], subject="Quote", message="Hi")
+    quotes.quote_decide(quote=quote, status=QuoteStatus.ACCEPTED, actor=owner)
+    assert quotes.quote_email_deliver(email_id=email.pk) == "failed"
+    assert not mail.outbox
+    quote.refresh_from_db()
+    assert quote.status == QuoteStatus.ACCEPTED
 
 
 def test_sending_to_a_bad_address_shows_the_error_and_sends_nothing(owner_client, deal, owner):
@@ -245,7 +366,7 @@ def test_a_stage_of_another_pipeline_is_refused(deal):
 
 def test_it_checks_ownership(owner_client, teammate_client, outsider_client, manager_client, deal, owner):
     quote = quotes.quote_create(deal=deal, actor=owner)
-    for name in ("quote-detail", "quote-pdf"):
+    for name in ("quote-detail", "quote-pdf", "quote-emails"):
         url = reverse(f"deals:{name}", args=[quote.pk])
         assert outsider_client.get(url).status_code == 404
         assert teammate_client.get(url).status_code == 200
@@ -286,3 +407,9 @@ def test_quote_pages_make_a_constant_number_of_queries(owner_client, deal, owner
     # line items' cost to the base currency the same way (deals with line items only).
     with django_assert_max_num_queries(15):
         assert owner_client.get(deal.get_absolute_url()).status_code == 200
+
+
+def test_beat_retries_quote_emails(settings):
+    from deals.tasks import quote_email_sweep
+
+    assert settings.CELERY_BEAT_SCHEDULE["deals-quote-email-sweep"]["task"] == quote_email_sweep.name

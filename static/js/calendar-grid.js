@@ -1,7 +1,8 @@
 // The calendar's week and day grid: drag an activity onto another time slot to move it (the
 // same reschedule form My day posts), then the page reloads to show the stored state. Slots
-// are links to a new meeting at that time; the keyboard path to move an activity is its own
-// page (Edit).
+// are links to a new meeting at that time. The keyboard path needs no script: the grid's
+// "New meeting at" form, and each activity's "Move" button opening a popover form that posts
+// to the same reschedule URL.
 (() => {
   const grid = document.querySelector("[data-calendar-grid]");
   if (!grid) return;

@@ -155,6 +155,20 @@ def assert_every_field_has_a_label(page: Page) -> None:
     assert unlabeled == [], unlabeled
 
 
+def assert_every_control_has_a_name(page: Page) -> None:
+    """Each visible button and link has an accessible name (text, aria-label, aria-labelledby
+    or title): an icon-only control is read as "button" otherwise."""
+    unnamed = page.evaluate(
+        """() => [...document.querySelectorAll('button, a[href], [role=button]')]
+            .filter(el => el.offsetParent !== null || getComputedStyle(el).position === 'fixed')
+            .filter(el => !(el.getAttribute('aria-label') || '').trim() && !el.getAttribute('aria-labelledby')
+                          && !(el.textContent || '').trim() && !(el.getAttribute('title') || '').trim()
+                          && !el.querySelector('img[alt]:not([alt=""])'))
+            .map(el => el.outerHTML.slice(0, 120))"""
+    )
+    assert unnamed == [], unnamed
+
+
 def assert_fits_the_screen(page: Page) -> None:
     """Nothing forces a horizontal scroll at the current viewport width."""
     overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")

@@ -107,7 +107,10 @@ def test_a_rep_makes_a_quote_downloads_the_pdf_sends_it_and_finds_it_on_the_time
 
     page.locator("form.quote-send").get_by_role("textbox", name=re.compile(r"^To")).fill("buyer@customer.example")
     page.get_by_role("button", name="Send with PDF").click()
-    expect(page.get_by_text("Version 2 sent to buyer@customer.example.")).to_be_visible()
+    # Queued in the request; the worker sends it and the Emails panel (polling) says so.
+    expect(page.get_by_text("Version 2 is queued for sending to buyer@customer.example")).to_be_visible()
+    expect(page.locator("#quote-emails .quote-email").first).to_contain_text("Sent ", timeout=30_000)
+    page.reload()
     expect(page.locator(".quote-status")).to_have_text("Sent")
 
     mails = sorted((stack.log_dir / "var" / "mail").glob("*.log"))
