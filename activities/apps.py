@@ -18,12 +18,13 @@ def _today_panel(request: HttpRequest) -> dict[str, Any] | None:
 def _search(user, query: str, limit: int):
     from django.urls import reverse
 
-    import contacts.lookups  # noqa: F401 - registers trgm_icontains
     from activities.models import Activity
+    from contacts.selectors import text_contains_q
     from crm.search import SearchHit, SearchSection
 
-    # ILIKE on the column (``trgm_icontains``), which the subject's trigram index answers.
-    qs = Activity.objects.visible_to(user).filter(subject__trgm_icontains=query).select_related("type")
+    # ILIKE on the column, which the subject's trigram index answers (two Chinese characters:
+    # its CJK bigram index, migration 0012).
+    qs = Activity.objects.visible_to(user).filter(text_contains_q("subject", query)).select_related("type")
     rows = list(qs.order_by("-created_at", "-id")[: limit + 1])
     hits = [SearchHit(title=a.subject, url=a.get_absolute_url(), subtitle=str(a.type)) for a in rows[:limit]]
     return SearchSection(

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 import contacts.lookups  # noqa: F401 - registers trgm_icontains
 from contacts.forms import offer_only_the_chosen_company, use_fast_inputs, use_fast_select
 from contacts.models import Company, Contact, Source
+from contacts.selectors import text_contains_q
 from crm import custom_fields
 from crm.custom_fields import CustomFieldsFormMixin
 from crm.forms import StrictInputMixin, preload_choices, strict_field
@@ -347,7 +348,7 @@ class DealFilterForm(StrictInputMixin, forms.Form):
     def apply(self, qs: QuerySet[Deal]) -> QuerySet[Deal]:
         f = self.filters()
         if "q" in f:
-            qs = qs.filter(title__trgm_icontains=f["q"])  # ILIKE, answered by the trigram index
+            qs = qs.filter(text_contains_q("title", f["q"]))  # ILIKE, answered by the trigram index
         qs = custom_fields.apply_filters(qs, self.custom_filters())
         qs = qs.filter(self._dimensions(f))
         if "close_from" in f:

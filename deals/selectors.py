@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 import contacts.lookups  # noqa: F401 - registers trgm_icontains
 from contacts.keyset import unindexed
+from contacts.selectors import text_contains_q
 from crm import custom_fields
 from crm.params import MAX_DATE, MIN_DATE, id_or_none
 from crm.search import SearchHit, SearchSection
@@ -522,7 +523,7 @@ def search_deals(user: User, query: str, limit: int) -> SearchSection:
     """Deals whose title contains ``query`` (trigram-indexed), visible to ``user`` only."""
     hits = list(
         Deal.objects.visible_to(user)
-        .filter(title__trgm_icontains=query)  # ILIKE: the title's trigram index answers it
+        .filter(text_contains_q("title", query))  # ILIKE: the title's trigram (or CJK bigram) index
         .select_related("company", "stage")
         # Sort the trigram matches rather than walk the title index hoping they come early.
         .order_by(unindexed(F("title")), "id")[: limit + 1]
