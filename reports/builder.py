@@ -284,13 +284,13 @@ DEALS = Dataset(
     dimensions=[
         _owner("owner_id"),
         _team("owner__teams"),
-        Dimension("stage", _("Stage"), "deal__stage_id", _stage_names, _param("stage")),
+        Dimension("stage", _("Stage"), "stage_id", _stage_names, _param("stage")),
         Dimension("pipeline", _("Pipeline"), "pipeline_id", _model_names(Pipeline), _param("pipeline")),
         Dimension("status", _("Status"), "status", _choices(DealStatus.choices), _param("status")),
         Dimension("source", _("Source"), "source", _choices(Source.choices), _param("source")),
-        Dimension("segment", _("Customer segment"), "deal__company__value_segment", _choices(ValueSegment.choices)),
-        Dimension("country", _("Country"), "deal__company__country", _country_names),
-        Dimension("tag", _("Company tag"), "deal__company__tags", _model_names(Tag)),
+        Dimension("segment", _("Customer segment"), "company__value_segment", _choices(ValueSegment.choices)),
+        Dimension("country", _("Country"), "company__country", _country_names),
+        Dimension("tag", _("Company tag"), "company__tags", _model_names(Tag)),
     ],
     measures=[
         Measure("count", _("Number of deals"), lambda: Count("pk"), "count"),
@@ -926,7 +926,7 @@ def _custom_choice_dimensions(model: str, path: str) -> Callable[[], list[Dimens
 for _dataset_key, _model, _path in (
     ("companies", "contacts.company", "custom"),
     ("contacts", "contacts.contact", "custom"),
-    ("deals", "deals.deal", "deal__custom"),
+    ("deals", "deals.deal", "custom"),  # the fact's copy of the deal's values
     ("cases", "service.case", "custom"),
 ):
     register_dimension_provider(_dataset_key, _custom_choice_dimensions(_model, _path))
