@@ -1153,7 +1153,7 @@ class Generator:
         # h: 0..999 from a hash of the id and a salt (independent draws per salt).
         h = "mod(abs(hashtext('{salt}' || id::text)), 1000)"
         region = _case_by_share(h.format(salt="region"), REGIONS)
-        days = f"mod(abs(hashtext('renewal-day' || id::text)), 730)"
+        days = "mod(abs(hashtext('renewal-day' || id::text)), 730)"
         renewal = f"to_char(%(as_of)s::date + {days}, 'YYYY-MM-DD')"
         company_values = f"""
             CASE WHEN {region} IS NULL THEN '{{}}'::jsonb ELSE jsonb_build_object('region', {region}) END
@@ -1161,10 +1161,13 @@ class Generator:
                     THEN jsonb_build_object('contract_renewal_date', {renewal}) ELSE '{{}}'::jsonb END
         """
         deal_type = _case_by_share(h.format(salt="deal-type"), DEAL_TYPES)
-        deal_values = f"CASE WHEN {deal_type} IS NULL THEN '{{}}'::jsonb ELSE jsonb_build_object('deal_type', {deal_type}) END"
+        deal_values = (
+            f"CASE WHEN {deal_type} IS NULL THEN '{{}}'::jsonb ELSE jsonb_build_object('deal_type', {deal_type}) END"
+        )
         # Only rows whose values change are written (a second run rewrites nothing).
         company_sql = f"""
-            UPDATE {Company._meta.db_table} SET custom = (custom - 'region' - 'contract_renewal_date') || {company_values}
+            UPDATE {Company._meta.db_table}
+            SET custom = (custom - 'region' - 'contract_renewal_date') || {company_values}
             WHERE custom IS DISTINCT FROM (custom - 'region' - 'contract_renewal_date') || {company_values}
         """
         deal_sql = f"""
