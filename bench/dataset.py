@@ -1174,11 +1174,15 @@ class Generator:
             UPDATE {Deal._meta.db_table} SET custom = (custom - 'deal_type') || {deal_values}
             WHERE custom IS DISTINCT FROM (custom - 'deal_type') || {deal_values}
         """
+        # Every row gets a new version: rebuilding the indexes once is faster than maintaining
+        # them row by row (300k deals: about 3 minutes with the indexes on this machine).
+        indexes = drop_secondary_indexes((Company, Deal))
         with connection.cursor() as cursor:
             cursor.execute(company_sql, {"as_of": self.as_of})
             companies = cursor.rowcount
             cursor.execute(deal_sql)
             deals = cursor.rowcount
+        recreate_indexes(indexes)
         return {"custom fields": len(definitions), "companies changed": companies, "deals changed": deals}
 
     @staticmethod

@@ -11,7 +11,7 @@ from deals.tests.factories import DealFactory
 
 
 @pytest.fixture
-def fields():
+def fields(db):
     made = [
         CustomField.objects.create(
             model=model, key="region", label="Region", field_type="choice", choices=["EMEA", "APAC"]
