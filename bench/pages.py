@@ -55,6 +55,9 @@ class Page:
 LIST = Budget(p50_ms=30, p95_ms=60)
 DETAIL = Budget(p50_ms=50)
 REPORT = Budget(p50_ms=50)
+# Issue #19: a builder report over 300k deals by two dimensions; up to 14 queries (the labels
+# of stages, owners or teams are one query each; reports/tests/test_builder.py pins 14).
+BUILDER = Budget(p50_ms=300, max_queries=14)
 
 PAGES: list[Page] = [
     Page("home", "home", DETAIL),
@@ -130,7 +133,7 @@ PAGES: list[Page] = [
     Page(
         "report builder: deals by stage × month",
         "reports:builder",
-        Budget(p50_ms=300),
+        BUILDER,
         query=lambda s: {
             "dataset": "deals",
             "dim1": "stage",
@@ -142,7 +145,7 @@ PAGES: list[Page] = [
     Page(
         "report builder: deals by a choice custom field × quarter",
         "reports:builder",
-        Budget(p50_ms=300),
+        BUILDER,
         query=lambda s: {
             "dataset": "deals",
             "dim1": "cf_deal_type",
