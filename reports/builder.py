@@ -97,6 +97,7 @@ class DateField:
     # A date column holding the month of ``path`` in the server's time zone (the rollup's):
     # months, quarters and years group by it, which spares converting every row's timestamp.
     month_path: str = ""
+    day_path: str = ""  # the same for the day (weeks)
 
 
 @dataclass
@@ -304,8 +305,10 @@ DEALS = Dataset(
         *_number_measures("probability", _("probability %"), "number", sum_too=False),
     ],
     dates=[
-        DateField("closed", _("Closed"), "closed_at", ("closed_from", "closed_to"), "closed_month"),
-        DateField("created", _("Created"), "created_at", ("created_from", "created_to"), "created_month"),
+        DateField("closed", _("Closed"), "closed_at", ("closed_from", "closed_to"), "closed_month", "closed_day"),
+        DateField(
+            "created", _("Created"), "created_at", ("created_from", "created_to"), "created_month", "created_day"
+        ),
         DateField("expected", _("Expected close"), "expected_close_month", ("close_from", "close_to")),
     ],
 )
@@ -613,9 +616,10 @@ def _dimension(dataset: Dataset, key: str, date: DateField) -> Dimension:
         expression = Trunc(date.path, key, tzinfo=timezone.get_current_timezone())
         if date.path.endswith("_month"):  # a DateField: no time zone
             expression = Trunc(date.path, key)
-        elif date.month_path and key != "week" and timezone.get_current_timezone_name() == settings.TIME_ZONE:
-            # Three times faster over 300k facts; a reader in another time zone gets their own months.
-            expression = Trunc(date.month_path, key)
+        elif date.month_path and timezone.get_current_timezone_name() == settings.TIME_ZONE:
+            # Three times faster over 300k facts (no time zone conversion per row, and the
+            # planner knows how few groups there are); a reader elsewhere gets their own days.
+            expression = Trunc(date.day_path if key == "week" else date.month_path, key)
 
         def drill(value: Any, period: str = key) -> dict[str, str]:
             if date.drill is None or value is None:

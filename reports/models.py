@@ -111,8 +111,11 @@ class DealFact(models.Model):
     )
     created_at = models.DateTimeField()
     created_month = models.DateField()
+    # The day in the server's time zone: the report builder's weeks group by it.
+    created_day = models.DateField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_month = models.DateField(null=True, blank=True)
+    closed_day = models.DateField(null=True, blank=True)
     expected_close_month = models.DateField(null=True, blank=True)
     probability = models.PositiveSmallIntegerField(default=0)
     amount_base = models.DecimalField(max_digits=16, decimal_places=2)

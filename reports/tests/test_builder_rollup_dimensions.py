@@ -151,3 +151,16 @@ def test_a_stage_report_page_issues_a_constant_number_of_queries(
     with django_assert_max_num_queries(14):
         params = {"dataset": "deals", "dim1": "cf_region", "dim2": "quarter"}
         assert manager_client.get(reverse("reports:builder"), params).status_code == 200
+
+
+def test_weeks_group_by_the_facts_day_and_open_exactly_their_deals(hand_data, manager_client):
+    rollups_rebuild()
+    deals = hand_data["deals"]
+    result, sql = _run(manager_client, dataset="deals", dim1="week", date="created", measure="count")
+    assert "created_day" in sql and "AT TIME ZONE" not in sql
+    # D (Fri Jan 2) and B (Sat Jan 3) in ISO week 1 of 2026; A (Jan 5) and C (Jan 7) in week 2.
+    assert _totals(result) == {"2026-W01": 2, "2026-W02": 2}
+    url = next(row for row in result.rows if row.label == "2026-W01").total.url
+    assert "created_from=2025-12-29" in url and "created_to=2026-01-04" in url
+    listed = manager_client.get(url).context["page"].object_list
+    assert sorted(d.pk for d in listed) == sorted([deals["B"].pk, deals["D"].pk])
