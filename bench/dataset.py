@@ -1148,7 +1148,14 @@ class Generator:
         ]
         for position, (model, key, label, kind, choices) in enumerate(definitions):
             CustomField.objects.create(
-                id=position + 1, model=model, key=key, label=label, field_type=kind, choices=choices, position=position
+                id=position + 1,
+                model=model,
+                key=key,
+                label=label,
+                field_type=kind,
+                choices=choices,
+                position=position,
+                created_at=dt.datetime.fromtimestamp(self.now, tz=dt.UTC),  # the same rows every run
             )
         # h: 0..999 from a hash of the id and a salt (independent draws per salt).
         h = "mod(abs(hashtext('{salt}' || id::text)), 1000)"
