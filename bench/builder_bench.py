@@ -44,6 +44,16 @@ SPECS = {
     "owner × status, count": "dataset=deals&dim1=owner&dim2=status&measure=count&date=created",
     "stage × month (created), win rate": "dataset=deals&dim1=stage&dim2=month&measure=win_rate&date=created",
     "team × source, sum of amount": "dataset=deals&dim1=team&dim2=source&measure=sum_amount_base&date=created",
+    # Every other dimension the deals dataset offers, each with a date period.
+    "pipeline × week (created), count": "dataset=deals&dim1=pipeline&dim2=week&measure=count&date=created",
+    "segment × year (expected close), count": "dataset=deals&dim1=segment&dim2=year&measure=count&date=expected",
+    "country × quarter (created), sum of amount": (
+        "dataset=deals&dim1=country&dim2=quarter&measure=sum_amount_base&date=created"
+    ),
+    "tag × stage, count": "dataset=deals&dim1=tag&dim2=stage&measure=count&date=created",
+    "deal type (custom) × quarter, sum of amount": (
+        "dataset=deals&dim1=cf_deal_type&dim2=quarter&measure=sum_amount_base&date=created"
+    ),
 }
 
 
@@ -54,6 +64,8 @@ def _p50(samples: list[float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--match", default="", help="only the reports whose label contains this")
+    parser.add_argument("--explain", default="", help="EXPLAIN ANALYZE the first report matching this, as admin")
     args = parser.parse_args()
     settings.ALLOWED_HOSTS = ["*"]
     generation = rollup_status().generation_id
@@ -63,6 +75,8 @@ def main() -> None:
     print(f"deal facts in the current generation: {facts:,}; runs per figure: {args.runs}")
     print(f"{'report':<45} {'who':<8} {'rows':>6} {'query p50':>10} {'page p50':>9}")
     for label, query in SPECS.items():
+        if args.match not in label:
+            continue
         for who, user in (("admin", admin), ("manager", manager)):
             if user is None:
                 continue
@@ -85,14 +99,14 @@ def main() -> None:
                     raise SystemExit(f"{query}: HTTP {response.status_code}")
             note = f"  TOO BROAD: {result.too_broad}" if result.too_broad else ""
             print(f"{label:<45} {who:<8} {len(result.rows):>6} {_p50(runs):>8.0f}ms {_p50(pages):>7.0f}ms{note}")
+    label = next((label for label in SPECS if args.explain and args.explain in label), "")
+    label = label or "source × quarter (closed), sum of amount"
     with connection.cursor() as cursor:
-        spec = builder.parse_spec(QueryDict(SPECS["source × quarter (closed), sum of amount"]))
+        spec = builder.parse_spec(QueryDict(SPECS[label]))
         scope = builder.scope_for(admin, QueryDict())
-        qs = builder._filtered(builder.DATASETS["deals"], spec, scope, builder.DATASETS["deals"].date_map()["closed"])
-        dims = [
-            builder._dimension(builder.DATASETS["deals"], key, builder.DATASETS["deals"].date_map()["closed"])
-            for key in spec.dims
-        ]
+        date = builder.DATASETS["deals"].date_map()[spec.date]
+        qs = builder._filtered(builder.DATASETS["deals"], spec, scope, date)
+        dims = [builder._dimension(builder.DATASETS["deals"], key, date) for key in spec.dims]
         grouped = qs.annotate(
             g0=builder._as_expression(dims[0].expression), g1=builder._as_expression(dims[1].expression)
         )
@@ -101,7 +115,7 @@ def main() -> None:
         )
         sql, sql_params = grouped.query.sql_with_params()
         cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", sql_params)
-        print("\nEXPLAIN ANALYZE, source × quarter as admin:")
+        print(f"\nEXPLAIN ANALYZE, {label} as admin (facts):")
         for (line,) in cursor.fetchall():
             print("  " + line)
 

@@ -35,7 +35,7 @@ from activities.models import Activity, ActivityType, Reminder, ReminderState, T
 from activities.services import activity_types_ensure_builtin
 from bench import pools
 from contacts.models import Company, CompanySize, Contact, LifecycleStage, Source, Tag
-from crm.models import Role, Team, User
+from crm.models import CustomField, CustomFieldType, Role, Team, User
 from deals import totals as deal_totals
 from deals.models import (
     Deal,
@@ -104,6 +104,8 @@ class Step:
     name: str
     models: tuple[type[models.Model], ...]  # tables it fills (for --reset, sequences, ANALYZE)
     run: Callable[[Generator], dict[str, int]]
+    # Tables the step changes in place (custom field values): analysed after it, never emptied.
+    updates: tuple[type[models.Model], ...] = ()
 
 
 def _through(model: type[models.Model], field: str) -> type[models.Model]:
@@ -302,7 +304,7 @@ class Generator:
                 for statement in connection.ops.sequence_reset_sql(no_style(), list(step.models)):
                     cursor.execute(statement)
         with connection.cursor() as cursor:
-            for model in step.models:
+            for model in (*step.models, *step.updates):
                 command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
                 cursor.execute(f"{command} {connection.ops.quote_name(model._meta.db_table)}")
         result = StepResult(name, rows, time.perf_counter() - started)
@@ -1130,6 +1132,66 @@ class Generator:
                 + "\n"
             )
 
+    # --- custom fields ---------------------------------------------------------------------
+
+    def _custom_fields(self) -> dict[str, int]:
+        """The issue's custom fields (#19) with values: "Region" (one choice) and "Contract
+        renewal date" on companies, "Deal type" (one choice) on deals, filled set-based in SQL
+        (one UPDATE per table). A value is drawn from a hash of the row's id, so the same rows
+        get the same values in every run. Created through the model, so the date's range index
+        (``cf_contacts_company_contract_renewal_date``) is built as an admin's save builds it,
+        after the commit. Reads only the loaded tables: ``generate_dataset --only custom_fields``."""
+        definitions = [
+            ("contacts.company", "region", "Region", CustomFieldType.CHOICE, list(REGIONS)),
+            ("contacts.company", "contract_renewal_date", "Contract renewal date", CustomFieldType.DATE, []),
+            ("deals.deal", "deal_type", "Deal type", CustomFieldType.CHOICE, list(DEAL_TYPES)),
+        ]
+        for position, (model, key, label, kind, choices) in enumerate(definitions):
+            CustomField.objects.create(
+                id=position + 1,
+                model=model,
+                key=key,
+                label=label,
+                field_type=kind,
+                choices=choices,
+                position=position,
+                created_at=dt.datetime.fromtimestamp(self.now, tz=dt.UTC),  # the same rows every run
+            )
+        # h: 0..999 from a hash of the id and a salt (independent draws per salt).
+        h = "mod(abs(hashtext('{salt}' || id::text)), 1000)"
+        region = _case_by_share(h.format(salt="region"), REGIONS)
+        days = "mod(abs(hashtext('renewal-day' || id::text)), 730)"
+        renewal = f"to_char(%(as_of)s::date + {days}, 'YYYY-MM-DD')"
+        company_values = f"""
+            CASE WHEN {region} IS NULL THEN '{{}}'::jsonb ELSE jsonb_build_object('region', {region}) END
+            || CASE WHEN {h.format(salt="renewal")} < 700
+                    THEN jsonb_build_object('contract_renewal_date', {renewal}) ELSE '{{}}'::jsonb END
+        """
+        deal_type = _case_by_share(h.format(salt="deal-type"), DEAL_TYPES)
+        deal_values = (
+            f"CASE WHEN {deal_type} IS NULL THEN '{{}}'::jsonb ELSE jsonb_build_object('deal_type', {deal_type}) END"
+        )
+        # Only rows whose values change are written (a second run rewrites nothing).
+        company_sql = f"""
+            UPDATE {Company._meta.db_table}
+            SET custom = (custom - 'region' - 'contract_renewal_date') || {company_values}
+            WHERE custom IS DISTINCT FROM (custom - 'region' - 'contract_renewal_date') || {company_values}
+        """
+        deal_sql = f"""
+            UPDATE {Deal._meta.db_table} SET custom = (custom - 'deal_type') || {deal_values}
+            WHERE custom IS DISTINCT FROM (custom - 'deal_type') || {deal_values}
+        """
+        # The indexes stay in place. Dropping them and building them again after the UPDATE is
+        # faster, but an index built over rows updated in its own transaction (broken HOT
+        # chains) is unusable (``indcheckxmin``) to every session whose snapshot began before
+        # that transaction ended; on a shared server the list pages then sort the whole table.
+        with connection.cursor() as cursor:
+            cursor.execute(company_sql, {"as_of": self.as_of})
+            companies = cursor.rowcount
+            cursor.execute(deal_sql)
+            deals = cursor.rowcount
+        return {"custom fields": len(definitions), "companies changed": companies, "deals changed": deals}
+
     @staticmethod
     def _timeline_events() -> int:
         """The timeline rows the app writes (``activities.services``, ``deals.services``), built
@@ -1220,6 +1282,20 @@ CASE_COLUMNS = [
 ]  # fmt: skip
 TIMER_COLUMNS = ["id", "case_id", "target", "kind", "due_at", "state", "sent_at", "notified_at"]
 
+# Custom field choices and the share (per mille) of rows with each; the rest have no value.
+REGIONS = {"EMEA": 400, "Americas": 300, "APAC": 200}
+DEAL_TYPES = {"New business": 550, "Upsell": 250, "Renewal": 150}
+
+
+def _case_by_share(hashed: str, shares: dict[str, int]) -> str:
+    """SQL: the choice whose band of 0..999 holds ``hashed`` (NULL past the last band)."""
+    parts, upper = [], 0
+    for choice, share in shares.items():
+        upper += share
+        parts.append(f"WHEN {hashed} < {upper} THEN '{choice}'")
+    return f"(CASE {' '.join(parts)} END)"
+
+
 REFERENCE_MODELS = (Tag, Pipeline, Stage, LostReason, Product, ExchangeRate)
 STEPS: tuple[Step, ...] = (
     Step(
@@ -1233,11 +1309,12 @@ STEPS: tuple[Step, ...] = (
     Step("deals", (Deal, StageChange, LineItem, _through(Deal, "contacts"), DealTotal), Generator._deals),
     Step("activities", (Activity, Reminder, TimelineEvent), Generator._activities),
     Step("cases", (Case, SlaTimer, SlaPolicy, TeamCalendar), Generator._cases),
+    Step("custom_fields", (CustomField,), Generator._custom_fields, updates=(Company, Deal)),
 )
 
 
 # Steps that read what they need from the database, so ``--only`` can regenerate them alone.
-STANDALONE_STEPS = frozenset({"cases"})
+STANDALONE_STEPS = frozenset({"cases", "custom_fields"})
 
 
 def generated_models() -> list[type[models.Model]]:

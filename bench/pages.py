@@ -7,6 +7,7 @@ each signed-in persona, and its budget. A URL name that does not reverse yet is 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -54,6 +55,7 @@ class Page:
 LIST = Budget(p50_ms=30, p95_ms=60)
 DETAIL = Budget(p50_ms=50)
 REPORT = Budget(p50_ms=50)
+BUILDER = Budget(p50_ms=300)  # issue #19: a builder report over 300k deals by two dimensions
 
 PAGES: list[Page] = [
     Page("home", "home", DETAIL),
@@ -124,7 +126,56 @@ PAGES: list[Page] = [
         Budget(p50_ms=300),
         query=lambda s: {"dataset": "deals", "dim1": "owner", "dim2": "status", "measure": "count"},
     ),
+    # Stage and a choice custom field are on the rollup row too (no join of every deal); the
+    # custom field is "Deal type" of the ``custom_fields`` dataset step.
+    Page(
+        "report builder: deals by stage × month",
+        "reports:builder",
+        BUILDER,
+        query=lambda s: {
+            "dataset": "deals",
+            "dim1": "stage",
+            "dim2": "month",
+            "measure": "win_rate",
+            "date": "created",
+        },
+    ),
+    Page(
+        "report builder: deals by a choice custom field × quarter",
+        "reports:builder",
+        BUILDER,
+        query=lambda s: {
+            "dataset": "deals",
+            "dim1": "cf_deal_type",
+            "dim2": "quarter",
+            "measure": "sum_amount_base",
+            "date": "created",
+        },
+    ),
+    # Custom field filters (issue #19: "a list filtered by a custom field ≤ 60 ms p50"): a
+    # choice (the GIN index, ``custom @> {"region": "APAC"}``) and a month of dates (the
+    # field's btree expression index), on the ``custom_fields`` step's values.
+    Page(
+        "company list, filtered by a custom field (Region)",
+        "contacts:company-list",
+        Budget(p50_ms=60),
+        query=lambda s: {"cf_region": "APAC"},
+    ),
+    Page(
+        "company list, filtered by a custom date range",
+        "contacts:company-list",
+        Budget(p50_ms=60),
+        query=lambda s: _renewal_month(),
+    ),
 ]
+
+
+def _renewal_month() -> dict[str, str]:
+    # The renewal dates run two years from the dataset's day: the month starting in 30 days.
+    start = dt.date.today() + dt.timedelta(days=30)
+    end = start + dt.timedelta(days=30)
+    return {"cf_contract_renewal_date_from": start.isoformat(), "cf_contract_renewal_date_to": end.isoformat()}
+
 
 # Throughput of one page under concurrent load (wrk, loopback only, bounded in time).
 THROUGHPUT_PAGE = "contact list"

@@ -26,7 +26,7 @@ from crm.versioning import VersionConflict, bump, lock_versioned
 from deals.models import Deal, DealStatus, LineItem, LostReason, Pipeline, Product, ProductCost, Stage, StageChange
 from deals.money import CENT, MissingRate, RateBook
 from deals.selectors import deal_reopen_stage
-from deals.signals import deal_stage_changed
+from deals.signals import deal_changed, deal_stage_changed
 
 # Fields a person edits on the deal form; ``deal_update`` accepts only these (plus contacts).
 EDITABLE_FIELDS = (
@@ -320,6 +320,8 @@ def deal_update(*, deal: Deal, actor: User | None, version: int | None, data: di
         if change is not None:
             change.save()
             _announce(deal=locked, change=change, actor=actor)
+        else:
+            deal_changed.send(sender=Deal, deal=locked)
     return locked
 
 
@@ -329,6 +331,7 @@ def _after_line_items_changed(deal: Deal, reason: str) -> None:
     deal.version += 1
     deal._change_reason = reason
     deal.save()
+    deal_changed.send(sender=Deal, deal=deal)
 
 
 def line_item_default_price(*, product: Product, currency: str, on: dt.date | None = None) -> Decimal:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -35,6 +36,7 @@ from contacts.models import Company, Contact, LifecycleStage
 from contacts.normalize import normalize_phone
 from contacts.selectors import company_for_user, company_search_q, contact_for_user, contact_search_q
 from crm import custom_fields
+from crm.forms import strict_field
 from crm.models import User
 from crm.params import MAX_ID, id_or_none
 from crm.versioning import VersionConflict
@@ -154,6 +156,27 @@ def _filter_common(request: Request, qs: QuerySet, *, id_filters: tuple[str, ...
     return qs
 
 
+def _filter_custom(request: Request, qs: QuerySet, model: Any) -> QuerySet:
+    """The custom field filters of the lists, with the same parameters: ``cf_<key>`` (a value;
+    for several choices, one of them) and ``cf_<key>_from`` / ``cf_<key>_to`` (numbers, money,
+    dates). Values are checked as the list's filter form checks them; an unknown ``cf_``
+    parameter is a 400, so a misspelt filter never returns every record."""
+    fields = custom_fields.filter_form_fields(model, user=request.user)
+    sent = [name for name in request.query_params if name.startswith(custom_fields.FIELD_PREFIX)]
+    unknown = [name for name in sent if name not in fields]
+    if unknown:
+        raise ValidationError({name: [_("No custom field filter of this name.")] for name in unknown})
+    if not sent:
+        return qs
+    for form_f in fields.values():
+        strict_field(form_f)
+    form = forms.Form({name: request.query_params.get(name) for name in sent})
+    form.fields = fields
+    if not form.is_valid():
+        raise ValidationError({name: list(errors) for name, errors in form.errors.items()})
+    return custom_fields.apply_filters(qs, custom_fields.filter_values(model, form.cleaned_data))
+
+
 def _filter_archived(request: Request, qs: QuerySet) -> QuerySet:
     archived = _param_choice(request, "archived", ["exclude", "include", "only"]) or "exclude"
     if archived == "exclude":
@@ -243,7 +266,7 @@ def companies(request: Request) -> Response:
     user = request.user
     if request.method == "GET":
         qs = Company.objects.visible_to(user).prefetch_related("tags")
-        qs = _filter_archived(request, _filter_common(request, qs))
+        qs = _filter_custom(request, _filter_archived(request, _filter_common(request, qs)), Company)
         stage = _param_choice(request, "lifecycle_stage", LifecycleStage.values)
         if stage:
             qs = qs.filter(lifecycle_stage=stage)
@@ -381,6 +404,7 @@ def contacts(request: Request) -> Response:
     if request.method == "GET":
         qs = Contact.objects.visible_to(user).prefetch_related("tags")
         qs = _filter_archived(request, _filter_common(request, qs, id_filters=("company",)))
+        qs = _filter_custom(request, qs, Contact)
         stage = _param_choice(request, "lifecycle_stage", LifecycleStage.values)
         if stage:
             qs = qs.filter(lifecycle_stage=stage)
@@ -503,7 +527,7 @@ def deals(request: Request) -> Response:
     user = request.user
     if request.method == "GET":
         qs = Deal.objects.visible_to(user).select_related("stage").prefetch_related("contacts")
-        qs = _filter_common(request, qs, id_filters=("company", "pipeline", "stage"))
+        qs = _filter_custom(request, _filter_common(request, qs, id_filters=("company", "pipeline", "stage")), Deal)
         if deal_status := _param_choice(request, "status", DealStatus.values):
             qs = qs.filter(status=deal_status)
         if q := _param_text(request, "q"):

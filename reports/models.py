@@ -74,7 +74,30 @@ class DealFact(models.Model):
     pipeline = models.ForeignKey(
         Pipeline, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
     )
-    company_id = models.IntegerField(null=True, blank=True)
+    # The report builder groups by the company's country, segment and tags through this join
+    # (a company edit refreshes no fact, so those are read live); no constraint, as the others.
+    company = models.ForeignKey(
+        Company,
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    # The deal's current stage and custom field values (the builder's "stage" and choice custom
+    # field dimensions): every stage move and every edit refreshes the deal's facts. A deleted
+    # stage leaves its id until the refresh of the deals moved out of it.
+    stage = models.ForeignKey(
+        Stage,
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    custom = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=8, choices=DealStatus.choices)
     source = models.CharField(max_length=20, blank=True)
     lost_reason = models.ForeignKey(
@@ -88,8 +111,11 @@ class DealFact(models.Model):
     )
     created_at = models.DateTimeField()
     created_month = models.DateField()
+    # The day in the server's time zone: the report builder's weeks group by it.
+    created_day = models.DateField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     closed_month = models.DateField(null=True, blank=True)
+    closed_day = models.DateField(null=True, blank=True)
     expected_close_month = models.DateField(null=True, blank=True)
     probability = models.PositiveSmallIntegerField(default=0)
     amount_base = models.DecimalField(max_digits=16, decimal_places=2)

@@ -1,5 +1,5 @@
-"""Keep the rollups fresh: every stage change (incl. won, lost, reopened) queues a refresh of its
-deal through the outbox, in the move's own transaction (so it happens once the move commits,
+"""Keep the rollups fresh: every stage change (incl. won, lost, reopened) and every edit queues a
+refresh of its deal through the outbox, in the move's own transaction (so it happens once the move commits,
 even if the broker is down then); a deal about to be deleted leaves the cells first."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from django.dispatch import receiver
 from activities.signals import activity_completed
 from crm.services import outbox_enqueue
 from deals.models import Deal
-from deals.signals import deal_stage_changed
+from deals.signals import deal_changed, deal_stage_changed
 from reports.services import rollup_cells_forget_case, rollup_cells_forget_deal
 from service.models import Case
 from service.signals import case_changed
@@ -21,6 +21,13 @@ REFRESH_CUSTOMER_VALUE = "reports.tasks.refresh_customer_value"
 @receiver(deal_stage_changed, dispatch_uid="reports-refresh-deal-rollups")
 def enqueue_rollup_refresh(sender, *, deal, stage_change, **kwargs) -> None:
     # Idempotent: the refresh replaces the deal's facts, so a second delivery changes nothing.
+    outbox_enqueue(task="reports.tasks.refresh_deal_rollups", args=[deal.pk])
+
+
+@receiver(deal_changed, dispatch_uid="reports-refresh-edited-deal-rollups")
+def enqueue_rollup_refresh_after_edit(sender, *, deal, **kwargs) -> None:
+    # An edit changes what the facts copy (owner, amount, source, custom fields): the report
+    # builder's groups and their drill-down lists then agree once the refresh has run.
     outbox_enqueue(task="reports.tasks.refresh_deal_rollups", args=[deal.pk])
 
 

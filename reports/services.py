@@ -93,13 +93,14 @@ def month_of(value: dt.datetime | dt.date) -> dt.date:
 # and ``rate_missing``. Rounding is half away from zero to the cent, as ``RateBook.to_base``.
 _DEAL_FACTS_SQL = """
 INSERT INTO reports_dealfact (
-    generation_id, deal_id, owner_id, pipeline_id, company_id, status, source, lost_reason_id,
-    created_at, created_month, closed_at, closed_month, expected_close_month, probability,
+    generation_id, deal_id, owner_id, pipeline_id, company_id, stage_id, custom, status, source, lost_reason_id,
+    created_at, created_month, created_day, closed_at, closed_month, closed_day, expected_close_month, probability,
     amount_base, weighted_base, rate_missing, cycle_days
 )
-SELECT %(generation)s, d.id, d.owner_id, d.pipeline_id, d.company_id, d.status, d.source, d.lost_reason_id,
-    d.created_at, date_trunc('month', d.created_at AT TIME ZONE %(tz)s)::date,
-    d.closed_at, date_trunc('month', d.closed_at AT TIME ZONE %(tz)s)::date,
+SELECT %(generation)s, d.id, d.owner_id, d.pipeline_id, d.company_id, d.stage_id, COALESCE(d.custom, '{}'::jsonb),
+    d.status, d.source, d.lost_reason_id,
+    d.created_at, date_trunc('month', d.created_at AT TIME ZONE %(tz)s)::date, (d.created_at AT TIME ZONE %(tz)s)::date,
+    d.closed_at, date_trunc('month', d.closed_at AT TIME ZONE %(tz)s)::date, (d.closed_at AT TIME ZONE %(tz)s)::date,
     date_trunc('month', d.expected_close_date)::date,
     d.probability,
     COALESCE(round(d.amount * r.rate, 2), 0.00),

@@ -298,3 +298,32 @@ def test_the_stored_deal_totals_equal_the_generated_deals(generate):
 
     assert totals.differences() == []
     assert DealTotal.objects.exists()
+
+
+def test_custom_fields_are_defined_and_filled_and_regenerate_alone_unchanged(generate):
+    from crm import custom_fields
+    from crm.models import CustomField
+
+    generate()
+    assert sorted(CustomField.objects.values_list("model", "key")) == [
+        ("contacts.company", "contract_renewal_date"),
+        ("contacts.company", "region"),
+        ("deals.deal", "deal_type"),
+    ]
+    regions = [c.get("region") for c in Company.objects.values_list("custom", flat=True)]
+    assert set(regions) <= {None, *dataset.REGIONS} and len(set(regions) - {None}) >= 2
+    dates = [c.get("contract_renewal_date") for c in Company.objects.values_list("custom", flat=True)]
+    dates = [d for d in dates if d]
+    assert dates and all(AS_OF <= dt.date.fromisoformat(d) < AS_OF + dt.timedelta(days=730) for d in dates)
+    assert {c.get("deal_type") for c in Deal.objects.values_list("custom", flat=True)} - {None} <= set(
+        dataset.DEAL_TYPES
+    )
+    # The values are what the lists filter on: one region's companies are found by the filter.
+    custom_fields.forget_definitions()
+    emea = custom_fields.filter_queryset(Company.objects.all(), "region", "eq", "EMEA").count()
+    assert emea == regions.count("EMEA")
+    before = list(Company.objects.order_by("pk").values_list("custom", flat=True))
+
+    generate(only="custom_fields")  # --only on the loaded dataset: the same definitions and values
+    assert CustomField.objects.count() == 3
+    assert list(Company.objects.order_by("pk").values_list("custom", flat=True)) == before
