@@ -12,6 +12,7 @@ from django.http import Http404
 from activities.models import ActivityType
 from contacts.keyset import KeysetPage, SortOption, keyset_page
 from crm.models import Team, User
+from crm.rows import list_rows
 from service.models import ACTIVE_STATUSES, Case, CaseActivity, SlaTimer
 
 CASE_SORTS = {
@@ -65,10 +66,19 @@ def case_for_user(user: User, pk: int, *, write: bool = False) -> Case:
     return case
 
 
+# What a row of the case list prints (``templatetags.case_rows``), read as plain rows.
+CASE_ROW_FIELDS = (
+    *("id", "subject", "priority", "status", "sla_breached", "created_at", "custom"),
+    *("first_response_due_at", "first_responded_at", "resolution_due_at"),
+    *("company_id", "company__name", "contact_id", "contact__first_name", "contact__last_name"),
+    *("team__name", "assignee_id", "assignee__username", "assignee__first_name", "assignee__last_name"),
+)
+
+
 def case_page(user: User, qs: QuerySet[Case], *, sort: str, after: str, before: str) -> KeysetPage:
+    """A page of the case list as ``ListRow``s of ``CASE_ROW_FIELDS`` (keyset paging)."""
     option = CASE_SORTS.get(sort, CASE_SORTS["newest"])
-    qs = qs.select_related("company", "contact", "team", "assignee")
-    return keyset_page(qs, option, after=after, before=before, size=LIST_PAGE_SIZE)
+    return keyset_page(list_rows(qs, CASE_ROW_FIELDS), option, after=after, before=before, size=LIST_PAGE_SIZE)
 
 
 def case_conversation(case: Case) -> list[CaseActivity]:
