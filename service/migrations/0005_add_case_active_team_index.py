@@ -5,17 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contacts', '0024_add_attachment'),
-        ('crm', '0010_add_role_cost'),
-        ('service', '0004_add_case_time_spent'),
+        ("contacts", "0024_add_attachment"),
+        ("crm", "0010_add_role_cost"),
+        ("service", "0004_add_case_time_spent"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(condition=models.Q(('status__in', ['new', 'open', 'waiting'])), fields=['team', 'sla_breached'], include=('assignee',), name='case_active_team'),
+            model_name="case",
+            index=models.Index(
+                condition=models.Q(("status__in", ["new", "open", "waiting"])),
+                fields=["team", "sla_breached"],
+                include=("assignee",),
+                name="case_active_team",
+            ),
         ),
     ]

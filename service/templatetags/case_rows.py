@@ -68,12 +68,11 @@ def case_list_rows(rows: Iterable[Any], columns: list[str], custom: CustomCells,
     times = _Times()
     out: list[str] = []
     for case in rows:
-        company, contact = case.company__name, person_name(case.contact__first_name or "", case.contact__last_name or "")
-        customer = escape(company) if case.company_id else ""
+        customer = escape(case.company__name) if case.company_id else ""
         if case.company_id and case.contact_id:
             customer += " · "
         if case.contact_id:
-            customer += escape(contact)
+            customer += escape(person_name(case.contact__first_name, case.contact__last_name))
         if case.assignee_id:
             assignee = escape(
                 person_name(case.assignee__first_name, case.assignee__last_name) or case.assignee__username
