@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import datetime as dt
 import io
+import re
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from activities.models import Activity
 from campaigns import services
@@ -192,6 +195,22 @@ class TestQueryCounts:
                 services.campaign_start(campaign=campaign(owner, seg=segment(owner)), actor=owner)
             with django_assert_max_num_queries(len(few.captured_queries)):
                 owner_client.get(url)
+
+
+def test_the_list_pages_fifty_campaigns_at_a_time_newest_first(owner, owner_client):
+    seg, now = segment(owner), timezone.now()
+    Campaign.objects.bulk_create(
+        Campaign(name=f"Push {i:02d}", channel="email", owner=owner, segment=seg, created_at=now - dt.timedelta(hours=i))
+        for i in range(60)
+    )
+    first = owner_client.get(reverse("campaigns:list"))
+    body = first.content.decode()
+    assert "Push 00" in body and "Push 49" in body and "Push 50" not in body
+    after = re.search(r'href="\?&amp;after=([^"]+)"', body).group(1)
+    second = owner_client.get(reverse("campaigns:list"), {"after": after}).content.decode()
+    assert "Push 50" in second and "Push 59" in second and "Push 49" not in second
+    before = re.search(r'href="\?&amp;before=([^"]+)"', second).group(1)
+    assert "Push 00" in owner_client.get(reverse("campaigns:list"), {"before": before}).content.decode()
 
 
 def test_the_member_page_is_constant(running, owner, owner_client, django_assert_max_num_queries):
