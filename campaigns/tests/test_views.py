@@ -200,7 +200,7 @@ class TestQueryCounts:
 def test_the_list_pages_fifty_campaigns_at_a_time_newest_first(owner, owner_client):
     seg, now = segment(owner), timezone.now()
     Campaign.objects.bulk_create(
-        Campaign(name=f"Push {i:02d}", channel="email", owner=owner, segment=seg, created_at=now - dt.timedelta(hours=i))
+        Campaign(name=f"Push {i:02d}", channel="call", owner=owner, segment=seg, created_at=now - dt.timedelta(hours=i))
         for i in range(60)
     )
     first = owner_client.get(reverse("campaigns:list"))
