@@ -226,3 +226,14 @@ def test_the_member_page_is_constant(running, owner, owner_client, django_assert
         )  # fmt: skip
     with django_assert_max_num_queries(len(few.captured_queries)):
         owner_client.get(member.get_absolute_url())
+
+
+def test_a_list_row_shows_the_campaign_and_its_loop(running, owner_client):
+    body = owner_client.get(reverse("campaigns:list")).content.decode()
+    row = body[body.index(f'href="{running.get_absolute_url()}"') :].split("</tr>")[0]
+    assert ">Spring push</a>" in row
+    assert "<td>Call</td>" in row and "<td>Acquire new customers</td>" in row
+    assert 'campaign-status text-bg-success">Running</span>' in row
+    assert "<td>Olga Owner</td>" in row
+    assert '<td class="text-end">3</td>' in row  # members
+    assert '<td class="text-end">-100 %</td>' in row  # ROI: no revenue yet for 1,000 USD
