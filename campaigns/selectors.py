@@ -195,10 +195,14 @@ def member_page(
 
 
 def campaign_deals(campaign: Campaign, *, limit: int = 50) -> list[DealAttribution]:
+    """The latest deals the campaign created. Ordered by the attribution's own time (written
+    with the deal) on the ``dealattribution_created_by`` index: ordered by the deal's
+    ``created_at``, PostgreSQL walked every deal newest first looking for the campaign's
+    (300 ms for the biggest campaign of the large benchmark dataset)."""
     return list(
         DealAttribution.objects.filter(created_by_campaign=campaign)
         .select_related("deal", "deal__owner", "deal__stage", "member__contact")
-        .order_by("-deal__created_at")[:limit]
+        .order_by("-created_at", "-id")[:limit]
     )
 
 

@@ -237,3 +237,16 @@ def test_a_list_row_shows_the_campaign_and_its_loop(running, owner_client):
     assert "<td>Olga Owner</td>" in row
     assert '<td class="text-end">3</td>' in row  # members
     assert '<td class="text-end">-100 %</td>' in row  # ROI: no revenue yet for 1,000 USD
+
+
+def test_the_campaign_page_lists_its_deals_latest_first(running, owner, owner_client):
+    stage = Pipeline.objects.get(is_default=True).stages.filter(is_won=False, is_lost=False).first()
+    members = CampaignMember.objects.filter(campaign=running).order_by("pk")[:2]
+    for member, title in zip(members, ("Older", "Newer"), strict=True):
+        services.deal_from_member(
+            member=member, actor=owner, title=title, amount=Decimal(10), currency="USD",
+            pipeline=stage.pipeline, stage=stage,
+        )  # fmt: skip
+    body = owner_client.get(running.get_absolute_url()).content.decode()
+    table = body[body.index('class="table table-sm mb-0 campaign-deals"') :]
+    assert table.index(">Newer</a>") < table.index(">Older</a>")
