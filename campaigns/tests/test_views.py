@@ -250,3 +250,14 @@ def test_the_campaign_page_lists_its_deals_latest_first(running, owner, owner_cl
     body = owner_client.get(running.get_absolute_url()).content.decode()
     table = body[body.index('class="table table-sm mb-0 campaign-deals"') :]
     assert table.index(">Newer</a>") < table.index(">Older</a>")
+
+
+def test_a_member_row_shows_contact_company_owner_response_and_task(running, owner_client):
+    member = CampaignMember.objects.select_related("task").filter(campaign=running).order_by("pk").first()
+    services.member_set_status(member=member, actor=member.owner, status="responded")
+    body = owner_client.get(running.get_absolute_url()).content.decode()
+    row = body[body.index(f'data-member="{member.pk}"') :].split("</tr>")[0]
+    assert f'<a href="{member.get_absolute_url()}">Kim Able</a>' in row
+    assert "<td>Olga Owner</td>" in row
+    assert '<span class="badge text-bg-success">Responded</span>' in row
+    assert "done" in row  # recording the response completed the call task
