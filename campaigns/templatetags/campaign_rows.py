@@ -99,7 +99,8 @@ def campaign_member_rows(members: Iterable[CampaignMember]) -> SafeString:
     template wrote them: 50 rows were half the page's CPU through the template."""
     head, tail = url_around_id("campaigns:member")
     statuses = {value: escape(label) for value, label in MemberStatus.choices}
-    done = f'<i class="bi bi-check2" aria-hidden="true"></i> {escape(gettext("done"))}'
+    done_label = escape(gettext("done"))
+    done = f'<i class="bi bi-check2" aria-hidden="true"></i> {done_label}'
     dates = DateText()
     out: list[str] = []
     for member in members:

@@ -56,14 +56,14 @@ def case_list_rows(rows: Iterable[Any], columns: list[str], custom: CustomCells,
     detail_head, detail_tail = url_around_id("service:detail")
     priorities = {value: escape(label) for value, label in CasePriority.choices}
     statuses = {value: escape(label) for value, label in CaseStatus.choices}
+    breached_label, paused_label = escape(gettext("Breached")), escape(gettext("paused"))
     breached = (
-        '<span class="badge text-bg-danger"><i class="bi bi-alarm" aria-hidden="true"></i> '
-        f"{escape(gettext('Breached'))}</span>"
+        f'<span class="badge text-bg-danger"><i class="bi bi-alarm" aria-hidden="true"></i> {breached_label}</span>'
     )
     reply_by, resolve_by = escape(gettext("reply by")), escape(gettext("resolve by"))
     paused = (
-        f'<span class="small text-secondary"><i class="bi bi-pause-circle" aria-hidden="true"></i> '
-        f"{escape(gettext('paused'))}</span>"
+        '<span class="small text-secondary"><i class="bi bi-pause-circle" aria-hidden="true"></i> '
+        f"{paused_label}</span>"
     )
     times = _Times()
     out: list[str] = []
