@@ -34,6 +34,18 @@ from django.db import IntegrityError, connection, models, transaction
 from activities.models import Activity, ActivityType, Reminder, ReminderState, TimelineEvent
 from activities.services import activity_types_ensure_builtin
 from bench import pools
+from campaigns.models import (
+    Campaign,
+    CampaignChannel,
+    CampaignGoal,
+    CampaignMember,
+    CampaignStatus,
+    ContactAttribution,
+    DealAttribution,
+    LeadForm,
+    MemberStatus,
+    Segment,
+)
 from contacts.models import Company, CompanySize, Contact, LifecycleStage, Source, Tag
 from crm.models import CustomField, CustomFieldType, Role, Team, User
 from deals import totals as deal_totals
@@ -84,11 +96,29 @@ class Sizes:
     deals: int
     activities: int = 0
     cases: int = 0
+    campaigns: int = 0
+    campaign_members: int = 0  # in total, over every started campaign
 
 
 PRESETS: dict[str, Sizes] = {
-    "small": Sizes(companies=1_000, contacts=10_000, deals=3_000, activities=30_000, cases=3_000),
-    "large": Sizes(companies=100_000, contacts=1_000_000, deals=300_000, activities=3_000_000, cases=300_000),
+    "small": Sizes(
+        companies=1_000,
+        contacts=10_000,
+        deals=3_000,
+        activities=30_000,
+        cases=3_000,
+        campaigns=20,
+        campaign_members=5_000,
+    ),
+    "large": Sizes(
+        companies=100_000,
+        contacts=1_000_000,
+        deals=300_000,
+        activities=3_000_000,
+        cases=300_000,
+        campaigns=200,
+        campaign_members=500_000,
+    ),
 }
 
 
@@ -434,7 +464,8 @@ class Generator:
         rows = []
         first = self.as_of.replace(day=1)
         months = [(first.year * 12 + first.month - 1 - back) for back in range(36, -1, -1)]
-        for currency in ("USD", "EUR"):
+        # GBP is last, so adding it left the USD and EUR rates of a seed unchanged.
+        for currency in ("USD", "EUR", "GBP"):
             if currency == base:
                 continue
             usd_value = pools.USD_VALUE[currency]
@@ -1025,6 +1056,312 @@ class Generator:
                         "\t".join((str(timer_pk), str(pk), target, kind, _ts(at.timestamp()), state, sent, sent)) + "\n"
                     )
 
+    # --- campaigns -------------------------------------------------------------------------
+
+    def _campaigns(self) -> dict[str, int]:
+        """Campaigns over two years, each run by a team for one of its segments (the team's
+        contacts at some lifecycle stages): a few drafts, the rest started with a frozen member
+        list that honours consent (do-not-email contacts never join an email campaign, and so
+        on, counted as exclusions), member responses, web-form sign-ups with the consent they
+        gave, first touches, and the deals responders went on to open (attributed to the
+        campaign). Budgets and costs in the team's currency. Member lists are heavy-tailed:
+        a few campaigns hold tens of thousands of members, most a few hundred.
+
+        Reads users, teams, contacts and deals from the database rather than from the earlier
+        steps, so ``generate_dataset --only campaigns`` adds campaigns to a loaded dataset."""
+        rng = self.rng("campaigns")
+        members_through, managers_through = _through(Team, "members"), _through(Team, "managers")
+        teams = dict(Team.objects.order_by("pk").values_list("pk", "name"))
+        team_of: dict[int, int] = dict(members_through.objects.order_by("pk").values_list("user_id", "team_id"))
+        managers: dict[int, list[int]] = {}
+        for user, team in managers_through.objects.order_by("pk").values_list("user_id", "team_id"):
+            team_of.setdefault(user, team)
+            managers.setdefault(team, []).append(user)
+        reps: dict[int, list[int]] = {}
+        for user, team in members_through.objects.order_by("pk").values_list("user_id", "team_id"):
+            reps.setdefault(team, []).append(user)
+        pools_by_key = self._campaign_contact_pools(team_of)
+        team_ids = [team for team in teams if reps.get(team) or managers.get(team)]
+        if not team_ids or not self.sizes.campaigns:
+            return {"campaigns": 0, "segments": 0, "members": 0}
+        with_rates = {settings.BASE_CURRENCY, *ExchangeRate.objects.values_list("currency", flat=True).distinct()}
+
+        lifecycles = [s.value for s in LifecycleStage]  # lead, prospect, customer, former customer
+        goal_targets = {
+            CampaignGoal.ACQUIRE: (lifecycles[0], lifecycles[1]),
+            CampaignGoal.GROW: (lifecycles[2],),
+            CampaignGoal.RETAIN: (lifecycles[2], lifecycles[3]),
+        }
+        goals = list(goal_targets)
+        goal_cum = _cumulative([50, 30, 20])
+        channels = [c.value for c in CampaignChannel]  # email, call, event, webinar, ads
+        channel_cum = _cumulative([40, 25, 12, 15, 8])
+        usd_cost = {"email": 2_500, "call": 9_000, "event": 30_000, "webinar": 5_000, "ads": 20_000}
+        days = {"email": (10, 45), "call": (20, 60), "event": (1, 3), "webinar": (1, 2), "ads": (30, 90)}
+        n = self.sizes.campaigns
+        # Drafts are the newest few; every other campaign has started.
+        drafts = max(1, n // 20) if n > 1 else 0
+        weights = [min(rng.paretovariate(1.16), 120.0) for _ in range(n - drafts)]
+        total = sum(weights) or 1.0
+        targets = [int(w / total * self.sizes.campaign_members) for w in weights]
+        for _ in range(self.sizes.campaign_members - sum(targets)):
+            targets[int(rng.random() * len(targets))] += 1
+        # Start days over two years; the newest tenth began in the last four weeks.
+        recent = max(1, (n - drafts) // 10) if n > drafts else 0
+        starts = sorted(
+            [self.as_of - dt.timedelta(days=30 + int(670 * rng.random() ** 0.8)) for _ in range(n - drafts - recent)]
+            + [self.as_of - dt.timedelta(days=rng.randrange(1, 29)) for _ in range(recent)]
+        )
+        segments: list[Segment] = []
+        campaigns: list[Campaign] = []
+        lead_forms: list[LeadForm] = []
+        member_lines: list[str] = []
+        shortfall = 0
+        now = dt.datetime.combine(self.as_of, dt.time(), tzinfo=dt.UTC)
+        for index in range(n):
+            pk = index + 1
+            team = _pick(rng, team_ids)
+            people = managers.get(team, []) + reps.get(team, [])
+            owner = _pick(rng, managers[team]) if managers.get(team) and rng.random() < 0.5 else _pick(rng, people)
+            goal = goals[_weighted(rng, goal_cum)]
+            stages = list(goal_targets[goal])
+            channel = channels[_weighted(rng, channel_cum)]
+            currency = _campaign_currency(teams[team])
+            if currency not in with_rates:
+                currency = settings.BASE_CURRENCY
+            draft = index >= n - drafts
+            # A draft is planned for the coming weeks.
+            starts_on = self.as_of + dt.timedelta(days=rng.randrange(3, 40)) if draft else starts[index]
+            low, high = days[channel]
+            ends_on = starts_on + dt.timedelta(days=rng.randrange(low, high + 1))
+            created = dt.datetime.combine(starts_on, dt.time(8), tzinfo=dt.UTC) - dt.timedelta(
+                days=rng.randrange(2, 25), minutes=rng.randrange(600)
+            )
+            created = min(created, now - dt.timedelta(hours=rng.randrange(1, 48)))
+            started = None if draft else dt.datetime.combine(starts_on, dt.time(8), tzinfo=dt.UTC)
+            status = CampaignStatus.DRAFT if draft else CampaignStatus.FINISHED
+            if not draft and ends_on >= self.as_of - dt.timedelta(days=30):
+                status = CampaignStatus.RUNNING  # still collecting responses; the owner finishes it
+            budget = Decimal(round(rng.lognormvariate(math.log(usd_cost[channel]), 0.6), -2))
+            budget = (budget / Decimal(str(pools.USD_VALUE.get(currency, 1.0)))).quantize(Decimal("100"))
+            if status == CampaignStatus.FINISHED:
+                spent = rng.uniform(0.6, 1.15)
+            elif status == CampaignStatus.RUNNING:
+                spent = rng.uniform(0.1, 0.8)
+            else:
+                spent = 0.0
+            actual = (budget * Decimal(str(round(spent, 2)))).quantize(CENT)
+            team_label = teams[team]
+            stage_labels = " & ".join(str(LifecycleStage(stage).label) for stage in stages)
+            segments.append(
+                Segment(
+                    id=pk,
+                    name=f"{team_label}: {stage_labels}",
+                    owner_id=owner,
+                    team_id=team,
+                    lifecycle_stages=stages,
+                    record_team_id=team,
+                    created_at=created,
+                )
+            )
+            campaign = Campaign(
+                id=pk,
+                name=f"{_pick(rng, CAMPAIGN_THEMES)} {starts_on.year} Q{(starts_on.month - 1) // 3 + 1} — {team_label}",
+                goal=goal,
+                channel=channel,
+                status=status,
+                starts_on=starts_on,
+                ends_on=ends_on,
+                currency=currency,
+                budget=budget,
+                actual_cost=actual,
+                owner_id=owner,
+                team_id=team if rng.random() < 0.8 else None,
+                segment_id=pk,
+                started_at=started,
+                created_at=created,
+            )
+            campaigns.append(campaign)
+            if channel in ("event", "webinar", "ads"):
+                lead_forms.append(
+                    LeadForm(
+                        id=len(lead_forms) + 1,
+                        campaign_id=pk,
+                        key=f"bench-{self.seed}-{pk}",
+                        title="Register" if channel != "ads" else "Get in touch",
+                        team_id=team,
+                        active=status == CampaignStatus.RUNNING,
+                        created_at=created,
+                    )
+                )
+            if draft:
+                continue
+            target = targets[index] + shortfall
+            joined, counts, excluded_consent, excluded_unreachable = self._campaign_members(
+                rng,
+                campaign,
+                pools_by_key,
+                [(team, stage) for stage in stages],
+                target,
+                first_member=len(member_lines) + 1,
+                lines=member_lines,
+                web_form=bool(lead_forms) and lead_forms[-1].campaign_id == pk,
+                consent_text=str(LeadForm._meta.get_field("consent_text").get_default()),
+            )
+            shortfall = target - joined
+            campaign.members_count = joined
+            campaign.excluded_consent = excluded_consent
+            campaign.excluded_unreachable = excluded_unreachable
+            campaign.status_counts = counts
+        Segment.objects.bulk_create(segments)
+        Campaign.objects.bulk_create(campaigns)
+        # updated_at is auto_now: a generated time instead of the load's (same seed, same rows).
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {Segment._meta.db_table} SET updated_at = created_at")
+            cursor.execute(
+                f"UPDATE {Campaign._meta.db_table} SET updated_at = "
+                "LEAST(%s, COALESCE(started_at, created_at) + interval '3 days')",
+                [now],
+            )
+        LeadForm.objects.bulk_create(lead_forms)
+        members = self._copy(CampaignMember, MEMBER_COLUMNS, member_lines)
+        del member_lines
+        touches, converted = self._campaign_attributions()
+        return {
+            "campaigns": len(campaigns),
+            "segments": len(segments),
+            "members": members,
+            "first touches": touches,
+            "deals attributed": converted,
+            "lead forms": len(lead_forms),
+        }
+
+    def _campaign_contact_pools(self, team_of: dict[int, int]) -> dict[tuple[int, str, str], tuple[array, int, int]]:
+        """``{(team, lifecycle stage, channel kind): (eligible contact ids, excluded by consent,
+        excluded without an address)}`` over the contacts not archived, by their owner's team.
+        Channel kinds: ``email``, ``call`` and ``other`` (no consent flag applies)."""
+        pools_by_key: dict[tuple[int, str, str], tuple[array, int, int]] = {}
+        sql = f"""
+            SELECT id, owner_id, lifecycle_stage,
+                   do_not_email::int + 2 * do_not_call::int + 4 * (email = '')::int
+                   + 8 * (phone = '' AND mobile = '')::int
+            FROM {Contact._meta.db_table} WHERE archived_at IS NULL ORDER BY id
+        """
+        consent_bit = {"email": 1, "call": 2, "other": 0}
+        address_bit = {"email": 4, "call": 8, "other": 0}
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(sql)
+            while rows := cursor.fetchmany(20_000):
+                for pk, owner, stage, flags in rows:
+                    team = team_of.get(owner)
+                    if team is None:
+                        continue
+                    for kind in ("email", "call", "other"):
+                        key = (team, stage, kind)
+                        entry = pools_by_key.get(key)
+                        if entry is None:
+                            entry = pools_by_key[key] = (array("l"), 0, 0)
+                        ids, consent, unreachable = entry
+                        if flags & consent_bit[kind]:
+                            pools_by_key[key] = (ids, consent + 1, unreachable)
+                        elif flags & address_bit[kind]:
+                            pools_by_key[key] = (ids, consent, unreachable + 1)
+                        else:
+                            ids.append(pk)
+        return pools_by_key
+
+    def _campaign_members(
+        self,
+        rng: random.Random,
+        campaign: Campaign,
+        pools_by_key: dict[tuple[int, str, str], tuple[array, int, int]],
+        keys: list[tuple[int, str]],
+        target: int,
+        *,
+        first_member: int,
+        lines: list[str],
+        web_form: bool,
+        consent_text: str,
+    ) -> tuple[int, dict[str, int], int, int]:
+        """Freeze up to ``target`` of the segment's eligible contacts as members (COPY lines
+        appended to ``lines``); returns (members, {status: members}, the two exclusions)."""
+        kind = campaign.channel if campaign.channel in ("email", "call") else "other"
+        eligible: list[int] = []
+        consent = unreachable = 0
+        for team, stage in keys:
+            ids, no_consent, no_address = pools_by_key.get((team, stage, kind), (array("l"), 0, 0))
+            eligible.extend(ids)
+            consent += no_consent
+            unreachable += no_address
+        size = min(target, len(eligible))
+        if not size:
+            return 0, {}, 0, 0
+        chosen = sorted(eligible[i] for i in rng.sample(range(len(eligible)), size))
+        share = size / len(eligible)  # the list froze from a segment that has grown since
+        running = campaign.status == CampaignStatus.RUNNING
+        weights = MEMBER_STATUS_WEIGHTS[(campaign.channel, running)]
+        status_cum = _cumulative(weights)
+        statuses = [s.value for s in MEMBER_STATUS_ORDER]
+        started = campaign.started_at.timestamp()
+        ends = dt.datetime.combine(campaign.ends_on, dt.time(18), tzinfo=dt.UTC).timestamp()
+        window = max(min(ends + 14 * DAY, self.now) - started, 3600.0)
+        counts: dict[str, int] = {}
+        created = _ts(started)
+        owner_sql = f"SELECT id, owner_id FROM {Contact._meta.db_table} WHERE id = ANY(%s)"
+        with connection.cursor() as cursor:
+            cursor.execute(owner_sql, [chosen])
+            owner_of = dict(cursor.fetchall())
+        for offset, contact in enumerate(chosen):
+            status = statuses[_weighted(rng, status_cum)]
+            counts[status] = counts.get(status, 0) + 1
+            responded = consented = NULL
+            note = text = ""
+            if status != MemberStatus.PENDING and status != MemberStatus.SENT:
+                at = started + window * rng.random() ** 2
+                responded = _ts(at)
+                if web_form and status == MemberStatus.RESPONDED and rng.random() < 0.4:
+                    text, consented, note = consent_text, responded, "Web form"
+            lines.append(
+                f"{first_member + offset}\t{campaign.pk}\t{contact}\t{owner_of[contact]}\t{status}\t{responded}\t"
+                f"{note}\t{NULL}\t{_copy_literal(text)}\t{consented}\t{created}\n"
+            )
+        return size, counts, round(consent * share), round(unreachable * share)
+
+    @staticmethod
+    def _campaign_attributions() -> tuple[int, int]:
+        """First touches (each member's earliest campaign) and the deals responders opened
+        within 120 days of their response, attributed to that campaign, set-based."""
+        member, touch = CampaignMember._meta.db_table, ContactAttribution._meta.db_table
+        deal_contacts = _through(Deal, "contacts")._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO {touch} (id, contact_id, campaign_id, created_at)
+                SELECT row_number() OVER (ORDER BY contact_id), contact_id, campaign_id, created_at
+                FROM (SELECT DISTINCT ON (contact_id) contact_id, campaign_id, created_at
+                      FROM {member} ORDER BY contact_id, created_at, campaign_id) first
+                """
+            )
+            touches = cursor.rowcount
+            cursor.execute(
+                f"""
+                INSERT INTO {DealAttribution._meta.db_table}
+                    (id, deal_id, created_by_campaign_id, first_touch_campaign_id, member_id, created_at)
+                SELECT row_number() OVER (ORDER BY deal_id), deal_id, campaign_id, first_touch, member_id, created_at
+                FROM (SELECT DISTINCT ON (d.id) d.id AS deal_id, m.campaign_id, t.campaign_id AS first_touch,
+                             m.id AS member_id, d.created_at
+                      FROM {member} m
+                      JOIN {deal_contacts} dc ON dc.contact_id = m.contact_id
+                      JOIN {Deal._meta.db_table} d ON d.id = dc.deal_id
+                           AND d.created_at >= m.responded_at AND d.created_at < m.responded_at + interval '120 days'
+                      JOIN {touch} t ON t.contact_id = m.contact_id
+                      WHERE m.status IN (%s, %s)
+                      ORDER BY d.id, m.responded_at, m.id) converted
+                """,
+                [MemberStatus.RESPONDED.value, MemberStatus.MEETING.value],
+            )
+            return touches, cursor.rowcount
+
     @staticmethod
     def _deal_last_activity() -> None:
         """``Deal.last_activity_at`` as ``activities.services`` keeps it: the latest done activity."""
@@ -1296,6 +1633,42 @@ def _case_by_share(hashed: str, shares: dict[str, int]) -> str:
     return f"(CASE {' '.join(parts)} END)"
 
 
+MEMBER_COLUMNS = [
+    "id", "campaign_id", "contact_id", "owner_id", "status", "responded_at", "note", "task_id", "consent_text",
+    "consented_at", "created_at",
+]  # fmt: skip
+CAMPAIGN_THEMES = (
+    "Spring launch", "Renewal drive", "Win-back", "Product update", "Customer day", "Partner webinar",
+    "Year-end offer", "Onboarding series", "Trade fair", "Upsell: analytics", "Security briefing", "Roadshow",
+)  # fmt: skip
+MEMBER_STATUS_ORDER = (
+    MemberStatus.PENDING, MemberStatus.SENT, MemberStatus.RESPONDED, MemberStatus.MEETING,
+    MemberStatus.UNSUBSCRIBED, MemberStatus.BOUNCED,
+)  # fmt: skip
+# (channel, running) → weights of MEMBER_STATUS_ORDER: a finished campaign reached everyone.
+MEMBER_STATUS_WEIGHTS: dict[tuple[str, bool], tuple[float, ...]] = {
+    ("email", False): (0, 80, 7, 2, 4, 7),
+    ("email", True): (30, 52, 6, 2, 3, 7),
+    ("call", False): (8, 52, 26, 10, 4, 0),
+    ("call", True): (55, 25, 12, 6, 2, 0),
+    ("event", False): (0, 62, 28, 6, 2, 2),
+    ("event", True): (20, 50, 22, 4, 2, 2),
+    ("webinar", False): (0, 60, 32, 4, 2, 2),
+    ("webinar", True): (25, 45, 24, 3, 1, 2),
+    ("ads", False): (0, 90, 7, 2, 1, 0),
+    ("ads", True): (10, 82, 6, 1, 1, 0),
+}
+
+
+def _campaign_currency(team_name: str) -> str:
+    """A team runs its campaigns in its region's currency."""
+    if team_name.startswith("UK"):
+        return "GBP"
+    if team_name.startswith(("North America", "Latin America")):
+        return "USD"
+    return "EUR"
+
+
 REFERENCE_MODELS = (Tag, Pipeline, Stage, LostReason, Product, ExchangeRate)
 STEPS: tuple[Step, ...] = (
     Step(
@@ -1310,11 +1683,24 @@ STEPS: tuple[Step, ...] = (
     Step("activities", (Activity, Reminder, TimelineEvent), Generator._activities),
     Step("cases", (Case, SlaTimer, SlaPolicy, TeamCalendar), Generator._cases),
     Step("custom_fields", (CustomField,), Generator._custom_fields, updates=(Company, Deal)),
+    Step(
+        "campaigns",
+        (
+            Segment,
+            _through(Segment, "tags"),
+            Campaign,
+            CampaignMember,
+            ContactAttribution,
+            DealAttribution,
+            LeadForm,
+        ),
+        Generator._campaigns,
+    ),
 )
 
 
 # Steps that read what they need from the database, so ``--only`` can regenerate them alone.
-STANDALONE_STEPS = frozenset({"cases", "custom_fields"})
+STANDALONE_STEPS = frozenset({"cases", "custom_fields", "campaigns"})
 
 
 def generated_models() -> list[type[models.Model]]:

@@ -20,7 +20,8 @@ from bench import pools
 @dataclass(frozen=True)
 class Subjects:
     """The records one persona's pages are about, chosen from the dataset by ``run.py``:
-    the biggest company it may see, a contact of it, the deal with the longest history."""
+    the biggest company it may see, a contact of it, the deal with the longest history, its
+    newest active case and its biggest campaign."""
 
     company_id: int
     contact_id: int
@@ -29,6 +30,7 @@ class Subjects:
     common_term: str
     rare_term: str
     case_id: int = 0
+    campaign_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,8 @@ PAGES: list[Page] = [
     Page("case list", "service:list", LIST),
     Page("case page", "service:detail", Budget(p50_ms=40), args=lambda s: (s.case_id,)),
     Page("report: service", "reports:service", REPORT),
+    Page("campaign list", "campaigns:list", LIST),
+    Page("campaign page", "campaigns:detail", DETAIL, args=lambda s: (s.campaign_id,)),
     Page("report: profitability", "reports:profitability", REPORT),
     # The report builder over every deal's rollup row: won revenue by source and quarter (the
     # issue's example, answered from the closed-deal cells) and count by owner and status.

@@ -369,6 +369,7 @@ def pick_subjects(username: str) -> Any:
 
     from bench.pages import Subjects
     from bench.pools import COMMON_LAST_NAME, RARE_LAST_NAME
+    from campaigns.models import Campaign
     from contacts.models import Company, Contact
     from crm.models import User
     from deals.models import Deal, Pipeline, StageChange
@@ -387,6 +388,7 @@ def pick_subjects(username: str) -> Any:
     )
     pipeline = Pipeline.objects.filter(is_default=True).first() or Pipeline.objects.first()
     case = Case.objects.visible_to(user).filter(status__in=ACTIVE_STATUSES).order_by("-created_at", "-pk").first()
+    campaign = Campaign.objects.visible_to(user).order_by("-members_count", "pk").first()
     # 0 where the dataset has nothing to show: the page answers 404 and is reported as an error.
     return Subjects(
         company_id=company.pk if company else 0,
@@ -396,6 +398,7 @@ def pick_subjects(username: str) -> Any:
         common_term=COMMON_LAST_NAME.lower(),
         rare_term=RARE_LAST_NAME.lower(),
         case_id=case.pk if case else 0,
+        campaign_id=campaign.pk if campaign else 0,
     )
 
 

@@ -297,7 +297,8 @@ class DealAttribution(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["created_by_campaign"], name="dealattribution_created_by"),
+            # A campaign's deals, latest first (the campaign page).
+            models.Index(fields=["created_by_campaign", "-created_at", "-id"], name="dealattribution_created_by"),
             models.Index(fields=["first_touch_campaign"], name="dealattribution_first_touch"),
         ]
         verbose_name = _("deal attribution")

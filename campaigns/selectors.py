@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db.models import Count, Min, QuerySet, Sum
+from django.db.models import Count, F, Min, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
@@ -23,16 +23,25 @@ from campaigns.models import (
     MemberStatus,
     Segment,
 )
+from contacts.keyset import KeysetPage, SortOption, keyset_page
 from crm.models import User
 from deals.models import Deal, DealStatus
 from deals.money import MissingRate, RateBook
 
 MEMBERS_PAGE = 50
+LIST_PAGE = 50
+CAMPAIGN_SORT = SortOption(label="newest", keys=(F("created_at"),), descending=True)
 REPORT_LIMIT = 200
 
 
 def campaigns_for_user(user: User) -> QuerySet[Campaign]:
     return Campaign.objects.visible_to(user).select_related("owner", "team", "segment")
+
+
+def campaign_page(user: User, *, after: str = "", before: str = "") -> KeysetPage:
+    """A page of the campaigns ``user`` sees, newest first (keyset paging on the
+    ``campaign_created`` index: a long campaign history never renders in one page)."""
+    return keyset_page(campaigns_for_user(user), CAMPAIGN_SORT, after=after, before=before, size=LIST_PAGE)
 
 
 def campaign_for_user(user: User, pk: int) -> Campaign:
@@ -186,10 +195,14 @@ def member_page(
 
 
 def campaign_deals(campaign: Campaign, *, limit: int = 50) -> list[DealAttribution]:
+    """The latest deals the campaign created. Ordered by the attribution's own time (written
+    with the deal) on the ``dealattribution_created_by`` index: ordered by the deal's
+    ``created_at``, PostgreSQL walked every deal newest first looking for the campaign's
+    (300 ms for the biggest campaign of the large benchmark dataset)."""
     return list(
         DealAttribution.objects.filter(created_by_campaign=campaign)
         .select_related("deal", "deal__owner", "deal__stage", "member__contact")
-        .order_by("-deal__created_at")[:limit]
+        .order_by("-created_at", "-id")[:limit]
     )
 
 

@@ -41,12 +41,14 @@ LEAD_POST_MAX_BYTES = 16 * 1024
 
 @require_GET
 def campaign_list(request: HttpRequest) -> HttpResponse:
-    campaigns = list(
-        selectors.campaigns_for_user(request.user).order_by("-created_at", "-id")[: selectors.REPORT_LIMIT]
+    page = selectors.campaign_page(
+        request.user,
+        after=clean_text(request.GET.get("after"), name="after", max_length=500),
+        before=clean_text(request.GET.get("before"), name="before", max_length=500),
     )
-    loops = selectors.loops(campaigns)
-    rows = [(campaign, loops[campaign.pk]) for campaign in campaigns]
-    return render(request, "campaigns/campaign_list.html", {"rows": rows, "section": "campaigns"})
+    loops = selectors.loops(page.rows)
+    rows = [(campaign, loops[campaign.pk]) for campaign in page.rows]
+    return render(request, "campaigns/campaign_list.html", {"rows": rows, "page": page, "section": "campaigns"})
 
 
 @require_GET

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 
 AS_OF = dt.date(2026, 6, 15)
-TINY = {"companies": 30, "contacts": 240, "deals": 90, "activities": 600}
+TINY = {"companies": 30, "contacts": 240, "deals": 90, "activities": 600, "campaigns": 6, "campaign_members": 100}
 
 
 @pytest.fixture

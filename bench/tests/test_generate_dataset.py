@@ -1,5 +1,7 @@
 import datetime as dt
+import io
 import re
+from collections import Counter
 from decimal import Decimal
 
 import pytest
@@ -12,6 +14,16 @@ from django.urls import reverse
 from activities.models import Activity, Reminder, ReminderState, TimelineEvent
 from bench import dataset, pools
 from bench.tests.conftest import AS_OF, TINY
+from campaigns import selectors as campaign_selectors
+from campaigns.models import (
+    Campaign,
+    CampaignChannel,
+    CampaignMember,
+    CampaignStatus,
+    ContactAttribution,
+    DealAttribution,
+    MemberStatus,
+)
 from contacts.models import Company, Contact, Tag
 from crm.models import Role, Team, User
 from deals.models import Deal, DealStatus, DealTotal, ExchangeRate, LineItem, LostReason, Pipeline, StageChange
@@ -327,3 +339,76 @@ def test_custom_fields_are_defined_and_filled_and_regenerate_alone_unchanged(gen
     generate(only="custom_fields")  # --only on the loaded dataset: the same definitions and values
     assert CustomField.objects.count() == 3
     assert list(Company.objects.order_by("pk").values_list("custom", flat=True)) == before
+
+
+def test_campaigns_freeze_segment_members_with_consent_responses_and_deals(generate):
+    generate(companies=60, contacts=1_500, deals=900, activities=0, campaigns=12, campaign_members=1_200)
+
+    campaigns = list(Campaign.objects.select_related("segment"))
+    assert len(campaigns) == 12
+    assert {c.status for c in campaigns} == {CampaignStatus.DRAFT, CampaignStatus.RUNNING, CampaignStatus.FINISHED}
+    assert len({c.channel for c in campaigns}) >= 3
+    assert {c.currency for c in campaigns} >= {"USD", "EUR"}
+    members = list(CampaignMember.objects.select_related("contact", "campaign__segment"))
+    assert 0 < len(members) <= 1_200
+    team_of = dict(Team.members.through.objects.values_list("user_id", "team_id"))
+    team_of.update(Team.managers.through.objects.values_list("user_id", "team_id"))
+    for campaign in campaigns:
+        rows = [m for m in members if m.campaign_id == campaign.pk]
+        assert campaign.members_count == len(rows)
+        assert campaign.status_counts == dict(Counter(m.status for m in rows))
+        assert team_of[campaign.owner_id] == campaign.segment.record_team_id
+        if campaign.status == CampaignStatus.DRAFT:
+            assert not rows and campaign.started_at is None
+    for member in members:
+        contact, campaign = member.contact, member.campaign
+        # Frozen from the segment: the team's contacts at its lifecycle stages, consent honoured.
+        assert member.owner_id == contact.owner_id
+        assert team_of[contact.owner_id] == campaign.segment.record_team_id
+        assert contact.lifecycle_stage in campaign.segment.lifecycle_stages
+        if campaign.channel == CampaignChannel.EMAIL:
+            assert not contact.do_not_email and contact.email
+        if campaign.channel == CampaignChannel.CALL:
+            assert not contact.do_not_call and (contact.phone or contact.mobile)
+        if member.status in (MemberStatus.PENDING, MemberStatus.SENT):
+            assert member.responded_at is None
+        else:
+            assert member.responded_at >= campaign.started_at
+        if member.consented_at is not None:
+            assert member.consent_text and member.status == MemberStatus.RESPONDED
+    assert any(c.excluded_consent for c in campaigns)
+    assert any(m.consented_at for m in members)
+    # First touch: each member's earliest campaign.
+    first = {}
+    for member in sorted(members, key=lambda m: (m.created_at, m.campaign_id)):
+        first.setdefault(member.contact_id, member.campaign_id)
+    assert dict(ContactAttribution.objects.values_list("contact_id", "campaign_id")) == first
+    # Deals the responders opened afterwards are the campaign's; the loop counts them.
+    attributions = list(DealAttribution.objects.select_related("deal", "member"))
+    assert attributions
+    for row in attributions:
+        assert row.member.campaign_id == row.created_by_campaign_id
+        assert row.member.status in (MemberStatus.RESPONDED, MemberStatus.MEETING)
+        assert row.deal.created_at >= row.member.responded_at
+        assert row.deal.contacts.filter(pk=row.member.contact_id).exists()
+        assert row.first_touch_campaign_id == first[row.member.contact_id]
+    loops = campaign_selectors.loops(campaigns)
+    assert sum(loop.deals_created for loop in loops.values()) == len(attributions)
+    assert not any(loop.missing_rate for loop in loops.values())
+
+
+def test_campaigns_step_runs_alone_on_a_loaded_dataset(generate):
+    generate()
+    before = snapshot()
+
+    call_command(
+        "generate_dataset", only="campaigns", campaigns=5, campaign_members=60, as_of=AS_OF, stdout=io.StringIO()
+    )
+
+    assert Campaign.objects.count() == 5
+    assert CampaignMember.objects.exists()
+    after = snapshot()
+    step_tables = {m._meta.db_table for m in next(s for s in dataset.STEPS if s.name == "campaigns").models}
+    assert {t: rows for t, rows in after.items() if t not in step_tables} == {
+        t: rows for t, rows in before.items() if t not in step_tables
+    }

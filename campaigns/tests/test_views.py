@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import datetime as dt
 import io
+import re
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from activities.models import Activity
 from campaigns import services
@@ -194,6 +197,22 @@ class TestQueryCounts:
                 owner_client.get(url)
 
 
+def test_the_list_pages_fifty_campaigns_at_a_time_newest_first(owner, owner_client):
+    seg, now = segment(owner), timezone.now()
+    Campaign.objects.bulk_create(
+        Campaign(name=f"Push {i:02d}", channel="call", owner=owner, segment=seg, created_at=now - dt.timedelta(hours=i))
+        for i in range(60)
+    )
+    first = owner_client.get(reverse("campaigns:list"))
+    body = first.content.decode()
+    assert "Push 00" in body and "Push 49" in body and "Push 50" not in body
+    after = re.search(r'href="\?&amp;after=([^"]+)"', body).group(1)
+    second = owner_client.get(reverse("campaigns:list"), {"after": after}).content.decode()
+    assert "Push 50" in second and "Push 59" in second and "Push 49" not in second
+    before = re.search(r'href="\?&amp;before=([^"]+)"', second).group(1)
+    assert "Push 00" in owner_client.get(reverse("campaigns:list"), {"before": before}).content.decode()
+
+
 def test_the_member_page_is_constant(running, owner, owner_client, django_assert_max_num_queries):
     member = CampaignMember.objects.first()
     owner_client.get(member.get_absolute_url())
@@ -207,3 +226,38 @@ def test_the_member_page_is_constant(running, owner, owner_client, django_assert
         )  # fmt: skip
     with django_assert_max_num_queries(len(few.captured_queries)):
         owner_client.get(member.get_absolute_url())
+
+
+def test_a_list_row_shows_the_campaign_and_its_loop(running, owner_client):
+    body = owner_client.get(reverse("campaigns:list")).content.decode()
+    row = body[body.index(f'href="{running.get_absolute_url()}"') :].split("</tr>")[0]
+    assert ">Spring push</a>" in row
+    assert "<td>Call</td>" in row and "<td>Acquire new customers</td>" in row
+    assert 'campaign-status text-bg-success">Running</span>' in row
+    assert "<td>Olga Owner</td>" in row
+    assert '<td class="text-end">3</td>' in row  # members
+    assert '<td class="text-end">-100 %</td>' in row  # ROI: no revenue yet for 1,000 USD
+
+
+def test_the_campaign_page_lists_its_deals_latest_first(running, owner, owner_client):
+    stage = Pipeline.objects.get(is_default=True).stages.filter(is_won=False, is_lost=False).first()
+    members = CampaignMember.objects.filter(campaign=running).order_by("pk")[:2]
+    for member, title in zip(members, ("Older", "Newer"), strict=True):
+        services.deal_from_member(
+            member=member, actor=owner, title=title, amount=Decimal(10), currency="USD",
+            pipeline=stage.pipeline, stage=stage,
+        )  # fmt: skip
+    body = owner_client.get(running.get_absolute_url()).content.decode()
+    table = body[body.index('class="table table-sm mb-0 campaign-deals"') :]
+    assert table.index(">Newer</a>") < table.index(">Older</a>")
+
+
+def test_a_member_row_shows_contact_company_owner_response_and_task(running, owner_client):
+    member = CampaignMember.objects.select_related("task").filter(campaign=running).order_by("pk").first()
+    services.member_set_status(member=member, actor=member.owner, status="responded")
+    body = owner_client.get(running.get_absolute_url()).content.decode()
+    row = body[body.index(f'data-member="{member.pk}"') :].split("</tr>")[0]
+    assert f'<a href="{member.get_absolute_url()}">Kim Able</a>' in row
+    assert "<td>Olga Owner</td>" in row
+    assert '<span class="badge text-bg-success">Responded</span>' in row
+    assert "done" in row  # recording the response completed the call task

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from activities.models import ActivityType
 from contacts.models import Company, Contact
@@ -251,3 +252,33 @@ def test_the_queue_tabs_count_active_and_breached_cases(case, north, owner, owne
     body = owner_client.get(reverse("service:list")).content.decode()
     assert f'?team={north.pk}">North <span class="badge text-bg-secondary">2</span>' in body
     assert 'title="SLA breached">1</span>' in body
+
+
+def test_a_list_row_shows_customer_queue_assignee_priority_status_sla_and_opened(case, north, owner, owner_client):
+    urgent = make_case(team=north, owner=owner, subject="Urgent one", priority="urgent")
+    from service.models import Case as CaseModel
+
+    CaseModel.objects.filter(pk=urgent.pk).update(sla_breached=True, status="open")
+    body = owner_client.get(reverse("service:list")).content.decode()
+    row = body[body.index(f'href="/cases/{case.pk}/"') :].split("</tr>")[0]
+    assert f"#{case.pk} North&#x27;s broken printer</a>" in row
+    assert "<td>Customer of North&#x27;s broken printer · Pat Customer</td>" in row
+    assert "<td>North</td>" in row and "<td>Olga Owner</td>" in row
+    assert 'case-priority-normal text-bg-secondary">Normal</span>' in row
+    assert "<td>New</td>" in row and "reply by" in row
+    assert f'<time datetime="{timezone.localtime(case.created_at).isoformat()}">' in row
+    urgent_row = body[body.index(f'href="/cases/{urgent.pk}/"') :].split("</tr>")[0]
+    assert 'case-priority-urgent text-bg-danger">Urgent</span>' in urgent_row
+    assert "Breached</span>" in urgent_row and "<td>Open</td>" in urgent_row and "<td>—</td>" in urgent_row
+
+
+def test_the_tabs_name_the_queue_of_a_case_still_assigned_to_someone_who_left_it(
+    case, north, south, owner, owner_client
+):
+    other = make_case(team=south, owner=owner, assignee=owner, subject="Left behind")
+    body = owner_client.get(reverse("service:list")).content.decode()
+    assert "Left behind" in body
+    assert f'?team={south.pk}">South <span class="badge text-bg-secondary">1</span>' in body
+    assert f'?team={north.pk}">North <span class="badge text-bg-secondary">1</span>' in body
+    assert body.index(f"?team={north.pk}") < body.index(f"?team={south.pk}")
+    assert other.team_id == south.pk

@@ -6,6 +6,7 @@ read every other app's models); the generator itself is ``bench/dataset.py``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 
@@ -20,7 +21,7 @@ class Command(BaseCommand):
     help = (
         "Generate a large, realistic, reproducible dataset with PostgreSQL COPY (users in teams, companies, "
         "contacts, deals with two years of stage history, line items, exchange rates, activities, reminders, "
-        "timeline events)."
+        "timeline events, service cases, campaigns with their members)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -30,6 +31,10 @@ class Command(BaseCommand):
         parser.add_argument("--deals", type=int, help="override the preset's number of deals")
         parser.add_argument("--activities", type=int, help="override the preset's number of activities")
         parser.add_argument("--cases", type=int, help="override the preset's number of service cases")
+        parser.add_argument("--campaigns", type=int, help="override the preset's number of campaigns")
+        parser.add_argument(
+            "--campaign-members", type=int, help="override the preset's number of campaign members (in total)"
+        )
         parser.add_argument(
             "--only",
             choices=[step.name for step in dataset.STEPS if step.name in dataset.STANDALONE_STEPS],
@@ -61,8 +66,10 @@ class Command(BaseCommand):
             deals=options["deals"],
             activities=options["activities"],
             cases=options["cases"],
+            campaigns=options["campaigns"],
+            campaign_members=options["campaign_members"],
         )
-        if min(sizes.companies, sizes.contacts, sizes.deals, sizes.activities, sizes.cases) < 0:
+        if min(dataclasses.astuple(sizes)) < 0:
             raise CommandError("Sizes cannot be negative.")
         try:
             generator = dataset.Generator(
