@@ -10,7 +10,8 @@ whose parameters the refresh re-estimates (``MatchParameters``). Companies: the 
 The live check is one indexed query over the records the user may see (a duplicate the user
 may not see is never hinted at). The refresh is set-based: one statement computes every
 active record's keys into a temporary table, one joins records sharing a key into candidate
-pairs (skipping keys shared by more than ``BLOCK_CAP`` records, which say nothing), and the
+pairs (skipping identifiers shared by more than ``BLOCK_CAP`` records, which say nothing, and
+pairing only neighbours in big blocks of names and birth dates: ``WEAK_BLOCK``), and the
 pairs are then streamed from a server-side cursor and scored in batches — no per-record
 query, no O(n²) pass. It runs in one transaction, so readers see the old or the new
 candidates, never half.
@@ -74,8 +75,9 @@ WEAK_BLOCK = 10
 WINDOW = 1
 BATCH = 5000
 # Normalised records kept between batches (about 1.5 kB each): the nightly refresh keeps
-# every record it normalised while updating the keys, up to this many.
-CACHE_RECORDS = 400_000
+# every record it normalised while updating the keys, up to this many (about 2 GB; past it,
+# records are normalised again as pairs need them, which costs more time than memory).
+CACHE_RECORDS = 1_500_000
 LAST_REFRESH_CACHE_KEY = "duplicates-last-refresh"
 
 
@@ -664,33 +666,51 @@ def _contact_keys_update(people: _People | None = None) -> tuple[int, dict[str, 
     return records, tf, linkage.birth_date_u(birth_dates)
 
 
-# The blocks of two or more records, each record with its place in the two orders of a big
-# block of a weak key (birth date, name; name, postcode — ``_sort_orders`` in Python).
-_BLOCKED_KEYS_SQL = """
-CREATE TEMP TABLE dedupe_blocked ON COMMIT DROP AS
-SELECT k.key, k.id, blocks.n,
-       row_number() OVER (PARTITION BY k.key ORDER BY k.birth_date, k.name COLLATE "C", k.id) AS by_birth,
-       row_number() OVER (PARTITION BY k.key ORDER BY k.name COLLATE "C", k.postcode COLLATE "C", k.id) AS by_name
-FROM (SELECT key, count(*) AS n FROM dedupe_keys GROUP BY key HAVING count(*) >= 2) AS blocks
-JOIN dedupe_keys k ON k.key = blocks.key
-WHERE blocks.n <= %(cap)s OR left(k.key, 1) <> ALL(%(strong)s)
+# The rows of the big blocks of weak keys, each with its record's birth date, name (the
+# full-name key f:…, both names romanised and sorted) and postcode, how many in the block
+# share the birth date or the name, and its place in the block's two orders (birth date,
+# name; name, postcode — ``_sort_orders`` in Python). Each pair of windows shares one sort.
+_BIG_BLOCKS_SQL = """
+CREATE TEMP TABLE dedupe_big ON COMMIT DROP AS
+SELECT key, id, birth_date, name,
+       count(*) OVER (PARTITION BY key, birth_date) AS n_birth,
+       row_number() OVER (PARTITION BY key ORDER BY birth_date, name COLLATE "C", id) AS by_birth,
+       count(*) OVER (PARTITION BY key, name) AS n_name,
+       row_number() OVER (PARTITION BY key ORDER BY name COLLATE "C", postcode COLLATE "C", id) AS by_name
+FROM (
+  SELECT k.key, k.id, c.birth_date, f.name,
+         nullif(regexp_replace(lower(c.postcode), '[^0-9a-z]', '', 'g'), '') AS postcode
+  FROM dedupe_blocks b
+  JOIN dedupe_keys k ON k.key = b.key
+  JOIN {table} c ON c.id = k.id
+  LEFT JOIN LATERAL (SELECT x FROM unnest(c.dedupe_keys) AS x WHERE x LIKE 'f:%%' LIMIT 1) AS f(name) ON true
+  WHERE b.n > %(weak)s AND left(b.key, 1) <> ALL(%(strong)s)
+) AS rows
 """
 # Every pair of a block small enough (a strong key up to BLOCK_CAP records, a weak one up to
-# WEAK_BLOCK), and the WINDOW next neighbours in each order of a bigger weak block.
+# WEAK_BLOCK); in a bigger weak block, every pair with the same birth date or the same name
+# (up to WEAK_BLOCK of them) and the WINDOW next neighbours in each order.
 _PAIRS_SQL = """
 CREATE TEMP TABLE dedupe_pairs ON COMMIT DROP AS
 SELECT DISTINCT least(x.a, x.b) AS a, greatest(x.a, x.b) AS b FROM (
-  SELECT k1.id AS a, k2.id AS b FROM dedupe_blocked k1
-  JOIN dedupe_blocked k2 ON k2.key = k1.key AND k1.id < k2.id
-  WHERE k1.n <= %(weak)s OR (k1.n <= %(cap)s AND left(k1.key, 1) = ANY(%(strong)s))
+  SELECT k1.id AS a, k2.id AS b FROM dedupe_blocks b
+  JOIN dedupe_keys k1 ON k1.key = b.key
+  JOIN dedupe_keys k2 ON k2.key = b.key AND k1.id < k2.id
+  WHERE b.n <= %(weak)s OR (b.n <= %(cap)s AND left(b.key, 1) = ANY(%(strong)s))
   UNION ALL
-  SELECT k1.id, k2.id FROM dedupe_blocked k1 CROSS JOIN generate_series(1, %(window)s) AS step(d)
-  JOIN dedupe_blocked k2 ON k2.key = k1.key AND k2.by_birth = k1.by_birth + step.d
-  WHERE k1.n > %(weak)s AND left(k1.key, 1) <> ALL(%(strong)s)
+  SELECT k1.id, k2.id FROM dedupe_big k1
+  JOIN dedupe_big k2 ON k2.key = k1.key AND k2.birth_date = k1.birth_date AND k1.id < k2.id
+  WHERE k1.n_birth <= %(weak)s
   UNION ALL
-  SELECT k1.id, k2.id FROM dedupe_blocked k1 CROSS JOIN generate_series(1, %(window)s) AS step(d)
-  JOIN dedupe_blocked k2 ON k2.key = k1.key AND k2.by_name = k1.by_name + step.d
-  WHERE k1.n > %(weak)s AND left(k1.key, 1) <> ALL(%(strong)s)
+  SELECT k1.id, k2.id FROM dedupe_big k1
+  JOIN dedupe_big k2 ON k2.key = k1.key AND k2.name = k1.name AND k1.id < k2.id
+  WHERE k1.n_name <= %(weak)s
+  UNION ALL
+  SELECT k1.id, k2.id FROM dedupe_big k1 CROSS JOIN generate_series(1, %(window)s) AS step(d)
+  JOIN dedupe_big k2 ON k2.key = k1.key AND k2.by_birth = k1.by_birth + step.d
+  UNION ALL
+  SELECT k1.id, k2.id FROM dedupe_big k1 CROSS JOIN generate_series(1, %(window)s) AS step(d)
+  JOIN dedupe_big k2 ON k2.key = k1.key AND k2.by_name = k1.by_name + step.d
 ) AS x
 """
 
@@ -702,16 +722,19 @@ def _create_contact_pair_table() -> None:
     table = Contact._meta.db_table
     params = {"cap": BLOCK_CAP, "weak": WEAK_BLOCK, "window": WINDOW, "strong": list(STRONG_KEYS)}
     with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS pg_temp.dedupe_pairs, pg_temp.dedupe_keys, pg_temp.dedupe_blocked")
-        # The full-name key (f:…) orders records by name: both names romanised, sorted.
+        cursor.execute(
+            "DROP TABLE IF EXISTS pg_temp.dedupe_pairs, pg_temp.dedupe_keys, pg_temp.dedupe_blocks, pg_temp.dedupe_big"
+        )
         cursor.execute(
             f"CREATE TEMP TABLE dedupe_keys ON COMMIT DROP AS "
-            f"SELECT c.id, k.key, c.birth_date, "
-            f"(SELECT x FROM unnest(c.dedupe_keys) AS x WHERE x LIKE 'f:%%' LIMIT 1) AS name, "
-            f"nullif(regexp_replace(lower(c.postcode), '[^0-9a-z]', '', 'g'), '') AS postcode "
-            f"FROM {table} c CROSS JOIN LATERAL unnest(c.dedupe_keys) AS k(key) WHERE c.archived_at IS NULL"
+            f"SELECT id, unnest(dedupe_keys) AS key FROM {table} WHERE archived_at IS NULL"
         )
-        cursor.execute(_BLOCKED_KEYS_SQL, params)
+        cursor.execute(
+            "CREATE TEMP TABLE dedupe_blocks ON COMMIT DROP AS "
+            "SELECT key, count(*) AS n FROM dedupe_keys GROUP BY key HAVING count(*) >= 2"
+        )
+        cursor.execute(_BIG_BLOCKS_SQL.format(table=table), params)
+        cursor.execute("ANALYZE dedupe_keys, dedupe_blocks, dedupe_big")
         cursor.execute(_PAIRS_SQL, params)
 
 
@@ -742,6 +765,7 @@ def blocked_pairs_of(people: Sequence[Person], keys: Sequence[Sequence[str]]) ->
         for key in record_keys:
             blocks.setdefault(key, []).append(index)
     orders = _sort_orders(people, keys)
+    far = date.max.isoformat()
     pairs: dict[str, set[tuple[int, int]]] = {}
     for key, members in blocks.items():
         kind = key.split(":", 1)[0]
@@ -756,6 +780,15 @@ def blocked_pairs_of(people: Sequence[Person], keys: Sequence[Sequence[str]]) ->
             ranked = sorted(members, key=lambda index: orders[index][order])
             for n, a in enumerate(ranked):
                 found.update((min(a, b), max(a, b)) for b in ranked[n + 1 : n + 1 + WINDOW])
+            # Records with the same birth date (same name) in the block: all their pairs.
+            same: dict[Any, list[int]] = {}
+            for index in members:
+                value = orders[index][order][0]
+                if value not in (far, (True, "")):
+                    same.setdefault(value, []).append(index)
+            for group in same.values():
+                if 2 <= len(group) <= WEAK_BLOCK:
+                    found.update((a, b) for n, a in enumerate(group) for b in group[n + 1 :])
     return pairs
 
 
