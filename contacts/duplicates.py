@@ -71,7 +71,7 @@ BLOCK_CAP = 100
 # pairs per record then stay about the same whatever the table's size, and a common name
 # still pairs the records that share a birth date or a postcode.
 STRONG_KEYS = "eplzyc"
-WEAK_BLOCK = 10
+WEAK_BLOCK = 30
 WINDOW = 1
 BATCH = 5000
 # Normalised records kept between batches (about 1.5 kB each): the nightly refresh keeps
