@@ -696,7 +696,7 @@ SELECT DISTINCT least(x.a, x.b) AS a, greatest(x.a, x.b) AS b FROM (
   SELECT k1.id AS a, k2.id AS b FROM dedupe_blocks b
   JOIN dedupe_keys k1 ON k1.key = b.key
   JOIN dedupe_keys k2 ON k2.key = b.key AND k1.id < k2.id
-  WHERE b.n <= %(weak)s OR (b.n <= %(cap)s AND left(b.key, 1) = ANY(%(strong)s))
+  WHERE CASE WHEN left(b.key, 1) = ANY(%(strong)s) THEN b.n <= %(cap)s ELSE b.n <= %(weak)s END
   UNION ALL
   SELECT k1.id, k2.id FROM dedupe_big k1
   JOIN dedupe_big k2 ON k2.key = k1.key AND k2.birth_date = k1.birth_date AND k1.id < k2.id
