@@ -445,7 +445,8 @@ def _unique_mailboxes(people: list[Person]) -> list[Person]:
 
 def load(people: list[Person], companies: int) -> dict[int, Person]:
     """Insert the records as the app stores them (phones through ``normalize_phone``, e-mails
-    lower-cased); returns contact id → generated person."""
+    lower-cased, blocking keys computed as the import does); returns contact id → generated
+    person."""
     from contacts.models import Company, Contact
     from contacts.normalize import normalize_email, normalize_phone
     from crm.models import User
@@ -478,6 +479,8 @@ def load(people: list[Person], companies: int) -> dict[int, Person]:
             external_id=f"{PREFIX}{person.entity}-{i}",
         )
         contact.completeness = contact.compute_completeness()
+        # As the import and every save store them: the nightly refresh then only checks them.
+        contact.dedupe_keys = contact.compute_dedupe_keys()
         contacts.append(contact)
     created = Contact.objects.bulk_create(contacts, batch_size=2000)
     return {contact.pk: person for contact, person in zip(created, people, strict=True)}

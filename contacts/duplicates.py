@@ -10,7 +10,8 @@ whose parameters the refresh re-estimates (``MatchParameters``). Companies: the 
 The live check is one indexed query over the records the user may see (a duplicate the user
 may not see is never hinted at). The refresh is set-based: one statement computes every
 active record's keys into a temporary table, one joins records sharing a key into candidate
-pairs (skipping keys shared by more than ``BLOCK_CAP`` records, which say nothing), and the
+pairs (skipping identifiers shared by more than ``BLOCK_CAP`` records, which say nothing, and
+pairing only neighbours in big blocks of names and birth dates: ``WEAK_BLOCK``), and the
 pairs are then streamed from a server-side cursor and scored in batches — no per-record
 query, no O(n²) pass. It runs in one transaction, so readers see the old or the new
 candidates, never half.
@@ -60,10 +61,23 @@ NAME_SIMILARITY = 0.5
 # A blocking key shared by more records than this (a switchboard number, "info@…", a very
 # common name) is skipped: it would add thousands of pairs and almost no true duplicate.
 BLOCK_CAP = 100
+# Contacts: keys of identifiers (e-mail, e-mail name, phone, postcode with house number or
+# initials, company with surname) pair all the records sharing them, up to BLOCK_CAP. Keys
+# of names and birth dates (n:, q:, r:, f:, b:, d:) are shared by more records the bigger the
+# table — all pairs of a block of 100 cost 50 comparisons per record — so their blocks pair
+# every record only up to WEAK_BLOCK members; a bigger block (of any size) is sorted twice,
+# by birth date and then name, and by name and then postcode, and each record is paired with
+# its WINDOW next neighbours in each order (sorted neighbourhood within the block). The
+# pairs per record then stay about the same whatever the table's size, and a common name
+# still pairs the records that share a birth date or a postcode.
+STRONG_KEYS = "eplzyc"
+WEAK_BLOCK = 30
+WINDOW = 1
 BATCH = 5000
 # Normalised records kept between batches (about 1.5 kB each): the nightly refresh keeps
-# every record it normalised while updating the keys, up to this many.
-CACHE_RECORDS = 400_000
+# every record it normalised while updating the keys, up to this many (about 2 GB; past it,
+# records are normalised again as pairs need them, which costs more time than memory).
+CACHE_RECORDS = 1_500_000
 LAST_REFRESH_CACHE_KEY = "duplicates-last-refresh"
 
 
@@ -605,16 +619,19 @@ def _refresh_kind(kind: RecordKind) -> RefreshReport:
 # --- The contact refresh ------------------------------------------------------------------------
 
 
-def _contact_keys_update(people: _People | None = None) -> tuple[int, dict[str, dict[str, float]]]:
+def _contact_keys_update(people: _People | None = None) -> tuple[int, dict[str, dict[str, float]], float | None]:
     """Bring every active contact's stored blocking keys up to date (rows written by bulk
-    paths or before a change of the key rules); returns the active record count and the
-    common names' frequencies. ``people`` keeps the normalised records (up to
+    paths or before a change of the key rules); returns the active record count, the
+    common names' and cities' frequencies and u of an exact birth date counted from the birth
+    dates (``linkage.birth_date_u``). ``people`` keeps the normalised records (up to
     ``CACHE_RECORDS``) for the comparisons, which then read no row again."""
     table = Contact._meta.db_table
     stale: list[tuple[int, list[str]]] = []
     records = 0
     first_names: Counter = Counter()
     last_names: Counter = Counter()
+    cities: Counter = Counter()
+    birth_dates: Counter = Counter()
 
     def flush() -> None:
         with connection.cursor() as cursor:
@@ -635,6 +652,9 @@ def _contact_keys_update(people: _People | None = None) -> tuple[int, dict[str, 
             people.rows[row["id"]] = one
         first_names[one.first] += 1
         last_names[one.last] += 1
+        cities[one.city] += 1
+        if one.birth_date:
+            birth_dates[one.birth_date] += 1
         keys = linkage.block_keys(one)
         if keys != row["dedupe_keys"]:
             stale.append((row["id"], keys))
@@ -642,27 +662,134 @@ def _contact_keys_update(people: _People | None = None) -> tuple[int, dict[str, 
                 flush()
     if stale:
         flush()
-    return records, linkage.term_frequencies(first_names, last_names, records)
+    tf = linkage.term_frequencies(first_names, last_names, records, cities)
+    return records, tf, linkage.birth_date_u(birth_dates)
+
+
+# The rows of the big blocks of weak keys, each with its record's birth date, name (the
+# full-name key f:…, both names romanised and sorted) and postcode, how many in the block
+# share the birth date or the name, and its place in the block's two orders (birth date,
+# name; name, postcode — ``_sort_orders`` in Python). Each pair of windows shares one sort.
+_BIG_BLOCKS_SQL = """
+CREATE TEMP TABLE dedupe_big ON COMMIT DROP AS
+SELECT key, id, birth_date, name,
+       count(*) OVER (PARTITION BY key, birth_date) AS n_birth,
+       row_number() OVER (PARTITION BY key ORDER BY birth_date, name COLLATE "C", id) AS by_birth,
+       count(*) OVER (PARTITION BY key, name) AS n_name,
+       row_number() OVER (PARTITION BY key ORDER BY name COLLATE "C", postcode COLLATE "C", id) AS by_name
+FROM (
+  SELECT k.key, k.id, c.birth_date, f.name,
+         nullif(regexp_replace(lower(c.postcode), '[^0-9a-z]', '', 'g'), '') AS postcode
+  FROM dedupe_blocks b
+  JOIN dedupe_keys k ON k.key = b.key
+  JOIN {table} c ON c.id = k.id
+  LEFT JOIN LATERAL (SELECT x FROM unnest(c.dedupe_keys) AS x WHERE x LIKE 'f:%%' LIMIT 1) AS f(name) ON true
+  WHERE b.n > %(weak)s AND left(b.key, 1) <> ALL(%(strong)s)
+) AS rows
+"""
+# Every pair of a block small enough (a strong key up to BLOCK_CAP records, a weak one up to
+# WEAK_BLOCK); in a bigger weak block, every pair with the same birth date or the same name
+# (up to WEAK_BLOCK of them) and the WINDOW next neighbours in each order.
+_PAIRS_SQL = """
+CREATE TEMP TABLE dedupe_pairs ON COMMIT DROP AS
+SELECT DISTINCT least(x.a, x.b) AS a, greatest(x.a, x.b) AS b FROM (
+  SELECT k1.id AS a, k2.id AS b FROM dedupe_blocks b
+  JOIN dedupe_keys k1 ON k1.key = b.key
+  JOIN dedupe_keys k2 ON k2.key = b.key AND k1.id < k2.id
+  WHERE CASE WHEN left(b.key, 1) = ANY(%(strong)s) THEN b.n <= %(cap)s ELSE b.n <= %(weak)s END
+  UNION ALL
+  SELECT k1.id, k2.id FROM dedupe_big k1
+  JOIN dedupe_big k2 ON k2.key = k1.key AND k2.birth_date = k1.birth_date AND k1.id < k2.id
+  WHERE k1.n_birth <= %(weak)s
+  UNION ALL
+  SELECT k1.id, k2.id FROM dedupe_big k1
+  JOIN dedupe_big k2 ON k2.key = k1.key AND k2.name = k1.name AND k1.id < k2.id
+  WHERE k1.n_name <= %(weak)s
+  UNION ALL
+  SELECT k1.id, k2.id FROM dedupe_big k1 CROSS JOIN generate_series(1, %(window)s) AS step(d)
+  JOIN dedupe_big k2 ON k2.key = k1.key AND k2.by_birth = k1.by_birth + step.d
+  UNION ALL
+  SELECT k1.id, k2.id FROM dedupe_big k1 CROSS JOIN generate_series(1, %(window)s) AS step(d)
+  JOIN dedupe_big k2 ON k2.key = k1.key AND k2.by_name = k1.by_name + step.d
+) AS x
+"""
 
 
 def _create_contact_pair_table() -> None:
-    """The temporary table ``dedupe_pairs (a, b)``: every pair of active contacts sharing a
-    stored blocking key held by at most ``BLOCK_CAP`` contacts. Call inside a transaction."""
+    """The temporary table ``dedupe_pairs (a, b)`` of the active contacts to compare: the
+    records sharing a stored blocking key, as ``WEAK_BLOCK`` and ``WINDOW`` describe. Call
+    inside a transaction."""
     table = Contact._meta.db_table
+    params = {"cap": BLOCK_CAP, "weak": WEAK_BLOCK, "window": WINDOW, "strong": list(STRONG_KEYS)}
     with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS pg_temp.dedupe_pairs, pg_temp.dedupe_keys")
+        cursor.execute(
+            "DROP TABLE IF EXISTS pg_temp.dedupe_pairs, pg_temp.dedupe_keys, pg_temp.dedupe_blocks, pg_temp.dedupe_big"
+        )
         cursor.execute(
             f"CREATE TEMP TABLE dedupe_keys ON COMMIT DROP AS "
             f"SELECT id, unnest(dedupe_keys) AS key FROM {table} WHERE archived_at IS NULL"
         )
         cursor.execute(
-            "CREATE TEMP TABLE dedupe_pairs ON COMMIT DROP AS "
-            "SELECT DISTINCT k1.id AS a, k2.id AS b "
-            "FROM (SELECT key FROM dedupe_keys GROUP BY key HAVING count(*) BETWEEN 2 AND %s) AS blocks "
-            "JOIN dedupe_keys k1 ON k1.key = blocks.key "
-            "JOIN dedupe_keys k2 ON k2.key = blocks.key AND k1.id < k2.id",
-            [BLOCK_CAP],
+            "CREATE TEMP TABLE dedupe_blocks ON COMMIT DROP AS "
+            "SELECT key, count(*) AS n FROM dedupe_keys GROUP BY key HAVING count(*) >= 2"
         )
+        cursor.execute(_BIG_BLOCKS_SQL.format(table=table), params)
+        cursor.execute("ANALYZE dedupe_keys, dedupe_blocks, dedupe_big")
+        cursor.execute(_PAIRS_SQL, params)
+
+
+def _sort_orders(people: Sequence[Person], keys: Sequence[Sequence[str]]) -> list[tuple[Any, Any]]:
+    """Each record's place in the two orders of a big weak block, as ``_BLOCKED_KEYS_SQL``
+    sorts: (birth date, name) and (name, postcode), missing values last."""
+    far = date.max.isoformat()
+    orders = []
+    for index, (one, record_keys) in enumerate(zip(people, keys, strict=True)):
+        name = next((k for k in record_keys if k.startswith("f:")), None)
+        name_sort = (name is None, name or "")
+        orders.append(
+            (
+                (one.birth_date.isoformat() if one.birth_date else far, name_sort, index),
+                (name_sort, (not one.postcode, one.postcode), index),
+            )
+        )
+    return orders
+
+
+def blocked_pairs_of(people: Sequence[Person], keys: Sequence[Sequence[str]]) -> dict[str, set[tuple[int, int]]]:
+    """The pairs of records (by index, in id order) that ``_create_contact_pair_table``
+    proposes for ``people`` with these blocking keys, by key kind (the prefix before ``:``) —
+    the same rule in Python, for measuring blocking without a database
+    (``bench/dedupe_blocking.py``)."""
+    blocks: dict[str, list[int]] = {}
+    for index, record_keys in enumerate(keys):
+        for key in record_keys:
+            blocks.setdefault(key, []).append(index)
+    orders = _sort_orders(people, keys)
+    far = date.max.isoformat()
+    pairs: dict[str, set[tuple[int, int]]] = {}
+    for key, members in blocks.items():
+        kind = key.split(":", 1)[0]
+        strong = kind in STRONG_KEYS
+        if len(members) < 2 or (strong and len(members) > BLOCK_CAP):
+            continue
+        found = pairs.setdefault(kind, set())
+        if len(members) <= (BLOCK_CAP if strong else WEAK_BLOCK):
+            found.update((a, b) for n, a in enumerate(members) for b in members[n + 1 :])
+            continue
+        for order in (0, 1):
+            ranked = sorted(members, key=lambda index: orders[index][order])
+            for n, a in enumerate(ranked):
+                found.update((min(a, b), max(a, b)) for b in ranked[n + 1 : n + 1 + WINDOW])
+            # Records with the same birth date (same name) in the block: all their pairs.
+            same: dict[Any, list[int]] = {}
+            for index in members:
+                value = orders[index][order][0]
+                if value not in (far, (True, "")):
+                    same.setdefault(value, []).append(index)
+            for group in same.values():
+                if 2 <= len(group) <= WEAK_BLOCK:
+                    found.update((a, b) for n, a in enumerate(group) for b in group[n + 1 :])
+    return pairs
 
 
 class _People:
@@ -754,7 +881,7 @@ def _refresh_contacts(*, store_from: float = MATCH_PROBABILITY, estimate: bool =
         stages.append((name, time.monotonic() - started - sum(seconds for _name, seconds in stages)))
 
     people = _People()
-    records, tf = _contact_keys_update(people)
+    records, tf, birth_u = _contact_keys_update(people)
     stage("keys")
     _create_contact_pair_table()
     frequencies = NameFrequency._meta.db_table
@@ -790,7 +917,7 @@ def _refresh_contacts(*, store_from: float = MATCH_PROBABILITY, estimate: bool =
     if estimate and records >= MIN_ESTIMATE_RECORDS and len(pair_a) >= MIN_ESTIMATE_PAIRS:
         fitted = linkage.estimate(
             {by_index[i]: n for i, n in counts.items()},
-            _u_sample(records),
+            linkage.with_birth_date_u(_u_sample(records), birth_u),
             labelled=_labelled_patterns(),
             tf=tf,
             records=records,

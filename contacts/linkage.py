@@ -358,7 +358,7 @@ COMPARISONS: tuple[Comparison, ...] = (
 # After the comparisons: whether first and last name matched the other way round, then the
 # frequency of the agreeing first and last name (None unless exact and common, see ``tf``).
 SWAPPED = len(COMPARISONS)
-FIRST_TF, LAST_TF, FULL_TF, NEAR_TF = SWAPPED + 1, SWAPPED + 2, SWAPPED + 3, SWAPPED + 4
+FIRST_TF, LAST_TF, FULL_TF, NEAR_TF, CITY_TF = SWAPPED + 1, SWAPPED + 2, SWAPPED + 3, SWAPPED + 4, SWAPPED + 5
 
 
 def _jw(a: str, b: str) -> float:
@@ -472,11 +472,17 @@ def _birth_level(a: date | None, b: date | None) -> int | None:
     return 1 if a.year == b.year else 0
 
 
+# A number this short after a name-made e-mail name (wang82, anna.petrova7) is one of a few
+# dozen each provider hands out: namesakes on two providers share it by chance.
+SHORT_NUMBER = 2
+
+
 def _from_names(local: str, p: Person) -> bool:
-    """True when an e-mail's personal part is only the person's names (anna.petrova, apetrova):
-    agreeing on it repeats the names' evidence, namesakes get the same address on another domain."""
+    """True when an e-mail's personal part is only the person's names (anna.petrova, apetrova),
+    perhaps with a short number (wang82): agreeing on it repeats the names' evidence —
+    namesakes get the same name on another domain."""
     letters = _NON_LETTER.sub("", local)
-    if _DIGITS.search(local) or not p.last:
+    if len("".join(_DIGITS.findall(local))) > SHORT_NUMBER or not p.last:
         return False
     f, last = p.first, p.last
     options = {f + last, last + f, f[:1] + last, last + f[:1], last, f}
@@ -538,7 +544,8 @@ def _address_level(a: Person, b: Person) -> int | None:
 
 def compare(a: Person, b: Person, tf: Mapping[str, Mapping[str, float]] | None = None) -> tuple[int | None, ...]:
     """The agreement level of each of ``COMPARISONS`` (None: a value is missing), then the
-    swapped-names flag (1 or 0) and the frequencies of agreeing common names (or None)."""
+    swapped-names flag (1 or 0), the frequencies of agreeing common names and of a shared
+    common city (or None)."""
     first, last, swapped = _names(a, b)
     first_tf = last_tf = full_tf = near_tf = None
     records = tf.get("records", {}).get("count") if tf else None
@@ -568,6 +575,9 @@ def compare(a: Person, b: Person, tf: Mapping[str, Mapping[str, float]] | None =
             first_tf = tf.get(first_table, {}).get(a.first)
         if last == 4:
             last_tf = tf.get(last_table, {}).get(a.last)
+    address = _address_level(a, b)
+    # Only the city agrees: a big city says less than a village (as names, by its share).
+    city_tf = tf.get("city", {}).get(a.city) if tf and address == 1 and a.city == b.city else None
     company = None
     if a.company_id and b.company_id:
         company = 1 if a.company_id == b.company_id else 0
@@ -580,13 +590,14 @@ def compare(a: Person, b: Person, tf: Mapping[str, Mapping[str, float]] | None =
         _birth_level(a.birth_date, b.birth_date),
         _email_level(a, b),
         phone,
-        _address_level(a, b),
+        address,
         company,
         1 if swapped else 0,
         first_tf,
         last_tf,
         full_tf,
         near_tf,
+        city_tf,
     )
 
 
@@ -692,9 +703,14 @@ def _kin(gamma: Sequence[Any]) -> bool:
     return _same_surname(gamma) and (gamma[0] is None or gamma[0] < 4)
 
 
+_ADDRESS = next(i for i, c in enumerate(COMPARISONS) if c.name == "address")
+
+
 def _frequency(gamma: Sequence[Any], index: int) -> float | None:
     if len(gamma) <= LAST_TF:
         return None
+    if index == _ADDRESS:
+        return gamma[CITY_TF] if len(gamma) > CITY_TF else None
     return gamma[FIRST_TF] if index == 0 else gamma[LAST_TF] if index == 1 else None
 
 
@@ -766,15 +782,39 @@ TF_MIN_SHARE = 0.001
 TF_MIN_RECORDS = 1000
 
 
-def term_frequencies(first_names: Counter, last_names: Counter, records: int) -> dict[str, dict[str, float]]:
-    """The shares of the common first and last names among ``records``."""
+def term_frequencies(
+    first_names: Counter, last_names: Counter, records: int, cities: Counter | None = None
+) -> dict[str, dict[str, float]]:
+    """The shares of the common first and last names (and cities) among ``records``."""
     if records < TF_MIN_RECORDS:
         return {"records": {"count": records}}
     tables = {
         name: {v: round(n / records, 5) for v, n in counts.items() if v and n >= 3 and n / records >= TF_MIN_SHARE}
-        for name, counts in (("first_name", first_names), ("last_name", last_names))
+        for name, counts in (("first_name", first_names), ("last_name", last_names), ("city", cities or Counter()))
     }
     return {**tables, "records": {"count": records}}
+
+
+def birth_date_u(birth_dates: Counter) -> float | None:
+    """u of an exact birth date, counted rather than sampled: the chance that two different
+    records with a birth date share it, Σ n_d (n_d − 1) / (N (N − 1)). 40,000 random pairs
+    hold one or two such coincidences — too few to weigh the strongest evidence there is."""
+    total = sum(birth_dates.values())
+    if total < TF_MIN_RECORDS:
+        return None
+    same = sum(n * (n - 1) for n in birth_dates.values())
+    return max(same, 1) / (total * (total - 1))
+
+
+def with_birth_date_u(u: dict[str, list[float]], exact: float | None) -> dict[str, list[float]]:
+    """``u`` with the exact birth date level set to ``exact`` (the others keep their shares
+    of what is left)."""
+    if exact is None:
+        return u
+    levels = list(u["birth_date"])
+    rest = sum(levels[:-1])
+    levels = [x * (1 - exact) / rest for x in levels[:-1]] + [exact]
+    return {**u, "birth_date": levels}
 
 
 # Lazy: the module is imported once, the labels are read in each user's language.

@@ -6,9 +6,9 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
-from contacts import duplicates
+from contacts import duplicates, linkage
 from contacts.duplicates import duplicates_refresh
-from contacts.models import DuplicateCandidate
+from contacts.models import Contact, DuplicateCandidate
 from contacts.tasks import refresh_duplicates
 from contacts.tests.factories import CompanyFactory, ContactFactory
 
@@ -100,8 +100,34 @@ def test_archived_records_are_not_paired(pair, owner):
 def test_a_key_shared_by_too_many_records_is_skipped(owner, monkeypatch):
     monkeypatch.setattr(duplicates, "BLOCK_CAP", 3)
     for n in range(4):  # a switchboard number and nothing else in common
-        ContactFactory(owner=owner, first_name=f"P{n}", last_name=f"Person{n}", email="", phone="+14155550100")
+        ContactFactory(owner=owner, first_name="Pat", last_name=SURNAMES[n], email="", phone="+14155550100")
     assert duplicates.blocking_pairs("contact") == set()
+
+
+def test_a_big_block_of_a_common_name_pairs_neighbours_not_everyone(owner, monkeypatch):
+    monkeypatch.setattr(duplicates, "WEAK_BLOCK", 3)
+    # Eight "Smith"s with a first name on J: one phonetic-name key, a block over WEAK_BLOCK.
+    names = ["James", "John", "Joan", "Judy", "Jacob", "Jason", "Julia", "Jerome"]
+    for n, first in enumerate(names):
+        ContactFactory(owner=owner, first_name=first, last_name="Smith", email="", phone="",
+                       birth_date=date(1950 + n, 1, 1))  # fmt: skip
+    # Two of them born on one day, and the same name twice without a birth date.
+    twin = ContactFactory(owner=owner, first_name="Jack", last_name="Smith", email="", phone="",
+                          birth_date=date(1953, 1, 1))  # fmt: skip
+    again = ContactFactory(owner=owner, first_name="Jasper", last_name="Smyth", email="", phone="")
+    ContactFactory(owner=owner, first_name="Jasper", last_name="Smyth", email="", phone="")
+    pairs = duplicates.blocking_pairs("contact")
+    everyone = 11 * 10 // 2
+    assert len(pairs) < everyone / 2
+    judy = Contact.objects.get(first_name="Judy")
+    assert (judy.pk, twin.pk) in pairs  # the same birth date in a big block
+    assert any(again.pk in pair for pair in pairs)
+    # The Python mirror used by bench/dedupe_blocking.py proposes the very same pairs.
+    rows = list(Contact.objects.order_by("id").values(*duplicates.CONTACT_VALUES, "dedupe_keys"))
+    people = [linkage.person(row) for row in rows]
+    mirror = duplicates.blocked_pairs_of(people, [row["dedupe_keys"] for row in rows])
+    ids = [row["id"] for row in rows]
+    assert {(ids[a], ids[b]) for found in mirror.values() for a, b in found} == pairs
 
 
 def test_companies_are_refreshed_too(owner):

@@ -2,8 +2,9 @@
 
 import math
 import random
+from collections import Counter
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -108,6 +109,32 @@ def test_emails_phones_and_name_made_addresses():
     assert levels(a, {**b, "email": "anna.petrova@mail.ru"})["email"] is None
     assert levels({**a, "email": "ap1983@mail.ru"}, {**b, "email": "ap1983@gmail.com"})["email"] == "same_name"
     assert levels({**a, "email": "anna.smith1@x.ru"}, {**b, "email": "anna.smith2@x.ru"})["email"] == "different"
+    # A name with a number of one or two digits is one of a few dozen such mailboxes of the
+    # name on each provider: namesakes share it by chance, so it counts nothing either.
+    assert levels({**a, "email": "petrova12@mail.ru"}, {**b, "email": "petrova12@gmail.com"})["email"] is None
+    assert levels({**a, "email": "petrova123@mail.ru"}, {**b, "email": "petrova123@gmail.com"})["email"] == "same_name"
+
+
+def test_a_common_city_says_less_than_a_rare_one():
+    a = {"first_name": "Wei", "last_name": "Zhang", "street": "1 Road", "postcode": "100000", "city": "Beijing"}
+    b = {**a, "street": "9 Other Street", "postcode": "100999"}
+    records = {"count": 100_000}
+    common = compare(person(a), person(b), {"city": {"beijing": 0.2}, "records": records})
+    rare = compare(person(a), person(b), {"city": {}, "records": records})
+    address = FIELDS.index("address")
+    assert COMPARISONS[address].levels[common[address]] == "same_city"
+    weight = dict(DEFAULT_PARAMETERS.field_weights(common))[address]
+    assert weight == pytest.approx(math.log2(DEFAULT_PARAMETERS.m["address"][1] / 0.2))
+    assert weight < dict(DEFAULT_PARAMETERS.field_weights(rare))[address]
+
+
+def test_the_exact_birth_date_u_is_counted_from_the_birth_dates():
+    days = Counter({date(1980, 1, 1) + timedelta(days=n): 2 for n in range(1000)})
+    exact = linkage.birth_date_u(days)
+    assert exact == pytest.approx(1000 * 2 / (2000 * 1999))
+    u = linkage.with_birth_date_u(DEFAULT_PARAMETERS.u, exact)
+    assert u["birth_date"][-1] == exact and sum(u["birth_date"]) == pytest.approx(1)
+    assert linkage.birth_date_u(Counter({date(1980, 1, 1): 5})) is None  # too few to count
 
 
 def test_blocking_keys_meet_for_typos_swaps_nicknames_and_scripts():
