@@ -47,7 +47,7 @@ class Stack:
     env: dict[str, str]
     log_dir: Path
 
-    def manage(self, *args: str, timeout: int = 300) -> str:
+    def manage(self, *args: str, timeout: int = 900) -> str:
         result = subprocess.run(
             [sys.executable, "manage.py", *args],
             cwd=ROOT,

@@ -72,7 +72,7 @@ class DrillStack:
     def log(self) -> Path:
         return self.base_dir / "supervisor.log"
 
-    def manage(self, *args: str, timeout: int = 300) -> str:
+    def manage(self, *args: str, timeout: int = 900) -> str:
         result = subprocess.run(
             [sys.executable, "manage.py", *args],
             cwd=ROOT,
