@@ -87,12 +87,13 @@ def case_for_user(user: User, pk: int, *, write: bool = False) -> Case:
     return case
 
 
-# What a row of the case list prints (``templatetags.case_rows``), read as plain rows.
+# What a row of the case list prints (``templatetags.case_rows``) and what decides whether its
+# bulk tick box shows (``editable_case_ids``: team and assignee), read as plain rows.
 CASE_ROW_FIELDS = (
     *("id", "subject", "priority", "status", "sla_breached", "created_at", "custom"),
     *("first_response_due_at", "first_responded_at", "resolution_due_at"),
     *("company_id", "company__name", "contact_id", "contact__first_name", "contact__last_name"),
-    *("team__name", "assignee_id", "assignee__username", "assignee__first_name", "assignee__last_name"),
+    *("team_id", "team__name", "assignee_id", "assignee__username", "assignee__first_name", "assignee__last_name"),
 )
 
 
