@@ -169,9 +169,12 @@ def stage_delete(request: HttpRequest, pipeline_pk: int, pk: int) -> HttpRespons
             if deletion.job is not None:
                 messages.info(
                     request,
-                    _(
+                    ngettext(
+                        "%(n)d deal is moving out of “%(name)s” in the background (progress below); "
+                        "the stage is deleted once it has moved.",
                         "%(n)d deals are moving out of “%(name)s” in the background (progress below); "
-                        "the stage is deleted once they all have moved."
+                        "the stage is deleted once they all have moved.",
+                        deletion.job.total,
                     )
                     % {"name": stage.name, "n": deletion.job.total},
                 )

@@ -34,11 +34,15 @@ def test_contact_row_links_name_company_email_and_phone(owner_client, contact):
     assert '<a href="tel:+79161234567" class="text-nowrap">+7 916 123-45-67</a>' in body
     assert '<span title="Russia">RU</span>' in body
     assert '<span class="badge stage-customer">Customer</span>' in body
-    assert '<td class="text-nowrap">Olga Owner</td>' in body
+    # The owner's name, with its pencil (crm.inline): the owner may change it in place.
+    assert (
+        f'<td class="text-nowrap"><span class="inline-field" id="inline-contact-{contact.pk}-owner">Olga Owner<button'
+        in body
+    )
     assert f'href="{reverse("contacts:contact-list")}?tag=vip%20%26%20co">vip &amp; co</a>' in body
     created = timezone.localtime(contact.created_at)
     assert f'<td class="text-nowrap small text-secondary">{created.day} {created:%b}</td>' in body
-    assert f'name="ids" value="{contact.pk}" aria-label="Select Anna Petrova"' in body
+    assert f'name="ids" form="bulk-form" value="{contact.pk}" aria-label="Select Anna Petrova"' in body
 
 
 def test_contact_row_consent_and_unverified_phone(owner_client, owner):
@@ -110,7 +114,7 @@ def test_company_row_shows_phone_segment_contacts_and_tags(owner_client, owner, 
     assert f'<div class="small text-secondary text-nowrap">{ValueSegment.choices[0][1]}</div>' in body
     assert f'href="{reverse("contacts:company-list")}?tag=key">key</a>' in body
     assert "Zeta &lt;Ltd&gt;" in body
-    assert f'name="ids" value="{company.pk}" aria-label="Select Acme Corp"' in body
+    assert f'name="ids" form="bulk-form" value="{company.pk}" aria-label="Select Acme Corp"' in body
 
 
 def test_empty_company_list_says_so(owner_client):
