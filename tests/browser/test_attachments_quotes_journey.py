@@ -53,7 +53,10 @@ def test_an_owner_attaches_and_downloads_a_file_and_an_outsider_gets_404(page: P
     expect(page.get_by_role("heading", name="logo.png")).to_be_visible()
     preview = page.get_by_role("img", name="logo.png")
     expect(preview).to_be_visible()
-    assert page.evaluate("(img) => img.naturalWidth", preview.element_handle()) == 1
+    # Visible is not loaded: wait until the browser is done with the image, then check it decoded.
+    image = preview.element_handle()
+    page.wait_for_function("(img) => img.complete", arg=image)
+    assert page.evaluate("(img) => img.naturalWidth", image) == 1
     attachment_url = page.url
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download").click()
