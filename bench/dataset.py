@@ -262,7 +262,7 @@ class Generator:
         default, so a new NOT NULL field never breaks the load.
         """
         table = connection.ops.quote_name(model._meta.db_table)
-        others = [f for f in model._meta.concrete_fields if f.column not in columns]
+        others = [f for f in model._meta.concrete_fields if f.column not in columns and not f.generated]
         if others:
             suffix = "".join("\t" + _copy_literal(f.get_db_prep_save(f.get_default(), connection)) for f in others)
             lines = (line[:-1] + suffix + "\n" for line in lines)

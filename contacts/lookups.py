@@ -7,7 +7,7 @@ million rows use the index instead of reading the table.
 
 from __future__ import annotations
 
-from django.db.models import CharField
+from django.db.models import CharField, TextField
 from django.db.models.lookups import PatternLookup
 
 
@@ -19,3 +19,17 @@ class TrigramIContains(PatternLookup):
         lhs_sql, lhs_params = self.process_lhs(compiler, connection)
         rhs_sql, rhs_params = self.process_rhs(compiler, connection)
         return f"{lhs_sql} ILIKE {rhs_sql}", (*lhs_params, *rhs_params)
+
+
+@TextField.register_lookup
+class LowerContains(PatternLookup):
+    """``field__lower_contains="x"``: ``col LIKE lower('%x%')`` on a column kept in lower case
+    (``Contact.search_text``). PostgreSQL lower-cases the word as it lower-cased the column, and
+    its trigram index answers the ``LIKE``; wildcards in the word are escaped as for ``contains``."""
+
+    lookup_name = "lower_contains"
+
+    def as_sql(self, compiler, connection):
+        lhs_sql, lhs_params = self.process_lhs(compiler, connection)
+        rhs_sql, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs_sql} LIKE lower({rhs_sql})", (*lhs_params, *rhs_params)

@@ -115,7 +115,7 @@ def copy_instances(model: type[models.Model], objs: Sequence[models.Model]) -> N
     for obj, pk in zip(objs, reserve_ids(model, len(objs)), strict=True):
         obj.pk = pk
         obj._state.adding = False
-    fields = list(model._meta.concrete_fields)
+    fields = [f for f in model._meta.concrete_fields if not f.generated]  # PostgreSQL computes those
     attnames = [f.attname for f in fields]
     copy_rows(model, fields, ([obj.__dict__.get(name) for name in attnames] for obj in objs))
 
