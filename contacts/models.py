@@ -414,7 +414,10 @@ class Contact(models.Model):
             models.Index(fields=["external_id"], name="contact_external_id"),
             # The search: one index scan per word over names and email (``search_text``).
             GinIndex(
-                fields=["search_text"], opclasses=["gin_trgm_ops"], name="contact_search_trgm", gin_pending_list_limit=256
+                fields=["search_text"],
+                opclasses=["gin_trgm_ops"],
+                name="contact_search_trgm",
+                gin_pending_list_limit=256,
             ),
             GinIndex(fields=["phone"], opclasses=["gin_trgm_ops"], name="contact_phone_trgm"),
             GinIndex(fields=["mobile"], opclasses=["gin_trgm_ops"], name="contact_mobile_trgm"),
