@@ -58,9 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for ms, sql in queries:
         print(f"- {ms:7.1f} ms  {sql[:160]}")
-    slowest = sorted((q for q in queries if q[1].lstrip().upper().startswith(("SELECT", "WITH"))), reverse=True)[
-        : args.top
-    ]
+    reads = [q for q in queries if q[1].lstrip().upper().startswith(("SELECT", "WITH"))]
+    slowest = sorted(reads, reverse=True)[: args.top]
     with connection.cursor() as cursor:
         for ms, sql in slowest:
             cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
