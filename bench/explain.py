@@ -11,6 +11,8 @@ SELECTs.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import sys
 import time
 from pathlib import Path
@@ -25,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("page", help="a page name from bench/pages.py")
     parser.add_argument("--persona", choices=["rep", "manager", "admin"], default="rep")
     parser.add_argument("--top", type=int, default=3, help="how many of the slowest queries to EXPLAIN")
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="also profile 20 requests (cProfile): the N costliest calls"
+    )
     args = parser.parse_args(argv)
 
     _setup_django()
@@ -60,6 +65,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"- {ms:7.1f} ms  {sql[:160]}")
     reads = [q for q in queries if q[1].lstrip().upper().startswith(("SELECT", "WITH"))]
     slowest = sorted(reads, reverse=True)[: args.top]
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(20):
+            client.get(url)
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
     with connection.cursor() as cursor:
         for ms, sql in slowest:
             cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
