@@ -32,6 +32,19 @@ def url_around_id(name: str, *args: object) -> tuple[str, str]:
     return head, tail
 
 
+class IdUrl:
+    """The URL of ``name`` around a record id, reversed once per page and called per row (the
+    row templates' ``id_url``): ``IdUrl("deals:detail")(7)`` → ``"/deals/7/"``."""
+
+    __slots__ = ("head", "tail")
+
+    def __init__(self, name: str, *args: object) -> None:
+        self.head, self.tail = url_around_id(name, *args)
+
+    def __call__(self, pk: object) -> str:
+        return f"{self.head}{pk}{self.tail}"
+
+
 def escaped_url_around_id(name: str, *args: object) -> tuple[str, str]:
     """``url_around_id``, escaped as autoescaping writes an ``href``."""
     head, tail = url_around_id(name, *args)
@@ -54,7 +67,7 @@ class DateText:
     def __init__(self, today: date | None = None) -> None:
         patterns = style()
         months = patterns["CRM_MONTHS_SHORT"] or [str(MONTHS_3[i]).title() for i in range(1, 13)]
-        self.months = {i: escape(months[i - 1]) for i in range(1, 13)}  # ``|date:"M"``
+        self.months = {i: str(months[i - 1]) for i in range(1, 13)}  # ``|date:"M"``
         self._day = patterns["CRM_DAY_FORMAT"]
         self._day_this_year = patterns["CRM_DAY_THIS_YEAR_FORMAT"]
         self._day_time = patterns["CRM_DAY_TIME_FORMAT"]
@@ -68,6 +81,22 @@ class DateText:
     def day_time(self, local: datetime) -> str:
         """``3 Dec, 14:05`` this year, ``3 Dec 2025, 14:05`` otherwise."""
         return self._day_time.format(date=self.day(local), time=f"{local.hour:02d}:{local.minute:02d}")
+
+    def day_of(self, value: datetime | date | None) -> str:
+        """``value`` (aware datetimes in the current time zone) as the ``|day`` filter writes it."""
+        if value is None or value == "":
+            return ""
+        if isinstance(value, datetime) and timezone.is_aware(value):
+            value = timezone.localtime(value)
+        return self.day(value)
+
+    def day_time_of(self, value: datetime | None) -> str:
+        """``value`` in the current time zone as the ``|day_time`` filter writes it."""
+        if value is None or value == "":
+            return ""
+        if not isinstance(value, datetime):
+            return self.day(value)
+        return self.day_time(timezone.localtime(value) if timezone.is_aware(value) else value)
 
     def relative(self, value: datetime, now: datetime | None = None) -> str:
         """``5 minutes ago``, ``in 3 days``, ``just now``: the largest unit only."""

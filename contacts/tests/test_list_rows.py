@@ -72,7 +72,7 @@ def test_contact_row_escapes_what_people_typed(owner_client, owner):
     body = _body(owner_client, "contact")
     assert "<b>Eve</b>" not in body
     assert "<script>x</script>" not in body
-    assert "&lt;b&gt;Eve&lt;/b&gt; &quot;Quote&quot;" in body
+    assert "&lt;b&gt;Eve&lt;/b&gt; &#34;Quote&#34;" in body
     assert "&lt;script&gt;x&lt;/script&gt;" in body
 
 
