@@ -1,10 +1,8 @@
-"""Shared by the rows pages write in Python instead of a template per row
-(``contacts.templatetags.contact_lists``, ``deals.templatetags.deal_rows``,
-``activities.templatetags.activity_rows`` and ``activity_tags``' timeline)."""
+"""What the row templates (``<app>/jinja2/``, rendered by ``crm.jinja2.render``) and the
+Django templates share: record links built once per page, and the CRM's date rules."""
 
 from __future__ import annotations
 
-import html
 from datetime import date, datetime
 
 from django.urls import reverse
@@ -15,40 +13,20 @@ from django.utils.translation import gettext
 
 from crm.l10n import style
 
-_MARKER = 999999999
-
-
-def escape(value: object) -> str:
-    """What autoescaping writes for ``value``: Django's ``escape`` is ``html.escape(str(value))``
-    behind a lazy-string check that costs more than the escaping, dozens of times per row."""
-    return html.escape(str(value))
-
-
-def url_around_id(name: str, *args: object) -> tuple[str, str]:
-    """A detail URL around its last argument, a record id, reversed once per page instead of
-    once per row: ``url_around_id("deals:detail")`` → ``("/deals/", "/")``."""
-    url = reverse(name, args=[*args, _MARKER])
-    head, _sep, tail = url.rpartition(str(_MARKER))
-    return head, tail
-
 
 class IdUrl:
-    """The URL of ``name`` around a record id, reversed once per page and called per row (the
-    row templates' ``id_url``): ``IdUrl("deals:detail")(7)`` → ``"/deals/7/"``."""
+    """The URL of ``name`` around a record id (its last argument), reversed once per page
+    instead of once per row: ``IdUrl("deals:detail")(7)`` → ``"/deals/7/"``."""
 
+    _MARKER = 999999999
     __slots__ = ("head", "tail")
 
     def __init__(self, name: str, *args: object) -> None:
-        self.head, self.tail = url_around_id(name, *args)
+        url = reverse(name, args=[*args, self._MARKER])
+        self.head, _marker, self.tail = url.rpartition(str(self._MARKER))
 
     def __call__(self, pk: object) -> str:
         return f"{self.head}{pk}{self.tail}"
-
-
-def escaped_url_around_id(name: str, *args: object) -> tuple[str, str]:
-    """``url_around_id``, escaped as autoescaping writes an ``href``."""
-    head, tail = url_around_id(name, *args)
-    return escape(head), escape(tail)
 
 
 class DateText:

@@ -25,15 +25,13 @@ from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 from jinja2 import Environment
 
-from crm.html import IdUrl
-
 
 def environment(**options: Any) -> Environment:
     # Always autoescaped: these templates write HTML (the backend's default, stated here).
     options.pop("autoescape", None)
     env = Environment(autoescape=True, extensions=["jinja2.ext.i18n"], **options)
     env.install_gettext_translations(translation, newstyle=True)  # type: ignore[attr-defined]
-    env.globals.update(url=reverse, id_url=IdUrl)
+    env.globals["url"] = reverse
     return env
 
 

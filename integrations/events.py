@@ -19,6 +19,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -27,7 +28,6 @@ from psycopg2.extras import execute_values
 from activities.selectors import EventLook, TimelineKind, register_timeline_kind
 from activities.services import timeline_record_many
 from contacts.models import Company, Contact
-from crm.html import escape
 from crm.models import User
 from crm.services import outbox_enqueue
 from integrations.models import BusinessEvent, EventType, RevenueEffect
