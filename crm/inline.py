@@ -8,7 +8,9 @@ the same; the possible-duplicate warning of the full form is asked for the same 
 
 An app describes its record kind once with an ``InlineSpec`` (form class, service call,
 display template, access helper) and routes ``<pk>/inline/<field>/`` to ``inline_edit_view``.
-Pages show a field with ``{% inline_field record "phone" %}`` (``crm.templatetags.inline_tags``).
+Pages show a field with ``{% inline_field record "phone" %}`` (``crm.templatetags.inline_tags``);
+the list rows, Jinja2 templates, with the ``inline_field`` macro of ``crm/jinja2/crm/cells.html``
+and a page's ``InlineCells``.
 
 The version a page was rendered at lives in one hidden input per record
 (``{% inline_version record %}``); every editor of that record sends it, and a save answers
