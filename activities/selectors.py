@@ -199,7 +199,7 @@ EVENT_FILTERS: dict[str, tuple[str, tuple[str, ...]]] = {
 @dataclass(frozen=True)
 class EventLook:
     """How a registered kind's event is drawn: its icon and colour, the label under the title
-    (instead of the kind's name) and escaped HTML for the details below it."""
+    (instead of the kind's name) and the details below it, safe HTML (``format_html``)."""
 
     icon: str
     color: str

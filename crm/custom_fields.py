@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 from django import forms
 from django.core.cache import cache
@@ -504,36 +504,29 @@ signals.post_delete.connect(_definition_deleted, sender=CustomField, dispatch_ui
 # --- List columns ---------------------------------------------------------------------------
 
 
+class CustomCell(NamedTuple):
+    kind: str  # the field's CustomFieldType
+    text: str  # the value as shown, unescaped
+
+
 class CustomCells:
-    """``<td>``s of custom field columns for a page of list rows (``ListRow``s or instances
-    with ``custom``): the definitions read once, the names behind user fields in one query."""
+    """The custom field columns of a page of list rows (``ListRow``s or instances with
+    ``custom``), for the row templates' ``custom_cell`` (``crm/jinja2/crm/cells.html``): the
+    definitions read once, the names behind user fields in one query."""
 
     def __init__(self, model: Any, columns: list[str], rows: list[Any]) -> None:
-        from crm.html import escape
-
-        self.escape = escape
         wanted = {key.removeprefix(FIELD_PREFIX) for key in columns if key.startswith(FIELD_PREFIX)}
         self.defs = {d.form_name: d for d in fields_for(model) if d.key in wanted}
         users = [d for d in self.defs.values() if d.field_type == CustomFieldType.USER]
         self.names = user_names(user_ids(users, [getattr(row, "custom", None) for row in rows])) if users else {}
 
-    def cell(self, row: Any, key: str) -> str:
+    def shown(self, row: Any, key: str) -> CustomCell | None:
+        """The cell of column ``key`` on ``row``; None for a field since made inactive."""
         defn = self.defs.get(key)
         if defn is None:
-            return "<td></td>"  # a column of a field since made inactive
+            return None
         stored = (getattr(row, "custom", None) or {}).get(defn.key)
-        text = self.escape(display_value(defn, stored, self.names))
-        if defn.field_type == CustomFieldType.URL and text:
-            link = f'<a href="{text}" rel="noopener noreferrer">{text}</a>'
-            return f'<td class="text-truncate" style="max-width: 14rem">{link}</td>'
-        align = (
-            ' class="text-end text-nowrap"'
-            if defn.field_type in (CustomFieldType.NUMBER, CustomFieldType.MONEY)
-            else ""
-        )
-        if defn.field_type == CustomFieldType.DATE:
-            align = ' class="text-nowrap"'
-        return f"<td{align}>{text}</td>"
+        return CustomCell(defn.field_type, display_value(defn, stored, self.names))
 
 
 def list_columns(model: Any) -> list[tuple[str, str]]:

@@ -1,10 +1,8 @@
-"""Shared by the rows pages write in Python instead of a template per row
-(``contacts.templatetags.contact_lists``, ``deals.templatetags.deal_rows``,
-``activities.templatetags.activity_rows`` and ``activity_tags``' timeline)."""
+"""What the row templates (``<app>/jinja2/``, rendered by ``crm.jinja2.render``) and the
+Django templates share: record links built once per page, and the CRM's date rules."""
 
 from __future__ import annotations
 
-import html
 from datetime import date, datetime
 
 from django.urls import reverse
@@ -15,27 +13,20 @@ from django.utils.translation import gettext
 
 from crm.l10n import style
 
-_MARKER = 999999999
 
+class IdUrl:
+    """The URL of ``name`` around a record id (its last argument), reversed once per page
+    instead of once per row: ``IdUrl("deals:detail")(7)`` → ``"/deals/7/"``."""
 
-def escape(value: object) -> str:
-    """What autoescaping writes for ``value``: Django's ``escape`` is ``html.escape(str(value))``
-    behind a lazy-string check that costs more than the escaping, dozens of times per row."""
-    return html.escape(str(value))
+    _MARKER = 999999999
+    __slots__ = ("head", "tail")
 
+    def __init__(self, name: str, *args: object) -> None:
+        url = reverse(name, args=[*args, self._MARKER])
+        self.head, _marker, self.tail = url.rpartition(str(self._MARKER))
 
-def url_around_id(name: str, *args: object) -> tuple[str, str]:
-    """A detail URL around its last argument, a record id, reversed once per page instead of
-    once per row: ``url_around_id("deals:detail")`` → ``("/deals/", "/")``."""
-    url = reverse(name, args=[*args, _MARKER])
-    head, _sep, tail = url.rpartition(str(_MARKER))
-    return head, tail
-
-
-def escaped_url_around_id(name: str, *args: object) -> tuple[str, str]:
-    """``url_around_id``, escaped as autoescaping writes an ``href``."""
-    head, tail = url_around_id(name, *args)
-    return escape(head), escape(tail)
+    def __call__(self, pk: object) -> str:
+        return f"{self.head}{pk}{self.tail}"
 
 
 class DateText:
@@ -54,7 +45,7 @@ class DateText:
     def __init__(self, today: date | None = None) -> None:
         patterns = style()
         months = patterns["CRM_MONTHS_SHORT"] or [str(MONTHS_3[i]).title() for i in range(1, 13)]
-        self.months = {i: escape(months[i - 1]) for i in range(1, 13)}  # ``|date:"M"``
+        self.months = {i: str(months[i - 1]) for i in range(1, 13)}  # ``|date:"M"``
         self._day = patterns["CRM_DAY_FORMAT"]
         self._day_this_year = patterns["CRM_DAY_THIS_YEAR_FORMAT"]
         self._day_time = patterns["CRM_DAY_TIME_FORMAT"]
@@ -68,6 +59,22 @@ class DateText:
     def day_time(self, local: datetime) -> str:
         """``3 Dec, 14:05`` this year, ``3 Dec 2025, 14:05`` otherwise."""
         return self._day_time.format(date=self.day(local), time=f"{local.hour:02d}:{local.minute:02d}")
+
+    def day_of(self, value: datetime | date | None) -> str:
+        """``value`` (aware datetimes in the current time zone) as the ``|day`` filter writes it."""
+        if value is None or value == "":
+            return ""
+        if isinstance(value, datetime) and timezone.is_aware(value):
+            value = timezone.localtime(value)
+        return self.day(value)
+
+    def day_time_of(self, value: datetime | None) -> str:
+        """``value`` in the current time zone as the ``|day_time`` filter writes it."""
+        if value is None or value == "":
+            return ""
+        if not isinstance(value, datetime):
+            return self.day(value)
+        return self.day_time(timezone.localtime(value) if timezone.is_aware(value) else value)
 
     def relative(self, value: datetime, now: datetime | None = None) -> str:
         """``5 minutes ago``, ``in 3 days``, ``just now``: the largest unit only."""

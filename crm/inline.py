@@ -8,7 +8,9 @@ the same; the possible-duplicate warning of the full form is asked for the same 
 
 An app describes its record kind once with an ``InlineSpec`` (form class, service call,
 display template, access helper) and routes ``<pk>/inline/<field>/`` to ``inline_edit_view``.
-Pages show a field with ``{% inline_field record "phone" %}`` (``crm.templatetags.inline_tags``).
+Pages show a field with ``{% inline_field record "phone" %}`` (``crm.templatetags.inline_tags``);
+the list rows, Jinja2 templates, with the ``inline_field`` macro of ``crm/jinja2/crm/cells.html``
+and a page's ``InlineCells``.
 
 The version a page was rendered at lives in one hidden input per record
 (``{% inline_version record %}``); every editor of that record sends it, and a save answers
@@ -31,7 +33,6 @@ from django.urls import reverse
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
-from crm.html import escape
 from crm.versioning import VersionConflict, parse_version
 
 _SPECS: dict[type[models.Model], InlineSpec] = {}
@@ -224,10 +225,9 @@ def inline_edit_view(request: HttpRequest, model: type[models.Model], pk: int, n
 
 
 class InlineCells:
-    """List cells with the pencil of their inline editor: the markup of
-    ``partials/inline_field.html`` written in Python, for the lists that write their rows in
-    Python (50 rows × 3-5 cells of template renders would cost more than the rest of the
-    page). Links and labels are built once per page; rows give ids and the shown markup."""
+    """What the inline editors of one page of list rows share, for the row templates'
+    ``inline_field`` and ``inline_version`` (``crm/jinja2/crm/cells.html``, the markup of
+    ``partials/inline_field.html``): the editors' labels and URLs, built once per page."""
 
     _PK_MARKER = 987654321
 
@@ -235,28 +235,16 @@ class InlineCells:
         self.kind = model._meta.model_name
         # As the template's label: the model field's name ("Edit Expected close date").
         self.edit = {
-            name: escape(_("Edit %(label)s") % {"label": capfirst(model._meta.get_field(name).verbose_name)})
-            for name in fields
+            name: _("Edit %(label)s") % {"label": capfirst(model._meta.get_field(name).verbose_name)} for name in fields
         }
-        self.urls = {
+        self._urls = {
             name: reverse(url_name, args=[self._PK_MARKER, name]).split(str(self._PK_MARKER)) for name in fields
         }
 
-    def version(self, pk: int, version: int) -> str:
-        """The row's version input, sent by each of its editors."""
-        return f'<input type="hidden" name="version" id="inline-{self.kind}-{pk}-version" value="{version}">'
-
-    def cell(self, pk: int, name: str, shown: str) -> str:
-        """``shown`` (escaped markup) with the edit button of ``name``."""
-        dom = f"inline-{self.kind}-{pk}-{name}"
-        return (
-            f'<span class="inline-field" id="{dom}">{shown}<button type="button" '
-            f'class="btn btn-link btn-sm p-0 ms-1 align-baseline inline-edit" '
-            f'hx-get="{self.urls[name][0]}{pk}{self.urls[name][1]}" hx-include="#inline-{self.kind}-{pk}-version" '
-            f'hx-target="#{dom}" hx-swap="outerHTML" title="{self.edit[name]}">'
-            f'<i class="bi bi-pencil" aria-hidden="true"></i><span class="visually-hidden">{self.edit[name]}</span>'
-            "</button></span>"
-        )
+    def url(self, pk: int, name: str) -> str:
+        """The editor of ``name`` on record ``pk``."""
+        head, tail = self._urls[name]
+        return f"{head}{pk}{tail}"
 
 
 def conflict_message(conflict: VersionConflict) -> str:

@@ -19,6 +19,8 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from psycopg2.extras import execute_values
@@ -26,7 +28,6 @@ from psycopg2.extras import execute_values
 from activities.selectors import EventLook, TimelineKind, register_timeline_kind
 from activities.services import timeline_record_many
 from contacts.models import Company, Contact
-from crm.html import escape
 from crm.models import User
 from crm.services import outbox_enqueue
 from integrations.models import BusinessEvent, EventType, RevenueEffect
@@ -405,7 +406,7 @@ def _timeline_look(data: _TimelineData, events: list) -> dict[int, EventLook]:
                 f'<details class="business-event-data"><summary>{summary}</summary>'
                 f'<dl class="row small mb-0">{rows}</dl></details>'
             )
-        detail_html = f'<div class="small mt-1">{" ".join(parts)}</div>' if parts else ""
+        detail_html = mark_safe(f'<div class="small mt-1">{" ".join(parts)}</div>') if parts else ""  # noqa: S308 (escaped above)
         # The body ("Invoice paid: 1200.00 EUR") is what the look shows already.
         looks[event.pk] = EventLook(icon=icon, color=color, label=name, detail_html=detail_html, show_body=False)
     return looks

@@ -17,7 +17,7 @@ from django.db.models import Model
 from django.template import defaultfilters
 from django.urls import NoReverseMatch
 from django.utils import timezone
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from django.utils.timezone import template_localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -25,7 +25,8 @@ from django.utils.translation import gettext_lazy, ngettext
 from activities import selectors
 from activities.forms import ActivityForm
 from activities.models import Activity, ActivityType
-from crm.html import DateText, escape, escaped_url_around_id
+from crm.html import DateText, IdUrl
+from crm.jinja2 import render
 
 register = template.Library()
 
@@ -182,104 +183,15 @@ def kind_icon(kind: str) -> str:
 # --- Timeline rows ------------------------------------------------------------------------
 
 
-class _Rows:
-    """What every row of one timeline page shares: the detail URLs around a record id,
-    reversed and escaped once, and the dates' month names."""
-
-    def __init__(self) -> None:
-        self.activity = escaped_url_around_id("activities:detail")
-        self.contact = escaped_url_around_id("contacts:contact-detail")
-        self.deal = escaped_url_around_id("deals:detail")
-        self.dates = DateText()
-
-    def time(self, value: Any) -> str:
-        """``<time>`` as ``{{ value|date:'c' }}`` / ``{{ value|date:"j M Y, H:i" }}`` write it."""
-        local = template_localtime(value)
-        return f'<time datetime="{escape(local.isoformat())}">{self.dates.day_time(local)}</time>'
-
-    @staticmethod
-    def link(around_id: tuple[str, str], pk: int, name: str) -> str:
-        head, tail = around_id
-        return f'<a href="{head}{pk}{tail}">{escape(name)}</a>'
-
-
-def _event_body(text: str) -> str:
+def _event_body(text: str) -> SafeString:
     """``{{ text|truncatechars:600|urlize|linebreaksbr }}`` under autoescaping."""
     return defaultfilters.linebreaksbr(
         defaultfilters.urlize(defaultfilters.truncatechars(text, 600), autoescape=True), autoescape=True
     )
 
 
-def _event_item(event: Any, kind: str, now: Any, rows: _Rows, look: selectors.EventLook | None = None) -> str:
-    a = event.activity
-    if a is not None:
-        # The words outside the f-strings: makemessages cannot see into one.
-        if a.done_at:
-            done = _("done")
-            state = f"· {escape(done)}"
-        elif a.due_at and a.due_at < now:
-            overdue = _("overdue")
-            state = f'· <span class="badge text-bg-danger">{escape(overdue)}</span>'
-        else:
-            planned = _("planned")
-            state = f'· <span class="badge text-bg-info">{escape(planned)}</span>'
-        outcome = f" · {escape(a.outcome)}" if a.outcome else ""
-        duration = ""
-        if a.duration_minutes:
-            n = a.duration_minutes
-            duration = " · " + escape(ngettext("%(n)s minute", "%(n)s minutes", n) % {"n": n})
-        body = f'<div class="small mt-1 text-break activity-body">{_event_body(a.body)}</div>' if a.body else ""
-        head = (
-            f'<span class="timeline-icon" style="color: {escape(a.type.color)}"><i class="bi {escape(a.type.icon)}" '
-            f'aria-hidden="true"></i><span class="visually-hidden">{escape(a.type.label)}</span></span>'
-            f'<div class="flex-grow-1 min-w-0"><div class="d-flex flex-wrap justify-content-between gap-2">'
-            f'<a class="fw-semibold text-break" href="{rows.activity[0]}{a.pk}{rows.activity[1]}">'
-            f"{escape(a.subject)}</a>"
-            f'<small class="text-secondary text-nowrap">{rows.time(event.occurred_at)}</small></div>'
-            f'<div class="small text-secondary">{escape(a.type.label)} · {escape(a.owner)} '
-            f"{state}{outcome}{duration}</div>"
-            f"{body}"
-        )
-    elif look is not None:
-        source = f" · {escape(event.source)}" if event.source != "crm" else ""
-        show = event.body and look.show_body
-        body = f'<div class="small mt-1 text-break">{_event_body(event.body)}</div>' if show else ""
-        head = (
-            f'<span class="timeline-icon" style="color: {escape(look.color)}"><i class="bi {escape(look.icon)}" '
-            f'aria-hidden="true"></i></span><div class="flex-grow-1 min-w-0">'
-            f'<div class="d-flex flex-wrap justify-content-between gap-2">'
-            f'<span class="fw-semibold text-break">{escape(event.title)}</span>'
-            f'<small class="text-secondary text-nowrap">{rows.time(event.occurred_at)}</small></div>'
-            f'<div class="small text-secondary">{escape(look.label)}{source}</div>{look.detail_html}{body}'
-        )
-    else:
-        source = f" · {escape(event.source)}" if event.source != "crm" else ""
-        actor = f" · {escape(event.actor_name)}" if event.actor_id else ""
-        body = f'<div class="small mt-1 text-break">{_event_body(event.body)}</div>' if event.body else ""
-        head = (
-            f'<span class="timeline-icon text-secondary"><i class="bi {escape(kind_icon(event.kind))}" '
-            f'aria-hidden="true"></i></span><div class="flex-grow-1 min-w-0">'
-            f'<div class="d-flex flex-wrap justify-content-between gap-2">'
-            f'<span class="fw-semibold text-break">{escape(event.title)}</span>'
-            f'<small class="text-secondary text-nowrap">{rows.time(event.occurred_at)}</small></div>'
-            f'<div class="small text-secondary">{escape(kind_label(event.kind))}{source}{actor}</div>{body}'
-        )
-    related = ""
-    if kind == "company" and (event.contact_id or event.deal_id):
-        contact = (
-            f'<i class="bi bi-person" aria-hidden="true"></i> '
-            f"{rows.link(rows.contact, event.contact_id, event.contact_name)}"
-            if event.contact_id
-            else ""
-        )
-        deal = (
-            f'<i class="bi bi-briefcase ms-1" aria-hidden="true"></i> '
-            f"{rows.link(rows.deal, event.deal_id, event.deal_name)}"
-            if event.deal_id
-            else ""
-        )
-        related = f'<div class="small text-secondary mt-1">{contact}{deal}</div>'
-    return f'<li class="list-group-item timeline-event"><div class="d-flex gap-2">{head}{related}</div></div></li>'
+def _minutes(n: int) -> str:
+    return ngettext("%(n)s minute", "%(n)s minutes", n) % {"n": n}
 
 
 @register.simple_tag
@@ -287,10 +199,25 @@ def timeline_events(
     events: Iterable[Any], kind: str, now: Any, extras: selectors.TimelineExtras | None = None
 ) -> SafeString:
     """The ``<li>``s of a timeline page (``selectors.timeline_page``'s events, with the names
-    of their actor, contact and deal), written in Python: 20 events through a template cost
-    ~7 ms of a record page's CPU (bench/FINDINGS.md §7). Registered kinds get their look
-    from ``extras`` (loaded with the page, no further query)."""
-    rows = _Rows()
+    of their actor, contact and deal), one Jinja2 render (``timeline_events.html``): 20 events
+    through ``{% include %}`` cost ~7 ms of a record page's CPU (bench/FINDINGS.md §7).
+    Registered kinds get their look from ``extras`` (loaded with the page, no further query)."""
     events = list(events)
-    looks = extras.looks(events) if extras is not None else {}
-    return mark_safe("\n".join(_event_item(event, kind, now, rows, looks.get(event.pk)) for event in events))  # noqa: S308 (every interpolated value is escaped above)
+    return render(
+        "activities/timeline_events.html",
+        {
+            "events": events,
+            "kind": kind,
+            "now": now,
+            "looks": extras.looks(events) if extras is not None else {},
+            "dates": DateText(),
+            "localtime": template_localtime,
+            "body": _event_body,
+            "minutes": _minutes,
+            "kind_icon": kind_icon,
+            "kind_label": kind_label,
+            "activity_url": IdUrl("activities:detail"),
+            "contact_url": IdUrl("contacts:contact-detail"),
+            "deal_url": IdUrl("deals:detail"),
+        },
+    )

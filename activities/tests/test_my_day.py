@@ -216,10 +216,10 @@ class TestRows:
         assert f"{local.day} {local:%b}{year}, {local:%H:%M}</span>" in html
         # The menu button keeps its name when its text is hidden below 768 px.
         assert 'aria-expanded="false" aria-label="Reschedule" title="Reschedule">' in html
-        assert f'href="{activity.get_absolute_url()}">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</a>' in html
+        assert f'href="{activity.get_absolute_url()}">&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</a>' in html
         assert f'· <a href="{company.get_absolute_url()}">Acme &amp; Sons</a>' in html
         assert f'· <a href="{contact.get_absolute_url()}">Ann &lt;Lee&gt;</a>' in html
-        assert f'· <a href="{deal.get_absolute_url()}">Big &#x27;one&#x27;</a>' in html
+        assert f'· <a href="{deal.get_absolute_url()}">Big &#39;one&#39;</a>' in html
         kind = activity.type
         assert f'<i class="bi {kind.icon}" style="color: {kind.color}" aria-hidden="true" title="{kind.name}">' in html
 

@@ -6,7 +6,7 @@ import copy
 
 from django.template import Context, Template
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from contacts.forms import ContactFilterForm, ContactQuickForm, _FastInputMixin
 from contacts.models import LifecycleStage, ValueSegment
@@ -72,7 +72,7 @@ def test_contact_row_escapes_what_people_typed(owner_client, owner):
     body = _body(owner_client, "contact")
     assert "<b>Eve</b>" not in body
     assert "<script>x</script>" not in body
-    assert "&lt;b&gt;Eve&lt;/b&gt; &quot;Quote&quot;" in body
+    assert "&lt;b&gt;Eve&lt;/b&gt; &#34;Quote&#34;" in body
     assert "&lt;script&gt;x&lt;/script&gt;" in body
 
 
@@ -154,3 +154,28 @@ def test_plain_field_writes_the_label_then_the_widget(owner):
         '<label class="form-label small mb-1" for="id_created_from">Created from</label>'
         '<input type="date" name="created_from" class="form-control" id="id_created_from">'
     )
+
+
+def test_a_script_in_a_company_name_shows_as_text(owner_client, owner):
+    CompanyFactory(owner=owner, name="<script>alert(1)</script>", industry="<img src=x>")
+    body = _body(owner_client, "company")
+    assert "<script>alert(1)</script>" not in body and "<img src=x>" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;</a>" in body
+    assert 'aria-label="Select &lt;script&gt;alert(1)&lt;/script&gt;"' in body
+    assert '<div class="small text-secondary">&lt;img src=x&gt;</div>' in body
+
+
+def test_the_rows_speak_russian_under_a_russian_language(owner_client, contact):
+    company = contact.company
+    company.lifecycle_stage = LifecycleStage.CUSTOMER
+    company.phone_is_invalid = True
+    company.save()
+    context = owner_client.get(reverse("contacts:company-list")).context
+    rows = Template("{% load contact_lists %}{% company_rows page.rows any_editable list_url columns %}")
+    with translation.override("ru"):
+        html = rows.render(Context({key: context[key] for key in ("page", "any_editable", "list_url", "columns")}))
+    assert 'aria-label="Выбрать Acme Corp"' in html
+    assert '<span class="badge stage-customer">Клиент</span>' in html
+    assert 'title="Изменить: Владелец"' in html
+    assert "не проверен</span>" in html and 'title="Сохранён как введён: номер не прошёл проверку."' in html
+    assert '<span title="Соединенные Штаты Америки">US</span>' in html  # django-countries' Russian

@@ -15,7 +15,6 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from django import template
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -24,27 +23,16 @@ from crm.html import DateText
 register = template.Library()
 
 
-def _local(value: datetime | date) -> datetime | date:
-    if isinstance(value, datetime):
-        return timezone.localtime(value) if timezone.is_aware(value) else value
-    return value
-
-
 @register.filter
 def day(value: datetime | date | None) -> str:
     """``3 Dec`` this year, ``3 Dec 2025`` otherwise (``3 дек.``, ``2025年12月3日``)."""
-    return "" if value in (None, "") else DateText().day(_local(value))
+    return DateText().day_of(value)
 
 
 @register.filter
 def day_time(value: datetime | None) -> str:
     """``3 Dec, 14:05`` this year, ``3 Dec 2025, 14:05`` otherwise."""
-    if value in (None, ""):
-        return ""
-    local = _local(value)
-    if not isinstance(local, datetime):
-        return DateText().day(local)
-    return DateText().day_time(local)
+    return DateText().day_time_of(value)
 
 
 @register.filter
@@ -62,6 +50,6 @@ def relative_time(value: datetime | None) -> SafeString | str:
     return format_html(
         '<time datetime="{}" title="{}">{}</time>',
         value.isoformat(),
-        dates.day_time(_local(value)),
+        dates.day_time_of(value),
         dates.relative(value),
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
-from django.utils.safestring import SafeString, mark_safe
 
 from crm import custom_fields
 from crm.models import CustomFieldType
@@ -26,9 +25,3 @@ def custom_fields_panel(record: Any) -> dict[str, Any]:
         rows.append({"label": defn.label, "text": text, "is_url": defn.field_type == CustomFieldType.URL and text,
                      "is_long": defn.field_type == CustomFieldType.LONG_TEXT})  # fmt: skip
     return {"rows": rows}
-
-
-@register.simple_tag
-def custom_cell(cells: custom_fields.CustomCells, row: Any, key: str) -> SafeString:
-    """One custom field column's ``<td>`` (``crm.custom_fields.CustomCells`` escapes the value)."""
-    return mark_safe(cells.cell(row, key))  # noqa: S308 (escaped by CustomCells.cell)

@@ -98,6 +98,7 @@ JS_URL = re.compile(r"""(?:href|src|action)\s*=\s*["']?\s*javascript:""", re.IGN
 
 def _markup_sources() -> list[Path]:
     templates = list((ROOT / "templates").rglob("*.html")) + list((ROOT / "templates").rglob("*.svg"))
+    templates += list(ROOT.glob("*/jinja2/**/*.html"))  # the rows' Jinja2 templates
     # Python that writes HTML rows (template tags and crm/html.py).
     python = [
         path

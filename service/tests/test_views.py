@@ -261,8 +261,8 @@ def test_a_list_row_shows_customer_queue_assignee_priority_status_sla_and_opened
     CaseModel.objects.filter(pk=urgent.pk).update(sla_breached=True, status="open")
     body = owner_client.get(reverse("service:list")).content.decode()
     row = body[body.index(f'href="/cases/{case.pk}/"') :].split("</tr>")[0]
-    assert f"#{case.pk} North&#x27;s broken printer</a>" in row
-    assert "<td>Customer of North&#x27;s broken printer · Pat Customer</td>" in row
+    assert f"#{case.pk} North&#39;s broken printer</a>" in row
+    assert "<td>Customer of North&#39;s broken printer · Pat Customer</td>" in row
     assert "<td>North</td>" in row and "<td>Olga Owner</td>" in row
     assert 'case-priority-normal text-bg-secondary">Normal</span>' in row
     assert "<td>New</td>" in row and "reply by" in row
