@@ -3,7 +3,8 @@
 Reps (most users) browse the company and contact lists, open 360 pages, search, log an
 activity and move a deal on the board; managers read the funnel, forecast and customer value
 and look at the board. Every user signs in as a generated user (bench/dataset.py) and finds
-what to open by following the links of the pages it sees, as a person would. Bounded: the
+what to open by following the links of the pages it sees, as a person would (signed in
+beforehand by the driver when it passes ``LOADTEST_SESSIONS``). Bounded: the
 driver runs each step for a fixed time, on loopback only.
 """
 
@@ -11,9 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import os
 import random
 import re
+from pathlib import Path
 
 from locust import HttpUser, between, task
 
@@ -21,6 +24,11 @@ PASSWORD = os.environ.get("LOADTEST_PASSWORD", "bench-pass-2026")
 REPS = int(os.environ.get("LOADTEST_REPS", "20"))
 MANAGERS = int(os.environ.get("LOADTEST_MANAGERS", "3"))
 SEARCH_TERMS = os.environ.get("LOADTEST_SEARCH", "smith,ivanov,wang,acme").split(",")
+
+# username -> cookies of a session signed in beforehand (LOADTEST_SESSIONS: a JSON file).
+SESSIONS: dict[str, dict[str, str]] = (
+    json.loads(Path(os.environ["LOADTEST_SESSIONS"]).read_text()) if os.environ.get("LOADTEST_SESSIONS") else {}
+)
 
 _rep_numbers = itertools.cycle(range(1, REPS + 1))
 _manager_numbers = itertools.cycle(range(1, MANAGERS + 1))
@@ -38,6 +46,17 @@ class CrmUser(HttpUser):
     username = ""
 
     def on_start(self) -> None:
+        self.companies: list[str] = []
+        self.contacts: list[str] = []
+        self.board = "/deals/board/"
+        signed_in = SESSIONS.get(self.username)
+        if signed_in:
+            # A session the driver signed in before the step (bench/loadtest.py): people sign in
+            # once a day, and a password hash (0.5 s of CPU) per simulated user would be most
+            # of what a one-minute step measures.
+            for name, value in signed_in.items():
+                self.client.cookies.set(name, value)
+            return
         self.client.get("/accounts/login/", name="login page")
         token = self.client.cookies.get("csrftoken", "")
         with self.client.post(
@@ -50,9 +69,6 @@ class CrmUser(HttpUser):
         ) as response:
             if response.status_code != 302:
                 response.failure(f"{self.username} could not sign in ({response.status_code})")
-        self.companies: list[str] = []
-        self.contacts: list[str] = []
-        self.board = "/deals/board/"
 
     def _post(self, path: str, data: dict, name: str, **headers: str):
         headers = {"X-CSRFToken": self.client.cookies.get("csrftoken", ""), "Referer": self.host + path, **headers}
