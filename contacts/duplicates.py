@@ -216,8 +216,7 @@ def full_name_counts(keys: Iterable[str]) -> dict[str, int]:
 # is looked up once in the GIN index of the stored keys, a key held by more than BLOCK_CAP
 # active contacts is left out (it says nothing), and the rest are ranked by the keys they
 # share, an identifier (e-mail, phone, e-mail name, birth date, postcode with house number)
-# counting five times. Looking keys up one by one keeps the plan on the GIN index whatever
-# the planner's statistics say (a bulk import leaves them stale).
+# counting five times. Run it with ``_index_lookups_only`` (below).
 _CANDIDATES_SQL = f"""
 WITH k AS (
   SELECT DISTINCT key FROM unnest(%s::text[]) AS input(key)
@@ -245,6 +244,15 @@ LIMIT %s
 """
 
 
+# The key lookups of a LATERAL join with a LIMIT take the GIN index only when told to: the
+# planner cannot estimate ``dedupe_keys && ARRAY[k.key]`` for a key it learns at run time, so it
+# assumes 1 % of the contacts share it and expects the LIMIT after a short sequential scan.
+# For a key nobody has (a new person's e-mail) that scan reads every contact: 0.7 s per key at
+# 1,000,000 contacts, 4 s for the form's warning and a second per imported row; the index
+# answers a key in well under a millisecond.
+_INDEX_LOOKUPS_ONLY = "SET LOCAL enable_seqscan = off"
+
+
 def _candidates(
     keys: Sequence[str], *, full_name: str, limit: int, exclude_pk: int | None = None, user: User | None = None
 ) -> tuple[list[tuple[int, Person]], dict[str, int]]:
@@ -256,9 +264,14 @@ def _candidates(
         owner_filter, owner_params = "AND c.owner_id = ANY(%s)", [sorted(user.visible_owner_ids)]
     sql = _CANDIDATES_SQL.format(owner_filter=owner_filter)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [list(keys), BLOCK_CAP + 1, BLOCK_CAP, full_name, exclude_pk or 0, *owner_params, limit])
+        # One round trip: outside a transaction, a string of statements is one transaction,
+        # so the SET LOCAL ends with the query.
+        params = [list(keys), BLOCK_CAP + 1, BLOCK_CAP, full_name, exclude_pk or 0, *owner_params, limit]
+        cursor.execute(f"{_INDEX_LOOKUPS_ONLY};\n{sql}", params)
         names = [column[0] for column in cursor.description]
         rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        if connection.in_atomic_block:
+            cursor.execute("RESET enable_seqscan")  # inside one, it would last to its end
     people = []
     full_names: dict[str, int] = {}
     for row in rows:
@@ -428,7 +441,7 @@ def contact_import_matches(user: User, *, rows: Sequence[Mapping[str, Any]]) -> 
     with transaction.atomic(), connection.cursor() as cursor:
         # Planner estimates over array functions make it JIT-compile the query, which costs
         # more than the query itself.
-        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(f"SET LOCAL jit = off; {_INDEX_LOOKUPS_ONLY}")
         for start in range(0, len(rows), IMPORT_BATCH):
             indexes: list[int] = []
             keys: list[str] = []
@@ -448,6 +461,7 @@ def contact_import_matches(user: User, *, rows: Sequence[Mapping[str, Any]]) -> 
             if names:
                 cursor.execute(_FULL_NAME_COUNT_SQL, [names])
                 full_names.update(cursor.fetchall())
+        cursor.execute("RESET jit; RESET enable_seqscan")  # this block may be inside a longer transaction
     if not candidates:
         return {}
     # Scored from plain values; only the records that win are loaded as instances.
