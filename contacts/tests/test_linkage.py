@@ -76,6 +76,21 @@ def test_swapped_first_and_last_names_are_recognised():
     assert gamma[0] == 5 and gamma[1] == 4 and gamma[linkage.SWAPPED] == 1
 
 
+def test_a_surname_alone_is_matched_against_the_other_records_first_name_too():
+    # "Liu Yang" typed family name first into the first and last name fields; 刘 alone.
+    gamma = compare(person({"first_name": "Liu", "last_name": "Yang"}), person({"first_name": "", "last_name": "刘"}))
+    assert gamma[0] is None and gamma[1] == 4 and gamma[linkage.SWAPPED] == 1
+    gamma = compare(person({"first_name": "", "last_name": "刘"}), person({"first_name": "刘", "last_name": "洋"}))
+    assert gamma[0] is None and gamma[1] == 4 and gamma[linkage.SWAPPED] == 1
+    # The surname that matches in place is kept; another surname stays another surname.
+    gamma = compare(
+        person({"first_name": "", "last_name": "Smith"}), person({"first_name": "Anna", "last_name": "Smith"})
+    )
+    assert gamma[1] == 4 and gamma[linkage.SWAPPED] == 0
+    gamma = compare(person({"first_name": "", "last_name": "刘"}), person({"first_name": "丽", "last_name": "王"}))
+    assert gamma[1] == 0 and gamma[linkage.SWAPPED] == 0
+
+
 def test_birth_dates_typos_and_swapped_day_and_month():
     def birth(a, b):
         return levels({"birth_date": a}, {"birth_date": b})["birth_date"]
@@ -260,6 +275,18 @@ def test_a_household_counts_once_for_people_who_could_be_relatives():
     same = linkage.score(_household("Lisa"), _household("Lisa"), params)
     assert {r["field"]: r["weight"] for r in same.reasons}["phone"] > 10
     assert same.probability > 0.99
+
+
+def test_a_missing_first_name_weighs_the_household_against_strangers_once():
+    params = replace(DEFAULT_PARAMETERS, u_kin={"phone": [0.98, 0.02], "address": [0.97, 0.01, 0.01, 0.01]})
+    nameless = linkage.score(_household(""), _household("Lisa"), params)
+    family = {r["field"]: r["weight"] for r in nameless.reasons if r["field"] in ("phone", "address")}
+    # No other first name, so no sign of a relative: the household is weighed against
+    # everyone (u), and phone and address still count as one piece of evidence.
+    strongest = max(params.level_weight(4, 1), params.level_weight(5, 3))
+    assert sum(family.values()) == pytest.approx(strongest, abs=0.11)
+    assert nameless.probability > linkage.MATCH_PROBABILITY
+    assert linkage.score(_household("Charles"), _household("Lisa"), params).probability < nameless.probability
 
 
 def test_a_name_similar_to_a_common_one_says_as_little_as_the_common_one():
