@@ -754,7 +754,15 @@ class Parameters:
 
 
 def _same_surname(gamma: Sequence[Any]) -> bool:
-    return (gamma[1] or 0) >= 2  # exact, a spelling variant or a typo (Jaro-Winkler ≥ 0.92)
+    # Exact, a spelling variant or a typo (Jaro-Winkler ≥ 0.92) — or, names swapped, one
+    # record's first name agreeing with the other's surname ("Tan Ling" and 建 谭).
+    return (gamma[1] or 0) >= 2 or _swapped_surname(gamma)
+
+
+def _swapped_surname(gamma: Sequence[Any]) -> bool:
+    """Names compared the other way round and only ``a``'s first name agreeing (with ``b``'s
+    surname): which of the two is a surname is unknown, so it may be the family's."""
+    return len(gamma) > SWAPPED and bool(gamma[SWAPPED]) and (gamma[0] or 0) >= 4 and (gamma[1] or 0) < 2
 
 
 _FAMILY = frozenset(i for i, c in enumerate(COMPARISONS) if c.name in ("phone", "address", "company"))
@@ -770,6 +778,8 @@ def _kin(gamma: Sequence[Any]) -> bool:
     then weighed against everyone sharing the surname, nearly all strangers (``u``), not
     against relatives — measured on the generated people, such pairs sharing an address or
     a phone and nothing else were 92–97 % one person, while ``u_kin`` put them at 25 %."""
+    if _swapped_surname(gamma):
+        return gamma[1] is not None  # the other name, known and different
     return _same_surname(gamma) and gamma[0] is not None and gamma[0] < 4
 
 
@@ -777,7 +787,7 @@ def _household(gamma: Sequence[Any]) -> bool:
     """Could the pair be one household: the same surname and not the same first name
     (different, similar or missing)? Then phone, address and employer are one piece of
     evidence, not three."""
-    return _same_surname(gamma) and (gamma[0] is None or gamma[0] < 4)
+    return _swapped_surname(gamma) or (_same_surname(gamma) and (gamma[0] is None or gamma[0] < 4))
 
 
 _ADDRESS = next(i for i, c in enumerate(COMPARISONS) if c.name == "address")

@@ -315,6 +315,21 @@ def test_a_household_counts_once_for_people_who_could_be_relatives():
     assert same.probability > 0.99
 
 
+def test_swapped_names_sharing_only_a_surname_could_be_relatives():
+    params = replace(DEFAULT_PARAMETERS, u_kin={"phone": [0.98, 0.02], "address": [0.97, 0.01, 0.01, 0.01]})
+    home = {"phone": "+8613801198855", "street": "兴城路X座", "postcode": "731982"}
+    # "Tan Ling" typed family name first; 谭 (tan) 建 is another first name: a relative.
+    relatives = linkage.score(
+        person({"first_name": "Tan", "last_name": "Ling", **home}),
+        person({"first_name": "建", "last_name": "谭", **home}),
+        params,
+    )
+    family = {r["field"]: r["weight"] for r in relatives.reasons if r["field"] in ("phone", "address")}
+    strongest = max(params.level_weight(4, 1, kin=True), params.level_weight(5, 3, kin=True))
+    assert sum(family.values()) == pytest.approx(strongest, abs=0.11)
+    assert family["phone"] < params.level_weight(4, 1) / 2  # not weighed as between strangers
+
+
 def test_a_missing_first_name_weighs_the_household_against_strangers_once():
     params = replace(DEFAULT_PARAMETERS, u_kin={"phone": [0.98, 0.02], "address": [0.97, 0.01, 0.01, 0.01]})
     nameless = linkage.score(_household(""), _household("Lisa"), params)
