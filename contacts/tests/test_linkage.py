@@ -76,6 +76,24 @@ def test_swapped_first_and_last_names_are_recognised():
     assert gamma[0] == 5 and gamma[1] == 4 and gamma[linkage.SWAPPED] == 1
 
 
+def test_a_surname_alone_is_matched_against_the_other_records_first_name_too():
+    # "Liu Yang" typed family name first into the first and last name fields; 刘 alone.
+    gamma = compare(person({"first_name": "Liu", "last_name": "Yang"}), person({"first_name": "", "last_name": "刘"}))
+    assert gamma[0] is None and gamma[1] == 4 and gamma[linkage.SWAPPED] == 1
+    gamma = compare(person({"first_name": "", "last_name": "刘"}), person({"first_name": "刘", "last_name": "洋"}))
+    assert gamma[0] is None and gamma[1] == 4 and gamma[linkage.SWAPPED] == 1
+    # The surname that matches in place is kept; another surname stays another surname.
+    gamma = compare(
+        person({"first_name": "", "last_name": "Smith"}), person({"first_name": "Anna", "last_name": "Smith"})
+    )
+    assert gamma[1] == 4 and gamma[linkage.SWAPPED] == 0
+    gamma = compare(person({"first_name": "", "last_name": "刘"}), person({"first_name": "丽", "last_name": "王"}))
+    assert gamma[1] == 0 and gamma[linkage.SWAPPED] == 0
+    # A single name in the first name field, the surname of the other record.
+    gamma = compare(person({"first_name": "Li", "last_name": ""}), person({"first_name": "欣", "last_name": "李"}))
+    assert gamma[0] is None and gamma[1] == 4 and gamma[linkage.SWAPPED] == 1
+
+
 def test_birth_dates_typos_and_swapped_day_and_month():
     def birth(a, b):
         return levels({"birth_date": a}, {"birth_date": b})["birth_date"]
@@ -109,6 +127,11 @@ def test_emails_phones_and_name_made_addresses():
     assert levels(a, {**b, "email": "anna.petrova@mail.ru"})["email"] is None
     assert levels({**a, "email": "ap1983@mail.ru"}, {**b, "email": "ap1983@gmail.com"})["email"] == "same_name"
     assert levels({**a, "email": "anna.smith1@x.ru"}, {**b, "email": "anna.smith2@x.ru"})["email"] == "different"
+    # A digit dropped or transposed, a slip in a short name: a typo or another mailbox.
+    assert levels({**a, "email": "petrova82@x.ru"}, {**b, "email": "petrova2@x.ru"})["email"] is None
+    assert levels({**a, "email": "petrova82@x.ru"}, {**b, "email": "petrova28@x.ru"})["email"] is None
+    assert levels({**a, "email": "apet@x.ru"}, {**b, "email": "aplet@x.ru"})["email"] is None
+    assert levels({**a, "email": "apet@x.ru"}, {**b, "email": "ivanov@x.ru"})["email"] == "different"
     # A name with a number of one or two digits is one of a few dozen such mailboxes of the
     # name on each provider: namesakes share it by chance, so it counts nothing either.
     assert levels({**a, "email": "petrova12@mail.ru"}, {**b, "email": "petrova12@gmail.com"})["email"] is None
@@ -151,6 +174,36 @@ def test_blocking_keys_meet_for_typos_swaps_nicknames_and_scripts():
         {"first_name": "Jxn", "last_name": "Xv", "birth_date": date(1980, 1, 2)},
     )
     assert not meet({"first_name": "Anna", "last_name": "Petrova"}, {"first_name": "Boris", "last_name": "Ivanov"})
+
+
+def test_blocking_keys_that_stay_small_in_a_million_records():
+    def kinds(a, b):
+        shared = set(linkage.block_keys(person(a))) & set(linkage.block_keys(person(b)))
+        return {key.split(":", 1)[0] for key in shared}
+
+    # The postcode or the employer with either name's initial / sound: a missing first name,
+    # a new surname, swapped names still share one.
+    assert "y" in kinds(
+        {"last_name": "Malone", "postcode": "99798"}, {"first_name": "Sam", "last_name": "Malone", "postcode": "99798"}
+    )
+    assert "c" in kinds(
+        {"first_name": "Anna", "last_name": "Petrova", "company_id": 5},
+        {"first_name": "Anna", "last_name": "Sidorova", "company_id": 5},
+    )
+    # A birthday with an initial, not a birthday alone (forty people share one in a million).
+    born = date(1980, 1, 2)
+    assert "b" in kinds(
+        {"last_name": "Xu", "birth_date": born}, {"first_name": "Jon", "last_name": "Xu", "birth_date": born}
+    )
+    assert not kinds(
+        {"first_name": "Jon", "last_name": "Xu", "birth_date": born},
+        {"first_name": "Al", "last_name": "Li", "birth_date": born},
+    )
+    # The full name with the day and month of birth: a slip in the year still meets.
+    assert "m" in kinds(
+        {"first_name": "伟", "last_name": "王", "birth_date": born},
+        {"first_name": "伟", "last_name": "王", "birth_date": date(1986, 1, 2)},
+    )
 
 
 def test_the_probability_rises_with_the_weight():
@@ -260,6 +313,33 @@ def test_a_household_counts_once_for_people_who_could_be_relatives():
     same = linkage.score(_household("Lisa"), _household("Lisa"), params)
     assert {r["field"]: r["weight"] for r in same.reasons}["phone"] > 10
     assert same.probability > 0.99
+
+
+def test_swapped_names_sharing_only_a_surname_could_be_relatives():
+    params = replace(DEFAULT_PARAMETERS, u_kin={"phone": [0.98, 0.02], "address": [0.97, 0.01, 0.01, 0.01]})
+    home = {"phone": "+8613801198855", "street": "兴城路X座", "postcode": "731982"}
+    # "Tan Ling" typed family name first; 谭 (tan) 建 is another first name: a relative.
+    relatives = linkage.score(
+        person({"first_name": "Tan", "last_name": "Ling", **home}),
+        person({"first_name": "建", "last_name": "谭", **home}),
+        params,
+    )
+    family = {r["field"]: r["weight"] for r in relatives.reasons if r["field"] in ("phone", "address")}
+    strongest = max(params.level_weight(4, 1, kin=True), params.level_weight(5, 3, kin=True))
+    assert sum(family.values()) == pytest.approx(strongest, abs=0.11)
+    assert family["phone"] < params.level_weight(4, 1) / 2  # not weighed as between strangers
+
+
+def test_a_missing_first_name_weighs_the_household_against_strangers_once():
+    params = replace(DEFAULT_PARAMETERS, u_kin={"phone": [0.98, 0.02], "address": [0.97, 0.01, 0.01, 0.01]})
+    nameless = linkage.score(_household(""), _household("Lisa"), params)
+    family = {r["field"]: r["weight"] for r in nameless.reasons if r["field"] in ("phone", "address")}
+    # No other first name, so no sign of a relative: the household is weighed against
+    # everyone (u), and phone and address still count as one piece of evidence.
+    strongest = max(params.level_weight(4, 1), params.level_weight(5, 3))
+    assert sum(family.values()) == pytest.approx(strongest, abs=0.11)
+    assert nameless.probability > linkage.MATCH_PROBABILITY
+    assert linkage.score(_household("Charles"), _household("Lisa"), params).probability < nameless.probability
 
 
 def test_a_name_similar_to_a_common_one_says_as_little_as_the_common_one():
