@@ -14,8 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts import services
@@ -83,26 +82,26 @@ CONTACT_IDENTITY = {
 
 # The built-in columns of the two lists: (key, label, sort key or "", right-aligned).
 _COMPANY_HEADER = [
-    ("name", _lazy("Name"), "name", False),
-    ("domain", _lazy("Domain"), "domain", False),
-    ("phone", _lazy("Phone"), "", False),
-    ("contacts", _lazy("Contacts"), "", True),
-    ("country", _lazy("Country"), "country", False),
-    ("stage", _lazy("Stage"), "stage", False),
-    ("owner", _lazy("Owner"), "", False),
-    ("tags", _lazy("Tags"), "", False),
-    ("created", _lazy("Created"), "created", False),
+    ("name", gettext_lazy("Name"), "name", False),
+    ("domain", gettext_lazy("Domain"), "domain", False),
+    ("phone", gettext_lazy("Phone"), "", False),
+    ("contacts", gettext_lazy("Contacts"), "", True),
+    ("country", gettext_lazy("Country"), "country", False),
+    ("stage", gettext_lazy("Stage"), "stage", False),
+    ("owner", gettext_lazy("Owner"), "", False),
+    ("tags", gettext_lazy("Tags"), "", False),
+    ("created", gettext_lazy("Created"), "created", False),
 ]
 _CONTACT_HEADER = [
-    ("name", _lazy("Name"), "name", False),
-    ("company", _lazy("Company"), "", False),
-    ("email", _lazy("Email"), "email", False),
-    ("phone", _lazy("Phone"), "", False),
-    ("country", _lazy("Country"), "country", False),
-    ("stage", _lazy("Stage"), "stage", False),
-    ("owner", _lazy("Owner"), "", False),
-    ("tags", _lazy("Tags"), "", False),
-    ("created", _lazy("Created"), "created", False),
+    ("name", gettext_lazy("Name"), "name", False),
+    ("company", gettext_lazy("Company"), "", False),
+    ("email", gettext_lazy("Email"), "email", False),
+    ("phone", gettext_lazy("Phone"), "", False),
+    ("country", gettext_lazy("Country"), "country", False),
+    ("stage", gettext_lazy("Stage"), "stage", False),
+    ("owner", gettext_lazy("Owner"), "", False),
+    ("tags", gettext_lazy("Tags"), "", False),
+    ("created", gettext_lazy("Created"), "created", False),
 ]
 
 

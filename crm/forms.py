@@ -10,7 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from crm.i18n import time_zone_names
 from crm.models import CustomField, CustomFieldType, SavedViewList, Team, User, teams_visible_to
@@ -90,10 +90,10 @@ class CustomFieldForm(StrictInputMixin, forms.ModelForm):
     one per line; the key is fixed once the field exists (stored values are keyed by it)."""
 
     choices_text = forms.CharField(
-        label=_lazy("Choices"),
+        label=gettext_lazy("Choices"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text=_lazy("For “one choice” and “several choices”: the options, one per line."),
+        help_text=gettext_lazy("For “one choice” and “several choices”: the options, one per line."),
     )
 
     class Meta:
@@ -103,7 +103,7 @@ class CustomFieldForm(StrictInputMixin, forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["key"].required = False
-        self.fields["key"].help_text = _lazy(
+        self.fields["key"].help_text = gettext_lazy(
             "Used in the API, imports and exports; made from the label when left empty. Cannot change later."
         )
         if self.instance.pk:
@@ -152,11 +152,14 @@ class SavedViewForm(StrictInputMixin, forms.Form):
     """Save a list's current filters, sort and columns under a name, privately or for a team."""
 
     list_name = forms.ChoiceField(choices=SavedViewList.choices, widget=forms.HiddenInput)
-    name = forms.CharField(label=_lazy("Name"), max_length=80)
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=80)
     query = forms.CharField(required=False, max_length=2000, widget=forms.HiddenInput)
     columns = forms.CharField(required=False, max_length=2000, widget=forms.HiddenInput)
     team = forms.ModelChoiceField(
-        label=_lazy("Share with"), queryset=Team.objects.none(), required=False, empty_label=_lazy("Only me")
+        label=gettext_lazy("Share with"),
+        queryset=Team.objects.none(),
+        required=False,
+        empty_label=gettext_lazy("Only me"),
     )
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:

@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts.models import Company, Contact
@@ -36,8 +36,12 @@ LIST_PAGE_SIZE = 50
 
 def _deal_columns() -> list[Column]:
     builtin = [
-        *(("company", _lazy("Company")), ("stage", _lazy("Stage")), ("owner", _lazy("Owner"))),
-        *(("amount", _lazy("Amount")), ("probability", _lazy("Prob.")), ("close", _lazy("Close date"))),
+        ("company", gettext_lazy("Company")),
+        ("stage", gettext_lazy("Stage")),
+        ("owner", gettext_lazy("Owner")),
+        ("amount", gettext_lazy("Amount")),
+        ("probability", gettext_lazy("Prob.")),
+        ("close", gettext_lazy("Close date")),
     ]
     return columns_for(builtin, "deals.deal")
 

@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts.models import Company, Contact
@@ -34,9 +34,13 @@ from service.models import Case, CaseWebForm
 
 def _case_columns() -> list[Column]:
     builtin = [
-        *(("customer", _lazy("Customer")), ("queue", _lazy("Queue")), ("assignee", _lazy("Assignee"))),
-        *(("priority", _lazy("Priority")), ("status", _lazy("Status")), ("sla", _lazy("SLA"))),
-        ("opened", _lazy("Opened")),
+        ("customer", gettext_lazy("Customer")),
+        ("queue", gettext_lazy("Queue")),
+        ("assignee", gettext_lazy("Assignee")),
+        ("priority", gettext_lazy("Priority")),
+        ("status", gettext_lazy("Status")),
+        ("sla", gettext_lazy("SLA")),
+        ("opened", gettext_lazy("Opened")),
     ]
     return columns_for(builtin, "service.case")
 
