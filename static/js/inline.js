@@ -5,9 +5,13 @@ document.addEventListener("keydown", (event) => {
   if (!editor) return;
   if (event.key === "Escape") {
     event.preventDefault();
+    if (window.htmx) window.htmx.process(editor);
     editor.querySelector("[data-inline-cancel]").click();
   } else if (event.key === "Enter" && event.target.matches("input, select")) {
     event.preventDefault();
+    // htmx wires a swapped-in editor's buttons when it settles (20 ms later, more on a busy
+    // machine): an Enter typed before then would click a button that does nothing yet.
+    if (window.htmx) window.htmx.process(editor);
     editor.querySelector("[data-inline-save]").click();
   }
 });
