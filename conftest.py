@@ -116,5 +116,10 @@ def _no_cached_custom_fields():
     # A test starts with no custom field, as the cache now says (pages' query counts stay as
     # in production, where the definitions are cached); creating one forgets it.
     cache.set(_CACHE_KEY, {}, 3600)
+    # The activity types too: a flushed database recreates them with other ids.
+    from activities.selectors import forget_active_types
+
+    forget_active_types()
     yield
     forget_definitions()
+    forget_active_types()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import (
     BooleanField,
@@ -88,8 +89,23 @@ def customer_kind(obj: Customer) -> str:
     return obj._meta.model_name
 
 
+# The active activity types, cached: every 360 page, deal page and timeline offers them in
+# its quick-log form. Saving or deleting a type drops the copy (``activities.receivers``);
+# the expiry bounds what a change made without signals (a data migration) leaves stale.
+ACTIVE_TYPES_CACHE_KEY = "activities:active-types:v1"
+ACTIVE_TYPES_CACHE_SECONDS = 600
+
+
 def active_types() -> list[ActivityType]:
-    return list(ActivityType.objects.filter(active=True))
+    types = cache.get(ACTIVE_TYPES_CACHE_KEY)
+    if types is None:
+        types = list(ActivityType.objects.filter(active=True))
+        cache.set(ACTIVE_TYPES_CACHE_KEY, types, ACTIVE_TYPES_CACHE_SECONDS)
+    return types
+
+
+def forget_active_types() -> None:
+    cache.delete(ACTIVE_TYPES_CACHE_KEY)
 
 
 LIST_PAGE_SIZE = 50

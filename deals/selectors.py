@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -244,6 +245,22 @@ def deal_totals(
 
 def money_total(qs: QuerySet[Deal], *, book: RateBook | None = None) -> MoneyTotal:
     return money_totals(qs, book=book).get(None, MoneyTotal())
+
+
+def money_total_of(deals: Sequence[Deal], *, book: RateBook | None = None) -> MoneyTotal:
+    """``money_total`` of deals already loaded: the same sums per (currency, rate month) and
+    the same conversion, in Python."""
+    groups: dict[tuple[str, dt.date | None], dict[str, Any]] = {}
+    for deal in deals:
+        month = deal.closed_at.astimezone(dt.UTC).date().replace(day=1) if deal.closed_at else None
+        row = groups.setdefault(
+            (deal.currency, month),
+            {"currency": deal.currency, "rate_month": month, "amount_total": Decimal("0"), "weighted_total": 0, "n": 0},
+        )
+        row["amount_total"] += deal.amount
+        row["weighted_total"] += deal.amount * deal.probability
+        row["n"] += 1
+    return _fold(groups.values(), None, book or RateBook()).get(None, MoneyTotal())
 
 
 # --- Board ---------------------------------------------------------------------------------

@@ -336,3 +336,14 @@ def test_the_rebuild_command_refills_the_totals(owner):
     DealTotal.objects.all().delete()
     call_command("rebuild_deal_totals", stdout=io.StringIO())
     _assert_exact()
+
+
+@pytest.mark.parametrize("who", ["owner", "manager"])
+def test_totals_of_loaded_deals_are_the_sql_totals(request, who, book_of_deals):
+    """The customer panel sums the open deals it has already loaded (``money_total_of``):
+    the same figures to the cent as the SQL sums, in every currency and month of the rates."""
+    user = request.getfixturevalue(who)
+    for qs in (Deal.objects.visible_to(user).filter(status=DealStatus.OPEN), Deal.objects.visible_to(user)):
+        loaded = selectors.money_total_of(list(qs))
+        assert loaded.count
+        _same(loaded, selectors.money_total(qs))
