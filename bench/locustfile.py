@@ -17,6 +17,7 @@ import os
 import random
 import re
 from pathlib import Path
+from urllib.parse import urlparse
 
 from locust import HttpUser, between, task
 
@@ -54,8 +55,10 @@ class CrmUser(HttpUser):
             # A session the driver signed in before the step (bench/loadtest.py): people sign in
             # once a day, and a password hash (0.5 s of CPU) per simulated user would be most
             # of what a one-minute step measures.
+            host = urlparse(self.host).hostname
             for name, value in signed_in.items():
-                self.client.cookies.set(name, value)
+                # The server's own Set-Cookie (a rotated CSRF token) then replaces it, not adds one.
+                self.client.cookies.set(name, value, domain=host, path="/")
             return
         self.client.get("/accounts/login/", name="login page")
         token = self.client.cookies.get("csrftoken", "")
