@@ -18,7 +18,10 @@ PNG = bytes.fromhex(
 
 
 def drop_file(page: Page, selector: str, name: str, data: bytes, mime: str) -> None:
-    """Drag a file from the desktop onto ``selector``, as a person would."""
+    """Drag a file from the desktop onto ``selector``, as a person would: once the page's
+    scripts (deferred, so run before DOMContentLoaded) listen for it."""
+    page.wait_for_load_state("domcontentloaded")
+    page.locator(selector).first.wait_for()
     transfer = page.evaluate_handle(
         """([name, bytes, mime]) => {
             const transfer = new DataTransfer();
