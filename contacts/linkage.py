@@ -560,12 +560,16 @@ def _email_level(a: Person, b: Person) -> int | None:
     return 0
 
 
+_ASCII_DIGITS = frozenset("0123456789")
+
+
 def _other_digit(a: str, b: str) -> bool:
     """Whether ``b`` is ``a`` with one digit replaced by another (anna.smith1, anna.smith2)."""
     if len(a) != len(b):
         return False
     changed = [(x, y) for x, y in zip(a, b, strict=True) if x != y]
-    return len(changed) == 1 and changed[0][0].isdigit() and changed[0][1].isdigit()
+    # ASCII digits only: "²".isdigit() is true, and a superscript is a typing slip, not a number.
+    return len(changed) == 1 and changed[0][0] in _ASCII_DIGITS and changed[0][1] in _ASCII_DIGITS
 
 
 def _street_level(a: Person, b: Person) -> int | None:

@@ -127,6 +127,8 @@ def test_emails_phones_and_name_made_addresses():
     assert levels(a, {**b, "email": "anna.petrova@mail.ru"})["email"] is None
     assert levels({**a, "email": "ap1983@mail.ru"}, {**b, "email": "ap1983@gmail.com"})["email"] == "same_name"
     assert levels({**a, "email": "anna.smith1@x.ru"}, {**b, "email": "anna.smith2@x.ru"})["email"] == "different"
+    # Only ASCII digits count as another number: "²".isdigit() is true, yet ² is a slip.
+    assert levels({**a, "email": "anna.smith²@x.ru"}, {**b, "email": "anna.smith2@x.ru"})["email"] is None
     # A digit dropped or transposed, a slip in a short name: a typo or another mailbox.
     assert levels({**a, "email": "petrova82@x.ru"}, {**b, "email": "petrova2@x.ru"})["email"] is None
     assert levels({**a, "email": "petrova82@x.ru"}, {**b, "email": "petrova28@x.ru"})["email"] is None
