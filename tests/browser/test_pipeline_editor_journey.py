@@ -1,6 +1,8 @@
 """A manager shapes a pipeline in the app: adds a stage, moves it with the keyboard and by
 dragging, and the board shows the new order."""
 
+import re
+
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import assert_every_field_has_a_label, login, unique
@@ -12,6 +14,9 @@ def _stage_names(page: Page) -> list[str]:
 
 def test_a_manager_adds_a_stage_and_reorders_it_by_keyboard_and_by_drag(page: Page):
     name = unique("Security review")
+    # Tall enough that the editor never scrolls: the browser restores the scroll position
+    # after the "Move up" post, and a drag aimed before that lands on the row below.
+    page.set_viewport_size({"width": 1366, "height": 1400})
     login(page, "manager")
     page.goto("/deals/board/")
     page.get_by_role("link", name="Edit stages").click()
@@ -30,7 +35,10 @@ def test_a_manager_adds_a_stage_and_reorders_it_by_keyboard_and_by_drag(page: Pa
     # Keyboard: focus "Move … up" and press Enter; the stage goes above Negotiation.
     up = page.get_by_role("button", name=f"Move {name} up")
     up.focus()
-    page.keyboard.press("Enter")
+    # The button posts a form: wait for the new page to have loaded entirely (its styles and
+    # icon font), or the handle measured below is where the row was before the page settled.
+    with page.expect_navigation(wait_until="load"):
+        page.keyboard.press("Enter")
     expect(page.get_by_role("button", name=f"Move {name} up")).to_be_visible()
     names = _stage_names(page)
     assert names.index("Proposal") < names.index(name) < names.index("Negotiation"), names
@@ -43,6 +51,7 @@ def test_a_manager_adds_a_stage_and_reorders_it_by_keyboard_and_by_drag(page: Pa
     page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
     page.mouse.down()
     page.mouse.move(start["x"] + start["width"] / 2, start["y"] - 5, steps=3)
+    expect(row).to_have_class(re.compile(r"\bsortable-chosen\b"))  # the hand holds this row
     page.mouse.move(end["x"] + end["width"] / 2, end["y"] + 2, steps=20)
     # SortableJS ignores the pointer while the rows it passes animate (150 ms; longer on a
     # busy machine): keep moving a little, as a hand does, until the row has moved up there.
