@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", type=int, default=0, metavar="N", help="also profile 20 requests (cProfile): the N costliest calls"
     )
+    parser.add_argument(
+        "--match", default="", metavar="REGEX", help="with --profile: only calls whose file:line(function) matches"
+    )
     args = parser.parse_args(argv)
 
     _setup_django()
@@ -71,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(20):
             client.get(url)
         profiler.disable()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
+        restrictions = [args.match, args.profile] if args.match else [args.profile]
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(*restrictions)
     with connection.cursor() as cursor:
         for ms, sql in slowest:
             cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")

@@ -43,7 +43,8 @@ P95_TARGET_MS = 150.0
 
 def start_bulk_worker(env: dict[str, str], queue: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [PYTHON, "-m", "celery", "-A", "crm", "worker", "--concurrency=1", "--loglevel=WARNING"]
+        # As the Procfile starts it: below the web workers' CPU priority (docs/scaling.md).
+        ["nice", "-n", "10", PYTHON, "-m", "celery", "-A", "crm", "worker", "--concurrency=1", "--loglevel=WARNING"]
         + ["-Q", f"{queue}.imports,{queue}.rollups", "-n", f"loadtest-bulk-{os.getpid()}@%h"],
         cwd=ROOT,
         env=env,
