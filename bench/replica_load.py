@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.loadtest import MANAGERS, REPS, run_locust, sign_in_sessions  # noqa: E402
-from bench.run import host_reference, server_env, start_gunicorn  # noqa: E402
+from bench.run import _setup_django, host_reference, server_env, start_gunicorn  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     os.environ["DATABASE_URL"] = cluster.urls["primary"]
     os.environ.pop("DATABASE_REPLICA_URL", None)
+    _setup_django()  # host_reference times a query on the primary
     (args.out / "results").mkdir(parents=True, exist_ok=True)
     host = host_reference()
     env = server_env(args.port)
