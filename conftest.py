@@ -118,8 +118,11 @@ def _no_cached_custom_fields():
     cache.set(_CACHE_KEY, {}, 3600)
     # The activity types too: a flushed database recreates them with other ids.
     from activities.selectors import forget_active_types
+    from deals.money import forget_rates
 
     forget_active_types()
+    forget_rates()  # and the exchange rates (rolled back with the test, or written in bulk)
     yield
     forget_definitions()
     forget_active_types()
+    forget_rates()

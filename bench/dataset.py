@@ -61,6 +61,7 @@ from deals.models import (
     Stage,
     StageChange,
 )
+from deals.money import forget_rates
 from service.models import (
     ACTIVE_STATUSES,
     Case,
@@ -475,6 +476,7 @@ class Generator:
                 date = dt.date(month // 12, month % 12 + 1, 1)
                 rows.append(ExchangeRate(id=len(rows) + 1, currency=currency, date=date, rate=f"{rate:.8f}"))
         ExchangeRate.objects.bulk_create(rows)
+        forget_rates()  # bulk_create sends no post_save; the web reads the rates from the cache
         self.eur_rate = {"USD": 1.0, "EUR": pools.USD_VALUE["EUR"]}
         return len(rows)
 

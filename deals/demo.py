@@ -33,6 +33,7 @@ from deals.models import (
     Stage,
     StageChange,
 )
+from deals.money import forget_rates
 
 DEAL_COUNT = 600
 MONTHS = 18
@@ -181,6 +182,7 @@ def _rates(rng: random.Random, today: dt.date) -> None:
         rows.append(ExchangeRate(currency=other, date=month, rate=drift))
         month = (month - dt.timedelta(days=1)).replace(day=1)
     ExchangeRate.objects.bulk_create(rows, ignore_conflicts=True)
+    forget_rates()  # bulk_create sends no post_save
 
 
 def _companies(people: DemoPeople) -> list[Company]:
@@ -501,6 +503,7 @@ def _russian_rep_story(dmitry, sales: list[Stage], now: dt.datetime) -> None:
         month = (month - dt.timedelta(days=1)).replace(day=1)
     if settings.BASE_CURRENCY != "RUB":
         ExchangeRate.objects.bulk_create(rates, ignore_conflicts=True)
+        forget_rates()
     open_stages = [stage for stage in sales if not stage.is_closed]
     for number, (name, city, people, word, amount, stage_index, days) in enumerate(RUSSIAN_STORY, start=1):
         created = now - dt.timedelta(days=days + 10 * (stage_index + 1))

@@ -11,10 +11,37 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
 
 from deals.models import ExchangeRate
 
 CENT = Decimal("0.01")
+
+# Every exchange rate, cached: a few hundred rows that change when an admin edits one. Saving or
+# deleting a rate forgets them (``deals.apps``); code that writes rates in bulk calls
+# ``forget_rates`` itself (the demo and benchmark seeders).
+RATES_CACHE_KEY = "deals:exchange-rates:v1"
+RATES_CACHE_SECONDS = 600
+
+
+def all_rates() -> list[tuple[str, dt.date, Decimal]]:
+    rates = cache.get(RATES_CACHE_KEY)
+    if rates is None:
+        rates = list(ExchangeRate.objects.values_list("currency", "date", "rate"))
+        cache.set(RATES_CACHE_KEY, rates, RATES_CACHE_SECONDS)
+    return rates
+
+
+def forget_rates() -> None:
+    cache.delete(RATES_CACHE_KEY)
+
+
+def rates_changed(**_kwargs: object) -> None:
+    """A rate was saved or deleted: forget the cached rates now and again at the commit (a
+    reader may have cached the old rows meanwhile)."""
+    forget_rates()
+    transaction.on_commit(forget_rates)
 
 
 class MissingRate(LookupError):
@@ -27,9 +54,10 @@ class MissingRate(LookupError):
 
 
 class RateBook:
-    """All exchange rates loaded once (one query), for converting many amounts quickly.
+    """All exchange rates loaded once (``all_rates``: from the cache, else one query), for
+    converting many amounts quickly.
 
-    The query runs on the first conversion of a currency other than the base one, so a page
+    They are read on the first conversion of a currency other than the base one, so a page
     whose amounts are all in the base currency reads no rates at all."""
 
     def __init__(self, rates: list[tuple[str, dt.date, Decimal]] | None = None) -> None:
@@ -50,7 +78,7 @@ class RateBook:
         if currency == self.base:
             return Decimal("1")
         if not self._loaded:
-            self._load(list(ExchangeRate.objects.values_list("currency", "date", "rate")))
+            self._load(all_rates())
         dates = self._dates.get(currency)
         if not dates:
             raise MissingRate(currency, on)

@@ -287,7 +287,7 @@ def test_the_company_page_makes_a_constant_number_of_queries(
         ContactFactory(owner=owner, company=company)
     for i in range(10):
         services.company_update(actor=owner, company=company, name=f"Acme {i}", tag_names=[f"t{i}"])
-    # With the customer value card (2) and the service cases panel (1); the people come with the
+    # With the customer value card (1) and the service cases panel (1); the people come with the
     # company; +1 while the timeline's cache of business event types and sources is cold
     # (integrations.events.TIMELINE_CACHE_KEY); +1 for its files (contacts.attachments).
     with django_assert_max_num_queries(10):

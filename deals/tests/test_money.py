@@ -35,3 +35,14 @@ def test_an_unknown_currency_is_an_error_not_a_silent_sum(db):
         to_base(Decimal("100"), "RUB", dt.date(2026, 1, 1))
     with pytest.raises(MissingRate):
         RateBook().to_base(Decimal("100"), "RUB", dt.date(2026, 1, 1))
+
+
+def test_the_rates_are_read_once_and_a_saved_rate_is_used_at_once(eur_rates, django_assert_num_queries):
+    RateBook().rate("EUR", dt.date(2026, 3, 10))  # reads the table and caches it
+    with django_assert_num_queries(0):
+        assert RateBook().rate("EUR", dt.date(2026, 3, 10)) == Decimal("1.10")
+    # An admin adds a rate: the next page converts with it, not with the cached table.
+    ExchangeRate.objects.create(currency="EUR", date=dt.date(2026, 3, 5), rate=Decimal("1.30"))
+    assert RateBook().rate("EUR", dt.date(2026, 3, 10)) == Decimal("1.30")
+    ExchangeRate.objects.filter(date=dt.date(2026, 3, 5)).get().delete()
+    assert RateBook().rate("EUR", dt.date(2026, 3, 10)) == Decimal("1.10")

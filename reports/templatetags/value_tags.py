@@ -1,8 +1,8 @@
 """Customer value on another app's page: ``{% customer_value company %}`` on the company page.
 
-Three queries (the company's value row, its profitability per period and its cross-sell
-suggestions), read from the tables
-the nightly recompute fills; nothing is computed per request.
+One query: the company's value row with its profitability per period and its cross-sell
+suggestions read in the same SELECT (``crm.orm.json_rows``), from the tables the nightly
+recompute fills; nothing is computed per request.
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ from typing import Any
 
 from django import template
 from django.conf import settings
+from django.db.models import OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.models import Company
+from crm.orm import instances, json_rows
+from deals.models import Product
 from reports import charts
 from reports.models import CrossSellSuggestion, CustomerProfit, CustomerValue
 from reports.scope import add_months
@@ -40,17 +43,25 @@ def customer_value(context: template.Context, company: Company) -> dict[str, Any
     user = context["request"].user
     if not user.can_read_owner(company.owner_id):
         return {"value": None, "company": company}
-    value = CustomerValue.objects.filter(company_id=company.pk).first()
-    suggestions = (
-        list(CrossSellSuggestion.objects.filter(company_id=company.pk).select_related("product", "because"))
-        if value
-        else []
+    value = (
+        CustomerValue.objects.filter(company_id=company.pk)
+        .annotate(
+            profit_rows=json_rows(CustomerProfit.objects.filter(company_id=OuterRef("company_id")).order_by("period")),
+            suggestion_rows=json_rows(
+                CrossSellSuggestion.objects.filter(company_id=OuterRef("company_id")).order_by("rank"),
+                extra={"product_name": "product__name", "because_name": "because__name"},
+            ),
+        )
+        .first()
     )
-    profits = (
-        sorted(CustomerProfit.objects.filter(company_id=company.pk), key=lambda row: row.period != "12m")
-        if value
-        else []
-    )
+    suggestions, profits = [], []
+    if value is not None:
+        suggestions = instances(CrossSellSuggestion, value.suggestion_rows)
+        for suggestion, row in zip(suggestions, value.suggestion_rows, strict=True):
+            suggestion.product = Product(pk=suggestion.product_id, name=row["product_name"])
+            if suggestion.because_id is not None:
+                suggestion.because = Product(pk=suggestion.because_id, name=row["because_name"])
+        profits = sorted(instances(CustomerProfit, value.profit_rows), key=lambda row: row.period != "12m")
     chart = None
     if value is not None and value.won_deals:
         points = quarter_revenue(value)

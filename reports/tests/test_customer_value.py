@@ -206,3 +206,23 @@ def test_seed_demo_makes_the_value_pages_meaningful(db, settings):
     assert DormancyFollowUp.objects.filter(activity__isnull=False).count() == DormancyFollowUp.objects.count() > 0
     assert ProductPair.objects.filter(customers__gte=3).exists()
     assert CrossSellSuggestion.objects.exists()
+
+
+def test_the_company_card_shows_what_to_offer_next_and_why_in_one_query(
+    value_built, owner, rf, django_assert_num_queries
+):
+    from django.template import Context, Template
+
+    from contacts.selectors import company_for_user
+
+    e = company_for_user(owner, value_built["companies"]["E"].pk)
+    request = rf.get(e.get_absolute_url())
+    request.user = owner
+    template = Template("{% load value_tags %}{% customer_value company %}")
+    # The value row, its profit per period and its suggestions come in one SELECT.
+    with django_assert_num_queries(1):
+        html = template.render(Context({"request": request, "company": e}))
+    assert "What to offer next" in html
+    assert '<span class="fw-semibold">Onboarding</span>' in html
+    assert "75.0% of customers who bought Seat also bought it (3 customers, lift 1.2×)." in html
+    assert "Loyal" in html and "11,000" in html  # the value row itself: segment, revenue in the window
