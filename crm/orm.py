@@ -14,11 +14,19 @@ from django.db.models.functions import Cast, JSONObject
 M = TypeVar("M", bound=Model)
 
 
-def json_rows(qs: QuerySet, *, extra: Mapping[str, str] | None = None) -> ArraySubquery:
-    """``ARRAY(SELECT json_build_object(...) FROM qs)``: every concrete column of the model as
-    text (so decimals and dates come back exact), plus ``extra`` (key → lookup, e.g. a
-    related name). Use it as an annotation with ``OuterRef`` in ``qs``; ``instances`` reads it."""
-    columns = {f.attname: Cast(f.attname, TextField()) for f in qs.model._meta.concrete_fields}
+def json_rows(
+    qs: QuerySet, *, fields: Iterable[str] | None = None, extra: Mapping[str, str] | None = None
+) -> ArraySubquery:
+    """``ARRAY(SELECT json_build_object(...) FROM qs)``: the model's concrete columns (or only
+    ``fields``, by attname) as text, so decimals and dates come back exact, plus ``extra`` (key
+    → lookup, e.g. a related name). Use it as an annotation with ``OuterRef`` in ``qs``;
+    ``instances`` reads it."""
+    wanted = set(fields) if fields is not None else None
+    columns = {
+        f.attname: Cast(f.attname, TextField())
+        for f in qs.model._meta.concrete_fields
+        if wanted is None or f.attname in wanted
+    }
     columns.update({key: Cast(lookup, TextField()) for key, lookup in (extra or {}).items()})
     return ArraySubquery(qs.values(row=JSONObject(**columns)))
 

@@ -22,11 +22,13 @@ from django.utils.translation import gettext_lazy as _
 
 import contacts.lookups  # noqa: F401 - registers trgm_icontains
 from contacts.keyset import unindexed
+from contacts.models import Contact
 from contacts.selectors import text_contains_q
 from crm import custom_fields
+from crm.orm import instances, json_rows
 from crm.params import MAX_DATE, MIN_DATE, id_or_none
 from crm.search import SearchHit, SearchSection
-from deals.models import Deal, DealStatus, DealTotal, ExchangeRate, LineItem, Pipeline, Stage, StageChange
+from deals.models import Deal, DealStatus, DealTotal, ExchangeRate, LineItem, Pipeline, Product, Stage, StageChange
 from deals.money import CENT, MissingRate, RateBook, to_base
 
 if TYPE_CHECKING:
@@ -56,16 +58,31 @@ def with_stages(deals: Iterable[Deal], stages: Iterable[Stage], pipelines: Itera
     return deals
 
 
-def deal_for_user(user: User, pk: int, *, write: bool = False, rate_on: dt.date | None = None) -> Deal:
+def deal_for_user(
+    user: User, pk: int, *, write: bool = False, rate_on: dt.date | None = None, for_page: bool = False
+) -> Deal:
     """The deal if ``user`` may see it (``Http404`` otherwise); with ``write``, only if they may change it.
 
     With ``rate_on``, the deal comes with ``rate_on_day``: its currency's exchange rate on that
     date (the latest on or before it), read in the same query (see ``deal_amount_in_base``).
+    With ``for_page``, also its line items and contacts for its page (``deal_line_items``,
+    ``deal_contacts``).
     """
     qs = deals_for_user(user)
     if rate_on is not None:
         rate = ExchangeRate.objects.filter(currency=OuterRef("currency"), date__lte=rate_on).order_by("-date")
         qs = qs.annotate(rate_on_day=Subquery(rate.values("rate")[:1]))
+    if for_page:
+        qs = qs.annotate(
+            line_item_rows=json_rows(
+                LineItem.objects.filter(deal_id=OuterRef("pk")).order_by("position", "id"),
+                extra={"product_name": "product__name", "product_sku": "product__sku"},
+            ),
+            contact_rows=json_rows(
+                Contact.objects.filter(deals=OuterRef("pk")).order_by(*Contact._meta.ordering),
+                fields=DEAL_PAGE_CONTACT_FIELDS,
+            ),
+        )
     try:
         deal = qs.get(pk=pk)
     except Deal.DoesNotExist:
@@ -73,6 +90,31 @@ def deal_for_user(user: User, pk: int, *, write: bool = False, rate_on: dt.date 
     if write and not user.can_edit_owner(deal.owner_id):
         raise PermissionDenied
     return deal
+
+
+# What the deal page prints of each of its contacts.
+DEAL_PAGE_CONTACT_FIELDS = ("id", "first_name", "last_name", "title", "email", "company_id")
+
+
+def deal_line_items(deal: Deal) -> list[LineItem]:
+    """The deal's line items with their product's name and SKU: from ``line_item_rows`` when
+    ``deal_for_user(for_page=True)`` loaded them."""
+    rows = getattr(deal, "line_item_rows", None)
+    if rows is None:
+        return list(LineItem.objects.filter(deal=deal).select_related("product"))
+    items = instances(LineItem, rows)
+    for item, row in zip(items, rows, strict=True):
+        item.product = Product(pk=item.product_id, name=row["product_name"], sku=row["product_sku"] or "")
+        item.deal = deal
+    return items
+
+
+def deal_contacts(deal: Deal) -> list[Contact]:
+    """The deal's contacts for its page: from ``contact_rows`` when loaded with the deal."""
+    rows = getattr(deal, "contact_rows", None)
+    if rows is None:
+        return list(deal.contacts.only(*DEAL_PAGE_CONTACT_FIELDS))
+    return instances(Contact, rows)
 
 
 def deal_amount_in_base(deal: Deal, on: dt.date) -> Decimal | None:

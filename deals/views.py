@@ -236,9 +236,10 @@ def contact_options(request: HttpRequest) -> HttpResponse:
 @require_GET
 def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     today = timezone.localdate()
-    deal = selectors.deal_for_user(request.user, pk, rate_on=today)  # with today's rate: no query of its own
+    # With today's rate, its line items and contacts: no query of their own.
+    deal = selectors.deal_for_user(request.user, pk, rate_on=today, for_page=True)
     amount_in_base = selectors.deal_amount_in_base(deal, today)
-    line_items = list(LineItem.objects.filter(deal=deal).select_related("product"))
+    line_items = selectors.deal_line_items(deal)
     can_edit = request.user.can_edit_owner(deal.owner_id)
     return render(
         request,
@@ -247,7 +248,7 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "deal": deal,
             "can_edit": can_edit,
             "amount_in_base": amount_in_base,
-            "contacts": list(deal.contacts.select_related("company")),
+            "contacts": selectors.deal_contacts(deal),
             "line_items": line_items,
             "line_items_total": sum((item.total for item in line_items), Decimal("0")),
             "margin": selectors.deal_margin(deal, line_items),

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from deals.models import Deal, DealStatus, ExchangeRate, StageChange
+from deals.models import Deal, DealStatus, ExchangeRate, LineItem, Product, StageChange
 from deals.tests.factories import ContactFactory, DealFactory, LostReasonFactory, ProductFactory, make_pipeline, stage
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -384,10 +384,20 @@ def test_the_board_makes_a_constant_number_of_queries(
 def test_the_deal_page_makes_a_constant_number_of_queries(owner_client, deal, pipeline, django_assert_max_num_queries):
     for name in ("Qualified", "Proposal", "Negotiation", "Proposal"):
         owner_client.post(reverse("deals:move", args=[deal.pk]), {"stage": stage(pipeline, name).pk})
-    # +1 while the timeline's cache of business event types and sources is cold; +1 for the
-    # quotes card (deals.quotes) and +1 for the files (contacts.attachments).
-    with django_assert_max_num_queries(13):
-        owner_client.get(reverse("deals:detail", args=[deal.pk]))
+    people = [ContactFactory(owner=deal.owner, first_name=f"Person{i}", last_name="Buyer") for i in range(3)]
+    deal.contacts.add(*people)
+    for i in range(3):
+        product = Product.objects.create(name=f"Widget {i}", sku=f"W-{i}", price=Decimal("10"))
+        LineItem.objects.create(deal=deal, product=product, quantity=i + 1, unit_price=Decimal("12.50"))
+    # The line items and contacts come with the deal; +1 while the timeline's cache of business
+    # event types and sources is cold; +1 for the quotes card (deals.quotes) and +1 for the
+    # files (contacts.attachments).
+    with django_assert_max_num_queries(11):
+        response = owner_client.get(reverse("deals:detail", args=[deal.pk]))
+    html = response.content.decode()
+    assert all(f"Widget {i}" in html and f"W-{i}" in html for i in range(3))
+    assert all(f"Person{i} Buyer" in html for i in range(3))
+    assert response.context["line_items_total"] == Decimal("75.00")  # (1 + 2 + 3) × 12.50
 
 
 def test_board_columns_load_more_cards_with_a_keyset_cursor(owner_client, owner, pipeline):
