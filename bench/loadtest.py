@@ -139,8 +139,13 @@ def markdown(report: dict) -> str:
         "# Load test: mixed users",
         "",
         f"{report['when']}, dataset {report['dataset']}, {report['seconds']} s per step, Locust "
-        f"(bench/locustfile.py: reps 6 : managers 2, 1–3 s between clicks), a {IMPORT_ROWS:,}-row import "
-        f"queued at each step on a bulk worker, gunicorn sync workers, DEBUG off. Host reference: "
+        f"(bench/locustfile.py: reps 6 : managers 2, 1–3 s between clicks), "
+        + (
+            f"a {IMPORT_ROWS:,}-row import queued at each step on a bulk worker"
+            if report.get("import", True)
+            else "no import"
+        )
+        + f", gunicorn sync workers, DEBUG off. Host reference: "
         f"{report['host']}.",
         "",
         "| workers | users | requests | errors | p50 ms | p95 ms | p99 ms | requests/s |",
@@ -165,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[2, 4])
     parser.add_argument("--port", type=int, default=int(os.environ.get("LOADTEST_PORT", 8107)))
     parser.add_argument("--out", type=Path, default=ROOT / "bench")
+    parser.add_argument(
+        "--no-import", dest="with_import", action="store_false", help="no import during the steps (to compare)"
+    )
     args = parser.parse_args(argv)
 
     _setup_django()
@@ -189,14 +197,15 @@ def main(argv: list[str] | None = None) -> int:
     sessions = args.out / "results" / "loadtest-sessions.json"
     env.update(LOADTEST_SESSIONS=str(sessions), LOADTEST_REPS=str(REPS), LOADTEST_MANAGERS=str(MANAGERS))
     remove_imported()
-    worker = start_bulk_worker(env, env["CELERY_QUEUE"])
+    worker = start_bulk_worker(env, env["CELERY_QUEUE"]) if args.with_import else None
     try:
         for workers in args.workers:
             server = start_gunicorn(env, SimpleNamespace(port=args.port, workers=workers))
             try:
                 sign_in_sessions(args.port, sessions)
                 for users in args.users:
-                    queue_import(env, MANAGER_USERNAME)
+                    if args.with_import:
+                        queue_import(env, MANAGER_USERNAME)
                     prefix = args.out / "results" / f"loadtest-w{workers}-u{users}"
                     step = run_locust(users, args.seconds, f"http://127.0.0.1:{args.port}", prefix, env)
                     step.update(workers=workers, users=users)
@@ -209,8 +218,9 @@ def main(argv: list[str] | None = None) -> int:
                 os.killpg(server.pid, signal.SIGTERM)
                 server.wait(timeout=30)
     finally:
-        os.killpg(worker.pid, signal.SIGKILL)  # an import still running is not waited for
-        worker.wait(timeout=60)
+        if worker is not None:
+            os.killpg(worker.pid, signal.SIGKILL)  # an import still running is not waited for
+            worker.wait(timeout=60)
         sessions.unlink(missing_ok=True)
         print(f"Removed {remove_imported():,} imported contacts and what they carried.")
 
@@ -239,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "dataset": dataset,
         "seconds": args.seconds,
+        "import": args.with_import,
         "host": host,
         "steps": steps,
         "targets": targets,

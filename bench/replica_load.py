@@ -88,7 +88,7 @@ def _activity(url: str) -> tuple[int, int]:
     return int(transactions), int(rows)
 
 
-def run_step(label: str, env: dict[str, str], args: argparse.Namespace, cluster: SimpleNamespace) -> dict:
+def run_step(label: str, slug: str, env: dict[str, str], args: argparse.Namespace, cluster: SimpleNamespace) -> dict:
     server = start_gunicorn(env, SimpleNamespace(port=args.port, workers=args.workers))
     try:
         sessions = args.out / "results" / "replica-load-sessions.json"
@@ -101,7 +101,13 @@ def run_step(label: str, env: dict[str, str], args: argparse.Namespace, cluster:
         }
         before = {name: _activity(url) for name, url in cluster.urls.items()}
         cpu = {name: ServerCpu(data) for name, data in cluster.data.items()}
-        step = run_locust(args.users, args.seconds, f"http://127.0.0.1:{args.port}", args.out / "results" / label, env)
+        step = run_locust(
+            args.users,
+            args.seconds,
+            f"http://127.0.0.1:{args.port}",
+            args.out / "results" / f"replica-load-{slug}",
+            env,
+        )
         time.sleep(1.5)  # the statistics collector flushes about once a second
         step["cpu"] = {name: sampler.seconds() for name, sampler in cpu.items()}
         after = {name: _activity(url) for name, url in cluster.urls.items()}
@@ -184,9 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     host = host_reference()
     env = server_env(args.port)
     steps = [
-        run_step("all on the primary", env, args, cluster),
+        run_step("all on the primary", "primary", env, args, cluster),
         run_step(
-            "lists and reports on the replica", {**env, "DATABASE_REPLICA_URL": cluster.urls["replica"]}, args, cluster
+            "lists and reports on the replica",
+            "replica",
+            {**env, "DATABASE_REPLICA_URL": cluster.urls["replica"]},
+            args,
+            cluster,
         ),
     ]
     text = markdown(steps, args, host)
