@@ -1,6 +1,6 @@
 """Related rows read inside their parent's query, as JSON, and turned back into model
 instances: a panel of a page then costs no query of its own (the company page's value card,
-its people)."""
+the deal page's line items and contacts)."""
 
 from __future__ import annotations
 
