@@ -19,6 +19,7 @@ import gc
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -58,7 +59,8 @@ from crm.services import outbox_enqueue
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 2000
-COPY_BATCH = 20_000
+# Rows per COPY; each batch is also a point where a paced import may pause (Pacer).
+COPY_BATCH = 5000
 SAMPLE_SIZE = 10
 DUPLICATES_SHOWN = 200  # likely duplicates listed on the preview, each with its own choice
 LOOKUP_CHUNK = 5000
@@ -256,11 +258,26 @@ def _job_lock(job_id: int) -> Iterator[bool]:
                 pass  # the connection is gone, and the lock with it
 
 
+class Pacer:
+    """Keeps a background job busy at most ``busy_percent`` of its time: each call after a
+    step sleeps in proportion to the work done since the last one (``IMPORT_BUSY_PERCENT``)."""
+
+    def __init__(self, busy_percent: int) -> None:
+        self.pause_per_busy = (100 - busy_percent) / busy_percent
+        self.mark = time.monotonic()
+
+    def __call__(self) -> None:
+        if self.pause_per_busy > 0:
+            time.sleep((time.monotonic() - self.mark) * self.pause_per_busy)
+        self.mark = time.monotonic()
+
+
 @contextmanager
-def _leased(job_id: int) -> Iterator[Callable[[int], None]]:
+def _leased(job_id: int, *, paced: bool = False) -> Iterator[Callable[[int], None]]:
     """Renew the job's lease and store its progress every ``JOB_HEARTBEAT_SECONDS`` from a
     thread (with its own database connection) while the body runs; yields the progress
-    setter."""
+    setter. ``paced``: each progress step is also a point to pause at (``Pacer``), for the
+    run itself; the preview, which someone is waiting for, is not paced."""
     latest: dict[str, int] = {}
     stop = threading.Event()
 
@@ -279,8 +296,14 @@ def _leased(job_id: int) -> Iterator[Callable[[int], None]]:
 
     thread = threading.Thread(target=renew, name=f"import-{job_id}-lease", daemon=True)
     thread.start()
+    pace = Pacer(settings.IMPORT_BUSY_PERCENT if paced else 100)
+
+    def progress(percent: int) -> None:
+        latest["percent"] = max(0, min(100, percent))
+        pace()
+
     try:
-        yield lambda percent: latest.__setitem__("percent", max(0, min(100, percent)))
+        yield progress
     finally:
         stop.set()
         thread.join(timeout=30)
@@ -602,7 +625,7 @@ def _plan_rows(job: ImportJob, actor: User, *, progress: Callable[[int], None]) 
             plan.errors.append((line, str(exc), cells))
             continue
         cleaned.append((row, cells, owner))
-        if i % 5000 == 0:
+        if i % 1000 == 0:
             progress(int(30 * i / total))
 
     # Domains that only became clean after normalisation (https://www.x.com → x.com).
@@ -1207,7 +1230,7 @@ def _execute(job_id: int) -> ImportJob | None:
     job = ImportJob.objects.select_related("owner").get(pk=job_id)
     actor = job.owner
     try:
-        with _leased(job_id) as progress, transaction.atomic():
+        with _leased(job_id, paced=True) as progress, transaction.atomic():
             locked = ImportJob.objects.without_file().get(pk=job_id)
             if locked.state != ImportState.RUNNING:
                 return locked

@@ -399,6 +399,13 @@ JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 2, minimum=1)
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1)
 if JOB_HEARTBEAT_SECONDS * 2 > JOB_LEASE_SECONDS:
     raise ImproperlyConfigured("JOB_HEARTBEAT_SECONDS must be at most half of JOB_LEASE_SECONDS")
+# An import works at most this share of its time and pauses for the rest, between steps of a
+# few thousand rows (as PostgreSQL's vacuum_cost_delay paces vacuum): most of its work is done
+# by PostgreSQL, which serves the pages too, so a big import on a small host no longer makes
+# every page wait. 100 = no pauses.
+IMPORT_BUSY_PERCENT = env_int("IMPORT_BUSY_PERCENT", 50, minimum=1)
+if IMPORT_BUSY_PERCENT > 100:
+    raise ImproperlyConfigured("IMPORT_BUSY_PERCENT must be between 1 and 100")
 # /healthz reports beat down when its every-minute heartbeat is older than this.
 BEAT_HEARTBEAT_MAX_AGE = env_int("BEAT_HEARTBEAT_MAX_AGE", 180, minimum=60)
 # A reminder claimed by a worker that then died is claimed again after this many seconds.

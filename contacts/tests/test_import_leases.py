@@ -211,3 +211,48 @@ class TestRetry:
     def test_retry_needs_a_post(self, owner, owner_client):
         job = make_job(owner, state=ImportState.FAILED)
         assert owner_client.get(reverse("contacts:import-retry", args=[job.pk])).status_code == 405
+
+
+class TestPacing:
+    def test_the_pacer_pauses_in_proportion_to_the_work_since_its_last_call(self, monkeypatch):
+        clock, slept = [100.0], []
+        monkeypatch.setattr(import_services.time, "monotonic", lambda: clock[0])
+        monkeypatch.setattr(import_services.time, "sleep", slept.append)
+        pace = import_services.Pacer(25)  # busy a quarter of the time
+        clock[0] += 1.0  # a second of work
+        pace()
+        clock[0] += 0.5
+        pace()
+        assert slept == [3.0, 1.5]
+        unpaced = import_services.Pacer(100)
+        clock[0] += 1.0
+        unpaced()
+        assert slept == [3.0, 1.5]
+
+    def test_the_run_pauses_between_its_steps_and_the_preview_does_not(self, owner, settings, monkeypatch):
+        settings.IMPORT_BUSY_PERCENT = 50
+        paused = []
+        monkeypatch.setattr(import_services.time, "sleep", paused.append)
+        rows = "".join(f"Paced{i},paced{i}@example.com\n" for i in range(2500))
+        job = import_services.import_upload(
+            actor=owner, kind="contacts", file_name="paced.csv", data=("Last name,Email\n" + rows).encode()
+        )
+        job.state = ImportState.ANALYSING
+        job.save()
+        import_services.import_analyse(job_id=job.pk)
+        job.refresh_from_db()
+        assert job.preview["created"] == 2500
+        assert paced_pauses(paused) == 0  # someone is waiting for the preview
+
+        job.state = ImportState.PENDING
+        job.save()
+        import_services.import_execute(job_id=job.pk)
+        job.refresh_from_db()
+        assert (job.state, job.created_count) == (ImportState.DONE, 2500)
+        assert Contact.objects.filter(last_name__startswith="Paced").count() == 2500
+        # A pause after each thousand rows checked and each step of the write.
+        assert paced_pauses(paused) >= 5
+
+
+def paced_pauses(paused: list[float]) -> int:
+    return sum(1 for seconds in paused if seconds > 0)
