@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.loadtest import MANAGERS, REPS, run_locust, sign_in_sessions  # noqa: E402
 from bench.run import _setup_django, host_reference, server_env, start_gunicorn  # noqa: E402
+from crm.params import id_or_none  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -38,13 +39,14 @@ def _children_cpu(postmaster: int) -> dict[int, float]:
     """CPU seconds (user + system) of the postmaster and each of its child processes."""
     found = {}
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+        pid = id_or_none(entry.name)
+        if pid is None:
+            continue  # not a process
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue  # the process has just exited
-        pid, parent = int(entry.name), int(fields[1])
+        parent = int(fields[1])  # the kernel's own digits
         if pid == postmaster or parent == postmaster:
             found[pid] = (int(fields[11]) + int(fields[12])) / TICKS
     return found
