@@ -118,11 +118,14 @@ def _no_cached_custom_fields():
     cache.set(_CACHE_KEY, {}, 3600)
     # The activity types too: a flushed database recreates them with other ids.
     from activities.selectors import forget_active_types
+    from campaigns.selectors import forget_acquired_customers
     from deals.money import forget_rates
 
     forget_active_types()
     forget_rates()  # and the exchange rates (rolled back with the test, or written in bulk)
+    forget_acquired_customers()  # and which campaign acquired which customer
     yield
     forget_definitions()
     forget_active_types()
     forget_rates()
+    forget_acquired_customers()

@@ -1333,6 +1333,9 @@ class Generator:
     def _campaign_attributions() -> tuple[int, int]:
         """First touches (each member's earliest campaign) and the deals responders opened
         within 120 days of their response, attributed to that campaign, set-based."""
+        from campaigns.selectors import forget_acquired_customers
+
+        forget_acquired_customers()  # the web's refreshes read the full reading from the cache
         member, touch = CampaignMember._meta.db_table, ContactAttribution._meta.db_table
         deal_contacts = _through(Deal, "contacts")._meta.db_table
         with connection.cursor() as cursor:

@@ -6,10 +6,18 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from campaigns.models import Campaign, ContactAttribution
-from campaigns.selectors import acquired_customers, acquisition_costs
+from campaigns.selectors import (
+    ACQUIRED_CACHE_KEY,
+    acquired_customers,
+    acquisition_costs,
+    forget_acquired_customers,
+)
 from campaigns.tests.factories import campaign, contact
 from contacts.tests.factories import CompanyFactory
 from deals.models import DealStatus
@@ -94,3 +102,48 @@ def test_reports_counts_the_campaigns_cost_in_a_customers_acquisition_cost(owner
     """The source is registered by the reports app: its profitability sees campaign costs."""
     a = _customer(owner, "Alpha", spring, won_on=D(2026, 3, 20))
     assert value.acquisition_costs(start=None, end=D(2026, 12, 31), company_ids=[a.pk]) == {a.pk: Decimal("100.00")}
+
+
+def test_a_refresh_of_a_few_customers_reads_only_theirs_and_keeps_the_last_full_count(
+    owner, spring, django_assert_max_num_queries
+):
+    """An incremental refresh (after a deal move) reads the refreshed customers afresh and
+    takes the others from the last full reading: no scan of every attribution and won deal,
+    and how many share the cost waits for the next full run."""
+    a = _customer(owner, "Alpha", spring, won_on=D(2026, 3, 20))
+    b = _customer(owner, "Beta", spring, won_on=D(2026, 4, 2))
+    assert set(acquired_customers()) == {a.pk, b.pk}  # the full reading, kept
+    c = _customer(owner, "Gamma", spring, won_on=D(2026, 4, 3))  # acquired since
+
+    with CaptureQueriesContext(connection) as queries:
+        costs = acquisition_costs(start=None, end=D(2026, 12, 31), company_ids=[a.pk])
+    assert costs == {a.pk: Decimal("50.00")}  # still shared by the two the full run counted
+    reads = [q["sql"] for q in queries.captured_queries if "campaigns_contactattribution" in q["sql"]]
+    assert reads and all(f"IN ({a.pk})" in sql for sql in reads), reads
+    assert len(queries.captured_queries) <= 5
+
+    # Gamma's own refresh finds it acquired; the next full run shares the cost three ways.
+    assert acquisition_costs(start=None, end=D(2026, 12, 31), company_ids=[c.pk]) == {c.pk: Decimal("33.33")}
+    assert acquisition_costs(start=None, end=D(2026, 12, 31), company_ids=None) == {
+        a.pk: Decimal("33.34"),
+        b.pk: Decimal("33.33"),
+        c.pk: Decimal("33.33"),
+    }
+
+
+def test_a_refresh_finds_a_customer_that_is_no_longer_acquired(owner, spring):
+    a = _customer(owner, "Alpha", spring, won_on=D(2026, 3, 20))
+    b = _customer(owner, "Beta", spring, won_on=D(2026, 4, 2))
+    assert set(acquired_customers()) == {a.pk, b.pk}
+    b.deals.update(status=DealStatus.OPEN, closed_at=None)  # the won deal reopened
+
+    assert acquisition_costs(start=None, end=D(2026, 12, 31), company_ids=[b.pk]) == {}
+    assert set(acquired_customers(company_ids=[b.pk])) == {a.pk}
+
+
+def test_without_a_full_reading_in_the_cache_a_refresh_makes_one(owner, spring):
+    a = _customer(owner, "Alpha", spring, won_on=D(2026, 3, 20))
+    b = _customer(owner, "Beta", spring, won_on=D(2026, 4, 2))
+    forget_acquired_customers()
+    assert acquisition_costs(start=None, end=D(2026, 12, 31), company_ids=[b.pk]) == {b.pk: Decimal("50.00")}
+    assert set(cache.get(ACQUIRED_CACHE_KEY)) == {a.pk, b.pk}
