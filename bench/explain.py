@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import sys
 import time
@@ -32,6 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--match", default="", metavar="REGEX", help="with --profile: only calls whose file:line(function) matches"
+    )
+    parser.add_argument(
+        "--templates",
+        action="store_true",
+        help="also time 20 requests' templates: each one's own time and with what it includes",
     )
     args = parser.parse_args(argv)
 
@@ -75,13 +81,62 @@ def main(argv: list[str] | None = None) -> int:
             client.get(url)
         profiler.disable()
         restrictions = [args.match, args.profile] if args.match else [args.profile]
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(*restrictions)
+        pstats.Stats(profiler).sort_stats(os.environ.get("EXPLAIN_SORT", "cumulative")).print_stats(*restrictions)
+    if args.templates:
+        _time_templates(lambda: client.get(url), requests=20)
     with connection.cursor() as cursor:
         for ms, sql in slowest:
             cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
             plan = "\n".join(row[0] for row in cursor.fetchall())
             print(f"\n## {ms:.1f} ms\n\n```sql\n{sql}\n```\n\n```\n{plan}\n```")
     return 0
+
+
+def _time_templates(get, *, requests: int) -> None:
+    """Wall time per template (Django's and Jinja2's) over ``requests`` requests: "own" leaves
+    out the templates it includes, and the time of the tags that render other templates is
+    counted where those templates are."""
+    from django.template import base
+    from django.template.backends import jinja2 as jinja_backend
+
+    own: dict[str, float] = {}
+    inclusive: dict[str, float] = {}
+    calls: dict[str, int] = {}
+    stack: list[list[float]] = []  # per open template: [time spent in templates it rendered]
+
+    def timed(name: str, render, *a, **kw):
+        stack.append([0.0])
+        started = time.perf_counter()
+        try:
+            return render(*a, **kw)
+        finally:
+            spent = time.perf_counter() - started
+            nested = stack.pop()[0]
+            if stack:
+                stack[-1][0] += spent
+            own[name] = own.get(name, 0.0) + spent - nested
+            inclusive[name] = inclusive.get(name, 0.0) + spent
+            calls[name] = calls.get(name, 0) + 1
+
+    django_render, jinja_render = base.Template._render, jinja_backend.Template.render
+    base.Template._render = lambda self, context: timed(self.origin.template_name or "?", django_render, self, context)
+    jinja_backend.Template.render = lambda self, *a, **kw: timed(
+        f"{self.template.name} (jinja2)", jinja_render, self, *a, **kw
+    )
+    try:
+        started = time.perf_counter()
+        for _ in range(requests):
+            get()
+        total = (time.perf_counter() - started) * 1000 / requests
+    finally:
+        base.Template._render, jinja_backend.Template.render = django_render, jinja_render
+    print(f"\n{total:.1f} ms a request; per request, the templates by their own time:\n")
+    print(f"{'own ms':>8} {'with includes':>14} {'renders':>8}  template")
+    for name in sorted(own, key=own.get, reverse=True):
+        print(
+            f"{own[name] * 1000 / requests:8.2f} {inclusive[name] * 1000 / requests:14.2f}"
+            f" {calls[name] / requests:8.1f}  {name}"
+        )
 
 
 if __name__ == "__main__":

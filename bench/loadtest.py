@@ -171,7 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("LOADTEST_PORT", 8107)))
     parser.add_argument("--out", type=Path, default=ROOT / "bench")
     parser.add_argument(
-        "--no-import", dest="with_import", action="store_false", help="no import during the steps (to compare)"
+        "--no-import",
+        dest="with_import",
+        action="store_false",
+        help="no import during the steps (to compare); the bulk worker still runs the rollups",
     )
     args = parser.parse_args(argv)
 
@@ -197,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     sessions = args.out / "results" / "loadtest-sessions.json"
     env.update(LOADTEST_SESSIONS=str(sessions), LOADTEST_REPS=str(REPS), LOADTEST_MANAGERS=str(MANAGERS))
     remove_imported()
-    worker = start_bulk_worker(env, env["CELERY_QUEUE"]) if args.with_import else None
+    # Started without the import too: the rollups the clicks queue (a deal move refreshes its
+    # customer's value) run on it, as they would in production.
+    worker = start_bulk_worker(env, env["CELERY_QUEUE"])
     try:
         for workers in args.workers:
             server = start_gunicorn(env, SimpleNamespace(port=args.port, workers=workers))
@@ -218,9 +223,8 @@ def main(argv: list[str] | None = None) -> int:
                 os.killpg(server.pid, signal.SIGTERM)
                 server.wait(timeout=30)
     finally:
-        if worker is not None:
-            os.killpg(worker.pid, signal.SIGKILL)  # an import still running is not waited for
-            worker.wait(timeout=60)
+        os.killpg(worker.pid, signal.SIGKILL)  # an import still running is not waited for
+        worker.wait(timeout=60)
         sessions.unlink(missing_ok=True)
         print(f"Removed {remove_imported():,} imported contacts and what they carried.")
 
