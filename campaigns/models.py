@@ -243,7 +243,6 @@ class CampaignMember(models.Model):
             models.Index(fields=["campaign", "id"], name="campaignmember_campaign"),
             models.Index(fields=["campaign", "status", "id"], name="campaignmember_status"),
             models.Index(fields=["campaign", "owner", "id"], name="campaignmember_owner"),
-            models.Index(fields=["contact"], name="campaignmember_contact"),
         ]
         verbose_name = _("campaign member")
         verbose_name_plural = _("campaign members")
@@ -263,7 +262,6 @@ class ContactAttribution(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["campaign"], name="contactattribution_campaign")]
         verbose_name = _("contact attribution")
         verbose_name_plural = _("contact attributions")
 
@@ -299,7 +297,6 @@ class DealAttribution(models.Model):
         indexes = [
             # A campaign's deals, latest first (the campaign page).
             models.Index(fields=["created_by_campaign", "-created_at", "-id"], name="dealattribution_created_by"),
-            models.Index(fields=["first_touch_campaign"], name="dealattribution_first_touch"),
         ]
         verbose_name = _("deal attribution")
         verbose_name_plural = _("deal attributions")

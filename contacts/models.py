@@ -388,7 +388,6 @@ class Contact(models.Model):
             models.Index(fields=["-created_at", "-id"], name="contact_created"),
             # The API's keyset pages and ?updated_since= (integrations).
             models.Index(fields=["updated_at", "id"], name="contact_updated"),
-            models.Index(fields=["company"], name="contact_company"),
             models.Index(fields=["lifecycle_stage", "id"], name="contact_lifecycle_id"),
             models.Index(fields=["country", "id"], name="contact_country_id"),
             models.Index(fields=["source"], name="contact_source"),
