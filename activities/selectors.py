@@ -369,8 +369,9 @@ def person_name() -> Coalesce:
 
 
 def _name_of(model: type[Model], column: str, name: F | Func) -> Subquery:
-    """The name of the ``model`` row that ``column`` points at, as a scalar subquery."""
-    return Subquery(model.objects.filter(pk=OuterRef(column)).values(name=name)[:1])
+    """The name of the ``model`` row that ``column`` points at, as a scalar subquery (without
+    the model's ordering: one row by primary key needs no sort, and the planner no sort node)."""
+    return Subquery(model.objects.filter(pk=OuterRef(column)).order_by().values(name=name)[:1])
 
 
 def timeline_page(
