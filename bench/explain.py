@@ -94,8 +94,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _time_templates(get, *, requests: int) -> None:
     """Wall time per template (Django's and Jinja2's) over ``requests`` requests: "own" leaves
-    out the templates it includes, and the time of the tags that render other templates is
-    counted where those templates are."""
+    out the templates it renders (includes, inclusion tags), but counts the rest of its tags'
+    work — a tag's queries count in the template that holds the tag (a page's blocks: in the
+    template it extends)."""
     from django.template import base
     from django.template.backends import jinja2 as jinja_backend
 
