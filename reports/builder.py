@@ -23,7 +23,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import OperationalError, connections, router, transaction
@@ -59,6 +59,9 @@ from deals.models import DealStatus, Pipeline, Stage, StageChange
 from reports.models import DealFact
 from reports.scope import ReportScope, report_scope_for_user
 from service.models import Case, CaseChannel, CasePriority, CaseStatus
+
+if TYPE_CHECKING:
+    from reports.selectors import RollupStatus
 
 Label = str | Promise
 PERIODS = ("week", "month", "quarter", "year")
@@ -265,13 +268,18 @@ choice_names, share = _choices, _share
 # Datasets -----------------------------------------------------------------------------------
 
 
-def _deal_facts(scope: ReportScope) -> QuerySet:
+def scope_rollup_status(scope: ReportScope) -> RollupStatus:
+    """The rollups' pointer, read once per scope: a dashboard's deal cards and the builder
+    page's "as of" line share the viewer's scope."""
     from reports.selectors import rollup_status
 
-    # Read once per scope: a dashboard's deal cards share the viewer's scope.
-    if "_generation_id" not in scope.__dict__:
-        scope.__dict__["_generation_id"] = rollup_status().generation_id
-    qs = DealFact.objects.filter(generation_id=scope.__dict__["_generation_id"])
+    if "_rollup_status" not in scope.__dict__:
+        scope.__dict__["_rollup_status"] = rollup_status()
+    return scope.__dict__["_rollup_status"]
+
+
+def _deal_facts(scope: ReportScope) -> QuerySet:
+    qs = DealFact.objects.filter(generation_id=scope_rollup_status(scope).generation_id)
     return qs.filter(scope.owner_filter())
 
 
@@ -766,11 +774,7 @@ def _closed_cells(spec: ReportSpec, scope: ReportScope) -> tuple[QuerySet, dict[
         return None
     if timezone.get_current_timezone_name() != settings.TIME_ZONE:
         return None  # close months are the server's; a reader elsewhere gets their own days
-    if "_generation_id" not in scope.__dict__:
-        from reports.selectors import rollup_status
-
-        scope.__dict__["_generation_id"] = rollup_status().generation_id
-    qs = ClosedCell.objects.filter(generation_id=scope.__dict__["_generation_id"]).filter(scope.owner_filter())
+    qs = ClosedCell.objects.filter(generation_id=scope_rollup_status(scope).generation_id).filter(scope.owner_filter())
     if spec.date_from:
         qs = qs.filter(closed_month__gte=spec.date_from)
     if spec.date_to:

@@ -776,7 +776,7 @@ def _builder_context(request: HttpRequest, spec: builder.ReportSpec, scope: Repo
         "csv_url": f"{reverse('reports:builder-export')}?{query}&format=csv",
         "xlsx_url": f"{reverse('reports:builder-export')}?{query}&format=xlsx",
         "base_currency": settings.BASE_CURRENCY,
-        "status": selectors.rollup_status() if spec.dataset == "deals" else None,
+        "status": builder.scope_rollup_status(scope) if spec.dataset == "deals" else None,
     }
 
 

@@ -326,6 +326,18 @@ def test_cases_count_only_the_queues_one_may_see(db, north, south, owner, outsid
     assert {k: v["total"] for k, v in _table(response).items()} == {"North": 1}
 
 
+def test_a_deals_report_reads_the_rollup_pointer_once(built, manager_client):
+    """The facts' generation and the page's "as of" line come from one read of the pointer."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = _get(manager_client, dim1="stage", dim2="month", measure="win_rate", date="created")
+    assert response.status_code == 200
+    assert response.context["status"].generation_id is not None
+    assert sum('"reports_rolluppointer"' in q["sql"] for q in queries.captured_queries) == 1
+
+
 @pytest.mark.parametrize("who", ["owner_client", "manager_client", "admin_client"])
 def test_builder_pages_issue_a_constant_number_of_queries(built, who, request, django_assert_max_num_queries):
     client = request.getfixturevalue(who)
