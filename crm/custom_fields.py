@@ -53,6 +53,7 @@ from django.db.models import signals
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.utils.translation import gettext as _
 
+from crm import request_memo
 from crm.models import CustomField, CustomFieldType, User, users_visible_to
 
 FIELD_PREFIX = "cf_"
@@ -99,6 +100,11 @@ def model_label(model: Any) -> str:
 
 
 def _all_fields() -> dict[str, list[FieldDef]]:
+    # Once per request: a list page asks for them for its filter form, columns and rows.
+    return request_memo.remember(_CACHE_KEY, _read_fields)
+
+
+def _read_fields() -> dict[str, list[FieldDef]]:
     cached = cache.get(_CACHE_KEY)
     if cached is None:
         cached = {}
@@ -123,6 +129,7 @@ def _all_fields() -> dict[str, list[FieldDef]]:
 def forget_definitions() -> None:
     """Drop the cached definitions (after any change to a ``CustomField``)."""
     cache.delete(_CACHE_KEY)
+    request_memo.forget(_CACHE_KEY)
 
 
 def fields_for(model: Any) -> list[FieldDef]:
