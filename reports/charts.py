@@ -1,4 +1,5 @@
-"""SVG charts drawn on the server: geometry here, markup in ``templates/reports/charts/``.
+"""SVG charts drawn on the server: geometry here, markup in ``reports/jinja2/reports/charts/``
+(Jinja2, written by ``{% chart_svg %}`` in ``reports/templatetags/chart_tags.py``).
 
 Every chart carries a title and a description for screen readers (``role="img"`` with
 ``<title>``/``<desc>``), and every page prints the same numbers in a table under it, so no
