@@ -25,6 +25,7 @@ from campaigns.models import (
     Segment,
 )
 from contacts.keyset import KeysetPage, SortOption, keyset_page
+from crm import request_memo
 from crm.models import User
 from deals.models import Deal, DealStatus
 from deals.money import MissingRate, RateBook
@@ -256,6 +257,7 @@ def acquired_customers(
 def forget_acquired_customers() -> None:
     """Drop the cached full reading (tests; after bulk loads): the next refresh reads it again."""
     cache.delete(ACQUIRED_CACHE_KEY)
+    request_memo.forget(ACQUIRED_CACHE_KEY)
 
 
 def _acquired(*, today: dt.date | None, company_ids: set[int] | None) -> dict[int, tuple[int, dt.date]]:
@@ -298,7 +300,11 @@ def acquisition_costs(*, start: dt.date | None, end: dt.date, company_ids: list[
     the period of its first won deal: after ``start`` (None: since ever), up to ``end``. What
     ``reports.value.register_acquisition_cost_source`` expects (registered by reports)."""
     wanted = None if company_ids is None else set(company_ids)
-    acquired = acquired_customers(company_ids=wanted)
+    if wanted is None:
+        # A full run asks once per period: one reading for both (``crm.request_memo.scope``).
+        acquired = request_memo.remember(ACQUIRED_CACHE_KEY, acquired_customers)
+    else:
+        acquired = acquired_customers(company_ids=wanted)
     by_campaign: dict[int, list[int]] = {}
     for company_id, (campaign_id, _won_on) in acquired.items():
         by_campaign.setdefault(campaign_id, []).append(company_id)

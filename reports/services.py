@@ -28,6 +28,7 @@ from django.utils.translation import ngettext
 from activities.models import Activity, ActivityType
 from activities.services import activity_create
 from contacts.models import Contact
+from crm import request_memo
 from crm.i18n import user_locale
 from crm.models import Team, User
 from deals.models import Deal, DealStatus
@@ -797,11 +798,14 @@ def _snapshot_costs(cursor, params: dict, *, now: dt.datetime, companies: list[i
         cursor.execute(statement, statement_params)
     cursor.execute("ANALYZE value_service")
     cursor.execute(value.SNAPSHOT_ACQUISITION)
-    for period, start in (("12m", params["year_ago"]), ("all", None)):
-        costs = value.acquisition_costs(start=start, end=params["today"], company_ids=companies)
-        if costs:
-            ids = list(costs)
-            cursor.execute(value.INSERT_ACQUISITION, {"ids": ids, "costs": [costs[pk] for pk in ids], "period": period})
+    with request_memo.scope():  # the sources read what they need once for both periods
+        for period, start in (("12m", params["year_ago"]), ("all", None)):
+            costs = value.acquisition_costs(start=start, end=params["today"], company_ids=companies)
+            if costs:
+                ids = list(costs)
+                cursor.execute(
+                    value.INSERT_ACQUISITION, {"ids": ids, "costs": [costs[pk] for pk in ids], "period": period}
+                )
 
 
 def customer_value_refresh_companies(*, company_ids: list[int], now: dt.datetime | None = None) -> int:

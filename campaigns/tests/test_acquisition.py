@@ -147,3 +147,23 @@ def test_without_a_full_reading_in_the_cache_a_refresh_makes_one(owner, spring):
     forget_acquired_customers()
     assert acquisition_costs(start=None, end=D(2026, 12, 31), company_ids=[b.pk]) == {b.pk: Decimal("50.00")}
     assert set(cache.get(ACQUIRED_CACHE_KEY)) == {a.pk, b.pk}
+
+
+def test_a_full_customer_value_run_reads_the_acquired_customers_once_for_both_periods(owner, spring):
+    """The nightly run charges acquisition cost for the last 12 months and for all time: one
+    reading of every attribution and won deal serves both (``crm.request_memo.scope``)."""
+    from reports.models import CustomerProfit
+    from reports.services import customer_value_recompute
+
+    a = _customer(owner, "Alpha", spring, won_on=D(2026, 3, 20))
+    with CaptureQueriesContext(connection) as queries:
+        customer_value_recompute(now=_at(D(2026, 12, 1)))
+    full_reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if 'FROM "campaigns_contactattribution"' in q["sql"] and "ORDER BY" in q["sql"]
+    ]
+    assert len(full_reads) == 1, full_reads
+    # Both periods were charged from that one reading.
+    costs = dict(CustomerProfit.objects.filter(company=a).values_list("period", "acquisition_cost"))
+    assert costs == {"12m": Decimal("100.00"), "all": Decimal("100.00")}

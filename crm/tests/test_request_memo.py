@@ -83,3 +83,20 @@ def test_the_cache_reuses_one_redis_client_per_pool():
     cache.set("request-memo-test", {"a": 1}, 30)
     assert cache.get("request-memo-test") == {"a": 1}
     cache.delete("request-memo-test")
+
+
+def test_a_scope_remembers_outside_a_request_until_it_ends():
+    calls, compute = _counter()
+    with request_memo.scope():
+        assert request_memo.remember("k", compute) == 1
+        assert request_memo.remember("k", compute) == 1
+    assert request_memo.remember("k", compute) == 2
+
+
+def test_a_scope_inside_a_request_keeps_the_requests_memo():
+    calls, compute = _counter()
+    with a_request():
+        request_memo.remember("k", compute)
+        with request_memo.scope():
+            assert request_memo.remember("k", compute) == 1
+        assert request_memo.remember("k", compute) == 1
