@@ -130,6 +130,25 @@ def test_a_big_block_of_a_common_name_pairs_neighbours_not_everyone(owner, monke
     assert {(ids[a], ids[b]) for found in mirror.values() for a, b in found} == pairs
 
 
+def test_a_postcode_slip_still_pairs_the_records_of_one_address(owner, monkeypatch):
+    monkeypatch.setattr(duplicates, "WEAK_BLOCK", 3)
+    home = {"first_name": "伟", "last_name": "王", "email": "", "phone": "", "street": "辛集路L座", "city": "苏州市"}
+    a = ContactFactory(owner=owner, postcode="215000", **home)
+    # Eight namesakes without a birth date elsewhere: a big block of the name, whose records
+    # are paired with their neighbours by postcode.
+    for n in range(8):
+        ContactFactory(owner=owner, first_name="伟", last_name="王", email="", phone="",
+                       street=f"{SURNAMES[n]} Road 5", city="Suzhou", postcode=f"{3 + n // 2}15000")  # fmt: skip
+    b = ContactFactory(owner=owner, postcode="815000", **home)  # one slip: the other end of that order
+    pairs = duplicates.blocking_pairs("contact")
+    assert (a.pk, b.pk) in pairs
+    rows = list(Contact.objects.order_by("id").values(*duplicates.CONTACT_VALUES, "dedupe_keys"))
+    mirror = duplicates.blocked_pairs_of([linkage.person(row) for row in rows], [row["dedupe_keys"] for row in rows])
+    ids = [row["id"] for row in rows]
+    assert (ids.index(a.pk), ids.index(b.pk)) in mirror["a"]  # by the street in its city
+    assert {(ids[x], ids[y]) for found in mirror.values() for x, y in found} == pairs
+
+
 def test_companies_are_refreshed_too(owner):
     a = CompanyFactory(owner=owner, name="Northwind Traders", domain="northwind.example")
     b = CompanyFactory(owner=owner, name="NORTHWIND TRADERS INC", domain="northwind.example")
