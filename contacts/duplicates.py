@@ -68,7 +68,9 @@ BLOCK_CAP = 100
 # blocks pair every record only up to WEAK_BLOCK members; a bigger block (of any size) is
 # sorted twice, by birth date and then name, and by name and then postcode, and each record is
 # paired with its WINDOW next neighbours in each order (sorted neighbourhood within the block).
-# The pairs per record then stay about the same whatever the table's size, and a common name
+# Records without a birth date have no place in the first order (sorted last, their
+# neighbours there would be any records of the block) and are paired in the second only. The
+# pairs per record then stay about the same whatever the table's size, and a common name
 # still pairs the records that share a birth date or a postcode.
 STRONG_KEYS = "eplzyca"
 WEAK_BLOCK = 30
@@ -685,12 +687,15 @@ def _contact_keys_update(people: _People | None = None) -> tuple[int, dict[str, 
 # The rows of the big blocks of weak keys, each with its record's birth date, name (the
 # full-name key f:…, both names romanised and sorted) and postcode, how many in the block
 # share the birth date or the name, and its place in the block's two orders (birth date,
-# name; name, postcode — ``_sort_orders`` in Python). Each pair of windows shares one sort.
+# name; name, postcode — ``_sort_orders`` in Python; a record without a birth date has no
+# place in the first: NULL sorts last, so the dated records are numbered first). Each pair of
+# windows shares one sort.
 _BIG_BLOCKS_SQL = """
 CREATE TEMP TABLE dedupe_big ON COMMIT DROP AS
 SELECT key, id, birth_date, name,
        count(*) OVER (PARTITION BY key, birth_date) AS n_birth,
-       row_number() OVER (PARTITION BY key ORDER BY birth_date, name COLLATE "C", id) AS by_birth,
+       CASE WHEN birth_date IS NOT NULL
+            THEN row_number() OVER (PARTITION BY key ORDER BY birth_date, name COLLATE "C", id) END AS by_birth,
        count(*) OVER (PARTITION BY key, name) AS n_name,
        row_number() OVER (PARTITION BY key ORDER BY name COLLATE "C", postcode COLLATE "C", id) AS by_name
 FROM (
@@ -794,6 +799,8 @@ def blocked_pairs_of(people: Sequence[Person], keys: Sequence[Sequence[str]]) ->
             continue
         for order in (0, 1):
             ranked = sorted(members, key=lambda index: orders[index][order])
+            if order == 0:
+                ranked = [index for index in ranked if people[index].birth_date]
             for n, a in enumerate(ranked):
                 found.update((min(a, b), max(a, b)) for b in ranked[n + 1 : n + 1 + WINDOW])
             # Records with the same birth date (same name) in the block: all their pairs.

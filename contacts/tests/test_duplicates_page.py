@@ -149,6 +149,31 @@ def test_a_postcode_slip_still_pairs_the_records_of_one_address(owner, monkeypat
     assert {(ids[x], ids[y]) for found in mirror.values() for x, y in found} == pairs
 
 
+def test_records_without_a_birth_date_are_not_neighbours_by_birth_date(owner, monkeypatch):
+    monkeypatch.setattr(duplicates, "WEAK_BLOCK", 3)
+    # Six namesakes without a birth date, created in an order their postcodes do not follow.
+    postcodes = ["10001", "10003", "10005", "10002", "10004", "10006"]
+    made = [
+        ContactFactory(
+            owner=owner, first_name="Jasper", last_name="Smyth", email="", phone="", street="", postcode=code
+        )
+        for code in postcodes
+    ]
+    by_postcode = sorted(made, key=lambda c: c.postcode)
+    neighbours = {
+        (min(x.pk, y.pk), max(x.pk, y.pk))
+        for n, x in enumerate(by_postcode)
+        for y in by_postcode[n + 1 : n + 1 + duplicates.WINDOW]
+    }
+    pairs = duplicates.blocking_pairs("contact")
+    # Their neighbours by postcode, not also those by creation (where a missing date put them).
+    assert pairs == neighbours
+    rows = list(Contact.objects.order_by("id").values(*duplicates.CONTACT_VALUES, "dedupe_keys"))
+    mirror = duplicates.blocked_pairs_of([linkage.person(row) for row in rows], [row["dedupe_keys"] for row in rows])
+    ids = [row["id"] for row in rows]
+    assert {(ids[x], ids[y]) for found in mirror.values() for x, y in found} == pairs
+
+
 def test_companies_are_refreshed_too(owner):
     a = CompanyFactory(owner=owner, name="Northwind Traders", domain="northwind.example")
     b = CompanyFactory(owner=owner, name="NORTHWIND TRADERS INC", domain="northwind.example")
