@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--culture", default="zh", choices=["en", "ru", "zh", "all"])
     parser.add_argument("--limit", type=int, default=30)
     parser.add_argument("--false", action="store_true", help="show listed false pairs instead of missed ones")
+    parser.add_argument(
+        "--only", choices=["blocked", "unblocked"], default=None, help="show only pairs blocking found (or missed)"
+    )
     parser.add_argument("--threshold", type=float, default=None, help="instead of MATCH_PROBABILITY")
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
@@ -75,8 +78,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not wrong:
             continue
-        reasons["not blocked" if (a, b) not in blocked else "scored low"] += 1
-        if shown < args.limit:
+        if (a, b) in blocked:
+            reasons["scored low"] += 1
+        else:
+            # A blocking miss only costs recall when the pair would have been listed.
+            listed = match.probability >= threshold
+            reasons["not blocked, would be listed" if listed else "not blocked, scores low too"] += 1
+        if shown < args.limit and (args.only is None or ((a, b) in blocked) == (args.only == "blocked")):
             show(a, b)
             shown += 1
     print(dict(reasons), "of", len(pairs))

@@ -62,15 +62,17 @@ NAME_SIMILARITY = 0.5
 # common name) is skipped: it would add thousands of pairs and almost no true duplicate.
 BLOCK_CAP = 100
 # Contacts: keys of identifiers (e-mail, e-mail name, phone, postcode with house number or an
-# initial, company with a name) pair all the records sharing them, up to BLOCK_CAP. Keys
-# of names and birth dates (n:, q:, r:, f:, b:, m:) are shared by more records the bigger the
-# table — all pairs of a block of 100 cost 50 comparisons per record — so their blocks pair
-# every record only up to WEAK_BLOCK members; a bigger block (of any size) is sorted twice,
-# by birth date and then name, and by name and then postcode, and each record is paired with
-# its WINDOW next neighbours in each order (sorted neighbourhood within the block). The
+# initial, street in a city, company with a name) pair all the records sharing them, up to
+# BLOCK_CAP. Keys of names and birth dates (n:, q:, r:, f:, b:, m:) are shared by more records
+# the bigger the table — all pairs of a block of 100 cost 50 comparisons per record — so their
+# blocks pair every record only up to WEAK_BLOCK members; a bigger block (of any size) is
+# sorted twice, by birth date and then name, and by name and then postcode, and each record is
+# paired with its WINDOW next neighbours in each order (sorted neighbourhood within the block).
+# Records without a birth date have no place in the first order (sorted last, their
+# neighbours there would be any records of the block) and are paired in the second only. The
 # pairs per record then stay about the same whatever the table's size, and a common name
 # still pairs the records that share a birth date or a postcode.
-STRONG_KEYS = "eplzyc"
+STRONG_KEYS = "eplzyca"
 WEAK_BLOCK = 30
 # Two neighbours in each order, not one: at 1,000,000 contacts blocking recall 0.978 → 0.980
 # for 10.7 → 13.2 pairs per record (bench/dedupe_blocking.py).
@@ -217,8 +219,8 @@ def full_name_counts(keys: Iterable[str]) -> dict[str, int]:
 # The contacts sharing a blocking key with the given keys, as the refresh pairs them: each key
 # is looked up once in the GIN index of the stored keys, a key held by more than BLOCK_CAP
 # active contacts is left out (it says nothing), and the rest are ranked by the keys they
-# share, an identifier (e-mail, phone, e-mail name, birth date, postcode with house number)
-# counting five times. Run it with ``_index_lookups_only`` (below).
+# share, an identifier (e-mail, phone, e-mail name, birth date, postcode with house number,
+# street in a city) counting five times. Run it with ``_index_lookups_only`` (below).
 _CANDIDATES_SQL = f"""
 WITH k AS (
   SELECT DISTINCT key FROM unnest(%s::text[]) AS input(key)
@@ -231,7 +233,7 @@ WITH k AS (
 ), usable AS (
   SELECT key FROM hits GROUP BY key HAVING count(*) <= %s
 ), ranked AS (
-  SELECT hits.id, count(*) + 4 * count(*) FILTER (WHERE hits.key ~ '^[eplbz]:') AS shared
+  SELECT hits.id, count(*) + 4 * count(*) FILTER (WHERE hits.key ~ '^[eplbza]:') AS shared
   FROM hits JOIN usable ON usable.key = hits.key
   GROUP BY hits.id
 )
@@ -350,9 +352,9 @@ def contact_duplicates(
 IMPORT_CANDIDATES = 10
 IMPORT_BATCH = 1000
 # A candidate must share two name keys (a phonetic name key and a fragment, say) or one
-# identifier (e-mail, phone, e-mail name, birth date, postcode with house number count
-# five times): one shared three-letter fragment of a name says too little to be worth
-# scoring for every row of a big file.
+# identifier (e-mail, phone, e-mail name, birth date, postcode with house number, street in
+# a city count five times): one shared three-letter fragment of a name says too little to be
+# worth scoring for every row of a big file.
 IMPORT_MIN_SHARED = 2
 
 # Each distinct blocking key of the batch is looked up once in the GIN index of the stored
@@ -373,13 +375,13 @@ WITH t AS MATERIALIZED (
 ), usable AS (
   SELECT key, count(*) AS n FROM hits GROUP BY key HAVING count(*) <= %s
 )
-SELECT t.idx, hits.id, count(*) + 4 * count(*) FILTER (WHERE hits.key ~ '^[eplbz]:') AS shared
+SELECT t.idx, hits.id, count(*) + 4 * count(*) FILTER (WHERE hits.key ~ '^[eplbza]:') AS shared
 FROM t
 JOIN usable ON usable.key = t.key
 JOIN hits ON hits.key = t.key
 {{owner_filter}}
 GROUP BY t.idx, hits.id
-HAVING count(*) + 4 * count(*) FILTER (WHERE hits.key ~ '^[eplbz]:') >= %s
+HAVING count(*) + 4 * count(*) FILTER (WHERE hits.key ~ '^[eplbza]:') >= %s
 """
 # How many active contacts carry each full name of the batch (namesakes weigh names down).
 _FULL_NAME_COUNT_SQL = f"""
@@ -685,12 +687,15 @@ def _contact_keys_update(people: _People | None = None) -> tuple[int, dict[str, 
 # The rows of the big blocks of weak keys, each with its record's birth date, name (the
 # full-name key f:…, both names romanised and sorted) and postcode, how many in the block
 # share the birth date or the name, and its place in the block's two orders (birth date,
-# name; name, postcode — ``_sort_orders`` in Python). Each pair of windows shares one sort.
+# name; name, postcode — ``_sort_orders`` in Python; a record without a birth date has no
+# place in the first: NULL sorts last, so the dated records are numbered first). Each pair of
+# windows shares one sort.
 _BIG_BLOCKS_SQL = """
 CREATE TEMP TABLE dedupe_big ON COMMIT DROP AS
 SELECT key, id, birth_date, name,
        count(*) OVER (PARTITION BY key, birth_date) AS n_birth,
-       row_number() OVER (PARTITION BY key ORDER BY birth_date, name COLLATE "C", id) AS by_birth,
+       CASE WHEN birth_date IS NOT NULL
+            THEN row_number() OVER (PARTITION BY key ORDER BY birth_date, name COLLATE "C", id) END AS by_birth,
        count(*) OVER (PARTITION BY key, name) AS n_name,
        row_number() OVER (PARTITION BY key ORDER BY name COLLATE "C", postcode COLLATE "C", id) AS by_name
 FROM (
@@ -794,6 +799,8 @@ def blocked_pairs_of(people: Sequence[Person], keys: Sequence[Sequence[str]]) ->
             continue
         for order in (0, 1):
             ranked = sorted(members, key=lambda index: orders[index][order])
+            if order == 0:
+                ranked = [index for index in ranked if people[index].birth_date]
             for n, a in enumerate(ranked):
                 found.update((min(a, b), max(a, b)) for b in ranked[n + 1 : n + 1 + WINDOW])
             # Records with the same birth date (same name) in the block: all their pairs.

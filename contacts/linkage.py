@@ -5,10 +5,10 @@ The model, as in Fellegi & Sunter (1969) and the tools built on it (Splink, ``re
 * **Blocking** (``block_keys``): a record gets a handful of keys — phonetic last name with the
   first initial (and the same with first/last swapped), name prefixes and suffixes, e-mail,
   personal e-mail name, phone suffix, postcode with house number or with either name's
-  initial, birth date with either name's initial, the full name with the day and month of
-  birth, the employer with either name's sound. Only pairs sharing a key are compared. The keys are
-  stored on the row (``Contact.dedupe_keys``, GIN-indexed), so the form's live check is one
-  indexed query and the nightly refresh one self-join.
+  initial, the street in its city, birth date with either name's initial, the full name with
+  the day and month of birth, the employer with either name's sound. Only pairs sharing a key
+  are compared. The keys are stored on the row (``Contact.dedupe_keys``, GIN-indexed), so the
+  form's live check is one indexed query and the nightly refresh one self-join.
 * **Comparisons** (``compare``): each field pair falls into a *level* — exact, a nickname or
   transliteration variant (Sasha = Alexander = Александр, 张伟 = Zhang Wei via pinyin),
   Jaro–Winkler ≥ 0.92, ≥ 0.85, different; Damerau–Levenshtein for postcodes, street numbers
@@ -300,6 +300,11 @@ def _full_name_key(first: str, last: str) -> str:
     return "f:" + "|".join(sorted((first, last)))
 
 
+# Letters of the street (and house number) kept in an address key: enough to tell the streets
+# of one city apart, short enough for the key index.
+STREET_KEY_LENGTH = 40
+
+
 def block_keys(p: Person) -> list[str]:
     """The blocking keys of one record; two records are compared when they share one."""
     keys = []
@@ -328,6 +333,10 @@ def block_keys(p: Person) -> list[str]:
         # The postcode with the initial of either name: a swapped name, a missing first name
         # or a new surname still shares one of them.
         keys += [f"y:{p.postcode}:{x}" for x in initials]
+    if p.street and p.city:
+        # The street (with the house number) in its city: a slip in the postcode breaks both
+        # keys above, and then the address itself still meets.
+        keys.append(f"a:{p.city}:{p.street.replace(' ', '')[:STREET_KEY_LENGTH]}")
     if p.birth_date:
         # The birth date with the initial of either name (a million people share a birthday
         # with forty others; a birthday and an initial with three).

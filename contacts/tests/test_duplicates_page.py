@@ -130,6 +130,50 @@ def test_a_big_block_of_a_common_name_pairs_neighbours_not_everyone(owner, monke
     assert {(ids[a], ids[b]) for found in mirror.values() for a, b in found} == pairs
 
 
+def test_a_postcode_slip_still_pairs_the_records_of_one_address(owner, monkeypatch):
+    monkeypatch.setattr(duplicates, "WEAK_BLOCK", 3)
+    home = {"first_name": "伟", "last_name": "王", "email": "", "phone": "", "street": "辛集路L座", "city": "苏州市"}
+    a = ContactFactory(owner=owner, postcode="215000", **home)
+    # Eight namesakes without a birth date elsewhere: a big block of the name, whose records
+    # are paired with their neighbours by postcode.
+    for n in range(8):
+        ContactFactory(owner=owner, first_name="伟", last_name="王", email="", phone="",
+                       street=f"{SURNAMES[n]} Road 5", city="Suzhou", postcode=f"{3 + n // 2}15000")  # fmt: skip
+    b = ContactFactory(owner=owner, postcode="815000", **home)  # one slip: the other end of that order
+    pairs = duplicates.blocking_pairs("contact")
+    assert (a.pk, b.pk) in pairs
+    rows = list(Contact.objects.order_by("id").values(*duplicates.CONTACT_VALUES, "dedupe_keys"))
+    mirror = duplicates.blocked_pairs_of([linkage.person(row) for row in rows], [row["dedupe_keys"] for row in rows])
+    ids = [row["id"] for row in rows]
+    assert (ids.index(a.pk), ids.index(b.pk)) in mirror["a"]  # by the street in its city
+    assert {(ids[x], ids[y]) for found in mirror.values() for x, y in found} == pairs
+
+
+def test_records_without_a_birth_date_are_not_neighbours_by_birth_date(owner, monkeypatch):
+    monkeypatch.setattr(duplicates, "WEAK_BLOCK", 3)
+    # Six namesakes without a birth date, created in an order their postcodes do not follow.
+    postcodes = ["10001", "10003", "10005", "10002", "10004", "10006"]
+    made = [
+        ContactFactory(
+            owner=owner, first_name="Jasper", last_name="Smyth", email="", phone="", street="", postcode=code
+        )
+        for code in postcodes
+    ]
+    by_postcode = sorted(made, key=lambda c: c.postcode)
+    neighbours = {
+        (min(x.pk, y.pk), max(x.pk, y.pk))
+        for n, x in enumerate(by_postcode)
+        for y in by_postcode[n + 1 : n + 1 + duplicates.WINDOW]
+    }
+    pairs = duplicates.blocking_pairs("contact")
+    # Their neighbours by postcode, not also those by creation (where a missing date put them).
+    assert pairs == neighbours
+    rows = list(Contact.objects.order_by("id").values(*duplicates.CONTACT_VALUES, "dedupe_keys"))
+    mirror = duplicates.blocked_pairs_of([linkage.person(row) for row in rows], [row["dedupe_keys"] for row in rows])
+    ids = [row["id"] for row in rows]
+    assert {(ids[x], ids[y]) for found in mirror.values() for x, y in found} == pairs
+
+
 def test_companies_are_refreshed_too(owner):
     a = CompanyFactory(owner=owner, name="Northwind Traders", domain="northwind.example")
     b = CompanyFactory(owner=owner, name="NORTHWIND TRADERS INC", domain="northwind.example")

@@ -206,6 +206,12 @@ def test_blocking_keys_that_stay_small_in_a_million_records():
         {"first_name": "伟", "last_name": "王", "birth_date": born},
         {"first_name": "伟", "last_name": "王", "birth_date": date(1986, 1, 2)},
     )
+    # The street in its city: a slip in the postcode breaks the postcode keys, not this one.
+    home = {"first_name": "伟", "last_name": "王", "street": "辛集路L座", "city": "苏州市"}
+    assert kinds({**home, "postcode": "215000"}, {**home, "postcode": "815000"}) >= {"a"}
+    # A street alone is no address: many cities have a Lenina street.
+    assert "a" not in kinds({**home, "city": ""}, {**home, "city": ""})
+    assert not kinds({**home, "city": "苏州市", "first_name": "", "last_name": "李"}, {**home, "city": "杭州市"})
 
 
 def test_the_probability_rises_with_the_weight():
