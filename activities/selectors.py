@@ -34,6 +34,7 @@ from django.utils.translation import gettext, gettext_noop
 
 from activities.models import Activity, ActivityType, TimelineEvent
 from contacts.models import Company, Contact
+from crm.compiled import CompiledQuery
 from crm.l10n import CJK_CLASS
 from crm.models import Team, User, teams_visible_to, users_visible_to
 from crm.params import MAX_ID, BadParameter, parse_id, parse_int
@@ -291,15 +292,19 @@ def timeline_scopes(obj: Customer) -> list[Q]:
     walk its own (column, occurred_at, id) index. ORed into one WHERE they could not, and a
     company's timeline read all four million events (bench/FINDINGS.md).
     """
-    if isinstance(obj, Company):
+    return _scopes(customer_kind(obj), obj.pk)
+
+
+def _scopes(kind: str, pk: int) -> list[Q]:
+    if kind == "company":
         return [
-            Q(company_id=obj.pk),
-            Q(contact_id__in=Contact.objects.filter(company_id=obj.pk).values("id")),
-            Q(deal_id__in=Deal.objects.filter(company_id=obj.pk).values("id")),
+            Q(company_id=pk),
+            Q(contact_id__in=Contact.objects.filter(company_id=pk).values("id")),
+            Q(deal_id__in=Deal.objects.filter(company_id=pk).values("id")),
         ]
-    if isinstance(obj, Contact):
-        return [Q(contact_id=obj.pk)]
-    return [Q(deal_id=obj.pk)]
+    if kind == "contact":
+        return [Q(contact_id=pk)]
+    return [Q(deal_id=pk)]
 
 
 def timeline_filter_q(key: str, types: Iterable[ActivityType], extras: TimelineExtras | None = None) -> Q | None:
@@ -374,15 +379,11 @@ def _name_of(model: type[Model], column: str, name: F | Func) -> Subquery:
     return Subquery(model.objects.filter(pk=OuterRef(column)).order_by().values(name=name)[:1])
 
 
-def timeline_page(
-    obj: Customer,
-    *,
-    filter_key: str = "",
-    cursor: str = "",
-    types: Iterable[ActivityType] = (),
-    extras: TimelineExtras | None = None,
-) -> TimelinePage:
-    """One page of a customer's timeline, newest first, keyset-paginated (constant queries)."""
+def _timeline_events(
+    kind: str, pk: int, *, condition: Q | None = None, at: datetime | None = None, after_pk: int | None = None
+) -> QuerySet[TimelineEvent]:
+    """The newest ``TIMELINE_PAGE_SIZE + 1`` events of record ``pk`` (a ``kind``: company,
+    contact or deal) matching ``condition``, before (``at``, ``after_pk``) when given."""
     # What the event rows print ({% timeline_events %} in activities/templatetags/activity_tags.py): a company's
     # timeline also names each event's contact and deal. Every joined table multiplies the
     # planner's work (contacts, companies and deals carry ~25 indexes each): with all six
@@ -391,18 +392,15 @@ def timeline_page(
     # owner are joined; the names of the actor, contact and deal are scalar subqueries, each
     # planned alone (bench/FINDINGS.md §7.7).
     names = {"actor_name": _name_of(User, "actor_id", person_name())}
-    if isinstance(obj, Company):
+    if kind == "company":
         names["contact_name"] = _name_of(Contact, "contact_id", full_name())
         names["deal_name"] = _name_of(Deal, "deal_id", F("title"))
     qs = TimelineEvent.objects.all()
-    condition = timeline_filter_q(filter_key, types, extras)
     if condition is not None:
         qs = qs.filter(condition)
-    position = parse_cursor(cursor) if cursor else None
-    if position:
-        at, pk = position
-        qs = qs.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=pk))
-    scopes = timeline_scopes(obj)
+    if at is not None:
+        qs = qs.filter(Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=after_pk))
+    scopes = _scopes(kind, pk)
     size = TIMELINE_PAGE_SIZE + 1
     order = ("-occurred_at", "-id")
     if len(scopes) == 1:
@@ -415,7 +413,36 @@ def timeline_page(
         # before limiting (bench/FINDINGS.md, 5.6).
         parts = [qs.filter(scope).order_by(*order).values("pk")[:size] for scope in scopes]
         page = TimelineEvent.objects.filter(_AnyOf(F("pk"), ArraySubquery(parts[0].union(*parts[1:], all=True))))
-    events = list(page.select_related("activity__type", "activity__owner").annotate(**names).order_by(*order)[:size])
+    return page.select_related("activity__type", "activity__owner").annotate(**names).order_by(*order)[:size]
+
+
+def _compiled_timeline(key: tuple[str, bool], **values: Any) -> QuerySet[TimelineEvent]:
+    return _timeline_events(key[0], **values)
+
+
+# The unfiltered timeline (a record's page and its "Load more"), compiled once per process
+# and kind: building and compiling this query cost more Python time than PostgreSQL took to
+# run it (crm/compiled.py). Filtered pages build theirs each time.
+_UNFILTERED_TIMELINE = CompiledQuery(_compiled_timeline, pk=int, at=datetime, after_pk=int)
+
+
+def timeline_page(
+    obj: Customer,
+    *,
+    filter_key: str = "",
+    cursor: str = "",
+    types: Iterable[ActivityType] = (),
+    extras: TimelineExtras | None = None,
+) -> TimelinePage:
+    """One page of a customer's timeline, newest first, keyset-paginated (constant queries)."""
+    kind = customer_kind(obj)
+    condition = timeline_filter_q(filter_key, types, extras)
+    position = parse_cursor(cursor) if cursor else None
+    after = {"at": position[0], "after_pk": position[1]} if position else {}
+    if condition is None:
+        events = _UNFILTERED_TIMELINE.fetch((kind, bool(after)), pk=obj.pk, **after)
+    else:
+        events = list(_timeline_events(kind, obj.pk, condition=condition, **after))
     has_more = len(events) > TIMELINE_PAGE_SIZE
     events = events[:TIMELINE_PAGE_SIZE]
     return TimelinePage(

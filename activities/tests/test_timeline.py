@@ -207,3 +207,25 @@ class TestDealStaleness:
         services.activity_create(actor=owner, type=activity_type("note"), subject="n", deal=deal, done=True)
         deal.refresh_from_db()
         assert deal.last_activity_at == later
+
+
+def test_the_unfiltered_timeline_is_built_once_for_every_record_of_a_kind(owner, monkeypatch):
+    """A record's page reads its timeline with SQL compiled once per process
+    (``crm.compiled``): three companies' pages build the query twice (the first compile's
+    check), not once per page, and each page still shows its own company's events."""
+    from activities import selectors
+
+    monkeypatch.setattr(selectors._UNFILTERED_TIMELINE, "_compiled", {})
+    builds = []
+    original = selectors._timeline_events
+    monkeypatch.setattr(selectors, "_timeline_events", lambda *a, **k: builds.append(a[0]) or original(*a, **k))
+    companies = [CompanyFactory(owner=owner, name=f"Company {n}") for n in range(3)]
+    for n, company in enumerate(companies):
+        contact = ContactFactory(owner=owner, company=company)
+        services.timeline_record(kind="import", title=f"Imported for {n}", contact=contact)
+    for n, company in enumerate(companies):
+        html = render("{% customer_timeline company %}", owner, company=company)
+        assert f"Imported for {n}" in html and all(f"Imported for {m}" not in html for m in range(3) if m != n)
+    assert builds == ["company", "company"]
+    filtered = selectors.timeline_page(companies[0], filter_key="import", types=[])
+    assert [e.title for e in filtered.events] == ["Imported for 0"] and len(builds) == 3

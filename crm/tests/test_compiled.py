@@ -1,0 +1,96 @@
+"""Querysets compiled once and run with new values (crm/compiled.py)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.db.models import Count, F, Q
+from django.db.models.sql.compiler import SQLCompiler
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from crm.compiled import CompiledQuery
+from crm.models import Notification
+from crm.tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def unread_of(key, *, user: int, before):
+    return (
+        Notification.objects.filter(user_id=user, read_at__isnull=True)
+        .filter(Q(created_at__lt=before) | Q(created_at=before, pk__lt=user))
+        .select_related("user")
+        .annotate(name_length=F("user__username"), n_unread=Count("user__notifications"))
+        .order_by("-created_at", "-id")
+    )
+
+
+@pytest.fixture
+def people():
+    now = timezone.now()
+    ann, bob = UserFactory(username="ann"), UserFactory(username="bob")
+    for person, texts in ((ann, ["a1", "a2", "a3"]), (bob, ["b1"])):
+        for n, text in enumerate(texts):
+            Notification.objects.create(user=person, text=text, created_at=now - timedelta(minutes=n + 1))
+    return ann, bob, now
+
+
+def test_it_returns_what_the_queryset_returns_for_each_set_of_values(people):
+    ann, bob, now = people
+    compiled = CompiledQuery(unread_of, user=int, before=type(now))
+    for person, before in ((ann, now), (bob, now), (ann, now - timedelta(seconds=90))):
+        got = compiled.fetch("unread", user=person.pk, before=before)
+        expected = list(unread_of("unread", user=person.pk, before=before))
+        assert [n.pk for n in got] == [n.pk for n in expected] and got
+        assert [(n.text, n.user.username, n.name_length, n.n_unread) for n in got] == [
+            (n.text, n.user.username, n.name_length, n.n_unread) for n in expected
+        ]
+        assert all(n.user_id == person.pk and n._state.adding is False for n in got)
+
+
+def test_it_builds_and_compiles_a_shape_once_then_only_runs_its_sql(people, monkeypatch):
+    ann, bob, now = people
+    builds = []
+
+    def build(key, **values):
+        builds.append(key)
+        return unread_of(key, **values)
+
+    compiled = CompiledQuery(build, user=int, before=type(now))
+    compiled.fetch("unread", user=ann.pk, before=now)
+    assert len(builds) == 2  # the second build checks that the shape does not change
+    compiles = []
+    original = SQLCompiler.as_sql
+    monkeypatch.setattr(SQLCompiler, "as_sql", lambda self, *a, **k: compiles.append(1) or original(self, *a, **k))
+    with CaptureQueriesContext(connection) as queries:
+        assert [n.text for n in compiled.fetch("unread", user=bob.pk, before=now)] == ["b1"]
+    assert len(builds) == 2 and compiles == [] and len(queries) == 1
+    assert str(bob.pk) in queries[0]["sql"]
+
+
+def test_a_shape_with_a_value_of_its_own_is_refused(people):
+    ann, _bob, now = people
+
+    def with_a_clock(key, *, user):
+        return Notification.objects.filter(user_id=user, created_at__lt=timezone.now())
+
+    with pytest.raises(ValueError, match="changes between two builds"):
+        CompiledQuery(with_a_clock, user=int).fetch("clock", user=ann.pk)
+
+
+def test_a_value_that_does_not_become_a_parameter_is_refused(people):
+    ann, _bob, _now = people
+
+    def sliced(key, *, user):
+        return Notification.objects.order_by("pk")[: abs(user)]  # a LIMIT is written into the SQL
+
+    with pytest.raises(ValueError, match="did not reach the SQL"):
+        CompiledQuery(sliced, user=int).fetch("limit", user=ann.pk)
+
+
+def test_only_ints_and_datetimes_are_compiled_in(people):
+    with pytest.raises(TypeError, match="only int and datetime"):
+        CompiledQuery(lambda key, *, text: Notification.objects.filter(text=text), text=str).fetch("t", text="a1")
