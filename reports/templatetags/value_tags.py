@@ -13,11 +13,12 @@ from typing import Any
 
 from django import template
 from django.conf import settings
-from django.db.models import OuterRef
+from django.db.models import OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.models import Company
+from crm.compiled import CompiledQuery
 from crm.orm import instances, json_rows
 from deals.models import Product
 from reports import charts
@@ -38,13 +39,11 @@ def quarter_revenue(value: CustomerValue, *, today: dt.date | None = None) -> li
     return [(f"{q.year} Q{(q.month - 1) // 3 + 1}", Decimal(value.quarters.get(q.isoformat(), "0"))) for q in quarters]
 
 
-@register.inclusion_tag("reports/partials/customer_value_card.html", takes_context=True)
-def customer_value(context: template.Context, company: Company) -> dict[str, Any]:
-    user = context["request"].user
-    if not user.can_read_owner(company.owner_id):
-        return {"value": None, "company": company}
-    value = (
-        CustomerValue.objects.filter(company_id=company.pk)
+def _value_card(key: object, *, company: int) -> QuerySet[CustomerValue]:
+    """The company's value row, with its profitability per period and its cross-sell
+    suggestions read in the same SELECT."""
+    return (
+        CustomerValue.objects.filter(company_id=company)
         .annotate(
             profit_rows=json_rows(CustomerProfit.objects.filter(company_id=OuterRef("company_id")).order_by("period")),
             suggestion_rows=json_rows(
@@ -52,8 +51,20 @@ def customer_value(context: template.Context, company: Company) -> dict[str, Any
                 extra={"product_name": "product__name", "because_name": "because__name"},
             ),
         )
-        .first()
+        .order_by()[:1]
     )
+
+
+# Compiled once per process (crm/compiled.py): its JSON columns cost the ORM ~2 ms to build.
+_VALUE_CARD = CompiledQuery(_value_card, company=int)
+
+
+@register.inclusion_tag("reports/partials/customer_value_card.html", takes_context=True)
+def customer_value(context: template.Context, company: Company) -> dict[str, Any]:
+    user = context["request"].user
+    if not user.can_read_owner(company.owner_id):
+        return {"value": None, "company": company}
+    value = next(iter(_VALUE_CARD.fetch(company=company.pk)), None)
     suggestions, profits = [], []
     if value is not None:
         suggestions = instances(CrossSellSuggestion, value.suggestion_rows)
