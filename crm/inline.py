@@ -29,9 +29,11 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
+from django.template import engines
 from django.urls import reverse
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from markupsafe import Markup
 
 from crm.versioning import VersionConflict, parse_version
 
@@ -225,11 +227,18 @@ def inline_edit_view(request: HttpRequest, model: type[models.Model], pk: int, n
 
 
 class InlineCells:
-    """What the inline editors of one page of list rows share, for the row templates'
-    ``inline_field`` and ``inline_version`` (``crm/jinja2/crm/cells.html``, the markup of
-    ``partials/inline_field.html``): the editors' labels and URLs, built once per page."""
+    """What the inline editors of one page of list rows share, for the row templates: the
+    editors' labels and URLs, built once per page, and the markup of ``crm/jinja2/crm/cells.html``'s
+    ``inline_field`` (``partials/inline_field.html``'s) around a cell, cut in two.
+
+    A row writes ``{{ inline.head(pk, "phone", editable) }}…the value…{{ inline.tail(pk,
+    "phone", editable) }}``. The macro is rendered once per field and page with a marker id
+    that each row's id replaces: calling a Jinja2 macro with a ``{% call %}`` block costs
+    about 6 µs, five per row of fifty, and this is about a tenth of it."""
 
     _PK_MARKER = 987654321
+    _VERSION_MARKER = 876543219
+    _CALLER = "\x00caller\x00"
 
     def __init__(self, model: type[models.Model], url_name: str, fields: tuple[str, ...]) -> None:
         self.kind = model._meta.model_name
@@ -240,11 +249,43 @@ class InlineCells:
         self._urls = {
             name: reverse(url_name, args=[self._PK_MARKER, name]).split(str(self._PK_MARKER)) for name in fields
         }
+        self._pieces: dict[str, tuple[Markup, Markup]] = {}
+        self._version: Markup | None = None
 
     def url(self, pk: int, name: str) -> str:
         """The editor of ``name`` on record ``pk``."""
         head, tail = self._urls[name]
         return f"{head}{pk}{tail}"
+
+    def head(self, pk: int, name: str, editable: bool = True) -> Markup:
+        """The markup before the value of field ``name`` of record ``pk``; nothing when the
+        row is not ``editable``."""
+        return self._cut(name)[0].replace(str(self._PK_MARKER), str(int(pk))) if editable else _NOTHING
+
+    def tail(self, pk: int, name: str, editable: bool = True) -> Markup:
+        """The markup after the value (the editor's button); nothing when not ``editable``."""
+        return self._cut(name)[1].replace(str(self._PK_MARKER), str(int(pk))) if editable else _NOTHING
+
+    def version(self, pk: int, version: int) -> Markup:
+        """The hidden input with the version record ``pk`` was read at (``inline_version``)."""
+        if self._version is None:
+            macro = engines["jinja2"].env.get_template("crm/cells.html").module.inline_version
+            self._version = macro(self, self._PK_MARKER, self._VERSION_MARKER)
+        return self._version.replace(str(self._PK_MARKER), str(int(pk))).replace(
+            str(self._VERSION_MARKER), str(int(version))
+        )
+
+    def _cut(self, name: str) -> tuple[Markup, Markup]:
+        pieces = self._pieces.get(name)
+        if pieces is None:
+            macro = engines["jinja2"].env.get_template("crm/cells.html").module.inline_field
+            html: Markup = macro(self, self._PK_MARKER, name, True, caller=lambda: self._CALLER)
+            head, tail = html.split(self._CALLER)
+            pieces = self._pieces[name] = (head, tail)
+        return pieces
+
+
+_NOTHING = Markup("")
 
 
 def conflict_message(conflict: VersionConflict) -> str:

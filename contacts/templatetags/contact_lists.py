@@ -88,7 +88,7 @@ def contact_rows(
         {
             **_page(rows, any_editable, list_url, columns),
             "custom": CustomCells("contacts.contact", columns, rows),
-            "inline": InlineCells(Contact, "contacts:contact-inline", CONTACT_INLINE) if any_editable else None,
+            "inline": InlineCells(Contact, "contacts:contact-inline", CONTACT_INLINE),
             "contact_url": IdUrl("contacts:contact-detail"),
         },
     )
@@ -108,7 +108,7 @@ def company_rows(
         {
             **_page(rows, any_editable, list_url, columns),
             "custom": CustomCells("contacts.company", columns, rows),
-            "inline": InlineCells(Company, "contacts:company-inline", COMPANY_INLINE) if any_editable else None,
+            "inline": InlineCells(Company, "contacts:company-inline", COMPANY_INLINE),
             "segments": _labels(ValueSegment),
         },
     )

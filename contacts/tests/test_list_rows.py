@@ -179,3 +179,44 @@ def test_the_rows_speak_russian_under_a_russian_language(owner_client, contact):
     assert 'title="Изменить: Владелец"' in html
     assert "не проверен</span>" in html and 'title="Сохранён как введён: номер не прошёл проверку."' in html
     assert '<span title="Соединенные Штаты Америки">US</span>' in html  # django-countries' Russian
+
+
+def test_the_inline_editor_pieces_are_the_macros_markup_for_each_record():
+    """``InlineCells.head``/``tail``/``version`` (what the rows print) write exactly what
+    crm/cells.html's ``inline_field`` and ``inline_version`` macros write for that record."""
+    from django.template import engines
+
+    from contacts.models import Contact
+    from contacts.templatetags.contact_lists import CONTACT_INLINE
+    from crm.inline import InlineCells
+
+    env = engines["jinja2"].env
+    macros = env.from_string(
+        '{% from "crm/cells.html" import inline_field, inline_version %}'
+        "{% call inline_field(inline, pk, name, editable) %}<b>{{ value }}</b>{% endcall %}"
+        "{{ inline_version(inline, pk, version) }}"
+    )
+    pieces = env.from_string(
+        "{{ inline.head(pk, name, editable) }}<b>{{ value }}</b>{{ inline.tail(pk, name, editable) }}"
+        "{{ inline.version(pk, version) }}"
+    )
+    for language in ("en", "ru"):
+        with translation.override(language):
+            inline = InlineCells(Contact, "contacts:contact-inline", CONTACT_INLINE)
+            for pk, name, editable, version in (
+                (7, "phone", True, 3),
+                (123456, "email", True, 1),
+                (42, "tags", False, 9),
+            ):
+                context = {
+                    "inline": inline,
+                    "pk": pk,
+                    "name": name,
+                    "editable": editable,
+                    "value": "<x>",
+                    "version": version,
+                }
+                html = pieces.render(context)
+                assert html == macros.render(context)
+                assert f"/contacts/{pk}/inline/{name}/" in html if editable else "inline-edit" not in html
+                assert f'id="inline-contact-{pk}-version" value="{version}"' in html and "&lt;x&gt;" in html
