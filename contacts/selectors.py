@@ -54,6 +54,7 @@ from contacts.models import (
 )
 from contacts.normalize import format_phone, looks_like_phone, normalize_phone, phone_digits
 from crm import custom_fields
+from crm.compiled import CompiledQuery, OwnerAccess, owner_ids_of
 from crm.html import DateText
 from crm.l10n import is_cjk, name_collation
 from crm.models import User, teams_visible_to
@@ -142,21 +143,51 @@ def record_tags(record: Company | Contact) -> list[Tag]:
     return [Tag(name=name) for name in names]
 
 
-def _with_dedupe_facts(qs: QuerySet, user: User) -> QuerySet:
+def _with_dedupe_facts(qs: QuerySet, user: User | OwnerAccess, *, cutoff: datetime | None = None) -> QuerySet:
     """Adds what the record's page says about duplicates, in the same query:
     ``open_duplicates`` (open candidate pairs whose other record the user may see) and
-    ``has_open_merges`` (a merge into it that can still be undone;
+    ``has_open_merges`` (a merge into it since ``cutoff`` that can still be undone;
     ``contacts.merge.open_merges`` then lists them)."""
     kind = RecordKind.COMPANY if qs.model is Company else RecordKind.CONTACT
     pairs = DuplicateCandidate.objects.filter(status=CandidateStatus.OPEN, kind=kind).filter(
         Q(**{f"{kind}_a": OuterRef("pk")}) | Q(**{f"{kind}_b": OuterRef("pk")})
     )
     count = _pair_visible(pairs, user, kind).order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")
-    cutoff = timezone.now() - timedelta(days=settings.MERGE_UNDO_DAYS)
     merges = MergeRecord.objects.filter(
-        **{f"survivor_{kind}": OuterRef("pk")}, undone_at__isnull=True, finalized_at__isnull=True, merged_at__gt=cutoff
+        **{f"survivor_{kind}": OuterRef("pk")},
+        undone_at__isnull=True,
+        finalized_at__isnull=True,
+        merged_at__gt=cutoff or _merge_undo_cutoff(),
     )
     return qs.annotate(open_duplicates=Subquery(count, output_field=IntegerField()), has_open_merges=Exists(merges))
+
+
+def _merge_undo_cutoff() -> datetime:
+    return timezone.now() - timedelta(days=settings.MERGE_UNDO_DAYS)
+
+
+def _record_page(
+    key: tuple[type[Company | Contact], bool], *, pk: int, owners: list[int], cutoff: datetime
+) -> QuerySet:
+    """A company's or a contact's row for its page: its tags, (a company's) first contacts and
+    its duplicate facts, for a viewer who is an admin or sees ``owners``' records."""
+    model, is_admin = key
+    viewer = OwnerAccess(is_admin=is_admin, visible_owner_ids=owners)
+    qs = model.objects.visible_to(viewer)
+    qs = _with_tag_names(qs.select_related("owner") if model is Company else qs.select_related("owner", "company"))
+    qs = _with_contact_rows(qs) if model is Company else qs
+    return _with_dedupe_facts(qs, viewer, cutoff=cutoff).filter(pk=pk).order_by()[:1]
+
+
+# The 360 pages' record query, compiled once per process (crm/compiled.py): its subqueries
+# (tags, contacts as JSON, duplicate pairs the viewer may see, open merges) cost the ORM
+# more time to build and compile than PostgreSQL takes to answer.
+_RECORD_PAGE = CompiledQuery(_record_page, pk=int, owners=list, cutoff=datetime)
+
+
+def _page_record(model: type[Company | Contact], user: User, pk: int) -> Company | Contact | None:
+    found = _RECORD_PAGE.fetch((model, user.is_admin), pk=pk, owners=owner_ids_of(user), cutoff=_merge_undo_cutoff())
+    return found[0] if found else None
 
 
 def company_for_user(
@@ -164,11 +195,12 @@ def company_for_user(
 ) -> Company:
     """The company if ``user`` may see it (else 404); with ``write``, 403 if read-only to them.
     ``with_tags`` loads the tag names in the same query (see ``record_tags``); ``for_page``
-    also the duplicate facts its page shows (``_with_dedupe_facts``)."""
-    qs = Company.objects.visible_to(user).select_related("owner")
-    qs = _with_tag_names(qs) if with_tags or for_page else qs
-    qs = _with_dedupe_facts(_with_contact_rows(qs), user) if for_page else qs
-    company = qs.filter(pk=pk).first()
+    also the duplicate facts and the first contacts its page shows (``_record_page``)."""
+    if for_page:
+        company = _page_record(Company, user, pk)
+    else:
+        qs = Company.objects.visible_to(user).select_related("owner")
+        company = (_with_tag_names(qs) if with_tags else qs).filter(pk=pk).first()
     if company is None:
         raise Http404
     if write and not user.can_edit_owner(company.owner_id):
@@ -181,10 +213,12 @@ def contact_for_user(
 ) -> Contact:
     """The contact if ``user`` may see it (else 404); with ``write``, 403 if read-only to them.
     ``with_tags`` loads the tag names in the same query (see ``record_tags``); ``for_page``
-    also the duplicate facts its page shows (``_with_dedupe_facts``)."""
-    qs = Contact.objects.visible_to(user).select_related("owner", "company")
-    qs = _with_tag_names(qs) if with_tags or for_page else qs
-    contact = (_with_dedupe_facts(qs, user) if for_page else qs).filter(pk=pk).first()
+    also the duplicate facts its page shows (``_record_page``)."""
+    if for_page:
+        contact = _page_record(Contact, user, pk)
+    else:
+        qs = Contact.objects.visible_to(user).select_related("owner", "company")
+        contact = (_with_tag_names(qs) if with_tags else qs).filter(pk=pk).first()
     if contact is None:
         raise Http404
     if write and not user.can_edit_owner(contact.owner_id):
@@ -658,7 +692,7 @@ class CandidatePage:
     next_cursor: str
 
 
-def _pair_visible(qs: QuerySet, user: User, kind: str) -> QuerySet:
+def _pair_visible(qs: QuerySet, user: User | OwnerAccess, kind: str) -> QuerySet:
     """Only pairs whose two records are active and visible to ``user``."""
     qs = qs.filter(**{f"{kind}_a__archived_at__isnull": True, f"{kind}_b__archived_at__isnull": True})
     if not user.is_admin:

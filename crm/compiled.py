@@ -29,6 +29,7 @@ from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable
 from django.db.models.sql.compiler import SQLCompiler
 from django.db.models.sql.query import Query
+from django.utils import timezone, translation
 
 M = TypeVar("M", bound=Model)
 
@@ -36,20 +37,35 @@ M = TypeVar("M", bound=Model)
 _INT_MARKER = -7_919_400
 _TIME_MARKER = dt.datetime(1901, 2, 3, 4, 5, 6, tzinfo=dt.UTC)
 
+Slot = tuple[str, int]  # (name of the value, index in a list value or -1 for a single one)
 
-def _markers(names: tuple[str, ...], kinds: dict[str, type]) -> dict[str, Any]:
+
+def _markers(values: dict[str, Any], kinds: dict[str, type]) -> tuple[dict[str, Any], dict[Any, Slot]]:
+    """Marker values for ``values`` (the real ones give only the length of a list) and which
+    value each marker stands for."""
     markers: dict[str, Any] = {}
-    for n, name in enumerate(names):
-        if kinds[name] is int:
-            markers[name] = _INT_MARKER - n
-        elif kinds[name] is dt.datetime:
-            markers[name] = _TIME_MARKER + dt.timedelta(microseconds=n + 1)
+    by_marker: dict[Any, Slot] = {}
+    for name in values:
+        kind = kinds[name]
+        if kind is int:
+            markers[name] = _INT_MARKER - len(by_marker)
+            by_marker[markers[name]] = (name, -1)
+        elif kind is dt.datetime:
+            markers[name] = _TIME_MARKER + dt.timedelta(microseconds=len(by_marker) + 1)
+            by_marker[markers[name]] = (name, -1)
+        elif kind is list:
+            markers[name] = []
+            for index in range(len(values[name])):
+                markers[name].append(_INT_MARKER - len(by_marker))
+                by_marker[markers[name][-1]] = (name, index)
         else:
-            raise TypeError(f"{name}: only int and datetime values can be compiled in, not {kinds[name].__name__}")
-    return markers
+            raise TypeError(
+                f"{name}: only int, datetime and list (of ints) values can be compiled in, not {kind.__name__}"
+            )
+    return markers, by_marker
 
 
-def _is_marker(param: Any, by_marker: dict[Any, str]) -> bool:
+def _is_marker(param: Any, by_marker: dict[Any, Slot]) -> bool:
     # Parameters may be lists or dicts (unhashable); markers are ints and datetimes only.
     return type(param) in (int, dt.datetime) and param in by_marker
 
@@ -60,7 +76,7 @@ class _Compiled:
     query: Query
     compiler: SQLCompiler
     sql: str
-    slots: tuple[tuple[str | None, Any], ...]  # (name of the value, or None and the constant)
+    slots: tuple[tuple[Slot | None, Any], ...]  # (the value's slot, or None and the constant)
 
 
 class CompiledQuery(Generic[M]):
@@ -68,8 +84,9 @@ class CompiledQuery(Generic[M]):
     naming the shape, when ``build`` makes more than one) and run by ``fetch(key, **values)``.
 
     ``values`` are the parameters that change between calls: ints (ids) and aware datetimes,
-    each used as a plain parameter of the query (``pk=``, ``occurred_at__lt=``…), never in a
-    list (``__in`` expands to one placeholder per item) or in arithmetic.
+    each used as a plain parameter of the query (``pk=``, ``occurred_at__lt=``…, not in
+    arithmetic or a slice), and lists of ints used with ``__in`` (a list's length is part
+    of the shape: one compile per length). The active language and time zone are too.
     """
 
     def __init__(self, build: Callable[..., QuerySet[M]], **kinds: type) -> None:
@@ -79,12 +96,24 @@ class CompiledQuery(Generic[M]):
         self._lock = threading.Lock()
 
     def fetch(self, key: Hashable = (), /, **values: Any) -> list[M]:
-        compiled = self._compiled.get(key)
+        # A list's length is part of the shape (``__in`` writes one placeholder per item), and
+        # so are the active language and time zone: collations and time zones are written
+        # into the SQL (``Collate``, ``AT TIME ZONE``), not passed as parameters.
+        shape = (
+            key,
+            tuple(sorted((name, len(value)) for name, value in values.items() if self._kinds.get(name) is list)),
+            translation.get_language(),
+            timezone.get_current_timezone_name(),
+        )
+        compiled = self._compiled.get(shape)
         if compiled is None:
             with self._lock:
-                compiled = self._compiled.get(key) or self._compile(key, tuple(values))
-                self._compiled[key] = compiled
-        params = [values[name] if name is not None else constant for name, constant in compiled.slots]
+                compiled = self._compiled.get(shape) or self._compile(key, values)
+                self._compiled[shape] = compiled
+        params = [
+            constant if slot is None else values[slot[0]] if slot[1] < 0 else values[slot[0]][slot[1]]
+            for slot, constant in compiled.slots
+        ]
         db = router.db_for_read(compiled.model)
         compiler = copy.copy(compiled.compiler)
         compiler.connection, compiler.using = connections[db], db
@@ -93,12 +122,11 @@ class CompiledQuery(Generic[M]):
         query.get_compiler = lambda *args, **kwargs: compiler  # type: ignore[method-assign]
         return list(QuerySet(model=compiled.model, query=query, using=db))
 
-    def _compile(self, key: Hashable, names: tuple[str, ...]) -> _Compiled:
-        unknown = set(names) - set(self._kinds)
+    def _compile(self, key: Hashable, values: dict[str, Any]) -> _Compiled:
+        unknown = set(values) - set(self._kinds)
         if unknown:
             raise TypeError(f"no kind declared for {', '.join(sorted(unknown))}")
-        markers = _markers(names, self._kinds)
-        by_marker = {marker: name for name, marker in markers.items()}
+        markers, by_marker = _markers(values, self._kinds)
         qs = self._build(key, **markers)
         if qs._prefetch_related_lookups or qs._iterable_class is not ModelIterable:
             raise TypeError("a compiled query returns model instances: no prefetch_related, values() or the like")
@@ -108,7 +136,25 @@ class CompiledQuery(Generic[M]):
         if (sql, tuple(params)) != (again_sql, tuple(again_params)):
             raise ValueError(f"{key!r}: the query changes between two builds with the same values")
         slots = tuple((by_marker[p], None) if _is_marker(p, by_marker) else (None, p) for p in params)
-        missing = set(names) - {name for name, _constant in slots if name is not None}
+        reached = {slot for slot, _constant in slots if slot is not None}
+        # An empty list has no marker to miss (an admin's owners: no filter at all).
+        missing = sorted({name for name, _index in set(by_marker.values()) - reached})
         if missing:
-            raise ValueError(f"{key!r}: {', '.join(sorted(missing))} did not reach the SQL as a parameter")
+            raise ValueError(f"{key!r}: {', '.join(missing)} did not reach the SQL as a parameter")
         return _Compiled(model=qs.model, query=qs.query, compiler=compiler, sql=sql, slots=slots)
+
+
+@dataclass(frozen=True)
+class OwnerAccess:
+    """What the owner-based access rules read of a user (``OwnedQuerySet.visible_to``,
+    ``can_read_owner``), as the stand-in a compiled query is built with: ``visible_owner_ids``
+    are then markers, and each call passes the signed-in user's own (``owner_ids_of``)."""
+
+    is_admin: bool
+    visible_owner_ids: list[int]
+
+
+def owner_ids_of(user: Any) -> list[int]:
+    """The ``visible_owner_ids`` a compiled query built with ``OwnerAccess(user.is_admin, …)``
+    takes: none for an admin (no filter), else the user's, in a stable order."""
+    return [] if user.is_admin else sorted(user.visible_owner_ids)

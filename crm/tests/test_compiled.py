@@ -91,6 +91,42 @@ def test_a_value_that_does_not_become_a_parameter_is_refused(people):
         CompiledQuery(sliced, user=int).fetch("limit", user=ann.pk)
 
 
-def test_only_ints_and_datetimes_are_compiled_in(people):
-    with pytest.raises(TypeError, match="only int and datetime"):
+def test_only_ints_datetimes_and_lists_of_ints_are_compiled_in(people):
+    with pytest.raises(TypeError, match="only int, datetime and list"):
         CompiledQuery(lambda key, *, text: Notification.objects.filter(text=text), text=str).fetch("t", text="a1")
+
+
+def owned_by(key, *, users):
+    return Notification.objects.filter(user_id__in=users).order_by("text")
+
+
+def test_a_list_of_ids_is_compiled_once_per_length(people):
+    ann, bob, _now = people
+    carl = UserFactory(username="carl")
+    Notification.objects.create(user=carl, text="c1")
+    compiled = CompiledQuery(owned_by, users=list)
+    assert [n.text for n in compiled.fetch(users=[ann.pk])] == ["a1", "a2", "a3"]
+    assert [n.text for n in compiled.fetch(users=[bob.pk])] == ["b1"]
+    assert [n.text for n in compiled.fetch(users=[bob.pk, carl.pk])] == ["b1", "c1"]
+    assert [n.text for n in compiled.fetch(users=[carl.pk, ann.pk])] == ["a1", "a2", "a3", "c1"]
+    assert len(compiled._compiled) == 2
+
+
+def test_the_active_language_is_part_of_the_shape(people):
+    """Collations are written into the SQL, not passed as parameters: a shape compiled under
+    one language must not serve another."""
+    from django.db.models.functions import Collate
+    from django.utils import translation
+
+    from crm.l10n import name_collation
+
+    def by_name(key, *, user):
+        return Notification.objects.filter(user_id=user).order_by(Collate("text", name_collation()))
+
+    ann, _bob, _now = people
+    compiled = CompiledQuery(by_name, user=int)
+    with translation.override("en"):
+        compiled.fetch(user=ann.pk)
+    with translation.override("ru"), CaptureQueriesContext(connection) as queries:
+        compiled.fetch(user=ann.pk)
+    assert name_collation("ru") in queries[0]["sql"] and name_collation("ru") != name_collation("en")
