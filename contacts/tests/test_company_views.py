@@ -18,6 +18,22 @@ def test_company_page_access(client_for, company, contact, who, status):
         assert "Anna Petrova" in body
 
 
+def test_one_compiled_page_query_answers_each_viewer_with_their_own_access(client_for, company, contact, outsider):
+    """The 360 pages' record query is compiled once per shape (crm.compiled) and serves every
+    viewer of that shape: who may see the record still decides per request, also when a
+    viewer of the same shape as the owner sees another team's records."""
+    other = CompanyFactory(owner=outsider, name="Elsewhere Ltd")
+    for who, url, status in [
+        ("owner", company.get_absolute_url(), 200),
+        ("outsider", company.get_absolute_url(), 404),
+        ("outsider", other.get_absolute_url(), 200),
+        ("owner", other.get_absolute_url(), 404),
+        ("owner", contact.get_absolute_url(), 200),
+        ("outsider", contact.get_absolute_url(), 404),
+    ]:
+        assert client_for(who).get(url).status_code == status, (who, url)
+
+
 def test_company_page_shows_edit_only_to_those_who_may_edit(owner_client, teammate_client, company):
     edit_url = reverse("contacts:company-edit", args=[company.pk])
     assert edit_url in owner_client.get(company.get_absolute_url()).content.decode()
