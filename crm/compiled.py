@@ -36,6 +36,7 @@ M = TypeVar("M", bound=Model)
 # Values no row holds: where they land in the parameters is where a call's values go.
 _INT_MARKER = -7_919_400
 _TIME_MARKER = dt.datetime(1901, 2, 3, 4, 5, 6, tzinfo=dt.UTC)
+_DATE_MARKER = dt.date(1901, 3, 4)
 
 Slot = tuple[str, int]  # (name of the value, index in a list value or -1 for a single one)
 
@@ -53,21 +54,22 @@ def _markers(values: dict[str, Any], kinds: dict[str, type]) -> tuple[dict[str, 
         elif kind is dt.datetime:
             markers[name] = _TIME_MARKER + dt.timedelta(microseconds=len(by_marker) + 1)
             by_marker[markers[name]] = (name, -1)
+        elif kind is dt.date:
+            markers[name] = _DATE_MARKER + dt.timedelta(days=len(by_marker) + 1)
+            by_marker[markers[name]] = (name, -1)
         elif kind is list:
             markers[name] = []
             for index in range(len(values[name])):
                 markers[name].append(_INT_MARKER - len(by_marker))
                 by_marker[markers[name][-1]] = (name, index)
         else:
-            raise TypeError(
-                f"{name}: only int, datetime and list (of ints) values can be compiled in, not {kind.__name__}"
-            )
+            raise TypeError(f"{name}: only int, date, datetime and list (of ints) values are compiled in, not {kind}")
     return markers, by_marker
 
 
 def _is_marker(param: Any, by_marker: dict[Any, Slot]) -> bool:
-    # Parameters may be lists or dicts (unhashable); markers are ints and datetimes only.
-    return type(param) in (int, dt.datetime) and param in by_marker
+    # Parameters may be lists or dicts (unhashable); markers are ints, dates and datetimes.
+    return type(param) in (int, dt.date, dt.datetime) and param in by_marker
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,7 @@ class CompiledQuery(Generic[M]):
     """``build(key, **values)`` → a queryset of ``M``, compiled once per ``key`` (a hashable
     naming the shape, when ``build`` makes more than one) and run by ``fetch(key, **values)``.
 
-    ``values`` are the parameters that change between calls: ints (ids) and aware datetimes,
+    ``values`` are the parameters that change between calls: ints (ids), dates, aware datetimes,
     each used as a plain parameter of the query (``pk=``, ``occurred_at__lt=``…, not in
     arithmetic or a slice), and lists of ints used with ``__in`` (a list's length is part
     of the shape: one compile per length). The active language and time zone are too.

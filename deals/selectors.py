@@ -25,6 +25,7 @@ from contacts.keyset import unindexed
 from contacts.models import Contact
 from contacts.selectors import text_contains_q
 from crm import custom_fields
+from crm.compiled import CompiledQuery, OwnerAccess, owner_ids_of
 from crm.orm import instances, json_rows
 from crm.params import MAX_DATE, MIN_DATE, id_or_none
 from crm.search import SearchHit, SearchSection
@@ -40,7 +41,7 @@ BOARD_PAGE_SIZE = 20
 STAGE_MEDIAN_CACHE_SECONDS = 60 * 60
 
 
-def deals_for_user(user: User) -> QuerySet[Deal]:
+def deals_for_user(user: User | OwnerAccess) -> QuerySet[Deal]:
     return Deal.objects.visible_to(user).select_related("owner", "company", "pipeline", "stage", "lost_reason")
 
 
@@ -68,7 +69,20 @@ def deal_for_user(
     With ``for_page``, also its line items and contacts for its page (``deal_line_items``,
     ``deal_contacts``).
     """
-    qs = deals_for_user(user)
+    if for_page and rate_on is not None:
+        found = _DEAL_PAGE.fetch(user.is_admin, pk=pk, owners=owner_ids_of(user), rate_on=rate_on)
+        deal = found[0] if found else None
+    else:
+        qs = _deal_extras(deals_for_user(user), rate_on=rate_on, for_page=for_page)
+        deal = qs.filter(pk=pk).first()
+    if deal is None:
+        raise Http404
+    if write and not user.can_edit_owner(deal.owner_id):
+        raise PermissionDenied
+    return deal
+
+
+def _deal_extras(qs: QuerySet[Deal], *, rate_on: dt.date | None, for_page: bool) -> QuerySet[Deal]:
     if rate_on is not None:
         rate = ExchangeRate.objects.filter(currency=OuterRef("currency"), date__lte=rate_on).order_by("-date")
         qs = qs.annotate(rate_on_day=Subquery(rate.values("rate")[:1]))
@@ -83,13 +97,17 @@ def deal_for_user(
                 fields=DEAL_PAGE_CONTACT_FIELDS,
             ),
         )
-    try:
-        deal = qs.get(pk=pk)
-    except Deal.DoesNotExist:
-        raise Http404 from None
-    if write and not user.can_edit_owner(deal.owner_id):
-        raise PermissionDenied
-    return deal
+    return qs
+
+
+def _deal_page(is_admin: bool, *, pk: int, owners: list[int], rate_on: dt.date) -> QuerySet[Deal]:
+    viewer = OwnerAccess(is_admin=is_admin, visible_owner_ids=owners)
+    return _deal_extras(deals_for_user(viewer), rate_on=rate_on, for_page=True).filter(pk=pk).order_by()[:1]
+
+
+# The deal page's deal (five joins, the day's rate, line items and contacts as JSON), compiled
+# once per process (crm/compiled.py): the ORM took longer to build it than PostgreSQL to run it.
+_DEAL_PAGE = CompiledQuery(_deal_page, pk=int, owners=list, rate_on=dt.date)
 
 
 # What the deal page prints of each of its contacts.

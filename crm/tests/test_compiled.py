@@ -92,7 +92,7 @@ def test_a_value_that_does_not_become_a_parameter_is_refused(people):
 
 
 def test_only_ints_datetimes_and_lists_of_ints_are_compiled_in(people):
-    with pytest.raises(TypeError, match="only int, datetime and list"):
+    with pytest.raises(TypeError, match="only int, date, datetime and list"):
         CompiledQuery(lambda key, *, text: Notification.objects.filter(text=text), text=str).fetch("t", text="a1")
 
 
