@@ -355,7 +355,7 @@ def board_deals(user: User, pipeline: Pipeline, filters: Q | None = None) -> Que
     return Deal.objects.visible_to(user).filter(board_where(pipeline, filters))
 
 
-def _column_page(qs: QuerySet[Deal], stage: Stage, after: str = "") -> QuerySet[Deal]:
+def _column_page(qs: QuerySet[Deal], stage: Stage | int, after: str = "") -> QuerySet[Deal]:
     """The query of one page (+1 card, to know whether there is more) of a column."""
     page = qs.filter(stage=stage).select_related("owner", "company").order_by("-created_at", "-id")
     cursor = decode_cursor(after) if after else None
@@ -375,14 +375,24 @@ def board_cards(qs: QuerySet[Deal], *, stage: Stage, after: str = "") -> tuple[l
     return _cards_and_cursor(list(_column_page(qs, stage, after)))
 
 
-def board_first_pages(qs: QuerySet[Deal], stages: list[Stage]) -> dict[int, tuple[list[Deal], str]]:
+def board_first_pages(
+    qs: QuerySet[Deal], stages: list[Stage], *, unfiltered: tuple[User, Pipeline] | None = None
+) -> dict[int, tuple[list[Deal], str]]:
     """The first page of every column in ONE query: a UNION ALL of the per-column queries,
     each still a LIMIT walk of the (stage, created) index, rather than one query per column
-    or a window over every open deal of the pipeline."""
+    or a window over every open deal of the pipeline. ``unfiltered``: the viewer and the
+    pipeline when ``qs`` is all of its open deals the viewer may see (the board without
+    owner or team filter), read with SQL compiled once per process."""
     if not stages:
         return {}
-    parts = [_column_page(qs, stage) for stage in stages]
-    rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    if unfiltered is not None:
+        user, pipeline = unfiltered
+        rows: Iterable[Deal] = _FIRST_PAGES.fetch(
+            user.is_admin, pipeline=pipeline.pk, stages=[stage.pk for stage in stages], owners=owner_ids_of(user)
+        )
+    else:
+        parts = [_column_page(qs, stage) for stage in stages]
+        rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
     by_stage: dict[int, list[Deal]] = {stage.pk: [] for stage in stages}
     for deal in rows:
         by_stage[deal.stage_id].append(deal)
@@ -393,18 +403,33 @@ def board_first_pages(qs: QuerySet[Deal], stages: list[Stage]) -> dict[int, tupl
     return pages
 
 
+def _first_pages(is_admin: bool, *, pipeline: int, stages: list[int], owners: list[int]) -> QuerySet[Deal]:
+    viewer = OwnerAccess(is_admin=is_admin, visible_owner_ids=owners)
+    qs = Deal.objects.visible_to(viewer).filter(status=DealStatus.OPEN, pipeline_id=pipeline)
+    parts = [_column_page(qs, stage) for stage in stages]
+    return parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+
+
+# The unfiltered board's first pages: five columns' LIMIT walks in a UNION ALL took the ORM
+# longer to build than PostgreSQL to run (crm/compiled.py).
+_FIRST_PAGES = CompiledQuery(_first_pages, pipeline=int, stages=list, owners=list)
+
+
 def board_where(pipeline: Pipeline, filters: Q | None = None) -> Q:
     """The deals of a board as a dimensions-only filter: ``board_deals`` is the visible deals
     filtered by it, and ``stored_money_totals`` can answer its totals."""
     return Q(status=DealStatus.OPEN, pipeline=pipeline) & (filters or Q())
 
 
-def board_columns(qs: QuerySet[Deal], *, stages: list[Stage], user: User, where: Q) -> list[BoardColumn]:
+def board_columns(
+    qs: QuerySet[Deal], *, stages: list[Stage], user: User, where: Q, pipeline: Pipeline | None = None
+) -> list[BoardColumn]:
     """Columns of the open stages: one totals query (over the stored totals: ``qs`` is the
-    visible deals filtered by ``where``) and one cards query for all of them."""
+    visible deals filtered by ``where``) and one cards query for all of them. ``pipeline``:
+    given when ``where`` is only the pipeline's (``board_where(pipeline)``, no filter)."""
     totals = stored_money_totals(user, where, group_by="stage_id", book=RateBook())
     open_stages = [stage for stage in stages if not stage.is_closed]
-    pages = board_first_pages(qs, open_stages)
+    pages = board_first_pages(qs, open_stages, unfiltered=(user, pipeline) if pipeline is not None else None)
     columns = []
     for stage in open_stages:
         cards, next_cursor = pages[stage.pk]

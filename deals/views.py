@@ -460,10 +460,12 @@ def board(request: HttpRequest, pipeline_pk: int) -> HttpResponse:
     if pipeline is None:
         raise Http404(_("No such pipeline."))
     filters = BoardFilterForm(request.GET or None, user=request.user)
-    where = selectors.board_where(pipeline, filters.where())
+    filtered = filters.where()
+    where = selectors.board_where(pipeline, filtered)
     qs = Deal.objects.visible_to(request.user).filter(where)
     stages = list(pipeline.stages.order_by("position", "id"))
-    columns = selectors.board_columns(qs, stages=stages, user=request.user, where=where)
+    unfiltered = pipeline if not filtered else None
+    columns = selectors.board_columns(qs, stages=stages, user=request.user, where=where, pipeline=unfiltered)
     decorate_cards([card for column in columns for card in column.cards])
     return render(
         request,

@@ -50,6 +50,30 @@ def test_the_board_shows_only_visible_deals(owner_client, outsider_client, deal,
     assert "Acme rollout" not in outsider_client.get(url).content.decode()
 
 
+@pytest.mark.parametrize("who", ["owner", "outsider", "manager", "admin"])
+def test_the_compiled_first_pages_are_the_cards_the_built_query_finds(request, who, owner, outsider, pipeline):
+    """The unfiltered board reads its columns with SQL compiled once per process
+    (crm.compiled): the same cards and cursors as the query built for the viewer."""
+    from crm.backends import load_request_user
+    from deals import selectors
+
+    for n in range(25):
+        DealFactory(owner=owner if n % 3 else outsider, pipeline=pipeline, title=f"Deal {n}")
+    user = load_request_user(request.getfixturevalue("admin_user" if who == "admin" else who).pk)
+    stages = [s for s in pipeline.stages.order_by("position", "id") if not s.is_closed]
+    qs = Deal.objects.visible_to(user).filter(selectors.board_where(pipeline))
+    compiled = selectors.board_first_pages(qs, stages, unfiltered=(user, pipeline))
+    built = selectors.board_first_pages(qs, stages)
+
+    def ids(pages):
+        return {stage: ([deal.pk for deal in cards], cursor) for stage, (cards, cursor) in pages.items()}
+
+    assert ids(compiled) == ids(built)
+    assert sum(len(cards) for cards, _cursor in compiled.values()) == qs.count() or any(
+        cursor for _cards, cursor in compiled.values()
+    )
+
+
 def test_the_board_offers_moves_only_on_cards_the_user_may_change(teammate_client, owner_client, deal, pipeline):
     url = reverse("deals:board", args=[pipeline.pk])
     assert "move-form" not in teammate_client.get(url).content.decode()
