@@ -551,18 +551,26 @@ def contact_options(user: User, query: str, *, limit: int = 20) -> list[Contact]
     return list(qs.select_related("company").order_by("last_name", "first_name", "id")[:limit])
 
 
-def lifecycle_counts(user: User) -> dict[str, dict[str, int]]:
-    """The user's own active companies and contacts per lifecycle stage, for the home panel."""
-    counts: dict[str, dict[str, int]] = {"companies": {}, "contacts": {}}
+def _lifecycle_counts(key: object, *, owner: int) -> QuerySet:
     companies, contacts = (
-        model.objects.filter(owner=user, archived_at__isnull=True)
+        model.objects.filter(owner_id=owner, archived_at__isnull=True)
         .order_by()
         .values("lifecycle_stage")
         .annotate(n=Count("*"), kind=Value(key))  # count(*) lets the (owner, stage) index answer alone
         .values_list("kind", "lifecycle_stage", "n")
         for key, model in (("companies", Company), ("contacts", Contact))
     )
-    for kind, stage, n in companies.union(contacts, all=True):  # one query for both
+    return companies.union(contacts, all=True)  # one query for both
+
+
+# Compiled once per process (crm/compiled.py): the home panel of every home and My day page.
+_LIFECYCLE_COUNTS = CompiledQuery(_lifecycle_counts, owner=int)
+
+
+def lifecycle_counts(user: User) -> dict[str, dict[str, int]]:
+    """The user's own active companies and contacts per lifecycle stage, for the home panel."""
+    counts: dict[str, dict[str, int]] = {"companies": {}, "contacts": {}}
+    for kind, stage, n in _LIFECYCLE_COUNTS.fetch(owner=user.pk):
         counts[kind][stage] = n
     return {key: {stage: found.get(stage, 0) for stage in LifecycleStage.values} for key, found in counts.items()}
 

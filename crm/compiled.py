@@ -5,9 +5,10 @@ timeline (a union of three index walks, three name subqueries, two joined tables
 about 3.6 ms of the ORM's time per page against 3 ms of PostgreSQL's. Its shape is the same on
 every company page; only the company's id changes. ``CompiledQuery`` builds such a queryset
 once with marker values, keeps the SQL and the compiler that read it, and afterwards runs the
-same SQL with the real values put where the markers were: model instances, ``select_related``
-and annotations come back exactly as from the queryset itself (Django's own row iterator
-reads them), without building or compiling anything.
+same SQL with the real values put where the markers were: model instances (with
+``select_related`` and annotations), ``values()`` dicts or ``values_list()`` tuples come back
+exactly as from the queryset itself (Django's own row iterators read them), without building
+or compiling anything.
 
 Only values named in the call may change between calls. The first compile builds the
 queryset twice and refuses a shape whose other parameters differ between the two builds
@@ -26,7 +27,6 @@ from typing import Any, Generic, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.models import Model, QuerySet
-from django.db.models.query import ModelIterable
 from django.db.models.sql.compiler import SQLCompiler
 from django.db.models.sql.query import Query
 from django.utils import timezone, translation
@@ -76,13 +76,15 @@ def _is_marker(param: Any, by_marker: dict[Any, Slot]) -> bool:
 class _Compiled:
     model: type[Model]
     query: Query
+    iterable_class: type
+    fields: tuple[str, ...] | None
     compiler: SQLCompiler
     sql: str
     slots: tuple[tuple[Slot | None, Any], ...]  # (the value's slot, or None and the constant)
 
 
 class CompiledQuery(Generic[M]):
-    """``build(key, **values)`` → a queryset of ``M``, compiled once per ``key`` (a hashable
+    """``build(key, **values)`` → a queryset (of ``M`` instances, or values), compiled once per ``key`` (a hashable
     naming the shape, when ``build`` makes more than one) and run by ``fetch(key, **values)``.
 
     ``values`` are the parameters that change between calls: ints (ids), dates, aware datetimes,
@@ -97,7 +99,7 @@ class CompiledQuery(Generic[M]):
         self._compiled: dict[Hashable, _Compiled] = {}
         self._lock = threading.Lock()
 
-    def fetch(self, key: Hashable = (), /, **values: Any) -> list[M]:
+    def fetch(self, key: Hashable = (), /, **values: Any) -> list[Any]:
         # A list's length is part of the shape (``__in`` writes one placeholder per item), and
         # so are the active language and time zone: collations and time zones are written
         # into the SQL (``Collate``, ``AT TIME ZONE``), not passed as parameters.
@@ -122,7 +124,9 @@ class CompiledQuery(Generic[M]):
         compiler.as_sql = lambda *args, **kwargs: (compiled.sql, params)  # type: ignore[method-assign]
         query = copy.copy(compiled.query)
         query.get_compiler = lambda *args, **kwargs: compiler  # type: ignore[method-assign]
-        return list(QuerySet(model=compiled.model, query=query, using=db))
+        rows = QuerySet(model=compiled.model, query=query, using=db)
+        rows._iterable_class, rows._fields = compiled.iterable_class, compiled.fields
+        return list(rows)
 
     def _compile(self, key: Hashable, values: dict[str, Any]) -> _Compiled:
         unknown = set(values) - set(self._kinds)
@@ -130,8 +134,8 @@ class CompiledQuery(Generic[M]):
             raise TypeError(f"no kind declared for {', '.join(sorted(unknown))}")
         markers, by_marker = _markers(values, self._kinds)
         qs = self._build(key, **markers)
-        if qs._prefetch_related_lookups or qs._iterable_class is not ModelIterable:
-            raise TypeError("a compiled query returns model instances: no prefetch_related, values() or the like")
+        if qs._prefetch_related_lookups:
+            raise TypeError("a compiled query runs one query: no prefetch_related")
         compiler = qs.query.get_compiler(using=DEFAULT_DB_ALIAS)
         sql, params = compiler.as_sql()
         again_sql, again_params = self._build(key, **markers).query.get_compiler(using=DEFAULT_DB_ALIAS).as_sql()
@@ -143,7 +147,15 @@ class CompiledQuery(Generic[M]):
         missing = sorted({name for name, _index in set(by_marker.values()) - reached})
         if missing:
             raise ValueError(f"{key!r}: {', '.join(missing)} did not reach the SQL as a parameter")
-        return _Compiled(model=qs.model, query=qs.query, compiler=compiler, sql=sql, slots=slots)
+        return _Compiled(
+            model=qs.model,
+            query=qs.query,
+            iterable_class=qs._iterable_class,
+            fields=qs._fields,
+            compiler=compiler,
+            sql=sql,
+            slots=slots,
+        )
 
 
 @dataclass(frozen=True)

@@ -578,12 +578,17 @@ def open_deals_summary(user: User) -> dict:
     rows closing this month (a date filter the stored totals cannot answer). Open deals have
     no close date, so both parts are per currency at today's rate.
     """
-    today = timezone.localdate()
-    month_start = today.replace(day=1)
+    month_start = timezone.localdate().replace(day=1)
     next_month = (month_start + dt.timedelta(days=32)).replace(day=1)
+    rows = _OPEN_DEALS_SUMMARY.fetch(owner=user.pk, month_start=month_start, next_month=next_month)
+    groups = _fold(rows, "part", RateBook())
+    return {"open": groups.get("open", MoneyTotal()), "closing": groups.get("closing", MoneyTotal())}
+
+
+def _open_deals_summary(key: object, *, owner: int, month_start: dt.date, next_month: dt.date) -> QuerySet:
     no_month = Value(None, output_field=DateField())
     everything = (
-        DealTotal.objects.filter(owner=user, status=DealStatus.OPEN)
+        DealTotal.objects.filter(owner_id=owner, status=DealStatus.OPEN)
         .order_by()
         .values("currency")
         .annotate(
@@ -596,7 +601,7 @@ def open_deals_summary(user: User) -> dict:
     )
     closing = (
         Deal.objects.filter(
-            owner=user,
+            owner_id=owner,
             status=DealStatus.OPEN,
             expected_close_date__gte=month_start,
             expected_close_date__lt=next_month,
@@ -611,8 +616,11 @@ def open_deals_summary(user: User) -> dict:
             n=Count("id"),
         )
     )
-    groups = _fold(everything.union(closing, all=True), "part", RateBook())
-    return {"open": groups.get("open", MoneyTotal()), "closing": groups.get("closing", MoneyTotal())}
+    return everything.union(closing, all=True)
+
+
+# Compiled once per process (crm/compiled.py): the home panel of every home and My day page.
+_OPEN_DEALS_SUMMARY = CompiledQuery(_open_deals_summary, owner=int, month_start=dt.date, next_month=dt.date)
 
 
 def home_panel_context(request: HttpRequest) -> dict | None:

@@ -130,3 +130,20 @@ def test_the_active_language_is_part_of_the_shape(people):
     with translation.override("ru"), CaptureQueriesContext(connection) as queries:
         compiled.fetch(user=ann.pk)
     assert name_collation("ru") in queries[0]["sql"] and name_collation("ru") != name_collation("en")
+
+
+def test_values_rows_and_unions_come_back_as_from_the_queryset(people):
+    ann, bob, _now = people
+
+    def texts(key, *, user, other):
+        mine = Notification.objects.filter(user_id=user).order_by().values_list("text", "user_id")
+        theirs = Notification.objects.filter(user_id=other).order_by().values_list("text", "user_id")
+        return mine.union(theirs, all=True)
+
+    def counts(key, *, user):
+        return Notification.objects.filter(user_id=user).order_by().values("user_id").annotate(n=Count("pk"))
+
+    pairs = CompiledQuery(texts, user=int, other=int)
+    assert sorted(pairs.fetch(user=ann.pk, other=bob.pk)) == sorted(texts(None, user=ann.pk, other=bob.pk))
+    assert sorted(pairs.fetch(user=bob.pk, other=bob.pk)) == [("b1", bob.pk), ("b1", bob.pk)]
+    assert CompiledQuery(counts, user=int).fetch(user=ann.pk) == [{"user_id": ann.pk, "n": 3}]
