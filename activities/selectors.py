@@ -747,11 +747,13 @@ GRID_SLOT_MINUTES = 30
 
 
 def calendar_grid(
-    user: User, days: list[date], by_day: dict[date, list[Activity]], *, today: date
+    user: User, days: list[date], by_day: dict[date, list[Activity]], *, today: date, max_lanes: int = 3
 ) -> list[dict[str, Any]]:
     """One column per day: timed items placed by start and length (pixels from the grid's
-    top), items before or after the grid's hours listed above it, and the empty slots a
-    click turns into a new meeting. ``can_move``: the user may reschedule it (drag)."""
+    top), overlapping ones side by side in at most ``max_lanes`` lanes (``more``: the "+N
+    more" tiles of busier times), items before or after the grid's hours listed above it, and
+    the empty slots a click turns into a new meeting. ``can_move``: the user may reschedule
+    it (drag)."""
     tz = timezone.get_current_timezone()
     grid_minutes = (GRID_LAST_HOUR - GRID_FIRST_HOUR) * 60
     px_per_minute = GRID_HOUR_PX / 60
@@ -776,12 +778,66 @@ def calendar_grid(
                 placed.append(item)
             else:
                 outside.append(item)
+        more = _side_by_side(placed, max_lanes)
         slots = []
         for minutes in range(0, grid_minutes, GRID_SLOT_MINUTES):
             hour, minute = divmod(GRID_FIRST_HOUR * 60 + minutes, 60)
             slots.append({"start": f"{day.isoformat()}T{hour:02d}:{minute:02d}", "time": f"{hour:02d}:{minute:02d}"})
-        columns.append({"day": day, "is_today": day == today, "items": placed, "outside": outside, "slots": slots})
+        columns.append(
+            {"day": day, "is_today": day == today, "items": placed, "more": more, "outside": outside, "slots": slots}
+        )
     return columns
+
+
+def _side_by_side(items: list[dict[str, Any]], max_lanes: int) -> list[dict[str, Any]]:
+    """Activities whose times overlap share their column's width, each in a lane of its own
+    (``left`` and ``width`` in percent, ``right`` for its Move button): stacked, the later
+    one hid the earlier one and its Move button from the mouse. A group of overlapping items
+    takes as many lanes as it needs at its busiest, each item the first lane free when it
+    starts, up to ``max_lanes``: a busier group shows its first ``max_lanes - 1`` lanes and,
+    in the last, a "+N more" tile (returned; its items leave ``items``)."""
+    items.sort(key=lambda item: (item["top"], -item["height"]))
+    shown: list[dict[str, Any]] = []
+    more: list[dict[str, Any]] = []
+    group: list[dict[str, Any]] = []
+    lane_ends: list[int] = []  # the bottom of the last item in each lane of the current group
+
+    def close_group() -> None:
+        lanes = len(lane_ends)
+        kept = [member for member in group if lanes <= max_lanes or member["lane"] < max_lanes - 1]
+        width = 100 / min(lanes, max_lanes)
+        for member in kept:
+            member["left"] = f"{member['lane'] * width:.4g}"
+            member["width"] = f"{width:.4g}"
+            member["right"] = f"{100 - (member['lane'] + 1) * width:.4g}"
+        shown.extend(kept)
+        hidden = [member for member in group if member not in kept]
+        if hidden:
+            first = min(hidden, key=lambda member: member["top"])
+            more.append(
+                {
+                    "count": len(hidden),
+                    "time": first["time"],
+                    "top": first["top"],
+                    "left": f"{(max_lanes - 1) * width:.4g}",
+                    "width": f"{width:.4g}",
+                }
+            )
+
+    for item in items:
+        if group and item["top"] >= max(lane_ends):
+            close_group()
+            group, lane_ends = [], []
+        lane = next((n for n, end in enumerate(lane_ends) if end <= item["top"]), len(lane_ends))
+        if lane == len(lane_ends):
+            lane_ends.append(0)
+        lane_ends[lane] = item["top"] + item["height"]
+        item["lane"] = lane
+        group.append(item)
+    if group:
+        close_group()
+    items[:] = shown
+    return more
 
 
 def grid_hours() -> list[str]:

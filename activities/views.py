@@ -359,7 +359,9 @@ def calendar_view(request: HttpRequest) -> HttpResponse:
     for key in ("date", "view"):
         scope.pop(key, None)
     feed = CalendarFeed.objects.filter(user=request.user).first()
-    grid = selectors.calendar_grid(request.user, days, by_day, today=today) if mode != "month" else []
+    # Overlapping activities share a column: three lanes fit a week's narrow days, eight a day.
+    lanes = 8 if mode == "day" else 3
+    grid = selectors.calendar_grid(request.user, days, by_day, today=today, max_lanes=lanes) if mode != "month" else []
     return render(
         request,
         "activities/calendar.html",

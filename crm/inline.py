@@ -233,8 +233,9 @@ class InlineCells:
 
     A row writes ``{{ inline.head(pk, "phone", editable) }}…the value…{{ inline.tail(pk,
     "phone", editable) }}``. The macro is rendered once per field and page with a marker id
-    that each row's id replaces: calling a Jinja2 macro with a ``{% call %}`` block costs
-    about 6 µs, five per row of fifty, and this is about a tenth of it."""
+    that each row's id replaces: a ``{% call %}`` of the macro costs about 6 µs, the two
+    method calls about 4 µs, and the markup stays in the macro (~1 ms on a list of 50 rows
+    with five editors each)."""
 
     _PK_MARKER = 987654321
     _VERSION_MARKER = 876543219

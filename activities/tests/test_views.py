@@ -442,6 +442,44 @@ class TestCalendar:
         slot = f"{start.date().isoformat()}T10:00"
         assert f'href="{reverse("activities:log")}?type=meeting&amp;start={slot}"' in html
 
+    def test_overlapping_activities_stand_side_by_side(self, owner_client, owner):
+        """Two meetings at once each get half the column, and their Move buttons sit at their
+        own right edges (stacked, the later one hid the earlier one's button from the mouse);
+        an activity after both has the column to itself again."""
+        start = timezone.localtime().replace(hour=10, minute=0, second=0, microsecond=0)
+        meeting = activity_type("meeting")
+        for subject, at, minutes in (("Board", 0, 60), ("Call", 30, 30), ("Lunch", 120, 60)):
+            ActivityFactory(
+                owner=owner,
+                type=meeting,
+                subject=subject,
+                due_at=start + timedelta(minutes=at),
+                ends_at=start + timedelta(minutes=at + minutes),
+            )
+        response = owner_client.get(reverse("activities:calendar"), {"view": "day", "date": start.date().isoformat()})
+        items = {i["activity"].subject: i for i in response.context["grid"][0]["items"]}
+        lanes = {subject: (i["left"], i["width"], i["right"]) for subject, i in items.items()}
+        assert lanes == {"Board": ("0", "50", "50"), "Call": ("50", "50", "0"), "Lunch": ("0", "100", "0")}
+        html = response.content.decode()
+        assert "left: calc(50% + 2px); width: calc(50% - 4px)" in html
+        assert "right: calc(50% + 3px)" in html
+
+    def test_a_busier_time_than_the_lanes_shows_how_many_more(self, owner_client, owner):
+        """Five calls at once in a week's narrow day: two lanes of calls and a "+3" tile that
+        opens that day; the day view has room for all five."""
+        start = timezone.localtime().replace(hour=15, minute=0, second=0, microsecond=0)
+        for n in range(5):
+            ActivityFactory(owner=owner, subject=f"Call {n}", due_at=start, duration_minutes=30)
+        day = start.date().isoformat()
+        week = owner_client.get(reverse("activities:calendar"), {"view": "week", "date": day})
+        column = next(c for c in week.context["grid"] if c["day"] == start.date())
+        assert len(column["items"]) == 2 and {i["width"] for i in column["items"]} == {"33.33"}
+        assert [(m["count"], m["time"], m["left"]) for m in column["more"]] == [(3, "15:00", "66.67")]
+        html = week.content.decode()
+        assert f'view=day&amp;date={day}">+3<span class="visually-hidden"> 3 more activities from 15:00</span>' in html
+        whole_day = owner_client.get(reverse("activities:calendar"), {"view": "day", "date": day})
+        assert len(whole_day.context["grid"][0]["items"]) == 5 and whole_day.context["grid"][0]["more"] == []
+
     def test_the_grid_has_a_keyboard_path_to_plan_and_to_move(self, owner_client, owner):
         start = timezone.localtime().replace(hour=9, minute=30, second=0, microsecond=0)
         meeting = ActivityFactory(
