@@ -804,14 +804,16 @@ def _side_by_side(items: list[dict[str, Any]], max_lanes: int) -> list[dict[str,
 
     def close_group() -> None:
         lanes = len(lane_ends)
-        kept = [member for member in group if lanes <= max_lanes or member["lane"] < max_lanes - 1]
+        # Past ``max_lanes``, the last lane is the tile's and later lanes are not drawn.
+        shown_lanes = lanes if lanes <= max_lanes else max_lanes - 1
+        kept = [member for member in group if member["lane"] < shown_lanes]
+        hidden = [member for member in group if member["lane"] >= shown_lanes]
         width = 100 / min(lanes, max_lanes)
         for member in kept:
             member["left"] = f"{member['lane'] * width:.4g}"
             member["width"] = f"{width:.4g}"
             member["right"] = f"{100 - (member['lane'] + 1) * width:.4g}"
         shown.extend(kept)
-        hidden = [member for member in group if member not in kept]
         if hidden:
             first = min(hidden, key=lambda member: member["top"])
             more.append(
