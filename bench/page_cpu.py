@@ -17,6 +17,7 @@ sign-in).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -24,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import _setup_django
+from bench.run import _setup_django, server_env
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=60, help="requests per page and persona (after 5 warm-ups)")
     args = parser.parse_args(argv)
 
+    # The served settings (DEBUG off: no template debug data, Jinja2 templates not re-stat'ed).
+    os.environ.update(server_env(0))
     _setup_django()
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)  # DEBUG off serves the manifest's names
     from django.test import Client
 
     from bench.dataset import ADMIN_USERNAME, MANAGER_USERNAME, REP_USERNAME
