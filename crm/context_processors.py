@@ -19,6 +19,8 @@ SHELL_ROUTES = {
     "admin": "admin:index",
     "search": "search",
     "bell": "notification-bell",
+    "notifications": "notification-list",
+    "language_set": "language-set",
     "preferences": "preferences",
     "imports": "contacts:import-list",
     "password_change": "password_change",
