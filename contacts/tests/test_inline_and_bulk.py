@@ -201,6 +201,19 @@ def test_all_matching_asks_first_with_the_count(owner_client, owner, teammate):
     assert sorted(tagged) == ["Matchme 0", "Matchme 1", "Matchme 2"]
 
 
+def test_the_bulk_bar_names_the_matching_count_in_the_users_language(owner_client, owner):
+    for n in range(3):
+        CompanyFactory(owner=owner, name=f"Acme {n}")
+    body = owner_client.get(reverse("contacts:company-list")).content.decode()
+    assert 'data-selected="%(count)s selected"' in body  # bulk.js writes the ticked count in
+    assert "Apply to all 3 matching" in body
+    owner.language = "ru"
+    owner.save(update_fields=["language"])
+    body = owner_client.get(reverse("contacts:company-list")).content.decode()
+    assert 'data-selected="Выбрано: %(count)s"' in body
+    assert "Применить ко всем подходящим (3)" in body
+
+
 def test_bulk_skips_and_counts_records_the_user_may_not_change(teammate_client, owner, teammate):
     mine = CompanyFactory(owner=teammate)
     theirs = CompanyFactory(owner=owner)  # visible to a teammate, not editable

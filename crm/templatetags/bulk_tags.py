@@ -5,10 +5,19 @@ from __future__ import annotations
 from django import template
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, ngettext
 
 from crm.bulk_actions import banner_job, bulk_kind, bulk_status_context
+from crm.jinja2 import render
 
 register = template.Library()
+
+
+def _apply_to_all(count: int | None) -> str:
+    if not count:
+        return gettext("Apply to all matching")
+    label = ngettext("Apply to all %(counter)s matching", "Apply to all %(counter)s matching", count)
+    return label % {"counter": count}
 
 
 @register.simple_tag(takes_context=True)
@@ -26,10 +35,12 @@ def bulk_bar(context: template.Context, kind: str, count: int | None = None, que
         # Not ``spec.export`` in the template: a template calls a callable it is given, and
         # this one takes arguments, so the option never showed.
         "can_export": spec.export is not None,
-        "count": count,
         "query": query,
+        # For crm.js, which writes the count in: "3 selected".
+        "selected_label": gettext("%(count)s selected"),
+        "all_label": _apply_to_all(count),
     }
-    return render_to_string("partials/bulk_bar.html", values, request=request)
+    return render("crm/bulk_bar.html", values)
 
 
 @register.simple_tag(takes_context=True)
