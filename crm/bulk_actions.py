@@ -21,12 +21,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from crm.compiled import CompiledQuery
 from crm.models import BulkJob, BulkJobState, SecurityEventKind, User
 from crm.security import security_event_record
 from crm.services import outbox_enqueue
@@ -191,9 +192,19 @@ def bulk_job_run(*, job_id: int) -> BulkJob | None:
     return job
 
 
+def _last_job(kind: str, *, user: int) -> QuerySet[BulkJob]:
+    qs = BulkJob.objects.filter(user=user, kind=kind).defer("ids", "previous")
+    return (qs if qs.ordered else qs.order_by("pk"))[:1]  # as .first()
+
+
+# On every list page (its banner): built and compiled once per kind of list.
+_LAST_JOB = CompiledQuery(_last_job, user=int)
+
+
 def last_job(user: User, kind: str) -> BulkJob | None:
     """The user's last bulk action on a list, the one its banner shows (and undo may revert)."""
-    return BulkJob.objects.filter(user=user, kind=kind).defer("ids", "previous").first()
+    found = _LAST_JOB.fetch(kind, user=user.pk)
+    return found[0] if found else None
 
 
 def can_undo(job: BulkJob) -> bool:

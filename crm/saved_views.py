@@ -24,6 +24,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponseRedirect, QueryDict
 from django.utils.translation import gettext_lazy as _
 
+from crm.compiled import CompiledQuery
 from crm.models import LastListView, SavedView, SavedViewList, Team, User
 from crm.params import clean_text, parse_id
 
@@ -82,13 +83,27 @@ class ListState:
         return self.columns != [c.key for c in self.all_columns if c.default]
 
 
-def views_visible_to(user: User, list_name: str | None = None) -> QuerySet[SavedView]:
+def views_visible_to(user: User | int, list_name: str | None = None) -> QuerySet[SavedView]:
     """The user's own views and those shared with a team the user belongs to or manages."""
     team_ids = Team.objects.filter(Q(members=user) | Q(managers=user)).values("pk")
     qs = SavedView.objects.filter(Q(owner=user) | Q(team__in=team_ids))
     if list_name is not None:
         qs = qs.filter(list_name=list_name)
     return qs.distinct()
+
+
+def _views_menu(list_name: str, *, user: int) -> QuerySet[SavedView]:
+    remembered = LastListView.objects.filter(user=user, list_name=list_name, view=OuterRef("pk"))
+    return (
+        views_visible_to(user, list_name)
+        .select_related("team")
+        .annotate(is_last=Exists(remembered))
+        .order_by("name", "id")
+    )
+
+
+# The menu of a list's views, on every list page: built and compiled once per list.
+_VIEWS_MENU = CompiledQuery(_views_menu, user=int)
 
 
 def saved_view_for_user(user: User, pk: int, *, write: bool = False) -> SavedView:
@@ -120,13 +135,7 @@ def list_state(request: HttpRequest, list_name: str, *, columns: list[Column]) -
     default_columns = [c.key for c in columns if c.default]
     state = ListState(list_name=list_name, params=get.copy(), columns=default_columns, all_columns=columns)
     view_id = parse_id(raw_view, name="view") if raw_view and raw_view != "all" else None
-    remembered = LastListView.objects.filter(user=user, list_name=list_name, view=OuterRef("pk"))
-    state.views = list(
-        views_visible_to(user, list_name)
-        .select_related("team")
-        .annotate(is_last=Exists(remembered))
-        .order_by("name", "id")
-    )
+    state.views = _VIEWS_MENU.fetch(list_name, user=user.pk)
     state.share_teams = list(user.visible_teams)
     if raw_view == "all":
         LastListView.objects.filter(user=user, list_name=list_name).delete()
