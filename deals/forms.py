@@ -16,6 +16,7 @@ from contacts.forms import offer_only_the_chosen_company, use_fast_inputs, use_f
 from contacts.models import Company, Contact, Source
 from contacts.selectors import text_contains_q
 from crm import custom_fields
+from crm.compiled import CompiledQuery
 from crm.custom_fields import CustomFieldsFormMixin
 from crm.forms import StrictInputMixin, preload_choices, strict_field
 from crm.models import Team, User, teams_visible_to, users_visible_to
@@ -92,9 +93,7 @@ class DealForm(CustomFieldsFormMixin, StrictInputMixin, forms.ModelForm):
         )
         self.fields["owner"].queryset = owners_for(user)
         self.fields["pipeline"].queryset = Pipeline.objects.all()
-        self.fields["stage"].queryset = Stage.objects.select_related("pipeline").order_by(
-            "pipeline__position", "pipeline__name", "position", "id"
-        )
+        self.fields["stage"].queryset = _stages_in_order()
         self.fields["lost_reason"].queryset = LostReason.objects.filter(
             Q(active=True) | Q(pk=instance.lost_reason_id or 0)
         )
@@ -252,6 +251,16 @@ SORTS = {
 }
 
 
+def _stages_in_order(_key: tuple = ()) -> QuerySet[Stage]:
+    return Stage.objects.select_related("pipeline").order_by("pipeline__position", "pipeline__name", "position", "id")
+
+
+# The deal list's pipelines and stages (filter choices, the rows' stage and pipeline), on every
+# deal list page: built and compiled once per process.
+_PIPELINES = CompiledQuery(lambda _key: Pipeline.objects.all())
+_STAGES = CompiledQuery(_stages_in_order)
+
+
 class DealFilterForm(StrictInputMixin, forms.Form):
     """List filters; a malformed or unknown value is dropped, never passed to the ORM."""
 
@@ -295,9 +304,7 @@ class DealFilterForm(StrictInputMixin, forms.Form):
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["stage"].queryset = Stage.objects.select_related("pipeline").order_by(
-            "pipeline__position", "pipeline__name", "position", "id"
-        )
+        self.fields["stage"].queryset = _stages_in_order()
         self.fields["owner"].queryset = users_visible_to(user)
         self.fields["team"].queryset = teams_visible_to(user)
         self.fields["pipeline"].empty_label = _("Any pipeline")
@@ -305,10 +312,10 @@ class DealFilterForm(StrictInputMixin, forms.Form):
         self.fields["owner"].empty_label = _("Anyone")
         self.fields["team"].empty_label = _("Any team")
         # Loaded once: the page's pipeline links (``pipelines``) share the list.
-        self.pipelines = list(Pipeline.objects.all())
+        self.pipelines = _PIPELINES.fetch()
         preload_choices(self.fields["pipeline"], self.pipelines)
         # Loaded once as well: the list's rows take their stage and pipeline from here.
-        self.stages = list(self.fields["stage"].queryset)
+        self.stages = _STAGES.fetch()
         preload_choices(self.fields["stage"], self.stages)
         preload_choices(self.fields["owner"], user.visible_users)
         preload_choices(self.fields["team"], user.visible_teams)
