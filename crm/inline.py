@@ -250,39 +250,44 @@ class InlineCells:
         self._urls = {
             name: reverse(url_name, args=[self._PK_MARKER, name]).split(str(self._PK_MARKER)) for name in fields
         }
-        self._pieces: dict[str, tuple[Markup, Markup]] = {}
-        self._version: Markup | None = None
+        self._pieces: dict[str, tuple[list[str], list[str]]] = {}
+        self._version: list[list[str]] | None = None
 
     def url(self, pk: int, name: str) -> str:
         """The editor of ``name`` on record ``pk``."""
         head, tail = self._urls[name]
         return f"{head}{pk}{tail}"
 
+    # The pieces are kept as plain strings split at the marker id and joined around each row's
+    # id: ``Markup.replace`` escapes its arguments in Python (~1.5 µs a call, 600 calls a page).
+
     def head(self, pk: int, name: str, editable: bool = True) -> Markup:
         """The markup before the value of field ``name`` of record ``pk``; nothing when the
         row is not ``editable``."""
-        return self._cut(name)[0].replace(str(self._PK_MARKER), str(int(pk))) if editable else _NOTHING
+        return Markup(str(int(pk)).join(self._cut(name)[0])) if editable else _NOTHING  # noqa: S704 (macro output, an int)
 
     def tail(self, pk: int, name: str, editable: bool = True) -> Markup:
         """The markup after the value (the editor's button); nothing when not ``editable``."""
-        return self._cut(name)[1].replace(str(self._PK_MARKER), str(int(pk))) if editable else _NOTHING
+        return Markup(str(int(pk)).join(self._cut(name)[1])) if editable else _NOTHING  # noqa: S704 (macro output, an int)
 
     def version(self, pk: int, version: int) -> Markup:
         """The hidden input with the version record ``pk`` was read at (``inline_version``)."""
         if self._version is None:
             macro = engines["jinja2"].env.get_template("crm/cells.html").module.inline_version
-            self._version = macro(self, self._PK_MARKER, self._VERSION_MARKER)
-        return self._version.replace(str(self._PK_MARKER), str(int(pk))).replace(
-            str(self._VERSION_MARKER), str(int(version))
-        )
+            html = str(macro(self, self._PK_MARKER, self._VERSION_MARKER))
+            self._version = [part.split(str(self._VERSION_MARKER)) for part in html.split(str(self._PK_MARKER))]
+        version_text = str(int(version))
+        # The macro's autoescaped output around two ints.
+        return Markup(str(int(pk)).join(version_text.join(parts) for parts in self._version))  # noqa: S704
 
-    def _cut(self, name: str) -> tuple[Markup, Markup]:
+    def _cut(self, name: str) -> tuple[list[str], list[str]]:
         pieces = self._pieces.get(name)
         if pieces is None:
             macro = engines["jinja2"].env.get_template("crm/cells.html").module.inline_field
-            html: Markup = macro(self, self._PK_MARKER, name, True, caller=lambda: self._CALLER)
+            html = str(macro(self, self._PK_MARKER, name, True, caller=lambda: self._CALLER))
             head, tail = html.split(self._CALLER)
-            pieces = self._pieces[name] = (head, tail)
+            marker = str(self._PK_MARKER)
+            pieces = self._pieces[name] = (head.split(marker), tail.split(marker))
         return pieces
 
 
