@@ -184,6 +184,7 @@ def company_list_view(request: HttpRequest) -> HttpResponse:
     context = _list_context(request, form, list_rows(qs, COMPANY_ROW_FIELDS), company_sorts())
     context.update(
         nav="companies",
+        list_url=reverse("contacts:company-list"),
         quick_form=CompanyQuickForm(user=request.user, auto_id="quick_%s"),
         views=state,
         columns=["name", *state.columns],
@@ -380,6 +381,7 @@ def contact_list_view(request: HttpRequest) -> HttpResponse:
         columns=["name", *state.columns],
         header=_header(state, _CONTACT_HEADER, context["sort_links"]),
         nav="contacts",
+        list_url=reverse("contacts:contact-list"),
         company_filter=filters.company,
         quick_form=ContactQuickForm(
             user=request.user, auto_id="quick_%s", initial={"company": filters.company.pk if filters.company else None}

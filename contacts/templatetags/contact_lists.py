@@ -12,9 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django import template
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.forms import BoundField
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 from django_countries import countries as country_names
 
 from contacts.models import Company, Contact, LifecycleStage, ValueSegment
@@ -25,6 +28,8 @@ from crm.inline import InlineCells
 from crm.jinja2 import render
 from crm.l10n import person_name
 from crm.rows import ListRow
+from crm.templatetags.bulk_tags import bulk_bar_html, bulk_status_html
+from crm.templatetags.list_chrome import saved_views_html
 
 register = template.Library()
 
@@ -65,6 +70,43 @@ def _page(rows: list[ListRow], any_editable: bool, list_url: str, columns: list[
         "person_name": person_name,
         "format_phone": format_phone,
     }
+
+
+@register.simple_tag(takes_context=True)
+def list_page(context: template.Context, kind: str) -> SafeString:
+    """The content of the contact list (``kind`` "contact") or the company list ("company"):
+    ``contacts/jinja2/contacts/list_page.html`` with the view's context (``_list_context``)."""
+    request = context["request"]
+    page_context = context.flatten()
+    csrf_token = str(page_context.get("csrf_token", ""))
+    views = page_context["views"]
+    rows = contact_rows if kind == "contact" else company_rows
+    count = page_context["count"]
+    count_label = intcomma(count)
+    if page_context["count_more"]:
+        count_label = gettext("%(n)s+") % {"n": count_label}
+    any_editable = page_context["any_editable"]
+    return render(
+        "contacts/list_page.html",
+        {
+            **page_context,
+            "kind": kind,
+            "csrf_token": csrf_token,
+            "next": request.get_full_path(),
+            "export_route": f"contacts:{kind}-export",
+            "create_url": reverse(f"contacts:{kind}-create"),
+            "count_label": count_label,
+            "plain_field": plain_field,
+            "saved_views_bar": saved_views_html(request, views, csrf_token=csrf_token),
+            "bulk_status": bulk_status_html(request, kind),
+            "bulk_bar": bulk_bar_html(
+                request, kind, count=page_context["bulk_count"], query=page_context["page_query"], views=views
+            )
+            if any_editable
+            else "",
+            "rows": rows(page_context["page"].rows, any_editable, page_context["list_url"], page_context["columns"]),
+        },
+    )
 
 
 @register.simple_tag

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from django import template
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext, ngettext
 
 from crm.bulk_actions import banner_job, bulk_kind, bulk_status_context
 from crm.jinja2 import render
+from crm.saved_views import ListState
 
 register = template.Library()
 
@@ -22,9 +24,14 @@ def _apply_to_all(count: int | None) -> str:
 
 @register.simple_tag(takes_context=True)
 def bulk_bar(context: template.Context, kind: str, count: int | None = None, query: str = "") -> SafeString:
-    request = context["request"]
+    return bulk_bar_html(context["request"], kind, count=count, query=query, views=context.get("views"))
+
+
+def bulk_bar_html(
+    request: HttpRequest, kind: str, *, count: int | None, query: str, views: ListState | None
+) -> SafeString:
+    """The bulk bar of a ``kind`` list (``views``: its crm.saved_views.ListState)."""
     spec = bulk_kind(kind)
-    views = context.get("views")  # crm.saved_views.ListState of the list
     if views is not None:
         # The URL may hold only ``?view=``: "all matching" means the saved view's filters.
         query = views.query
@@ -45,7 +52,11 @@ def bulk_bar(context: template.Context, kind: str, count: int | None = None, que
 
 @register.simple_tag(takes_context=True)
 def bulk_status(context: template.Context, kind: str) -> SafeString:
-    request = context["request"]
+    return bulk_status_html(context["request"], kind)
+
+
+def bulk_status_html(request: HttpRequest, kind: str) -> SafeString:
+    """The banner of the user's last bulk action on a ``kind`` list, while it runs or may be undone."""
     job = banner_job(request.user, kind)
     if job is None:
         return SafeString("")
