@@ -29,6 +29,8 @@ from crm.html import DateText, IdUrl
 from crm.inline import InlineCells
 from crm.jinja2 import render
 from crm.l10n import MoneyText, money
+from crm.templatetags.bulk_tags import bulk_bar_html, bulk_status_html
+from crm.templatetags.list_chrome import pagination_html, saved_views_html
 from deals.models import Deal, DealStatus, Stage
 from deals.templatetags.deal_tags import board_filter_pairs
 
@@ -187,5 +189,48 @@ def deal_list_rows(rows: Iterable[Deal], columns: list[str] | None = None, user:
             "numbers": Numbers(),
             "dates": DateText(),
             "today": timezone.localdate(),
+        },
+    )
+
+
+@register.simple_tag(takes_context=True)
+def deal_list_page(context: template.Context) -> SafeString:
+    """The content of the deal list (``deals/jinja2/deals/list_page.html``) from the view's context."""
+    request = context["request"]
+    page_context = context.flatten()
+    csrf_token = str(page_context.get("csrf_token", ""))
+    views = page_context["views"]
+    total = page_context["total"]
+    querystring = page_context["querystring"]
+    page = page_context["page"]
+    missing = ""
+    if total.missing_rates:
+        missing = gettext(
+            "Totals leave out %(codes)s: no exchange rate. An admin can add one in Admin › Exchange rates."
+        ) % {"codes": ", ".join(total.missing_rates)}
+    return render(
+        "deals/list_page.html",
+        {
+            **page_context,
+            "csrf_token": csrf_token,
+            "next": request.get_full_path(),
+            "boards": [
+                (pipeline.get_absolute_url(), gettext("%(name)s board") % {"name": pipeline.name})
+                for pipeline in page_context["pipelines"]
+            ],
+            "totals": {
+                "count": intcomma(total.count),
+                "amount": floatformat(total.amount, "0g"),
+                "weighted": floatformat(total.weighted, "0g"),
+                "by_currency": [(code, floatformat(amount, "0g")) for code, amount in total.by_currency.items()],
+                "missing_rates": missing,
+            },
+            "saved_views_bar": saved_views_html(request, views, csrf_token=csrf_token),
+            "bulk_status": bulk_status_html(request, "deal"),
+            "bulk_bar": bulk_bar_html(
+                request, "deal", count=page_context["bulk_count"], query=querystring, views=views
+            ),
+            "rows": deal_list_rows(page, page_context["columns"], request.user),
+            "pagination": pagination_html(page, querystring),
         },
     )
