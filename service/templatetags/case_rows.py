@@ -23,6 +23,8 @@ from crm.custom_fields import CustomCells
 from crm.html import DateText, IdUrl
 from crm.jinja2 import render
 from crm.l10n import person_name
+from crm.templatetags.bulk_tags import bulk_bar_html, bulk_status_html
+from crm.templatetags.list_chrome import saved_views_html
 from service.models import ACTIVE_STATUSES, RUNNING_STATUSES, CasePriority, CaseStatus
 
 register = template.Library()
@@ -73,5 +75,35 @@ def case_list_rows(
             "waiting": CaseStatus.WAITING,
             "times": _Times(),
             "person_name": person_name,
+        },
+    )
+
+
+@register.simple_tag(takes_context=True)
+def case_list_page(context: template.Context) -> SafeString:
+    """The content of the case list (``service/jinja2/service/list_page.html``) from the view's context."""
+    request = context["request"]
+    page_context = context.flatten()
+    csrf_token = str(page_context.get("csrf_token", ""))
+    views = page_context["views"]
+    page = page_context["page"]
+    querystring = page_context["querystring"]
+    return render(
+        "service/list_page.html",
+        {
+            **page_context,
+            "csrf_token": csrf_token,
+            "next": request.get_full_path(),
+            "page_query": querystring,
+            "saved_views_bar": saved_views_html(request, views, csrf_token=csrf_token),
+            "bulk_status": bulk_status_html(request, "case"),
+            "bulk_bar": bulk_bar_html(request, "case", count=None, query=querystring, views=views) if page.rows else "",
+            "rows": case_list_rows(
+                page.rows,
+                page_context["columns"],
+                page_context["custom_cells"],
+                page_context["now"],
+                page_context["editable"],
+            ),
         },
     )
