@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Avg, Count, Exists, F, OuterRef, Q, QuerySet, Sum, When, Window
@@ -11,6 +12,7 @@ from django.http import Http404
 
 from activities.models import ActivityType
 from contacts.keyset import KeysetPage, SortOption, keyset_page
+from crm.compiled import CompiledQuery
 from crm.models import Team, User
 from crm.rows import list_rows
 from service.models import ACTIVE_STATUSES, Case, CaseActivity, SlaTimer
@@ -132,14 +134,29 @@ class CustomerCases:
 CUSTOMER_CASES_LIMIT = 10
 
 
-def customer_cases(user: User, where: Q) -> CustomerCases:
-    """A customer's cases the viewer may see (latest first) and their figures, in one query:
-    the figures are window aggregates over all of them, read from the first row."""
+@dataclass(frozen=True)
+class _CaseViewer:
+    """What ``CaseQuerySet.visible_to`` reads of a user, as the stand-in a compiled query is
+    built with (its ids are then markers; each call passes the viewer's own)."""
+
+    is_admin: bool
+    pk: int = 0
+    team_ids: tuple[int, ...] = ()
+
+    @property
+    def visible_teams(self) -> list[SimpleNamespace]:
+        return [SimpleNamespace(pk=pk) for pk in self.team_ids]
+
+
+def _customer_cases(
+    key: tuple[str, bool], *, record: int, user: int = 0, teams: list[int] | tuple = ()
+) -> QuerySet[Case]:
+    kind, is_admin = key
     active = Case_(When(status__in=list(ACTIVE_STATUSES), then=1), default=0)
     breached = Case_(When(status__in=list(ACTIVE_STATUSES), sla_breached=True, then=1), default=0)
-    rows = list(
-        Case.objects.visible_to(user)
-        .filter(where)
+    return (
+        Case.objects.visible_to(_CaseViewer(is_admin, user, tuple(teams)))
+        .filter(**{kind: record})
         .select_related("team", "assignee")
         .annotate(
             n_active=Window(Sum(active)),
@@ -149,6 +166,24 @@ def customer_cases(user: User, where: Q) -> CustomerCases:
         )
         .order_by("-created_at", "-id")[:CUSTOMER_CASES_LIMIT]
     )
+
+
+# A company's or contact's cases panel, on every 360 page: built and compiled once per kind,
+# role and number of the viewer's teams.
+_CUSTOMER_CASES = CompiledQuery(_customer_cases, record=int, user=int, teams=list)
+
+
+def customer_cases(user: User, kind: str, record_id: int) -> CustomerCases:
+    """A customer's cases the viewer may see (latest first) and their figures, in one query:
+    the figures are window aggregates over all of them, read from the first row. ``kind`` is
+    ``"company"`` or ``"contact"``."""
+    if kind not in ("company", "contact"):
+        raise ValueError(f"cases of a {kind!r}")
+    if user.is_admin:
+        rows = _CUSTOMER_CASES.fetch((kind, True), record=record_id)
+    else:
+        teams = sorted(team.pk for team in user.visible_teams)
+        rows = _CUSTOMER_CASES.fetch((kind, False), record=record_id, user=user.pk, teams=teams)
     if not rows:
         return CustomerCases(cases=[], active=0, breached=0, csat_average=None, csat_count=0)
     first = rows[0]

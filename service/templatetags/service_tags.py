@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
-from django.db.models import Q
 from django.urls import reverse
 
 from contacts.models import Company, Contact
@@ -16,16 +15,16 @@ from service.selectors import customer_cases
 register = template.Library()
 
 
-def _context(context: template.Context, where: Q, new_url: str) -> dict[str, Any]:
+def _context(context: template.Context, kind: str, record_id: int, new_url: str) -> dict[str, Any]:
     request = context["request"]
-    return {"figures": customer_cases(request.user, where), "new_url": new_url, "request": request}
+    return {"figures": customer_cases(request.user, kind, record_id), "new_url": new_url, "request": request}
 
 
 @register.inclusion_tag("service/partials/customer_cases.html", takes_context=True)
 def company_cases(context: template.Context, company: Company) -> dict[str, Any]:
-    return _context(context, Q(company=company), f"{reverse('service:create')}?company={company.pk}")
+    return _context(context, "company", company.pk, f"{reverse('service:create')}?company={company.pk}")
 
 
 @register.inclusion_tag("service/partials/customer_cases.html", takes_context=True)
 def contact_cases(context: template.Context, contact: Contact) -> dict[str, Any]:
-    return _context(context, Q(contact=contact), f"{reverse('service:create')}?contact={contact.pk}")
+    return _context(context, "contact", contact.pk, f"{reverse('service:create')}?contact={contact.pk}")

@@ -53,6 +53,28 @@ class TestAccess:
         assert page.status_code == 200 and f'href="{case.get_absolute_url()}"' not in page.content.decode()
         assert "No cases." in page.content.decode()
 
+    def test_one_compiled_cases_panel_answers_each_viewer_with_their_own_queues(
+        self, case, south, outsider, owner_client, outsider_client, admin_client
+    ):
+        # A south case of the same company and contact, assigned to the outsider.
+        other = services.case_create(
+            actor=outsider, subject="South's leaking roof", team=south, company=case.company, contact=case.contact,
+            priority="normal", channel="email", assignee=outsider,
+        )  # fmt: skip
+        Company.objects.filter(pk=case.company_id).update(owner=outsider)
+        Contact.objects.filter(pk=case.contact_id).update(owner=outsider)
+        for record in (case.company, case.contact):
+            seen = {
+                who: client.get(record.get_absolute_url()).content.decode()
+                for who, client in (("outsider", outsider_client), ("admin", admin_client))
+            }
+            assert f'href="{other.get_absolute_url()}"' in seen["outsider"]
+            assert f'href="{case.get_absolute_url()}"' not in seen["outsider"]
+            assert f'href="{other.get_absolute_url()}"' in seen["admin"]
+            assert f'href="{case.get_absolute_url()}"' in seen["admin"]
+        # The owner of the north case no longer reads the records (the outsider owns them).
+        assert owner_client.get(case.company.get_absolute_url()).status_code == 404
+
     def test_a_teammate_reads_but_does_not_change_an_assigned_case(self, case, teammate_client):
         assert teammate_client.get(reverse("service:edit", args=[case.pk])).status_code == 403
         for name, data in WRITE_POSTS.items():
