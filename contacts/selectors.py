@@ -597,6 +597,29 @@ class HistoryEntry:
 _HIDDEN_FIELDS = {"updated_at", "completeness", "created_at", "external_id", "merged_into"}
 
 
+def _history_records(key: tuple[type[Model], int], *, record: int) -> QuerySet:
+    """The ``limit`` + 1 latest versions of ``record`` (the one more to compare the oldest
+    with), each with its tag names (one query, not three)."""
+    model, limit = key
+    history_model = model.history.model
+    tags_model = next(
+        rel.related_model
+        for rel in history_model._meta.related_objects
+        if rel.related_model._meta.object_name == f"{history_model._meta.object_name}_tags"
+    )
+    version_tags = tags_model.objects.filter(history=OuterRef("pk")).values("tag__name")
+    return (
+        model.history.filter(id=record)
+        .select_related("history_user")
+        .annotate(tag_snapshot=ArraySubquery(version_tags))
+        .order_by("-history_date", "-pk")[: limit + 1]
+    )
+
+
+# The History panel of every company and contact page: built and compiled once per model.
+_HISTORY_RECORDS = CompiledQuery(_history_records, record=int)
+
+
 def history_entries(obj: Company | Contact, *, user: User | None = None, limit: int = 25) -> list[HistoryEntry]:
     """Readable history of ``obj``, newest first: who changed which field from what to what.
 
@@ -604,19 +627,7 @@ def history_entries(obj: Company | Contact, *, user: User | None = None, limit: 
     their tag names, and the names behind foreign keys in one query per related model.
     """
     model = type(obj)
-    history_model = model.history.model
-    tags_model = next(
-        rel.related_model
-        for rel in history_model._meta.related_objects
-        if rel.related_model._meta.object_name == f"{history_model._meta.object_name}_tags"
-    )
-    # Each version's tag names come with the version itself (one query, not three).
-    version_tags = tags_model.objects.filter(history=OuterRef("pk")).values("tag__name")
-    records = list(
-        obj.history.select_related("history_user")
-        .annotate(tag_snapshot=ArraySubquery(version_tags))
-        .order_by("-history_date", "-pk")[: limit + 1]
-    )
+    records = _HISTORY_RECORDS.fetch((model, limit), record=obj.pk)
     fields = [f for f in model._meta.concrete_fields if f.editable and f.name not in _HIDDEN_FIELDS and f.name != "id"]
     diffs: list[tuple[Any, Any | None, list[tuple[Any, Any, Any]]]] = []
     # Custom fields (one JSONB column) are shown field by field, under their labels.
