@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.db import models, transaction
+from django.db.models import QuerySet, Value
 from django.db.models.signals import post_delete
 from django.http import Http404
 from django.template.defaultfilters import filesizeformat
@@ -32,6 +33,7 @@ from django.utils.translation import gettext as _
 
 from contacts.models import Attachment, Company, Contact
 from contacts.signals import customer_event
+from crm.compiled import CompiledQuery
 from crm.models import User
 
 
@@ -299,13 +301,25 @@ def record_for_user(user: User, kind: str, pk: int, *, write: bool = False) -> m
     return attachable.get(user, pk, write)
 
 
-def record_attachments(record: models.Model) -> list[Attachment]:
-    """A record's attachments, newest first, with their uploaders (one query)."""
-    return list(
-        Attachment.objects.filter(content_type=ContentType.objects.get_for_model(record), object_id=record.pk)
+def _record_attachments(_key: tuple, *, content_type: int, record: int) -> QuerySet[Attachment]:
+    return (
+        # ``Value``: the compiled query's marker id is negative, which a lookup on the positive
+        # ``object_id`` would answer with no rows before any SQL is written.
+        Attachment.objects.filter(content_type_id=content_type, object_id=Value(record))
         .select_related("uploaded_by")
         .order_by("-created_at", "-id")
     )
+
+
+# The Files panel of every record page: built and compiled once (the content type is a value
+# too: ids the database gave, not to be compiled in).
+_RECORD_ATTACHMENTS = CompiledQuery(_record_attachments, content_type=int, record=int)
+
+
+def record_attachments(record: models.Model) -> list[Attachment]:
+    """A record's attachments, newest first, with their uploaders (one query)."""
+    content_type = ContentType.objects.get_for_model(record).pk
+    return _RECORD_ATTACHMENTS.fetch(content_type=content_type, record=record.pk)
 
 
 def company_customers(company: Company) -> dict[str, Any]:
