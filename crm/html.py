@@ -3,13 +3,14 @@ Django templates share: record links built once per page, and the CRM's date rul
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
 
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
 from django.utils.timesince import timesince, timeuntil
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 
 from crm.l10n import style
 
@@ -29,6 +30,14 @@ class IdUrl:
         return f"{self.head}{pk}{self.tail}"
 
 
+@functools.cache
+def _month_names(language: str) -> dict[int, str]:
+    """Month number → short name (``|date:"M"``) in ``language``, the active one: translated
+    once per process (a page builds several ``DateText``)."""
+    months = style(language)["CRM_MONTHS_SHORT"] or [str(MONTHS_3[i]).title() for i in range(1, 13)]
+    return {i: str(months[i - 1]) for i in range(1, 13)}
+
+
 class DateText:
     """The CRM's one rule per kind of date, in the active language (``crm.l10n`` patterns);
     build one per page and pass local times. Templates use the same rules through
@@ -43,9 +52,9 @@ class DateText:
     A weekday without the year ("Sun 8 Jun") misled: 8 Jun is a Monday this year."""
 
     def __init__(self, today: date | None = None) -> None:
-        patterns = style()
-        months = patterns["CRM_MONTHS_SHORT"] or [str(MONTHS_3[i]).title() for i in range(1, 13)]
-        self.months = {i: str(months[i - 1]) for i in range(1, 13)}  # ``|date:"M"``
+        language = get_language() or "en"
+        patterns = style(language)
+        self.months = _month_names(language)
         self._day = patterns["CRM_DAY_FORMAT"]
         self._day_this_year = patterns["CRM_DAY_THIS_YEAR_FORMAT"]
         self._day_time = patterns["CRM_DAY_TIME_FORMAT"]
