@@ -498,12 +498,17 @@ def stale_deals(owner: User, *, now: datetime | None = None, limit: int = 20) ->
     editor's setting; DEAL_STALE_DAYS when a stage sets none)."""
     now = now or timezone.now()
     default_days = getattr(settings, "DEAL_STALE_DAYS", 14)
+    return _STALE_DEALS.fetch((default_days, limit), owner=owner.pk, now=now)
+
+
+def _stale_deals(key: tuple[int, int], *, owner: int, now: datetime) -> QuerySet[Deal]:
+    default_days, limit = key
     quiet_since = Coalesce("last_activity_at", "created_at")
     days = Coalesce("stage__rotting_days", Value(default_days))
     stale_from = ExpressionWrapper(quiet_since + days * Value(timedelta(days=1)), output_field=DateTimeField())
     # The owner's open deals are few (an indexed owner/status lookup); each is compared with
     # its own stage's limit.
-    return list(
+    return (
         Deal.objects.open()
         .filter(owner=owner)
         .alias(stale_from=stale_from)
@@ -515,17 +520,26 @@ def stale_deals(owner: User, *, now: datetime | None = None, limit: int = 20) ->
     )
 
 
+# My day's stale deals, on every home page: built and compiled once per limit.
+_STALE_DEALS = CompiledQuery(_stale_deals, owner=int, now=datetime)
+
+
 def day_section_q(section: str, now: datetime) -> Q:
     """The open activities of a My day section ("overdue", "today", "week") at ``now``:
     overdue is due before now, today is due from now until midnight, week is due from
     tomorrow until a week after today began. My day and the list's filter share it."""
     today_start, tomorrow = day_bounds(now)
+    return _day_sections(now, tomorrow, today_start + timedelta(days=7))[section]
+
+
+def _day_sections(now: datetime, tomorrow: datetime, week_end: datetime) -> dict[str, Q]:
+    """``day_section_q`` of each section, from the three instants that bound them."""
     bounds = {
         "overdue": Q(due_at__lt=now),
         "today": Q(due_at__gte=now, due_at__lt=tomorrow),
-        "week": Q(due_at__gte=tomorrow, due_at__lt=today_start + timedelta(days=7)),
+        "week": Q(due_at__gte=tomorrow, due_at__lt=week_end),
     }
-    return Q(done_at__isnull=True) & bounds[section]
+    return {section: Q(done_at__isnull=True) & bound for section, bound in bounds.items()}
 
 
 class _Count(Func):
@@ -553,10 +567,8 @@ MY_DAY_ROW_FIELDS = (
 )
 
 
-def my_day(owner: User, *, now: datetime | None = None) -> dict[str, object]:
-    """The first ``MY_DAY_LIMIT`` activities of each section (earliest due first) and each
-    section's exact size, in ONE query."""
-    now = now or timezone.now()
+def _my_day_rows(_key: tuple, *, owner: int, now: datetime, tomorrow: datetime, week_end: datetime) -> QuerySet:
+    sections = _day_sections(now, tomorrow, week_end)
     mine = Activity.objects.filter(owner=owner).order_by()
     # Each section's first ids walk the open-by-due index (activity_owner_open_due) with a
     # LIMIT; PostgreSQL gathers the three lists once (``id = ANY(ARRAY(… UNION ALL …))``) and
@@ -565,23 +577,34 @@ def my_day(owner: User, *, now: datetime | None = None) -> dict[str, object]:
     # three, and with no rows every section is empty. (A UNION of three select_related
     # queries took 7–10 ms to plan; bench/FINDINGS.md, "My day and home".)
     first_ids = [
-        mine.filter(day_section_q(section, now)).order_by("due_at", "id").values("pk")[:MY_DAY_LIMIT]
-        for section in DAY_SECTIONS
+        mine.filter(sections[section]).order_by("due_at", "id").values("pk")[:MY_DAY_LIMIT] for section in DAY_SECTIONS
     ]
     totals = {
-        f"{section}_total": Subquery(mine.filter(day_section_q(section, now)).annotate(n=_Count()).values("n"))
+        f"{section}_total": Subquery(mine.filter(sections[section]).annotate(n=_Count()).values("n"))
         for section in DAY_SECTIONS
     }
-    rows = (
+    return (
         Activity.objects.filter(_AnyOf(F("pk"), ArraySubquery(first_ids[0].union(*first_ids[1:], all=True))))
         .select_related("type", "company", "contact", "deal")
         .only(*MY_DAY_ROW_FIELDS)
         .annotate(**totals)
         .order_by("due_at", "id")
     )
+
+
+# My day's one query, on every home page: built and compiled once.
+_MY_DAY = CompiledQuery(_my_day_rows, owner=int, now=datetime, tomorrow=datetime, week_end=datetime)
+
+
+def my_day(owner: User, *, now: datetime | None = None) -> dict[str, object]:
+    """The first ``MY_DAY_LIMIT`` activities of each section (earliest due first) and each
+    section's exact size, in ONE query."""
+    now = now or timezone.now()
+    today_start, tomorrow = day_bounds(now)
+    week_end = today_start + timedelta(days=7)
+    rows = _MY_DAY.fetch(owner=owner.pk, now=now, tomorrow=tomorrow, week_end=week_end)
     buckets: dict[str, list[Activity]] = {section: [] for section in DAY_SECTIONS}
     counts = dict.fromkeys(DAY_SECTIONS, 0)
-    _start, tomorrow = day_bounds(now)
     for activity in rows:
         key = "overdue" if activity.due_at < now else "today" if activity.due_at < tomorrow else "week"
         buckets[key].append(activity)
