@@ -25,12 +25,14 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import Http404
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.signals import customer_event
+from crm.compiled import CompiledQuery
 from crm.models import User
 from crm.services import notification_create, outbox_enqueue
 from deals.models import (
@@ -223,8 +225,16 @@ def quote_version(quote: Quote, number: int | None = None) -> QuoteVersion:
     return version
 
 
+def _deal_quotes(_key: tuple, *, deal: int) -> QuerySet[Quote]:
+    return Quote.objects.filter(deal=deal).order_by("-created_at", "-id")
+
+
+# The deal page's quotes panel: built and compiled once.
+_DEAL_QUOTES = CompiledQuery(_deal_quotes, deal=int)
+
+
 def deal_quotes(deal: Deal) -> list[Quote]:
-    return list(Quote.objects.filter(deal=deal).order_by("-created_at", "-id"))
+    return _DEAL_QUOTES.fetch(deal=deal.pk)
 
 
 # --- The PDF ------------------------------------------------------------------------------

@@ -521,13 +521,30 @@ def deal_reopen_stage(deal: Deal) -> Stage | None:
 # --- History -------------------------------------------------------------------------------
 
 
-def deal_stage_history(deal: Deal) -> list[StageChange]:
-    """Stage moves, newest first, each with ``left_at`` (when the deal left that stage, or None)."""
-    changes = list(
+def _stage_history(_key: tuple, *, deal: int) -> QuerySet[StageChange]:
+    return (
         StageChange.objects.filter(deal=deal)
         .select_related("from_stage", "to_stage", "actor", "lost_reason")
         .order_by("-at", "-id")
     )
+
+
+def _edit_history(limit: int, *, deal: int) -> QuerySet:
+    return (
+        Deal.history.filter(id=deal)
+        .select_related("history_user")
+        .order_by("-history_date", "-history_id")[: limit + 1]
+    )
+
+
+# The deal page's two histories: built and compiled once.
+_STAGE_HISTORY = CompiledQuery(_stage_history, deal=int)
+_EDIT_HISTORY = CompiledQuery(_edit_history, deal=int)
+
+
+def deal_stage_history(deal: Deal) -> list[StageChange]:
+    """Stage moves, newest first, each with ``left_at`` (when the deal left that stage, or None)."""
+    changes = _STAGE_HISTORY.fetch(deal=deal.pk)
     left_at = None
     for change in changes:
         change.left_at = left_at
@@ -549,7 +566,7 @@ def _history_change(name: str, old: object, new: object) -> dict:
 
 def deal_edit_history(deal: Deal, *, limit: int = 20) -> list[dict]:
     """Field-level changes from simple-history, newest first: ``{at, user, reason, changes}``."""
-    records = list(deal.history.select_related("history_user").order_by("-history_date", "-history_id")[: limit + 1])
+    records = _EDIT_HISTORY.fetch(limit, deal=deal.pk)
     entries = []
     for newer, older in zip(records, records[1:], strict=False):
         delta = newer.diff_against(older, excluded_fields=["version", "stage_entered_at", "created_at", "custom"])
