@@ -26,6 +26,7 @@ from campaigns.models import (
 )
 from contacts.keyset import KeysetPage, SortOption, keyset_page
 from crm import request_memo
+from crm.compiled import CompiledQuery
 from crm.models import User
 from deals.models import Deal, DealStatus
 from deals.money import MissingRate, RateBook
@@ -179,10 +180,9 @@ def status_rows(campaign: Campaign) -> list[tuple[str, str, int]]:
     return [(s.value, s.label, campaign.status_counts.get(s.value, 0)) for s in MemberStatus]
 
 
-def member_page(
-    campaign: Campaign, *, status: str = "", owner: User | None = None, after: int = 0
-) -> tuple[list[CampaignMember], int | None]:
-    """One page of members by id (keyset: ``after`` the last id shown) and the next cursor."""
+def _member_page(
+    key: tuple, *, campaign: int, owner: User | int | None = None, after: int = 0, status: str = ""
+) -> QuerySet[CampaignMember]:
     qs = CampaignMember.objects.filter(campaign=campaign)
     if status:
         qs = qs.filter(status=status)
@@ -190,7 +190,27 @@ def member_page(
         qs = qs.filter(owner=owner)
     if after:
         qs = qs.filter(pk__gt=after)
-    rows = list(qs.select_related("contact", "contact__company", "owner", "task").order_by("pk")[: MEMBERS_PAGE + 1])
+    return qs.select_related("contact", "contact__company", "owner", "task").order_by("pk")[: MEMBERS_PAGE + 1]
+
+
+# The campaign page's members (by owner, from a cursor) and its deals: built and compiled once
+# per shape. A status filter (text) builds its query each time.
+_MEMBER_PAGE = CompiledQuery(_member_page, campaign=int, owner=int, after=int)
+
+
+def member_page(
+    campaign: Campaign, *, status: str = "", owner: User | None = None, after: int = 0
+) -> tuple[list[CampaignMember], int | None]:
+    """One page of members by id (keyset: ``after`` the last id shown) and the next cursor."""
+    if status:
+        rows = list(_member_page((), campaign=campaign.pk, owner=owner, after=after, status=status))
+    else:
+        values = {"campaign": campaign.pk}
+        if owner is not None:
+            values["owner"] = owner.pk
+        if after:
+            values["after"] = after
+        rows = _MEMBER_PAGE.fetch((owner is not None, bool(after)), **values)
     more = len(rows) > MEMBERS_PAGE
     rows = rows[:MEMBERS_PAGE]
     return rows, (rows[-1].pk if more and rows else None)
@@ -201,11 +221,18 @@ def campaign_deals(campaign: Campaign, *, limit: int = 50) -> list[DealAttributi
     with the deal) on the ``dealattribution_created_by`` index: ordered by the deal's
     ``created_at``, PostgreSQL walked every deal newest first looking for the campaign's
     (300 ms for the biggest campaign of the large benchmark dataset)."""
-    return list(
+    return _CAMPAIGN_DEALS.fetch(limit, campaign=campaign.pk)
+
+
+def _campaign_deals(limit: int, *, campaign: int) -> QuerySet[DealAttribution]:
+    return (
         DealAttribution.objects.filter(created_by_campaign=campaign)
         .select_related("deal", "deal__owner", "deal__stage", "member__contact")
         .order_by("-created_at", "-id")[:limit]
     )
+
+
+_CAMPAIGN_DEALS = CompiledQuery(_campaign_deals, campaign=int)
 
 
 def lead_forms(campaign: Campaign) -> list[LeadForm]:

@@ -261,3 +261,20 @@ def test_a_member_row_shows_contact_company_owner_response_and_task(running, own
     assert "<td>Olga Owner</td>" in row
     assert '<span class="badge text-bg-success">Responded</span>' in row
     assert "done" in row  # recording the response completed the call task
+
+
+def test_the_member_list_filters_by_response_and_owner_and_pages_after_a_member(running, owner, teammate, owner_client):
+    members = list(CampaignMember.objects.filter(campaign=running).order_by("pk"))
+    services.member_set_status(member=members[0], actor=owner, status="responded")
+    CampaignMember.objects.filter(pk=members[2].pk).update(owner=teammate)
+
+    def shown(**params):
+        body = owner_client.get(running.get_absolute_url(), params).content.decode()
+        return [m.pk for m in members if f'data-member="{m.pk}"' in body]
+
+    assert shown() == [m.pk for m in members]
+    assert shown(status="responded") == [members[0].pk]
+    assert shown(mine="1") == [members[0].pk, members[1].pk]
+    assert shown(after=members[0].pk) == [members[1].pk, members[2].pk]
+    assert shown(mine="1", after=members[0].pk) == [members[1].pk]
+    assert shown(status="responded", after=members[0].pk) == []
