@@ -1,6 +1,7 @@
 """What every list page has around its table, rendered by Jinja2 (``crm/jinja2/crm/``): the
-saved-views bar and the pagination links. Its ~60 tags and lookups through the Django template language cost ~0.5 ms
-of each list page, in Jinja2 a fifth of that."""
+saved-views bar and the pagination links. The bar's ~60 tags and lookups through the Django
+template language cost ~0.5 ms of each list page, in Jinja2 a fifth of that. The list pages
+written in Jinja2 call the ``*_html`` functions; Django templates use the tags."""
 
 from __future__ import annotations
 
