@@ -103,19 +103,42 @@ def _beyond(names: list[str], values: list[Any], *, forward: bool) -> Q:
     return Q(**{f"{names[0]}__{op}e": values[0]}) & condition
 
 
-def keyset_page(qs: QuerySet, option: SortOption, *, after: str = "", before: str = "", size: int = 50) -> KeysetPage:
-    names = [f"_sort{i}" for i in range(len(option.keys))] + ["id"]
+def _sort_names(option: SortOption) -> list[str]:
+    return [f"_sort{i}" for i in range(len(option.keys))] + ["id"]
+
+
+def first_page_query(qs: QuerySet, option: SortOption, *, size: int = 50) -> QuerySet:
+    """The query of ``keyset_page``'s first page (no cursor): ``size`` + 1 rows in ``option``'s
+    order; ``first_page`` turns its rows into the page."""
+    names = _sort_names(option)
     qs = qs.annotate(**dict(zip(names, option.keys, strict=False)))
+    ordering = [F(name).desc() if option.descending else F(name).asc() for name in names]
+    return qs.order_by(*ordering)[: size + 1]
+
+
+def first_page(rows: list[Any], option: SortOption, *, size: int = 50) -> KeysetPage:
+    """The first page from the rows of ``first_page_query``."""
+    return _page(rows, _sort_names(option), size=size, backward=False, cursor=None)
+
+
+def keyset_page(qs: QuerySet, option: SortOption, *, after: str = "", before: str = "", size: int = 50) -> KeysetPage:
+    names = _sort_names(option)
     cursor = _decode(before, len(names)) if before else None
     backward = cursor is not None
     if not backward:
         cursor = _decode(after, len(names)) if after else None
+    if cursor is None:
+        return first_page(list(first_page_query(qs, option, size=size)), option, size=size)
+    qs = qs.annotate(**dict(zip(names, option.keys, strict=False)))
     # Walking backwards reads the index in reverse and flips the rows afterwards.
     descending = option.descending != backward
-    if cursor is not None:
-        qs = qs.filter(_beyond(names, cursor, forward=not descending))
+    qs = qs.filter(_beyond(names, cursor, forward=not descending))
     ordering = [F(name).desc() if descending else F(name).asc() for name in names]
     rows = list(qs.order_by(*ordering)[: size + 1])
+    return _page(rows, names, size=size, backward=backward, cursor=cursor)
+
+
+def _page(rows: list[Any], names: list[str], *, size: int, backward: bool, cursor: list[Any] | None) -> KeysetPage:
     more = len(rows) > size
     rows = rows[:size]
     if backward:
@@ -134,9 +157,18 @@ def keyset_page(qs: QuerySet, option: SortOption, *, after: str = "", before: st
     )
 
 
+def capped_count_query(qs: QuerySet, cap: int = 1000) -> QuerySet:
+    """The ids ``capped_count`` counts: at most ``cap`` + 1."""
+    return qs.order_by().values("pk")[: cap + 1]
+
+
 def capped_count(qs: QuerySet, cap: int = 1000) -> tuple[int, bool]:
     """(count, more): counts at most ``cap`` + 1 rows, so a big table is never fully counted."""
-    count = qs.order_by().values("pk")[: cap + 1].count()
+    return capped(capped_count_query(qs, cap).count(), cap)
+
+
+def capped(count: int, cap: int = 1000) -> tuple[int, bool]:
+    """(count, more) of a count of ``capped_count_query``'s rows."""
     return min(count, cap), count > cap
 
 

@@ -36,7 +36,15 @@ from django.utils.translation import gettext_lazy
 from django_countries import countries
 
 from contacts import linkage
-from contacts.keyset import SortOption, unindexed
+from contacts.keyset import (
+    KeysetPage,
+    SortOption,
+    capped,
+    capped_count_query,
+    first_page,
+    first_page_query,
+    unindexed,
+)
 from contacts.lookups import TrigramIContains  # also registers __trgm_icontains
 from contacts.matching import reason_label
 from contacts.models import (
@@ -59,6 +67,7 @@ from crm.html import DateText
 from crm.l10n import is_cjk, name_collation
 from crm.models import User, teams_visible_to
 from crm.params import id_or_none, int_or_none
+from crm.rows import list_rows
 
 if TYPE_CHECKING:
     from django.db.models import Model
@@ -478,6 +487,35 @@ CONTACT_ROW_FIELDS = (
     *("phone_is_invalid", "country", "lifecycle_stage", "archived_at", "created_at", "tag_names", *_OWNER_NAME),
     *("company_id", "company__name", "custom", "version"),
 )
+
+
+def _unfiltered_list(key: tuple[str, bool, str, int, str], *, owners: list[int]) -> QuerySet:
+    kind, is_admin, sort, size, query = key
+    viewer = OwnerAccess(is_admin, owners)
+    if kind == "contact":
+        qs, sorts = list_rows(contact_list(viewer, ListFilters()), CONTACT_ROW_FIELDS), contact_sorts()
+    else:
+        qs, sorts = list_rows(company_list(viewer, ListFilters()), COMPANY_ROW_FIELDS), company_sorts()
+    return capped_count_query(qs) if query == "count" else first_page_query(qs, sorts[sort], size=size)
+
+
+# The contact and company lists as most visits open them (no filter, no search, the first page
+# in one of the sorts): the page's rows and the capped count, built and compiled once per
+# list, sort, role and number of visible owners.
+_UNFILTERED_LIST = CompiledQuery(_unfiltered_list, owners=list)
+
+
+def unfiltered_first_page(user: User, kind: str, sort: str, *, size: int) -> tuple[KeysetPage, int, bool]:
+    """The first page of the contact (``kind`` "contact") or company list with no filter, in
+    ``sort``, and its capped count: what ``keyset_page`` and ``capped_count`` give for
+    ``contact_list``/``company_list`` of ``ListFilters()``."""
+    if kind not in ("contact", "company"):
+        raise ValueError(f"no {kind!r} list")
+    sorts = contact_sorts() if kind == "contact" else company_sorts()
+    owners = owner_ids_of(user)
+    rows = _UNFILTERED_LIST.fetch((kind, user.is_admin, sort, size, "page"), owners=owners)
+    count, more = capped(_UNFILTERED_LIST.count((kind, user.is_admin, sort, size, "count"), owners=owners))
+    return first_page(rows, sorts[sort], size=size), count, more
 
 
 # What the company page's "People" panel shows of each contact (company_contacts.html).

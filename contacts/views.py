@@ -36,12 +36,13 @@ from contacts.forms import (
     MergeForm,
     parse_tags,
 )
-from contacts.keyset import SortOption, capped_count, for_search, keyset_page, search_page
+from contacts.keyset import KeysetPage, SortOption, capped_count, for_search, keyset_page, search_page
 from contacts.merge import merge_undo, open_merges, records_merge
 from contacts.models import Company, Contact
 from contacts.selectors import (
     COMPANY_ROW_FIELDS,
     CONTACT_ROW_FIELDS,
+    ListFilters,
     candidate_for_user,
     company_contacts,
     company_for_user,
@@ -60,6 +61,7 @@ from contacts.selectors import (
     merge_same_fields,
     record_tags,
     tag_suggestions,
+    unfiltered_first_page,
 )
 from contacts.tasks import refresh_duplicates
 from crm import custom_fields, exports
@@ -125,12 +127,27 @@ def _header(state: ListState, header: list[tuple[str, Any, str, bool]], sort_lin
     return cells
 
 
-def _list_context(request: HttpRequest, form: Any, qs: Any, sorts: dict[str, SortOption]) -> dict[str, Any]:
-    """What both list pages share: the keyset page, the capped count and the sort/page links."""
+def _unfiltered(request: HttpRequest, filters: ListFilters) -> bool:
+    """The list as most visits open it: no filter, no search, the first page."""
+    return filters == ListFilters() and not request.GET.get("after") and not request.GET.get("before")
+
+
+def _list_context(
+    request: HttpRequest,
+    form: Any,
+    qs: Any,
+    sorts: dict[str, SortOption],
+    *,
+    first: tuple[KeysetPage, int, bool] | None = None,
+) -> dict[str, Any]:
+    """What both list pages share: the keyset page, the capped count and the sort/page links.
+    ``first``: the page and count already read (``unfiltered_first_page``), with no ``qs``."""
     sort = form.sort_key
     after = clean_text(request.GET.get("after"), name="after", max_length=200)
     before = clean_text(request.GET.get("before"), name="before", max_length=200)
-    if form.cleaned_data.get("q"):
+    if first is not None:
+        page, count, more = first
+    elif form.cleaned_data.get("q"):
         # A search sorts all its matches anyway: the page and the count come from one pass.
         page, count, more = search_page(qs, for_search(sorts[sort]), after=after, before=before, size=PAGE_SIZE)
     else:
@@ -180,8 +197,13 @@ def company_list_view(request: HttpRequest) -> HttpResponse:
     if state.redirect:
         return state.redirect
     form = CompanyFilterForm(state.params, user=request.user, default_sort="name")
-    qs = company_list(request.user, form.filters())
-    context = _list_context(request, form, list_rows(qs, COMPANY_ROW_FIELDS), company_sorts())
+    filters = form.filters()
+    if _unfiltered(request, filters):
+        first = unfiltered_first_page(request.user, "company", form.sort_key, size=PAGE_SIZE)
+        context = _list_context(request, form, None, company_sorts(), first=first)
+    else:
+        qs = list_rows(company_list(request.user, filters), COMPANY_ROW_FIELDS)
+        context = _list_context(request, form, qs, company_sorts())
     context.update(
         nav="companies",
         list_url=reverse("contacts:company-list"),
@@ -374,8 +396,12 @@ def contact_list_view(request: HttpRequest) -> HttpResponse:
         return state.redirect
     form = ContactFilterForm(state.params, user=request.user, default_sort="name")
     filters = form.filters()
-    qs = contact_list(request.user, filters)
-    context = _list_context(request, form, list_rows(qs, CONTACT_ROW_FIELDS), contact_sorts())
+    if _unfiltered(request, filters):
+        first = unfiltered_first_page(request.user, "contact", form.sort_key, size=PAGE_SIZE)
+        context = _list_context(request, form, None, contact_sorts(), first=first)
+    else:
+        qs = list_rows(contact_list(request.user, filters), CONTACT_ROW_FIELDS)
+        context = _list_context(request, form, qs, contact_sorts())
     context.update(
         views=state,
         columns=["name", *state.columns],

@@ -100,6 +100,27 @@ class CompiledQuery(Generic[M]):
         self._lock = threading.Lock()
 
     def fetch(self, key: Hashable = (), /, **values: Any) -> list[Any]:
+        compiled, params = self._prepared(key, values)
+        db = router.db_for_read(compiled.model)
+        compiler = copy.copy(compiled.compiler)
+        compiler.connection, compiler.using = connections[db], db
+        compiler.as_sql = lambda *args, **kwargs: (compiled.sql, params)  # type: ignore[method-assign]
+        query = copy.copy(compiled.query)
+        query.get_compiler = lambda *args, **kwargs: compiler  # type: ignore[method-assign]
+        rows = QuerySet(model=compiled.model, query=query, using=db)
+        rows._iterable_class, rows._fields = compiled.iterable_class, compiled.fields
+        return list(rows)
+
+    def count(self, key: Hashable = (), /, **values: Any) -> int:
+        """How many rows ``fetch`` would return, counted by PostgreSQL (``SELECT COUNT(*)`` of
+        the query, as Django counts a sliced queryset)."""
+        compiled, params = self._prepared(key, values)
+        with connections[router.db_for_read(compiled.model)].cursor() as cursor:
+            # The SQL is Django's compiler's, with placeholders; the values are parameters.
+            cursor.execute(f"SELECT COUNT(*) FROM ({compiled.sql}) subquery", params)  # noqa: S608
+            return cursor.fetchone()[0]
+
+    def _prepared(self, key: Hashable, values: dict[str, Any]) -> tuple[_Compiled, list[Any]]:
         # A list's length is part of the shape (``__in`` writes one placeholder per item), and
         # so are the active language and time zone: collations and time zones are written
         # into the SQL (``Collate``, ``AT TIME ZONE``), not passed as parameters.
@@ -118,15 +139,7 @@ class CompiledQuery(Generic[M]):
             constant if slot is None else values[slot[0]] if slot[1] < 0 else values[slot[0]][slot[1]]
             for slot, constant in compiled.slots
         ]
-        db = router.db_for_read(compiled.model)
-        compiler = copy.copy(compiled.compiler)
-        compiler.connection, compiler.using = connections[db], db
-        compiler.as_sql = lambda *args, **kwargs: (compiled.sql, params)  # type: ignore[method-assign]
-        query = copy.copy(compiled.query)
-        query.get_compiler = lambda *args, **kwargs: compiler  # type: ignore[method-assign]
-        rows = QuerySet(model=compiled.model, query=query, using=db)
-        rows._iterable_class, rows._fields = compiled.iterable_class, compiled.fields
-        return list(rows)
+        return compiled, params
 
     def _compile(self, key: Hashable, values: dict[str, Any]) -> _Compiled:
         unknown = set(values) - set(self._kinds)

@@ -1,0 +1,59 @@
+"""The contact and company lists with no filter read their first page and capped count with
+SQL compiled once per process (contacts.selectors.unfiltered_first_page): the same rows,
+cursors and count as the queries built for the viewer, and each viewer's own access."""
+
+import pytest
+from django.urls import reverse
+
+from contacts.keyset import capped_count, keyset_page
+from contacts.selectors import (
+    COMPANY_ROW_FIELDS,
+    CONTACT_ROW_FIELDS,
+    ListFilters,
+    company_list,
+    company_sorts,
+    contact_list,
+    contact_sorts,
+    unfiltered_first_page,
+)
+from contacts.tests.factories import CompanyFactory, ContactFactory
+from crm.backends import load_request_user
+from crm.rows import list_rows
+
+pytestmark = pytest.mark.django_db
+
+KINDS = {
+    "contact": (contact_list, CONTACT_ROW_FIELDS, contact_sorts),
+    "company": (company_list, COMPANY_ROW_FIELDS, company_sorts),
+}
+
+
+@pytest.fixture
+def records(owner, teammate, outsider):
+    for n in range(7):
+        person = (owner, teammate, outsider)[n % 3]
+        company = CompanyFactory(owner=person, name=f"Firm {n:02d}")
+        ContactFactory(owner=person, company=company, first_name=f"P{n}", last_name=f"Person {n:02d}")
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("who", ["owner", "teammate", "outsider", "manager", "admin_user"])
+def test_the_compiled_first_page_is_the_page_the_built_query_finds(request, records, kind, who):
+    user = load_request_user(request.getfixturevalue(who).pk)
+    selector, fields, sorts = KINDS[kind]
+    for sort in ("name", "-name", "-created"):
+        page, count, more = unfiltered_first_page(user, kind, sort, size=4)
+        qs = list_rows(selector(user, ListFilters()), fields)
+        built = keyset_page(qs, sorts()[sort], size=4)
+        assert page == built
+        assert (count, more) == capped_count(qs)
+
+
+def test_each_viewer_sees_only_their_records_on_the_unfiltered_lists(records, owner_client, outsider_client):
+    for url in (reverse("contacts:contact-list"), reverse("contacts:company-list")):
+        north = owner_client.get(url, {"view": "all"}).content.decode()
+        south = outsider_client.get(url, {"view": "all"}).content.decode()
+        assert "Person 00" in north or "Firm 00" in north
+        assert "Person 02" not in north and "Firm 02" not in north
+        assert "Person 02" in south or "Firm 02" in south
+        assert "Person 00" not in south and "Firm 00" not in south
