@@ -132,6 +132,20 @@ def _unfiltered(request: HttpRequest, filters: ListFilters) -> bool:
     return filters == ListFilters() and not request.GET.get("after") and not request.GET.get("before")
 
 
+def _rows_context(request: HttpRequest, form: Any, filters: ListFilters, kind: str) -> dict[str, Any]:
+    """``_list_context`` of the contact (``kind`` "contact") or company list: with no filter,
+    from the compiled first page (``unfiltered_first_page``), else from the built queries."""
+    selector, fields, sorts = (
+        (contact_list, CONTACT_ROW_FIELDS, contact_sorts)
+        if kind == "contact"
+        else (company_list, COMPANY_ROW_FIELDS, company_sorts)
+    )
+    if _unfiltered(request, filters):
+        first = unfiltered_first_page(request.user, kind, form.sort_key, size=PAGE_SIZE)
+        return _list_context(request, form, None, sorts(), first=first)
+    return _list_context(request, form, list_rows(selector(request.user, filters), fields), sorts())
+
+
 def _list_context(
     request: HttpRequest,
     form: Any,
@@ -198,12 +212,7 @@ def company_list_view(request: HttpRequest) -> HttpResponse:
         return state.redirect
     form = CompanyFilterForm(state.params, user=request.user, default_sort="name")
     filters = form.filters()
-    if _unfiltered(request, filters):
-        first = unfiltered_first_page(request.user, "company", form.sort_key, size=PAGE_SIZE)
-        context = _list_context(request, form, None, company_sorts(), first=first)
-    else:
-        qs = list_rows(company_list(request.user, filters), COMPANY_ROW_FIELDS)
-        context = _list_context(request, form, qs, company_sorts())
+    context = _rows_context(request, form, filters, "company")
     context.update(
         nav="companies",
         list_url=reverse("contacts:company-list"),
@@ -396,12 +405,7 @@ def contact_list_view(request: HttpRequest) -> HttpResponse:
         return state.redirect
     form = ContactFilterForm(state.params, user=request.user, default_sort="name")
     filters = form.filters()
-    if _unfiltered(request, filters):
-        first = unfiltered_first_page(request.user, "contact", form.sort_key, size=PAGE_SIZE)
-        context = _list_context(request, form, None, contact_sorts(), first=first)
-    else:
-        qs = list_rows(contact_list(request.user, filters), CONTACT_ROW_FIELDS)
-        context = _list_context(request, form, qs, contact_sorts())
+    context = _rows_context(request, form, filters, "contact")
     context.update(
         views=state,
         columns=["name", *state.columns],

@@ -29,7 +29,7 @@ from crm.jinja2 import render
 from crm.l10n import person_name
 from crm.rows import ListRow
 from crm.templatetags.bulk_tags import bulk_bar_html, bulk_status_html
-from crm.templatetags.list_chrome import saved_views_html
+from crm.templatetags.list_chrome import list_page_context
 
 register = template.Library()
 
@@ -77,8 +77,7 @@ def list_page(context: template.Context, kind: str) -> SafeString:
     """The content of the contact list (``kind`` "contact") or the company list ("company"):
     ``contacts/jinja2/contacts/list_page.html`` with the view's context (``_list_context``)."""
     request = context["request"]
-    page_context = context.flatten()
-    csrf_token = str(page_context.get("csrf_token", ""))
+    page_context = list_page_context(context)
     views = page_context["views"]
     rows = contact_rows if kind == "contact" else company_rows
     count = page_context["count"]
@@ -91,13 +90,10 @@ def list_page(context: template.Context, kind: str) -> SafeString:
         {
             **page_context,
             "kind": kind,
-            "csrf_token": csrf_token,
-            "next": request.get_full_path(),
             "export_route": f"contacts:{kind}-export",
             "create_url": reverse(f"contacts:{kind}-create"),
             "count_label": count_label,
             "plain_field": plain_field,
-            "saved_views_bar": saved_views_html(request, views, csrf_token=csrf_token),
             "bulk_status": bulk_status_html(request, kind),
             "bulk_bar": bulk_bar_html(
                 request, kind, count=page_context["bulk_count"], query=page_context["page_query"], views=views

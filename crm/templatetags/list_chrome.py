@@ -25,6 +25,20 @@ def saved_views_bar(context: template.Context) -> SafeString:
     return saved_views_html(context["request"], context["views"], csrf_token=str(context.get("csrf_token", "")))
 
 
+def list_page_context(context: template.Context) -> dict[str, Any]:
+    """What a list page written in Jinja2 starts from: the view's context (flattened), the
+    CSRF token, the URL to come back to and the saved-views bar."""
+    request = context["request"]
+    page_context = context.flatten()
+    csrf_token = str(page_context.get("csrf_token", ""))
+    return {
+        **page_context,
+        "csrf_token": csrf_token,
+        "next": request.get_full_path(),
+        "saved_views_bar": saved_views_html(request, page_context["views"], csrf_token=csrf_token),
+    }
+
+
 def saved_views_html(request: HttpRequest, views: ListState, *, csrf_token: str) -> SafeString:
     """The saved-views bar for ``views`` (a list page's crm.saved_views.ListState)."""
     return render(

@@ -30,7 +30,7 @@ from crm.inline import InlineCells
 from crm.jinja2 import render
 from crm.l10n import MoneyText, money
 from crm.templatetags.bulk_tags import bulk_bar_html, bulk_status_html
-from crm.templatetags.list_chrome import pagination_html, saved_views_html
+from crm.templatetags.list_chrome import list_page_context, pagination_html
 from deals.models import Deal, DealStatus, Stage
 from deals.templatetags.deal_tags import board_filter_pairs
 
@@ -197,8 +197,7 @@ def deal_list_rows(rows: Iterable[Deal], columns: list[str] | None = None, user:
 def deal_list_page(context: template.Context) -> SafeString:
     """The content of the deal list (``deals/jinja2/deals/list_page.html``) from the view's context."""
     request = context["request"]
-    page_context = context.flatten()
-    csrf_token = str(page_context.get("csrf_token", ""))
+    page_context = list_page_context(context)
     views = page_context["views"]
     total = page_context["total"]
     querystring = page_context["querystring"]
@@ -212,8 +211,6 @@ def deal_list_page(context: template.Context) -> SafeString:
         "deals/list_page.html",
         {
             **page_context,
-            "csrf_token": csrf_token,
-            "next": request.get_full_path(),
             "boards": [
                 (pipeline.get_absolute_url(), gettext("%(name)s board") % {"name": pipeline.name})
                 for pipeline in page_context["pipelines"]
@@ -225,7 +222,6 @@ def deal_list_page(context: template.Context) -> SafeString:
                 "by_currency": [(code, floatformat(amount, "0g")) for code, amount in total.by_currency.items()],
                 "missing_rates": missing,
             },
-            "saved_views_bar": saved_views_html(request, views, csrf_token=csrf_token),
             "bulk_status": bulk_status_html(request, "deal"),
             "bulk_bar": bulk_bar_html(
                 request, "deal", count=page_context["bulk_count"], query=querystring, views=views

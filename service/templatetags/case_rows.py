@@ -24,7 +24,7 @@ from crm.html import DateText, IdUrl
 from crm.jinja2 import render
 from crm.l10n import person_name
 from crm.templatetags.bulk_tags import bulk_bar_html, bulk_status_html
-from crm.templatetags.list_chrome import saved_views_html
+from crm.templatetags.list_chrome import list_page_context
 from service.models import ACTIVE_STATUSES, RUNNING_STATUSES, CasePriority, CaseStatus
 
 register = template.Library()
@@ -83,8 +83,7 @@ def case_list_rows(
 def case_list_page(context: template.Context) -> SafeString:
     """The content of the case list (``service/jinja2/service/list_page.html``) from the view's context."""
     request = context["request"]
-    page_context = context.flatten()
-    csrf_token = str(page_context.get("csrf_token", ""))
+    page_context = list_page_context(context)
     views = page_context["views"]
     page = page_context["page"]
     querystring = page_context["querystring"]
@@ -92,10 +91,7 @@ def case_list_page(context: template.Context) -> SafeString:
         "service/list_page.html",
         {
             **page_context,
-            "csrf_token": csrf_token,
-            "next": request.get_full_path(),
             "page_query": querystring,
-            "saved_views_bar": saved_views_html(request, views, csrf_token=csrf_token),
             "bulk_status": bulk_status_html(request, "case"),
             "bulk_bar": bulk_bar_html(request, "case", count=None, query=querystring, views=views) if page.rows else "",
             "rows": case_list_rows(
