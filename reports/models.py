@@ -656,6 +656,13 @@ class CustomerProfit(models.Model):
             models.Index(
                 fields=["period", "group", "owner"], condition=~models.Q(group=""), name="customerprofit_group"
             ),
+            # The two action lists in rank order (unprofitable large: from the bottom): a few hundred
+            # rows of a group per period, filtered by owner as they are read.
+            models.Index(
+                fields=["period", "group", "profit_rank"],
+                condition=~models.Q(group=""),
+                name="customerprofit_group_rank",
+            ),
         ]
         verbose_name = _("customer profitability")
         verbose_name_plural = _("customer profitability")

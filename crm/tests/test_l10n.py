@@ -7,12 +7,13 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils import translation
 
 from crm.html import DateText
-from crm.l10n import money
+from crm.l10n import NumberText, money
 from deals.tests.factories import DealFactory
 
 AMOUNT = Decimal("1234567.89")
@@ -133,3 +134,25 @@ def test_the_template_filters_apply_the_same_rules():
     assert empty == ""
     assert relative.startswith('<time datetime="2025-06-08T09:30:00+00:00" title="8 Jun 2025, 09:30">')
     assert relative.endswith(" ago</time>")
+
+
+NUMBERS = [
+    Decimal("0"), Decimal("0.4"), Decimal("-0.4"), Decimal("0.5"), Decimal("-0.5"), Decimal("2.45"), Decimal("-2.45"),
+    Decimal("999.95"), Decimal("1234.5"), Decimal("-1234.5"), Decimal("1234567.891"), Decimal("-98765432.05"),
+    Decimal("100"), Decimal("-100.00"), 7, -12345, 3.25, -0.04,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("language", ["en", "ru", "zh-hans"])
+def test_python_numbers_are_written_as_the_template_filters_write_them(language):
+    """``NumberText`` is the Jinja2 tables' ``|floatformat:0|intcomma`` and ``|floatformat:N``."""
+    with translation.override(language):
+        numbers = NumberText()
+        for value in NUMBERS:
+            assert numbers.whole(value) == intcomma(floatformat(value, 0)), value
+            for places in (0, 1, 2):
+                assert numbers.fixed(value, places) == floatformat(value, places), (value, places)
+        assert numbers.whole(None) == numbers.fixed(None, 1) == ""
+    with translation.override("ru"):
+        assert NumberText().whole(Decimal("-1234567.5")) == "-1\xa0234\xa0568"
+        assert NumberText().fixed(Decimal("-12.25"), 1) == "-12,3"
