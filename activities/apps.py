@@ -35,7 +35,7 @@ def _search(user, query: str, limit: int):
 def _decorate_board_cards(deals) -> None:
     from activities.selectors import next_activity_map
 
-    upcoming = next_activity_map([deal.pk for deal in deals])
+    upcoming = next_activity_map([deal.pk for deal in deals], brief=True)
     for deal in deals:
         deal.next_activity = upcoming.get(deal.pk)
 

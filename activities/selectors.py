@@ -455,17 +455,18 @@ def timeline_page(
 # --- The deals board ----------------------------------------------------------------------
 
 
-def next_activity_map(deal_ids: Iterable[int]) -> dict[int, Activity]:
-    """Each deal's next open activity (earliest due first, undated last) in ONE query."""
+def next_activity_map(deal_ids: Iterable[int], *, brief: bool = False) -> dict[int, Activity]:
+    """Each deal's next open activity (earliest due first, undated last) in ONE query, with its
+    type; ``brief``: only its id, subject and due date (a board card's line)."""
     ids = list(deal_ids)
     if not ids:
         return {}
     qs = (
         Activity.objects.filter(deal_id__in=ids, done_at__isnull=True)
-        .select_related("type")
         .order_by("deal_id", "due_at", "id")
         .distinct("deal_id")
     )
+    qs = qs.only("id", "deal_id", "subject", "due_at") if brief else qs.select_related("type")
     return {activity.deal_id: activity for activity in qs}
 
 

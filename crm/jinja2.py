@@ -27,16 +27,19 @@ from django.utils.safestring import SafeString, mark_safe
 from jinja2 import Environment
 from jinja2.runtime import Context
 
+from crm.html import IdUrl
 from crm.rows import ListRow
 
-_PLAIN_CALLABLES = (FunctionType, MethodType, BuiltinFunctionType, BuiltinMethodType)
+# Called as they are: plain functions and methods, and the record links (``IdUrl``).
+_PLAIN_CALLABLES = (FunctionType, MethodType, BuiltinFunctionType, BuiltinMethodType, IdUrl)
 
 
 class _Context(Context):
     def call(__self, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         """``{{ f(x) }}``: Jinja2's call, the same for a plain function or method that takes no
-        context (``jinja_pass_arg``), without the three attribute probes it makes first (a
-        list page makes ~1,200 calls: row macros, ``inline.head``, date and name helpers)."""
+        context (``jinja_pass_arg``) or a record link, without the three attribute probes it
+        makes first (a list page makes ~1,200 calls: row macros, ``inline.head``, date and name
+        helpers; a board ~300 links)."""
         if __obj.__class__ in _PLAIN_CALLABLES and not hasattr(__obj, "jinja_pass_arg"):
             kwargs.pop("_block_vars", None)
             kwargs.pop("_loop_vars", None)

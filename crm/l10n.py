@@ -53,6 +53,10 @@ class MoneyText:
 
     def number(self, value: Decimal | int | float, places: int) -> str:
         rounded = Decimal(value).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP, Context(prec=60))
+        if not rounded:
+            rounded = abs(rounded)  # no "-0.00"
+        if self.grouping == 3:  # every catalogue of this CRM: Python's own grouping, separators swapped
+            return _swap_separators(f"{rounded:,f}", self.decimal_sep, self.thousand_sep)
         return numberformat.format(
             rounded, self.decimal_sep, places, self.grouping, self.thousand_sep, force_grouping=True, use_l10n=True
         )
@@ -82,8 +86,7 @@ class NumberText:
             return ""
         number = int(_decimal(value).quantize(_ONE, ROUND_HALF_UP, Context(prec=60)))
         if self.grouping == 3:  # every catalogue of this CRM (checked by the tests)
-            grouped = f"{abs(number):,}".replace(",", self.thousand_sep)
-            return f"-{grouped}" if number < 0 else grouped
+            return f"{number:,}".replace(",", self.thousand_sep)
         return numberformat.format(
             number, self.decimal_sep, 0, self.grouping, self.thousand_sep, force_grouping=True, use_l10n=True
         )
@@ -100,6 +103,14 @@ class NumberText:
 
 
 _ONE = Decimal(1)
+
+
+def _swap_separators(text: str, decimal_sep: str, thousand_sep: str) -> str:
+    """``1,234.5`` (Python's ``,f``) with the locale's separators: ``1 234,5``."""
+    if decimal_sep == "." and thousand_sep == ",":
+        return text
+    whole, point, fraction = text.partition(".")
+    return f"{whole.replace(',', thousand_sep)}{decimal_sep if point else ''}{fraction}"
 
 
 def _decimal(value: Decimal | int | float) -> Decimal:

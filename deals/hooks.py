@@ -2,8 +2,8 @@
 
 ``activities`` knows each deal's next activity, but ``deals`` may not import it. It registers
 a card decorator instead: a function that receives the page of board cards and sets
-``deal.next_activity`` on each (an object with ``subject``, ``due_at`` and
-``get_absolute_url()``, or ``None``) — with one query for the whole page, never one per card.
+``deal.next_activity`` on each (an activity: its ``pk``, ``subject`` and ``due_at`` are read,
+or ``None``) — with one query for the whole page, never one per card.
 """
 
 from __future__ import annotations

@@ -355,9 +355,19 @@ def board_deals(user: User, pipeline: Pipeline, filters: Q | None = None) -> Que
     return Deal.objects.visible_to(user).filter(board_where(pipeline, filters))
 
 
+# What a card shows (deals/jinja2/deals/board_cards.html) and its cursor reads: a board's
+# ~100 deals, companies and owners without their custom fields (JSON), addresses and the rest.
+CARD_FIELDS = (
+    *("id", "title", "company_id", "owner_id", "pipeline_id", "stage_id", "amount", "currency", "probability"),
+    *("probability_is_manual", "status", "stage_entered_at", "created_at", "company__id", "company__name"),
+    *("owner__id", "owner__first_name", "owner__last_name", "owner__username"),
+)
+
+
 def _column_page(qs: QuerySet[Deal], stage: Stage | int, after: str = "") -> QuerySet[Deal]:
     """The query of one page (+1 card, to know whether there is more) of a column."""
-    page = qs.filter(stage=stage).select_related("owner", "company").order_by("-created_at", "-id")
+    page = qs.filter(stage=stage).select_related("owner", "company").only(*CARD_FIELDS)
+    page = page.order_by("-created_at", "-id")
     cursor = decode_cursor(after) if after else None
     if cursor is not None:
         created, pk = cursor

@@ -192,6 +192,19 @@ class TestNextActivityMap:
         assert "No next activity" in html
 
 
+    def test_the_board_cards_show_each_deals_next_open_activity(self, owner, owner_client):
+        deal = DealFactory(owner=owner)
+        now = timezone.now()
+        ActivityFactory(owner=owner, deal=deal, subject="Later call", due_at=now + timedelta(days=2))
+        upcoming = ActivityFactory(owner=owner, deal=deal, subject="Send <terms>", due_at=now + timedelta(days=1))
+        ActivityFactory(owner=owner, deal=deal, subject="Done call", due_at=now, done_at=now)
+        html = owner_client.get(reverse("deals:board", args=[deal.pipeline_id])).content.decode()
+        card = html[html.index(f'id="deal-card-{deal.pk}"') :]
+        card = card[: card.index("</article>")]
+        assert f'href="{upcoming.get_absolute_url()}">Send &lt;terms&gt;</a>' in card
+        assert "Later call" not in card and "Done call" not in card
+
+
 class TestDealStaleness:
     def test_completing_an_activity_on_a_deal_sets_its_last_activity(self, owner):
         deal = DealFactory(owner=owner)

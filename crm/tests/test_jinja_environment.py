@@ -49,3 +49,11 @@ def test_a_callable_raising_stop_iteration_renders_as_undefined():
         raise StopIteration
 
     assert _render("[{{ empty() }}]", empty=empty) == "[]"
+
+
+def test_a_record_link_is_called_as_it_is():
+    from crm.html import IdUrl
+
+    assert _render(
+        "{{ deal_url(7) }} {% for i in [8] %}{{ deal_url(i) }}{% endfor %}", deal_url=IdUrl("deals:detail")
+    ) == ("/deals/7/ /deals/8/")

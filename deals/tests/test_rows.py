@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import pytest
 from django.template import Context, Template
 from django.test import RequestFactory
+from django.urls import reverse
 from django.utils import timezone
 
 from deals import services
@@ -105,7 +106,7 @@ def test_board_cards_match_the_old_card_template(owner, pipeline, varied_deals, 
     for deal in varied_deals:
         deal.next_activity = None
     varied_deals[0].next_activity = SimpleNamespace(
-        subject="Call <them>", due_at=due, get_absolute_url=lambda: "/activities/7/?a=1&b=2"
+        pk=7, subject="Call <them>", due_at=due, get_absolute_url=lambda: reverse("activities:detail", args=[7])
     )
     context = {"request": request, "stages": stages, "board_querystring": querystring}
     old = "".join(Template(OLD_CARD).render(Context({**context, "deal": deal})) for deal in varied_deals)
@@ -123,7 +124,7 @@ def test_list_rows_match_the_old_row_template(varied_deals):
     assert "overdue" in new and "manual" in new and "text-bg-success" in new and "text-bg-danger" in new
 
 
-@pytest.mark.parametrize("language", ["en", "ru"])
+@pytest.mark.parametrize("language", ["en", "ru", "zh-hans"])
 def test_numbers_format_like_floatformat_with_grouping(language):
     from django.template.defaultfilters import floatformat
     from django.utils import translation
@@ -133,6 +134,7 @@ def test_numbers_format_like_floatformat_with_grouping(language):
     rng = random.Random(5)
     values = [Decimal("0"), Decimal("0.00"), Decimal("0.5"), Decimal("1.005"), Decimal("999.5"), Decimal("1000")]
     values += [Decimal(rng.randint(0, 10**14)) / 100 for _ in range(500)]
+    values += [-value for value in values[:60]] + [Decimal("-0.001"), Decimal("-0.5")]
     with translation.override(language):
         numbers = Numbers()
         for value in values:
