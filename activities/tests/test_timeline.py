@@ -191,7 +191,6 @@ class TestNextActivityMap:
         )
         assert "No next activity" in html
 
-
     def test_the_board_cards_show_each_deals_next_open_activity(self, owner, owner_client):
         deal = DealFactory(owner=owner)
         now = timezone.now()
