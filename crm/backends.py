@@ -15,11 +15,13 @@ import json
 
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connections
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, JSONObject
 from django.db.models.lookups import Exact
 
 from crm.models import PERSON_NAME_FIELDS, Notification, Role, Team, User
+from crm.prepared import PG_TYPES, Statement, Variable
 
 
 def _people_columns() -> dict:
@@ -70,18 +72,20 @@ _PK_PLACEHOLDER = -7_919_313  # no user has it; marks where the user id goes in 
 
 
 @functools.cache
-def _request_user_sql() -> tuple[str, tuple]:
-    """The SQL of ``users_with_request_data().filter(pk=…)``, compiled once per process: the
-    ORM takes longer to build this query (five subqueries) than PostgreSQL to answer it."""
+def _request_user_statement() -> Statement:
+    """``users_with_request_data().filter(pk=…)``, compiled once per process and prepared on each
+    connection (crm/prepared.py): the ORM takes longer to build this query (five subqueries)
+    than PostgreSQL to answer it, and PostgreSQL longer to plan it than to run it."""
     sql, params = users_with_request_data().filter(pk=_PK_PLACEHOLDER).query.sql_with_params()
     if params.count(_PK_PLACEHOLDER) != 1:
         raise RuntimeError("the request-user query must take the user id exactly once")
-    return sql, params
+    return Statement(sql, [Variable(PG_TYPES["int"]) if p == _PK_PLACEHOLDER else p for p in params])
 
 
 def load_request_user(user_id: int) -> User | None:
-    sql, params = _request_user_sql()
-    rows = list(User._default_manager.raw(sql, [user_id if p == _PK_PLACEHOLDER else p for p in params]))
+    manager = User._default_manager
+    sql, params = _request_user_statement().sql_with_params(connections[manager.db], [user_id])
+    rows = list(manager.raw(sql, params))
     return rows[0] if rows else None
 
 

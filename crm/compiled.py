@@ -31,6 +31,8 @@ from django.db.models.sql.compiler import SQLCompiler
 from django.db.models.sql.query import Query
 from django.utils import timezone, translation
 
+from crm.prepared import PG_TYPES, Statement, Variable
+
 M = TypeVar("M", bound=Model)
 
 # Values no row holds: where they land in the parameters is where a call's values go.
@@ -39,6 +41,8 @@ _TIME_MARKER = dt.datetime(1901, 2, 3, 4, 5, 6, tzinfo=dt.UTC)
 _DATE_MARKER = dt.date(1901, 3, 4)
 
 Slot = tuple[str, int]  # (name of the value, index in a list value or -1 for a single one)
+
+_KIND_NAMES = {int: "int", list: "int", dt.datetime: "datetime", dt.date: "date"}  # a list holds ints
 
 
 def _markers(values: dict[str, Any], kinds: dict[str, type]) -> tuple[dict[str, Any], dict[Any, Slot]]:
@@ -81,6 +85,8 @@ class _Compiled:
     compiler: SQLCompiler
     sql: str
     slots: tuple[tuple[Slot | None, Any], ...]  # (the value's slot, or None and the constant)
+    statement: Statement  # the SQL prepared on each connection (crm/prepared.py)
+    count_statement: Statement  # its SELECT COUNT(*)
 
 
 class CompiledQuery(Generic[M]):
@@ -102,9 +108,11 @@ class CompiledQuery(Generic[M]):
     def fetch(self, key: Hashable = (), /, **values: Any) -> list[Any]:
         compiled, params = self._prepared(key, values)
         db = router.db_for_read(compiled.model)
+        connection = connections[db]
         compiler = copy.copy(compiled.compiler)
-        compiler.connection, compiler.using = connections[db], db
-        compiler.as_sql = lambda *args, **kwargs: (compiled.sql, params)  # type: ignore[method-assign]
+        compiler.connection, compiler.using = connection, db
+        # The SQL and values to send: EXECUTE of the statement prepared on this connection, or the SQL.
+        compiler.as_sql = lambda *args, **kwargs: compiled.statement.sql_with_params(connection, params)  # type: ignore[method-assign]
         query = copy.copy(compiled.query)
         query.get_compiler = lambda *args, **kwargs: compiler  # type: ignore[method-assign]
         rows = QuerySet(model=compiled.model, query=query, using=db)
@@ -115,9 +123,10 @@ class CompiledQuery(Generic[M]):
         """How many rows ``fetch`` would return, counted by PostgreSQL (``SELECT COUNT(*)`` of
         the query, as Django counts a sliced queryset)."""
         compiled, params = self._prepared(key, values)
-        with connections[router.db_for_read(compiled.model)].cursor() as cursor:
-            # The SQL is Django's compiler's, with placeholders; the values are parameters.
-            cursor.execute(f"SELECT COUNT(*) FROM ({compiled.sql}) subquery", params)  # noqa: S608
+        connection = connections[router.db_for_read(compiled.model)]
+        sql, params = compiled.count_statement.sql_with_params(connection, params)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
             return cursor.fetchone()[0]
 
     def _prepared(self, key: Hashable, values: dict[str, Any]) -> tuple[_Compiled, list[Any]]:
@@ -135,9 +144,9 @@ class CompiledQuery(Generic[M]):
             with self._lock:
                 compiled = self._compiled.get(shape) or self._compile(key, values)
                 self._compiled[shape] = compiled
+        # The call's values in the order the SQL takes them (the constants are the statement's).
         params = [
-            constant if slot is None else values[slot[0]] if slot[1] < 0 else values[slot[0]][slot[1]]
-            for slot, constant in compiled.slots
+            values[slot[0]] if slot[1] < 0 else values[slot[0]][slot[1]] for slot, _constant in compiled.slots if slot
         ]
         return compiled, params
 
@@ -160,6 +169,11 @@ class CompiledQuery(Generic[M]):
         missing = sorted({name for name, _index in set(by_marker.values()) - reached})
         if missing:
             raise ValueError(f"{key!r}: {', '.join(missing)} did not reach the SQL as a parameter")
+        # Each value as a parameter of its PostgreSQL type; the constants stay in the SQL.
+        template = [
+            constant if slot is None else Variable(PG_TYPES[_KIND_NAMES[self._kinds[slot[0]]]])
+            for slot, constant in slots
+        ]
         return _Compiled(
             model=qs.model,
             query=qs.query,
@@ -168,6 +182,9 @@ class CompiledQuery(Generic[M]):
             compiler=compiler,
             sql=sql,
             slots=slots,
+            statement=Statement(sql, template),
+            # The SQL is Django's compiler's, with placeholders; the values are parameters.
+            count_statement=Statement(f"SELECT COUNT(*) FROM ({sql}) subquery", template),  # noqa: S608
         )
 
 

@@ -238,6 +238,10 @@ if os.environ.get("DATABASE_REPLICA_URL"):
     DATABASES["replica"]["DISABLE_SERVER_SIDE_CURSORS"] = True
     DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
 DATABASE_ROUTERS = ["crm.routers.PrimaryReplicaRouter"]
+# The SQL compiled once per process runs as server-side prepared statements on connections that
+# outlive a request (crm/prepared.py): PostgreSQL then stops planning it. 0 behind PgBouncer in
+# transaction mode with DATABASE_CONN_MAX_AGE > 0 (docs/scaling.md).
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 # Read replica (crm/replica.py, docs/scaling.md): the GET pages that may read it — lists and
 # reports, never a page that edits. Everything else, and every Celery task, reads the primary.
 REPLICA_VIEWS = frozenset(

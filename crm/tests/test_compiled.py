@@ -112,9 +112,10 @@ def test_a_list_of_ids_is_compiled_once_per_length(people):
     assert len(compiled._compiled) == 2
 
 
-def test_the_active_language_is_part_of_the_shape(people):
+def test_the_active_language_is_part_of_the_shape(people, settings):
     """Collations are written into the SQL, not passed as parameters: a shape compiled under
     one language must not serve another."""
+    settings.DATABASE_PREPARED_STATEMENTS = False  # the SQL itself is read below, not EXECUTE
     from django.db.models.functions import Collate
     from django.utils import translation
 

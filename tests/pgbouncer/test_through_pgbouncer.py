@@ -101,6 +101,9 @@ def test_a_subset_of_the_suite_passes_through_pgbouncer_in_transaction_mode(pgbo
         **os.environ,
         "DATABASE_URL": f"postgres://{pgbouncer['user']}@127.0.0.1:{pgbouncer['port']}/{name}",
         "CACHE_KEY_PREFIX": f"pgbouncer-{name}",
+        # As docs/scaling.md sets the web behind the pooler: no connection kept, no statement prepared.
+        "DATABASE_CONN_MAX_AGE": "0",
+        "DATABASE_PREPARED_STATEMENTS": "0",
     }
     env.pop("DATABASE_REPLICA_URL", None)
     env.pop("PYTEST_XDIST_WORKER", None)
