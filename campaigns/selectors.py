@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, F, Min, QuerySet, Sum
+from django.db.models import Case, Count, F, Min, QuerySet, Sum, When
 from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
@@ -118,10 +118,12 @@ class Loop:
 
 def _deal_sums(campaign_ids: list[int]) -> dict[int, list[tuple[str, str, Decimal, dt.date | None, int]]]:
     """Per campaign: (status, currency, amount, close date, deals) of the deals it created,
-    grouped so the row count depends on currencies and close days, not on deals (one query)."""
+    grouped so the row count depends on currencies and close days, not on deals (one query).
+    Only a won deal's close day matters (its revenue converts at that day's rate): open and
+    lost deals are grouped without it, which halves the rows."""
     rows = (
         DealAttribution.objects.filter(created_by_campaign_id__in=campaign_ids)
-        .annotate(closed_on=TruncDate("deal__closed_at"))
+        .annotate(closed_on=Case(When(deal__status=DealStatus.WON, then=TruncDate("deal__closed_at"))))
         .values_list("created_by_campaign_id", "deal__status", "deal__currency", "closed_on")
         .annotate(amount=Sum("deal__amount"), deals=Count("deal_id"))
         .order_by()

@@ -12,8 +12,8 @@ from campaigns.models import CampaignMember, ContactAttribution, DealAttribution
 from campaigns.segments import company_filters, register_company_filter, segment_contacts
 from campaigns.tests.factories import campaign, contact, segment
 from contacts.models import Company, Contact, Tag
-from deals.models import ExchangeRate, Pipeline
-from deals.services import deal_create, deal_mark_won
+from deals.models import Deal, ExchangeRate, LostReason, Pipeline
+from deals.services import deal_create, deal_mark_lost, deal_mark_won
 
 pytestmark = pytest.mark.django_db
 
@@ -180,6 +180,35 @@ class TestResponsesAndRoi:
         assert loop.won_revenue == Decimal("5500.00") and loop.pipeline == Decimal("1100.00")
         assert loop.cost == Decimal("1100.00") and loop.roi_percent == Decimal("400")
         assert loop.cost_per_won_deal == Decimal("1100.00")
+
+    def test_won_revenue_converts_at_each_close_days_rate_and_lost_deals_only_count(self, owner, pipeline):
+        ExchangeRate.objects.create(currency="EUR", date=dt.date(2026, 1, 1), rate=Decimal("1.10"))
+        ExchangeRate.objects.create(currency="EUR", date=dt.date(2026, 6, 1), rate=Decimal("1.20"))
+        for name in ("Early", "Late", "Gone"):
+            contact(owner, name)
+        started = services.campaign_start(campaign=campaign(owner), actor=owner)
+        members = {m.contact.last_name: m for m in CampaignMember.objects.select_related("contact")}
+        deals = {
+            name: services.deal_from_member(
+                member=members[name],
+                actor=owner,
+                title=name,
+                amount=Decimal("1000"),
+                currency="EUR",
+                pipeline=pipeline,
+                stage=_open_stage(pipeline),
+            )
+            for name in ("Early", "Late", "Gone")
+        }
+        for name, day in (("Early", dt.date(2026, 3, 2)), ("Late", dt.date(2026, 7, 2))):
+            deal_mark_won(deal=deals[name], actor=owner)
+            closed = dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
+            Deal.objects.filter(pk=deals[name].pk).update(closed_at=closed)
+        deal_mark_lost(deal=deals["Gone"], actor=owner, lost_reason=LostReason.objects.create(name="Price"))
+        loop = selectors.loops([started])[started.pk]
+        assert (loop.deals_created, loop.won_deals, loop.open_deals) == (3, 2, 0)
+        assert loop.won_revenue == Decimal("2300.00")  # 1,000 € × 1.10 in March + 1,000 € × 1.20 in July
+        assert loop.pipeline == Decimal("0")
 
     def test_a_deal_made_elsewhere_remembers_the_first_touch(self, owner, pipeline):
         person = contact(owner, "Later")
