@@ -17,6 +17,7 @@ from typing import Any
 
 from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
+from django.http import QueryDict
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils import timezone
@@ -32,9 +33,13 @@ from crm.l10n import MoneyText, money
 from crm.templatetags.bulk_tags import bulk_bar_html, bulk_status_html
 from crm.templatetags.list_chrome import list_page_context, pagination_html
 from deals.models import Deal, DealStatus, Stage
-from deals.templatetags.deal_tags import board_filter_pairs
 
 register = template.Library()
+
+
+def board_filter_pairs(querystring: str) -> list[tuple[str, str]]:
+    """``owner=1&team=2`` as (name, value) pairs, for hidden inputs that keep the board's filters."""
+    return [(key, value) for key, value in QueryDict(querystring or "").items() if key in {"owner", "team"}]
 
 
 class Numbers:
@@ -141,11 +146,11 @@ def board_more(context: template.Context, stage: Stage, next_cursor: str, oob: b
 # --- the deal list ---------------------------------------------------------------------------
 
 
-_BADGES = {
+STATUS_BADGES = {
     DealStatus.WON.value: "badge text-bg-success",
     DealStatus.LOST.value: "badge text-bg-danger",
 }
-_OPEN_BADGE = "badge text-bg-primary-subtle text-primary-emphasis border border-primary-subtle"
+OPEN_BADGE = "badge text-bg-primary-subtle text-primary-emphasis border border-primary-subtle"
 
 
 # The deal list's built-in columns after the title, in their default order (``crm.saved_views``).
@@ -172,8 +177,8 @@ def deal_list_rows(rows: Iterable[Deal], columns: list[str] | None = None, user:
             "inline": InlineCells(Deal, "deals:inline", INLINE_FIELDS),
             "detail_url": IdUrl("deals:detail"),
             "company_url": IdUrl("contacts:company-detail"),
-            "badges": _BADGES,
-            "open_badge": _OPEN_BADGE,
+            "badges": STATUS_BADGES,
+            "open_badge": OPEN_BADGE,
             "open": DealStatus.OPEN,
             "numbers": Numbers(),
             "dates": DateText(),

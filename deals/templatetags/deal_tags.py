@@ -7,18 +7,20 @@ number of deals (the page of deals, and their totals per currency).
 
 from __future__ import annotations
 
-from typing import Any
-
 from django import template
 from django.db.models import Q, QuerySet
-from django.http import QueryDict
 from django.urls import reverse
+from django.utils.safestring import SafeString
+from django.utils.translation import ngettext
 
 from contacts.models import Company, Contact
 from crm.compiled import CompiledQuery, OwnerAccess, owner_ids_of
+from crm.html import IdUrl
+from crm.jinja2 import render
 from crm.l10n import money as money_text
 from deals import selectors
 from deals.models import Deal, DealStatus
+from deals.templatetags.deal_rows import OPEN_BADGE, STATUS_BADGES, Numbers, board_filter_pairs
 
 register = template.Library()
 
@@ -45,7 +47,7 @@ def _panel_deals(key: tuple[str, bool], *, pk: int, owners: list[int]) -> QueryS
 _PANEL_DEALS = CompiledQuery(_panel_deals, pk=int, owners=list)
 
 
-def _customer_deals(context: template.Context, kind: str, pk: int, *, new_url: str, all_url: str) -> dict[str, Any]:
+def _customer_deals(context: template.Context, kind: str, pk: int, *, new_url: str, all_url: str) -> SafeString:
     user = context["request"].user
     deals = _PANEL_DEALS.fetch((kind, user.is_admin), pk=pk, owners=owner_ids_of(user))
     if len(deals) > CUSTOMER_DEALS_LIMIT:
@@ -54,19 +56,34 @@ def _customer_deals(context: template.Context, kind: str, pk: int, *, new_url: s
     else:
         # Every deal of the customer is here: its open ones are summed without another query.
         open_total = selectors.money_total_of([deal for deal in deals if deal.status == DealStatus.OPEN])
-    return {
-        "deals": deals[:CUSTOMER_DEALS_LIMIT],
-        "has_more": len(deals) > CUSTOMER_DEALS_LIMIT,
-        "open_total": open_total,
-        "new_url": new_url,
-        "all_url": all_url,
-        "request": context["request"],
-        "base_currency": context.get("base_currency"),
-    }
+    numbers = Numbers()
+    summary = ""
+    if open_total.count:
+        summary = ngettext(
+            "%(n)s open, %(amount)s %(base_currency)s", "%(n)s open, %(amount)s %(base_currency)s", open_total.count
+        ) % {
+            "n": open_total.count,
+            "amount": numbers.grouped(open_total.amount, 0),
+            "base_currency": context.get("base_currency") or "",
+        }
+    return render(
+        "deals/customer_deals.html",
+        {
+            "deals": deals[:CUSTOMER_DEALS_LIMIT],
+            "has_more": len(deals) > CUSTOMER_DEALS_LIMIT,
+            "summary": summary,
+            "new_url": new_url,
+            "all_url": all_url,
+            "numbers": numbers,
+            "detail_url": IdUrl("deals:detail"),
+            "badges": STATUS_BADGES,
+            "open_badge": OPEN_BADGE,
+        },
+    )
 
 
-@register.inclusion_tag("deals/partials/customer_deals.html", takes_context=True)
-def company_deals(context: template.Context, company: Company) -> dict[str, Any]:
+@register.simple_tag(takes_context=True)
+def company_deals(context: template.Context, company: Company) -> SafeString:
     return _customer_deals(
         context,
         "company",
@@ -76,8 +93,8 @@ def company_deals(context: template.Context, company: Company) -> dict[str, Any]
     )
 
 
-@register.inclusion_tag("deals/partials/customer_deals.html", takes_context=True)
-def contact_deals(context: template.Context, contact: Contact) -> dict[str, Any]:
+@register.simple_tag(takes_context=True)
+def contact_deals(context: template.Context, contact: Contact) -> SafeString:
     return _customer_deals(
         context,
         "contact",
@@ -87,10 +104,7 @@ def contact_deals(context: template.Context, contact: Contact) -> dict[str, Any]
     )
 
 
-@register.filter
-def board_filter_pairs(querystring: str) -> list[tuple[str, str]]:
-    """``owner=1&team=2`` as (name, value) pairs, for hidden inputs that keep the board's filters."""
-    return [(key, value) for key, value in QueryDict(querystring or "").items() if key in {"owner", "team"}]
+register.filter("board_filter_pairs", board_filter_pairs)
 
 
 @register.filter
