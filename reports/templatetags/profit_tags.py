@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from django import template
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 
 from crm.html import IdUrl
 from crm.jinja2 import render
@@ -28,6 +29,8 @@ def profit_table(
         shared = context.render_context[profit_table] = {
             "num": NumberText(),
             "company_url": IdUrl("contacts:company-detail"),
+            "hours_text": gettext("%(hours)s h"),
+            "keeps_text": gettext("Keeps %(percent)s %% of what they pay."),
         }
     return render(
         "reports/profit_table.html",

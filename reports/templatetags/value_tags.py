@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
 
 from django import template
 from django.conf import settings
 from django.db.models import OuterRef, QuerySet
 from django.utils import timezone
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from contacts.models import Company
 from crm.compiled import CompiledQuery
+from crm.html import DateText
+from crm.jinja2 import render
+from crm.l10n import NumberText
 from crm.orm import instances, json_rows
 from deals.models import Product
 from reports import charts
 from reports.models import CrossSellSuggestion, CustomerProfit, CustomerValue
 from reports.scope import add_months
+from reports.templatetags.chart_tags import chart_svg
 from reports.value import AT_RISK_SEGMENTS, PROFIT_GROUP_ADVICE, SEGMENT_ADVICE
 
 register = template.Library()
@@ -59,11 +63,13 @@ def _value_card(key: object, *, company: int) -> QuerySet[CustomerValue]:
 _VALUE_CARD = CompiledQuery(_value_card, company=int)
 
 
-@register.inclusion_tag("reports/partials/customer_value_card.html", takes_context=True)
-def customer_value(context: template.Context, company: Company) -> dict[str, Any]:
+@register.simple_tag(takes_context=True)
+def customer_value(context: template.Context, company: Company) -> SafeString:
+    """The card (``reports/jinja2/reports/customer_value_card.html``); nothing for a viewer who
+    may not read the company's owner's records."""
     user = context["request"].user
     if not user.can_read_owner(company.owner_id):
-        return {"value": None, "company": company}
+        return SafeString("")
     value = next(iter(_VALUE_CARD.fetch(company=company.pk)), None)
     suggestions, profits = [], []
     if value is not None:
@@ -87,16 +93,26 @@ def customer_value(context: template.Context, company: Company) -> dict[str, Any
             series=[(_("Revenue"), [amount for _label, amount in points])],
             height=170,
         )
-    return {
-        "company": company,
-        "value": value,
-        "suggestions": suggestions,
-        "chart": chart,
-        "at_risk": value is not None and value.segment in AT_RISK_SEGMENTS,
-        "advice": SEGMENT_ADVICE.get(value.segment, "") if value else "",
-        "base_currency": settings.BASE_CURRENCY,
-        "profits": profits,
-        "profit_advice": next((PROFIT_GROUP_ADVICE[row.group] for row in profits if row.group), ""),
-        "profit_group": next((row.get_group_display() for row in profits if row.group), ""),
-        "profit_group_key": next((row.group for row in profits if row.group), ""),
-    }
+    return render(
+        "reports/customer_value_card.html",
+        {
+            "value": value,
+            "suggestions": suggestions,
+            "chart": chart,
+            "chart_svg": chart_svg,
+            "at_risk": value is not None and value.segment in AT_RISK_SEGMENTS,
+            "advice": SEGMENT_ADVICE.get(value.segment, "") if value else "",
+            "base_currency": settings.BASE_CURRENCY,
+            "profits": profits,
+            "profit_advice": next((PROFIT_GROUP_ADVICE[row.group] for row in profits if row.group), ""),
+            "profit_group": next((row.get_group_display() for row in profits if row.group), ""),
+            "profit_group_key": next((row.group for row in profits if row.group), ""),
+            "num": NumberText(),
+            "dates": DateText(),
+            "texts": {
+                "external": _("of which %(amount)s from other systems"),
+                "estimated": _("%(amount)s estimated"),
+                "serve": _("%(hours)s h: activities %(activities)s, cases %(cases)s, other systems %(other)s"),
+            },
+        },
+    )

@@ -35,7 +35,9 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.db.models import Value
+from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils import timezone
 
@@ -407,4 +409,10 @@ def test_the_company_card_shows_the_breakdown(profit_built, owner_client, outsid
     html = owner_client.get(c.get_absolute_url()).content.decode()
     assert "Unprofitable large customer" in html
     assert "-1,867 USD" in html and "12,000 estimated" in html and "9,000" in html
+    for row in CustomerProfit.objects.filter(company=c):  # each period's cost to serve, broken down
+        whole = lambda amount: intcomma(floatformat(amount, 0))  # noqa: E731
+        assert (
+            f"{floatformat(row.service_hours, 1)} h: activities {whole(row.activity_cost)}, "
+            f"cases {whole(row.case_cost)}, other systems {whole(row.external_cost)}"
+        ) in html
     assert outsider_client.get(c.get_absolute_url()).status_code == 404
