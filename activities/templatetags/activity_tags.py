@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote
 
 from django import template
 from django.db.models import Model
 from django.template import defaultfilters
-from django.urls import NoReverseMatch
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.text import slugify
 from django.utils.timezone import template_localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -27,6 +30,7 @@ from activities.forms import ActivityForm
 from activities.models import Activity, ActivityType
 from crm.html import DateText, IdUrl
 from crm.jinja2 import render
+from crm.templatetags.crispy_fast import crispy_fields
 
 register = template.Library()
 
@@ -114,6 +118,43 @@ def log_activity_form(context: template.Context, obj: Model, type_key: str = "no
         "activity_type": activity_type,
         "on": f"{selectors.customer_kind(obj)}:{obj.pk}",
     }
+
+
+@register.simple_tag(takes_context=True)
+def log_form_card(context: template.Context) -> SafeString:
+    """The "Log an activity" card (``activities/jinja2/activities/log_form.html``) for the
+    context of ``log_activity_form`` or of the log view: ``form``, ``types``,
+    ``activity_type``, ``on`` ("company:7"), ``logged`` (the activity just saved, if any)."""
+    request, on = context.get("request"), context["on"]
+    activity_type, logged = context.get("activity_type"), context.get("logged")
+    token = context.get("csrf_token")
+    form = context.get("form")
+    texts = {}
+    if logged is not None:
+        texts["logged"] = _("Logged “%(subject)s”.") % {"subject": logged.subject}
+    if activity_type is not None:
+        texts["save"] = _("Save %(name)s") % {"name": activity_type.label}
+    htmx = getattr(request, "htmx", None)
+    return render(
+        "activities/log_form.html",
+        {
+            "slug": slugify(on),
+            "on": on,
+            "on_quoted": quote(on, safe="/"),  # as the |urlencode filter
+            "quote": lambda value: quote(str(value), safe="/"),
+            "log_url": reverse("activities:log"),
+            "types": context.get("types"),
+            "activity_type": activity_type,
+            "logged": logged,
+            "logged_url": logged.get_absolute_url() if logged is not None else "",
+            "csrf_input": format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
+            if token and token != "NOTPROVIDED"  # noqa: S105 (Django's marker, not a secret)
+            else "",
+            "next": getattr(htmx, "current_url_abs_path", None) or (request.get_full_path() if request else ""),
+            "fields": crispy_fields(form, token) if form is not None else "",
+            "texts": texts,
+        },
+    )
 
 
 @register.simple_tag

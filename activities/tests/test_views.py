@@ -164,6 +164,20 @@ class TestLogging:
         assert activity.company == company and activity.owner == owner and activity.done_at is not None
         assert activity.outcome == "Connected" and activity.duration_minutes == 15
         assert TimelineEvent.objects.get(activity=activity).company == company
+        # The card again, empty, saying what was logged, with a link to it.
+        html = response.content.decode()
+        assert "Logged “Spoke to CFO”." in html and f'href="{activity.get_absolute_url()}">Open</a>' in html
+        assert 'name="subject"' in html and "Spoke to CFO</textarea>" not in html and 'value="Spoke to CFO"' not in html
+        assert f'id="log-activity-company{company.pk}"' in html and 'name="csrfmiddlewaretoken"' in html
+
+    def test_a_logged_subject_is_escaped_and_a_bad_form_comes_back_with_its_errors(self, owner_client, company):
+        on = f"company:{company.pk}"
+        logged = owner_client.post(reverse("activities:log"), {"on": on, "type": "note", "subject": "<b>x</b>"}, **HTMX)
+        assert "Logged “&lt;b&gt;x&lt;/b&gt;”." in logged.content.decode()
+        bad = owner_client.post(reverse("activities:log"), {"on": on, "type": "note", "subject": ""}, **HTMX)
+        html = bad.content.decode()
+        assert 'class="textinput form-control is-invalid"' in html and "This field is required." in html
+        assert "Save Note" in html and 'aria-pressed="true"' in html
 
     def test_a_calls_outcome_is_picked_from_the_types_outcomes(self, owner_client, company):
         call = activity_type("call")

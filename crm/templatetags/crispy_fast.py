@@ -74,6 +74,11 @@ def _items(form: forms.BaseForm) -> list[tuple[str, Any]]:
 @register.simple_tag(takes_context=True)
 def crispy_fast(context: template.Context, form: forms.BaseForm) -> SafeString:
     """The form's fields as ``{% crispy form %}`` writes them (its helper has ``form_tag=False``)."""
+    return crispy_fields(form, context.get("csrf_token"))
+
+
+def crispy_fields(form: forms.BaseForm, token: str | None) -> SafeString:
+    """``{% crispy_fast form %}`` with the page's CSRF token ``token``, for other tags."""
     for field in form.fields.values():
         if field.widget.use_fieldset or isinstance(field.widget, forms.FileInput):
             raise TypeError(f"{type(form).__name__}: fieldsets and file inputs are left to {{% crispy %}}")
@@ -81,7 +86,7 @@ def crispy_fast(context: template.Context, form: forms.BaseForm) -> SafeString:
     widgets = {bf.name: _widget_html(bf) for kind, item in items for bf in _fields(kind, item)}
     helper = form.helper
     csrf_input = ""
-    token = context.get("csrf_token")  # as {% csrf_token %} in crispy's whole_uni_form.html
+    # As {% csrf_token %} in crispy's whole_uni_form.html.
     if helper.form_method.lower() == "post" and not helper.disable_csrf and token and token != "NOTPROVIDED":  # noqa: S105 (Django's marker, not a secret)
         csrf_input = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
     return render(
