@@ -46,6 +46,13 @@ def _deal_columns() -> list[Column]:
     return columns_for(builtin, "deals.deal")
 
 
+LIST_ROW_FIELDS = (
+    *("id", "title", "company_id", "owner_id", "pipeline_id", "stage_id", "amount", "amount_from_line_items"),
+    *("currency", "probability", "probability_is_manual", "expected_close_date", "status", "version", "created_at"),
+    *("company__id", "company__name", "owner__id", "owner__first_name", "owner__last_name", "owner__username"),
+)
+
+
 @require_GET
 def deal_list(request: HttpRequest) -> HttpResponse:
     state = list_state(request, "deals", columns=_deal_columns())
@@ -57,7 +64,10 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     qs = form.apply(Deal.objects.visible_to(request.user).select_related("owner", "company"))
     totals = selectors.deal_totals(request.user, qs, form.totals_where(), book=RateBook())
     total = totals.get(None, selectors.MoneyTotal())
-    paginator = Paginator(qs, LIST_PAGE_SIZE)
+    # What a row shows (deals/jinja2/deals/deal_list_rows.html): not the companies' and
+    # owners' other columns, nor the deals' custom fields unless a column shows one.
+    fields = LIST_ROW_FIELDS + (("custom",) if any(key.startswith("cf_") for key in state.columns) else ())
+    paginator = Paginator(qs.only(*fields), LIST_PAGE_SIZE)
     paginator.count = total.count  # the totals already counted the deals: no COUNT(*) pass of its own
     page = paginator.get_page(request.GET.get("page"))
     page.object_list = selectors.with_stages(page.object_list, form.stages, form.pipelines)

@@ -128,6 +128,7 @@ def test_deal_list_custom_columns_and_filters(owner_client, owner):
     page = owner_client.get(reverse("deals:list"), {"cf_tier": "Gold", "cols": ["company", "cf_tier"]})
     text = page.content.decode()
     assert "Gold deal" in text and "Plain deal" not in text
+    assert "<td>Gold</td>" in text  # the row's own value in its column
     assert [h["key"] for h in page.context["header"]] == ["company", "cf_tier"]
 
 
