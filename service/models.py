@@ -222,6 +222,12 @@ class Case(models.Model):
                 condition=Q(status="new") | Q(status="open") | Q(status="waiting"),
                 name="case_active_team",
             ),
+            # … and the user's own active cases in other queues (service.selectors.queue_counts).
+            models.Index(
+                fields=["assignee", "team", "sla_breached"],
+                condition=Q(status="new") | Q(status="open") | Q(status="waiting"),
+                name="case_active_assignee",
+            ),
             models.Index(fields=["company", "-created_at"], name="case_company"),
             models.Index(fields=["contact", "-created_at"], name="case_contact"),
         ]

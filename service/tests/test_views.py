@@ -304,3 +304,24 @@ def test_the_tabs_name_the_queue_of_a_case_still_assigned_to_someone_who_left_it
     assert f'?team={north.pk}">North <span class="badge text-bg-secondary">1</span>' in body
     assert body.index(f"?team={north.pk}") < body.index(f"?team={south.pk}")
     assert other.team_id == south.pk
+
+
+def test_the_queue_tabs_count_the_users_queues_and_their_cases_in_other_queues(
+    north, south, owner, outsider, admin_user
+):
+    from service.selectors import queue_counts
+
+    policy()
+    for n in range(3):
+        make_case(team=north, owner=owner, subject=f"North {n}")
+    Case.objects.filter(subject="North 0").update(sla_breached=True)
+    Case.objects.filter(subject="North 2").update(status="closed")  # not active: not counted
+    make_case(team=south, owner=outsider, assignee=owner, subject="South, assigned to the owner")
+    make_case(team=south, owner=outsider, subject="South, someone else's")
+
+    def tabs(user):
+        return [(queue.name, queue.active, queue.breached) for queue in queue_counts(user)]
+
+    assert tabs(owner) == [(north.name, 2, 1), (south.name, 1, 0)]  # south: only the case assigned to them
+    assert tabs(outsider) == [(south.name, 2, 0)]
+    assert tabs(admin_user) == sorted([(north.name, 2, 1), (south.name, 2, 0)])
