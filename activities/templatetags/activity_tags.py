@@ -104,6 +104,42 @@ def customer_timeline(context: template.Context, obj: Model) -> dict[str, Any]:
     return {**context_data, "request": request}
 
 
+def _timeline_html(context: template.Context, template_name: str) -> SafeString:
+    """``template_name`` (the card or one page of it) for the context of ``timeline_context``."""
+    kind, obj, page = context["kind"], context["obj"], context["page"]
+    return render(
+        template_name,
+        {
+            "kind": kind,
+            "obj": obj,
+            "page": page,
+            "filters": context.get("filters", []),
+            "filter_groups": context.get("filter_groups", []),
+            "filter_key": context.get("filter_key", ""),
+            "timeline_url": reverse("activities:timeline", args=[kind, obj.pk]),
+            "quote": _urlencode,
+            "events_html": timeline_events(page.events, kind, context.get("now"), context.get("extras")),
+        },
+    )
+
+
+def _urlencode(value: object) -> str:
+    """As the ``|urlencode`` filter."""
+    return quote(str(value), safe="/")
+
+
+@register.simple_tag(takes_context=True)
+def timeline_card(context: template.Context) -> SafeString:
+    """A customer's timeline card (``activities/jinja2/activities/timeline.html``)."""
+    return _timeline_html(context, "activities/timeline.html")
+
+
+@register.simple_tag(takes_context=True)
+def timeline_more(context: template.Context) -> SafeString:
+    """The next page of a timeline, for "Show older" (``activities/timeline_page.html``)."""
+    return _timeline_html(context, "activities/timeline_page.html")
+
+
 @register.inclusion_tag("activities/partials/log_form_container.html", takes_context=True)
 def log_activity_form(context: template.Context, obj: Model, type_key: str = "note") -> dict[str, Any]:
     request = context["request"]
@@ -140,8 +176,8 @@ def log_form_card(context: template.Context) -> SafeString:
         {
             "slug": slugify(on),
             "on": on,
-            "on_quoted": quote(on, safe="/"),  # as the |urlencode filter
-            "quote": lambda value: quote(str(value), safe="/"),
+            "on_quoted": _urlencode(on),
+            "quote": _urlencode,
             "log_url": reverse("activities:log"),
             "types": context.get("types"),
             "activity_type": activity_type,
