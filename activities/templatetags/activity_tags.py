@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import slugify
+from django.utils.timesince import timesince
 from django.utils.timezone import template_localtime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -138,6 +139,26 @@ def timeline_card(context: template.Context) -> SafeString:
 def timeline_more(context: template.Context) -> SafeString:
     """The next page of a timeline, for "Show older" (``activities/timeline_page.html``)."""
     return _timeline_html(context, "activities/timeline_page.html")
+
+
+@register.simple_tag
+def stale_deal_items(deals: list[Any], stale_days: int) -> SafeString:
+    """My day's stale deals as ``<li>``s (``activities/jinja2/activities/stale_deals.html``)."""
+    since = {
+        deal.pk: _("last activity %(since)s ago") % {"since": timesince(deal.last_activity_at)}
+        if deal.last_activity_at
+        else _("no activity yet")
+        for deal in deals
+    }
+    empty = ngettext(
+        "Every open deal had an activity in the last %(days)s day.",
+        "Every open deal had an activity in the last %(days)s days.",
+        stale_days,
+    ) % {"days": stale_days}
+    return render(
+        "activities/stale_deals.html",
+        {"deals": deals, "deal_url": IdUrl("deals:detail"), "since": since, "empty": empty},
+    )
 
 
 @register.inclusion_tag("activities/partials/log_form_container.html", takes_context=True)

@@ -366,6 +366,20 @@ class TestMyDay:
         assert [a.subject for a in day["overdue"]] == ["Was due yesterday"]
         assert [a.subject for a in day["upcoming"]] == ["Due in three days"]
         assert [d.title for d in day["stale_deals"]] == ["Sleepy deal"]
+        sleepy = day["stale_deals"][0]
+        html = response.content.decode()
+        item = html[html.index(f'href="{sleepy.get_absolute_url()}">Sleepy deal</a>') :]
+        assert f"{sleepy.stage.name} · {sleepy.company.name}" in item[: item.index("</li>")]
+        assert "last activity 1\xa0month" in item[: item.index("</li>")]  # timesince: 40 days
+
+    def test_the_stale_list_says_no_activity_yet_or_that_every_deal_is_fresh(self, owner_client, owner):
+        html = owner_client.get(reverse("activities:my-day")).content.decode()
+        assert "Every open deal had an activity in the last 14 days." in html
+        DealFactory(
+            owner=owner, title="Never touched", last_activity_at=None, created_at=timezone.now() - timedelta(days=30)
+        )
+        html = owner_client.get(reverse("activities:my-day")).content.decode()
+        assert "Never touched</a>" in html and "no activity yet" in html and "Every open deal" not in html
 
     def test_a_stages_rotting_days_decide_when_its_deals_go_stale(self, owner_client, owner):
         now = timezone.now()
