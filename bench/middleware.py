@@ -14,6 +14,10 @@ from django.http import HttpRequest, HttpResponse
 
 
 class _QueryCounter:
+    """The queries a request sends and their time. A ``PREPARE`` (crm/prepared.py: once per
+    statement and database connection, then ``EXECUTE``d by every request) is timed but not
+    counted: it is the connection's setup, as Django's own ``SET TIME ZONE`` on connecting."""
+
     def __init__(self) -> None:
         self.count = 0
         self.seconds = 0.0
@@ -23,7 +27,8 @@ class _QueryCounter:
         try:
             return execute(sql, params, many, context)
         finally:
-            self.count += 1
+            if not sql.startswith("PREPARE "):
+                self.count += 1
             self.seconds += time.perf_counter() - started
 
 

@@ -32,3 +32,20 @@ def test_the_headers_are_off_unless_enabled(owner_client):
 
     assert "X-Query-Count" not in response
     assert "Server-Timing" not in response
+
+
+def test_a_statements_one_time_prepare_is_not_counted_as_a_query_of_the_page(timed, owner_client, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(settings, "DATABASE_PREPARED_STATEMENTS", True)
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+    monkeypatch.setattr(connection, "_crm_prepared", None, raising=False)  # nothing prepared yet
+    for visit in ("first", "again"):
+        with CaptureQueriesContext(connection) as captured:
+            response = owner_client.get("/notifications/")
+        sent = [query["sql"] for query in captured.captured_queries]
+        prepares = [sql for sql in sent if sql.startswith("PREPARE ")]
+        assert bool(prepares) == (visit == "first")  # the request user's query, once per connection
+        assert any(sql.startswith("EXECUTE ") for sql in sent)
+        assert int(response["X-Query-Count"]) == len(sent) - len(prepares)
