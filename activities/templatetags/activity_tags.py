@@ -5,6 +5,10 @@
 {% log_activity_form company %}          inline "log a call/meeting/…" form
 {% next_activity_map deals as next %}    ONE query for a whole board of deals
 {% next_activity_badge next deal %}      a card's next activity from that map
+
+The timeline card, the log card and My day's stale deals are written by Jinja2 templates
+(``activities/jinja2/activities/``) through ``{% timeline_card %}``, ``{% timeline_more %}``,
+``{% log_form_card %}`` and ``{% stale_deal_items %}``, which their Django templates print.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from django.db.models import Model
 from django.template import defaultfilters
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import slugify
 from django.utils.timesince import timesince
@@ -31,7 +34,7 @@ from activities.forms import ActivityForm
 from activities.models import Activity, ActivityType
 from crm.html import DateText, IdUrl
 from crm.jinja2 import render
-from crm.templatetags.crispy_fast import crispy_fields
+from crm.templatetags.crispy_fast import crispy_fields, csrf_input
 
 register = template.Library()
 
@@ -204,9 +207,7 @@ def log_form_card(context: template.Context) -> SafeString:
             "activity_type": activity_type,
             "logged": logged,
             "logged_url": logged.get_absolute_url() if logged is not None else "",
-            "csrf_input": format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
-            if token and token != "NOTPROVIDED"  # noqa: S105 (Django's marker, not a secret)
-            else "",
+            "csrf_input": csrf_input(token),
             "next": getattr(htmx, "current_url_abs_path", None) or (request.get_full_path() if request else ""),
             "fields": crispy_fields(form, token) if form is not None else "",
             "texts": texts,

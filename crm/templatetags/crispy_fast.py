@@ -85,10 +85,8 @@ def crispy_fields(form: forms.BaseForm, token: str | None) -> SafeString:
     items = _items(form)
     widgets = {bf.name: _widget_html(bf) for kind, item in items for bf in _fields(kind, item)}
     helper = form.helper
-    csrf_input = ""
     # As {% csrf_token %} in crispy's whole_uni_form.html.
-    if helper.form_method.lower() == "post" and not helper.disable_csrf and token and token != "NOTPROVIDED":  # noqa: S105 (Django's marker, not a secret)
-        csrf_input = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
+    post = helper.form_method.lower() == "post" and not helper.disable_csrf
     return render(
         "crm/crispy_form.html",
         {
@@ -98,9 +96,17 @@ def crispy_fields(form: forms.BaseForm, token: str | None) -> SafeString:
             "checkboxes": {
                 name for name, field in form.fields.items() if isinstance(field.widget, forms.CheckboxInput)
             },
-            "csrf_input": csrf_input,
+            "csrf_input": csrf_input(token) if post else "",
         },
     )
+
+
+def csrf_input(token: str | None) -> SafeString:
+    """The hidden CSRF input ``{% csrf_token %}`` writes for the page's ``token`` (nothing
+    without one)."""
+    if not token or token == "NOTPROVIDED":  # noqa: S105 (Django's marker, not a secret)
+        return SafeString("")
+    return format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token)
 
 
 def _fields(kind: str, item: Any) -> list[BoundField]:
