@@ -192,7 +192,21 @@ def _member_page(
         qs = qs.filter(owner=owner)
     if after:
         qs = qs.filter(pk__gt=after)
-    return qs.select_related("contact", "contact__company", "owner", "task").order_by("pk")[: MEMBERS_PAGE + 1]
+    return (
+        qs.select_related("contact", "contact__company", "owner", "task")
+        .only(*MEMBER_ROW_FIELDS)
+        .order_by("pk")[: MEMBERS_PAGE + 1]
+    )
+
+
+# What a member row shows (campaigns/jinja2/campaigns/campaign_member_rows.html): not the
+# contacts' and companies' other columns (custom fields as JSON, addresses…).
+MEMBER_ROW_FIELDS = (
+    *("id", "campaign_id", "contact_id", "owner_id", "status", "task_id", "contact__id", "contact__first_name"),
+    *("contact__last_name", "contact__company_id", "contact__company__id", "contact__company__name"),
+    *("owner__id", "owner__first_name", "owner__last_name", "owner__username", "task__id", "task__done_at"),
+    "task__due_at",
+)
 
 
 # The campaign page's members (by owner, from a cursor) and its deals: built and compiled once
@@ -227,9 +241,16 @@ def campaign_deals(campaign: Campaign, *, limit: int = 50) -> list[DealAttributi
 
 
 def _campaign_deals(limit: int, *, campaign: int) -> QuerySet[DealAttribution]:
+    # What a row shows (campaigns/jinja2/campaigns/campaign_deal_rows.html), nothing more.
     return (
         DealAttribution.objects.filter(created_by_campaign=campaign)
-        .select_related("deal", "deal__owner", "deal__stage", "member__contact")
+        .select_related("deal", "deal__owner", "deal__stage")
+        .only(
+            *("id", "deal_id", "created_by_campaign_id", "created_at", "deal__id", "deal__title", "deal__status"),
+            *("deal__amount", "deal__currency", "deal__owner_id", "deal__stage_id", "deal__stage__id"),
+            *("deal__stage__name", "deal__owner__id", "deal__owner__first_name", "deal__owner__last_name"),
+            "deal__owner__username",
+        )
         .order_by("-created_at", "-id")[:limit]
     )
 
