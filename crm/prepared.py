@@ -25,6 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from psycopg2.errors import DuplicatePreparedStatement
 from psycopg2.extensions import AsIs
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,11 @@ class Statement:
             with guard, connection.cursor() as cursor:
                 body = [AsIs(f"${next(numbers)}") if isinstance(param, Variable) else param for param in self.params]
                 cursor.execute(header + cursor.mogrify(self.sql, body).decode())
-        except DatabaseError:
+        except DatabaseError as exc:
+            if isinstance(exc.__cause__, DuplicatePreparedStatement):
+                # This session already has it (prepared before our record of the connection began).
+                prepared[1].add(self.name)
+                return True
             logger.warning("PostgreSQL did not prepare %s; it runs as plain SQL", self.name, exc_info=True)
             self.broken = True
             return False

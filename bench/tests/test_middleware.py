@@ -40,7 +40,9 @@ def test_a_statements_one_time_prepare_is_not_counted_as_a_query_of_the_page(tim
 
     monkeypatch.setattr(settings, "DATABASE_PREPARED_STATEMENTS", True)
     monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
-    monkeypatch.setattr(connection, "_crm_prepared", None, raising=False)  # nothing prepared yet
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # nothing prepared yet on this connection (other tests prepare)
+    monkeypatch.setattr(connection, "_crm_prepared", None, raising=False)
     for visit in ("first", "again"):
         with CaptureQueriesContext(connection) as captured:
             response = owner_client.get("/notifications/")

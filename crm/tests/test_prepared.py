@@ -117,3 +117,19 @@ def test_the_request_user_is_loaded_by_its_prepared_statement(persistent, owner_
     assert _request_user_statement().name in prepared_names()
     response = owner_client.get(reverse("home"))
     assert response.status_code == 200 and response.context["user"].visible_owner_ids == owner.visible_owner_ids
+
+
+def test_a_statement_the_session_already_has_is_used_as_prepared(persistent, people):
+    """A statement prepared before this process's record of the connection began (the record
+    reset) is not refused as a duplicate: it is executed."""
+    ann, _bob, now = people
+    compiled = CompiledQuery(unread_of, user=int, before=type(now))
+    compiled.fetch("unread", user=ann.pk, before=now)
+    connection._crm_prepared = None  # the record is gone; PostgreSQL still has the statement
+    with CaptureQueriesContext(connection) as queries:
+        assert len(compiled.fetch("unread", user=ann.pk, before=now)) == 3
+    statement = compiled._compiled[next(iter(compiled._compiled))].statement
+    assert not statement.broken and queries[-1]["sql"].startswith(f"EXECUTE {statement.name} (")
+    with CaptureQueriesContext(connection) as queries:
+        compiled.fetch("unread", user=ann.pk, before=now)
+    assert statements(queries) == ["EXECUTE"]
