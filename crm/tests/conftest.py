@@ -1,8 +1,12 @@
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from crm import security
+from crm.models import Notification
+from crm.tests.factories import UserFactory
 
 
 @pytest.fixture(autouse=True)
@@ -21,3 +25,15 @@ def tasks_run_in_process():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def people(db):
+    """Ann with three unread notifications, Bob with one, a minute apart before ``now``: the
+    rows the compiled-query and prepared-statement tests read (``test_compiled.unread_of``)."""
+    now = timezone.now()
+    ann, bob = UserFactory(username="ann"), UserFactory(username="bob")
+    for person, texts in ((ann, ["a1", "a2", "a3"]), (bob, ["b1"])):
+        for n, text in enumerate(texts):
+            Notification.objects.create(user=person, text=text, created_at=now - timedelta(minutes=n + 1))
+    return ann, bob, now

@@ -28,16 +28,6 @@ def unread_of(key, *, user: int, before):
     )
 
 
-@pytest.fixture
-def people():
-    now = timezone.now()
-    ann, bob = UserFactory(username="ann"), UserFactory(username="bob")
-    for person, texts in ((ann, ["a1", "a2", "a3"]), (bob, ["b1"])):
-        for n, text in enumerate(texts):
-            Notification.objects.create(user=person, text=text, created_at=now - timedelta(minutes=n + 1))
-    return ann, bob, now
-
-
 def test_it_returns_what_the_queryset_returns_for_each_set_of_values(people):
     ann, bob, now = people
     compiled = CompiledQuery(unread_of, user=int, before=type(now))

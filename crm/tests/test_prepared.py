@@ -10,13 +10,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
 from crm.backends import _request_user_statement
 from crm.compiled import CompiledQuery
-from crm.models import Notification
 from crm.prepared import Statement, Variable
-from crm.tests.factories import UserFactory
 from crm.tests.test_compiled import unread_of
 
 pytestmark = pytest.mark.django_db
@@ -39,16 +36,6 @@ def prepared_names() -> set[str]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM pg_prepared_statements")
         return {name for (name,) in cursor.fetchall()}
-
-
-@pytest.fixture
-def people():
-    now = timezone.now()
-    ann, bob = UserFactory(username="ann"), UserFactory(username="bob")
-    for person, texts in ((ann, ["a1", "a2", "a3"]), (bob, ["b1"])):
-        for n, text in enumerate(texts):
-            Notification.objects.create(user=person, text=text, created_at=now - timedelta(minutes=n + 1))
-    return ann, bob, now
 
 
 def test_a_compiled_query_is_prepared_once_then_executed_with_each_calls_values(persistent, people):
