@@ -17,7 +17,11 @@ PASSWORD = "pass-for-tests"
 
 
 def code_for(device: TOTPDevice, steps_ahead: int = 0) -> str:
-    """The app's code now (or ``steps_ahead`` 30-second steps later: a code is accepted once)."""
+    """The app's code now (or ``steps_ahead`` 30-second steps later: a code is accepted once),
+    computed at least two seconds before its step ends, so the server checks it in that step."""
+    remaining = device.step - (time.time() - device.t0) % device.step
+    if remaining < 2:
+        time.sleep(remaining + 0.2)
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     totp.time = time.time() + steps_ahead * device.step
     return f"{totp.token():06d}"

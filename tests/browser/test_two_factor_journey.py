@@ -10,11 +10,22 @@ from tests.browser.conftest import assert_every_field_has_a_label, login
 from tests.browser.stack import DEMO_PASSWORD, Stack
 
 
+STEP = 30  # seconds: django-otp's TOTP step
+MARGIN = 6  # seconds a code must stay valid while the browser submits it
+
+
 def _code(secret: str, steps_ahead: int = 0) -> str:
+    """The app's code, computed early enough in its 30-second step that the server checks it
+    in the same step. A code typed a second before the step ends is checked in the next one:
+    django-otp accepts it one step late but then records a drift of -1, and a later code
+    computed one step ahead falls outside its tolerance (a CI run failed on that)."""
     from django_otp.oath import TOTP
 
+    remaining = STEP - time.time() % STEP
+    if remaining < MARGIN:
+        time.sleep(remaining + 0.5)
     totp = TOTP(base64.b32decode(secret.replace(" ", "")))
-    totp.time = time.time() + 30 * steps_ahead
+    totp.time = time.time() + STEP * steps_ahead
     return f"{totp.token():06d}"
 
 
