@@ -305,6 +305,40 @@ class DealAttribution(models.Model):
         return f"{self.deal_id} ← {self.created_by_campaign_id}"
 
 
+class CampaignDealTotal(models.Model):
+    """The money of the deals each campaign created, per status, currency and (won deals only)
+    close day in TIME_ZONE: the campaign list's, page's and report's closed loop read these few
+    rows instead of summing every attributed deal per request.
+
+    Maintained only by PostgreSQL triggers on ``campaigns_dealattribution`` and ``deals_deal``
+    (``campaigns.totals``), in the writer's transaction; never written by the app.
+    ``campaigns.totals.rebuild`` refills it.
+    """
+
+    # The unique key (campaign first) serves the reads; no index of its own.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    status = models.CharField(max_length=8)
+    currency = models.CharField(max_length=3)
+    # A won deal's revenue converts at its close day's rate; open and lost deals have none.
+    closed_on = models.DateField(null=True)
+    deals = models.BigIntegerField()
+    amount_sum = models.DecimalField(max_digits=30, decimal_places=2)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "status", "currency", "closed_on"],
+                nulls_distinct=False,
+                name="campaigndealtotal_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.status} {self.currency} {self.closed_on}: {self.deals}"
+
+
 class LeadRouting(models.Model):
     """A team's round-robin rule: web leads go to its active members in turn."""
 

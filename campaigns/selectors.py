@@ -10,13 +10,13 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Case, Count, F, Min, QuerySet, Sum, When
-from django.db.models.functions import TruncDate
+from django.db.models import F, Min, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from campaigns.models import (
     Campaign,
+    CampaignDealTotal,
     CampaignMember,
     ContactAttribution,
     DealAttribution,
@@ -117,20 +117,17 @@ class Loop:
 
 
 def _deal_sums(campaign_ids: list[int]) -> dict[int, list[tuple[str, str, Decimal, dt.date | None, int]]]:
-    """Per campaign: (status, currency, amount, close date, deals) of the deals it created,
-    grouped so the row count depends on currencies and close days, not on deals (one query).
-    Only a won deal's close day matters (its revenue converts at that day's rate): open and
-    lost deals are grouped without it, which halves the rows."""
+    """Per campaign: (status, currency, amount, close day, deals) of the deals it created, from
+    the trigger-kept rollup (``campaigns.totals``): a few rows per campaign, whatever the number
+    of its deals. Only a won deal's close day is kept (its revenue converts at that day's rate)."""
     rows = (
-        DealAttribution.objects.filter(created_by_campaign_id__in=campaign_ids)
-        .annotate(closed_on=Case(When(deal__status=DealStatus.WON, then=TruncDate("deal__closed_at"))))
-        .values_list("created_by_campaign_id", "deal__status", "deal__currency", "closed_on")
-        .annotate(amount=Sum("deal__amount"), deals=Count("deal_id"))
+        CampaignDealTotal.objects.filter(campaign_id__in=campaign_ids)
+        .values_list("campaign_id", "status", "currency", "amount_sum", "closed_on", "deals")
         .order_by()
     )
     sums: dict[int, list] = {}
-    for campaign_id, status, currency, closed_on, amount, deals in rows:
-        sums.setdefault(campaign_id, []).append((status, currency, amount, closed_on, deals))
+    for campaign_id, *group in rows:
+        sums.setdefault(campaign_id, []).append(tuple(group))
     return sums
 
 

@@ -29,7 +29,7 @@ KEY = "owner_id, pipeline_id, stage_id, status, currency, rate_month"
 _SUMMED = ("owner_id", "pipeline_id", "stage_id", "status", "currency", "closed_at", "amount", "probability")
 
 
-def _zone_literal(cursor) -> str:
+def zone_literal(cursor) -> str:
     zone = settings.TIME_ZONE if settings.USE_TZ else "UTC"
     return cursor.mogrify("%s", [zone]).decode()
 
@@ -38,32 +38,42 @@ def _month(alias: str, zone: str) -> str:
     return f"(date_trunc('month', {alias}.closed_at AT TIME ZONE {zone}))::date"
 
 
-def _upsert(delta: str) -> str:
-    """Add the signed rows of ``delta`` (key columns, n, a, w) to the totals, in key order,
-    then delete the groups left empty."""
+def upsert_sql(table: str, key: str, sums: dict[str, str], delta: str) -> str:
+    """A trigger body adding the signed rows of ``delta`` (the ``key`` columns and one column
+    per entry of ``sums``, named by its value) to ``table``'s summed columns (the keys of
+    ``sums``), in key order, then deleting the groups left at zero. The first summed column is
+    the row count. (``campaigns.totals`` keeps its table the same way.)"""
+    summed = ", ".join(sums)
+    added = ", ".join(f"sum({delta_col})" for delta_col in sums.values())
+    nonzero = " OR ".join(f"sum({delta_col}) <> 0" for delta_col in sums.values())
+    assigned = ",\n            ".join(f"{col} = t.{col} + EXCLUDED.{col}" for col in sums)
+    count = next(iter(sums))
     return f"""
     WITH up AS (
-        INSERT INTO {TABLE} AS t ({KEY}, count, amount_sum, weighted_sum)
-        SELECT {KEY}, sum(n), sum(a), sum(w)
+        INSERT INTO {table} AS t ({key}, {summed})
+        SELECT {key}, {added}
         FROM ({delta}) d
-        GROUP BY {KEY}
-        HAVING sum(n) <> 0 OR sum(a) <> 0 OR sum(w) <> 0
-        ORDER BY {KEY}
-        ON CONFLICT ({KEY}) DO UPDATE SET
-            count = t.count + EXCLUDED.count,
-            amount_sum = t.amount_sum + EXCLUDED.amount_sum,
-            weighted_sum = t.weighted_sum + EXCLUDED.weighted_sum
-        RETURNING t.id, t.count
+        GROUP BY {key}
+        HAVING {nonzero}
+        ORDER BY {key}
+        ON CONFLICT ({key}) DO UPDATE SET
+            {assigned}
+        RETURNING t.id, t.{count}
     )
-    SELECT array_agg(id) INTO emptied FROM up WHERE count = 0;
+    SELECT array_agg(id) INTO emptied FROM up WHERE {count} = 0;
     IF emptied IS NOT NULL THEN
-        DELETE FROM {TABLE} WHERE id = ANY(emptied) AND count = 0;
+        DELETE FROM {table} WHERE id = ANY(emptied) AND {count} = 0;
     END IF;
     RETURN NULL;
 """  # noqa: S608 (names are module constants; the time zone is a literal quoted by mogrify)
 
 
-def _function(name: str, body: str) -> str:
+def _upsert(delta: str) -> str:
+    return upsert_sql(TABLE, KEY, {"count": "n", "amount_sum": "a", "weighted_sum": "w"}, delta)
+
+
+def function_sql(name: str, body: str) -> str:
+    """A plpgsql trigger function (``emptied``: the groups an upsert left at zero)."""
     return f"""
 CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE emptied bigint[];
@@ -97,9 +107,9 @@ def install_sql(zone: str) -> list[str]:
         WHERE ({old_cols}) IS DISTINCT FROM ({new_cols})
     """  # noqa: S608 (names are module constants; the time zone is a literal quoted by mogrify)
     return [
-        _function("deals_dealtotal_after_insert", _upsert(inserted)),
-        _function("deals_dealtotal_after_update", _upsert(updated)),
-        _function("deals_dealtotal_after_delete", _upsert(deleted)),
+        function_sql("deals_dealtotal_after_insert", _upsert(inserted)),
+        function_sql("deals_dealtotal_after_update", _upsert(updated)),
+        function_sql("deals_dealtotal_after_delete", _upsert(deleted)),
         f"""
 CREATE OR REPLACE FUNCTION deals_dealtotal_after_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
@@ -152,7 +162,7 @@ def install(cursor=None) -> None:
         with connection.cursor() as cursor:
             install(cursor)
         return
-    zone = _zone_literal(cursor)
+    zone = zone_literal(cursor)
     for statement in install_sql(zone):
         cursor.execute(statement)
 
@@ -162,7 +172,7 @@ def rebuild(cursor=None) -> int:
     if cursor is None:
         with connection.cursor() as cursor:
             return rebuild(cursor)
-    zone = _zone_literal(cursor)
+    zone = zone_literal(cursor)
     cursor.execute("LOCK TABLE deals_deal IN SHARE MODE")
     cursor.execute(f"DELETE FROM {TABLE}")  # noqa: S608 (names are module constants; the time zone is a literal quoted by mogrify)
     cursor.execute(
@@ -177,7 +187,7 @@ def differences(cursor=None) -> list[tuple]:
     if cursor is None:
         with connection.cursor() as cursor:
             return differences(cursor)
-    zone = _zone_literal(cursor)
+    zone = zone_literal(cursor)
     stored = f"SELECT {KEY}, count, amount_sum, weighted_sum FROM {TABLE}"  # noqa: S608 (names are module constants; the time zone is a literal quoted by mogrify)
     fresh = fresh_totals_sql(zone)
     cursor.execute(f"(({stored}) EXCEPT ALL ({fresh})) UNION ALL (({fresh}) EXCEPT ALL ({stored})) ORDER BY 1, 2, 3")

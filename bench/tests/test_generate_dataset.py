@@ -18,6 +18,7 @@ from campaigns import selectors as campaign_selectors
 from campaigns.models import (
     Campaign,
     CampaignChannel,
+    CampaignDealTotal,
     CampaignMember,
     CampaignStatus,
     ContactAttribution,
@@ -310,6 +311,15 @@ def test_the_stored_deal_totals_equal_the_generated_deals(generate):
 
     assert totals.differences() == []
     assert DealTotal.objects.exists()
+
+
+def test_the_stored_campaign_deal_totals_equal_the_attributed_deals(generate):
+    from campaigns import totals
+
+    generate()
+
+    assert totals.differences() == []
+    assert CampaignDealTotal.objects.exists()
 
 
 def test_custom_fields_are_defined_and_filled_and_regenerate_alone_unchanged(generate):
