@@ -143,7 +143,8 @@ def _rows_context(request: HttpRequest, form: Any, filters: ListFilters, kind: s
     if _unfiltered(request, filters):
         first = unfiltered_first_page(request.user, kind, form.sort_key, size=PAGE_SIZE)
         return _list_context(request, form, None, sorts(), first=first)
-    return _list_context(request, form, list_rows(selector(request.user, filters), fields), sorts())
+    matching = selector(request.user, filters)
+    return _list_context(request, form, list_rows(matching, fields), sorts(), counted=matching)
 
 
 def _list_context(
@@ -153,9 +154,12 @@ def _list_context(
     sorts: dict[str, SortOption],
     *,
     first: tuple[KeysetPage, int, bool] | None = None,
+    counted: Any = None,
 ) -> dict[str, Any]:
     """What both list pages share: the keyset page, the capped count and the sort/page links.
-    ``first``: the page and count already read (``unfiltered_first_page``), with no ``qs``."""
+    ``first``: the page and count already read (``unfiltered_first_page``), with no ``qs``.
+    ``counted``: the matching records before ``list_rows`` (their count needs no join to the
+    owners and companies a row prints)."""
     sort = form.sort_key
     after = clean_text(request.GET.get("after"), name="after", max_length=200)
     before = clean_text(request.GET.get("before"), name="before", max_length=200)
@@ -166,7 +170,7 @@ def _list_context(
         page, count, more = search_page(qs, for_search(sorts[sort]), after=after, before=before, size=PAGE_SIZE)
     else:
         page = keyset_page(qs, sorts[sort], after=after, before=before, size=PAGE_SIZE)
-        count, more = capped_count(qs)
+        count, more = capped_count(qs if counted is None else counted)
     params = request.GET.copy()
     for name in ("after", "before", "sort"):
         params.pop(name, None)

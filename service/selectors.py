@@ -11,7 +11,7 @@ from django.db.models import Case as Case_
 from django.http import Http404
 
 from activities.models import ActivityType
-from contacts.keyset import KeysetPage, SortOption, keyset_page
+from contacts.keyset import KeysetPage, SortOption, first_page, first_page_query, keyset_page
 from crm.compiled import CompiledQuery
 from crm.models import Team, User
 from crm.rows import list_rows
@@ -103,6 +103,30 @@ def case_page(user: User, qs: QuerySet[Case], *, sort: str, after: str, before: 
     """A page of the case list as ``ListRow``s of ``CASE_ROW_FIELDS`` (keyset paging)."""
     option = CASE_SORTS.get(sort, CASE_SORTS["newest"])
     return keyset_page(list_rows(qs, CASE_ROW_FIELDS), option, after=after, before=before, size=LIST_PAGE_SIZE)
+
+
+def _unfiltered_cases(key: tuple[bool, str], *, user: int = 0, teams: list[int] | tuple = ()) -> QuerySet:
+    is_admin, sort = key
+    qs = Case.objects.visible_to(_CaseViewer(is_admin, user, tuple(teams))).filter(status__in=list(ACTIVE_STATUSES))
+    return first_page_query(list_rows(qs, CASE_ROW_FIELDS), CASE_SORTS[sort], size=LIST_PAGE_SIZE)
+
+
+_UNFILTERED_CASES = CompiledQuery(_unfiltered_cases, user=int, teams=list)
+
+
+def unfiltered_case_page(user: User, *, sort: str) -> KeysetPage:
+    """The case list as most visits open it — the active cases the user sees, no filter, the
+    first page in ``sort`` — from a query built and compiled once per role, sort and number of
+    the user's teams (and prepared on a kept connection): what ``case_page`` gives for the
+    filter form's default, without building the query (~1 ms) and planning it (~1.3 ms)."""
+    option = CASE_SORTS.get(sort, CASE_SORTS["newest"])
+    sort = option.label
+    if user.is_admin:
+        rows = _UNFILTERED_CASES.fetch((True, sort))
+    else:
+        teams = sorted(team.pk for team in user.visible_teams)
+        rows = _UNFILTERED_CASES.fetch((False, sort), user=user.pk, teams=teams)
+    return first_page(rows, option, size=LIST_PAGE_SIZE)
 
 
 def case_conversation(case: Case) -> list[CaseActivity]:

@@ -52,15 +52,15 @@ def case_list(request: HttpRequest) -> HttpResponse:
         return state.redirect
     params = state.params
     form = CaseFilterForm(params or None, user=request.user)
-    qs = form.apply(Case.objects.visible_to(request.user), request.user)
     sort = parse_choice(params.get("sort"), selectors.CASE_SORTS.keys(), name="sort", default="newest")
-    page = selectors.case_page(
-        request.user,
-        qs,
-        sort=sort,
-        after=clean_text(request.GET.get("after"), name="after", max_length=500),
-        before=clean_text(request.GET.get("before"), name="before", max_length=500),
-    )
+    after = clean_text(request.GET.get("after"), name="after", max_length=500)
+    before = clean_text(request.GET.get("before"), name="before", max_length=500)
+    if not (after or before or any(value for name, value in params.items() if name != "sort")):
+        # No filter, the first page: the active cases the user sees, from the compiled query.
+        page = selectors.unfiltered_case_page(request.user, sort=sort)
+    else:
+        qs = form.apply(Case.objects.visible_to(request.user), request.user)
+        page = selectors.case_page(request.user, qs, sort=sort, after=after, before=before)
     querystring = request.GET.copy()
     for key in ("after", "before"):
         querystring.pop(key, None)

@@ -57,3 +57,25 @@ def test_each_viewer_sees_only_their_records_on_the_unfiltered_lists(records, ow
         assert "Person 02" not in north and "Firm 02" not in north
         assert "Person 02" in south or "Firm 02" in south
         assert "Person 00" not in south and "Firm 00" not in south
+
+
+@pytest.mark.parametrize("url_name", ["contacts:contact-list", "contacts:company-list"])
+@pytest.mark.parametrize("params", [{}, {"stage": "lead"}])
+def test_the_lists_count_reads_the_records_table_alone(records, owner_client, url_name, params):
+    """The capped count joins no owner or company (PostgreSQL keeps an inner join even when
+    nothing reads it; without it a rep's count is an index-only scan), filtered or not."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert owner_client.get(reverse(url_name), params).status_code == 200
+    table = "contacts_contact" if url_name == "contacts:contact-list" else "contacts_company"
+    # Unfiltered, the count is a prepared statement: its SQL is in pg_prepared_statements.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    counts = [sql for sql in [q["sql"] for q in queries.captured_queries] + prepared if "COUNT(*)" in sql]
+    counts = [sql for sql in counts if f'FROM "{table}"' in sql]
+    assert counts
+    for sql in counts:
+        assert "JOIN" not in sql.split("LIMIT")[0], sql

@@ -325,3 +325,40 @@ def test_the_queue_tabs_count_the_users_queues_and_their_cases_in_other_queues(
     assert tabs(owner) == [(north.name, 2, 1), (south.name, 1, 0)]  # south: only the case assigned to them
     assert tabs(outsider) == [(south.name, 2, 0)]
     assert tabs(admin_user) == sorted([(north.name, 2, 1), (south.name, 2, 0)])
+
+
+@pytest.mark.parametrize("who", ["owner", "outsider", "manager", "admin_user"])
+@pytest.mark.parametrize("sort", ["newest", "oldest"])
+def test_the_unfiltered_list_is_the_filtered_lists_default(request, who, sort, north, south, owner, outsider):
+    """The compiled first page (no filter) holds the same rows in the same order as the list
+    built from the filter form's default: the active cases the user may see."""
+    from service import selectors
+    from service.forms import CaseFilterForm
+
+    policy()
+    for n in range(4):
+        make_case(team=north, owner=owner, subject=f"North {n}")
+        make_case(team=south, owner=outsider, subject=f"South {n}")
+    elsewhere = make_case(team=north, owner=owner, assignee=outsider, subject="North, for the outsider")
+    closed = make_case(team=north, owner=owner, subject="North, closed")
+    Case.objects.filter(pk=closed.pk).update(status="closed")
+    user = request.getfixturevalue(who)
+
+    built = selectors.case_page(
+        user, CaseFilterForm(None, user=user).apply(Case.objects.visible_to(user), user), sort=sort, after="", before=""
+    )
+    compiled = selectors.unfiltered_case_page(user, sort=sort)
+
+    assert [row["id"] for row in compiled.rows] == [row["id"] for row in built.rows]
+    assert compiled.rows == built.rows and compiled.next_cursor == built.next_cursor
+    ids = {row["id"] for row in compiled.rows}
+    assert closed.pk not in ids
+    assert elsewhere.pk in ids  # its queue's team, its assignee (the outsider), admins
+    assert len(ids) == {"owner": 5, "outsider": 5, "manager": 5, "admin_user": 9}[who]
+
+
+def test_a_filtered_list_does_not_take_the_unfiltered_page(case, north, owner, owner_client):
+    Case.objects.filter(pk=case.pk).update(status="closed")
+    unfiltered = owner_client.get(reverse("service:list")).content.decode()
+    closed = owner_client.get(reverse("service:list"), {"status": "closed"}).content.decode()
+    assert "broken printer" not in unfiltered and "broken printer" in closed
