@@ -167,7 +167,9 @@ def _list_context(
         page, count, more = first
     elif form.cleaned_data.get("q"):
         # A search sorts all its matches anyway: the page and the count come from one pass.
-        page, count, more = search_page(qs, for_search(sorts[sort]), after=after, before=before, size=PAGE_SIZE)
+        page, count, more = search_page(
+            qs, for_search(sorts[sort]), after=after, before=before, size=PAGE_SIZE, matching=counted
+        )
     else:
         page = keyset_page(qs, sorts[sort], after=after, before=before, size=PAGE_SIZE)
         count, more = capped_count(qs if counted is None else counted)

@@ -132,3 +132,27 @@ def test_company_people_panel_empty_state(owner_client, owner):
     company = Company.objects.create(owner=owner, name="Lonely Ltd")
     body = owner_client.get(company.get_absolute_url()).content.decode()
     assert "No people at this company yet." in body
+
+
+@pytest.mark.parametrize("sort", sorted(CONTACT_SORTS))
+def test_matches_collected_from_the_records_give_the_rows_pages_and_counts(owner, sort):
+    """``matching`` (the records before ``list_rows`` chose a row's columns) finds the same
+    pages, cursors and counts as collecting the matches from the rows' query."""
+    from contacts.selectors import CONTACT_ROW_FIELDS
+    from crm.rows import list_rows
+
+    firms = [CompanyFactory(owner=owner, name=f"Smithfield {n}") for n in range(3)]
+    for i, person in enumerate(_people(owner, 25)):
+        Contact.objects.filter(pk=person.pk).update(company=firms[i % 3], email=f"p{i}@smith.example")
+    matching = contact_list(owner, ListFilters(q="smith"))
+    rows = list_rows(matching, CONTACT_ROW_FIELDS)
+    option = for_search(CONTACT_SORTS[sort])
+    after = ""
+    while True:
+        page, count, more = search_page(rows, option, after=after, size=10, matching=matching)
+        plain = search_page(rows, option, after=after, size=10)
+        assert (page, count, more) == plain
+        assert count == 25
+        if not page.has_next:
+            break
+        after = page.next_cursor
