@@ -216,7 +216,8 @@ def search_page(
     Returns the page and ``(min(count, cap), count > cap)`` like ``capped_count``.
     """
     names = [f"_sort{i}" for i in range(len(option.keys))] + ["id"]
-    inner = (qs if matching is None else matching).order_by().annotate(**dict(zip(names, option.keys, strict=False))).values_list(*names)
+    records = qs if matching is None else matching
+    inner = records.order_by().annotate(**dict(zip(names, option.keys, strict=False))).values_list(*names)
     inner_sql, inner_params = inner.query.sql_with_params()
     columns = [f'm."{name}"' for name in names]
     cursor = _decode(before, len(names)) if before else None
