@@ -24,9 +24,7 @@ computes it, so the zone is baked into the functions: after a change of TIME_ZON
 
 from __future__ import annotations
 
-from django.db import connection
-
-from deals.totals import function_sql, upsert_sql, zone_literal
+from deals.totals import Rollup, function_sql, upsert_sql
 
 TABLE = "campaigns_campaigndealtotal"
 KEY = "campaign_id, status, currency, closed_on"
@@ -171,40 +169,12 @@ def fresh_totals_sql(zone: str) -> str:
     """  # noqa: S608 (names are module constants; the time zone is a literal quoted by mogrify)
 
 
-def install(cursor=None) -> None:
-    """(Re)create the trigger functions for the current TIME_ZONE."""
-    if cursor is None:
-        with connection.cursor() as cursor:
-            install(cursor)
-        return
-    zone = zone_literal(cursor)
-    for statement in install_sql(zone):
-        cursor.execute(statement)
-
-
-def rebuild(cursor=None) -> int:
-    """Refill the totals from the attributions and deals (writers wait meanwhile); returns the
-    row count."""
-    if cursor is None:
-        with connection.cursor() as cursor:
-            return rebuild(cursor)
-    zone = zone_literal(cursor)
-    cursor.execute("LOCK TABLE campaigns_dealattribution, deals_deal IN SHARE MODE")
-    cursor.execute(f"DELETE FROM {TABLE}")  # noqa: S608 (names are module constants)
-    cursor.execute(
-        f"INSERT INTO {TABLE} ({KEY}, deals, amount_sum) "  # noqa: S608 (names are module constants; the time zone is a literal quoted by mogrify)
-        f"SELECT * FROM ({fresh_totals_sql(zone)}) f ORDER BY {KEY}"
-    )
-    return cursor.rowcount
-
-
-def differences(cursor=None) -> list[tuple]:
-    """Groups where the table and a fresh GROUP BY disagree (empty when exact)."""
-    if cursor is None:
-        with connection.cursor() as cursor:
-            return differences(cursor)
-    zone = zone_literal(cursor)
-    stored = f"SELECT {KEY}, deals, amount_sum FROM {TABLE}"  # noqa: S608 (names are module constants)
-    fresh = fresh_totals_sql(zone)
-    cursor.execute(f"(({stored}) EXCEPT ALL ({fresh})) UNION ALL (({fresh}) EXCEPT ALL ({stored})) ORDER BY 1, 2, 3")
-    return cursor.fetchall()
+ROLLUP = Rollup(
+    table=TABLE,
+    key=KEY,
+    summed="deals, amount_sum",
+    locks="campaigns_dealattribution, deals_deal",
+    install_sql=install_sql,
+    fresh_sql=fresh_totals_sql,
+)
+install, rebuild, differences = ROLLUP.install, ROLLUP.rebuild, ROLLUP.differences

@@ -21,6 +21,9 @@ it skips foreign-key checks: such a loader must call ``rebuild`` afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.db import connection
 
@@ -156,39 +159,59 @@ def fresh_totals_sql(zone: str) -> str:
     """  # noqa: S608 (names are module constants; the time zone is a literal quoted by mogrify)
 
 
-def install(cursor=None) -> None:
-    """(Re)create the trigger functions for the current TIME_ZONE."""
-    if cursor is None:
-        with connection.cursor() as cursor:
-            install(cursor)
-        return
-    zone = zone_literal(cursor)
-    for statement in install_sql(zone):
-        cursor.execute(statement)
+@dataclass(frozen=True)
+class Rollup:
+    """A table that triggers keep equal to a GROUP BY: its functions (re)installed for the
+    current TIME_ZONE, a refill, and the groups where it and a fresh GROUP BY disagree.
+    ``campaigns.totals`` keeps its table the same way."""
+
+    table: str
+    key: str
+    summed: str  # the summed columns, in ``fresh_sql``'s order
+    locks: str  # the tables the GROUP BY reads, locked against writers during a refill
+    install_sql: Callable[[str], list[str]]
+    fresh_sql: Callable[[str], str]
+
+    def install(self, cursor=None) -> None:
+        """(Re)create the trigger functions for the current TIME_ZONE."""
+        if cursor is None:
+            with connection.cursor() as cursor:
+                self.install(cursor)
+            return
+        for statement in self.install_sql(zone_literal(cursor)):
+            cursor.execute(statement)
+
+    def rebuild(self, cursor=None) -> int:
+        """Refill the table from the GROUP BY (writers wait meanwhile); returns the row count."""
+        if cursor is None:
+            with connection.cursor() as cursor:
+                return self.rebuild(cursor)
+        cursor.execute(f"LOCK TABLE {self.locks} IN SHARE MODE")
+        cursor.execute(f"DELETE FROM {self.table}")  # noqa: S608 (names are module constants)
+        cursor.execute(
+            f"INSERT INTO {self.table} ({self.key}, {self.summed}) "  # noqa: S608 (names are module constants; the time zone is a literal quoted by mogrify)
+            f"SELECT * FROM ({self.fresh_sql(zone_literal(cursor))}) f ORDER BY {self.key}"
+        )
+        return cursor.rowcount
+
+    def differences(self, cursor=None) -> list[tuple]:
+        """Groups where the table and a fresh GROUP BY disagree (empty when exact)."""
+        if cursor is None:
+            with connection.cursor() as cursor:
+                return self.differences(cursor)
+        stored = f"SELECT {self.key}, {self.summed} FROM {self.table}"  # noqa: S608 (names are module constants)
+        fresh = self.fresh_sql(zone_literal(cursor))
+        both_ways = f"(({stored}) EXCEPT ALL ({fresh})) UNION ALL (({fresh}) EXCEPT ALL ({stored}))"
+        cursor.execute(f"{both_ways} ORDER BY 1, 2, 3")
+        return cursor.fetchall()
 
 
-def rebuild(cursor=None) -> int:
-    """Refill the totals from ``deals_deal`` (writers wait meanwhile); returns the row count."""
-    if cursor is None:
-        with connection.cursor() as cursor:
-            return rebuild(cursor)
-    zone = zone_literal(cursor)
-    cursor.execute("LOCK TABLE deals_deal IN SHARE MODE")
-    cursor.execute(f"DELETE FROM {TABLE}")  # noqa: S608 (names are module constants; the time zone is a literal quoted by mogrify)
-    cursor.execute(
-        f"INSERT INTO {TABLE} ({KEY}, count, amount_sum, weighted_sum) "  # noqa: S608 (names are module constants; the time zone is a literal quoted by mogrify)
-        f"SELECT * FROM ({fresh_totals_sql(zone)}) f ORDER BY {KEY}"
-    )
-    return cursor.rowcount
-
-
-def differences(cursor=None) -> list[tuple]:
-    """Groups where the table and a fresh GROUP BY of the deals disagree (empty when exact)."""
-    if cursor is None:
-        with connection.cursor() as cursor:
-            return differences(cursor)
-    zone = zone_literal(cursor)
-    stored = f"SELECT {KEY}, count, amount_sum, weighted_sum FROM {TABLE}"  # noqa: S608 (names are module constants; the time zone is a literal quoted by mogrify)
-    fresh = fresh_totals_sql(zone)
-    cursor.execute(f"(({stored}) EXCEPT ALL ({fresh})) UNION ALL (({fresh}) EXCEPT ALL ({stored})) ORDER BY 1, 2, 3")
-    return cursor.fetchall()
+ROLLUP = Rollup(
+    table=TABLE,
+    key=KEY,
+    summed="count, amount_sum, weighted_sum",
+    locks="deals_deal",
+    install_sql=install_sql,
+    fresh_sql=fresh_totals_sql,
+)
+install, rebuild, differences = ROLLUP.install, ROLLUP.rebuild, ROLLUP.differences

@@ -59,7 +59,7 @@ def test_after_random_writes_the_totals_equal_a_fresh_group_by(seed, owner, team
     def live_deals() -> list[Deal]:
         return list(Deal.objects.order_by("pk"))
 
-    for step in range(30):
+    for _ in range(30):
         action = rng.randrange(9)
         if action == 0 and live_deals():  # amount and currency, through save()
             deal = rng.choice(live_deals())
@@ -68,9 +68,7 @@ def test_after_random_writes_the_totals_equal_a_fresh_group_by(seed, owner, team
         elif action == 1:  # won or lost on some day, several deals in one UPDATE
             ids = [d.pk for d in rng.sample(live_deals(), k=min(3, len(live_deals())))]
             day = dt.datetime(2026, rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23), tzinfo=dt.UTC)
-            Deal.objects.filter(pk__in=ids).update(
-                status=rng.choice([DealStatus.WON, DealStatus.LOST]), closed_at=day
-            )
+            Deal.objects.filter(pk__in=ids).update(status=rng.choice([DealStatus.WON, DealStatus.LOST]), closed_at=day)
         elif action == 2 and live_deals():  # reopened
             Deal.objects.filter(pk=rng.choice(live_deals()).pk).update(status=DealStatus.OPEN, closed_at=None)
         elif action == 3 and attributed():  # credited to another campaign, or to none

@@ -9,7 +9,6 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import assert_every_field_has_a_label, login
 from tests.browser.stack import DEMO_PASSWORD, Stack
 
-
 STEP = 30  # seconds: django-otp's TOTP step
 MARGIN = 6  # seconds a code must stay valid while the browser submits it
 
