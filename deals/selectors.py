@@ -45,20 +45,6 @@ def deals_for_user(user: User | OwnerAccess) -> QuerySet[Deal]:
     return Deal.objects.visible_to(user).select_related("owner", "company", "pipeline", "stage", "lost_reason")
 
 
-def with_stages(deals: Iterable[Deal], stages: Iterable[Stage], pipelines: Iterable[Pipeline]) -> list[Deal]:
-    """``deals`` with their stage and pipeline set from lists the page has already loaded,
-    rather than joined to every row; one missing from them is loaded when first read."""
-    stage_by_id = {stage.pk: stage for stage in stages}
-    pipeline_by_id = {pipeline.pk: pipeline for pipeline in pipelines}
-    deals = list(deals)
-    for deal in deals:
-        if deal.stage_id in stage_by_id:
-            deal.stage = stage_by_id[deal.stage_id]
-        if deal.pipeline_id in pipeline_by_id:
-            deal.pipeline = pipeline_by_id[deal.pipeline_id]
-    return deals
-
-
 def deal_for_user(
     user: User, pk: int, *, write: bool = False, rate_on: dt.date | None = None, for_page: bool = False
 ) -> Deal:

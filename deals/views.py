@@ -20,6 +20,7 @@ from contacts.models import Company, Contact
 from crm import custom_fields, exports
 from crm.inline import InlineSpec, inline_edit_view, register_inline
 from crm.params import optional_id, safe_next
+from crm.rows import list_rows
 from crm.saved_views import Column, columns_for, header_cells, list_state
 from crm.versioning import VersionConflict, parse_version
 from deals import selectors, services
@@ -49,7 +50,7 @@ def _deal_columns() -> list[Column]:
 LIST_ROW_FIELDS = (
     *("id", "title", "company_id", "owner_id", "pipeline_id", "stage_id", "amount", "amount_from_line_items"),
     *("currency", "probability", "probability_is_manual", "expected_close_date", "status", "version", "created_at"),
-    *("company__id", "company__name", "owner__id", "owner__first_name", "owner__last_name", "owner__username"),
+    *("company__name", "owner__first_name", "owner__last_name", "owner__username"),
 )
 
 
@@ -67,10 +68,11 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     # What a row shows (deals/jinja2/deals/deal_list_rows.html): not the companies' and
     # owners' other columns, nor the deals' custom fields unless a column shows one.
     fields = LIST_ROW_FIELDS + (("custom",) if any(key.startswith("cf_") for key in state.columns) else ())
-    paginator = Paginator(qs.only(*fields), LIST_PAGE_SIZE)
+    # Plain rows (``crm.rows.ListRow``), not 150 model instances (deals, companies, owners);
+    # the stages and pipelines come from the filter form's lists (``deal_list_rows``).
+    paginator = Paginator(list_rows(qs, fields), LIST_PAGE_SIZE)
     paginator.count = total.count  # the totals already counted the deals: no COUNT(*) pass of its own
     page = paginator.get_page(request.GET.get("page"))
-    page.object_list = selectors.with_stages(page.object_list, form.stages, form.pipelines)
     querystring = request.GET.copy()
     querystring.pop("page", None)
     return render(
@@ -82,6 +84,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
             "total": total,
             "querystring": querystring.urlencode(),
             "pipelines": form.pipelines,
+            "stages": form.stages,
             "views": state,
             "columns": state.columns,
             "header": header_cells(state, end=("amount", "probability")),
