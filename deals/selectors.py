@@ -45,6 +45,16 @@ def deals_for_user(user: User | OwnerAccess) -> QuerySet[Deal]:
     return Deal.objects.visible_to(user).select_related("owner", "company", "pipeline", "stage", "lost_reason")
 
 
+# What a deal list row prints (deals/jinja2/deals/deal_list_rows.html): the deal's own
+# columns, then the names of its company and owner (``deal_rows.deal_list_rows`` adds its
+# stage's and pipeline's from the filter form's lists).
+DEAL_ROW_COLUMNS = (
+    *("id", "title", "company_id", "owner_id", "pipeline_id", "stage_id", "amount", "amount_from_line_items"),
+    *("currency", "probability", "probability_is_manual", "expected_close_date", "status", "version", "created_at"),
+)
+LIST_ROW_FIELDS = (*DEAL_ROW_COLUMNS, "company__name", "owner__first_name", "owner__last_name", "owner__username")
+
+
 def deal_for_user(
     user: User, pk: int, *, write: bool = False, rate_on: dt.date | None = None, for_page: bool = False
 ) -> Deal:

@@ -47,13 +47,6 @@ def _deal_columns() -> list[Column]:
     return columns_for(builtin, "deals.deal")
 
 
-LIST_ROW_FIELDS = (
-    *("id", "title", "company_id", "owner_id", "pipeline_id", "stage_id", "amount", "amount_from_line_items"),
-    *("currency", "probability", "probability_is_manual", "expected_close_date", "status", "version", "created_at"),
-    *("company__name", "owner__first_name", "owner__last_name", "owner__username"),
-)
-
-
 @require_GET
 def deal_list(request: HttpRequest) -> HttpResponse:
     state = list_state(request, "deals", columns=_deal_columns())
@@ -67,7 +60,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     total = totals.get(None, selectors.MoneyTotal())
     # What a row shows (deals/jinja2/deals/deal_list_rows.html): not the companies' and
     # owners' other columns, nor the deals' custom fields unless a column shows one.
-    fields = LIST_ROW_FIELDS + (("custom",) if any(key.startswith("cf_") for key in state.columns) else ())
+    fields = selectors.LIST_ROW_FIELDS + (("custom",) if any(key.startswith("cf_") for key in state.columns) else ())
     # Plain rows (``crm.rows.ListRow``), not 150 model instances (deals, companies, owners);
     # the stages and pipelines come from the filter form's lists (``deal_list_rows``).
     paginator = Paginator(list_rows(qs, fields), LIST_PAGE_SIZE)

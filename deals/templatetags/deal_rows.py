@@ -34,6 +34,7 @@ from crm.rows import ListRow
 from crm.templatetags.bulk_tags import bulk_bar_html, bulk_status_html
 from crm.templatetags.list_chrome import list_page_context, pagination_html
 from deals.models import Deal, DealStatus, Pipeline, Stage
+from deals.selectors import DEAL_ROW_COLUMNS
 
 register = template.Library()
 
@@ -162,7 +163,7 @@ INLINE_FIELDS = ("owner", "amount", "expected_close_date")
 
 
 def _list_row(deal: Deal | ListRow, stages: dict[int, Stage], pipelines: dict[int, Pipeline]) -> ListRow:
-    """What a deal list row prints, from a plain row of ``deals.views.LIST_ROW_FIELDS`` (the
+    """What a deal list row prints, from a plain row of ``deals.selectors.LIST_ROW_FIELDS`` (the
     page; its stage and pipeline from ``stages`` and ``pipelines``) or from a ``Deal``."""
     if isinstance(deal, ListRow):
         row = deal
@@ -173,7 +174,7 @@ def _list_row(deal: Deal | ListRow, stages: dict[int, Stage], pipelines: dict[in
             pipeline_name=pipelines[row["pipeline_id"]].name,
         )
         return row
-    row = ListRow((name, getattr(deal, name)) for name in _ROW_COLUMNS)
+    row = ListRow((name, getattr(deal, name)) for name in DEAL_ROW_COLUMNS)
     if "custom" in deal.__dict__:
         row["custom"] = deal.custom
     row.update(
@@ -183,14 +184,6 @@ def _list_row(deal: Deal | ListRow, stages: dict[int, Stage], pipelines: dict[in
         pipeline_name=deal.pipeline.name,
     )
     return row
-
-
-# A deal's own columns a list row prints (``deals.views.LIST_ROW_FIELDS`` adds the names of
-# its company and owner).
-_ROW_COLUMNS = (
-    *("id", "title", "company_id", "owner_id", "pipeline_id", "stage_id", "amount", "amount_from_line_items"),
-    *("currency", "probability", "probability_is_manual", "expected_close_date", "status", "version", "created_at"),
-)
 
 
 @register.simple_tag
@@ -204,7 +197,7 @@ def deal_list_rows(
     """``<tr>``s of the deal list (columns as in ``deals/deal_list.html``'s header): the title,
     then ``columns`` (``DEAL_COLUMNS`` keys and ``cf_<key>`` custom fields); with ``user``, a
     first column ticks the deals they may change for the bulk bar, and cells get inline editors.
-    ``rows``: the page's plain rows (``ListRow``s of ``deals.views.LIST_ROW_FIELDS``) or deals;
+    ``rows``: the page's plain rows (``ListRow``s of ``deals.selectors.LIST_ROW_FIELDS``) or deals;
     ``stages`` and ``pipelines``: those the page has loaded (others are read when met)."""
     rows = list(rows)
     stage_by_id = {stage.pk: stage for stage in stages}

@@ -185,3 +185,21 @@ def test_column_heads_and_load_more_match_the_old_templates(pipeline, oob):
         old = Template(OLD_MORE).render(Context(context))
         new = Template("{% load deal_rows %}{% board_more stage next_cursor oob=oob %}").render(Context(context))
         assert _squash(new) == _squash(old)
+
+
+def test_plain_rows_print_as_the_deals_do(varied_deals, django_assert_num_queries):
+    """The deal list's plain rows (``values()`` of ``LIST_ROW_FIELDS``) give the markup the
+    deals give; stages and pipelines the caller did not pass are read in one query each."""
+    from crm.rows import list_rows
+    from deals.selectors import LIST_ROW_FIELDS
+    from deals.templatetags.deal_rows import deal_list_rows
+
+    rows = list(list_rows(Deal.objects.order_by("pk"), LIST_ROW_FIELDS))
+    with django_assert_num_queries(2):
+        plain = deal_list_rows(rows)
+    assert _squash(plain) == _squash(deal_list_rows(varied_deals))
+    stages, pipelines = list(Stage.objects.all()), [deal.pipeline for deal in varied_deals]
+    rows = list(list_rows(Deal.objects.order_by("pk"), LIST_ROW_FIELDS))
+    with django_assert_num_queries(0):
+        given = deal_list_rows(rows, None, None, stages, pipelines)
+    assert given == plain
