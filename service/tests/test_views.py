@@ -362,3 +362,15 @@ def test_a_filtered_list_does_not_take_the_unfiltered_page(case, north, owner, o
     unfiltered = owner_client.get(reverse("service:list")).content.decode()
     closed = owner_client.get(reverse("service:list"), {"status": "closed"}).content.decode()
     assert "broken printer" not in unfiltered and "broken printer" in closed
+
+
+def test_a_user_in_no_team_sees_only_the_cases_assigned_to_them_unfiltered(north, owner):
+    from crm.tests.factories import UserFactory
+    from service import selectors
+
+    policy()
+    loner = UserFactory(username="loner")
+    make_case(team=north, owner=owner, subject="Not theirs")
+    theirs = make_case(team=north, owner=owner, assignee=loner, subject="Theirs")
+    page = selectors.unfiltered_case_page(loner, sort="newest")
+    assert [row["id"] for row in page.rows] == [theirs.pk]
