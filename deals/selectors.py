@@ -48,11 +48,11 @@ def deals_for_user(user: User | OwnerAccess) -> QuerySet[Deal]:
 # What a deal list row prints (deals/jinja2/deals/deal_list_rows.html): the deal's own
 # columns, then the names of its company and owner (``deal_rows.deal_list_rows`` adds its
 # stage's and pipeline's from the filter form's lists).
-DEAL_ROW_COLUMNS = (
+LIST_ROW_FIELDS = (
     *("id", "title", "company_id", "owner_id", "pipeline_id", "stage_id", "amount", "amount_from_line_items"),
     *("currency", "probability", "probability_is_manual", "expected_close_date", "status", "version", "created_at"),
+    *("company__name", "owner__first_name", "owner__last_name", "owner__username"),
 )
-LIST_ROW_FIELDS = (*DEAL_ROW_COLUMNS, "company__name", "owner__first_name", "owner__last_name", "owner__username")
 
 
 def deal_for_user(

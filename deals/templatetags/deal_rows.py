@@ -34,7 +34,6 @@ from crm.rows import ListRow
 from crm.templatetags.bulk_tags import bulk_bar_html, bulk_status_html
 from crm.templatetags.list_chrome import list_page_context, pagination_html
 from deals.models import Deal, DealStatus, Pipeline, Stage
-from deals.selectors import DEAL_ROW_COLUMNS
 
 register = template.Library()
 
@@ -162,33 +161,20 @@ DEAL_COLUMNS = ("company", "stage", "owner", "amount", "probability", "close")
 INLINE_FIELDS = ("owner", "amount", "expected_close_date")
 
 
-def _list_row(deal: Deal | ListRow, stages: dict[int, Stage], pipelines: dict[int, Pipeline]) -> ListRow:
-    """What a deal list row prints, from a plain row of ``deals.selectors.LIST_ROW_FIELDS`` (the
-    page; its stage and pipeline from ``stages`` and ``pipelines``) or from a ``Deal``."""
-    if isinstance(deal, ListRow):
-        row = deal
-        row.update(
-            owner_name=person_name(row["owner__first_name"], row["owner__last_name"]) or row["owner__username"],
-            company_name=row["company__name"] if row["company_id"] is not None else "",
-            stage_name=stages[row["stage_id"]].name,
-            pipeline_name=pipelines[row["pipeline_id"]].name,
-        )
-        return row
-    row = ListRow((name, getattr(deal, name)) for name in DEAL_ROW_COLUMNS)
-    if "custom" in deal.__dict__:
-        row["custom"] = deal.custom
+def _named(row: ListRow, stages: dict[int, Stage], pipelines: dict[int, Pipeline]) -> ListRow:
+    """A plain row of ``deals.selectors.LIST_ROW_FIELDS`` with the names it prints."""
     row.update(
-        owner_name=str(deal.owner),
-        company_name=deal.company.name if deal.company_id is not None else "",
-        stage_name=deal.stage.name,
-        pipeline_name=deal.pipeline.name,
+        owner_name=person_name(row["owner__first_name"], row["owner__last_name"]) or row["owner__username"],
+        company_name=row["company__name"] if row["company_id"] is not None else "",
+        stage_name=stages[row["stage_id"]].name,
+        pipeline_name=pipelines[row["pipeline_id"]].name,
     )
     return row
 
 
 @register.simple_tag
 def deal_list_rows(
-    rows: Iterable[Deal | ListRow],
+    rows: Iterable[ListRow],
     columns: list[str] | None = None,
     user: Any = None,
     stages: Iterable[Stage] = (),
@@ -197,20 +183,19 @@ def deal_list_rows(
     """``<tr>``s of the deal list (columns as in ``deals/deal_list.html``'s header): the title,
     then ``columns`` (``DEAL_COLUMNS`` keys and ``cf_<key>`` custom fields); with ``user``, a
     first column ticks the deals they may change for the bulk bar, and cells get inline editors.
-    ``rows``: the page's plain rows (``ListRow``s of ``deals.selectors.LIST_ROW_FIELDS``) or deals;
-    ``stages`` and ``pipelines``: those the page has loaded (others are read when met)."""
+    ``rows``: plain rows (``ListRow``s of ``deals.selectors.LIST_ROW_FIELDS``); ``stages`` and
+    ``pipelines``: those the page has loaded (others are read in one query each)."""
     rows = list(rows)
     stage_by_id = {stage.pk: stage for stage in stages}
     pipeline_by_id = {pipeline.pk: pipeline for pipeline in pipelines}
-    plain = [row for row in rows if isinstance(row, ListRow)]
     # A stage or pipeline the page has not loaded (one query for all of them, if any).
-    missing = {row["stage_id"] for row in plain} - stage_by_id.keys()
+    missing = {row["stage_id"] for row in rows} - stage_by_id.keys()
     if missing:
         stage_by_id.update((stage.pk, stage) for stage in Stage.objects.filter(pk__in=missing))
-    missing = {row["pipeline_id"] for row in plain} - pipeline_by_id.keys()
+    missing = {row["pipeline_id"] for row in rows} - pipeline_by_id.keys()
     if missing:
         pipeline_by_id.update((pipeline.pk, pipeline) for pipeline in Pipeline.objects.filter(pk__in=missing))
-    rows = [_list_row(row, stage_by_id, pipeline_by_id) for row in rows]
+    rows = [_named(row, stage_by_id, pipeline_by_id) for row in rows]
     columns = list(columns or DEAL_COLUMNS)
     return render(
         "deals/deal_list_rows.html",
