@@ -64,10 +64,10 @@ from contacts.normalize import format_phone, looks_like_phone, normalize_phone, 
 from crm import custom_fields
 from crm.compiled import CompiledQuery, OwnerAccess, owner_ids_of
 from crm.html import DateText
-from crm.l10n import is_cjk, name_collation
+from crm.l10n import is_cjk, name_collation, person_name
 from crm.models import User, teams_visible_to
 from crm.params import id_or_none, int_or_none
-from crm.rows import list_rows
+from crm.rows import ListRow, list_rows
 
 if TYPE_CHECKING:
     from django.db.models import Model
@@ -549,13 +549,24 @@ def _with_contact_rows(qs: QuerySet) -> QuerySet:
     return qs.annotate(contact_rows=ArraySubquery(rows))
 
 
-def company_contacts(company: Company, *, limit: int = COMPANY_CONTACTS_SHOWN) -> list[Contact]:
-    """The company's active contacts for its 360 page (visible because the company is): from
-    ``contact_rows`` when the company was loaded with them (``company_for_user(for_page=True)``)."""
+def company_contacts(company: Company, *, limit: int = COMPANY_CONTACTS_SHOWN) -> list[ListRow]:
+    """The company's active contacts for its 360 page (visible because the company is), as
+    plain rows of ``_PANEL_FIELDS`` with the names and numbers the panel prints: from
+    ``contact_rows`` when the company was loaded with them (``company_for_user(for_page=True)``).
+    Rows, not ``Contact``s: building 50 model instances cost more than the panel's markup."""
     rows = getattr(company, "contact_rows", None)
     if rows is None or limit != COMPANY_CONTACTS_SHOWN:
-        return list(_company_contacts_qs(company).only(*_PANEL_FIELDS)[:limit])
-    return [Contact(company_id=company.pk, **row) for row in rows]
+        rows = list_rows(_company_contacts_qs(company), _PANEL_FIELDS)[:limit]
+    return [_panel_row(row) for row in rows]
+
+
+def _panel_row(row: dict[str, Any]) -> ListRow:
+    return ListRow(
+        row,
+        full_name=person_name(row["first_name"], row["last_name"]),
+        phone_display=format_phone(row["phone"]),
+        mobile_display=format_phone(row["mobile"]),
+    )
 
 
 def tag_suggestions(user: User, prefix: str, *, limit: int = 10) -> list[str]:

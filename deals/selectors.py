@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
@@ -248,8 +248,14 @@ def money_totals(
     For filters over the ``DealTotal`` dimensions only, ``stored_money_totals`` gives the same
     figures without reading the deals.
     """
+    return _fold(money_total_rows(qs, group_by=group_by), group_by, book or RateBook())
+
+
+def money_total_rows(qs: QuerySet[Deal], *, group_by: str | None = None) -> QuerySet[Deal]:
+    """The per (currency, rate month[, ``group_by``]) sums of ``qs`` that ``money_totals``
+    converts: a ``values()`` queryset, for a caller that compiles it (``crm.compiled``)."""
     keys = ["currency", "rate_month"] + ([group_by] if group_by else [])
-    rows = (
+    return (
         qs.order_by()
         .annotate(rate_month=TruncMonth("closed_at"))
         .values(*keys)
@@ -259,7 +265,11 @@ def money_totals(
             n=Count("id"),
         )
     )
-    return _fold(rows, group_by, book or RateBook())
+
+
+def money_total_from_rows(rows: Iterable[dict[str, Any]], *, book: RateBook | None = None) -> MoneyTotal:
+    """``money_total`` of the rows of ``money_total_rows`` (fetched by the caller)."""
+    return _fold(rows, None, book or RateBook()).get(None, MoneyTotal())
 
 
 def stored_money_totals(

@@ -43,16 +43,26 @@ def _panel_deals(key: tuple[str, bool], *, pk: int, owners: list[int]) -> QueryS
     return visible.select_related("stage").order_by("status", "-created_at", "-id")[: CUSTOMER_DEALS_LIMIT + 1]
 
 
+def _panel_open_totals(key: tuple[str, bool], *, pk: int, owners: list[int]) -> QuerySet[Deal]:
+    """The sums of the open deals of customer ``pk`` the viewer may see (as ``_panel_deals``),
+    per currency, for the panel's summary when it shows only the first deals."""
+    kind, is_admin = key
+    where = Q(company_id=pk) if kind == "company" else Q(contacts=pk)
+    visible = Deal.objects.visible_to(OwnerAccess(is_admin=is_admin, visible_owner_ids=owners)).filter(where)
+    return selectors.money_total_rows(visible.open())
+
+
 # Compiled once per process (crm/compiled.py), as every 360 page shows the panel.
 _PANEL_DEALS = CompiledQuery(_panel_deals, pk=int, owners=list)
+_PANEL_OPEN_TOTALS = CompiledQuery(_panel_open_totals, pk=int, owners=list)
 
 
 def _customer_deals(context: template.Context, kind: str, pk: int, *, new_url: str, all_url: str) -> SafeString:
     user = context["request"].user
-    deals = _PANEL_DEALS.fetch((kind, user.is_admin), pk=pk, owners=owner_ids_of(user))
+    key, owners = (kind, user.is_admin), owner_ids_of(user)
+    deals = _PANEL_DEALS.fetch(key, pk=pk, owners=owners)
     if len(deals) > CUSTOMER_DEALS_LIMIT:
-        where = Q(company_id=pk) if kind == "company" else Q(contacts=pk)
-        open_total = selectors.money_total(Deal.objects.visible_to(user).filter(where).open())
+        open_total = selectors.money_total_from_rows(_PANEL_OPEN_TOTALS.fetch(key, pk=pk, owners=owners))
     else:
         # Every deal of the customer is here: its open ones are summed without another query.
         open_total = selectors.money_total_of([deal for deal in deals if deal.status == DealStatus.OPEN])

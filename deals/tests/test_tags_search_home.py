@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.search import search_all
-from deals.models import LostReason, Pipeline
+from deals.models import DealStatus, LostReason, Pipeline
 from deals.tests.factories import CompanyFactory, ContactFactory, DealFactory
 
 
@@ -29,6 +29,36 @@ def test_company_deals_lists_only_what_the_viewer_may_see(owner, outsider, pipel
     assert "Other team&#x27;s deal" not in html and "Other team's deal" not in html
     assert f"{reverse('deals:create')}?company={company.pk}" in html
     assert "All deals" in html  # more than ten: link to the filtered list
+
+
+def test_the_panels_summary_sums_the_open_deals_each_viewer_sees_beyond_the_first_ten(
+    owner, teammate, outsider, admin_user, pipeline, django_assert_max_num_queries
+):
+    """With more deals than the panel lists, the summary is summed by a query of its own:
+    only open deals, only those the viewer may see, for a company and for a contact."""
+    company = CompanyFactory(owner=owner)
+    contact = ContactFactory(owner=owner, company=company)
+    won = pipeline.stages.get(is_won=True)
+    for i in range(11):
+        deal = DealFactory(owner=owner, pipeline=pipeline, company=company, amount=Decimal("100"), title=f"Open {i}")
+        deal.contacts.add(contact)
+    closed = DealFactory(
+        owner=owner, pipeline=pipeline, company=company, stage=won, status=DealStatus.WON,
+        closed_at=timezone.now(), amount=Decimal("7000"),
+    )  # fmt: skip
+    closed.contacts.add(contact)
+    hidden = DealFactory(owner=outsider, pipeline=pipeline, company=company, amount=Decimal("5000"))
+    hidden.contacts.add(contact)
+    for tag, name, value in (("company_deals", "company", company), ("contact_deals", "contact", contact)):
+        for viewer, expected in ((owner, "11 open, 1,100 USD"), (teammate, "11 open, 1,100 USD"),
+                                 (admin_user, "12 open, 6,100 USD")):  # fmt: skip
+            viewer.visible_owner_ids  # noqa: B018 - warm the cached access ids so the count is the tag's own
+            with django_assert_max_num_queries(2):
+                html = _render(f"{{% {tag} {name} %}}", viewer, base_currency="USD", **{name: value})
+            assert expected in html, (tag, viewer.username)
+        # The outsider sees none of the owner's deals, and no sum of them.
+        html = _render(f"{{% {tag} {name} %}}", outsider, base_currency="USD", **{name: value})
+        assert "Open 1" not in html and "1 open, 5,000 USD" in html
 
 
 def test_contact_deals_offers_a_new_deal_for_the_contact(owner, pipeline):
