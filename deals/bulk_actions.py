@@ -16,7 +16,7 @@ from crm.bulk_actions import BulkAction, BulkInputError, BulkKind, ParamField, r
 from crm.models import BulkJob, User
 from crm.params import id_or_none
 from deals import selectors, services
-from deals.forms import DealFilterForm, owners_for
+from deals.forms import DealFilterForm, owners_for, stages_in_order
 from deals.models import Deal, Stage
 
 
@@ -76,8 +76,12 @@ def _param_fields(user: User) -> list[ParamField]:
             ("assign",),
             [(u.pk, str(u)) for u in user.visible_users if user.is_admin or u.pk in user.editable_owner_ids],
         ),
+        # The stages ``_movable_stages`` accepts, from the compiled list the filter form reads.
         ParamField(
-            "stage", _("Stage"), ("move",), [(s.pk, f"{s.pipeline.name} › {s.name}") for s in _movable_stages()]
+            "stage",
+            _("Stage"),
+            ("move",),
+            [(s.pk, f"{s.pipeline.name} › {s.name}") for s in stages_in_order() if not s.is_lost],
         ),
     ]
 

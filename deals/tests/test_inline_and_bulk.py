@@ -1,5 +1,6 @@
 """Inline editing and bulk actions on deals (crm.inline, crm.bulk_actions)."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -87,3 +88,16 @@ def test_bulk_assign_of_deals_by_a_manager(manager_client, owner, teammate, pipe
     )
     deal.refresh_from_db()
     assert deal.owner == teammate
+
+
+def test_the_bulk_bar_offers_every_stage_but_the_lost_ones_by_pipeline(owner_client, owner, pipeline):
+    """A bulk move cannot ask each deal its lost reason: the bar lists open and won stages."""
+    DealFactory(owner=owner, pipeline=pipeline)
+    body = owner_client.get(reverse("deals:list")).content.decode()
+    bar = body[body.index('id="bulk-stage"') : body.index("</select>", body.index('id="bulk-stage"'))]
+    offered = re.findall(r'<option value="(\d+)">', bar)
+    expected = pipeline.stages.filter(is_lost=False).order_by("position", "id")
+    assert offered == [str(stage.pk) for stage in expected]
+    assert f"{pipeline.name} › {expected[0].name}" in bar
+    lost = pipeline.stages.get(is_lost=True)
+    assert f'<option value="{lost.pk}">' not in bar
