@@ -339,6 +339,14 @@ class DealFilterForm(StrictInputMixin, forms.Form):
         self.is_valid()
         return {key: value for key, value in getattr(self, "cleaned_data", {}).items() if value not in (None, "")}
 
+    def is_unfiltered(self) -> bool:
+        """No filter set (a sort alone does not filter)."""
+        return set(self.filters()) <= {"sort"} and not self.custom_filters()
+
+    def order(self) -> tuple[str, ...]:
+        """The rows' ``order_by``, as ``apply`` sorts them."""
+        return SORTS[self.filters().get("sort", "newest")]
+
     def _dimensions(self, f: dict[str, Any]) -> Q:
         """The filters over ``DealTotal``'s dimensions (owner, team, pipeline, stage, status)."""
         where = Q()
@@ -387,7 +395,7 @@ class DealFilterForm(StrictInputMixin, forms.Form):
             qs = qs.filter(company_id=f["company"])
         if "contact" in f:
             qs = qs.filter(contacts__id=f["contact"])
-        return qs.order_by(*SORTS[f.get("sort", "newest")])
+        return qs.order_by(*self.order())
 
 
 # Filters on columns the stored totals (``DealTotal``) do not have.

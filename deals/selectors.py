@@ -28,6 +28,7 @@ from crm import custom_fields
 from crm.compiled import CompiledQuery, OwnerAccess, owner_ids_of
 from crm.orm import instances, json_rows
 from crm.params import MAX_DATE, MIN_DATE, id_or_none
+from crm.rows import ListRow, list_rows
 from crm.search import SearchHit, SearchSection
 from deals.models import Deal, DealStatus, DealTotal, ExchangeRate, LineItem, Pipeline, Product, Stage, StageChange
 from deals.money import CENT, MissingRate, RateBook, to_base
@@ -282,15 +283,47 @@ def stored_money_totals(
     members), pipeline, stage, status — and ``group_by`` one of their columns. Same query
     shape and same exact sums per (currency, rate month), so the same figures to the cent.
     """
+    if where or group_by:
+        rows = _stored_total_rows(user, where, group_by)
+    else:
+        # No filter at all (most visits of the deal list): compiled once per role (crm.compiled).
+        rows = _ALL_STORED_TOTALS.fetch(user.is_admin, owners=owner_ids_of(user))
+    return _fold(rows, group_by, book or RateBook())
+
+
+def _stored_total_rows(user: Any, where: Q, group_by: str | None) -> QuerySet[DealTotal]:
     keys = ["currency", "rate_month"] + ([group_by] if group_by else [])
-    rows = (
+    return (
         DealTotal.objects.visible_to(user)
         .filter(where)
         .order_by()
         .values(*keys)
         .annotate(amount_total=Sum("amount_sum"), weighted_total=Sum("weighted_sum"), n=Sum("count"))
     )
-    return _fold(rows, group_by, book or RateBook())
+
+
+_ALL_STORED_TOTALS = CompiledQuery(
+    lambda is_admin, *, owners: _stored_total_rows(OwnerAccess(is_admin, owners), Q(), None), owners=list
+)
+
+
+def _list_page(key: tuple[bool, tuple[str, ...], bool, int], *, owners: list[int]) -> QuerySet[Deal]:
+    is_admin, order, custom, size = key
+    fields = LIST_ROW_FIELDS + (("custom",) if custom else ())
+    deals = Deal.objects.visible_to(OwnerAccess(is_admin, owners)).order_by(*order)
+    return list_rows(deals, fields)[:size]
+
+
+# The deal list's first page as most visits open it (no filter): built and compiled once per
+# role, sort, custom-field columns and number of visible owners.
+_UNFILTERED_LIST_PAGE = CompiledQuery(_list_page, owners=list)
+
+
+def unfiltered_list_page(user: User, order: Sequence[str], *, custom: bool, size: int) -> list[ListRow]:
+    """The first ``size`` rows (``LIST_ROW_FIELDS``, and ``custom`` with a custom-field column)
+    of every deal ``user`` may see in ``order``: what the deal list's query with no filter
+    gives for its first page."""
+    return _UNFILTERED_LIST_PAGE.fetch((user.is_admin, tuple(order), custom, size), owners=owner_ids_of(user))
 
 
 def deal_totals(

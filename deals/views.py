@@ -60,12 +60,18 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     total = totals.get(None, selectors.MoneyTotal())
     # What a row shows (deals/jinja2/deals/deal_list_rows.html): not the companies' and
     # owners' other columns, nor the deals' custom fields unless a column shows one.
-    fields = selectors.LIST_ROW_FIELDS + (("custom",) if any(key.startswith("cf_") for key in state.columns) else ())
+    custom = any(key.startswith("cf_") for key in state.columns)
+    fields = selectors.LIST_ROW_FIELDS + (("custom",) if custom else ())
     # Plain rows (``crm.rows.ListRow``), not 150 model instances (deals, companies, owners);
     # the stages and pipelines come from the filter form's lists (``deal_list_rows``).
     paginator = Paginator(list_rows(qs, fields), LIST_PAGE_SIZE)
     paginator.count = total.count  # the totals already counted the deals: no COUNT(*) pass of its own
     page = paginator.get_page(request.GET.get("page"))
+    if page.number == 1 and form.is_unfiltered():
+        # Most visits: the same rows from the query compiled once per role and sort.
+        page.object_list = selectors.unfiltered_list_page(
+            request.user, form.order(), custom=custom, size=LIST_PAGE_SIZE
+        )
     querystring = request.GET.copy()
     querystring.pop("page", None)
     return render(
