@@ -309,9 +309,12 @@ class DealFilterForm(StrictInputMixin, forms.Form):
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["stage"].queryset = _stages_in_order()
-        self.fields["owner"].queryset = users_visible_to(user)
-        self.fields["team"].queryset = teams_visible_to(user)
+        if self.is_bound:
+            # What a submitted value is checked against; the choices shown are preloaded below
+            # (building these querysets cost ~0.5 ms on every list page, bound or not).
+            self.fields["stage"].queryset = _stages_in_order()
+            self.fields["owner"].queryset = users_visible_to(user)
+            self.fields["team"].queryset = teams_visible_to(user)
         self.fields["pipeline"].empty_label = _("Any pipeline")
         self.fields["stage"].empty_label = _("Any stage")
         self.fields["owner"].empty_label = _("Anyone")

@@ -356,6 +356,26 @@ def test_list_filters_and_ignores_bad_parameters(owner_client, owner, pipeline):
     assert titles == ["Big"]
 
 
+def test_the_list_filters_by_a_visible_owner_and_team_and_drops_others(
+    owner_client, owner, teammate, outsider, pipeline
+):
+    """The owner, team and stage filters are checked against what the user may see: another
+    team's person or team is dropped as an unknown value (the list is then unfiltered)."""
+    DealFactory(owner=owner, pipeline=pipeline, title="Mine")
+    DealFactory(owner=teammate, pipeline=pipeline, title="Teammate's")
+    DealFactory(owner=outsider, pipeline=pipeline, title="Hidden")
+    url = reverse("deals:list")
+
+    def titles(**params):
+        return sorted(row["title"] for row in owner_client.get(url, {"view": "all", **params}).context["page"])
+
+    assert titles(owner=teammate.pk) == ["Teammate's"]
+    assert titles(team=teammate.teams.get().pk) == ["Mine", "Teammate's"]
+    assert titles(owner=outsider.pk) == ["Mine", "Teammate's"]
+    assert titles(team=outsider.teams.get().pk) == ["Mine", "Teammate's"]
+    assert titles(stage=pipeline.stages.order_by("position").first().pk) == ["Mine", "Teammate's"]
+
+
 def test_export_escapes_formulas_and_respects_access(owner_client, owner, outsider, pipeline):
     DealFactory(owner=owner, pipeline=pipeline, title='=HYPERLINK("http://evil")')
     DealFactory(owner=owner, pipeline=pipeline, title="@SUM(A1)")
