@@ -25,8 +25,9 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import DEFAULT_DB_ALIAS, connections, router
-from django.db.models import Model, QuerySet
+from django.db.models import BigIntegerField, BooleanField, F, Func, Model, QuerySet, Value
 from django.db.models.sql.compiler import SQLCompiler
 from django.db.models.sql.query import Query
 from django.utils import timezone, translation
@@ -40,9 +41,17 @@ _INT_MARKER = -7_919_400
 _TIME_MARKER = dt.datetime(1901, 2, 3, 4, 5, 6, tzinfo=dt.UTC)
 _DATE_MARKER = dt.date(1901, 3, 4)
 
-Slot = tuple[str, int]  # (name of the value, index in a list value or -1 for a single one)
+Slot = tuple[str, int]  # (name of the value, index in a list value, -1 for a single one, _WHOLE for an array)
+_WHOLE = -2
 
-_KIND_NAMES = {int: "int", list: "int", dt.datetime: "datetime", dt.date: "date"}  # a list holds ints
+
+class IdArray(list):
+    """The kind of a list of ids passed whole, as one ``bigint[]`` parameter (``= ANY(%s)``,
+    ``crm.compiled.any_of``): one shape whatever its length, where a ``list`` (``__in``) is
+    compiled once per length."""
+
+
+_KIND_NAMES = {int: "int", list: "int", IdArray: "int[]", dt.datetime: "datetime", dt.date: "date"}  # lists hold ints
 
 
 def _markers(values: dict[str, Any], kinds: dict[str, type]) -> tuple[dict[str, Any], dict[Any, Slot]]:
@@ -61,19 +70,45 @@ def _markers(values: dict[str, Any], kinds: dict[str, type]) -> tuple[dict[str, 
         elif kind is dt.date:
             markers[name] = _DATE_MARKER + dt.timedelta(days=len(by_marker) + 1)
             by_marker[markers[name]] = (name, -1)
+        elif kind is IdArray:
+            # A one-item list: the array reaches the SQL as one parameter, a list with this item.
+            markers[name] = [_INT_MARKER - len(by_marker)]
+            by_marker[markers[name][0]] = (name, _WHOLE)
         elif kind is list:
             markers[name] = []
             for index in range(len(values[name])):
                 markers[name].append(_INT_MARKER - len(by_marker))
                 by_marker[markers[name][-1]] = (name, index)
         else:
-            raise TypeError(f"{name}: only int, date, datetime and list (of ints) values are compiled in, not {kind}")
+            raise TypeError(
+                f"{name}: only int, date, datetime and list (of ints) or IdArray values are compiled in, not {kind}"
+            )
     return markers, by_marker
 
 
-def _is_marker(param: Any, by_marker: dict[Any, Slot]) -> bool:
-    # Parameters may be lists or dicts (unhashable); markers are ints, dates and datetimes.
-    return type(param) in (int, dt.date, dt.datetime) and param in by_marker
+def _marker_slot(param: Any, by_marker: dict[Any, Slot]) -> Slot | None:
+    """The value ``param`` stands for, if it is a marker: an int, date or datetime, or an
+    array's one-item list (unhashable parameters — lists, dicts — are never markers else)."""
+    if type(param) in (int, dt.date, dt.datetime):
+        slot = by_marker.get(param)
+        return slot if slot is not None and slot[1] != _WHOLE else None
+    if type(param) is list and len(param) == 1 and type(param[0]) is int:
+        slot = by_marker.get(param[0])
+        return slot if slot is not None and slot[1] == _WHOLE else None
+    return None
+
+
+def any_of(field: str, ids: list[int]) -> Func:
+    """``field = ANY(ids)``, a filter whose ids are one array parameter (``IdArray``)."""
+    return AnyOf(F(field), Value(list(ids), output_field=ArrayField(BigIntegerField())))
+
+
+class AnyOf(Func):
+    """``expression = ANY(array)``: with an ``ARRAY(subquery)`` the subquery runs once, first."""
+
+    template = "%(expressions)s)"
+    arg_joiner = " = ANY("
+    output_field = BooleanField()
 
 
 @dataclass(frozen=True)
@@ -163,7 +198,8 @@ class CompiledQuery(Generic[M]):
         again_sql, again_params = self._build(key, **markers).query.get_compiler(using=DEFAULT_DB_ALIAS).as_sql()
         if (sql, tuple(params)) != (again_sql, tuple(again_params)):
             raise ValueError(f"{key!r}: the query changes between two builds with the same values")
-        slots = tuple((by_marker[p], None) if _is_marker(p, by_marker) else (None, p) for p in params)
+        found = [_marker_slot(p, by_marker) for p in params]
+        slots = tuple((slot, None) if slot is not None else (None, p) for slot, p in zip(found, params, strict=True))
         reached = {slot for slot, _constant in slots if slot is not None}
         # An empty list has no marker to miss (an admin's owners: no filter at all).
         missing = sorted({name for name, _index in set(by_marker.values()) - reached})

@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 _names = itertools.count(1)
 
 # PostgreSQL types of the values a statement takes, by Python type (crm.compiled's kinds).
-PG_TYPES = {"int": "bigint", "datetime": "timestamptz", "date": "date"}
+PG_TYPES = {"int": "bigint", "int[]": "bigint[]", "datetime": "timestamptz", "date": "date"}
 
 
 def enabled(connection: BaseDatabaseWrapper) -> bool:

@@ -138,3 +138,30 @@ def test_values_rows_and_unions_come_back_as_from_the_queryset(people):
     assert sorted(pairs.fetch(user=ann.pk, other=bob.pk)) == sorted(texts(None, user=ann.pk, other=bob.pk))
     assert sorted(pairs.fetch(user=bob.pk, other=bob.pk)) == [("b1", bob.pk), ("b1", bob.pk)]
     assert CompiledQuery(counts, user=int).fetch(user=ann.pk) == [{"user_id": ann.pk, "n": 3}]
+
+
+@pytest.mark.parametrize("prepared", [False, True], ids=["sql", "prepared"])
+def test_an_id_array_is_one_parameter_whatever_its_length(people, prepared, settings, monkeypatch):
+    """``IdArray`` values go whole as one ``bigint[]`` parameter (``any_of``): one shape for
+    every length, the empty array included, as SQL or as a prepared statement."""
+    from crm.compiled import IdArray, any_of
+
+    settings.DATABASE_PREPARED_STATEMENTS = prepared
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60 if prepared else 0)
+
+    ann, bob, _now = people
+    carl = UserFactory(username="carl")
+    Notification.objects.create(user=carl, text="c1")
+
+    def of_users(key, *, users):
+        return Notification.objects.filter(any_of("user_id", users)).order_by("text").values_list("text", flat=True)
+
+    compiled = CompiledQuery(of_users, users=IdArray)
+    assert compiled.fetch(users=[ann.pk]) == ["a1", "a2", "a3"]
+    assert compiled.fetch(users=[bob.pk, carl.pk]) == ["b1", "c1"]
+    assert compiled.fetch(users=[carl.pk, ann.pk, bob.pk]) == ["a1", "a2", "a3", "b1", "c1"]
+    with CaptureQueriesContext(connection) as queries:
+        assert compiled.fetch(users=[]) == []
+    assert queries[-1]["sql"].startswith("EXECUTE") is prepared
+    assert len(compiled._compiled) == 1
+    assert list(of_users(None, users=[bob.pk, carl.pk])) == ["b1", "c1"]
