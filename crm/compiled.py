@@ -130,8 +130,10 @@ class CompiledQuery(Generic[M]):
 
     ``values`` are the parameters that change between calls: ints (ids), dates, aware datetimes,
     each used as a plain parameter of the query (``pk=``, ``occurred_at__lt=``…, not in
-    arithmetic or a slice), and lists of ints used with ``__in`` (a list's length is part
-    of the shape: one compile per length). The active language and time zone are too.
+    arithmetic or a slice), lists of ints used with ``__in`` (a list's length is part of
+    the shape: one compile per length), and lists of ints declared ``IdArray`` and used with
+    ``any_of`` (one array parameter: one compile for every length). The active language and
+    time zone are part of the shape too.
     """
 
     def __init__(self, build: Callable[..., QuerySet[M]], **kinds: type) -> None:
