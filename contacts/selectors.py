@@ -62,7 +62,7 @@ from contacts.models import (
 )
 from contacts.normalize import format_phone, looks_like_phone, normalize_phone, phone_digits
 from crm import custom_fields
-from crm.compiled import CompiledQuery, OwnerAccess, owner_ids_of
+from crm.compiled import CompiledQuery, IdArray, OwnerAccess, any_of, owner_ids_of
 from crm.html import DateText
 from crm.l10n import is_cjk, name_collation, person_name
 from crm.models import User, teams_visible_to
@@ -445,6 +445,17 @@ MISSING: dict[type, dict[str, Q]] = {
 
 def company_list(user: User, filters: ListFilters) -> QuerySet[Company]:
     """Visible companies matching ``filters``, with what a list row shows."""
+    qs = Company.objects.visible_to(user)
+    qs = _apply_common_filters(qs, filters)
+    if filters.segment:
+        qs = qs.filter(value_segment=filters.segment)
+    if filters.q:
+        qs = qs.filter(company_search_q(filters.q))
+    return _company_row_columns(qs)
+
+
+def _company_row_columns(qs: QuerySet[Company]) -> QuerySet[Company]:
+    """``qs`` with what a company list row shows beyond its own columns."""
     active_contacts = (
         Contact.objects.filter(company=OuterRef("pk"), archived_at__isnull=True)
         .order_by()
@@ -452,12 +463,6 @@ def company_list(user: User, filters: ListFilters) -> QuerySet[Company]:
         .annotate(n=Count("id"))
         .values("n")
     )
-    qs = Company.objects.visible_to(user)
-    qs = _apply_common_filters(qs, filters)
-    if filters.segment:
-        qs = qs.filter(value_segment=filters.segment)
-    if filters.q:
-        qs = qs.filter(company_search_q(filters.q))
     return _with_tag_names(qs.select_related("owner")).annotate(
         contact_count=Coalesce(Subquery(active_contacts, output_field=IntegerField()), 0)
     )
@@ -471,6 +476,11 @@ def contact_list(user: User, filters: ListFilters) -> QuerySet[Contact]:
         qs = qs.filter(company=filters.company)
     if filters.q:
         qs = qs.filter(contact_search_q(filters.q))
+    return _contact_row_columns(qs)
+
+
+def _contact_row_columns(qs: QuerySet[Contact]) -> QuerySet[Contact]:
+    """``qs`` with what a contact list row shows beyond its own columns."""
     return _with_tag_names(qs.select_related("owner", "company"))
 
 
@@ -521,6 +531,30 @@ def unfiltered_first_page(user: User, kind: str, sort: str, *, size: int) -> tup
     rows = _UNFILTERED_LIST.fetch((kind, user.is_admin, sort, size, "page"), owners=owners)
     count, more = capped(_UNFILTERED_LIST.count((kind, user.is_admin, sort, size, "count"), owners=owners))
     return first_page(rows, sorts[sort], size=size), count, more
+
+
+def _rows_by_id(key: tuple[str, bool], *, owners: list[int], ids: IdArray) -> QuerySet:
+    kind, is_admin = key
+    if kind == "contact":
+        records, fields = _contact_row_columns(Contact.objects.all()), CONTACT_ROW_FIELDS
+    else:
+        records, fields = _company_row_columns(Company.objects.all()), COMPANY_ROW_FIELDS
+    # Read access again (the ids come from the viewer's own search, a moment earlier).
+    visible = records.visible_to(OwnerAccess(is_admin, owners))
+    return list_rows(visible.filter(any_of("pk", ids)).order_by(), fields)
+
+
+# A search's page of rows by the ids its match query found (``search_page``), compiled once per
+# list, role and number of visible owners: the ids are one array parameter.
+_ROWS_BY_ID = CompiledQuery(_rows_by_id, owners=list, ids=IdArray)
+
+
+def list_rows_by_id(user: User, kind: str, ids: list[int]) -> list[ListRow]:
+    """The contact (``kind`` "contact") or company list's rows of ``ids`` that ``user`` may
+    see, in no particular order: what ``list_rows(contact_list(…))`` gives of them."""
+    if kind not in ("contact", "company"):
+        raise ValueError(f"no {kind!r} list")
+    return _ROWS_BY_ID.fetch((kind, user.is_admin), owners=owner_ids_of(user), ids=IdArray(ids))
 
 
 # What the company page's "People" panel shows of each contact (company_contacts.html).

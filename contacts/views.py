@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -56,6 +57,7 @@ from contacts.selectors import (
     data_quality,
     duplicate_candidates,
     history_entries,
+    list_rows_by_id,
     merge_for_user,
     merge_preview,
     merge_same_fields,
@@ -67,7 +69,7 @@ from contacts.tasks import refresh_duplicates
 from crm import custom_fields, exports
 from crm.inline import InlineSpec, inline_edit_view, register_inline
 from crm.params import clean_text, optional_id, safe_next
-from crm.rows import list_rows
+from crm.rows import ListRow, list_rows
 from crm.saved_views import Column, ListState, list_state
 from crm.services import outbox_enqueue
 from crm.versioning import VersionConflict
@@ -144,7 +146,14 @@ def _rows_context(request: HttpRequest, form: Any, filters: ListFilters, kind: s
         first = unfiltered_first_page(request.user, kind, form.sort_key, size=PAGE_SIZE)
         return _list_context(request, form, None, sorts(), first=first)
     matching = selector(request.user, filters)
-    return _list_context(request, form, list_rows(matching, fields), sorts(), counted=matching)
+    return _list_context(
+        request,
+        form,
+        list_rows(matching, fields),
+        sorts(),
+        counted=matching,
+        rows_by_id=lambda ids: list_rows_by_id(request.user, kind, ids),
+    )
 
 
 def _list_context(
@@ -155,11 +164,13 @@ def _list_context(
     *,
     first: tuple[KeysetPage, int, bool] | None = None,
     counted: Any = None,
+    rows_by_id: Callable[[list[int]], list[ListRow]] | None = None,
 ) -> dict[str, Any]:
     """What both list pages share: the keyset page, the capped count and the sort/page links.
     ``first``: the page and count already read (``unfiltered_first_page``), with no ``qs``.
     ``counted``: the matching records before ``list_rows`` (their count needs no join to the
-    owners and companies a row prints)."""
+    owners and companies a row prints). ``rows_by_id``: a search's rows of the ids it found
+    (``search_page``)."""
     sort = form.sort_key
     after = clean_text(request.GET.get("after"), name="after", max_length=200)
     before = clean_text(request.GET.get("before"), name="before", max_length=200)
@@ -168,7 +179,13 @@ def _list_context(
     elif form.cleaned_data.get("q"):
         # A search sorts all its matches anyway: the page and the count come from one pass.
         page, count, more = search_page(
-            qs, for_search(sorts[sort]), after=after, before=before, size=PAGE_SIZE, matching=counted
+            qs,
+            for_search(sorts[sort]),
+            after=after,
+            before=before,
+            size=PAGE_SIZE,
+            matching=counted,
+            rows_by_id=rows_by_id,
         )
     else:
         page = keyset_page(qs, sorts[sort], after=after, before=before, size=PAGE_SIZE)

@@ -1,11 +1,14 @@
 """The contact and company lists with no filter read their first page and capped count with
 SQL compiled once per process (contacts.selectors.unfiltered_first_page): the same rows,
-cursors and count as the queries built for the viewer, and each viewer's own access."""
+cursors and count as the queries built for the viewer, and each viewer's own access. A
+search reads its page's rows by id the same way (contacts.selectors.list_rows_by_id)."""
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from contacts.keyset import capped_count, keyset_page
+from contacts.models import Company, Contact
 from contacts.selectors import (
     COMPANY_ROW_FIELDS,
     CONTACT_ROW_FIELDS,
@@ -14,6 +17,7 @@ from contacts.selectors import (
     company_sorts,
     contact_list,
     contact_sorts,
+    list_rows_by_id,
     unfiltered_first_page,
 )
 from contacts.tests.factories import CompanyFactory, ContactFactory
@@ -79,3 +83,33 @@ def test_the_lists_count_reads_the_records_table_alone(records, owner_client, ur
     assert counts
     for sql in counts:
         assert "JOIN" not in sql.split("LIMIT")[0], sql
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("who", ["owner", "teammate", "outsider", "manager", "admin_user"])
+def test_a_searchs_rows_by_id_are_the_built_rows_of_the_ids_the_viewer_may_see(request, records, kind, who):
+    user = load_request_user(request.getfixturevalue(who).pk)
+    selector, fields, _sorts = KINDS[kind]
+    model = Contact if kind == "contact" else Company
+    ids = list(model.objects.values_list("pk", flat=True))  # everyone's, hidden ones too
+    # An archived match too (a search of the archived records): the rows are read by id alone.
+    model.objects.filter(pk__in=ids[:2]).update(archived_at=timezone.now())
+    visible = {
+        row["id"]: row
+        for archived in (False, True)
+        for row in list_rows(selector(user, ListFilters(archived=archived)), fields)
+    }
+    found = {row["id"]: row for row in list_rows_by_id(user, kind, ids)}
+    assert found == {pk: visible[pk] for pk in ids if pk in visible}
+    assert 0 < len(found) < len(ids) or who == "admin_user"
+    assert list_rows_by_id(user, kind, []) == []
+
+
+def test_a_search_shows_the_matches_the_viewer_may_see_and_no_other(records, owner_client, outsider_client):
+    for url in (reverse("contacts:contact-list"), reverse("contacts:company-list")):
+        north = owner_client.get(url, {"q": "0"}).content.decode()  # "Person 00", "Firm 00"…
+        south = outsider_client.get(url, {"q": "0"}).content.decode()
+        assert ("Person 00" in north or "Firm 00" in north) and ("Person 03" in north or "Firm 03" in north)
+        assert "Person 02" not in north and "Firm 02" not in north
+        assert "Person 02" in south or "Firm 02" in south
+        assert "Person 00" not in south and "Firm 00" not in south
