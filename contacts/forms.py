@@ -508,9 +508,14 @@ class _ListFilterForm(StrictInputMixin, forms.Form):
             strict_field(form_f)
             self.fields[name] = form_f
             self.custom_filter_names.append(name)
-        self.fields["owner"].queryset = users_visible_to(user)
+        # The querysets a submitted owner or team is checked against: built only when one was
+        # submitted (~0.5 ms on every list page otherwise); the choices shown are preloaded.
+        submitted = data or {}
+        if submitted.get("owner"):
+            self.fields["owner"].queryset = users_visible_to(user)
+        if submitted.get("team"):
+            self.fields["team"].queryset = teams_visible_to(user)
         self.fields["owner"].empty_label = _("Any owner")
-        self.fields["team"].queryset = teams_visible_to(user)
         self.fields["team"].empty_label = _("Any team")
         preload_choices(self.fields["owner"], user.visible_users)
         preload_choices(self.fields["team"], user.visible_teams)
@@ -595,7 +600,8 @@ class ContactFilterForm(_ListFilterForm):
 
     def __init__(self, data: Any, *, user: User, default_sort: str) -> None:
         super().__init__(data, user=user, default_sort=default_sort)
-        self.fields["company"].queryset = Company.objects.visible_to(user)
+        if (data or {}).get("company"):
+            self.fields["company"].queryset = Company.objects.visible_to(user)
 
     def filters(self) -> ListFilters:
         filters = super().filters()

@@ -405,3 +405,31 @@ def test_admin_reassigns_anyones_records(admin_client, owner, outsider):
     admin_client.post(reverse("contacts:company-reassign"), {"ids": [company.pk], "owner": outsider.pk})
     company.refresh_from_db()
     assert company.owner == outsider
+
+
+@pytest.mark.parametrize("url_name", ["contacts:company-list", "contacts:contact-list"])
+def test_the_lists_filter_by_a_visible_owner_team_and_company_and_drop_others(
+    url_name, owner_client, admin_client, owner, teammate, outsider, north, south
+):
+    """The owner, team and company a filter names are checked against what the viewer may see
+    (the querysets are built only when a value was submitted): a visible one filters, another
+    team's is dropped."""
+    for person, name in ((owner, "Nordwind"), (teammate, "Nordlicht"), (outsider, "Southern Secret")):
+        ContactFactory(owner=person, company=CompanyFactory(owner=person, name=name), last_name=f"Staff of {name}")
+    url = reverse(url_name)
+
+    def shown(client, params):
+        body = client.get(url, params).content.decode()
+        return {name for name in ("Nordwind", "Nordlicht", "Southern Secret") if name in body}
+
+    assert shown(owner_client, {}) == {"Nordwind", "Nordlicht"}
+    assert shown(owner_client, {"owner": teammate.pk}) == {"Nordlicht"}
+    assert shown(owner_client, {"owner": outsider.pk}) == {"Nordwind", "Nordlicht"}  # not theirs to name
+    assert shown(owner_client, {"team": south.pk}) == {"Nordwind", "Nordlicht"}
+    assert shown(admin_client, {"team": north.pk}) == {"Nordwind", "Nordlicht"}
+    assert shown(admin_client, {"team": south.pk}) == {"Southern Secret"}
+    if url_name == "contacts:contact-list":
+        nordlicht = Company.objects.get(name="Nordlicht")
+        southern = Company.objects.get(name="Southern Secret")
+        assert shown(owner_client, {"company": nordlicht.pk}) == {"Nordlicht"}
+        assert shown(owner_client, {"company": southern.pk}) == {"Nordwind", "Nordlicht"}
