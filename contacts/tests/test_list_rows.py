@@ -220,3 +220,20 @@ def test_the_inline_editor_pieces_are_the_macros_markup_for_each_record():
                 assert html == macros.render(context)
                 assert f"/contacts/{pk}/inline/{name}/" in html if editable else "inline-edit" not in html
                 assert f'id="inline-contact-{pk}-version" value="{version}"' in html and "&lt;x&gt;" in html
+
+
+def test_the_record_forms_country_select_is_in_the_users_language_and_keeps_the_choice(owner):
+    """The country choices are read once per language (``contacts.forms._model_country_choices``):
+    each language gets its own names, and a saved country stays selected."""
+    from contacts.forms import CompanyForm, CompanyQuickForm
+    from contacts.models import Company
+
+    company = Company(owner=owner, name="Nordwind", country="DE")
+    for language, germany, afghanistan in (("en", "Germany", "Afghanistan"), ("ru", "Германия", "Афганистан")):
+        with translation.override(language):
+            quick = str(CompanyQuickForm(user=owner)["country"])
+            edit = str(CompanyForm(user=owner, instance=company)["country"])
+        assert f'<option value="DE">{germany}</option>' in quick
+        assert f'<option value="DE" selected>{germany}</option>' in edit
+        assert f'<option value="AF">{afghanistan}</option>' in edit
+        assert quick.split("<option ")[1].startswith('value="" selected>')  # blank first
