@@ -18,11 +18,26 @@ from django import template
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from activities.models import Activity
+from activities.models import Activity, ActivityType
 from crm.html import DateText, IdUrl
 from crm.jinja2 import render
 
 register = template.Library()
+
+
+class TypeLabels:
+    """``label(activity_type)``: each type's name in the reader's language, translated once
+    per render (a page's rows share a handful of types; ``ActivityType.label`` translates on
+    every read). Passed as the bound method, which ``crm.jinja2`` calls directly."""
+
+    def __init__(self) -> None:
+        self._labels: dict[int, str] = {}
+
+    def label(self, activity_type: ActivityType) -> str:
+        label = self._labels.get(activity_type.pk)
+        if label is None:
+            label = self._labels[activity_type.pk] = activity_type.label
+        return label
 
 
 def _now(context: template.Context) -> datetime:
@@ -40,6 +55,7 @@ def activity_rows(context: template.Context, activities: Iterable[Activity]) -> 
             "csrf_token": context.get("csrf_token"),
             "now": _now(context),
             "tz": timezone.get_current_timezone(),
+            "type_label": TypeLabels().label,
             "dates": DateText(),
             "detail_url": IdUrl("activities:detail"),
             "toggle_url_of": IdUrl("activities:toggle-done"),

@@ -416,3 +416,33 @@ def test_the_company_card_shows_the_breakdown(profit_built, owner_client, outsid
             f"cases {whole(row.case_cost)}, other systems {whole(row.external_cost)}"
         ) in html
     assert outsider_client.get(c.get_absolute_url()).status_code == 404
+
+
+def test_each_losing_customer_says_why_in_the_readers_language(profit_built, owner, owner_client):
+    """The table's "Why" column (reports/profit_table.html, its texts translated once per
+    table): the reason the numbers give, and ≈ beside a margin partly estimated."""
+    from django.utils import translation
+
+    # The full tables (with "Why") are the unprofitable large and the profitable small customers.
+    losing = selectors.profitability_report(report_scope_for_user(owner, {}), period="12m").unprofitable_large
+    assert [row.company.name for row in losing] == ["Profit C"]
+    for language in ("en", "ru"):
+        owner.language = language
+        owner.save(update_fields=["language"])
+        html = owner_client.get(reverse("reports:profitability")).content.decode()
+        with translation.override(language):
+            reasons = {
+                "serve": translation.gettext("Serving them costs more than their margin."),
+                "earn": translation.gettext("Not yet earned back what winning them cost."),
+                "thin": translation.gettext("Thin margin."),
+            }
+            estimated = translation.gettext("Partly estimated from the pipeline default margin")
+        if language == "ru":
+            assert reasons["serve"] != "Serving them costs more than their margin."  # translated
+        for row in losing:
+            expected = "serve" if row.gross_margin < row.service_cost else "earn" if row.acquisition_cost else "thin"
+            # The company's rows in every table on the page (the compact ones have no "Why").
+            rows = [part.split("</tr>", 1)[0] for part in html.split(f">{row.company.name}</a>")[1:]]
+            assert any(reasons[expected] in cells for cells in rows), (row.company.name, expected)
+            assert not any(text in cells for cells in rows for key, text in reasons.items() if key != expected)
+        assert f'title="{estimated}">≈</span>' in html  # C's deal has no line items
