@@ -89,6 +89,7 @@ def activity_list_rows(context: template.Context, rows: Iterable[Any], selectabl
             "user": request.user if selectable and request is not None else None,
             "now": _now(context),
             "tz": timezone.get_current_timezone(),
+            "type_label": TypeLabels().label,
             "dates": DateText(),
             "detail_url": IdUrl("activities:detail"),
             "record_urls": {

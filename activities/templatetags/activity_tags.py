@@ -32,6 +32,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from activities import selectors
 from activities.forms import ActivityForm
 from activities.models import Activity, ActivityType
+from activities.templatetags.activity_rows import TypeLabels
 from crm.html import DateText, IdUrl
 from crm.jinja2 import render
 from crm.templatetags.crispy_fast import crispy_fields, csrf_input
@@ -315,6 +316,7 @@ def timeline_events(
             "minutes": _minutes,
             "kind_icon": kind_icon,
             "kind_label": kind_label,
+            "type_label": TypeLabels().label,
             "activity_url": IdUrl("activities:detail"),
             "contact_url": IdUrl("contacts:contact-detail"),
             "deal_url": IdUrl("deals:detail"),
