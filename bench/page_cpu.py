@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -56,12 +57,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.inside_callgrind:  # collected before, outside callgrind (slow under it)
         call_command("collectstatic", interactive=False, verbosity=0)  # DEBUG off serves the manifest's names
-    from django.test import Client
 
     from bench.dataset import ADMIN_USERNAME, MANAGER_USERNAME, REP_USERNAME
     from bench.pages import PAGES
-    from bench.run import pick_subjects
-    from crm.models import User
 
     pages = {page.name: page for page in PAGES}
     unknown = [name for name in args.pages if name not in pages]
@@ -75,11 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.pages:
         cells = []
         for _persona, username in personas:
-            url = pages[name].url(pick_subjects(username))
-            client = Client(HTTP_HOST="127.0.0.1")
-            client.force_login(User.objects.get(username=username))
-            for _ in range(5):
-                client.get(url)
+            client, url = _warm_client(pages[name], username)
             times = []
             for _ in range(args.runs):
                 started = time.process_time()
@@ -91,6 +85,21 @@ def main(argv: list[str] | None = None) -> int:
             cells.append(f"{statistics.median(times) * 1000:12.1f} ({min(times) * 1000:5.1f})")
         print(f"{name:40} " + " | ".join(cells), flush=True)
     return 0
+
+
+def _warm_client(page: Any, username: str) -> tuple[Any, str]:
+    """A test client signed in as ``username`` and ``page``'s URL for them, after 5 warm-up requests."""
+    from django.test import Client
+
+    from bench.run import pick_subjects
+    from crm.models import User
+
+    url = page.url(pick_subjects(username))
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(User.objects.get(username=username))
+    for _ in range(5):
+        client.get(url)
+    return client, url
 
 
 def _under_callgrind(args: argparse.Namespace) -> int:
@@ -134,10 +143,6 @@ def _totals(dump: Path) -> int:
 def _count_instructions(args: argparse.Namespace, pages: dict, personas: tuple) -> int:
     """Inside callgrind: per page and persona, warm-ups, then ``--runs`` requests with the
     instrumentation on, then a dump (``callgrind_control``: its counts since the last dump)."""
-    from django.test import Client
-
-    from bench.run import pick_subjects
-    from crm.models import User
 
     def control(*options: str) -> None:
         subprocess.run(["callgrind_control", *options, str(os.getpid())], check=True, stdout=subprocess.DEVNULL)
@@ -145,11 +150,7 @@ def _count_instructions(args: argparse.Namespace, pages: dict, personas: tuple) 
     control("--dump=start-up")
     for name in args.pages:
         for _persona, username in personas:
-            url = pages[name].url(pick_subjects(username))
-            client = Client(HTTP_HOST="127.0.0.1")
-            client.force_login(User.objects.get(username=username))
-            for _ in range(5):
-                client.get(url)
+            client, url = _warm_client(pages[name], username)
             control("--instr=on")
             for _ in range(args.runs):
                 response = client.get(url)
