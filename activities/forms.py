@@ -249,7 +249,10 @@ class ReminderForm(StrictInputMixin, forms.Form):
             raise ValidationError(_("Give either a time or a number of minutes before the due time."))
         if minutes is not None and self.activity.due_at is None:
             self.add_error("minutes_before", _("This activity has no due time."))
-        if remind_at is not None and remind_at < timezone.now() - timedelta(minutes=1):
+        # The field has minute precision: "now" typed at 12:05:59 and sent at 12:06:01 is
+        # still this reminder's minute, so the minute before the current one is accepted.
+        this_minute = timezone.now().replace(second=0, microsecond=0)
+        if remind_at is not None and remind_at < this_minute - timedelta(minutes=1):
             self.add_error("remind_at", _("That time has passed."))
         return data
 

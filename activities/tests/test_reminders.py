@@ -230,3 +230,27 @@ def test_two_sweeps_in_parallel_threads_send_each_reminder_once():
     assert Reminder.objects.filter(state=ReminderState.SENT).count() == len(reminders)
     assert Notification.objects.count() == len(reminders)
     assert len(mail.outbox) == len(reminders)
+
+
+@pytest.mark.django_db
+def test_a_reminder_for_the_minute_that_just_turned_is_accepted_an_older_one_is_not():
+    """The reminder time has minute precision: 12:05 typed at 12:05:59 and sent at 12:06:01 is
+    the moment the user meant (due at once); 12:04 has passed."""
+    import datetime as dt
+    from unittest import mock
+
+    from activities.forms import ReminderForm
+
+    activity = ActivityFactory(owner=UserFactory())
+    sent_at = dt.datetime(2026, 12, 6, 12, 6, 1, tzinfo=dt.UTC)
+
+    def form(typed: dt.datetime) -> ReminderForm:
+        local = timezone.localtime(typed).strftime("%Y-%m-%dT%H:%M")
+        return ReminderForm({"remind_at": local}, activity=activity)
+
+    with mock.patch("activities.forms.timezone.now", return_value=sent_at):
+        assert form(dt.datetime(2026, 12, 6, 12, 5, tzinfo=dt.UTC)).is_valid()
+        assert form(dt.datetime(2026, 12, 6, 12, 6, tzinfo=dt.UTC)).is_valid()
+        late = form(dt.datetime(2026, 12, 6, 12, 4, tzinfo=dt.UTC))
+        assert not late.is_valid()
+        assert late.errors["remind_at"] == ["That time has passed."]
