@@ -25,13 +25,16 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 from jinja2 import Environment
-from jinja2.runtime import Context
+from jinja2.compiler import CodeGenerator
+from jinja2.runtime import Context, Macro
+from markupsafe import Markup, escape
+from markupsafe import _escape_inner as _escape_str  # markupsafe's own: C, else Python (MarkupSafe pinned)
 
 from crm.html import IdUrl
 from crm.rows import ListRow
 
 # Called as they are: plain functions and methods, and the record links (``IdUrl``).
-_PLAIN_CALLABLES = (FunctionType, MethodType, BuiltinFunctionType, BuiltinMethodType, IdUrl)
+_PLAIN_CALLABLES = (FunctionType, MethodType, BuiltinFunctionType, BuiltinMethodType, IdUrl, Macro)
 
 
 class _Context(Context):
@@ -40,7 +43,10 @@ class _Context(Context):
         context (``jinja_pass_arg``) or a record link, without the three attribute probes it
         makes first (a list page makes ~1,200 calls: row macros, ``inline.head``, date and name
         helpers; a board ~300 links)."""
-        if __obj.__class__ in _PLAIN_CALLABLES and not hasattr(__obj, "jinja_pass_arg"):
+        kind = __obj.__class__
+        # A bound method's attributes are its function's, read through an AttributeError
+        # raised and caught when missing: asked of the function (~2,000 instructions less).
+        if kind in _PLAIN_CALLABLES and not hasattr(__obj.__func__ if kind is MethodType else __obj, "jinja_pass_arg"):
             kwargs.pop("_block_vars", None)
             kwargs.pop("_loop_vars", None)
             try:
@@ -52,8 +58,37 @@ class _Context(Context):
         return super().call(__obj, *args, **kwargs)
 
 
+def output_escape(value: Any) -> str:
+    """What ``{{ value }}`` writes: ``value`` escaped, or as it is when it is markup (has
+    ``__html__``) — markupsafe's ``escape`` without its ``Markup`` wrapper, which only marks
+    the result safe again for a join that does not look. Jinja2's ``escape(x)`` around every
+    output builds a ``Markup`` in Python (two Python calls and a ``str`` subclass allocation,
+    ~4,000 instructions); a list page writes ~1,800 values (bench/FINDINGS.md §7.15)."""
+    kind = type(value)
+    if kind is str:
+        return _escape_str(value)
+    if kind is Markup:
+        return value
+    return escape(value)
+
+
+class _CodeGenerator(CodeGenerator):
+    """Jinja2's code generator, with the output escape of the compiled templates bound to
+    ``output_escape``. The generated code wraps each ``{{ }}`` in ``escape(…)`` and only
+    joins the results (into the output, or a buffer that becomes ``Markup``), so a plain
+    escaped ``str`` is as safe; constants are still escaped at compile time by markupsafe."""
+
+    _RUNTIME_IMPORT = "from jinja2.runtime import "
+
+    def writeline(self, x: str, node: Any = None, extra: int = 0) -> None:
+        super().writeline(x, node, extra)
+        if x.startswith(self._RUNTIME_IMPORT):  # the module header's import of ``escape``
+            super().writeline("from crm.jinja2 import output_escape as escape")
+
+
 class _Environment(Environment):
     context_class = _Context
+    code_generator_class = _CodeGenerator
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         """``row.name``: Jinja2's lookup (the attribute, else the item), reading a ``ListRow``

@@ -24,6 +24,11 @@ class ListRow(dict):
 
     __setattr__ = dict.__setitem__
 
+    def __missing__(self, key: str) -> Any:
+        if key == "pk":
+            return self["id"]
+        raise KeyError(key)
+
     @property
     def pk(self) -> int:
         return self["id"]

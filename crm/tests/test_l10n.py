@@ -10,7 +10,7 @@ import pytest
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from crm.html import DateText
 from crm.l10n import NumberText, money
@@ -156,3 +156,14 @@ def test_python_numbers_are_written_as_the_template_filters_write_them(language)
     with translation.override("ru"):
         assert NumberText().whole(Decimal("-1234567.5")) == "-1\xa0234\xa0568"
         assert NumberText().fixed(Decimal("-12.25"), 1) == "-12,3"
+
+
+def test_dates_written_in_python_are_in_the_readers_time_zone():
+    evening_utc = dt.datetime(2026, 12, 3, 20, 30, tzinfo=dt.UTC)  # 4 Dec, 04:30 in Shanghai
+    with translation.override("en"), timezone.override("Asia/Shanghai"):
+        dates = DateText(today=dt.date(2026, 12, 1))
+        assert (dates.day_of(evening_utc), dates.day_time_of(evening_utc)) == ("4 Dec", "4 Dec, 04:30")
+    with translation.override("en"), timezone.override("America/New_York"):
+        dates = DateText(today=dt.date(2026, 12, 1))
+        assert dates.day_time_of(evening_utc) == "3 Dec, 15:30"
+        assert (dates.day_of(None), dates.day_time_of(None), dates.day_of(dt.date(2026, 5, 1))) == ("", "", "1 May")
