@@ -539,9 +539,11 @@ class _ListFilterForm(StrictInputMixin, forms.Form):
         use_fast_select(self.fields["owner"])
         use_fast_select(self.fields["team"])
         use_fast_select(self.fields["country"], cache_key="filter-countries")
-        for field in self.fields.values():  # stage, source, status…: a template per <option> otherwise
+        for name, field in self.fields.items():  # stage, source, status…: a template per <option> otherwise
             if type(field.widget) is forms.Select:
-                use_fast_select(field)
+                # The form's own choices never change: their options built once per language
+                # (a custom field's, which an admin may edit, on every page).
+                use_fast_select(field, cache_key=f"{type(self).__name__}.{name}" if name in self.base_fields else "")
         style_plain(self)
 
     def clean_q(self) -> str:

@@ -20,6 +20,7 @@ conflict with oneself, while a page opened before someone else's save is.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,7 @@ from django.shortcuts import render
 from django.template import engines
 from django.urls import reverse
 from django.utils.text import capfirst
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from markupsafe import Markup
 
@@ -226,6 +228,15 @@ def inline_edit_view(request: HttpRequest, model: type[models.Model], pk: int, n
     return _display(request, spec, record, name, focus=True, version_oob=True)
 
 
+@functools.cache
+def _edit_labels(model: type[models.Model], fields: tuple[str, ...], language: str | None) -> dict[str, str]:
+    """The inline editors' labels, as the template's: the model field's name ("Edit Expected
+    close date"), translated once per language (a list page builds one ``InlineCells``)."""
+    return {
+        name: _("Edit %(label)s") % {"label": capfirst(model._meta.get_field(name).verbose_name)} for name in fields
+    }
+
+
 class InlineCells:
     """What the inline editors of one page of list rows share, for the row templates: the
     editors' labels and URLs, built once per page, and the markup of ``crm/jinja2/crm/cells.html``'s
@@ -243,10 +254,7 @@ class InlineCells:
 
     def __init__(self, model: type[models.Model], url_name: str, fields: tuple[str, ...]) -> None:
         self.kind = model._meta.model_name
-        # As the template's label: the model field's name ("Edit Expected close date").
-        self.edit = {
-            name: _("Edit %(label)s") % {"label": capfirst(model._meta.get_field(name).verbose_name)} for name in fields
-        }
+        self.edit = _edit_labels(model, fields, get_language())
         self._urls = {
             name: reverse(url_name, args=[self._PK_MARKER, name]).split(str(self._PK_MARKER)) for name in fields
         }

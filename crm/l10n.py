@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import cache
+from typing import Any
 
 from django.utils import formats, numberformat
 from django.utils.translation import get_language
@@ -126,6 +127,18 @@ def money(value: Decimal | int | float | None, currency: str, places: int = 2) -
 # Han ideographs (incl. extension A and compatibility), kana and Hangul syllables.
 CJK_CLASS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _CJK = re.compile(f"[{CJK_CLASS}]")
+
+
+def choice_labels(choices: Any) -> dict[str, str]:
+    """Value → label of a ``TextChoices`` class in the active language, for row templates:
+    translated once per language and process (``str()`` of a lazy label walks the catalogues
+    each time). A shared dict: read it, do not change it."""
+    return _choice_labels(choices, get_language())
+
+
+@cache
+def _choice_labels(choices: Any, language: str | None) -> dict[str, str]:
+    return {value: str(label) for value, label in choices.choices}
 
 
 def is_cjk(text: str) -> bool:

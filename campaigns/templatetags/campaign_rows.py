@@ -14,7 +14,6 @@ from collections.abc import Iterable
 
 from django import template
 from django.conf import settings
-from django.db.models import TextChoices
 from django.utils.safestring import SafeString
 
 from campaigns.models import (
@@ -29,7 +28,7 @@ from campaigns.models import (
 from campaigns.selectors import Loop
 from crm.html import DateText, IdUrl
 from crm.jinja2 import render
-from crm.l10n import MoneyText, person_name
+from crm.l10n import MoneyText, choice_labels, person_name
 from deals.models import DealStatus
 
 register = template.Library()
@@ -44,11 +43,6 @@ _MEMBER_BADGE = {
 }
 
 
-def _labels(choices: type[TextChoices]) -> dict[str, str]:
-    """Display labels, translated once per page."""
-    return {value: str(label) for value, label in choices.choices}
-
-
 @register.simple_tag
 def campaign_list_rows(rows: Iterable[tuple[Campaign, Loop]]) -> SafeString:
     """``<tr>``s of ``campaigns/campaign_list.html``: (campaign, its loop) pairs."""
@@ -57,9 +51,9 @@ def campaign_list_rows(rows: Iterable[tuple[Campaign, Loop]]) -> SafeString:
         {
             "rows": rows,
             "detail_url": IdUrl("campaigns:detail"),
-            "channels": _labels(CampaignChannel),
-            "goals": _labels(CampaignGoal),
-            "statuses": _labels(CampaignStatus),
+            "channels": choice_labels(CampaignChannel),
+            "goals": choice_labels(CampaignGoal),
+            "statuses": choice_labels(CampaignStatus),
             "status_classes": _STATUS_CLASS,
             "dates": DateText(),
             "money": MoneyText(),
@@ -78,7 +72,7 @@ def campaign_member_rows(members: Iterable[CampaignMember]) -> SafeString:
         {
             "members": members,
             "member_url": IdUrl("campaigns:member"),
-            "statuses": _labels(MemberStatus),
+            "statuses": choice_labels(MemberStatus),
             "badges": _MEMBER_BADGE,
             "dates": DateText(),
             "person_name": person_name,
@@ -94,7 +88,7 @@ def campaign_deal_rows(rows: Iterable[DealAttribution]) -> SafeString:
         {
             "rows": rows,
             "deal_url": IdUrl("deals:detail"),
-            "statuses": _labels(DealStatus),
+            "statuses": choice_labels(DealStatus),
             "money": MoneyText(),
             "person_name": person_name,
         },

@@ -17,7 +17,7 @@ from django.forms import BoundField
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django_countries import countries as country_names
 
 from contacts.models import Company, Contact, LifecycleStage, ValueSegment
@@ -26,7 +26,7 @@ from crm.custom_fields import CustomCells
 from crm.html import DateText, IdUrl
 from crm.inline import InlineCells
 from crm.jinja2 import render
-from crm.l10n import person_name
+from crm.l10n import choice_labels, person_name
 from crm.rows import ListRow
 from crm.templatetags.bulk_tags import bulk_bar_html, bulk_status_html
 from crm.templatetags.list_chrome import list_page_context
@@ -43,17 +43,19 @@ COMPANY_INLINE = ("owner", "lifecycle_stage", "phone", "tags")
 
 
 class _CountryNames(dict):
-    """Country code → name, each looked up once per page."""
+    """Country code → name in one language, each looked up once per process."""
 
     def __missing__(self, code: str) -> str:
         name = self[code] = country_names.name(code)
         return name
 
 
-def _labels(choices) -> dict[str, str]:
-    """Display labels of a ``TextChoices``, translated once per page (``get_FOO_display``
-    normalises the whole choice list on every call)."""
-    return {value: str(label) for value, label in choices.choices}
+_COUNTRY_NAMES: dict[str | None, _CountryNames] = {}
+
+
+def _country_names() -> _CountryNames:
+    """Country names in the active language (filled as the rows ask for them)."""
+    return _COUNTRY_NAMES.setdefault(get_language(), _CountryNames())
 
 
 def _page(rows: list[ListRow], any_editable: bool, list_url: str, columns: list[str]) -> dict:
@@ -63,8 +65,8 @@ def _page(rows: list[ListRow], any_editable: bool, list_url: str, columns: list[
         "any_editable": any_editable,
         "list_url": list_url,
         "columns": columns,
-        "stages": _labels(LifecycleStage),
-        "countries": _CountryNames(),
+        "stages": choice_labels(LifecycleStage),
+        "countries": _country_names(),
         "company_url": IdUrl("contacts:company-detail"),
         "dates": DateText(),
         "person_name": person_name,
@@ -147,7 +149,7 @@ def company_rows(
             **_page(rows, any_editable, list_url, columns),
             "custom": CustomCells("contacts.company", columns, rows),
             "inline": InlineCells(Company, "contacts:company-inline", COMPANY_INLINE),
-            "segments": _labels(ValueSegment),
+            "segments": choice_labels(ValueSegment),
         },
     )
 

@@ -237,3 +237,46 @@ def test_the_record_forms_country_select_is_in_the_users_language_and_keeps_the_
         assert f'<option value="DE" selected>{germany}</option>' in edit
         assert f'<option value="AF">{afghanistan}</option>' in edit
         assert quick.split("<option ")[1].startswith('value="" selected>')  # blank first
+
+
+def test_the_list_filters_choices_are_in_the_users_language_and_keep_each_requests_choice(owner):
+    """The filters' own choices are built once per language (``FastSelect`` with a cache key):
+    each language gets its labels, each request its selection, and a form's choices are its own."""
+    from contacts.forms import CompanyFilterForm
+
+    requests = [("en", "lead", "Lead", "Customer", "Any stage"), ("ru", "customer", "Лид", "Клиент", "Любой этап")]
+    for language, chosen, lead, customer, anything in requests * 2:
+        with translation.override(language):
+            stage = str(ContactFilterForm({"stage": chosen}, user=owner, default_sort="name")["stage"])
+            missing = str(CompanyFilterForm({}, user=owner, default_sort="name")["missing"])
+            contact_missing = str(ContactFilterForm({}, user=owner, default_sort="name")["missing"])
+        lead_selected, customer_selected = chosen == "lead", chosen == "customer"
+        assert f'<option value="lead"{" selected" if lead_selected else ""}>{lead}</option>' in stage
+        assert f'<option value="customer"{" selected" if customer_selected else ""}>{customer}</option>' in stage
+        assert f'<option value="">{anything}</option>' in stage and stage.count(" selected") == 1
+        assert 'value="company"' in contact_missing and 'value="company"' not in missing
+
+
+def test_the_rows_labels_follow_the_readers_language_page_after_page(owner):
+    """Stage names, country names and the inline editors' labels are translated once per
+    language (``choice_labels``, the country names, ``InlineCells``' labels): a Russian page
+    between two English ones gets Russian ones, the English pages English ones."""
+    from contacts.templatetags.contact_lists import contact_rows
+    from crm.rows import ListRow
+
+    row = ListRow(
+        id=5, first_name="Ann", last_name="Lee", title="", company_id=None, company__name=None, email="", phone="",
+        mobile="", do_not_email=False, do_not_call=False, phone_is_invalid=False, country="DE",
+        lifecycle_stage="customer", owner__first_name="Oleg", owner__last_name="Ivanov", owner__username="oleg",
+        tag_names=[], created_at=timezone.now(), archived_at=None, version=1, can_edit=True,
+    )  # fmt: skip
+    for language, stage, germany, edit_owner in (
+        ("en", "Customer", "Germany", "Edit Owner"),
+        ("ru", "Клиент", "Германия", "Изменить: Владелец"),
+        ("en", "Customer", "Germany", "Edit Owner"),
+    ):
+        with translation.override(language):
+            html = str(contact_rows([row], True, "/contacts/"))
+        assert f'<span class="badge stage-customer">{stage}</span>' in html
+        assert f'<span title="{germany}">DE</span>' in html
+        assert f'title="{edit_owner}"' in html
