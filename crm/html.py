@@ -70,13 +70,16 @@ class DateText:
         """``3 Dec, 14:05`` this year, ``3 Dec 2025, 14:05`` otherwise."""
         return self._day_time.format(date=self.day(local), time=f"{local.hour:02d}:{local.minute:02d}")
 
+    def local(self, value: datetime) -> datetime:
+        """An aware datetime in the page's time zone (read once: ``timezone.localtime`` looks
+        it up on every call); a naive one as it is."""
+        return value.astimezone(self._zone) if value.tzinfo is not None else value
+
     def day_of(self, value: datetime | date | None) -> str:
         """``value`` (aware datetimes in the current time zone) as the ``|day`` filter writes it."""
         if value is None or value == "":
             return ""
-        if isinstance(value, datetime) and value.tzinfo is not None:
-            value = value.astimezone(self._zone)
-        return self.day(value)
+        return self.day(self.local(value) if isinstance(value, datetime) else value)
 
     def day_time_of(self, value: datetime | None) -> str:
         """``value`` in the current time zone as the ``|day_time`` filter writes it."""
@@ -84,7 +87,7 @@ class DateText:
             return ""
         if not isinstance(value, datetime):
             return self.day(value)
-        return self.day_time(value.astimezone(self._zone) if value.tzinfo is not None else value)
+        return self.day_time(self.local(value))
 
     def relative(self, value: datetime, now: datetime | None = None) -> str:
         """``5 minutes ago``, ``in 3 days``, ``just now``: the largest unit only."""

@@ -204,7 +204,9 @@ def deal_list_rows(
         {
             "rows": rows,
             "columns": columns,
-            "user": user,
+            # The user's own method, read once: through ``request.user`` (a lazy object) each
+            # call costs two proxy lookups, on every row.
+            "can_edit": user.can_edit_owner if user is not None else None,
             "custom": CustomCells("deals.deal", columns, rows),
             "inline": InlineCells(Deal, "deals:inline", INLINE_FIELDS),
             "detail_url": IdUrl("deals:detail"),

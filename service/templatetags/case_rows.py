@@ -16,13 +16,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from django import template
-from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from crm.custom_fields import CustomCells
 from crm.html import DateText, IdUrl
 from crm.jinja2 import render
-from crm.l10n import person_name
+from crm.l10n import choice_labels, person_name
 from crm.templatetags.bulk_tags import bulk_bar_html, bulk_status_html
 from crm.templatetags.list_chrome import list_page_context
 from service.models import ACTIVE_STATUSES, RUNNING_STATUSES, CasePriority, CaseStatus
@@ -46,7 +45,7 @@ class _Times:
     def __call__(self, value: dt.datetime) -> tuple[str, str]:
         cached = self._cache.get(value)
         if cached is None:
-            local = timezone.localtime(value)
+            local = self.text.local(value)
             cached = self._cache[value] = (self.text.day_time(local), local.isoformat())
         return cached
 
@@ -67,8 +66,8 @@ def case_list_rows(
             "now": now,
             "editable": editable,
             "detail_url": IdUrl("service:detail"),
-            "priorities": {value: str(label) for value, label in CasePriority.choices},
-            "statuses": {value: str(label) for value, label in CaseStatus.choices},
+            "priorities": choice_labels(CasePriority),
+            "statuses": choice_labels(CaseStatus),
             "priority_classes": _PRIORITY_CLASS,
             "active": ACTIVE_STATUSES,
             "running": RUNNING_STATUSES,
