@@ -11,8 +11,10 @@ again and escaping is automatic (markupsafe's: ``'`` is written ``&#39;`` where 
 The rows get no context processors: a tag passes what its template uses, formatting
 helpers included (``crm.html.DateText``, ``crm.l10n.MoneyText``: built once per page and
 the same rules as the Django templates' ``|day``, ``|day_time`` and money). Translations are
-Django's (``{{ _("Select") }}``: the same catalogue and msgids as the Django templates;
-``makemessages`` reads ``_("…")`` inside ``{{ }}`` and ``{% %}`` of these templates too).
+Django's (``{{ _("Select") }}``: the same catalogue and msgids as the Django templates, each
+message read once per language: ``translate``; ``makemessages`` reads ``_("…")`` inside
+``{{ }}`` and ``{% %}`` of these templates too). Values are written through ``output_escape``
+(markupsafe's escaping, without a ``Markup`` built per value).
 """
 
 from __future__ import annotations
