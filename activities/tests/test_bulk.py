@@ -81,3 +81,12 @@ def test_export_of_all_matching_follows_the_lists_filters(teammate_client, owner
     body = b"".join(response.streaming_content).decode()
     assert "Still open" in body and "Already done" not in body  # a teammate reads the team's
     assert "Export (CSV)" in teammate_client.get(reverse("activities:list")).content.decode()
+
+
+def test_the_lists_tick_boxes_are_on_the_activities_the_viewer_may_change(owner_client, owner, teammate):
+    mine = ActivityFactory(owner=owner, subject="Mine to change")
+    theirs = ActivityFactory(owner=teammate, subject="Call for the teammate")
+    body = owner_client.get(reverse("activities:list")).content.decode()
+    assert "Call for the teammate" in body  # visible to the team
+    assert f'name="ids" value="{mine.pk}"' in body
+    assert f'name="ids" value="{theirs.pk}"' not in body
