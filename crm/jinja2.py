@@ -35,7 +35,7 @@ from markupsafe import _escape_inner as _escape_str  # markupsafe's own: C, else
 from crm.html import IdUrl
 from crm.rows import ListRow
 
-# Called as they are: plain functions and methods, and the record links (``IdUrl``).
+# Called as they are: plain functions and methods, the record links (``IdUrl``) and macros.
 _PLAIN_CALLABLES = (FunctionType, MethodType, BuiltinFunctionType, BuiltinMethodType, IdUrl, Macro)
 
 
