@@ -10,8 +10,9 @@ compare code, not hosts::
 
     DATABASE_URL=postgres://…/crm_bench .venv/bin/python bench/page_cpu.py "company 360" kanban [--runs 60]
 
-Page names are those of ``bench/pages.py``. It only reads (a session row is written for each
-sign-in).
+Page names are those of ``bench/pages.py``, the REST API's included ("API contact list": read
+with a bearer token, created for the measurement and deleted after it). It only reads (a session
+row is written for each sign-in).
 
 ``--instructions`` counts the machine instructions per request instead (valgrind's callgrind,
 instrumenting only the measured requests): about a minute for three personas of one page, but the
@@ -23,6 +24,7 @@ templates, psycopg2), not PostgreSQL's work.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -30,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         call_command("collectstatic", interactive=False, verbosity=0)  # DEBUG off serves the manifest's names
 
     from bench.dataset import ADMIN_USERNAME, MANAGER_USERNAME, REP_USERNAME
-    from bench.pages import PAGES
+    from bench.pages import API_PAGES, PAGES
 
-    pages = {page.name: page for page in PAGES}
+    pages = {page.name: page for page in [*PAGES, *API_PAGES]}
     unknown = [name for name in args.pages if name not in pages]
     if unknown:
         print(f"Unknown page(s) {', '.join(map(repr, unknown))}; the pages are: {', '.join(pages)}")
@@ -73,33 +76,46 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.pages:
         cells = []
         for _persona, username in personas:
-            client, url = _warm_client(pages[name], username)
-            times = []
-            for _ in range(args.runs):
-                started = time.process_time()
-                response = client.get(url)
-                times.append(time.process_time() - started)
-                if response.status_code != 200:
-                    print(f"{name}: GET {url} answered {response.status_code}")
-                    return 1
+            with _warm_client(pages[name], username) as (client, url):
+                times = []
+                for _ in range(args.runs):
+                    started = time.process_time()
+                    response = client.get(url)
+                    times.append(time.process_time() - started)
+                    if response.status_code != 200:
+                        print(f"{name}: GET {url} answered {response.status_code}")
+                        return 1
             cells.append(f"{statistics.median(times) * 1000:12.1f} ({min(times) * 1000:5.1f})")
         print(f"{name:40} " + " | ".join(cells), flush=True)
     return 0
 
 
-def _warm_client(page: Any, username: str) -> tuple[Any, str]:
-    """A test client signed in as ``username`` and ``page``'s URL for them, after 5 warm-up requests."""
+@contextlib.contextmanager
+def _warm_client(page: Any, username: str) -> Iterator[tuple[Any, str]]:
+    """A test client signed in as ``username`` (an API page: with a bearer token, deleted on
+    leaving) and ``page``'s URL for them, after 5 warm-up requests."""
     from django.test import Client
 
+    from bench.api_bench import _token
+    from bench.pages import API_PAGES
     from bench.run import pick_subjects
     from crm.models import User
 
     url = page.url(pick_subjects(username))
-    client = Client(HTTP_HOST="127.0.0.1")
-    client.force_login(User.objects.get(username=username))
-    for _ in range(5):
-        client.get(url)
-    return client, url
+    token = None
+    if page in API_PAGES:
+        token, secret = _token(username)
+        client = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    else:
+        client = Client(HTTP_HOST="127.0.0.1")
+        client.force_login(User.objects.get(username=username))
+    try:
+        for _ in range(5):
+            client.get(url)
+        yield client, url
+    finally:
+        if token is not None:
+            token.delete()
 
 
 def _under_callgrind(args: argparse.Namespace) -> int:
@@ -150,14 +166,14 @@ def _count_instructions(args: argparse.Namespace, pages: dict, personas: tuple) 
     control("--dump=start-up")
     for name in args.pages:
         for _persona, username in personas:
-            client, url = _warm_client(pages[name], username)
-            control("--instr=on")
-            for _ in range(args.runs):
-                response = client.get(url)
-                if response.status_code != 200:
-                    print(f"{name}: GET {url} answered {response.status_code}")
-                    return 1
-            control("--instr=off")
+            with _warm_client(pages[name], username) as (client, url):
+                control("--instr=on")
+                for _ in range(args.runs):
+                    response = client.get(url)
+                    if response.status_code != 200:
+                        print(f"{name}: GET {url} answered {response.status_code}")
+                        return 1
+                control("--instr=off")
             control(f"--dump={name} {username}")
     return 0
 

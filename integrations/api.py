@@ -265,7 +265,7 @@ def _company_out(request: Request, pk: int, *, code: int = 200) -> Response:
 def companies(request: Request) -> Response:
     user = request.user
     if request.method == "GET":
-        qs = Company.objects.visible_to(user).prefetch_related("tags")
+        qs = s.with_tag_names(Company.objects.visible_to(user))
         qs = _filter_custom(request, _filter_archived(request, _filter_common(request, qs)), Company)
         stage = _param_choice(request, "lifecycle_stage", LifecycleStage.values)
         if stage:
@@ -402,7 +402,7 @@ def _contact_out(request: Request, pk: int, *, code: int = 200) -> Response:
 def contacts(request: Request) -> Response:
     user = request.user
     if request.method == "GET":
-        qs = Contact.objects.visible_to(user).prefetch_related("tags")
+        qs = s.with_tag_names(Contact.objects.visible_to(user))
         qs = _filter_archived(request, _filter_common(request, qs, id_filters=("company",)))
         qs = _filter_custom(request, qs, Contact)
         stage = _param_choice(request, "lifecycle_stage", LifecycleStage.values)
@@ -526,7 +526,7 @@ def _deal_fields(data: dict[str, Any]) -> dict[str, Any]:
 def deals(request: Request) -> Response:
     user = request.user
     if request.method == "GET":
-        qs = Deal.objects.visible_to(user).select_related("stage").prefetch_related("contacts")
+        qs = s.with_contact_ids(Deal.objects.visible_to(user).select_related("stage"))
         qs = _filter_custom(request, _filter_common(request, qs, id_filters=("company", "pipeline", "stage")), Deal)
         if deal_status := _param_choice(request, "status", DealStatus.values):
             qs = qs.filter(status=deal_status)
