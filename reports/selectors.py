@@ -629,15 +629,17 @@ class ActivityLine:
 class ActivityReport:
     by_week: list[ActivityLine]
     leaderboard: list[ActivityLine]
-    cells: list[ActivityLine]  # one per owner and week, for the CSV
+    cells: list[ActivityLine]  # one per owner and week, for the CSV (activity_report's with_cells)
 
 
-def activity_report(scope: ReportScope, generation_id: int | None) -> ActivityReport:
-    """Done calls, meetings and tasks per rep and week from the rollup; overdue tasks as of now."""
+def activity_report(scope: ReportScope, generation_id: int | None, *, with_cells: bool = False) -> ActivityReport:
+    """Done calls, meetings and tasks per rep and week from the rollup; overdue tasks as of now.
+    ``cells`` (one line per owner and week, for the CSV) only ``with_cells``: an admin's year
+    is ~1,000 of them, summed here as plain tuples."""
     cells = (
         ActivityWeek.objects.filter(scope.owner_filter(), generation_id=generation_id)
         .filter(week__gte=scope.start, week__lt=add_months(scope.end, 1))
-        .values("week", "owner_id", "calls", "meetings", "tasks_done")
+        .values_list("week", "owner_id", "calls", "meetings", "tasks_done")
         .order_by("week", "owner_id")
     )
     overdue = dict(
@@ -652,23 +654,19 @@ def activity_report(scope: ReportScope, generation_id: int | None) -> ActivityRe
     owners = {pk: ActivityLine(key=pk, label=name) for pk, name in names.items() if in_scope is None or pk in in_scope}
     weeks: dict[dt.date, ActivityLine] = {}
     rows = []
-    for cell in cells:
-        week = weeks.setdefault(cell["week"], ActivityLine(key=cell["week"], label=f"{cell['week']:%Y-%m-%d}"))
-        owner = owners.setdefault(
-            cell["owner_id"], ActivityLine(key=cell["owner_id"], label=names.get(cell["owner_id"], ""))
-        )
-        row = ActivityLine(
-            key=(cell["week"], cell["owner_id"]),
-            label=owner.label,
-            calls=cell["calls"],
-            meetings=cell["meetings"],
-            tasks_done=cell["tasks_done"],
-        )
-        rows.append(row)
+    for week_day, owner_id, calls, meetings, tasks_done in cells:
+        week = weeks.get(week_day)
+        if week is None:
+            week = weeks[week_day] = ActivityLine(key=week_day, label=f"{week_day:%Y-%m-%d}")
+        owner = owners.get(owner_id)
+        if owner is None:
+            owner = owners[owner_id] = ActivityLine(key=owner_id, label=names.get(owner_id, ""))
         for line in (week, owner):
-            line.calls += row.calls
-            line.meetings += row.meetings
-            line.tasks_done += row.tasks_done
+            line.calls += calls
+            line.meetings += meetings
+            line.tasks_done += tasks_done
+        if with_cells:
+            rows.append(ActivityLine((week_day, owner_id), owner.label, calls, meetings, tasks_done))
     for owner_id, count in overdue.items():
         owners.setdefault(owner_id, ActivityLine(key=owner_id, label=names.get(owner_id, ""))).overdue = count
     leaderboard = sorted(owners.values(), key=lambda line: (-line.total, line.overdue, line.label))

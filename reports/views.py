@@ -252,10 +252,12 @@ def velocity_csv(request: HttpRequest) -> HttpResponse:
     return csv_response("velocity.csv", [_("Measure"), _("Stage"), _("Value"), _("Stays")], rows, request=request)
 
 
-def _activity(request: HttpRequest) -> tuple[ReportScope, selectors.RollupStatus, selectors.ActivityReport]:
+def _activity(
+    request: HttpRequest, *, with_cells: bool = False
+) -> tuple[ReportScope, selectors.RollupStatus, selectors.ActivityReport]:
     scope = report_scope_for_user(request.user, request.GET)
     status = selectors.rollup_status()
-    return scope, status, selectors.activity_report(scope, status.generation_id)
+    return scope, status, selectors.activity_report(scope, status.generation_id, with_cells=with_cells)
 
 
 @require_GET
@@ -277,7 +279,7 @@ def activity(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def activity_csv(request: HttpRequest) -> HttpResponse:
-    _scope, _status, report = _activity(request)
+    _scope, _status, report = _activity(request, with_cells=True)
     header = [_("Week"), _("Owner"), _("Calls"), _("Meetings"), _("Tasks done")]
     rows = [
         [f"{cell.key[0]:%Y-%m-%d}", cell.label, cell.calls, cell.meetings, cell.tasks_done] for cell in report.cells
