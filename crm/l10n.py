@@ -92,6 +92,13 @@ class NumberText:
             number, self.decimal_sep, 0, self.grouping, self.thousand_sep, force_grouping=True, use_l10n=True
         )
 
+    def shown(self, value: int | float) -> str:
+        """An ``int`` or a ``float`` as the Django templates' ``{{ value }}`` shows it (localized,
+        not grouped): ``45.5`` (``45,5`` in Russian)."""
+        if isinstance(value, float) and "e" not in (text := str(value)):
+            return text.replace(".", self.decimal_sep)
+        return formats.number_format(value)
+
     def fixed(self, value: Decimal | int | float | None, places: int) -> str:
         """Rounded half up to ``places`` decimals, not grouped: ``-12.5`` (``12,5`` in Russian)."""
         if value is None:

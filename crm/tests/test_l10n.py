@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.humanize.templatetags.humanize import intcomma
+from django.template import Context, Template
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -153,6 +154,8 @@ def test_python_numbers_are_written_as_the_template_filters_write_them(language)
             for places in (0, 1, 2):
                 assert numbers.fixed(value, places) == floatformat(value, places), (value, places)
         assert numbers.whole(None) == numbers.fixed(None, 1) == ""
+        for value in [7, -12345, 0, 3.25, -0.04, 45.0, 100.0, 66.7, 1e-7, 2.5e20]:
+            assert numbers.shown(value) == Template("{{ value }}").render(Context({"value": value})), value
     with translation.override("ru"):
         assert NumberText().whole(Decimal("-1234567.5")) == "-1\xa0234\xa0568"
         assert NumberText().fixed(Decimal("-12.25"), 1) == "-12,3"

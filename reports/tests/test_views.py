@@ -1,4 +1,5 @@
 import datetime as dt
+import re
 
 import pytest
 from django.urls import reverse
@@ -221,3 +222,47 @@ def test_only_a_teams_manager_can_subscribe_to_it(south, north, manager_client, 
 def test_the_home_panel_shows_managers_the_forecast(built, manager_client, owner_client):
     assert "Sales this month" in manager_client.get(reverse("home")).content.decode()
     assert "Sales this month" not in owner_client.get(reverse("home")).content.decode()
+
+
+def _table_rows(html: str, caption: str) -> list[list[str]]:
+    """The body rows of the first table after ``caption``, as cell texts."""
+    table = html[html.index(caption) :]
+    body = table[table.index("<tbody>") : table.index("</tbody>")]
+    return [
+        [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", body)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("language", "by_owner", "by_source", "owner_row", "source_rows", "nothing"),
+    [
+        (
+            "en",
+            "By owner",
+            "By source",
+            ["Olga Owner", "1", "1", "50.0%", "1,000"],
+            [["Referral", "1", "0", "100.0%", "1,000"], ["Website", "0", "1", "0.0%", "0"]],
+            "No deals closed in the period.",
+        ),
+        (
+            "ru",
+            "По владельцам",
+            "По источникам",
+            ["Olga Owner", "1", "1", "50,0%", "1\xa0000"],
+            [["Рекомендация", "1", "0", "100,0%", "1\xa0000"], ["Сайт", "0", "1", "0,0%", "0"]],
+            "За период нет закрытых сделок.",
+        ),
+    ],
+)
+def test_the_win_loss_tables_print_each_line_in_the_readers_format(
+    built, manager, manager_client, language, by_owner, by_source, owner_row, source_rows, nothing
+):
+    """January (conftest.hand_data): the owner won A (1,000 USD, referral) and lost B (website)."""
+    manager.language = language
+    manager.save(update_fields=["language"])
+    html = manager_client.get(reverse("reports:winloss"), {"from": "2026-01", "to": "2026-01"}).content.decode()
+    assert _table_rows(html, by_owner) == [owner_row]
+    assert _table_rows(html, by_source) == source_rows
+    quiet = manager_client.get(reverse("reports:winloss"), {"from": "2026-03", "to": "2026-03"}).content.decode()
+    assert _table_rows(quiet, by_owner) == [[nothing]]

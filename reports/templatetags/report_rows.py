@@ -1,0 +1,36 @@
+"""Rows of the report pages' longer tables, written by Jinja2 templates: an admin's Activity
+leaderboard of every rep and the weeks of a year, or Win/loss by owner, print hundreds of
+numbers, which cost the Django template language more than the pages' queries. The tables'
+frames stay in the pages' Django templates; the whitespace around each row is theirs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django import template
+from django.utils.safestring import SafeString
+
+from crm.jinja2 import render
+from crm.l10n import NumberText
+from reports.selectors import ActivityReport, WinLossLine
+
+register = template.Library()
+
+
+@register.simple_tag
+def activity_leaderboard_rows(report: ActivityReport) -> SafeString:
+    """The leaderboard's ``<tr>``s: rank, rep, calls, meetings, tasks done, total, overdue tasks."""
+    return render("reports/activity_rows.html", {"table": "leaderboard", "lines": report.leaderboard})
+
+
+@register.simple_tag
+def activity_week_rows(report: ActivityReport) -> SafeString:
+    """The weeks' ``<tr>``s: week, calls, meetings, tasks done."""
+    return render("reports/activity_rows.html", {"table": "weeks", "lines": report.by_week})
+
+
+@register.simple_tag
+def winloss_rows(lines: Sequence[WinLossLine]) -> SafeString:
+    """``<tr>``s of a Win/loss table (``reports/partials/winloss_table.html``): label, won, lost,
+    win rate, won amount."""
+    return render("reports/winloss_rows.html", {"lines": lines, "num": NumberText()})
