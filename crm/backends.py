@@ -25,7 +25,8 @@ from crm.prepared import PG_TYPES, Statement, Variable
 
 
 def _people_columns() -> dict:
-    """``users_visible_to`` and ``teams_visible_to`` of the outer user, as JSON rows."""
+    """``users_visible_to`` and ``teams_visible_to`` of the outer user, as JSON rows (a team's
+    with ``managed``: whether the outer user manages it)."""
     members, managers = Team.members.through.objects, Team.managers.through.objects
     outer_is_admin = Q(Exact(OuterRef("is_superuser"), True)) | Q(Exact(OuterRef("role"), Role.ADMIN))
     teammates = members.filter(
@@ -44,7 +45,13 @@ def _people_columns() -> dict:
             | Exists(managers.filter(team_id=OuterRef("pk"), user_id=OuterRef(OuterRef("pk"))))
         )
         .order_by(*Team._meta.ordering)
-        .values(row=JSONObject(id="id", name="name"))
+        .values(
+            row=JSONObject(
+                id="id",
+                name="name",
+                managed=Exists(managers.filter(team_id=OuterRef("pk"), user_id=OuterRef(OuterRef("pk")))),
+            )
+        )
     )
     return {"_people": ArraySubquery(people), "_teams": ArraySubquery(teams)}
 

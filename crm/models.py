@@ -129,7 +129,8 @@ class User(AbstractUser):
     ) -> None:
         """Fill the per-request caches below from values loaded with the user row
         (``crm.backends.RequestUserBackend``), so they cost no query of their own.
-        ``people`` / ``teams``: rows of ``users_visible_to`` / ``teams_visible_to`` (id and names)."""
+        ``people`` / ``teams``: rows of ``users_visible_to`` / ``teams_visible_to`` (id and names;
+        a team's also ``managed``: whether this user manages it)."""
         editable = {self.pk, *managed_ids} if self.is_manager else {self.pk}
         self.__dict__["_access_owner_ids"] = (frozenset({self.pk, *visible_ids}), frozenset(editable))
         self.__dict__["unread_notification_count"] = unread_notifications
@@ -157,6 +158,14 @@ class User(AbstractUser):
         if rows is None:
             return list(teams_visible_to(self))
         return [Team.from_db(self._state.db, ["id", "name"], [row["id"], row["name"]]) for row in rows]
+
+    @cached_property
+    def managed_team_ids(self) -> frozenset[int]:
+        """Ids of the teams this user manages, once per user object (preloaded with the row)."""
+        rows = getattr(self, "_preloaded_teams", None)
+        if rows is None:
+            return frozenset(Team.managers.through.objects.filter(user_id=self.pk).values_list("team_id", flat=True))
+        return frozenset(row["id"] for row in rows if row["managed"])
 
     def can_read_owner(self, owner_id: int | None) -> bool:
         return self.is_admin or owner_id in self.visible_owner_ids

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Avg, Count, Exists, F, OuterRef, Q, QuerySet, Sum, When, Window
+from django.db.models import Avg, Count, F, Q, QuerySet, Sum, When, Window
 from django.db.models import Case as Case_
 from django.http import Http404
 
@@ -45,31 +45,25 @@ def queue_members(teams: QuerySet[Team]) -> QuerySet[User]:
 def can_edit_case(user: User, case: Case) -> bool:
     """Admins, the assignee and the queue's managers change a case; a team member may take
     an unassigned case of the queue."""
-    if user.is_admin or case.assignee_id == user.pk:
+    if user.is_admin or case.assignee_id == user.pk or case.team_id in user.managed_team_ids:
         return True
-    if Team.managers.through.objects.filter(team_id=case.team_id, user_id=user.pk).exists():
-        return True
-    member = Team.members.through.objects.filter(team_id=case.team_id, user_id=user.pk)
-    return case.assignee_id is None and member.exists()
+    # The teams they belong to or manage (loaded with the user; a managed queue returned above).
+    return case.assignee_id is None and any(team.pk == case.team_id for team in user.visible_teams)
 
 
 def editable_case_ids(user: User, cases: list[Case]) -> set[int]:
-    """The ``cases`` ``user`` may change (``can_edit_case`` for a page of them), in one query:
-    the user's teams, each flagged when they manage it."""
+    """The ``cases`` ``user`` may change (``can_edit_case`` for a page of them), from the teams
+    loaded with the user (``crm.backends``: no query): their own, their managed queues' and
+    the unassigned cases of their queues."""
     if user.is_admin:
         return {case.pk for case in cases}
-    managed = Team.managers.through.objects.filter(team_id=OuterRef("pk"), user_id=user.pk)
-    teams = dict(
-        Team.objects.filter(Q(members=user) | Q(managers=user))
-        .annotate(managed=Exists(managed))
-        .values_list("pk", "managed")
-        .distinct()
-    )
+    teams = {team.pk for team in user.visible_teams}  # the teams they belong to or manage
+    managed = user.managed_team_ids
     return {
         case.pk
         for case in cases
         if case.assignee_id == user.pk
-        or teams.get(case.team_id)
+        or case.team_id in managed
         or (case.team_id in teams and case.assignee_id is None)
     }
 

@@ -37,6 +37,23 @@ def test_the_list_shows_the_bulk_bar_and_a_box_for_cases_the_user_may_change(nor
     assert "Change status" in body and "Move to queue" in body
 
 
+def test_each_row_has_a_box_only_when_its_reader_may_change_the_case(
+    north, owner, teammate, manager, outsider, owner_client, manager_client, outsider_client
+):
+    mine = make_case(team=north, owner=owner, assignee=owner, subject="Mine")
+    unassigned = make_case(team=north, owner=owner, assignee=None, subject="Unassigned")
+    theirs = make_case(team=north, owner=owner, assignee=teammate, subject="Theirs")
+
+    def boxes(client) -> set[int]:
+        body = client.get(reverse("service:list")).content.decode()
+        return {case.pk for case in (mine, unassigned, theirs) if f'form="bulk-form" value="{case.pk}"' in body}
+
+    assert boxes(owner_client) == {mine.pk, unassigned.pk}  # a member: their own and the queue's unassigned
+    assert boxes(manager_client) == {mine.pk, unassigned.pk, theirs.pk}  # the queue's manager: all
+    assert boxes(outsider_client) == set()  # another team's queue: not even listed
+    assert "Theirs" not in outsider_client.get(reverse("service:list")).content.decode()
+
+
 def test_a_bulk_status_change_writes_one_timeline_entry_per_case_and_undoes(north, owner, owner_client):
     cases = [make_case(team=north, owner=owner, assignee=owner, subject=f"Case {n}") for n in range(3)]
     owner_client.post(BULK, {"action": "status", "status": "waiting", "ids": [c.pk for c in cases[:2]]})
@@ -157,8 +174,9 @@ def test_the_list_with_its_bulk_bar_keeps_its_query_count(
     owner_client.post(BULK, {"action": "status", "status": "open", "ids": [Case.objects.first().pk]})
     for client in (owner_client, manager_client):
         client.get(reverse("service:list"))
-        # The list's 5, the last bulk action's banner and the user's teams for the row boxes.
-        with django_assert_max_num_queries(7) as few:
+        # The list's 5 and the last bulk action's banner (the row boxes read the user's teams,
+        # loaded with the user).
+        with django_assert_max_num_queries(6) as few:
             client.get(reverse("service:list"))
         for n in range(3, 20):
             make_case(team=north, owner=owner, subject=f"More {n}")
