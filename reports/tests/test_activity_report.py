@@ -11,13 +11,13 @@ week of the 5th: 3 calls, 1 meeting; week of the 12th: 1 task done.
 """
 
 import datetime as dt
-import re
 
 import pytest
 from django.urls import reverse
 
 from activities.models import Activity, ActivityType
 from reports.services import rollups_rebuild
+from reports.tests.html import table_rows
 
 
 def at(day: int, month: int = 1, year: int = 2026) -> dt.datetime:
@@ -77,32 +77,22 @@ def test_the_activity_csv_lists_each_rep_and_week(activities, manager_client):
     assert not any("Oscar" in line for line in lines)
 
 
-def _rows(html: str, caption: str) -> list[list[str]]:
-    """The body rows of the table after ``caption`` (a header cell's or card's text), as cell texts."""
-    table = html[html.index(caption) :]
-    body = table[table.index("<tbody>") : table.index("</tbody>")]
-    return [
-        [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row)]
-        for row in re.findall(r"<tr>(.*?)</tr>", body)
-    ]
-
-
 def test_the_page_prints_the_leaderboard_and_the_weeks(activities, manager_client, owner):
     owner.first_name = "<Olga>"
     owner.save(update_fields=["first_name"])
     html = manager_client.get(reverse("reports:activity"), {"from": "2026-01", "to": "2026-01"}).content.decode()
-    assert _rows(html, "Leaderboard") == [
+    assert table_rows(html, "Leaderboard") == [
         ["1", "&lt;Olga&gt; Owner", "2", "1", "1", "4", "1"],
         ["2", "Tom Teammate", "1", "0", "0", "1", "0"],
         ["3", "Mia Manager", "0", "0", "0", "0", "0"],
     ]
     assert '<span class="badge text-bg-danger">1</span>' in html  # the overdue task
-    assert _rows(html, "Week of") == [["2026-01-05", "3", "1", "0"], ["2026-01-12", "0", "0", "1"]]
+    assert table_rows(html, "Week of") == [["2026-01-05", "3", "1", "0"], ["2026-01-12", "0", "0", "1"]]
 
 
 def test_a_period_without_activity_says_so_in_the_readers_language(activities, manager_client, manager):
     manager.language = "ru"
     manager.save(update_fields=["language"])
     html = manager_client.get(reverse("reports:activity"), {"from": "2025-01", "to": "2025-01"}).content.decode()
-    assert _rows(html, "Неделя с") == [["За период нет выполненных дел."]]
-    assert sorted(row[1] for row in _rows(html, "Рейтинг")) == ["Mia Manager", "Olga Owner", "Tom Teammate"]
+    assert table_rows(html, "Неделя с") == [["За период нет выполненных дел."]]
+    assert sorted(row[1] for row in table_rows(html, "Рейтинг")) == ["Mia Manager", "Olga Owner", "Tom Teammate"]

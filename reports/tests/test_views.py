@@ -1,5 +1,4 @@
 import datetime as dt
-import re
 
 import pytest
 from django.urls import reverse
@@ -7,6 +6,7 @@ from django.urls import reverse
 from reports.models import ReportSubscription
 from reports.services import rollups_rebuild
 from reports.tests.factories import LostReasonFactory, deal_with_history, sales_pipeline
+from reports.tests.html import table_rows
 
 REPORTS = [
     "reports:funnel",
@@ -224,16 +224,6 @@ def test_the_home_panel_shows_managers_the_forecast(built, manager_client, owner
     assert "Sales this month" not in owner_client.get(reverse("home")).content.decode()
 
 
-def _table_rows(html: str, caption: str) -> list[list[str]]:
-    """The body rows of the first table after ``caption``, as cell texts."""
-    table = html[html.index(caption) :]
-    body = table[table.index("<tbody>") : table.index("</tbody>")]
-    return [
-        [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row)]
-        for row in re.findall(r"<tr>(.*?)</tr>", body)
-    ]
-
-
 @pytest.mark.parametrize(
     ("language", "by_owner", "by_source", "owner_row", "source_rows", "nothing"),
     [
@@ -262,7 +252,7 @@ def test_the_win_loss_tables_print_each_line_in_the_readers_format(
     manager.language = language
     manager.save(update_fields=["language"])
     html = manager_client.get(reverse("reports:winloss"), {"from": "2026-01", "to": "2026-01"}).content.decode()
-    assert _table_rows(html, by_owner) == [owner_row]
-    assert _table_rows(html, by_source) == source_rows
+    assert table_rows(html, by_owner) == [owner_row]
+    assert table_rows(html, by_source) == source_rows
     quiet = manager_client.get(reverse("reports:winloss"), {"from": "2026-03", "to": "2026-03"}).content.decode()
-    assert _table_rows(quiet, by_owner) == [[nothing]]
+    assert table_rows(quiet, by_owner) == [[nothing]]
