@@ -1,7 +1,8 @@
 """Rows of the report pages' longer tables, written by Jinja2 templates: an admin's Activity
-leaderboard of every rep and the weeks of a year, or Win/loss by owner, print hundreds of
-numbers, which cost the Django template language more than the pages' queries. The tables'
-frames stay in the pages' Django templates; the whitespace around each row is theirs."""
+leaderboard of every rep and the weeks of a year, Win/loss by owner, or the Retention cohorts
+grid (two years of months by eight quarters) print hundreds of numbers, which cost the Django
+template language more than the pages' queries. The tables' frames stay in the pages' Django
+templates; the whitespace around each row is theirs."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.utils.safestring import SafeString
 
 from crm.jinja2 import render
 from crm.l10n import NumberText
-from reports.selectors import ActivityReport, WinLossLine
+from reports.selectors import ActivityReport, CohortReport, WinLossLine
 
 register = template.Library()
 
@@ -34,3 +35,11 @@ def winloss_rows(lines: Sequence[WinLossLine]) -> SafeString:
     """``<tr>``s of a Win/loss table (``reports/partials/winloss_table.html``): label, won, lost,
     win rate, won amount."""
     return render("reports/winloss_rows.html", {"lines": lines, "num": NumberText()})
+
+
+@register.simple_tag
+def cohort_rows(report: CohortReport, quarters: Sequence[str]) -> SafeString:
+    """The Retention cohorts table's ``<tr>``s: cohort month, customers, first-month revenue,
+    then per quarter the share buying again and the revenue retention (or "not reached yet")."""
+    context = {"rows": report.rows, "columns": len(quarters) + 3, "num": NumberText()}
+    return render("reports/cohort_rows.html", context)

@@ -6,11 +6,11 @@ import re
 
 
 def table_rows(html: str, caption: str) -> list[list[str]]:
-    """The body rows of the first table after ``caption`` (a card's or header cell's text), as
-    the text of each cell."""
+    """The body rows of the first table after ``caption`` (a card's or header cell's text, or
+    the table's class), as the text of each cell; a row may span lines."""
     table = html[html.index(caption) :]
     body = table[table.index("<tbody>") : table.index("</tbody>")]
     return [
-        [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row)]
-        for row in re.findall(r"<tr>(.*?)</tr>", body)
+        [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)]
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
     ]

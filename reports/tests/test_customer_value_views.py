@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from contacts.models import ValueSegment as S
 from reports.models import CustomerValue
+from reports.tests.html import table_rows
 
 PAGES = ["reports:customer-value", "reports:top-customers", "reports:cohorts", "reports:dormant", "reports:cross-sell"]
 CSVS = [f"{name}-csv" for name in PAGES]
@@ -126,6 +127,31 @@ def test_the_cohort_csv_has_a_row_per_cohort(value_built, manager_client):
     body = manager_client.get(reverse("reports:cohorts-csv"), ALL_TIME).content.decode().replace("\r", "")
     row = next(line for line in body.splitlines() if line.startswith("2025-09"))
     assert row.startswith("2025-09,2,7000.00,50.0,57.1,50.0,28.6,50.0,14.3,")
+
+
+@pytest.mark.parametrize(
+    ("language", "september", "empty"),
+    [
+        ("en", ["2025-09", "2", "7,000", "50.0%57.1%", "50.0%28.6%", "50.0%14.3%"], "No first purchases in the period"),
+        ("ru", ["2025-09", "2", "7\xa0000", "50,0%57,1%", "50,0%28,6%", "50,0%14,3%"], "За период нет первых покупок"),
+    ],
+)
+def test_the_cohort_table_prints_shares_and_retention_in_the_readers_language(
+    language, september, empty, value_built, manager, manager_client
+):
+    manager.language = language
+    manager.save(update_fields=["language"])
+    html = manager_client.get(reverse("reports:cohorts"), ALL_TIME).content.decode()
+    rows = table_rows(html, "cohort-table")
+    assert next(row for row in rows if row[0] == "2025-09")[:6] == september
+    # Every row has its eight quarters; the latest cohort's last quarter (two years on) is
+    # still ahead, drawn as a dot, not as a share.
+    assert {len(row) for row in rows} == {11}
+    assert rows[-1][-1] == "·" and 'class="cohort-cell cohort-future"' in html
+    assert '<td class="cohort-cell" style="background: rgba(31, 111, 235, 0.62)">50' in html  # 50 % ÷ 80
+    html = manager_client.get(reverse("reports:cohorts"), {"from": "2020-01", "to": "2020-06"}).content.decode()
+    assert table_rows(html, "cohort-table") == [[f"{empty}."]]
+    assert '<td colspan="11" class="text-secondary">' in html
 
 
 @pytest.mark.parametrize("name", PAGES + CSVS)
