@@ -32,12 +32,12 @@ def _search(user, query: str, limit: int):
     )
 
 
-def _decorate_board_cards(deals) -> None:
+def _decorate_board_cards(cards) -> None:
     from activities.selectors import next_activity_map
 
-    upcoming = next_activity_map([deal.pk for deal in deals], brief=True)
-    for deal in deals:
-        deal.next_activity = upcoming.get(deal.pk)
+    upcoming = next_activity_map([card.pk for card in cards], brief=True)
+    for card in cards:
+        card.next_activity = upcoming.get(card.pk)
 
 
 class ActivitiesConfig(AppConfig):

@@ -464,9 +464,9 @@ def timeline_page(
 # --- The deals board ----------------------------------------------------------------------
 
 
-def next_activity_map(deal_ids: Iterable[int], *, brief: bool = False) -> dict[int, Activity]:
+def next_activity_map(deal_ids: Iterable[int], *, brief: bool = False) -> dict[int, Activity | ListRow]:
     """Each deal's next open activity (earliest due first, undated last) in ONE query, with its
-    type; ``brief``: only its id, subject and due date (a board card's line)."""
+    type; ``brief``: a row of only its id, subject and due date (a board card's line)."""
     ids = list(deal_ids)
     if not ids:
         return {}
@@ -475,8 +475,9 @@ def next_activity_map(deal_ids: Iterable[int], *, brief: bool = False) -> dict[i
         .order_by("deal_id", "due_at", "id")
         .distinct("deal_id")
     )
-    qs = qs.only("id", "deal_id", "subject", "due_at") if brief else qs.select_related("type")
-    return {activity.deal_id: activity for activity in qs}
+    if brief:
+        return {row["deal_id"]: row for row in list_rows(qs, ("id", "deal_id", "subject", "due_at"))}
+    return {activity.deal_id: activity for activity in qs.select_related("type")}
 
 
 # --- My day -------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Extension points for apps above ``deals`` in the import graph.
 
 ``activities`` knows each deal's next activity, but ``deals`` may not import it. It registers
-a card decorator instead: a function that receives the page of board cards and sets
-``deal.next_activity`` on each (an activity: its ``pk``, ``subject`` and ``due_at`` are read,
-or ``None``) — with one query for the whole page, never one per card.
+a card decorator instead: a function that receives the page of board cards (rows of
+``deals.selectors.CARD_COLUMNS``: ``card.pk`` is the deal's id) and sets ``card.next_activity``
+on each (an activity: its ``pk``, ``subject`` and ``due_at`` are read, or ``None``) — with one
+query for the whole page, never one per card.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from deals.models import Deal
+    from crm.rows import ListRow
 
-CardDecorator = Callable[[Sequence["Deal"]], None]
+CardDecorator = Callable[[Sequence["ListRow"]], None]
 
 _card_decorators: dict[str, CardDecorator] = {}
 
@@ -23,9 +24,9 @@ def register_card_decorator(*, key: str, decorate: CardDecorator) -> None:
     _card_decorators[key] = decorate
 
 
-def decorate_cards(deals: Sequence[Deal]) -> None:
-    for deal in deals:
-        deal.next_activity = None
-    if deals:
+def decorate_cards(cards: Sequence[ListRow]) -> None:
+    for card in cards:
+        card.next_activity = None
+    if cards:
         for decorate in _card_decorators.values():
-            decorate(deals)
+            decorate(cards)

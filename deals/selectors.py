@@ -369,11 +369,11 @@ def money_total_of(deals: Sequence[Deal], *, book: RateBook | None = None) -> Mo
 class BoardColumn:
     stage: Stage
     total: MoneyTotal
-    cards: list[Deal]
+    cards: list[ListRow]  # ``card_of`` a deal
     next_cursor: str
 
 
-def encode_cursor(deal: Deal) -> str:
+def encode_cursor(deal: Deal | ListRow) -> str:
     return f"{deal.created_at.isoformat()}_{deal.pk}"
 
 
@@ -394,18 +394,37 @@ def board_deals(user: User, pipeline: Pipeline, filters: Q | None = None) -> Que
     return Deal.objects.visible_to(user).filter(board_where(pipeline, filters))
 
 
-# What a card shows (deals/jinja2/deals/board_cards.html) and its cursor reads: a board's
-# ~100 deals, companies and owners without their custom fields (JSON), addresses and the rest.
-CARD_FIELDS = (
+# What a card shows (deals/jinja2/deals/board_cards.html) and its cursor reads, as a row of
+# values (``crm.rows.ListRow``): a board's ~100 deals with their companies' and owners' names,
+# without building ~350 model instances (deals, companies, owners) per page.
+CARD_COLUMNS = (
     *("id", "title", "company_id", "owner_id", "pipeline_id", "stage_id", "amount", "currency", "probability"),
-    *("probability_is_manual", "status", "stage_entered_at", "created_at", "company__id", "company__name"),
-    *("owner__id", "owner__first_name", "owner__last_name", "owner__username"),
+    *("probability_is_manual", "stage_entered_at", "created_at"),
 )
+_CARD_NAMES = {
+    "company_name": F("company__name"),
+    "owner_first_name": F("owner__first_name"),
+    "owner_last_name": F("owner__last_name"),
+    "owner_username": F("owner__username"),
+}
 
 
-def _column_page(qs: QuerySet[Deal], stage: Stage | int, after: str = "") -> QuerySet[Deal]:
-    """The query of one page (+1 card, to know whether there is more) of a column."""
-    page = qs.filter(stage=stage).select_related("owner", "company").only(*CARD_FIELDS)
+def card_of(deal: Deal) -> ListRow:
+    """A deal read as a model instance (a moved card) as the row the board's queries give."""
+    row = ListRow({name: getattr(deal, name) for name in CARD_COLUMNS})
+    company, owner = deal.company, deal.owner
+    row.update(
+        company_name=company.name if company is not None else None,
+        owner_first_name=owner.first_name,
+        owner_last_name=owner.last_name,
+        owner_username=owner.username,
+    )
+    return row
+
+
+def _column_page(qs: QuerySet[Deal], stage: Stage | int, after: str = "") -> QuerySet:
+    """The query of one page (+1 card, to know whether there is more) of a column, as rows."""
+    page = list_rows(qs.filter(stage=stage).annotate(**_CARD_NAMES), (*CARD_COLUMNS, *_CARD_NAMES))
     page = page.order_by("-created_at", "-id")
     cursor = decode_cursor(after) if after else None
     if cursor is not None:
@@ -414,19 +433,19 @@ def _column_page(qs: QuerySet[Deal], stage: Stage | int, after: str = "") -> Que
     return page[: BOARD_PAGE_SIZE + 1]
 
 
-def _cards_and_cursor(cards: list[Deal]) -> tuple[list[Deal], str]:
+def _cards_and_cursor(cards: list[ListRow]) -> tuple[list[ListRow], str]:
     next_cursor = encode_cursor(cards[BOARD_PAGE_SIZE - 1]) if len(cards) > BOARD_PAGE_SIZE else ""
     return cards[:BOARD_PAGE_SIZE], next_cursor
 
 
-def board_cards(qs: QuerySet[Deal], *, stage: Stage, after: str = "") -> tuple[list[Deal], str]:
+def board_cards(qs: QuerySet[Deal], *, stage: Stage, after: str = "") -> tuple[list[ListRow], str]:
     """One page of a column's cards (newest first, keyset-paginated) and the next cursor."""
     return _cards_and_cursor(list(_column_page(qs, stage, after)))
 
 
 def board_first_pages(
     qs: QuerySet[Deal], stages: list[Stage], *, unfiltered: tuple[User, Pipeline] | None = None
-) -> dict[int, tuple[list[Deal], str]]:
+) -> dict[int, tuple[list[ListRow], str]]:
     """The first page of every column in ONE query: a UNION ALL of the per-column queries,
     each still a LIMIT walk of the (stage, created) index, rather than one query per column
     or a window over every open deal of the pipeline. ``unfiltered``: the viewer and the
@@ -436,23 +455,23 @@ def board_first_pages(
         return {}
     if unfiltered is not None:
         user, pipeline = unfiltered
-        rows: Iterable[Deal] = _FIRST_PAGES.fetch(
+        rows: Iterable[ListRow] = _FIRST_PAGES.fetch(
             user.is_admin, pipeline=pipeline.pk, stages=[stage.pk for stage in stages], owners=owner_ids_of(user)
         )
     else:
         parts = [_column_page(qs, stage) for stage in stages]
         rows = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-    by_stage: dict[int, list[Deal]] = {stage.pk: [] for stage in stages}
-    for deal in rows:
-        by_stage[deal.stage_id].append(deal)
+    by_stage: dict[int, list[ListRow]] = {stage.pk: [] for stage in stages}
+    for row in rows:
+        by_stage[row["stage_id"]].append(row)
     pages = {}
     for stage_id, cards in by_stage.items():
-        cards.sort(key=lambda deal: (deal.created_at, deal.pk), reverse=True)
+        cards.sort(key=lambda row: (row["created_at"], row["id"]), reverse=True)
         pages[stage_id] = _cards_and_cursor(cards)
     return pages
 
 
-def _first_pages(is_admin: bool, *, pipeline: int, stages: list[int], owners: list[int]) -> QuerySet[Deal]:
+def _first_pages(is_admin: bool, *, pipeline: int, stages: list[int], owners: list[int]) -> QuerySet:
     viewer = OwnerAccess(is_admin=is_admin, visible_owner_ids=owners)
     qs = Deal.objects.visible_to(viewer).filter(status=DealStatus.OPEN, pipeline_id=pipeline)
     parts = [_column_page(qs, stage) for stage in stages]

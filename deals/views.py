@@ -320,13 +320,15 @@ def _moved_card(request: HttpRequest, deal: Deal, old_stage_id: int | None, data
     with ``old_stage_id=None``, every open column's figures."""
     data = request.POST if data is None else data
     deal = selectors.deals_for_user(request.user).get(pk=deal.pk)
-    decorate_cards([deal])
+    card = selectors.card_of(deal)
+    decorate_cards([card])
     board_filters = BoardFilterForm(data, user=request.user)
     stages = list(Stage.objects.filter(pipeline_id=deal.pipeline_id).order_by("position", "id"))
     touched = {old_stage_id, deal.stage_id} if old_stage_id is not None else {s.pk for s in stages}
     heads = _board_column_heads(request, deal, touched, data)
     context = {
         "deal": deal,
+        "card": card,
         "heads": heads,
         "stages": stages,
         "board_querystring": board_filters.querystring(),

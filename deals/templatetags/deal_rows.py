@@ -77,8 +77,17 @@ class _Board:
         self.now = timezone.now()
         self._boards: dict[int, str] = {}
         self._in_stage: dict[int, str] = {}
+        self._owners: dict[int, str] = {}
 
-    def days_in_stage(self, deal: Deal) -> str:
+    def owner(self, card: ListRow) -> str:
+        """The card's owner's name, as ``str(user)`` writes it, once per owner."""
+        name = self._owners.get(card["owner_id"])
+        if name is None:
+            first, last = card["owner_first_name"], card["owner_last_name"]
+            name = self._owners[card["owner_id"]] = person_name(first, last) or card["owner_username"]
+        return name
+
+    def days_in_stage(self, deal: ListRow) -> str:
         """``Deal.days_in_stage`` and its caption, translated once per number of days."""
         days = max((self.now - deal.stage_entered_at).days, 0)
         if days not in self._in_stage:
@@ -102,16 +111,16 @@ def _board(context: template.Context) -> _Board:
 
 
 @register.simple_tag(takes_context=True)
-def board_cards(context: template.Context, cards: Iterable[Deal]) -> SafeString:
-    """The cards of a board column (a ``board_card.html`` include each, before); the context
+def board_cards(context: template.Context, cards: Iterable[ListRow]) -> SafeString:
+    """The cards of a board column (rows of ``deals.selectors.CARD_COLUMNS``); the context
     gives ``request``, ``stages`` (the move menu) and ``board_querystring``."""
     return render("deals/board_cards.html", {"cards": cards, "board": _board(context)})
 
 
 @register.simple_tag(takes_context=True)
-def board_card(context: template.Context, deal: Deal) -> SafeString:
-    """One card (a moved deal in its new column)."""
-    return board_cards(context, [deal])
+def board_card(context: template.Context, card: ListRow) -> SafeString:
+    """One card (a moved deal in its new column: ``deals.selectors.card_of``)."""
+    return board_cards(context, [card])
 
 
 @register.simple_tag(takes_context=True)

@@ -17,7 +17,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from deals import services
+from deals import selectors, services
 from deals.models import Deal, Stage
 from deals.tests.factories import CompanyFactory, DealFactory, LostReasonFactory
 
@@ -110,11 +110,24 @@ def test_board_cards_match_the_old_card_template(owner, pipeline, varied_deals, 
     )
     context = {"request": request, "stages": stages, "board_querystring": querystring}
     old = "".join(Template(OLD_CARD).render(Context({**context, "deal": deal})) for deal in varied_deals)
-    new = Template("{% load deal_rows %}{% board_cards cards %}").render(Context({**context, "cards": varied_deals}))
+    cards = [selectors.card_of(deal) for deal in varied_deals]
+    for card, deal in zip(cards, varied_deals, strict=True):
+        card.next_activity = deal.next_activity
+    new = Template("{% load deal_rows %}{% board_cards cards %}").render(Context({**context, "cards": cards}))
     assert _squash(new) == _squash(old)
     assert "data-draggable" in new and "Teammate&#39;s" in new and "&lt;b&gt;Big&lt;/b&gt;" in new
-    one = Template("{% load deal_rows %}{% board_card deal %}").render(Context({**context, "deal": varied_deals[2]}))
+    one = Template("{% load deal_rows %}{% board_card card %}").render(Context({**context, "card": cards[2]}))
     assert _squash(one) == _squash(Template(OLD_CARD).render(Context({**context, "deal": varied_deals[2]})))
+
+
+def test_the_boards_queries_read_a_card_as_card_of_the_deal_does(varied_deals, pipeline):
+    stages = list(Stage.objects.filter(pipeline=pipeline))
+    columns = [selectors.board_cards(Deal.objects.all(), stage=stage)[0] for stage in stages]
+    read = sorted((card for cards in columns for card in cards), key=lambda card: card.pk)
+    assert read == [selectors.card_of(deal) for deal in varied_deals]
+    first_pages = selectors.board_first_pages(Deal.objects.all(), stages)
+    assert sorted((card for cards, _cursor in first_pages.values() for card in cards), key=lambda c: c.pk) == read
+    assert {card["company_name"] for card in read} == {'Smith & "Sons" <Ltd>', None}
 
 
 def test_list_rows_match_the_old_row_template(varied_deals):
