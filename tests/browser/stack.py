@@ -90,6 +90,9 @@ def _wait_http(url: str, deadline: float) -> None:
     raise TimeoutError(f"{url} did not answer")
 
 
+BEAT_SWEEP_SECONDS = 15
+
+
 @contextlib.contextmanager
 def running_stack(*, name: str, redis_db: int, log_dir: Path) -> Iterator[Stack]:
     """Create the database, migrate, seed demo data and run web + worker + beat."""
@@ -113,6 +116,10 @@ def running_stack(*, name: str, redis_db: int, log_dir: Path) -> Iterator[Stack]
         # runserver starts a thread per request; kept-open connections would pile up.
         "DATABASE_CONN_MAX_AGE": "0",
         "PYTHONUNBUFFERED": "1",
+        # Beat's sweeps (reminders, SLAs, imports) every 15 s, not every minute: a journey that
+        # waits for one (a case breaching its one-minute SLA) then waits ~15 s, not ~60 s, past
+        # its due time, which keeps a slow or busy host within the tests' deadlines.
+        "BEAT_SWEEP_SECONDS": str(BEAT_SWEEP_SECONDS),
     }
     stack = Stack(base_url=f"http://127.0.0.1:{port}", env=env, log_dir=log_dir)
     stack.manage("migrate", "--no-input", "-v", "0")

@@ -114,7 +114,7 @@ def test_a_rep_sets_a_reminder_and_the_bell_rings(page: Page):
     expect(page.get_by_role("heading", name=subject)).to_be_visible()
     task = record_id(page)
 
-    # The earliest the form accepts: this minute. Beat sweeps due reminders every minute.
+    # The earliest the form accepts: this minute. Beat sweeps due reminders (here every 15 s).
     assert_every_field_has_a_label(page)
     page.get_by_label("Remind me at").fill(server_now().strftime(DATETIME_LOCAL))
     page.get_by_role("button", name="Add reminder").click()
