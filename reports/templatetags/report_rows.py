@@ -1,18 +1,23 @@
 """Rows of the report pages' longer tables, written by Jinja2 templates: an admin's Activity
-leaderboard of every rep and the weeks of a year, Win/loss by owner, or the Retention cohorts
-grid (two years of months by eight quarters) print hundreds of numbers, which cost the Django
+leaderboard of every rep and the weeks of a year, Win/loss by owner, the Retention cohorts
+grid (two years of months by eight quarters) or a page of Top customers print hundreds of
+numbers, which cost the Django
 template language more than the pages' queries. The tables' frames stay in the pages' Django
 templates; the whitespace around each row is theirs."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from django import template
+from django.core.paginator import Page
 from django.utils.safestring import SafeString
 
+from contacts.models import ValueSegment
+from crm.html import DateText, IdUrl
 from crm.jinja2 import render
-from crm.l10n import NumberText
+from crm.l10n import NumberText, choice_labels
+from reports.models import CustomerValue
 from reports.selectors import ActivityReport, CohortReport, WinLossLine
 
 register = template.Library()
@@ -43,3 +48,20 @@ def cohort_rows(report: CohortReport, quarters: Sequence[str]) -> SafeString:
     then per quarter the share buying again and the revenue retention (or "not reached yet")."""
     context = {"rows": report.rows, "columns": len(quarters) + 3, "num": NumberText()}
     return render("reports/cohort_rows.html", context)
+
+
+@register.simple_tag
+def top_customer_rows(rows: Sequence[CustomerValue], page: Page, at_risk: Collection[str]) -> SafeString:
+    """The Top customers table's ``<tr>``s: rank, company and owner, segment with its scores
+    and service trouble, lifetime value, revenue (12 months, all time), won deals, last
+    purchase, open pipeline, suggested offer."""
+    context = {
+        "rows": rows,
+        "start": page.start_index(),
+        "at_risk": at_risk,
+        "segments": choice_labels(ValueSegment),
+        "company_url": IdUrl("contacts:company-detail"),
+        "num": NumberText(),
+        "dates": DateText(),
+    }
+    return render("reports/top_customer_rows.html", context)

@@ -12,5 +12,5 @@ def table_rows(html: str, caption: str) -> list[list[str]]:
     body = table[table.index("<tbody>") : table.index("</tbody>")]
     return [
         [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)]
-        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
     ]

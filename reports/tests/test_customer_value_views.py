@@ -1,5 +1,7 @@
 """The customer value pages: access through the report scope, CSV, charts, query counts."""
 
+from decimal import ROUND_HALF_UP, Decimal
+
 import pytest
 from django.template import Context, Template
 from django.test import RequestFactory
@@ -8,6 +10,7 @@ from django.urls import reverse
 from contacts.models import ValueSegment as S
 from reports.models import CustomerValue
 from reports.tests.html import table_rows
+from reports.value import AT_RISK_SEGMENTS
 
 PAGES = ["reports:customer-value", "reports:top-customers", "reports:cohorts", "reports:dormant", "reports:cross-sell"]
 CSVS = [f"{name}-csv" for name in PAGES]
@@ -94,6 +97,38 @@ def test_top_customers_filter_by_segment_and_show_the_offer(value_built, manager
     response = manager_client.get(reverse("reports:top-customers"), {"segment": "loyal"})
     assert _names(response) == {"Customer E"}
     assert "Onboarding" in response.content.decode()  # E's suggestion, from Seat → Onboarding
+
+
+@pytest.mark.parametrize(
+    ("language", "caption", "c_figures", "segments"),
+    [
+        ("en", "Customers ranked by", ["8,000", "8,000", "2", "15 Dec 2025", "0"], ("At risk", "no recent")),
+        ("ru", "Клиенты по пожизненной", ["8\xa0000", "8\xa0000", "2", "15 дек. 2025", "0"], ("Под угрозой", "нет")),
+    ],
+)
+def test_top_customers_print_rank_value_segment_and_offer(
+    language, caption, c_figures, segments, value_built, owner, owner_client
+):
+    owner.language = language
+    owner.save(update_fields=["language"])
+    html = owner_client.get(reverse("reports:top-customers")).content.decode()
+    ranked = list(
+        CustomerValue.objects.filter(owner=owner).select_related("company").order_by("-lifetime_value", "company_id")
+    )
+    rows = table_rows(html, caption)
+    assert [row[0] for row in rows] == [str(rank) for rank in range(1, len(ranked) + 1)]
+    assert [row[1] for row in rows] == [f"{value.company.name}Olga Owner" for value in ranked]
+    whole = [f"{value.lifetime_value.quantize(Decimal(1), ROUND_HALF_UP):,}" for value in ranked]
+    assert [row[3] for row in rows] == [text.replace(",", "," if language == "en" else "\xa0") for text in whole]
+    by_company = {row[1].removesuffix("Olga Owner"): row for row in rows}
+    assert by_company["Customer C"][4:9] == c_figures  # 12 months, all time, won deals, last purchase, pipeline
+    at_risk, no_recent_purchase = segments
+    assert by_company["Customer C"][2].strip().startswith(at_risk)  # the segment, then its R F M scores
+    assert by_company["Customer F"][2].startswith(no_recent_purchase)
+    assert by_company["Customer F"][8].replace("\xa0", ",") == "2,000"  # its open deal
+    assert by_company["Customer E"][9].startswith("Onboarding")
+    assert html.count('<tr class="table-warning">') == sum(value.segment in AT_RISK_SEGMENTS for value in ranked) > 0
+    assert f'<a href="{value_built["companies"]["C"].get_absolute_url()}">Customer C</a>' in html
 
 
 def test_top_customers_pages(value_built, admin_client):
