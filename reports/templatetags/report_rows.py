@@ -1,7 +1,7 @@
 """Rows of the report pages' longer tables, written by Jinja2 templates: an admin's Activity
 leaderboard of every rep and the weeks of a year, Win/loss by owner, the Retention cohorts
-grid (two years of months by eight quarters) or a page of Top customers print hundreds of
-numbers, which cost the Django template language more than the pages' queries. The tables'
+grid (two years of months by eight quarters) or a page of Top or Dormant customers print
+hundreds of numbers, which cost the Django template language more than the pages' queries. The tables'
 frames stay in the pages' Django templates; the whitespace around each row is theirs."""
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from collections.abc import Collection, Sequence
 
 from django import template
 from django.core.paginator import Page
+from django.utils.formats import localize
 from django.utils.safestring import SafeString
+from django.utils.translation import ngettext
 
 from contacts.models import ValueSegment
 from crm.html import DateText, IdUrl
@@ -64,3 +66,35 @@ def top_customer_rows(rows: Sequence[CustomerValue], page: Page, at_risk: Collec
         "dates": DateText(),
     }
     return render("reports/top_customer_rows.html", context)
+
+
+class _QuietDays:
+    """``N days`` as the Dormant table writes how long a customer has been quiet, translated
+    once per number of days (a page of 100 customers has a few dozen distinct numbers)."""
+
+    def __init__(self) -> None:
+        self._texts: dict[int, str] = {}
+
+    def __call__(self, days: int | None) -> str:
+        if days is None:  # never touched: nothing to count from
+            return "–"
+        text = self._texts.get(days)
+        if text is None:
+            text = self._texts[days] = ngettext("%(days)s day", "%(days)s days", days) % {"days": localize(days)}
+        return text
+
+
+@register.simple_tag
+def dormant_rows(rows: Sequence[CustomerValue]) -> SafeString:
+    """The Dormant customers table's ``<tr>``s: company and owner, segment, quiet for, last
+    purchase, lifetime value, and the follow-up task (done, open, or due tomorrow morning)."""
+    context = {
+        "rows": rows,
+        "segments": choice_labels(ValueSegment),
+        "quiet": _QuietDays(),
+        "company_url": IdUrl("contacts:company-detail"),
+        "activity_url": IdUrl("activities:detail"),
+        "num": NumberText(),
+        "dates": DateText(),
+    }
+    return render("reports/dormant_rows.html", context)

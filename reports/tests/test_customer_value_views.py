@@ -148,6 +148,43 @@ def test_the_dormant_list_shows_the_follow_up(value_built, manager_client):
     assert "task open" in response.content.decode()
 
 
+def _russian_days(days: int) -> str:
+    if days % 10 == 1 and days % 100 != 11:
+        return f"{days} день"
+    if 2 <= days % 10 <= 4 and not 12 <= days % 100 <= 14:
+        return f"{days} дня"
+    return f"{days} дней"
+
+
+@pytest.mark.parametrize(
+    ("language", "caption", "segment", "days", "last_purchase", "task"),
+    [
+        ("en", "Follow-up", "At risk", lambda n: f"{n} days", "15 Dec 2025", "task open"),
+        ("ru", "Связаться", "Под угрозой", _russian_days, "15 дек. 2025", "задача открыта"),
+    ],
+)
+def test_the_dormant_table_prints_quiet_days_value_and_the_follow_up_task(
+    language, caption, segment, days, last_purchase, task, value_built, manager, manager_client
+):
+    from django.utils import timezone
+
+    from reports.models import DormancyFollowUp
+    from reports.services import dormancy_followups_create
+    from reports.tests.conftest import VALUE_NOW
+
+    dormancy_followups_create(now=VALUE_NOW)
+    manager.language = language
+    manager.save(update_fields=["language"])
+    html = manager_client.get(reverse("reports:dormant")).content.decode()
+    c = CustomerValue.objects.get(company=value_built["companies"]["C"])
+    quiet = (timezone.now() - c.last_touch_at).days
+    ltv = f"{c.lifetime_value.quantize(Decimal(1), ROUND_HALF_UP):,}".replace(",", "," if language == "en" else "\xa0")
+    row = ["Customer COlga Owner", segment, days(quiet), last_purchase, ltv, f" {task}"]
+    assert table_rows(html, caption)[-1] == row
+    activity = DormancyFollowUp.objects.get(company=c.company).activity
+    assert f'<a href="{activity.get_absolute_url()}"><i class="bi bi-square" aria-hidden="true"></i> {task}</a>' in html
+
+
 def test_csv_exports_defuse_formulas(value_built, admin_client):
     CustomerValue.objects.filter(company=value_built["companies"]["E"]).update(segment=S.LOYAL)
     value_built["companies"]["E"].__class__.objects.filter(pk=value_built["companies"]["E"].pk).update(
