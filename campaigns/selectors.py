@@ -28,6 +28,7 @@ from contacts.keyset import KeysetPage, SortOption, keyset_page
 from crm import request_memo
 from crm.compiled import CompiledQuery
 from crm.models import User
+from crm.rows import ListRow, list_rows
 from deals.models import Deal, DealStatus
 from deals.money import MissingRate, RateBook
 
@@ -181,7 +182,7 @@ def status_rows(campaign: Campaign) -> list[tuple[str, str, int]]:
 
 def _member_page(
     key: tuple, *, campaign: int, owner: User | int | None = None, after: int = 0, status: str = ""
-) -> QuerySet[CampaignMember]:
+) -> QuerySet:
     qs = CampaignMember.objects.filter(campaign=campaign)
     if status:
         qs = qs.filter(status=status)
@@ -189,21 +190,24 @@ def _member_page(
         qs = qs.filter(owner=owner)
     if after:
         qs = qs.filter(pk__gt=after)
-    return (
-        qs.select_related("contact", "contact__company", "owner", "task")
-        .only(*MEMBER_ROW_FIELDS)
-        .order_by("pk")[: MEMBERS_PAGE + 1]
-    )
+    rows = list_rows(qs.annotate(**_MEMBER_NAMES), ("id", "status", "task_id", *_MEMBER_NAMES))
+    return rows.order_by("pk")[: MEMBERS_PAGE + 1]
 
 
-# What a member row shows (campaigns/jinja2/campaigns/campaign_member_rows.html): not the
-# contacts' and companies' other columns (custom fields as JSON, addresses…).
-MEMBER_ROW_FIELDS = (
-    *("id", "campaign_id", "contact_id", "owner_id", "status", "task_id", "contact__id", "contact__first_name"),
-    *("contact__last_name", "contact__company_id", "contact__company__id", "contact__company__name"),
-    *("owner__id", "owner__first_name", "owner__last_name", "owner__username", "task__id", "task__done_at"),
-    "task__due_at",
-)
+# What a member row shows (campaigns/jinja2/campaigns/campaign_member_rows.html), as a row of
+# values (``crm.rows.ListRow``): not ~200 model instances (members, contacts, companies,
+# owners, tasks) per page.
+_MEMBER_NAMES = {
+    "contact_first_name": F("contact__first_name"),
+    "contact_last_name": F("contact__last_name"),
+    "company_id": F("contact__company_id"),
+    "company_name": F("contact__company__name"),
+    "owner_first_name": F("owner__first_name"),
+    "owner_last_name": F("owner__last_name"),
+    "owner_username": F("owner__username"),
+    "task_done_at": F("task__done_at"),
+    "task_due_at": F("task__due_at"),
+}
 
 
 # The campaign page's members (by owner, from a cursor) and its deals: built and compiled once
@@ -213,8 +217,8 @@ _MEMBER_PAGE = CompiledQuery(_member_page, campaign=int, owner=int, after=int)
 
 def member_page(
     campaign: Campaign, *, status: str = "", owner: User | None = None, after: int = 0
-) -> tuple[list[CampaignMember], int | None]:
-    """One page of members by id (keyset: ``after`` the last id shown) and the next cursor."""
+) -> tuple[list[ListRow], int | None]:
+    """One page of members by id (keyset: ``after`` the last id shown), as rows, and the next cursor."""
     if status:
         rows = list(_member_page((), campaign=campaign.pk, owner=owner, after=after, status=status))
     else:
@@ -229,27 +233,30 @@ def member_page(
     return rows, (rows[-1].pk if more and rows else None)
 
 
-def campaign_deals(campaign: Campaign, *, limit: int = 50) -> list[DealAttribution]:
-    """The latest deals the campaign created. Ordered by the attribution's own time (written
-    with the deal) on the ``dealattribution_created_by`` index: ordered by the deal's
+def campaign_deals(campaign: Campaign, *, limit: int = 50) -> list[ListRow]:
+    """The latest deals the campaign created, as rows. Ordered by the attribution's own time
+    (written with the deal) on the ``dealattribution_created_by`` index: ordered by the deal's
     ``created_at``, PostgreSQL walked every deal newest first looking for the campaign's
     (300 ms for the biggest campaign of the large benchmark dataset)."""
     return _CAMPAIGN_DEALS.fetch(limit, campaign=campaign.pk)
 
 
-def _campaign_deals(limit: int, *, campaign: int) -> QuerySet[DealAttribution]:
-    # What a row shows (campaigns/jinja2/campaigns/campaign_deal_rows.html), nothing more.
-    return (
-        DealAttribution.objects.filter(created_by_campaign=campaign)
-        .select_related("deal", "deal__owner", "deal__stage")
-        .only(
-            *("id", "deal_id", "created_by_campaign_id", "created_at", "deal__id", "deal__title", "deal__status"),
-            *("deal__amount", "deal__currency", "deal__owner_id", "deal__stage_id", "deal__stage__id"),
-            *("deal__stage__name", "deal__owner__id", "deal__owner__first_name", "deal__owner__last_name"),
-            "deal__owner__username",
-        )
-        .order_by("-created_at", "-id")[:limit]
-    )
+# What a row shows (campaigns/jinja2/campaigns/campaign_deal_rows.html), nothing more.
+_DEAL_ROW = {
+    "deal_title": F("deal__title"),
+    "deal_status": F("deal__status"),
+    "deal_amount": F("deal__amount"),
+    "deal_currency": F("deal__currency"),
+    "stage_name": F("deal__stage__name"),
+    "owner_first_name": F("deal__owner__first_name"),
+    "owner_last_name": F("deal__owner__last_name"),
+    "owner_username": F("deal__owner__username"),
+}
+
+
+def _campaign_deals(limit: int, *, campaign: int) -> QuerySet:
+    qs = DealAttribution.objects.filter(created_by_campaign=campaign).annotate(**_DEAL_ROW)
+    return list_rows(qs, ("deal_id", *_DEAL_ROW)).order_by("-created_at", "-id")[:limit]
 
 
 _CAMPAIGN_DEALS = CompiledQuery(_campaign_deals, campaign=int)

@@ -20,15 +20,14 @@ from campaigns.models import (
     Campaign,
     CampaignChannel,
     CampaignGoal,
-    CampaignMember,
     CampaignStatus,
-    DealAttribution,
     MemberStatus,
 )
 from campaigns.selectors import Loop
 from crm.html import DateText, IdUrl
 from crm.jinja2 import render
 from crm.l10n import MoneyText, choice_labels, person_name
+from crm.rows import ListRow
 from deals.models import DealStatus
 
 register = template.Library()
@@ -64,7 +63,7 @@ def campaign_list_rows(rows: Iterable[tuple[Campaign, Loop]]) -> SafeString:
 
 
 @register.simple_tag
-def campaign_member_rows(members: Iterable[CampaignMember]) -> SafeString:
+def campaign_member_rows(members: Iterable[ListRow]) -> SafeString:
     """``<tr>``s of the campaign page's member table (``selectors.member_page``): 50 rows were
     half the page's CPU through the Django template."""
     return render(
@@ -81,7 +80,7 @@ def campaign_member_rows(members: Iterable[CampaignMember]) -> SafeString:
 
 
 @register.simple_tag
-def campaign_deal_rows(rows: Iterable[DealAttribution]) -> SafeString:
+def campaign_deal_rows(rows: Iterable[ListRow]) -> SafeString:
     """``<tr>``s of the campaign page's "Deals created by this campaign" table."""
     return render(
         "campaigns/campaign_deal_rows.html",

@@ -248,8 +248,13 @@ def test_the_campaign_page_lists_its_deals_latest_first(running, owner, owner_cl
             pipeline=stage.pipeline, stage=stage,
         )  # fmt: skip
     body = owner_client.get(running.get_absolute_url()).content.decode()
-    table = body[body.index('class="table table-sm mb-0 campaign-deals"') :]
+    table = body[body.index('class="table table-sm mb-0 campaign-deals"') :].split("</table>")[0]
     assert table.index(">Newer</a>") < table.index(">Older</a>")
+    newer = Deal.objects.get(title="Newer")
+    assert (
+        f'<tr><td><a href="{newer.get_absolute_url()}">Newer</a></td><td>{stage.name} '
+        '<span class="small text-secondary">Open</span></td><td>Olga Owner</td><td class="text-end">10.00 USD</td></tr>'
+    ) in table
 
 
 def test_a_member_row_shows_contact_company_owner_response_and_task(running, owner_client):
