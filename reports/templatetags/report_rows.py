@@ -1,8 +1,9 @@
 """Rows of the report pages' longer tables, written by Jinja2 templates: an admin's Activity
 leaderboard of every rep and the weeks of a year, Win/loss by owner, the Retention cohorts
 grid (two years of months by eight quarters) or a page of Top or Dormant customers print
-hundreds of numbers, which cost the Django template language more than the pages' queries. The tables'
-frames stay in the pages' Django templates; the whitespace around each row is theirs."""
+hundreds of numbers, which cost the Django template language more than the pages' queries.
+The tables' frames stay in the pages' Django templates; the whitespace around each row is
+theirs."""
 
 from __future__ import annotations
 
