@@ -8,6 +8,7 @@ class ContactsConfig(AppConfig):
 
     def ready(self) -> None:
         import contacts.bulk_actions  # noqa: F401 (registers the lists' bulk actions, for the web and the worker)
+        from contacts import country_order
         from contacts.attachments import (
             company_customers,
             contact_customers,
@@ -25,6 +26,7 @@ class ContactsConfig(AppConfig):
         register_attachable(kind="company", model=Company, get=for_write(company_for_user), customers=company_customers)
         register_attachable(kind="contact", model=Contact, get=for_write(contact_for_user), customers=contact_customers)
         register_merge_handlers()
+        country_order.install()  # before any country list is read (and cached) in a language
         register_search_provider(key="companies", order=10, search=search_companies)
         register_search_provider(key="contacts", order=20, search=search_contacts)
         register_home_panel(
