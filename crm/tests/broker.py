@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import redis
+from celery.utils.nodenames import anon_nodename
 from django.conf import settings
 
 from crm.celery import app as celery_app
@@ -41,12 +42,15 @@ def queue_name() -> str:
 
 
 def take_outbox_messages(row_ids: set[int]) -> list[dict[str, Any]]:
-    """Remove from the Redis queue the messages the relay sent for ``row_ids`` and return them
-    as ``{"id", "task", "args", "kwargs"}`` (so no worker of another test runs them)."""
+    """Remove from the Redis queue the messages this process's relay sent for ``row_ids`` and
+    return them as ``{"id", "task", "args", "kwargs"}`` (so no worker of another test runs them)."""
     from crm.models import Outbox
 
-    # pytest-xdist's workers share the broker but not the database, so a row id alone may be
-    # another worker's: take only messages whose task and arguments are this database's row's.
+    # pytest-xdist's workers share the broker but not the database, and the queues keep what
+    # earlier runs left (test databases number rows from 1 again): a row id alone may be another
+    # worker's or another run's. Take only messages this process published (Celery's "origin",
+    # gen<pid>@<host>) whose task and arguments are this database's row's.
+    origin = anon_nodename()
     rows = {row.pk: (row.task, list(row.args)) for row in Outbox.objects.filter(pk__in=row_ids)}
     found = []
     client = broker()
@@ -55,6 +59,8 @@ def take_outbox_messages(row_ids: set[int]) -> list[dict[str, Any]]:
         for raw in client.lrange(queue, 0, -1):
             message = json.loads(raw)
             task_id = message["headers"]["id"]
+            if message["headers"].get("origin") != origin:
+                continue
             if not task_id.startswith("outbox-") or int(task_id.split("-")[1]) not in row_ids:
                 continue
             args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
