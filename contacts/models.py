@@ -411,11 +411,15 @@ class Contact(models.Model):
             models.Index(fields=["phone"], name="contact_phone"),
             models.Index(fields=["mobile"], name="contact_mobile"),
             models.Index(fields=["external_id"], name="contact_external_id"),
-            # The search: one index scan per word over names and email (``search_text``).
+            # The search: one index scan per word over names and email (``search_text``), with
+            # the owner beside it (btree_gin) so that a rep's or manager's search finds only their
+            # owners' matches in the index: with the words alone PostgreSQL read every match from
+            # the table to drop other owners' (a common surname: 10,504 pages for 2,271 rows).
+            # An admin's search, which names no owner, scans the words' part as before.
             GinIndex(
-                fields=["search_text"],
-                opclasses=["gin_trgm_ops"],
-                name="contact_search_trgm",
+                fields=["owner", "search_text"],
+                opclasses=["int8_ops", "gin_trgm_ops"],
+                name="contact_owner_search_trgm",
                 gin_pending_list_limit=256,
             ),
             GinIndex(fields=["phone"], opclasses=["gin_trgm_ops"], name="contact_phone_trgm"),
