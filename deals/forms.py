@@ -15,7 +15,7 @@ import contacts.lookups  # noqa: F401 - registers trgm_icontains
 from contacts.forms import offer_only_the_chosen_company, use_fast_inputs, use_fast_select
 from contacts.models import Company, Contact, Source
 from contacts.selectors import text_contains_q
-from crm import custom_fields
+from crm import custom_fields, request_memo
 from crm.compiled import CompiledQuery
 from crm.custom_fields import CustomFieldsFormMixin
 from crm.forms import StrictInputMixin, preload_choices, strict_field
@@ -262,8 +262,9 @@ _STAGES = CompiledQuery(_stages_in_order)
 
 
 def stages_in_order() -> list[Stage]:
-    """Every stage with its pipeline, by pipeline and position (one compiled query)."""
-    return _STAGES.fetch()
+    """Every stage with its pipeline, by pipeline and position (one compiled query, read once
+    per request: the deal list's filter form and its bulk bar's "Move to stage" both list them)."""
+    return request_memo.remember("deals.stages_in_order", _STAGES.fetch)
 
 
 class DealFilterForm(StrictInputMixin, forms.Form):
