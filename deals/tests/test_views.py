@@ -451,9 +451,9 @@ def test_the_deal_page_makes_a_constant_number_of_queries(owner_client, deal, pi
         LineItem.objects.create(deal=deal, product=product, quantity=i + 1, unit_price=Decimal("12.50"))
     # Counted warm: a first view fills what a process and Redis keep for every deal page (the
     # deal content type, the stages' median days, the timeline's event types and sources), so
-    # the count does not depend on which tests ran before (cold, it was 13 in a fresh process
-    # with an empty Redis, and 10 or 11 otherwise). The line items and contacts come with the
-    # deal; the quotes card (deals.quotes) and the files (contacts.attachments) read their own.
+    # the count does not depend on which tests ran before (cold: up to 13 in a fresh process
+    # with an empty Redis). The line items and contacts come with the deal; the quotes card
+    # (deals.quotes) and the files (contacts.attachments) read their own.
     owner_client.get(reverse("deals:detail", args=[deal.pk]))
     with django_assert_max_num_queries(9):
         response = owner_client.get(reverse("deals:detail", args=[deal.pk]))
