@@ -374,3 +374,33 @@ def test_a_user_in_no_team_sees_only_the_cases_assigned_to_them_unfiltered(north
     theirs = make_case(team=north, owner=owner, assignee=loner, subject="Theirs")
     page = selectors.unfiltered_case_page(loner, sort="newest")
     assert [row["id"] for row in page.rows] == [theirs.pk]
+
+
+@pytest.mark.parametrize("who", ["owner", "admin_user"])
+def test_the_list_rows_read_their_related_names_without_joining(request, who, north, owner):
+    """The rows' company, contact, queue and assignee names come from primary-key subqueries
+    (``crm.rows.names_by_subquery``): the page query a rep's or manager's visit plans anew
+    every time joins no table."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    policy()
+    assigned = make_case(team=north, owner=owner, assignee=owner, subject="Assigned")
+    bare = make_case(team=north, owner=owner, subject="Bare")
+    Case.objects.filter(pk=bare.pk).update(company=None, contact=None)
+    client = request.getfixturevalue(f"{who.removesuffix('_user')}_client")
+
+    for query in ({}, {"priority": "normal"}):  # the compiled first page and the filtered one
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(reverse("service:list"), query)
+        page = response.content.decode()
+        rows = {row["id"]: row for row in response.context["page"].rows}
+        assert rows[assigned.pk]["company__name"] == "Customer of Assigned" and "Customer of Assigned" in page
+        contact = (rows[assigned.pk]["contact__first_name"], rows[assigned.pk]["contact__last_name"])
+        assert contact == ("Pat", "Customer")
+        assert rows[assigned.pk]["team__name"] == north.name
+        assert rows[assigned.pk]["assignee__username"] == owner.username
+        names = ("company__name", "contact__last_name", "assignee__username")
+        assert [rows[bare.pk][name] for name in names] == [None] * 3
+        row_queries = [q["sql"] for q in captured.captured_queries if '"service_case"."subject"' in q["sql"]]
+        assert row_queries and not any(" JOIN " in sql for sql in row_queries)
