@@ -64,10 +64,12 @@ from deals.models import (
     StageChange,
 )
 from deals.money import forget_rates
+from service import totals as case_totals
 from service.models import (
     ACTIVE_STATUSES,
     Case,
     CasePriority,
+    CaseQueueTotal,
     CaseStatus,
     SlaPolicy,
     SlaTarget,
@@ -974,7 +976,18 @@ class Generator:
         rows = self._copy(Case, CASE_COLUMNS, self._case_lines(rng, companies, first_contact, policies, teams))
         timers = self._copy(SlaTimer, TIMER_COLUMNS, self.timer_lines)
         del self.timer_lines
-        return {"cases": rows, "SLA timers": timers, "SLA policies": len(policies), "calendars": len(calendars)}
+        # Loaded without triggers (like the deal totals): the queue tabs' counts are filled
+        # from the active cases in one GROUP BY.
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {CaseQueueTotal._meta.db_table} RESTART IDENTITY")
+            groups = case_totals.rebuild(cursor)
+        return {
+            "cases": rows,
+            "SLA timers": timers,
+            "SLA policies": len(policies),
+            "calendars": len(calendars),
+            "case queue totals": groups,
+        }
 
     def _case_lines(self, rng, companies, first_contact, policies, teams) -> Iterator[str]:
         priorities = list(policies)
@@ -1694,7 +1707,7 @@ STEPS: tuple[Step, ...] = (
     Step("contacts", (Contact, _through(Contact, "tags")), Generator._contacts),
     Step("deals", (Deal, StageChange, LineItem, _through(Deal, "contacts"), DealTotal), Generator._deals),
     Step("activities", (Activity, Reminder, TimelineEvent), Generator._activities),
-    Step("cases", (Case, SlaTimer, SlaPolicy, TeamCalendar), Generator._cases),
+    Step("cases", (Case, SlaTimer, SlaPolicy, TeamCalendar, CaseQueueTotal), Generator._cases),
     Step("custom_fields", (CustomField,), Generator._custom_fields, updates=(Company, Deal)),
     Step(
         "campaigns",

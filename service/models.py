@@ -259,6 +259,38 @@ class Case(models.Model):
         return (self.resolved_at or now or timezone.now()) > self.resolution_due_at
 
 
+class CaseQueueTotal(models.Model):
+    """Active cases per queue, assignee (``NULL``: unassigned) and SLA state: the case list's
+    queue tabs add these up instead of counting the cases.
+
+    Maintained only by PostgreSQL triggers on ``service_case`` (``service.totals``), in the
+    same transaction as the write, whatever wrote it. Never written by the app;
+    ``service.totals.rebuild`` refills it from the cases.
+    """
+
+    # The unique key (queue first) serves a team's tabs; the assignee index a user's cases in
+    # other queues.
+    team = models.ForeignKey(Team, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
+    assignee = models.ForeignKey(
+        User, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, null=True, related_name="+"
+    )
+    sla_breached = models.BooleanField()
+    cases = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "assignee", "sla_breached"], nulls_distinct=False, name="casequeuetotal_key"
+            ),
+        ]
+        indexes = [models.Index(fields=["assignee", "team"], name="casequeuetotal_assignee")]
+        verbose_name = _("case queue total")
+        verbose_name_plural = _("case queue totals")
+
+    def __str__(self) -> str:
+        return f"{self.team_id}/{self.assignee_id}/{self.sla_breached}: {self.cases}"
+
+
 class CaseActivity(models.Model):
     """The case's conversation: an activity (note, email, call) logged on the case.
 

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from django.core.exceptions import PermissionDenied
 from django.db.models import Avg, Count, F, Q, QuerySet, Sum, When, Window
 from django.db.models import Case as Case_
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from activities.models import ActivityType
@@ -15,7 +16,7 @@ from contacts.keyset import KeysetPage, SortOption, first_page, first_page_query
 from crm.compiled import CompiledQuery
 from crm.models import Team, User
 from crm.rows import list_rows, names_by_subquery
-from service.models import ACTIVE_STATUSES, Case, CaseActivity, SlaTimer
+from service.models import ACTIVE_STATUSES, Case, CaseActivity, CaseQueueTotal, SlaTimer
 
 CASE_SORTS = {
     "newest": SortOption(label="newest", keys=(F("created_at"),), descending=True),
@@ -228,11 +229,10 @@ class QueueCount:
     breached: int
 
 
-def _queue_counts(cases: QuerySet[Case]) -> QuerySet:
+def _queue_counts(totals: QuerySet[CaseQueueTotal]) -> QuerySet:
     return (
-        cases.active()
-        .values("team_id")
-        .annotate(active=Count("team_id"), breached=Count("team_id", filter=Q(sla_breached=True)))
+        totals.values("team_id")
+        .annotate(active=Sum("cases"), breached=Coalesce(Sum("cases", filter=Q(sla_breached=True)), 0))
         .order_by()
         .values_list("team_id", "active", "breached")
     )
@@ -241,28 +241,27 @@ def _queue_counts(cases: QuerySet[Case]) -> QuerySet:
 def _queue_count_rows(key: tuple[bool, bool], *, user: int = 0, teams: list[int] | tuple = ()) -> QuerySet:
     is_admin, in_teams = key
     if is_admin:
-        return _queue_counts(Case.objects.all())
-    elsewhere = _queue_counts(Case.objects.filter(assignee_id=user).exclude(team_id__in=teams))
+        return _queue_counts(CaseQueueTotal.objects.all())
+    elsewhere = _queue_counts(CaseQueueTotal.objects.filter(assignee_id=user).exclude(team_id__in=teams))
     if in_teams:
-        return _queue_counts(Case.objects.filter(team_id__in=teams)).union(elsewhere, all=True)
+        return _queue_counts(CaseQueueTotal.objects.filter(team_id__in=teams)).union(elsewhere, all=True)
     return elsewhere
 
 
-# Compiled once per role and number of teams, and prepared on a kept connection: built and
-# planned per visit, the counts' query cost ~1 ms of the ORM's and ~1 ms of PostgreSQL's
-# planning, as much as counting an admin's 26,538 active cases at the benchmark's scale.
+# Compiled once per role and number of teams (and prepared on a kept connection).
 _QUEUE_COUNTS = CompiledQuery(_queue_count_rows, user=int, teams=list)
 
 
 def queue_counts(user: User) -> list[QueueCount]:
-    """Active and breached cases per queue the user sees, for the list's queue tabs: index-only
-    scans of ``case_active_team`` (COUNT of the never-null ``team_id``, not of ``id``, and no
-    join), the queue names from the user's teams, loaded with the user.
+    """Active and breached cases per queue the user sees, for the list's queue tabs: the
+    queues' rows of ``CaseQueueTotal`` (kept by triggers, ``service.totals``) — a few per
+    queue, where counting the cases read every active case of the queues (26,538 for an
+    admin at the benchmark's scale) — and the queue names from the user's teams, loaded with
+    the user.
 
-    ``Case.visible_to``'s "their teams' queues or assigned to them" in one filter made
-    PostgreSQL read every active case of every queue (an OR is no index condition); here the
-    teams' queues are an index range each, and the cases of other queues assigned to the user
-    a second part of the same query."""
+    The user's teams' queues are one index range each, and the cases of other queues
+    assigned to the user a second part of the same query (``Case.visible_to``'s "their
+    teams' queues or assigned to them")."""
     if user.is_admin:
         counts = _QUEUE_COUNTS.fetch((True, False))
     else:
@@ -273,5 +272,6 @@ def queue_counts(user: User) -> list[QueueCount]:
     missing = [team_id for team_id, _active, _breached in counts if team_id not in names]
     if missing:
         names.update(Team.objects.filter(pk__in=missing).values_list("pk", "name"))
-    queues = [QueueCount(team_id, names[team_id], active, breached) for team_id, active, breached in counts]
+    # SUM of bigint is numeric in PostgreSQL: read as Decimal, shown as the ints they are.
+    queues = [QueueCount(team_id, names[team_id], int(active), int(breached)) for team_id, active, breached in counts]
     return sorted(queues, key=lambda queue: (queue.name, queue.team_id))
