@@ -8,11 +8,11 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from activities.models import ActivityType
-from contacts.forms import offer_only_the_chosen_company
+from contacts.forms import offer_only_the_chosen_company, use_fast_inputs, use_fast_select
 from contacts.models import Company, Contact
 from crm import custom_fields
 from crm.custom_fields import CustomFieldsFormMixin
-from crm.forms import StrictInputMixin, strict_field
+from crm.forms import StrictInputMixin, preload_choices, strict_field
 from crm.models import Team, User
 from crm.params import id_or_none
 from service.models import Case, CasePriority, CaseStatus
@@ -139,6 +139,15 @@ class CaseFilterForm(StrictInputMixin, forms.Form):
                 field.widget.attrs["class"] = "form-select form-select-sm"
             else:
                 field.widget.attrs["class"] = "form-control form-control-sm"
+        # Rendered in Python (Django renders a template per <option>): the queues from the
+        # user's teams, loaded with the user (no query); the form's own fixed choices built
+        # once per language, a custom field's (an admin may edit them) on every page.
+        preload_choices(self.fields["team"], sorted(user.visible_teams, key=lambda team: (team.name, team.pk)))
+        for name, field in self.fields.items():
+            if type(field.widget) is forms.Select:
+                fixed = name in self.base_fields and name != "team"
+                use_fast_select(field, cache_key=f"{type(self).__name__}.{name}" if fixed else "")
+        use_fast_inputs(self)
 
     def apply(self, qs: QuerySet[Case], user: User) -> QuerySet[Case]:
         if not self.is_valid():
