@@ -212,22 +212,6 @@ class Case(models.Model):
             models.Index(fields=["team", "-created_at", "-id"], name="case_team_created"),
             models.Index(fields=["assignee", "status", "-created_at", "-id"], name="case_assignee_status"),
             models.Index(fields=["-created_at", "-id"], name="case_created"),
-            # The queue tabs' active and breached counts: an index-only scan of the active
-            # cases (a tenth of them), instead of the heap pages of every case of the queues.
-            models.Index(
-                fields=["team", "sla_breached"],
-                include=["assignee"],
-                # Spelled as ORs: an IN list does not survive pg_get_indexdef unchanged, which
-                # the benchmark's generator relies on when it rebuilds indexes after a load.
-                condition=Q(status="new") | Q(status="open") | Q(status="waiting"),
-                name="case_active_team",
-            ),
-            # … and the user's own active cases in other queues (service.selectors.queue_counts).
-            models.Index(
-                fields=["assignee", "team", "sla_breached"],
-                condition=Q(status="new") | Q(status="open") | Q(status="waiting"),
-                name="case_active_assignee",
-            ),
             models.Index(fields=["company", "-created_at"], name="case_company"),
             models.Index(fields=["contact", "-created_at"], name="case_contact"),
         ]
