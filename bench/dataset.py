@@ -52,6 +52,7 @@ from contacts.models import Company, CompanySize, Contact, LifecycleStage, Sourc
 from crm.models import CustomField, CustomFieldType, Role, Team, User
 from deals import totals as deal_totals
 from deals.models import (
+    ClosedDealTotal,
     Deal,
     DealStatus,
     DealTotal,
@@ -756,14 +757,16 @@ class Generator:
         # The load runs with session_replication_role = replica (no triggers): the money totals
         # the deals triggers keep are filled from the loaded deals in one GROUP BY instead.
         with connection.cursor() as cursor:
-            cursor.execute(f"TRUNCATE {DealTotal._meta.db_table} RESTART IDENTITY")
+            cursor.execute(f"TRUNCATE {DealTotal._meta.db_table}, {ClosedDealTotal._meta.db_table} RESTART IDENTITY")
             groups = deal_totals.rebuild(cursor)
+            closed_groups = deal_totals.CLOSED_ROLLUP.rebuild(cursor)
         return {
             "deals": deals,
             "stage changes": changes,
             "line items": items,
             "deal contacts": contacts,
             "deal totals": groups,
+            "closed deal totals": closed_groups,
         }
 
     def _deal_lines(self, rng: random.Random) -> Iterator[str]:
@@ -1705,7 +1708,11 @@ STEPS: tuple[Step, ...] = (
     Step("reference", REFERENCE_MODELS, Generator._reference),
     Step("companies", (Company, _through(Company, "tags")), Generator._companies),
     Step("contacts", (Contact, _through(Contact, "tags")), Generator._contacts),
-    Step("deals", (Deal, StageChange, LineItem, _through(Deal, "contacts"), DealTotal), Generator._deals),
+    Step(
+        "deals",
+        (Deal, StageChange, LineItem, _through(Deal, "contacts"), DealTotal, ClosedDealTotal),
+        Generator._deals,
+    ),
     Step("activities", (Activity, Reminder, TimelineEvent), Generator._activities),
     Step("cases", (Case, SlaTimer, SlaPolicy, TeamCalendar, CaseQueueTotal), Generator._cases),
     Step("custom_fields", (CustomField,), Generator._custom_fields, updates=(Company, Deal)),

@@ -30,7 +30,18 @@ from crm.orm import instances, json_rows
 from crm.params import MAX_DATE, MIN_DATE, id_or_none
 from crm.rows import ListRow, list_rows
 from crm.search import SearchHit, SearchSection
-from deals.models import Deal, DealStatus, DealTotal, ExchangeRate, LineItem, Pipeline, Product, Stage, StageChange
+from deals.models import (
+    ClosedDealTotal,
+    Deal,
+    DealStatus,
+    DealTotal,
+    ExchangeRate,
+    LineItem,
+    Pipeline,
+    Product,
+    Stage,
+    StageChange,
+)
 from deals.money import CENT, MissingRate, RateBook, to_base
 
 if TYPE_CHECKING:
@@ -285,10 +296,27 @@ def stored_money_totals(
     """
     if where or group_by:
         rows = _stored_total_rows(user, where, group_by)
+    elif user.is_admin:
+        # Every deal: the open ones' groups and every owner's closed ones together, each
+        # (currency, rate month) summed once as the deals' own GROUP BY would.
+        rows = _merged(_ADMIN_STORED_TOTALS.fetch())
     else:
         # No filter at all (most visits of the deal list): compiled once per role (crm.compiled).
         rows = _ALL_STORED_TOTALS.fetch(user.is_admin, owners=owner_ids_of(user))
     return _fold(rows, group_by, book or RateBook())
+
+
+def _merged(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` of ``money_total_rows`` with those of the same (currency, rate month) added up."""
+    merged: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        same = merged.get((row["currency"], row["rate_month"]))
+        if same is None:
+            merged[(row["currency"], row["rate_month"])] = dict(row)
+        else:
+            for name in ("amount_total", "weighted_total", "n"):
+                same[name] = (same[name] or 0) + (row[name] or 0)
+    return list(merged.values())
 
 
 def _stored_total_rows(user: Any, where: Q, group_by: str | None) -> QuerySet[DealTotal]:
@@ -305,6 +333,18 @@ def _stored_total_rows(user: Any, where: Q, group_by: str | None) -> QuerySet[De
 _ALL_STORED_TOTALS = CompiledQuery(
     lambda is_admin, *, owners: _stored_total_rows(OwnerAccess(is_admin, owners), Q(), None), owners=list
 )
+
+
+def _admin_stored_totals(_key: tuple = ()) -> QuerySet:
+    sums = {"amount_total": Sum("amount_sum"), "weighted_total": Sum("weighted_sum"), "n": Sum("count")}
+    open_deals = DealTotal.objects.filter(status=DealStatus.OPEN).order_by().values("currency", "rate_month")
+    closed_deals = ClosedDealTotal.objects.order_by().values("currency", "rate_month")
+    return open_deals.annotate(**sums).union(closed_deals.annotate(**sums), all=True)
+
+
+# An admin's unfiltered totals: ~800 open groups and a few hundred closed ones (``ClosedDealTotal``),
+# where every owner's groups were ~10,000 at the benchmark's scale (3.5 ms of hashing and summing).
+_ADMIN_STORED_TOTALS = CompiledQuery(_admin_stored_totals)
 
 
 def _list_page(key: tuple[bool, tuple[str, ...], bool, int], *, owners: list[int]) -> QuerySet[Deal]:

@@ -1,4 +1,5 @@
-"""Reinstall the deal-total triggers for the current TIME_ZONE and refill ``deals_dealtotal``.
+"""Reinstall the deal-total triggers for the current TIME_ZONE and refill ``deals_dealtotal``
+and ``deals_closeddealtotal``.
 
 Needed only after a change of TIME_ZONE (the rate month is computed in it) or after loading
 deals with triggers off (``session_replication_role = replica``); every ordinary write keeps
@@ -17,5 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         with transaction.atomic():
             totals.install()
+            totals.CLOSED_ROLLUP.install()
             groups = totals.rebuild()
-        self.stdout.write(f"{groups} deal total groups.")
+            closed = totals.CLOSED_ROLLUP.rebuild()
+        self.stdout.write(f"{groups} deal total groups, {closed} closed deal total groups.")
