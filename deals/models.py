@@ -396,7 +396,24 @@ class LineItem(models.Model):
         return (self.quantity * self.unit_cost).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-class DealTotal(models.Model):
+class MoneyGroup(models.Model):
+    """A group of deals' money as the totals' triggers keep it (``deals.totals``): the deals'
+    status, currency and rate month (the month of ``closed_at`` in TIME_ZONE; NULL for open
+    deals), their number and the exact sums of amount and of amount × probability (both
+    have two decimals)."""
+
+    status = models.CharField(max_length=8)
+    currency = models.CharField(max_length=3)
+    rate_month = models.DateField(null=True)
+    count = models.BigIntegerField()
+    amount_sum = models.DecimalField(max_digits=30, decimal_places=2)
+    weighted_sum = models.DecimalField(max_digits=30, decimal_places=2)
+
+    class Meta:
+        abstract = True
+
+
+class DealTotal(MoneyGroup):
     """Running totals of ``deals_deal`` per owner, pipeline, stage, status, currency and rate
     month (the month of ``closed_at`` in TIME_ZONE; NULL for open deals): the deal list's and
     the board's money totals read these few thousand rows instead of summing every deal.
@@ -412,13 +429,6 @@ class DealTotal(models.Model):
     )
     pipeline = models.ForeignKey(Pipeline, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
     stage = models.ForeignKey(Stage, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
-    status = models.CharField(max_length=8)
-    currency = models.CharField(max_length=3)
-    rate_month = models.DateField(null=True)
-    count = models.BigIntegerField()
-    # Exact sums of amount and of amount × probability (both have two decimals).
-    amount_sum = models.DecimalField(max_digits=30, decimal_places=2)
-    weighted_sum = models.DecimalField(max_digits=30, decimal_places=2)
 
     objects = OwnedQuerySet.as_manager()
 
@@ -439,7 +449,7 @@ class DealTotal(models.Model):
         return f"{self.owner_id}/{self.pipeline_id}/{self.stage_id}/{self.status}/{self.currency}/{self.rate_month}"
 
 
-class ClosedDealTotal(models.Model):
+class ClosedDealTotal(MoneyGroup):
     """``DealTotal``'s closed deals (won and lost) of every owner together: per pipeline, stage,
     status, currency and rate month. An admin's unfiltered deal list reads these and the open
     deals' ``DealTotal`` rows (a few hundred groups instead of one per owner and month).
@@ -452,12 +462,6 @@ class ClosedDealTotal(models.Model):
         Pipeline, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
     stage = models.ForeignKey(Stage, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
-    status = models.CharField(max_length=8)
-    currency = models.CharField(max_length=3)
-    rate_month = models.DateField(null=True)
-    count = models.BigIntegerField()
-    amount_sum = models.DecimalField(max_digits=30, decimal_places=2)
-    weighted_sum = models.DecimalField(max_digits=30, decimal_places=2)
 
     class Meta:
         constraints = [

@@ -128,35 +128,46 @@ def _trigger_sql(table: str, key: tuple[str, ...], zone: str, *, closed_only: bo
         function_sql(f"{table}_after_insert", upsert(inserted)),
         function_sql(f"{table}_after_update", upsert(updated)),
         function_sql(f"{table}_after_delete", upsert(deleted)),
+        *statement_triggers(table, "deals_deal", table),
+    ]
+
+
+def statement_triggers(name: str, on: str, rollup: str) -> list[str]:
+    """The statement-level AFTER triggers ``{name}_{insert,update,delete,truncate}`` on the
+    table ``on``, each calling ``{name}_after_{event}()`` with its transition tables
+    (``new_rows``, ``old_rows``), and the truncate function, which empties ``rollup``; the
+    other three functions are the caller's (``function_sql``)."""
+    return [
         f"""
-CREATE OR REPLACE FUNCTION {table}_after_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
+CREATE OR REPLACE FUNCTION {name}_after_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
-    DELETE FROM {table};
+    DELETE FROM {rollup};
     RETURN NULL;
 END
 $fn$;
 """,  # noqa: S608 (names are module constants)
-        *_drop_triggers(table),
-        f"CREATE TRIGGER {table}_insert AFTER INSERT ON deals_deal REFERENCING NEW TABLE AS new_rows "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_after_insert()",
-        f"CREATE TRIGGER {table}_update AFTER UPDATE ON deals_deal "
-        "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_after_update()",
-        f"CREATE TRIGGER {table}_delete AFTER DELETE ON deals_deal REFERENCING OLD TABLE AS old_rows "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_after_delete()",
-        f"CREATE TRIGGER {table}_truncate AFTER TRUNCATE ON deals_deal "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_after_truncate()",
+        *_drop_triggers(name, on),
+        f"CREATE TRIGGER {name}_insert AFTER INSERT ON {on} REFERENCING NEW TABLE AS new_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {name}_after_insert()",
+        f"CREATE TRIGGER {name}_update AFTER UPDATE ON {on} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {name}_after_update()",
+        f"CREATE TRIGGER {name}_delete AFTER DELETE ON {on} REFERENCING OLD TABLE AS old_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {name}_after_delete()",
+        f"CREATE TRIGGER {name}_truncate AFTER TRUNCATE ON {on} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {name}_after_truncate()",
     ]
 
 
-def _drop_triggers(table: str) -> list[str]:
-    events = ("insert", "update", "delete", "truncate")
-    return [f"DROP TRIGGER IF EXISTS {table}_{event} ON deals_deal" for event in events]
+_EVENTS = ("insert", "update", "delete", "truncate")
 
 
-def _uninstall_sql(table: str) -> list[str]:
-    functions = [f"{table}_after_{event}" for event in ("insert", "update", "delete", "truncate")]
-    return [*_drop_triggers(table), *(f"DROP FUNCTION IF EXISTS {name}()" for name in functions)]
+def _drop_triggers(name: str, on: str) -> list[str]:
+    return [f"DROP TRIGGER IF EXISTS {name}_{event} ON {on}" for event in _EVENTS]
+
+
+def uninstall_sql(name: str, on: str) -> list[str]:
+    """What undoes ``statement_triggers`` and the caller's functions."""
+    return [*_drop_triggers(name, on), *(f"DROP FUNCTION IF EXISTS {name}_after_{event}()" for event in _EVENTS)]
 
 
 def install_sql(zone: str) -> list[str]:
@@ -164,7 +175,7 @@ def install_sql(zone: str) -> list[str]:
     return _trigger_sql(TABLE, tuple(KEY.split(", ")), zone)
 
 
-UNINSTALL_SQL = _uninstall_sql(TABLE)
+UNINSTALL_SQL = uninstall_sql(TABLE, "deals_deal")
 
 
 def fresh_totals_sql(zone: str) -> str:
@@ -268,4 +279,4 @@ CLOSED_ROLLUP = Rollup(
     install_sql=closed_install_sql,
     fresh_sql=fresh_closed_totals_sql,
 )
-CLOSED_UNINSTALL_SQL = _uninstall_sql(CLOSED_TABLE)
+CLOSED_UNINSTALL_SQL = uninstall_sql(CLOSED_TABLE, "deals_deal")

@@ -19,14 +19,15 @@ afterwards (``manage.py rebuild_case_queue_totals``).
 
 from __future__ import annotations
 
-from deals.totals import Rollup, function_sql, upsert_sql
+from deals.totals import Rollup, function_sql, statement_triggers, uninstall_sql, upsert_sql
 from service.models import ACTIVE_STATUSES
 
 TABLE = "service_casequeuetotal"
 KEY = "team_id, assignee_id, sla_breached"
 _COUNTED = ("team_id", "assignee_id", "sla_breached", "status")
 _ACTIVE = "(" + ", ".join(f"'{status}'" for status in sorted(ACTIVE_STATUSES)) + ")"
-_FUNCTIONS = ("service_queuetotal_after_insert", "service_queuetotal_after_update", "service_queuetotal_after_delete")
+_NAME = "service_queuetotal"  # of the triggers and their functions
+_FUNCTIONS = tuple(f"{_NAME}_after_{event}" for event in ("insert", "update", "delete"))
 
 
 def _upsert(delta: str) -> str:
@@ -53,35 +54,11 @@ def install_sql(_zone: str = "") -> list[str]:
         function_sql(_FUNCTIONS[0], _upsert(inserted)),
         function_sql(_FUNCTIONS[1], _upsert(updated)),
         function_sql(_FUNCTIONS[2], _upsert(deleted)),
-        f"""
-CREATE OR REPLACE FUNCTION service_queuetotal_after_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-    DELETE FROM {TABLE};
-    RETURN NULL;
-END
-$fn$;
-""",  # noqa: S608 (module constants)
-        *_DROP_TRIGGERS,
-        "CREATE TRIGGER service_queuetotal_insert AFTER INSERT ON service_case REFERENCING NEW TABLE AS new_rows "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {_FUNCTIONS[0]}()",
-        "CREATE TRIGGER service_queuetotal_update AFTER UPDATE ON service_case "
-        "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {_FUNCTIONS[1]}()",
-        "CREATE TRIGGER service_queuetotal_delete AFTER DELETE ON service_case REFERENCING OLD TABLE AS old_rows "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {_FUNCTIONS[2]}()",
-        "CREATE TRIGGER service_queuetotal_truncate AFTER TRUNCATE ON service_case "
-        "FOR EACH STATEMENT EXECUTE FUNCTION service_queuetotal_after_truncate()",
+        *statement_triggers(_NAME, "service_case", TABLE),
     ]
 
 
-_DROP_TRIGGERS = [
-    f"DROP TRIGGER IF EXISTS service_queuetotal_{event} ON service_case"
-    for event in ("insert", "update", "delete", "truncate")
-]
-UNINSTALL_SQL = [
-    *_DROP_TRIGGERS,
-    *(f"DROP FUNCTION IF EXISTS {name}()" for name in (*_FUNCTIONS, "service_queuetotal_after_truncate")),
-]
+UNINSTALL_SQL = uninstall_sql(_NAME, "service_case")
 
 
 def fresh_totals_sql(_zone: str = "") -> str:
