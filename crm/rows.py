@@ -56,8 +56,9 @@ def names_by_subquery(model: type[Model], fields: Iterable[str]) -> dict[str, Su
     Why: PostgreSQL plans a prepared row query anew on every run when its parameters are
     owners or teams (their custom plans look cheaper than a generic one), and choosing the
     order of four joins over tables with many indexes cost more than running the query (the
-    case list for a rep: 1.5 ms of planning for 0.7 ms of execution); the same names as
-    subqueries are planned in 0.25 ms, and each is one primary-key lookup per row shown.
+    case list for a rep: 1.5–1.9 ms of planning for 0.7–1.2 ms of execution). With the same
+    names as subqueries, each one primary-key lookup per row shown, planning and running took
+    1.51 ms where the joins took 1.96 (bench/FINDINGS.md §7.19).
     """
     subqueries = {}
     for name in fields:

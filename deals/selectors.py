@@ -343,7 +343,7 @@ def _admin_stored_totals(_key: tuple = ()) -> QuerySet:
 
 
 # An admin's unfiltered totals: ~800 open groups and a few hundred closed ones (``ClosedDealTotal``),
-# where every owner's groups were ~10,000 at the benchmark's scale (3.5 ms of hashing and summing).
+# where every owner's groups were ~10,000 at the benchmark's scale (2.5 ms of hashing and summing).
 _ADMIN_STORED_TOTALS = CompiledQuery(_admin_stored_totals)
 
 
