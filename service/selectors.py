@@ -94,10 +94,14 @@ CASE_ROW_FIELDS = (
 )
 
 
+# The rows' related names read by primary key (``crm.rows.names_by_subquery``: a rep's or
+# manager's page query is planned on every run). Built once: ``annotate`` copies them.
+_CASE_ROW_NAMES = names_by_subquery(Case, CASE_ROW_FIELDS)
+
+
 def _case_rows(qs: QuerySet[Case]) -> QuerySet:
-    """``qs`` as ``ListRow``s of ``CASE_ROW_FIELDS``, the related names read by primary key
-    (``crm.rows.names_by_subquery``: a rep's or manager's page query is planned on every run)."""
-    return list_rows(qs.annotate(**names_by_subquery(Case, CASE_ROW_FIELDS)), CASE_ROW_FIELDS)
+    """``qs`` as ``ListRow``s of ``CASE_ROW_FIELDS``."""
+    return list_rows(qs.annotate(**_CASE_ROW_NAMES), CASE_ROW_FIELDS)
 
 
 def case_page(user: User, qs: QuerySet[Case], *, sort: str, after: str, before: str) -> KeysetPage:
