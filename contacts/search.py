@@ -46,7 +46,7 @@ def search_contacts(user: User, query: str, limit: int) -> SearchSection:
     first = (
         Contact.objects.visible_to(user)
         .active()
-        .filter(contact_search_q(query))
+        .filter(contact_search_q(query, user))
         .order_by(*(unindexed(key) for key in contact_name_keys()), "id")
         .values("id")[: limit + 1]
     )

@@ -409,7 +409,7 @@ def contacts(request: Request) -> Response:
         if stage:
             qs = qs.filter(lifecycle_stage=stage)
         if q := _param_text(request, "q"):
-            qs = qs.filter(contact_search_q(q))
+            qs = qs.filter(contact_search_q(q, user))
         return Response(keyset_page(request, qs, serializer_class=s.ContactSerializer))
     data = _validated(s.ContactCreateSerializer, request)
     data["custom"] = _custom(data, Contact, user, None)
