@@ -24,7 +24,7 @@ computes it, so the zone is baked into the functions: after a change of TIME_ZON
 
 from __future__ import annotations
 
-from deals.totals import Rollup, function_sql, upsert_sql
+from deals.totals import Rollup, function_sql, statement_triggers, uninstall_sql, upsert_sql
 
 TABLE = "campaigns_campaigndealtotal"
 KEY = "campaign_id, status, currency, closed_on"
@@ -32,34 +32,10 @@ _SUMS = {"deals": "n", "amount_sum": "a"}
 # What a group depends on, per table.
 _DEAL_COLUMNS = ("status", "currency", "amount", "closed_at")
 _ATTRIBUTION_COLUMNS = ("created_by_campaign_id", "deal_id")
-_FUNCTIONS = (
-    "campaigns_dealtotal_attribution_insert",
-    "campaigns_dealtotal_attribution_update",
-    "campaigns_dealtotal_attribution_delete",
-    "campaigns_dealtotal_deal_insert",
-    "campaigns_dealtotal_deal_update",
-    "campaigns_dealtotal_deal_delete",
-)
-_TRIGGERS = (
-    ("campaigns_dealtotal_insert", "campaigns_dealattribution", "INSERT", "NEW TABLE AS new_rows", _FUNCTIONS[0]),
-    (
-        "campaigns_dealtotal_update",
-        "campaigns_dealattribution",
-        "UPDATE",
-        "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-        _FUNCTIONS[1],
-    ),
-    ("campaigns_dealtotal_delete", "campaigns_dealattribution", "DELETE", "OLD TABLE AS old_rows", _FUNCTIONS[2]),
-    ("campaigns_dealtotal_insert", "deals_deal", "INSERT", "NEW TABLE AS new_rows", _FUNCTIONS[3]),
-    (
-        "campaigns_dealtotal_update",
-        "deals_deal",
-        "UPDATE",
-        "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-        _FUNCTIONS[4],
-    ),
-    ("campaigns_dealtotal_delete", "deals_deal", "DELETE", "OLD TABLE AS old_rows", _FUNCTIONS[5]),
-)
+# The triggers' names on each table (``deals.totals.statement_triggers``: ``{name}_insert`` …
+# calling ``{name}_after_insert()`` …).
+_ON_ATTRIBUTIONS = "campaigns_dealtotal_attribution"
+_ON_DEALS = "campaigns_dealtotal_deal"
 
 
 def _group(attribution: str, deal: str, zone: str, sign: str) -> str:
@@ -120,41 +96,15 @@ def install_sql(zone: str) -> list[str]:
         moved(_DEAL_COLUMNS, "attribution"),
         pairs("a", "old_rows", "-"),
     )
-    statements = [
-        function_sql(name, upsert_sql(TABLE, KEY, _SUMS, body)) for name, body in zip(_FUNCTIONS, bodies, strict=True)
+    names = [f"{on}_after_{event}" for on in (_ON_ATTRIBUTIONS, _ON_DEALS) for event in ("insert", "update", "delete")]
+    return [
+        *(function_sql(name, upsert_sql(TABLE, KEY, _SUMS, body)) for name, body in zip(names, bodies, strict=True)),
+        *statement_triggers(_ON_ATTRIBUTIONS, "campaigns_dealattribution", TABLE),
+        *statement_triggers(_ON_DEALS, "deals_deal", TABLE),
     ]
-    statements.append(
-        f"""
-CREATE OR REPLACE FUNCTION campaigns_dealtotal_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-    DELETE FROM {TABLE};
-    RETURN NULL;
-END
-$fn$;
-"""  # noqa: S608 (names are module constants)
-    )
-    for trigger, table, event, transitions, function in _TRIGGERS:
-        statements += [
-            f"DROP TRIGGER IF EXISTS {trigger} ON {table}",
-            f"CREATE TRIGGER {trigger} AFTER {event} ON {table} REFERENCING {transitions} "
-            f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
-        ]
-    for table in ("campaigns_dealattribution", "deals_deal"):
-        statements += [
-            f"DROP TRIGGER IF EXISTS campaigns_dealtotal_truncate ON {table}",
-            f"CREATE TRIGGER campaigns_dealtotal_truncate AFTER TRUNCATE ON {table} "
-            "FOR EACH STATEMENT EXECUTE FUNCTION campaigns_dealtotal_truncate()",
-        ]
-    return statements
 
 
-UNINSTALL_SQL = [
-    *(f"DROP TRIGGER IF EXISTS {trigger} ON {table}" for trigger, table, *_rest in _TRIGGERS),
-    "DROP TRIGGER IF EXISTS campaigns_dealtotal_truncate ON campaigns_dealattribution",
-    "DROP TRIGGER IF EXISTS campaigns_dealtotal_truncate ON deals_deal",
-    *(f"DROP FUNCTION IF EXISTS {function}()" for function in _FUNCTIONS),
-    "DROP FUNCTION IF EXISTS campaigns_dealtotal_truncate()",
-]
+UNINSTALL_SQL = [*uninstall_sql(_ON_ATTRIBUTIONS, "campaigns_dealattribution"), *uninstall_sql(_ON_DEALS, "deals_deal")]
 
 
 def fresh_totals_sql(zone: str) -> str:
