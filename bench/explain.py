@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.run import _setup_django
+from bench.run import _setup_django, server_env
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +41,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    # The served settings, as bench/page_cpu.py: DEBUG off, so a profile shows no template
+    # debug data and no Jinja2 re-stat of every template (56 `stat` calls a deal list with DEBUG on).
+    os.environ.update(server_env(0))
+    # ... but the queries' SQL as text, which EXPLAIN needs (the served workers prepare it).
+    os.environ["DATABASE_PREPARED_STATEMENTS"] = "0"
     _setup_django()
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)  # DEBUG off serves the manifest's names
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
