@@ -41,15 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    # The served settings, as bench/page_cpu.py: DEBUG off, so a profile shows no template
-    # debug data and no Jinja2 re-stat of every template (56 `stat` calls a deal list with DEBUG on).
-    os.environ.update(server_env(0))
-    # ... but the queries' SQL as text, which EXPLAIN needs (the served workers prepare it).
-    os.environ["DATABASE_PREPARED_STATEMENTS"] = "0"
     _setup_django()
+    from django.conf import settings
     from django.core.management import call_command
 
-    call_command("collectstatic", interactive=False, verbosity=0)  # DEBUG off serves the manifest's names
+    if not settings.DEBUG:  # run as a script (below)
+        call_command("collectstatic", interactive=False, verbosity=0)  # DEBUG off serves the manifest's names
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -149,4 +146,11 @@ def _time_templates(get, *, requests: int) -> None:
 
 
 if __name__ == "__main__":
+    # The served settings, as bench/page_cpu.py: DEBUG off, so a profile shows no template
+    # debug data and no Jinja2 re-stat of every template (56 `stat` calls a deal list with
+    # DEBUG on) — but the queries' SQL as text, which EXPLAIN needs (the served workers prepare
+    # it). Set here, not in main(): a test calls main() in its own process, whose environment
+    # the test's other subprocesses inherit.
+    os.environ.update(server_env(0))
+    os.environ["DATABASE_PREPARED_STATEMENTS"] = "0"
     sys.exit(main())

@@ -1,3 +1,4 @@
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -157,8 +158,12 @@ def test_subjects_are_the_heaviest_records_the_persona_may_see(generate):
 
 def test_explain_prints_the_queries_of_a_page_and_their_plans(generate, capsys):
     generate()
+    environment = dict(os.environ)
 
     assert explain.main(["global search, common term", "--persona", "manager", "--top", "1"]) == 0
+    # The served settings are the script's (``__main__``): this process's other subprocesses
+    # inherit its environment (a DEBUG=0 here broke the replica and PgBouncer drills).
+    assert dict(os.environ) == environment
 
     out = capsys.readouterr().out
     assert "# global search, common term as manager: GET /search/?q=smith → HTTP 200" in out

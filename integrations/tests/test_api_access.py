@@ -46,6 +46,23 @@ READ = {"owner": 200, "teammate": 200, "outsider": 404, "admin": 200}
 WRITE = {"owner": 200, "teammate": 403, "outsider": 404, "admin": 200}
 
 
+@pytest.mark.parametrize("who", ["owner", "teammate", "outsider", "admin"])
+def test_a_contact_search_finds_only_what_the_caller_may_read(who, owner, teammate, outsider, api_clients):
+    """``GET /api/contacts/?q=``: the search states the caller's owners to the search index
+    (``ARRAY[owner_id] &&``) besides ``visible_to``; either way the matrix holds."""
+    people = {"owner": owner, "teammate": teammate, "outsider": outsider}
+    made = {
+        name: ContactFactory(owner=person, first_name="Anna", last_name="Smithson") for name, person in people.items()
+    }
+    ContactFactory(owner=owner, first_name="Boris", last_name="Jones")
+    listed = api_clients[who].get(reverse("api:contacts"), {"q": "smith"})
+    assert listed.status_code == 200
+    found = {row["id"] for row in listed.json()["results"]}
+    visible = {"owner": {"owner", "teammate"}, "teammate": {"owner", "teammate"}, "outsider": {"outsider"}}
+    expected = set(made) if who == "admin" else visible[who]
+    assert found == {made[name].pk for name in expected}
+
+
 @pytest.mark.parametrize("resource", RESOURCES)
 @pytest.mark.parametrize("who", ["owner", "teammate", "outsider", "admin"])
 def test_it_follows_the_access_matrix(resource, who, owner, api_clients):
