@@ -13,6 +13,9 @@ def _open_report(page: Page, name: str, heading: str) -> None:
     toggle = page.get_by_role("button", name="Toggle navigation")
     if toggle.is_visible():
         toggle.click()
+        # Bootstrap opens the menu with a transition (class "collapsing"); a click on a link
+        # while it runs was lost once in CI (the page stayed home). Click once it is shown.
+        expect(page.locator("#mainNav")).to_have_class(re.compile(r"\bshow\b"))
     page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Reports").click()
     expect(page.get_by_role("heading", name="Reports", level=1)).to_be_visible()
     page.get_by_role("link").filter(has=page.get_by_role("heading", name=name, exact=True)).click()
