@@ -287,7 +287,7 @@ class Company(models.Model):
 
 class OwnerArray(Func):
     """``ARRAY[owner_id]``: the owner column of the contact search index
-    (``contact_owners_search_trgm``); ``contact_search_q`` states a viewer's owners as
+    (``contact_owners_search_trgm``); ``visible_contacts_matching`` states a viewer's owners as
     ``ARRAY[owner_id] && ARRAY[…]`` over it, which GIN answers in one scan."""
 
     template = "ARRAY[%(expressions)s]"

@@ -351,23 +351,25 @@ def _is_all_cjk(word: str) -> bool:
     return all(is_cjk(char) for char in word)
 
 
-def contact_search_q(query: str, viewer: Any = None) -> Q:
+def contact_search_q(query: str) -> Q:
     """Every word must match a name or an email ("anna petrova", "petrova@"), or a phone.
 
     Cyrillic е finds ё and back (``fold_yo``); a word of Chinese characters is looked up
     in the name as written, family name first ("王", "小明", "王小明"), through the CJK gram
     index: one or two characters make no trigram, so the trigram indexes cannot answer them.
-
-    ``viewer`` (a user or ``OwnerAccess``): whose visible contacts the query searches. It does
-    not decide access (``visible_to`` does); for a viewer who sees some owners only, their
-    owners are also stated as the search index's owner condition (``ARRAY[owner_id] &&``), so
-    PostgreSQL reads only their matches from the index, in one scan.
+    A search of what a user may read is ``visible_contacts_matching``.
     """
+    return _contact_search(query)[0]
+
+
+def _contact_search(query: str) -> tuple[Q, bool]:
+    """``contact_search_q``'s condition, and whether it searches ``search_text`` (a word that is
+    neither a phone number nor Chinese characters)."""
     query = query.strip()
     if not query:
-        return Q()
+        return Q(), False
     if looks_like_phone(query):
-        return _phone_q(query, "phone", "mobile")
+        return _phone_q(query, "phone", "mobile"), False
     condition = Q()
     by_words = False
     for word in query.split()[:5]:
@@ -377,9 +379,26 @@ def contact_search_q(query: str, viewer: Any = None) -> Q:
         # A name or the email contains the word: one trigram index scan (``search_text``).
         condition &= Q(search_text__lower_contains=fold_yo(word))
         by_words = True
-    if by_words and viewer is not None and not viewer.is_admin:
-        condition &= Q(ArrayOverlap(OwnerArray(), sorted(viewer.visible_owner_ids)))
-    return condition
+    return condition, by_words
+
+
+def visible_contacts_matching(user: Any, query: str, contacts: QuerySet[Contact] | None = None) -> QuerySet[Contact]:
+    """``contacts`` (all by default) that ``user`` (a user or ``OwnerAccess``) may read and that
+    match ``query``: ``visible_to(user)`` filtered by ``contact_search_q(query)``.
+
+    For a viewer who sees some owners only, a search of ``search_text`` states the read access
+    as the search index's owner condition, ``ARRAY[owner_id] && ARRAY[their owners]``
+    (``contact_owners_search_trgm``), which is ``owner_id IN (their owners)``: PostgreSQL reads
+    only their matches from the index, in one scan. Stated a second time as ``visible_to``'s
+    ``owner_id IN``, it made PostgreSQL AND that scan with the bitmap of every contact of
+    those owners from the (owner, stage) index, which it takes for a further filter (a
+    manager's ``smith``: 166,791 entries for nothing, 13.5 → 7.7 ms; bench/FINDINGS.md §7.21).
+    """
+    contacts = Contact.objects.all() if contacts is None else contacts
+    condition, by_words = _contact_search(query)
+    if by_words and not user.is_admin:
+        return contacts.filter(ArrayOverlap(OwnerArray(), sorted(user.visible_owner_ids))).filter(condition)
+    return contacts.visible_to(user).filter(condition)
 
 
 # --- Lists --------------------------------------------------------------------------------
@@ -481,12 +500,10 @@ def _company_row_columns(qs: QuerySet[Company]) -> QuerySet[Company]:
 
 def contact_list(user: User, filters: ListFilters) -> QuerySet[Contact]:
     """Visible contacts matching ``filters``, with what a list row shows."""
-    qs = Contact.objects.visible_to(user)
+    qs = visible_contacts_matching(user, filters.q)
     qs = _apply_common_filters(qs, filters)
     if filters.company is not None:
         qs = qs.filter(company=filters.company)
-    if filters.q:
-        qs = qs.filter(contact_search_q(filters.q, user))
     return _contact_row_columns(qs)
 
 
@@ -646,7 +663,7 @@ def contact_options(user: User, query: str, *, limit: int = 20) -> list[Contact]
     ``query`` (names, email, phone); nothing until something is typed."""
     if not query.strip():
         return []
-    qs = Contact.objects.visible_to(user).filter(archived_at__isnull=True).filter(contact_search_q(query, user))
+    qs = visible_contacts_matching(user, query).filter(archived_at__isnull=True)
     return list(qs.select_related("company").order_by("last_name", "first_name", "id")[:limit])
 
 

@@ -34,7 +34,7 @@ from contacts import services as contact_services
 from contacts.duplicates import Duplicate, company_duplicates, contact_duplicates
 from contacts.models import Company, Contact, LifecycleStage
 from contacts.normalize import normalize_phone
-from contacts.selectors import company_for_user, company_search_q, contact_for_user, contact_search_q
+from contacts.selectors import company_for_user, company_search_q, contact_for_user, visible_contacts_matching
 from crm import custom_fields
 from crm.forms import strict_field
 from crm.models import User
@@ -402,14 +402,13 @@ def _contact_out(request: Request, pk: int, *, code: int = 200) -> Response:
 def contacts(request: Request) -> Response:
     user = request.user
     if request.method == "GET":
-        qs = s.with_tag_names(Contact.objects.visible_to(user))
+        # Read access: visible_contacts_matching (with ``q``, the search's own owner condition).
+        qs = visible_contacts_matching(user, _param_text(request, "q"), s.with_tag_names(Contact.objects.all()))
         qs = _filter_archived(request, _filter_common(request, qs, id_filters=("company",)))
         qs = _filter_custom(request, qs, Contact)
         stage = _param_choice(request, "lifecycle_stage", LifecycleStage.values)
         if stage:
             qs = qs.filter(lifecycle_stage=stage)
-        if q := _param_text(request, "q"):
-            qs = qs.filter(contact_search_q(q, user))
         return Response(keyset_page(request, qs, serializer_class=s.ContactSerializer))
     data = _validated(s.ContactCreateSerializer, request)
     data["custom"] = _custom(data, Contact, user, None)

@@ -89,13 +89,14 @@ def test_the_search_index_holds_the_owner_beside_the_words(owner, teammate, outs
     index PostgreSQL can answer both conditions from it, where the words alone sent it to read
     every match of a common word from the table (bench/FINDINGS.md §7.18: 10,504 pages for
     2,271 rows). The owner is an array, so the viewer's owners are one ``&&`` condition of one
-    index scan (§7.20; ``owner_id = ANY(…)`` on a plain column was one scan per owner). Which
+    index scan (§7.20; ``owner_id = ANY(…)`` on a plain column was one scan per owner), and it
+    is the search's read access: no ``owner_id IN`` beside it, which PostgreSQL ANDed with the
+    bitmap of all the viewer's contacts from the (owner, stage) index (§7.21). Which
     conditions a plan uses depends on the table's size, so the benchmark measures that; here,
-    the index, that a scoped search's conditions can use it, and the scoped result."""
+    the index, that a scoped search's conditions can use it, and who finds what."""
     from django.db import connection
 
-    from contacts.models import Contact
-    from contacts.selectors import contact_search_q
+    from contacts.selectors import visible_contacts_matching
     from contacts.tests.factories import ContactFactory
     from crm.compiled import OwnerAccess
 
@@ -105,19 +106,28 @@ def test_the_search_index_holds_the_owner_beside_the_words(owner, teammate, outs
     assert "USING gin ((ARRAY[owner_id]), search_text gin_trgm_ops)" in definition
     for user in (owner, teammate, outsider):
         ContactFactory(owner=user, first_name="Anna", last_name="Smithson")
-    scoped = Contact.objects.visible_to(owner).filter(contact_search_q("smith", owner))
+    ContactFactory(owner=owner, first_name="Anna", last_name="Jones")
+    scoped = visible_contacts_matching(owner, "smith")
     with connection.cursor() as cursor:
         cursor.execute("SET enable_seqscan = off")
-        # The search's own conditions, without visible_to's ``owner_id IN``, which a table this
-        # small answers from the owner's B-tree instead.
-        plan = Contact.objects.filter(contact_search_q("smith", owner)).explain()
+        plan = scoped.explain()
         cursor.execute("RESET enable_seqscan")
     index_scan = plan[plan.index("Bitmap Index Scan on contact_owners_search_trgm") :]
     owners = ",".join(str(pk) for pk in sorted(owner.visible_owner_ids))
     assert f"(ARRAY[owner_id] && '{{{owners}}}'::bigint[]) AND (search_text ~~ '%smith%'::text)" in index_scan
+    assert "owner_id = ANY" not in plan
+    assert "contact_owner_stage" not in plan
+    # Owner and teammate find each other's matches; the outsider finds only their own.
     assert sorted(scoped.values_list("owner_id", flat=True)) == sorted([owner.pk, teammate.pk])
+    assert sorted(visible_contacts_matching(teammate, "smith").values_list("owner_id", flat=True)) == sorted(
+        [owner.pk, teammate.pk]
+    )
+    assert list(visible_contacts_matching(outsider, "smith").values_list("owner_id", flat=True)) == [outsider.pk]
+    # Without a word to search (a phone number, or nothing), access is visible_to's.
+    assert visible_contacts_matching(outsider, "").count() == 1
+    assert "ARRAY[" not in str(visible_contacts_matching(owner, "").query)
     # An admin's search names no owner; it scans the words' part of the same index.
-    everyone = Contact.objects.filter(contact_search_q("smith", OwnerAccess(True, [])))
+    everyone = visible_contacts_matching(OwnerAccess(True, []), "smith")
     assert "ARRAY[" not in str(everyone.query)
     assert everyone.count() == 3
 
