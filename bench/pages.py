@@ -62,6 +62,12 @@ BUILDER = Budget(p50_ms=300)  # issue #19: a builder report over 300k deals by t
 PAGES: list[Page] = [
     Page("home", "home", DETAIL),
     Page("global search, common term", "search", Budget(p50_ms=60), query=lambda s: {"q": s.common_term}),
+    Page(
+        "global search, common first name",
+        "search",
+        Budget(p50_ms=60),
+        query=lambda s: {"q": pools.COMMON_FIRST_NAME.lower()},
+    ),
     Page("contact list", "contacts:contact-list", LIST),
     Page(
         "contact search, common term", "contacts:contact-list", Budget(p50_ms=60), query=lambda s: {"q": s.common_term}

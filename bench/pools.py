@@ -479,6 +479,10 @@ USD_VALUE = {"USD": 1.0, "EUR": 1.08, "GBP": 1.27}
 RARE_LAST_NAME = "Quixleigh"
 # The most frequent surname of the weighted en_US pool: "a common search term".
 COMMON_LAST_NAME = "Smith"
+# A frequent first name of the weighted en_US pool that is no surname in any pool (7,683 of
+# 1,000,000 contacts at the large preset): a common search word that the global search's
+# surname-first lookup cannot answer, so it reads all the matches (contacts.search).
+COMMON_FIRST_NAME = "Jennifer"
 # The same for the Russian and Chinese customers: a surname typed without ё that finds both
 # spellings (Королев → Королёв, Королева), and the most common Chinese family name, one
 # character, which no trigram can answer.

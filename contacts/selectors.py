@@ -382,6 +382,15 @@ def _contact_search(query: str) -> tuple[Q, bool]:
     return condition, by_words
 
 
+def surname_words(query: str) -> list[str]:
+    """The lower-cased words of ``query`` that could be a surname: those ``contact_search_q``
+    looks up in ``search_text`` (none for a phone number or Chinese characters)."""
+    query = query.strip()
+    if not query or looks_like_phone(query):
+        return []
+    return [word.lower() for word in query.split()[:5] if not _is_all_cjk(word)]
+
+
 def visible_contacts_matching(user: Any, query: str, contacts: QuerySet[Contact] | None = None) -> QuerySet[Contact]:
     """``contacts`` (all by default) that ``user`` (a user or ``OwnerAccess``) may read and that
     match ``query``: ``visible_to(user)`` filtered by ``contact_search_q(query)``.

@@ -29,15 +29,41 @@ def test_a_search_section_has_at_most_ten_hits_and_links_to_the_full_list(owner)
 
 def test_contact_search_skips_archived_contacts(owner, contact):
     ContactFactory(owner=owner, last_name="Petrova-Old", archived_at=contact.created_at)
+    ContactFactory(owner=owner, first_name="Olga", last_name="Petrova", archived_at=contact.created_at)
     section = search_contacts(owner, "petrova", 10)
     assert [hit.title for hit in section.hits] == ["Anna Petrova"]
+
+
+def test_contact_search_puts_those_whose_surname_is_the_word_first(owner, teammate, outsider):
+    """The word "smith" finds the Smiths before the Goldsmiths and the people at smithholdings.com, who
+    sort before them by name; within each group, by name; what the user may not read, nowhere."""
+    ContactFactory(owner=owner, first_name="Karen", last_name="Adams", email="karen@smithholdings.com")
+    ContactFactory(owner=teammate, first_name="Zoe", last_name="Goldsmith")
+    ContactFactory(owner=teammate, first_name="Bob", last_name="Smith")
+    ContactFactory(owner=owner, first_name="Anna", last_name="SMITH")
+    ContactFactory(owner=outsider, first_name="Aaron", last_name="Smith")
+    ContactFactory(owner=outsider, first_name="Alan", last_name="Arrowsmith")
+    titles = [hit.title for hit in search_contacts(owner, "smith", 10).hits]
+    assert titles == ["Anna SMITH", "Bob Smith", "Karen Adams", "Zoe Goldsmith"]
+    assert [hit.title for hit in search_contacts(outsider, "Smith", 10).hits] == ["Aaron Smith", "Alan Arrowsmith"]
+    # Every word must still match: the surname is one of them.
+    assert [hit.title for hit in search_contacts(owner, "bob smith", 10).hits] == ["Bob Smith"]
+    assert [hit.title for hit in search_contacts(owner, "zoe smith", 10).hits] == ["Zoe Goldsmith"]
+    # Fewer hits than surname matches: the section says there are more.
+    section = search_contacts(owner, "smith", 1)
+    assert [hit.title for hit in section.hits] == ["Anna SMITH"]
+    assert section.has_more is True
+    section = search_contacts(owner, "smith", 3)
+    assert [hit.title for hit in section.hits] == ["Anna SMITH", "Bob Smith", "Karen Adams"]
+    assert section.has_more is True
 
 
 def test_global_search_makes_a_constant_number_of_queries(owner_client, owner, django_assert_max_num_queries):
     company = CompanyFactory(owner=owner, name="Zeta")
     for i in range(30):
         ContactFactory(owner=owner, company=company, last_name=f"Zeta{i}")
-    with django_assert_max_num_queries(5):
+    # Six: the contacts whose surname is the word (none here), then the other matches.
+    with django_assert_max_num_queries(6):
         owner_client.get(reverse("search"), {"q": "zeta"})
 
 
