@@ -60,9 +60,10 @@ def search_contacts(user: User, query: str, limit: int) -> SearchSection:
     words = surname_words(query)
     rows: list[Contact] = []
     if words:
-        # One word that is the surname is all the search asks of a contact (``search_text``
-        # holds the surname): left out, its condition would have PostgreSQL estimate a
-        # handful of matches and read them all (the trigram index) instead of walking the name index.
+        # For one word, a surname equal to it is all the search asks (``search_text`` holds the
+        # surname), so the search's condition is left out: with it, PostgreSQL estimated a
+        # handful of matches and read them all through the trigram index instead of walking the
+        # name index (51 ms for an admin's "smith"; bench/FINDINGS.md §7.21).
         surnamed = (
             Contact.objects.visible_to(user).active().alias(surname=Lower("last_name")).filter(surname=words[0])
             if len(words) == 1 and len(query.split()) == 1
