@@ -39,3 +39,29 @@ def test_the_shell_is_usable_at_phone_width(page: Page):
     page.get_by_role("button", name="Toggle navigation").click()
     expect(page.get_by_role("searchbox", name=re.compile("Search"))).to_be_visible()
     assert_fits_the_screen(page)
+
+
+@pytest.mark.parametrize("page", [1200, 1280, 1600], indirect=True)
+def test_the_navigation_bar_fits_a_laptop_screen(page: Page):
+    """The admin's bar is the longest (every section and Admin): from 1200 px it is laid out
+    in one row without a sideways scroll, its last control, the user menu, on the screen."""
+    login(page, "admin")
+    page.goto("/contacts/")
+    assert_fits_the_screen(page)
+    expect(page.get_by_role("button", name="Toggle navigation")).to_be_hidden()
+    expect(page.get_by_role("link", name="Admin", exact=True)).to_be_visible()
+    menu = page.get_by_role("navigation", name="Main navigation").locator(".dropdown-toggle")
+    expect(menu).to_be_visible()
+    box = menu.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= page.viewport_size["width"]
+    menu.click()
+    expect(page.get_by_role("button", name="Sign out", exact=True)).to_be_visible()
+
+
+@pytest.mark.parametrize("page", [1024], indirect=True)
+def test_below_a_laptop_screen_the_sections_fold_into_the_menu_button(page: Page):
+    login(page, "admin")
+    assert_fits_the_screen(page)
+    page.get_by_role("button", name="Toggle navigation").click()
+    expect(page.get_by_role("link", name="Admin", exact=True)).to_be_visible()
+    assert_fits_the_screen(page)
