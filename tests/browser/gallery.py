@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -74,7 +75,8 @@ def preview_a_messy_file(page: Page) -> None:
 def import_a_messy_file(page: Page) -> None:
     """The same file imported: the result page with the rejected rows to download."""
     preview_a_messy_file(page)
-    page.get_by_role("button", name="Import 1 record").click()
+    # "Import with these choices" when the matcher found a row that may already be a contact.
+    page.get_by_role("button", name=re.compile(r"^Import (1 record|with these choices)$")).click()
     page.get_by_role("heading", name="Result").wait_for(timeout=90_000)
     page.wait_for_load_state("networkidle")
 
