@@ -364,9 +364,26 @@ def _seed_records(*, people: DemoPeople) -> None:
     duplicates_refresh()
 
 
+# Russian surnames agree with the person: Волкова is a woman, Волков a man.
+_RU_WOMEN = {"Анна", "Елена", "Мария", "Ольга", "Natalia"}
+_RU_SURNAME_FORMS = [
+    ("Петров", "Петрова"), ("Иванов", "Иванова"), ("Смирнов", "Смирнова"), ("Кузнецов", "Кузнецова"),
+    ("Соколов", "Соколова"), ("Попов", "Попова"), ("Волков", "Волкова"), ("Orlov", "Orlova"),
+    ("Fedorov", "Fedorova"), ("Morozov", "Morozova"),
+]  # fmt: skip
+_RU_SURNAME = {form: pair for pair in _RU_SURNAME_FORMS for form in pair}
+
+
+def _surname_for(first: str, last: str) -> str:
+    """``last`` in the form that agrees with ``first`` (Russian surnames have a man's and a
+    woman's form); other surnames as they are."""
+    pair = _RU_SURNAME.get(last)
+    return last if pair is None else pair[first in _RU_WOMEN]
+
+
 def _contact(rng: random.Random, info: dict, country: str, company: Company | None, owner, now, index: int) -> Contact:
     first = rng.choice(info["first"])
-    last = rng.choice(info["last"])
+    last = _surname_for(first, rng.choice(info["last"]))
     incomplete = rng.random() < 0.15
     domain = (
         company.domain

@@ -23,6 +23,17 @@ def test_russian_and_chinese_customers_come_with_text_in_their_language(db, sett
     assert all(
         not title or _cyrillic(title) for title in Contact.objects.filter(country="RU").values_list("title", flat=True)
     )
+    # A Russian surname agrees with the person: Анна Волкова, Игорь Волков (not Игорь Волкова).
+    women, men = {"Анна", "Елена", "Мария", "Ольга", "Natalia"}, {"Дмитрий", "Игорь", "Сергей", "Alexei", "Pavel"}
+    stems = ("Петров", "Иванов", "Смирнов", "Кузнецов", "Соколов", "Попов", "Волков", "Orlov", "Fedorov", "Morozov")
+    people = [
+        (first, last)
+        for first, last in Contact.objects.filter(country="RU").values_list("first_name", "last_name")
+        if last in stems or (last[-1:] in ("а", "a") and last[:-1] in stems)
+    ]
+    assert {first for first, _last in people} & women and {first for first, _last in people} & men
+    assert [(f, last) for f, last in people if f in women and last in stems] == []
+    assert [(f, last) for f, last in people if f in men and last not in stems] == []
     assert all(
         not title or is_cjk(title) for title in Contact.objects.filter(country="CN").values_list("title", flat=True)
     )
