@@ -65,3 +65,13 @@ def test_below_a_laptop_screen_the_sections_fold_into_the_menu_button(page: Page
     page.get_by_role("button", name="Toggle navigation").click()
     expect(page.get_by_role("link", name="Admin", exact=True)).to_be_visible()
     assert_fits_the_screen(page)
+
+
+@pytest.mark.parametrize("page", [1200], indirect=True)
+def test_the_russian_navigation_bar_fits_a_laptop_screen_too(page: Page):
+    """Russian labels are the longest ("Качество данных", "Администратор")."""
+    login(page, "admin")
+    page.context.add_cookies([{"name": "django_language", "value": "ru", "url": page.url}])
+    page.goto("/contacts/")
+    expect(page.get_by_role("link", name="Администратор", exact=True)).to_be_visible()
+    assert_fits_the_screen(page)
