@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -46,6 +47,17 @@ def search_companies(user: User, query: str, limit: int) -> SearchSection:
     )
 
 
+def _section_rows(first: QuerySet, order: tuple) -> list[Contact]:
+    """The contacts of the ids ``first`` selects (ordered and limited), with their company, in
+    ``order``: joined after the limit, not to every match before it."""
+    return list(
+        Contact.objects.filter(pk__in=first)
+        .select_related("company")
+        .order_by(*order)
+        .only("id", "first_name", "last_name", "email", "phone", "mobile", "company__name")
+    )
+
+
 def search_contacts(user: User, query: str, limit: int) -> SearchSection:
     """The first ``limit`` contacts matching ``query``: those whose surname is a word of it
     first ("smith": the Smiths, then the Goldsmiths and the people at smithholdings.co.uk,
@@ -56,7 +68,6 @@ def search_contacts(user: User, query: str, limit: int) -> SearchSection:
     that are the other matches read, all of them, to take the first by name (an admin's
     "smith": 13,718 matches from 10,504 table pages, 16 ms; bench/FINDINGS.md §7.21)."""
     matches = visible_contacts_matching(user, query).active().alias(surname=Lower("last_name"))
-    columns = ("id", "first_name", "last_name", "email", "phone", "mobile", "company__name")
     words = surname_words(query)
     rows: list[Contact] = []
     if words:
@@ -69,27 +80,15 @@ def search_contacts(user: User, query: str, limit: int) -> SearchSection:
             if len(words) == 1 and len(query.split()) == 1
             else matches.filter(surname__in=words)
         )
-        first = surnamed.order_by(Lower("last_name"), Lower("first_name"), "id").values("id")[: limit + 1]
-        rows = list(
-            Contact.objects.filter(pk__in=first)
-            .select_related("company")
-            .order_by(Lower("last_name"), Lower("first_name"), "id")
-            .only(*columns)
-        )
+        order = (Lower("last_name"), Lower("first_name"), "id")
+        rows = _section_rows(surnamed.order_by(*order).values("id")[: limit + 1], order)
     if len(rows) <= limit:
         # The first of the other matches by id (sorting the trigram matches, see unindexed()),
         # then those rows with their company: joining the company to every match before the
         # sort cost an admin's common-term search ~90 ms (the sort could not stop early).
         others = matches.exclude(surname__in=words) if words else matches
-        first = others.order_by(*(unindexed(key) for key in contact_name_keys()), "id").values("id")[
-            : limit + 1 - len(rows)
-        ]
-        rows += (
-            Contact.objects.filter(pk__in=first)
-            .select_related("company")
-            .order_by(*contact_name_keys(), "id")
-            .only(*columns)
-        )
+        first = others.order_by(*(unindexed(key) for key in contact_name_keys()), "id").values("id")
+        rows += _section_rows(first[: limit + 1 - len(rows)], (*contact_name_keys(), "id"))
     hits = [
         SearchHit(
             title=c.full_name,

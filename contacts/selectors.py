@@ -362,33 +362,30 @@ def contact_search_q(query: str) -> Q:
     return _contact_search(query)[0]
 
 
-def _contact_search(query: str) -> tuple[Q, bool]:
-    """``contact_search_q``'s condition, and whether it searches ``search_text`` (a word that is
-    neither a phone number nor Chinese characters)."""
+def _contact_search(query: str) -> tuple[Q, list[str]]:
+    """``contact_search_q``'s condition, and the words it looks up in ``search_text`` (none for
+    a phone number or Chinese characters)."""
     query = query.strip()
     if not query:
-        return Q(), False
+        return Q(), []
     if looks_like_phone(query):
-        return _phone_q(query, "phone", "mobile"), False
+        return _phone_q(query, "phone", "mobile"), []
     condition = Q()
-    by_words = False
+    words = []
     for word in query.split()[:5]:
         if _is_all_cjk(word):
             condition &= _cjk_name_q(word[:20])
             continue
         # A name or the email contains the word: one trigram index scan (``search_text``).
         condition &= Q(search_text__lower_contains=fold_yo(word))
-        by_words = True
-    return condition, by_words
+        words.append(word)
+    return condition, words
 
 
 def surname_words(query: str) -> list[str]:
     """The lower-cased words of ``query`` that could be a surname: those ``contact_search_q``
-    looks up in ``search_text`` (none for a phone number or Chinese characters)."""
-    query = query.strip()
-    if not query or looks_like_phone(query):
-        return []
-    return [word.lower() for word in query.split()[:5] if not _is_all_cjk(word)]
+    looks up in ``search_text``."""
+    return [word.lower() for word in _contact_search(query)[1]]
 
 
 def visible_contacts_matching(user: Any, query: str, contacts: QuerySet[Contact] | None = None) -> QuerySet[Contact]:
@@ -404,8 +401,8 @@ def visible_contacts_matching(user: Any, query: str, contacts: QuerySet[Contact]
     manager's ``smith``: 166,791 entries for nothing, 13.5 → 7.7 ms; bench/FINDINGS.md §7.21).
     """
     contacts = Contact.objects.all() if contacts is None else contacts
-    condition, by_words = _contact_search(query)
-    if by_words and not user.is_admin:
+    condition, words = _contact_search(query)
+    if words and not user.is_admin:
         return contacts.filter(ArrayOverlap(OwnerArray(), sorted(user.visible_owner_ids))).filter(condition)
     return contacts.visible_to(user).filter(condition)
 

@@ -48,8 +48,8 @@ WRITE = {"owner": 200, "teammate": 403, "outsider": 404, "admin": 200}
 
 @pytest.mark.parametrize("who", ["owner", "teammate", "outsider", "admin"])
 def test_a_contact_search_finds_only_what_the_caller_may_read(who, owner, teammate, outsider, api_clients):
-    """``GET /api/contacts/?q=``: the search states the caller's owners to the search index
-    (``ARRAY[owner_id] &&``) besides ``visible_to``; either way the matrix holds."""
+    """``GET /api/contacts/?q=``: the search states the caller's access as the search index's
+    owner condition (``ARRAY[owner_id] &&``, not ``visible_to``'s); the matrix holds."""
     people = {"owner": owner, "teammate": teammate, "outsider": outsider}
     made = {
         name: ContactFactory(owner=person, first_name="Anna", last_name="Smithson") for name, person in people.items()
