@@ -44,7 +44,7 @@ from contacts.normalize import (
     normalize_postcode,
     parse_date_text,
 )
-from contacts.selectors import COMPANY_SORTS, CONTACT_SORTS, ListFilters
+from contacts.selectors import BEST_MATCH, COMPANY_SORTS, CONTACT_SORTS, ListFilters
 from contacts.services import INVALID_PHONE_MESSAGE, contact_address_defaults
 from crm import custom_fields
 from crm.custom_fields import CustomFieldsFormMixin
@@ -493,6 +493,8 @@ class _ListFilterForm(StrictInputMixin, forms.Form):
     """Filters of a list page. Invalid values are dropped, never passed to the ORM."""
 
     sorts: dict[str, SortOption] = {}
+    # A search opens in best-match order (``contacts.selectors.contact_search_tiers``).
+    best_match = False
 
     q = forms.CharField(label=_("Search"), required=False, max_length=100)
     owner = forms.ModelChoiceField(label=_("Owner"), queryset=User.objects.none(), required=False)
@@ -550,8 +552,9 @@ class _ListFilterForm(StrictInputMixin, forms.Form):
         return self.cleaned_data.get("q", "").strip()
 
     def clean_sort(self) -> str:
+        """The sort asked for, if the list offers it ("" otherwise: ``sort_key`` decides)."""
         value = self.cleaned_data.get("sort", "")
-        return value if value in self.sorts else self.default_sort
+        return value if value in self.sorts or (value == BEST_MATCH and self.best_match) else ""
 
     def filters(self) -> ListFilters:
         self.is_valid()  # fills cleaned_data with the valid fields only
@@ -579,8 +582,14 @@ class _ListFilterForm(StrictInputMixin, forms.Form):
 
     @property
     def sort_key(self) -> str:
+        """The list's order: the one asked for; for a search with none, "best match" where the
+        list offers it (``best_match``), else ``default_sort``. Best match with no search is
+        ``default_sort``."""
         self.is_valid()
-        return self.cleaned_data.get("sort") or self.default_sort
+        sort = self.cleaned_data.get("sort") or ""
+        if self.best_match and sort in ("", BEST_MATCH):
+            return BEST_MATCH if self.cleaned_data.get("q") else self.default_sort
+        return sort or self.default_sort
 
     @property
     def active_count(self) -> int:
@@ -611,6 +620,7 @@ class CompanyFilterForm(_ListFilterForm):
 
 class ContactFilterForm(_ListFilterForm):
     sorts = CONTACT_SORTS
+    best_match = True
     custom_model = "contacts.contact"
     missing_choices = [_MISSING_EMAIL, _MISSING_PHONE, ("company", _("Company")), _MISSING_OWNER]
     company = forms.ModelChoiceField(queryset=Company.objects.none(), required=False, widget=forms.HiddenInput)

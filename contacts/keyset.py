@@ -190,6 +190,38 @@ def _beyond_params(values: list[Any]) -> list[Any]:
     return params
 
 
+def _keyed(records: QuerySet, option: SortOption) -> QuerySet:
+    """``records``' sort keys and id (``_sort0``…, ``id``), unordered."""
+    names = _sort_names(option)
+    return records.order_by().annotate(**dict(zip(names, option.keys, strict=False))).values_list(*names)
+
+
+def _collected_keys(
+    records: QuerySet, option: SortOption, cursor: list[Any] | None, *, descending: bool, limit: int
+) -> tuple[list[tuple[Any, ...]], int | None]:
+    """The sort keys and ids of the first ``limit`` of ``records`` beyond ``cursor`` (in
+    ``option``'s order, or against it when ``descending`` differs), collected as
+    ``search_page`` explains; and how many ``records`` there are, or ``None`` when no row was
+    beyond the cursor (the count comes with the rows)."""
+    names = _sort_names(option)
+    inner_sql, inner_params = _keyed(records, option).query.sql_with_params()
+    columns = [f'm."{name}"' for name in names]
+    where, where_params = "", []
+    if cursor is not None:
+        where = "WHERE " + _beyond_sql(columns, forward=not descending)
+        where_params = _beyond_params(cursor)
+    direction = "DESC" if descending else "ASC"
+    sql = (
+        f"WITH m AS MATERIALIZED ({inner_sql}) "  # noqa: S608 (SQL names from model metadata and module constants; values are bound parameters)
+        f"SELECT {', '.join(columns)}, (SELECT COUNT(*) FROM m) FROM m {where} "
+        f"ORDER BY {', '.join(f'{c} {direction}' for c in columns)} LIMIT %s"
+    )
+    with connections[records.db].cursor() as db:
+        db.execute(sql, [*inner_params, *where_params, limit])
+        found = db.fetchall()
+    return [row[:-1] for row in found], (found[0][-1] if found else None)
+
+
 def search_page(
     qs: QuerySet,
     option: SortOption,
@@ -220,31 +252,15 @@ def search_page(
 
     Returns the page and ``(min(count, cap), count > cap)`` like ``capped_count``.
     """
-    names = [f"_sort{i}" for i in range(len(option.keys))] + ["id"]
-    records = qs if matching is None else matching
-    inner = records.order_by().annotate(**dict(zip(names, option.keys, strict=False))).values_list(*names)
-    inner_sql, inner_params = inner.query.sql_with_params()
-    columns = [f'm."{name}"' for name in names]
+    names = _sort_names(option)
     cursor = _decode(before, len(names)) if before else None
     backward = cursor is not None
     if not backward:
         cursor = _decode(after, len(names)) if after else None
-    descending = option.descending != backward
-    where, where_params = "", []
-    if cursor is not None:
-        where = "WHERE " + _beyond_sql(columns, forward=not descending)
-        where_params = _beyond_params(cursor)
-    direction = "DESC" if descending else "ASC"
-    sql = (
-        f"WITH m AS MATERIALIZED ({inner_sql}) "  # noqa: S608 (SQL names from model metadata and module constants; values are bound parameters)
-        f"SELECT {', '.join(columns)}, (SELECT COUNT(*) FROM m) FROM m {where} "
-        f"ORDER BY {', '.join(f'{c} {direction}' for c in columns)} LIMIT %s"
-    )
-    with connections[qs.db].cursor() as db:
-        db.execute(sql, [*inner_params, *where_params, size + 1])
-        found = db.fetchall()
-    total = found[0][-1] if found else inner.count() if cursor is not None else 0
-    keys = [row[:-1] for row in found]
+    records = qs if matching is None else matching
+    keys, total = _collected_keys(records, option, cursor, descending=option.descending != backward, limit=size + 1)
+    if total is None:
+        total = _keyed(records, option).count() if cursor is not None else 0
     more = len(keys) > size
     keys = keys[:size]
     if backward:
@@ -265,3 +281,129 @@ def search_page(
         previous_cursor=_encode(list(keys[0])),
     )
     return page, min(total, cap), total > cap
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A block of a search's results (``tiered_search_page``): ``records`` in ``option``'s
+    order. ``walk``: read in that order from an index on ``option``'s keys, only as many rows
+    as a page shows (a block whose own condition that index answers, such as a surname);
+    otherwise collected and sorted as ``search_page`` does."""
+
+    records: QuerySet
+    option: SortOption
+    walk: bool = False
+
+
+@dataclass(frozen=True)
+class TieredSearch:
+    """What ``tiered_search_page`` pages: its blocks, and optionally all their records to count
+    in one query instead (where an index finds them all at once more cheaply than the blocks
+    one by one)."""
+
+    tiers: list[Tier]
+    counted: QuerySet | None = None
+
+
+def _tier_keys(
+    tier: Tier, cursor: list[Any] | None, *, backward: bool, limit: int
+) -> tuple[list[tuple[Any, ...]], int | None]:
+    """``_collected_keys`` of ``tier``: for a walked tier, read from its index (no count)."""
+    descending = tier.option.descending != backward
+    if not tier.walk:
+        return _collected_keys(tier.records, tier.option, cursor, descending=descending, limit=limit)
+    names = _sort_names(tier.option)
+    qs = tier.records.order_by().annotate(**dict(zip(names, tier.option.keys, strict=False)))
+    if cursor is not None:
+        qs = qs.filter(_beyond(names, cursor, forward=not descending))
+    ordering = [F(name).desc() if descending else F(name).asc() for name in names]
+    return list(qs.order_by(*ordering).values_list(*names)[:limit]), None
+
+
+def _tier_cursor(cursor: str, tiers: list[Tier]) -> tuple[int, list[Any]] | None:
+    """(block, keys) of a ``tiered_search_page`` cursor, or ``None`` if it is malformed."""
+    values = _decode(cursor, len(_sort_names(tiers[0].option)) + 1) if cursor else None
+    if values is None or not isinstance(values[0], int) or not 0 <= values[0] < len(tiers):
+        return None
+    return values[0], values[1:]
+
+
+def _tiered_count(search: TieredSearch, totals: dict[int, int], cap: int) -> int:
+    """How many records ``search`` has, exactly up to ``cap`` (beyond it, some number over
+    it): ``search.counted``'s, or the blocks' added up until they pass ``cap`` (``totals``:
+    those the page's reads counted already)."""
+    if search.counted is not None:
+        return search.counted.count()
+    count = 0
+    for index, tier in enumerate(search.tiers):
+        if count > cap:
+            break
+        if index in totals:
+            count += totals[index]
+        elif tier.walk:
+            count += capped_count_query(tier.records, cap - count).count()
+        else:
+            count += _keyed(tier.records, tier.option).count()
+    return count
+
+
+def tiered_search_page(
+    search: TieredSearch,
+    *,
+    rows_by_id: Callable[[list[int]], Iterable[Any]],
+    after: str = "",
+    before: str = "",
+    size: int = 50,
+    cap: int = 1000,
+) -> tuple[KeysetPage, int, bool]:
+    """``search_page`` of results in blocks: every row of ``search.tiers[0]`` in its order,
+    then ``tiers[1]``'s in theirs… (the contact list's "best match": the contacts whose
+    surname is a word searched, by name, then the other matches by name). The blocks must not
+    share a row, and their options must have as many keys; a cursor names its row's block
+    besides its keys, so pages go forward and back across a block's end.
+
+    A page reads a block only once the blocks before it are exhausted, and the capped count
+    adds the blocks' counts until it passes ``cap``: for an admin's "smith", the first page
+    and its count read 51 and 1,001 of the 13,309 Smiths from the surname index, not the
+    13,718 matches from 10,504 table pages (bench/FINDINGS.md §7.22).
+
+    With ``search.counted``, the count is of those records, in one query.
+
+    ``rows_by_id`` reads the page's rows of the ids found, in any order.
+    """
+    tiers = search.tiers
+    position = _tier_cursor(before, tiers) if before else None
+    backward = position is not None
+    if not backward:
+        position = _tier_cursor(after, tiers) if after else None
+    start, cursor = position if position is not None else (0, None)
+    found: list[tuple[int, tuple[Any, ...]]] = []
+    totals: dict[int, int] = {}
+    for index in range(start, -1, -1) if backward else range(start, len(tiers)):
+        keys, total = _tier_keys(
+            tiers[index], cursor if index == start else None, backward=backward, limit=size + 1 - len(found)
+        )
+        if total is not None:
+            totals[index] = total
+        found += [(index, key) for key in keys]
+        if len(found) > size:
+            break
+    count = _tiered_count(search, totals, cap)
+    more = len(found) > size
+    found = found[:size]
+    if backward:
+        found.reverse()
+        has_next, has_previous = True, more
+    else:
+        has_next, has_previous = more, position is not None
+    if not found:
+        return KeysetPage(rows=[], has_next=False, has_previous=False), min(count, cap), count > cap
+    by_id = {row.pk: row for row in rows_by_id([key[-1] for _index, key in found])}
+    page = KeysetPage(
+        rows=[by_id[key[-1]] for _index, key in found if key[-1] in by_id],
+        has_next=has_next,
+        has_previous=has_previous,
+        next_cursor=_encode([found[-1][0], *found[-1][1]]),
+        previous_cursor=_encode([found[0][0], *found[0][1]]),
+    )
+    return page, min(count, cap), count > cap

@@ -16,6 +16,7 @@ from contacts.selectors import (
     company_name_key,
     company_search_q,
     contact_name_keys,
+    surname_matches,
     surname_words,
     visible_contacts_matching,
 )
@@ -68,25 +69,16 @@ def search_contacts(user: User, query: str, limit: int) -> SearchSection:
     that are the other matches read, all of them, to take the first by name (an admin's
     "smith": 13,718 matches from 10,504 table pages, 16 ms; bench/FINDINGS.md §7.21)."""
     matches = visible_contacts_matching(user, query).active().alias(surname=Lower("last_name"))
-    words = surname_words(query)
+    surnamed = surname_matches(user, query)
     rows: list[Contact] = []
-    if words:
-        # For one word, a surname equal to it is all the search asks (``search_text`` holds the
-        # surname), so the search's condition is left out: with it, PostgreSQL estimated a
-        # handful of matches and read them all through the trigram index instead of walking the
-        # name index (51 ms for an admin's "smith"; bench/FINDINGS.md §7.21).
-        surnamed = (
-            Contact.objects.visible_to(user).active().alias(surname=Lower("last_name")).filter(surname=words[0])
-            if len(words) == 1 and len(query.split()) == 1
-            else matches.filter(surname__in=words)
-        )
+    if surnamed is not None:
         order = (Lower("last_name"), Lower("first_name"), "id")
-        rows = _section_rows(surnamed.order_by(*order).values("id")[: limit + 1], order)
+        rows = _section_rows(surnamed.active().order_by(*order).values("id")[: limit + 1], order)
     if len(rows) <= limit:
         # The first of the other matches by id (sorting the trigram matches, see unindexed()),
         # then those rows with their company: joining the company to every match before the
         # sort cost an admin's common-term search ~90 ms (the sort could not stop early).
-        others = matches.exclude(surname__in=words) if words else matches
+        others = matches if surnamed is None else matches.exclude(surname__in=surname_words(query))
         first = others.order_by(*(unindexed(key) for key in contact_name_keys()), "id").values("id")
         rows += _section_rows(first[: limit + 1 - len(rows)], (*contact_name_keys(), "id"))
     hits = [

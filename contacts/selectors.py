@@ -14,6 +14,7 @@ from django.contrib.postgres.fields.array import ArrayOverlap
 from django.contrib.postgres.lookups import DataContains
 from django.core.exceptions import PermissionDenied
 from django.db.models import (
+    Case,
     Count,
     Exists,
     ExpressionWrapper,
@@ -27,9 +28,10 @@ from django.db.models import (
     Sum,
     TextField,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce, Collate, JSONObject, Lower
-from django.db.models.lookups import Contains
+from django.db.models.lookups import Contains, In
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -40,10 +42,13 @@ from contacts import linkage
 from contacts.keyset import (
     KeysetPage,
     SortOption,
+    Tier,
+    TieredSearch,
     capped,
     capped_count_query,
     first_page,
     first_page_query,
+    for_search,
     unindexed,
 )
 from contacts.lookups import TrigramIContains  # also registers __trgm_icontains
@@ -504,13 +509,75 @@ def _company_row_columns(qs: QuerySet[Company]) -> QuerySet[Company]:
     )
 
 
+def _contact_filters(qs: QuerySet[Contact], filters: ListFilters) -> QuerySet[Contact]:
+    """``qs`` narrowed by ``filters`` besides the search."""
+    qs = _apply_common_filters(qs, filters)
+    return qs if filters.company is None else qs.filter(company=filters.company)
+
+
 def contact_list(user: User, filters: ListFilters) -> QuerySet[Contact]:
     """Visible contacts matching ``filters``, with what a list row shows."""
-    qs = visible_contacts_matching(user, filters.q)
-    qs = _apply_common_filters(qs, filters)
-    if filters.company is not None:
-        qs = qs.filter(company=filters.company)
-    return _contact_row_columns(qs)
+    return _contact_row_columns(_contact_filters(visible_contacts_matching(user, filters.q), filters))
+
+
+# The contact list's order for a search when no other is chosen (``ContactFilterForm``).
+BEST_MATCH = "best"
+# The surname index's order (``contact_lower_name``): a surname block is walked in it.
+_SURNAME_ORDER = SortOption(gettext_lazy("Best match"), (Lower("last_name"), Lower("first_name")))
+
+
+def surname_matches(user: Any, query: str, contacts: QuerySet[Contact] | None = None) -> QuerySet[Contact] | None:
+    """``visible_contacts_matching(user, query, contacts)`` whose surname is a word of
+    ``query`` (``surname_words``), or ``None`` when no word of it could be one.
+
+    For a one-word query, a surname equal to it is all the search asks (``search_text`` holds
+    the surname), so the search's condition is left out: with it, PostgreSQL estimated a
+    handful of matches and read them all through the trigram index instead of walking the
+    surname index (51 ms for an admin's "smith"; bench/FINDINGS.md §7.21)."""
+    words = surname_words(query)
+    if not words:
+        return None
+    contacts = Contact.objects.all() if contacts is None else contacts
+    if len(words) == 1 and len(query.split()) == 1:
+        return contacts.visible_to(user).alias(surname=Lower("last_name")).filter(surname=words[0])
+    return visible_contacts_matching(user, query, contacts).alias(surname=Lower("last_name")).filter(surname__in=words)
+
+
+def contact_search_tiers(user: User, filters: ListFilters) -> TieredSearch | None:
+    """The contact list's search in best-match order, for ``keyset.tiered_search_page``: the
+    contacts whose surname is a word searched ("smith": the Smiths), by name from the surname
+    index; then the other matches (the Goldsmiths, the people at smithholdings.co.uk) by name
+    in the reader's collation. ``None`` when no word of the query could be a surname (a phone
+    number, Chinese characters): the list is then in name order.
+
+    An admin's count adds the blocks' (the Smiths alone pass 1,000: 2 ms from the surname
+    index). A viewer who sees some owners only has all their matches counted at once, from
+    the search index scoped to those owners: their capped count of Smiths had PostgreSQL AND
+    the surname index with every contact of theirs from the owner index (a rep's "smith":
+    7.4 ms against 4.9; bench/FINDINGS.md §7.22)."""
+    surnamed = surname_matches(user, filters.q)
+    if surnamed is None:
+        return None
+    matches = _contact_filters(visible_contacts_matching(user, filters.q), filters)
+    others = matches.alias(surname=Lower("last_name")).exclude(surname__in=surname_words(filters.q))
+    return TieredSearch(
+        [
+            Tier(_contact_filters(surnamed, filters), _SURNAME_ORDER, walk=True),
+            Tier(others, for_search(contact_sorts()["name"])),
+        ],
+        counted=None if user.is_admin else matches,
+    )
+
+
+def best_match_order(query: str) -> list[Any]:
+    """``contact_search_tiers``' order as one ``order_by`` (the list's export): the surname
+    matches first in the surname index's order, then the others by name."""
+    words = surname_words(query)
+    if not words:
+        return [*contact_name_keys(), "id"]
+    surnamed = In(Lower("last_name"), words)
+    first = [Case(When(surnamed, then=key)) for key in (*_SURNAME_ORDER.keys, F("id"))]
+    return [Case(When(surnamed, then=0), default=1), *first, *contact_name_keys(), "id"]
 
 
 def _contact_row_columns(qs: QuerySet[Contact]) -> QuerySet[Contact]:

@@ -37,13 +37,24 @@ from contacts.forms import (
     MergeForm,
     parse_tags,
 )
-from contacts.keyset import KeysetPage, SortOption, capped_count, for_search, keyset_page, search_page
+from contacts.keyset import (
+    KeysetPage,
+    SortOption,
+    TieredSearch,
+    capped_count,
+    for_search,
+    keyset_page,
+    search_page,
+    tiered_search_page,
+)
 from contacts.merge import merge_undo, open_merges, records_merge
 from contacts.models import Company, Contact
 from contacts.selectors import (
+    BEST_MATCH,
     COMPANY_ROW_FIELDS,
     CONTACT_ROW_FIELDS,
     ListFilters,
+    best_match_order,
     candidate_for_user,
     company_contacts,
     company_for_user,
@@ -53,6 +64,7 @@ from contacts.selectors import (
     contact_for_user,
     contact_list,
     contact_options,
+    contact_search_tiers,
     contact_sorts,
     data_quality,
     duplicate_candidates,
@@ -153,6 +165,7 @@ def _rows_context(request: HttpRequest, form: Any, filters: ListFilters, kind: s
         sorts(),
         counted=matching,
         rows_by_id=lambda ids: list_rows_by_id(request.user, kind, ids),
+        best_match=contact_search_tiers(request.user, filters) if form.sort_key == BEST_MATCH else None,
     )
 
 
@@ -165,22 +178,30 @@ def _list_context(
     first: tuple[KeysetPage, int, bool] | None = None,
     counted: Any = None,
     rows_by_id: Callable[[list[int]], list[ListRow]] | None = None,
+    best_match: TieredSearch | None = None,
 ) -> dict[str, Any]:
     """What both list pages share: the keyset page, the capped count and the sort/page links.
     ``first``: the page and count already read (``unfiltered_first_page``), with no ``qs``.
     ``counted``: the matching records before ``list_rows`` (their count needs no join to the
     owners and companies a row prints). ``rows_by_id``: a search's rows of the ids it found
-    (``search_page``)."""
+    (``search_page``). ``best_match``: a contact search in best-match order
+    (``contact_search_tiers``)."""
     sort = form.sort_key
+    # Best match for a query with no word that could be a surname (a phone number): by name.
+    option = sorts.get(sort) or sorts[form.default_sort]
     after = clean_text(request.GET.get("after"), name="after", max_length=200)
     before = clean_text(request.GET.get("before"), name="before", max_length=200)
     if first is not None:
         page, count, more = first
+    elif best_match is not None and rows_by_id is not None:
+        page, count, more = tiered_search_page(
+            best_match, rows_by_id=rows_by_id, after=after, before=before, size=PAGE_SIZE
+        )
     elif form.cleaned_data.get("q"):
         # A search sorts all its matches anyway: the page and the count come from one pass.
         page, count, more = search_page(
             qs,
-            for_search(sorts[sort]),
+            for_search(option),
             after=after,
             before=before,
             size=PAGE_SIZE,
@@ -188,7 +209,7 @@ def _list_context(
             rows_by_id=rows_by_id,
         )
     else:
-        page = keyset_page(qs, sorts[sort], after=after, before=before, size=PAGE_SIZE)
+        page = keyset_page(qs, option, after=after, before=before, size=PAGE_SIZE)
         count, more = capped_count(qs if counted is None else counted)
     params = request.GET.copy()
     for name in ("after", "before", "sort"):
@@ -217,6 +238,7 @@ def _list_context(
         "page_query": params.urlencode(),
         "filter_count": form.active_count,
         "assignable_users": request.user.visible_users,
+        "best_match": best_match is not None,
         "any_editable": any(row.can_edit for row in page.rows),
     }
 
@@ -654,9 +676,13 @@ def export_records(
         title = _("Companies")
     else:
         form = ContactFilterForm(query, user=request.user, default_sort="name")
-        qs = contact_list(request.user, form.filters())
+        filters = form.filters()
+        qs = contact_list(request.user, filters)
         qs = qs if ids is None else qs.filter(pk__in=ids)
-        qs = _export_order(qs, contact_sorts()[form.sort_key])
+        if form.sort_key == BEST_MATCH:  # the list's order: those whose surname was searched first
+            qs = qs.order_by(*best_match_order(filters.q))
+        else:
+            qs = _export_order(qs, contact_sorts()[form.sort_key])
         header = [_("First name"), _("Last name"), _("Job title"), _("Email"), _("Second email"), _("Phone"),
                   _("Mobile"), _("Company"), _("Company website"), _("Street"), _("Address line 2"), _("City"),
                   _("Region"), _("Postcode"), _("Country"), _("Birth date"), _("Owner"), _("Lifecycle stage"),

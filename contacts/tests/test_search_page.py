@@ -84,6 +84,8 @@ def test_a_search_shows_only_contacts_the_user_may_see(client_for, owner, who, f
 
 def test_a_search_makes_a_constant_number_of_queries(owner_client, owner, django_assert_max_num_queries):
     _people(owner, 60)
+    # Best match: the Smiths from the surname index, the count, the page's rows (and the
+    # session, saved views and bulk jobs).
     with django_assert_max_num_queries(6):
         response = owner_client.get(reverse("contacts:contact-list"), {"q": "smith"})
     assert len(response.context["page"].rows) == 50
