@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connections
-from django.db.models import Expression, F, Q, QuerySet
+from django.db.models import CharField, DateTimeField, Expression, F, IntegerField, Q, QuerySet, TextField
 from django.db.models.functions import Coalesce
 
 from crm.params import MAX_DATE, MAX_ID, MIN_DATE
@@ -93,6 +93,37 @@ def _decode(cursor: str, length: int) -> list[Any] | None:
     return values
 
 
+def _fits(qs: QuerySet, option: SortOption, values: list[Any]) -> bool:
+    """Whether a decoded cursor's ``values`` have the types of ``option``'s keys over ``qs``
+    (text for a text key, a date and time for one, a whole number for the id): a cursor
+    edited to hold a number where a name goes would otherwise fail the query (a 500)."""
+    keys = qs.annotate(**{f"_fit{i}": key for i, key in enumerate(option.keys)}).query.annotations
+    for i, value in enumerate(values[:-1]):
+        field = keys[f"_fit{i}"].output_field
+        if isinstance(field, DateTimeField):
+            expected: type = datetime
+        elif isinstance(field, CharField | TextField):
+            expected = str
+        elif isinstance(field, IntegerField):
+            expected = int
+        else:
+            return False
+        if not isinstance(value, expected):
+            return False
+    return isinstance(values[-1], int)
+
+
+def _position(qs: QuerySet, option: SortOption, *, after: str, before: str) -> tuple[list[Any] | None, bool]:
+    """The cursor's values (``before``'s if given, else ``after``'s) and whether the page goes
+    backward; ``(None, False)``, the first page, for none or a malformed one."""
+    length = len(option.keys) + 1
+    for raw, backward in ((before, True), (after, False)):
+        values = _decode(raw, length) if raw else None
+        if values is not None and _fits(qs, option, values):
+            return values, backward
+    return None, False
+
+
 def _beyond(names: list[str], values: list[Any], *, forward: bool) -> Q:
     """Rows strictly after ``values`` in (names…) order when ``forward``, else strictly before."""
     op = "gt" if forward else "lt"
@@ -124,10 +155,7 @@ def first_page(rows: list[Any], option: SortOption, *, size: int = 50) -> Keyset
 
 def keyset_page(qs: QuerySet, option: SortOption, *, after: str = "", before: str = "", size: int = 50) -> KeysetPage:
     names = _sort_names(option)
-    cursor = _decode(before, len(names)) if before else None
-    backward = cursor is not None
-    if not backward:
-        cursor = _decode(after, len(names)) if after else None
+    cursor, backward = _position(qs, option, after=after, before=before)
     if cursor is None:
         return first_page(list(first_page_query(qs, option, size=size)), option, size=size)
     qs = qs.annotate(**dict(zip(names, option.keys, strict=False)))
@@ -252,12 +280,8 @@ def search_page(
 
     Returns the page and ``(min(count, cap), count > cap)`` like ``capped_count``.
     """
-    names = _sort_names(option)
-    cursor = _decode(before, len(names)) if before else None
-    backward = cursor is not None
-    if not backward:
-        cursor = _decode(after, len(names)) if after else None
     records = qs if matching is None else matching
+    cursor, backward = _position(records, option, after=after, before=before)
     keys, total = _collected_keys(records, option, cursor, descending=option.descending != backward, limit=size + 1)
     if total is None:
         total = _keyed(records, option).count() if cursor is not None else 0
@@ -325,7 +349,8 @@ def _tier_cursor(cursor: str, tiers: list[Tier]) -> tuple[int, list[Any]] | None
     values = _decode(cursor, len(_sort_names(tiers[0].option)) + 1) if cursor else None
     if values is None or not isinstance(values[0], int) or not 0 <= values[0] < len(tiers):
         return None
-    return values[0], values[1:]
+    tier = tiers[values[0]]
+    return (values[0], values[1:]) if _fits(tier.records, tier.option, values[1:]) else None
 
 
 def _tiered_count(search: TieredSearch, totals: dict[int, int], cap: int) -> int:

@@ -134,6 +134,9 @@ def _cursor(values) -> str:
         _cursor(["0", "smith", "p", 1]),
         _cursor([0, "smith", "p"]),
         _cursor([0, "smith", "p", "1"]),
+        _cursor([0, 5, 6, 7]),  # numbers where the names go
+        _cursor([1, 5, 6, 7]),
+        _cursor([1, {"dt": "2026-01-01T00:00:00"}, "p", 7]),
         "not-a-cursor",
     ],
 )

@@ -2,6 +2,9 @@
 (``contacts.keyset.search_page``), and the company page's "People" panel comes with the
 company row and is written in Python (``company_contact_items``)."""
 
+import base64
+import json
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -158,3 +161,27 @@ def test_matches_collected_from_the_records_give_the_rows_pages_and_counts(owner
         if not page.has_next:
             break
         after = page.next_cursor
+
+
+def _cursor(values) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": "smith", "sort": "name", "after": _cursor([5, 6, 7])},
+        {"q": "smith", "sort": "created", "before": _cursor(["not a date", 7])},
+        {"sort": "created", "after": _cursor(["not a date", 7])},
+        {"sort": "name", "before": _cursor([5, 6, 7])},
+        {"sort": "-created", "after": _cursor([{"dt": "2026-01-01T00:00:00+00:00"}, "7"])},
+    ],
+)
+def test_a_cursor_of_the_wrong_types_opens_the_first_page(owner_client, owner, params):
+    """A cursor edited to hold a number where a name goes, or text where a date goes, is
+    malformed like any other: the first page, not a database error."""
+    _people(owner, 3)
+    response = owner_client.get(reverse("contacts:contact-list"), params)
+    assert response.status_code == 200
+    assert len(response.context["page"].rows) == 3
+    assert response.context["page"].has_previous is False
