@@ -523,7 +523,7 @@ def contact_list(user: User, filters: ListFilters) -> QuerySet[Contact]:
 # The contact list's order for a search when no other is chosen (``ContactFilterForm``).
 BEST_MATCH = "best"
 # The surname index's order (``contact_lower_name``): a surname block is walked in it.
-_SURNAME_ORDER = SortOption(gettext_lazy("Best match"), (Lower("last_name"), Lower("first_name")))
+_SURNAME_ORDER = SortOption("best match", (Lower("last_name"), Lower("first_name")))
 
 
 def surname_matches(user: Any, query: str, contacts: QuerySet[Contact] | None = None) -> QuerySet[Contact] | None:
