@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from contacts.keyset import tiered_search_page
 from contacts.models import Contact
-from contacts.selectors import ListFilters, contact_search_tiers
+from contacts.selectors import ListFilters, contact_options, contact_search_tiers
 from contacts.tests.factories import ContactFactory
 
 LIST = "contacts:contact-list"
@@ -180,3 +180,13 @@ def test_the_export_of_a_search_follows_the_list_order(owner_client, owner, team
         "Karen Adams",
         "Zoe Goldsmith",
     ]
+
+
+def test_the_contact_picker_offers_the_best_matches_first(owner, teammate, outsider, owner_client):
+    _smiths_and_others(owner, teammate, outsider)
+    assert [c.full_name for c in contact_options(owner, "smith")] == _NORTH
+    assert [c.full_name for c in contact_options(owner, "smith", limit=2)] == _NORTH[:2]
+    assert [c.full_name for c in contact_options(owner, "smith", limit=4)] == _NORTH[:4]
+    assert [c.full_name for c in contact_options(outsider, "smith")] == ["Aaron Smith", "Alan Arrowsmith"]
+    html = owner_client.get(reverse("contacts:contact-options"), {"contact_q": "smith"}).content.decode()
+    assert html.index("Anna SMITH") < html.index("Karen Adams") < html.index("Zoe Goldsmith")
