@@ -41,9 +41,17 @@ CARD = re.compile(r'id="deal-card-(\d+)" data-stage-id="(\d+)" data-draggable')
 BOARD = re.compile(r'href="(/deals/board/\d+/)"')
 
 
+def _think_time():
+    """Seconds between a user's clicks: 1–3, a person reading the page (``LOADTEST_THINK``
+    "1-3"); "0" for the capacity step, users clicking without pause, so the rate is what the
+    server can serve rather than what the users ask for."""
+    low, _, high = os.environ.get("LOADTEST_THINK", "1-3").partition("-")
+    return between(float(low), float(high or low))
+
+
 class CrmUser(HttpUser):
     abstract = True
-    wait_time = between(1, 3)  # a person reads the page before the next click
+    wait_time = _think_time()
     username = ""
 
     def on_start(self) -> None:
