@@ -285,26 +285,44 @@ def search_page(
     keys, total = _collected_keys(records, option, cursor, descending=option.descending != backward, limit=size + 1)
     if total is None:
         total = _keyed(records, option).count() if cursor is not None else 0
-    more = len(keys) > size
-    keys = keys[:size]
-    if backward:
-        keys.reverse()
-        has_next, has_previous = True, more
-    else:
-        has_next, has_previous = more, cursor is not None
-    if not keys:
-        return KeysetPage(rows=[], has_next=False, has_previous=False), min(total, cap), total > cap
-    ids = [key[-1] for key in keys]
-    by_id = {row.pk: row for row in (qs.filter(pk__in=ids).order_by() if rows_by_id is None else rows_by_id(ids))}
-    rows = [by_id[key[-1]] for key in keys if key[-1] in by_id]
-    page = KeysetPage(
-        rows=rows,
-        has_next=has_next,
-        has_previous=has_previous,
-        next_cursor=_encode(list(keys[-1])),
-        previous_cursor=_encode(list(keys[0])),
+    page = _keys_page(
+        [list(key) for key in keys],
+        size=size,
+        backward=backward,
+        from_cursor=cursor is not None,
+        rows_by_id=rows_by_id or (lambda ids: qs.filter(pk__in=ids).order_by()),
     )
     return page, min(total, cap), total > cap
+
+
+def _keys_page(
+    found: list[list[Any]],
+    *,
+    size: int,
+    backward: bool,
+    from_cursor: bool,
+    rows_by_id: Callable[[list[int]], Iterable[Any]],
+) -> KeysetPage:
+    """The page of ``found``: the cursor values of up to ``size`` + 1 rows in the order they
+    were read (backward: from the cursor back), each ending with the row's id; the rows read by
+    ``rows_by_id``. ``from_cursor``: read from a cursor rather than from the start."""
+    more = len(found) > size
+    found = found[:size]
+    if backward:
+        found.reverse()
+        has_next, has_previous = True, more
+    else:
+        has_next, has_previous = more, from_cursor
+    if not found:
+        return KeysetPage(rows=[], has_next=False, has_previous=False)
+    by_id = {row.pk: row for row in rows_by_id([values[-1] for values in found])}
+    return KeysetPage(
+        rows=[by_id[values[-1]] for values in found if values[-1] in by_id],
+        has_next=has_next,
+        has_previous=has_previous,
+        next_cursor=_encode(found[-1]),
+        previous_cursor=_encode(found[0]),
+    )
 
 
 @dataclass(frozen=True)
@@ -414,21 +432,11 @@ def tiered_search_page(
         if len(found) > size:
             break
     count = _tiered_count(search, totals, cap)
-    more = len(found) > size
-    found = found[:size]
-    if backward:
-        found.reverse()
-        has_next, has_previous = True, more
-    else:
-        has_next, has_previous = more, position is not None
-    if not found:
-        return KeysetPage(rows=[], has_next=False, has_previous=False), min(count, cap), count > cap
-    by_id = {row.pk: row for row in rows_by_id([key[-1] for _index, key in found])}
-    page = KeysetPage(
-        rows=[by_id[key[-1]] for _index, key in found if key[-1] in by_id],
-        has_next=has_next,
-        has_previous=has_previous,
-        next_cursor=_encode([found[-1][0], *found[-1][1]]),
-        previous_cursor=_encode([found[0][0], *found[0][1]]),
+    page = _keys_page(
+        [[index, *key] for index, key in found],
+        size=size,
+        backward=backward,
+        from_cursor=position is not None,
+        rows_by_id=rows_by_id,
     )
     return page, min(count, cap), count > cap
