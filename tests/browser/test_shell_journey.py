@@ -67,11 +67,19 @@ def test_below_a_laptop_screen_the_sections_fold_into_the_menu_button(page: Page
     assert_fits_the_screen(page)
 
 
-@pytest.mark.parametrize("page", [1200], indirect=True)
+@pytest.mark.parametrize("page", [1200, 1280, 1366], indirect=True)
 def test_the_russian_navigation_bar_fits_a_laptop_screen_too(page: Page):
-    """Russian labels are the longest ("Качество данных", "Администратор")."""
+    """Russian labels are the longest ("Качество данных", "Администратор"): one row, each
+    label on one line (the bar is as high as the English one), no sideways scroll."""
     login(page, "admin")
+    english = page.locator(".crm-navbar").bounding_box()
     page.context.add_cookies([{"name": "django_language", "value": "ru", "url": page.url}])
     page.goto("/contacts/")
     expect(page.get_by_role("link", name="Администратор", exact=True)).to_be_visible()
     assert_fits_the_screen(page)
+    russian = page.locator(".crm-navbar").bounding_box()
+    assert english is not None and russian is not None
+    assert russian["height"] == english["height"]
+    quality = page.get_by_role("link", name="Качество данных", exact=True).bounding_box()
+    deals = page.get_by_role("link", name="Сделки", exact=True).bounding_box()
+    assert quality is not None and deals is not None and quality["height"] == deals["height"]
