@@ -526,9 +526,9 @@ BEST_MATCH = "best"
 _SURNAME_ORDER = SortOption("best match", (Lower("last_name"), Lower("first_name")))
 
 
-def surname_matches(user: Any, query: str, contacts: QuerySet[Contact] | None = None) -> QuerySet[Contact] | None:
-    """``visible_contacts_matching(user, query, contacts)`` whose surname is a word of
-    ``query`` (``surname_words``), or ``None`` when no word of it could be one.
+def surname_matches(user: Any, query: str) -> QuerySet[Contact] | None:
+    """``visible_contacts_matching(user, query)`` whose surname is a word of ``query``
+    (``surname_words``), or ``None`` when no word of it could be one.
 
     For a one-word query, a surname equal to it is all the search asks (``search_text`` holds
     the surname), so the search's condition is left out: with it, PostgreSQL estimated a
@@ -537,10 +537,9 @@ def surname_matches(user: Any, query: str, contacts: QuerySet[Contact] | None = 
     words = surname_words(query)
     if not words:
         return None
-    contacts = Contact.objects.all() if contacts is None else contacts
     if len(words) == 1 and len(query.split()) == 1:
-        return contacts.visible_to(user).alias(surname=Lower("last_name")).filter(surname=words[0])
-    return visible_contacts_matching(user, query, contacts).alias(surname=Lower("last_name")).filter(surname__in=words)
+        return Contact.objects.visible_to(user).alias(surname=Lower("last_name")).filter(surname=words[0])
+    return visible_contacts_matching(user, query).alias(surname=Lower("last_name")).filter(surname__in=words)
 
 
 def contact_search_tiers(user: User, filters: ListFilters) -> TieredSearch | None:
